@@ -1,0 +1,43 @@
+# Countersign: `make run` serves the app with demo data, `make test` passes the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/countersign
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test venv install services lint format bench bench-quick clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+venv install: $(BIN)/activate
+
+# Embedded default: SQLite under var/, Celery worker with embedded beat on the
+# filesystem broker. Set DATABASE_URL / CELERY_BROKER_URL to use PostgreSQL / Redis.
+run: $(BIN)/activate
+	DEBUG=$${DEBUG:-1} scripts/run.sh $(PORT)
+
+services:
+	scripts/services.sh
+
+test: $(BIN)/activate services
+	DEBUG=0 SECRET_KEY=test-secret-key-$$(hostname)-not-for-production-use-0123456789 \
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	REDIS_URL=$(TEST_REDIS_URL) SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 \
+	CSRF_COOKIE_SECURE=0 DJANGO_ALLOW_ASYNC_UNSAFE=true \
+	$(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/activate
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var test-artifacts

@@ -1,0 +1,123 @@
+"""Agents (non-human identities with execution authority) and what they were seen using."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Deployment(models.TextChoices):
+    INTERNAL_COPILOT = "internal_copilot", "Internal copilot"
+    CUSTOMER_FACING = "customer_facing", "Customer-facing"
+    REGULATED_WORKFLOW = "regulated_workflow", "Regulated workflow"
+
+
+class AgentStatus(models.TextChoices):
+    NEW = "new", "New"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Approval expired"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+
+
+class AgentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Return the agents the user may see: staff and reviewers see all, owners their team's."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists():
+            return self
+        owned = Agent.owners.through.objects.filter(user=user)
+        return self.filter(
+            Q(pk__in=owned.values("agent_id"))
+            | Q(team__in=Agent.objects.filter(pk__in=owned.values("agent_id")).values("team"))
+        )
+
+
+# Reviewer and compliance groups see every agent; product owners see their own.
+VISIBLE_ALL_GROUPS = ["iam", "pam", "security", "compliance", "compliance-officer"]
+
+
+class Agent(models.Model):
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    team = models.CharField(max_length=100, blank=True, db_index=True)
+    owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_agents")
+    workload_id = models.CharField("workload identity (SPIFFE ID)", max_length=2048)
+    log_principal = models.CharField(max_length=200)
+    deployment = models.CharField(max_length=32, choices=Deployment.choices)
+    # Derived by approvals' services from the packages and the kill switch.
+    status = models.CharField(
+        max_length=32, choices=AgentStatus.choices, default=AgentStatus.NEW, editable=False
+    )
+    risk_tier = models.CharField(max_length=16, blank=True, editable=False, db_index=True)
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    suspended_reason = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [
+            ("review_iam", "May decide the IAM sign-off of this agent"),
+            ("review_pam", "May decide the PAM sign-off of this agent"),
+            ("review_security", "May decide the security sign-off of this agent"),
+            ("review_compliance", "May decide the compliance sign-off of this agent"),
+            ("suspend_agent", "May pull the kill switch of this agent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workload_id"],
+                condition=~Q(status="retired"),
+                name="unique_workload_id_among_active_agents",
+            )
+        ]
+
+    def __str__(self):
+        return self.slug
+
+    def get_absolute_url(self):
+        return reverse("agent-detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+
+class ObservationKind(models.TextChoices):
+    ACTION = "action", "Action"
+    TOOL = "tool", "Tool"
+    DATASET = "dataset", "Dataset"
+    ENDPOINT = "endpoint", "Endpoint"
+    EXTERNAL_API = "external_api", "External API"
+    MODEL = "model", "Model"
+    PROMPT = "prompt", "Prompt digest"
+
+
+class Observation(models.Model):
+    """What the runtime reported the agent used, aggregated per kind, identifier and access."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="observations")
+    kind = models.CharField(max_length=16, choices=ObservationKind.choices)
+    identifier = models.CharField(max_length=2048)
+    access = models.CharField(max_length=16, blank=True)
+    count = models.BigIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "kind", "identifier", "access"], name="one_observation_per_use"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.agent_id}: {self.kind} {self.identifier} ({self.access})"

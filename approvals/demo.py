@@ -1,0 +1,181 @@
+"""Demo users and agents in every state, so every screen has something real to show."""
+
+import copy
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from agents.services import agent_create
+from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
+from audit.actors import Actor
+from signoffs.models import Dimension, Verdict
+
+DEMO_PASSWORD = "countersign-demo"
+EXAMPLES = Path(__file__).resolve().parent / "demo_manifests"
+
+# username -> (groups, is_staff, description)
+DEMO_USERS = {
+    "owner": (["product-owner"], False, "product owner (owns every demo agent)"),
+    "owner2": (["product-owner"], False, "product owner of another team"),
+    "iam1": (["iam"], False, "IAM reviewer"),
+    "iam2": (["iam"], False, "IAM reviewer"),
+    "pam1": (["pam"], False, "PAM reviewer"),
+    "pam2": (["pam"], False, "PAM reviewer"),
+    "security1": (["security"], False, "security reviewer"),
+    "security2": (["security"], False, "security reviewer"),
+    "compliance1": (["compliance"], False, "compliance reviewer"),
+    "compliance2": (["compliance"], False, "compliance reviewer"),
+    "auditor": (["compliance-officer"], False, "compliance officer (audit, evidence)"),
+    "admin": ([], True, "administrator (Django admin)"),
+}
+
+REVIEWERS = {
+    Dimension.IAM: "iam1",
+    Dimension.PAM: "pam1",
+    Dimension.SECURITY: "security1",
+    Dimension.COMPLIANCE: "compliance1",
+}
+SECOND_REVIEWERS = {Dimension.SECURITY: "security2"}
+
+
+def demo_users() -> dict:
+    User = get_user_model()
+    users = {}
+    for username, (groups, is_staff, _) in DEMO_USERS.items():
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"is_staff": is_staff, "is_superuser": is_staff,
+                      "email": f"{username}@example.com"},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        for name in groups:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        users[username] = user
+    return users
+
+
+def _manifest(name: str, **changes) -> dict:
+    doc = yaml.safe_load((EXAMPLES / name).read_text())
+    doc = copy.deepcopy(doc)
+    doc["kill_switch"]["last_tested"] = (timezone.now().date() - timedelta(days=7)).isoformat()
+    doc.update(changes)
+    return doc
+
+
+def _answers(package, dimension) -> dict:
+    signoff = package.signoffs.get(dimension=dimension)
+    return {item.code: True for item in signoff.checklist.items.all()}
+
+
+def _approve_all(package, users, dimensions=tuple(Dimension.values)) -> None:
+    for dimension in dimensions:
+        names = [REVIEWERS[dimension]]
+        if package.signoffs.get(dimension=dimension).required_approvals > 1:
+            names.append(SECOND_REVIEWERS[dimension])
+        for name in names:
+            signoff_decide(
+                actor=Actor.for_user(users[name]),
+                package=package,
+                dimension=dimension,
+                verdict=Verdict.APPROVE,
+                comment="Reviewed against the checklist.",
+                answers=_answers(package, dimension),
+            )
+
+
+def _agent(users, doc, owner="owner") -> Agent:
+    return agent_create(
+        actor=Actor.for_user(users[owner]),
+        slug=doc["agent"],
+        name=doc["name"],
+        team=doc.get("team", ""),
+        workload_id=doc["identity"]["workload_id"],
+        log_principal=doc["identity"]["log_principal"],
+        deployment=doc["deployment"],
+        description=doc["justification"],
+    )
+
+
+def _renamed(doc: dict, slug: str, name: str) -> dict:
+    doc = copy.deepcopy(doc)
+    doc["agent"] = slug
+    doc["name"] = name
+    doc["identity"]["workload_id"] = doc["identity"]["workload_id"].rsplit("/", 1)[0] + "/" + slug
+    doc["identity"]["log_principal"] = f"agent:{slug}"
+    return doc
+
+
+@transaction.atomic
+def seed_demo() -> list[str]:
+    """Create the demo users and agents that are missing; return what was created."""
+    users = demo_users()
+    created = []
+    owner = Actor.for_user(users["owner"])
+
+    def make(slug, doc, build):
+        if Agent.objects.filter(slug=slug).exists():
+            return
+        agent = _agent(users, doc)
+        build(agent, doc)
+        created.append(slug)
+
+    def approved(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        _approve_all(package, users)
+
+    def in_review(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        _approve_all(package, users, dimensions=(Dimension.IAM,))
+
+    def expanded(agent, doc):
+        approved(agent, doc)
+        wider = copy.deepcopy(doc)
+        wider["scope"]["tools"].append(
+            {"id": "order-lookup", "access": "read", "trust_boundary": "internal"}
+        )
+        package = package_create(actor=owner, agent=agent, manifest=wider)
+        package_submit(actor=owner, package=package)
+
+    def draft(agent, doc):
+        package_create(actor=owner, agent=agent, manifest=doc)
+
+    def changes_requested(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        signoff_decide(
+            actor=Actor.for_user(users["security1"]),
+            package=package,
+            dimension=Dimension.SECURITY,
+            verdict=Verdict.REQUEST_CHANGES,
+            comment="Lower the credential TTL to 10 minutes and add a chaining limit.",
+        )
+
+    def suspended(agent, doc):
+        approved(agent, doc)
+        agent_suspend(
+            actor=Actor.for_user(users["security1"]),
+            agent=agent,
+            reason="Unexpected calls to an unapproved payments endpoint.",
+        )
+
+    hr = _manifest("hr-copilot.yaml")
+    support = _manifest("support-agent.yaml")
+    make("hr-policy-copilot", hr, approved)
+    make("support-assistant", support, expanded)
+    make("it-helpdesk-copilot", _renamed(hr, "it-helpdesk-copilot", "IT helpdesk copilot"),
+         in_review)
+    make("claims-intake", _renamed(support, "claims-intake", "Claims intake assistant"),
+         changes_requested)
+    make("travel-booking", _renamed(support, "travel-booking", "Travel booking agent"), suspended)
+    make("sales-notes", _renamed(hr, "sales-notes", "Sales notes summarizer"), draft)
+    return created

@@ -1,0 +1,199 @@
+"""Approval packages (numbered versions of an agent's runtime scope), their entries, drift."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from agents.models import Agent
+
+
+class PackageState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    REJECTED = "rejected", "Rejected"
+    APPROVED = "approved", "Approved"
+    SUPERSEDED = "superseded", "Superseded"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+ALLOWED_TRANSITIONS: dict[PackageState, frozenset[PackageState]] = {
+    PackageState.DRAFT: frozenset({PackageState.IN_REVIEW}),
+    PackageState.IN_REVIEW: frozenset(
+        {
+            PackageState.APPROVED,
+            PackageState.CHANGES_REQUESTED,
+            PackageState.REJECTED,
+            PackageState.SUPERSEDED,
+        }
+    ),
+    PackageState.APPROVED: frozenset(
+        {PackageState.SUPERSEDED, PackageState.EXPIRED, PackageState.REVOKED}
+    ),
+    PackageState.CHANGES_REQUESTED: frozenset(),
+    PackageState.REJECTED: frozenset(),
+    PackageState.SUPERSEDED: frozenset(),
+    PackageState.EXPIRED: frozenset(),
+    PackageState.REVOKED: frozenset(),
+}
+
+
+class RiskTier(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class ApprovalPackage(models.Model):
+    """One version of an agent's requested runtime scope.
+
+    `manifest` holds the normalized manifest (every field the package carries);
+    `ScopeEntry` rows mirror its scope for queries. Both are written only by
+    services and never change once the package leaves draft.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="packages")
+    version = models.PositiveIntegerField()
+    state = models.CharField(
+        max_length=32, choices=PackageState.choices, default=PackageState.DRAFT, db_index=True
+    )
+    manifest = models.JSONField()
+    digest = models.CharField(max_length=64, db_index=True)
+    risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
+    is_recertification = models.BooleanField(default=False)
+    base = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The approved version this one was diffed against at submission.",
+    )
+    diff = models.JSONField(default=dict, blank=True)
+    carried_over = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    state_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["agent", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "version"], name="one_package_per_version"),
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=models.Q(state="approved"),
+                name="one_approved_package_per_agent",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"])]
+
+    def __str__(self):
+        return f"{self.agent_id and self.agent.slug} v{self.version}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "package-detail", kwargs={"slug": self.agent.slug, "version": self.version}
+        )
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == PackageState.DRAFT
+
+
+class ScopeKind(models.TextChoices):
+    ACTION = "action", "Action"
+    TOOL = "tool", "Tool"
+    DATASET = "dataset", "Dataset"
+    ENDPOINT = "endpoint", "Endpoint"
+    EXTERNAL_API = "external_api", "External API"
+
+
+class Access(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+    EXECUTE = "execute", "Execute"
+    ADMIN = "admin", "Admin"
+
+
+class ScopeEntry(models.Model):
+    package = models.ForeignKey(ApprovalPackage, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=16, choices=ScopeKind.choices)
+    identifier = models.CharField(max_length=2048)
+    access = models.CharField(max_length=16, choices=Access.choices)
+    classification = models.CharField(max_length=16, default="internal")
+    trust_boundary = models.CharField(max_length=16, default="internal")
+    privileged = models.BooleanField(default=False)
+    constraints = models.JSONField(default=dict, blank=True)
+    justification = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["package", "kind", "identifier"]
+        verbose_name_plural = "scope entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "kind", "identifier"], name="one_entry_per_identifier"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.identifier} ({self.access})"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DriftFinding(models.Model):
+    """A use observed or declared outside the approved scope."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="drift_findings")
+    package = models.ForeignKey(
+        ApprovalPackage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16)
+    identifier = models.CharField(max_length=2048)
+    access = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    status = models.CharField(
+        max_length=16, choices=FindingStatus.choices, default=FindingStatus.OPEN, db_index=True
+    )
+    count = models.BigIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "kind", "identifier", "access"],
+                condition=models.Q(status__in=["open", "acknowledged"]),
+                name="one_live_finding_per_use",
+            )
+        ]
+        indexes = [models.Index(fields=["agent", "status", "severity"])]
+
+    def __str__(self):
+        return f"{self.agent_id}: {self.kind} {self.identifier} ({self.severity})"

@@ -1,0 +1,468 @@
+"""The release workflow: packages, sign-offs, approval, expiry, the kill switch."""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
+from agents.permissions import can_edit, can_suspend
+from agents.services import agent_fields_from_manifest
+from approvals import manifest as manifests
+from approvals.models import (
+    ALLOWED_TRANSITIONS,
+    ApprovalPackage,
+    PackageState,
+    ScopeEntry,
+)
+from approvals.notifications import notify
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from signoffs.models import Dimension, SignOff, SignOffState
+from signoffs.permissions import can_decide
+from signoffs.services import checklist_current, decision_record
+
+
+def _settings() -> dict:
+    return settings.COUNTERSIGN
+
+
+def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
+    """Check a move against the transition table and return the state left."""
+    current = PackageState(package.state)
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidTransition(
+            f"A {current.label.lower()} package cannot become {target.label.lower()}.",
+            code="invalid_transition",
+        )
+    package.state = target
+    return current
+
+
+def _lock(package: ApprovalPackage) -> ApprovalPackage:
+    """Return the package re-read under a row lock, with its agent."""
+    return ApprovalPackage.objects.select_for_update(of=("self",)).select_related("agent").get(
+        pk=package.pk
+    )
+
+
+def parse_manifest(data, content_type: str | None = None) -> dict:
+    """Return the normalized manifest, or raise InvalidInput naming each bad field."""
+    try:
+        return manifests.load_manifest(data, content_type)
+    except manifests.ManifestError as error:
+        fields = {f"manifest.{path}" if path != "manifest" else path: msgs
+                  for path, msgs in error.errors.items()}
+        raise InvalidInput("The manifest is not valid.", code="invalid_manifest", fields=fields)
+
+
+def _entries_replace(package: ApprovalPackage, manifest: dict) -> None:
+    package.entries.all().delete()
+    ScopeEntry.objects.bulk_create(
+        ScopeEntry(
+            package=package,
+            kind=manifests.KIND_BY_KEY[key],
+            identifier=entry["id"],
+            access=entry["access"],
+            classification=entry["classification"],
+            trust_boundary=entry["trust_boundary"],
+            privileged=entry["privileged"],
+            constraints=entry["constraints"],
+            justification=entry["justification"],
+        )
+        for key in manifests.SCOPE_KINDS
+        for entry in manifest["scope"][key]
+    )
+
+
+def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
+    if manifest["agent"] != agent.slug:
+        raise InvalidInput(
+            "The manifest names another agent.",
+            code="invalid_manifest",
+            fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
+        )
+
+
+def last_approved(agent: Agent) -> ApprovalPackage | None:
+    """Return the agent's most recently approved version, whatever became of it since."""
+    return (
+        ApprovalPackage.objects.filter(agent=agent, approved_at__isnull=False)
+        .order_by("-version")
+        .first()
+    )
+
+
+def package_summary(package: ApprovalPackage) -> dict:
+    return {
+        "state": package.state,
+        "version": package.version,
+        "digest": package.digest,
+        "risk_tier": package.risk_tier,
+    }
+
+
+@transaction.atomic
+def package_create(
+    *, actor: Actor, agent: Agent, manifest, content_type: str | None = None,
+    is_recertification: bool = False,
+) -> ApprovalPackage:
+    """Create a new draft version of the agent's package from a manifest."""
+    if not actor.is_system and not can_edit(actor.user, agent):
+        raise NotPermitted("Only the agent's owners and staff may write its packages.",
+                           code="not_owner")
+    doc = parse_manifest(manifest, content_type)
+    _check_manifest_agent(agent, doc)
+    Agent.objects.select_for_update().get(pk=agent.pk)
+    version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
+    package = ApprovalPackage.objects.create(
+        agent=agent,
+        version=version,
+        manifest=doc,
+        digest=manifests.manifest_digest(doc),
+        risk_tier=manifests.compute_risk_tier(doc),
+        is_recertification=is_recertification,
+        created_by=actor.user if actor.user is not None else _system_user(),
+    )
+    _entries_replace(package, doc)
+    base = last_approved(agent)
+    package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
+    package.save(update_fields=["diff"])
+    audit_record(
+        actor=actor,
+        action="package.created",
+        target=package,
+        agent_slug=agent.slug,
+        package_version=version,
+        after=package_summary(package),
+        data={"is_recertification": is_recertification},
+    )
+    agent_refresh_status(agent=agent)
+    return package
+
+
+@transaction.atomic
+def package_update_draft(*, actor: Actor, package: ApprovalPackage, manifest,
+                         content_type: str | None = None) -> ApprovalPackage:
+    """Replace a draft's manifest; submitted packages are immutable."""
+    package = _lock(package)
+    if not can_edit(actor.user, package.agent):
+        raise NotPermitted("Only the agent's owners and staff may edit its packages.",
+                           code="not_owner")
+    if package.state != PackageState.DRAFT:
+        raise InvalidTransition(
+            "A submitted package is immutable; create a new version instead.", code="immutable"
+        )
+    doc = parse_manifest(manifest, content_type)
+    _check_manifest_agent(package.agent, doc)
+    before = package_summary(package)
+    base = last_approved(package.agent)
+    package.manifest = doc
+    package.digest = manifests.manifest_digest(doc)
+    package.risk_tier = manifests.compute_risk_tier(doc)
+    package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
+    package.save(update_fields=["manifest", "digest", "risk_tier", "diff"])
+    _entries_replace(package, doc)
+    audit_record(
+        actor=actor,
+        action="package.updated",
+        target=package,
+        agent_slug=package.agent.slug,
+        package_version=package.version,
+        before=before,
+        after=package_summary(package),
+    )
+    return package
+
+
+def _kill_switch_problem(package: ApprovalPackage, today: date) -> str:
+    """Return why the package's kill switch is too stale to approve, or ''."""
+    if package.risk_tier not in ("high", "critical"):
+        return ""
+    max_age = _settings()["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
+    tested = package.manifest["kill_switch"].get("last_tested")
+    if not tested:
+        return f"A {package.risk_tier} package needs a kill-switch test date."
+    if (today - date.fromisoformat(tested)).days > max_age:
+        return f"The kill switch was last tested {tested}, more than {max_age} days ago."
+    return ""
+
+
+def required_approvals(risk_tier: str, dimension: str) -> int:
+    return _settings()["REQUIRED_APPROVALS"].get(risk_tier, {}).get(dimension, 1)
+
+
+def approval_lifetime(package: ApprovalPackage) -> timedelta:
+    """Return how long an approval lasts: the tier's interval or the shorter one asked for."""
+    days = _settings()["RECERTIFICATION_DAYS"][package.risk_tier]
+    asked = package.manifest.get("approval_valid_days")
+    return timedelta(days=min(days, asked) if asked else days)
+
+
+@transaction.atomic
+def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage:
+    """Submit a draft for review; a pure narrowing of the approved version carries its sign-offs."""
+    package = _lock(package)
+    agent = package.agent
+    if not actor.is_system and not can_edit(actor.user, agent):
+        raise NotPermitted("Only the agent's owners and staff may submit its packages.",
+                           code="not_owner")
+    now = timezone.now()
+    stale = _kill_switch_problem(package, now.date())
+    if stale:
+        raise InvalidInput(stale, code="kill_switch_untested",
+                           fields={"manifest.kill_switch.last_tested": [stale]})
+    before = _transition(package, PackageState.IN_REVIEW)
+    base = last_approved(agent)
+    diff = manifests.diff_manifests(base.manifest if base else None, package.manifest)
+    package.base = base
+    package.diff = diff.as_dict()
+    package.submitted_by = actor.user
+    package.submitted_at = now
+    package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
+    for pending in agent.packages.select_for_update().filter(
+        state=PackageState.IN_REVIEW
+    ).exclude(pk=package.pk):
+        _close(actor, pending, PackageState.SUPERSEDED, f"Superseded by v{package.version}.")
+    carry = (
+        base is not None
+        and base.state == PackageState.APPROVED
+        and not package.is_recertification
+        and diff.is_pure_narrowing
+    )
+    base_signoffs = {s.dimension: s for s in base.signoffs.all()} if carry else {}
+    SignOff.objects.bulk_create(
+        SignOff(
+            package=package,
+            dimension=dimension,
+            checklist=checklist_current(dimension),
+            required_approvals=required_approvals(package.risk_tier, dimension),
+            state=SignOffState.CARRIED_OVER if carry else SignOffState.PENDING,
+            carried_over_from=base_signoffs.get(dimension),
+        )
+        for dimension in Dimension.values
+    )
+    audit_record(
+        actor=actor,
+        action="package.submitted",
+        target=package,
+        agent_slug=agent.slug,
+        package_version=package.version,
+        before={"state": before},
+        after=package_summary(package),
+        data={"base_version": base.version if base else None, "diff": package.diff},
+    )
+    notify("package.submitted", package=package)
+    if carry:
+        audit_record(
+            actor=actor,
+            action="package.signoffs_carried_over",
+            target=package,
+            agent_slug=agent.slug,
+            package_version=package.version,
+            data={"from_version": base.version, "narrowings": package.diff["narrowings"]},
+        )
+        _approve(actor, package, now, expires_at=base.expires_at)
+    agent_refresh_status(agent=agent)
+    return package
+
+
+def _close(actor: Actor, package: ApprovalPackage, target: PackageState, reason: str) -> None:
+    before = _transition(package, target)
+    package.closed_at = timezone.now()
+    package.state_reason = reason
+    package.save(update_fields=["state", "closed_at", "state_reason"])
+    audit_record(
+        actor=actor,
+        action=f"package.{target.value}",
+        target=package,
+        agent_slug=package.agent.slug,
+        package_version=package.version,
+        before={"state": before},
+        after={"state": package.state},
+        data={"reason": reason},
+    )
+
+
+def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> None:
+    """Approve the package, supersede the older approval and lift a suspension."""
+    agent = package.agent
+    stale = _kill_switch_problem(package, now.date())
+    if stale:
+        raise NotPermitted(stale, code="kill_switch_untested")
+    for older in agent.packages.select_for_update().filter(state=PackageState.APPROVED):
+        _close(actor, older, PackageState.SUPERSEDED, f"Superseded by v{package.version}.")
+    before = _transition(package, PackageState.APPROVED)
+    package.approved_at = now
+    package.decided_at = now
+    package.expires_at = expires_at or now + approval_lifetime(package)
+    package.save(update_fields=["state", "approved_at", "decided_at", "expires_at"])
+    agent_before = {field: getattr(agent, field) for field in agent_fields_from_manifest(
+        package.manifest)}
+    for field, value in agent_fields_from_manifest(package.manifest).items():
+        setattr(agent, field, value)
+    lifted = agent.suspended_at is not None
+    agent.suspended_at = None
+    agent.suspended_reason = ""
+    agent.save(update_fields=[*agent_before, "suspended_at", "suspended_reason", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="package.approved",
+        target=package,
+        agent_slug=agent.slug,
+        package_version=package.version,
+        before={"state": before, "agent": agent_before},
+        after={
+            "state": package.state,
+            "expires_at": package.expires_at.isoformat(),
+            "agent": agent_fields_from_manifest(package.manifest),
+        },
+        data={"suspension_lifted": lifted, "carried_over": package.carried_over},
+    )
+    notify("package.approved", package=package)
+
+
+@transaction.atomic
+def signoff_decide(
+    *,
+    actor: Actor,
+    package: ApprovalPackage,
+    dimension: str,
+    verdict: str,
+    comment: str = "",
+    answers: dict | None = None,
+):
+    """Record a reviewer's decision; the last needed approval approves the package.
+
+    The package row is locked first, so two final approvals racing each other
+    both count and the second one sees the first.
+    """
+    package = _lock(package)
+    if dimension not in Dimension.values:
+        raise NotFound(f"No sign-off dimension {dimension!r}.", code="unknown_dimension")
+    if package.state != PackageState.IN_REVIEW:
+        raise InvalidTransition(
+            f"The package is {package.get_state_display().lower()}, not in review.",
+            code="not_in_review",
+        )
+    signoff = package.signoffs.select_for_update().select_related("checklist").get(
+        dimension=dimension
+    )
+    signoff.package = package
+    if actor.user is None:
+        raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
+    check = can_decide(actor.user, signoff)
+    if not check:
+        raise NotPermitted(check.message, code=check.code)
+    if signoff.state != SignOffState.PENDING:
+        raise InvalidTransition("This sign-off is already decided.", code="signoff_closed")
+    decision = decision_record(
+        actor=actor, signoff=signoff, verdict=verdict, comment=comment, answers=answers or {}
+    )
+    notify("decision.made", package=package, decision=decision)
+    states = set(package.signoffs.values_list("state", flat=True))
+    now = timezone.now()
+    if SignOffState.REJECTED in states:
+        _decide(actor, package, PackageState.REJECTED, now, comment)
+    elif SignOffState.CHANGES_REQUESTED in states:
+        _decide(actor, package, PackageState.CHANGES_REQUESTED, now, comment)
+        notify("package.changes_requested", package=package)
+    elif states <= {SignOffState.APPROVED, SignOffState.CARRIED_OVER}:
+        _approve(actor, package, now)
+    agent_refresh_status(agent=package.agent)
+    return decision
+
+
+def _decide(actor, package, target: PackageState, now, reason: str) -> None:
+    package.decided_at = now
+    package.save(update_fields=["decided_at"])
+    _close(actor, package, target, reason)
+
+
+@transaction.atomic
+def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
+    """Mark an approval past its expiry as expired; return whether anything changed."""
+    package = _lock(package)
+    if package.state != PackageState.APPROVED or package.expires_at > timezone.now():
+        return False
+    _close(actor, package, PackageState.EXPIRED, "Approval reached its re-certification date.")
+    notify("approval.expired", package=package)
+    agent_refresh_status(agent=package.agent)
+    return True
+
+
+@transaction.atomic
+def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
+    """Pull the kill switch: the gate denies from the next check, the approval is revoked."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    if not actor.is_system:
+        check = can_suspend(actor.user, agent)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
+    if not reason or not reason.strip():
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    if agent.suspended_at is not None:
+        raise InvalidTransition("The agent is already suspended.", code="already_suspended")
+    agent.suspended_at = timezone.now()
+    agent.suspended_reason = reason.strip()
+    agent.save(update_fields=["suspended_at", "suspended_reason", "updated_at"])
+    approved = agent.packages.select_for_update().filter(state=PackageState.APPROVED).first()
+    if approved is not None:
+        approved.agent = agent
+        _close(actor, approved, PackageState.REVOKED, f"Agent suspended: {agent.suspended_reason}")
+    audit_record(
+        actor=actor,
+        action="agent.suspended",
+        target=agent,
+        agent_slug=agent.slug,
+        package_version=approved.version if approved else None,
+        after={"status": AgentStatus.SUSPENDED, "reason": agent.suspended_reason},
+    )
+    notify(
+        "agent.suspended",
+        agent=agent,
+        package=approved,
+        kill_switch_webhook=approved.manifest["kill_switch"].get("webhook") if approved else None,
+    )
+    agent_refresh_status(agent=agent)
+    return agent
+
+
+def agent_refresh_status(*, agent: Agent) -> None:
+    """Derive the agent's lifecycle status and tier from its packages and kill switch."""
+    latest = agent.packages.order_by("-version").values("state", "risk_tier").first()
+    approved = agent.packages.filter(state=PackageState.APPROVED).values("risk_tier").first()
+    if agent.suspended_at is not None:
+        status = AgentStatus.SUSPENDED
+    elif approved is not None:
+        status = AgentStatus.APPROVED
+    elif latest is None:
+        status = AgentStatus.NEW
+    else:
+        status = {
+            PackageState.DRAFT: AgentStatus.NEW,
+            PackageState.IN_REVIEW: AgentStatus.IN_REVIEW,
+            PackageState.CHANGES_REQUESTED: AgentStatus.CHANGES_REQUESTED,
+            PackageState.REJECTED: AgentStatus.REJECTED,
+            PackageState.EXPIRED: AgentStatus.EXPIRED,
+            PackageState.SUPERSEDED: AgentStatus.IN_REVIEW,
+            PackageState.REVOKED: AgentStatus.EXPIRED,
+        }[PackageState(latest["state"])]
+        if status == AgentStatus.NEW and last_approved(agent) is not None:
+            status = AgentStatus.EXPIRED
+    tier = (approved or latest or {}).get("risk_tier", "")
+    if (agent.status, agent.risk_tier) != (status, tier):
+        Agent.objects.filter(pk=agent.pk).update(status=status, risk_tier=tier)
+        agent.status, agent.risk_tier = status, tier
+
+
+def _system_user():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="countersign-system", defaults={"is_active": False}
+    )
+    return user

@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from audit.models import AuditEvent, Checkpoint
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "created_at", "action", "actor_label", "agent_slug", "package_version"]
+    list_filter = ["action", "actor_type"]
+    search_fields = ["agent_slug", "actor_label", "action", "request_id"]
+    show_full_result_count = False
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "created_at", "head_hash", "public_key_fingerprint"]

@@ -1,0 +1,79 @@
+"""The append-only, hash-chained audit trail."""
+
+from django.db import models
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events are append-only and cannot be updated.")
+
+    def delete(self):
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+    def for_agent(self, slug: str):
+        return self.filter(agent_slug=slug)
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    TOKEN = "token", "API token"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """One state change or gate decision; `hash` links it to the event before."""
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(editable=False, db_index=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    actor_label = models.CharField(max_length=200, blank=True)
+    token_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    agent_slug = models.CharField(max_length=64, blank=True, db_index=True)
+    package_version = models.IntegerField(null=True, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["agent_slug", "seq"]),
+            models.Index(fields=["action", "seq"]),
+            models.Index(fields=["created_at", "seq"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} by {self.actor_label or self.actor_type}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Audit events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the chain head at a point in time."""
+
+    seq = models.BigIntegerField(db_index=True)
+    head_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    signature = models.TextField()
+    public_key_fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"checkpoint @{self.seq}"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up and serve Countersign with demo data; stop everything on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${1:-8000}"
+BIN=.venv/bin
+mkdir -p var/celery/queue var/celery/processed var/celery/control var/celery/results
+
+$BIN/python manage.py migrate --noinput
+$BIN/python manage.py load_checklists
+$BIN/python manage.py seed_demo
+
+$BIN/celery -A config worker -B --loglevel=INFO --concurrency=1 \
+  --schedule=var/celerybeat-schedule >var/celery.log 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
+
+cat <<MSG
+
+  Countersign is at http://127.0.0.1:${PORT}/   (admin: http://127.0.0.1:${PORT}/admin/)
+  Celery worker with beat: pid ${WORKER}, log var/celery.log
+
+  Demo logins (password for all: countersign-demo)
+MSG
+$BIN/python manage.py seed_demo --list-logins
+echo
+$BIN/python manage.py runserver "127.0.0.1:${PORT}"

@@ -1,0 +1,110 @@
+"""Sign-off dimensions, their versioned checklists, sign-offs and decisions."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Dimension(models.TextChoices):
+    IAM = "iam", "IAM"
+    PAM = "pam", "PAM"
+    SECURITY = "security", "Security"
+    COMPLIANCE = "compliance", "Compliance"
+
+
+class Checklist(models.Model):
+    """One version of a dimension's checklist; the newest active one is used for new reviews."""
+
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["dimension", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "version"], name="one_checklist_version")
+        ]
+
+    def __str__(self):
+        return f"{self.get_dimension_display()} checklist v{self.version}"
+
+
+class ChecklistItem(models.Model):
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=32)
+    text = models.TextField()
+    help_text = models.TextField(blank=True)
+    controls = models.JSONField(default=list, help_text="Framework control identifiers cited.")
+    required = models.BooleanField(default=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["checklist", "order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["checklist", "code"], name="one_item_code_per_checklist")
+        ]
+
+    def __str__(self):
+        return self.code
+
+
+class SignOffState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    REJECTED = "rejected", "Rejected"
+    CARRIED_OVER = "carried_over", "Carried over"
+
+
+class SignOff(models.Model):
+    """One dimension's sign-off on one package version; its state derives from decisions."""
+
+    package = models.ForeignKey(
+        "approvals.ApprovalPackage", on_delete=models.CASCADE, related_name="signoffs"
+    )
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    checklist = models.ForeignKey(Checklist, on_delete=models.PROTECT)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(
+        max_length=32, choices=SignOffState.choices, default=SignOffState.PENDING
+    )
+    carried_over_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["package", "dimension"]
+        constraints = [
+            models.UniqueConstraint(fields=["package", "dimension"], name="one_signoff_per_dimension")
+        ]
+
+    def __str__(self):
+        return f"{self.package} {self.dimension}: {self.state}"
+
+
+class Verdict(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REQUEST_CHANGES = "request_changes", "Request changes"
+    REJECT = "reject", "Reject"
+
+
+class Decision(models.Model):
+    signoff = models.ForeignKey(SignOff, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    comment = models.TextField(blank=True)
+    answers = models.JSONField(default=dict, help_text="Checklist item code -> true/false.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["signoff", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["signoff", "reviewer"], name="one_decision_per_reviewer")
+        ]
+
+    def __str__(self):
+        return f"{self.reviewer} {self.verdict}"

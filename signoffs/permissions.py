@@ -1,0 +1,63 @@
+"""Who may decide a sign-off (DESIGN.md rules 2 and 3)."""
+
+from django.contrib.contenttypes.models import ContentType
+from guardian.models import UserObjectPermission
+
+from agents.models import Agent
+from agents.permissions import ALLOWED, Check, is_owner
+from signoffs.models import Decision
+
+
+def review_permission(dimension: str) -> str:
+    return f"review_{dimension}"
+
+
+def assigned_reviewers_exist(agent, dimension: str) -> bool:
+    """Return whether the agent has reviewers assigned by name for this dimension."""
+    return UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Agent),
+        object_pk=str(agent.pk),
+        permission__codename=review_permission(dimension),
+    ).exists()
+
+
+def can_decide(user, signoff) -> Check:
+    """Return whether the user may record a decision on this sign-off, and if not, why.
+
+    Only the dimension's reviewer group decides it; where the agent has reviewers
+    assigned for the dimension, only they do. The submitter and the agent's owners
+    never decide their own package; one person decides at most one dimension of a
+    package, and once.
+    """
+    package = signoff.package
+    agent = package.agent
+    dimension = signoff.dimension
+    if not user.is_authenticated or not user.is_active:
+        return Check(False, "not_authenticated", "Sign in first.")
+    if not user.groups.filter(name=dimension).exists():
+        return Check(
+            False, "not_reviewer", f"Only members of the {dimension} reviewer group decide it."
+        )
+    if assigned_reviewers_exist(agent, dimension) and not user.has_perm(
+        f"agents.{review_permission(dimension)}", agent
+    ):
+        return Check(
+            False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
+        )
+    if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
+        return Check(False, "self_review", "You submitted this package; someone else must decide.")
+    if is_owner(user, agent):
+        return Check(False, "owner_review", "Owners of the agent never sign off its packages.")
+    earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
+        "signoff__dimension", flat=True
+    )
+    earlier = set(earlier)
+    if dimension in earlier:
+        return Check(False, "already_decided", "You already decided this sign-off.")
+    if earlier:
+        return Check(
+            False,
+            "other_dimension",
+            f"You decided the {', '.join(sorted(earlier))} sign-off of this package already.",
+        )
+    return ALLOWED

@@ -1,0 +1,147 @@
+"""Checklists and the derivation of a sign-off's state from its decisions."""
+
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput
+from signoffs.models import Checklist, ChecklistItem, Decision, SignOff, SignOffState, Verdict
+
+CHECKLIST_DIR = Path(__file__).resolve().parent / "checklists"
+
+
+@transaction.atomic
+def checklists_load(*, actor: Actor, path: Path | None = None) -> list[Checklist]:
+    """Create the checklist versions shipped as data that the database lacks.
+
+    A shipped version is never rewritten: a wording change is a new version.
+    """
+    created = []
+    files = [path] if path else sorted(CHECKLIST_DIR.glob("*.yaml"))
+    for file in files:
+        for spec in yaml.safe_load(file.read_text()):
+            checklist, is_new = Checklist.objects.get_or_create(
+                dimension=spec["dimension"],
+                version=spec["version"],
+                defaults={"title": spec["title"]},
+            )
+            if not is_new:
+                continue
+            ChecklistItem.objects.bulk_create(
+                ChecklistItem(
+                    checklist=checklist,
+                    code=item["code"],
+                    text=item["text"],
+                    help_text=item.get("help_text", ""),
+                    controls=item.get("controls", []),
+                    required=item.get("required", True),
+                    order=index,
+                )
+                for index, item in enumerate(spec["items"])
+            )
+            Checklist.objects.filter(
+                dimension=checklist.dimension, version__lt=checklist.version
+            ).update(is_active=False)
+            audit_record(
+                actor=actor,
+                action="checklist.loaded",
+                target=checklist,
+                after={"dimension": checklist.dimension, "version": checklist.version},
+            )
+            created.append(checklist)
+    return created
+
+
+def checklist_current(dimension: str) -> Checklist:
+    """Return the newest active checklist of a dimension."""
+    checklist = (
+        Checklist.objects.filter(dimension=dimension, is_active=True).order_by("-version").first()
+    )
+    if checklist is None:
+        raise InvalidInput(
+            f"No active {dimension} checklist is loaded; run `manage.py load_checklists`.",
+            code="no_checklist",
+        )
+    return checklist
+
+
+def answers_validate(*, checklist: Checklist, verdict: str, answers: dict) -> dict[str, bool]:
+    """Return the answers cleaned, or raise naming every item that is wrong.
+
+    Approving needs every required item answered yes.
+    """
+    items = {item.code: item for item in checklist.items.all()}
+    errors: dict[str, list[str]] = {}
+    if not isinstance(answers, dict):
+        raise InvalidInput(
+            "Checklist answers must map item codes to true or false.",
+            fields={"answers": ["Expected an object of item code to true/false."]},
+        )
+    for code, value in answers.items():
+        if code not in items:
+            errors[f"answers.{code}"] = ["Not an item of this checklist."]
+        elif not isinstance(value, bool):
+            errors[f"answers.{code}"] = ["Answer true or false."]
+    if verdict == Verdict.APPROVE:
+        for code, item in items.items():
+            if item.required and answers.get(code) is not True:
+                errors.setdefault(f"answers.{code}", []).append(
+                    "Approving needs this required item answered yes."
+                )
+    if errors:
+        raise InvalidInput("Some checklist answers are missing or invalid.", fields=errors)
+    return dict(answers)
+
+
+def signoff_state_from(decisions, required_approvals: int) -> SignOffState:
+    """Return the state a sign-off's decisions give it: any rejection stands."""
+    verdicts = [decision.verdict for decision in decisions]
+    if Verdict.REJECT in verdicts:
+        return SignOffState.REJECTED
+    if Verdict.REQUEST_CHANGES in verdicts:
+        return SignOffState.CHANGES_REQUESTED
+    if verdicts.count(Verdict.APPROVE) >= required_approvals:
+        return SignOffState.APPROVED
+    return SignOffState.PENDING
+
+
+def decision_record(
+    *, actor: Actor, signoff: SignOff, verdict: str, comment: str, answers: dict
+) -> Decision:
+    """Record a decision and derive the sign-off's new state; the caller holds the package lock."""
+    if verdict not in Verdict.values:
+        raise InvalidInput(
+            "Unknown verdict.", fields={"verdict": [f"Choose one of {', '.join(Verdict.values)}."]}
+        )
+    if verdict != Verdict.APPROVE and not comment.strip():
+        raise InvalidInput(
+            "Say what must change.", fields={"comment": ["A comment is required to refuse."]}
+        )
+    cleaned = answers_validate(checklist=signoff.checklist, verdict=verdict, answers=answers)
+    decision = Decision.objects.create(
+        signoff=signoff, reviewer=actor.user, verdict=verdict, comment=comment, answers=cleaned
+    )
+    before = signoff.state
+    signoff.state = signoff_state_from(signoff.decisions.all(), signoff.required_approvals)
+    signoff.save(update_fields=["state", "updated_at"])
+    package = signoff.package
+    audit_record(
+        actor=actor,
+        action="signoff.decided",
+        target=decision,
+        agent_slug=package.agent.slug,
+        package_version=package.version,
+        before={"state": before},
+        after={"state": signoff.state},
+        data={
+            "dimension": signoff.dimension,
+            "verdict": verdict,
+            "comment": comment,
+            "answers": cleaned,
+            "checklist_version": signoff.checklist.version,
+        },
+    )
+    return decision

@@ -1,0 +1,116 @@
+"""Fixtures shared by every test: users per role, an agent, the workflow driven to a state."""
+
+import pytest
+
+from audit.actors import Actor
+from audit.models import AuditEvent
+from signoffs.models import Dimension, Verdict
+from tests.factories import AgentFactory, UserFactory, manifest_for
+
+
+@pytest.fixture
+def checklists(db):
+    from signoffs.services import checklists_load
+
+    return checklists_load(actor=Actor.system("tests"))
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner", groups=["product-owner"])
+
+
+@pytest.fixture
+def other_owner(db):
+    return UserFactory(username="other-owner", groups=["product-owner"])
+
+
+@pytest.fixture
+def reviewers(db):
+    """Two reviewers per dimension: {"iam": [u1, u2], ...}."""
+    return {
+        dimension: [
+            UserFactory(username=f"{dimension}{n}", groups=[dimension]) for n in (1, 2)
+        ]
+        for dimension in Dimension.values
+    }
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def agent(db, owner):
+    return AgentFactory(slug="support-assistant", owners=[owner])
+
+
+@pytest.fixture
+def as_actor():
+    return Actor.for_user
+
+
+class Workflow:
+    """Drive the real services to put a package in a given state."""
+
+    def __init__(self, owner, reviewers):
+        self.owner = owner
+        self.reviewers = reviewers
+
+    def create(self, agent, manifest=None, **kwargs):
+        from approvals.services import package_create
+
+        return package_create(
+            actor=Actor.for_user(self.owner),
+            agent=agent,
+            manifest=manifest or manifest_for(agent),
+            **kwargs,
+        )
+
+    def submit(self, agent, manifest=None):
+        from approvals.services import package_submit
+
+        package = self.create(agent, manifest)
+        return package_submit(actor=Actor.for_user(self.owner), package=package)
+
+    def answers(self, package, dimension):
+        checklist = package.signoffs.get(dimension=dimension).checklist
+        return {item.code: True for item in checklist.items.all()}
+
+    def decide(self, package, dimension, reviewer=None, verdict=Verdict.APPROVE, comment=""):
+        from approvals.services import signoff_decide
+
+        return signoff_decide(
+            actor=Actor.for_user(reviewer or self.reviewers[dimension][0]),
+            package=package,
+            dimension=dimension,
+            verdict=verdict,
+            comment=comment or "Checked.",
+            answers=self.answers(package, dimension) if verdict == Verdict.APPROVE else {},
+        )
+
+    def approve(self, agent, manifest=None):
+        package = self.submit(agent, manifest)
+        for dimension in Dimension.values:
+            needed = package.signoffs.get(dimension=dimension).required_approvals
+            for reviewer in self.reviewers[dimension][:needed]:
+                self.decide(package, dimension, reviewer)
+        package.refresh_from_db()
+        return package
+
+
+@pytest.fixture
+def workflow(checklists, owner, reviewers):
+    return Workflow(owner, reviewers)
+
+
+@pytest.fixture
+def audit_since():
+    """Return a function listing the audit events written after a mark."""
+
+    def mark():
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        return lambda: list(AuditEvent.objects.filter(seq__gt=last).order_by("seq"))
+
+    return mark

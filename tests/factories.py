@@ -1,0 +1,69 @@
+"""factory_boy factories and small builders shared by the tests."""
+
+import copy
+from datetime import timedelta
+from pathlib import Path
+
+import factory
+import yaml
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from agents.models import Agent, Deployment
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "approvals" / "demo_manifests"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or ():
+            self.groups.add(Group.objects.get_or_create(name=name)[0])
+
+
+class AgentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agent
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"agent-{n}")
+    name = factory.LazyAttribute(lambda a: a.slug.replace("-", " ").title())
+    team = "customer-care"
+    workload_id = factory.LazyAttribute(lambda a: f"spiffe://prod.example.com/ns/test/sa/{a.slug}")
+    log_principal = factory.LazyAttribute(lambda a: f"agent:{a.slug}")
+    deployment = Deployment.CUSTOMER_FACING
+
+    @factory.post_generation
+    def owners(self, create, extracted, **kwargs):
+        for user in extracted or ():
+            self.owners.add(user)
+
+
+def example(name: str = "support-agent.yaml") -> dict:
+    """Return a reference manifest with a kill switch tested last week."""
+    doc = yaml.safe_load((EXAMPLES / name).read_text())
+    doc["kill_switch"]["last_tested"] = (timezone.now().date() - timedelta(days=7)).isoformat()
+    return doc
+
+
+def manifest_for(target: Agent, example_name: str = "support-agent.yaml", **changes) -> dict:
+    """Return a reference manifest rewritten for the given agent."""
+    doc = copy.deepcopy(example(example_name))
+    doc["agent"] = target.slug
+    doc["name"] = target.name
+    doc["team"] = target.team
+    doc["deployment"] = target.deployment
+    doc["identity"]["workload_id"] = target.workload_id
+    doc["identity"]["log_principal"] = target.log_principal
+    doc.update(changes)
+    return doc

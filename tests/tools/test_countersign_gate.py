@@ -1,0 +1,500 @@
+"""Run tools/countersign-gate as CI would, against a real HTTP server on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "countersign-gate"
+TOKEN = "cs_test_5ecr3t-t0ken"
+DIGEST = "a" * 64
+
+ALLOW = {
+    "decision": "allow",
+    "reasons": [],
+    "package_version": 3,
+    "digest": DIGEST,
+    "expires_at": "2027-03-01T00:00:00Z",
+}
+DENY = {
+    "decision": "deny",
+    "reasons": [
+        {
+            "code": "scope_mismatch",
+            "message": "The manifest asks for more than the approved package allows.",
+            "expansions": [
+                {"kind": "tool", "identifier": "shell-exec", "change": "new entry"},
+                "chaining max_depth 2 -> 4",
+            ],
+        },
+        {"code": "approval_expired", "message": "The approval expired on 2026-10-01."},
+    ],
+    "package_version": 2,
+    "digest": DIGEST,
+    "expires_at": None,
+}
+
+YAML_MANIFEST = """\
+# An agent manifest.
+name: Customer support assistant
+owner:
+  agent: not-this-one
+agent: "support-assistant"   # the slug CI uses
+scope:
+  tools:
+    - id: kb-search
+      access: read
+"""
+JSON_MANIFEST = {
+    "agent": "hr-policy-copilot",
+    "scope": {"datasets": [{"id": "hr.policies", "access": "read"}]},
+}
+
+
+class Recorded:
+    def __init__(self, method, path, headers, body):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class FakeServer:
+    """A canned-answer HTTP server; `routes` maps a path to a list of answers, used in order.
+
+    An answer is (status, body) where body is a dict (sent as JSON) or bytes; the
+    string "drop" closes the connection without answering; ("sleep", s) waits first.
+    """
+
+    def __init__(self):
+        self.routes = {}
+        self.requests = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                server.requests.append(Recorded("POST", self.path, dict(self.headers), body))
+                answers = server.routes.get(self.path)
+                if not answers:
+                    self._send(404, {"error": {"code": "not_found", "message": "No route."}})
+                    return
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                if answer == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if answer[0] == "sleep":
+                    time.sleep(answer[1])
+                    answer = answer[2]
+                self._send(*answer)
+
+            def _send(self, status, body, headers=None):
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    with FakeServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def yaml_manifest(tmp_path):
+    path = tmp_path / "agent.yaml"
+    path.write_text(YAML_MANIFEST)
+    return path
+
+
+@pytest.fixture
+def json_manifest(tmp_path):
+    path = tmp_path / "agent.json"
+    path.write_text(json.dumps(JSON_MANIFEST))
+    return path
+
+
+def run_gate(*args, url=None, token=TOKEN, timeout=30):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNTERSIGN_")}
+    env["NO_PROXY"] = env["no_proxy"] = "*"
+    if url is not None:
+        env["COUNTERSIGN_URL"] = url
+    if token is not None:
+        env["COUNTERSIGN_TOKEN"] = token
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert TOKEN not in result.stdout + result.stderr
+    return result
+
+
+def closed_port_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def test_script_is_executable_with_python_shebang():
+    assert os.access(SCRIPT, os.X_OK)
+    assert SCRIPT.read_text().startswith("#!/usr/bin/env python3\n")
+
+
+def test_allow_exits_0_and_sends_json_manifest_with_auth(server, json_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
+
+    result = run_gate("check", "--manifest", json_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert "ALLOW" in result.stdout and "v3" in result.stdout
+    [request] = server.requests
+    assert request.json() == {"agent": "hr-policy-copilot", "manifest": JSON_MANIFEST}
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"] == "countersign-gate/1"
+    assert uuid.UUID(request.headers["Idempotency-Key"]).version == 4
+
+
+def test_yaml_manifest_is_sent_as_text_with_slug_from_top_level_key(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    [request] = server.requests
+    assert request.json() == {"agent": "support-assistant", "manifest_yaml": YAML_MANIFEST}
+
+
+def test_agent_option_overrides_manifest_slug(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, "--agent", "other", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0].json()["agent"] == "other"
+
+
+def test_deny_exits_1_and_prints_reasons_and_expansions(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, DENY)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 1
+    assert "DENY" in result.stderr
+    assert "scope_mismatch: The manifest asks for more" in result.stderr
+    assert "shell-exec" in result.stderr
+    assert "chaining max_depth 2 -> 4" in result.stderr
+    assert "approval_expired: The approval expired on 2026-10-01." in result.stderr
+
+
+def test_json_flag_prints_raw_answer(server, json_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, DENY)]
+
+    result = run_gate("check", "--manifest", json_manifest, "--json", url=server.url)
+
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == DENY
+
+
+def test_check_by_digest(server):
+    server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
+
+    result = run_gate(
+        "check", "--digest", f"sha256:{DIGEST}", "--digest-only", "--agent", "a", url=server.url
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0].json() == {"agent": "a", "digest": DIGEST}
+
+
+def test_digest_only_without_digest_is_a_usage_error(server, yaml_manifest):
+    result = run_gate("check", "--manifest", yaml_manifest, "--digest-only", url=server.url)
+
+    assert result.returncode == 2
+    assert "--digest-only needs --digest" in result.stderr
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["check"],
+        ["frobnicate"],
+        ["check", "--digest", "not-hex", "--agent", "a"],
+        ["check", "--digest", DIGEST],
+        ["check", "--manifest", "/nonexistent/agent.yaml"],
+    ],
+)
+def test_usage_errors_exit_2(server, args):
+    result = run_gate(*args, url=server.url)
+
+    assert result.returncode == 2
+    assert server.requests == []
+
+
+def test_missing_token_exits_2_without_calling(server, yaml_manifest):
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url, token=None)
+
+    assert result.returncode == 2
+    assert "COUNTERSIGN_TOKEN" in result.stderr
+    assert server.requests == []
+
+
+def test_missing_url_exits_2(yaml_manifest):
+    result = run_gate("check", "--manifest", yaml_manifest)
+
+    assert result.returncode == 2
+    assert "COUNTERSIGN_URL" in result.stderr
+
+
+def test_manifest_without_agent_key_exits_2(server, tmp_path):
+    path = tmp_path / "agent.yml"
+    path.write_text("name: nameless\nscope: {}\n")
+
+    result = run_gate("check", "--manifest", path, url=server.url)
+
+    assert result.returncode == 2
+    assert "--agent" in result.stderr
+
+
+def test_invalid_json_manifest_exits_2(server, tmp_path):
+    path = tmp_path / "agent.json"
+    path.write_text("{not json")
+
+    result = run_gate("check", "--manifest", path, url=server.url)
+
+    assert result.returncode == 2
+    assert server.requests == []
+
+
+def test_connection_refused_exits_2(yaml_manifest):
+    result = run_gate("check", "--manifest", yaml_manifest, url=closed_port_url())
+
+    assert result.returncode == 2
+    assert "cannot reach" in result.stderr
+
+
+def test_server_error_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [
+        (500, {"error": {"code": "server_error", "message": "Boom."}})
+    ]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert "HTTP 500" in result.stderr and "Boom." in result.stderr
+
+
+def test_client_error_prints_error_shape_without_token(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [
+        (
+            400,
+            {
+                "error": {
+                    "code": "invalid",
+                    "message": "The manifest is invalid.",
+                    "fields": {"scope.tools[0].access": ["Not one of read, write."]},
+                }
+            },
+        )
+    ]
+
+    result = run_gate("check", "--manifest", yaml_manifest, "--token", TOKEN, url=server.url)
+
+    assert result.returncode == 2
+    assert "HTTP 400: invalid: The manifest is invalid." in result.stderr
+    assert "scope.tools[0].access: Not one of read, write." in result.stderr
+
+
+def test_non_json_answer_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [(200, b"<html>proxy login</html>")]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert "not JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"decision": "maybe", "reasons": []},
+        {"reasons": []},
+        ["allow"],
+        {"decision": "allow", "reasons": "none", "package_version": 1, "digest": DIGEST},
+        {"decision": "allow", "reasons": [], "package_version": None, "digest": None},
+    ],
+)
+def test_unexpected_answer_shape_exits_2(server, yaml_manifest, answer):
+    server.routes["/api/v1/gate/check"] = [(200, answer)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+
+
+def test_redirect_is_not_followed(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [(302, b"", {"Location": "http://127.0.0.1:1/elsewhere"})]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert len(server.requests) == 1
+
+
+def test_timeout_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = [("sleep", 3, (200, ALLOW))]
+
+    started = time.monotonic()
+    result = run_gate("check", "--manifest", yaml_manifest, "--timeout", "0.5", url=server.url)
+
+    assert result.returncode == 2
+    assert time.monotonic() - started < 3
+    assert "within 0.5 s" in result.stderr
+
+
+def test_dropped_connection_is_retried_once_with_same_idempotency_key(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = ["drop", (200, ALLOW)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    first, second = server.requests
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+
+
+def test_connection_dropped_twice_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/gate/check"] = ["drop"]
+
+    result = run_gate("check", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert len(server.requests) == 2
+
+
+# --- submit -------------------------------------------------------------------------------
+
+CREATED = {
+    "version": 4,
+    "digest": DIGEST,
+    "risk_tier": "high",
+    "diff": {"expansions": [{"kind": "tool", "identifier": "zendesk"}], "narrowings": []},
+}
+
+
+def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [
+        (200, {"version": 4, "state": "submitted"})
+    ]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    create, submit = server.requests
+    assert create.path == "/api/v1/agents/support-assistant/packages"
+    assert create.body == yaml_manifest.read_bytes()
+    assert create.headers["Content-Type"] == "application/yaml"
+    assert create.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert submit.path == "/api/v1/agents/support-assistant/packages/4/submit"
+    assert submit.json() == {}
+    assert submit.headers["Idempotency-Key"] != create.headers["Idempotency-Key"]
+    assert "v4" in result.stdout and "submitted" in result.stdout
+
+
+def test_submit_json_manifest_uses_json_content_type(server, json_manifest):
+    server.routes["/api/v1/agents/hr-policy-copilot/packages"] = [(201, CREATED)]
+
+    result = run_gate("submit", "--manifest", json_manifest, "--no-submit", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    [create] = server.requests
+    assert create.headers["Content-Type"] == "application/json"
+    assert create.body == json_manifest.read_bytes()
+    assert "draft" in result.stdout
+
+
+def test_submit_json_output(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [
+        (200, {"state": "submitted"})
+    ]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, "--json", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"package": CREATED, "submit": {"state": "submitted"}}
+
+
+def test_submit_rejected_package_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [
+        (422, {"error": {"code": "invalid_manifest", "message": "Unknown access 'root'."}})
+    ]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert "invalid_manifest" in result.stderr
+    assert len(server.requests) == 1
+
+
+def test_failed_submit_step_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [
+        (409, {"error": {"code": "invalid_transition", "message": "Already submitted."}})
+    ]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert "invalid_transition" in result.stderr
+
+
+def test_submit_answer_without_version_exits_2(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, {"digest": DIGEST})]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 2
+    assert len(server.requests) == 1

@@ -1,0 +1,33 @@
+"""API tokens for machines: only a keyed hash of the secret is stored."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Scope(models.TextChoices):
+    GATE_CHECK = "gate:check", "Release gate checks"
+    PACKAGES_WRITE = "packages:write", "Submit packages"
+    OBSERVATIONS_WRITE = "observations:write", "Report observations"
+    AUDIT_READ = "audit:read", "Read and export the audit trail"
+    REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    allowed_networks = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.prefix} ({self.name})"
