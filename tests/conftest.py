@@ -8,6 +8,35 @@ from signoffs.models import Dimension, Verdict
 from tests.factories import AgentFactory, UserFactory, manifest_for
 
 
+def _audit_triggers(state: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE audit_auditevent {state} TRIGGER USER")
+
+
+@pytest.fixture(autouse=True)
+def audit_triggers_around_flush(request):
+    """Keep the append-only triggers on in every test, off only for Django's flush.
+
+    Transactional tests end with a TRUNCATE of every table, which the trigger
+    refuses; so they switch the triggers off on the way out, and every test
+    that touches the database switches them back on first.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    if not (marker or {"db", "transactional_db"} & set(request.fixturenames)):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    _audit_triggers("ENABLE")
+    yield
+    if transactional:
+        _audit_triggers("DISABLE")
+
+
 @pytest.fixture
 def checklists(db):
     from signoffs.services import checklists_load

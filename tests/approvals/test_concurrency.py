@@ -70,6 +70,6 @@ def test_sixteen_concurrent_writers_leave_one_linear_chain(db):
     run_together([writer(n) for n in range(16)])
     events = list(AuditEvent.objects.order_by("seq").values_list("seq", "prev_hash", "hash"))
     assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
-    assert len(events) == 160
+    assert AuditEvent.objects.filter(action="test.write").count() == 160
     for (_, _, previous), (_, prev_hash, _) in zip(events, events[1:], strict=False):
         assert prev_hash == previous
