@@ -1,28 +1,34 @@
-"""Workload identity checks (pure Python, shared by forms, the API and the manifest)."""
+"""Workload identity checks (pure Python, shared by agents and the manifest)."""
 
 import re
 
-_TRUST_DOMAIN = re.compile(r"^[a-z0-9._-]+$")
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
-def spiffe_id_problem(value: str) -> str:
-    """Return why the value is not a valid SPIFFE ID, or '' when it is one."""
-    if not isinstance(value, str) or not value.startswith("spiffe://"):
-        return "A SPIFFE ID starts with spiffe://."
-    if len(value) > 2048:
-        return "A SPIFFE ID is at most 2048 characters."
-    rest = value[len("spiffe://") :]
-    if "?" in rest or "#" in rest:
-        return "A SPIFFE ID has no query or fragment."
-    domain, _, path = rest.partition("/")
-    if not domain or not _TRUST_DOMAIN.match(domain):
-        return "The trust domain must be lowercase letters, digits, dots, dashes or underscores."
+def spiffe_id_errors(value: str) -> list[str]:
+    """Return why ``value`` is not a valid workload SPIFFE ID (an empty list when it is)."""
+    scheme = "spiffe://"
+    if not value.startswith(scheme):
+        return ["must start with 'spiffe://'"]
+    problems = []
+    rest = value[len(scheme) :]
+    if re.search("[?#]", rest):
+        problems.append("must not contain a query or fragment")
+        rest = re.split("[?#]", rest, maxsplit=1)[0]
+    trust_domain, _, path = rest.partition("/")
+    if not _TRUST_DOMAIN.fullmatch(trust_domain):
+        problems.append("trust domain must be 1-255 lowercase letters, digits, '.', '-' or '_'")
     if not path:
-        return "A workload SPIFFE ID needs a path after the trust domain."
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            return "Path segments must not be empty, '.' or '..' (no trailing slash)."
-        if not _SEGMENT.match(segment):
-            return f"Path segment {segment!r} has characters a SPIFFE ID does not allow."
-    return ""
+        problems.append("must have a workload path after the trust domain")
+        return problems
+    segments = path.split("/")
+    if segments[-1] == "":
+        problems.append("must not end with '/'")
+    if "" in segments[:-1]:
+        problems.append("must not contain empty path segments ('//')")
+    if {".", ".."} & set(segments):
+        problems.append("must not contain '.' or '..' path segments")
+    if any(s and not _PATH_SEGMENT.fullmatch(s) for s in segments):
+        problems.append("path segments may contain only letters, digits, '.', '-' and '_'")
+    return problems

@@ -32,7 +32,11 @@ def is_owner(user, agent) -> bool:
 def can_suspend(user, agent) -> Check:
     if not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
-    if user.is_staff or in_groups(user, SUSPEND_GROUPS) or user.has_perm("agents.suspend_agent", agent):
+    if (
+        user.is_staff
+        or in_groups(user, SUSPEND_GROUPS)
+        or user.has_perm("agents.suspend_agent", agent)
+    ):
         return ALLOWED
     return Check(False, "not_permitted", "Only security or PAM reviewers and staff may suspend.")
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from agents.identity import spiffe_id_problem
+from agents.identity import spiffe_id_errors
 from agents.models import Agent, AgentStatus, Deployment
 from agents.permissions import can_edit
 from audit.actors import Actor
@@ -27,9 +27,9 @@ def agent_fields_from_manifest(manifest: dict) -> dict:
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     errors: dict[str, list[str]] = {}
     if "workload_id" in fields:
-        problem = spiffe_id_problem(fields["workload_id"])
-        if problem:
-            errors["workload_id"] = [problem]
+        problems = spiffe_id_errors(fields["workload_id"])
+        if problems:
+            errors["workload_id"] = [f"A SPIFFE ID {p}." for p in problems]
         else:
             clash = Agent.objects.filter(workload_id=fields["workload_id"]).exclude(
                 status=AgentStatus.RETIRED

@@ -16,7 +16,7 @@ from approvals.services import agent_suspend, package_create, package_submit, si
 from audit.actors import Actor
 from signoffs.models import Dimension, Verdict
 
-DEMO_PASSWORD = "countersign-demo"
+DEMO_PASSWORD = "countersign-demo"  # noqa: S105 - published demo login, never production
 EXAMPLES = Path(__file__).resolve().parent / "demo_manifests"
 
 # username -> (groups, is_staff, description)
@@ -50,8 +50,11 @@ def demo_users() -> dict:
     for username, (groups, is_staff, _) in DEMO_USERS.items():
         user, created = User.objects.get_or_create(
             username=username,
-            defaults={"is_staff": is_staff, "is_superuser": is_staff,
-                      "email": f"{username}@example.com"},
+            defaults={
+                "is_staff": is_staff,
+                "is_superuser": is_staff,
+                "email": f"{username}@example.com",
+            },
         )
         if created:
             user.set_password(DEMO_PASSWORD)
@@ -172,10 +175,14 @@ def seed_demo() -> list[str]:
     support = _manifest("support-agent.yaml")
     make("hr-policy-copilot", hr, approved)
     make("support-assistant", support, expanded)
-    make("it-helpdesk-copilot", _renamed(hr, "it-helpdesk-copilot", "IT helpdesk copilot"),
-         in_review)
-    make("claims-intake", _renamed(support, "claims-intake", "Claims intake assistant"),
-         changes_requested)
+    make(
+        "it-helpdesk-copilot", _renamed(hr, "it-helpdesk-copilot", "IT helpdesk copilot"), in_review
+    )
+    make(
+        "claims-intake",
+        _renamed(support, "claims-intake", "Claims intake assistant"),
+        changes_requested,
+    )
     make("travel-booking", _renamed(support, "travel-booking", "Travel booking agent"), suspended)
     make("sales-notes", _renamed(hr, "sales-notes", "Sales notes summarizer"), draft)
     return created

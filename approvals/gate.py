@@ -103,8 +103,9 @@ def _compare_scope(result: GateResult, package, manifest, digest: str | None) ->
         )
 
 
-def gate_check(*, actor: Actor, agent_slug: str, manifest: dict | None = None,
-               digest: str | None = None) -> GateResult:
+def gate_check(
+    *, actor: Actor, agent_slug: str, manifest: dict | None = None, digest: str | None = None
+) -> GateResult:
     """Answer whether the agent may ship this manifest (or digest); audit every answer.
 
     `manifest` must already be validated and normalized. Any failure while
@@ -132,6 +133,9 @@ def gate_check(*, actor: Actor, agent_slug: str, manifest: dict | None = None,
             )
     except Exception:
         logger.exception("gate check could not be audited for %s", agent_slug)
-        result = GateResult(reasons=[{"code": "audit_unavailable",
-                                      "message": "The decision could not be recorded."}])
+        result = GateResult(
+            reasons=[
+                {"code": "audit_unavailable", "message": "The decision could not be recorded."}
+            ]
+        )
     return result

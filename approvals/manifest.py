@@ -30,6 +30,8 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
+from agents.identity import spiffe_id_errors
+
 SCOPE_KINDS = ("actions", "tools", "datasets", "endpoints", "external_apis")
 KIND_BY_KEY = {
     "actions": "action",
@@ -207,38 +209,6 @@ def _pattern_keyword(validator, pattern, instance, schema):
 
 _Validator = extend(Draft202012Validator, {"pattern": _pattern_keyword})
 _VALIDATOR = _Validator(_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
-_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
-
-
-def spiffe_id_errors(value: str) -> list[str]:
-    """Return why ``value`` is not a valid workload SPIFFE ID (an empty list when it is)."""
-    scheme = "spiffe://"
-    if not value.startswith(scheme):
-        return ["must start with 'spiffe://'"]
-    problems = []
-    rest = value[len(scheme) :]
-    if re.search("[?#]", rest):
-        problems.append("must not contain a query or fragment")
-        rest = re.split("[?#]", rest, maxsplit=1)[0]
-    trust_domain, _, path = rest.partition("/")
-    if not _TRUST_DOMAIN.fullmatch(trust_domain):
-        problems.append("trust domain must be 1-255 lowercase letters, digits, '.', '-' or '_'")
-    if not path:
-        problems.append("must have a workload path after the trust domain")
-        return problems
-    segments = path.split("/")
-    if segments[-1] == "":
-        problems.append("must not end with '/'")
-    if "" in segments[:-1]:
-        problems.append("must not contain empty path segments ('//')")
-    if {".", ".."} & set(segments):
-        problems.append("must not contain '.' or '..' path segments")
-    if any(s and not _PATH_SEGMENT.fullmatch(s) for s in segments):
-        problems.append("path segments may contain only letters, digits, '.', '-' and '_'")
-    return problems
-
 
 _PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
     _SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,

@@ -103,9 +103,7 @@ class ApprovalPackage(models.Model):
         return f"{self.agent_id and self.agent.slug} v{self.version}"
 
     def get_absolute_url(self):
-        return reverse(
-            "package-detail", kwargs={"slug": self.agent.slug, "version": self.version}
-        )
+        return reverse("package-detail", kwargs={"slug": self.agent.slug, "version": self.version})
 
     @property
     def is_editable(self) -> bool:

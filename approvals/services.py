@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -44,8 +45,10 @@ def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
 
 def _lock(package: ApprovalPackage) -> ApprovalPackage:
     """Return the package re-read under a row lock, with its agent."""
-    return ApprovalPackage.objects.select_for_update(of=("self",)).select_related("agent").get(
-        pk=package.pk
+    return (
+        ApprovalPackage.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .get(pk=package.pk)
     )
 
 
@@ -54,8 +57,10 @@ def parse_manifest(data, content_type: str | None = None) -> dict:
     try:
         return manifests.load_manifest(data, content_type)
     except manifests.ManifestError as error:
-        fields = {f"manifest.{path}" if path != "manifest" else path: msgs
-                  for path, msgs in error.errors.items()}
+        fields = {
+            f"manifest.{path}" if path != "manifest" else path: msgs
+            for path, msgs in error.errors.items()
+        }
         raise InvalidInput("The manifest is not valid.", code="invalid_manifest", fields=fields)
 
 
@@ -107,13 +112,18 @@ def package_summary(package: ApprovalPackage) -> dict:
 
 @transaction.atomic
 def package_create(
-    *, actor: Actor, agent: Agent, manifest, content_type: str | None = None,
+    *,
+    actor: Actor,
+    agent: Agent,
+    manifest,
+    content_type: str | None = None,
     is_recertification: bool = False,
 ) -> ApprovalPackage:
     """Create a new draft version of the agent's package from a manifest."""
     if not actor.is_system and not can_edit(actor.user, agent):
-        raise NotPermitted("Only the agent's owners and staff may write its packages.",
-                           code="not_owner")
+        raise NotPermitted(
+            "Only the agent's owners and staff may write its packages.", code="not_owner"
+        )
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
     Agent.objects.select_for_update().get(pk=agent.pk)
@@ -145,13 +155,15 @@ def package_create(
 
 
 @transaction.atomic
-def package_update_draft(*, actor: Actor, package: ApprovalPackage, manifest,
-                         content_type: str | None = None) -> ApprovalPackage:
+def package_update_draft(
+    *, actor: Actor, package: ApprovalPackage, manifest, content_type: str | None = None
+) -> ApprovalPackage:
     """Replace a draft's manifest; submitted packages are immutable."""
     package = _lock(package)
     if not can_edit(actor.user, package.agent):
-        raise NotPermitted("Only the agent's owners and staff may edit its packages.",
-                           code="not_owner")
+        raise NotPermitted(
+            "Only the agent's owners and staff may edit its packages.", code="not_owner"
+        )
     if package.state != PackageState.DRAFT:
         raise InvalidTransition(
             "A submitted package is immutable; create a new version instead.", code="immutable"
@@ -208,13 +220,15 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package = _lock(package)
     agent = package.agent
     if not actor.is_system and not can_edit(actor.user, agent):
-        raise NotPermitted("Only the agent's owners and staff may submit its packages.",
-                           code="not_owner")
+        raise NotPermitted(
+            "Only the agent's owners and staff may submit its packages.", code="not_owner"
+        )
     now = timezone.now()
     stale = _kill_switch_problem(package, now.date())
     if stale:
-        raise InvalidInput(stale, code="kill_switch_untested",
-                           fields={"manifest.kill_switch.last_tested": [stale]})
+        raise InvalidInput(
+            stale, code="kill_switch_untested", fields={"manifest.kill_switch.last_tested": [stale]}
+        )
     before = _transition(package, PackageState.IN_REVIEW)
     base = last_approved(agent)
     diff = manifests.diff_manifests(base.manifest if base else None, package.manifest)
@@ -223,9 +237,11 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.submitted_by = actor.user
     package.submitted_at = now
     package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
-    for pending in agent.packages.select_for_update().filter(
-        state=PackageState.IN_REVIEW
-    ).exclude(pk=package.pk):
+    for pending in (
+        agent.packages.select_for_update()
+        .filter(state=PackageState.IN_REVIEW)
+        .exclude(pk=package.pk)
+    ):
         _close(actor, pending, PackageState.SUPERSEDED, f"Superseded by v{package.version}.")
     carry = (
         base is not None
@@ -300,8 +316,9 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
     package.decided_at = now
     package.expires_at = expires_at or now + approval_lifetime(package)
     package.save(update_fields=["state", "approved_at", "decided_at", "expires_at"])
-    agent_before = {field: getattr(agent, field) for field in agent_fields_from_manifest(
-        package.manifest)}
+    agent_before = {
+        field: getattr(agent, field) for field in agent_fields_from_manifest(package.manifest)
+    }
     for field, value in agent_fields_from_manifest(package.manifest).items():
         setattr(agent, field, value)
     lifted = agent.suspended_at is not None
@@ -348,8 +365,8 @@ def signoff_decide(
             f"The package is {package.get_state_display().lower()}, not in review.",
             code="not_in_review",
         )
-    signoff = package.signoffs.select_for_update().select_related("checklist").get(
-        dimension=dimension
+    signoff = (
+        package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)
     )
     signoff.package = package
     if actor.user is None:
@@ -460,8 +477,6 @@ def agent_refresh_status(*, agent: Agent) -> None:
 
 
 def _system_user():
-    from django.contrib.auth import get_user_model
-
     user, _ = get_user_model().objects.get_or_create(
         username="countersign-system", defaults={"is_active": False}
     )

@@ -41,7 +41,9 @@ class ChecklistItem(models.Model):
     class Meta:
         ordering = ["checklist", "order", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["checklist", "code"], name="one_item_code_per_checklist")
+            models.UniqueConstraint(
+                fields=["checklist", "code"], name="one_item_code_per_checklist"
+            )
         ]
 
     def __str__(self):
@@ -77,7 +79,9 @@ class SignOff(models.Model):
     class Meta:
         ordering = ["package", "dimension"]
         constraints = [
-            models.UniqueConstraint(fields=["package", "dimension"], name="one_signoff_per_dimension")
+            models.UniqueConstraint(
+                fields=["package", "dimension"], name="one_signoff_per_dimension"
+            )
         ]
 
     def __str__(self):
@@ -103,7 +107,9 @@ class Decision(models.Model):
     class Meta:
         ordering = ["signoff", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["signoff", "reviewer"], name="one_decision_per_reviewer")
+            models.UniqueConstraint(
+                fields=["signoff", "reviewer"], name="one_decision_per_reviewer"
+            )
         ]
 
     def __str__(self):

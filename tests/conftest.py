@@ -58,9 +58,7 @@ def other_owner(db):
 def reviewers(db):
     """Two reviewers per dimension: {"iam": [u1, u2], ...}."""
     return {
-        dimension: [
-            UserFactory(username=f"{dimension}{n}", groups=[dimension]) for n in (1, 2)
-        ]
+        dimension: [UserFactory(username=f"{dimension}{n}", groups=[dimension]) for n in (1, 2)]
         for dimension in Dimension.values
     }
 

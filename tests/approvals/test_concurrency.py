@@ -54,8 +54,12 @@ def test_two_reviewers_racing_on_the_last_two_dimensions(workflow, owner, trial)
     package.refresh_from_db()
     assert package.state == PackageState.APPROVED
     assert Decision.objects.filter(signoff__package=package).count() == 3 + needed
-    assert AuditEvent.objects.filter(action="package.approved", package_version=1,
-                                     agent_slug=agent.slug).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="package.approved", package_version=1, agent_slug=agent.slug
+        ).count()
+        == 1
+    )
 
 
 def test_sixteen_concurrent_writers_leave_one_linear_chain(db):
@@ -63,8 +67,8 @@ def test_sixteen_concurrent_writers_leave_one_linear_chain(db):
         def write():
             for i in range(10):
                 with transaction.atomic():
-                    audit_record(actor=Actor.system(f"w{n}"), action="test.write",
-                                 data={"i": i})
+                    audit_record(actor=Actor.system(f"w{n}"), action="test.write", data={"i": i})
+
         return write
 
     run_together([writer(n) for n in range(16)])

@@ -112,8 +112,15 @@ def test_open_critical_drift_is_denied(workflow, agent):
     package = workflow.approve(agent)
     now = timezone.now()
     DriftFinding.objects.create(
-        agent=agent, package=package, kind="tool", identifier="shell", access="execute",
-        reason="unapproved", severity=Severity.CRITICAL, first_seen=now, last_seen=now,
+        agent=agent,
+        package=package,
+        kind="tool",
+        identifier="shell",
+        access="execute",
+        reason="unapproved",
+        severity=Severity.CRITICAL,
+        first_seen=now,
+        last_seen=now,
     )
     assert codes(check(agent.slug, manifest_for(agent))) == ["open_critical_drift"]
 

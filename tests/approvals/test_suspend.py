@@ -12,8 +12,9 @@ from tests.factories import manifest_for
 pytestmark = pytest.mark.django_db
 
 
-def test_security_reviewer_suspends_and_approval_is_revoked(workflow, agent, reviewers,
-                                                            audit_since):
+def test_security_reviewer_suspends_and_approval_is_revoked(
+    workflow, agent, reviewers, audit_since
+):
     package = workflow.approve(agent)
     since = audit_since()
     agent_suspend(actor=Actor.for_user(reviewers["security"][0]), agent=agent, reason="Leak")

@@ -64,16 +64,18 @@ def test_nobody_decides_twice(workflow, agent, audit_since):
     package = workflow.submit(agent)
     security = workflow.reviewers["security"][0]
     workflow.decide(package, Dimension.SECURITY, security)
-    refuse(workflow, package, security, Dimension.SECURITY, "already_decided",
-           audit_since=audit_since)
+    refuse(
+        workflow, package, security, Dimension.SECURITY, "already_decided", audit_since=audit_since
+    )
 
 
 def test_assigned_reviewers_exclude_the_rest_of_the_group(workflow, agent, audit_since):
     assigned, unassigned = workflow.reviewers["compliance"]
     assign_perm("agents.review_compliance", assigned, agent)
     package = workflow.submit(agent)
-    refuse(workflow, package, unassigned, Dimension.COMPLIANCE, "not_assigned",
-           audit_since=audit_since)
+    refuse(
+        workflow, package, unassigned, Dimension.COMPLIANCE, "not_assigned", audit_since=audit_since
+    )
     workflow.decide(package, Dimension.COMPLIANCE, assigned)
     assert Decision.objects.filter(reviewer=assigned).count() == 1
 
@@ -83,8 +85,15 @@ def test_decision_on_a_closed_package_is_refused(workflow, agent, audit_since):
     workflow.decide(package, Dimension.IAM, verdict=Verdict.REJECT, comment="No.")
     package.refresh_from_db()
     assert package.state == PackageState.REJECTED
-    refuse(workflow, package, workflow.reviewers["pam"][0], Dimension.PAM, "not_in_review",
-           error=InvalidTransition, audit_since=audit_since)
+    refuse(
+        workflow,
+        package,
+        workflow.reviewers["pam"][0],
+        Dimension.PAM,
+        "not_in_review",
+        error=InvalidTransition,
+        audit_since=audit_since,
+    )
 
 
 def test_approve_needs_every_required_item(workflow, agent, audit_since):
@@ -94,8 +103,13 @@ def test_approve_needs_every_required_item(workflow, agent, audit_since):
     missing = sorted(answers)[0]
     answers.pop(missing)
     with pytest.raises(InvalidInput) as raised:
-        signoff_decide(actor=Actor.for_user(workflow.reviewers["iam"][0]), package=package,
-                       dimension=Dimension.IAM, verdict=Verdict.APPROVE, answers=answers)
+        signoff_decide(
+            actor=Actor.for_user(workflow.reviewers["iam"][0]),
+            package=package,
+            dimension=Dimension.IAM,
+            verdict=Verdict.APPROVE,
+            answers=answers,
+        )
     assert f"answers.{missing}" in raised.value.fields
     assert since() == []
     assert not Decision.objects.exists()
@@ -104,6 +118,11 @@ def test_approve_needs_every_required_item(workflow, agent, audit_since):
 def test_refusal_needs_a_comment(workflow, agent):
     package = workflow.submit(agent)
     with pytest.raises(InvalidInput) as raised:
-        signoff_decide(actor=Actor.for_user(workflow.reviewers["iam"][0]), package=package,
-                       dimension=Dimension.IAM, verdict=Verdict.REJECT, comment="  ")
+        signoff_decide(
+            actor=Actor.for_user(workflow.reviewers["iam"][0]),
+            package=package,
+            dimension=Dimension.IAM,
+            verdict=Verdict.REJECT,
+            comment="  ",
+        )
     assert "comment" in raised.value.fields

@@ -28,9 +28,25 @@ def test_events_chain_from_genesis(db):
     assert events[0].prev_hash == GENESIS_HASH
     for before, event in zip([None, *events], events, strict=False):
         prev = before.hash if before else GENESIS_HASH
-        fields = {name: getattr(event, name) for name in ("seq", "actor_type", "actor_id",
-                  "actor_label", "token_label", "action", "target_type", "target_id",
-                  "agent_slug", "package_version", "before", "after", "data", "request_id")}
+        fields = {
+            name: getattr(event, name)
+            for name in (
+                "seq",
+                "actor_type",
+                "actor_id",
+                "actor_label",
+                "token_label",
+                "action",
+                "target_type",
+                "target_id",
+                "agent_slug",
+                "package_version",
+                "before",
+                "after",
+                "data",
+                "request_id",
+            )
+        }
         fields["created_at"] = event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         assert event.hash == event_hash(prev, fields)
 
