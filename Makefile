@@ -24,12 +24,14 @@ run: $(BIN)/activate
 services:
 	scripts/services.sh
 
-test: $(BIN)/activate services
-	DEBUG=0 SECRET_KEY=test-secret-key-$$(hostname)-not-for-production-use-0123456789 \
+TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production-use-0123456789abcdef \
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
 	REDIS_URL=$(TEST_REDIS_URL) SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 \
-	CSRF_COOKIE_SECURE=0 DJANGO_ALLOW_ASYNC_UNSAFE=true \
-	$(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
+	CSRF_COOKIE_SECURE=0 DJANGO_ALLOW_ASYNC_UNSAFE=true
+
+test: $(BIN)/activate services
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
+	$(TEST_ENV) $(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
