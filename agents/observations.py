@@ -1,0 +1,191 @@
+"""Record what an agent's runtime reported it used, aggregated per kind, identifier and access."""
+
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from agents.models import Agent, Observation, ObservationKind
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput
+
+# A batch larger than this is refused whole: the runtime should send more often.
+MAX_ITEMS = 1000
+MAX_COUNT = 1_000_000_000
+# Clocks drift; a report a little ahead of the server is accepted, further is a bug.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+ACCESS_LEVELS = ("read", "write", "execute", "admin")
+# Kinds CI reports as a digest; they carry no access level.
+DIGEST_KINDS = (ObservationKind.MODEL, ObservationKind.PROMPT)
+ITEM_FIELDS = {"kind", "identifier", "access", "count", "seen_at", "source"}
+
+
+def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
+    """Return the cleaned item and its errors keyed by field name."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(item, dict):
+        return {}, {"": ["Must be an object."]}
+    unknown = sorted(set(item) - ITEM_FIELDS)
+    if unknown:
+        errors["non_field_errors"] = [f"Unknown fields: {', '.join(map(str, unknown))}."]
+
+    kind = item.get("kind")
+    if kind not in ObservationKind.values:
+        errors["kind"] = [f"Must be one of: {', '.join(ObservationKind.values)}."]
+
+    identifier = item.get("identifier")
+    if not isinstance(identifier, str) or not identifier.strip():
+        errors["identifier"] = ["Must be a non-empty string."]
+    elif len(identifier) > 2048:
+        errors["identifier"] = ["At most 2048 characters."]
+    else:
+        identifier = identifier.strip()
+
+    access = item.get("access", "")
+    if kind in DIGEST_KINDS:
+        if access not in ("", None):
+            errors["access"] = [f"A {kind} observation carries no access level."]
+        access = ""
+    elif access not in ACCESS_LEVELS:
+        errors["access"] = [f"Must be one of: {', '.join(ACCESS_LEVELS)}."]
+
+    count = item.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+        errors["count"] = [f"Must be an integer from 1 to {MAX_COUNT}."]
+
+    seen_at = item.get("seen_at")
+    if seen_at is None:
+        seen_at = now
+    else:
+        parsed = seen_at if isinstance(seen_at, datetime) else None
+        if isinstance(seen_at, str):
+            try:
+                parsed = parse_datetime(seen_at)
+            except ValueError:
+                parsed = None
+        if parsed is None or timezone.is_naive(parsed):
+            errors["seen_at"] = ["Must be an ISO 8601 date-time with a time zone."]
+        elif parsed > now + MAX_CLOCK_SKEW:
+            errors["seen_at"] = ["Must not be in the future."]
+        seen_at = parsed
+
+    source = item.get("source", "")
+    if source is None:
+        source = ""
+    if not isinstance(source, str) or len(source) > 200:
+        errors["source"] = ["Must be a string of at most 200 characters."]
+
+    cleaned = {
+        "kind": kind,
+        "identifier": identifier,
+        "access": access,
+        "count": count,
+        "seen_at": seen_at,
+        "source": source,
+    }
+    return cleaned, errors
+
+
+def observations_validate(items) -> list[dict]:
+    """Return the cleaned items, or raise InvalidInput naming every bad field as items[i].field."""
+    if not isinstance(items, list) or not items:
+        raise InvalidInput("Send a non-empty list of observations.", fields={"items": ["Empty."]})
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(
+            f"At most {MAX_ITEMS} observations per request.",
+            fields={"items": [f"At most {MAX_ITEMS} items."]},
+        )
+    now = timezone.now()
+    cleaned, fields = [], {}
+    for index, item in enumerate(items):
+        clean, errors = _validate_item(item, now)
+        for name, messages in errors.items():
+            fields[f"items[{index}].{name}" if name else f"items[{index}]"] = messages
+        cleaned.append(clean)
+    if fields:
+        raise InvalidInput("Some observations are invalid; none were recorded.", fields=fields)
+    return cleaned
+
+
+def _aggregate(items: list[dict]) -> list[dict]:
+    """Fold the items of one batch into one row per use."""
+    rows: dict[tuple, dict] = {}
+    for item in items:
+        key = (item["kind"], item["identifier"], item["access"])
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {
+                "count": item["count"],
+                "first_seen": item["seen_at"],
+                "last_seen": item["seen_at"],
+                "source": item["source"],
+            }
+            continue
+        row["count"] += item["count"]
+        row["first_seen"] = min(row["first_seen"], item["seen_at"])
+        if item["seen_at"] >= row["last_seen"]:
+            row["last_seen"] = item["seen_at"]
+            row["source"] = item["source"] or row["source"]
+    return [{"kind": k[0], "identifier": k[1], "access": k[2], **v} for k, v in rows.items()]
+
+
+def _upsert(agent_id: int, rows: list[dict]) -> None:
+    """Insert or add to the aggregated rows in one statement."""
+    table = connection.ops.quote_name(Observation._meta.db_table)
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    adapt = connection.ops.adapt_datetimefield_value
+    values, params = [], []
+    for row in rows:
+        values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+        params += [
+            agent_id,
+            row["kind"],
+            row["identifier"],
+            row["access"],
+            row["count"],
+            adapt(row["first_seen"]),
+            adapt(row["last_seen"]),
+            row["source"],
+        ]
+    # Only quoted identifiers and placeholders are interpolated; values go as parameters.
+    sql = (
+        f"INSERT INTO {table} "  # noqa: S608
+        "(agent_id, kind, identifier, access, count, first_seen, last_seen, source) "
+        f"VALUES {', '.join(values)} "
+        "ON CONFLICT (agent_id, kind, identifier, access) DO UPDATE SET "
+        f"count = {table}.count + EXCLUDED.count, "
+        f"first_seen = {least}({table}.first_seen, EXCLUDED.first_seen), "
+        f"last_seen = {greatest}({table}.last_seen, EXCLUDED.last_seen), "
+        "source = CASE WHEN EXCLUDED.source <> '' AND EXCLUDED.last_seen >= "
+        f"{table}.last_seen THEN EXCLUDED.source ELSE {table}.source END"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@transaction.atomic
+def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int:
+    """Record a batch of observations of one agent; return how many items were accepted.
+
+    Every item is validated before anything is written, so a batch is stored
+    whole or not at all. The queries do not grow with the batch: one upsert
+    and one audit event.
+    """
+    cleaned = observations_validate(items)
+    rows = _aggregate(cleaned)
+    _upsert(agent.pk, rows)
+    audit_record(
+        actor=actor,
+        action="observations.recorded",
+        target=agent,
+        agent_slug=agent.slug,
+        data={
+            "items": len(cleaned),
+            "uses": len(rows),
+            "count": sum(row["count"] for row in rows),
+            "kinds": sorted({row["kind"] for row in rows}),
+        },
+    )
+    return len(cleaned)
