@@ -1,16 +1,19 @@
 """Domain errors and the one error shape every failure answers with."""
 
-from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
+
+# DRF is imported inside the handler: its settings import the authentication
+# classes, which import these domain errors.
 
 
 class ApplicationError(Exception):
     """A refusal a client can cause; `code` is machine-readable, `message` human."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code = HTTPStatus.BAD_REQUEST
     default_code = "invalid"
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None):
@@ -25,17 +28,17 @@ class InvalidInput(ApplicationError):
 
 
 class InvalidTransition(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
+    status_code = HTTPStatus.CONFLICT
     default_code = "invalid_transition"
 
 
 class NotPermitted(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
+    status_code = HTTPStatus.FORBIDDEN
     default_code = "not_permitted"
 
 
 class NotFound(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
+    status_code = HTTPStatus.NOT_FOUND
     default_code = "not_found"
 
 
@@ -63,13 +66,17 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 def api_exception_handler(exc, context):
     """Turn every exception a client can cause into the one error shape."""
+    from rest_framework import exceptions
+    from rest_framework.response import Response
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         return Response(
             error_body("invalid", "; ".join(exc.messages), fields),
-            status=status.HTTP_400_BAD_REQUEST,
+            status=HTTPStatus.BAD_REQUEST,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
