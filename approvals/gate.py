@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from agents.models import Agent
@@ -39,66 +40,98 @@ class GateResult:
         }
 
 
+LIVE_FINDING = [FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED]
+
+
+def _critical_drift(agent_ref) -> Exists:
+    return Exists(
+        DriftFinding.objects.filter(
+            agent_id=agent_ref, severity=Severity.CRITICAL, status__in=LIVE_FINDING
+        )
+    )
+
+
 def _evaluate(agent_slug: str, manifest, digest: str | None) -> GateResult:
+    """Decide in one query on the hot path: the last approved version, its agent and drift."""
     result = GateResult()
-    agent = Agent.objects.filter(slug=agent_slug).only("pk", "slug", "suspended_at").first()
-    if agent is None:
-        result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
-        return result
-    if agent.suspended_at is not None:
-        result.deny("agent_suspended", "The agent's kill switch was pulled; it may not ship.")
     package = (
-        ApprovalPackage.objects.filter(agent_id=agent.pk, approved_at__isnull=False)
-        .only("version", "state", "digest", "expires_at", "manifest")
+        ApprovalPackage.objects.filter(agent__slug=agent_slug, approved_at__isnull=False)
+        .annotate(critical_drift=_critical_drift(OuterRef("agent_id")))
         .order_by("-version")
+        .values(
+            "pk",
+            "version",
+            "state",
+            "digest",
+            "expires_at",
+            "critical_drift",
+            suspended_at=F("agent__suspended_at"),
+        )
         .first()
     )
-    now = timezone.now()
     if package is None:
+        agent = (
+            Agent.objects.filter(slug=agent_slug)
+            .annotate(critical_drift=_critical_drift(OuterRef("pk")))
+            .values("suspended_at", "critical_drift")
+            .first()
+        )
+        if agent is None:
+            result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
+            return result
+        _deny_agent(result, agent)
         result.deny("no_approved_package", "No version of this agent was ever approved.")
-    elif package.state == PackageState.EXPIRED or (
-        package.state == PackageState.APPROVED and package.expires_at <= now
+        return _finish(result)
+    _deny_agent(result, package)
+    state, expires_at = package["state"], package["expires_at"]
+    if state == PackageState.EXPIRED or (
+        state == PackageState.APPROVED and expires_at <= timezone.now()
     ):
         result.deny(
             "approval_expired",
-            f"The approval of v{package.version} expired on {package.expires_at:%Y-%m-%d}.",
+            f"The approval of v{package['version']} expired on {expires_at:%Y-%m-%d}.",
         )
-    elif package.state != PackageState.APPROVED:
+    elif state != PackageState.APPROVED:
         result.deny(
             "no_approved_package",
-            f"The last approved version v{package.version} is {package.state}.",
+            f"The last approved version v{package['version']} is {state}.",
         )
-    if package is not None:
-        result.package_version = package.version
-        result.digest = package.digest
-        result.expires_at = package.expires_at.isoformat() if package.expires_at else None
-        _compare_scope(result, package, manifest, digest)
-    if DriftFinding.objects.filter(
-        agent_id=agent.pk,
-        severity=Severity.CRITICAL,
-        status__in=[FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED],
-    ).exists():
+    result.package_version = package["version"]
+    result.digest = package["digest"]
+    result.expires_at = expires_at.isoformat() if expires_at else None
+    _compare_scope(result, package, manifest, digest)
+    return _finish(result)
+
+
+def _deny_agent(result: GateResult, row: dict) -> None:
+    if row["suspended_at"] is not None:
+        result.deny("agent_suspended", "The agent's kill switch was pulled; it may not ship.")
+    if row["critical_drift"]:
         result.deny("open_critical_drift", "A critical scope-drift finding is open.")
+
+
+def _finish(result: GateResult) -> GateResult:
     if not result.reasons:
         result.decision = ALLOW
     return result
 
 
-def _compare_scope(result: GateResult, package, manifest, digest: str | None) -> None:
+def _compare_scope(result: GateResult, package: dict, manifest, digest: str | None) -> None:
     if manifest is not None:
-        if manifests.manifest_digest(manifest) == package.digest:
+        if manifests.manifest_digest(manifest) == package["digest"]:
             return
-        diff = manifests.diff_manifests(package.manifest, manifest)
+        approved = ApprovalPackage.objects.values_list("manifest", flat=True).get(pk=package["pk"])
+        diff = manifests.diff_manifests(approved, manifest)
         if diff.is_expansion:
             result.deny(
                 "scope_mismatch",
-                f"The manifest expands the scope approved in v{package.version}.",
+                f"The manifest expands the scope approved in v{package['version']}.",
                 expansions=[change.as_dict() for change in diff.expansions],
             )
-    elif digest != package.digest:
+    elif digest != package["digest"]:
         result.deny(
             "scope_mismatch",
-            f"The digest is not the one approved in v{package.version}.",
+            f"The digest is not the one approved in v{package['version']}.",
             expansions=[],
         )
 
@@ -138,4 +171,24 @@ def gate_check(
                 {"code": "audit_unavailable", "message": "The decision could not be recorded."}
             ]
         )
+    return result
+
+
+def gate_refuse(
+    *, actor: Actor, agent_slug: str, code: str, message: str, fields: dict | None = None
+) -> GateResult:
+    """Deny a check whose request or manifest could not be read, and audit it as any other."""
+    result = GateResult()
+    result.deny(code, message, fields=fields or {})
+    try:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action="gate.checked",
+                agent_slug=agent_slug[:64],
+                data={"decision": result.decision, "reasons": [code], "requested_digest": None},
+            )
+    except Exception:
+        logger.exception("gate check could not be audited for %s", agent_slug)
+        result.deny("audit_unavailable", "The decision could not be recorded.")
     return result

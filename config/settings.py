@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PackageStateEnum": "approvals.models.PackageState",
+        "SignOffStateEnum": "signoffs.models.SignOffState",
+        "AgentStatusEnum": "agents.models.AgentStatus",
+    },
 }
 
 # Celery: Redis in production; with no broker configured, kombu's filesystem

@@ -1,9 +1,101 @@
-from django.contrib import admin
+"""Tokens in the admin: created through the service (secret shown once), revoked by action."""
 
-from tokens.models import ApiToken
+from django import forms
+from django.contrib import admin, messages
+
+from audit.actors import Actor
+from config.errors import InvalidInput
+from tokens.models import ApiToken, Scope
+from tokens.services import token_create, token_revoke, token_validate
+
+
+class ApiTokenCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+    allowed_networks = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One CIDR per line (e.g. 10.0.0.0/8); empty means anywhere.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "scopes", "expires_at", "allowed_networks"]
+
+    def clean_allowed_networks(self):
+        lines = self.cleaned_data["allowed_networks"].splitlines()
+        return [line.strip() for line in lines if line.strip()]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            token_validate(
+                user=cleaned.get("user"),
+                name=cleaned.get("name", ""),
+                scopes=cleaned.get("scopes", []),
+                expires_at=cleaned.get("expires_at"),
+                allowed_networks=cleaned.get("allowed_networks", []),
+            )
+        except InvalidInput as error:
+            for field, problems in error.fields.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, problems)
+        return cleaned
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    actions = ["revoke"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "scopes",
+        "allowed_networks",
+        "expires_at",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ApiTokenCreateForm.Meta.fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, secret = token_create(
+            actor=Actor.for_user(request.user),
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data["expires_at"],
+            allowed_networks=form.cleaned_data["allowed_networks"],
+        )
+        for field in ApiToken._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(token, field.attname))
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"Token {token.prefix} created. Copy its secret now, it is not shown again: {secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            token_revoke(actor=actor, token=token)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s).")

@@ -1,10 +1,72 @@
-"""Bearer-token authentication for the API; built out in the API issue."""
+"""Bearer-token authentication for the API."""
 
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+
+from audit.actors import Actor
+from tokens.models import ApiToken
+from tokens.selectors import token_for_secret
+from tokens.services import network_allowed, token_touch
+
+
+class NetworkNotAllowed(exceptions.PermissionDenied):
+    default_detail = "This token may not be used from this network."
+    default_code = "network_not_allowed"
 
 
 class TokenAuthentication(BaseAuthentication):
-    keyword = "Bearer"
+    """Authenticate ``Authorization: Bearer <token>``; one query finds the token and its user."""
+
+    keyword = "bearer"
 
     def authenticate(self, request):
-        return None
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        keyword, _, secret = header.partition(" ")
+        if keyword.lower() != self.keyword:
+            return None
+        secret = secret.strip()
+        if not secret or " " in secret:
+            raise exceptions.AuthenticationFailed(
+                "Send the token as 'Authorization: Bearer <token>'.", code="invalid_token"
+            )
+        token = token_for_secret(secret)
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
+        now = timezone.now()
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("The token was revoked.", code="token_revoked")
+        if token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("The token has expired.", code="token_expired")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(
+                "The token's user is inactive.", code="user_inactive"
+            )
+        if not network_allowed(token, request.META.get("REMOTE_ADDR")):
+            raise NetworkNotAllowed()
+        token_touch(token=token, now=now)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+def actor_for(request) -> Actor:
+    """Return the actor of an API request: its user, and the token when one was used."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    return Actor.for_user(request.user, token)
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "tokens.authentication.TokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (`cs_...`), created with `manage.py token create`.",
+        }

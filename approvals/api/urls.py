@@ -1,1 +1,28 @@
-urlpatterns: list = []
+from django.urls import path
+
+from approvals.api import views
+
+PACKAGE = "agents/<slug:slug>/packages/<int:version>"
+
+urlpatterns = [
+    path(
+        "agents/<slug:slug>/packages",
+        views.PackageListCreateView.as_view(),
+        name="api-package-list",
+    ),
+    path(PACKAGE, views.PackageDetailView.as_view(), name="api-package-detail"),
+    path(f"{PACKAGE}/submit", views.PackageSubmitView.as_view(), name="api-package-submit"),
+    path(
+        "agents/<slug:slug>/packages/<int:a>/diff/<int:b>",
+        views.PackageDiffView.as_view(),
+        name="api-package-diff",
+    ),
+    path(
+        f"{PACKAGE}/signoffs/<slug:dimension>/decisions",
+        views.DecisionCreateView.as_view(),
+        name="api-decision-create",
+    ),
+    path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
+    path("gate/check", views.GateCheckView.as_view(), name="api-gate-check"),
+    path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),
+]

@@ -1,0 +1,114 @@
+"""Agent endpoints: list, retrieve, create, update, observations."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from agents.api.filters import AgentFilterSet
+from agents.api.serializers import (
+    AgentCreateSerializer,
+    AgentSerializer,
+    AgentUpdateSerializer,
+    ObservationAcceptedSerializer,
+    ObservationBatchSerializer,
+)
+from agents.models import Agent
+from agents.observations import observations_record
+from agents.services import agent_create, agent_update, users_by_username
+from tokens.api.base import ApiMixin
+from tokens.api.openapi import IDEMPOTENCY_KEY, errors
+from tokens.authentication import actor_for
+from tokens.models import Scope
+
+SLUG_REGEX = r"[-a-zA-Z0-9_]+"
+
+
+def visible_agent(request, slug: str) -> Agent:
+    """Return the agent if the caller may see it; 404 otherwise, never 403."""
+    return get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the agents you may see",
+        responses={200: AgentSerializer(many=True), **errors(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="Retrieve an agent", responses={200: AgentSerializer, **errors(401, 403, 404)}
+    ),
+)
+class AgentViewSet(
+    ApiMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = AgentSerializer
+    filterset_class = AgentFilterSet
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_REGEX
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    required_scopes = {"POST": Scope.PACKAGES_WRITE, "PATCH": Scope.PACKAGES_WRITE}
+
+    def get_required_scope(self, request):
+        if self.action == "observations":
+            return Scope.OBSERVATIONS_WRITE
+        return self.required_scopes.get(request.method)
+
+    def get_queryset(self):
+        return Agent.objects.visible_to(self.request.user).prefetch_related("owners")
+
+    @extend_schema(
+        summary="Register an agent",
+        request=AgentCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: AgentSerializer, **errors(400, 401, 403, 422, 429)},
+    )
+    def create(self, request):
+        serializer = AgentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        owners = data.pop("owners", None)
+        agent = agent_create(
+            actor=actor_for(request),
+            owners=users_by_username(owners) if owners else (),
+            **data,
+        )
+        agent = self.get_queryset().get(pk=agent.pk)
+        return Response(AgentSerializer(agent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change an agent's name, description, team or owners",
+        request=AgentUpdateSerializer,
+        responses={200: AgentSerializer, **errors(400, 401, 403, 404, 429)},
+    )
+    def partial_update(self, request, slug=None):
+        agent = self.get_object()
+        serializer = AgentUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if "owners" in changes:
+            changes["owners"] = users_by_username(changes["owners"])
+        agent_update(actor=actor_for(request), agent=agent, **changes)
+        return Response(AgentSerializer(self.get_queryset().get(pk=agent.pk)).data)
+
+    @extend_schema(
+        summary="Report what the agent's runtime used",
+        request=ObservationBatchSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: ObservationAcceptedSerializer,
+            **errors(400, 401, 403, 404, 409, 422, 429),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="observations")
+    def observations(self, request, slug=None):
+        agent = visible_agent(request, slug)
+        serializer = ObservationBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accepted = observations_record(
+            actor=actor_for(request), agent=agent, items=serializer.validated_data["items"]
+        )
+        return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

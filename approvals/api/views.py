@@ -1,0 +1,362 @@
+"""Package, review, kill-switch and release-gate endpoints: input -> service -> output."""
+
+import logging
+from collections.abc import Mapping
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiRequest, extend_schema
+from rest_framework import exceptions, generics, mixins, status
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.api.serializers import AgentSerializer, SuspendSerializer
+from agents.api.views import visible_agent
+from agents.models import Agent
+from approvals import manifest as manifests
+from approvals.api.serializers import (
+    DecisionResultSerializer,
+    GateCheckInputSerializer,
+    GateResultSerializer,
+    ManifestBody,
+    PackageDiffSerializer,
+    PackageListSerializer,
+    PackageSerializer,
+    SubmitSerializer,
+)
+from approvals.gate import GateResult, gate_check, gate_refuse
+from approvals.models import ApprovalPackage
+from approvals.services import (
+    agent_suspend,
+    package_create,
+    package_submit,
+    parse_manifest,
+    signoff_decide,
+)
+from config.errors import InvalidInput, field_errors
+from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
+from signoffs.models import Decision, SignOff
+from tokens.api.base import ApiMixin
+from tokens.api.openapi import IDEMPOTENCY_KEY, errors
+from tokens.authentication import actor_for
+from tokens.models import Scope
+from tokens.permissions import TokenHasScope
+from tokens.throttling import GateThrottle
+
+logger = logging.getLogger(__name__)
+
+YAML = "application/yaml"
+
+
+class YamlText(str):
+    """A request body sent as YAML, kept as text for the manifest loader."""
+
+
+class YamlParser(BaseParser):
+    """Keep a YAML body as text: the manifest loader parses it safely and reports errors."""
+
+    media_type = YAML
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return YamlText(stream.read().decode("utf-8-sig"))
+        except UnicodeDecodeError as error:
+            raise exceptions.ParseError(f"The YAML body is not UTF-8: {error}") from None
+
+
+class XYamlParser(YamlParser):
+    media_type = "application/x-yaml"
+
+
+class TextYamlParser(YamlParser):
+    media_type = "text/yaml"
+
+
+def _package_queryset(agent: Agent):
+    return ApprovalPackage.objects.filter(agent=agent).select_related(
+        "agent", "created_by", "submitted_by", "base"
+    )
+
+
+def _package_detail_queryset(agent: Agent):
+    decisions = Decision.objects.select_related("reviewer").order_by("created_at")
+    signoffs = SignOff.objects.select_related("checklist").prefetch_related(
+        Prefetch("decisions", queryset=decisions)
+    )
+    return _package_queryset(agent).prefetch_related(Prefetch("signoffs", queryset=signoffs))
+
+
+def _package(request, slug: str, version: int, detail: bool = False) -> ApprovalPackage:
+    agent = visible_agent(request, slug)
+    queryset = _package_detail_queryset(agent) if detail else _package_queryset(agent)
+    return get_object_or_404(queryset, version=version)
+
+
+def _manifest_from(data) -> tuple[object, str]:
+    """Return the manifest and its content type from a JSON or YAML request body."""
+    if isinstance(data, YamlText):
+        return str(data), YAML
+    if isinstance(data, Mapping) and set(data) == {"manifest_yaml"}:
+        return data["manifest_yaml"], YAML
+    return data, "application/json"
+
+
+MANIFEST_REQUEST = {
+    "application/json": OpenApiRequest(ManifestBody),
+    YAML: OpenApiRequest(str),
+}
+
+
+class PackageListCreateView(ApiMixin, mixins.ListModelMixin, generics.GenericAPIView):
+    serializer_class = PackageListSerializer
+    parser_classes = [JSONParser, YamlParser, XYamlParser, TextYamlParser]
+    required_scopes = {"POST": Scope.PACKAGES_WRITE}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApprovalPackage.objects.none()
+        return _package_queryset(visible_agent(self.request, self.kwargs["slug"])).order_by(
+            "-version"
+        )
+
+    @extend_schema(
+        summary="List an agent's package versions, newest first",
+        responses={200: PackageListSerializer(many=True), **errors(401, 403, 404)},
+    )
+    def get(self, request, slug):
+        return self.list(request)
+
+    @extend_schema(
+        summary="Create a draft version from a manifest",
+        description=(
+            "The body is the manifest as JSON, or its YAML text with `Content-Type: "
+            'application/yaml`, or `{"manifest_yaml": "..."}`. The answer carries the '
+            "version, digest, risk tier and the diff against the last approved version."
+        ),
+        request=MANIFEST_REQUEST,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: PackageSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug):
+        agent = visible_agent(request, slug)
+        manifest, content_type = _manifest_from(request.data)
+        package = package_create(
+            actor=actor_for(request), agent=agent, manifest=manifest, content_type=content_type
+        )
+        package = _package_detail_queryset(agent).get(pk=package.pk)
+        return Response(PackageSerializer(package).data, status=status.HTTP_201_CREATED)
+
+
+class PackageDetailView(ApiMixin, APIView):
+    @extend_schema(
+        summary="Retrieve a package version with its sign-offs and decisions",
+        responses={200: PackageSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request, slug, version):
+        return Response(PackageSerializer(_package(request, slug, version, detail=True)).data)
+
+
+class PackageSubmitView(ApiMixin, APIView):
+    required_scopes = {"POST": Scope.PACKAGES_WRITE}
+
+    @extend_schema(
+        summary="Submit a draft for review",
+        request=SubmitSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: PackageSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug, version):
+        package = _package(request, slug, version)
+        package_submit(actor=actor_for(request), package=package)
+        package = _package(request, slug, version, detail=True)
+        return Response(PackageSerializer(package).data)
+
+
+class PackageDiffView(ApiMixin, APIView):
+    @extend_schema(
+        summary="Diff two versions of an agent's package",
+        responses={200: PackageDiffSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request, slug, a, b):
+        agent = visible_agent(request, slug)
+        packages = {
+            p.version: p
+            for p in ApprovalPackage.objects.filter(agent=agent, version__in=[a, b]).only(
+                "version", "manifest"
+            )
+        }
+        if a not in packages or b not in packages:
+            raise exceptions.NotFound("No such package version.")
+        diff = manifests.diff_manifests(packages[a].manifest, packages[b].manifest)
+        return Response(
+            {"agent": agent.slug, "from_version": a, "to_version": b, "diff": diff.as_dict()}
+        )
+
+
+class DecisionCreateView(ApiMixin, APIView):
+    required_scopes = {"POST": Scope.REVIEWS_WRITE}
+
+    @extend_schema(
+        summary="Decide a sign-off: approve, request changes or reject",
+        description=(
+            "The same who-may-decide rules as the browser; a refusal answers 403 with its "
+            "reason as the error code (`not_reviewer`, `not_assigned`, `self_review`, "
+            "`owner_review`, `already_decided`, `other_dimension`)."
+        ),
+        request=DecisionInputSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: DecisionResultSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug, version, dimension):
+        package = _package(request, slug, version)
+        serializer = DecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        decision = signoff_decide(
+            actor=actor_for(request),
+            package=package,
+            dimension=dimension,
+            **serializer.validated_data,
+        )
+        package_state = ApprovalPackage.objects.values_list("state", flat=True).get(pk=package.pk)
+        decision = Decision.objects.select_related("reviewer", "signoff").get(pk=decision.pk)
+        return Response(
+            {
+                "decision": DecisionSerializer(decision).data,
+                "dimension": decision.signoff.dimension,
+                "signoff_state": decision.signoff.state,
+                "package_state": package_state,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AgentSuspendView(ApiMixin, APIView):
+    required_scopes = {"POST": Scope.REVIEWS_WRITE}
+
+    @extend_schema(
+        summary="Pull the kill switch: every gate check denies from now on",
+        request=SuspendSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: AgentSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug):
+        agent = visible_agent(request, slug)
+        serializer = SuspendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        agent_suspend(actor=actor_for(request), agent=agent, **serializer.validated_data)
+        agent = Agent.objects.prefetch_related("owners").get(pk=agent.pk)
+        return Response(AgentSerializer(agent).data)
+
+
+class GateCheckView(APIView):
+    """The release gate. Kept lean: one token query, then the gate's own queries.
+
+    Bad content never answers 4xx: it is a deny with a reason, so a CI step
+    fails closed on it. Only a missing or insufficient token is refused.
+    Idempotency-Key is accepted and ignored: the gate must answer from the
+    current state, not replay an allow given before a suspension.
+    """
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, TokenHasScope]
+    throttle_classes = [GateThrottle]
+    required_scopes = {"POST": Scope.GATE_CHECK}
+
+    @extend_schema(
+        summary="May this exact scope ship?",
+        request=GateCheckInputSerializer,
+        responses={200: GateResultSerializer, **errors(401, 403, 429)},
+        examples=[
+            OpenApiExample(
+                "By digest",
+                value={"agent": "support-assistant", "digest": "0" * 64},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        actor = actor_for(request)
+        try:
+            result = self._check(request, actor)
+        except Exception:
+            logger.exception("gate check failed")
+            result = GateResult()
+            result.deny("internal_error", "The gate could not decide, so it denies.")
+        return Response(result.as_dict())
+
+    def _check(self, request, actor) -> GateResult:
+        try:
+            data = request.data
+        except exceptions.APIException as error:
+            return gate_refuse(
+                actor=actor,
+                agent_slug="",
+                code="invalid_request",
+                message="The request body is not a JSON object.",
+                fields={"body": [str(error.detail)]},
+            )
+        if not isinstance(data, Mapping):
+            return gate_refuse(
+                actor=actor,
+                agent_slug="",
+                code="invalid_request",
+                message="The request body is not a JSON object.",
+                fields={"body": ["Send a JSON object."]},
+            )
+        serializer = GateCheckInputSerializer(data=data)
+        if not serializer.is_valid():
+            slug = data.get("agent")
+            return gate_refuse(
+                actor=actor,
+                agent_slug=slug if isinstance(slug, str) else "",
+                code="invalid_request",
+                message="The gate request is not valid.",
+                fields=field_errors(serializer.errors),
+            )
+        values = serializer.validated_data
+        slug = values["agent"]
+        if "digest" in values:
+            return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())
+        if "manifest" in values:
+            raw, content_type = values["manifest"], "application/json"
+        else:
+            raw, content_type = values["manifest_yaml"], YAML
+        try:
+            manifest = parse_manifest(raw, content_type)
+        except InvalidInput as error:
+            return gate_refuse(
+                actor=actor,
+                agent_slug=slug,
+                code="invalid_manifest",
+                message=error.message,
+                fields=error.fields,
+            )
+        if manifest["agent"] != slug:
+            return gate_refuse(
+                actor=actor,
+                agent_slug=slug,
+                code="invalid_manifest",
+                message="The manifest names another agent.",
+                fields={"manifest.agent": [f"Expected {slug!r}, got {manifest['agent']!r}."]},
+            )
+        return gate_check(actor=actor, agent_slug=slug, manifest=manifest)
+
+
+class ManifestSchemaView(APIView):
+    """Serve the manifest's JSON Schema to anyone: it holds nothing secret."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        summary="The JSON Schema of an agent manifest",
+        responses={200: ManifestBody},
+        auth=[],
+    )
+    def get(self, request):
+        return Response(manifests.manifest_schema())

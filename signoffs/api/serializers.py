@@ -1,0 +1,46 @@
+"""Sign-off and decision shapes, embedded in the package answers."""
+
+from rest_framework import serializers
+
+from signoffs.models import Decision, SignOff, Verdict
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Decision
+        fields = ["id", "reviewer", "verdict", "comment", "answers", "created_at"]
+        read_only_fields = fields
+
+
+class SignOffSerializer(serializers.ModelSerializer):
+    checklist_version = serializers.IntegerField(source="checklist.version", read_only=True)
+    carried_over = serializers.SerializerMethodField()
+    decisions = DecisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SignOff
+        fields = [
+            "dimension",
+            "state",
+            "required_approvals",
+            "checklist_version",
+            "carried_over",
+            "decisions",
+        ]
+        read_only_fields = fields
+
+    def get_carried_over(self, signoff) -> bool:
+        return signoff.carried_over_from_id is not None
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    answers = serializers.DictField(
+        child=serializers.BooleanField(),
+        required=False,
+        default=dict,
+        help_text="Checklist item code -> answered yes/no.",
+    )

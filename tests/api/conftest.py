@@ -1,0 +1,76 @@
+"""API fixtures: tokens of any scope for any user, and clients that send them."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audit.actors import Actor
+from tests.factories import AgentFactory, UserFactory
+from tokens.models import Scope
+from tokens.services import token_create
+
+ALL_SCOPES = tuple(Scope.values)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Start every test with empty throttle buckets (the cache is this run's Redis db)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_token(db):
+    """Return a function creating a token: (token, secret)."""
+
+    def make(user, *scopes, expires_in=timedelta(days=30), allowed_networks=(), name="ci"):
+        return token_create(
+            actor=Actor.system("tests"),
+            user=user,
+            name=name,
+            scopes=list(scopes) or list(ALL_SCOPES),
+            expires_at=timezone.now() + expires_in,
+            allowed_networks=allowed_networks,
+        )
+
+    return make
+
+
+@pytest.fixture
+def api(make_token):
+    """Return a function giving an APIClient that authenticates as the user with a token.
+
+    The client's `token` attribute is the ApiToken used.
+    """
+
+    def client_for(user, *scopes, **kwargs):
+        token, secret = make_token(user, *scopes, **kwargs)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.token = token
+        client.secret = secret
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def other_team_agent(db, other_owner):
+    return AgentFactory(slug="hr-policy-copilot", team="people", owners=[other_owner])
+
+
+@pytest.fixture
+def security_oncall(db):
+    return UserFactory(username="oncall", groups=["security"])
+
+
+def error_of(response) -> dict:
+    """Return the error body of a response, checking it has the one error shape."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "fields"}, body
+    return body["error"]

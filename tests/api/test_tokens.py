@@ -1,0 +1,265 @@
+"""Token authentication over HTTP: each refusal, scopes, networks, last_used, the CLI, admin."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audit.actors import Actor
+from audit.models import AuditEvent
+from tests.api.conftest import error_of
+from tokens.models import ApiToken, Scope
+from tokens.services import token_hash, token_revoke
+
+pytestmark = pytest.mark.django_db
+
+AGENTS = "/api/v1/agents"
+
+
+def test_token_secret_is_stored_only_as_a_keyed_hash(make_token, owner):
+    token, secret = make_token(owner, Scope.GATE_CHECK)
+    token.refresh_from_db()
+    assert secret.startswith(token.prefix + "_")
+    assert token.key_hash == token_hash(secret)
+    assert secret not in token.key_hash
+    assert len(token.key_hash) == 64
+    stored = ApiToken.objects.filter(pk=token.pk).values().get()
+    assert not any(secret in str(value) for value in stored.values())
+
+
+def test_the_audit_trail_names_the_token_never_its_secret(api, owner, agent, audit_since):
+    client = api(owner, Scope.PACKAGES_WRITE)
+    since = audit_since()
+    response = client.patch(f"{AGENTS}/{agent.slug}", {"description": "New."}, format="json")
+    assert response.status_code == 200
+    (event,) = since()
+    assert event.action == "agent.updated"
+    assert event.actor_type == "token"
+    assert event.actor_label == "owner"
+    assert event.token_label == f"token:{client.token.prefix} (ci)"
+    assert client.secret not in str(AuditEvent.objects.values().get(pk=event.pk))
+
+
+def test_no_token_is_401(db):
+    response = APIClient().get(AGENTS)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer cs_00000000_nope", "Bearer ", "Bearer a b"])
+def test_unknown_or_malformed_token_is_401(db, header):
+    response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_token"
+
+
+def test_a_wrong_secret_with_a_real_prefix_is_401(make_token, owner):
+    token, secret = make_token(owner)
+    forged = secret[:-4] + ("aaaa" if not secret.endswith("aaaa") else "bbbb")
+    response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_token"
+
+
+def test_expired_token_is_401(api, owner):
+    client = api(owner)
+    ApiToken.objects.filter(pk=client.token.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = client.get(AGENTS)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_expired"
+
+
+def test_revoked_token_is_401(api, owner, staff, audit_since):
+    client = api(owner)
+    assert client.get(AGENTS).status_code == 200
+    since = audit_since()
+    token_revoke(actor=Actor.for_user(staff), token=client.token)
+    (event,) = since()
+    assert (event.action, event.actor_label) == ("token.revoked", "staff")
+    response = client.get(AGENTS)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_revoked"
+
+
+def test_inactive_user_token_is_401(api, owner):
+    client = api(owner)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    response = client.get(AGENTS)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "user_inactive"
+
+
+def test_allowed_networks_are_checked_against_the_client_address(api, owner):
+    client = api(owner, allowed_networks=["10.0.0.0/8", "2001:db8::/32"])
+    assert client.get(AGENTS, REMOTE_ADDR="10.20.30.40").status_code == 200
+    assert client.get(AGENTS, REMOTE_ADDR="2001:db8::1").status_code == 200
+    response = client.get(AGENTS, REMOTE_ADDR="192.0.2.7")
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "network_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("scope", "method", "path", "body"),
+    [
+        (Scope.GATE_CHECK, "post", AGENTS, {}),
+        (Scope.AUDIT_READ, "post", "/api/v1/agents/support-assistant/packages", {}),
+        (Scope.PACKAGES_WRITE, "post", "/api/v1/gate/check", {}),
+        (Scope.PACKAGES_WRITE, "post", "/api/v1/agents/support-assistant/observations", {}),
+        (Scope.OBSERVATIONS_WRITE, "post", "/api/v1/agents/support-assistant/suspend", {}),
+        (
+            Scope.PACKAGES_WRITE,
+            "post",
+            "/api/v1/agents/support-assistant/packages/1/signoffs/iam/decisions",
+            {},
+        ),
+        (Scope.GATE_CHECK, "patch", "/api/v1/agents/support-assistant", {}),
+    ],
+)
+def test_a_token_without_the_scope_is_403(api, owner, agent, scope, method, path, body):
+    client = api(owner, scope)
+    response = getattr(client, method)(path, body, format="json")
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "insufficient_scope"
+    assert "scope" in error["message"]
+
+
+def test_last_used_is_written_at_most_once_a_minute(api, owner):
+    client = api(owner, Scope.GATE_CHECK)
+    assert ApiToken.objects.get(pk=client.token.pk).last_used_at is None
+    with CaptureQueriesContext(connection) as first:
+        client.get(AGENTS)
+    used = ApiToken.objects.get(pk=client.token.pk).last_used_at
+    assert used is not None
+    with CaptureQueriesContext(connection) as second:
+        client.get(AGENTS)
+    assert ApiToken.objects.get(pk=client.token.pk).last_used_at == used
+    assert len(second) == len(first) - 1
+    token_queries = [q for q in second.captured_queries if "tokens_apitoken" in q["sql"]]
+    assert len(token_queries) == 1
+    assert "JOIN" in token_queries[0]["sql"]
+    ApiToken.objects.filter(pk=client.token.pk).update(
+        last_used_at=timezone.now() - timedelta(minutes=2)
+    )
+    client.get(AGENTS)
+    assert ApiToken.objects.get(pk=client.token.pk).last_used_at > used
+
+
+def test_manage_py_token_create_list_revoke(owner, audit_since):
+    since = audit_since()
+    out, err = StringIO(), StringIO()
+    call_command(
+        "token",
+        "create",
+        "--user",
+        "owner",
+        "--name",
+        "GitHub Actions",
+        "--scope",
+        "gate:check",
+        "--scope",
+        "packages:write",
+        "--days",
+        "30",
+        "--allowed-network",
+        "10.0.0.0/8",
+        stdout=out,
+        stderr=err,
+    )
+    secret = out.getvalue().strip()
+    token = ApiToken.objects.get()
+    assert token.key_hash == token_hash(secret)
+    assert token.scopes == ["gate:check", "packages:write"]
+    assert token.allowed_networks == ["10.0.0.0/8"]
+    assert "shown only now" in err.getvalue()
+    (event,) = since()
+    assert event.action == "token.created" and event.after["prefix"] == token.prefix
+    assert secret not in str(event.after)
+
+    listing = StringIO()
+    call_command("token", "list", stdout=listing)
+    assert token.prefix in listing.getvalue() and "active" in listing.getvalue()
+    assert secret not in listing.getvalue()
+
+    call_command("token", "revoke", token.prefix, stdout=StringIO())
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    listing = StringIO()
+    call_command("token", "list", "--active", stdout=listing)
+    assert token.prefix not in listing.getvalue()
+    with pytest.raises(CommandError, match="already revoked"):
+        call_command("token", "revoke", token.prefix, stdout=StringIO())
+
+
+def test_manage_py_token_create_refuses_bad_input(owner):
+    with pytest.raises(CommandError, match="allowed_networks"):
+        call_command(
+            "token",
+            "create",
+            "--user",
+            "owner",
+            "--name",
+            "x",
+            "--scope",
+            "gate:check",
+            "--allowed-network",
+            "not-a-network",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    with pytest.raises(CommandError, match="No user"):
+        call_command(
+            "token",
+            "create",
+            "--user",
+            "nobody",
+            "--name",
+            "x",
+            "--scope",
+            "gate:check",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not ApiToken.objects.exists()
+
+
+def test_admin_creates_a_token_showing_its_secret_once_and_revokes(client, staff, owner):
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    expires = (timezone.now() + timedelta(days=10)).strftime("%Y-%m-%d")
+    response = client.post(
+        "/admin/tokens/apitoken/add/",
+        {
+            "user": owner.pk,
+            "name": "GitLab",
+            "scopes": ["gate:check"],
+            "expires_at_0": expires,
+            "expires_at_1": "12:00:00",
+            "allowed_networks": "",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    token = ApiToken.objects.get()
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(token.prefix in m and "not shown again" in m for m in shown)
+    secret = next(m for m in shown if "not shown again" in m).rsplit(" ", 1)[-1]
+    assert token.key_hash == token_hash(secret)
+    response = client.post(
+        "/admin/tokens/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+        follow=True,
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None

@@ -1,0 +1,100 @@
+"""manage.py token create|revoke|list: API tokens from the command line."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from audit.actors import Actor
+from config.errors import ApplicationError
+from tokens.models import ApiToken, Scope
+from tokens.selectors import tokens_list
+from tokens.services import token_create, token_revoke
+
+ACTOR = Actor.system("manage.py token")
+
+
+class Command(BaseCommand):
+    help = "Create, revoke or list API tokens. A new token's secret is printed once."
+
+    def add_arguments(self, parser):
+        commands = parser.add_subparsers(dest="command", required=True)
+        create = commands.add_parser("create", help="create a token and print its secret once")
+        create.add_argument("--user", required=True, help="username the token acts as")
+        create.add_argument("--name", required=True, help="what uses it, e.g. 'GitHub Actions'")
+        create.add_argument(
+            "--scope",
+            action="append",
+            dest="scopes",
+            required=True,
+            choices=Scope.values,
+            help="repeat for several scopes",
+        )
+        create.add_argument("--days", type=int, default=90, help="lifetime in days (default 90)")
+        create.add_argument(
+            "--allowed-network",
+            action="append",
+            dest="networks",
+            default=[],
+            help="CIDR the token may be used from; repeat for several (default: anywhere)",
+        )
+        revoke = commands.add_parser("revoke", help="revoke a token by its prefix")
+        revoke.add_argument("prefix")
+        listing = commands.add_parser("list", help="list tokens (never their secrets)")
+        listing.add_argument("--user", help="only this user's tokens")
+        listing.add_argument("--active", action="store_true", help="hide revoked tokens")
+
+    def handle(self, *args, **options):
+        try:
+            return getattr(self, f"_{options['command']}")(options)
+        except ApplicationError as error:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
+            raise CommandError(f"{error.message} {details}".strip()) from None
+
+    def _user(self, username):
+        try:
+            return get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user {username!r}.") from None
+
+    def _create(self, options):
+        if options["days"] < 1:
+            raise CommandError("--days must be at least 1.")
+        token, secret = token_create(
+            actor=ACTOR,
+            user=self._user(options["user"]),
+            name=options["name"],
+            scopes=options["scopes"],
+            expires_at=timezone.now() + timedelta(days=options["days"]),
+            allowed_networks=options["networks"],
+        )
+        self.stderr.write(
+            f"Created {token.prefix} ({token.name}) for {token.user.get_username()}, "
+            f"scopes {', '.join(token.scopes)}, expires {token.expires_at:%Y-%m-%d}. "
+            "The secret below is shown only now:"
+        )
+        self.stdout.write(secret)
+
+    def _revoke(self, options):
+        token = ApiToken.objects.filter(prefix=options["prefix"]).first()
+        if token is None:
+            raise CommandError(f"No token {options['prefix']!r}.")
+        token = token_revoke(actor=ACTOR, token=token)
+        self.stdout.write(f"Revoked {token.prefix} ({token.name}).")
+
+    def _list(self, options):
+        user = self._user(options["user"]) if options["user"] else None
+        now = timezone.now()
+        for token in tokens_list(user=user, include_revoked=not options["active"]):
+            if token.revoked_at:
+                state = "revoked"
+            elif token.expires_at <= now:
+                state = "expired"
+            else:
+                state = "active"
+            last = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+            self.stdout.write(
+                f"{token.prefix}\t{state}\t{token.user.get_username()}\t{token.name}\t"
+                f"{','.join(token.scopes)}\texpires {token.expires_at:%Y-%m-%d}\tlast used {last}"
+            )
