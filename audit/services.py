@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 CHAIN_LOCK_KEY = 0x0C0A7E51
 
 
-def _lock_chain() -> None:
+def lock_chain() -> None:
     """Serialize appenders until the transaction ends.
 
     Under READ COMMITTED the head is read by a statement that starts after the
@@ -41,7 +41,7 @@ def audit_record(
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of its change.")
     with transaction.atomic():
-        _lock_chain()
+        lock_chain()
         head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
         now = timezone.now()

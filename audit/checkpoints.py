@@ -1,0 +1,101 @@
+"""Signed checkpoints: the chain head at a moment, signed so it can be trusted outside the database.
+
+A checkpoint catches what the chain alone cannot: a chain re-hashed from an edited
+event onwards, or a tail cut off. Keep exported checkpoints outside the database
+(`manage.py audit checkpoint --export`) so deleting them is no way out either.
+"""
+
+import json
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit import signing
+from audit.actors import Actor
+from audit.chain import format_time
+from audit.models import AuditEvent, Checkpoint
+from audit.services import lock_chain
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_TYPE = "countersign.audit.checkpoint"
+
+
+def checkpoint_message(*, seq: int, head_hash: str, created_at: str, fingerprint: str) -> bytes:
+    """Return the exact bytes a checkpoint's signature covers."""
+    return json.dumps(
+        {
+            "created_at": created_at,
+            "head_hash": head_hash,
+            "public_key_fingerprint": fingerprint,
+            "seq": seq,
+            "type": CHECKPOINT_TYPE,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+@transaction.atomic
+def checkpoint_create(*, actor: Actor) -> Checkpoint | None:
+    """Sign the current head of the chain; return the checkpoint, or None for an empty chain.
+
+    Idempotent: when the head already has a checkpoint, return that one. The
+    checkpoint is not itself an audit event, since writing one would move the head
+    it signs.
+    """
+    lock_chain()
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    if head is None:
+        return None
+    seq, head_hash = head
+    existing = Checkpoint.objects.filter(seq=seq, head_hash=head_hash).order_by("-pk").first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    print_ = signing.fingerprint()
+    message = checkpoint_message(
+        seq=seq, head_hash=head_hash, created_at=format_time(now), fingerprint=print_
+    )
+    checkpoint = Checkpoint.objects.create(
+        seq=seq,
+        head_hash=head_hash,
+        created_at=now,
+        signature=signing.sign(message),
+        public_key_fingerprint=print_,
+    )
+    logger.info("Audit checkpoint at seq %s by %s.", seq, actor.label)
+    return checkpoint
+
+
+def checkpoint_export(checkpoint: Checkpoint) -> dict:
+    """Return a checkpoint as a self-contained JSON document, public key included."""
+    return {
+        "type": CHECKPOINT_TYPE,
+        "seq": checkpoint.seq,
+        "head_hash": checkpoint.head_hash,
+        "created_at": format_time(checkpoint.created_at),
+        "public_key_fingerprint": checkpoint.public_key_fingerprint,
+        "signature": checkpoint.signature,
+        "public_key": signing.public_key_pem()
+        if checkpoint.public_key_fingerprint == signing.fingerprint()
+        else "",
+    }
+
+
+def checkpoint_signature_valid(document: dict, key=None) -> bool:
+    """Check an exported checkpoint's signature with the given (default: the configured) key."""
+    key = key or signing.public_key()
+    if document.get("public_key_fingerprint") != signing.fingerprint(key):
+        return False
+    try:
+        message = checkpoint_message(
+            seq=int(document["seq"]),
+            head_hash=str(document["head_hash"]),
+            created_at=str(document["created_at"]),
+            fingerprint=str(document["public_key_fingerprint"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+    return signing.signature_valid(message, str(document.get("signature", "")), key)
