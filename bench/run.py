@@ -1,0 +1,351 @@
+"""The performance harness: seed PostgreSQL, serve with gunicorn, measure, report.
+
+`make bench` runs it at full volume and `make bench-quick` at a laptop's. It
+prints a Markdown table and writes it with the JSON figures under
+bench/results/. Every figure is the median of several runs, with min and max.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PYTHON = sys.executable
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
+PORT = int(os.environ.get("BENCH_PORT", "8931"))
+
+PROFILES = {
+    "full": {"agents": 10_000, "events": 1_000_000, "observations": 1_000_000, "duration": 10},
+    "quick": {"agents": 1_000, "events": 100_000, "observations": 100_000, "duration": 4},
+}
+SMALL = {"agents": 10, "events": 1_000, "observations": 1_000}
+
+
+def django_env(database: str, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="bench-secret-key-not-for-production-0123456789abcdefghijklmnop",  # noqa: S106
+        DATABASE_URL=f"{PG}/{database}",
+        CELERY_BROKER_URL=REDIS,
+        REDIS_URL=REDIS,
+        CONN_MAX_AGE="60",
+        SECURE_SSL_REDIRECT="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        BENCH_VIEWS="1",
+        THROTTLE_GATE="100000000/min",
+        THROTTLE_WRITES="100000000/min",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict, **kwargs) -> str:
+    result = subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, check=False, **kwargs
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    return run(["psql", f"{PG}/{database}", "-Atc", sql], dict(os.environ))
+
+
+def prepare(database: str, volume: dict, reuse: bool) -> dict:
+    """Create and seed the database, or reuse it when it already has this volume."""
+    if reuse:
+        try:
+            agents = int(psql("SELECT count(*) FROM agents_agent", database).strip())
+            if agents >= volume["agents"]:
+                return {"reused": True, "agents": agents}
+        except RuntimeError:
+            pass
+    psql(f'DROP DATABASE IF EXISTS "{database}"')
+    psql(f'CREATE DATABASE "{database}"')
+    out = run(
+        [
+            PYTHON,
+            "bench/seed.py",
+            "--agents",
+            str(volume["agents"]),
+            "--events",
+            str(volume["events"]),
+            "--observations",
+            str(volume["observations"]),
+        ],
+        django_env(database),
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class Gunicorn:
+    """gunicorn on 127.0.0.1 with two sync workers, as the baselines in NOTES.md."""
+
+    def __init__(self, database: str, workers: int = 2):
+        self.env = django_env(database)
+        self.workers = workers
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2)  # noqa: S310
+                return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not come up")
+
+    def __exit__(self, *exc):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+    def peak_rss_mb(self) -> float:
+        """Return the largest resident set among the gunicorn processes, in MB."""
+        pids = [self.process.pid]
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        ).stdout
+        pids += [int(p) for p in out.split()]
+        peak = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if match:
+                peak = max(peak, int(match.group(1)))
+        return round(peak / 1024, 1)
+
+
+def wrk(path: str, duration: int, script: Path | None = None) -> dict:
+    """Run wrk at 32 connections; return requests/s and p50/p99 latency in ms."""
+    args = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency"]
+    if script:
+        args += ["-s", str(script)]
+    out = subprocess.run(
+        args + [f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return {
+        "rps": rps,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def post_script(name: str, body: dict, token: str) -> Path:
+    path = RESULTS / f"{name}.lua"
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    return path
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "runs": len(values),
+    }
+
+
+def gate_fixture(database: str) -> dict:
+    """Return a gate token, an approved agent's slug, manifest and digest, and an agent pk."""
+    code = (
+        "import json; from django.contrib.auth import get_user_model;"
+        "from audit.actors import Actor; from tokens.services import token_create;"
+        "from approvals.models import ApprovalPackage;"
+        "u = get_user_model().objects.get(username='bench-owner');"
+        "t, secret = token_create(actor=Actor.system('bench'), user=u, name='bench-ci',"
+        " scopes=['gate:check']);"
+        "p = ApprovalPackage.objects.filter(state='approved').select_related('agent')"
+        ".order_by('-agent_id').first();"
+        "print(json.dumps({'token': secret, 'agent': p.agent.slug, 'agent_pk': p.agent_id,"
+        " 'digest': p.digest, 'manifest': p.manifest}))"
+    )
+    out = run([PYTHON, "manage.py", "shell", "-c", code], django_env(database))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_http(database: str, runs: int, duration: int) -> dict:
+    fixture = gate_fixture(database)
+    digest_script = post_script(
+        "gate_digest", {"agent": fixture["agent"], "digest": fixture["digest"]}, fixture["token"]
+    )
+    manifest_script = post_script(
+        "gate_manifest",
+        {"agent": fixture["agent"], "manifest": fixture["manifest"]},
+        fixture["token"],
+    )
+    targets = {
+        "plain JSON view": ("/bench/ping", None),
+        "one primary-key query": (f"/bench/one-query/{fixture['agent_pk']}", None),
+        "gate check (digest)": ("/api/v1/gate/check", digest_script),
+        "gate check (manifest)": ("/api/v1/gate/check", manifest_script),
+    }
+    results = {name: [] for name in targets}
+    with Gunicorn(database):
+        for path, script in targets.values():
+            wrk(path, 2, script)  # warm up every worker's connection and caches
+        for _ in range(runs):
+            for name, (path, script) in targets.items():
+                results[name].append(wrk(path, duration, script))
+    out = {}
+    for name, samples in results.items():
+        out[name] = {
+            "rps": summary([s["rps"] for s in samples]),
+            "p50_ms": summary([s["p50_ms"] for s in samples]),
+            "p99_ms": summary([s["p99_ms"] for s in samples]),
+            "non_2xx": sum(s["non_2xx"] for s in samples),
+        }
+    one_query = out["one primary-key query"]["rps"]["median"]
+    for name in ("gate check (digest)", "gate check (manifest)"):
+        out[name]["ratio_to_one_query"] = round(out[name]["rps"]["median"] / one_query, 2)
+    return out
+
+
+def measure_pages(database: str, runs: int) -> dict:
+    out = run([PYTHON, "bench/pages.py", "--runs", str(runs)], django_env(database))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_script(script: str, database: str, *args: str) -> dict | None:
+    """Run a section's own benchmark script, if it is there; return its JSON figures."""
+    if not (ROOT / script).exists():
+        return None
+    out = run([PYTHON, script, *args], django_env(database), timeout=3600)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="laptop volume, shorter runs")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="reuse seeded databases")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    profile = PROFILES["quick" if args.quick else "full"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    big, small = "cs_bench", "cs_bench_small"
+    report = {
+        "profile": "quick" if args.quick else "full",
+        "volume": profile,
+        "cores": os.cpu_count(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    report["seed"] = {
+        "small": prepare(small, SMALL, args.reuse),
+        "large": prepare(big, profile, args.reuse),
+    }
+    report["http"] = measure_http(big, args.runs, profile["duration"])
+    report["pages"] = {
+        "10 agents": measure_pages(small, args.runs),
+        f"{profile['agents']} agents": measure_pages(big, args.runs),
+    }
+    report["audit"] = measure_script(
+        "bench/audit_bench.py", big, "--runs", str(args.runs), "--reuse"
+    )
+    report["drift"] = measure_script(
+        "bench/drift_bench.py", big, "--runs", str(args.runs), "--reuse"
+    )
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    table = render(report)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def render(report: dict) -> str:
+    lines = [
+        f"# Countersign benchmark ({report['profile']}, {report['cores']} cores, "
+        f"{report['started']})",
+        "",
+        "| figure | median | min | max | target |",
+        "|---|---|---|---|---|",
+    ]
+    http = report["http"]
+    one = http["one primary-key query"]["rps"]["median"]
+    for name, row in http.items():
+        target = ""
+        if name.startswith("gate"):
+            ok = row["rps"]["median"] >= 0.5 * one and row["p99_ms"]["median"] < 50
+            target = f"≥ 0.5 × one-query ({row['ratio_to_one_query']}×), p99 < 50 ms: {verdict(ok)}"
+        r = row["rps"]
+        lines.append(f"| {name}: req/s | {r['median']} | {r['min']} | {r['max']} | {target} |")
+        p = row["p99_ms"]
+        lines.append(
+            f"| {name}: p99 ms (p50 {row['p50_ms']['median']}) | {p['median']} | "
+            f"{p['min']} | {p['max']} | |"
+        )
+    pages = report["pages"]
+    sizes = list(pages)
+    for page in pages[sizes[0]]:
+        counts = [pages[size][page]["queries"] for size in sizes]
+        for size in sizes:
+            t = pages[size][page]["ms"]
+            lines.append(
+                f"| {page} at {size}: ms ({pages[size][page]['queries']} queries) | "
+                f"{t['median']} | {t['min']} | {t['max']} | constant queries: "
+                f"{verdict(len(set(counts)) == 1)} |"
+            )
+    for section in ("audit", "drift"):
+        for row in (report.get(section) or {}).get("rows", []):
+            lines.append(
+                f"| {row['figure']} | {row['median']} | {row['min']} | {row['max']} | "
+                f"{row.get('target', '')} |"
+            )
+        if report.get(section) is None:
+            lines.append(f"| {section} | not measured (script missing) | | | |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
