@@ -43,3 +43,12 @@ format: $(BIN)/activate
 
 clean:
 	rm -rf var test-artifacts
+
+# Performance harness (PostgreSQL on 127.0.0.1, wrk): see docs/performance.md.
+bench: $(BIN)/activate services
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(BIN)/activate services
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
