@@ -1,0 +1,122 @@
+"""Registering and changing agents: validation, ownership, audit events."""
+
+import pytest
+
+from agents.models import Agent
+from agents.services import agent_create, agent_update
+from audit.actors import Actor
+from config.errors import InvalidInput, NotPermitted
+
+pytestmark = pytest.mark.django_db
+
+
+def create(actor, **overrides):
+    fields = {
+        "slug": "refund-bot",
+        "name": "Refund bot",
+        "workload_id": "spiffe://prod.example.com/ns/pay/sa/refund-bot",
+        "log_principal": "agent:refund-bot",
+        "deployment": "customer_facing",
+        "team": "payments",
+    }
+    fields.update(overrides)
+    return agent_create(actor=actor, **fields)
+
+
+def test_create_makes_the_creator_owner_and_audits(owner, audit_since):
+    since = audit_since()
+    agent = create(Actor.for_user(owner))
+    assert list(agent.owners.all()) == [owner]
+    (event,) = since()
+    assert (event.action, event.actor_label, event.agent_slug) == (
+        "agent.created",
+        "owner",
+        "refund-bot",
+    )
+    assert event.after["owners"] == ["owner"]
+
+
+@pytest.mark.parametrize(
+    "workload_id",
+    [
+        "https://prod.example.com/refund-bot",
+        "spiffe://Prod.Example.com/ns/x",
+        "spiffe://prod.example.com",
+        "spiffe://prod.example.com/ns/../x",
+        "spiffe://prod.example.com/ns/x/",
+        "spiffe://prod.example.com/ns/x?y=1",
+    ],
+)
+def test_invalid_spiffe_id_is_refused_with_its_field(owner, workload_id, audit_since):
+    since = audit_since()
+    with pytest.raises(InvalidInput) as raised:
+        create(Actor.for_user(owner), workload_id=workload_id)
+    assert "workload_id" in raised.value.fields
+    assert not Agent.objects.exists()
+    assert since() == []
+
+
+def test_workload_identity_is_unique_among_active_agents(owner):
+    create(Actor.for_user(owner))
+    with pytest.raises(InvalidInput) as raised:
+        create(Actor.for_user(owner), slug="refund-bot-2")
+    assert raised.value.fields["workload_id"] == ["Another active agent already has this identity."]
+
+
+def test_duplicate_slug_is_refused(owner):
+    create(Actor.for_user(owner))
+    with pytest.raises(InvalidInput) as raised:
+        create(
+            Actor.for_user(owner),
+            workload_id="spiffe://prod.example.com/ns/pay/sa/other",
+        )
+    assert "slug" in raised.value.fields
+
+
+def test_owner_updates_description_and_owners(owner, other_owner, audit_since):
+    agent = create(Actor.for_user(owner))
+    since = audit_since()
+    agent_update(
+        actor=Actor.for_user(owner),
+        agent=agent,
+        description="Issues refunds",
+        owners=[owner, other_owner],
+    )
+    (event,) = since()
+    assert event.action == "agent.updated"
+    assert event.after == {"description": "Issues refunds", "owners": ["other-owner", "owner"]}
+    assert event.before["owners"] == ["owner"]
+
+
+def test_identity_changes_only_through_a_package(owner):
+    agent = create(Actor.for_user(owner))
+    with pytest.raises(InvalidInput) as raised:
+        agent_update(
+            actor=Actor.for_user(owner),
+            agent=agent,
+            workload_id="spiffe://prod.example.com/ns/pay/sa/x",
+        )
+    assert "workload_id" in raised.value.fields
+
+
+def test_non_owner_cannot_update(owner, other_owner, audit_since):
+    agent = create(Actor.for_user(owner))
+    since = audit_since()
+    with pytest.raises(NotPermitted):
+        agent_update(actor=Actor.for_user(other_owner), agent=agent, name="Mine now")
+    assert since() == []
+    agent.refresh_from_db()
+    assert agent.name == "Refund bot"
+
+
+def test_visible_to_scopes_owners_to_their_teams(owner, other_owner, reviewers):
+    mine = create(Actor.for_user(owner))
+    theirs = create(
+        Actor.for_user(other_owner),
+        slug="hr-bot",
+        team="people",
+        workload_id="spiffe://prod.example.com/ns/hr/sa/hr-bot",
+    )
+    assert list(Agent.objects.visible_to(owner)) == [mine]
+    assert list(Agent.objects.visible_to(other_owner)) == [theirs]
+    assert set(Agent.objects.visible_to(reviewers["iam"][0])) == {mine, theirs}
