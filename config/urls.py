@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("audit/", include("audit.urls")),
     path("", include("approvals.urls")),
 ]

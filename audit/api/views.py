@@ -1,0 +1,123 @@
+"""Audit trail endpoints: list, verify, export, checkpoints. Thin: they call audit's functions."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import signing
+from audit.api.serializers import AuditEventSerializer, CheckpointSerializer, VerifyResultSerializer
+from audit.checkpoints import checkpoint_export
+from audit.export import FORMATS, ExportFilter, export_stream
+from audit.filters import AuditEventFilterSet
+from audit.models import AuditEvent, Checkpoint
+from audit.permissions import AuditReader
+from audit.verify import audit_verify
+from config.errors import InvalidInput
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="From (inclusive)."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Until (exclusive)."),
+    OpenApiParameter("agent", OpenApiTypes.STR, description="Agent slug."),
+    OpenApiParameter("actor", OpenApiTypes.STR, description="Actor username or id."),
+    OpenApiParameter("action", OpenApiTypes.STR, description="Action, e.g. signoff.decided."),
+]
+
+
+class AuditApiView(APIView):
+    permission_classes = [IsAuthenticated, AuditReader]
+    renderer_classes = [JSONRenderer]
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-seq"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+
+class AuditEventListView(AuditApiView, generics.ListAPIView):
+    """List audit events, newest first, filtered by time range, agent, actor and action."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilterSet
+    pagination_class = NewestFirst
+
+
+class AuditVerifyView(AuditApiView):
+    @extend_schema(responses=VerifyResultSerializer)
+    def get(self, request):
+        """Walk the whole chain against the signed checkpoints; report the first break."""
+        return Response(VerifyResultSerializer(audit_verify().as_dict()).data)
+
+
+def export_filter(params) -> ExportFilter:
+    """Return the export filter of query parameters, or raise InvalidInput."""
+    filterset = AuditEventFilterSet(params, queryset=AuditEvent.objects.none())
+    if not filterset.is_valid():
+        fields = {name: [str(m) for m in messages] for name, messages in filterset.errors.items()}
+        raise InvalidInput("Invalid export filter.", fields=fields)
+    return ExportFilter.from_cleaned(filterset.form.cleaned_data)
+
+
+def export_response(flt: ExportFilter, fmt: str) -> StreamingHttpResponse:
+    """Stream an export, its chain range in the headers (and, for JSON Lines, the last line)."""
+    rng, chunks = export_stream(flt, fmt)
+    response = StreamingHttpResponse(chunks, content_type=FORMATS[fmt])
+    name = f"audit-{rng.first_seq or 0}-{rng.last_seq or 0}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    for header, value in rng.headers().items():
+        response[header] = value
+    return response
+
+
+class AuditExportView(AuditApiView):
+    fmt = "csv"
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body is CSV or JSON Lines whatever the Accept header; errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request):
+        """Stream the events as CSV or JSON Lines with the chain hashes of the range.
+
+        Headers X-Audit-First-Seq, X-Audit-Last-Seq, X-Audit-Prev-Hash and
+        X-Audit-Last-Hash give the range; a JSON Lines export also ends with them.
+        """
+        return export_response(export_filter(request.query_params), self.fmt)
+
+
+class AuditExportJsonlView(AuditExportView):
+    fmt = "jsonl"
+
+
+class CheckpointListView(AuditApiView):
+    @extend_schema(responses=CheckpointSerializer(many=True))
+    def get(self, request):
+        """Return the newest 100 signed checkpoints, exported to be kept elsewhere."""
+        newest = Checkpoint.objects.order_by("-seq", "-pk")[:100]
+        return Response([checkpoint_export(cp) for cp in newest])
+
+
+class PublicKeyView(AuditApiView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        """Return the public key that checkpoints and evidence bundles are signed with."""
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "public_key": signing.public_key_pem(),
+                "fingerprint": signing.fingerprint(),
+            }
+        )

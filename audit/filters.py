@@ -1,0 +1,25 @@
+"""Filters of the audit trail, shared by the event list, the exports and the list page."""
+
+import django_filters
+from django.db.models import Q
+
+from audit.models import AuditEvent
+
+
+class AuditEventFilterSet(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label="From (inclusive, ISO 8601)"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label="Until (exclusive, ISO 8601)"
+    )
+    agent = django_filters.CharFilter(field_name="agent_slug", label="Agent slug")
+    actor = django_filters.CharFilter(method="by_actor", label="Actor username or id")
+    action = django_filters.CharFilter(field_name="action", label="Action")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["since", "until", "agent", "actor", "action"]
+
+    def by_actor(self, queryset, name, value):
+        return queryset.filter(Q(actor_label=value) | Q(actor_id=value))

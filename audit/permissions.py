@@ -1,0 +1,34 @@
+"""Who may read, export and verify the audit trail."""
+
+from rest_framework.permissions import BasePermission
+
+AUDIT_READ_SCOPE = "audit:read"
+AUDIT_READER_GROUPS = ("compliance", "compliance-officer")
+
+
+def can_read_audit(user) -> bool:
+    """Staff and members of the compliance groups read the audit trail."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_staff or user.groups.filter(name__in=AUDIT_READER_GROUPS).exists()
+
+
+class HasScope(BasePermission):
+    """Allow an API token carrying `scope`, or a browser session of an audit reader.
+
+    The token authentication (tokens.authentication) puts the token in
+    `request.auth`; a token is admitted on its scope, a session on its user.
+    """
+
+    scope = ""
+    message = "Reading the audit trail needs staff, a compliance group or the audit:read scope."
+
+    def has_permission(self, request, view):
+        scopes = getattr(request.auth, "scopes", None)
+        if scopes is not None:
+            return self.scope in scopes
+        return can_read_audit(request.user)
+
+
+class AuditReader(HasScope):
+    scope = AUDIT_READ_SCOPE

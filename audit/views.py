@@ -1,0 +1,26 @@
+"""Browser downloads of the audit trail: the same streams as the API, behind the login."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.views.decorators.http import require_GET
+
+from audit.api.views import export_filter, export_response
+from audit.export import FORMATS
+from audit.permissions import can_read_audit
+from config.errors import InvalidInput
+
+
+@require_GET
+@login_required
+def export_download(request, fmt: str):
+    """Download the filtered audit trail as CSV or JSON Lines."""
+    if fmt not in FORMATS:
+        raise PermissionDenied
+    if not can_read_audit(request.user):
+        raise PermissionDenied
+    try:
+        flt = export_filter(request.GET)
+    except InvalidInput as error:
+        return HttpResponseBadRequest(f"{error.message} {error.fields}")
+    return export_response(flt, fmt)

@@ -1,0 +1,94 @@
+"""`manage.py audit verify|checkpoint|export` and their exit statuses."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+
+from audit.actors import Actor
+from audit.models import Checkpoint
+from audit.services import audit_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def events(db):
+    with transaction.atomic():
+        for i in range(4):
+            audit_record(actor=Actor.system("tests"), action="test.event", data={"i": i})
+
+
+def tamper(statement: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+        cursor.execute(statement)
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+
+
+def test_verify_exits_zero_on_a_whole_chain(events, capsys):
+    call_command("audit", "verify", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert (result["ok"], result["events"]) == (True, 4)
+
+
+def test_verify_exits_one_at_the_first_break(events, capsys):
+    tamper("DELETE FROM audit_auditevent WHERE seq = 2")
+    with pytest.raises(SystemExit) as exit_:
+        call_command("audit", "verify")
+    assert exit_.value.code == 1
+    assert "BROKEN at seq 2 (deleted)" in capsys.readouterr().err
+
+
+def test_checkpoint_exported_outside_catches_a_cut_tail(events, tmp_path, capsys):
+    path = tmp_path / "checkpoint.json"
+    call_command("audit", "checkpoint", "--export", str(path))
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(path.read_text())
+    assert printed["seq"] == 4 and Checkpoint.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER")
+        cursor.execute("DELETE FROM audit_checkpoint")
+        cursor.execute("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER")
+    tamper("DELETE FROM audit_auditevent WHERE seq = 4")
+    call_command("audit", "verify")
+    with pytest.raises(SystemExit) as exit_:
+        call_command("audit", "verify", "--checkpoint", str(path))
+    assert exit_.value.code == 1
+    assert "(truncated)" in capsys.readouterr().err
+
+
+def test_unreadable_checkpoint_file_is_a_usage_error(events, tmp_path):
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "verify", "--checkpoint", str(tmp_path / "missing.json"))
+    assert error.value.returncode == 2
+
+
+def test_checkpoint_of_an_empty_trail_signs_nothing(db, capsys):
+    call_command("audit", "checkpoint")
+    assert "empty" in capsys.readouterr().err
+    assert not Checkpoint.objects.exists()
+
+
+def test_export_writes_the_file_and_reports_the_range(events, tmp_path, capsys):
+    path = tmp_path / "trail.jsonl"
+    call_command("audit", "export", "--format", "jsonl", "--since", "2000-01-01", "-o", str(path))
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines[:-1]] == [1, 2, 3, 4]
+    assert json.loads(capsys.readouterr().err)["last_seq"] == 4
+
+
+def test_export_rejects_a_bad_time(events):
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "export", "--since", "soon")
+    assert error.value.returncode == 2
+
+
+def test_checkpoint_task_is_idempotent(events):
+    from audit.tasks import audit_checkpoint
+
+    assert audit_checkpoint.apply().get() == 4
+    assert audit_checkpoint.apply().get() == 4
+    assert Checkpoint.objects.count() == 1
