@@ -89,7 +89,11 @@ class SuspendForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     agent = forms.CharField(required=False, max_length=64, label="Agent slug")
-    actor = forms.CharField(required=False, max_length=200, help_text="Username or system label.")
+    actor = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "username"}),
+    )
     action = forms.CharField(required=False, max_length=64)
     since = forms.DateTimeField(
         required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})

@@ -34,20 +34,39 @@ KNOWN_ACTIONS = (
 )
 
 
+def _per_request(user, name: str, compute):
+    """Return a value computed once per user object, i.e. once per request."""
+    cache = getattr(user, "_countersign_cache", None)
+    if cache is None:
+        cache = {}
+        user._countersign_cache = cache
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
 def agents_visible(user) -> QuerySet:
-    """Return the agents the user may see."""
-    return Agent.objects.visible_to(user)
+    """Return the agents the user may see (a lazy queryset, usable as a subquery)."""
+    return _per_request(user, "visible", lambda: Agent.objects.visible_to(user)).all()
 
 
 def sees_every_agent(user) -> bool:
     """Tell whether the user sees every agent (staff, reviewers, compliance officers)."""
-    return user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists()
+    return _per_request(
+        user,
+        "sees_all",
+        lambda: user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists(),
+    )
 
 
 def user_dimensions(user) -> list[str]:
     """Return the sign-off dimensions whose reviewer group the user belongs to."""
-    names = set(user.groups.filter(name__in=Dimension.values).values_list("name", flat=True))
-    return [dimension for dimension in Dimension.values if dimension in names]
+
+    def compute():
+        names = set(user.groups.filter(name__in=Dimension.values).values_list("name", flat=True))
+        return [dimension for dimension in Dimension.values if dimension in names]
+
+    return _per_request(user, "dimensions", compute)
 
 
 def agents_list(*, user, status="", team="", deployment="", risk_tier="", q="") -> QuerySet:

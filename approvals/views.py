@@ -88,13 +88,22 @@ class LoginView(auth_views.LoginView):
 # ----------------------------------------------------------------------------- dashboard
 
 
+def _age(delta) -> str:
+    """Return a waiting time as a short label: '3 d 4 h', '5 h 10 min' or '7 min'."""
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, minutes = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 @login_required
 def dashboard(request):
     user = request.user
     queue = list(selectors.packages_awaiting(user)[:50])
     now = timezone.now()
     for signoff in queue:
-        signoff.age = now - (signoff.package.submitted_at or signoff.created_at)
+        signoff.age = _age(now - (signoff.package.submitted_at or signoff.created_at))
     package_counts = selectors.package_state_counts(user)
     agent_counts = selectors.agent_status_counts(user)
     context = {

@@ -11,8 +11,10 @@ PLAIN_STATIC = {
 
 @pytest.fixture(autouse=True)
 def pages_settings(settings):
-    """Render `{% static %}` without a collected manifest, and start with no sign-in failures."""
+    """Render `{% static %}` without a collected manifest, hash test passwords quickly,
+    and start with no sign-in failures."""
     settings.STORAGES = PLAIN_STATIC
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     yield
     cache.clear()

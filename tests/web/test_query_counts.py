@@ -1,0 +1,179 @@
+"""Every list page answers in a fixed number of queries, however many rows it shows."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
+from approvals.models import ApprovalPackage, DriftFinding, PackageState
+from audit.actors import Actor
+from audit.services import audit_record
+from signoffs.models import Checklist, Dimension, SignOff
+from tests.factories import AgentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def add_rows(count, *, owner, checklists, start=0):
+    """Add `count` agents, each with an approved v1 expiring soon, a v2 in review with four
+    pending sign-offs, an open drift finding, an audit event; every other one suspended."""
+    now = timezone.now()
+    checklist = {c.dimension: c for c in Checklist.objects.filter(is_active=True)}
+    for n in range(start, start + count):
+        agent = AgentFactory(slug=f"row-agent-{n}", owners=[owner], team=f"team-{n % 3}")
+        ApprovalPackage.objects.create(
+            agent=agent,
+            version=1,
+            state=PackageState.APPROVED,
+            manifest={},
+            digest="a" * 64,
+            risk_tier="low",
+            created_by=owner,
+            submitted_by=owner,
+            submitted_at=now,
+            approved_at=now,
+            expires_at=now + timedelta(days=3),
+        )
+        review = ApprovalPackage.objects.create(
+            agent=agent,
+            version=2,
+            state=PackageState.IN_REVIEW,
+            manifest={},
+            digest="b" * 64,
+            risk_tier="high",
+            created_by=owner,
+            submitted_by=owner,
+            submitted_at=now - timedelta(hours=n),
+        )
+        SignOff.objects.bulk_create(
+            SignOff(package=review, dimension=d, checklist=checklist[d]) for d in Dimension.values
+        )
+        DriftFinding.objects.create(
+            agent=agent,
+            package=review,
+            kind="tool",
+            identifier=f"tool-{n}",
+            access="write",
+            reason="not_in_scope",
+            severity="high",
+            first_seen=now,
+            last_seen=now,
+        )
+        if n % 2:
+            Agent.objects.filter(pk=agent.pk).update(
+                suspended_at=now, suspended_reason="Test.", status=AgentStatus.SUSPENDED
+            )
+        audit_record(
+            actor=Actor.for_user(owner), action="agent.created", target=agent, agent_slug=agent.slug
+        )
+
+
+@pytest.fixture
+def viewers(db, checklists):
+    return {
+        "owner": UserFactory(username="row-owner", groups=["product-owner"]),
+        "reviewer": UserFactory(username="row-reviewer", groups=["security"]),
+    }
+
+
+def counted(client, django_assert_num_queries, url, expected):
+    """GET the page twice: once to fill process-wide caches (content types), once counted."""
+    client.get(url)
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+# (url name, viewer, queries) for every list page. The numbers are the whole request:
+# session, user, the header's groups, the visibility check and the page's own reads.
+LIST_PAGES = [
+    ("dashboard", "reviewer", 11),
+    ("dashboard", "owner", 10),
+    ("agent-list", "owner", 8),
+    ("agent-list", "reviewer", 8),
+    ("audit-log", "owner", 6),
+    ("audit-log", "reviewer", 5),
+]
+
+
+@pytest.mark.parametrize(("name", "viewer", "queries"), LIST_PAGES)
+def test_list_page_queries_do_not_grow_with_rows(
+    client, django_assert_num_queries, viewers, checklists, name, viewer, queries
+):
+    owner = viewers["owner"]
+    client.force_login(viewers[viewer])
+    add_rows(10, owner=owner, checklists=checklists)
+    small = counted(client, django_assert_num_queries, reverse(name), queries)
+    add_rows(40, owner=owner, checklists=checklists, start=10)
+    large = counted(client, django_assert_num_queries, reverse(name), queries)
+    assert small.content != large.content
+
+
+def test_agent_list_pages_and_filters_keep_the_count(
+    client, django_assert_num_queries, viewers, checklists
+):
+    client.force_login(viewers["owner"])
+    add_rows(50, owner=viewers["owner"], checklists=checklists)
+    url = reverse("agent-list")
+    page2 = counted(client, django_assert_num_queries, url + "?page=2", 8)
+    assert len(page2.context["page"].object_list) == 25
+    filtered = counted(
+        client, django_assert_num_queries, url + "?status=suspended&team=team-1&q=row", 8
+    )
+    rows = filtered.context["page"].object_list
+    assert rows and all(a.status == "suspended" and a.team == "team-1" for a in rows)
+
+
+def test_agent_detail_queries_do_not_grow_with_versions_and_events(
+    client, django_assert_num_queries, viewers, checklists
+):
+    owner = viewers["owner"]
+    agent = AgentFactory(slug="many-versions", owners=[owner])
+    checklist = {c.dimension: c for c in Checklist.objects.filter(is_active=True)}
+    now = timezone.now()
+
+    def add_versions(first, last):
+        for version in range(first, last + 1):
+            package = ApprovalPackage.objects.create(
+                agent=agent,
+                version=version,
+                state=PackageState.SUPERSEDED,
+                manifest={},
+                digest="c" * 64,
+                risk_tier="low",
+                created_by=owner,
+                submitted_by=owner,
+                submitted_at=now,
+            )
+            SignOff.objects.bulk_create(
+                SignOff(package=package, dimension=d, checklist=checklist[d])
+                for d in Dimension.values
+            )
+            DriftFinding.objects.create(
+                agent=agent,
+                kind="tool",
+                identifier=f"t{version}",
+                access="read",
+                reason="not_in_scope",
+                severity="low",
+                first_seen=now,
+                last_seen=now,
+            )
+            audit_record(
+                actor=Actor.for_user(owner),
+                action="package.created",
+                target=package,
+                agent_slug=agent.slug,
+                package_version=version,
+            )
+
+    client.force_login(owner)
+    url = reverse("agent-detail", args=[agent.slug])
+    add_versions(1, 10)
+    counted(client, django_assert_num_queries, url, 14)
+    add_versions(11, 50)
+    response = counted(client, django_assert_num_queries, url, 14)
+    assert len(response.context["packages"]) == 50
