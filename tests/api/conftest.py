@@ -16,6 +16,12 @@ ALL_SCOPES = tuple(Scope.values)
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash the many test users' passwords cheaply; these tests are about tokens, not logins."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_throttles():
     """Start every test with empty throttle buckets (the cache is this run's Redis db)."""
     cache.clear()

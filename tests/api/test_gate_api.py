@@ -1,0 +1,268 @@
+"""The release gate over HTTP: allow, every deny reason, bad content, auth, speed, throttle."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import yaml
+from django.conf import settings as dj_settings
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from approvals.models import ApprovalPackage, DriftFinding, Severity
+from approvals.services import agent_suspend
+from audit.actors import Actor
+from tests.api.conftest import error_of
+from tests.factories import AgentFactory, manifest_for
+from tokens.models import Scope
+
+pytestmark = pytest.mark.django_db
+
+GATE = "/api/v1/gate/check"
+
+
+@pytest.fixture
+def ci(api, owner):
+    return api(owner, Scope.GATE_CHECK)
+
+
+@pytest.fixture
+def approved(workflow, agent):
+    return workflow.approve(agent)
+
+
+def check(client, **body):
+    response = client.post(GATE, body, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def codes(answer) -> list[str]:
+    return [reason["code"] for reason in answer["reasons"]]
+
+
+def plain(doc) -> dict:
+    return json.loads(json.dumps(doc))
+
+
+def test_the_approved_scope_is_allowed_by_manifest_yaml_and_digest(ci, agent, approved):
+    manifest = plain(manifest_for(agent))
+    for body in (
+        {"manifest": manifest},
+        {"manifest_yaml": yaml.safe_dump(manifest)},
+        {"digest": approved.digest},
+        {"digest": approved.digest.upper()},
+    ):
+        answer = check(ci, agent=agent.slug, **body)
+        assert answer == {
+            "decision": "allow",
+            "reasons": [],
+            "package_version": approved.version,
+            "digest": approved.digest,
+            "expires_at": approved.expires_at.isoformat(),
+        }
+
+
+def test_a_narrowed_scope_is_allowed(ci, agent, approved):
+    manifest = plain(manifest_for(agent))
+    manifest["scope"]["datasets"].pop()
+    assert check(ci, agent=agent.slug, manifest=manifest)["decision"] == "allow"
+
+
+def test_every_check_leaves_one_audit_event_naming_the_token(ci, agent, approved, audit_since):
+    since = audit_since()
+    check(ci, agent=agent.slug, digest=approved.digest)
+    check(ci, agent=agent.slug, manifest={"agent": agent.slug})
+    check(ci, agent="", digest="x")
+    events = since()
+    assert [e.action for e in events] == ["gate.checked"] * 3
+    assert [e.data["decision"] for e in events] == ["allow", "deny", "deny"]
+    assert events[1].data["reasons"] == ["invalid_manifest"]
+    assert all(e.token_label.startswith(f"token:{ci.token.prefix}") for e in events)
+
+
+def test_unknown_agent(ci, db):
+    answer = check(ci, agent="nobody", digest="0" * 64)
+    assert (answer["decision"], codes(answer)) == ("deny", ["unknown_agent"])
+
+
+def test_no_approved_package(ci, workflow, agent):
+    workflow.submit(agent)
+    answer = check(ci, agent=agent.slug, manifest=plain(manifest_for(agent)))
+    assert (answer["decision"], codes(answer)) == ("deny", ["no_approved_package"])
+
+
+def test_scope_mismatch_lists_the_expansions(ci, agent, approved):
+    manifest = plain(manifest_for(agent))
+    manifest["scope"]["tools"].append({"id": "shell", "access": "execute"})
+    answer = check(ci, agent=agent.slug, manifest=manifest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["scope_mismatch"])
+    expansions = answer["reasons"][0]["expansions"]
+    assert any(change["identifier"] == "shell" for change in expansions)
+    answer = check(ci, agent=agent.slug, digest="f" * 64)
+    assert codes(answer) == ["scope_mismatch"]
+
+
+def test_approval_expired(ci, agent, approved):
+    ApprovalPackage.objects.filter(pk=approved.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["approval_expired"])
+
+
+def test_agent_suspended(ci, agent, approved, reviewers):
+    agent_suspend(actor=Actor.for_user(reviewers["security"][0]), agent=agent, reason="Incident")
+    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert answer["decision"] == "deny"
+    assert "agent_suspended" in codes(answer)
+
+
+def test_open_critical_drift(ci, agent, approved):
+    now = timezone.now()
+    DriftFinding.objects.create(
+        agent=agent,
+        package=approved,
+        kind="tool",
+        identifier="shell",
+        access="execute",
+        reason="unapproved",
+        severity=Severity.CRITICAL,
+        first_seen=now,
+        last_seen=now,
+    )
+    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["open_critical_drift"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"agent": "support-assistant", "manifest": {"agent": "support-assistant"}},
+        {"agent": "support-assistant", "manifest_yaml": "agent: [unclosed"},
+        {"agent": "support-assistant", "manifest_yaml": "- a list"},
+    ],
+)
+def test_an_invalid_manifest_is_a_deny_with_its_fields(ci, approved, body):
+    answer = check(ci, **body)
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_manifest"])
+    assert answer["reasons"][0]["fields"]
+
+
+def test_a_manifest_of_another_agent_is_denied(ci, agent, approved):
+    other = AgentFactory(slug="other-bot")
+    answer = check(ci, agent=agent.slug, manifest=plain(manifest_for(other)))
+    assert codes(answer) == ["invalid_manifest"]
+    assert "manifest.agent" in answer["reasons"][0]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ("agent: x", "text/plain"),
+        ('{"agent": "support-assistant"}', "application/json"),
+        ('{"agent": "a", "digest": "00", "manifest": {}}', "application/json"),
+        ('{"agent": ["x"], "digest": "' + "0" * 64 + '"}', "application/json"),
+    ],
+)
+def test_bad_requests_deny_with_200_never_4xx(ci, db, body, content_type):
+    response = ci.post(GATE, body, content_type=content_type)
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])
+
+
+def test_an_internal_error_answers_deny(ci, agent, approved, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("approvals.api.views.gate_check", broken)
+    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+
+
+def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent):
+    response = APIClient().post(GATE, {"agent": agent.slug, "digest": "0" * 64}, format="json")
+    assert response.status_code == 401
+    response = api(owner, Scope.PACKAGES_WRITE).post(
+        GATE, {"agent": agent.slug, "digest": "0" * 64}, format="json"
+    )
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "insufficient_scope"
+
+
+def test_the_gate_is_throttled_per_token(api, owner, agent):
+    first, second = api(owner, Scope.GATE_CHECK), api(owner, Scope.GATE_CHECK)
+    body = {"agent": agent.slug, "digest": "0" * 64}
+    rates = {"gate": "2/min", "writes": "600/min"}
+    with override_settings(
+        REST_FRAMEWORK={**dj_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    ):
+        assert [first.post(GATE, body, format="json").status_code for _ in range(3)] == [
+            200,
+            200,
+            429,
+        ]
+        throttled = first.post(GATE, body, format="json")
+        assert error_of(throttled)["code"] == "throttled"
+        assert second.post(GATE, body, format="json").status_code == 200
+
+
+def _queries(client, body) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(GATE, body, format="json").status_code == 200
+    return len(queries)
+
+
+def test_the_gate_query_count_does_not_grow(ci, workflow, agent, approved):
+    by_digest = {"agent": agent.slug, "digest": approved.digest}
+    by_manifest = {"agent": agent.slug, "manifest": plain(manifest_for(agent))}
+    _queries(ci, by_digest)
+    before = (_queries(ci, by_digest), _queries(ci, by_manifest))
+    for _ in range(3):
+        workflow.approve(agent)
+    for _ in range(5):
+        AgentFactory()
+    for _ in range(5):
+        _queries(ci, by_digest)
+    after = (_queries(ci, by_digest), _queries(ci, by_manifest))
+    assert after == before
+    assert before[0] <= 12
+
+
+WIDENINGS = [
+    lambda d, n: d["scope"]["tools"].append({"id": f"tool-{n}", "access": "execute"}),
+    lambda d, n: d["scope"]["datasets"][0].update(access="admin"),
+    lambda d, n: d["scope"]["tools"][0].update(privileged=True),
+    lambda d, n: d["credentials"].update(max_ttl_seconds=86400 + n),
+    lambda d, n: d["chaining"].update(max_depth=6 + n % 4),
+    lambda d, n: d["model"].update(id=f"example-llm-{n}"),
+    lambda d, n: d["scope"]["endpoints"].append(
+        {"id": f"https://api{n}.example.net/", "access": "write", "trust_boundary": "third_party"}
+    ),
+]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    picks=st.lists(st.integers(0, len(WIDENINGS) - 1), min_size=1, max_size=3, unique=True),
+    n=st.integers(0, 999),
+)
+def test_no_expansion_is_ever_allowed(ci, agent, approved, picks, n):
+    manifest = plain(manifest_for(agent))
+    for index in picks:
+        WIDENINGS[index](manifest, n)
+    answer = check(ci, agent=agent.slug, manifest=manifest)
+    assert answer["decision"] == "deny"
+    assert "scope_mismatch" in codes(answer) or "invalid_manifest" in codes(answer)
