@@ -1,0 +1,201 @@
+"""The package editor: every manifest field through the form, errors beside fields, upload."""
+
+import json
+
+import pytest
+import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from approvals.forms import entry_initial, manifest_initial
+from approvals.manifest import SCOPE_KINDS, load_manifest
+from approvals.models import ApprovalPackage, PackageState
+from tests.factories import manifest_for
+
+pytestmark = pytest.mark.django_db
+
+
+def editor_data(manifest, **overrides):
+    """Return the POST data the editor sends for a manifest, as a browser would."""
+    data = {}
+    for name, value in manifest_initial(manifest).items():
+        if value is None or value is False:
+            continue
+        data[name] = "on" if value is True else str(value)
+    for kind in SCOPE_KINDS:
+        for index, entry in enumerate(manifest.get("scope", {}).get(kind, [])):
+            for field, value in entry_initial(entry).items():
+                if value in (None, False, ""):
+                    continue
+                data[f"{kind}-{index}-{field}"] = "on" if value is True else str(value)
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def as_yaml(manifest) -> bytes:
+    return yaml.safe_dump(json.loads(json.dumps(manifest))).encode()
+
+
+def new_url(agent):
+    return reverse("package-new", args=[agent.slug])
+
+
+def test_every_field_round_trips_through_the_editor(client, owner, agent, checklists, audit_since):
+    manifest = manifest_for(agent)
+    client.force_login(owner)
+    assert client.get(new_url(agent)).status_code == 200
+    since = audit_since()
+    response = client.post(new_url(agent), editor_data(manifest, then="draft"))
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("package-edit", args=[agent.slug, package.version])
+    assert package.state == PackageState.DRAFT
+    assert package.manifest == load_manifest(manifest)
+    assert [(e.action, e.actor_label) for e in since()] == [("package.created", "owner")]
+    # The draft's editor shows the same values back.
+    response = client.get(response["Location"])
+    assert response.context["form"].initial == manifest_initial(package.manifest)
+
+
+def test_service_errors_are_shown_beside_their_fields(client, owner, agent, checklists):
+    manifest = manifest_for(agent)
+    data = editor_data(
+        manifest,
+        **{
+            "model__prompt_digest": "sha256:not-hex",
+            "rollback__plan": None,
+            "tools-0-id": "kb search",
+        },
+    )
+    client.force_login(owner)
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["model__prompt_digest"] == [
+        "must be 'sha256:' followed by 64 lowercase hex digits"
+    ]
+    assert form.errors["rollback__plan"] == ["is required"]
+    tools = response.context["scope"].rows["tools"]
+    assert tools[0].errors["id"], tools[0].errors
+    html = response.content.decode()
+    assert "is required" in html and "Not saved" in html
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_invalid_constraints_json_is_shown_on_its_row(client, owner, agent, checklists):
+    data = editor_data(manifest_for(agent), **{"actions-0-constraints": "{not json"})
+    client.force_login(owner)
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert row.errors["constraints"][0].startswith("Not valid JSON")
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_scope_rows_are_added_and_removed_without_saving(client, owner, agent, checklists):
+    manifest = manifest_for(agent)
+    tools = len(manifest["scope"]["tools"])
+    client.force_login(owner)
+    added = client.post(new_url(agent), editor_data(manifest, add_row="tools"))
+    assert added.status_code == 200
+    assert len(added.context["scope"].rows["tools"]) == tools + 1
+    removed = client.post(new_url(agent), editor_data(manifest, remove_row="tools-0"))
+    rows = removed.context["scope"].rows["tools"]
+    assert len(rows) == tools - 1
+    kept = [row.data[f"tools-{i}-id"] for i, row in enumerate(rows)]
+    assert kept == [entry["id"] for entry in manifest["scope"]["tools"][1:]]
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_htmx_add_row_answers_with_the_page_holding_the_new_row(client, owner, agent, checklists):
+    client.force_login(owner)
+    response = client.post(
+        new_url(agent),
+        editor_data(manifest_for(agent), add_row="datasets"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    rows = len(manifest_for(agent)["scope"]["datasets"])
+    assert f'name="datasets-{rows}-id"' in response.content.decode()
+
+
+def test_save_and_submit(client, owner, agent, checklists):
+    client.force_login(owner)
+    response = client.post(new_url(agent), editor_data(manifest_for(agent), then="submit"))
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert package.state == PackageState.IN_REVIEW
+    assert response["Location"] == package.get_absolute_url()
+    assert package.signoffs.count() == 4
+
+
+def test_updating_a_draft(client, owner, agent, workflow):
+    draft = workflow.create(agent)
+    manifest = manifest_for(agent)
+    url = reverse("package-edit", args=[agent.slug, draft.version])
+    client.force_login(owner)
+    response = client.post(
+        url, editor_data(manifest, **{"kill_switch__max_minutes_to_revoke": "3"})
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.manifest["kill_switch"]["max_minutes_to_revoke"] == 3
+    assert ApprovalPackage.objects.filter(agent=agent).count() == 1
+
+
+def test_submitted_package_is_not_editable(client, owner, agent, workflow):
+    package = workflow.submit(agent)
+    client.force_login(owner)
+    url = reverse("package-edit", args=[agent.slug, package.version])
+    response = client.post(url, editor_data(manifest_for(agent)))
+    assert response.status_code == 302
+    assert response["Location"] == package.get_absolute_url()
+    package.refresh_from_db()
+    assert package.state == PackageState.IN_REVIEW
+
+
+def test_upload_a_manifest_file(client, owner, agent, checklists):
+    text = as_yaml(manifest_for(agent))
+    client.force_login(owner)
+    response = client.post(
+        reverse("package-upload", args=[agent.slug]),
+        {"manifest_file": SimpleUploadedFile("agent.yaml", text)},
+    )
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert response.status_code == 302
+    assert package.manifest == load_manifest(text)
+
+
+def test_upload_errors_name_the_field(client, owner, agent, checklists):
+    manifest = manifest_for(agent)
+    manifest["credentials"]["max_ttl_seconds"] = "soon"
+    client.force_login(owner)
+    response = client.post(
+        reverse("package-upload", args=[agent.slug]),
+        {"manifest_file": SimpleUploadedFile("agent.yaml", as_yaml(manifest))},
+    )
+    assert response.status_code == 400
+    paths = dict(response.context["errors"])
+    assert "credentials.max_ttl_seconds" in paths
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_clone_the_approved_version_into_a_new_draft(client, owner, agent, workflow):
+    approved = workflow.approve(agent)
+    client.force_login(owner)
+    response = client.post(reverse("package-clone", args=[agent.slug, approved.version]))
+    clone = ApprovalPackage.objects.get(agent=agent, version=approved.version + 1)
+    assert response["Location"] == reverse("package-edit", args=[agent.slug, clone.version])
+    assert clone.state == PackageState.DRAFT
+    assert clone.digest == approved.digest
+
+
+def test_reviewers_and_other_teams_cannot_write_packages(
+    client, agent, reviewers, other_owner, checklists
+):
+    data = editor_data(manifest_for(agent))
+    client.force_login(reviewers["security"][0])
+    assert client.get(new_url(agent)).status_code == 403
+    assert client.post(new_url(agent), data).status_code == 403
+    client.force_login(other_owner)
+    assert client.post(new_url(agent), data).status_code == 404
+    assert not ApprovalPackage.objects.exists()
