@@ -452,6 +452,9 @@ def _review_context(request, package, forms_by_dimension=None):
         "scope_rows": _scope_rows(package.manifest),
         "reasons": risk_tier_reasons(package.manifest),
         "diff": diff,
+        "diff_base": package.base
+        if package.state != PackageState.DRAFT
+        else last_approved(package.agent),
         "cards": cards,
         "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
