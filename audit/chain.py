@@ -76,7 +76,7 @@ if json.encoder.c_make_encoder is not None:
 _NESTED_CACHE_LIMIT = 4096
 
 
-def _nested_canonicalizer():
+def nested_canonicalizer():
     """Return a function mapping a JSON column's text to its canonical form, memoized."""
     cache: dict[str, str] = {"{}": "{}"}
     loads = json.loads
@@ -107,7 +107,7 @@ def row_hasher():
     `event_hash(prev_hash, fields)` byte for byte; the tests hold the two together.
     """
     enc = _encode_string
-    nested = _nested_canonicalizer()
+    nested = nested_canonicalizer()
     sha256 = hashlib.sha256
 
     def hash_row(prev_hash: str, row) -> str:

@@ -18,6 +18,8 @@ from audit.verify import (
     INSERTED,
     TRUNCATED,
     audit_verify,
+    chain_verify,
+    stored_rows,
 )
 
 pytestmark = pytest.mark.django_db
@@ -169,11 +171,40 @@ def test_forged_checkpoint_signature_breaks_verification():
     assert (result.ok, result.broken_seq, result.reason) == (False, 3, CHECKPOINT_INVALID)
 
 
-def test_verify_streams_in_batches(monkeypatch):
+def test_portable_row_path_agrees_with_the_server_rendered_one(monkeypatch):
+    """The ORM path (SQLite's) streams in batches and verifies the same chain."""
     monkeypatch.setattr("audit.verify.FETCH_SIZE", 2)
     record(5)
+    with transaction.atomic():
+        assert chain_verify(stored_rows()).ok
     result = audit_verify()
     assert (result.ok, result.events, result.first_seq) == (True, 5, 1)
     assert AuditEvent.objects.get(seq=1).prev_hash == GENESIS_HASH
     sql("UPDATE audit_auditevent SET actor_label = 'someone' WHERE seq = 5")
     assert (audit_verify().broken_seq, audit_verify().reason) == (5, EDITED)
+
+
+TRICKY = [
+    "",
+    'quote " backslash \\ slash /',
+    "control \x01\x08\x0c\n\r\t\x1f del \x7f",
+    "unicode é ñ 漢字 emoji 🙂 line-sep \u2028 para \u2029",
+    "\\u0041 is not A",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_database_rendering_of_content_equals_the_canonical_form(text):
+    """The server-rendered content hashes exactly as audit.chain's definition does."""
+    with transaction.atomic():
+        audit_record(
+            actor=Actor(type="user", id=text[:60], label=text, token_label=text),
+            action=text[:60],
+            agent_slug=text[:60],
+            package_version=2**31 - 1,
+            before={text: text, "n": [0, -1, 1.5, 1e-07, True, None]},
+            after={"z": {"b": text, "a": {text: [text]}}},
+            data={"": text},
+        )
+    result = audit_verify()
+    assert result.ok, result
