@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "agents",
     "signoffs",
     "approvals",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,15 @@ COUNTERSIGN = {
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),
+    # A failing webhook is retried after BACKOFF, 2*BACKOFF, 4*BACKOFF... seconds
+    # (capped at an hour) until it has been tried MAX_ATTEMPTS times.
+    "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 6),
+    "WEBHOOK_BACKOFF_SECONDS": env_int("WEBHOOK_BACKOFF_SECONDS", 30),
+    # Agents of these risk tiers are suspended on an open critical drift finding
+    # (when SUSPEND_ON_CRITICAL_DRIFT is on).
+    "SUSPEND_ON_CRITICAL_DRIFT_TIERS": env_list("SUSPEND_ON_CRITICAL_DRIFT_TIERS", "critical"),
+    # Agents evaluated per drift batch: one set-based statement per batch.
+    "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
 }
 
 LOGGING = {
