@@ -7,6 +7,8 @@ BIN=.venv/bin
 mkdir -p var/celery/queue var/celery/processed var/celery/control var/celery/results
 
 $BIN/python manage.py migrate --noinput
+# Copy the beat schedule of config/schedule.py into the admin-editable tables.
+$BIN/python manage.py sync_schedule
 $BIN/python manage.py load_checklists
 $BIN/python manage.py seed_demo
 

@@ -1,0 +1,439 @@
+"""Scope drift: compare what agents were seen using with what was approved.
+
+The evaluation is set-based: per batch of agents, one INSERT ... SELECT opens
+the findings that are missing, one UPDATE brings the live ones' counts up to
+date, and one UPDATE resolves those a newer approved package now covers. The
+number of queries per batch does not depend on the number of agents or
+observations in it. Findings are keyed by the partial unique constraint
+`one_live_finding_per_use`, so evaluating twice, or from two workers at once,
+never makes a second finding for the same use.
+"""
+
+# The SQL below interpolates only constants of this module; values go as parameters.
+# ruff: noqa: S608
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from agents.models import Agent
+from agents.permissions import Check
+from approvals.models import (
+    ApprovalPackage,
+    DriftFinding,
+    FindingStatus,
+    PackageState,
+    ScopeKind,
+    Severity,
+)
+from approvals.notifications import notify_many
+from approvals.services import agent_suspend
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput, InvalidTransition, NotPermitted
+
+logger = logging.getLogger(__name__)
+
+# Key of the PostgreSQL advisory lock held by the one drift run in progress.
+DRIFT_LOCK_KEY = 0x0D41F7
+LIVE = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+
+
+def _rank(column: str) -> str:
+    """Return SQL ranking an access level: read < write < execute < admin."""
+    return (
+        f"(CASE {column} WHEN 'read' THEN 1 WHEN 'write' THEN 2 "
+        f"WHEN 'execute' THEN 3 WHEN 'admin' THEN 4 ELSE 0 END)"
+    )
+
+
+def _json(column: str, *path: str) -> str:
+    if connection.vendor == "postgresql":
+        keys = " -> ".join(f"'{key}'" for key in path[:-1])
+        return f"({column} -> {keys} ->> '{path[-1]}')" if keys else f"({column} ->> '{path[-1]}')"
+    return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+
+_SCOPE_KINDS = ", ".join(f"'{kind}'" for kind in ScopeKind.values)
+_LIVE = ", ".join(f"'{status}'" for status in LIVE)
+
+
+def _candidates_sql() -> str:
+    """Return the CTE of every use, in agents lo..hi, outside their approved scope.
+
+    Severity is critical for a privileged entry or admin access, any write on
+    restricted data, and any write across an external trust boundary.
+    """
+    observed, approved = _rank("o.access"), _rank("e.access")
+    return f"""
+    WITH pkg AS (
+        SELECT p.id, p.agent_id, p.approved_at,
+               {_json("p.manifest", "model", "id")} AS model_id,
+               {_json("p.manifest", "model", "prompt_digest")} AS prompt_digest
+        FROM approvals_approvalpackage p
+        WHERE p.state = 'approved' AND p.agent_id BETWEEN %(lo)s AND %(hi)s
+    ),
+    ent AS (
+        -- The batch's entries only, fetched by package through the unique index.
+        SELECT e.id, e.package_id, e.kind, e.identifier, e.access, e.privileged,
+               e.trust_boundary, e.classification
+        FROM approvals_scopeentry e JOIN pkg ON e.package_id = pkg.id
+    ),
+    cand AS (
+        SELECT o.agent_id, pkg.id AS package_id, o.kind, o.identifier, o.access,
+               o.count, o.first_seen, o.last_seen,
+               CASE WHEN o.kind IN ('model', 'prompt') THEN o.kind || '_changed'
+                    WHEN e.id IS NULL THEN 'unapproved_' || o.kind
+                    ELSE 'higher_access' END AS reason,
+               CASE WHEN o.kind IN ('model', 'prompt') THEN 'high'
+                    WHEN o.access = 'admin'
+                      OR (e.id IS NOT NULL AND e.privileged)
+                      OR (o.access <> 'read' AND (
+                            o.kind = 'external_api'
+                            OR COALESCE(e.trust_boundary, 'internal') <> 'internal'
+                            OR COALESCE(e.classification, '') = 'restricted'))
+                    THEN 'critical' ELSE 'high' END AS severity
+        FROM agents_observation o
+        JOIN pkg ON pkg.agent_id = o.agent_id
+        LEFT JOIN ent e
+          ON e.package_id = pkg.id AND e.kind = o.kind AND e.identifier = o.identifier
+        WHERE o.agent_id BETWEEN %(lo)s AND %(hi)s
+          AND ((o.kind IN ({_SCOPE_KINDS}) AND (e.id IS NULL OR {observed} > {approved}))
+            -- A model or prompt seen since the approval other than the approved one.
+            OR (o.last_seen >= pkg.approved_at AND (
+                   (o.kind = 'model' AND o.identifier <> COALESCE(pkg.model_id, ''))
+                OR (o.kind = 'prompt' AND o.identifier <> COALESCE(pkg.prompt_digest, '')))))
+    )"""
+
+
+_INSERT = f"""
+    INSERT INTO approvals_driftfinding
+        (agent_id, package_id, kind, identifier, access, reason, severity, status,
+         count, first_seen, last_seen, resolution)
+    SELECT c.agent_id, c.package_id, c.kind, c.identifier, c.access, c.reason, c.severity,
+           'open', c.count, c.first_seen, c.last_seen, ''
+    FROM cand c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM approvals_driftfinding r
+        WHERE r.agent_id = c.agent_id AND r.kind = c.kind AND r.identifier = c.identifier
+          AND r.access = c.access AND r.status = 'resolved' AND r.last_seen >= c.last_seen)
+    ON CONFLICT (agent_id, kind, identifier, access) WHERE status IN ({_LIVE}) DO NOTHING
+    RETURNING id, agent_id, kind, identifier, access, reason, severity"""
+
+_UPDATE = f"""
+    UPDATE approvals_driftfinding AS f SET count = c.count, last_seen = c.last_seen
+    FROM cand c
+    WHERE f.agent_id = c.agent_id AND f.kind = c.kind AND f.identifier = c.identifier
+      AND f.access = c.access AND f.status IN ({_LIVE})
+      AND f.agent_id BETWEEN %(lo)s AND %(hi)s
+      AND (f.count <> c.count OR f.last_seen <> c.last_seen)"""
+
+
+def _findings_sql() -> list[str]:
+    """Return the statements that open new findings (returned) and update live ones.
+
+    A candidate opens a finding unless one is live for the same use (the
+    partial unique constraint arbitrates races) or a resolved one already saw
+    its latest sighting. On PostgreSQL both run in one statement over one
+    evaluation of the candidates; elsewhere in two.
+    """
+    if connection.vendor == "postgresql":
+        return [
+            _candidates_sql()
+            + f", ins AS ({_INSERT}), upd AS ({_UPDATE} RETURNING f.id) "
+            + "SELECT ins.* FROM ins"
+        ]
+    return [_candidates_sql() + _INSERT, _candidates_sql() + _UPDATE]
+
+
+def _resolve_sql() -> str:
+    """Resolve the live findings that the agent's now-approved package covers."""
+    return f"""
+    UPDATE approvals_driftfinding AS f
+    SET status = 'resolved',
+        resolution = 'Covered by approved package v' || p.version || '.'
+    FROM approvals_approvalpackage p
+    WHERE p.agent_id = f.agent_id AND p.state = 'approved'
+      AND f.agent_id BETWEEN %(lo)s AND %(hi)s
+      AND f.status IN ({_LIVE})
+      AND (f.package_id IS NULL OR f.package_id <> p.id)
+      AND ((f.kind IN ({_SCOPE_KINDS}) AND EXISTS (
+              SELECT 1 FROM approvals_scopeentry e
+              WHERE e.package_id = p.id AND e.kind = f.kind AND e.identifier = f.identifier
+                AND {_rank("e.access")} >= {_rank("f.access")}))
+        OR (f.kind = 'model' AND f.identifier = {_json("p.manifest", "model", "id")})
+        OR (f.kind = 'prompt' AND f.identifier = {_json("p.manifest", "model", "prompt_digest")}))
+    RETURNING f.id, f.agent_id, f.kind, f.identifier, f.access, p.version"""
+
+
+@dataclass
+class DriftRun:
+    batches: int = 0
+    agents: int = 0
+    created: int = 0
+    resolved: int = 0
+    suspended: list[str] = field(default_factory=list)
+    queries_per_batch: list[int] = field(default_factory=list)
+    skipped: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "batches": self.batches,
+            "agents": self.agents,
+            "created": self.created,
+            "resolved": self.resolved,
+            "suspended": self.suspended,
+            "skipped": self.skipped,
+        }
+
+
+def _batch_bounds(after: int, size: int) -> tuple[int, int, int] | None:
+    """Return (first agent id, last agent id, agents) of the next batch with an approved package."""
+    ids = list(
+        ApprovalPackage.objects.filter(state=PackageState.APPROVED, agent_id__gt=after)
+        .order_by("agent_id")
+        .values_list("agent_id", flat=True)[:size]
+    )
+    return (ids[0], ids[-1], len(ids)) if ids else None
+
+
+@transaction.atomic
+def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]:
+    """Evaluate the agents with ids lo..hi; return the findings opened and resolved."""
+    params = {"lo": lo, "hi": hi}
+    with connection.cursor() as cursor:
+        cursor.execute(_resolve_sql(), params)
+        resolved = cursor.fetchall()
+        statements = _findings_sql()
+        cursor.execute(statements[0], params)
+        created = cursor.fetchall()
+        for statement in statements[1:]:
+            cursor.execute(statement, params)
+    if not (created or resolved):
+        return [], []
+    agent_ids = {row[1] for row in created} | {row[1] for row in resolved}
+    slugs = dict(Agent.objects.filter(pk__in=agent_ids).values_list("pk", "slug"))
+    opened = [
+        {
+            "id": pk,
+            "agent": slugs[agent_id],
+            "kind": kind,
+            "identifier": identifier,
+            "access": access,
+            "reason": reason,
+            "severity": severity,
+        }
+        for pk, agent_id, kind, identifier, access, reason, severity in created
+    ]
+    closed = [
+        {
+            "id": pk,
+            "agent": slugs[agent_id],
+            "kind": kind,
+            "identifier": identifier,
+            "access": access,
+            "covered_by_version": version,
+        }
+        for pk, agent_id, kind, identifier, access, version in resolved
+    ]
+    audit_record(
+        actor=actor,
+        action="drift.evaluated",
+        data={"agent_ids": [lo, hi], "opened": opened, "resolved": closed},
+    )
+    by_agent: dict[str, list[dict]] = {}
+    for finding in opened:
+        by_agent.setdefault(finding["agent"], []).append(finding)
+    notify_many(
+        "drift.found",
+        [
+            {
+                "agent": slug,
+                "data": {
+                    "findings": len(found),
+                    "critical": sum(f["severity"] == Severity.CRITICAL for f in found),
+                    "uses": [
+                        f"{f['kind']} {f['identifier']} ({f['access'] or '-'}): {f['reason']}"
+                        for f in found[:20]
+                    ],
+                },
+            }
+            for slug, found in sorted(by_agent.items())
+        ],
+    )
+    return opened, closed
+
+
+def _suspension_candidates() -> list[int]:
+    """Return the agents the setting says to suspend: open critical drift, not suspended."""
+    countersign = settings.COUNTERSIGN
+    if not countersign["SUSPEND_ON_CRITICAL_DRIFT"]:
+        return []
+    return list(
+        Agent.objects.filter(
+            suspended_at__isnull=True,
+            risk_tier__in=countersign["SUSPEND_ON_CRITICAL_DRIFT_TIERS"],
+            drift_findings__status=FindingStatus.OPEN,
+            drift_findings__severity=Severity.CRITICAL,
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def drift_suspend(*, actor: Actor, agent_id: int) -> bool:
+    """Suspend the agent if it still has an open critical finding; return whether it did."""
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
+        if agent is None or agent.suspended_at is not None:
+            return False
+        finding = (
+            agent.drift_findings.filter(status=FindingStatus.OPEN, severity=Severity.CRITICAL)
+            .order_by("first_seen")
+            .first()
+        )
+        if finding is None:
+            return False
+        agent_suspend(
+            actor=actor,
+            agent=agent,
+            reason=(
+                f"Critical scope drift: {finding.kind} {finding.identifier} "
+                f"({finding.access or '-'}), {finding.reason}."
+            ),
+        )
+    return True
+
+
+def _try_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRIFT_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _unlock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK_KEY])
+
+
+class _QueryCounter:
+    """Count the statements a batch runs (connection.execute_wrapper)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def drift_evaluate(*, actor: Actor, batch_size: int | None = None) -> DriftRun:
+    """Evaluate every agent with an approved package, batch by batch; then suspend as set.
+
+    Only one run evaluates at a time (a second one returns at once); each
+    batch commits on its own, so an interrupted run keeps what it finished
+    and the next run catches up from the database.
+    """
+    run = DriftRun()
+    if not _try_lock():
+        run.skipped = True
+        return run
+    try:
+        size = batch_size or settings.COUNTERSIGN["DRIFT_BATCH_SIZE"]
+        after = 0
+        while (bounds := _batch_bounds(after, size)) is not None:
+            lo, hi, agents = bounds
+            counter = _QueryCounter()
+            with connection.execute_wrapper(counter):
+                opened, closed = drift_evaluate_batch(actor=actor, lo=lo, hi=hi)
+            # The statement that found the batch's bounds counts too.
+            run.queries_per_batch.append(counter.count + 1)
+            run.batches += 1
+            run.agents += agents
+            run.created += len(opened)
+            run.resolved += len(closed)
+            after = hi
+    finally:
+        _unlock()
+    for agent_id in _suspension_candidates():
+        try:
+            if drift_suspend(actor=actor, agent_id=agent_id):
+                run.suspended.append(agent_id)
+        except (InvalidTransition, InvalidInput):
+            logger.info("agent %s was suspended meanwhile", agent_id)
+    return run
+
+
+def can_handle_finding(user) -> Check:
+    """Return whether the user may acknowledge or resolve drift findings: security or staff."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Check(False, "not_authenticated", "Sign in first.")
+    if user.is_staff or user.groups.filter(name="security").exists():
+        return Check(True, "", "")
+    return Check(False, "not_security", "Only security reviewers and staff handle drift findings.")
+
+
+def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
+    if not actor.is_system:
+        check = can_handle_finding(actor.user)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
+    return (
+        DriftFinding.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .get(pk=finding.pk)
+    )
+
+
+@transaction.atomic
+def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") -> DriftFinding:
+    """Mark an open finding as seen by a person; it stays live (and a critical one still denies)."""
+    finding = _finding_locked(actor, finding)
+    if finding.status != FindingStatus.OPEN:
+        raise InvalidTransition(
+            f"The finding is {finding.get_status_display().lower()}, not open.",
+            code="finding_not_open",
+        )
+    finding.status = FindingStatus.ACKNOWLEDGED
+    if note.strip():
+        finding.resolution = note.strip()
+    finding.save(update_fields=["status", "resolution"])
+    audit_record(
+        actor=actor,
+        action="drift.acknowledged",
+        target=finding,
+        agent_slug=finding.agent.slug,
+        before={"status": FindingStatus.OPEN},
+        after={"status": finding.status},
+        data={"note": note.strip(), "severity": finding.severity},
+    )
+    return finding
+
+
+@transaction.atomic
+def finding_resolve(*, actor: Actor, finding: DriftFinding, resolution: str) -> DriftFinding:
+    """Close a live finding with a reason; the same use seen again later opens a new one."""
+    if not resolution or not resolution.strip():
+        raise InvalidInput("Say how it was resolved.", fields={"resolution": ["Required."]})
+    finding = _finding_locked(actor, finding)
+    if finding.status not in LIVE:
+        raise InvalidTransition("The finding is already resolved.", code="finding_resolved")
+    before = finding.status
+    finding.status = FindingStatus.RESOLVED
+    finding.resolution = resolution.strip()
+    finding.save(update_fields=["status", "resolution"])
+    audit_record(
+        actor=actor,
+        action="drift.resolved",
+        target=finding,
+        agent_slug=finding.agent.slug,
+        before={"status": before},
+        after={"status": finding.status},
+        data={"resolution": finding.resolution, "severity": finding.severity},
+    )
+    return finding

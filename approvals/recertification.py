@@ -1,0 +1,253 @@
+"""Keep approvals current: open re-certifications, expire approvals, escalate late reviews.
+
+Each job reads what is due from the database (so a missed run catches up on
+the next one), handles each item in its own transaction under a row lock,
+re-checks the state it is about to change, and leaves a mark (a package, a
+state, a `Reminder` row) that makes the next run skip it.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from approvals.models import ApprovalPackage, PackageState
+from approvals.notifications import notify
+from approvals.services import package_create, package_submit
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import ApplicationError
+from outbox.models import Reminder
+from signoffs.models import SignOff, SignOffState
+from signoffs.permissions import review_permission
+
+logger = logging.getLogger(__name__)
+
+ESCALATION_KEY = "signoff-escalated:"
+
+
+def _settings() -> dict:
+    return settings.COUNTERSIGN
+
+
+@dataclass
+class JobRun:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"done": self.done, "skipped": self.skipped, "failed": self.failed}
+
+
+def recertification_due(now=None):
+    """Return the approvals whose re-certification should be open and is not."""
+    now = now or timezone.now()
+    lead = timedelta(days=_settings()["RECERTIFICATION_LEAD_DAYS"])
+    in_review = ApprovalPackage.objects.filter(
+        agent_id=OuterRef("agent_id"), state=PackageState.IN_REVIEW
+    )
+    recertified = ApprovalPackage.objects.filter(base_id=OuterRef("pk"), is_recertification=True)
+    return (
+        ApprovalPackage.objects.filter(
+            state=PackageState.APPROVED, expires_at__lte=now + lead, expires_at__gt=now
+        )
+        .exclude(Exists(in_review))
+        .exclude(Exists(recertified))
+        .select_related("agent")
+        .order_by("expires_at")
+    )
+
+
+def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage | None:
+    """Open the re-certification of an approval: a new version of the same scope, in review.
+
+    Return the new package, or None when there is nothing to do any more
+    (expired, superseded, a review already open, or opened by another run).
+    """
+    with transaction.atomic():
+        package = (
+            ApprovalPackage.objects.select_for_update(of=("self",))
+            .select_related("agent")
+            .get(pk=package.pk)
+        )
+        if not recertification_due().filter(pk=package.pk).exists():
+            return None
+        draft = package_create(
+            actor=actor, agent=package.agent, manifest=package.manifest, is_recertification=True
+        )
+        draft = package_submit(actor=actor, package=draft)
+        audit_record(
+            actor=actor,
+            action="recertification.opened",
+            target=draft,
+            agent_slug=package.agent.slug,
+            package_version=draft.version,
+            data={
+                "recertifies_version": package.version,
+                "expires_at": package.expires_at.isoformat(),
+            },
+        )
+        notify(
+            "recertification.due",
+            package=draft,
+            data={
+                "recertifies_version": package.version,
+                "expires_at": package.expires_at.isoformat(),
+            },
+        )
+    return draft
+
+
+def _blocked(actor: Actor, package: ApprovalPackage, error: ApplicationError) -> None:
+    """Tell the owners, once a day, why the re-certification could not open."""
+    key = f"recertification-blocked:{package.pk}:{timezone.now().date().isoformat()}"
+    try:
+        with transaction.atomic():
+            Reminder.objects.create(key=key)
+            audit_record(
+                actor=actor,
+                action="recertification.blocked",
+                target=package,
+                agent_slug=package.agent.slug,
+                package_version=package.version,
+                data={"code": error.code, "message": error.message},
+            )
+            notify(
+                "recertification.blocked",
+                package=package,
+                data={"reason": error.message, "expires_at": package.expires_at.isoformat()},
+            )
+    except IntegrityError:
+        pass
+
+
+def recertifications_open_due(*, actor: Actor) -> JobRun:
+    """Open every re-certification that is due."""
+    run = JobRun()
+    for package in recertification_due():
+        label = f"{package.agent.slug} v{package.version}"
+        try:
+            opened = recertification_open(actor=actor, package=package)
+        except ApplicationError as error:
+            logger.warning("re-certification of %s blocked: %s", label, error.message)
+            _blocked(actor, package, error)
+            run.failed.append(label)
+            continue
+        (run.done if opened else run.skipped).append(label)
+    return run
+
+
+def approvals_expire_due(*, actor: Actor) -> JobRun:
+    """Expire every approval past its date (the gate already denies it from that moment)."""
+    from approvals.services import package_expire
+
+    run = JobRun()
+    due = ApprovalPackage.objects.filter(
+        state=PackageState.APPROVED, expires_at__lte=timezone.now()
+    ).select_related("agent")
+    for package in due:
+        label = f"{package.agent.slug} v{package.version}"
+        (run.done if package_expire(actor=actor, package=package) else run.skipped).append(label)
+    return run
+
+
+def _other_reviewers(signoff: SignOff) -> list:
+    """Return the dimension's reviewers other than those the review was waiting for.
+
+    Where the agent has reviewers assigned for the dimension, the others are
+    the rest of the group; otherwise the whole group. The package's owners and
+    submitter never count as reviewers.
+    """
+    package, agent = signoff.package, signoff.package.agent
+    group = (
+        get_user_model()
+        .objects.filter(groups__name=signoff.dimension, is_active=True)
+        .exclude(pk__in=agent.owners.values("pk"))
+    )
+    for excluded in (package.submitted_by_id, package.created_by_id):
+        if excluded is not None:
+            group = group.exclude(pk=excluded)
+    assigned = group.filter(
+        userobjectpermission__object_pk=str(agent.pk),
+        userobjectpermission__permission__codename=review_permission(signoff.dimension),
+    )
+    others = group.exclude(pk__in=assigned.values("pk"))
+    return list((others if others.exists() else group).distinct().order_by("username"))
+
+
+def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
+    """Escalate one late sign-off to the dimension's other reviewers, once; return if it did."""
+    sla = timedelta(days=_settings()["REVIEW_SLA_DAYS"])
+    with transaction.atomic():
+        signoff = (
+            SignOff.objects.select_for_update(of=("self",))
+            .select_related("package__agent")
+            .get(pk=signoff.pk)
+        )
+        package = signoff.package
+        if (
+            signoff.state != SignOffState.PENDING
+            or package.state != PackageState.IN_REVIEW
+            or package.submitted_at > timezone.now() - sla
+        ):
+            return False
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(key=f"{ESCALATION_KEY}{signoff.pk}")
+        except IntegrityError:
+            return False
+        reviewers = _other_reviewers(signoff)
+        days = (timezone.now() - package.submitted_at).days
+        audit_record(
+            actor=actor,
+            action="signoff.escalated",
+            target=signoff,
+            agent_slug=package.agent.slug,
+            package_version=package.version,
+            data={
+                "dimension": signoff.dimension,
+                "pending_days": days,
+                "sla_days": sla.days,
+                "escalated_to": [user.get_username() for user in reviewers],
+            },
+        )
+        notify(
+            "signoff.escalated",
+            package=package,
+            data={
+                "dimension": signoff.dimension,
+                "pending_days": days,
+                "recipients": [user.email for user in reviewers if user.email],
+            },
+        )
+    return True
+
+
+def reviews_escalate_late(*, actor: Actor) -> JobRun:
+    """Escalate every sign-off pending past the review SLA that was not escalated yet."""
+    run = JobRun()
+    cutoff = timezone.now() - timedelta(days=_settings()["REVIEW_SLA_DAYS"])
+    escalated = Reminder.objects.filter(
+        key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField()))
+    )
+    late = (
+        SignOff.objects.filter(
+            state=SignOffState.PENDING,
+            package__state=PackageState.IN_REVIEW,
+            package__submitted_at__lte=cutoff,
+        )
+        .exclude(Exists(escalated))
+        .select_related("package__agent")
+        .order_by("package__submitted_at", "pk")
+    )
+    for signoff in late:
+        label = f"{signoff.package.agent.slug} v{signoff.package.version} {signoff.dimension}"
+        (run.done if signoff_escalate(actor=actor, signoff=signoff) else run.skipped).append(label)
+    return run

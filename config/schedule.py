@@ -1,0 +1,70 @@
+"""The beat schedule, in code; `manage.py sync_schedule` copies it into the database.
+
+Celery beat runs with django-celery-beat's DatabaseScheduler, so staff see and
+edit these entries in the admin (Periodic tasks). Syncing creates the entries
+that are missing and leaves existing ones as staff left them; `--reset` puts
+them back to what is written here. Times are UTC.
+
+Each entry: name -> (task, crontab fields, what it is for). Every task is
+idempotent, so a run that overlaps or repeats changes nothing.
+"""
+
+from importlib import import_module
+
+SCHEDULE: dict[str, dict] = {
+    # Every 5 minutes: compare observations with approved scopes, raise findings.
+    "drift-evaluate": {
+        "task": "approvals.tasks.drift_evaluate",
+        "crontab": {"minute": "*/5"},
+        "description": "Scope drift: observations outside the approved scope become findings.",
+    },
+    # Every minute: re-queue notifications and webhook deliveries left behind.
+    "notifications-sweep": {
+        "task": "approvals.tasks.notifications_sweep",
+        "crontab": {"minute": "*"},
+        "description": "Send notifications whose queue message was lost; retry due webhooks.",
+    },
+    # Daily at 02:00: open the re-certification review of approvals nearing expiry.
+    "recertification-open": {
+        "task": "approvals.tasks.recertification_open",
+        "crontab": {"minute": "0", "hour": "2"},
+        "description": "Open re-certifications RECERTIFICATION_LEAD_DAYS ahead of expiry.",
+    },
+    # Hourly at minute 5: expire approvals past their date (the gate denies from that moment).
+    "approvals-expire": {
+        "task": "approvals.tasks.approvals_expire",
+        "crontab": {"minute": "5"},
+        "description": "Mark approvals past their re-certification date as expired.",
+    },
+    # Daily at 08:00: escalate sign-offs pending past REVIEW_SLA_DAYS.
+    "reviews-escalate": {
+        "task": "approvals.tasks.reviews_escalate",
+        "crontab": {"minute": "0", "hour": "8"},
+        "description": "Escalate late reviews to the dimension's other reviewers.",
+    },
+    # Hourly at minute 30: checkpoint the audit chain (when the audit app provides it).
+    "audit-checkpoint": {
+        "task": "audit.tasks.audit_checkpoint",
+        "crontab": {"minute": "30"},
+        "description": "Sign a checkpoint of the audit chain's head.",
+        "optional": True,
+    },
+}
+
+
+def task_exists(path: str) -> bool:
+    """Return whether the dotted path names a Celery task of this build."""
+    module, _, name = path.rpartition(".")
+    try:
+        return hasattr(getattr(import_module(module), name, None), "delay")
+    except ImportError:
+        return False
+
+
+def schedule_entries() -> dict[str, dict]:
+    """Return the entries whose task exists in this build."""
+    return {
+        name: entry
+        for name, entry in SCHEDULE.items()
+        if not entry.get("optional") or task_exists(entry["task"])
+    }

@@ -1,0 +1,148 @@
+"""Drift evaluation as a service: set-based, idempotent, severity, resolution, suspension."""
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from agents.models import Deployment, Observation
+from agents.observations import observations_record
+from approvals.drift import drift_evaluate, finding_acknowledge, finding_resolve
+from approvals.gate import gate_check
+from approvals.models import DriftFinding, FindingStatus, PackageState
+from audit.actors import Actor
+from config.errors import NotPermitted
+from tests.factories import AgentFactory, manifest_for
+
+pytestmark = pytest.mark.django_db
+
+SYSTEM = Actor.system("tests")
+
+
+def _observe(agent, *items, times=1):
+    for _ in range(times):
+        observations_record(actor=SYSTEM, agent=agent, items=list(items))
+
+
+@override_settings(COUNTERSIGN={**settings.COUNTERSIGN, "SUSPEND_ON_CRITICAL_DRIFT": False})
+def test_uses_outside_the_scope_open_one_finding_each(workflow, agent, audit_since):
+    package = workflow.approve(agent)
+    _observe(
+        agent,
+        {"kind": "tool", "identifier": "kb-search", "access": "read"},  # approved
+        {"kind": "tool", "identifier": "shell", "access": "execute"},  # unapproved
+        {"kind": "dataset", "identifier": "crm.customers", "access": "write"},  # higher access
+        {"kind": "external_api", "identifier": "https://evil.example.com", "access": "write"},
+        {"kind": "model", "identifier": "other-model"},
+        times=3,
+    )
+    since = audit_since()
+    run = drift_evaluate(actor=SYSTEM)
+    assert run.created == 4 and run.batches == 1
+    findings = {(f.kind, f.identifier): f for f in DriftFinding.objects.filter(agent=agent)}
+    assert set(findings) == {
+        ("tool", "shell"),
+        ("dataset", "crm.customers"),
+        ("external_api", "https://evil.example.com"),
+        ("model", "other-model"),
+    }
+    assert findings[("tool", "shell")].reason == "unapproved_tool"
+    assert findings[("tool", "shell")].count == 3
+    assert findings[("dataset", "crm.customers")].reason == "higher_access"
+    assert findings[("external_api", "https://evil.example.com")].severity == "critical"
+    assert findings[("model", "other-model")].reason == "model_changed"
+    assert all(f.package_id == package.pk for f in findings.values())
+    assert [e.action for e in since()] == ["drift.evaluated"]
+
+    # Again, and after more of the same uses: no new finding, counts follow.
+    assert drift_evaluate(actor=SYSTEM).created == 0
+    _observe(agent, {"kind": "tool", "identifier": "shell", "access": "execute"})
+    second = audit_since()
+    assert drift_evaluate(actor=SYSTEM).created == 0
+    assert DriftFinding.objects.filter(agent=agent).count() == 4
+    assert DriftFinding.objects.get(agent=agent, identifier="shell").count == 4
+    assert second() == []
+
+
+def test_open_critical_finding_denies_and_suspends_critical_agents(workflow, agent, audit_since):
+    workflow.approve(agent)
+    _observe(
+        agent, {"kind": "endpoint", "identifier": "https://admin.example.com", "access": "admin"}
+    )
+    agent.refresh_from_db()
+    assert agent.risk_tier == "critical"
+    since = audit_since()
+    run = drift_evaluate(actor=SYSTEM)
+    assert run.suspended == [agent.pk]
+    events = since()
+    assert [e.action for e in events] == ["drift.evaluated", "package.revoked", "agent.suspended"]
+    assert {e.actor_label for e in events} == {"tests"}
+    assert drift_evaluate(actor=SYSTEM).suspended == []
+    agent.refresh_from_db()
+    assert agent.is_suspended
+    result = gate_check(actor=SYSTEM, agent_slug=agent.slug, digest="x")
+    codes = {reason["code"] for reason in result.reasons}
+    assert result.decision == "deny" and {"open_critical_drift", "agent_suspended"} <= codes
+
+
+def test_lower_tier_agent_is_not_suspended_by_default(workflow, owner):
+    copilot = AgentFactory(owners=[owner], deployment=Deployment.INTERNAL_COPILOT)
+    workflow.approve(copilot, manifest_for(copilot, "hr-copilot.yaml"))
+    _observe(copilot, {"kind": "tool", "identifier": "shell", "access": "admin"})
+    copilot.refresh_from_db()
+    assert copilot.risk_tier == "low"
+    run = drift_evaluate(actor=SYSTEM)
+    assert run.created == 1 and run.suspended == []
+    copilot.refresh_from_db()
+    assert not copilot.is_suspended
+    assert DriftFinding.objects.get(agent=copilot).severity == "critical"
+    result = gate_check(actor=SYSTEM, agent_slug=copilot.slug, digest="x")
+    assert "open_critical_drift" in {reason["code"] for reason in result.reasons}
+
+
+def test_acknowledge_resolve_and_a_later_use_reopens(workflow, agent, reviewers, owner):
+    workflow.approve(agent)
+    _observe(agent, {"kind": "tool", "identifier": "shell", "access": "execute"})
+    drift_evaluate(actor=SYSTEM)
+    finding = DriftFinding.objects.get(agent=agent)
+    with pytest.raises(NotPermitted):
+        finding_acknowledge(actor=Actor.for_user(owner), finding=finding)
+    security = Actor.for_user(reviewers["security"][0])
+    finding = finding_acknowledge(actor=security, finding=finding, note="Looking.")
+    assert finding.status == FindingStatus.ACKNOWLEDGED
+    finding = finding_resolve(actor=security, finding=finding, resolution="Tool removed.")
+    assert finding.status == FindingStatus.RESOLVED
+    assert drift_evaluate(actor=SYSTEM).created == 0
+    Observation.objects.filter(agent=agent).update(last_seen=finding.last_seen.replace(year=2099))
+    assert drift_evaluate(actor=SYSTEM).created == 1
+    assert DriftFinding.objects.filter(agent=agent, status=FindingStatus.OPEN).count() == 1
+
+
+def test_a_new_approved_package_answers_the_finding(workflow, agent):
+    workflow.approve(agent)
+    _observe(agent, {"kind": "tool", "identifier": "kb-search", "access": "write"})
+    drift_evaluate(actor=SYSTEM)
+    finding = DriftFinding.objects.get(agent=agent)
+    manifest = manifest_for(agent)
+    for tool in manifest["scope"]["tools"]:
+        if tool["id"] == "kb-search":
+            tool["access"] = "write"
+    newer = workflow.approve(agent, manifest)
+    assert newer.state == PackageState.APPROVED
+    run = drift_evaluate(actor=SYSTEM)
+    assert (run.resolved, run.created) == (1, 0)
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.RESOLVED
+    assert f"v{newer.version}" in finding.resolution
+
+
+def test_queries_per_batch_do_not_grow_with_agents(workflow, owner):
+    agents = [AgentFactory(owners=[owner]) for _ in range(4)]
+    for each in agents:
+        workflow.approve(each)
+        _observe(each, {"kind": "tool", "identifier": "shell", "access": "execute"})
+    one = drift_evaluate(actor=SYSTEM, batch_size=1)
+    DriftFinding.objects.all().delete()
+    four = drift_evaluate(actor=SYSTEM, batch_size=4)
+    assert one.batches == 4 and four.batches == 1
+    assert four.created == 4
+    assert len(set(one.queries_per_batch + four.queries_per_batch)) == 1

@@ -1,0 +1,47 @@
+"""The beat schedule: written in code, copied into django-celery-beat, editable by staff."""
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from config.celery import app
+from config.schedule import SCHEDULE, schedule_entries, task_exists
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_scheduled_task_is_registered():
+    app.loader.import_default_modules()
+    for entry in schedule_entries().values():
+        assert entry["task"] in app.tasks, entry["task"]
+    assert task_exists("approvals.tasks.drift_evaluate")
+    assert not task_exists("approvals.tasks.no_such_task")
+
+
+def test_sync_creates_missing_entries_and_keeps_staff_edits():
+    call_command("sync_schedule", stdout=open("/dev/null", "w"))
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert set(schedule_entries()) <= names
+    drift = PeriodicTask.objects.get(name="drift-evaluate")
+    assert drift.task == "approvals.tasks.drift_evaluate"
+    assert drift.crontab.minute == "*/5" and drift.enabled
+
+    drift.enabled = False
+    drift.save()
+    call_command("sync_schedule", stdout=open("/dev/null", "w"))
+    assert not PeriodicTask.objects.get(name="drift-evaluate").enabled
+    call_command("sync_schedule", "--reset", stdout=open("/dev/null", "w"))
+    assert PeriodicTask.objects.get(name="drift-evaluate").enabled
+    assert PeriodicTask.objects.filter(name__in=SCHEDULE).count() == len(schedule_entries())
+
+
+def test_staff_see_the_schedule_in_the_admin(client, django_user_model):
+    call_command("sync_schedule", stdout=open("/dev/null", "w"))
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-1-x")
+    client.force_login(admin)
+    response = client.get("/admin/django_celery_beat/periodictask/")
+    assert response.status_code == 200
+    assert b"drift-evaluate" in response.content
+    task = PeriodicTask.objects.get(name="reviews-escalate")
+    response = client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
+    assert response.status_code == 200 and b"approvals.tasks.reviews_escalate" in response.content
