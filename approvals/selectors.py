@@ -4,13 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import VISIBLE_ALL_GROUPS, Agent, AgentStatus
+from agents.models import Agent, AgentStatus
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
+from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
+from audit.permissions import can_read_audit
+from config.errors import InvalidInput
 from signoffs.models import Decision, Dimension, SignOff, SignOffState
 
 # Actions the audit page offers as suggestions; any other value is matched exactly too.
@@ -48,15 +50,6 @@ def _per_request(user, name: str, compute):
 def agents_visible(user) -> QuerySet:
     """Return the agents the user may see (a lazy queryset, usable as a subquery)."""
     return _per_request(user, "visible", lambda: Agent.objects.visible_to(user)).all()
-
-
-def sees_every_agent(user) -> bool:
-    """Tell whether the user sees every agent (staff, reviewers, compliance officers)."""
-    return _per_request(
-        user,
-        "sees_all",
-        lambda: user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists(),
-    )
 
 
 def user_dimensions(user) -> list[str]:
@@ -222,43 +215,36 @@ class AuditPage:
     older: int | None
 
 
+AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
+
+
 def audit_events(
     *,
     user,
-    agent: str = "",
-    actor: str = "",
-    action: str = "",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters=None,
     before: int | None = None,
     after: int | None = None,
     limit: int = 50,
 ) -> AuditPage:
     """Return one page of the audit events the user may see, newest first, by sequence number.
 
-    Keyset paging (``seq < before`` or ``seq > after``) reads only the rows it
-    shows, whatever the size of the trail, and nothing counts the table.
+    The filters are those of the exports (``audit.filters.AuditEventFilterSet``),
+    so a download holds what the page shows. Keyset paging (``seq < before`` or
+    ``seq > after``) reads only the rows shown, whatever the size of the trail,
+    and nothing counts the table. Audit readers see every event; anyone else
+    only the events of the agents they may see.
     """
     events = AuditEvent.objects.all()
-    if not sees_every_agent(user):
+    if not can_read_audit(user):
         events = events.filter(agent_slug__in=agents_visible(user).values("slug"))
-    if agent:
-        events = events.filter(agent_slug=agent)
-    if actor:
-        user_id = (
-            get_user_model().objects.filter(username=actor).values_list("pk", flat=True).first()
+    data = {name: (filters or {}).get(name) for name in AUDIT_FILTERS}
+    filterset = AuditEventFilterSet({k: v for k, v in data.items() if v}, queryset=events)
+    if not filterset.is_valid():
+        raise InvalidInput(
+            "Some filters are invalid.",
+            fields={name: [str(m) for m in msgs] for name, msgs in filterset.errors.items()},
         )
-        events = events.filter(
-            Q(actor_type="system", actor_label=actor)
-            if user_id is None
-            else Q(actor_id=str(user_id)) & ~Q(actor_type="system")
-        )
-    if action:
-        events = events.filter(action=action)
-    if since:
-        events = events.filter(created_at__gte=since)
-    if until:
-        events = events.filter(created_at__lt=until)
+    events = filterset.qs
     if after is not None:
         rows = list(events.filter(seq__gt=after).order_by("seq")[: limit + 1])
         has_newer = len(rows) > limit

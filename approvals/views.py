@@ -30,6 +30,7 @@ from approvals.services import (
     signoff_decide,
 )
 from audit.actors import Actor
+from audit.permissions import can_read_audit
 from config.errors import ApplicationError, InvalidInput
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import can_decide
@@ -539,10 +540,20 @@ def package_decide(request, slug, version, dimension):
 @login_required
 def audit_log(request):
     form = web_forms.AuditFilterForm(request.GET or None)
-    filters = {}
-    if form.is_bound and form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    page = selectors.audit_events(user=request.user, **filters)
+    page = selectors.AuditPage(events=[], newer=None, older=None)
+    if not form.is_bound or form.is_valid():
+        cleaned = getattr(form, "cleaned_data", {})
+        try:
+            page = selectors.audit_events(
+                user=request.user,
+                filters=request.GET,
+                before=cleaned.get("before"),
+                after=cleaned.get("after"),
+            )
+        except InvalidInput as error:
+            for name, messages in error.fields.items():
+                for message in messages:
+                    form.add_error(name if name in form.fields else None, message)
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)
@@ -551,7 +562,7 @@ def audit_log(request):
         "page": page,
         "query": query.urlencode(),
         "actions": selectors.KNOWN_ACTIONS,
-        "exports": _export_links(),
+        "exports": _export_links() if can_read_audit(request.user) else [],
     }
     template = "audit/_events.html" if request.htmx else "audit/log.html"
     return render(request, template, context)

@@ -83,3 +83,34 @@ def test_a_product_owner_sees_only_their_teams_events(client, trail, owner, agen
     assert (
         client.get(reverse("audit-log"), {"agent": "other-team-agent"}).context["page"].events == []
     )
+
+
+def test_audit_readers_see_every_event_and_the_export_links(client, trail, reviewers, owner):
+    client.force_login(reviewers["compliance"][0])
+    response = client.get(reverse("audit-log"), {"action": "package.created"})
+    html = response.content.decode()
+    csv = reverse("audit-export-csv")
+    assert f'href="{csv}?action=package.created"' in html
+    assert reverse("audit-export-jsonl") in html
+    client.force_login(owner)
+    html = client.get(reverse("audit-log")).content.decode()
+    assert csv not in html
+
+
+def test_events_of_no_agent_are_for_audit_readers_only(client, checklists, reviewers):
+    loaded = AuditEvent.objects.filter(action="checklist.loaded").count()
+    assert loaded == 4
+    client.force_login(reviewers["compliance"][0])
+    events = client.get(reverse("audit-log")).context["page"].events
+    assert sum(e.action == "checklist.loaded" for e in events) == loaded
+    client.force_login(reviewers["iam"][0])
+    events = client.get(reverse("audit-log")).context["page"].events
+    assert not any(e.action == "checklist.loaded" for e in events)
+
+
+def test_invalid_filters_are_reported_not_a_crash(client, trail, reviewers):
+    client.force_login(reviewers["compliance"][0])
+    response = client.get(reverse("audit-log"), {"since": "yesterday-ish"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["since"]
+    assert response.context["page"].events == []

@@ -94,8 +94,8 @@ LIST_PAGES = [
     ("dashboard", "owner", 10),
     ("agent-list", "owner", 8),
     ("agent-list", "reviewer", 8),
-    ("audit-log", "owner", 6),
-    ("audit-log", "reviewer", 5),
+    ("audit-log", "owner", 7),
+    ("audit-log", "reviewer", 7),
 ]
 
 
