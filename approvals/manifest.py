@@ -146,7 +146,9 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
     if isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
-            if isinstance(key, str):
+            if isinstance(key, str) and "\x00" in key:
+                _add(errors, path, "keys must not contain NUL characters")
+            elif isinstance(key, str):
                 result[key] = _json_compatible(item, (*path, key), errors)
             else:
                 _add(errors, path, f"keys must be text, found {key!r}")
@@ -159,6 +161,10 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
         if math.isfinite(value):
             return int(value) if value.is_integer() else value
         _add(errors, path, "must be a finite number")
+        return None
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
+        _add(errors, path, "must not contain NUL characters")
         return None
     if value is None or isinstance(value, str | int):
         return value

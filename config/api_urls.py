@@ -1,9 +1,20 @@
 """Everything under /api/v1/: each app's API urls are included here."""
 
 from django.conf import settings
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
+
+from config.errors import error_body
+
+
+@csrf_exempt
+def api_not_found(request, rest=""):
+    """Answer an unknown API path in the API's error shape rather than an HTML page."""
+    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+
 
 urlpatterns = [
     path("", include("tokens.api.urls")),
@@ -11,6 +22,7 @@ urlpatterns = [
     path("", include("signoffs.api.urls")),
     path("", include("approvals.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("approvals.evidence")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
@@ -21,4 +33,6 @@ urlpatterns = [
         RedirectView.as_view(url=f"/{settings.STATIC_URL.strip('/')}/docs/index.html"),
         name="api-docs",
     ),
+    # Last: anything else under /api/v1/ is a JSON 404.
+    re_path(r"^(?P<rest>[\s\S]*)\Z", api_not_found),
 ]

@@ -1,5 +1,7 @@
 """Idempotency-Key for POSTs: a retry gets the first answer instead of a second effect."""
 
+import json
+
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 
@@ -51,7 +53,8 @@ class IdempotentMixin:
             user=request.user, principal=principal, key=key.strip(), request_hash=fingerprint
         )
         if replay:
-            response = Response(record.response_body, status=record.status_code)
+            body = json.loads(record.response_body) if record.response_body else None
+            response = Response(body, status=record.status_code)
             response["Idempotent-Replayed"] = "true"
             raise _Replay(response)
         request.idempotency_record = record

@@ -9,10 +9,12 @@ alone cannot be used to call the API.
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -270,7 +272,7 @@ def idempotency_claim(
 def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> None:
     """Keep the answer so that a retry with the same key gets it again."""
     record.status_code = status_code
-    record.response_body = body
+    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
     record.save(update_fields=["status_code", "response_body"])
 
 

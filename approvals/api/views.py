@@ -309,7 +309,7 @@ class GateCheckView(APIView):
             )
         serializer = GateCheckInputSerializer(data=data)
         if not serializer.is_valid():
-            slug = data.get("agent")
+            slug = data.get("agent") if "agent" not in serializer.errors else ""
             return gate_refuse(
                 actor=actor,
                 agent_slug=slug if isinstance(slug, str) else "",

@@ -98,3 +98,19 @@ def test_an_overlong_key_is_400(writer, agent):
     response = writer.post(url(agent), {}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 300)
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_idempotency_key"
+
+
+def test_a_nul_character_quoted_back_in_an_error_is_kept_and_replayed(writer, agent):
+    body = {"agent": agent.slug, "na\u0000me": "x"}
+    first = writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert first.status_code == 400
+    again = writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_a_nul_character_inside_a_manifest_is_not_a_server_error(writer, agent):
+    manifest = manifest_for(agent, description="nul \u0000 here")
+    response = writer.post(url(agent), manifest, format="json")
+    assert response.status_code == 400
+    assert "manifest.description" in error_of(response)["fields"]
