@@ -18,8 +18,8 @@ checkpoints. How a break is named, looking at rows in sequence order:
 
 import hashlib
 import time
-from contextlib import closing
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 
 from django.db import connection, transaction

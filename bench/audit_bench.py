@@ -200,8 +200,12 @@ def free_port() -> int:
 
 def session_cookie() -> str:
     """Return a session id for a staff user (the browser's way in)."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
     from django.contrib.sessions.backends.db import SessionStore
 
     user, _ = get_user_model().objects.get_or_create(
@@ -271,8 +275,8 @@ def main() -> int:
         check=True,
     )
     django_setup(env)
-    from audit.checkpoints import checkpoint_create
     from audit.actors import Actor
+    from audit.checkpoints import checkpoint_create
     from audit.export import _CSV_SELECT
     from audit.models import AuditEvent
     from audit.verify import audit_verify
@@ -284,7 +288,7 @@ def main() -> int:
     checkpoint_create(actor=Actor.system("bench"))
 
     query = (
-        f"COPY (SELECT {_CSV_SELECT} FROM audit_auditevent WHERE seq BETWEEN 1 AND {args.rows} "
+        f"COPY (SELECT {_CSV_SELECT} FROM audit_auditevent WHERE seq BETWEEN 1 AND {args.rows} "  # noqa: S608
         "ORDER BY seq) TO STDOUT WITH (FORMAT csv, HEADER)"
     )
     seconds = copy_psql(args.database_url, query)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("approvals.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("approvals.evidence")),
+    path("", include("approvals.evidence")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
