@@ -1,0 +1,93 @@
+"""Every transition endpoint × each role, in and out of scope: the exact status and audit trail."""
+
+import pytest
+
+from tests.factories import manifest_for
+from tokens.models import Scope
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["owner", "other_owner", "iam", "security", "staff"]
+BASE = "/api/v1/agents/support-assistant"
+
+
+@pytest.fixture
+def people(owner, other_owner, other_team_agent, reviewers, staff):
+    return {
+        "owner": owner,
+        "other_owner": other_owner,
+        "iam": reviewers["iam"][0],
+        "security": reviewers["security"][0],
+        "staff": staff,
+    }
+
+
+def _create(workflow, agent):
+    return ("post", f"{BASE}/packages", manifest_for(agent))
+
+
+def _submit(workflow, agent):
+    workflow.create(agent)
+    return ("post", f"{BASE}/packages/1/submit", {})
+
+
+def _decide(workflow, agent):
+    package = workflow.submit(agent)
+    body = {"verdict": "approve", "answers": workflow.answers(package, "iam")}
+    return ("post", f"{BASE}/packages/1/signoffs/iam/decisions", body)
+
+
+def _suspend(workflow, agent):
+    return ("post", f"{BASE}/suspend", {"reason": "Incident 42."})
+
+
+def _update(workflow, agent):
+    return ("patch", BASE, {"description": "Changed."})
+
+
+# endpoint -> (setup, audit action on success, {role: status})
+MATRIX = {
+    "package_create": (
+        _create,
+        "package.created",
+        {"owner": 201, "other_owner": 404, "iam": 403, "security": 403, "staff": 201},
+    ),
+    "package_submit": (
+        _submit,
+        "package.submitted",
+        {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
+    ),
+    "signoff_decide": (
+        _decide,
+        "signoff.decided",
+        {"owner": 403, "other_owner": 404, "iam": 201, "security": 403, "staff": 403},
+    ),
+    "agent_suspend": (
+        _suspend,
+        "agent.suspended",
+        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+    ),
+    "agent_update": (
+        _update,
+        "agent.updated",
+        {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", list(MATRIX))
+def test_role_matrix(api, people, workflow, agent, audit_since, endpoint, role):
+    setup, action, expected = MATRIX[endpoint]
+    method, path, body = setup(workflow, agent)
+    client = api(people[role], *Scope.values)
+    since = audit_since()
+    response = getattr(client, method)(path, body, format="json")
+    assert response.status_code == expected[role], response.json()
+    events = [e for e in since() if e.action == action]
+    if response.status_code < 300:
+        assert len(events) == 1
+        assert events[0].actor_label == people[role].username
+        assert events[0].token_label.startswith(f"token:{client.token.prefix}")
+    else:
+        assert since() == []
