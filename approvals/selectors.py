@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import Agent, AgentStatus
+from agents.models import VISIBLE_ALL_GROUPS, Agent, AgentStatus
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
@@ -216,6 +216,26 @@ class AuditPage:
 
 
 AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
+# Past this many agents, a product owner's events are read with one IN filter.
+AUDIT_UNION_MAX_AGENTS = 100
+
+
+def _first(events, order: str, limit: int, slugs: list[str] | None) -> list:
+    """Return the first `limit` events in `order`, of the given agents only when `slugs` is set.
+
+    An owner's agents are usually a handful among thousands: one index walk per
+    agent on (agent_slug, seq), merged, reads at most `limit` rows per agent,
+    where a single `agent_slug IN (...)` filter makes PostgreSQL walk the whole
+    sequence index backwards past every other agent's events.
+    """
+    if slugs is None:
+        return list(events.order_by(order)[:limit])
+    if len(slugs) > AUDIT_UNION_MAX_AGENTS:
+        return list(events.filter(agent_slug__in=slugs).order_by(order)[:limit])
+    branches = [events.filter(agent_slug=slug).order_by(order)[:limit] for slug in slugs]
+    if len(branches) < 2:
+        return list(branches[0]) if branches else []
+    return list(branches[0].union(*branches[1:], all=True).order_by(order)[:limit])
 
 
 def audit_events(
@@ -235,8 +255,12 @@ def audit_events(
     only the events of the agents they may see.
     """
     events = AuditEvent.objects.all()
+    slugs = None
     if not can_read_audit(user):
-        events = events.filter(agent_slug__in=agents_visible(user).values("slug"))
+        if user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists():
+            events = events.exclude(agent_slug="")
+        else:
+            slugs = list(agents_visible(user).values_list("slug", flat=True))
     data = {name: (filters or {}).get(name) for name in AUDIT_FILTERS}
     filterset = AuditEventFilterSet({k: v for k, v in data.items() if v}, queryset=events)
     if not filterset.is_valid():
@@ -246,14 +270,14 @@ def audit_events(
         )
     events = filterset.qs
     if after is not None:
-        rows = list(events.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        rows = _first(events.filter(seq__gt=after), "seq", limit + 1, slugs)
         has_newer = len(rows) > limit
         rows = rows[:limit][::-1]
         has_older = bool(rows)
     else:
         if before is not None:
             events = events.filter(seq__lt=before)
-        rows = list(events.order_by("-seq")[: limit + 1])
+        rows = _first(events, "-seq", limit + 1, slugs)
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)

@@ -94,7 +94,7 @@ LIST_PAGES = [
     ("dashboard", "owner", 10),
     ("agent-list", "owner", 8),
     ("agent-list", "reviewer", 8),
-    ("audit-log", "owner", 7),
+    ("audit-log", "owner", 9),
     ("audit-log", "reviewer", 7),
 ]
 
