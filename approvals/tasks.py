@@ -15,8 +15,13 @@ from audit.actors import Actor
 logger = logging.getLogger(__name__)
 
 # Transient failures (database restart, network) are retried a bounded number
-# of times with exponential backoff; domain refusals are not retried.
+# of times with exponential backoff; domain refusals are not retried. Messages
+# are acknowledged on receipt: the database, not the broker, is the record of
+# what is left to do (the sweep and the next scheduled run pick up whatever a
+# lost message or a killed worker left), and a worker holding no unacknowledged
+# message survives a broker outage.
 RETRY = {
+    "acks_late": False,
     "autoretry_for": (OSError, ConnectionError),
     "retry_backoff": 5,
     "retry_backoff_max": 300,
@@ -46,7 +51,14 @@ def notifications_dispatch(notification_ids: list[int]) -> None:
         deliveries_enqueue(notification_send(notification_id=notification_id))
 
 
-@shared_task(bind=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=10)
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    acks_late=False,
+    soft_time_limit=30,
+    time_limit=45,
+    max_retries=10,
+)
 def webhook_deliver(self, delivery_id: int) -> None:
     """Send one webhook delivery if due; after a failure, retry with the recorded backoff."""
     from approvals.notifications import webhook_attempt
