@@ -29,3 +29,44 @@ def test_every_page_renders(client, workflow, agent, owner, reviewers):
     client.force_login(reviewers[Dimension.SECURITY][0])
     response = client.get(reverse("agent-suspend", args=[agent.slug]))
     assert response.status_code == 200
+
+
+def test_register_an_agent_with_errors_beside_the_fields(client, owner, audit_since):
+    from agents.models import Agent
+
+    client.force_login(owner)
+    data = {
+        "slug": "new-bot",
+        "name": "New bot",
+        "team": "care",
+        "workload_id": "spiffe://Prod.example.com/bot/",
+        "log_principal": "agent:new-bot",
+        "deployment": "internal_copilot",
+    }
+    response = client.post(reverse("agent-new"), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors["workload_id"]
+    assert any("trust domain" in message for message in errors)
+    assert not Agent.objects.filter(slug="new-bot").exists()
+    since = audit_since()
+    data["workload_id"] = "spiffe://prod.example.com/ns/care/sa/new-bot"
+    response = client.post(reverse("agent-new"), data)
+    agent = Agent.objects.get(slug="new-bot")
+    assert response["Location"] == agent.get_absolute_url()
+    assert list(agent.owners.all()) == [owner]
+    assert [(e.action, e.actor_label) for e in since()] == [("agent.created", "owner")]
+
+
+def test_edit_an_agent(client, owner, other_owner, agent, reviewers):
+    url = reverse("agent-edit", args=[agent.slug])
+    client.force_login(owner)
+    data = {"name": "Renamed", "team": agent.team, "description": "", "owners": "owner, nobody"}
+    response = client.post(url, data)
+    assert response.context["form"].errors["owners"] == ["No such user: nobody."]
+    data["owners"] = "owner, other-owner"
+    assert client.post(url, data).status_code == 302
+    agent.refresh_from_db()
+    assert agent.name == "Renamed"
+    assert set(agent.owners.values_list("username", flat=True)) == {"owner", "other-owner"}
+    client.force_login(reviewers["iam"][0])
+    assert client.post(url, data).status_code == 403
