@@ -35,8 +35,9 @@ from config.errors import ApplicationError, InvalidInput
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import can_decide
 
-# Sign-in attempts: this many failures per (address, username), or five times as
-# many per address, within the window lock further attempts out until it passes.
+# Sign-in attempts: this many failures for one username from one address within
+# the window lock further attempts out until it passes. There is no limit per
+# address alone: behind a proxy every person shares one address.
 LOGIN_MAX_FAILURES = 5
 LOGIN_WINDOW_SECONDS = 15 * 60
 
@@ -53,13 +54,10 @@ def _refused(request, error: ApplicationError, *, status: int | None = None):
 # ----------------------------------------------------------------------------- sign in
 
 
-def _login_keys(request, username: str) -> list[tuple[str, int]]:
+def _login_key(request, username: str) -> str:
     address = request.META.get("REMOTE_ADDR", "")
     who = hashlib.sha256(f"{address}|{username.strip().lower()}".encode()).hexdigest()
-    return [
-        (f"login-fail:user:{who}", LOGIN_MAX_FAILURES),
-        (f"login-fail:addr:{address}", LOGIN_MAX_FAILURES * 5),
-    ]
+    return f"login-fail:{who}"
 
 
 class LoginView(auth_views.LoginView):
@@ -69,8 +67,8 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        keys = _login_keys(request, request.POST.get("username", ""))
-        if any((cache.get(key) or 0) >= limit for key, limit in keys):
+        key = _login_key(request, request.POST.get("username", ""))
+        if (cache.get(key) or 0) >= LOGIN_MAX_FAILURES:
             form = self.get_form()
             form.errors.clear()
             return self.render_to_response(
@@ -78,11 +76,10 @@ class LoginView(auth_views.LoginView):
             )
         response = super().post(request, *args, **kwargs)
         if response.status_code == 200:  # the form was re-shown: the attempt failed
-            for key, _ in keys:
-                cache.add(key, 0, LOGIN_WINDOW_SECONDS)
-                cache.incr(key)
+            cache.add(key, 0, LOGIN_WINDOW_SECONDS)
+            cache.incr(key)
         else:
-            cache.delete(keys[0][0])
+            cache.delete(key)
         return response
 
 
