@@ -40,6 +40,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
         errors["identifier"] = ["Must be a non-empty string."]
     elif len(identifier) > 2048:
         errors["identifier"] = ["At most 2048 characters."]
+    elif "\x00" in identifier:
+        errors["identifier"] = ["Must not contain NUL characters."]
     else:
         identifier = identifier.strip()
 
@@ -76,6 +78,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
         source = ""
     if not isinstance(source, str) or len(source) > 200:
         errors["source"] = ["Must be a string of at most 200 characters."]
+    elif "\x00" in source:
+        errors["source"] = ["Must not contain NUL characters."]
 
     cleaned = {
         "kind": kind,

@@ -1,8 +1,9 @@
 """Agent API shapes: input serializers validate form, services apply rules."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.models import Agent, Deployment
+from agents.models import Agent, Deployment, ObservationKind
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
@@ -65,9 +66,29 @@ class SuspendSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class ObservationItemSerializer(serializers.Serializer):
+    """The documented shape of one observation; the observations service validates it."""
+
+    kind = serializers.ChoiceField(choices=ObservationKind.choices)
+    identifier = serializers.CharField(max_length=2048)
+    access = serializers.ChoiceField(
+        choices=["read", "write", "execute", "admin"],
+        required=False,
+        help_text="Required except for model and prompt observations, which carry none.",
+    )
+    count = serializers.IntegerField(min_value=1, required=False, default=1)
+    seen_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+@extend_schema_field(ObservationItemSerializer)
+class _ObservationItemField(serializers.JSONField):
+    """Pass each item through as sent, so the service reports every problem by index."""
+
+
 class ObservationBatchSerializer(serializers.Serializer):
     items = serializers.ListField(
-        child=serializers.JSONField(),
+        child=_ObservationItemField(),
         min_length=1,
         max_length=10_000,
         help_text=(

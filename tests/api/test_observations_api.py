@@ -62,3 +62,12 @@ def test_observations_need_their_scope(api, owner, agent):
     )
     assert response.status_code == 403
     assert error_of(response)["code"] == "insufficient_scope"
+
+
+def test_nul_characters_are_refused_not_a_server_error(api, owner, agent):
+    client = api(owner, Scope.OBSERVATIONS_WRITE)
+    items = [{"kind": "tool", "identifier": "a\u0000b", "access": "read", "source": "x\u0000"}]
+    response = client.post(url(agent), {"items": items}, format="json")
+    assert response.status_code == 400
+    assert {"items[0].identifier", "items[0].source"} <= set(error_of(response)["fields"])
+    assert not Observation.objects.exists()

@@ -28,7 +28,7 @@ from tests.api.conftest import ALL_SCOPES
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
+EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 8}
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
