@@ -456,7 +456,9 @@ def _review_context(request, package, forms_by_dimension=None):
         "cards": cards,
         "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
-        "exports": _export_links(package),
+        "exports": _export_links(package)
+        if can_read_audit(user) and package.state != PackageState.DRAFT
+        else [],
     }
 
 
@@ -474,7 +476,13 @@ def _export_links(package=None) -> list[tuple[str, str]]:
 
     links = []
     if package is not None:
-        candidates = [("Evidence bundle", "evidence-bundle", {"package_id": package.pk})]
+        candidates = [
+            (
+                "Evidence bundle (ZIP)",
+                "api-package-evidence",
+                {"slug": package.agent.slug, "version": package.version},
+            )
+        ]
     else:
         candidates = [
             ("Export CSV", "audit-export-csv", {}),

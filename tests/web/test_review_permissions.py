@@ -150,3 +150,12 @@ def test_get_on_the_decision_endpoint_changes_nothing(client, workflow, agent, r
     package = workflow.submit(agent)
     client.force_login(reviewers[Dimension.IAM][0])
     assert client.get(decide_url(package, Dimension.IAM)).status_code == 405
+
+
+def test_audit_readers_get_the_evidence_bundle_link(client, workflow, agent, reviewers, owner):
+    package = workflow.approve(agent)
+    link = reverse("api-package-evidence", args=[agent.slug, package.version])
+    client.force_login(reviewers[Dimension.COMPLIANCE][0])
+    assert link in client.get(review_url(package)).content.decode()
+    client.force_login(owner)
+    assert link not in client.get(review_url(package)).content.decode()
