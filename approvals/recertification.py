@@ -30,6 +30,9 @@ from signoffs.permissions import review_permission
 logger = logging.getLogger(__name__)
 
 ESCALATION_KEY = "signoff-escalated:"
+REMINDER_KEY = "recertification-reminder:"
+# Reviewers of a re-certification still open this close to the expiry are reminded once.
+REMINDER_DAYS_BEFORE_EXPIRY = 3
 
 
 def _settings() -> dict:
@@ -250,4 +253,71 @@ def reviews_escalate_late(*, actor: Actor) -> JobRun:
     for signoff in late:
         label = f"{signoff.package.agent.slug} v{signoff.package.version} {signoff.dimension}"
         (run.done if signoff_escalate(actor=actor, signoff=signoff) else run.skipped).append(label)
+    return run
+
+
+def recertification_remind(*, actor: Actor, package: ApprovalPackage) -> bool:
+    """Remind the reviewers of a re-certification still pending near the expiry, once."""
+    with transaction.atomic():
+        package = (
+            ApprovalPackage.objects.select_for_update(of=("self",))
+            .select_related("agent", "base")
+            .get(pk=package.pk)
+        )
+        base = package.base
+        if (
+            package.state != PackageState.IN_REVIEW
+            or not package.is_recertification
+            or base is None
+            or base.expires_at is None
+        ):
+            return False
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(key=f"{REMINDER_KEY}{package.pk}")
+        except IntegrityError:
+            return False
+        pending = list(
+            package.signoffs.filter(state=SignOffState.PENDING).values_list("dimension", flat=True)
+        )
+        audit_record(
+            actor=actor,
+            action="recertification.reminded",
+            target=package,
+            agent_slug=package.agent.slug,
+            package_version=package.version,
+            data={"pending": pending, "expires_at": base.expires_at.isoformat()},
+        )
+        notify(
+            "recertification.due",
+            package=package,
+            data={
+                "reminder": True,
+                "pending_dimensions": ", ".join(pending),
+                "expires_at": base.expires_at.isoformat(),
+            },
+        )
+    return True
+
+
+def recertifications_remind_due(*, actor: Actor) -> JobRun:
+    """Remind reviewers of every re-certification pending within days of the expiry."""
+    run = JobRun()
+    reminded = Reminder.objects.filter(
+        key=Concat(Value(REMINDER_KEY), Cast(OuterRef("pk"), CharField()))
+    )
+    due = (
+        ApprovalPackage.objects.filter(
+            state=PackageState.IN_REVIEW,
+            is_recertification=True,
+            base__expires_at__lte=timezone.now() + timedelta(days=REMINDER_DAYS_BEFORE_EXPIRY),
+        )
+        .exclude(Exists(reminded))
+        .select_related("agent")
+    )
+    for package in due:
+        label = f"{package.agent.slug} v{package.version}"
+        (run.done if recertification_remind(actor=actor, package=package) else run.skipped).append(
+            label
+        )
     return run

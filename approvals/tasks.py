@@ -101,6 +101,16 @@ def recertification_open() -> dict:
 
 
 @shared_task(ignore_result=True, soft_time_limit=600, time_limit=660, **RETRY)
+def recertification_remind() -> dict:
+    """Remind reviewers of re-certifications still pending a few days before the expiry."""
+    from approvals.recertification import recertifications_remind_due
+
+    run = recertifications_remind_due(actor=_actor("recertification_remind"))
+    logger.info("re-certification reminders: %s", run.as_dict())
+    return run.as_dict()
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660, **RETRY)
 def approvals_expire() -> dict:
     """Expire every approval past its date."""
     from approvals.recertification import approvals_expire_due

@@ -30,6 +30,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "0", "hour": "2"},
         "description": "Open re-certifications RECERTIFICATION_LEAD_DAYS ahead of expiry.",
     },
+    # Daily at 07:00: remind reviewers of re-certifications pending 3 days before expiry.
+    "recertification-remind": {
+        "task": "approvals.tasks.recertification_remind",
+        "crontab": {"minute": "0", "hour": "7"},
+        "description": "Remind reviewers of re-certifications still pending near the expiry.",
+    },
     # Hourly at minute 5: expire approvals past their date (the gate denies from that moment).
     "approvals-expire": {
         "task": "approvals.tasks.approvals_expire",

@@ -1,0 +1,76 @@
+"""Re-certification services: due window, reminders, blocked openings, notifications on commit."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from approvals.models import ApprovalPackage
+from approvals.notifications import notify
+from approvals.recertification import recertifications_open_due, recertifications_remind_due
+from audit.actors import Actor
+from outbox.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+ACTOR = Actor.system("celery:recertification_open")
+
+
+def _expire_in(package, days):
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        expires_at=timezone.now() + timedelta(days=days)
+    )
+
+
+def test_only_approvals_inside_the_lead_window_open(workflow, agent):
+    approved = workflow.approve(agent)
+    lead = settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"]
+    _expire_in(approved, lead + 1)
+    assert recertifications_open_due(actor=ACTOR).done == []
+    _expire_in(approved, lead - 1)
+    assert recertifications_open_due(actor=ACTOR).done == [f"{agent.slug} v{approved.version}"]
+    assert recertifications_open_due(actor=ACTOR).done == []
+
+
+def test_reviewers_are_reminded_once_near_the_expiry(workflow, agent, audit_since):
+    approved = workflow.approve(agent)
+    _expire_in(approved, 5)
+    recertifications_open_due(actor=ACTOR)
+    assert recertifications_remind_due(actor=ACTOR).done == []
+    _expire_in(approved, 2)
+    since = audit_since()
+    assert len(recertifications_remind_due(actor=ACTOR).done) == 1
+    assert recertifications_remind_due(actor=ACTOR).done == []
+    events = since()
+    assert [e.action for e in events] == ["recertification.reminded"]
+    assert sorted(events[0].data["pending"]) == ["compliance", "iam", "pam", "security"]
+    reminder = Notification.objects.filter(event="recertification.due").order_by("-pk").first()
+    assert reminder.payload["data"]["reminder"] is True
+
+
+def test_a_stale_kill_switch_test_blocks_the_opening_and_says_so_once(workflow, agent, audit_since):
+    approved = workflow.approve(agent)
+    _expire_in(approved, 2)
+    since = audit_since()
+    with override_settings(
+        COUNTERSIGN={**settings.COUNTERSIGN, "KILL_SWITCH_TEST_MAX_AGE_DAYS": 1}
+    ):
+        run = recertifications_open_due(actor=ACTOR)
+        assert run.failed == [f"{agent.slug} v{approved.version}"]
+        assert recertifications_open_due(actor=ACTOR).failed == run.failed
+    assert not ApprovalPackage.objects.filter(agent=agent, is_recertification=True).exists()
+    assert [e.action for e in since()] == ["recertification.blocked"]
+    assert Notification.objects.filter(event="recertification.blocked").count() == 1
+
+
+def test_a_rolled_back_change_leaves_no_notification(agent):
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        notify("agent.suspended", agent=agent)
+        raise Boom
+    assert not Notification.objects.exists()
