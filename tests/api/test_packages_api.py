@@ -225,3 +225,26 @@ def test_suspend_over_http(api, owner, security_oncall, workflow, agent, audit_s
     again = client.post(f"/api/v1/agents/{agent.slug}/suspend", {"reason": "Again."}, format="json")
     assert again.status_code == 409
     assert error_of(again)["code"] == "already_suspended"
+
+
+def test_the_versions_list_query_count_does_not_grow(writer, agent, workflow):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    workflow.create(agent)
+    writer.get(packages())
+    with CaptureQueriesContext(connection) as few:
+        assert writer.get(packages()).status_code == 200
+    for _ in range(6):
+        workflow.create(agent)
+    with CaptureQueriesContext(connection) as many:
+        assert writer.get(packages()).json()["count"] == 7
+    assert len(many) == len(few)
+    workflow.submit(agent)
+    with CaptureQueriesContext(connection) as detail_few:
+        writer.get(f"{packages()}/8")
+    for dimension in ("iam", "pam"):
+        workflow.decide(agent.packages.get(version=8), dimension)
+    with CaptureQueriesContext(connection) as detail_many:
+        assert len(writer.get(f"{packages()}/8").json()["signoffs"]) == 4
+    assert len(detail_many) == len(detail_few)

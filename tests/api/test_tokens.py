@@ -263,3 +263,27 @@ def test_admin_creates_a_token_showing_its_secret_once_and_revokes(client, staff
     )
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_manage_py_token_create_for_a_new_service_account(db):
+    out, err = StringIO(), StringIO()
+    call_command(
+        "token",
+        "create",
+        "--user",
+        "ci-runtime",
+        "--service-account",
+        "--name",
+        "runtime",
+        "--scope",
+        "observations:write",
+        stdout=out,
+        stderr=err,
+    )
+    token = ApiToken.objects.select_related("user").get()
+    assert token.user.username == "ci-runtime"
+    assert not token.user.has_usable_password()
+    assert "service account" in err.getvalue()
+    response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    assert response.status_code == 200
+    assert response.json()["results"] == []

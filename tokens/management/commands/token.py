@@ -22,6 +22,11 @@ class Command(BaseCommand):
         commands = parser.add_subparsers(dest="command", required=True)
         create = commands.add_parser("create", help="create a token and print its secret once")
         create.add_argument("--user", required=True, help="username the token acts as")
+        create.add_argument(
+            "--service-account",
+            action="store_true",
+            help="create the user as a service account (no password) when it does not exist",
+        )
         create.add_argument("--name", required=True, help="what uses it, e.g. 'GitHub Actions'")
         create.add_argument(
             "--scope",
@@ -58,12 +63,26 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist:
             raise CommandError(f"No user {username!r}.") from None
 
+    def _service_account(self, username):
+        """Return the user, creating it without a password: it can only use tokens."""
+        user, created = get_user_model().objects.get_or_create(username=username)
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            self.stderr.write(f"Created service account {username!r} (no password).")
+        return user
+
     def _create(self, options):
         if options["days"] < 1:
             raise CommandError("--days must be at least 1.")
+        user = (
+            self._service_account(options["user"])
+            if options["service_account"]
+            else self._user(options["user"])
+        )
         token, secret = token_create(
             actor=ACTOR,
-            user=self._user(options["user"]),
+            user=user,
             name=options["name"],
             scopes=options["scopes"],
             expires_at=timezone.now() + timedelta(days=options["days"]),
