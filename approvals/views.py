@@ -348,7 +348,9 @@ def package_edit(request, slug, version):
 def package_upload(request, slug):
     """Create (or replace the given draft with) a manifest file's contents."""
     agent = _agent_or_404(request, slug)
-    version = request.POST.get("version")
+    version = request.POST.get("version", "")
+    if version and not version.isdigit():
+        raise Http404("No such version.")
     package = _package_or_404(request, slug, int(version)) if version else None
     upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
     errors = []

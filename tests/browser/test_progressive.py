@@ -72,3 +72,20 @@ def test_htmx_updates_the_agent_table_in_place(browser, live_server, fleet):
         assert page.evaluate("window.__kept") is True
     finally:
         context.close()
+
+
+def test_enter_in_a_field_saves_the_draft(browser, live_server, fleet):
+    from approvals.models import ApprovalPackage
+
+    context, page = open_page(browser, live_server, "olivia")
+    try:
+        page.goto(f"{live_server.url}/agents/fleet-1/packages/new/")
+        page.fill("#id_name", "Fleet agent one")
+        page.press("#id_name", "Enter")
+        # The draft is saved (here refused: required fields are missing), no row is added.
+        expect(page.locator("#errors")).to_contain_text("Not saved")
+        expect(page.locator("#id_name")).to_have_value("Fleet agent one")
+        expect(page.locator("#scope-actions .scope-row")).to_have_count(0)
+        assert not ApprovalPackage.objects.filter(agent__slug="fleet-1").exists()
+    finally:
+        context.close()
