@@ -441,7 +441,10 @@ def _review_context(request, package, forms_by_dimension=None):
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == "approve"),
                 "form": form,
-                "refusal": check.message if check is not None and not check else "",
+                # Why a member of the dimension's group may not decide it (not shown to others).
+                "refusal": check.message
+                if check is not None and not check and check.code != "not_reviewer"
+                else "",
             }
         )
     diff = package.diff or {}

@@ -159,3 +159,19 @@ def test_audit_readers_get_the_evidence_bundle_link(client, workflow, agent, rev
     assert link in client.get(review_url(package)).content.decode()
     client.force_login(owner)
     assert link not in client.get(review_url(package)).content.decode()
+
+
+def test_a_reviewer_who_may_not_decide_is_told_why(client, workflow, agent, reviewers):
+    package = workflow.submit(agent)
+    reviewer = reviewers[Dimension.IAM][0]
+    workflow.decide(package, Dimension.IAM, reviewer)
+    reviewer.groups.add(*reviewers[Dimension.PAM][0].groups.all())
+    client.force_login(reviewer)
+    response = client.get(review_url(package))
+    cards = {card["signoff"].dimension: card for card in response.context["cards"]}
+    assert cards[Dimension.PAM]["form"] is None
+    assert (
+        cards[Dimension.PAM]["refusal"] == "You decided the iam sign-off of this package already."
+    )
+    assert cards[Dimension.SECURITY]["refusal"] == ""
+    assert "You decided the iam sign-off" in response.content.decode()
