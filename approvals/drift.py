@@ -150,6 +150,10 @@ def _findings_sql() -> list[str]:
 
 def _resolve_sql() -> str:
     """Resolve the live findings that the agent's now-approved package covers."""
+    # SQLite's RETURNING names the modified table's columns unqualified only.
+    columns = "id, agent_id, kind, identifier, access, resolution"
+    if connection.vendor == "postgresql":
+        columns = ", ".join(f"f.{column}" for column in columns.split(", "))
     return f"""
     UPDATE approvals_driftfinding AS f
     SET status = 'resolved',
@@ -165,7 +169,7 @@ def _resolve_sql() -> str:
                 AND {_rank("e.access")} >= {_rank("f.access")}))
         OR (f.kind = 'model' AND f.identifier = {_json("p.manifest", "model", "id")})
         OR (f.kind = 'prompt' AND f.identifier = {_json("p.manifest", "model", "prompt_digest")}))
-    RETURNING f.id, f.agent_id, f.kind, f.identifier, f.access, p.version"""
+    RETURNING {columns}"""
 
 
 @dataclass
@@ -234,9 +238,9 @@ def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]
             "kind": kind,
             "identifier": identifier,
             "access": access,
-            "covered_by_version": version,
+            "resolution": resolution,
         }
-        for pk, agent_id, kind, identifier, access, version in resolved
+        for pk, agent_id, kind, identifier, access, resolution in resolved
     ]
     audit_record(
         actor=actor,
