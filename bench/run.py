@@ -71,6 +71,7 @@ def prepare(database: str, volume: dict, reuse: bool) -> dict:
         try:
             agents = int(psql("SELECT count(*) FROM agents_agent", database).strip())
             if agents >= volume["agents"]:
+                run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], django_env(database))
                 return {"reused": True, "agents": agents}
         except RuntimeError:
             pass

@@ -249,6 +249,9 @@ COUNTERSIGN = {
     "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
 }
 
+# Routes the reference views of the benchmark harness (bench/run.py); off in production.
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

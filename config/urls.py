@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from approvals.views import LoginView
+from config import benchviews
 from config.health import healthz
 
 urlpatterns = [
@@ -14,3 +16,9 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("", include("approvals.urls")),
 ]
+
+if settings.BENCH_VIEWS:
+    urlpatterns += [
+        path("bench/ping", benchviews.ping),
+        path("bench/one-query/<int:pk>", benchviews.one_query),
+    ]
