@@ -157,14 +157,21 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "About",
         "What the agent is and why it needs this scope.",
         {
-            "name": _text("Name"),
+            "name": _text(
+                "Name", "How people know the agent; it replaces the agent's name on approval."
+            ),
             "team": _text("Team", "The owning team.", required=False),
             "deployment": _choice(
                 "Deployment",
                 manifests.DEPLOYMENT_ORDER,
                 "Customer-facing and regulated workflows carry more risk than internal copilots.",
             ),
-            "description": _text("Description", required=False, area=True),
+            "description": _text(
+                "Description",
+                "Optional. What the agent does, for reviewers.",
+                required=False,
+                area=True,
+            ),
             "justification": _text(
                 "Business justification", "Why the business needs the agent to act.", area=True
             ),
@@ -200,8 +207,10 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Model",
         "A new model or prompt digest is a scope expansion and needs a full review.",
         {
-            "model.provider": _text("Model provider"),
-            "model.id": _text("Model identifier"),
+            "model.provider": _text(
+                "Model provider", "Who serves the model, e.g. a vendor or in-house."
+            ),
+            "model.id": _text("Model identifier", "The exact model version, not an alias."),
             "model.prompt_digest": _text(
                 "Prompt digest", "'sha256:' followed by 64 lowercase hex digits."
             ),
@@ -233,9 +242,15 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Where policy is enforced at request time.",
         {
             "enforcement.point": _choice(
-                "Enforcement point", ("gateway", "sidecar", "in_app", "none")
+                "Enforcement point",
+                ("gateway", "sidecar", "in_app", "none"),
+                "Where each call is checked against policy; none is an expansion.",
             ),
-            "enforcement.engine": _choice("Policy engine", ("cedar", "opa", "custom", "none")),
+            "enforcement.engine": _choice(
+                "Policy engine",
+                ("cedar", "opa", "custom", "none"),
+                "What evaluates the policy at request time.",
+            ),
             "enforcement.mode": _choice(
                 "Mode", ("enforce", "monitor"), "Monitor only logs what enforce would block."
             ),
@@ -245,7 +260,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Tool chaining and human oversight",
         "Whether the agent may chain actions across systems.",
         {
-            "chaining.allowed": _flag("Chaining allowed"),
+            "chaining.allowed": _flag(
+                "Chaining allowed", "The agent may feed one tool's output into another call."
+            ),
             "chaining.max_depth": _integer(
                 "Maximum chain depth",
                 "0 to 20; must be 0 when chaining is not allowed.",
@@ -265,7 +282,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Kill switch and rollback",
         "How the agent is stopped and rolled back.",
         {
-            "kill_switch.procedure": _text("Kill-switch procedure", area=True),
+            "kill_switch.procedure": _text(
+                "Kill-switch procedure", "The steps that stop the agent.", area=True
+            ),
             "kill_switch.owner": _text("Kill-switch owner", "Who pulls it, e.g. an on-call rota."),
             "kill_switch.max_minutes_to_revoke": _integer(
                 "Minutes to revoke",
@@ -287,7 +306,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
                 ),
                 False,
             ),
-            "rollback.plan": _text("Rollback plan", area=True),
+            "rollback.plan": _text(
+                "Rollback plan", "How to return to the last approved version.", area=True
+            ),
         },
     ),
     (
@@ -318,7 +339,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Emergency access",
         "Break-glass access makes the package critical.",
         {
-            "emergency_access.break_glass": _flag("Break-glass access"),
+            "emergency_access.break_glass": _flag(
+                "Break-glass access", "Emergency access outside the approved scope exists."
+            ),
             "emergency_access.procedure": _text(
                 "Break-glass procedure",
                 "Required when break-glass access is enabled.",
@@ -421,21 +444,27 @@ class ScopeEntryForm(forms.Form):
         help_text="read < write < execute < admin",
     )
     trust_boundary = forms.ChoiceField(
-        label="Trust boundary", choices=_choices(manifests.BOUNDARY_ORDER), required=False
+        label="Trust boundary",
+        choices=_choices(manifests.BOUNDARY_ORDER),
+        required=False,
+        help_text="internal < external < third party",
     )
     classification = forms.ChoiceField(
         label="Data classification",
         choices=_choices(manifests.CLASSIFICATION_ORDER),
         required=False,
         initial="internal",
+        help_text="public < internal < confidential < restricted",
     )
-    privileged = forms.BooleanField(required=False)
+    privileged = forms.BooleanField(
+        required=False, help_text="Elevated access: makes the package critical."
+    )
     constraints = forms.CharField(
         required=False,
         help_text='Optional JSON object, e.g. {"max_amount_eur": 50}.',
         widget=forms.TextInput,
     )
-    justification = forms.CharField(required=False)
+    justification = forms.CharField(required=False, help_text="Why the agent needs it.")
 
     def clean_constraints(self) -> dict:
         text = self.cleaned_data["constraints"].strip()
