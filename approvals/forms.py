@@ -450,15 +450,13 @@ class ScopeEntryForm(forms.Form):
         help_text="internal < external < third party",
     )
     classification = forms.ChoiceField(
-        label="Data classification",
+        label="Classification",
         choices=_choices(manifests.CLASSIFICATION_ORDER),
         required=False,
         initial="internal",
         help_text="public < internal < confidential < restricted",
     )
-    privileged = forms.BooleanField(
-        required=False, help_text="Elevated access: makes the package critical."
-    )
+    privileged = forms.BooleanField(required=False, help_text="Makes the package critical.")
     constraints = forms.CharField(
         required=False,
         help_text='Optional JSON object, e.g. {"max_amount_eur": 50}.',
