@@ -1,17 +1,20 @@
 """Server-rendered pages. Thin: they read through selectors and write through services."""
 
 import hashlib
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent
@@ -60,27 +63,42 @@ def _login_key(request, username: str) -> str:
     return f"login-fail:{who}"
 
 
-class LoginView(auth_views.LoginView):
-    """Django's sign-in, refusing further attempts after repeated failures."""
+def login_rate_limited(view):
+    """Wrap a sign-in view: refuse attempts after repeated failures, count the failures.
 
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
+    A failed attempt is one answered by showing the form again (200); success
+    redirects and clears the count. Used for the site's and the admin's sign-in.
+    """
 
-    def post(self, request, *args, **kwargs):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
         key = _login_key(request, request.POST.get("username", ""))
         if (cache.get(key) or 0) >= LOGIN_MAX_FAILURES:
-            form = self.get_form()
-            form.errors.clear()
-            return self.render_to_response(
-                self.get_context_data(form=form, locked=True), status=429
-            )
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:  # the form was re-shown: the attempt failed
+            context = {
+                "form": AuthenticationForm(request),
+                "locked": True,
+                "next": request.POST.get("next", ""),
+            }
+            return render(request, "registration/login.html", context, status=429)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
             cache.add(key, 0, LOGIN_WINDOW_SECONDS)
             cache.incr(key)
         else:
             cache.delete(key)
         return response
+
+    return wrapped
+
+
+@method_decorator(login_rate_limited, name="post")
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, refusing further attempts after repeated failures."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
 
 
 # ----------------------------------------------------------------------------- dashboard

@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from approvals.views import LoginView
+from approvals.views import LoginView, login_rate_limited
 from config import benchviews
 from config.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin's sign-in is rate-limited like the site's.
+    path("admin/login/", login_rate_limited(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("login/", LoginView.as_view(), name="login"),

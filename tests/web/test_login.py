@@ -47,3 +47,13 @@ def test_a_success_clears_the_failures(client, owner):
         client.post(reverse("login"), {"username": "owner", "password": PASSWORD}).status_code
         == 302
     )
+
+
+def test_the_admin_sign_in_is_limited_too(client, staff):
+    url = reverse("admin:login")
+    for _ in range(LOGIN_MAX_FAILURES):
+        response = client.post(url, {"username": "staff", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post(url, {"username": "staff", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
