@@ -168,3 +168,25 @@ def test_suspension_calls_the_kill_switch_webhook(workflow, owner, celery_worker
         message="the audit event of the call",
     )
     assert called.data["status"] == "succeeded" and called.data["response_code"] == 200
+
+
+def test_the_sweep_sends_what_a_lost_message_left_behind(agent, celery_worker, receivers):
+    receiver = receivers()
+    # A notification committed while the broker was unreachable: no message was queued.
+    lost = Notification.objects.create(
+        event="approval.expired",
+        agent_slug=agent.slug,
+        payload={
+            "event": "approval.expired",
+            "agent": agent.slug,
+            "package_version": 1,
+            "data": {},
+        },
+    )
+    Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    celery_worker(WEBHOOK_URLS=receiver.url)
+    tasks.notifications_sweep.delay()
+    wait_for(lambda: receiver.requests, message="the swept notification's webhook")
+    lost.refresh_from_db()
+    assert lost.dispatched_at is not None and lost.email_recipients == ["owner@example.com"]
+    assert webhook_json(receiver.requests[0])["id"] == lost.pk
