@@ -58,7 +58,7 @@ def format_time(value) -> str:
 # strings go through the encoder `json.dumps` itself uses, and the JSON columns,
 # which arrive as text, are canonicalized once per distinct text.
 _encode_string = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
-_encode_nested = json.JSONEncoder(
+canonical_nested = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
 ).encode
 if json.encoder.c_make_encoder is not None:
@@ -67,7 +67,7 @@ if json.encoder.c_make_encoder is not None:
         None, str, _encode_string, None, ":", ",", True, False, True
     )
 
-    def _encode_nested(value, _join="".join, _encoder=_c_encoder) -> str:  # noqa: F811
+    def canonical_nested(value, _join="".join, _encoder=_c_encoder) -> str:  # noqa: F811
         if isinstance(value, str):
             return _encode_string(value)
         return _join(_encoder(value, 0))
@@ -83,12 +83,12 @@ def nested_canonicalizer():
 
     def canonical(text) -> str:
         if isinstance(text, dict | list):
-            return _encode_nested(text)
+            return canonical_nested(text)
         if text is None:
             return "null"
         found = cache.get(text)
         if found is None:
-            found = _encode_nested(loads(text))
+            found = canonical_nested(loads(text))
             if len(cache) >= _NESTED_CACHE_LIMIT:
                 cache.clear()
                 cache["{}"] = "{}"

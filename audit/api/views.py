@@ -86,20 +86,30 @@ class AuditExportView(AuditApiView):
         return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
+        operation_id="audit_export_csv",
         parameters=FILTER_PARAMETERS,
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request):
-        """Stream the events as CSV or JSON Lines with the chain hashes of the range.
+        """Stream the events as CSV with the chain hashes of the range in the headers.
 
         Headers X-Audit-First-Seq, X-Audit-Last-Seq, X-Audit-Prev-Hash and
-        X-Audit-Last-Hash give the range; a JSON Lines export also ends with them.
+        X-Audit-Last-Hash give the range the export covers.
         """
         return export_response(export_filter(request.query_params), self.fmt)
 
 
 class AuditExportJsonlView(AuditExportView):
     fmt = "jsonl"
+
+    @extend_schema(
+        operation_id="audit_export_jsonl",
+        parameters=FILTER_PARAMETERS,
+        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request):
+        """Stream the events as JSON Lines; the last line is the chain range they cover."""
+        return export_response(export_filter(request.query_params), self.fmt)
 
 
 class CheckpointListView(AuditApiView):
