@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -234,6 +235,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user+system CPU seconds a local process (the PostgreSQL backend) used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -281,7 +288,10 @@ def main() -> int:
     from audit.models import AuditEvent
     from audit.verify import audit_verify
 
-    figures: dict = {"rows": args.rows}
+    figures: dict = {
+        "rows": args.rows,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     have = AuditEvent.objects.count()
     if not (args.reuse and have == args.rows):
         figures["seed_seconds"] = round(seed(args.rows), 2)
@@ -345,8 +355,21 @@ def main() -> int:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    before = (resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(backend))
     result = audit_verify()
+    after = (resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(backend))
     figures["verify_seconds"] = result.seconds
+    figures["verify_python_cpu_seconds"] = round(
+        after[0].ru_utime + after[0].ru_stime - before[0].ru_utime - before[0].ru_stime, 2
+    )
+    figures["verify_postgres_cpu_seconds"] = round(after[1] - before[1], 2)
+    figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
     figures["verify_ok"] = result.ok
     figures["verify_events"] = result.events
     print(json.dumps(figures))
