@@ -198,21 +198,40 @@ def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent
     assert error_of(response)["code"] == "insufficient_scope"
 
 
-def test_the_gate_is_throttled_per_token(api, owner, agent):
+class FrozenClock:
+    """Stand in for the time module so a test never straddles a throttle window."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypatch):
+    clock = FrozenClock(1_800_000_000.0)
+    monkeypatch.setattr("tokens.throttling.time", clock)
     first, second = api(owner, Scope.GATE_CHECK), api(owner, Scope.GATE_CHECK)
     body = {"agent": agent.slug, "digest": "0" * 64}
-    rates = {"gate": "2/min", "writes": "600/min"}
+    rates = {"gate": "2/min", "writes": "1/min"}
     with override_settings(
         REST_FRAMEWORK={**dj_settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     ):
-        assert [first.post(GATE, body, format="json").status_code for _ in range(3)] == [
-            200,
-            200,
-            429,
-        ]
+        statuses = [first.post(GATE, body, format="json").status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
         throttled = first.post(GATE, body, format="json")
         assert error_of(throttled)["code"] == "throttled"
+        assert throttled["Retry-After"] == "60"
         assert second.post(GATE, body, format="json").status_code == 200
+        writer = api(owner, Scope.PACKAGES_WRITE)
+        patch = {"description": "x"}
+        url = f"/api/v1/agents/{agent.slug}"
+        assert writer.patch(url, patch, format="json").status_code == 200
+        assert writer.patch(url, patch, format="json").status_code == 429
+        assert writer.get(url).status_code == 200
+        clock.now += 60
+        assert first.post(GATE, body, format="json").status_code == 200
+        assert writer.patch(url, patch, format="json").status_code == 200
 
 
 def _queries(client, body) -> int:
