@@ -119,3 +119,6 @@ def test_the_docs_page_is_served_from_static_with_no_cdn(client):
     assert "/api/v1/schema/" in page
     for asset in ("docs/swagger-ui-bundle.js", "docs/swagger-ui.css", "docs/docs.js"):
         assert finders.find(asset), asset
+    served = client.get(response["Location"])
+    assert served.status_code == 200
+    assert b"swagger-ui-bundle.js" in b"".join(served.streaming_content)
