@@ -279,3 +279,13 @@ def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> N
 def idempotency_release(*, record: IdempotencyRecord) -> None:
     """Forget a claim whose request failed on the server, so a retry runs again."""
     IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+
+
+def idempotency_prune(*, now: datetime | None = None) -> int:
+    """Delete the answers older than IDEMPOTENCY_TTL, which are never replayed; return how many.
+
+    Meant for a periodic job; a stale record is also dropped when its key is reused.
+    """
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -114,3 +114,22 @@ def test_a_nul_character_inside_a_manifest_is_not_a_server_error(writer, agent):
     response = writer.post(url(agent), manifest, format="json")
     assert response.status_code == 400
     assert "manifest.description" in error_of(response)["fields"]
+
+
+def test_answers_older_than_a_day_are_not_replayed_and_are_pruned(writer, agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tokens.services import idempotency_prune
+
+    body = manifest_for(agent)
+    assert writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    again = writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert again.status_code == 201
+    assert again.json()["version"] == 2
+    assert not again.has_header("Idempotent-Replayed")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    assert idempotency_prune() == 1
+    assert not IdempotencyRecord.objects.exists()
