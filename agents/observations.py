@@ -12,7 +12,9 @@ from audit.services import audit_record
 from config.errors import InvalidInput
 
 # A batch larger than this is refused whole: the runtime should send more often.
-MAX_ITEMS = 1000
+MAX_ITEMS = 10_000
+# Rows per INSERT: 8 parameters each stays under the databases' parameter limits.
+UPSERT_CHUNK = 2_000
 MAX_COUNT = 1_000_000_000
 # Clocks drift; a report a little ahead of the server is accepted, further is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -136,7 +138,12 @@ def _aggregate(items: list[dict]) -> list[dict]:
 
 
 def _upsert(agent_id: int, rows: list[dict]) -> None:
-    """Insert or add to the aggregated rows in one statement."""
+    """Insert or add to the aggregated rows, one statement per UPSERT_CHUNK rows."""
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        _upsert_chunk(agent_id, rows[start : start + UPSERT_CHUNK])
+
+
+def _upsert_chunk(agent_id: int, rows: list[dict]) -> None:
     table = connection.ops.quote_name(Observation._meta.db_table)
     least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
     adapt = connection.ops.adapt_datetimefield_value
@@ -175,7 +182,7 @@ def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int
 
     Every item is validated before anything is written, so a batch is stored
     whole or not at all. The queries do not grow with the batch: one upsert
-    and one audit event.
+    and one audit event (one upsert per UPSERT_CHUNK distinct uses).
     """
     cleaned = observations_validate(items)
     rows = _aggregate(cleaned)

@@ -48,6 +48,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "0", "hour": "8"},
         "description": "Escalate late reviews to the dimension's other reviewers.",
     },
+    # Daily at 03:30: drop idempotency answers older than their 24 h replay window.
+    "idempotency-prune": {
+        "task": "tokens.tasks.idempotency_records_prune",
+        "crontab": {"minute": "30", "hour": "3"},
+        "description": "Delete API idempotency records past their replay window.",
+    },
     # Hourly at minute 30: checkpoint the audit chain (when the audit app provides it).
     "audit-checkpoint": {
         "task": "audit.tasks.audit_checkpoint",

@@ -1,0 +1,36 @@
+"""A batch of up to 10,000 observations is stored whole; one more is refused whole."""
+
+import pytest
+
+from agents.models import Observation
+from agents.observations import MAX_ITEMS, UPSERT_CHUNK, observations_record
+from audit.actors import Actor
+from config.errors import InvalidInput
+
+pytestmark = pytest.mark.django_db
+ACTOR = Actor.system("tests")
+
+
+def uses(n: int) -> list[dict]:
+    return [
+        {"kind": "endpoint", "identifier": f"https://svc/{i}", "access": "read"} for i in range(n)
+    ]
+
+
+def test_a_full_batch_of_distinct_uses_is_stored_across_chunks(agent, audit_since):
+    assert MAX_ITEMS == 10_000 and MAX_ITEMS > UPSERT_CHUNK
+    since = audit_since()
+    assert observations_record(actor=ACTOR, agent=agent, items=uses(MAX_ITEMS)) == MAX_ITEMS
+    assert Observation.objects.filter(agent=agent).count() == MAX_ITEMS
+    assert [e.action for e in since()] == ["observations.recorded"]
+    observations_record(actor=ACTOR, agent=agent, items=uses(MAX_ITEMS))
+    assert set(Observation.objects.filter(agent=agent).values_list("count", flat=True)) == {2}
+
+
+def test_one_item_over_the_limit_stores_nothing(agent, audit_since):
+    since = audit_since()
+    with pytest.raises(InvalidInput) as raised:
+        observations_record(actor=ACTOR, agent=agent, items=uses(MAX_ITEMS + 1))
+    assert "items" in raised.value.fields
+    assert not Observation.objects.exists()
+    assert since() == []
