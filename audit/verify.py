@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass, field
 
 from django.db import connection, transaction
 
+from audit import signing
 from audit.chain import GENESIS_HASH, ROW_COLUMNS, canonical_nested, format_time, row_hasher
+from audit.checkpoints import checkpoint_export, checkpoint_signature_valid
 from audit.models import AuditEvent, Checkpoint
 
 FETCH_SIZE = 2_000
@@ -325,9 +327,6 @@ def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=Non
     A checkpoint signed by this key but with a bad signature breaks the result; one
     signed by another key (e.g. before a rotation) is only a warning.
     """
-    from audit import signing
-    from audit.checkpoints import checkpoint_signature_valid
-
     key = key or signing.public_key()
     known = signing.fingerprint(key)
     trusted = []
@@ -352,8 +351,6 @@ def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=Non
 
 def audit_verify(*, extra_checkpoints: Iterable[dict] = (), key=None) -> VerifyResult:
     """Verify the stored chain against the stored and any exported checkpoints."""
-    from audit.checkpoints import checkpoint_export
-
     started = time.perf_counter()
     with transaction.atomic():
         # Checkpoints first: every checkpoint read then covers events the row

@@ -92,3 +92,12 @@ def test_checkpoint_task_is_idempotent(events):
     assert audit_checkpoint.apply().get() == 4
     assert audit_checkpoint.apply().get() == 4
     assert Checkpoint.objects.count() == 1
+
+
+def test_beat_schedule_names_the_real_task():
+    from audit.schedule import AUDIT_BEAT_SCHEDULE
+    from audit.tasks import audit_checkpoint
+
+    entry = AUDIT_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["task"] == audit_checkpoint.name
+    assert audit_checkpoint.soft_time_limit < audit_checkpoint.time_limit
