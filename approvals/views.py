@@ -131,7 +131,9 @@ def dashboard(request):
         "agent_counts": agent_counts,
         "agents_total": sum(agent_counts.values()),
         "expiring": list(selectors.approvals_expiring(user)[:20]),
+        "expiring_count": selectors.approvals_expiring(user).count(),
         "drift": list(selectors.drift_open(user)[:20]),
+        "drift_count": selectors.drift_open(user).count(),
         "suspended": list(selectors.agents_suspended(user)[:20]),
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
     }
