@@ -4,6 +4,8 @@ import json
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, event_hash, format_time
@@ -205,6 +207,29 @@ def test_database_rendering_of_content_equals_the_canonical_form(text):
             before={text: text, "n": [0, -1, 1.5, 1e-07, True, None]},
             after={"z": {"b": text, "a": {text: [text]}}},
             data={"": text},
+        )
+    result = audit_verify()
+    assert result.ok, result
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    text=st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20),
+    number=st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(min_value=-1e15, max_value=1e15, allow_nan=False),
+)
+def test_any_stored_text_renders_canonically(db, text, number):
+    """Whatever the strings, the server-rendered content hashes as audit.chain defines."""
+    with transaction.atomic():
+        audit_record(
+            actor=Actor(type="user", id=text[:60], label=text),
+            action=text[:60],
+            agent_slug=text[:60],
+            data={text: number, "list": [text, {text: None}]},
         )
     result = audit_verify()
     assert result.ok, result
