@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import UserFactory
+from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -35,16 +36,6 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
-
-
-@pytest.fixture(autouse=True)
-def browser_settings(settings):
-    """Serve static files through the finders and hash test passwords quickly."""
-    settings.STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
