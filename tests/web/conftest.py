@@ -18,14 +18,3 @@ def pages_settings(settings):
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def login(client):
-    """Return a function signing the test client in as a user."""
-
-    def sign_in(user):
-        client.force_login(user)
-        return client
-
-    return sign_in

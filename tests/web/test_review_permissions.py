@@ -175,3 +175,22 @@ def test_a_reviewer_who_may_not_decide_is_told_why(client, workflow, agent, revi
     )
     assert cards[Dimension.SECURITY]["refusal"] == ""
     assert "You decided the iam sign-off" in response.content.decode()
+
+
+def test_a_critical_package_waits_for_a_second_security_reviewer(
+    client, workflow, agent, reviewers
+):
+    package = workflow.submit(agent)
+    assert package.risk_tier == "critical"
+    first, second = reviewers[Dimension.SECURITY]
+    client.force_login(first)
+    client.post(
+        decide_url(package, Dimension.SECURITY),
+        approve_data(workflow, package, Dimension.SECURITY),
+    )
+    client.force_login(second)
+    response = client.get(review_url(package))
+    card = next(c for c in response.context["cards"] if c["signoff"].dimension == "security")
+    assert card["form"] is not None
+    assert (card["approvals"], card["signoff"].required_approvals) == (1, 2)
+    assert "1 of 2 approvals" in response.content.decode()
