@@ -74,6 +74,7 @@ def chain_verify(
     start_seq: int = 1,
     start_prev: str = GENESIS_HASH,
     hasher=None,
+    encoded: bool = False,
 ) -> VerifyResult:
     """Verify rows in sequence order against each other and trusted checkpoints.
 
@@ -82,10 +83,15 @@ def chain_verify(
     (default: `row_hasher()` over `ROW_COLUMNS` tuples). `checkpoints` are
     (seq, head_hash) pairs whose signatures the caller has already checked. A
     range that does not start at the genesis event is verified by giving its
-    first seq and the hash before it.
+    first seq and the hash before it. With `encoded`, rows carry their seq and
+    hashes as ASCII bytes (as the PostgreSQL path reads them) and `hasher`
+    returns bytes.
     """
     hash_row = hasher or row_hasher()
     pending = sorted(checkpoints)
+    if encoded:
+        start_prev = start_prev.encode()
+        pending = [(seq, digest.encode()) for seq, digest in pending]
     result = VerifyResult(ok=True, checkpoints=len(pending))
     expected_seq, expected_prev, previous_prev = start_seq, start_prev, None
     cp_index = 0
@@ -95,7 +101,7 @@ def chain_verify(
     result.checkpoints = len(pending) - cp_index
     stream = iter(rows)
     for row in stream:
-        seq, prev_hash, stored = row[0], row[-2], row[-1]
+        seq, prev_hash, stored = int(row[0]), row[-2], row[-1]
         if seq != expected_seq:
             if seq > expected_seq:
                 if _turns_up(stream, expected_seq):
@@ -158,12 +164,14 @@ def chain_verify(
             TRUNCATED,
             f"A signed checkpoint covers event {covered} but the chain ends at {expected_seq - 1}.",
         )
+    if encoded:
+        result.head_hash = result.head_hash.decode() if result.head_hash else ""
     return result
 
 
 def _turns_up(stream: Iterator, seq: int) -> bool:
     """Consume the rest of the stream looking for seq (constant memory)."""
-    return any(row[0] == seq for row in stream)
+    return any(int(row[0]) == seq for row in stream)
 
 
 # On PostgreSQL the server renders each event's canonical content itself, but for
@@ -180,8 +188,6 @@ _SEP = "E'\\x01'"
 _TIME = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 _PIECES = [
     "seq::text",
-    "prev_hash",
-    "hash",
     "'{\"action\":' || "
     + _json("action")
     + " || ',\"actor_id\":' || "
@@ -207,12 +213,18 @@ _PIECES = [
     + " || ',\"token_label\":' || "
     + _json("token_label")
     + " || '}'",
+    "prev_hash",
+    "hash",
 ]
 PG_RENDERED = f" || {_SEP} || ".join(f"({piece})" for piece in _PIECES)
 
 
-def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[tuple]:
-    """Yield (seq, pieces, prev_hash, hash) per event from COPY, in seq order."""
+def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
+    """Yield the rendered pieces of each event from COPY, in seq order.
+
+    Pieces: seq, content up to `after`, after, ..., before, ..., data, the rest of
+    the content, prev_hash, hash; all bytes.
+    """
     from psycopg import sql
 
     where = sql.SQL("seq BETWEEN {} AND {}").format(
@@ -238,8 +250,7 @@ def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[tuple]:
             elif nbytes < 0:
                 _copy_end(pgconn)
                 return
-            pieces = bytes(data).split(b"\x01")
-            yield int(pieces[0]), pieces, pieces[1].decode(), pieces[2].decode()
+            yield bytes(data[:-1]).split(b"\x01")
 
 
 def _copy_end(pgconn) -> None:
@@ -253,26 +264,31 @@ def _copy_end(pgconn) -> None:
 
 def _pg_hasher():
     """Return the hasher of `_pg_rows` rows: the pieces joined, JSON made canonical."""
-    nested = _nested_bytes()
+    generations, nested = _nested_bytes()
     sha256 = hashlib.sha256
+    join = b"".join
 
-    def hash_pieces(prev_hash: str, row) -> str:
-        p = row[1]
-        return sha256(
-            b"".join(
-                (
-                    prev_hash.encode(),
-                    b"\n",
-                    p[3],
-                    nested(p[4]),
-                    p[5],
-                    nested(p[6]),
-                    p[7],
-                    nested(p[8]),
-                    p[9].rstrip(b"\n"),
+    def hash_pieces(prev_hash: bytes, p) -> bytes:
+        get = generations[0].get
+        return (
+            sha256(
+                join(
+                    (
+                        prev_hash,
+                        b"\n",
+                        p[1],
+                        get(p[2]) or nested(p[2]),
+                        p[3],
+                        get(p[4]) or nested(p[4]),
+                        p[5],
+                        get(p[6]) or nested(p[6]),
+                        p[7],
+                    )
                 )
             )
-        ).hexdigest()
+            .hexdigest()
+            .encode()
+        )
 
     return hash_pieces
 
@@ -281,26 +297,26 @@ def _nested_bytes(limit: int = 8192):
     """Return JSON text -> canonical JSON bytes, memoized in two generations.
 
     Audit payloads repeat (states, gate decisions); a full generation becomes the
-    old one, so the values in use survive and one-off payloads age out.
+    old one, so the values in use survive and one-off payloads age out. Return
+    the generations ([young, old], for lookups inline) and the lookup function.
     """
     encode = canonical_nested
     loads = json.loads
-    young: dict[bytes, bytes] = {b"{}": b"{}"}
-    old: dict[bytes, bytes] = {}
+    generations: list[dict[bytes, bytes]] = [{b"{}": b"{}"}, {}]
 
     def nested(text: bytes) -> bytes:
-        nonlocal young, old
+        young, old = generations
         found = young.get(text)
         if found is None:
             found = old.get(text)
             if found is None:
                 found = encode(loads(text)).encode()
             if len(young) >= limit:
-                old, young = young, {}
-            young[text] = found
+                generations[:] = [{}, young]
+            generations[0][text] = found
         return found
 
-    return nested
+    return generations, nested
 
 
 def stored_rows(*, first_seq: int | None = None, last_seq: int | None = None) -> Iterator:
@@ -315,10 +331,10 @@ def stored_rows(*, first_seq: int | None = None, last_seq: int | None = None) ->
 
 
 def stored_chain(*, first_seq: int | None = None, last_seq: int | None = None):
-    """Return (rows, hasher) to verify the stored events, the fastest way the database allows."""
+    """Return (rows, hasher, encoded) for `chain_verify`, the fastest way the database allows."""
     if connection.vendor == "postgresql":
-        return _pg_rows(first_seq, last_seq), _pg_hasher()
-    return stored_rows(first_seq=first_seq, last_seq=last_seq), row_hasher()
+        return _pg_rows(first_seq, last_seq), _pg_hasher(), True
+    return stored_rows(first_seq=first_seq, last_seq=last_seq), row_hasher(), False
 
 
 def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=None) -> list:
@@ -359,11 +375,11 @@ def audit_verify(*, extra_checkpoints: Iterable[dict] = (), key=None) -> VerifyR
         documents.extend(extra_checkpoints)
         signatures = VerifyResult(ok=True)
         trusted = trusted_checkpoints(documents, signatures, key)
-        rows, hasher = stored_chain()
+        rows, hasher, encoded = stored_chain()
         # Closed at once when a break stops the walk early: an open COPY holds the
         # connection.
         with closing(rows):
-            result = chain_verify(rows, checkpoints=trusted, hasher=hasher)
+            result = chain_verify(rows, checkpoints=trusted, hasher=hasher, encoded=encoded)
     result.warnings = signatures.warnings + result.warnings
     if result.ok and not signatures.ok:
         result.ok = False
