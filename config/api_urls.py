@@ -23,7 +23,6 @@ urlpatterns = [
     path("", include("approvals.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("approvals.evidence")),
-    path("", include("approvals.evidence")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
