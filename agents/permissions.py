@@ -41,6 +41,18 @@ def can_suspend(user, agent) -> Check:
     return Check(False, "not_permitted", "Only security or PAM reviewers and staff may suspend.")
 
 
+# Groups whose members may register agents (they become the new agent's owners).
+REGISTER_GROUPS = ("product-owner",)
+
+
+def can_register(user) -> Check:
+    if user.is_authenticated and user.is_active and (
+        user.is_staff or in_groups(user, REGISTER_GROUPS)
+    ):
+        return ALLOWED
+    return Check(False, "not_product_owner", "Only product owners and staff register agents.")
+
+
 def can_edit(user, agent) -> Check:
     if user.is_authenticated and (user.is_staff or is_owner(user, agent)):
         return ALLOWED

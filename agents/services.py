@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
 from agents.models import Agent, AgentStatus, Deployment
-from agents.permissions import can_edit
+from agents.permissions import can_edit, can_register
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
@@ -61,6 +61,10 @@ def agent_create(
     owners=(),
 ) -> Agent:
     """Register an agent; its creator owns it unless other owners are named."""
+    if not actor.is_system:
+        check = can_register(actor.user)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
     fields = {
         "slug": slug,
         "name": name,

@@ -18,7 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent
-from agents.permissions import can_edit, can_suspend
+from agents.permissions import can_edit, can_register, can_suspend
 from agents.services import agent_create, agent_update
 from approvals import forms as web_forms
 from approvals import selectors
@@ -34,7 +34,7 @@ from approvals.services import (
 )
 from audit.actors import Actor
 from audit.permissions import can_read_audit
-from config.errors import ApplicationError, InvalidInput
+from config.errors import ApplicationError, InvalidInput, NotPermitted
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import can_decide
 
@@ -136,6 +136,7 @@ def dashboard(request):
         "drift_count": selectors.drift_open(user).count(),
         "suspended": list(selectors.agents_suspended(user)[:20]),
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
+        "can_register": bool(can_register(user)),
     }
     return render(request, "dashboard.html", context)
 
@@ -151,13 +152,21 @@ def agent_list(request):
     page = Paginator(agents, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_register": not request.htmx and bool(can_register(user)),
+    }
     template = "agents/_table.html" if request.htmx else "agents/list.html"
     return render(request, template, context)
 
 
 @login_required
 def agent_new(request):
+    check = can_register(request.user)
+    if not check:
+        return _refused(request, NotPermitted(check.message, code=check.code))
     form = web_forms.AgentCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -120,3 +120,16 @@ def test_visible_to_scopes_owners_to_their_teams(owner, other_owner, reviewers):
     assert list(Agent.objects.visible_to(owner)) == [mine]
     assert list(Agent.objects.visible_to(other_owner)) == [theirs]
     assert set(Agent.objects.visible_to(reviewers["iam"][0])) == {mine, theirs}
+
+
+@pytest.mark.parametrize("group", ["iam", "compliance-officer", None])
+def test_only_product_owners_and_staff_register_agents(group, audit_since):
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="someone", groups=[group] if group else [])
+    since = audit_since()
+    with pytest.raises(NotPermitted) as raised:
+        create(Actor.for_user(user))
+    assert raised.value.code == "not_product_owner"
+    assert not Agent.objects.exists()
+    assert since() == []

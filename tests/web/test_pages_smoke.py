@@ -70,3 +70,10 @@ def test_edit_an_agent(client, owner, other_owner, agent, reviewers):
     assert set(agent.owners.values_list("username", flat=True)) == {"owner", "other-owner"}
     client.force_login(reviewers["iam"][0])
     assert client.post(url, data).status_code == 403
+
+
+def test_a_reviewer_is_not_offered_and_is_refused_registration(client, reviewers):
+    client.force_login(reviewers[Dimension.IAM][0])
+    assert reverse("agent-new").encode() not in client.get(reverse("agent-list")).content
+    response = client.post(reverse("agent-new"), {"slug": "x"})
+    assert response.status_code == 403

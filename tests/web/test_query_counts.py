@@ -88,12 +88,13 @@ def counted(client, django_assert_num_queries, url, expected):
 
 
 # (url name, viewer, queries) for every list page. The numbers are the whole request:
-# session, user, the header's groups, the visibility check and the page's own reads.
+# session, user, the header's groups, the visibility check, the register permission
+# (dashboard and agent list) and the page's own reads.
 LIST_PAGES = [
-    ("dashboard", "reviewer", 13),
-    ("dashboard", "owner", 12),
-    ("agent-list", "owner", 8),
-    ("agent-list", "reviewer", 8),
+    ("dashboard", "reviewer", 14),
+    ("dashboard", "owner", 13),
+    ("agent-list", "owner", 9),
+    ("agent-list", "reviewer", 9),
     ("audit-log", "owner", 9),
     ("audit-log", "reviewer", 7),
 ]
@@ -118,10 +119,10 @@ def test_agent_list_pages_and_filters_keep_the_count(
     client.force_login(viewers["owner"])
     add_rows(50, owner=viewers["owner"], checklists=checklists)
     url = reverse("agent-list")
-    page2 = counted(client, django_assert_num_queries, url + "?page=2", 8)
+    page2 = counted(client, django_assert_num_queries, url + "?page=2", 9)
     assert len(page2.context["page"].object_list) == 25
     filtered = counted(
-        client, django_assert_num_queries, url + "?status=suspended&team=team-1&q=row", 8
+        client, django_assert_num_queries, url + "?status=suspended&team=team-1&q=row", 9
     )
     rows = filtered.context["page"].object_list
     assert rows and all(a.status == "suspended" and a.team == "team-1" for a in rows)
