@@ -46,8 +46,10 @@ REGISTER_GROUPS = ("product-owner",)
 
 
 def can_register(user) -> Check:
-    if user.is_authenticated and user.is_active and (
-        user.is_staff or in_groups(user, REGISTER_GROUPS)
+    if (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_staff or in_groups(user, REGISTER_GROUPS))
     ):
         return ALLOWED
     return Check(False, "not_product_owner", "Only product owners and staff register agents.")
