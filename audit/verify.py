@@ -310,7 +310,7 @@ def _nested_bytes(limit: int = 8192):
         if found is None:
             found = old.get(text)
             if found is None:
-                found = encode(loads(text)).encode()
+                found = encode(loads(text.decode())).encode()
             if len(young) >= limit:
                 generations[:] = [{}, young]
             generations[0][text] = found
