@@ -48,6 +48,30 @@ def event_hash(prev_hash: str, fields: dict) -> str:
     return digest.hexdigest()
 
 
+_NESTED = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
+# The fields filled in by the database appender (audit_append), in the hashed content.
+DATABASE_FIELDS = ("created_at", "seq")
+
+
+def content_pieces(fields: dict) -> tuple[str, str, str]:
+    """Return the canonical content cut around `created_at` and `seq`.
+
+    `head + json(created_at) + mid + str(seq) + tail` is byte for byte
+    `canonical_content(fields)`: top-level keys in sorted order, each value
+    encoded as `json.dumps` encodes it nested. The database appender fills the
+    two gaps under the chain lock (see audit/migrations/0004).
+    """
+    pieces: list[list[str]] = [[]]
+    for name in sorted(HASHED_FIELDS):
+        if name in DATABASE_FIELDS:
+            pieces[-1].append(f'"{name}":')
+            pieces.append([])
+        else:
+            pieces[-1].append(f'"{name}":{json.dumps(fields[name], **_NESTED)},')
+    head, mid, tail = ("".join(piece) for piece in pieces)
+    return "{" + head, "," + mid, ("," + tail[:-1] if tail else "") + "}"
+
+
 def format_time(value) -> str:
     """Return the fixed textual form of an event time used inside the hash."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
