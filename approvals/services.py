@@ -273,6 +273,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     )
     notify("package.submitted", package=package)
     if carry:
+        package.carried_over = True
+        package.save(update_fields=["carried_over"])
         audit_record(
             actor=actor,
             action="package.signoffs_carried_over",

@@ -113,5 +113,14 @@ APPEND_ARGUMENTS = (
 
 
 def _jsonable(value: dict | None) -> dict:
-    """Return the value as it reads back from a JSON column, so its hash is stable."""
-    return json.loads(json.dumps(value or {}, default=str))
+    """Return the value as it reads back from a JSON column, so its hash is stable.
+
+    PostgreSQL keeps JSON numbers as numerics and prints a whole float such as
+    1e16 without its exponent, so whole floats become integers here already.
+    """
+    return json.loads(json.dumps(value or {}, default=str), parse_float=_number)
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value

@@ -184,6 +184,7 @@ def test_pure_narrowing_carries_signoffs_over(workflow, agent, audit_since):
     since = audit_since()
     second = workflow.submit(agent, doc)
     assert second.state == PackageState.APPROVED
+    assert second.carried_over is True
     assert second.expires_at == first.expires_at
     assert {s.state for s in second.signoffs.all()} == {SignOffState.CARRIED_OVER}
     events = since()

@@ -114,3 +114,14 @@ def test_failed_audit_write_rolls_the_change_back(workflow, owner):
     assert package.submitted_at is None
     assert not package.signoffs.exists()
     assert not AuditEvent.objects.filter(action="package.submitted").exists()
+
+
+@pytest.mark.parametrize("number", [1e16, 2.5e17, 5.0, 0.1, 1e-7, -3.25, 12345678901234567890])
+def test_numbers_hash_the_same_after_a_round_trip_through_postgresql(db, number):
+    from audit.verify import audit_verify
+
+    record_with = {"amount": number, "nested": [number, {"x": number}]}
+    with transaction.atomic():
+        audit_record(actor=Actor.system(), action="test.number", data=record_with)
+    report = audit_verify()
+    assert report.ok, report

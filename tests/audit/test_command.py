@@ -95,9 +95,9 @@ def test_checkpoint_task_is_idempotent(events):
 
 
 def test_beat_schedule_names_the_real_task():
-    from audit.schedule import AUDIT_BEAT_SCHEDULE
     from audit.tasks import audit_checkpoint
+    from config.schedule import SCHEDULE
 
-    entry = AUDIT_BEAT_SCHEDULE["audit-checkpoint"]
+    entry = SCHEDULE["audit-checkpoint"]
     assert entry["task"] == audit_checkpoint.name
     assert audit_checkpoint.soft_time_limit < audit_checkpoint.time_limit
