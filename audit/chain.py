@@ -28,6 +28,17 @@ HASHED_FIELDS = (
 )
 
 
+# Every stored column of an event, in the order exports and the API list them.
+STORED_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+
+def stored_fields(event) -> dict:
+    """Return the hashed fields of a stored event, its time in the hashed form."""
+    fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+    fields["created_at"] = format_time(event.created_at)
+    return fields
+
+
 def canonical_content(fields: dict) -> str:
     """Return the canonical JSON of an event's hashed fields."""
     return json.dumps(

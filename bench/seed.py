@@ -29,7 +29,7 @@ from django.utils import timezone  # noqa: E402
 
 from approvals import manifest as manifests  # noqa: E402
 from audit.actors import Actor  # noqa: E402
-from audit.chain import GENESIS_HASH, event_hash, format_time  # noqa: E402
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, event_hash, format_time  # noqa: E402
 from signoffs.models import Checklist  # noqa: E402
 from signoffs.services import checklists_load  # noqa: E402
 
@@ -343,25 +343,7 @@ def seed_audit(events: int, slugs: list[str], now) -> int:
 
     return copy_rows(
         "audit_auditevent",
-        [
-            "seq",
-            "created_at",
-            "actor_type",
-            "actor_id",
-            "actor_label",
-            "token_label",
-            "action",
-            "target_type",
-            "target_id",
-            "agent_slug",
-            "package_version",
-            "before",
-            "after",
-            "data",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ],
+        list(STORED_COLUMNS),
         rows(),
     )
 

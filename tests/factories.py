@@ -67,3 +67,18 @@ def manifest_for(target: Agent, example_name: str = "support-agent.yaml", **chan
     doc["identity"]["log_principal"] = target.log_principal
     doc.update(changes)
     return doc
+
+
+class DriftFindingFactory(factory.django.DjangoModelFactory):
+    """An open critical finding: an unapproved shell tool run with execute access."""
+
+    class Meta:
+        model = "approvals.DriftFinding"
+
+    kind = "tool"
+    identifier = "shell"
+    access = "execute"
+    reason = "unapproved"
+    severity = "critical"
+    first_seen = factory.LazyFunction(timezone.now)
+    last_seen = factory.LazyAttribute(lambda f: f.first_seen)

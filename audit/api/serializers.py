@@ -1,30 +1,13 @@
 from rest_framework import serializers
 
+from audit.chain import STORED_COLUMNS
 from audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "seq",
-            "created_at",
-            "actor_type",
-            "actor_id",
-            "actor_label",
-            "token_label",
-            "action",
-            "target_type",
-            "target_id",
-            "agent_slug",
-            "package_version",
-            "before",
-            "after",
-            "data",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
+        fields = list(STORED_COLUMNS)
         read_only_fields = fields
 
 

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from approvals.models import ApprovalPackage, DriftFinding, Severity
+from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from tests.api.conftest import error_of
-from tests.factories import AgentFactory, manifest_for
+from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
@@ -124,18 +124,7 @@ def test_agent_suspended(ci, agent, approved, reviewers):
 
 
 def test_open_critical_drift(ci, agent, approved):
-    now = timezone.now()
-    DriftFinding.objects.create(
-        agent=agent,
-        package=approved,
-        kind="tool",
-        identifier="shell",
-        access="execute",
-        reason="unapproved",
-        severity=Severity.CRITICAL,
-        first_seen=now,
-        last_seen=now,
-    )
+    DriftFindingFactory(agent=agent, package=approved)
     answer = check(ci, agent=agent.slug, digest=approved.digest)
     assert (answer["decision"], codes(answer)) == ("deny", ["open_critical_drift"])
 

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from approvals import manifest as manifests
 from approvals.gate import ALLOW, DENY, gate_check
-from approvals.models import ApprovalPackage, DriftFinding, Severity
+from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend, package_expire
 from audit.actors import Actor
-from tests.factories import manifest_for
+from tests.factories import DriftFindingFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
 CI = Actor.system("ci")
@@ -110,18 +110,7 @@ def test_suspended_agent_is_denied(workflow, agent, reviewers):
 
 def test_open_critical_drift_is_denied(workflow, agent):
     package = workflow.approve(agent)
-    now = timezone.now()
-    DriftFinding.objects.create(
-        agent=agent,
-        package=package,
-        kind="tool",
-        identifier="shell",
-        access="execute",
-        reason="unapproved",
-        severity=Severity.CRITICAL,
-        first_seen=now,
-        last_seen=now,
-    )
+    DriftFindingFactory(agent=agent, package=package)
     assert codes(check(agent.slug, manifest_for(agent))) == ["open_critical_drift"]
 
 

@@ -7,7 +7,7 @@ from django.db.utils import DatabaseError
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import package_submit
 from audit.actors import Actor
-from audit.chain import GENESIS_HASH, event_hash
+from audit.chain import GENESIS_HASH, event_hash, stored_fields
 from audit.models import AuditEvent
 from audit.services import audit_record
 from tests.factories import AgentFactory
@@ -28,26 +28,7 @@ def test_events_chain_from_genesis(db):
     assert events[0].prev_hash == GENESIS_HASH
     for before, event in zip([None, *events], events, strict=False):
         prev = before.hash if before else GENESIS_HASH
-        fields = {
-            name: getattr(event, name)
-            for name in (
-                "seq",
-                "actor_type",
-                "actor_id",
-                "actor_label",
-                "token_label",
-                "action",
-                "target_type",
-                "target_id",
-                "agent_slug",
-                "package_version",
-                "before",
-                "after",
-                "data",
-                "request_id",
-            )
-        }
-        fields["created_at"] = event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        fields = stored_fields(event)
         assert event.hash == event_hash(prev, fields)
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.actors import Actor
-from audit.chain import GENESIS_HASH, event_hash, format_time
+from audit.chain import GENESIS_HASH, event_hash, stored_fields
 from audit.checkpoints import checkpoint_create, checkpoint_export, checkpoint_signature_valid
 from audit.models import AuditEvent, Checkpoint
 from audit.services import audit_record
@@ -47,30 +47,6 @@ def sql(statement: str, params=(), table: str = "audit_auditevent") -> None:
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         cursor.execute(statement, params)
         cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-
-
-def fields_of(event: AuditEvent) -> dict:
-    fields = {
-        name: getattr(event, name)
-        for name in (
-            "seq",
-            "actor_type",
-            "actor_id",
-            "actor_label",
-            "token_label",
-            "action",
-            "target_type",
-            "target_id",
-            "agent_slug",
-            "package_version",
-            "before",
-            "after",
-            "data",
-            "request_id",
-        )
-    }
-    fields["created_at"] = format_time(event.created_at)
-    return fields
 
 
 def test_untouched_chain_verifies_with_its_checkpoints():
@@ -119,7 +95,7 @@ def test_inserted_row_with_the_rest_renumbered_is_reported():
     forged_prev = AuditEvent.objects.get(seq=2).hash
     sql("UPDATE audit_auditevent SET seq = -seq WHERE seq >= 3")
     sql("UPDATE audit_auditevent SET seq = 1 - seq WHERE seq < 0")
-    forged = {**fields_of(AuditEvent.objects.get(seq=1)), "seq": 3, "action": "forged"}
+    forged = {**stored_fields(AuditEvent.objects.get(seq=1)), "seq": 3, "action": "forged"}
     sql(
         "INSERT INTO audit_auditevent (seq, created_at, actor_type, actor_id, actor_label, "
         "token_label, action, target_type, target_id, agent_slug, package_version, before, "
@@ -139,7 +115,7 @@ def test_rehashed_chain_is_caught_only_by_the_signed_checkpoint():
     sql("UPDATE audit_auditevent SET action = 'package.rejected' WHERE seq = 2")
     prev = AuditEvent.objects.get(seq=1).hash
     for event in AuditEvent.objects.filter(seq__gte=2).order_by("seq"):
-        digest = event_hash(prev, fields_of(event))
+        digest = event_hash(prev, stored_fields(event))
         sql(
             "UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE seq = %s",
             [prev, digest, event.seq],
