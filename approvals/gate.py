@@ -2,9 +2,9 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC
 
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent
@@ -40,49 +40,56 @@ class GateResult:
         }
 
 
-LIVE_FINDING = [FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED]
+LIVE_FINDING = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+
+# Every check runs this one statement: the agent, its last approved version and
+# whether a critical finding is open. Written as SQL because building the same
+# query through the ORM cost several times its execution on every deploy's check.
+DECISION_SQL = f"""
+SELECT a.suspended_at,
+       EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
+               WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
+       p.id, p.version, p.state, p.digest, p.expires_at
+FROM {Agent._meta.db_table} a
+LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
+    SELECT q.id FROM {ApprovalPackage._meta.db_table} q
+    WHERE q.agent_id = a.id AND q.approved_at IS NOT NULL
+    ORDER BY q.version DESC LIMIT 1)
+WHERE a.slug = %s
+"""  # noqa: S608 - table names come from the models; values are parameters
 
 
-def _critical_drift(agent_ref) -> Exists:
-    return Exists(
-        DriftFinding.objects.filter(
-            agent_id=agent_ref, severity=Severity.CRITICAL, status__in=LIVE_FINDING
-        )
-    )
+def _decision_row(agent_slug: str) -> dict | None:
+    with connection.cursor() as cursor:
+        cursor.execute(DECISION_SQL, [Severity.CRITICAL.value, *LIVE_FINDING, agent_slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    suspended_at, drift, pk, version, state, digest, expires_at = row
+    if expires_at is not None and timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
+    return {
+        "suspended_at": suspended_at,
+        "critical_drift": bool(drift),
+        "pk": pk,
+        "version": version,
+        "state": state,
+        "digest": digest,
+        "expires_at": expires_at,
+    }
 
 
 def _evaluate(agent_slug: str, manifest, digest: str | None) -> GateResult:
-    """Decide in one query on the hot path: the last approved version, its agent and drift."""
+    """Decide from one query: the agent, its last approved version, open critical drift."""
     result = GateResult()
-    package = (
-        ApprovalPackage.objects.filter(agent__slug=agent_slug, approved_at__isnull=False)
-        .annotate(critical_drift=_critical_drift(OuterRef("agent_id")))
-        .order_by("-version")
-        .values(
-            "pk",
-            "version",
-            "state",
-            "digest",
-            "expires_at",
-            "critical_drift",
-            suspended_at=F("agent__suspended_at"),
-        )
-        .first()
-    )
+    package = _decision_row(agent_slug)
     if package is None:
-        agent = (
-            Agent.objects.filter(slug=agent_slug)
-            .annotate(critical_drift=_critical_drift(OuterRef("pk")))
-            .values("suspended_at", "critical_drift")
-            .first()
-        )
-        if agent is None:
-            result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
-            return result
-        _deny_agent(result, agent)
+        result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
+        return result
+    _deny_agent(result, package)
+    if package["pk"] is None:
         result.deny("no_approved_package", "No version of this agent was ever approved.")
         return _finish(result)
-    _deny_agent(result, package)
     state, expires_at = package["state"], package["expires_at"]
     if state == PackageState.EXPIRED or (
         state == PackageState.APPROVED and expires_at <= timezone.now()

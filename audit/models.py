@@ -24,31 +24,34 @@ class AuditEvent(models.Model):
     """One state change or gate decision; `hash` links it to the event before."""
 
     seq = models.BigIntegerField(unique=True, editable=False)
-    created_at = models.DateTimeField(editable=False, db_index=True)
+    created_at = models.DateTimeField(editable=False)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
-    actor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    actor_id = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=200, blank=True)
     token_label = models.CharField(max_length=200, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
-    agent_slug = models.CharField(max_length=64, blank=True, db_index=True)
+    agent_slug = models.CharField(max_length=64, blank=True)
     package_version = models.IntegerField(null=True, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
+        # Each index costs every append (the gate appends on every check): only
+        # the filters of the audit page and exports, each walked in seq order.
         indexes = [
             models.Index(fields=["agent_slug", "seq"]),
             models.Index(fields=["action", "seq"]),
             models.Index(fields=["created_at", "seq"]),
+            models.Index(fields=["actor_id", "seq"]),
         ]
 
     def __str__(self):
