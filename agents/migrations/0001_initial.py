@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,49 +14,130 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Agent',
+            name="Agent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=63, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('team', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('workload_id', models.CharField(max_length=2048, verbose_name='workload identity (SPIFFE ID)')),
-                ('log_principal', models.CharField(max_length=200)),
-                ('deployment', models.CharField(choices=[('internal_copilot', 'Internal copilot'), ('customer_facing', 'Customer-facing'), ('regulated_workflow', 'Regulated workflow')], max_length=32)),
-                ('status', models.CharField(choices=[('new', 'New'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('expired', 'Approval expired'), ('suspended', 'Suspended'), ('retired', 'Retired')], default='new', editable=False, max_length=32)),
-                ('risk_tier', models.CharField(blank=True, db_index=True, editable=False, max_length=16)),
-                ('suspended_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('suspended_reason', models.TextField(blank=True, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owners', models.ManyToManyField(related_name='owned_agents', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=63, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("team", models.CharField(blank=True, db_index=True, max_length=100)),
+                (
+                    "workload_id",
+                    models.CharField(max_length=2048, verbose_name="workload identity (SPIFFE ID)"),
+                ),
+                ("log_principal", models.CharField(max_length=200)),
+                (
+                    "deployment",
+                    models.CharField(
+                        choices=[
+                            ("internal_copilot", "Internal copilot"),
+                            ("customer_facing", "Customer-facing"),
+                            ("regulated_workflow", "Regulated workflow"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("expired", "Approval expired"),
+                            ("suspended", "Suspended"),
+                            ("retired", "Retired"),
+                        ],
+                        default="new",
+                        editable=False,
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "risk_tier",
+                    models.CharField(blank=True, db_index=True, editable=False, max_length=16),
+                ),
+                ("suspended_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("suspended_reason", models.TextField(blank=True, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owners",
+                    models.ManyToManyField(
+                        related_name="owned_agents", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['slug'],
-                'permissions': [('review_iam', 'May decide the IAM sign-off of this agent'), ('review_pam', 'May decide the PAM sign-off of this agent'), ('review_security', 'May decide the security sign-off of this agent'), ('review_compliance', 'May decide the compliance sign-off of this agent'), ('suspend_agent', 'May pull the kill switch of this agent')],
+                "ordering": ["slug"],
+                "permissions": [
+                    ("review_iam", "May decide the IAM sign-off of this agent"),
+                    ("review_pam", "May decide the PAM sign-off of this agent"),
+                    ("review_security", "May decide the security sign-off of this agent"),
+                    ("review_compliance", "May decide the compliance sign-off of this agent"),
+                    ("suspend_agent", "May pull the kill switch of this agent"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Observation',
+            name="Observation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('action', 'Action'), ('tool', 'Tool'), ('dataset', 'Dataset'), ('endpoint', 'Endpoint'), ('external_api', 'External API'), ('model', 'Model'), ('prompt', 'Prompt digest')], max_length=16)),
-                ('identifier', models.CharField(max_length=2048)),
-                ('access', models.CharField(blank=True, max_length=16)),
-                ('count', models.BigIntegerField(default=1)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField(db_index=True)),
-                ('source', models.CharField(blank=True, max_length=200)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='observations', to='agents.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("action", "Action"),
+                            ("tool", "Tool"),
+                            ("dataset", "Dataset"),
+                            ("endpoint", "Endpoint"),
+                            ("external_api", "External API"),
+                            ("model", "Model"),
+                            ("prompt", "Prompt digest"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("identifier", models.CharField(max_length=2048)),
+                ("access", models.CharField(blank=True, max_length=16)),
+                ("count", models.BigIntegerField(default=1)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField(db_index=True)),
+                ("source", models.CharField(blank=True, max_length=200)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="observations",
+                        to="agents.agent",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='agent',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'retired'), _negated=True), fields=('workload_id',), name='unique_workload_id_among_active_agents'),
+            model_name="agent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "retired"), _negated=True),
+                fields=("workload_id",),
+                name="unique_workload_id_among_active_agents",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='observation',
-            constraint=models.UniqueConstraint(fields=('agent', 'kind', 'identifier', 'access'), name='one_observation_per_use'),
+            model_name="observation",
+            constraint=models.UniqueConstraint(
+                fields=("agent", "kind", "identifier", "access"), name="one_observation_per_use"
+            ),
         ),
     ]

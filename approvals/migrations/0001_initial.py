@@ -6,105 +6,263 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('agents', '0001_initial'),
+        ("agents", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApprovalPackage',
+            name="ApprovalPackage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('state', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('rejected', 'Rejected'), ('approved', 'Approved'), ('superseded', 'Superseded'), ('expired', 'Expired'), ('revoked', 'Revoked')], db_index=True, default='draft', max_length=32)),
-                ('manifest', models.JSONField()),
-                ('digest', models.CharField(db_index=True, max_length=64)),
-                ('risk_tier', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=16)),
-                ('is_recertification', models.BooleanField(default=False)),
-                ('diff', models.JSONField(blank=True, default=dict)),
-                ('carried_over', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('state_reason', models.TextField(blank=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='packages', to='agents.agent')),
-                ('base', models.ForeignKey(blank=True, help_text='The approved version this one was diffed against at submission.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='approvals.approvalpackage')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("rejected", "Rejected"),
+                            ("approved", "Approved"),
+                            ("superseded", "Superseded"),
+                            ("expired", "Expired"),
+                            ("revoked", "Revoked"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=32,
+                    ),
+                ),
+                ("manifest", models.JSONField()),
+                ("digest", models.CharField(db_index=True, max_length=64)),
+                (
+                    "risk_tier",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("is_recertification", models.BooleanField(default=False)),
+                ("diff", models.JSONField(blank=True, default=dict)),
+                ("carried_over", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("state_reason", models.TextField(blank=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="packages",
+                        to="agents.agent",
+                    ),
+                ),
+                (
+                    "base",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The approved version this one was diffed against at submission.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="approvals.approvalpackage",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['agent', '-version'],
+                "ordering": ["agent", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='DriftFinding',
+            name="DriftFinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16)),
-                ('identifier', models.CharField(max_length=2048)),
-                ('access', models.CharField(blank=True, max_length=16)),
-                ('reason', models.CharField(max_length=64)),
-                ('severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=16)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], db_index=True, default='open', max_length=16)),
-                ('count', models.BigIntegerField(default=1)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('resolution', models.TextField(blank=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drift_findings', to='agents.agent')),
-                ('package', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='approvals.approvalpackage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=16)),
+                ("identifier", models.CharField(max_length=2048)),
+                ("access", models.CharField(blank=True, max_length=16)),
+                ("reason", models.CharField(max_length=64)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("count", models.BigIntegerField(default=1)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("resolution", models.TextField(blank=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drift_findings",
+                        to="agents.agent",
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="approvals.approvalpackage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_seen'],
+                "ordering": ["-last_seen"],
             },
         ),
         migrations.CreateModel(
-            name='ScopeEntry',
+            name="ScopeEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('action', 'Action'), ('tool', 'Tool'), ('dataset', 'Dataset'), ('endpoint', 'Endpoint'), ('external_api', 'External API')], max_length=16)),
-                ('identifier', models.CharField(max_length=2048)),
-                ('access', models.CharField(choices=[('read', 'Read'), ('write', 'Write'), ('execute', 'Execute'), ('admin', 'Admin')], max_length=16)),
-                ('classification', models.CharField(default='internal', max_length=16)),
-                ('trust_boundary', models.CharField(default='internal', max_length=16)),
-                ('privileged', models.BooleanField(default=False)),
-                ('constraints', models.JSONField(blank=True, default=dict)),
-                ('justification', models.TextField(blank=True)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='approvals.approvalpackage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("action", "Action"),
+                            ("tool", "Tool"),
+                            ("dataset", "Dataset"),
+                            ("endpoint", "Endpoint"),
+                            ("external_api", "External API"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("identifier", models.CharField(max_length=2048)),
+                (
+                    "access",
+                    models.CharField(
+                        choices=[
+                            ("read", "Read"),
+                            ("write", "Write"),
+                            ("execute", "Execute"),
+                            ("admin", "Admin"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("classification", models.CharField(default="internal", max_length=16)),
+                ("trust_boundary", models.CharField(default="internal", max_length=16)),
+                ("privileged", models.BooleanField(default=False)),
+                ("constraints", models.JSONField(blank=True, default=dict)),
+                ("justification", models.TextField(blank=True)),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="approvals.approvalpackage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'scope entries',
-                'ordering': ['package', 'kind', 'identifier'],
+                "verbose_name_plural": "scope entries",
+                "ordering": ["package", "kind", "identifier"],
             },
         ),
         migrations.AddIndex(
-            model_name='approvalpackage',
-            index=models.Index(fields=['state', 'expires_at'], name='approvals_a_state_51e065_idx'),
+            model_name="approvalpackage",
+            index=models.Index(fields=["state", "expires_at"], name="approvals_a_state_51e065_idx"),
         ),
         migrations.AddConstraint(
-            model_name='approvalpackage',
-            constraint=models.UniqueConstraint(fields=('agent', 'version'), name='one_package_per_version'),
+            model_name="approvalpackage",
+            constraint=models.UniqueConstraint(
+                fields=("agent", "version"), name="one_package_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='approvalpackage',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'approved')), fields=('agent',), name='one_approved_package_per_agent'),
+            model_name="approvalpackage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "approved")),
+                fields=("agent",),
+                name="one_approved_package_per_agent",
+            ),
         ),
         migrations.AddIndex(
-            model_name='driftfinding',
-            index=models.Index(fields=['agent', 'status', 'severity'], name='approvals_d_agent_i_c49cf6_idx'),
+            model_name="driftfinding",
+            index=models.Index(
+                fields=["agent", "status", "severity"], name="approvals_d_agent_i_c49cf6_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='driftfinding',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['open', 'acknowledged'])), fields=('agent', 'kind', 'identifier', 'access'), name='one_live_finding_per_use'),
+            model_name="driftfinding",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["open", "acknowledged"])),
+                fields=("agent", "kind", "identifier", "access"),
+                name="one_live_finding_per_use",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scopeentry',
-            constraint=models.UniqueConstraint(fields=('package', 'kind', 'identifier'), name='one_entry_per_identifier'),
+            model_name="scopeentry",
+            constraint=models.UniqueConstraint(
+                fields=("package", "kind", "identifier"), name="one_entry_per_identifier"
+            ),
         ),
     ]

@@ -4,52 +4,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(db_index=True)),
-                ('head_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('signature', models.TextField()),
-                ('public_key_fingerprint', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(db_index=True)),
+                ("head_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField()),
+                ("signature", models.TextField()),
+                ("public_key_fingerprint", models.CharField(max_length=64)),
             ],
             options={
-                'ordering': ['seq'],
+                "ordering": ["seq"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(editable=False, unique=True)),
-                ('created_at', models.DateTimeField(db_index=True, editable=False)),
-                ('actor_type', models.CharField(choices=[('user', 'User'), ('token', 'API token'), ('system', 'System')], max_length=16)),
-                ('actor_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('actor_label', models.CharField(blank=True, max_length=200)),
-                ('token_label', models.CharField(blank=True, max_length=200)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('target_type', models.CharField(blank=True, max_length=64)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('agent_slug', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('package_version', models.IntegerField(blank=True, null=True)),
-                ('before', models.JSONField(blank=True, default=dict)),
-                ('after', models.JSONField(blank=True, default=dict)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(editable=False, unique=True)),
+                ("created_at", models.DateTimeField(db_index=True, editable=False)),
+                (
+                    "actor_type",
+                    models.CharField(
+                        choices=[("user", "User"), ("token", "API token"), ("system", "System")],
+                        max_length=16,
+                    ),
+                ),
+                ("actor_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("actor_label", models.CharField(blank=True, max_length=200)),
+                ("token_label", models.CharField(blank=True, max_length=200)),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                ("target_type", models.CharField(blank=True, max_length=64)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("agent_slug", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("package_version", models.IntegerField(blank=True, null=True)),
+                ("before", models.JSONField(blank=True, default=dict)),
+                ("after", models.JSONField(blank=True, default=dict)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['seq'],
-                'indexes': [models.Index(fields=['agent_slug', 'seq'], name='audit_audit_agent_s_37142e_idx'), models.Index(fields=['action', 'seq'], name='audit_audit_action_4839b2_idx'), models.Index(fields=['created_at', 'seq'], name='audit_audit_created_258256_idx')],
+                "ordering": ["seq"],
+                "indexes": [
+                    models.Index(
+                        fields=["agent_slug", "seq"], name="audit_audit_agent_s_37142e_idx"
+                    ),
+                    models.Index(fields=["action", "seq"], name="audit_audit_action_4839b2_idx"),
+                    models.Index(
+                        fields=["created_at", "seq"], name="audit_audit_created_258256_idx"
+                    ),
+                ],
             },
         ),
     ]

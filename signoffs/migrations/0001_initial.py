@@ -6,84 +6,210 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('approvals', '0001_initial'),
+        ("approvals", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Checklist',
+            name="Checklist",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('iam', 'IAM'), ('pam', 'PAM'), ('security', 'Security'), ('compliance', 'Compliance')], max_length=16)),
-                ('version', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "dimension",
+                    models.CharField(
+                        choices=[
+                            ("iam", "IAM"),
+                            ("pam", "PAM"),
+                            ("security", "Security"),
+                            ("compliance", "Compliance"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['dimension', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('dimension', 'version'), name='one_checklist_version')],
+                "ordering": ["dimension", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("dimension", "version"), name="one_checklist_version"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SignOff',
+            name="SignOff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('iam', 'IAM'), ('pam', 'PAM'), ('security', 'Security'), ('compliance', 'Compliance')], max_length=16)),
-                ('required_approvals', models.PositiveSmallIntegerField(default=1)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('changes_requested', 'Changes requested'), ('rejected', 'Rejected'), ('carried_over', 'Carried over')], default='pending', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('carried_over_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='signoffs.signoff')),
-                ('checklist', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='signoffs.checklist')),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signoffs', to='approvals.approvalpackage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "dimension",
+                    models.CharField(
+                        choices=[
+                            ("iam", "IAM"),
+                            ("pam", "PAM"),
+                            ("security", "Security"),
+                            ("compliance", "Compliance"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("required_approvals", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("changes_requested", "Changes requested"),
+                            ("rejected", "Rejected"),
+                            ("carried_over", "Carried over"),
+                        ],
+                        default="pending",
+                        max_length=32,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "carried_over_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="signoffs.signoff",
+                    ),
+                ),
+                (
+                    "checklist",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="signoffs.checklist"
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signoffs",
+                        to="approvals.approvalpackage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['package', 'dimension'],
+                "ordering": ["package", "dimension"],
             },
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verdict', models.CharField(choices=[('approve', 'Approve'), ('request_changes', 'Request changes'), ('reject', 'Reject')], max_length=16)),
-                ('comment', models.TextField(blank=True)),
-                ('answers', models.JSONField(default=dict, help_text='Checklist item code -> true/false.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to=settings.AUTH_USER_MODEL)),
-                ('signoff', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='signoffs.signoff')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("approve", "Approve"),
+                            ("request_changes", "Request changes"),
+                            ("reject", "Reject"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "answers",
+                    models.JSONField(default=dict, help_text="Checklist item code -> true/false."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "signoff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="signoffs.signoff",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['signoff', 'created_at'],
+                "ordering": ["signoff", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ChecklistItem',
+            name="ChecklistItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32)),
-                ('text', models.TextField()),
-                ('help_text', models.TextField(blank=True)),
-                ('controls', models.JSONField(default=list, help_text='Framework control identifiers cited.')),
-                ('required', models.BooleanField(default=True)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('checklist', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='signoffs.checklist')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32)),
+                ("text", models.TextField()),
+                ("help_text", models.TextField(blank=True)),
+                (
+                    "controls",
+                    models.JSONField(
+                        default=list, help_text="Framework control identifiers cited."
+                    ),
+                ),
+                ("required", models.BooleanField(default=True)),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "checklist",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="signoffs.checklist",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['checklist', 'order', 'code'],
-                'constraints': [models.UniqueConstraint(fields=('checklist', 'code'), name='one_item_code_per_checklist')],
+                "ordering": ["checklist", "order", "code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("checklist", "code"), name="one_item_code_per_checklist"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='signoff',
-            constraint=models.UniqueConstraint(fields=('package', 'dimension'), name='one_signoff_per_dimension'),
+            model_name="signoff",
+            constraint=models.UniqueConstraint(
+                fields=("package", "dimension"), name="one_signoff_per_dimension"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.UniqueConstraint(fields=('signoff', 'reviewer'), name='one_decision_per_reviewer'),
+            model_name="decision",
+            constraint=models.UniqueConstraint(
+                fields=("signoff", "reviewer"), name="one_decision_per_reviewer"
+            ),
         ),
     ]

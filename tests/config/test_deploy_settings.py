@@ -42,8 +42,12 @@ def test_settings_refuse_to_start_without_a_secret_key():
     env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
     env["DEBUG"] = "0"
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ.setdefault("
-         "'DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup()"],
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ.setdefault("
+            "'DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup()",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
