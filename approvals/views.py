@@ -35,7 +35,7 @@ from approvals.services import (
 from audit.actors import Actor
 from audit.permissions import can_read_audit
 from config.errors import ApplicationError, InvalidInput, NotPermitted
-from signoffs.models import Dimension, SignOffState
+from signoffs.models import Dimension, SignOffState, Verdict
 from signoffs.permissions import can_decide
 
 # Sign-in attempts: this many failures for one username from one address within
@@ -468,7 +468,7 @@ def _review_context(request, package, forms_by_dimension=None):
             {
                 "signoff": signoff,
                 "decisions": decisions,
-                "approvals": sum(1 for d in decisions if d.verdict == "approve"),
+                "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
                 "form": form,
                 # Why a member of the dimension's group may not decide it (not shown to others).
                 "refusal": check.message

@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -112,6 +113,22 @@ def token_validate(
         "expires_at": expires_at,
         "allowed_networks": allowed_networks,
     }
+
+
+@transaction.atomic
+def service_account_get_or_create(*, actor: Actor, username: str):
+    """Return the user, creating it without a password: it can only use tokens."""
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        audit_record(
+            actor=actor,
+            action="service_account.created",
+            target=user,
+            after={"username": username},
+        )
+    return user
 
 
 @transaction.atomic

@@ -284,6 +284,12 @@ def test_manage_py_token_create_for_a_new_service_account(db):
     assert token.user.username == "ci-runtime"
     assert not token.user.has_usable_password()
     assert "service account" in err.getvalue()
+    from audit.models import AuditEvent
+
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == [
+        "service_account.created",
+        "token.created",
+    ]
     response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
     assert response.status_code == 200
     assert response.json()["results"] == []

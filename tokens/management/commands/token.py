@@ -4,13 +4,14 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
 from config.errors import ApplicationError
 from tokens.models import ApiToken, Scope
 from tokens.selectors import tokens_list
-from tokens.services import token_create, token_revoke
+from tokens.services import service_account_get_or_create, token_create, token_revoke
 
 ACTOR = Actor.system("manage.py token")
 
@@ -64,14 +65,11 @@ class Command(BaseCommand):
             raise CommandError(f"No user {username!r}.") from None
 
     def _service_account(self, username):
-        """Return the user, creating it without a password: it can only use tokens."""
-        user, created = get_user_model().objects.get_or_create(username=username)
-        if created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-            self.stderr.write(f"Created service account {username!r} (no password).")
+        user = service_account_get_or_create(actor=ACTOR, username=username)
+        self.stderr.write(f"Using service account {username!r} (no password).")
         return user
 
+    @transaction.atomic
     def _create(self, options):
         if options["days"] < 1:
             raise CommandError("--days must be at least 1.")
