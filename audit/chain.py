@@ -92,19 +92,19 @@ def format_time(value) -> str:
 # and a sort per event: the top-level keys are written in their sorted order once,
 # strings go through the encoder `json.dumps` itself uses, and the JSON columns,
 # which arrive as text, are canonicalized once per distinct text.
-_encode_string = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
+encode_string = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
 canonical_nested = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
 ).encode
 if json.encoder.c_make_encoder is not None:
     # The C encoder `json.dumps` builds on each call, built once: half the cost.
     _c_encoder = json.encoder.c_make_encoder(
-        None, str, _encode_string, None, ":", ",", True, False, True
+        None, str, encode_string, None, ":", ",", True, False, True
     )
 
     def canonical_nested(value, _join="".join, _encoder=_c_encoder) -> str:  # noqa: F811
         if isinstance(value, str):
-            return _encode_string(value)
+            return encode_string(value)
         return _join(_encoder(value, 0))
 
 
@@ -141,7 +141,7 @@ def row_hasher():
     values), plus the previous hash, and returns the event hash. The result equals
     `event_hash(prev_hash, fields)` byte for byte; the tests hold the two together.
     """
-    enc = _encode_string
+    enc = encode_string
     nested = nested_canonicalizer()
     sha256 = hashlib.sha256
 

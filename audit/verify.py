@@ -18,6 +18,7 @@ checkpoints. How a break is named, looking at rows in sequence order:
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -26,7 +27,14 @@ from dataclasses import asdict, dataclass, field
 from django.db import connection, transaction
 
 from audit import signing
-from audit.chain import GENESIS_HASH, ROW_COLUMNS, canonical_nested, format_time, row_hasher
+from audit.chain import (
+    GENESIS_HASH,
+    ROW_COLUMNS,
+    encode_string,
+    canonical_nested,
+    format_time,
+    row_hasher,
+)
 from audit.checkpoints import checkpoint_export, checkpoint_signature_valid
 from audit.models import AuditEvent, Checkpoint
 
@@ -100,62 +108,57 @@ def chain_verify(
         cp_index += 1
     result.checkpoints = len(pending) - cp_index
     stream = iter(rows)
+    # The walk keeps its state in locals (an attribute write per row costs).
+    first_seq = last_seq = None
+    events = 0
+    head = b"" if encoded else ""
+    next_checkpoint = pending[cp_index][0] if cp_index < len(pending) else None
+    broken = None
     for row in stream:
         seq, prev_hash, stored = int(row[0]), row[-2], row[-1]
         if seq != expected_seq:
-            if seq > expected_seq:
-                if _turns_up(stream, expected_seq):
-                    return _broken(
-                        result,
-                        expected_seq,
-                        REORDERED,
-                        f"Event {expected_seq} is out of place: event {seq} comes first.",
-                    )
-                return _broken(
-                    result,
-                    expected_seq,
-                    DELETED,
-                    f"Events {expected_seq}..{seq - 1} are missing."
-                    if seq - 1 > expected_seq
-                    else f"Event {expected_seq} is missing.",
-                )
-            if seq == expected_seq - 1:
-                return _broken(result, seq, INSERTED, f"Two events carry sequence number {seq}.")
-            return _broken(
-                result, seq, REORDERED, f"Event {seq} appears after event {expected_seq - 1}."
-            )
+            broken = _sequence_break(stream, seq, expected_seq)
+            break
         if prev_hash != expected_prev:
             if previous_prev is not None and prev_hash == previous_prev:
-                return _broken(
-                    result,
+                broken = (
                     seq - 1,
                     INSERTED,
                     f"Events {seq - 1} and {seq} both follow the same predecessor: "
                     f"event {seq - 1} was inserted.",
                 )
-            return _broken(
-                result, seq, EDITED, f"Event {seq} does not link to the hash of event {seq - 1}."
-            )
+            else:
+                broken = (seq, EDITED, f"Event {seq} does not link to the hash of event {seq - 1}.")
+            break
         if hash_row(prev_hash, row) != stored:
-            return _broken(result, seq, EDITED, f"Event {seq} does not match its hash.")
-        while cp_index < len(pending) and pending[cp_index][0] == seq:
-            if pending[cp_index][1] != stored:
-                return _broken(
-                    result,
-                    seq,
-                    CHECKPOINT_MISMATCH,
-                    f"The chain at event {seq} differs from the signed checkpoint: events up "
-                    "to it were changed and re-hashed.",
-                )
-            cp_index += 1
-        if result.first_seq is None:
-            result.first_seq = seq
-        result.events += 1
-        result.last_seq = seq
-        result.head_hash = stored
+            broken = (seq, EDITED, f"Event {seq} does not match its hash.")
+            break
+        if seq == next_checkpoint:
+            while cp_index < len(pending) and pending[cp_index][0] == seq:
+                if pending[cp_index][1] != stored:
+                    broken = (
+                        seq,
+                        CHECKPOINT_MISMATCH,
+                        f"The chain at event {seq} differs from the signed checkpoint: events "
+                        "up to it were changed and re-hashed.",
+                    )
+                    break
+                cp_index += 1
+            if broken:
+                break
+            next_checkpoint = pending[cp_index][0] if cp_index < len(pending) else None
+        if first_seq is None:
+            first_seq = seq
+        events += 1
+        last_seq = seq
+        head = stored
         previous_prev = prev_hash
         expected_prev = stored
         expected_seq = seq + 1
+    result.first_seq, result.last_seq, result.events = first_seq, last_seq, events
+    result.head_hash = head.decode() if encoded else head
+    if broken:
+        return _broken(result, *broken)
     if cp_index < len(pending):
         covered = pending[-1][0]
         return _broken(
@@ -164,9 +167,28 @@ def chain_verify(
             TRUNCATED,
             f"A signed checkpoint covers event {covered} but the chain ends at {expected_seq - 1}.",
         )
-    if encoded:
-        result.head_hash = result.head_hash.decode() if result.head_hash else ""
     return result
+
+
+def _sequence_break(stream: Iterator, seq: int, expected_seq: int) -> tuple[int, str, str]:
+    """Name the break when the row after `expected_seq - 1` carries `seq` instead."""
+    if seq > expected_seq:
+        if _turns_up(stream, expected_seq):
+            return (
+                expected_seq,
+                REORDERED,
+                f"Event {expected_seq} is out of place: event {seq} comes first.",
+            )
+        return (
+            expected_seq,
+            DELETED,
+            f"Events {expected_seq}..{seq - 1} are missing."
+            if seq - 1 > expected_seq
+            else f"Event {expected_seq} is missing.",
+        )
+    if seq == expected_seq - 1:
+        return (seq, INSERTED, f"Two events carry sequence number {seq}.")
+    return (seq, REORDERED, f"Event {seq} appears after event {expected_seq - 1}.")
 
 
 def _turns_up(stream: Iterator, seq: int) -> bool:
@@ -174,56 +196,81 @@ def _turns_up(stream: Iterator, seq: int) -> bool:
     return any(int(row[0]) == seq for row in stream)
 
 
-# On PostgreSQL the server renders each event's canonical content itself, but for
-# the three JSON columns, which only Python can put in canonical form: its
-# `to_json(text)` escapes strings exactly as `json.dumps(ensure_ascii=False)` does
-# (the same seven short escapes, `\\u00xx` for the other control characters). The
-# pieces come through COPY, split by \x01, a byte that JSON text never holds raw;
-# the backend renders on one core while Python hashes on the other.
-def _json(column: str) -> str:
-    return f"to_json({column})::text"
-
-
-_SEP = "E'\\x01'"
+# On PostgreSQL the rows come through `COPY ... TO STDOUT` in its text format
+# (the cheapest way out of the server: rendering JSON text there cost twice the
+# Python below) and Python builds each event's canonical content as bytes with
+# one template. COPY's text format escapes the tab, newline, carriage return and
+# backslash (and \b \f \v), so fields split on raw tabs; strings with nothing to
+# escape in JSON go into the template as they come, the rest are unescaped and
+# JSON-encoded as `json.dumps(ensure_ascii=False)` does. The JSON columns are
+# canonicalized once per distinct text.
 _TIME = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-_PIECES = [
-    "seq::text",
-    "'{\"action\":' || "
-    + _json("action")
-    + " || ',\"actor_id\":' || "
-    + _json("actor_id")
-    + " || ',\"actor_label\":' || "
-    + _json("actor_label")
-    + " || ',\"actor_type\":' || "
-    + _json("actor_type")
-    + " || ',\"after\":'",
-    "after::text",
-    "',\"agent_slug\":' || " + _json("agent_slug") + " || ',\"before\":'",
-    "before::text",
-    "',\"created_at\":' || " + _json(_TIME) + " || ',\"data\":'",
-    "data::text",
-    "',\"package_version\":' || coalesce(package_version::text, 'null')"
-    + " || ',\"request_id\":' || "
-    + _json("request_id")
-    + " || ',\"seq\":' || seq::text"
-    + " || ',\"target_id\":' || "
-    + _json("target_id")
-    + " || ',\"target_type\":' || "
-    + _json("target_type")
-    + " || ',\"token_label\":' || "
-    + _json("token_label")
-    + " || '}'",
-    "prev_hash",
-    "hash",
-]
-PG_RENDERED = f" || {_SEP} || ".join(f"({piece})" for piece in _PIECES)
+# seq first and prev_hash/hash last (as `chain_verify` reads rows); then the JSON
+# columns, so that every field after them is a string until prev_hash.
+_COPY_COLUMNS = (
+    "seq",  # 0
+    "after",  # 1
+    "before",  # 2
+    "data",  # 3
+    "action",  # 4: strings from here ...
+    "actor_id",
+    "actor_label",
+    "actor_type",
+    "agent_slug",
+    "request_id",
+    "target_id",
+    "target_type",
+    "token_label",  # 12: ... to here
+    _TIME,  # 13
+    "package_version",  # 14
+    "prev_hash",  # 15
+    "hash",  # 16
+)
+_STRINGS = range(4, 13)
+# The canonical content (keys in sorted order) after `prev_hash` and a newline.
+_TEMPLATE = (
+    b'%s\n{"action":"%s","actor_id":"%s","actor_label":"%s","actor_type":"%s",'
+    b'"after":%s,"agent_slug":"%s","before":%s,"created_at":"%s","data":%s,'
+    b'"package_version":%s,"request_id":"%s","seq":%s,"target_id":"%s",'
+    b'"target_type":"%s","token_label":"%s"}'
+)
+# A byte JSON would escape, or a backslash of COPY's own escapes; the tab is
+# the field delimiter (a tab inside a value arrives as backslash-t).
+_NEEDS_ESCAPE = re.compile(rb'[\x00-\x08\x0a-\x1f"\\]')
+_COPY_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+_COPY_CODES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+NULL = b"\\N"
+
+
+def _copy_unescape(field: bytes) -> bytes:
+    """Return a COPY text-format field's value."""
+
+    def one(match) -> bytes:
+        code = match.group(1)
+        if code[:1] == b"x":
+            return bytes([int(code[1:], 16)])
+        if code[:1].isdigit():
+            return bytes([int(code, 8) & 0xFF])
+        return _COPY_CODES.get(code, code)
+
+    return _COPY_ESCAPE.sub(one, field)
+
+
+def _json_string_body(field: bytes) -> bytes:
+    """Return a COPY string field as it appears between the quotes of its JSON encoding.
+
+    NULL stays `\\N`, which no JSON encoding produces, so a NULL where an event
+    had a string never matches its hash.
+    """
+    if field == NULL:
+        return field
+    return encode_string(_copy_unescape(field).decode())[1:-1].encode()
 
 
 def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
-    """Yield the rendered pieces of each event from COPY, in seq order.
+    """Yield each event's `_COPY_COLUMNS` from COPY, in seq order, as bytes.
 
-    Pieces: seq, content up to `after`, after, ..., before, ..., data, the rest of
-    the content, prev_hash, hash; all bytes.
+    String fields come ready for the template: JSON-escaped, without quotes.
     """
     from psycopg import sql
 
@@ -232,9 +279,9 @@ def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
         sql.Literal(last_seq if last_seq is not None else 2**62),
     )
     query = sql.SQL(
-        "COPY (SELECT {} FROM audit_auditevent WHERE {} ORDER BY seq) TO STDOUT "
-        "WITH (FORMAT csv, QUOTE E'\\x02', DELIMITER E'\\x03')"
-    ).format(sql.SQL(PG_RENDERED), where)
+        "COPY (SELECT {} FROM audit_auditevent WHERE {} ORDER BY seq) TO STDOUT"
+    ).format(sql.SQL(", ".join(_COPY_COLUMNS)), where)
+    search = _NEEDS_ESCAPE.search
     with connection.cursor() as wrapper, wrapper.cursor.copy(query) as copy:
         # Rows libpq has already buffered are taken from it directly, without
         # psycopg's per-row generators (a third of the time); when none is buffered,
@@ -250,7 +297,14 @@ def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
             elif nbytes < 0:
                 _copy_end(pgconn)
                 return
-            yield bytes(data[:-1]).split(b"\x01")
+            line = bytes(data[:-1])
+            fields = line.split(b"\t")
+            # Where the strings start: after seq and the three JSON columns.
+            strings_at = len(fields[0]) + len(fields[1]) + len(fields[2]) + len(fields[3]) + 4
+            if search(line, strings_at):
+                for index in _STRINGS:
+                    fields[index] = _json_string_body(fields[index])
+            yield fields
 
 
 def _copy_end(pgconn) -> None:
@@ -263,38 +317,39 @@ def _copy_end(pgconn) -> None:
 
 
 def _pg_hasher():
-    """Return the hasher of `_pg_rows` rows: the pieces joined, JSON made canonical."""
+    """Return the hasher of `_pg_rows` rows: the template filled, JSON made canonical."""
     generations, nested = _nested_bytes()
     sha256 = hashlib.sha256
-    join = b"".join
+    template = _TEMPLATE
+    null = NULL
 
-    def hash_pieces(prev_hash: bytes, p) -> bytes:
+    def hash_fields(prev_hash: bytes, p) -> bytes:
         get = generations[0].get
-        return (
-            sha256(
-                join(
-                    (
-                        prev_hash,
-                        b"\n",
-                        p[1],
-                        get(p[2]) or nested(p[2]),
-                        p[3],
-                        get(p[4]) or nested(p[4]),
-                        p[5],
-                        get(p[6]) or nested(p[6]),
-                        p[7],
-                    )
-                )
-            )
-            .hexdigest()
-            .encode()
+        content = template % (
+            prev_hash,
+            p[4],
+            p[5],
+            p[6],
+            p[7],
+            get(p[1]) or nested(p[1]),
+            p[8],
+            get(p[2]) or nested(p[2]),
+            p[13],
+            get(p[3]) or nested(p[3]),
+            b"null" if p[14] == null else p[14],
+            p[9],
+            p[0],
+            p[10],
+            p[11],
+            p[12],
         )
+        return sha256(content).hexdigest().encode()
 
-    return hash_pieces
+    return hash_fields
 
 
 def _nested_bytes(limit: int = 8192):
-    """Return JSON text -> canonical JSON bytes, memoized in two generations.
+    """Return COPY text of a JSON column -> canonical JSON bytes, memoized in two generations.
 
     Audit payloads repeat (states, gate decisions); a full generation becomes the
     old one, so the values in use survive and one-off payloads age out. Return
@@ -310,7 +365,8 @@ def _nested_bytes(limit: int = 8192):
         if found is None:
             found = old.get(text)
             if found is None:
-                found = encode(loads(text.decode())).encode()
+                value = None if text == NULL else loads(_copy_unescape(text).decode())
+                found = encode(value).encode()
             if len(young) >= limit:
                 generations[:] = [{}, young]
             generations[0][text] = found
