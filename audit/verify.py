@@ -30,8 +30,8 @@ from audit import signing
 from audit.chain import (
     GENESIS_HASH,
     ROW_COLUMNS,
-    encode_string,
     canonical_nested,
+    encode_string,
     format_time,
     row_hasher,
 )
