@@ -4,14 +4,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent
 from approvals import manifest as manifests
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState, Severity
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_record_alone
+from config.db import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ WHERE a.slug = %s
 
 
 def _decision_row(agent_slug: str) -> dict | None:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(DECISION_SQL, [Severity.CRITICAL.value, *LIVE_FINDING, agent_slug])
         row = cursor.fetchone()
     if row is None:
@@ -124,8 +124,9 @@ def _finish(result: GateResult) -> GateResult:
 
 
 def _compare_scope(result: GateResult, package: dict, manifest, digest: str | None) -> None:
+    """Deny a scope beyond the approved one; `digest` is the manifest's when one is given."""
     if manifest is not None:
-        if manifests.manifest_digest(manifest) == package["digest"]:
+        if digest == package["digest"]:
             return
         approved = ApprovalPackage.objects.values_list("manifest", flat=True).get(pk=package["pk"])
         diff = manifests.diff_manifests(approved, manifest)
@@ -151,26 +152,27 @@ def gate_check(
     `manifest` must already be validated and normalized. Any failure while
     deciding, or while recording the decision, answers deny.
     """
+    requested = digest
     try:
-        result = _evaluate(agent_slug, manifest, digest)
+        if manifest is not None:
+            requested = manifests.normalized_digest(manifest)
+        result = _evaluate(agent_slug, manifest, requested)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
         result = GateResult()
         result.deny("internal_error", "The gate could not decide, so it denies.")
     try:
-        with transaction.atomic():
-            audit_record(
-                actor=actor,
-                action="gate.checked",
-                agent_slug=agent_slug[:64],
-                package_version=result.package_version,
-                data={
-                    "decision": result.decision,
-                    "reasons": [r["code"] for r in result.reasons],
-                    "requested_digest": digest
-                    or (manifests.manifest_digest(manifest) if manifest else None),
-                },
-            )
+        audit_record_alone(
+            actor=actor,
+            action="gate.checked",
+            agent_slug=agent_slug[:64],
+            package_version=result.package_version,
+            data={
+                "decision": result.decision,
+                "reasons": [r["code"] for r in result.reasons],
+                "requested_digest": requested,
+            },
+        )
     except Exception:
         logger.exception("gate check could not be audited for %s", agent_slug)
         result = GateResult(
@@ -188,13 +190,12 @@ def gate_refuse(
     result = GateResult()
     result.deny(code, message, fields=fields or {})
     try:
-        with transaction.atomic():
-            audit_record(
-                actor=actor,
-                action="gate.checked",
-                agent_slug=agent_slug[:64],
-                data={"decision": result.decision, "reasons": [code], "requested_digest": None},
-            )
+        audit_record_alone(
+            actor=actor,
+            action="gate.checked",
+            agent_slug=agent_slug[:64],
+            data={"decision": result.decision, "reasons": [code], "requested_digest": None},
+        )
     except Exception:
         logger.exception("gate check could not be audited for %s", agent_slug)
         result.deny("audit_unavailable", "The decision could not be recorded.")

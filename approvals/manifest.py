@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
@@ -214,7 +215,12 @@ def _pattern_keyword(validator, pattern, instance, schema):
 
 
 _Validator = extend(Draft202012Validator, {"pattern": _pattern_keyword})
+# Two validators of the same schema: jsonschema-rs (Rust, ECMA-262 patterns as the
+# schema means them) decides whether a manifest is valid, in about a hundredth of
+# the time, which matters on the gate, where every check validates a manifest;
+# the Python one walks an invalid manifest to say what is wrong, field by field.
 _VALIDATOR = _Validator(_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_FAST_VALIDATOR = jsonschema_rs.validator_for(_SCHEMA, validate_formats=True)
 
 _PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
     _SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,
@@ -326,9 +332,15 @@ def _semantic_errors(doc: dict) -> Iterator[tuple[tuple, str]]:
 def validation_errors(doc: dict) -> dict[str, list[str]]:
     """Return every schema and semantic error of a JSON-compatible manifest, by dotted path."""
     errors: dict[str, list[str]] = {}
-    for error in _VALIDATOR.iter_errors(doc):
-        for path, message in _explain(error):
-            _add(errors, path, message)
+    if not _FAST_VALIDATOR.is_valid(doc):
+        for error in _VALIDATOR.iter_errors(doc):
+            for path, message in _explain(error):
+                _add(errors, path, message)
+        if not errors:
+            # Where the two disagree (a whitespace class of a pattern, say), the
+            # deciding validator's own words.
+            for error in _FAST_VALIDATOR.iter_errors(doc):
+                _add(errors, tuple(error.instance_path), error.message)
     for path, message in _semantic_errors(doc):
         _add(errors, path, message)
     return errors
@@ -412,7 +424,12 @@ def canonical_json(doc: Any) -> str:
 
 def manifest_digest(doc: dict) -> str:
     """Return the hex SHA-256 of the canonical JSON of the normalized manifest."""
-    return hashlib.sha256(canonical_json(normalize_manifest(doc)).encode("utf-8")).hexdigest()
+    return normalized_digest(normalize_manifest(doc))
+
+
+def normalized_digest(normalized: dict) -> str:
+    """Return ``manifest_digest`` of a manifest ``normalize_manifest`` already returned."""
+    return hashlib.sha256(canonical_json(normalized).encode("utf-8")).hexdigest()
 
 
 def _iter_entries(doc: dict) -> Iterator[tuple[str, dict]]:

@@ -2,13 +2,14 @@
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, content_pieces, event_hash, format_time
 from audit.context import request_id_var
 from audit.models import AuditEvent
+from config.db import prepared_cursor
 
 # Key of the PostgreSQL advisory lock that serializes appends to the chain.
 CHAIN_LOCK_KEY = 0x0C0A7E51
@@ -40,7 +41,50 @@ def audit_record(
     """Append one event to the chain, inside the caller's transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of its change.")
-    fields = {
+    fields = _event_fields(actor, action, target, agent_slug, package_version, before, after, data)
+    if connection.vendor == "postgresql":
+        return _append_in_database(fields)
+    lock_chain()
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    now = timezone.now()
+    digest = event_hash(prev_hash, {**fields, "seq": seq, "created_at": format_time(now)})
+    return AuditEvent.objects.create(
+        seq=seq, created_at=now, prev_hash=prev_hash, hash=digest, **fields
+    )
+
+
+def audit_record_alone(
+    *,
+    actor: Actor,
+    action: str,
+    agent_slug: str = "",
+    package_version: int | None = None,
+    data: dict | None = None,
+) -> AuditEvent:
+    """Append an event that goes with no change of state (a gate decision), on its own.
+
+    On PostgreSQL, outside a transaction, the appender function is one statement
+    and so its own transaction: lock, head, insert and commit together, without
+    a BEGIN and a COMMIT of their own (two round trips on every gate check).
+    Anywhere else it is `audit_record` in a transaction of its own.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _append_in_database(
+            _event_fields(actor, action, None, agent_slug, package_version, None, None, data)
+        )
+    with transaction.atomic():
+        return audit_record(
+            actor=actor,
+            action=action,
+            agent_slug=agent_slug,
+            package_version=package_version,
+            data=data,
+        )
+
+
+def _event_fields(actor, action, target, agent_slug, package_version, before, after, data):
+    return {
         "actor_type": actor.type,
         "actor_id": actor.id,
         "actor_label": actor.label,
@@ -55,16 +99,6 @@ def audit_record(
         "data": _jsonable(data),
         "request_id": request_id_var.get(),
     }
-    if connection.vendor == "postgresql":
-        return _append_in_database(fields)
-    lock_chain()
-    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    now = timezone.now()
-    digest = event_hash(prev_hash, {**fields, "seq": seq, "created_at": format_time(now)})
-    return AuditEvent.objects.create(
-        seq=seq, created_at=now, prev_hash=prev_hash, hash=digest, **fields
-    )
 
 
 def _append_in_database(fields: dict) -> AuditEvent:
@@ -73,7 +107,7 @@ def _append_in_database(fields: dict) -> AuditEvent:
     The event time is the application's clock, as on the Python path.
     """
     head, mid, tail = content_pieces(fields)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
             "%s::jsonb, %s::jsonb, %s::jsonb, %s, %s)",

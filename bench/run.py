@@ -227,7 +227,7 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         "gate check (manifest)": ("/api/v1/gate/check", manifest_script),
     }
     results = {name: [] for name in targets}
-    with Gunicorn(database):
+    with Gunicorn(database, workers=int(os.environ.get("BENCH_WORKERS", "2"))):
         for path, script in targets.values():
             wrk(path, 2, script)  # warm up every worker's connection and caches
         for _ in range(runs):

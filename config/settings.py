@@ -99,6 +99,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# On PostgreSQL the hot statements (config/db.py) are prepared after this many
+# uses on a connection; 0 turns prepared statements off (for a pooler such as
+# PgBouncer in transaction mode without prepared-statement support).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 3)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        DB_PREPARE_THRESHOLD or None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
