@@ -59,7 +59,6 @@ def event_hash(prev_hash: str, fields: dict) -> str:
     return digest.hexdigest()
 
 
-_NESTED = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
 # The fields filled in by the database appender (audit_append), in the hashed content.
 DATABASE_FIELDS = ("created_at", "seq")
 
@@ -78,7 +77,7 @@ def content_pieces(fields: dict) -> tuple[str, str, str]:
             pieces[-1].append(f'"{name}":')
             pieces.append([])
         else:
-            pieces[-1].append(f'"{name}":{json.dumps(fields[name], **_NESTED)},')
+            pieces[-1].append(f'"{name}":{canonical_nested(fields[name])},')
     head, mid, tail = ("".join(piece) for piece in pieces)
     return "{" + head, "," + mid, ("," + tail[:-1] if tail else "") + "}"
 

@@ -152,6 +152,8 @@ def _jsonable(value: dict | None) -> dict:
     PostgreSQL keeps JSON numbers as numerics and prints a whole float such as
     1e16 without its exponent, so whole floats become integers here already.
     """
+    if not value:
+        return {}
     return json.loads(json.dumps(value or {}, default=str), parse_float=_number)
 
 

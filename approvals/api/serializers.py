@@ -1,5 +1,8 @@
 """Package, diff and gate shapes of the API."""
 
+import re
+from collections.abc import Mapping
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -98,30 +101,76 @@ class DecisionResultSerializer(serializers.Serializer):
     package_state = serializers.CharField()
 
 
-class GateCheckInputSerializer(serializers.Serializer):
-    """Exactly one of manifest, manifest_yaml and digest, with the agent's slug."""
+# The gate's request, as GateCheckInputSerializer documents it and gate_request checks it.
+AGENT_PATTERN = r"^[-a-zA-Z0-9_]+\Z"
+AGENT_MAX_LENGTH = 63
+DIGEST_PATTERN = r"^[0-9a-fA-F]{64}\Z"
+MANIFEST_YAML_MAX_LENGTH = 5 * 1024 * 1024
+GATE_SUBJECTS = ("manifest", "manifest_yaml", "digest")
+ONE_SUBJECT = "Send exactly one of manifest, manifest_yaml and digest."
 
-    agent = serializers.RegexField(r"^[-a-zA-Z0-9_]+$", max_length=63)
+
+class GateCheckInputSerializer(serializers.Serializer):
+    """Exactly one of manifest, manifest_yaml and digest, with the agent's slug.
+
+    The OpenAPI description of the gate's request; the gate itself checks a
+    request with `gate_request`, which follows these fields (tests hold the two
+    together) without a serializer's per-call copy of its fields.
+    """
+
+    agent = serializers.RegexField(AGENT_PATTERN, max_length=AGENT_MAX_LENGTH)
     manifest = serializers.DictField(
         required=False, help_text="The manifest as JSON (see schema/manifest.json)."
     )
     manifest_yaml = serializers.CharField(
         required=False,
         trim_whitespace=False,
-        max_length=5 * 1024 * 1024,
+        max_length=MANIFEST_YAML_MAX_LENGTH,
         help_text="The manifest file's YAML text, as read from the repository.",
     )
     digest = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$", required=False, help_text="SHA-256 of the canonical manifest."
+        DIGEST_PATTERN, required=False, help_text="SHA-256 of the canonical manifest."
     )
 
     def validate(self, attrs):
-        given = [name for name in ("manifest", "manifest_yaml", "digest") if name in attrs]
-        if len(given) != 1:
-            raise serializers.ValidationError(
-                "Send exactly one of manifest, manifest_yaml and digest."
-            )
+        if len([name for name in GATE_SUBJECTS if name in attrs]) != 1:
+            raise serializers.ValidationError(ONE_SUBJECT)
         return attrs
+
+
+_AGENT = re.compile(AGENT_PATTERN)
+_DIGEST = re.compile(DIGEST_PATTERN)
+
+
+def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
+    """Return the values of a gate request and its errors by field, as the serializer would."""
+    errors: dict[str, list[str]] = {}
+    agent = data.get("agent")
+    if isinstance(agent, str | int | float) and not isinstance(agent, bool):
+        agent = str(agent).strip()  # as a CharField takes it
+    if agent is None:
+        errors["agent"] = ["This field is required."]
+    elif not isinstance(agent, str) or not _AGENT.match(agent):
+        errors["agent"] = ["Letters, digits, '-' and '_' only."]
+    elif len(agent) > AGENT_MAX_LENGTH:
+        errors["agent"] = [f"At most {AGENT_MAX_LENGTH} characters."]
+    values = {"agent": agent}
+    for name in GATE_SUBJECTS:
+        value = data.get(name)
+        if value is None:
+            continue
+        values[name] = value
+        if name == "manifest" and not isinstance(value, dict):
+            errors[name] = ["A JSON object."]
+        elif name == "digest" and not (isinstance(value, str) and _DIGEST.match(value)):
+            errors[name] = ["64 hexadecimal characters."]
+        elif name == "manifest_yaml" and not (
+            isinstance(value, str) and 0 < len(value) <= MANIFEST_YAML_MAX_LENGTH
+        ):
+            errors[name] = [f"Text of 1 to {MANIFEST_YAML_MAX_LENGTH} characters."]
+    if len(values) != 2:
+        errors["non_field_errors"] = [ONE_SUBJECT]
+    return values, errors
 
 
 class GateReasonSerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from approvals.api.serializers import (
     PackageListSerializer,
     PackageSerializer,
     SubmitSerializer,
+    gate_request,
 )
 from approvals.gate import GateResult, gate_check, gate_refuse
 from approvals.models import ApprovalPackage
@@ -36,7 +37,7 @@ from approvals.services import (
     parse_manifest,
     signoff_decide,
 )
-from config.errors import InvalidInput, field_errors
+from config.errors import InvalidInput
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
 from tokens.api.base import ApiMixin
@@ -307,17 +308,15 @@ class GateCheckView(APIView):
                 message="The request body is not a JSON object.",
                 fields={"body": ["Send a JSON object."]},
             )
-        serializer = GateCheckInputSerializer(data=data)
-        if not serializer.is_valid():
-            slug = data.get("agent") if "agent" not in serializer.errors else ""
+        values, errors = gate_request(data)
+        if errors:
             return gate_refuse(
                 actor=actor,
-                agent_slug=slug if isinstance(slug, str) else "",
+                agent_slug="" if "agent" in errors else values["agent"],
                 code="invalid_request",
                 message="The gate request is not valid.",
-                fields=field_errors(serializer.errors),
+                fields=errors,
             )
-        values = serializer.validated_data
         slug = values["agent"]
         if "digest" in values:
             return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())

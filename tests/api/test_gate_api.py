@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
@@ -274,3 +275,41 @@ def test_no_expansion_is_ever_allowed(ci, agent, approved, picks, n):
     answer = check(ci, agent=agent.slug, manifest=manifest)
     assert answer["decision"] == "deny"
     assert "scope_mismatch" in codes(answer) or "invalid_manifest" in codes(answer)
+
+
+GATE_REQUESTS = [
+    {"agent": "support-assistant", "digest": "a" * 64},
+    {"agent": "support-assistant", "digest": "A" * 64},
+    {"agent": "support-assistant", "manifest": {"agent": "x"}},
+    {"agent": "support-assistant", "manifest_yaml": "agent: x\n"},
+    {"agent": "support_assistant-2", "digest": "0" * 64},
+    {"agent": "support-assistant"},
+    {"digest": "0" * 64},
+    {"agent": "", "digest": "0" * 64},
+    {"agent": "a" * 64, "digest": "0" * 64},
+    {"agent": "has space", "digest": "0" * 64},
+    {"agent": "trailing-newline\n", "digest": "0" * 64},
+    {"agent": ["x"], "digest": "0" * 64},
+    {"agent": 7, "digest": "0" * 64},
+    {"agent": "a", "digest": "0" * 63},
+    {"agent": "a", "digest": "g" * 64},
+    {"agent": "a", "digest": 5},
+    {"agent": "a", "manifest": [1]},
+    {"agent": "a", "manifest": "agent: x"},
+    {"agent": "a", "manifest_yaml": ""},
+    {"agent": "a", "manifest_yaml": {"agent": "x"}},
+    {"agent": "a", "digest": "0" * 64, "manifest": {}},
+    {"agent": "a", "manifest": {}, "manifest_yaml": "agent: x"},
+]
+
+
+@pytest.mark.parametrize("data", GATE_REQUESTS)
+def test_the_gate_checks_a_request_as_its_documented_serializer_does(data):
+    """gate_request (what the gate runs) and the serializer (what OpenAPI shows) agree."""
+    serializer = GateCheckInputSerializer(data=data)
+    values, errors = gate_request(data)
+    assert serializer.is_valid() == (not errors), (serializer.errors, errors)
+    if not errors:
+        assert values == dict(serializer.validated_data)
+    else:
+        assert set(errors) <= set(serializer.errors) | {"agent"}
