@@ -143,19 +143,30 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
     """Return a JSON-compatible copy: dates become ISO strings, integral floats ints.
 
     Record non-text keys, non-finite numbers and other non-JSON values in ``errors``.
+    The exact types JSON parsing gives are tested first: every gate check walks a
+    manifest through here.
     """
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
+            _add(errors, path, "must not contain NUL characters")
+            return None
+        return value
+    if kind is dict or isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                _add(errors, path, "keys must not contain NUL characters")
-            elif isinstance(key, str):
-                result[key] = _json_compatible(item, (*path, key), errors)
-            else:
+            if type(key) is not str and not isinstance(key, str):
                 _add(errors, path, f"keys must be text, found {key!r}")
+            elif "\x00" in key:
+                _add(errors, path, "keys must not contain NUL characters")
+            else:
+                result[key] = _json_compatible(item, (*path, key), errors)
         return result
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [_json_compatible(item, (*path, i), errors) for i, item in enumerate(value)]
+    if kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
@@ -163,11 +174,9 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
             return int(value) if value.is_integer() else value
         _add(errors, path, "must be a finite number")
         return None
-    if isinstance(value, str) and "\x00" in value:
-        # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
-        _add(errors, path, "must not contain NUL characters")
-        return None
-    if value is None or isinstance(value, str | int):
+    if isinstance(value, str):
+        return _json_compatible(str(value), path, errors)
+    if isinstance(value, int):
         return value
     _add(errors, path, f"has an unsupported value of type {type(value).__name__}")
     return None
@@ -360,7 +369,7 @@ def load_manifest(data: str | bytes | dict, content_type: str | None = None) -> 
     errors = validation_errors(doc)
     if errors:
         raise ManifestError(errors)
-    return normalize_manifest(doc)
+    return _normalize_in_place(doc)
 
 
 # --------------------------------------------------------------------- normalization
@@ -376,18 +385,38 @@ def _resolve(schema: dict) -> dict:
     return {**_resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
-def _fill_defaults(value: Any, schema: dict) -> Any:
-    """Fill the schema's ``default`` values into ``value``, through objects and arrays."""
+def _defaults_tree(schema: dict) -> tuple[dict, dict, Any]:
+    """Return the schema reduced to what filling defaults reads, references resolved.
+
+    A node is (defaults by property, child nodes by property, node of the items);
+    built once, so filling a manifest walks no ``$ref``.
+    """
     schema = _resolve(schema)
+    defaults, children = {}, {}
+    for key, child in schema.get("properties", {}).items():
+        child = _resolve(child)
+        if "default" in child:
+            defaults[key] = child["default"]
+        children[key] = _defaults_tree(child)
+    items = _defaults_tree(schema["items"]) if isinstance(schema.get("items"), dict) else None
+    return defaults, children, items
+
+
+_DEFAULTS = _defaults_tree(_SCHEMA)
+
+
+def _fill_defaults(value: Any, node: tuple[dict, dict, Any]) -> Any:
+    """Fill the schema's ``default`` values into ``value``, through objects and arrays."""
+    defaults, children, items = node
     if isinstance(value, dict):
-        for key, child in schema.get("properties", {}).items():
-            child = _resolve(child)
-            if key not in value and "default" in child:
-                value[key] = copy.deepcopy(child["default"])
+        for key, default in defaults.items():
+            if key not in value:
+                value[key] = copy.deepcopy(default)
+        for key, child in children.items():
             if key in value:
                 value[key] = _fill_defaults(value[key], child)
-    elif isinstance(value, list) and "items" in schema:
-        return [_fill_defaults(item, schema["items"]) for item in value]
+    elif isinstance(value, list) and items is not None:
+        return [_fill_defaults(item, items) for item in value]
     return value
 
 
@@ -403,7 +432,12 @@ def normalize_manifest(doc: dict) -> dict:
     Every scope kind is present, optional blocks carry their defaults and optional
     scalars are None when absent, so normalized manifests always share one key set.
     """
-    normalized = _fill_defaults(_jsonable_or_raise(doc), _SCHEMA)
+    return _normalize_in_place(_jsonable_or_raise(doc))
+
+
+def _normalize_in_place(doc: dict) -> dict:
+    """Normalize a JSON-compatible copy of a manifest that nothing else holds."""
+    normalized = _fill_defaults(doc, _DEFAULTS)
     scope = normalized.get("scope")
     if isinstance(scope, dict):
         for key in SCOPE_KINDS:
