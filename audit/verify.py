@@ -18,13 +18,14 @@ checkpoints. How a break is named, looking at rows in sequence order:
 
 import hashlib
 import json
+import multiprocessing
 import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from audit import signing
 from audit.chain import (
@@ -81,6 +82,7 @@ def chain_verify(
     checkpoints: Iterable[tuple[int, str]] = (),
     start_seq: int = 1,
     start_prev: str = GENESIS_HASH,
+    start_previous_prev: str | None = None,
     hasher=None,
     encoded: bool = False,
 ) -> VerifyResult:
@@ -91,7 +93,8 @@ def chain_verify(
     (default: `row_hasher()` over `ROW_COLUMNS` tuples). `checkpoints` are
     (seq, head_hash) pairs whose signatures the caller has already checked. A
     range that does not start at the genesis event is verified by giving its
-    first seq and the hash before it. With `encoded`, rows carry their seq and
+    first seq and the hash before it (and that event's own prev_hash, to name an
+    insertion there as the whole walk would). With `encoded`, rows carry their seq and
     hashes as ASCII bytes (as the PostgreSQL path reads them) and `hasher`
     returns bytes.
     """
@@ -99,9 +102,11 @@ def chain_verify(
     pending = sorted(checkpoints)
     if encoded:
         start_prev = start_prev.encode()
+        if start_previous_prev is not None:
+            start_previous_prev = start_previous_prev.encode()
         pending = [(seq, digest.encode()) for seq, digest in pending]
     result = VerifyResult(ok=True, checkpoints=len(pending))
-    expected_seq, expected_prev, previous_prev = start_seq, start_prev, None
+    expected_seq, expected_prev, previous_prev = start_seq, start_prev, start_previous_prev
     cp_index = 0
     # Checkpoints before the range cannot be checked against it.
     while cp_index < len(pending) and pending[cp_index][0] < start_seq:
@@ -421,9 +426,24 @@ def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=Non
     return trusted
 
 
-def audit_verify(*, extra_checkpoints: Iterable[dict] = (), key=None) -> VerifyResult:
-    """Verify the stored chain against the stored and any exported checkpoints."""
+# Below this many events one process verifies the whole chain: starting others
+# costs more than it saves.
+PARALLEL_MIN_EVENTS = 200_000
+
+
+def audit_verify(
+    *, extra_checkpoints: Iterable[dict] = (), key=None, workers: int = 1
+) -> VerifyResult:
+    """Verify the stored chain against the stored and any exported checkpoints.
+
+    With `workers` > 1 on PostgreSQL (and outside any transaction: the workers
+    read with their own connections) a long chain is cut into that many seq
+    ranges, verified at once by forked processes; the result, and where and why
+    a chain is broken, is the one a single walk gives.
+    """
     started = time.perf_counter()
+    parallel = workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    ranges = None
     with transaction.atomic():
         # Checkpoints first: every checkpoint read then covers events the row
         # query (a later snapshot) will see.
@@ -431,11 +451,12 @@ def audit_verify(*, extra_checkpoints: Iterable[dict] = (), key=None) -> VerifyR
         documents.extend(extra_checkpoints)
         signatures = VerifyResult(ok=True)
         trusted = trusted_checkpoints(documents, signatures, key)
-        rows, hasher, encoded = stored_chain()
-        # Closed at once when a break stops the walk early: an open COPY holds the
-        # connection.
-        with closing(rows):
-            result = chain_verify(rows, checkpoints=trusted, hasher=hasher, encoded=encoded)
+        if parallel:
+            ranges = _ranges(workers)
+        if ranges is None:
+            result = _verify_range(WHOLE_CHAIN, trusted)
+    if ranges is not None:
+        result = _verify_ranges(ranges, trusted)
     result.warnings = signatures.warnings + result.warnings
     if result.ok and not signatures.ok:
         result.ok = False
@@ -443,4 +464,98 @@ def audit_verify(*, extra_checkpoints: Iterable[dict] = (), key=None) -> VerifyR
         result.reason = signatures.reason
         result.detail = signatures.detail
     result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+@dataclass(frozen=True)
+class _Range:
+    first: int
+    last: int | None  # None: to the end of the chain
+    prev: str = GENESIS_HASH  # the hash stored in the event before `first`
+    previous_prev: str | None = None  # and that event's own prev_hash
+
+
+WHOLE_CHAIN = _Range(1, None)
+
+
+def _ranges(parts: int) -> list[_Range] | None:
+    """Cut the chain into `parts` seq ranges, or None when one walk should do it all.
+
+    None too when an event at a cut is missing: the chain is broken there and a
+    single walk names the break.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(seq) FROM audit_auditevent")
+        (head,) = cursor.fetchone()
+        if head is None or head < PARALLEL_MIN_EVENTS:
+            return None
+        step = head // parts
+        cuts = [1 + step * index for index in range(1, parts)]
+        cursor.execute(
+            "SELECT seq, prev_hash, hash FROM audit_auditevent WHERE seq = ANY(%s)",
+            [[cut - 1 for cut in cuts]],
+        )
+        before = {seq: (prev_hash, digest) for seq, prev_hash, digest in cursor.fetchall()}
+    if len(before) != len(cuts):
+        return None
+    ranges = [_Range(1, cuts[0] - 1)]
+    for index, cut in enumerate(cuts):
+        last = cuts[index + 1] - 1 if index + 1 < len(cuts) else None
+        previous_prev, prev = before[cut - 1]
+        ranges.append(_Range(cut, last, prev, previous_prev))
+    return ranges
+
+
+def _verify_range(part: _Range, trusted: list) -> VerifyResult:
+    """Walk the stored events of one range in this process."""
+    # The first range also reads any event numbered below 1, as a whole walk does.
+    rows, hasher, encoded = stored_chain(
+        first_seq=None if part.first == 1 else part.first, last_seq=part.last
+    )
+    if part.last is not None:
+        # A checkpoint past this range is another range's to check.
+        trusted = [checkpoint for checkpoint in trusted if checkpoint[0] <= part.last]
+    # Closed at once when a break stops the walk early: an open COPY holds the
+    # connection.
+    with closing(rows):
+        return chain_verify(
+            rows,
+            checkpoints=trusted,
+            start_seq=part.first,
+            start_prev=part.prev,
+            start_previous_prev=part.previous_prev,
+            hasher=hasher,
+            encoded=encoded,
+        )
+
+
+def _verify_part(part: _Range, trusted: list) -> VerifyResult:
+    """Verify one range in a forked worker, on a connection of its own."""
+    try:
+        with transaction.atomic():
+            return _verify_range(part, trusted)
+    finally:
+        connections.close_all()
+
+
+def _verify_ranges(ranges: list[_Range], trusted: list) -> VerifyResult:
+    """Verify the ranges in parallel and put their results together as one walk's."""
+    # The workers are forked: no connection may be open to be shared with them.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(len(ranges)) as pool:
+        parts = pool.starmap(_verify_part, [(part, trusted) for part in ranges])
+    first_seq, events = parts[0].first_seq, 0
+    for part, result in zip(ranges, parts, strict=True):
+        result.first_seq = first_seq
+        result.events += events
+        result.checkpoints = len(trusted)
+        if not result.ok:
+            return result
+        if part.last is not None and result.last_seq != part.last:
+            # An event at the end of a range is missing though it was there when the
+            # chain was cut: walk it all, in one transaction.
+            with transaction.atomic():
+                return _verify_range(WHOLE_CHAIN, trusted)
+        events = result.events
     return result

@@ -8,7 +8,8 @@ then measures, on the same rows in the same run:
   and by a psycopg client;
 - the CSV and JSON Lines exports over HTTP through a real gunicorn on 127.0.0.1
   (started here), rows/s, and the peak RSS (VmHWM) of the web worker process;
-- `audit_verify()` seconds over the whole chain.
+- `audit_verify()` seconds over the whole chain, one worker per core as the
+  `manage.py audit verify` command runs it.
 
 Prints one JSON line of figures. Usage:
 
@@ -235,12 +236,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the user+system CPU seconds a local process (the PostgreSQL backend) used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -355,20 +350,18 @@ def main() -> int:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    from django.db import connection
+    def cpu() -> float:
+        own, forked = (
+            resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        return own.ru_utime + own.ru_stime + forked.ru_utime + forked.ru_stime
 
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    before = (resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(backend))
-    result = audit_verify()
-    after = (resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(backend))
+    before = cpu()
+    # As `manage.py audit verify` runs it: one worker per core.
+    result = audit_verify(workers=os.cpu_count() or 1)
     figures["verify_seconds"] = result.seconds
-    figures["verify_python_cpu_seconds"] = round(
-        after[0].ru_utime + after[0].ru_stime - before[0].ru_utime - before[0].ru_stime, 2
-    )
-    figures["verify_postgres_cpu_seconds"] = round(after[1] - before[1], 2)
+    figures["verify_workers"] = os.cpu_count() or 1
+    figures["verify_python_cpu_seconds"] = round(cpu() - before, 2)
     figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
     figures["verify_ok"] = result.ok
     figures["verify_events"] = result.events

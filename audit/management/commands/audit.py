@@ -4,6 +4,7 @@ Exit status: 0 when all is well, 1 when the chain is broken, 2 on bad arguments.
 """
 
 import json
+import os
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -35,6 +36,12 @@ class Command(BaseCommand):
             help="An exported checkpoint (JSON) kept outside the database; repeatable.",
         )
         verify.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        verify.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="Processes that verify ranges of a long chain at once (default: one per core).",
+        )
         checkpoint = sub.add_parser("checkpoint", help="Sign the chain head now.")
         checkpoint.add_argument(
             "--export", type=Path, help="Also write the checkpoint (JSON) to this file."
@@ -59,7 +66,7 @@ class Command(BaseCommand):
             except (OSError, ValueError) as error:
                 raise CommandError(f"Cannot read checkpoint {path}: {error}", returncode=EXIT_USAGE)
             extra.extend(document if isinstance(document, list) else [document])
-        result = audit_verify(extra_checkpoints=extra)
+        result = audit_verify(extra_checkpoints=extra, workers=max(options["workers"], 1))
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
         elif result.ok:
