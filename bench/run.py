@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
@@ -220,11 +222,18 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         {"agent": fixture["agent"], "manifest": fixture["manifest"]},
         fixture["token"],
     )
+    # What tools/countersign-gate sends for a manifest file in YAML.
+    yaml_script = post_script(
+        "gate_manifest_yaml",
+        {"agent": fixture["agent"], "manifest_yaml": yaml.safe_dump(fixture["manifest"])},
+        fixture["token"],
+    )
     targets = {
         "plain JSON view": ("/bench/ping", None),
         "one primary-key query": (f"/bench/one-query/{fixture['agent_pk']}", None),
         "gate check (digest)": ("/api/v1/gate/check", digest_script),
         "gate check (manifest)": ("/api/v1/gate/check", manifest_script),
+        "gate check (manifest YAML)": ("/api/v1/gate/check", yaml_script),
     }
     results = {name: [] for name in targets}
     with Gunicorn(database, workers=int(os.environ.get("BENCH_WORKERS", "2"))):
@@ -242,7 +251,7 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
             "non_2xx": sum(s["non_2xx"] for s in samples),
         }
     one_query = out["one primary-key query"]["rps"]["median"]
-    for name in ("gate check (digest)", "gate check (manifest)"):
+    for name in [name for name in out if name.startswith("gate")]:
         out[name]["ratio_to_one_query"] = round(out[name]["rps"]["median"] / one_query, 2)
     return out
 
