@@ -154,7 +154,7 @@ def _jsonable(value: dict | None) -> dict:
     """
     if not value:
         return {}
-    return json.loads(json.dumps(value or {}, default=str), parse_float=_number)
+    return json.loads(json.dumps(value, default=str), parse_float=_number)
 
 
 def _number(text: str) -> int | float:

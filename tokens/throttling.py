@@ -7,14 +7,18 @@ request. A fixed window lets up to twice the rate through across a window
 boundary, which is fine for a limit meant to stop a runaway client.
 """
 
+import logging
 import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from tokens.models import ApiToken
+
+logger = logging.getLogger(__name__)
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -52,7 +56,14 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // duration)
         self.window_ends = (window + 1) * duration
-        return window_count(f"{key}:{window}", duration + 1) <= limit
+        try:
+            count = window_count(f"{key}:{window}", duration + 1)
+        except RedisError:
+            # A limit that cannot be counted lets the request through: the gate
+            # still decides (and denies when it cannot), and the API stays up.
+            logger.warning("throttle %s not counted: the cache is unavailable", self.scope)
+            return True
+        return count <= limit
 
     def wait(self) -> float | None:
         return max(self.window_ends - time.time(), 0.0) or None

@@ -224,6 +224,20 @@ def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypa
         assert writer.patch(url, patch, format="json").status_code == 200
 
 
+def test_the_gate_still_decides_when_the_throttle_cannot_count(ci, agent, approved, caplog):
+    """Nothing listens on port 1: the cache is down, the check is answered, and logged."""
+    dead = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+    with override_settings(CACHES={"default": dead}):
+        answer = check(ci, agent=agent.slug, digest=approved.digest)
+        other = check(ci, agent=agent.slug, digest="0" * 64)
+    assert answer["decision"] == "allow"
+    assert (other["decision"], codes(other)) == ("deny", ["scope_mismatch"])
+    assert "throttle gate not counted" in caplog.text
+
+
 def _queries(client, body) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.post(GATE, body, format="json").status_code == 200
