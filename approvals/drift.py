@@ -423,7 +423,9 @@ def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") 
 def finding_resolve(*, actor: Actor, finding: DriftFinding, resolution: str) -> DriftFinding:
     """Close a live finding with a reason; the same use seen again later opens a new one."""
     if not resolution or not resolution.strip():
-        raise InvalidInput("Say how it was resolved.", fields={"resolution": ["Required."]})
+        raise InvalidInput(
+            "Say how it was resolved.", fields={"resolution": ["Say how it was resolved."]}
+        )
     finding = _finding_locked(actor, finding)
     if finding.status not in LIVE:
         raise InvalidTransition("The finding is already resolved.", code="finding_resolved")

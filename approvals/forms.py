@@ -87,6 +87,25 @@ class SuspendForm(forms.Form):
     )
 
 
+class FindingForm(forms.Form):
+    """Acknowledge a drift finding (a note is optional) or resolve it (say how)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+    action = forms.ChoiceField(
+        choices=[(ACKNOWLEDGE, "Acknowledge: seen, still live"), (RESOLVE, "Resolve: close it")],
+        widget=forms.RadioSelect,
+    )
+    text = forms.CharField(
+        label="Note or resolution",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the audit trail; required to resolve.",
+    )
+
+
 class AuditFilterForm(forms.Form):
     agent = forms.CharField(required=False, max_length=64, label="Agent slug")
     actor = forms.CharField(

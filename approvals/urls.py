@@ -9,6 +9,7 @@ urlpatterns = [
     path("agents/<slug:slug>/", views.agent_detail, name="agent-detail"),
     path("agents/<slug:slug>/edit/", views.agent_edit, name="agent-edit"),
     path("agents/<slug:slug>/suspend/", views.agent_suspend, name="agent-suspend"),
+    path("agents/<slug:slug>/findings/<int:pk>/", views.finding_handle, name="finding-handle"),
     path("agents/<slug:slug>/packages/new/", views.package_new, name="package-new"),
     path("agents/<slug:slug>/packages/upload/", views.package_upload, name="package-upload"),
     path("agents/<slug:slug>/v<int:version>/", views.package_detail, name="package-detail"),

@@ -22,6 +22,7 @@ from agents.permissions import can_edit, can_register, can_suspend
 from agents.services import agent_create, agent_update
 from approvals import forms as web_forms
 from approvals import selectors
+from approvals.drift import can_handle_finding, finding_acknowledge, finding_resolve
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import agent_suspend as agent_suspend_service
@@ -201,6 +202,7 @@ def agent_detail(request, slug):
         "events": selectors.audit_timeline(agent),
         "may_edit": bool(can_edit(request.user, agent)),
         "may_suspend": bool(can_suspend(request.user, agent)) and not agent.is_suspended,
+        "may_handle_findings": bool(can_handle_finding(request.user)),
     }
     return render(request, "agents/detail.html", context)
 
@@ -258,6 +260,35 @@ def agent_suspend(request, slug):
                 return redirect(agent)
     return render(
         request, "agents/suspend.html", {"agent": agent, "form": form, "confirming": confirming}
+    )
+
+
+@login_required
+def finding_handle(request, slug, pk):
+    """Acknowledge or resolve one drift finding of the agent (security reviewers and staff)."""
+    agent = _agent_or_404(request, slug)
+    finding = get_object_or_404(agent.drift_findings, pk=pk)
+    check = can_handle_finding(request.user)
+    if not check:
+        return _refused(request, NotPermitted(check.message, code=check.code), status=403)
+    form = web_forms.FindingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["text"]
+        try:
+            if form.cleaned_data["action"] == web_forms.FindingForm.ACKNOWLEDGE:
+                finding_acknowledge(actor=_actor(request), finding=finding, note=text)
+            else:
+                finding_resolve(actor=_actor(request), finding=finding, resolution=text)
+        except InvalidInput as error:
+            for field, message in web_forms.errors_apply(error, form):
+                form.add_error("text" if field == "resolution" else None, message)
+        except ApplicationError as error:
+            return _refused(request, error)
+        else:
+            messages.success(request, f"Finding {form.cleaned_data['action']}d.")
+            return redirect(agent)
+    return render(
+        request, "agents/finding.html", {"agent": agent, "finding": finding, "form": form}
     )
 
 

@@ -174,7 +174,7 @@ def test_agent_detail_queries_do_not_grow_with_versions_and_events(
     client.force_login(owner)
     url = reverse("agent-detail", args=[agent.slug])
     add_versions(1, 10)
-    counted(client, django_assert_num_queries, url, 14)
+    counted(client, django_assert_num_queries, url, 15)
     add_versions(11, 50)
-    response = counted(client, django_assert_num_queries, url, 14)
+    response = counted(client, django_assert_num_queries, url, 15)
     assert len(response.context["packages"]) == 50
