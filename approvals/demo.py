@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.observations import observations_record
 from agents.services import agent_create
+from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
 from signoffs.models import Dimension, Verdict
@@ -135,6 +137,17 @@ def seed_demo() -> list[str]:
         package_submit(actor=owner, package=package)
         _approve_all(package, users)
 
+    def drifted(agent, doc):
+        # The runtime reports a dataset the approval never named: a live finding to
+        # acknowledge or resolve on the agent's page (high, not critical: a read).
+        approved(agent, doc)
+        observations_record(
+            actor=Actor.system("demo runtime"),
+            agent=agent,
+            items=[{"kind": "dataset", "identifier": "payroll-history", "access": "read"}],
+        )
+        drift_evaluate(actor=Actor.system("demo"))
+
     def in_review(agent, doc):
         package = package_create(actor=owner, agent=agent, manifest=doc)
         package_submit(actor=owner, package=package)
@@ -173,7 +186,7 @@ def seed_demo() -> list[str]:
 
     hr = _manifest("hr-copilot.yaml")
     support = _manifest("support-agent.yaml")
-    make("hr-policy-copilot", hr, approved)
+    make("hr-policy-copilot", hr, drifted)
     make("support-assistant", support, expanded)
     make(
         "it-helpdesk-copilot", _renamed(hr, "it-helpdesk-copilot", "IT helpdesk copilot"), in_review

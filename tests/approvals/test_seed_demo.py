@@ -5,6 +5,8 @@ from django.contrib.auth import get_user_model
 
 from agents.models import Agent, AgentStatus
 from approvals.demo import DEMO_USERS, seed_demo
+from approvals.drift import LIVE
+from approvals.models import DriftFinding
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +24,12 @@ def test_seed_demo_creates_agents_in_each_state_and_is_idempotent(checklists):
         AgentStatus.NEW,
     } <= statuses
     assert get_user_model().objects.filter(username__in=DEMO_USERS).count() == len(DEMO_USERS)
+    # One live drift finding to handle on a page, not one that suspends the agent.
+    findings = DriftFinding.objects.filter(status__in=LIVE)
+    assert [(f.agent.slug, f.identifier, f.severity) for f in findings] == [
+        ("hr-policy-copilot", "payroll-history", "high")
+    ]
+    assert Agent.objects.get(slug="hr-policy-copilot").status == AgentStatus.APPROVED
     events = AuditEvent.objects.count()
     assert seed_demo() == []
     assert AuditEvent.objects.count() == events
