@@ -210,14 +210,16 @@ def _turns_up(stream: Iterator, seq: int) -> bool:
 # JSON-encoded as `json.dumps(ensure_ascii=False)` does. The JSON columns are
 # canonicalized once per distinct text.
 _TIME = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-# seq first and prev_hash/hash last (as `chain_verify` reads rows); then the JSON
-# columns, so that every field after them is a string until prev_hash.
+# seq first and prev_hash/hash last (as `chain_verify` reads rows); before the
+# strings, the fields that may hold a backslash of their own (NULL is \N, JSON
+# text its escapes), so that from the first string on only strings to escape do.
 _COPY_COLUMNS = (
     "seq",  # 0
-    "after",  # 1
-    "before",  # 2
-    "data",  # 3
-    "action",  # 4: strings from here ...
+    "package_version",  # 1
+    "after",  # 2
+    "before",  # 3
+    "data",  # 4
+    "action",  # 5: strings from here ...
     "actor_id",
     "actor_label",
     "actor_type",
@@ -225,13 +227,12 @@ _COPY_COLUMNS = (
     "request_id",
     "target_id",
     "target_type",
-    "token_label",  # 12: ... to here
-    _TIME,  # 13
-    "package_version",  # 14
+    "token_label",  # 13: ... to here
+    _TIME,  # 14
     "prev_hash",  # 15
     "hash",  # 16
 )
-_STRINGS = range(4, 13)
+_STRINGS = range(5, 14)
 # The canonical content (keys in sorted order) after `prev_hash` and a newline.
 _TEMPLATE = (
     b'%s\n{"action":"%s","actor_id":"%s","actor_label":"%s","actor_type":"%s",'
@@ -304,8 +305,15 @@ def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
                 return
             line = bytes(data[:-1])
             fields = line.split(b"\t")
-            # Where the strings start: after seq and the three JSON columns.
-            strings_at = len(fields[0]) + len(fields[1]) + len(fields[2]) + len(fields[3]) + 4
+            # Where the strings start: after seq, package_version and the JSON columns.
+            strings_at = (
+                len(fields[0])
+                + len(fields[1])
+                + len(fields[2])
+                + len(fields[3])
+                + len(fields[4])
+                + 5
+            )
             if search(line, strings_at):
                 for index in _STRINGS:
                     fields[index] = _json_string_body(fields[index])
@@ -332,21 +340,21 @@ def _pg_hasher():
         get = generations[0].get
         content = template % (
             prev_hash,
-            p[4],
-            p[5],
-            p[6],
-            p[7],
-            get(p[1]) or nested(p[1]),
-            p[8],
-            get(p[2]) or nested(p[2]),
-            p[13],
-            get(p[3]) or nested(p[3]),
-            b"null" if p[14] == null else p[14],
-            p[9],
-            p[0],
-            p[10],
-            p[11],
-            p[12],
+            p[5],  # action
+            p[6],  # actor_id
+            p[7],  # actor_label
+            p[8],  # actor_type
+            get(p[2]) or nested(p[2]),  # after
+            p[9],  # agent_slug
+            get(p[3]) or nested(p[3]),  # before
+            p[14],  # created_at
+            get(p[4]) or nested(p[4]),  # data
+            b"null" if p[1] == null else p[1],  # package_version
+            p[10],  # request_id
+            p[0],  # seq
+            p[11],  # target_id
+            p[12],  # target_type
+            p[13],  # token_label
         )
         return sha256(content).hexdigest().encode()
 

@@ -119,7 +119,10 @@ def fake_events(count: int, start_seq: int):
                 "answers": {f"Q{n}": True for n in range(1, 6)},
                 "checklist_version": 1,
             }
+            if not allow and rng.random() < 0.3:
+                version = None  # denied before any approved version: no_approved_package
         elif action == "observation.recorded":
+            version = None  # observations belong to the agent, not to a version
             data = {"observations": rng.randint(1, 50), "new_findings": 0}
         else:
             before, after = {"state": "draft"}, {"state": "in_review"}
