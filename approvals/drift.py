@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from agents.models import Agent
 from agents.permissions import Check
 from approvals.models import (
+    LIVE_FINDING_STATUSES,
     ApprovalPackage,
     DriftFinding,
     FindingStatus,
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 # Key of the PostgreSQL advisory lock held by the one drift run in progress.
 DRIFT_LOCK_KEY = 0x0D41F7
-LIVE = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
 
 
 def _rank(column: str) -> str:
@@ -57,7 +57,7 @@ def _json(column: str, *path: str) -> str:
 
 
 _SCOPE_KINDS = ", ".join(f"'{kind}'" for kind in ScopeKind.values)
-_LIVE = ", ".join(f"'{status}'" for status in LIVE)
+_LIVE = ", ".join(f"'{status}'" for status in LIVE_FINDING_STATUSES)
 
 
 def _candidates_sql() -> str:
@@ -427,7 +427,7 @@ def finding_resolve(*, actor: Actor, finding: DriftFinding, resolution: str) -> 
             "Say how it was resolved.", fields={"resolution": ["Say how it was resolved."]}
         )
     finding = _finding_locked(actor, finding)
-    if finding.status not in LIVE:
+    if not finding.is_live:
         raise InvalidTransition("The finding is already resolved.", code="finding_resolved")
     before = finding.status
     finding.status = FindingStatus.RESOLVED

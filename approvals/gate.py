@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from agents.models import Agent
 from approvals import manifest as manifests
-from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState, Severity
+from approvals.models import (
+    LIVE_FINDING_STATUSES,
+    ApprovalPackage,
+    DriftFinding,
+    PackageState,
+    Severity,
+)
 from audit.actors import Actor
 from audit.services import audit_record_alone
 from config.db import prepared_cursor
@@ -40,8 +46,6 @@ class GateResult:
         }
 
 
-LIVE_FINDING = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
-
 # Every check runs this one statement: the agent, its last approved version and
 # whether a critical finding is open. Written as SQL because building the same
 # query through the ORM cost several times its execution on every deploy's check.
@@ -61,7 +65,7 @@ WHERE a.slug = %s
 
 def _decision_row(agent_slug: str) -> dict | None:
     with prepared_cursor() as cursor:
-        cursor.execute(DECISION_SQL, [Severity.CRITICAL.value, *LIVE_FINDING, agent_slug])
+        cursor.execute(DECISION_SQL, [Severity.CRITICAL.value, *LIVE_FINDING_STATUSES, agent_slug])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -162,6 +162,10 @@ class FindingStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+# A live finding is still to be dealt with; a critical live one makes the gate deny.
+LIVE_FINDING_STATUSES = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+
+
 class DriftFinding(models.Model):
     """A use observed or declared outside the approved scope."""
 
@@ -187,7 +191,7 @@ class DriftFinding(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["agent", "kind", "identifier", "access"],
-                condition=models.Q(status__in=["open", "acknowledged"]),
+                condition=models.Q(status__in=list(LIVE_FINDING_STATUSES)),
                 name="one_live_finding_per_use",
             )
         ]
@@ -195,3 +199,12 @@ class DriftFinding(models.Model):
 
     def __str__(self):
         return f"{self.agent_id}: {self.kind} {self.identifier} ({self.severity})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_FINDING_STATUSES
+
+    @property
+    def blocks_gate(self) -> bool:
+        """Whether every gate check of the agent denies while this finding stands."""
+        return self.is_live and self.severity == Severity.CRITICAL

@@ -5,8 +5,7 @@ from django.contrib.auth import get_user_model
 
 from agents.models import Agent, AgentStatus
 from approvals.demo import DEMO_USERS, seed_demo
-from approvals.drift import LIVE
-from approvals.models import DriftFinding
+from approvals.models import LIVE_FINDING_STATUSES, DriftFinding
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +24,7 @@ def test_seed_demo_creates_agents_in_each_state_and_is_idempotent(checklists):
     } <= statuses
     assert get_user_model().objects.filter(username__in=DEMO_USERS).count() == len(DEMO_USERS)
     # One live drift finding to handle on a page, not one that suspends the agent.
-    findings = DriftFinding.objects.filter(status__in=LIVE)
+    findings = DriftFinding.objects.filter(status__in=LIVE_FINDING_STATUSES)
     assert [(f.agent.slug, f.identifier, f.severity) for f in findings] == [
         ("hr-policy-copilot", "payroll-history", "high")
     ]
