@@ -12,8 +12,11 @@ from django.db import connection
 
 
 def prepared_cursor():
-    """Return a cursor (Django's wrapper, with its query logging) whose statements
-    PostgreSQL keeps prepared on this connection once they have run a few times."""
+    """Return a cursor whose statements stay prepared on this connection after a few uses.
+
+    It is Django's cursor wrapper, with its query logging, over a server-binding
+    psycopg cursor (`connection._prepare_cursor` is what `connection.cursor()` uses).
+    """
     if connection.vendor != "postgresql":
         return connection.cursor()
     import psycopg

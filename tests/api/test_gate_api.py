@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import yaml
 from django.conf import settings as dj_settings
+from django.core.cache import caches
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -236,6 +237,28 @@ def test_the_gate_still_decides_when_the_throttle_cannot_count(ci, agent, approv
     assert answer["decision"] == "allow"
     assert (other["decision"], codes(other)) == ("deny", ["scope_mismatch"])
     assert "throttle gate not counted" in caplog.text
+
+
+def test_the_gate_statements_are_prepared_on_their_connection(ci, agent, approved):
+    """After a few checks PostgreSQL runs the token, decision and append statements
+    from prepared plans (config/db.py) instead of planning each one again."""
+    for _ in range(dj_settings.DB_PREPARE_THRESHOLD + 1):
+        assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    for statement in ('FROM "tokens_apitoken"', "FROM agents_agent a", "FROM audit_append("):
+        assert statement in prepared
+
+
+def test_a_throttle_window_expires_on_its_own(ci, agent, approved):
+    """The window's counter gets its expiry when the first request opens it."""
+    check(ci, agent=agent.slug, digest=approved.digest)
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)
+    keys = client.keys(backend.make_key("throttle:gate:*"))
+    assert keys
+    assert all(0 < client.ttl(key) <= 61 for key in keys)
 
 
 def _queries(client, body) -> int:

@@ -899,3 +899,16 @@ def test_widening_from_the_narrowest_entry_reverses_to_pure_narrowing(
     )
     assert not forward.narrowings  # the base is the narrowest entry: nothing can narrow from it
     assert backward.is_pure_narrowing == (not forward.is_empty)
+
+
+def test_validity_follows_the_schema_regex_dialect_ecma_262(hr):
+    """jsonschema-rs decides with ECMA-262 patterns, as JSON Schema defines them.
+
+    Python's `\\s` and ECMA's differ at the edges: U+FEFF is whitespace only in
+    ECMA, U+001C only in Python. A manifest Python's validator passes but the
+    deciding one refuses is still refused, in the deciding validator's words.
+    """
+    assert errors_of(with_change(hr, "name", "\ufeff")) == {
+        "name": ['"\ufeff" does not match "\\S"']
+    }
+    assert m.load_manifest(with_change(hr, "name", "\x1c"))["name"] == "\x1c"
