@@ -91,6 +91,10 @@ def test_a_cut_tail_is_caught_by_the_checkpoint_in_the_last_range(chain):
 
 
 def test_a_short_chain_is_walked_once(monkeypatch):
+    def forked(ranges, trusted):
+        raise AssertionError("a chain under PARALLEL_MIN_EVENTS is not cut into ranges")
+
     monkeypatch.setattr("audit.verify.PARALLEL_MIN_EVENTS", 1_000)
+    monkeypatch.setattr(verify, "_verify_ranges", forked)
     record(5)
     assert verdict(audit_verify(workers=4)) == (True, None, "", 5, 1)
