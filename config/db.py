@@ -6,22 +6,44 @@ every gate check runs (the token lookup, the gate's decision, the audit append)
 planning cost several times their execution. A server-binding cursor lets
 psycopg prepare them after a few uses (`prepare_threshold` in the database
 OPTIONS, settings.DB_PREPARE_THRESHOLD). Anywhere else it is the usual cursor.
+
+The server-binding cursor is made once per connection and kept: making a
+psycopg cursor (and its loaders) for every statement cost a quarter of running
+one of these statements.
 """
 
 from django.db import connection
 
 
-def prepared_cursor():
-    """Return a cursor whose statements stay prepared on this connection after a few uses.
+class _Kept:
+    """Use a kept cursor in a `with` block without closing it at the end."""
 
-    It is Django's cursor wrapper, with its query logging, over a server-binding
-    psycopg cursor (`connection._prepare_cursor` is what `connection.cursor()` uses).
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+    def __enter__(self):
+        return self.cursor
+
+    def __exit__(self, *exc_info):
+        return None
+
+
+def prepared_cursor():
+    """Return, for a `with` block, a cursor whose statements stay prepared on this connection.
+
+    It is Django's cursor wrapper, with its query logging and error translation,
+    over a server-binding psycopg cursor kept for as long as the connection
+    (`connection._prepare_cursor` is what `connection.cursor()` uses to wrap).
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
-    import psycopg
-
     connection.ensure_connection()
-    with connection.wrap_database_errors:
-        # What `connection.cursor()` does, but over a server-binding psycopg cursor.
-        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    raw = connection.connection
+    cursor = getattr(connection, "_kept_server_cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        import psycopg
+
+        cursor = connection._kept_server_cursor = psycopg.Cursor(raw)
+    return _Kept(connection._prepare_cursor(cursor))
