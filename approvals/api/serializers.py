@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.models import ApprovalPackage
+from approvals.models import ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
 
 
@@ -216,6 +216,47 @@ class ManifestInputSerializer(serializers.Serializer):
 
 class SubmitSerializer(serializers.Serializer):
     """Submitting takes no fields."""
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    agent = serializers.CharField(source="agent.slug", read_only=True)
+    package_version = serializers.IntegerField(
+        source="package.version",
+        read_only=True,
+        allow_null=True,
+        help_text="The approved version the use was compared with.",
+    )
+    blocks_gate = serializers.BooleanField(
+        read_only=True, help_text="Whether every gate check of the agent denies while it stands."
+    )
+
+    class Meta:
+        model = DriftFinding
+        fields = [
+            "id",
+            "agent",
+            "package_version",
+            "kind",
+            "identifier",
+            "access",
+            "reason",
+            "severity",
+            "status",
+            "count",
+            "first_seen",
+            "last_seen",
+            "resolution",
+            "blocks_gate",
+        ]
+        read_only_fields = fields
+
+
+class FindingAcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class FindingResolveSerializer(serializers.Serializer):
+    resolution = serializers.CharField(max_length=2000, help_text="How it was resolved.")
 
 
 ManifestBody = OpenApiTypes.OBJECT

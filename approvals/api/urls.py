@@ -3,6 +3,7 @@ from django.urls import path
 from approvals.api import views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
+FINDING = "agents/<slug:slug>/findings/<int:pk>"
 
 urlpatterns = [
     path(
@@ -22,6 +23,14 @@ urlpatterns = [
         views.DecisionCreateView.as_view(),
         name="api-decision-create",
     ),
+    path("agents/<slug:slug>/findings", views.FindingListView.as_view(), name="api-finding-list"),
+    path(FINDING, views.FindingDetailView.as_view(), name="api-finding-detail"),
+    path(
+        f"{FINDING}/acknowledge",
+        views.FindingAcknowledgeView.as_view(),
+        name="api-finding-acknowledge",
+    ),
+    path(f"{FINDING}/resolve", views.FindingResolveView.as_view(), name="api-finding-resolve"),
     path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
     path("gate/check", views.GateCheckView.as_view(), name="api-gate-check"),
     path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),

@@ -17,8 +17,12 @@ from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
 from approvals import manifest as manifests
+from approvals.api.filters import FindingFilterSet
 from approvals.api.serializers import (
     DecisionResultSerializer,
+    FindingAcknowledgeSerializer,
+    FindingResolveSerializer,
+    FindingSerializer,
     GateCheckInputSerializer,
     GateResultSerializer,
     ManifestBody,
@@ -28,8 +32,9 @@ from approvals.api.serializers import (
     SubmitSerializer,
     gate_request,
 )
+from approvals.drift import finding_acknowledge, finding_resolve
 from approvals.gate import GateResult, gate_check, gate_refuse
-from approvals.models import ApprovalPackage
+from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
     agent_suspend,
     package_create,
@@ -250,6 +255,84 @@ class AgentSuspendView(ApiMixin, APIView):
         agent_suspend(actor=actor_for(request), agent=agent, **serializer.validated_data)
         agent = Agent.objects.prefetch_related("owners").get(pk=agent.pk)
         return Response(AgentSerializer(agent).data)
+
+
+def _findings(agent: Agent):
+    return DriftFinding.objects.filter(agent=agent).select_related("agent", "package")
+
+
+def _finding(request, slug: str, pk: int) -> DriftFinding:
+    return get_object_or_404(_findings(visible_agent(request, slug)), pk=pk)
+
+
+class FindingListView(ApiMixin, mixins.ListModelMixin, generics.GenericAPIView):
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilterSet
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DriftFinding.objects.none()
+        agent = visible_agent(self.request, self.kwargs["slug"])
+        return _findings(agent).order_by("-last_seen", "-pk")
+
+    @extend_schema(
+        summary="List an agent's scope-drift findings, last seen first",
+        responses={200: FindingSerializer(many=True), **errors(400, 401, 403, 404)},
+    )
+    def get(self, request, slug):
+        return self.list(request)
+
+
+class FindingDetailView(ApiMixin, APIView):
+    @extend_schema(
+        summary="Retrieve one scope-drift finding",
+        responses={200: FindingSerializer, **errors(401, 403, 404)},
+    )
+    def get(self, request, slug, pk):
+        return Response(FindingSerializer(_finding(request, slug, pk)).data)
+
+
+class _FindingActionView(ApiMixin, APIView):
+    """Validate the body, hand the finding to its service, answer the finding as it now is."""
+
+    required_scopes = {"POST": Scope.REVIEWS_WRITE}
+    input_serializer: type
+    service: staticmethod
+
+    def handle(self, request, slug, pk):
+        finding = _finding(request, slug, pk)
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.service(actor=actor_for(request), finding=finding, **serializer.validated_data)
+        return Response(FindingSerializer(_finding(request, slug, pk)).data)
+
+
+class FindingAcknowledgeView(_FindingActionView):
+    input_serializer = FindingAcknowledgeSerializer
+    service = staticmethod(finding_acknowledge)
+
+    @extend_schema(
+        summary="Acknowledge an open finding: seen, still live (a critical one still denies)",
+        request=FindingAcknowledgeSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: FindingSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug, pk):
+        return self.handle(request, slug, pk)
+
+
+class FindingResolveView(_FindingActionView):
+    input_serializer = FindingResolveSerializer
+    service = staticmethod(finding_resolve)
+
+    @extend_schema(
+        summary="Resolve a live finding, saying how",
+        request=FindingResolveSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: FindingSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+    )
+    def post(self, request, slug, pk):
+        return self.handle(request, slug, pk)
 
 
 class GateCheckView(APIView):

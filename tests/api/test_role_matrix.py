@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import manifest_for
+from tests.factories import DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +41,16 @@ def _suspend(workflow, agent):
     return ("post", f"{BASE}/suspend", {"reason": "Incident 42."})
 
 
+def _acknowledge(workflow, agent):
+    finding = DriftFindingFactory(agent=agent)
+    return ("post", f"{BASE}/findings/{finding.pk}/acknowledge", {"note": "Looking."})
+
+
+def _resolve(workflow, agent):
+    finding = DriftFindingFactory(agent=agent)
+    return ("post", f"{BASE}/findings/{finding.pk}/resolve", {"resolution": "Tool removed."})
+
+
 def _update(workflow, agent):
     return ("patch", BASE, {"description": "Changed."})
 
@@ -65,6 +75,16 @@ MATRIX = {
     "agent_suspend": (
         _suspend,
         "agent.suspended",
+        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+    ),
+    "finding_acknowledge": (
+        _acknowledge,
+        "drift.acknowledged",
+        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+    ),
+    "finding_resolve": (
+        _resolve,
+        "drift.resolved",
         {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
     ),
     "agent_update": (
