@@ -193,6 +193,9 @@ SPECTACULAR_SETTINGS = {
         "PackageStateEnum": "approvals.models.PackageState",
         "SignOffStateEnum": "signoffs.models.SignOffState",
         "AgentStatusEnum": "agents.models.AgentStatus",
+        "FindingStatusEnum": "approvals.models.FindingStatus",
+        # Risk tiers and finding severities are the same four levels.
+        "LevelEnum": "approvals.models.Severity",
     },
 }
 

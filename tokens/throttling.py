@@ -5,9 +5,19 @@ SimpleRateThrottle keeps every request's timestamp in one cached list, which
 at the gate's rates means reading and writing thousands of floats per
 request. A fixed window lets up to twice the rate through across a window
 boundary, which is fine for a limit meant to stop a runaway client.
+
+A process takes its requests from the window's count in leases: one INCRBY
+claims up to 1% of the limit (at most 32 requests), which the process then
+lets through without asking the cache again. At the gate's default 6,000/min
+that is one round trip per 32 checks instead of one per check. A lease is
+never larger than what is left under the limit, so the limit is never
+exceeded; requests a process leased and did not use still count, so with N
+processes the limit can trip up to N leases early, never late. Below 200 a
+minute every request is counted on its own.
 """
 
 import logging
+import threading
 import time
 
 from django.core.cache import caches
@@ -56,41 +66,87 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // duration)
         self.window_ends = (window + 1) * duration
+        window_key = f"{key}:{window}"
+        if LEASES.take(window_key):
+            return True
+        size = lease_size(limit)
         try:
-            count = window_count(f"{key}:{window}", duration + 1)
+            count = window_count(window_key, duration + 1, size)
         except RedisError:
             # A limit that cannot be counted lets the request through: the gate
             # still decides (and denies when it cannot), and the API stays up.
             logger.warning("throttle %s not counted: the cache is unavailable", self.scope)
             return True
-        return count <= limit
+        # The lease holds the counts count - size + 1 .. count; those up to the limit are ours.
+        granted = min(size, limit - (count - size))
+        if granted <= 0:
+            return False
+        LEASES.keep(window_key, granted - 1)
+        return True
 
     def wait(self) -> float | None:
         return max(self.window_ends - time.time(), 0.0) or None
 
 
-def window_count(key: str, ttl: int) -> int:
-    """Count one more request in a window's key of the cache and return the count.
+def lease_size(limit: int) -> int:
+    """Return how many requests one count in the cache claims: 1% of the limit, 1 to 32."""
+    return max(1, min(32, limit // 100))
 
-    On Redis one INCR (and an EXPIRE when it opened the key): one round trip per
-    request, where the cache API's add + incr takes three. Other caches (the
-    embedded default's local memory) go through the cache API.
+
+class Leases:
+    """This process's unused requests, per window key; safe across threads."""
+
+    MAX_KEYS = 10_000  # past windows' keys are dropped wholesale beyond this
+
+    def __init__(self):
+        self._left: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, window_key: str) -> bool:
+        """Use one leased request of this window, if any is left."""
+        with self._lock:
+            left = self._left.get(window_key, 0)
+            if left <= 0:
+                return False
+            self._left[window_key] = left - 1
+            return True
+
+    def keep(self, window_key: str, count: int) -> None:
+        with self._lock:
+            if len(self._left) >= self.MAX_KEYS:
+                self._left.clear()
+            self._left[window_key] = count
+
+    def clear(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+
+LEASES = Leases()
+
+
+def window_count(key: str, ttl: int, amount: int = 1) -> int:
+    """Count `amount` more requests in a window's key of the cache and return the count.
+
+    On Redis one INCRBY (and an EXPIRE when it opened the key): one round trip,
+    where the cache API's add + incr takes three. Other caches (the embedded
+    default's local memory) go through the cache API.
     """
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         name = cache.make_and_validate_key(key)
         client = _redis_client(cache)
-        count = client.incr(name)
-        if count == 1:
+        count = client.incrby(name, amount)
+        if count == amount:
             client.expire(name, ttl)
         return count
     cache.add(key, 0, timeout=ttl)
     try:
-        return cache.incr(key)
+        return cache.incr(key, amount)
     except ValueError:
         # The window's key expired between add and incr: start it again.
-        cache.add(key, 1, timeout=ttl)
-        return 1
+        cache.add(key, amount, timeout=ttl)
+        return amount
 
 
 def _redis_client(cache):

@@ -11,6 +11,7 @@ from audit.actors import Actor
 from tests.factories import AgentFactory, UserFactory
 from tokens.models import Scope
 from tokens.services import token_create
+from tokens.throttling import LEASES
 
 ALL_SCOPES = tuple(Scope.values)
 
@@ -23,10 +24,23 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_throttles():
-    """Start every test with empty throttle buckets (the cache is this run's Redis db)."""
+    """Start every test with empty throttle buckets (the cache is this run's Redis db)
+    and no requests leased by this process."""
     cache.clear()
+    LEASES.clear()
     yield
     cache.clear()
+    LEASES.clear()
+
+
+class FrozenClock:
+    """Stand in for the time module so a test never straddles a throttle window."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
 
 
 @pytest.fixture

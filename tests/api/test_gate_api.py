@@ -19,7 +19,7 @@ from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from tests.api.conftest import error_of
+from tests.api.conftest import FrozenClock, error_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
@@ -187,16 +187,6 @@ def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent
     )
     assert response.status_code == 403
     assert error_of(response)["code"] == "insufficient_scope"
-
-
-class FrozenClock:
-    """Stand in for the time module so a test never straddles a throttle window."""
-
-    def __init__(self, now: float):
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
 
 
 def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypatch):

@@ -63,3 +63,18 @@ def test_healthz_answers_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_the_wsgi_application_loads_every_view_then_freezes_its_heap_for_the_gc():
+    """What a worker loads lives as long as the worker: the collector stops walking it."""
+    code = (
+        "import gc, sys; import config.wsgi;"
+        "print(gc.get_freeze_count(), 'approvals.api.views' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, views_loaded = result.stdout.split()
+    assert int(frozen) > 50_000
+    assert views_loaded == "True"
