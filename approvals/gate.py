@@ -15,9 +15,11 @@ from approvals.models import (
     PackageState,
     Severity,
 )
+from approvals.services import parse_manifest
 from audit.actors import Actor
 from audit.services import audit_record_alone
 from config.db import prepared_cursor
+from config.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ DECISION_SQL = f"""
 SELECT a.suspended_at,
        EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
                WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
-       p.id, p.version, p.state, p.digest, p.expires_at
+       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest
 FROM {Agent._meta.db_table} a
 LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
     SELECT q.id FROM {ApprovalPackage._meta.db_table} q
@@ -69,7 +71,7 @@ def _decision_row(agent_slug: str) -> dict | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    suspended_at, drift, pk, version, state, digest, expires_at = row
+    suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
     if expires_at is not None and timezone.is_naive(expires_at):
         expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
     return {
@@ -80,13 +82,18 @@ def _decision_row(agent_slug: str) -> dict | None:
         "state": state,
         "digest": digest,
         "expires_at": expires_at,
+        "source_digest": source_digest,
     }
 
 
-def _evaluate(agent_slug: str, manifest, digest: str | None) -> GateResult:
+# gate_check reads the decision row itself unless it is handed one.
+_UNREAD = object()
+
+
+def _evaluate(agent_slug: str, manifest, digest: str | None, row=_UNREAD) -> GateResult:
     """Decide from one query: the agent, its last approved version, open critical drift."""
     result = GateResult()
-    package = _decision_row(agent_slug)
+    package = _decision_row(agent_slug) if row is _UNREAD else row
     if package is None:
         result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
         return result
@@ -149,18 +156,24 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
 
 
 def gate_check(
-    *, actor: Actor, agent_slug: str, manifest: dict | None = None, digest: str | None = None
+    *,
+    actor: Actor,
+    agent_slug: str,
+    manifest: dict | None = None,
+    digest: str | None = None,
+    row=_UNREAD,
 ) -> GateResult:
     """Answer whether the agent may ship this manifest (or digest); audit every answer.
 
-    `manifest` must already be validated and normalized. Any failure while
-    deciding, or while recording the decision, answers deny.
+    `manifest` must already be validated and normalized; `row` is the decision
+    row when the caller has just read it. Any failure while deciding, or while
+    recording the decision, answers deny.
     """
     requested = digest
     try:
         if manifest is not None:
             requested = manifests.normalized_digest(manifest)
-        result = _evaluate(agent_slug, manifest, requested)
+        result = _evaluate(agent_slug, manifest, requested, row)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
         result = GateResult()
@@ -185,6 +198,44 @@ def gate_check(
             ]
         )
     return result
+
+
+def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: str) -> GateResult:
+    """Check a manifest as sent: a mapping, or JSON or YAML text.
+
+    The exact text the last approved version was created from is known by its
+    source digest and checked as that version's digest, without being parsed
+    again (the file a pipeline submitted is usually the file it later checks).
+    Any other manifest is read in full; one that cannot be read, or that names
+    another agent, is denied with the fields at fault.
+    """
+    try:
+        row = _decision_row(agent_slug)
+    except Exception:
+        logger.exception("gate check could not read the decision for %s", agent_slug)
+        row = _UNREAD  # gate_check tries again, and denies if it cannot
+    text_digest = manifests.source_digest(source, content_type)
+    if text_digest and isinstance(row, dict) and row["source_digest"] == text_digest:
+        return gate_check(actor=actor, agent_slug=agent_slug, digest=row["digest"], row=row)
+    try:
+        manifest = parse_manifest(source, content_type)
+    except InvalidInput as error:
+        return gate_refuse(
+            actor=actor,
+            agent_slug=agent_slug,
+            code="invalid_manifest",
+            message=error.message,
+            fields=error.fields,
+        )
+    if manifest["agent"] != agent_slug:
+        return gate_refuse(
+            actor=actor,
+            agent_slug=agent_slug,
+            code="invalid_manifest",
+            message="The manifest names another agent.",
+            fields={"manifest.agent": [f"Expected {agent_slug!r}, got {manifest['agent']!r}."]},
+        )
+    return gate_check(actor=actor, agent_slug=agent_slug, manifest=manifest, row=row)
 
 
 def gate_refuse(

@@ -467,6 +467,28 @@ def canonical_json(doc: Any) -> str:
     )
 
 
+# What makes a manifest's text mean what it means here: the schema, this module
+# (parsing and normalization) and the YAML library. A source digest includes it,
+# so changing any of them makes every stored source digest stale (the text is
+# parsed again), never wrong.
+_SOURCE_FINGERPRINT = hashlib.sha256(
+    SCHEMA_PATH.read_bytes() + Path(__file__).read_bytes() + yaml.__version__.encode()
+).hexdigest()
+
+
+def source_digest(source: Any, content_type: str | None = None) -> str:
+    """Return the digest of a manifest's text as sent, or "" for a manifest given as a mapping.
+
+    Two equal source digests are the same text read the same way, so the same
+    normalized manifest: the gate knows the text an approved version was created
+    from without parsing it again.
+    """
+    if not isinstance(source, str):
+        return ""
+    kind = "json" if content_type and "json" in content_type.lower() else "yaml"
+    return hashlib.sha256(f"{_SOURCE_FINGERPRINT}\n{kind}\n{source}".encode()).hexdigest()
+
+
 def manifest_digest(doc: dict) -> str:
     """Return the hex SHA-256 of the canonical JSON of the normalized manifest."""
     return normalized_digest(normalize_manifest(doc))

@@ -61,6 +61,10 @@ class ApprovalPackage(models.Model):
     )
     manifest = models.JSONField()
     digest = models.CharField(max_length=64, db_index=True)
+    # The digest of the text the manifest was read from (manifest.source_digest),
+    # blank when it came as a mapping: the gate knows that exact text again
+    # without parsing it.
+    source_digest = models.CharField(max_length=64, blank=True, default="")
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     is_recertification = models.BooleanField(default=False)
     base = models.ForeignKey(

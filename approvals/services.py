@@ -133,6 +133,7 @@ def package_create(
         version=version,
         manifest=doc,
         digest=manifests.manifest_digest(doc),
+        source_digest=manifests.source_digest(manifest, content_type),
         risk_tier=manifests.compute_risk_tier(doc),
         is_recertification=is_recertification,
         created_by=actor.user if actor.user is not None else _system_user(),
@@ -174,9 +175,10 @@ def package_update_draft(
     base = last_approved(package.agent)
     package.manifest = doc
     package.digest = manifests.manifest_digest(doc)
+    package.source_digest = manifests.source_digest(manifest, content_type)
     package.risk_tier = manifests.compute_risk_tier(doc)
     package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
-    package.save(update_fields=["manifest", "digest", "risk_tier", "diff"])
+    package.save(update_fields=["manifest", "digest", "source_digest", "risk_tier", "diff"])
     _entries_replace(package, doc)
     audit_record(
         actor=actor,

@@ -18,8 +18,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
@@ -195,18 +193,27 @@ def summary(values: list[float]) -> dict:
 
 
 def gate_fixture(database: str) -> dict:
-    """Return a gate token, an approved agent's slug, manifest and digest, and an agent pk."""
+    """Return a gate token, an approved agent's slug, manifest, digest and YAML text, an agent pk.
+
+    The approved version is marked as created from that YAML text (its source
+    digest), as it is when a pipeline submits its manifest file: the bench
+    COPYs packages in rather than creating them through the service.
+    """
     code = (
-        "import json; from django.contrib.auth import get_user_model;"
+        "import json, yaml; from django.contrib.auth import get_user_model;"
         "from audit.actors import Actor; from tokens.services import token_create;"
         "from approvals.models import ApprovalPackage;"
+        "from approvals.manifest import source_digest;"
         "u = get_user_model().objects.get(username='bench-owner');"
         "t, secret = token_create(actor=Actor.system('bench'), user=u, name='bench-ci',"
         " scopes=['gate:check']);"
         "p = ApprovalPackage.objects.filter(state='approved').select_related('agent')"
         ".order_by('-agent_id').first();"
+        "text = yaml.safe_dump(p.manifest);"
+        "ApprovalPackage.objects.filter(pk=p.pk)"
+        ".update(source_digest=source_digest(text, 'application/yaml'));"
         "print(json.dumps({'token': secret, 'agent': p.agent.slug, 'agent_pk': p.agent_id,"
-        " 'digest': p.digest, 'manifest': p.manifest}))"
+        " 'digest': p.digest, 'manifest': p.manifest, 'yaml': text}))"
     )
     out = run([PYTHON, "manage.py", "shell", "-c", code], django_env(database))
     return json.loads(out.strip().splitlines()[-1])
@@ -222,10 +229,16 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         {"agent": fixture["agent"], "manifest": fixture["manifest"]},
         fixture["token"],
     )
-    # What tools/countersign-gate sends for a manifest file in YAML.
+    # What tools/countersign-gate sends for a manifest file in YAML: the file it
+    # submitted, or any other text (here: the same with a comment), read in full.
     yaml_script = post_script(
         "gate_manifest_yaml",
-        {"agent": fixture["agent"], "manifest_yaml": yaml.safe_dump(fixture["manifest"])},
+        {"agent": fixture["agent"], "manifest_yaml": fixture["yaml"]},
+        fixture["token"],
+    )
+    yaml_other_script = post_script(
+        "gate_manifest_yaml_other",
+        {"agent": fixture["agent"], "manifest_yaml": "# edited\n" + fixture["yaml"]},
         fixture["token"],
     )
     targets = {
@@ -233,7 +246,8 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         "one primary-key query": (f"/bench/one-query/{fixture['agent_pk']}", None),
         "gate check (digest)": ("/api/v1/gate/check", digest_script),
         "gate check (manifest)": ("/api/v1/gate/check", manifest_script),
-        "gate check (manifest YAML)": ("/api/v1/gate/check", yaml_script),
+        "gate check (manifest YAML, the approved text)": ("/api/v1/gate/check", yaml_script),
+        "gate check (manifest YAML, other text)": ("/api/v1/gate/check", yaml_other_script),
     }
     results = {name: [] for name in targets}
     with Gunicorn(database, workers=int(os.environ.get("BENCH_WORKERS", "2"))):

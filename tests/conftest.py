@@ -118,7 +118,10 @@ class Workflow:
         )
 
     def approve(self, agent, manifest=None):
-        package = self.submit(agent, manifest)
+        return self.approve_submitted(self.submit(agent, manifest))
+
+    def approve_submitted(self, package):
+        """Have each dimension's reviewers approve a package in review, as many as it needs."""
         for dimension in Dimension.values:
             needed = package.signoffs.get(dimension=dimension).required_approvals
             for reviewer in self.reviewers[dimension][:needed]:

@@ -33,16 +33,14 @@ from approvals.api.serializers import (
     gate_request,
 )
 from approvals.drift import finding_acknowledge, finding_resolve
-from approvals.gate import GateResult, gate_check, gate_refuse
+from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
     agent_suspend,
     package_create,
     package_submit,
-    parse_manifest,
     signoff_decide,
 )
-from config.errors import InvalidInput
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
 from tokens.api.base import ApiMixin
@@ -404,28 +402,12 @@ class GateCheckView(APIView):
         if "digest" in values:
             return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())
         if "manifest" in values:
-            raw, content_type = values["manifest"], "application/json"
+            source, content_type = values["manifest"], "application/json"
         else:
-            raw, content_type = values["manifest_yaml"], YAML
-        try:
-            manifest = parse_manifest(raw, content_type)
-        except InvalidInput as error:
-            return gate_refuse(
-                actor=actor,
-                agent_slug=slug,
-                code="invalid_manifest",
-                message=error.message,
-                fields=error.fields,
-            )
-        if manifest["agent"] != slug:
-            return gate_refuse(
-                actor=actor,
-                agent_slug=slug,
-                code="invalid_manifest",
-                message="The manifest names another agent.",
-                fields={"manifest.agent": [f"Expected {slug!r}, got {manifest['agent']!r}."]},
-            )
-        return gate_check(actor=actor, agent_slug=slug, manifest=manifest)
+            source, content_type = values["manifest_yaml"], YAML
+        return gate_check_manifest(
+            actor=actor, agent_slug=slug, source=source, content_type=content_type
+        )
 
 
 class ManifestSchemaView(APIView):

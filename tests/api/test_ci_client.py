@@ -82,3 +82,39 @@ def test_ci_gate_exits_2_on_a_refused_token(live_server, transactional_db, agent
     result = run_gate(live_server, "cs_00000000_not-a-token", "check", "--manifest", manifest)
     assert result.returncode == 2
     assert "401" in result.stderr and "invalid_token" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ci_gate_checks_the_file_it_submitted_without_the_server_parsing_it_again(
+    live_server, transactional_db, workflow, agent, make_token, owner, tmp_path, monkeypatch
+):
+    """Submit a YAML file, have it approved, check the same file: the approved text is
+    known by its source digest; an edited copy of it is read in full."""
+    from approvals import gate, services
+
+    _, secret = make_token(owner, Scope.GATE_CHECK, Scope.PACKAGES_WRITE)
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "# The support assistant's runtime scope.\r\n"
+        + yaml.safe_dump(json.loads(json.dumps(manifest_for(agent))), sort_keys=False).replace(
+            "\n", "\r\n"
+        )
+    )
+    submitted = run_gate(live_server, secret, "submit", "--manifest", str(path))
+    assert submitted.returncode == 0, submitted.stderr
+    package = ApprovalPackage.objects.get(agent=agent, version=1)
+    assert package.source_digest
+    approved = workflow.approve_submitted(package)
+    assert approved.state == PackageState.APPROVED
+
+    parsed = []
+    monkeypatch.setattr(
+        gate, "parse_manifest", lambda *a: parsed.append(a) or services.parse_manifest(*a)
+    )
+    allowed = run_gate(live_server, secret, "check", "--manifest", str(path))
+    assert allowed.returncode == 0, allowed.stderr
+    assert f"package v{approved.version}" in allowed.stdout
+    assert parsed == []
+    path.write_text(path.read_text() + "# edited\n")
+    assert run_gate(live_server, secret, "check", "--manifest", str(path)).returncode == 0
+    assert len(parsed) == 1

@@ -1,0 +1,119 @@
+"""The gate knows the text an approved version was created from, and only that text."""
+
+import json
+
+import pytest
+import yaml
+
+from approvals import manifest as manifests
+from approvals import services
+from approvals.services import agent_suspend, package_update_draft
+from audit.actors import Actor
+from tests.factories import manifest_for
+from tokens.models import Scope
+
+pytestmark = pytest.mark.django_db
+
+GATE = "/api/v1/gate/check"
+
+
+@pytest.fixture
+def ci(api, owner):
+    return api(owner, Scope.GATE_CHECK)
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Count the manifests the gate reads in full."""
+    calls = []
+    real = services.parse_manifest
+
+    def spy(source, content_type=None):
+        calls.append(content_type)
+        return real(source, content_type)
+
+    monkeypatch.setattr("approvals.gate.parse_manifest", spy)
+    return calls
+
+
+def text_of(agent, **changes) -> str:
+    return yaml.safe_dump(json.loads(json.dumps(manifest_for(agent, **changes))))
+
+
+def check_yaml(client, agent, text) -> dict:
+    response = client.post(GATE, {"agent": agent.slug, "manifest_yaml": text}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_the_approved_text_is_checked_by_its_digest_without_being_parsed(
+    ci, workflow, agent, parses, audit_since
+):
+    text = text_of(agent)
+    approved = workflow.approve(agent, text)
+    assert approved.source_digest == manifests.source_digest(text, "application/yaml")
+    since = audit_since()
+    answer = check_yaml(ci, agent, text)
+    assert (answer["decision"], answer["digest"]) == ("allow", approved.digest)
+    assert parses == []
+    (event,) = since()
+    assert event.data == {"decision": "allow", "reasons": [], "requested_digest": approved.digest}
+    # Any other text is read in full, even one meaning the same.
+    assert check_yaml(ci, agent, "# reformatted\n" + text)["decision"] == "allow"
+    assert parses == ["application/yaml"]
+
+
+def test_the_approved_text_still_denies_for_every_other_reason(ci, workflow, agent, staff, parses):
+    text = text_of(agent)
+    workflow.approve(agent, text)
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 7.")
+    answer = check_yaml(ci, agent, text)
+    assert answer["decision"] == "deny"
+    assert "agent_suspended" in [r["code"] for r in answer["reasons"]]
+    assert parses == []
+
+
+def test_an_older_approved_text_is_compared_in_full_with_the_last_approved_version(
+    ci, workflow, agent, parses
+):
+    wide = text_of(agent)
+    workflow.approve(agent, wide)
+    narrow = manifest_for(agent)
+    narrow["scope"]["datasets"].pop()
+    # A pure narrowing carries the approved version's sign-offs: approved on submission.
+    narrowed = workflow.submit(agent, yaml.safe_dump(json.loads(json.dumps(narrow))))
+    assert narrowed.state == "approved"
+    answer = check_yaml(ci, agent, wide)
+    assert (answer["decision"], [r["code"] for r in answer["reasons"]]) == (
+        "deny",
+        ["scope_mismatch"],
+    )
+    assert parses == ["application/yaml"]
+
+
+def test_a_manifest_not_given_as_text_has_no_source_digest_and_an_edit_replaces_it(
+    workflow, agent, owner
+):
+    assert workflow.create(agent, manifest_for(agent)).source_digest == ""
+    draft = workflow.create(agent, text_of(agent))
+    assert draft.source_digest
+    edited = package_update_draft(
+        actor=Actor.for_user(owner), package=draft, manifest=manifest_for(agent)
+    )
+    edited.refresh_from_db()
+    assert edited.source_digest == ""
+    other = text_of(agent, description="Edited.")
+    edited = package_update_draft(actor=Actor.for_user(owner), package=edited, manifest=other)
+    edited.refresh_from_db()
+    assert edited.source_digest == manifests.source_digest(other, None)
+
+
+def test_a_source_digest_depends_on_the_text_how_it_is_read_and_what_reads_it(monkeypatch):
+    text = '{"agent": "a"}'
+    as_yaml = manifests.source_digest(text, "application/yaml")
+    assert as_yaml == manifests.source_digest(text, None)
+    assert as_yaml != manifests.source_digest(text, "application/json")
+    assert as_yaml != manifests.source_digest(text + " ", "application/yaml")
+    assert manifests.source_digest({"agent": "a"}, "application/json") == ""
+    monkeypatch.setattr(manifests, "_SOURCE_FINGERPRINT", "another schema or parser")
+    assert manifests.source_digest(text, "application/yaml") != as_yaml
