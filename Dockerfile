@@ -8,4 +8,4 @@ RUN DEBUG=1 python manage.py collectstatic --noinput
 RUN useradd --system --home /app countersign && mkdir -p /app/var && chown countersign /app/var
 USER countersign
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "config.wsgi:application"]

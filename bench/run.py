@@ -94,9 +94,9 @@ def prepare(database: str, volume: dict, reuse: bool) -> dict:
 
 
 class Gunicorn:
-    """gunicorn on 127.0.0.1 with two sync workers, as the baselines in NOTES.md."""
+    """gunicorn on 127.0.0.1 as the app ships it (gunicorn.conf.py), or with `workers` workers."""
 
-    def __init__(self, database: str, workers: int = 2):
+    def __init__(self, database: str, workers: int | None = None):
         self.env = django_env(database)
         self.workers = workers
         self.process = None
@@ -108,8 +108,7 @@ class Gunicorn:
                 "config.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{PORT}",
-                "--workers",
-                str(self.workers),
+                *(["--workers", str(self.workers)] if self.workers else []),
                 "--log-level",
                 "warning",
             ],
@@ -250,7 +249,9 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         "gate check (manifest YAML, other text)": ("/api/v1/gate/check", yaml_other_script),
     }
     results = {name: [] for name in targets}
-    with Gunicorn(database, workers=int(os.environ.get("BENCH_WORKERS", "2"))):
+    # BENCH_WORKERS=2 reproduces the NOTES.md baselines' server (two sync workers).
+    workers = os.environ.get("BENCH_WORKERS")
+    with Gunicorn(database, workers=int(workers) if workers else None):
         for path, script in targets.values():
             wrk(path, 2, script)  # warm up every worker's connection and caches
         for _ in range(runs):

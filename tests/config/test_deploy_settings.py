@@ -78,3 +78,28 @@ def test_the_wsgi_application_loads_every_view_then_freezes_its_heap_for_the_gc(
     frozen, views_loaded = result.stdout.split()
     assert int(frozen) > 50_000
     assert views_loaded == "True"
+
+
+@pytest.mark.parametrize(("concurrency", "workers"), [(None, 2 * (os.cpu_count() or 1)), ("3", 3)])
+def test_gunicorn_started_here_runs_two_sync_workers_per_core(concurrency, workers):
+    env = {key: value for key, value in os.environ.items() if key != "WEB_CONCURRENCY"}
+    if concurrency:
+        env["WEB_CONCURRENCY"] = concurrency
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--print-config",
+            "config.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    config = dict(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition("=") for line in result.stdout.splitlines())
+    )
+    assert (config["workers"], config["worker_class"]) == (str(workers), "sync")
