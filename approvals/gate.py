@@ -20,6 +20,7 @@ from audit.actors import Actor
 from audit.services import audit_record_alone
 from config.db import prepared_cursor
 from config.errors import InvalidInput
+from tokens.selectors import token_and_row
 
 logger = logging.getLogger(__name__)
 
@@ -48,30 +49,38 @@ class GateResult:
         }
 
 
-# Every check runs this one statement: the agent, its last approved version and
-# whether a critical finding is open. Written as SQL because building the same
-# query through the ORM cost several times its execution on every deploy's check.
-DECISION_SQL = f"""
-SELECT a.suspended_at,
+# Every check reads one row: the agent, its last approved version and whether a
+# critical finding is open. Written as SQL because building the same query
+# through the ORM cost several times its execution on every deploy's check. The
+# agent is joined rather than selected from, so the API token can be read in the
+# same statement (gate_token_and_decision); on its own it is DECISION_SQL.
+DECISION_COLUMNS = f"""a.id, a.suspended_at,
        EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
                WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
-       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest
-FROM {Agent._meta.db_table} a
+       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest"""  # noqa: S608
+DECISION_JOIN = f"""LEFT JOIN {Agent._meta.db_table} a ON a.slug = %s
 LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
     SELECT q.id FROM {ApprovalPackage._meta.db_table} q
     WHERE q.agent_id = a.id AND q.approved_at IS NOT NULL
-    ORDER BY q.version DESC LIMIT 1)
-WHERE a.slug = %s
-"""  # noqa: S608 - table names come from the models; values are parameters
+    ORDER BY q.version DESC LIMIT 1)"""  # noqa: S608 - table names come from the models
+DECISION_SQL = f"SELECT {DECISION_COLUMNS} FROM (SELECT 1) one {DECISION_JOIN}"  # noqa: S608
+
+
+def _decision_params(agent_slug: str) -> tuple:
+    return (Severity.CRITICAL.value, *LIVE_FINDING_STATUSES, agent_slug)
 
 
 def _decision_row(agent_slug: str) -> dict | None:
     with prepared_cursor() as cursor:
-        cursor.execute(DECISION_SQL, [Severity.CRITICAL.value, *LIVE_FINDING_STATUSES, agent_slug])
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(DECISION_SQL, _decision_params(agent_slug))
+        return _decision_from(cursor.fetchone())
+
+
+def _decision_from(row: tuple) -> dict | None:
+    """Return the decision row as a dict, or None when no agent has the slug."""
+    agent_id, suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
+    if agent_id is None:
         return None
-    suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
     if expires_at is not None and timezone.is_naive(expires_at):
         expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
     return {
@@ -87,13 +96,28 @@ def _decision_row(agent_slug: str) -> dict | None:
 
 
 # gate_check reads the decision row itself unless it is handed one.
-_UNREAD = object()
+UNREAD = object()
 
 
-def _evaluate(agent_slug: str, manifest, digest: str | None, row=_UNREAD) -> GateResult:
+def gate_token_and_decision(secret: str, agent_slug: str):
+    """Return the API token whose secret this is and the agent's decision row, in one query.
+
+    (None, UNREAD) when the secret is no valid token. Every deploy's check
+    authenticates first and decides next; reading both at once saves it a round
+    trip to the database.
+    """
+    token, extra = token_and_row(
+        secret, DECISION_COLUMNS, DECISION_JOIN, _decision_params(agent_slug)
+    )
+    if token is None:
+        return None, UNREAD
+    return token, _decision_from(extra)
+
+
+def _evaluate(agent_slug: str, manifest, digest: str | None, row=UNREAD) -> GateResult:
     """Decide from one query: the agent, its last approved version, open critical drift."""
     result = GateResult()
-    package = _decision_row(agent_slug) if row is _UNREAD else row
+    package = _decision_row(agent_slug) if row is UNREAD else row
     if package is None:
         result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
         return result
@@ -161,7 +185,7 @@ def gate_check(
     agent_slug: str,
     manifest: dict | None = None,
     digest: str | None = None,
-    row=_UNREAD,
+    row=UNREAD,
 ) -> GateResult:
     """Answer whether the agent may ship this manifest (or digest); audit every answer.
 
@@ -200,20 +224,24 @@ def gate_check(
     return result
 
 
-def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: str) -> GateResult:
+def gate_check_manifest(
+    *, actor: Actor, agent_slug: str, source, content_type: str, row=UNREAD
+) -> GateResult:
     """Check a manifest as sent: a mapping, or JSON or YAML text.
 
     The exact text the last approved version was created from is known by its
     source digest and checked as that version's digest, without being parsed
     again (the file a pipeline submitted is usually the file it later checks).
     Any other manifest is read in full; one that cannot be read, or that names
-    another agent, is denied with the fields at fault.
+    another agent, is denied with the fields at fault. `row` is the decision
+    row when the caller has just read it.
     """
-    try:
-        row = _decision_row(agent_slug)
-    except Exception:
-        logger.exception("gate check could not read the decision for %s", agent_slug)
-        row = _UNREAD  # gate_check tries again, and denies if it cannot
+    if row is UNREAD:
+        try:
+            row = _decision_row(agent_slug)
+        except Exception:
+            logger.exception("gate check could not read the decision for %s", agent_slug)
+            row = UNREAD  # gate_check tries again, and denies if it cannot
     text_digest = manifests.source_digest(source, content_type)
     if text_digest and isinstance(row, dict) and row["source_digest"] == text_digest:
         return gate_check(actor=actor, agent_slug=agent_slug, digest=row["digest"], row=row)

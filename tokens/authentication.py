@@ -33,7 +33,7 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the token as 'Authorization: Bearer <token>'.", code="invalid_token"
             )
-        token = token_for_secret(secret)
+        token = self.lookup(request, secret)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
         now = timezone.now()
@@ -50,6 +50,10 @@ class TokenAuthentication(BaseAuthentication):
         token_touch(token=token, now=now)
         return token.user, token
 
+    def lookup(self, request, secret: str) -> ApiToken | None:
+        """Return the token (with its user) whose secret this is, or None."""
+        return token_for_secret(secret)
+
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
 
@@ -62,6 +66,7 @@ def actor_for(request) -> Actor:
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "tokens.authentication.TokenAuthentication"
+    match_subclasses = True
     name = "bearerToken"
 
     def get_security_definition(self, auto_schema):

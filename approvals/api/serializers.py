@@ -142,6 +142,10 @@ _AGENT = re.compile(AGENT_PATTERN)
 _DIGEST = re.compile(DIGEST_PATTERN)
 
 
+def agent_slug_valid(agent: str) -> bool:
+    return bool(_AGENT.match(agent)) and len(agent) <= AGENT_MAX_LENGTH
+
+
 def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
     """Return the values of a gate request and its errors by field, as the serializer would."""
     errors: dict[str, list[str]] = {}
@@ -152,7 +156,7 @@ def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
         errors["agent"] = ["This field is required."]
     elif not isinstance(agent, str) or not _AGENT.match(agent):
         errors["agent"] = ["Letters, digits, '-' and '_' only."]
-    elif len(agent) > AGENT_MAX_LENGTH:
+    elif not agent_slug_valid(agent):
         errors["agent"] = [f"At most {AGENT_MAX_LENGTH} characters."]
     values = {"agent": agent}
     for name in GATE_SUBJECTS:

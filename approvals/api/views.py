@@ -7,6 +7,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiRequest, extend_schema
 from rest_framework import exceptions, generics, mixins, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -17,6 +18,7 @@ from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
 from approvals import manifest as manifests
+from approvals.api.authentication import GateTokenAuthentication
 from approvals.api.filters import FindingFilterSet
 from approvals.api.serializers import (
     DecisionResultSerializer,
@@ -33,7 +35,7 @@ from approvals.api.serializers import (
     gate_request,
 )
 from approvals.drift import finding_acknowledge, finding_resolve
-from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
+from approvals.gate import UNREAD, GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
     agent_suspend,
@@ -344,6 +346,7 @@ class GateCheckView(APIView):
 
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    authentication_classes = [GateTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]
     required_scopes = {"POST": Scope.GATE_CHECK}
@@ -399,14 +402,18 @@ class GateCheckView(APIView):
                 fields=errors,
             )
         slug = values["agent"]
+        read = getattr(request, "gate_decision", None)
+        row = read[1] if read is not None and read[0] == slug else UNREAD
         if "digest" in values:
-            return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())
+            return gate_check(
+                actor=actor, agent_slug=slug, digest=values["digest"].lower(), row=row
+            )
         if "manifest" in values:
             source, content_type = values["manifest"], "application/json"
         else:
             source, content_type = values["manifest_yaml"], YAML
         return gate_check_manifest(
-            actor=actor, agent_slug=slug, source=source, content_type=content_type
+            actor=actor, agent_slug=slug, source=source, content_type=content_type, row=row
         )
 
 

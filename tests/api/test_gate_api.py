@@ -237,7 +237,8 @@ def test_the_gate_statements_are_prepared_on_their_connection(ci, agent, approve
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = " ".join(row[0] for row in cursor.fetchall())
-    for statement in ('FROM "tokens_apitoken"', "FROM agents_agent a", "FROM audit_append("):
+    # The token and the decision are one statement; the audit append the other.
+    for statement in ('FROM "tokens_apitoken"', "LEFT JOIN agents_agent a", "FROM audit_append("):
         assert statement in prepared
 
 
@@ -271,6 +272,18 @@ def test_the_gate_query_count_does_not_grow(ci, workflow, agent, approved):
     after = (_queries(ci, by_digest), _queries(ci, by_manifest))
     assert after == before
     assert before[0] <= 12
+
+
+def test_one_statement_reads_the_token_and_the_decision(ci, agent, approved):
+    for body in (
+        {"agent": agent.slug, "digest": approved.digest},
+        {"agent": agent.slug, "manifest": plain(manifest_for(agent))},
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert ci.post(GATE, body, format="json").json()["decision"] == "allow"
+        reads = [q["sql"] for q in queries if "agents_agent" in (q["sql"] or "")]
+        assert len(reads) == 1, reads
+        assert 'FROM "tokens_apitoken"' in reads[0]
 
 
 WIDENINGS = [

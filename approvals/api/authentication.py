@@ -1,0 +1,36 @@
+"""The release gate's token authentication: the token and the decision in one query."""
+
+import json
+
+from django.core.exceptions import RequestDataTooBig
+
+from approvals.api.serializers import agent_slug_valid
+from approvals.gate import gate_token_and_decision
+from tokens.authentication import TokenAuthentication
+
+
+class GateTokenAuthentication(TokenAuthentication):
+    """Read the token together with the decision row of the agent the body names.
+
+    The row waits on the request (`gate_decision`: slug and row) for the view,
+    which uses it when the request is valid and names that same agent. A body
+    that does not say which agent is authenticated as on every other endpoint.
+    """
+
+    def lookup(self, request, secret: str):
+        slug = _agent_named(request)
+        if slug is None:
+            return super().lookup(request, secret)
+        token, row = gate_token_and_decision(secret, slug)
+        request.gate_decision = (slug, row)
+        return token
+
+
+def _agent_named(request) -> str | None:
+    """Return the agent slug a JSON body names, when it is a valid one; read nothing else."""
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RequestDataTooBig):
+        return None
+    agent = data.get("agent") if isinstance(data, dict) else None
+    return agent if isinstance(agent, str) and agent_slug_valid(agent) else None
