@@ -64,7 +64,7 @@ class ApprovalPackage(models.Model):
     # The digest of the text the manifest was read from (manifest.source_digest),
     # blank when it came as a mapping: the gate knows that exact text again
     # without parsing it.
-    source_digest = models.CharField(max_length=64, blank=True, default="")
+    source_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     is_recertification = models.BooleanField(default=False)
     base = models.ForeignKey(

@@ -162,6 +162,7 @@ def seed(agents: int, events: int, observations: int) -> dict:
                     now + timedelta(days=30) if latest else approved_at,
                     None if latest else approved_at,
                     "",
+                    "",
                 )
 
     copy_rows(
@@ -186,6 +187,7 @@ def seed(agents: int, events: int, observations: int) -> dict:
             "expires_at",
             "closed_at",
             "state_reason",
+            "source_digest",
         ],
         packages(),
     )
