@@ -324,7 +324,12 @@ def measure_drift(runs: int, agents: int, observations: int) -> dict:
     """Run bench/drift_bench.py on its own database: first and repeated drift evaluation."""
     per_agent = max(1, observations // agents)
     url = f"{PG}/cs_bench_drift"
-    exists = psql("SELECT 1 FROM pg_database WHERE datname = 'cs_bench_drift'").strip() == "1"
+    # Reuse the drift database only when an earlier run seeded it at this volume.
+    try:
+        seeded = int(psql("SELECT count(*) FROM agents_observation", "cs_bench_drift").strip())
+    except RuntimeError:
+        seeded = 0
+    exists = seeded >= per_agent * agents
     samples = []
     for n in range(runs):
         args = [
