@@ -353,3 +353,17 @@ def test_the_gate_checks_a_request_as_its_documented_serializer_does(data):
         assert values == dict(serializer.validated_data)
     else:
         assert set(errors) <= set(serializer.errors) | {"agent"}
+
+
+def test_a_failed_joined_read_falls_back_to_reading_token_and_decision_apart(
+    ci, agent, approved, monkeypatch, caplog
+):
+    def broken(secret, slug):
+        raise RuntimeError("the joined read failed")
+
+    monkeypatch.setattr("approvals.api.authentication.gate_token_and_decision", broken)
+    assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
+    assert "not read together" in caplog.text
+    monkeypatch.setattr("approvals.gate._decision_row", broken)
+    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
