@@ -336,7 +336,7 @@ class FindingResolveView(_FindingActionView):
 
 
 class GateCheckView(APIView):
-    """The release gate. Kept lean: one token query, then the gate's own queries.
+    """The release gate. Kept lean: one statement reads the token and the decision, one audits.
 
     Bad content never answers 4xx: it is a deny with a reason, so a CI step
     fails closed on it. Only a missing or insufficient token is refused.

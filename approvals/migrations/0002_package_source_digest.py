@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('approvals', '0001_initial'),
+        ("approvals", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='approvalpackage',
-            name='source_digest',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64),
+            model_name="approvalpackage",
+            name="source_digest",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
     ]
