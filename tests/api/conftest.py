@@ -14,6 +14,7 @@ from tokens.services import token_create
 from tokens.throttling import LEASES
 
 ALL_SCOPES = tuple(Scope.values)
+GATE = "/api/v1/gate/check"
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +77,12 @@ def api(make_token):
         return client
 
     return client_for
+
+
+@pytest.fixture
+def ci(api, owner):
+    """A client with a gate:check token of the agent's owner, as a pipeline has."""
+    return api(owner, Scope.GATE_CHECK)
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approvals.models import FindingStatus
-from tests.api.conftest import error_of
+from tests.api.conftest import GATE, error_of
 from tests.factories import AgentFactory, DriftFindingFactory
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/agents/support-assistant/findings"
-GATE = "/api/v1/gate/check"
 
 
 @pytest.fixture

@@ -19,18 +19,11 @@ from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from tests.api.conftest import FrozenClock, error_of
+from tests.api.conftest import GATE, FrozenClock, error_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
-
-GATE = "/api/v1/gate/check"
-
-
-@pytest.fixture
-def ci(api, owner):
-    return api(owner, Scope.GATE_CHECK)
 
 
 @pytest.fixture

@@ -9,17 +9,10 @@ from approvals import manifest as manifests
 from approvals import services
 from approvals.services import agent_suspend, package_update_draft
 from audit.actors import Actor
+from tests.api.conftest import GATE
 from tests.factories import manifest_for
-from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
-
-GATE = "/api/v1/gate/check"
-
-
-@pytest.fixture
-def ci(api, owner):
-    return api(owner, Scope.GATE_CHECK)
 
 
 @pytest.fixture
