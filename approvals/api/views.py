@@ -7,7 +7,6 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiRequest, extend_schema
 from rest_framework import exceptions, generics, mixins, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -18,7 +17,7 @@ from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
 from approvals import manifest as manifests
-from approvals.api.authentication import GateTokenAuthentication
+from approvals.api.authentication import gate_token_lookup
 from approvals.api.filters import FindingFilterSet
 from approvals.api.serializers import (
     DecisionResultSerializer,
@@ -346,7 +345,7 @@ class GateCheckView(APIView):
 
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
-    authentication_classes = [GateTokenAuthentication, SessionAuthentication]
+    token_lookup = staticmethod(gate_token_lookup)  # see TokenAuthentication.lookup
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]
     required_scopes = {"POST": Scope.GATE_CHECK}
