@@ -7,6 +7,7 @@ import yaml
 
 from approvals import manifest as manifests
 from approvals import services
+from approvals.models import PackageState
 from approvals.services import agent_suspend, package_update_draft
 from audit.actors import Actor
 from tests.api.conftest import GATE
@@ -75,7 +76,7 @@ def test_an_older_approved_text_is_compared_in_full_with_the_last_approved_versi
     narrow["scope"]["datasets"].pop()
     # A pure narrowing carries the approved version's sign-offs: approved on submission.
     narrowed = workflow.submit(agent, yaml.safe_dump(json.loads(json.dumps(narrow))))
-    assert narrowed.state == "approved"
+    assert narrowed.state == PackageState.APPROVED
     answer = check_yaml(ci, agent, wide)
     assert (answer["decision"], [r["code"] for r in answer["reasons"]]) == (
         "deny",
