@@ -229,9 +229,10 @@ def gate_check_manifest(
 ) -> GateResult:
     """Check a manifest as sent: a mapping, or JSON or YAML text.
 
-    The exact text the last approved version was created from is known by its
-    source digest and checked as that version's digest, without being parsed
-    again (the file a pipeline submitted is usually the file it later checks).
+    The exact text (or JSON object) the last approved version was created from
+    is known by its source digest and checked as that version's digest, without
+    being read again (the file a pipeline submitted is usually the file it later
+    checks).
     Any other manifest is read in full; one that cannot be read, or that names
     another agent, is denied with the fields at fault. `row` is the decision
     row when the caller has just read it.
@@ -242,8 +243,8 @@ def gate_check_manifest(
         except Exception:
             logger.exception("gate check could not read the decision for %s", agent_slug)
             row = UNREAD  # gate_check tries again, and denies if it cannot
-    text_digest = manifests.source_digest(source, content_type)
-    if text_digest and isinstance(row, dict) and row["source_digest"] == text_digest:
+    sent = manifests.source_digest(source, content_type)
+    if sent and isinstance(row, dict) and row["source_digest"] == sent:
         return gate_check(actor=actor, agent_slug=agent_slug, digest=row["digest"], row=row)
     try:
         manifest = parse_manifest(source, content_type)

@@ -477,16 +477,25 @@ _SOURCE_FINGERPRINT = hashlib.sha256(
 
 
 def source_digest(source: Any, content_type: str | None = None) -> str:
-    """Return the digest of a manifest's text as sent, or "" for a manifest given as a mapping.
+    """Return the digest of a manifest as sent: its text, or a mapping's canonical JSON.
 
-    Two equal source digests are the same text read the same way, so the same
-    normalized manifest: the gate knows the text an approved version was created
-    from without parsing it again.
+    Two equal source digests are the same text read the same way, or the same
+    JSON object, so the same normalized manifest: the gate knows what an
+    approved version was created from without reading it again. "" when there
+    is nothing to digest (a mapping that is not plain JSON).
     """
-    if not isinstance(source, str):
+    if isinstance(source, str):
+        kind = "json" if content_type and "json" in content_type.lower() else "yaml"
+        text = source
+    elif isinstance(source, Mapping):
+        kind = "object"
+        try:
+            text = canonical_json(source)
+        except (TypeError, ValueError):  # not plain JSON: dates, NaN, keys of mixed types
+            return ""
+    else:
         return ""
-    kind = "json" if content_type and "json" in content_type.lower() else "yaml"
-    return hashlib.sha256(f"{_SOURCE_FINGERPRINT}\n{kind}\n{source}".encode()).hexdigest()
+    return hashlib.sha256(f"{_SOURCE_FINGERPRINT}\n{kind}\n{text}".encode()).hexdigest()
 
 
 def manifest_digest(doc: dict) -> str:

@@ -61,9 +61,9 @@ class ApprovalPackage(models.Model):
     )
     manifest = models.JSONField()
     digest = models.CharField(max_length=64, db_index=True)
-    # The digest of the text the manifest was read from (manifest.source_digest),
-    # blank when it came as a mapping: the gate knows that exact text again
-    # without parsing it.
+    # The digest of the manifest as it was sent (manifest.source_digest): its
+    # text, or the JSON object's canonical form. The gate knows that manifest
+    # again without reading it.
     source_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     is_recertification = models.BooleanField(default=False)

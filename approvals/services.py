@@ -124,6 +124,7 @@ def package_create(
         raise NotPermitted(
             "Only the agent's owners and staff may write its packages.", code="not_owner"
         )
+    source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
     Agent.objects.select_for_update().get(pk=agent.pk)
@@ -133,7 +134,7 @@ def package_create(
         version=version,
         manifest=doc,
         digest=manifests.manifest_digest(doc),
-        source_digest=manifests.source_digest(manifest, content_type),
+        source_digest=source_digest,
         risk_tier=manifests.compute_risk_tier(doc),
         is_recertification=is_recertification,
         created_by=actor.user if actor.user is not None else _system_user(),
@@ -169,13 +170,14 @@ def package_update_draft(
         raise InvalidTransition(
             "A submitted package is immutable; create a new version instead.", code="immutable"
         )
+    source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
     package.manifest = doc
     package.digest = manifests.manifest_digest(doc)
-    package.source_digest = manifests.source_digest(manifest, content_type)
+    package.source_digest = source_digest
     package.risk_tier = manifests.compute_risk_tier(doc)
     package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
     package.save(update_fields=["manifest", "digest", "source_digest", "risk_tier", "diff"])

@@ -85,21 +85,33 @@ def test_an_older_approved_text_is_compared_in_full_with_the_last_approved_versi
     assert parses == ["application/yaml"]
 
 
-def test_a_manifest_not_given_as_text_has_no_source_digest_and_an_edit_replaces_it(
-    workflow, agent, owner
-):
-    assert workflow.create(agent, manifest_for(agent)).source_digest == ""
+def test_an_edit_replaces_the_source_digest(workflow, agent, owner):
     draft = workflow.create(agent, text_of(agent))
-    assert draft.source_digest
-    edited = package_update_draft(
-        actor=Actor.for_user(owner), package=draft, manifest=manifest_for(agent)
-    )
+    assert draft.source_digest == manifests.source_digest(text_of(agent), None)
+    as_mapping = json.loads(json.dumps(manifest_for(agent)))
+    edited = package_update_draft(actor=Actor.for_user(owner), package=draft, manifest=as_mapping)
     edited.refresh_from_db()
-    assert edited.source_digest == ""
+    assert edited.source_digest == manifests.source_digest(as_mapping, "application/json")
     other = text_of(agent, description="Edited.")
     edited = package_update_draft(actor=Actor.for_user(owner), package=edited, manifest=other)
     edited.refresh_from_db()
     assert edited.source_digest == manifests.source_digest(other, None)
+
+
+def test_the_approved_json_object_is_checked_by_its_digest_in_any_key_order(
+    ci, workflow, agent, parses
+):
+    doc = json.loads(json.dumps(manifest_for(agent)))
+    approved = workflow.approve(agent, doc)
+    reordered = dict(reversed(list(doc.items())))
+    response = ci.post(GATE, {"agent": agent.slug, "manifest": reordered}, format="json")
+    assert (response.json()["decision"], response.json()["digest"]) == ("allow", approved.digest)
+    assert parses == []
+    narrowed = json.loads(json.dumps(doc))
+    narrowed["scope"]["datasets"].pop()
+    response = ci.post(GATE, {"agent": agent.slug, "manifest": narrowed}, format="json")
+    assert response.json()["decision"] == "allow"
+    assert parses == ["application/json"], "any other object is read in full"
 
 
 def test_a_source_digest_depends_on_the_text_how_it_is_read_and_what_reads_it(monkeypatch):
@@ -108,6 +120,9 @@ def test_a_source_digest_depends_on_the_text_how_it_is_read_and_what_reads_it(mo
     assert as_yaml == manifests.source_digest(text, None)
     assert as_yaml != manifests.source_digest(text, "application/json")
     assert as_yaml != manifests.source_digest(text + " ", "application/yaml")
-    assert manifests.source_digest({"agent": "a"}, "application/json") == ""
+    as_object = manifests.source_digest({"agent": "a"}, "application/json")
+    assert as_object not in ("", as_yaml, manifests.source_digest(text, "application/json"))
+    assert as_object == manifests.source_digest({"agent": "a"}, None), "a mapping is a mapping"
+    assert manifests.source_digest({"agent": float("nan")}) == "", "not plain JSON"
     monkeypatch.setattr(manifests, "_SOURCE_FINGERPRINT", "another schema or parser")
     assert manifests.source_digest(text, "application/yaml") != as_yaml
