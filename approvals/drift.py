@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from agents.models import Agent
 from agents.permissions import Check
 from approvals.models import (
+    FINDING_TEXT_MAX_LENGTH,
     LIVE_FINDING_STATUSES,
     ApprovalPackage,
     DriftFinding,
@@ -382,6 +383,18 @@ def can_handle_finding(user) -> Check:
     return Check(False, "not_security", "Only security reviewers and staff handle drift findings.")
 
 
+def _text_checked(field_name: str, text: str, *, required: bool) -> str:
+    """Return the note or resolution stripped, or raise InvalidInput naming the field."""
+    text = (text or "").strip()
+    if required and not text:
+        problem = "Say how it was resolved."
+    elif len(text) > FINDING_TEXT_MAX_LENGTH:
+        problem = f"At most {FINDING_TEXT_MAX_LENGTH} characters."
+    else:
+        return text
+    raise InvalidInput(problem, fields={field_name: [problem]})
+
+
 def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     if not actor.is_system:
         check = can_handle_finding(actor.user)
@@ -397,6 +410,7 @@ def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
 @transaction.atomic
 def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") -> DriftFinding:
     """Mark an open finding as seen by a person; it stays live (and a critical one still denies)."""
+    note = _text_checked("note", note, required=False)
     finding = _finding_locked(actor, finding)
     if finding.status != FindingStatus.OPEN:
         raise InvalidTransition(
@@ -404,8 +418,8 @@ def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") 
             code="finding_not_open",
         )
     finding.status = FindingStatus.ACKNOWLEDGED
-    if note.strip():
-        finding.resolution = note.strip()
+    if note:
+        finding.resolution = note
     finding.save(update_fields=["status", "resolution"])
     audit_record(
         actor=actor,
@@ -414,7 +428,7 @@ def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") 
         agent_slug=finding.agent.slug,
         before={"status": FindingStatus.OPEN},
         after={"status": finding.status},
-        data={"note": note.strip(), "severity": finding.severity},
+        data={"note": note, "severity": finding.severity},
     )
     return finding
 
@@ -422,16 +436,13 @@ def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") 
 @transaction.atomic
 def finding_resolve(*, actor: Actor, finding: DriftFinding, resolution: str) -> DriftFinding:
     """Close a live finding with a reason; the same use seen again later opens a new one."""
-    if not resolution or not resolution.strip():
-        raise InvalidInput(
-            "Say how it was resolved.", fields={"resolution": ["Say how it was resolved."]}
-        )
+    resolution = _text_checked("resolution", resolution, required=True)
     finding = _finding_locked(actor, finding)
     if not finding.is_live:
         raise InvalidTransition("The finding is already resolved.", code="finding_resolved")
     before = finding.status
     finding.status = FindingStatus.RESOLVED
-    finding.resolution = resolution.strip()
+    finding.resolution = resolution
     finding.save(update_fields=["status", "resolution"])
     audit_record(
         actor=actor,

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from agents.models import AgentStatus, Deployment
 from approvals import manifest as manifests
-from approvals.models import RiskTier
+from approvals.models import FINDING_TEXT_MAX_LENGTH, RiskTier
 from config.errors import ApplicationError
 
 BLANK = [("", "Any")]
@@ -100,7 +100,7 @@ class FindingForm(forms.Form):
     text = forms.CharField(
         label="Note or resolution",
         required=False,
-        max_length=2000,
+        max_length=FINDING_TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Recorded in the audit trail; required to resolve.",
     )

@@ -168,6 +168,8 @@ class FindingStatus(models.TextChoices):
 
 # A live finding is still to be dealt with; a critical live one makes the gate deny.
 LIVE_FINDING_STATUSES = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+# The longest note or resolution a person may write on a finding.
+FINDING_TEXT_MAX_LENGTH = 2000
 
 
 class DriftFinding(models.Model):

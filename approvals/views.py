@@ -281,7 +281,7 @@ def finding_handle(request, slug, pk):
                 finding_resolve(actor=_actor(request), finding=finding, resolution=text)
         except InvalidInput as error:
             for field, message in web_forms.errors_apply(error, form):
-                form.add_error("text" if field == "resolution" else None, message)
+                form.add_error("text" if field in ("resolution", "note") else None, message)
         except ApplicationError as error:
             return _refused(request, error)
         else:

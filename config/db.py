@@ -12,22 +12,9 @@ psycopg cursor (and its loaders) for every statement cost a quarter of running
 one of these statements.
 """
 
+from contextlib import nullcontext
+
 from django.db import connection
-
-
-class _Kept:
-    """Use a kept cursor in a `with` block without closing it at the end."""
-
-    __slots__ = ("cursor",)
-
-    def __init__(self, cursor):
-        self.cursor = cursor
-
-    def __enter__(self):
-        return self.cursor
-
-    def __exit__(self, *exc_info):
-        return None
 
 
 def prepared_cursor():
@@ -46,4 +33,5 @@ def prepared_cursor():
         import psycopg
 
         cursor = connection._kept_server_cursor = psycopg.Cursor(raw)
-    return _Kept(connection._prepare_cursor(cursor))
+    # The `with` block must not close the kept cursor: nullcontext only hands it over.
+    return nullcontext(connection._prepare_cursor(cursor))

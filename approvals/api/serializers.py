@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.models import ApprovalPackage, DriftFinding
+from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
 
 
@@ -256,11 +256,15 @@ class FindingSerializer(serializers.ModelSerializer):
 
 
 class FindingAcknowledgeSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=FINDING_TEXT_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
 
 
 class FindingResolveSerializer(serializers.Serializer):
-    resolution = serializers.CharField(max_length=2000, help_text="How it was resolved.")
+    resolution = serializers.CharField(
+        max_length=FINDING_TEXT_MAX_LENGTH, help_text="How it was resolved."
+    )
 
 
 ManifestBody = OpenApiTypes.OBJECT

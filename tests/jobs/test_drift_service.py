@@ -8,10 +8,15 @@ from agents.models import Deployment, Observation
 from agents.observations import observations_record
 from approvals.drift import drift_evaluate, finding_acknowledge, finding_resolve
 from approvals.gate import gate_check
-from approvals.models import DriftFinding, FindingStatus, PackageState
+from approvals.models import (
+    FINDING_TEXT_MAX_LENGTH,
+    DriftFinding,
+    FindingStatus,
+    PackageState,
+)
 from audit.actors import Actor
-from config.errors import NotPermitted
-from tests.factories import AgentFactory, manifest_for
+from config.errors import InvalidInput, NotPermitted
+from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +120,27 @@ def test_acknowledge_resolve_and_a_later_use_reopens(workflow, agent, reviewers,
     Observation.objects.filter(agent=agent).update(last_seen=finding.last_seen.replace(year=2099))
     assert drift_evaluate(actor=SYSTEM).created == 1
     assert DriftFinding.objects.filter(agent=agent, status=FindingStatus.OPEN).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("handle", "field", "text"),
+    [
+        (finding_acknowledge, "note", "x" * (FINDING_TEXT_MAX_LENGTH + 1)),
+        (finding_resolve, "resolution", "x" * (FINDING_TEXT_MAX_LENGTH + 1)),
+        (finding_resolve, "resolution", "  "),
+    ],
+)
+def test_a_finding_text_too_long_or_missing_names_its_field_and_changes_nothing(
+    agent, reviewers, audit_since, handle, field, text
+):
+    finding = DriftFindingFactory(agent=agent)
+    since = audit_since()
+    with pytest.raises(InvalidInput) as refused:
+        handle(actor=Actor.for_user(reviewers["security"][0]), finding=finding, **{field: text})
+    assert list(refused.value.fields) == [field]
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution) == (FindingStatus.OPEN, "")
+    assert since() == []
 
 
 def test_a_new_approved_package_answers_the_finding(workflow, agent):
