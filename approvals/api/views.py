@@ -5,7 +5,12 @@ from collections.abc import Mapping
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiRequest, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiRequest,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, generics, mixins, status
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -298,7 +303,7 @@ class _FindingActionView(ApiMixin, APIView):
     input_serializer: type
     service: staticmethod
 
-    def handle(self, request, slug, pk):
+    def post(self, request, slug, pk):
         finding = _finding(request, slug, pk)
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -306,32 +311,30 @@ class _FindingActionView(ApiMixin, APIView):
         return Response(FindingSerializer(_finding(request, slug, pk)).data)
 
 
+def _finding_action_schema(summary: str, request):
+    return extend_schema_view(
+        post=extend_schema(
+            summary=summary,
+            request=request,
+            parameters=[IDEMPOTENCY_KEY],
+            responses={200: FindingSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
+        )
+    )
+
+
+@_finding_action_schema(
+    "Acknowledge an open finding: seen, still live (a critical one still denies)",
+    FindingAcknowledgeSerializer,
+)
 class FindingAcknowledgeView(_FindingActionView):
     input_serializer = FindingAcknowledgeSerializer
     service = staticmethod(finding_acknowledge)
 
-    @extend_schema(
-        summary="Acknowledge an open finding: seen, still live (a critical one still denies)",
-        request=FindingAcknowledgeSerializer,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: FindingSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
-    )
-    def post(self, request, slug, pk):
-        return self.handle(request, slug, pk)
 
-
+@_finding_action_schema("Resolve a live finding, saying how", FindingResolveSerializer)
 class FindingResolveView(_FindingActionView):
     input_serializer = FindingResolveSerializer
     service = staticmethod(finding_resolve)
-
-    @extend_schema(
-        summary="Resolve a live finding, saying how",
-        request=FindingResolveSerializer,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: FindingSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
-    )
-    def post(self, request, slug, pk):
-        return self.handle(request, slug, pk)
 
 
 class GateCheckView(APIView):
