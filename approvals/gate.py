@@ -3,7 +3,9 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC
+from threading import Lock
 
+from cachetools import LRUCache, cached
 from django.utils import timezone
 
 from agents.models import Agent
@@ -163,13 +165,12 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
     if manifest is not None:
         if digest == package["digest"]:
             return
-        approved = ApprovalPackage.objects.values_list("manifest", flat=True).get(pk=package["pk"])
-        diff = manifests.diff_manifests(approved, manifest)
-        if diff.is_expansion:
+        expansions = _expansions(package["digest"], digest, package["pk"], manifest)
+        if expansions:
             result.deny(
                 "scope_mismatch",
                 f"The manifest expands the scope approved in v{package['version']}.",
-                expansions=[change.as_dict() for change in diff.expansions],
+                expansions=[dict(change) for change in expansions],
             )
     elif digest != package["digest"]:
         result.deny(
@@ -177,6 +178,51 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
             f"The digest is not the one approved in v{package['version']}.",
             expansions=[],
         )
+
+
+# Memos of what a check works out from content alone, so that none can answer
+# from stale state: a manifest as sent is known by its source digest (which
+# covers the schema, this code's rules and the YAML library), a normalized
+# manifest by its digest. A pipeline checks the same file on every run until a
+# new version is approved; the decision row (suspension, expiry, drift, which
+# version is approved) is read on every check. Per process, bounded.
+
+
+@cached(
+    LRUCache(maxsize=256), key=lambda approved, requested, *_: (approved, requested), lock=Lock()
+)
+def _expansions(approved: str, requested: str, package_pk: int, manifest: dict) -> tuple:
+    """Return the expansions of `manifest` (digest `requested`) over the approved version's."""
+    approved_manifest = ApprovalPackage.objects.values_list("manifest", flat=True).get(
+        pk=package_pk
+    )
+    diff = manifests.diff_manifests(approved_manifest, manifest)
+    return tuple(change.as_dict() for change in diff.expansions)
+
+
+@dataclass(frozen=True)
+class _Read:
+    manifest: dict
+    digest: str
+    size: int  # of its canonical JSON, what the memo counts
+
+
+@cached(
+    LRUCache(maxsize=4 * 1024 * 1024, getsizeof=lambda read: read.size),
+    key=lambda sent, *_: sent,
+    lock=Lock(),
+)
+def _manifest_read(sent: str, source, content_type: str) -> _Read:
+    """Read a manifest as sent (source digest `sent`); raise InvalidInput naming its faults."""
+    manifest = parse_manifest(source, content_type)
+    canonical = manifests.canonical_json(manifest)
+    return _Read(manifest, manifests.text_digest(canonical), len(canonical))
+
+
+def gate_memos_clear() -> None:
+    """Forget every memo (each test starts with none)."""
+    _expansions.cache_clear()
+    _manifest_read.cache_clear()
 
 
 def gate_check(
@@ -189,13 +235,14 @@ def gate_check(
 ) -> GateResult:
     """Answer whether the agent may ship this manifest (or digest); audit every answer.
 
-    `manifest` must already be validated and normalized; `row` is the decision
-    row when the caller has just read it. Any failure while deciding, or while
+    `manifest` must already be validated and normalized (`digest` is then its
+    digest, or None to have it taken); `row` is the decision row when the
+    caller has just read it. Any failure while deciding, or while
     recording the decision, answers deny.
     """
     requested = digest
     try:
-        if manifest is not None:
+        if manifest is not None and digest is None:
             requested = manifests.normalized_digest(manifest)
         result = _evaluate(agent_slug, manifest, requested, row)
     except Exception:
@@ -247,7 +294,7 @@ def gate_check_manifest(
     if sent and isinstance(row, dict) and row["source_digest"] == sent:
         return gate_check(actor=actor, agent_slug=agent_slug, digest=row["digest"], row=row)
     try:
-        manifest = parse_manifest(source, content_type)
+        read = (_manifest_read if sent else _manifest_read.__wrapped__)(sent, source, content_type)
     except InvalidInput as error:
         return gate_refuse(
             actor=actor,
@@ -256,6 +303,7 @@ def gate_check_manifest(
             message=error.message,
             fields=error.fields,
         )
+    manifest = read.manifest
     if manifest["agent"] != agent_slug:
         return gate_refuse(
             actor=actor,
@@ -264,7 +312,9 @@ def gate_check_manifest(
             message="The manifest names another agent.",
             fields={"manifest.agent": [f"Expected {agent_slug!r}, got {manifest['agent']!r}."]},
         )
-    return gate_check(actor=actor, agent_slug=agent_slug, manifest=manifest, row=row)
+    return gate_check(
+        actor=actor, agent_slug=agent_slug, manifest=manifest, digest=read.digest, row=row
+    )
 
 
 def gate_refuse(

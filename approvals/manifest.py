@@ -505,7 +505,12 @@ def manifest_digest(doc: dict) -> str:
 
 def normalized_digest(normalized: dict) -> str:
     """Return ``manifest_digest`` of a manifest ``normalize_manifest`` already returned."""
-    return hashlib.sha256(canonical_json(normalized).encode("utf-8")).hexdigest()
+    return text_digest(canonical_json(normalized))
+
+
+def text_digest(canonical: str) -> str:
+    """Return the digest of a normalized manifest from its ``canonical_json``."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _iter_entries(doc: dict) -> Iterator[tuple[str, dict]]:

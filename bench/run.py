@@ -171,13 +171,30 @@ def wrk(path: str, duration: int, script: Path | None = None) -> dict:
     }
 
 
-def post_script(name: str, body: dict, token: str) -> Path:
+def post_script(name: str, body: dict, token: str, vary: str = "") -> Path:
+    """Write a wrk script POSTing `body`; with `vary`, a marker in it becomes a new number
+    on every request (each wrk thread counts on its own, prefixed with its number)."""
     path = RESULTS / f"{name}.lua"
-    path.write_text(
+    head = (
         'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(json.dumps(body))}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    text = json.dumps(body)
+    if not vary:
+        path.write_text(head + f"wrk.body = {json.dumps(text)}\n")
+        return path
+    before, after = text.split(vary)
+    path.write_text(
+        head
+        + f"local before, after = {json.dumps(before)}, {json.dumps(after)}\n"
+        + "local threads = 0\n"
+        + "function setup(thread) threads = threads + 1; thread:set('id', threads) end\n"
+        + "local n = 0\n"
+        + "function request()\n"
+        + "  n = n + 1\n"
+        + "  return wrk.format(nil, nil, nil, before .. id .. '-' .. n .. after)\n"
+        + "end\n"
     )
     return path
 
@@ -218,40 +235,61 @@ def gate_fixture(database: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+GATE = "/api/v1/gate/check"
+NUMBER = "NUMBER"  # in a body: a new number on every request
+
+
+def gate_bodies(fixture: dict) -> dict:
+    """Return the gate's bodies by target name, each with the fixture's approved scope."""
+    agent, text = fixture["agent"], fixture["yaml"]
+    return {
+        "gate check (digest)": {"agent": agent, "digest": fixture["digest"]},
+        "gate check (manifest)": {"agent": agent, "manifest": fixture["manifest"]},
+        # What tools/countersign-gate sends for a manifest file in YAML: the file
+        # it submitted, or any other text (here: the same with a comment), read
+        # in full once; the worst case, a text never seen, read in full each time.
+        "gate check (manifest YAML, the approved text)": {"agent": agent, "manifest_yaml": text},
+        "gate check (manifest YAML, other text)": {
+            "agent": agent,
+            "manifest_yaml": "# edited\n" + text,
+        },
+        "gate check (manifest YAML, a new text each check)": {
+            "agent": agent,
+            "manifest_yaml": f"# check {NUMBER}\n" + text,
+        },
+    }
+
+
+def gate_allows(body: dict, token: str) -> None:
+    """Fail the benchmark unless the gate allows this body: a deny would be timed instead."""
+    data = json.dumps(body).replace(NUMBER, "probe").encode()
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1
+        f"http://127.0.0.1:{PORT}{GATE}",
+        data=data,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        answer = json.load(response)
+    if answer["decision"] != "allow":
+        raise RuntimeError(f"the gate denies the benchmark's check: {answer['reasons']}")
+
+
 def measure_http(database: str, runs: int, duration: int) -> dict:
     fixture = gate_fixture(database)
-    digest_script = post_script(
-        "gate_digest", {"agent": fixture["agent"], "digest": fixture["digest"]}, fixture["token"]
-    )
-    manifest_script = post_script(
-        "gate_manifest",
-        {"agent": fixture["agent"], "manifest": fixture["manifest"]},
-        fixture["token"],
-    )
-    # What tools/countersign-gate sends for a manifest file in YAML: the file it
-    # submitted, or any other text (here: the same with a comment), read in full.
-    yaml_script = post_script(
-        "gate_manifest_yaml",
-        {"agent": fixture["agent"], "manifest_yaml": fixture["yaml"]},
-        fixture["token"],
-    )
-    yaml_other_script = post_script(
-        "gate_manifest_yaml_other",
-        {"agent": fixture["agent"], "manifest_yaml": "# edited\n" + fixture["yaml"]},
-        fixture["token"],
-    )
+    bodies = gate_bodies(fixture)
     targets = {
         "plain JSON view": ("/bench/ping", None),
         "one primary-key query": (f"/bench/one-query/{fixture['agent_pk']}", None),
-        "gate check (digest)": ("/api/v1/gate/check", digest_script),
-        "gate check (manifest)": ("/api/v1/gate/check", manifest_script),
-        "gate check (manifest YAML, the approved text)": ("/api/v1/gate/check", yaml_script),
-        "gate check (manifest YAML, other text)": ("/api/v1/gate/check", yaml_other_script),
     }
+    for i, (name, body) in enumerate(bodies.items()):
+        vary = NUMBER if NUMBER in json.dumps(body) else ""
+        targets[name] = (GATE, post_script(f"gate_{i}", body, fixture["token"], vary))
     results = {name: [] for name in targets}
     # BENCH_WORKERS=2 reproduces the NOTES.md baselines' server (two sync workers).
     workers = os.environ.get("BENCH_WORKERS")
     with Gunicorn(database, workers=int(workers) if workers else None):
+        for body in bodies.values():
+            gate_allows(body, fixture["token"])
         for path, script in targets.values():
             wrk(path, 2, script)  # warm up every worker's connection and caches
         for _ in range(runs):

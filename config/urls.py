@@ -8,11 +8,11 @@ from config import benchviews
 from config.health import healthz
 
 urlpatterns = [
+    path("api/v1/", include("config.api_urls")),  # first: it holds the release gate
     path("healthz", healthz, name="healthz"),
     # The admin's sign-in is rate-limited like the site's.
     path("admin/login/", login_rate_limited(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("config.api_urls")),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("audit.urls")),

@@ -2,6 +2,7 @@
 
 import pytest
 
+from approvals.gate import gate_memos_clear
 from audit.actors import Actor
 from audit.models import AuditEvent
 from signoffs.models import Dimension, Verdict
@@ -13,6 +14,12 @@ def _audit_triggers(state: str) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE audit_auditevent {state} TRIGGER USER")
+
+
+@pytest.fixture(autouse=True)
+def no_gate_memos():
+    """Start every test with no manifest read or compared by the gate in an earlier one."""
+    gate_memos_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,8 @@ PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
 
 urlpatterns = [
+    # First: every deploy's check resolves its path, and each pattern tried before costs it.
+    path("gate/check", views.GateCheckView.as_view(), name="api-gate-check"),
     path(
         "agents/<slug:slug>/packages",
         views.PackageListCreateView.as_view(),
@@ -32,6 +34,5 @@ urlpatterns = [
     ),
     path(f"{FINDING}/resolve", views.FindingResolveView.as_view(), name="api-finding-resolve"),
     path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
-    path("gate/check", views.GateCheckView.as_view(), name="api-gate-check"),
     path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),
 ]

@@ -1,14 +1,17 @@
 """API fixtures: tokens of any scope for any user, and clients that send them."""
 
+import json
 from datetime import timedelta
 
 import pytest
+import yaml
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from approvals import services
 from audit.actors import Actor
-from tests.factories import AgentFactory, UserFactory
+from tests.factories import AgentFactory, UserFactory, manifest_for
 from tokens.models import Scope
 from tokens.services import token_create
 from tokens.throttling import LEASES
@@ -101,3 +104,27 @@ def error_of(response) -> dict:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "fields"}, body
     return body["error"]
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Count the manifests the gate reads in full."""
+    calls = []
+    real = services.parse_manifest
+
+    def spy(source, content_type=None):
+        calls.append(content_type)
+        return real(source, content_type)
+
+    monkeypatch.setattr("approvals.gate.parse_manifest", spy)
+    return calls
+
+
+def text_of(agent, **changes) -> str:
+    return yaml.safe_dump(json.loads(json.dumps(manifest_for(agent, **changes))))
+
+
+def check_yaml(client, agent, text) -> dict:
+    response = client.post(GATE, {"agent": agent.slug, "manifest_yaml": text}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()

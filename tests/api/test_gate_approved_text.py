@@ -6,38 +6,13 @@ import pytest
 import yaml
 
 from approvals import manifest as manifests
-from approvals import services
 from approvals.models import PackageState
 from approvals.services import agent_suspend, package_update_draft
 from audit.actors import Actor
-from tests.api.conftest import GATE
+from tests.api.conftest import GATE, check_yaml, text_of
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def parses(monkeypatch):
-    """Count the manifests the gate reads in full."""
-    calls = []
-    real = services.parse_manifest
-
-    def spy(source, content_type=None):
-        calls.append(content_type)
-        return real(source, content_type)
-
-    monkeypatch.setattr("approvals.gate.parse_manifest", spy)
-    return calls
-
-
-def text_of(agent, **changes) -> str:
-    return yaml.safe_dump(json.loads(json.dumps(manifest_for(agent, **changes))))
-
-
-def check_yaml(client, agent, text) -> dict:
-    response = client.post(GATE, {"agent": agent.slug, "manifest_yaml": text}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_the_approved_text_is_checked_by_its_digest_without_being_parsed(
