@@ -491,6 +491,8 @@ class ScopeEntryForm(forms.Form):
             value = json.loads(text)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"Not valid JSON: {error.msg}.")
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"max": 1}.')
         return value

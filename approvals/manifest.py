@@ -143,6 +143,8 @@ def _parse(data: str | bytes | Mapping, content_type: str | None) -> Any:
             message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         except ValueError as exc:
             message = f"invalid JSON: {exc}"
+        except RecursionError:
+            message = f"invalid JSON: nested more than {MAX_DEPTH} levels deep"
         raise ManifestError({"manifest": [message]})
     try:
         return yaml.load(data, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
@@ -150,13 +152,35 @@ def _parse(data: str | bytes | Mapping, content_type: str | None) -> Any:
         raise ManifestError({"manifest": [f"invalid YAML: {_yaml_problem(exc)}"]}) from exc
 
 
-def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -> Any:
+# A manifest is a few levels deep and a few hundred values long. YAML aliases
+# can make a short text stand for a huge or endless document (one alias inside
+# another, or inside the node it names): past these it is refused, not read.
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+
+
+class _Budget:
+    """The values a manifest may still hold."""
+
+    __slots__ = ("left",)
+
+    def __init__(self):
+        self.left = MAX_VALUES
+
+
+def _json_compatible(value: Any, path: tuple, errors: dict, budget: _Budget) -> Any:
     """Return a JSON-compatible copy: dates become ISO strings, integral floats ints.
 
-    Record non-text keys, non-finite numbers and other non-JSON values in ``errors``.
+    Record non-text keys, non-finite numbers and other non-JSON values in ``errors``;
+    raise ManifestError for a document nested or sized past MAX_DEPTH or MAX_VALUES.
     The exact types JSON parsing gives are tested first: every gate check walks a
     manifest through here.
     """
+    budget.left -= 1
+    if budget.left < 0:
+        raise ManifestError(
+            {"manifest": [f"holds more than {MAX_VALUES} values (an alias counts each use)"]}
+        )
     kind = type(value)
     if kind is str:
         if "\x00" in value:
@@ -164,6 +188,8 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
             _add(errors, path, "must not contain NUL characters")
             return None
         return value
+    if (kind is dict or kind is list) and len(path) >= MAX_DEPTH:
+        raise ManifestError({_dotted(path): [f"is nested more than {MAX_DEPTH} levels deep"]})
     if kind is dict or isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
@@ -172,10 +198,10 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
             elif "\x00" in key:
                 _add(errors, path, "keys must not contain NUL characters")
             else:
-                result[key] = _json_compatible(item, (*path, key), errors)
+                result[key] = _json_compatible(item, (*path, key), errors, budget)
         return result
     if kind is list or kind is tuple or isinstance(value, list | tuple):
-        return [_json_compatible(item, (*path, i), errors) for i, item in enumerate(value)]
+        return [_json_compatible(item, (*path, i), errors, budget) for i, item in enumerate(value)]
     if kind is int or kind is bool or value is None:
         return value
     if isinstance(value, date):
@@ -186,7 +212,7 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
         _add(errors, path, "must be a finite number")
         return None
     if isinstance(value, str):
-        return _json_compatible(str(value), path, errors)
+        return _json_compatible(str(value), path, errors, budget)
     if isinstance(value, int):
         return value
     _add(errors, path, f"has an unsupported value of type {type(value).__name__}")
@@ -196,7 +222,7 @@ def _json_compatible(value: Any, path: tuple = (), errors: dict | None = None) -
 def _jsonable_or_raise(doc: Any) -> Any:
     """Return ``_json_compatible(doc)``, raising ManifestError if anything cannot convert."""
     errors: dict[str, list[str]] = {}
-    result = _json_compatible(doc, (), errors)
+    result = _json_compatible(doc, (), errors, _Budget())
     if errors:
         raise ManifestError(errors)
     return result
@@ -491,8 +517,8 @@ def source_digest(source: Any, content_type: str | None = None) -> str:
         kind = "object"
         try:
             text = canonical_json(source)
-        except (TypeError, ValueError):  # not plain JSON: dates, NaN, keys of mixed types
-            return ""
+        except (TypeError, ValueError, RecursionError):
+            return ""  # not plain JSON (dates, NaN, keys of mixed types) or deeper than the stack
     else:
         return ""
     return hashlib.sha256(f"{_SOURCE_FINGERPRINT}\n{kind}\n{text}".encode()).hexdigest()

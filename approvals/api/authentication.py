@@ -38,7 +38,7 @@ def _agent_named(request) -> str | None:
     """Return the agent slug a JSON body names, when it is a valid one; read nothing else."""
     try:
         data = json.loads(request.body)
-    except (ValueError, RequestDataTooBig):
+    except (ValueError, RecursionError, RequestDataTooBig):
         return None
     agent = data.get("agent") if isinstance(data, dict) else None
     return agent if isinstance(agent, str) and agent_slug_valid(agent) else None

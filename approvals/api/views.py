@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, generics, mixins, status
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -49,7 +49,7 @@ from approvals.services import (
 )
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
-from tokens.api.base import ApiMixin
+from tokens.api.base import ApiMixin, JsonParser
 from tokens.api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
 from tokens.models import Scope
@@ -122,7 +122,7 @@ MANIFEST_REQUEST = {
 
 class PackageListCreateView(ApiMixin, mixins.ListModelMixin, generics.GenericAPIView):
     serializer_class = PackageListSerializer
-    parser_classes = [JSONParser, YamlParser, XYamlParser, TextYamlParser]
+    parser_classes = [JsonParser, YamlParser, XYamlParser, TextYamlParser]
     required_scopes = {"POST": Scope.PACKAGES_WRITE}
 
     def get_queryset(self):
@@ -347,7 +347,7 @@ class GateCheckView(APIView):
     """
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [JsonParser]
     token_lookup = staticmethod(gate_token_lookup)  # see TokenAuthentication.lookup
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]

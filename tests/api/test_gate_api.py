@@ -130,6 +130,7 @@ def test_open_critical_drift(ci, agent, approved):
         {"agent": "support-assistant", "manifest": {"agent": "support-assistant"}},
         {"agent": "support-assistant", "manifest_yaml": "agent: [unclosed"},
         {"agent": "support-assistant", "manifest_yaml": "- a list"},
+        {"agent": "support-assistant", "manifest_yaml": "agent: &a [*a]"},  # endless
     ],
 )
 def test_an_invalid_manifest_is_a_deny_with_its_fields(ci, approved, body):
@@ -154,6 +155,8 @@ def test_a_manifest_of_another_agent_is_denied(ci, agent, approved):
         ('{"agent": "support-assistant"}', "application/json"),
         ('{"agent": "a", "digest": "00", "manifest": {}}', "application/json"),
         ('{"agent": ["x"], "digest": "' + "0" * 64 + '"}', "application/json"),
+        # Deeper than Python's parser goes: a parse error like any other.
+        ('{"agent": "a", "manifest": ' + "[" * 50_000 + "]" * 50_000 + "}", "application/json"),
     ],
 )
 def test_bad_requests_deny_with_200_never_4xx(ci, db, body, content_type):

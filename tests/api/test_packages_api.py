@@ -67,6 +67,17 @@ def test_an_invalid_manifest_is_400_with_every_bad_field(writer, agent):
     assert "invalid YAML" in error_of(response)["fields"]["manifest"][0]
 
 
+def test_a_body_or_manifest_nested_without_end_is_400_and_stores_nothing(writer, agent):
+    deep = '{"manifest": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = writer.generic("POST", packages(), deep, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in error_of(response)["message"]
+    response = writer.post(packages(), "agent: &a [*a]\n", content_type="application/yaml")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_manifest"
+    assert not agent.packages.exists()
+
+
 def test_a_manifest_naming_another_agent_is_refused(writer, agent, other_team_agent):
     response = writer.post(packages(), manifest_for(other_team_agent), format="json")
     assert response.status_code == 400

@@ -486,6 +486,44 @@ def test_non_text_keys_and_non_finite_numbers_are_rejected(hr):
     assert set(errors) == {"scope.tools[0].constraints", "scope.tools[0].constraints.limit"}
 
 
+def _nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)  # 9**9 values in 300 bytes
+
+
+@pytest.mark.parametrize(
+    ("source", "content_type", "path", "message"),
+    [
+        ("agent: &a [*a]\n", None, "agent" + "[0]" * 31, "nested more than 32 levels"),
+        (_LAUGHS, None, "manifest", "more than 100000 values"),
+        ("[" * 50_000 + "]" * 50_000, "application/json", "manifest", "nested more than 32"),
+        ({"agent": "a", "c": _nested(40)}, None, "c" + ".next" * 31, "nested more than 32"),
+    ],
+)
+def test_a_document_past_the_limits_is_refused_before_it_is_read_in_full(
+    source, content_type, path, message
+):
+    errors = errors_of(source, content_type)
+    assert list(errors) == [path]
+    assert message in errors[path][0]
+
+
+def test_aliases_within_the_limits_are_read(support):
+    doc = copy.deepcopy(support)
+    text = yaml.safe_dump(doc).replace("constraints: {}", "constraints: &none {}", 1)
+    text = text.replace("constraints: {}", "constraints: *none")
+    assert "*none" in text
+    assert m.load_manifest(text) == support
+
+
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),

@@ -92,6 +92,19 @@ def test_invalid_constraints_json_is_shown_on_its_row(client, owner, agent, chec
     assert not ApprovalPackage.objects.exists()
 
 
+def test_constraints_nested_past_the_parser_are_shown_on_their_row(
+    client, owner, agent, checklists
+):
+    deep = "[" * 50_000 + "]" * 50_000
+    data = editor_data(manifest_for(agent), **{"actions-0-constraints": deep})
+    client.force_login(owner)
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert row.errors["constraints"] == ["Not valid JSON: nested too deeply."]
+    assert not ApprovalPackage.objects.exists()
+
+
 def test_scope_rows_are_added_and_removed_without_saving(client, owner, agent, checklists):
     manifest = manifest_for(agent)
     tools = len(manifest["scope"]["tools"])
