@@ -502,7 +502,8 @@ _LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 @pytest.mark.parametrize(
     ("source", "content_type", "path", "message"),
     [
-        ("agent: &a [*a]\n", None, "agent" + "[0]" * 31, "nested more than 32 levels"),
+        ("agent: &a [*a]\n", None, "manifest", "an alias inside the node it names"),
+        ("a: " + "[" * 40 + "]" * 40, None, "manifest", "nested more than 32 levels"),
         (_LAUGHS, None, "manifest", "more than 100000 values"),
         ("[" * 50_000 + "]" * 50_000, "application/json", "manifest", "nested more than 32"),
         ({"agent": "a", "c": _nested(40)}, None, "c" + ".next" * 31, "nested more than 32"),
@@ -514,6 +515,53 @@ def test_a_document_past_the_limits_is_refused_before_it_is_read_in_full(
     errors = errors_of(source, content_type)
     assert list(errors) == [path]
     assert message in errors[path][0]
+
+
+_YAML_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.dates()
+    | st.text(max_size=6)
+    | st.sampled_from(["yes", "off", "1:20", "0x1f", "~", "2026-11-29 10:00:00", "<<", "="]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | st.integers() | st.booleans(), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_YAML_FEATURES = [
+    "base: &b {x: 1, y: two}\nmerged: {<<: *b, y: 3}\n",
+    "a: &l [1, 2]\nb: *l\nc: {k: *l}\n",
+    "set: !!set {a, b}\nomap: !!omap [{a: 1}]\nbin: !!binary aGk=\n",
+    "? [complex, key]\n: value\n",
+    "{1: one, '1': text, true: t}\n",
+    "k: !!str 123\nn: !!int '7'\nf: !!float 1\n",
+    "a: 1\na: 2\n",
+    "a: {x: 1, x: 2}\n",
+    "--- a\n--- b\n",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_YAML_VALUES,
+    flow=st.sampled_from([None, True, False]),
+    feature=st.sampled_from(_YAML_FEATURES),
+)
+def test_reading_yaml_gives_what_the_safe_constructor_gives(value, flow, feature):
+    texts = [yaml.safe_dump({"doc": value}, default_flow_style=flow), feature]
+    for text in texts:
+        try:
+            expected = yaml.load(text, Loader=m._UniqueKeyLoader)  # noqa: S506 - safe loader
+        except yaml.YAMLError as error:
+            with pytest.raises(yaml.YAMLError) as caught:
+                m._yaml_load(text)
+            assert caught.value.problem == error.problem
+        else:
+            assert m._yaml_load(text) == expected
 
 
 def test_aliases_within_the_limits_are_read(support):
