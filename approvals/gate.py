@@ -183,9 +183,12 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
 # Memos of what a check works out from content alone, so that none can answer
 # from stale state: a manifest as sent is known by its source digest (which
 # covers the schema, this code's rules and the YAML library), a normalized
-# manifest by its digest. A pipeline checks the same file on every run until a
-# new version is approved; the decision row (suspension, expiry, drift, which
-# version is approved) is read on every check. Per process, bounded.
+# manifest (an approved version's too) by its digest. A pipeline checks the
+# same file on every run until a new version is approved; the decision row
+# (suspension, expiry, drift, which version is approved) is read on every
+# check. Per process, bounded: the readings by 1 MiB of canonical JSON (a
+# parsed manifest takes ~6 times that in memory; a larger memo made every
+# check of a never-seen text pay for the garbage collector walking it).
 
 
 @cached(
@@ -193,11 +196,15 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
 )
 def _expansions(approved: str, requested: str, package_pk: int, manifest: dict) -> tuple:
     """Return the expansions of `manifest` (digest `requested`) over the approved version's."""
-    approved_manifest = ApprovalPackage.objects.values_list("manifest", flat=True).get(
-        pk=package_pk
-    )
-    diff = manifests.diff_manifests(approved_manifest, manifest)
+    diff = manifests.diff_normalized(_approved_manifest(approved, package_pk), manifest)
     return tuple(change.as_dict() for change in diff.expansions)
+
+
+@cached(LRUCache(maxsize=64), key=lambda digest, *_: digest, lock=Lock())
+def _approved_manifest(digest: str, package_pk: int) -> dict:
+    """Return the normalized manifest of the approved version (of this digest)."""
+    stored = ApprovalPackage.objects.values_list("manifest", flat=True).get(pk=package_pk)
+    return manifests.normalize_manifest(stored)
 
 
 @dataclass(frozen=True)
@@ -208,7 +215,7 @@ class _Read:
 
 
 @cached(
-    LRUCache(maxsize=4 * 1024 * 1024, getsizeof=lambda read: read.size),
+    LRUCache(maxsize=1024 * 1024, getsizeof=lambda read: read.size),
     key=lambda sent, *_: sent,
     lock=Lock(),
 )
@@ -222,6 +229,7 @@ def _manifest_read(sent: str, source, content_type: str) -> _Read:
 def gate_memos_clear() -> None:
     """Forget every memo (each test starts with none)."""
     _expansions.cache_clear()
+    _approved_manifest.cache_clear()
     _manifest_read.cache_clear()
 
 

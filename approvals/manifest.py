@@ -1016,11 +1016,16 @@ def diff_manifests(old: dict | None, new: dict) -> ScopeDiff:
     Entries are matched by (kind, id). Every changed field yields exactly one Change,
     sorted by (kind, identifier, field).
     """
-    new_doc = normalize_manifest(new)
-    if old is None:
+    return diff_normalized(
+        None if old is None else normalize_manifest(old), normalize_manifest(new)
+    )
+
+
+def diff_normalized(old_doc: dict | None, new_doc: dict) -> ScopeDiff:
+    """Return ``diff_manifests`` of manifests ``normalize_manifest`` already returned."""
+    if old_doc is None:
         changes = list(_first_version_changes(new_doc))
     else:
-        old_doc = normalize_manifest(old)
         changes = [*_entry_changes(old_doc, new_doc), *_package_changes(old_doc, new_doc)]
     changes.sort(key=lambda c: (c.kind, c.identifier, c.field))
     return ScopeDiff(tuple(changes))

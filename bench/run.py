@@ -245,6 +245,12 @@ def gate_bodies(fixture: dict) -> dict:
     return {
         "gate check (digest)": {"agent": agent, "digest": fixture["digest"]},
         "gate check (manifest)": {"agent": agent, "manifest": fixture["manifest"]},
+        # A JSON manifest never seen: another description each time, so it is
+        # read, and compared with the approved version, on every check.
+        "gate check (manifest, a new one each check)": {
+            "agent": agent,
+            "manifest": {**fixture["manifest"], "description": f"Check {NUMBER}."},
+        },
         # What tools/countersign-gate sends for a manifest file in YAML: the file
         # it submitted, or any other text (here: the same with a comment), read
         # in full once; the worst case, a text never seen, read in full each time.

@@ -76,3 +76,14 @@ def test_an_invalid_text_is_read_and_denied_every_time(ci, workflow, agent, pars
         answer = check_yaml(ci, agent, broken)
         assert (answer["decision"], codes(answer)) == ("deny", ["invalid_manifest"])
     assert parses == ["application/yaml", "application/yaml"]
+
+
+def test_the_approved_manifest_is_read_once_for_any_number_of_new_scopes(ci, workflow, agent):
+    workflow.approve(agent)
+    reads = []
+    for n in range(3):
+        text = yaml_of(manifest_for(agent, description=f"Build {n}."))
+        with CaptureQueriesContext(connection) as queries:
+            assert check_yaml(ci, agent, text)["decision"] == "allow"
+        reads.append(len(manifest_reads(queries)))
+    assert reads == [1, 0, 0]
