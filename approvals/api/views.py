@@ -347,7 +347,6 @@ class GateCheckView(APIView):
     """
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JsonParser]
     token_lookup = staticmethod(gate_token_lookup)  # see TokenAuthentication.lookup
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]

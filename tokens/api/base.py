@@ -1,4 +1,7 @@
-"""What every API view shares: JSON, token scopes, throttling, idempotent POSTs."""
+"""What every API view shares: JSON, token scopes, throttling, idempotent POSTs.
+
+JsonParser is every API view's parser (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES).
+"""
 
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
@@ -22,7 +25,6 @@ class JsonParser(JSONParser):
 
 class ApiMixin(IdempotentMixin):
     renderer_classes = [JSONRenderer]
-    parser_classes = [JsonParser]
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [WriteThrottle]
     required_scopes: dict = {}
