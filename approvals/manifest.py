@@ -109,9 +109,7 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 else:
                     key = self.construct_object(key_node, deep=deep)
                 if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"found duplicate key {key!r}", key_node.start_mark
-                    )
+                    raise _duplicate_key(key, key_node)
                 seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -152,14 +150,18 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             value = {}
             for key_node, value_node in node.value:
                 if key_node.value in value:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"found duplicate key {key_node.value!r}", key_node.start_mark
-                    )
+                    raise _duplicate_key(key_node.value, key_node)
                 value[key_node.value] = self._plain(value_node, depth + 1, built)
         else:
             value = self.construct_object(node, deep=True)
         built[node] = value
         return value
+
+
+def _duplicate_key(key: Any, key_node) -> yaml.YAMLError:
+    return yaml.constructor.ConstructorError(
+        None, None, f"found duplicate key {key!r}", key_node.start_mark
+    )
 
 
 def _text_keys(node: yaml.MappingNode) -> bool:

@@ -120,8 +120,23 @@ def parses(monkeypatch):
     return calls
 
 
+def plain(doc) -> dict:
+    """Return the manifest as the JSON a client sends."""
+    return json.loads(json.dumps(doc))
+
+
+def yaml_of(doc: dict) -> str:
+    """Return the manifest as the YAML file a pipeline keeps."""
+    return yaml.safe_dump(plain(doc))
+
+
 def text_of(agent, **changes) -> str:
-    return yaml.safe_dump(json.loads(json.dumps(manifest_for(agent, **changes))))
+    return yaml_of(manifest_for(agent, **changes))
+
+
+def codes(answer: dict) -> list[str]:
+    """Return the reason codes of a gate answer."""
+    return [reason["code"] for reason in answer["reasons"]]
 
 
 def check_yaml(client, agent, text) -> dict:

@@ -1,10 +1,8 @@
 """The release gate over HTTP: allow, every deny reason, bad content, auth, speed, throttle."""
 
-import json
 from datetime import timedelta
 
 import pytest
-import yaml
 from django.conf import settings as dj_settings
 from django.core.cache import caches
 from django.db import connection
@@ -19,7 +17,7 @@ from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from tests.api.conftest import GATE, FrozenClock, error_of
+from tests.api.conftest import GATE, FrozenClock, codes, error_of, plain, yaml_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
@@ -37,19 +35,11 @@ def check(client, **body):
     return response.json()
 
 
-def codes(answer) -> list[str]:
-    return [reason["code"] for reason in answer["reasons"]]
-
-
-def plain(doc) -> dict:
-    return json.loads(json.dumps(doc))
-
-
 def test_the_approved_scope_is_allowed_by_manifest_yaml_and_digest(ci, agent, approved):
     manifest = plain(manifest_for(agent))
     for body in (
         {"manifest": manifest},
-        {"manifest_yaml": yaml.safe_dump(manifest)},
+        {"manifest_yaml": yaml_of(manifest)},
         {"digest": approved.digest},
         {"digest": approved.digest.upper()},
     ):

@@ -3,13 +3,12 @@
 import json
 
 import pytest
-import yaml
 
 from approvals import manifest as manifests
 from approvals.models import PackageState
 from approvals.services import agent_suspend, package_update_draft
 from audit.actors import Actor
-from tests.api.conftest import GATE, check_yaml, text_of
+from tests.api.conftest import GATE, check_yaml, text_of, yaml_of
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +49,7 @@ def test_an_older_approved_text_is_compared_in_full_with_the_last_approved_versi
     narrow = manifest_for(agent)
     narrow["scope"]["datasets"].pop()
     # A pure narrowing carries the approved version's sign-offs: approved on submission.
-    narrowed = workflow.submit(agent, yaml.safe_dump(json.loads(json.dumps(narrow))))
+    narrowed = workflow.submit(agent, yaml_of(narrow))
     assert narrowed.state == PackageState.APPROVED
     answer = check_yaml(ci, agent, wide)
     assert (answer["decision"], [r["code"] for r in answer["reasons"]]) == (

@@ -1,31 +1,20 @@
 """The gate reads a manifest text, and compares a scope, once; it decides every check afresh."""
 
-import json
-
 import pytest
-import yaml
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approvals.models import PackageState
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from tests.api.conftest import check_yaml, text_of
+from tests.api.conftest import check_yaml, codes, text_of, yaml_of
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
 
 
-def codes(answer: dict) -> list[str]:
-    return [reason["code"] for reason in answer["reasons"]]
-
-
 def manifest_reads(queries) -> list[str]:
     return [q["sql"] for q in queries if '"approvals_approvalpackage"."manifest"' in str(q["sql"])]
-
-
-def yaml_of(doc: dict) -> str:
-    return yaml.safe_dump(json.loads(json.dumps(doc)))
 
 
 def test_a_text_read_once_is_decided_against_the_version_approved_now(
