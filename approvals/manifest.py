@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
@@ -284,8 +284,57 @@ def _json_compatible(value: Any, path: tuple, errors: dict, budget: _Budget) -> 
     return None
 
 
+class _Irregular(Exception):
+    """A value the plain copy does not take; the full walk converts it or names its fault."""
+
+
+def _plain_copy(value: dict | list, depth: int, budget: list[int]) -> dict | list:
+    """Copy a dict or list holding only JSON's own types, or raise _Irregular.
+
+    JSON's own types: text without NUL, finite numbers (integral floats become
+    ints, as in _json_compatible), booleans and null, in dicts with text keys
+    and lists, within MAX_DEPTH and MAX_VALUES. What JSON parsing gives, and
+    most YAML, is copied here without the full walk's path for every value.
+    """
+    if depth >= MAX_DEPTH:
+        raise _Irregular
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        raise _Irregular
+    if type(value) is list:
+        return [
+            item if type(item) is str and "\x00" not in item else _plain_item(item, depth, budget)
+            for item in value
+        ]
+    result = {}
+    for key, item in value.items():
+        if type(key) is not str or "\x00" in key:
+            raise _Irregular
+        if type(item) is str and "\x00" not in item:
+            result[key] = item
+        else:
+            result[key] = _plain_item(item, depth, budget)
+    return result
+
+
+def _plain_item(item: Any, depth: int, budget: list[int]) -> Any:
+    kind = type(item)
+    if kind is dict or kind is list:
+        return _plain_copy(item, depth + 1, budget)
+    if kind is int or kind is bool or item is None:
+        return item
+    if kind is float and math.isfinite(item):
+        return int(item) if item.is_integer() else item
+    raise _Irregular
+
+
 def _jsonable_or_raise(doc: Any) -> Any:
     """Return ``_json_compatible(doc)``, raising ManifestError if anything cannot convert."""
+    if type(doc) is dict:
+        try:
+            return _plain_copy(doc, 0, [MAX_VALUES - 1])
+        except _Irregular:
+            pass  # the full walk below converts it, or says what is wrong and where
     errors: dict[str, list[str]] = {}
     result = _json_compatible(doc, (), errors, _Budget())
     if errors:
@@ -487,11 +536,12 @@ def _resolve(schema: dict) -> dict:
     return {**_resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
-def _defaults_tree(schema: dict) -> tuple[dict, dict, Any]:
+def _defaults_tree(schema: dict) -> tuple[dict, dict, Any] | None:
     """Return the schema reduced to what filling defaults reads, references resolved.
 
     A node is (defaults by property, child nodes by property, node of the items);
-    built once, so filling a manifest walks no ``$ref``.
+    built once, so filling a manifest walks no ``$ref``, nor any part of it
+    where there is no default to fill (such a node is None).
     """
     schema = _resolve(schema)
     defaults, children = {}, {}
@@ -499,9 +549,11 @@ def _defaults_tree(schema: dict) -> tuple[dict, dict, Any]:
         child = _resolve(child)
         if "default" in child:
             defaults[key] = child["default"]
-        children[key] = _defaults_tree(child)
+        node = _defaults_tree(child)
+        if node is not None:
+            children[key] = node
     items = _defaults_tree(schema["items"]) if isinstance(schema.get("items"), dict) else None
-    return defaults, children, items
+    return (defaults, children, items) if defaults or children or items else None
 
 
 _DEFAULTS = _defaults_tree(_SCHEMA)
@@ -513,7 +565,7 @@ def _fill_defaults(value: Any, node: tuple[dict, dict, Any]) -> Any:
     if isinstance(value, dict):
         for key, default in defaults.items():
             if key not in value:
-                value[key] = copy.deepcopy(default)
+                value[key] = copy.deepcopy(default) if isinstance(default, dict | list) else default
         for key, child in children.items():
             if key in value:
                 value[key] = _fill_defaults(value[key], child)
@@ -522,10 +574,19 @@ def _fill_defaults(value: Any, node: tuple[dict, dict, Any]) -> Any:
     return value
 
 
+def _entry_id(entry: Any) -> str:
+    return str(entry.get("id") if isinstance(entry, dict) else None)
+
+
 def _entry_sort_key(entry: Any) -> tuple[str, str]:
     """Order scope entries by id, then by content so that even duplicates sort stably."""
-    entry_id = entry.get("id") if isinstance(entry, dict) else None
-    return str(entry_id), canonical_json(entry)
+    return _entry_id(entry), canonical_json(entry)
+
+
+def _sorted_entries(entries: list) -> list:
+    """Return the entries in _entry_sort_key's order; by id alone when no two share one."""
+    ids = {_entry_id(entry) for entry in entries}
+    return sorted(entries, key=_entry_id if len(ids) == len(entries) else _entry_sort_key)
 
 
 def normalize_manifest(doc: dict) -> dict:
@@ -544,7 +605,7 @@ def _normalize_in_place(doc: dict) -> dict:
     if isinstance(scope, dict):
         for key in SCOPE_KINDS:
             if isinstance(scope.get(key), list):
-                scope[key] = sorted(scope[key], key=_entry_sort_key)
+                scope[key] = _sorted_entries(scope[key])
     logging = normalized.get("logging")
     if isinstance(logging, dict) and isinstance(logging.get("destinations"), list):
         logging["destinations"] = sorted(logging["destinations"], key=canonical_json)
@@ -940,6 +1001,8 @@ def _constraint_changes(kind: str, ident: str, old: dict, new: dict) -> Iterator
 
 def _entry_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
     """Yield the changes between the scope entries of two normalized manifests."""
+    if old_doc["scope"] == new_doc["scope"]:
+        return  # the usual gate check: the approved scope, other text around it
     before = {(kind, entry["id"]): entry for kind, entry in _iter_entries(old_doc)}
     after = {(kind, entry["id"]): entry for kind, entry in _iter_entries(new_doc)}
     for kind, ident in sorted(before.keys() | after.keys()):
@@ -948,7 +1011,7 @@ def _entry_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
             yield _change(kind, ident, "entry", "added", None, new, EXPANSION)
         elif new is None:
             yield _change(kind, ident, "entry", "removed", old, None, NARROWING)
-        else:
+        elif old != new:
             yield from _constraint_changes(kind, ident, old["constraints"], new["constraints"])
             for field in sorted((old.keys() | new.keys()) - {"id", "constraints"}):
                 if old.get(field) != new.get(field):
@@ -965,17 +1028,20 @@ def _entry_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
                     )
 
 
-def _package_fields(doc: dict) -> dict[str, Any]:
-    """Flatten every field outside ``scope`` to ``{"dotted.path": value}``."""
+def _package_fields(doc: dict, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """Flatten the fields outside ``scope`` (only ``keys``, if given) to ``{"a.b": value}``."""
+    fields: dict[str, Any] = {}
 
-    def flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    def flatten(value: Any, prefix: str) -> None:
         if isinstance(value, dict) and value:
             for key, item in value.items():
-                yield from flatten(item, f"{prefix}.{key}" if prefix else key)
+                flatten(item, f"{prefix}.{key}" if prefix else key)
         else:
-            yield prefix, value
+            fields[prefix] = value
 
-    return dict(flatten({k: v for k, v in doc.items() if k != "scope"}, ""))
+    keys = doc if keys is None else keys
+    flatten({k: doc[k] for k in keys if k != "scope" and k in doc}, "")
+    return fields
 
 
 def _destination_changes(old: list, new: list, added: str) -> Iterator[Change]:
@@ -989,8 +1055,19 @@ def _destination_changes(old: list, new: list, added: str) -> Iterator[Change]:
 
 
 def _package_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
-    """Yield the changes between the non-scope fields of two normalized manifests."""
-    before, after = _package_fields(old_doc), _package_fields(new_doc)
+    """Yield the changes between the non-scope fields of two normalized manifests.
+
+    Only the top-level fields that differ are flattened and compared: equal ones
+    hold no change.
+    """
+    differ = [
+        key
+        for key in old_doc.keys() | new_doc.keys()
+        if key != "scope" and old_doc.get(key, _MISSING) != new_doc.get(key, _MISSING)
+    ]
+    if not differ:
+        return
+    before, after = _package_fields(old_doc, differ), _package_fields(new_doc, differ)
     yield from _destination_changes(
         before.pop(_DESTINATIONS, None) or [], after.pop(_DESTINATIONS, None) or [], NEUTRAL
     )

@@ -572,6 +572,94 @@ def test_aliases_within_the_limits_are_read(support):
     assert m.load_manifest(text) == support
 
 
+_COPIED_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.dates()
+    | st.text(alphabet="a\x00", max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner)
+        | st.dictionaries(st.text(alphabet="k\x00", max_size=2) | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _full_walk(doc):
+    errors = {}
+    result = m._json_compatible(doc, (), errors, m._Budget())
+    if errors:
+        raise m.ManifestError(errors)
+    return result
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_COPIED_VALUES, depth=st.sampled_from([0, m.MAX_DEPTH - 2, m.MAX_DEPTH - 1]))
+def test_the_plain_copy_gives_what_the_full_walk_gives(value, depth):
+    doc = {"doc": value}
+    for _ in range(depth):
+        doc = {"d": [doc]} if depth % 2 else {"d": doc}
+    try:
+        expected = _full_walk(doc)
+    except m.ManifestError as error:
+        with pytest.raises(m.ManifestError) as caught:
+            m._jsonable_or_raise(doc)
+        assert caught.value.errors == error.errors
+    else:
+        copied = m._jsonable_or_raise(doc)
+        assert copied == expected
+        assert json.dumps(copied) == json.dumps(expected)  # 1.0 became 1 in both, True stayed
+
+
+def test_the_plain_copy_keeps_the_value_budget():
+    doc = {"values": [0] * (m.MAX_VALUES - 2)}  # with the root and the list: the limit
+    assert m._jsonable_or_raise(doc) == doc
+    doc["values"].append(0)
+    assert "manifest" in errors_of(doc)
+
+
+# Changes that leave the support agent's manifest valid, alone or together.
+_VALID_CHANGES = [
+    (path, value)
+    for path, values in {
+        "name": ["x", "Another name"],
+        "description": [None, "x"],
+        "credentials.max_ttl_seconds": [30, 7200],
+        "credentials.jit": [True],
+        "logging.destinations": [["siem", "splunk"], ["splunk"]],
+        "logging.retention_days": [30, 3650],
+        "chaining.max_depth": [None, 0],
+        "kill_switch.webhook": [None],
+        "human_in_the_loop.writes": [None, True],
+        "scope.tools": [None, []],
+    }.items()
+    for value in values
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(changes=st.lists(st.sampled_from(_VALID_CHANGES), max_size=4))
+def test_a_diff_names_every_flattened_field_that_differs(changes):
+    support = m.load_manifest(example_text(SUPPORT))
+    new = support
+    for path, value in changes:
+        new = with_change(new, path, value)
+    new = m.load_manifest(new)
+    before, after = m._package_fields(support), m._package_fields(new)
+    destinations = "logging.destinations"
+    expected = {
+        path for path in before.keys() | after.keys()
+        if path != destinations and before.get(path) != after.get(path)
+    }  # fmt: skip
+    diff = m.diff_normalized(support, new)
+    named = {c.identifier for c in diff.changes if c.kind == m.PACKAGE}
+    assert {name for name in named if not name.startswith(destinations)} == expected
+    assert diff.is_empty == (new == support)
+
+
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
