@@ -113,6 +113,22 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
+    def resolve(self, kind, value, implicit):
+        """Return the safe resolver's tag, remembered for short text (read, internal, false).
+
+        libyaml asks for every scalar of every text, and a scalar's tag depends on
+        its text alone (this loader has no path resolvers).
+        """
+        if kind is not yaml.ScalarNode or len(value) > _RESOLVED_LENGTH:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            if len(_RESOLVED) >= _RESOLVED_SIZE:
+                _RESOLVED.clear()
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+        return tag
+
     def plain_document(self) -> Any:
         """Return the document, building its maps of text keys, lists and text here.
 
@@ -128,7 +144,10 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     def _plain(self, node, depth: int, built: dict) -> Any:
         kind = type(node)
         if kind is yaml.ScalarNode:
-            return node.value if node.tag == _STR_TAG else self.construct_object(node)
+            if node.tag == _STR_TAG:
+                return node.value
+            build = _SCALARS.get(node.tag)
+            return build(self, node) if build else self.construct_object(node)
         value = built.get(node)
         if value is _BUILDING:
             raise yaml.constructor.ConstructorError(
@@ -156,6 +175,17 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             value = self.construct_object(node, deep=True)
         built[node] = value
         return value
+
+
+# Tags of short scalars, by (text, implicit); cleared when full.
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED_LENGTH = 64
+_RESOLVED_SIZE = 4096
+# The safe constructor's own builders of the scalars a manifest holds besides text.
+_SCALARS = {
+    f"tag:yaml.org,2002:{name}": _UniqueKeyLoader.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("bool", "int", "float", "null")
+}
 
 
 def _duplicate_key(key: Any, key_node) -> yaml.YAMLError:
