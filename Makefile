@@ -6,7 +6,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/countersign
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv install services lint format bench bench-quick clean
+.PHONY: run test venv install services lint format bench bench-quick bench-instructions clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,9 @@ bench: $(BIN)/activate services
 bench-quick: $(BIN)/activate services
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# Worker instructions per gate check and per one-query request (valgrind's callgrind):
+# steady where timings drift; see bench/instructions.py.
+bench-instructions: $(BIN)/activate services
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind
+	$(BIN)/python bench/instructions.py $(BENCH_ARGS)
