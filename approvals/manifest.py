@@ -348,6 +348,7 @@ def _plain_copy(value: dict | list, depth: int, budget: list[int]) -> dict | lis
 
 
 def _plain_item(item: Any, depth: int, budget: list[int]) -> Any:
+    """Copy one value of a dict or list for _plain_copy, or raise _Irregular."""
     kind = type(item)
     if kind is dict or kind is list:
         return _plain_copy(item, depth + 1, budget)
@@ -605,6 +606,7 @@ def _fill_defaults(value: Any, node: tuple[dict, dict, Any]) -> Any:
 
 
 def _entry_id(entry: Any) -> str:
+    """Return a scope entry's id as text, as entries are ordered by it."""
     return str(entry.get("id") if isinstance(entry, dict) else None)
 
 

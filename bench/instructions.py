@@ -99,8 +99,7 @@ def serve(target: str, fixture: dict, requests: int) -> None:
 
         def request(n: int) -> bytes:
             answer = call("POST", run.GATE, text.replace(run.NUMBER, str(n)).encode())
-            if json.loads(answer)["decision"] != "allow":
-                raise RuntimeError(f"the gate denies {target}: {answer[:300]!r}")
+            run.allowed_or_fail(json.loads(answer))
             return answer
 
     for n in range(WARM_UP):

@@ -275,7 +275,11 @@ def gate_allows(body: dict, token: str) -> None:
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        answer = json.load(response)
+        allowed_or_fail(json.load(response))
+
+
+def allowed_or_fail(answer: dict) -> None:
+    """Raise unless a gate answer allows: a benchmark must never time or count a deny."""
     if answer["decision"] != "allow":
         raise RuntimeError(f"the gate denies the benchmark's check: {answer['reasons']}")
 

@@ -131,6 +131,7 @@ def yaml_of(doc: dict) -> str:
 
 
 def text_of(agent, **changes) -> str:
+    """Return the agent's manifest (with `changes`) as the YAML file a pipeline keeps."""
     return yaml_of(manifest_for(agent, **changes))
 
 
@@ -140,6 +141,7 @@ def codes(answer: dict) -> list[str]:
 
 
 def check_yaml(client, agent, text) -> dict:
+    """Check a manifest's YAML text at the gate; return its answer (always a 200)."""
     response = client.post(GATE, {"agent": agent.slug, "manifest_yaml": text}, format="json")
     assert response.status_code == 200, response.content
     return response.json()
