@@ -18,6 +18,7 @@ import copy
 import hashlib
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -116,18 +117,25 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     def resolve(self, kind, value, implicit):
         """Return the safe resolver's tag, remembered for short text (read, internal, false).
 
-        libyaml asks for every scalar of every text, and a scalar's tag depends on
-        its text alone (this loader has no path resolvers).
+        libyaml asks for every node of every text, and a node's tag depends on
+        its kind, text and implicitness alone (this loader has no path resolvers).
         """
-        if kind is not yaml.ScalarNode or len(value) > _RESOLVED_LENGTH:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
+        key = (kind, value, implicit)
         tag = _RESOLVED.get(key)
         if tag is None:
-            if len(_RESOLVED) >= _RESOLVED_SIZE:
-                _RESOLVED.clear()
-            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+            tag = super().resolve(kind, value, implicit)
+            if value is None or len(value) <= _RESOLVED_LENGTH:
+                if len(_RESOLVED) >= _RESOLVED_SIZE:
+                    _RESOLVED.clear()
+                _RESOLVED[key] = tag
         return tag
+
+    # libyaml's composer calls these two around every node so that path
+    # resolvers can follow the path. This loader has none (a test holds it to
+    # that), so both do nothing; as C callables that ignore their arguments, not
+    # a Python frame each per node.
+    descend_resolver = staticmethod(operator.is_)  # (parent node, index), ignored
+    ascend_resolver = staticmethod(tuple)  # (), ignored
 
     def plain_document(self) -> Any:
         """Return the document, building its maps of text keys, lists and text here.
@@ -163,14 +171,24 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 node.start_mark,
             )
         built[node] = _BUILDING
+        # Text, most of a manifest's values, is taken here without a call of its own.
         if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
-            value = [self._plain(item, depth + 1, built) for item in node.value]
+            value = [
+                item.value
+                if type(item) is yaml.ScalarNode and item.tag == _STR_TAG
+                else self._plain(item, depth + 1, built)
+                for item in node.value
+            ]
         elif kind is yaml.MappingNode and node.tag == _MAP_TAG and _text_keys(node):
             value = {}
             for key_node, value_node in node.value:
-                if key_node.value in value:
-                    raise _duplicate_key(key_node.value, key_node)
-                value[key_node.value] = self._plain(value_node, depth + 1, built)
+                key = key_node.value
+                if key in value:
+                    raise _duplicate_key(key, key_node)
+                if type(value_node) is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                    value[key] = value_node.value
+                else:
+                    value[key] = self._plain(value_node, depth + 1, built)
         else:
             value = self.construct_object(node, deep=True)
         built[node] = value
@@ -178,7 +196,7 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 
 
 # Tags of short scalars, by (text, implicit); cleared when full.
-_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED: dict[tuple[type, str | None, tuple[bool, bool] | bool], str] = {}
 _RESOLVED_LENGTH = 64
 _RESOLVED_SIZE = 4096
 # The safe constructor's own builders of the scalars a manifest holds besides text.
@@ -196,7 +214,10 @@ def _duplicate_key(key: Any, key_node) -> yaml.YAMLError:
 
 def _text_keys(node: yaml.MappingNode) -> bool:
     """Whether every key of the mapping is plain text (no merge key, number or other tag)."""
-    return all(type(key) is yaml.ScalarNode and key.tag == _STR_TAG for key, _ in node.value)
+    for key, _ in node.value:
+        if type(key) is not yaml.ScalarNode or key.tag != _STR_TAG:
+            return False
+    return True
 
 
 def _yaml_load(data: str | bytes) -> Any:

@@ -61,20 +61,24 @@ def audit_record_alone(
     agent_slug: str = "",
     package_version: int | None = None,
     data: dict | None = None,
-) -> AuditEvent:
+) -> None:
     """Append an event that goes with no change of state (a gate decision), on its own.
 
     On PostgreSQL, outside a transaction, the appender function is one statement
     and so its own transaction: lock, head, insert and commit together, without
     a BEGIN and a COMMIT of their own (two round trips on every gate check).
-    Anywhere else it is `audit_record` in a transaction of its own.
+    Anywhere else it is `audit_record` in a transaction of its own. Nothing is
+    returned: the gate answers from its decision, and an instance of the stored
+    event, which it would not read, cost every check a model's construction.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _append_in_database(
-            _event_fields(actor, action, None, agent_slug, package_version, None, None, data)
+        _append_row(
+            _event_fields(actor, action, None, agent_slug, package_version, None, None, data),
+            APPEND_RETURNING_SEQ,
         )
+        return
     with transaction.atomic():
-        return audit_record(
+        audit_record(
             actor=actor,
             action=action,
             agent_slug=agent_slug,
@@ -102,15 +106,36 @@ def _event_fields(actor, action, target, agent_slug, package_version, before, af
 
 
 def _append_in_database(fields: dict) -> AuditEvent:
+    """Append through the audit_append function and return the stored event."""
+    pk, seq, created_at, prev_hash, digest = _append_row(fields, APPEND_RETURNING_ALL)
+    event = AuditEvent(
+        pk=pk, seq=seq, created_at=created_at, prev_hash=prev_hash, hash=digest, **fields
+    )
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
+# The appender's call, returning the stored row (out_id, out_seq, out_created_at,
+# out_prev, out_hash), or only its number where nothing else is read.
+_APPEND_CALL = (
+    "audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s::jsonb, %s::jsonb, %s::jsonb, %s, %s)"
+)
+APPEND_RETURNING_ALL = "SELECT * FROM " + _APPEND_CALL  # noqa: S608 - constants only
+APPEND_RETURNING_SEQ = "SELECT out_seq FROM " + _APPEND_CALL  # noqa: S608 - constants only
+
+
+def _append_row(fields: dict, sql: str) -> tuple:
     """Append through the audit_append function: lock, number, hash and insert in one trip.
 
-    The event time is the application's clock, as on the Python path.
+    `sql` is one of the APPEND_RETURNING statements; returns its row. The event
+    time is the application's clock, as on the Python path.
     """
     head, mid, tail = content_pieces(fields)
     with prepared_cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s::jsonb, %s::jsonb, %s::jsonb, %s, %s)",
+            sql,
             [
                 head,
                 mid,
@@ -123,13 +148,7 @@ def _append_in_database(fields: dict) -> AuditEvent:
                 timezone.now(),
             ],
         )
-        pk, seq, created_at, prev_hash, digest = cursor.fetchone()
-    event = AuditEvent(
-        pk=pk, seq=seq, created_at=created_at, prev_hash=prev_hash, hash=digest, **fields
-    )
-    event._state.adding = False
-    event._state.db = connection.alias
-    return event
+        return cursor.fetchone()
 
 
 # The audit_append arguments after the content pieces and before the JSON columns.

@@ -550,6 +550,13 @@ class _ReferenceLoader(m._UniqueKeyLoader):
     """The safe constructor and resolver as PyYAML has them, with the duplicate-key check."""
 
     resolve = yaml.resolver.BaseResolver.resolve
+    descend_resolver = yaml.resolver.BaseResolver.descend_resolver
+    ascend_resolver = yaml.resolver.BaseResolver.ascend_resolver
+
+
+def test_the_yaml_loader_has_no_path_resolvers():
+    # Its resolve memo and its do-nothing descend/ascend_resolver rely on it.
+    assert not m._UniqueKeyLoader.yaml_path_resolvers
 
 
 @settings(max_examples=300, deadline=None)
