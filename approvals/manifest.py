@@ -195,7 +195,8 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         return value
 
 
-# Tags of short scalars, by (text, implicit); cleared when full.
+# Tags of nodes of short text or none (collections), by (kind, text, implicitness);
+# cleared when full.
 _RESOLVED: dict[tuple[type, str | None, tuple[bool, bool] | bool], str] = {}
 _RESOLVED_LENGTH = 64
 _RESOLVED_SIZE = 4096
