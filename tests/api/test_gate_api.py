@@ -17,6 +17,8 @@ from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
+from audit.models import AuditEvent
+from audit.verify import audit_verify
 from tests.api.conftest import GATE, FrozenClock, codes, error_of, plain, yaml_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
@@ -69,6 +71,19 @@ def test_every_check_leaves_one_audit_event_naming_the_token(ci, agent, approved
     assert [e.data["decision"] for e in events] == ["allow", "deny", "deny"]
     assert events[1].data["reasons"] == ["invalid_manifest"]
     assert all(e.token_label.startswith(f"token:{ci.token.prefix}") for e in events)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_outside_a_transaction_appends_a_chained_event(ci, agent, approved):
+    # As gunicorn serves it: no transaction around the request, so the event is
+    # appended by the database function in a statement of its own.
+    assert not connection.in_atomic_block
+    before = AuditEvent.objects.count()
+    assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert AuditEvent.objects.count() == before + 1
+    assert (event.action, event.data["decision"]) == ("gate.checked", "allow")
+    assert audit_verify().ok
 
 
 def test_unknown_agent(ci, db):
