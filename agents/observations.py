@@ -10,6 +10,7 @@ from agents.models import Agent, Observation, ObservationKind
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput
+from config.times import in_utc
 
 # A batch larger than this is refused whole: the runtime should send more often.
 MAX_ITEMS = 10_000
@@ -71,8 +72,14 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
                 parsed = None
         if parsed is None or timezone.is_naive(parsed):
             errors["seen_at"] = ["Must be an ISO 8601 date-time with a time zone."]
-        elif parsed > now + MAX_CLOCK_SKEW:
-            errors["seen_at"] = ["Must not be in the future."]
+        else:
+            try:
+                parsed = in_utc(parsed)  # PostgreSQL refuses offsets beyond ±15:59
+            except ValueError as error:
+                errors["seen_at"] = [str(error)]
+            else:
+                if parsed > now + MAX_CLOCK_SKEW:
+                    errors["seen_at"] = ["Must not be in the future."]
         seen_at = parsed
 
     source = item.get("source", "")

@@ -12,6 +12,7 @@ from agents.models import AgentStatus, Deployment
 from approvals import manifest as manifests
 from approvals.models import FINDING_TEXT_MAX_LENGTH, RiskTier
 from config.errors import ApplicationError
+from config.times import UTCDateTimeField
 
 BLANK = [("", "Any")]
 
@@ -114,10 +115,10 @@ class AuditFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "username"}),
     )
     action = forms.CharField(required=False, max_length=64)
-    since = forms.DateTimeField(
+    since = UTCDateTimeField(
         required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    until = forms.DateTimeField(
+    until = UTCDateTimeField(
         required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

@@ -4,13 +4,20 @@ import django_filters
 from django.db.models import Q
 
 from audit.models import AuditEvent
+from config.times import UTCDateTimeField
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time in any offset, compared in UTC (see config.times)."""
+
+    field_class = UTCDateTimeField
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(
+    since = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="From (inclusive, ISO 8601)"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Until (exclusive, ISO 8601)"
     )
     agent = django_filters.CharFilter(field_name="agent_slug", label="Agent slug")

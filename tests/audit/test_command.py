@@ -86,6 +86,28 @@ def test_export_rejects_a_bad_time(events):
     assert error.value.returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("since", "message"),
+    [
+        ("2026-02-30T00:00", "day is out of range for month"),
+        ("9999-12-31T23:00-05:00", "Must fall within the years 1 to 9999 in UTC."),
+    ],
+)
+def test_export_names_what_is_wrong_with_a_time(events, since, message):
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "export", "--since", since)
+    assert error.value.returncode == 2
+    assert str(error.value) == f"--since: {message}"
+
+
+def test_export_reads_any_offset_python_reads(events, tmp_path):
+    path = tmp_path / "trail.jsonl"
+    call_command(
+        "audit", "export", "--format", "jsonl", "--since", "2000-01-01T00:00-21:00", "-o", str(path)
+    )
+    assert len(path.read_text().splitlines()) == 5
+
+
 def test_checkpoint_task_is_idempotent(events):
     from audit.tasks import audit_checkpoint
 

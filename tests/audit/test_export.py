@@ -165,6 +165,24 @@ def test_bad_filter_is_one_error_shape(reader):
     assert "since" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize("url", ["/api/v1/audit/export.csv", "/api/v1/audit/events"])
+def test_a_time_in_any_offset_python_reads_filters_as_the_same_instant(reader, trail, url):
+    # PostgreSQL refuses offsets past ±15:59; this one reached it as sent and answered 500.
+    far = reader.get(url, {"since": "2026-01-08T15:00:00-21:00"})  # 2026-01-09T12:00Z
+    utc = reader.get(url, {"since": "2026-01-09T12:00:00Z"})
+    assert far.status_code == utc.status_code == 200
+    far, utc = (body(r) if r.streaming else r.content.decode() for r in (far, utc))
+    assert far == utc and "beta" in far and "alpha" not in far
+
+
+def test_a_time_utc_cannot_hold_is_a_field_error(reader, trail):
+    response = reader.get("/api/v1/audit/events", {"until": "9999-12-31T23:00:00-05:00"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "until": ["Must fall within the years 1 to 9999 in UTC."]
+    }
+
+
 def test_browser_download(client, trail):
     assert client.get("/audit/export.csv").status_code == 302
     client.force_login(UserFactory(username="officer", groups=["compliance-officer"]))

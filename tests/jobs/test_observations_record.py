@@ -83,3 +83,33 @@ def test_queries_do_not_grow_with_the_batch(agent, size):
     assert Observation.objects.filter(agent=agent).count() == size
     # savepoints, the upsert, and the audit append (lock, head, insert)
     assert len(queries) <= 8
+
+
+def test_any_offset_python_reads_is_stored_in_utc(agent):
+    # PostgreSQL refuses offsets past ±15:59; this one reached it as sent and answered 500.
+    sent = "2026-01-02T04:00:00-21:48"
+    observations_record(
+        actor=ACTOR,
+        agent=agent,
+        items=[{"kind": "tool", "identifier": "x", "access": "read", "seen_at": sent}],
+    )
+    row = Observation.objects.get(agent=agent)
+    assert row.first_seen.isoformat() == "2026-01-03T01:48:00+00:00"
+
+
+def test_a_time_utc_cannot_hold_is_refused_by_index(agent):
+    items = [
+        {"kind": "tool", "identifier": "x", "access": "read"},
+        {
+            "kind": "tool",
+            "identifier": "y",
+            "access": "read",
+            "seen_at": "0001-01-01T00:00:00+05:00",
+        },
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        observations_record(actor=ACTOR, agent=agent, items=items)
+    assert caught.value.fields == {
+        "items[1].seen_at": ["Must fall within the years 1 to 9999 in UTC."]
+    }
+    assert not Observation.objects.exists()

@@ -114,3 +114,18 @@ def test_invalid_filters_are_reported_not_a_crash(client, trail, reviewers):
     assert response.status_code == 200
     assert response.context["form"].errors["since"]
     assert response.context["page"].events == []
+
+
+def test_a_time_in_any_offset_is_read_and_one_utc_cannot_hold_is_a_field_error(
+    client, trail, reviewers
+):
+    client.force_login(reviewers["compliance"][0])
+    # PostgreSQL refuses offsets past ±15:59; this one reached it as sent and answered 500.
+    response = client.get(reverse("audit-log"), {"since": "2000-01-01T00:00:00-21:31"})
+    assert response.status_code == 200
+    assert not response.context["form"].errors and response.context["page"].events
+    response = client.get(reverse("audit-log"), {"until": "9999-12-31T23:00:00-05:00"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["until"] == [
+        "Must fall within the years 1 to 9999 in UTC."
+    ]

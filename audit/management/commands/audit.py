@@ -6,17 +6,16 @@ Exit status: 0 when all is well, 1 when the chain is broken, 2 on bad arguments.
 import json
 import os
 import sys
-from datetime import UTC
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
 from audit.checkpoints import checkpoint_create, checkpoint_export
 from audit.export import CSV, FORMATS, ExportFilter, export_stream
 from audit.verify import audit_verify
+from config.times import in_utc
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -98,12 +97,13 @@ class Command(BaseCommand):
         for name in ("since", "until"):
             value = options[name]
             if value:
-                parsed = parse_datetime(value)
-                if parsed is None:
-                    raise CommandError(f"--{name}: not an ISO 8601 time.", returncode=EXIT_USAGE)
-                times[name] = (
-                    timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed
-                )
+                try:
+                    parsed = parse_datetime(value)  # ValueError for a day that is not
+                    if parsed is None:
+                        raise ValueError("not an ISO 8601 time.")
+                    times[name] = in_utc(parsed)
+                except ValueError as error:
+                    raise CommandError(f"--{name}: {error}", returncode=EXIT_USAGE) from error
         flt = ExportFilter(
             agent=options["agent"], actor=options["actor"], action=options["action"], **times
         )
