@@ -230,6 +230,23 @@ def test_manage_py_token_create_refuses_bad_input(owner):
             stdout=StringIO(),
             stderr=StringIO(),
         )
+    # A lifetime past any date Python can hold raised OverflowError before the bound was checked.
+    for days in ("0", "367", "1000000000000"):
+        with pytest.raises(CommandError, match="--days must be from 1 to 366"):
+            call_command(
+                "token",
+                "create",
+                "--user",
+                "owner",
+                "--name",
+                "x",
+                "--scope",
+                "gate:check",
+                "--days",
+                days,
+                stdout=StringIO(),
+                stderr=StringIO(),
+            )
     assert not ApiToken.objects.exists()
 
 

@@ -11,7 +11,12 @@ from audit.actors import Actor
 from config.errors import ApplicationError
 from tokens.models import ApiToken, Scope
 from tokens.selectors import tokens_list
-from tokens.services import service_account_get_or_create, token_create, token_revoke
+from tokens.services import (
+    MAX_LIFETIME,
+    service_account_get_or_create,
+    token_create,
+    token_revoke,
+)
 
 ACTOR = Actor.system("manage.py token")
 
@@ -71,8 +76,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _create(self, options):
-        if options["days"] < 1:
-            raise CommandError("--days must be at least 1.")
+        if not 1 <= options["days"] <= MAX_LIFETIME.days:
+            raise CommandError(f"--days must be from 1 to {MAX_LIFETIME.days}.")
         user = (
             self._service_account(options["user"])
             if options["service_account"]
