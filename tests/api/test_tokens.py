@@ -201,52 +201,30 @@ def test_manage_py_token_create_list_revoke(owner, audit_since):
         call_command("token", "revoke", token.prefix, stdout=StringIO())
 
 
-def test_manage_py_token_create_refuses_bad_input(owner):
-    with pytest.raises(CommandError, match="allowed_networks"):
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--user", "owner", "--allowed-network", "not-a-network"], "allowed_networks"),
+        (["--user", "nobody"], "No user"),
+        # A lifetime past any date Python holds raised OverflowError, not this.
+        (["--user", "owner", "--days", "0"], "--days must be from 1 to 366"),
+        (["--user", "owner", "--days", "367"], "--days must be from 1 to 366"),
+        (["--user", "owner", "--days", "1000000000000"], "--days must be from 1 to 366"),
+    ],
+)
+def test_manage_py_token_create_refuses_bad_input(owner, arguments, message):
+    with pytest.raises(CommandError, match=message):
         call_command(
             "token",
             "create",
-            "--user",
-            "owner",
             "--name",
             "x",
             "--scope",
             "gate:check",
-            "--allowed-network",
-            "not-a-network",
+            *arguments,
             stdout=StringIO(),
             stderr=StringIO(),
         )
-    with pytest.raises(CommandError, match="No user"):
-        call_command(
-            "token",
-            "create",
-            "--user",
-            "nobody",
-            "--name",
-            "x",
-            "--scope",
-            "gate:check",
-            stdout=StringIO(),
-            stderr=StringIO(),
-        )
-    # A lifetime past any date Python can hold raised OverflowError before the bound was checked.
-    for days in ("0", "367", "1000000000000"):
-        with pytest.raises(CommandError, match="--days must be from 1 to 366"):
-            call_command(
-                "token",
-                "create",
-                "--user",
-                "owner",
-                "--name",
-                "x",
-                "--scope",
-                "gate:check",
-                "--days",
-                days,
-                stdout=StringIO(),
-                stderr=StringIO(),
-            )
     assert not ApiToken.objects.exists()
 
 
