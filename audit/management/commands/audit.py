@@ -98,7 +98,7 @@ class Command(BaseCommand):
             value = options[name]
             if value:
                 try:
-                    parsed = parse_datetime(value)  # ValueError for a day that is not
+                    parsed = parse_datetime(value)  # ValueError for a date that does not exist
                     if parsed is None:
                         raise ValueError("not an ISO 8601 time.")
                     times[name] = in_utc(parsed)
