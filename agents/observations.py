@@ -4,13 +4,12 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from agents.models import Agent, Observation, ObservationKind
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput
-from config.times import in_utc
+from config.times import time_in_utc
 
 # A batch larger than this is refused whole: the runtime should send more often.
 MAX_ITEMS = 10_000
@@ -64,23 +63,13 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     if seen_at is None:
         seen_at = now
     else:
-        parsed = seen_at if isinstance(seen_at, datetime) else None
-        if isinstance(seen_at, str):
-            try:
-                parsed = parse_datetime(seen_at)
-            except ValueError:
-                parsed = None
-        if parsed is None or timezone.is_naive(parsed):
-            errors["seen_at"] = ["Must be an ISO 8601 date-time with a time zone."]
+        try:
+            seen_at = time_in_utc(seen_at, naive_is_utc=False)
+        except ValueError as error:
+            errors["seen_at"] = [str(error)]
         else:
-            try:
-                parsed = in_utc(parsed)  # PostgreSQL refuses offsets beyond ±15:59
-            except ValueError as error:
-                errors["seen_at"] = [str(error)]
-            else:
-                if parsed > now + MAX_CLOCK_SKEW:
-                    errors["seen_at"] = ["Must not be in the future."]
-        seen_at = parsed
+            if seen_at > now + MAX_CLOCK_SKEW:
+                errors["seen_at"] = ["Must not be in the future."]
 
     source = item.get("source", "")
     if source is None:

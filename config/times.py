@@ -12,16 +12,32 @@ from datetime import UTC, datetime
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+NOT_A_TIME = "Must be an ISO 8601 date-time."
+NO_OFFSET = "Must be an ISO 8601 date-time with a time zone."
 OUT_OF_RANGE = "Must fall within the years 1 to 9999 in UTC."
 
 
-def in_utc(value: datetime) -> datetime:
-    """Return the time in UTC (a naive one is taken as UTC); ValueError when UTC cannot hold it."""
-    if timezone.is_naive(value):
-        return value.replace(tzinfo=UTC)
+def time_in_utc(value: str | datetime, *, naive_is_utc: bool) -> datetime:
+    """Return a client's time (ISO 8601 text or a datetime) in UTC; ValueError saying why not.
+
+    A time without an offset is taken as UTC when `naive_is_utc`, else refused.
+    """
+    parsed = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:  # well formed, but no such day (February 30)
+            parsed = None
+    if parsed is None:
+        raise ValueError(NOT_A_TIME)
+    if timezone.is_naive(parsed):
+        if not naive_is_utc:
+            raise ValueError(NO_OFFSET)
+        return parsed.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        return parsed.astimezone(UTC)
     except OverflowError as error:
         raise ValueError(OUT_OF_RANGE) from error
 
@@ -34,6 +50,6 @@ class UTCDateTimeField(forms.DateTimeField):
         if result is None:
             return None
         try:
-            return in_utc(result)
+            return time_in_utc(result, naive_is_utc=True)
         except ValueError as error:
-            raise ValidationError(OUT_OF_RANGE, code="out_of_range") from error
+            raise ValidationError(str(error), code="invalid") from error

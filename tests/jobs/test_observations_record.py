@@ -97,19 +97,17 @@ def test_any_offset_python_reads_is_stored_in_utc(agent):
     assert row.first_seen.isoformat() == "2026-01-03T01:48:00+00:00"
 
 
-def test_a_time_utc_cannot_hold_is_refused_by_index(agent):
-    items = [
-        {"kind": "tool", "identifier": "x", "access": "read"},
-        {
-            "kind": "tool",
-            "identifier": "y",
-            "access": "read",
-            "seen_at": "0001-01-01T00:00:00+05:00",
-        },
+def test_a_time_that_is_no_time_in_utc_is_refused_by_index(agent):
+    sent = ["2026-01-01T00:00:00", "2026-02-30T00:00:00Z", "0001-01-01T00:00:00+05:00", 17]
+    items = [{"kind": "tool", "identifier": "x", "access": "read"}] + [
+        {"kind": "tool", "identifier": "y", "access": "read", "seen_at": value} for value in sent
     ]
     with pytest.raises(InvalidInput) as caught:
         observations_record(actor=ACTOR, agent=agent, items=items)
     assert caught.value.fields == {
-        "items[1].seen_at": ["Must fall within the years 1 to 9999 in UTC."]
+        "items[1].seen_at": ["Must be an ISO 8601 date-time with a time zone."],
+        "items[2].seen_at": ["Must be an ISO 8601 date-time."],
+        "items[3].seen_at": ["Must fall within the years 1 to 9999 in UTC."],
+        "items[4].seen_at": ["Must be an ISO 8601 date-time."],
     }
     assert not Observation.objects.exists()

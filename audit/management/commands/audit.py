@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
 from audit.checkpoints import checkpoint_create, checkpoint_export
 from audit.export import CSV, FORMATS, ExportFilter, export_stream
 from audit.verify import audit_verify
-from config.times import in_utc
+from config.times import time_in_utc
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -98,10 +97,7 @@ class Command(BaseCommand):
             value = options[name]
             if value:
                 try:
-                    parsed = parse_datetime(value)  # ValueError for a date that does not exist
-                    if parsed is None:
-                        raise ValueError("not an ISO 8601 time.")
-                    times[name] = in_utc(parsed)
+                    times[name] = time_in_utc(value, naive_is_utc=True)
                 except ValueError as error:
                     raise CommandError(f"--{name}: {error}", returncode=EXIT_USAGE) from error
         flt = ExportFilter(
