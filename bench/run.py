@@ -474,11 +474,12 @@ def render(report: dict) -> str:
     for name, row in http.items():
         target = ""
         if "ratio_to_one_query" in row:
+            # Two targets, each with its own verdict: a miss says which one.
             ratio = row["ratio_to_one_query"]
-            ok = ratio["median"] >= 0.5 and row["p99_ms"]["median"] < 50
             target = (
-                f"≥ 0.5 × one-query ({ratio['median']}×, {ratio['min']}–{ratio['max']}), "
-                f"p99 < 50 ms: {verdict(ok)}"
+                f"≥ 0.5 × one-query ({ratio['median']}×, {ratio['min']}–{ratio['max']}): "
+                f"{verdict(ratio['median'] >= 0.5)}; "
+                f"p99 < 50 ms: {verdict(row['p99_ms']['median'] < 50)}"
             )
         r = row["rps"]
         lines.append(f"| {name}: req/s | {r['median']} | {r['min']} | {r['max']} | {target} |")

@@ -1,0 +1,48 @@
+"""The benchmark's report gives each of the gate's two targets its own verdict."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import run  # noqa: E402
+
+
+def figures(median: float) -> dict:
+    return {"median": median, "min": median, "max": median, "runs": 3}
+
+
+def report(ratio: float, p99: float) -> dict:
+    return {
+        "profile": "quick",
+        "cores": 2,
+        "started": "2026-11-30T00:00:00Z",
+        "http": {
+            "gate check (digest)": {
+                "rps": figures(500.0),
+                "p50_ms": figures(p99 / 2),
+                "p99_ms": figures(p99),
+                "ratio_to_one_query": figures(ratio),
+            }
+        },
+        "pages": {"10 agents": {}},
+        "audit": {"rows": []},
+        "drift": {"rows": []},
+    }
+
+
+@pytest.mark.parametrize(
+    ("ratio", "p99", "expected"),
+    [
+        (0.6, 40.0, "(0.6×, 0.6–0.6): met; p99 < 50 ms: met"),
+        (0.6, 53.0, "(0.6×, 0.6–0.6): met; p99 < 50 ms: MISSED"),
+        (0.4, 40.0, "(0.4×, 0.4–0.4): MISSED; p99 < 50 ms: met"),
+        (0.5, 50.0, "(0.5×, 0.5–0.5): met; p99 < 50 ms: MISSED"),
+    ],
+)
+def test_each_gate_target_has_its_verdict(ratio, p99, expected):
+    line = run.render(report(ratio, p99)).splitlines()[4]
+    assert line.startswith("| gate check (digest): req/s | 500.0 |")
+    assert line.endswith(f"≥ 0.5 × one-query {expected} |")
