@@ -1,13 +1,16 @@
 """The benchmark's report gives each of the gate's two targets its own verdict."""
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import run  # noqa: E402
+# bench/run.py is a script, not a package's module: loaded from its path.
+_SPEC = importlib.util.spec_from_file_location(
+    "bench_run", Path(__file__).resolve().parents[2] / "bench" / "run.py"
+)
+run = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(run)
 
 
 def figures(median: float) -> dict:
