@@ -16,6 +16,7 @@ from approvals.models import (
     ALLOWED_TRANSITIONS,
     ApprovalPackage,
     PackageState,
+    RiskTier,
     ScopeEntry,
 )
 from approvals.notifications import notify
@@ -196,7 +197,7 @@ def package_update_draft(
 
 def _kill_switch_problem(package: ApprovalPackage, today: date) -> str:
     """Return why the package's kill switch is too stale to approve, or ''."""
-    if package.risk_tier not in ("high", "critical"):
+    if package.risk_tier not in (RiskTier.HIGH, RiskTier.CRITICAL):
         return ""
     max_age = _settings()["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
     tested = package.manifest["kill_switch"].get("last_tested")
