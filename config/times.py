@@ -19,10 +19,11 @@ NO_OFFSET = "Must be an ISO 8601 date-time with a time zone."
 OUT_OF_RANGE = "Must fall within the years 1 to 9999 in UTC."
 
 
-def time_in_utc(value: str | datetime, *, naive_is_utc: bool) -> datetime:
+def time_in_utc(value: object, *, naive_is_utc: bool) -> datetime:
     """Return a client's time (ISO 8601 text or a datetime) in UTC; ValueError saying why not.
 
-    A time without an offset is taken as UTC when `naive_is_utc`, else refused.
+    Any other value (a number from a JSON body, say) is no time. A time without
+    an offset is taken as UTC when `naive_is_utc`, else refused.
     """
     parsed = value if isinstance(value, datetime) else None
     if isinstance(value, str):
