@@ -5,11 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-
-class Deployment(models.TextChoices):
-    INTERNAL_COPILOT = "internal_copilot", "Internal copilot"
-    CUSTOMER_FACING = "customer_facing", "Customer-facing"
-    REGULATED_WORKFLOW = "regulated_workflow", "Regulated workflow"
+from agents.vocabulary import Deployment
 
 
 class AgentStatus(models.TextChoices):

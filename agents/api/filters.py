@@ -2,16 +2,15 @@
 
 import django_filters
 
-from agents.models import Agent, AgentStatus, Deployment
-
-RISK_TIERS = [(t, t.title()) for t in ("low", "medium", "high", "critical")]
+from agents.models import Agent, AgentStatus
+from agents.vocabulary import Deployment, RiskTier
 
 
 class AgentFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
     team = django_filters.CharFilter()
     deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
-    risk_tier = django_filters.MultipleChoiceFilter(choices=RISK_TIERS)
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices)
     q = django_filters.CharFilter(method="search", label="Slug or name contains")
 
     class Meta:
