@@ -1,9 +1,10 @@
-"""The words of an agent's scope, each set written once, narrowest or lowest first.
+"""The words of an agent's scope, each set written once.
 
 A manifest, a package's scope entries, the drift evaluation, the observations
 an agent's runtime reports and the filters of the agent list all use them.
-The order of the members is their rank (`ranks`): moving up it widens a scope
-or raises a risk.
+Where a set is ranked (access levels, trust boundaries, classifications,
+deployments, risk tiers), its members go from the narrowest scope or lowest
+risk up, and `ranks` gives each value its position.
 """
 
 from django.db import models

@@ -223,7 +223,7 @@ def _manifest_read(sent: str, source, content_type: str) -> _Read:
     """Read a manifest as sent (source digest `sent`); raise InvalidInput naming its faults."""
     manifest = parse_manifest(source, content_type)
     canonical = manifests.canonical_json(manifest)
-    return _Read(manifest, manifests.normalized_digest(manifest), len(canonical))
+    return _Read(manifest, manifests.text_digest(canonical), len(canonical))
 
 
 def gate_memos_clear() -> None:
@@ -251,7 +251,7 @@ def gate_check(
     requested = digest
     try:
         if manifest is not None and digest is None:
-            requested = manifests.normalized_digest(manifest)
+            requested = manifests.text_digest(manifests.canonical_json(manifest))
         result = _evaluate(agent_slug, manifest, requested, row)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)

@@ -7,9 +7,9 @@ functions; the package reads no model and no setting.
 
 - ``load_manifest`` reads text or a mapping, validates it and returns the
   normalized manifest (``reading``, ``schema``, ``canonical``).
-- ``normalize_manifest`` / ``canonical_json`` / ``normalized_digest`` give
-  one stable representation and digest per scope, whatever the key order,
-  list order or format; ``source_digest`` knows a manifest as it was sent.
+- ``normalize_manifest`` / ``canonical_json`` / ``text_digest`` give one
+  stable representation and digest per scope, whatever the key order, list
+  order or format; ``source_digest`` knows a manifest as it was sent.
 - ``compute_risk_tier`` / ``risk_tier_reasons`` rate the scope (``risk``).
 - ``diff_manifests`` classifies every change as expansion, narrowing or
   neutral (``diff``).
@@ -19,8 +19,8 @@ from approvals.manifest.canonical import (
     canonical_json,
     load_manifest,
     normalize_manifest,
-    normalized_digest,
     source_digest,
+    text_digest,
 )
 from approvals.manifest.diff import (
     EXPANSION,
@@ -74,7 +74,7 @@ __all__ = [
     "load_manifest",
     "manifest_schema",
     "normalize_manifest",
-    "normalized_digest",
     "risk_tier_reasons",
     "source_digest",
+    "text_digest",
 ]

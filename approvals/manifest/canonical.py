@@ -129,13 +129,14 @@ def canonical_json(doc: Any) -> str:
     )
 
 
-def normalized_digest(normalized: dict) -> str:
-    """Return the digest of a manifest that load_manifest or normalize_manifest returned.
+def text_digest(canonical: str) -> str:
+    """Return a manifest's digest from its canonical JSON: the text's hex SHA-256.
 
-    It is the hex SHA-256 of the manifest's canonical JSON, so one scope has one
+    ``canonical`` is what ``canonical_json`` gives for a manifest that
+    ``load_manifest`` or ``normalize_manifest`` returned, so one scope has one
     digest whatever its format, key order or list order.
     """
-    return hashlib.sha256(canonical_json(normalized).encode()).hexdigest()
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # What makes a manifest's text mean what it means here: the schema, this
