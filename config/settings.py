@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "signoffs",
     "approvals",
     "outbox",
+    "web",
 ]
 
 MIDDLEWARE = [

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from approvals import manifest as m
 
 _CANDIDATE_DIRS = (
-    Path(__file__).resolve().parents[2] / "approvals" / "demo_manifests",
+    Path(__file__).resolve().parents[2] / "examples",
     Path("/work/shared/examples"),
 )
 

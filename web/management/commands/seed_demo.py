@@ -1,6 +1,5 @@
+from web.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from django.core.management.base import BaseCommand
-
-from approvals.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 
 class Command(BaseCommand):

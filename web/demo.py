@@ -19,7 +19,7 @@ from audit.actors import Actor
 from signoffs.models import Dimension, Verdict
 
 DEMO_PASSWORD = "countersign-demo"  # noqa: S105 - published demo login, never production
-EXAMPLES = Path(__file__).resolve().parent / "demo_manifests"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # username -> (groups, is_staff, description)
 DEMO_USERS = {

@@ -1,0 +1,32 @@
+"""Forms of the pages. They collect input and show errors; the services decide."""
+
+from web.forms.agents import (
+    AgentCreateForm,
+    AgentFilterForm,
+    AgentUpdateForm,
+    FindingForm,
+    SuspendForm,
+)
+from web.forms.audit import AuditFilterForm
+from web.forms.errors import errors_apply
+from web.forms.packages import ManifestUploadForm, PackageForm, manifest_build, manifest_initial
+from web.forms.review import DecisionForm
+from web.forms.scope import SCOPE_LABELS, ScopeEditor, entry_initial
+
+__all__ = [
+    "SCOPE_LABELS",
+    "AgentCreateForm",
+    "AgentFilterForm",
+    "AgentUpdateForm",
+    "AuditFilterForm",
+    "DecisionForm",
+    "FindingForm",
+    "ManifestUploadForm",
+    "PackageForm",
+    "ScopeEditor",
+    "SuspendForm",
+    "entry_initial",
+    "errors_apply",
+    "manifest_build",
+    "manifest_initial",
+]
