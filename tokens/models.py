@@ -3,13 +3,9 @@
 from django.conf import settings
 from django.db import models
 
+from config.roles import Scope
 
-class Scope(models.TextChoices):
-    GATE_CHECK = "gate:check", "Release gate checks"
-    PACKAGES_WRITE = "packages:write", "Submit packages"
-    OBSERVATIONS_WRITE = "observations:write", "Report observations"
-    AUDIT_READ = "audit:read", "Read and export the audit trail"
-    REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
+__all__ = ["ApiToken", "IdempotencyRecord", "Scope"]
 
 
 class ApiToken(models.Model):

@@ -16,6 +16,7 @@ from agents.services import agent_create
 from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
+from config.roles import Group as Role
 from signoffs.models import Dimension, Verdict
 
 DEMO_PASSWORD = "countersign-demo"  # noqa: S105 - published demo login, never production
@@ -23,17 +24,17 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # username -> (groups, is_staff, description)
 DEMO_USERS = {
-    "owner": (["product-owner"], False, "product owner (owns every demo agent)"),
-    "owner2": (["product-owner"], False, "product owner of another team"),
-    "iam1": (["iam"], False, "IAM reviewer"),
-    "iam2": (["iam"], False, "IAM reviewer"),
-    "pam1": (["pam"], False, "PAM reviewer"),
-    "pam2": (["pam"], False, "PAM reviewer"),
-    "security1": (["security"], False, "security reviewer"),
-    "security2": (["security"], False, "security reviewer"),
-    "compliance1": (["compliance"], False, "compliance reviewer"),
-    "compliance2": (["compliance"], False, "compliance reviewer"),
-    "auditor": (["compliance-officer"], False, "compliance officer (audit, evidence)"),
+    "owner": ([Role.PRODUCT_OWNER], False, "product owner (owns every demo agent)"),
+    "owner2": ([Role.PRODUCT_OWNER], False, "product owner of another team"),
+    "iam1": ([Role.IAM], False, "IAM reviewer"),
+    "iam2": ([Role.IAM], False, "IAM reviewer"),
+    "pam1": ([Role.PAM], False, "PAM reviewer"),
+    "pam2": ([Role.PAM], False, "PAM reviewer"),
+    "security1": ([Role.SECURITY], False, "security reviewer"),
+    "security2": ([Role.SECURITY], False, "security reviewer"),
+    "compliance1": ([Role.COMPLIANCE], False, "compliance reviewer"),
+    "compliance2": ([Role.COMPLIANCE], False, "compliance reviewer"),
+    "auditor": ([Role.COMPLIANCE_OFFICER], False, "compliance officer (audit, evidence)"),
     "admin": ([], True, "administrator (Django admin)"),
 }
 

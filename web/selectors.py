@@ -7,12 +7,13 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import VISIBLE_ALL_GROUPS, Agent, AgentStatus
+from agents.models import Agent, AgentStatus
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
+from config.roles import SEE_EVERY_AGENT_GROUPS
 from signoffs.models import Decision, Dimension, SignOff, SignOffState
 
 # Actions the audit page offers as suggestions; any other value is matched exactly too.
@@ -257,7 +258,7 @@ def audit_events(
     events = AuditEvent.objects.all()
     slugs = None
     if not can_read_audit(user):
-        if user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists():
+        if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
             events = events.exclude(agent_slug="")
         else:
             slugs = list(agents_visible(user).values_list("slug", flat=True))

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, AgentStatus
-from web.demo import DEMO_USERS, seed_demo
 from approvals.models import LIVE_FINDING_STATUSES, DriftFinding
 from audit.models import AuditEvent
+from web.demo import DEMO_USERS, seed_demo
 
 pytestmark = pytest.mark.django_db
 

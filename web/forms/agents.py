@@ -1,6 +1,5 @@
 """Forms of the agent pages: filters, registration, editing, the kill switch, findings."""
 
-
 from django import forms
 from django.contrib.auth import get_user_model
 

@@ -1,6 +1,5 @@
 """The audit log page's filters."""
 
-
 from django import forms
 
 from config.times import UTCDateTimeField

@@ -1,6 +1,5 @@
 """Service errors shown beside the form fields they name."""
 
-
 import re
 
 from django import forms

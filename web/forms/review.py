@@ -1,6 +1,5 @@
 """The review page's decision form."""
 
-
 from django import forms
 
 from signoffs.models import Verdict

@@ -1,6 +1,5 @@
 """The package editor's scope table: one row of fields per scope entry."""
 
-
 import json
 import re
 

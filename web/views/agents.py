@@ -1,6 +1,5 @@
 """Agent pages: list, registration, detail, editing, the kill switch, drift findings."""
 
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator

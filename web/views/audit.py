@@ -1,6 +1,5 @@
 """The audit log page."""
 
-
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 

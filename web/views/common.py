@@ -1,6 +1,5 @@
 """What the page views share: the acting user, refusals, objects in the user's scope."""
 
-
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 

@@ -1,6 +1,5 @@
 """The home page: my review queue and what needs attention."""
 
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render

@@ -1,6 +1,5 @@
 """Package pages: the editor, manifest upload, submission, the review page and decisions."""
 
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotAllowed

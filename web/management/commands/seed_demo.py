@@ -1,5 +1,6 @@
-from web.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from django.core.management.base import BaseCommand
+
+from web.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 
 class Command(BaseCommand):

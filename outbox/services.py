@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -26,12 +27,16 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
+from config.roles import REVIEWER_GROUPS, Group
 from outbox.models import DeliveryPurpose, DeliveryStatus, Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Countersign-Signature"
-REVIEWER_GROUPS = ["iam", "pam", "security", "compliance"]
+# The jobs of outbox/tasks.py, by name.
+DISPATCH = "outbox.tasks.notification_dispatch"
+DISPATCH_BATCH = "outbox.tasks.notifications_dispatch"
+DELIVER = "outbox.tasks.webhook_deliver"
 MAX_BACKOFF = timedelta(hours=1)
 # A notification not dispatched this long after its commit lost its queue message.
 SWEEP_GRACE = timedelta(seconds=30)
@@ -107,35 +112,35 @@ def notify_many(event: str, items: list[dict]) -> list[int]:
     return ids
 
 
+def _queue(task: str, *args) -> bool:
+    """Send a job to the workers by task name; False when the broker cannot take it.
+
+    Jobs are sent by name so that the services never import the task modules,
+    which import them.
+    """
+    try:
+        current_app.send_task(task, args=args)
+    except Exception:
+        logger.warning("could not queue %s%r; the sweep will", task, args, exc_info=True)
+        return False
+    return True
+
+
 def _enqueue_batch(notification_ids: list[int]) -> None:
     """Hand a batch to the workers as one message; a broker outage is caught up by the sweep."""
-    from approvals.tasks import notifications_dispatch
-
-    try:
-        notifications_dispatch.delay(notification_ids)
-    except Exception:
-        logger.warning("could not queue %d notifications; the sweep will", len(notification_ids))
+    _queue(DISPATCH_BATCH, notification_ids)
 
 
 def notifications_enqueue(notification_ids: list[int]) -> None:
     """Hand the notifications to the workers; a broker outage is caught up by the sweep."""
-    from approvals.tasks import notification_dispatch
-
     for pk in notification_ids:
-        try:
-            notification_dispatch.delay(pk)
-        except Exception:
-            logger.warning("could not queue notification %s; the sweep will", pk, exc_info=True)
+        _queue(DISPATCH, pk)
 
 
 def deliveries_enqueue(delivery_ids: list[int]) -> None:
-    from approvals.tasks import webhook_deliver
-
+    """Hand the webhook deliveries to the workers; a broker outage is caught up by the sweep."""
     for pk in delivery_ids:
-        try:
-            webhook_deliver.delay(pk)
-        except Exception:
-            logger.warning("could not queue delivery %s; the sweep will", pk, exc_info=True)
+        _queue(DELIVER, pk)
 
 
 def sign(body: bytes) -> str:
@@ -153,7 +158,7 @@ def _recipients(notification: Notification) -> list[str]:
     if REVIEWERS in audiences:
         query |= Q(groups__name__in=REVIEWER_GROUPS)
     if SECURITY in audiences:
-        query |= Q(groups__name="security")
+        query |= Q(groups__name=Group.SECURITY)
     emails = set(users.filter(query).values_list("email", flat=True).distinct())
     if EXPLICIT in audiences:
         emails |= set(notification.payload.get("data", {}).get("recipients", []))
