@@ -48,7 +48,7 @@ SCHEDULE: dict[str, dict] = {
     },
     # Daily at 03:30: drop idempotency answers older than their 24 h replay window.
     "idempotency-prune": {
-        "task": "tokens.tasks.idempotency_records_prune",
+        "task": "api.tasks.idempotency_records_prune",
         "crontab": {"minute": "30", "hour": "3"},
         "description": "Delete API idempotency records past their replay window.",
     },

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_htmx",
+    "api",
     "audit",
     "tokens",
     "agents",
@@ -73,7 +74,8 @@ MIDDLEWARE = [
     "audit.middleware.RequestIdMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# The benchmark harness (bench/run.py) serves its reference views beside the app's.
+ROOT_URLCONF = "bench.urls" if env_bool("BENCH_VIEWS", False) else "config.urls"
 
 TEMPLATES = [
     {
@@ -174,7 +176,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tokens.api.base.JsonParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.base.JsonParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -261,9 +263,6 @@ COUNTERSIGN = {
     # Agents evaluated per drift batch: one set-based statement per batch.
     "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
 }
-
-# Routes the reference views of the benchmark harness (bench/run.py); off in production.
-BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
 
 LOGGING = {
     "version": 1,

@@ -63,10 +63,10 @@ def user_dimensions(user) -> list[str]:
     return _per_request(user, "dimensions", compute)
 
 
-def agents_list(*, user, status="", team="", deployment="", risk_tier="", q="") -> QuerySet:
-    """Return the visible agents matching the filters, with owners and current approval."""
+def agents_list(user) -> QuerySet:
+    """Return the visible agents with their owners and current approval, by slug."""
     current = ApprovalPackage.objects.filter(agent=OuterRef("pk"), state=PackageState.APPROVED)
-    agents = (
+    return (
         agents_visible(user)
         .annotate(
             approved_version=Subquery(current.values("version")[:1]),
@@ -75,19 +75,6 @@ def agents_list(*, user, status="", team="", deployment="", risk_tier="", q="") 
         .prefetch_related("owners")
         .order_by("slug")
     )
-    if status:
-        agents = agents.filter(status=status)
-    if team:
-        agents = agents.filter(team=team)
-    if deployment:
-        agents = agents.filter(deployment=deployment)
-    if risk_tier:
-        agents = agents.filter(risk_tier=risk_tier)
-    if q:
-        agents = agents.filter(
-            Q(slug__icontains=q) | Q(name__icontains=q) | Q(description__icontains=q)
-        )
-    return agents
 
 
 def teams_visible(user) -> list[str]:

@@ -21,9 +21,12 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
+from api.base import ApiMixin, JsonParser
+from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import TokenHasScope
+from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.authentication import gate_token_lookup
-from approvals.api.filters import FindingFilterSet
 from approvals.api.serializers import (
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
@@ -39,6 +42,7 @@ from approvals.api.serializers import (
     gate_request,
 )
 from approvals.drift import finding_acknowledge, finding_resolve
+from approvals.filters import FindingFilterSet
 from approvals.gate import UNREAD, GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
@@ -49,12 +53,8 @@ from approvals.services import (
 )
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
-from tokens.api.base import ApiMixin, JsonParser
-from tokens.api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
 from tokens.models import Scope
-from tokens.permissions import TokenHasScope
-from tokens.throttling import GateThrottle
 
 logger = logging.getLogger(__name__)
 

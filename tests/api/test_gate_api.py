@@ -192,7 +192,7 @@ def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent
 
 def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypatch):
     clock = FrozenClock(1_800_000_000.0)
-    monkeypatch.setattr("tokens.throttling.time", clock)
+    monkeypatch.setattr("api.throttling.time", clock)
     first, second = api(owner, Scope.GATE_CHECK), api(owner, Scope.GATE_CHECK)
     body = {"agent": agent.slug, "digest": "0" * 64}
     rates = {"gate": "2/min", "writes": "1/min"}

@@ -2,10 +2,10 @@
 
 from web.forms.agents import (
     AgentCreateForm,
-    AgentFilterForm,
     AgentUpdateForm,
     FindingForm,
     SuspendForm,
+    agent_filters,
 )
 from web.forms.audit import AuditFilterForm
 from web.forms.errors import errors_apply
@@ -16,7 +16,7 @@ from web.forms.scope import SCOPE_LABELS, ScopeEditor, entry_initial
 __all__ = [
     "SCOPE_LABELS",
     "AgentCreateForm",
-    "AgentFilterForm",
+    "agent_filters",
     "AgentUpdateForm",
     "AuditFilterForm",
     "DecisionForm",

@@ -3,31 +3,26 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from agents.models import AgentStatus, Deployment
-from approvals.models import FINDING_TEXT_MAX_LENGTH, RiskTier
+from agents.filters import AgentFilterSet
+from agents.models import Deployment
+from approvals.models import FINDING_TEXT_MAX_LENGTH
+from web import selectors
 
 BLANK = [("", "Any")]
 
 
-class AgentFilterForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(choices=BLANK + AgentStatus.choices, required=False)
-    team = forms.ChoiceField(choices=BLANK, required=False)
-    deployment = forms.ChoiceField(choices=BLANK + Deployment.choices, required=False)
-    risk_tier = forms.ChoiceField(
-        label="Risk tier", choices=BLANK + RiskTier.choices, required=False
-    )
+def agent_filters(data, queryset, user) -> AgentFilterSet:
+    """Return the agent list's filters (the API's FilterSet), teams offered from those visible.
 
-    def __init__(self, *args, teams=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].choices = BLANK + [(team, team) for team in teams]
-
-    def filters(self) -> dict:
-        """Return the valid filter values; an invalid one is ignored, not an error page."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+    A value that is not valid is left out of the filtering, not shown as an error page.
+    """
+    filters = AgentFilterSet(data, queryset=queryset)
+    fields = filters.form.fields
+    teams = [(team, team) for team in selectors.teams_visible(user)]
+    fields["team"].widget = forms.Select(choices=BLANK + teams)
+    for name in ("status", "deployment", "risk_tier"):
+        fields[name].widget.attrs["size"] = 4
+    return filters
 
 
 class AgentCreateForm(forms.Form):

@@ -13,6 +13,7 @@ from approvals.services import agent_suspend as agent_suspend_service
 from config.errors import ApplicationError, InvalidInput, NotPermitted
 from web import forms as web_forms
 from web import selectors
+from web.forms import agent_filters
 from web.views.common import (
     actor_of,
     agent_or_404,
@@ -23,13 +24,12 @@ from web.views.common import (
 @login_required
 def agent_list(request):
     user = request.user
-    form = web_forms.AgentFilterForm(request.GET or None, teams=selectors.teams_visible(user))
-    agents = selectors.agents_list(user=user, **form.filters())
-    page = Paginator(agents, 25).get_page(request.GET.get("page"))
+    filters = agent_filters(request.GET or None, selectors.agents_list(user), user)
+    page = Paginator(filters.qs, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "form": form,
+        "form": filters.form,
         "page": page,
         "query": query.urlencode(),
         "can_register": not request.htmx and bool(can_register(user)),

@@ -1,4 +1,4 @@
-"""Reference views the benchmark compares the gate with; routed only when BENCH_VIEWS is on."""
+"""Reference views the benchmark compares the gate with; served only by bench/urls.py."""
 
 from django.http import Http404, JsonResponse
 

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from tokens.models import ApiToken
+from api.principal import principal_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,7 @@ class TokenRateThrottle(BaseThrottle):
         self.window_ends = 0.0
 
     def get_cache_key(self, request, view) -> str | None:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token:{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = f"addr:{self.get_ident(request)}"
+        ident = principal_of(request) or f"addr:{self.get_ident(request)}"
         return f"throttle:{self.scope}:{ident}"
 
     def allow_request(self, request, view) -> bool:

@@ -1,8 +1,8 @@
-"""Periodic housekeeping of API tokens' idempotency records."""
+"""Periodic housekeeping of the idempotency records."""
 
 from celery import shared_task
 
-from tokens.services import idempotency_prune
+from api.services import idempotency_prune
 
 
 @shared_task(soft_time_limit=120, time_limit=180, max_retries=2)

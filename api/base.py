@@ -8,9 +8,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
-from tokens.idempotency import IdempotentMixin
-from tokens.permissions import TokenHasScope
-from tokens.throttling import WriteThrottle
+from api.idempotency import IdempotentMixin
+from api.permissions import TokenHasScope
+from api.throttling import WriteThrottle
 
 
 class JsonParser(JSONParser):

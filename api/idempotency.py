@@ -5,14 +5,14 @@ import json
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 
-from config.errors import ApplicationError
-from tokens.models import ApiToken
-from tokens.services import (
+from api.principal import principal_of
+from api.services import (
     idempotency_claim,
     idempotency_release,
     idempotency_store,
     request_fingerprint,
 )
+from config.errors import ApplicationError
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 # Answers that say nothing about the request itself are not kept: a retry runs again.
@@ -42,8 +42,7 @@ class IdempotentMixin:
         key = request.META.get(HEADER)
         if request.method != "POST" or key is None:
             return
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        principal = f"token:{token.pk}" if token is not None else f"user:{request.user.pk}"
+        principal = principal_of(request)
         try:
             body = request.body
         except RequestDataTooBig:
