@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from config.roles import REGISTER_GROUPS
 
-# Groups whose members may pull any agent's kill switch (DESIGN.md, issue 2).
+# Groups whose members may pull any agent's kill switch.
 SUSPEND_GROUPS = ("security", "pam")
 
 

@@ -21,7 +21,6 @@ urlpatterns = [
     path("", include("agents.api.urls")),
     path("", include("signoffs.api.urls")),
     path("", include("audit.api.urls")),
-    path("", include("approvals.evidence")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
