@@ -19,7 +19,6 @@ def api_not_found(request, rest=""):
 urlpatterns = [
     path("", include("approvals.api.urls")),  # first: it holds the release gate
     path("", include("agents.api.urls")),
-    path("", include("signoffs.api.urls")),
     path("", include("audit.api.urls")),
     path(
         "schema/",
