@@ -41,14 +41,17 @@ STORED_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 
 JSON_FIELDS = ("before", "after", "data")
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+# Made once; values read from JSON have no cycles for a check to look for.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False
+)
 
 
 def canonical_json(value) -> str:
     """Return a value's canonical JSON: sorted keys, no spaces, text left unescaped.
 
-    The same text as `json.dumps(value, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False, default=str)`, with the encoder made once.
+    The text of `json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, default=str)`.
     """
     return _ENCODER.encode(value)
 

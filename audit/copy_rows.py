@@ -20,7 +20,6 @@ From a COPY row to the canonical content:
 - The server writes the time in its hashed form (`audit.chain.format_time`).
 """
 
-import functools
 import hashlib
 import json
 import re
@@ -96,12 +95,14 @@ def copy_rows(first_seq: int | None = None, last_seq: int | None = None) -> Iter
     """
     from psycopg import sql
 
+    # No bound given: the whole range of a bigint.
+    widest = 2**63 - 1
     query = sql.SQL(
         "COPY (SELECT {} FROM audit_auditevent WHERE seq BETWEEN {} AND {} ORDER BY seq) TO STDOUT"
     ).format(
         sql.SQL(", ".join(COLUMNS)),
-        sql.Literal(first_seq if first_seq is not None else -(2**62)),
-        sql.Literal(last_seq if last_seq is not None else 2**62),
+        sql.Literal(first_seq if first_seq is not None else -widest),
+        sql.Literal(last_seq if last_seq is not None else widest),
     )
     search = _NEEDS_ESCAPE.search
     with connection.cursor() as wrapper, wrapper.cursor.copy(query) as copy:
@@ -153,10 +154,17 @@ def copy_row_hasher(cache_size: int = 8192) -> Callable[[bytes, list], bytes]:
     `audit.chain.event_hash` of the stored event.
     """
 
-    @functools.lru_cache(maxsize=cache_size)
+    # JSON column text -> canonical JSON bytes, for the texts that repeat; a
+    # lookup is inlined in `hash_row`, a miss goes through `canonical`.
+    known: dict[bytes, bytes] = {}
+    cached = known.get
+
     def canonical(text: bytes) -> bytes:
-        value = None if text == NULL else json.loads(_copy_unescape(text))
-        return canonical_json(value).encode()
+        if len(known) >= cache_size:
+            known.clear()
+        value = None if text == NULL else json.loads(_copy_unescape(text).decode())
+        found = known[text] = canonical_json(value).encode()
+        return found
 
     sha256 = hashlib.sha256
     template = _TEMPLATE
@@ -168,11 +176,11 @@ def copy_row_hasher(cache_size: int = 8192) -> Callable[[bytes, list], bytes]:
             p[6],  # actor_id
             p[7],  # actor_label
             p[8],  # actor_type
-            canonical(p[2]),  # after
+            cached(p[2]) or canonical(p[2]),  # after
             p[9],  # agent_slug
-            canonical(p[3]),  # before
+            cached(p[3]) or canonical(p[3]),  # before
             p[14],  # created_at
-            canonical(p[4]),  # data
+            cached(p[4]) or canonical(p[4]),  # data
             b"null" if p[1] == NULL else p[1],  # package_version
             p[10],  # request_id
             p[0],  # seq
