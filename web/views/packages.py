@@ -281,6 +281,17 @@ def package_decide(request, slug, version, dimension):
     if signoff is None:
         return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)
     form = web_forms.DecisionForm(request.POST, signoff=signoff, prefix=dimension)
+    decidable = package.state == PackageState.IN_REVIEW and signoff.state == SignOffState.PENDING
+    if (
+        form.is_valid()
+        and form.needs_confirmation()
+        and decidable
+        and can_decide(request.user, signoff)
+    ):
+        # An approval is final: the page asks again, naming what is approved, before it is kept.
+        context = _review_context(request, package, {dimension: form})
+        context["confirm"] = form.confirmation()
+        return render(request, "packages/review.html", context)
     if form.is_valid():
         try:
             signoff_decide(
