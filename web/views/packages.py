@@ -208,6 +208,12 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
+CLOSING_VERDICTS = {
+    PackageState.CHANGES_REQUESTED: Verdict.REQUEST_CHANGES,
+    PackageState.REJECTED: Verdict.REJECT,
+}
+
+
 def _review_context(request, package, forms_by_dimension=None):
     """Return the review page's context: diff, risk, sign-off cards and the forms I may use."""
     user = request.user
@@ -215,6 +221,9 @@ def _review_context(request, package, forms_by_dimension=None):
     forms_by_dimension = forms_by_dimension or {}
     cards = []
     in_review = package.state == PackageState.IN_REVIEW
+    # A request for changes or a rejection closes the version: the other sign-offs wait.
+    closing_verdict = CLOSING_VERDICTS.get(package.state)
+    closed_by = None
     for signoff in signoffs:
         decisions = list(signoff.decisions.all())
         check = can_decide(user, signoff) if in_review else None
@@ -223,9 +232,17 @@ def _review_context(request, package, forms_by_dimension=None):
             form = forms_by_dimension.get(signoff.dimension) or web_forms.DecisionForm(
                 signoff=signoff, prefix=signoff.dimension
             )
+        for decision in decisions:
+            if decision.verdict == closing_verdict and (
+                closed_by is None or decision.created_at > closed_by[0].created_at
+            ):
+                closed_by = (decision, signoff)
+        pending = signoff.state == SignOffState.PENDING
         cards.append(
             {
                 "signoff": signoff,
+                "open": pending and in_review,
+                "waiting": pending and closing_verdict is not None,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
                 "form": form,
@@ -247,6 +264,7 @@ def _review_context(request, package, forms_by_dimension=None):
         if package.state != PackageState.DRAFT
         else last_approved(package.agent),
         "cards": cards,
+        "closed_by": closed_by,
         "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
         "exports": evidence_links(package)
