@@ -82,6 +82,9 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         source = package.manifest if package is not None else _editor_source(agent)
         form = web_forms.PackageForm(initial=web_forms.manifest_initial(source))
         scope = web_forms.ScopeEditor.from_manifest(source)
+    summary = []
+    if request.method == "POST" and not editing_rows:
+        summary = web_forms.error_summary(form=form, scope=scope, rest=errors)
     context = {
         "agent": agent,
         "package": package,
@@ -89,6 +92,7 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         "scope": scope,
         "upload": upload,
         "errors": errors,
+        "summary": summary,
         "base": last_approved(agent),
     }
     return render(request, "packages/edit.html", context)
@@ -163,6 +167,9 @@ def package_upload(request, slug):
             if not error.fields and error.status_code != 400:
                 return refused(request, error)
             errors = web_forms.errors_apply(error, web_forms.ManifestUploadForm())
+            # Shown beside the upload control, where the user's attention is.
+            for path, message in errors:
+                upload.add_error("manifest_file", f"{path}: {message}" if path else message)
         else:
             messages.success(request, f"Draft v{package.version} created from the file.")
             return redirect("package-edit", slug=agent.slug, version=package.version)
@@ -174,6 +181,7 @@ def package_upload(request, slug):
         "scope": web_forms.ScopeEditor.from_manifest(source),
         "upload": upload,
         "errors": errors,
+        "summary": web_forms.error_summary(upload=upload),
         "upload_failed": True,
         "base": last_approved(agent),
     }
