@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -214,11 +215,13 @@ def _first(events, order: str, limit: int, slugs: list[str] | None) -> list:
     An owner's agents are usually a handful among thousands: one index walk per
     agent on (agent_slug, seq), merged, reads at most `limit` rows per agent,
     where a single `agent_slug IN (...)` filter makes PostgreSQL walk the whole
-    sequence index backwards past every other agent's events.
+    sequence index backwards past every other agent's events. SQLite cannot
+    limit the branches of a UNION, so there the single filter serves.
     """
     if slugs is None:
         return list(events.order_by(order)[:limit])
-    if len(slugs) > AUDIT_UNION_MAX_AGENTS:
+    union_limits = connections[events.db].features.supports_slicing_ordering_in_compound
+    if len(slugs) > AUDIT_UNION_MAX_AGENTS or not union_limits:
         return list(events.filter(agent_slug__in=slugs).order_by(order)[:limit])
     branches = [events.filter(agent_slug=slug).order_by(order)[:limit] for slug in slugs]
     if len(branches) < 2:

@@ -49,3 +49,36 @@ def _error_place(path: str, message: str, form, scope) -> bool:
         form.add_error(name, message)
         return True
     return False
+
+
+def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="package-form"):
+    """Return (label, message, anchor id) for every error of the editor page, in page order.
+
+    `rest` holds the (path, message) pairs no field took; they link to `rest_anchor`.
+    """
+    entries = []
+    if form is not None and form.is_bound:
+        entries += [
+            ("Package", str(message), "package-form") for message in form.non_field_errors()
+        ]
+        entries += _field_entries(form, "")
+    for _kind, label, rows in scope.kinds() if scope is not None else ():
+        for number, row in enumerate(rows, start=1):
+            if not row.is_bound:
+                continue
+            where = f"{label} entry {number}"
+            first = row[next(iter(row.fields))].id_for_label
+            entries += [(where, str(message), first) for message in row.non_field_errors()]
+            entries += _field_entries(row, f"{where}: ")
+    entries += [(path or "Package", message, rest_anchor) for path, message in rest]
+    if upload is not None and upload.is_bound:
+        entries += _field_entries(upload, "")
+    return entries
+
+
+def _field_entries(form: forms.Form, label_prefix: str) -> list[tuple[str, str, str]]:
+    return [
+        (f"{label_prefix}{field.label}", str(message), field.id_for_label)
+        for field in form
+        for message in field.errors
+    ]

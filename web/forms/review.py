@@ -17,7 +17,12 @@ class DecisionForm(forms.Form):
     verdict = forms.ChoiceField(
         choices=Verdict.choices,
         widget=forms.HiddenInput,
+        error_messages={
+            "required": "Nothing was decided: choose Approve, Request changes or Reject."
+        },
     )
+    # An approval is recorded only from the confirmation step, which sets this.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, signoff, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,3 +40,26 @@ class DecisionForm(forms.Form):
 
     def answers(self) -> dict[str, bool]:
         return {item.code: bool(self.cleaned_data.get(f"item_{item.code}")) for item in self.items}
+
+    def needs_confirmation(self) -> bool:
+        """Return whether this valid form approves without having been confirmed."""
+        return (
+            self.cleaned_data["verdict"] == Verdict.APPROVE and not self.cleaned_data["confirmed"]
+        )
+
+    def confirmation(self) -> dict:
+        """Return what the approval's confirmation step shows and posts again."""
+        answers = self.answers()
+        hidden = [(self.add_prefix(f"item_{code}"), "on") for code, on in answers.items() if on]
+        hidden += [
+            (self.add_prefix("comment"), self.cleaned_data["comment"]),
+            (self.add_prefix("verdict"), Verdict.APPROVE),
+            (self.add_prefix("confirmed"), "1"),
+        ]
+        return {
+            "dimension": self.prefix,
+            "ticked": [item for item in self.items if answers[item.code]],
+            "unticked": [item for item in self.items if not answers[item.code]],
+            "comment": self.cleaned_data["comment"],
+            "hidden": hidden,
+        }

@@ -82,6 +82,9 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         source = package.manifest if package is not None else _editor_source(agent)
         form = web_forms.PackageForm(initial=web_forms.manifest_initial(source))
         scope = web_forms.ScopeEditor.from_manifest(source)
+    summary = []
+    if request.method == "POST" and not editing_rows:
+        summary = web_forms.error_summary(form=form, scope=scope, rest=errors)
     context = {
         "agent": agent,
         "package": package,
@@ -89,6 +92,7 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         "scope": scope,
         "upload": upload,
         "errors": errors,
+        "summary": summary,
         "base": last_approved(agent),
     }
     return render(request, "packages/edit.html", context)
@@ -163,6 +167,9 @@ def package_upload(request, slug):
             if not error.fields and error.status_code != 400:
                 return refused(request, error)
             errors = web_forms.errors_apply(error, web_forms.ManifestUploadForm())
+            # Shown beside the upload control, where the user's attention is.
+            for path, message in errors:
+                upload.add_error("manifest_file", f"{path}: {message}" if path else message)
         else:
             messages.success(request, f"Draft v{package.version} created from the file.")
             return redirect("package-edit", slug=agent.slug, version=package.version)
@@ -174,6 +181,7 @@ def package_upload(request, slug):
         "scope": web_forms.ScopeEditor.from_manifest(source),
         "upload": upload,
         "errors": errors,
+        "summary": web_forms.error_summary(upload=upload),
         "upload_failed": True,
         "base": last_approved(agent),
     }
@@ -208,6 +216,12 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
+CLOSING_VERDICTS = {
+    PackageState.CHANGES_REQUESTED: Verdict.REQUEST_CHANGES,
+    PackageState.REJECTED: Verdict.REJECT,
+}
+
+
 def _review_context(request, package, forms_by_dimension=None):
     """Return the review page's context: diff, risk, sign-off cards and the forms I may use."""
     user = request.user
@@ -215,6 +229,9 @@ def _review_context(request, package, forms_by_dimension=None):
     forms_by_dimension = forms_by_dimension or {}
     cards = []
     in_review = package.state == PackageState.IN_REVIEW
+    # A request for changes or a rejection closes the version: the other sign-offs wait.
+    closing_verdict = CLOSING_VERDICTS.get(package.state)
+    closed_by = None
     for signoff in signoffs:
         decisions = list(signoff.decisions.all())
         check = can_decide(user, signoff) if in_review else None
@@ -223,9 +240,17 @@ def _review_context(request, package, forms_by_dimension=None):
             form = forms_by_dimension.get(signoff.dimension) or web_forms.DecisionForm(
                 signoff=signoff, prefix=signoff.dimension
             )
+        for decision in decisions:
+            if decision.verdict == closing_verdict and (
+                closed_by is None or decision.created_at > closed_by[0].created_at
+            ):
+                closed_by = (decision, signoff)
+        pending = signoff.state == SignOffState.PENDING
         cards.append(
             {
                 "signoff": signoff,
+                "open": pending and in_review,
+                "waiting": pending and closing_verdict is not None,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
                 "form": form,
@@ -247,6 +272,7 @@ def _review_context(request, package, forms_by_dimension=None):
         if package.state != PackageState.DRAFT
         else last_approved(package.agent),
         "cards": cards,
+        "closed_by": closed_by,
         "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
         "exports": evidence_links(package)
@@ -281,6 +307,17 @@ def package_decide(request, slug, version, dimension):
     if signoff is None:
         return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)
     form = web_forms.DecisionForm(request.POST, signoff=signoff, prefix=dimension)
+    decidable = package.state == PackageState.IN_REVIEW and signoff.state == SignOffState.PENDING
+    if (
+        form.is_valid()
+        and form.needs_confirmation()
+        and decidable
+        and can_decide(request.user, signoff)
+    ):
+        # An approval is final: the page asks again, naming what is approved, before it is kept.
+        context = _review_context(request, package, {dimension: form})
+        context["confirm"] = form.confirmation()
+        return render(request, "packages/review.html", context)
     if form.is_valid():
         try:
             signoff_decide(
