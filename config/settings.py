@@ -102,13 +102,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# On PostgreSQL the hot statements (config/db.py) are prepared after this many
-# uses on a connection; 0 turns prepared statements off (for a pooler such as
-# PgBouncer in transaction mode without prepared-statement support).
+# On PostgreSQL statements are bound on the server, and prepared after this many
+# uses on a connection, so the ones every request runs are not planned again; 0
+# binds on the client (Django's default) and prepares nothing, for a pooler such
+# as PgBouncer in transaction mode without prepared-statement support.
 DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 3)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        DB_PREPARE_THRESHOLD or None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARE_THRESHOLD:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
