@@ -3,9 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from agents.models import Agent, AgentStatus, Deployment
-
-RISK_TIERS = [(t, t.title()) for t in ("low", "medium", "high", "critical")]
+from agents.models import Agent, AgentStatus
+from agents.vocabulary import Deployment, RiskTier
 
 
 class AgentFilterSet(django_filters.FilterSet):
@@ -15,7 +14,7 @@ class AgentFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
     team = django_filters.CharFilter()
     deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
-    risk_tier = django_filters.MultipleChoiceFilter(choices=RISK_TIERS, label="Risk tier")
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
 
     class Meta:
         model = Agent

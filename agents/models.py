@@ -5,13 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from agents.vocabulary import Deployment
 from config.roles import SEE_EVERY_AGENT_GROUPS
-
-
-class Deployment(models.TextChoices):
-    INTERNAL_COPILOT = "internal_copilot", "Internal copilot"
-    CUSTOMER_FACING = "customer_facing", "Customer-facing"
-    REGULATED_WORKFLOW = "regulated_workflow", "Regulated workflow"
 
 
 class AgentStatus(models.TextChoices):

@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Observation, ObservationKind
+from agents.vocabulary import Access
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput
@@ -18,7 +19,7 @@ UPSERT_CHUNK = 2_000
 MAX_COUNT = 1_000_000_000
 # Clocks drift; a report a little ahead of the server is accepted, further is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-ACCESS_LEVELS = ("read", "write", "execute", "admin")
+ACCESS_LEVELS = tuple(Access.values)
 # Kinds CI reports as a digest; they carry no access level.
 DIGEST_KINDS = (ObservationKind.MODEL, ObservationKind.PROMPT)
 ITEM_FIELDS = {"kind", "identifier", "access", "count", "seen_at", "source"}

@@ -9,7 +9,8 @@ observations in it. Findings are keyed by the partial unique constraint
 never makes a second finding for the same use.
 """
 
-# The SQL below interpolates only constants of this module; values go as parameters.
+# The SQL below interpolates only constants (this module's and the vocabulary's); values go
+# as parameters.
 # ruff: noqa: S608
 
 import logging
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 
 from agents.models import Agent
 from agents.permissions import Check
+from agents.vocabulary import Access, Classification, TrustBoundary, ranks
 from approvals.models import (
     FINDING_TEXT_MAX_LENGTH,
     LIVE_FINDING_STATUSES,
@@ -44,11 +46,9 @@ DRIFT_LOCK_KEY = 0x0D41F7
 
 
 def _rank(column: str) -> str:
-    """Return SQL ranking an access level: read < write < execute < admin."""
-    return (
-        f"(CASE {column} WHEN 'read' THEN 1 WHEN 'write' THEN 2 "
-        f"WHEN 'execute' THEN 3 WHEN 'admin' THEN 4 ELSE 0 END)"
-    )
+    """Return SQL ranking an access level as the vocabulary does; anything else ranks lowest."""
+    levels = " ".join(f"WHEN '{level}' THEN {rank + 1}" for level, rank in ranks(Access).items())
+    return f"(CASE {column} {levels} ELSE 0 END)"
 
 
 def _json(column: str, *path: str) -> str:
@@ -59,6 +59,7 @@ def _json(column: str, *path: str) -> str:
 
 
 _SCOPE_KINDS = ", ".join(f"'{kind}'" for kind in ScopeKind.values)
+_INTERNAL = TrustBoundary.INTERNAL
 _LIVE = ", ".join(f"'{status}'" for status in LIVE_FINDING_STATUSES)
 
 
@@ -90,12 +91,12 @@ def _candidates_sql() -> str:
                     WHEN e.id IS NULL THEN 'unapproved_' || o.kind
                     ELSE 'higher_access' END AS reason,
                CASE WHEN o.kind IN ('model', 'prompt') THEN 'high'
-                    WHEN o.access = 'admin'
+                    WHEN o.access = '{Access.ADMIN}'
                       OR (e.id IS NOT NULL AND e.privileged)
-                      OR (o.access <> 'read' AND (
-                            o.kind = 'external_api'
-                            OR COALESCE(e.trust_boundary, 'internal') <> 'internal'
-                            OR COALESCE(e.classification, '') = 'restricted'))
+                      OR (o.access <> '{Access.READ}' AND (
+                            o.kind = '{ScopeKind.EXTERNAL_API}'
+                            OR COALESCE(e.trust_boundary, '{_INTERNAL}') <> '{_INTERNAL}'
+                            OR COALESCE(e.classification, '') = '{Classification.RESTRICTED}'))
                     THEN 'critical' ELSE 'high' END AS severity
         FROM agents_observation o
         JOIN pkg ON pkg.agent_id = o.agent_id

@@ -188,7 +188,7 @@ def _manifest_read(sent: str, source, content_type: str) -> _Read:
     """Read a manifest as sent (source digest `sent`); raise InvalidInput naming its faults."""
     manifest = parse_manifest(source, content_type)
     canonical = manifests.canonical_json(manifest)
-    return _Read(manifest, manifests.text_digest(canonical), len(canonical))
+    return _Read(manifest, manifests.normalized_digest(manifest), len(canonical))
 
 
 def gate_memos_clear() -> None:

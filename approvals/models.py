@@ -5,6 +5,7 @@ from django.db import models
 from django.urls import reverse
 
 from agents.models import Agent
+from agents.vocabulary import Access, Classification, RiskTier, ScopeKind, TrustBoundary
 
 
 class PackageState(models.TextChoices):
@@ -37,13 +38,6 @@ ALLOWED_TRANSITIONS: dict[PackageState, frozenset[PackageState]] = {
     PackageState.EXPIRED: frozenset(),
     PackageState.REVOKED: frozenset(),
 }
-
-
-class RiskTier(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
 
 
 class ApprovalPackage(models.Model):
@@ -114,28 +108,13 @@ class ApprovalPackage(models.Model):
         return self.state == PackageState.DRAFT
 
 
-class ScopeKind(models.TextChoices):
-    ACTION = "action", "Action"
-    TOOL = "tool", "Tool"
-    DATASET = "dataset", "Dataset"
-    ENDPOINT = "endpoint", "Endpoint"
-    EXTERNAL_API = "external_api", "External API"
-
-
-class Access(models.TextChoices):
-    READ = "read", "Read"
-    WRITE = "write", "Write"
-    EXECUTE = "execute", "Execute"
-    ADMIN = "admin", "Admin"
-
-
 class ScopeEntry(models.Model):
     package = models.ForeignKey(ApprovalPackage, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(max_length=16, choices=ScopeKind.choices)
     identifier = models.CharField(max_length=2048)
     access = models.CharField(max_length=16, choices=Access.choices)
-    classification = models.CharField(max_length=16, default="internal")
-    trust_boundary = models.CharField(max_length=16, default="internal")
+    classification = models.CharField(max_length=16, default=Classification.INTERNAL)
+    trust_boundary = models.CharField(max_length=16, default=TrustBoundary.INTERNAL)
     privileged = models.BooleanField(default=False)
     constraints = models.JSONField(default=dict, blank=True)
     justification = models.TextField(blank=True)

@@ -134,7 +134,7 @@ def package_create(
         agent=agent,
         version=version,
         manifest=doc,
-        digest=manifests.manifest_digest(doc),
+        digest=manifests.normalized_digest(doc),
         source_digest=source_digest,
         risk_tier=manifests.compute_risk_tier(doc),
         is_recertification=is_recertification,
@@ -177,7 +177,7 @@ def package_update_draft(
     before = package_summary(package)
     base = last_approved(package.agent)
     package.manifest = doc
-    package.digest = manifests.manifest_digest(doc)
+    package.digest = manifests.normalized_digest(doc)
     package.source_digest = source_digest
     package.risk_tier = manifests.compute_risk_tier(doc)
     package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()

@@ -90,7 +90,7 @@ def seed(agents: int, events: int, observations: int) -> dict:
     for n in range(agents):
         slug = f"bench-agent-{n:05d}"
         doc = manifest_for(slug, n)
-        docs.append((slug, doc, manifests.manifest_digest(doc), manifests.compute_risk_tier(doc)))
+        docs.append((slug, doc, manifests.normalized_digest(doc), manifests.compute_risk_tier(doc)))
 
     copy_rows(
         "agents_agent",

@@ -3,7 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.models import Agent, Deployment, ObservationKind
+from agents.models import Agent, ObservationKind
+from agents.vocabulary import Access, Deployment
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
@@ -72,7 +73,7 @@ class ObservationItemSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ObservationKind.choices)
     identifier = serializers.CharField(max_length=2048)
     access = serializers.ChoiceField(
-        choices=["read", "write", "execute", "admin"],
+        choices=Access.values,
         required=False,
         help_text="Required except for model and prompt observations, which carry none.",
     )

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from approvals import manifest as manifests
+from approvals.manifest import canonical
 from approvals.models import PackageState
 from approvals.services import agent_suspend, package_update_draft
 from audit.actors import Actor
@@ -98,5 +99,5 @@ def test_a_source_digest_depends_on_the_text_how_it_is_read_and_what_reads_it(mo
     assert as_object not in ("", as_yaml, manifests.source_digest(text, "application/json"))
     assert as_object == manifests.source_digest({"agent": "a"}, None), "a mapping is a mapping"
     assert manifests.source_digest({"agent": float("nan")}) == "", "not plain JSON"
-    monkeypatch.setattr(manifests, "_SOURCE_FINGERPRINT", "another schema or parser")
+    monkeypatch.setattr(canonical, "SOURCE_FINGERPRINT", "another schema or parser")
     assert manifests.source_digest(text, "application/yaml") != as_yaml

@@ -1,0 +1,148 @@
+"""The manifest's JSON Schema, and validation that names each field at fault and why.
+
+jsonschema-rs validates: JSON Schema's own regular expressions (ECMA-262),
+and fast enough to run on every gate check. Each of its errors is explained
+from the keyword that failed and the schema node that holds it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from agents.identity import spiffe_id_errors
+from approvals.manifest.errors import add_error, dotted
+from approvals.manifest.reading import type_name
+from approvals.manifest.scope import SCOPE_KINDS
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
+SCHEMA: dict = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+_VALIDATOR = jsonschema_rs.validator_for(SCHEMA, validate_formats=True)
+
+
+def manifest_schema() -> dict:
+    """Return a copy of the manifest JSON Schema (draft 2020-12), e.g. to serve it."""
+    return copy.deepcopy(SCHEMA)
+
+
+_PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
+    SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,
+}
+_TYPE_NAMES = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _type_message(expected: str | list[str], node: dict, value: Any) -> list[str]:
+    """Explain a ``type`` failure."""
+    names = [_TYPE_NAMES[t] for t in ([expected] if isinstance(expected, str) else expected)]
+    names = [n for n in names if n != "null"] or names
+    return [f"must be {' or '.join(names)}, not {type_name(value)}"]
+
+
+def _enum_message(allowed: list, node: dict, value: Any) -> list[str]:
+    """Explain an ``enum`` failure."""
+    names = ", ".join(str(v) for v in allowed if v is not None)
+    return [f"must be one of: {names} (got {value!r})"]
+
+
+def _pattern_message(pattern: str, node: dict, value: Any) -> list[str]:
+    """Explain a ``pattern`` failure, in detail where an explainer exists."""
+    explain = _PATTERN_EXPLAINERS.get(pattern)
+    problems = explain(value) if explain else []
+    if problems:
+        return problems
+    description = node.get("description")
+    if description:
+        return [description[0].lower() + description[1:].rstrip(".")]
+    return [f"must match the pattern {pattern}"]
+
+
+# By keyword: its messages from the keyword's value, the schema node and the value at fault.
+_MESSAGES: dict[str, Callable[[Any, dict, Any], list[str]]] = {
+    "type": _type_message,
+    "enum": _enum_message,
+    "pattern": _pattern_message,
+    "minimum": lambda limit, node, value: [f"must be at least {limit}"],
+    "maximum": lambda limit, node, value: [f"must be at most {limit}"],
+    "minItems": lambda limit, node, value: [f"must list at least {limit} item(s)"],
+    "maxLength": lambda limit, node, value: [f"must be at most {limit} characters long"],
+    "uniqueItems": lambda unique, node, value: ["must not list the same item twice"],
+    "format": lambda name, node, value: [f"must be a valid {name} (got {value!r})"],
+}
+
+
+def _schema_node(location: list) -> dict | None:
+    """Return the schema object at a keyword's location (the keyword's parent), or None."""
+    node: Any = SCHEMA
+    for part in location[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node if isinstance(node, dict) else None
+
+
+def _explain(error: jsonschema_rs.ValidationError) -> Iterator[tuple[tuple, str]]:
+    """Yield (path, message) pairs for one validation error, on the offending child's path."""
+    path = tuple(error.instance_path)
+    keyword = error.kind.name
+    node = _schema_node(error.schema_path)
+    if keyword == "required":
+        yield (*path, error.kind.property), "is required"
+    elif keyword == "additionalProperties" and node is not None:
+        known = ", ".join(node.get("properties", {}))
+        for name in error.kind.unexpected:
+            yield (*path, name), f"is not an allowed field (expected one of: {known})"
+    elif keyword in _MESSAGES and node is not None and keyword in node:
+        for message in _MESSAGES[keyword](node[keyword], node, error.instance):
+            yield path, message
+    else:
+        yield path, error.message
+
+
+def _semantic_errors(doc: dict) -> Iterator[tuple[tuple, str]]:
+    """Yield (path, message) pairs for rules a JSON Schema cannot express."""
+    scope = doc.get("scope")
+    for key in SCOPE_KINDS if isinstance(scope, dict) else ():
+        seen: dict[str, int] = {}
+        entries = scope.get(key)
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            entry_id = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(entry_id, str) and entry_id in seen:
+                first = dotted(("scope", key, seen[entry_id]))
+                yield ("scope", key, index, "id"), f"duplicate id {entry_id!r} (first at {first})"
+            elif isinstance(entry_id, str):
+                seen[entry_id] = index
+    chaining = doc.get("chaining")
+    if isinstance(chaining, dict) and not chaining.get("allowed"):
+        depth = chaining.get("max_depth")
+        if isinstance(depth, int) and depth > 0:
+            yield ("chaining", "max_depth"), "must be 0 when chaining.allowed is false"
+    emergency = doc.get("emergency_access")
+    if isinstance(emergency, dict) and emergency.get("break_glass") is True:
+        if not emergency.get("procedure"):
+            yield ("emergency_access", "procedure"), "is required when break_glass is true"
+
+
+def validation_errors(doc: dict) -> dict[str, list[str]]:
+    """Return every schema and semantic error of a manifest's plain data, by dotted path."""
+    errors: dict[str, list[str]] = {}
+    if not _VALIDATOR.is_valid(doc):
+        for error in _VALIDATOR.iter_errors(doc):
+            for path, message in _explain(error):
+                add_error(errors, path, message)
+    for path, message in _semantic_errors(doc):
+        add_error(errors, path, message)
+    return errors
