@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from agents.vocabulary import Deployment
+from config.roles import SEE_EVERY_AGENT_GROUPS
 
 
 class AgentStatus(models.TextChoices):
@@ -24,17 +25,13 @@ class AgentQuerySet(models.QuerySet):
         """Return the agents the user may see: staff and reviewers see all, owners their team's."""
         if not user.is_authenticated:
             return self.none()
-        if user.is_staff or user.groups.filter(name__in=VISIBLE_ALL_GROUPS).exists():
+        if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
             return self
         owned = Agent.owners.through.objects.filter(user=user)
         return self.filter(
             Q(pk__in=owned.values("agent_id"))
             | Q(team__in=Agent.objects.filter(pk__in=owned.values("agent_id")).values("team"))
         )
-
-
-# Reviewer and compliance groups see every agent; product owners see their own.
-VISIBLE_ALL_GROUPS = ["iam", "pam", "security", "compliance", "compliance-officer"]
 
 
 class Agent(models.Model):

@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
-# Groups whose members may pull any agent's kill switch (DESIGN.md, issue 2).
+from config.roles import REGISTER_GROUPS
+
+# Groups whose members may pull any agent's kill switch.
 SUSPEND_GROUPS = ("security", "pam")
 
 
@@ -42,7 +44,6 @@ def can_suspend(user, agent) -> Check:
 
 
 # Groups whose members may register agents (they become the new agent's owners).
-REGISTER_GROUPS = ("product-owner",)
 
 
 def can_register(user) -> Check:

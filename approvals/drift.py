@@ -32,11 +32,12 @@ from approvals.models import (
     ScopeKind,
     Severity,
 )
-from approvals.notifications import notify_many
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from config.roles import Group
+from outbox.services import notify_many
 
 logger = logging.getLogger(__name__)
 
@@ -379,7 +380,7 @@ def can_handle_finding(user) -> Check:
     """Return whether the user may acknowledge or resolve drift findings: security or staff."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
-    if user.is_staff or user.groups.filter(name="security").exists():
+    if user.is_staff or user.groups.filter(name=Group.SECURITY).exists():
         return Check(True, "", "")
     return Check(False, "not_security", "Only security reviewers and staff handle drift findings.")
 

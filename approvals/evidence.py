@@ -1,25 +1,14 @@
 """The evidence bundle of one package version: what was approved, by whom, and the chain proving it.
 
-This module gathers the package's records (approvals and signoffs); the signed
-ZIP, its MANIFEST and the chain segment come from `audit.evidence`, which knows
-nothing of packages. The thin API view at the bottom serves the bundle at
-`GET /api/v1/agents/{slug}/packages/{version}/evidence`, to compliance (browser
-session) and to tokens with the `audit:read` scope.
+This module gathers the package's records (approvals and signoffs) and writes
+its summary page; the signed ZIP, its MANIFEST and the chain segment come from
+`audit.evidence`, which knows nothing of packages. `approvals.api.evidence`
+serves the bundle.
 """
 
-import html
-
 from django.db.models import Max, Min, Prefetch
-from django.http import FileResponse
-from django.shortcuts import get_object_or_404
-from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
-from rest_framework.views import APIView
+from django.template.loader import render_to_string
 
-from agents.models import Agent
 from approvals.manifest import diff_manifests
 from approvals.models import ApprovalPackage
 from audit import signing
@@ -27,7 +16,6 @@ from audit.actors import Actor
 from audit.chain import format_time
 from audit.evidence import bundle_write, dumps, segment_covering
 from audit.models import AuditEvent
-from audit.permissions import AuditReader
 from config.errors import NotFound
 from signoffs.models import Decision, SignOff
 
@@ -197,106 +185,37 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
     return f"evidence-{package.agent.slug}-v{package.version}.zip", bundle
 
 
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _carried_note(carried: dict | None) -> str:
-    return f" (carried over from v{_e(carried['package_version'])})" if carried else ""
-
-
 def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints: list) -> str:
     """Return the human-readable summary an auditor opens first."""
-    agent, package = record["agent"], record["package"]
     rows = []
     for signoff in signoffs:
-        decisions = list(signoff["decisions"])
         carried = signoff["carried_over_from"]
-        if carried:
-            decisions += carried["decisions"]
+        decisions = list(signoff["decisions"]) + (carried["decisions"] if carried else [])
         for decision in decisions or [None]:
-            if decision is None:
-                rows.append(
-                    f"<tr><td>{_e(signoff['dimension'])}</td><td>{_e(signoff['state'])}</td>"
-                    "<td colspan=4>No decision</td></tr>"
-                )
-                continue
-            cited = sorted({c for item in decision["answered_items"] for c in item["controls"]})
-            rows.append(
-                f"<tr><td>{_e(signoff['dimension'])}</td><td>{_e(signoff['state'])}"
-                f"{_carried_note(carried)}"
-                f"</td><td>{_e(decision['reviewer'])}</td><td>{_e(decision['verdict'])}</td>"
-                f"<td>{_e(decision['created_at'])}</td><td>{_e(decision['comment'])}"
-                f"<br><small>Controls: {_e(', '.join(cited)) or '-'}</small></td></tr>"
+            controls = sorted(
+                {c for item in (decision or {}).get("answered_items", []) for c in item["controls"]}
             )
-    changes = [c for group in ("expansions", "narrowings", "neutral") for c in diff["diff"][group]]
-    change_rows = "".join(
-        f"<tr><td>{_e(c['classification'])}</td><td>{_e(c['kind'])} {_e(c['identifier'])}</td>"
-        f"<td>{_e(c['field'])}</td><td>{_e(c['message'])}</td></tr>"
-        for c in changes
-    )
-    marks = ", ".join(f"#{cp['seq']} ({_e(cp['created_at'])})" for cp in checkpoints)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Evidence: {_e(agent["slug"])} v{_e(package["version"])}</title>
-<style>body{{font:14px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:4px 6px;
-text-align:left;vertical-align:top}}code{{word-break:break-all}}</style></head><body>
-<h1>Evidence bundle: {_e(agent["name"])} ({_e(agent["slug"])}),
-version {_e(package["version"])}</h1>
-<p>State <b>{_e(package["state"])}</b>, risk tier <b>{_e(package["risk_tier"])}</b>.
-Submitted by {_e(package["submitted_by"])} at {_e(package["submitted_at"])};
-approved at {_e(package["approved_at"])}; expires at {_e(package["expires_at"])}.</p>
-<p>Scope digest <code>{_e(package["digest"])}</code>.
-Workload identity <code>{_e(agent["workload_id"])}</code>.
-Owners: {_e(", ".join(agent["owners"]))}.</p>
-<h2>Sign-offs</h2>
-<table><tr><th>Dimension</th><th>State</th><th>Reviewer</th><th>Verdict</th><th>At</th>
-<th>Comment</th></tr>{"".join(rows)}</table>
-<h2>Changes against the previous approved version
-({_e(diff["base_version"]) if diff["base_version"] else "none: first approval"})</h2>
-<table><tr><th>Classification</th><th>Entry</th><th>Field</th><th>Change</th></tr>
-{change_rows}</table>
-<h2>Audit chain</h2>
-<p>Events {segment.first_seq} to {segment.last_seq} of the hash chain are linked in
-<code>chain.jsonl</code>, starting from <code>{_e(segment.prev_hash)}</code>; the agent's events
-are in full in <code>events.jsonl</code>. Signed checkpoints: {marks or "none"}.</p>
-<h2>Checking this bundle</h2>
-<p>Every file's SHA-256 is in <code>MANIFEST</code>, signed (Ed25519) in
-<code>MANIFEST.sig</code> by the key in <code>public_key.pem</code>, fingerprint
-<code>{_e(signing.fingerprint())}</code>. Run
-<code>tools/verify-evidence --fingerprint {_e(signing.fingerprint())} THIS.zip</code>.</p>
-</body></html>
-"""
-
-
-class PackageEvidenceView(APIView):
-    permission_classes = [IsAuthenticated, AuditReader]
-    renderer_classes = [JSONRenderer]
-
-    def perform_content_negotiation(self, request, force=False):
-        # The body is a ZIP whatever the Accept header; errors are JSON.
-        return super().perform_content_negotiation(request, force=True)
-
-    @extend_schema(
-        summary="Download the signed evidence bundle of a package version",
-        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
-    )
-    def get(self, request, slug, version):
-        agent = get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)
-        package = get_object_or_404(ApprovalPackage, agent=agent, version=version)
-        token = request.auth if hasattr(request.auth, "scopes") else None
-        name, bundle = package_evidence(actor=Actor.for_user(request.user, token), package=package)
-        return FileResponse(
-            bundle, as_attachment=True, filename=name, content_type="application/zip"
-        )
-
-
-# Included from config/api_urls.py under /api/v1/.
-urlpatterns = [
-    path(
-        "agents/<slug:slug>/packages/<int:version>/evidence",
-        PackageEvidenceView.as_view(),
-        name="api-package-evidence",
-    )
-]
+            rows.append(
+                {
+                    "dimension": signoff["dimension"],
+                    "state": signoff["state"],
+                    "carried_from": carried["package_version"] if carried else None,
+                    "decision": decision,
+                    "controls": controls,
+                }
+            )
+    context = {
+        "agent": record["agent"],
+        "package": record["package"],
+        "signoff_rows": rows,
+        "changes": [
+            change
+            for group in ("expansions", "narrowings", "neutral")
+            for change in diff["diff"][group]
+        ],
+        "base_version": diff["base_version"],
+        "segment": segment,
+        "checkpoints": checkpoints,
+        "fingerprint": signing.fingerprint(),
+    }
+    return render_to_string("evidence/summary.html", context)

@@ -2,10 +2,10 @@
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC
 from threading import Lock
 
 from cachetools import LRUCache, cached
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from agents.models import Agent
@@ -20,9 +20,7 @@ from approvals.models import (
 from approvals.services import parse_manifest
 from audit.actors import Actor
 from audit.services import audit_record_alone
-from config.db import prepared_cursor
 from config.errors import InvalidInput
-from tokens.selectors import token_and_row
 
 logger = logging.getLogger(__name__)
 
@@ -51,99 +49,66 @@ class GateResult:
         }
 
 
-# Every check reads one row: the agent, its last approved version and whether a
-# critical finding is open. Written as SQL because building the same query
-# through the ORM cost several times its execution on every deploy's check. The
-# agent is joined rather than selected from, so the API token can be read in the
-# same statement (gate_token_and_decision); on its own it is DECISION_SQL.
-DECISION_COLUMNS = f"""a.id, a.suspended_at,
-       EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
-               WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
-       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest"""  # noqa: S608
-DECISION_JOIN = f"""LEFT JOIN {Agent._meta.db_table} a ON a.slug = %s
-LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
-    SELECT q.id FROM {ApprovalPackage._meta.db_table} q
-    WHERE q.agent_id = a.id AND q.approved_at IS NOT NULL
-    ORDER BY q.version DESC LIMIT 1)"""  # noqa: S608 - table names come from the models
-DECISION_SQL = f"SELECT {DECISION_COLUMNS} FROM (SELECT 1) one {DECISION_JOIN}"  # noqa: S608
-
-
-def _decision_params(agent_slug: str) -> tuple:
-    return (Severity.CRITICAL.value, *LIVE_FINDING_STATUSES, agent_slug)
-
-
 def _decision_row(agent_slug: str) -> dict | None:
-    with prepared_cursor() as cursor:
-        cursor.execute(DECISION_SQL, _decision_params(agent_slug))
-        return _decision_from(cursor.fetchone())
+    """Return the row a check decides from, or None when no agent has the slug.
 
-
-def _decision_from(row: tuple) -> dict | None:
-    """Return the decision row as a dict, or None when no agent has the slug."""
-    agent_id, suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
-    if agent_id is None:
-        return None
-    if expires_at is not None and timezone.is_naive(expires_at):
-        expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
-    return {
-        "suspended_at": suspended_at,
-        "critical_drift": bool(drift),
-        "pk": pk,
-        "version": version,
-        "state": state,
-        "digest": digest,
-        "expires_at": expires_at,
-        "source_digest": source_digest,
-    }
-
-
-# gate_check reads the decision row itself unless it is handed one.
-UNREAD = object()
-
-
-def gate_token_and_decision(secret: str, agent_slug: str):
-    """Return the API token whose secret this is and the agent's decision row, in one query.
-
-    (None, UNREAD) when the secret is no valid token. Every deploy's check
-    authenticates first and decides next; reading both at once saves it a round
-    trip to the database.
+    One query: the agent, whether a critical finding is open, and its last
+    approved version joined beside it (its fields None when there is none).
     """
-    token, extra = token_and_row(
-        secret, DECISION_COLUMNS, DECISION_JOIN, _decision_params(agent_slug)
+    last_approved = (
+        ApprovalPackage.objects.filter(agent=OuterRef("pk"), approved_at__isnull=False)
+        .order_by("-version")
+        .values("pk")[:1]
     )
-    if token is None:
-        return None, UNREAD
-    return token, _decision_from(extra)
+    critical_drift = DriftFinding.objects.filter(
+        agent=OuterRef("pk"), severity=Severity.CRITICAL, status__in=LIVE_FINDING_STATUSES
+    )
+    return (
+        Agent.objects.filter(slug=agent_slug)
+        .annotate(
+            last=FilteredRelation("packages", condition=Q(packages__pk=Subquery(last_approved)))
+        )
+        .values(
+            "suspended_at",
+            critical_drift=Exists(critical_drift),
+            pk=F("last__pk"),
+            version=F("last__version"),
+            state=F("last__state"),
+            digest=F("last__digest"),
+            expires_at=F("last__expires_at"),
+            source_digest=F("last__source_digest"),
+        )
+        .first()
+    )
 
 
-def _evaluate(agent_slug: str, manifest, digest: str | None, row=UNREAD) -> GateResult:
-    """Decide from one query: the agent, its last approved version, open critical drift."""
+def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -> GateResult:
+    """Decide from the decision row: suspension, open critical drift, last approved version."""
     result = GateResult()
-    package = _decision_row(agent_slug) if row is UNREAD else row
-    if package is None:
+    if row is None:
         result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
         return result
-    _deny_agent(result, package)
-    if package["pk"] is None:
+    _deny_agent(result, row)
+    if row["pk"] is None:
         result.deny("no_approved_package", "No version of this agent was ever approved.")
         return _finish(result)
-    state, expires_at = package["state"], package["expires_at"]
+    state, expires_at = row["state"], row["expires_at"]
     if state == PackageState.EXPIRED or (
         state == PackageState.APPROVED and expires_at <= timezone.now()
     ):
         result.deny(
             "approval_expired",
-            f"The approval of v{package['version']} expired on {expires_at:%Y-%m-%d}.",
+            f"The approval of v{row['version']} expired on {expires_at:%Y-%m-%d}.",
         )
     elif state != PackageState.APPROVED:
         result.deny(
             "no_approved_package",
-            f"The last approved version v{package['version']} is {state}.",
+            f"The last approved version v{row['version']} is {state}.",
         )
-    result.package_version = package["version"]
-    result.digest = package["digest"]
+    result.package_version = row["version"]
+    result.digest = row["digest"]
     result.expires_at = expires_at.isoformat() if expires_at else None
-    _compare_scope(result, package, manifest, digest)
+    _compare_scope(result, row, manifest, digest)
     return _finish(result)
 
 
@@ -234,54 +199,25 @@ def gate_memos_clear() -> None:
 
 
 def gate_check(
-    *,
-    actor: Actor,
-    agent_slug: str,
-    manifest: dict | None = None,
-    digest: str | None = None,
-    row=UNREAD,
+    *, actor: Actor, agent_slug: str, manifest: dict | None = None, digest: str | None = None
 ) -> GateResult:
     """Answer whether the agent may ship this manifest (or digest); audit every answer.
 
     `manifest` must already be validated and normalized (`digest` is then its
-    digest, or None to have it taken); `row` is the decision row when the
-    caller has just read it. Any failure while deciding, or while
+    digest, or None to have it taken). Any failure while deciding, or while
     recording the decision, answers deny.
     """
-    requested = digest
     try:
         if manifest is not None and digest is None:
-            requested = manifests.text_digest(manifests.canonical_json(manifest))
-        result = _evaluate(agent_slug, manifest, requested, row)
+            digest = manifests.text_digest(manifests.canonical_json(manifest))
+        row = _decision_row(agent_slug)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
-        result = GateResult()
-        result.deny("internal_error", "The gate could not decide, so it denies.")
-    try:
-        audit_record_alone(
-            actor=actor,
-            action="gate.checked",
-            agent_slug=agent_slug[:64],
-            package_version=result.package_version,
-            data={
-                "decision": result.decision,
-                "reasons": [r["code"] for r in result.reasons],
-                "requested_digest": requested,
-            },
-        )
-    except Exception:
-        logger.exception("gate check could not be audited for %s", agent_slug)
-        result = GateResult(
-            reasons=[
-                {"code": "audit_unavailable", "message": "The decision could not be recorded."}
-            ]
-        )
-    return result
+        return _audited(actor, agent_slug, _internal_error(), digest)
+    return _decided(actor, agent_slug, row, manifest, digest)
 
 
-def gate_check_manifest(
-    *, actor: Actor, agent_slug: str, source, content_type: str, row=UNREAD
-) -> GateResult:
+def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: str) -> GateResult:
     """Check a manifest as sent: a mapping, or JSON or YAML text.
 
     The exact text (or JSON object) the last approved version was created from
@@ -289,18 +225,16 @@ def gate_check_manifest(
     being read again (the file a pipeline submitted is usually the file it later
     checks).
     Any other manifest is read in full; one that cannot be read, or that names
-    another agent, is denied with the fields at fault. `row` is the decision
-    row when the caller has just read it.
+    another agent, is denied with the fields at fault.
     """
-    if row is UNREAD:
-        try:
-            row = _decision_row(agent_slug)
-        except Exception:
-            logger.exception("gate check could not read the decision for %s", agent_slug)
-            row = UNREAD  # gate_check tries again, and denies if it cannot
+    try:
+        row = _decision_row(agent_slug)
+    except Exception:
+        logger.exception("gate check could not read the decision for %s", agent_slug)
+        return _audited(actor, agent_slug, _internal_error(), None)
     sent = manifests.source_digest(source, content_type)
-    if sent and isinstance(row, dict) and row["source_digest"] == sent:
-        return gate_check(actor=actor, agent_slug=agent_slug, digest=row["digest"], row=row)
+    if sent and row is not None and row["source_digest"] == sent:
+        return _decided(actor, agent_slug, row, None, row["digest"])
     try:
         read = (_manifest_read if sent else _manifest_read.__wrapped__)(sent, source, content_type)
     except InvalidInput as error:
@@ -320,9 +254,47 @@ def gate_check_manifest(
             message="The manifest names another agent.",
             fields={"manifest.agent": [f"Expected {agent_slug!r}, got {manifest['agent']!r}."]},
         )
-    return gate_check(
-        actor=actor, agent_slug=agent_slug, manifest=manifest, digest=read.digest, row=row
-    )
+    return _decided(actor, agent_slug, row, manifest, read.digest)
+
+
+def _decided(actor: Actor, agent_slug: str, row, manifest, digest: str | None) -> GateResult:
+    """Decide from the decision row (and `manifest` of `digest`), denying on any failure; audit."""
+    try:
+        result = _evaluate(row, agent_slug, manifest, digest)
+    except Exception:
+        logger.exception("gate check failed for %s", agent_slug)
+        result = _internal_error()
+    return _audited(actor, agent_slug, result, digest)
+
+
+def _internal_error() -> GateResult:
+    result = GateResult()
+    result.deny("internal_error", "The gate could not decide, so it denies.")
+    return result
+
+
+def _audited(actor: Actor, agent_slug: str, result: GateResult, requested: str | None):
+    """Record the decision and return it, or a deny when it could not be recorded."""
+    try:
+        audit_record_alone(
+            actor=actor,
+            action="gate.checked",
+            agent_slug=agent_slug[:64],
+            package_version=result.package_version,
+            data={
+                "decision": result.decision,
+                "reasons": [r["code"] for r in result.reasons],
+                "requested_digest": requested,
+            },
+        )
+    except Exception:
+        logger.exception("gate check could not be audited for %s", agent_slug)
+        return GateResult(
+            reasons=[
+                {"code": "audit_unavailable", "message": "The decision could not be recorded."}
+            ]
+        )
+    return result
 
 
 def gate_refuse(

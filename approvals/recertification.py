@@ -18,12 +18,12 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
-from approvals.notifications import notify
-from approvals.services import package_create, package_submit
+from approvals.services import package_create, package_expire, package_submit
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import ApplicationError
 from outbox.models import Reminder
+from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
 from signoffs.permissions import review_permission
 
@@ -149,8 +149,6 @@ def recertifications_open_due(*, actor: Actor) -> JobRun:
 
 def approvals_expire_due(*, actor: Actor) -> JobRun:
     """Expire every approval past its date (the gate already denies it from that moment)."""
-    from approvals.services import package_expire
-
     run = JobRun()
     due = ApprovalPackage.objects.filter(
         state=PackageState.APPROVED, expires_at__lte=timezone.now()

@@ -19,10 +19,10 @@ from approvals.models import (
     RiskTier,
     ScopeEntry,
 )
-from approvals.notifications import notify
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from outbox.services import notify
 from signoffs.models import Dimension, SignOff, SignOffState
 from signoffs.permissions import can_decide
 from signoffs.services import checklist_current, decision_record

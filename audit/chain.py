@@ -1,13 +1,22 @@
-"""Hashing of audit events: the one definition of an event's canonical content.
+"""The one definition of an audit event's hash, and the lock that keeps the chain linear.
 
-The offline verifier (`tools/verify-evidence`) reimplements exactly this with the
-standard library, so keep the two in step.
+An event's hash is the SHA-256 of the hash before it, a newline, and the
+canonical JSON of its hashed fields (`event_hash`). Everything else that hashes
+events is held to `event_hash` by a test: the database appender `audit_append()`
+(tests/audit/test_event_hash.py), the verifier's reader of PostgreSQL's COPY
+rows (`audit.copy_rows`, same tests) and the offline `tools/verify-evidence`,
+which carries a standard-library copy of this definition
+(tests/tools/test_verify_evidence.py).
 """
 
 import hashlib
 import json
 
 GENESIS_HASH = "0" * 64
+
+# The PostgreSQL advisory lock that serializes appends; the audit_append()
+# function (audit/migrations/0004) takes the same key, as a test asserts.
+CHAIN_LOCK_KEY = 202014289
 
 HASHED_FIELDS = (
     "seq",
@@ -27,9 +36,44 @@ HASHED_FIELDS = (
     "request_id",
 )
 
-
-# Every stored column of an event, in the order exports and the API list them.
+# Every stored column of an event, in the order exports, the API and the verifier list them.
 STORED_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+JSON_FIELDS = ("before", "after", "data")
+
+# Made once; values read from JSON have no cycles for a check to look for.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False
+)
+
+
+def canonical_json(value) -> str:
+    """Return a value's canonical JSON: sorted keys, no spaces, text left unescaped.
+
+    The text of `json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, default=str)`.
+    """
+    return _ENCODER.encode(value)
+
+
+def canonical_content(fields: dict) -> str:
+    """Return the canonical JSON of an event's hashed fields."""
+    return canonical_json({name: fields[name] for name in HASHED_FIELDS})
+
+
+def event_hash(prev_hash: str, fields: dict) -> str:
+    """Return the SHA-256 linking an event's content to the hash before it."""
+    content = prev_hash + "\n" + canonical_content(fields)
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def format_time(value) -> str:
+    """Return an event time (an aware UTC datetime) in its hashed form.
+
+    `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the year always four digits, as PostgreSQL's
+    `to_char(..., 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` writes it.
+    """
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%f}Z"
 
 
 def stored_fields(event) -> dict:
@@ -39,175 +83,38 @@ def stored_fields(event) -> dict:
     return fields
 
 
-def canonical_content(fields: dict) -> str:
-    """Return the canonical JSON of an event's hashed fields."""
-    return json.dumps(
-        {name: fields[name] for name in HASHED_FIELDS},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-
-
-def event_hash(prev_hash: str, fields: dict) -> str:
-    """Return the SHA-256 linking an event's content to the hash before it."""
-    digest = hashlib.sha256()
-    digest.update(prev_hash.encode())
-    digest.update(b"\n")
-    digest.update(canonical_content(fields).encode())
-    return digest.hexdigest()
-
-
-# The fields filled in by the database appender (audit_append), in the hashed content.
-DATABASE_FIELDS = ("created_at", "seq")
-
-
-def content_pieces(fields: dict) -> tuple[str, str, str]:
-    """Return the canonical content cut around `created_at` and `seq`.
-
-    `head + json(created_at) + mid + str(seq) + tail` is byte for byte
-    `canonical_content(fields)`: top-level keys in sorted order, each value
-    encoded as `json.dumps` encodes it nested. The database appender fills the
-    two gaps under the chain lock (see audit/migrations/0004).
-    """
-    pieces: list[list[str]] = [[]]
-    for name in sorted(HASHED_FIELDS):
-        if name in DATABASE_FIELDS:
-            pieces[-1].append(f'"{name}":')
-            pieces.append([])
-        else:
-            pieces[-1].append(f'"{name}":{canonical_nested(fields[name])},')
-    head, mid, tail = ("".join(piece) for piece in pieces)
-    return "{" + head, "," + mid, ("," + tail[:-1] if tail else "") + "}"
-
-
-def format_time(value) -> str:
-    """Return the fixed textual form of an event time used inside the hash."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-# The fast path below builds the same bytes as `canonical_content` without a dict
-# and a sort per event: the top-level keys are written in their sorted order once,
-# strings go through the encoder `json.dumps` itself uses, and the JSON columns,
-# which arrive as text, are canonicalized once per distinct text.
-encode_string = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
-canonical_nested = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-).encode
-if json.encoder.c_make_encoder is not None:
-    # The C encoder `json.dumps` builds on each call, built once: half the cost.
-    _c_encoder = json.encoder.c_make_encoder(
-        None, str, encode_string, None, ":", ",", True, False, True
-    )
-
-    def canonical_nested(value, _join="".join, _encoder=_c_encoder) -> str:  # noqa: F811
-        if isinstance(value, str):
-            return encode_string(value)
-        return _join(_encoder(value, 0))
-
-
-_NESTED_CACHE_LIMIT = 4096
-
-
-def nested_canonicalizer():
-    """Return a function mapping a JSON column's text to its canonical form, memoized."""
-    cache: dict[str, str] = {"{}": "{}"}
-    loads = json.loads
-
-    def canonical(text) -> str:
-        if isinstance(text, dict | list):
-            return canonical_nested(text)
-        if text is None:
-            return "null"
-        found = cache.get(text)
-        if found is None:
-            found = canonical_nested(loads(text))
-            if len(cache) >= _NESTED_CACHE_LIMIT:
-                cache.clear()
-                cache["{}"] = "{}"
-            cache[text] = found
-        return found
-
-    return canonical
-
-
-def row_hasher():
-    """Return a function hashing one stored row (see `ROW_COLUMNS`) fast.
-
-    The function takes the hashed fields in `ROW_COLUMNS` order, with `created_at`
-    already in `format_time` form and the JSON columns as JSON text (or parsed
-    values), plus the previous hash, and returns the event hash. The result equals
-    `event_hash(prev_hash, fields)` byte for byte; the tests hold the two together.
-    """
-    enc = encode_string
-    nested = nested_canonicalizer()
-    sha256 = hashlib.sha256
-
-    def hash_row(prev_hash: str, row) -> str:
-        (
-            seq,
-            created_at,
-            actor_type,
-            actor_id,
-            actor_label,
-            token_label,
-            action,
-            target_type,
-            target_id,
-            agent_slug,
-            package_version,
-            before,
-            after,
-            data,
-            request_id,
-        ) = row[:15]
-        content = (
-            '{"action":'
-            + enc(action)
-            + ',"actor_id":'
-            + enc(actor_id)
-            + ',"actor_label":'
-            + enc(actor_label)
-            + ',"actor_type":'
-            + enc(actor_type)
-            + ',"after":'
-            + nested(after)
-            + ',"agent_slug":'
-            + enc(agent_slug)
-            + ',"before":'
-            + nested(before)
-            + ',"created_at":'
-            + enc(created_at)
-            + ',"data":'
-            + nested(data)
-            + ',"package_version":'
-            + ("null" if package_version is None else int.__repr__(package_version))
-            + ',"request_id":'
-            + enc(request_id)
-            + ',"seq":'
-            + int.__repr__(seq)
-            + ',"target_id":'
-            + enc(target_id)
-            + ',"target_type":'
-            + enc(target_type)
-            + ',"token_label":'
-            + enc(token_label)
-            + "}"
-        )
-        return sha256((prev_hash + "\n" + content).encode()).hexdigest()
-
-    return hash_row
-
-
-# The order of a stored row's columns that `row_hasher` and the verifier read.
-ROW_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
-
-
 def row_fields(row) -> dict:
-    """Return the hashed fields of a row in `ROW_COLUMNS` order as `canonical_content` takes."""
-    fields = dict(zip(HASHED_FIELDS, row[:15], strict=True))
-    for name in ("before", "after", "data"):
+    """Return the hashed fields of a row in `STORED_COLUMNS` order, JSON columns parsed.
+
+    The time is expected in its hashed form; JSON columns may come as JSON text.
+    """
+    fields = dict(zip(HASHED_FIELDS, row[: len(HASHED_FIELDS)], strict=True))
+    for name in JSON_FIELDS:
         if isinstance(fields[name], str):
             fields[name] = json.loads(fields[name])
     return fields
+
+
+def row_hash(prev_hash: str, row) -> str:
+    """Return the hash of a row in `STORED_COLUMNS` order (see `row_fields`)."""
+    return event_hash(prev_hash, row_fields(row))
+
+
+def content_pieces(fields: dict) -> tuple[str, str, str]:
+    """Return the canonical content cut around the time and number the database fills in.
+
+    The audit_append() function numbers and times the event under the chain lock
+    and hashes `head + json(created_at) + mid + str(seq) + tail`, which is
+    `canonical_content(fields)`: a canonical JSON object's members are joined by
+    commas in key order, so each piece is the members between two cuts.
+    """
+    names = sorted(HASHED_FIELDS)
+    at_time, at_seq = names.index("created_at"), names.index("seq")
+
+    def members(part) -> list[str]:
+        return [canonical_json({name: fields[name]})[1:-1] for name in part]
+
+    head = [*members(names[:at_time]), '"created_at":']
+    mid = [*members(names[at_time + 1 : at_seq]), '"seq":']
+    tail = members(names[at_seq + 1 :])
+    return "{" + ",".join(head), "," + ",".join(mid), ("," if tail else "") + ",".join(tail) + "}"

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from audit import signing
 from audit.actors import Actor
-from audit.chain import ROW_COLUMNS, format_time
+from audit.chain import STORED_COLUMNS, format_time
 from audit.checkpoints import checkpoint_create, checkpoint_export
 from audit.models import AuditEvent, Checkpoint
 
@@ -95,8 +95,8 @@ def chain_links(segment: Segment) -> Iterator[dict]:
 
 def hashed_events(events) -> Iterator[dict]:
     """Yield events (a queryset) in their hashed form with their links, in seq order."""
-    for row in events.order_by("seq").values_list(*ROW_COLUMNS).iterator(chunk_size=BATCH):
-        event = dict(zip(ROW_COLUMNS, row, strict=True))
+    for row in events.order_by("seq").values_list(*STORED_COLUMNS).iterator(chunk_size=BATCH):
+        event = dict(zip(STORED_COLUMNS, row, strict=True))
         event["created_at"] = format_time(event["created_at"])
         yield event
 

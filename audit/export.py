@@ -24,7 +24,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Max, Min, Q
 
-from audit.chain import GENESIS_HASH, ROW_COLUMNS, format_time
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, format_time
 from audit.models import AuditEvent
 
 CSV = "csv"
@@ -33,7 +33,7 @@ FORMATS = {CSV: "text/csv; charset=utf-8", JSONL: "application/x-ndjson; charset
 CHUNK_BYTES = 256 * 1024
 
 # Exported columns: the hashed fields (time in its hashed form), then the links.
-EXPORT_COLUMNS = ROW_COLUMNS
+EXPORT_COLUMNS = STORED_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,6 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
 
-    def for_agent(self, slug: str):
-        return self.filter(agent_slug=slug)
-
 
 class ActorType(models.TextChoices):
     USER = "user", "User"

@@ -2,8 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-AUDIT_READ_SCOPE = "audit:read"
-AUDIT_READER_GROUPS = ("compliance", "compliance-officer")
+from config.roles import AUDIT_READER_GROUPS, Scope
 
 
 def can_read_audit(user) -> bool:
@@ -31,4 +30,4 @@ class HasScope(BasePermission):
 
 
 class AuditReader(HasScope):
-    scope = AUDIT_READ_SCOPE
+    scope = Scope.AUDIT_READ

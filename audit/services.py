@@ -6,21 +6,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.chain import GENESIS_HASH, content_pieces, event_hash, format_time
+from audit.chain import CHAIN_LOCK_KEY, GENESIS_HASH, content_pieces, event_hash, format_time
 from audit.context import request_id_var
 from audit.models import AuditEvent
 from config.db import prepared_cursor
 
-# Key of the PostgreSQL advisory lock that serializes appends to the chain.
-CHAIN_LOCK_KEY = 0x0C0A7E51
-
 
 def lock_chain() -> None:
-    """Serialize appenders until the transaction ends.
+    """Hold the chain's head still until the transaction ends.
 
-    Under READ COMMITTED the head is read by a statement that starts after the
-    lock is granted, so it always sees the previous appender's committed row.
-    SQLite serializes writers on its own database lock.
+    On PostgreSQL this takes the appenders' advisory lock: under READ COMMITTED
+    a statement that starts after the lock is granted sees the last appender's
+    committed row. SQLite serializes writers on its own database lock.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -44,7 +41,7 @@ def audit_record(
     fields = _event_fields(actor, action, target, agent_slug, package_version, before, after, data)
     if connection.vendor == "postgresql":
         return _append_in_database(fields)
-    lock_chain()
+    # SQLite serializes writers on its database lock: no lock of the chain's own.
     head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     now = timezone.now()
@@ -65,11 +62,10 @@ def audit_record_alone(
     """Append an event that goes with no change of state (a gate decision), on its own.
 
     On PostgreSQL, outside a transaction, the appender function is one statement
-    and so its own transaction: lock, head, insert and commit together, without
-    a BEGIN and a COMMIT of their own (two round trips on every gate check).
-    Anywhere else it is `audit_record` in a transaction of its own. Nothing is
-    returned: the gate answers from its decision, and an instance of the stored
-    event, which it would not read, cost every check a model's construction.
+    and so its own transaction: lock, head, insert and commit together, with no
+    round trips for a BEGIN and a COMMIT. Anywhere else it is `audit_record` in a
+    transaction of its own. Nothing is returned: the gate answers from its
+    decision and reads nothing of the stored event, so none is built.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         _append_row(
@@ -108,12 +104,10 @@ def _event_fields(actor, action, target, agent_slug, package_version, before, af
 def _append_in_database(fields: dict) -> AuditEvent:
     """Append through the audit_append function and return the stored event."""
     pk, seq, created_at, prev_hash, digest = _append_row(fields, APPEND_RETURNING_ALL)
-    event = AuditEvent(
-        pk=pk, seq=seq, created_at=created_at, prev_hash=prev_hash, hash=digest, **fields
-    )
-    event._state.adding = False
-    event._state.db = connection.alias
-    return event
+    row = {"id": pk, "seq": seq, "created_at": created_at, "prev_hash": prev_hash, "hash": digest}
+    row.update(fields)
+    names = [field.attname for field in AuditEvent._meta.concrete_fields]
+    return AuditEvent.from_db(connection.alias, names, [row[name] for name in names])
 
 
 # The appender's call, returning the stored row (out_id, out_seq, out_created_at,

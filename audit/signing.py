@@ -86,10 +86,3 @@ def signature_valid(message: bytes, signature: str, key: Ed25519PublicKey | None
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
-    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("Not an Ed25519 public key.")
-    return key

@@ -1,9 +1,10 @@
 """Walk the audit chain and report the first place it is broken, and why.
 
-`chain_verify` is a pure function over rows (tuples in `ROW_COLUMNS` order) so the
+`chain_verify` is a pure function over rows (tuples in `STORED_COLUMNS` order) so the
 property tests can run it over generated logs; `audit_verify` feeds it the stored
-chain through a server-side cursor, in constant memory, with the signed
-checkpoints. How a break is named, looking at rows in sequence order:
+chain in constant memory (through COPY on PostgreSQL, see `audit.copy_rows`; through
+the ORM elsewhere) with the signed checkpoints. How a break is named, looking at rows
+in sequence order:
 
 - `deleted`: a sequence number is missing and does not turn up later.
 - `reordered`: a sequence number is missing here but turns up later, or goes back.
@@ -16,10 +17,7 @@ checkpoints. How a break is named, looking at rows in sequence order:
 - `checkpoint_invalid`: a checkpoint's signature does not verify.
 """
 
-import hashlib
-import json
 import multiprocessing
-import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -28,15 +26,9 @@ from dataclasses import asdict, dataclass, field
 from django.db import connection, connections, transaction
 
 from audit import signing
-from audit.chain import (
-    GENESIS_HASH,
-    ROW_COLUMNS,
-    canonical_nested,
-    encode_string,
-    format_time,
-    row_hasher,
-)
+from audit.chain import GENESIS_HASH, STORED_COLUMNS, format_time, row_hash
 from audit.checkpoints import checkpoint_export, checkpoint_signature_valid
+from audit.copy_rows import copy_row_hasher, copy_rows
 from audit.models import AuditEvent, Checkpoint
 
 FETCH_SIZE = 2_000
@@ -90,7 +82,7 @@ def chain_verify(
 
     A row is a sequence whose first item is the seq and whose last two are the
     stored prev_hash and hash; `hasher(prev_hash, row)` recomputes the hash
-    (default: `row_hasher()` over `ROW_COLUMNS` tuples). `checkpoints` are
+    (default: `audit.chain.row_hash` over `STORED_COLUMNS` tuples). `checkpoints` are
     (seq, head_hash) pairs whose signatures the caller has already checked. A
     range that does not start at the genesis event is verified by giving its
     first seq and the hash before it (and that event's own prev_hash, to name an
@@ -98,7 +90,7 @@ def chain_verify(
     hashes as ASCII bytes (as the PostgreSQL path reads them) and `hasher`
     returns bytes.
     """
-    hash_row = hasher or row_hasher()
+    hash_row = hasher or row_hash
     pending = sorted(checkpoints)
     if encoded:
         start_prev = start_prev.encode()
@@ -201,209 +193,22 @@ def _turns_up(stream: Iterator, seq: int) -> bool:
     return any(int(row[0]) == seq for row in stream)
 
 
-# On PostgreSQL the rows come through `COPY ... TO STDOUT` in its text format
-# (the cheapest way out of the server: rendering JSON text there cost twice the
-# Python below) and Python builds each event's canonical content as bytes with
-# one template. COPY's text format escapes the tab, newline, carriage return and
-# backslash (and \b \f \v), so fields split on raw tabs; strings with nothing to
-# escape in JSON go into the template as they come, the rest are unescaped and
-# JSON-encoded as `json.dumps(ensure_ascii=False)` does. The JSON columns are
-# canonicalized once per distinct text.
-_TIME = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-# seq first and prev_hash/hash last (as `chain_verify` reads rows); before the
-# strings, the fields that may hold a backslash of their own (NULL is \N, JSON
-# text its escapes), so that from the first string on only strings to escape do.
-_COPY_COLUMNS = (
-    "seq",  # 0
-    "package_version",  # 1
-    "after",  # 2
-    "before",  # 3
-    "data",  # 4
-    "action",  # 5: strings from here ...
-    "actor_id",
-    "actor_label",
-    "actor_type",
-    "agent_slug",
-    "request_id",
-    "target_id",
-    "target_type",
-    "token_label",  # 13: ... to here
-    _TIME,  # 14
-    "prev_hash",  # 15
-    "hash",  # 16
-)
-_STRINGS = range(5, 14)
-# The canonical content (keys in sorted order) after `prev_hash` and a newline.
-_TEMPLATE = (
-    b'%s\n{"action":"%s","actor_id":"%s","actor_label":"%s","actor_type":"%s",'
-    b'"after":%s,"agent_slug":"%s","before":%s,"created_at":"%s","data":%s,'
-    b'"package_version":%s,"request_id":"%s","seq":%s,"target_id":"%s",'
-    b'"target_type":"%s","token_label":"%s"}'
-)
-# A byte JSON would escape, or a backslash of COPY's own escapes; the tab is
-# the field delimiter (a tab inside a value arrives as backslash-t).
-_NEEDS_ESCAPE = re.compile(rb'[\x00-\x08\x0a-\x1f"\\]')
-_COPY_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
-_COPY_CODES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
-NULL = b"\\N"
-
-
-def _copy_unescape(field: bytes) -> bytes:
-    """Return a COPY text-format field's value."""
-
-    def one(match) -> bytes:
-        code = match.group(1)
-        if code[:1] == b"x":
-            return bytes([int(code[1:], 16)])
-        if code[:1].isdigit():
-            return bytes([int(code, 8) & 0xFF])
-        return _COPY_CODES.get(code, code)
-
-    return _COPY_ESCAPE.sub(one, field)
-
-
-def _json_string_body(field: bytes) -> bytes:
-    """Return a COPY string field as it appears between the quotes of its JSON encoding.
-
-    NULL stays `\\N`, which no JSON encoding produces, so a NULL where an event
-    had a string never matches its hash.
-    """
-    if field == NULL:
-        return field
-    return encode_string(_copy_unescape(field).decode())[1:-1].encode()
-
-
-def _pg_rows(first_seq: int | None, last_seq: int | None) -> Iterator[list]:
-    """Yield each event's `_COPY_COLUMNS` from COPY, in seq order, as bytes.
-
-    String fields come ready for the template: JSON-escaped, without quotes.
-    """
-    from psycopg import sql
-
-    where = sql.SQL("seq BETWEEN {} AND {}").format(
-        sql.Literal(first_seq if first_seq is not None else -(2**62)),
-        sql.Literal(last_seq if last_seq is not None else 2**62),
-    )
-    query = sql.SQL(
-        "COPY (SELECT {} FROM audit_auditevent WHERE {} ORDER BY seq) TO STDOUT"
-    ).format(sql.SQL(", ".join(_COPY_COLUMNS)), where)
-    search = _NEEDS_ESCAPE.search
-    with connection.cursor() as wrapper, wrapper.cursor.copy(query) as copy:
-        # Rows libpq has already buffered are taken from it directly, without
-        # psycopg's per-row generators (a third of the time); when none is buffered,
-        # psycopg waits for the next. At the end (-1) the COPY's result is read here.
-        pgconn = wrapper.cursor.connection.pgconn
-        take = pgconn.get_copy_data
-        while True:
-            nbytes, data = take(1)
-            if nbytes == 0:
-                data = copy.read()
-                if not data:
-                    return
-            elif nbytes < 0:
-                _copy_end(pgconn)
-                return
-            line = bytes(data[:-1])
-            fields = line.split(b"\t")
-            # Where the strings start: after seq, package_version and the JSON columns.
-            strings_at = (
-                len(fields[0])
-                + len(fields[1])
-                + len(fields[2])
-                + len(fields[3])
-                + len(fields[4])
-                + 5
-            )
-            if search(line, strings_at):
-                for index in _STRINGS:
-                    fields[index] = _json_string_body(fields[index])
-            yield fields
-
-
-def _copy_end(pgconn) -> None:
-    """Read the results that close a COPY TO whose last row libpq has handed over."""
-    from psycopg import errors, pq
-
-    while (result := pgconn.get_result()) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK:
-            raise errors.error_from_result(result, encoding="utf-8")
-
-
-def _pg_hasher():
-    """Return the hasher of `_pg_rows` rows: the template filled, JSON made canonical."""
-    generations, nested = _nested_bytes()
-    sha256 = hashlib.sha256
-    template = _TEMPLATE
-    null = NULL
-
-    def hash_fields(prev_hash: bytes, p) -> bytes:
-        get = generations[0].get
-        content = template % (
-            prev_hash,
-            p[5],  # action
-            p[6],  # actor_id
-            p[7],  # actor_label
-            p[8],  # actor_type
-            get(p[2]) or nested(p[2]),  # after
-            p[9],  # agent_slug
-            get(p[3]) or nested(p[3]),  # before
-            p[14],  # created_at
-            get(p[4]) or nested(p[4]),  # data
-            b"null" if p[1] == null else p[1],  # package_version
-            p[10],  # request_id
-            p[0],  # seq
-            p[11],  # target_id
-            p[12],  # target_type
-            p[13],  # token_label
-        )
-        return sha256(content).hexdigest().encode()
-
-    return hash_fields
-
-
-def _nested_bytes(limit: int = 8192):
-    """Return COPY text of a JSON column -> canonical JSON bytes, memoized in two generations.
-
-    Audit payloads repeat (states, gate decisions); a full generation becomes the
-    old one, so the values in use survive and one-off payloads age out. Return
-    the generations ([young, old], for lookups inline) and the lookup function.
-    """
-    encode = canonical_nested
-    loads = json.loads
-    generations: list[dict[bytes, bytes]] = [{b"{}": b"{}"}, {}]
-
-    def nested(text: bytes) -> bytes:
-        young, old = generations
-        found = young.get(text)
-        if found is None:
-            found = old.get(text)
-            if found is None:
-                value = None if text == NULL else loads(_copy_unescape(text).decode())
-                found = encode(value).encode()
-            if len(young) >= limit:
-                generations[:] = [{}, young]
-            generations[0][text] = found
-        return found
-
-    return generations, nested
-
-
 def stored_rows(*, first_seq: int | None = None, last_seq: int | None = None) -> Iterator:
-    """Yield stored events as ROW_COLUMNS tuples in seq order, streaming (any database)."""
+    """Yield stored events as STORED_COLUMNS tuples in seq order, streaming (any database)."""
     events = AuditEvent.objects.order_by("seq")
     if first_seq is not None:
         events = events.filter(seq__gte=first_seq)
     if last_seq is not None:
         events = events.filter(seq__lte=last_seq)
-    for row in events.values_list(*ROW_COLUMNS).iterator(chunk_size=FETCH_SIZE):
+    for row in events.values_list(*STORED_COLUMNS).iterator(chunk_size=FETCH_SIZE):
         yield (row[0], format_time(row[1]), *row[2:])
 
 
 def stored_chain(*, first_seq: int | None = None, last_seq: int | None = None):
     """Return (rows, hasher, encoded) for `chain_verify`, the fastest way the database allows."""
     if connection.vendor == "postgresql":
-        return _pg_rows(first_seq, last_seq), _pg_hasher(), True
-    return stored_rows(first_seq=first_seq, last_seq=last_seq), row_hasher(), False
+        return copy_rows(first_seq, last_seq), copy_row_hasher(), True
+    return stored_rows(first_seq=first_seq, last_seq=last_seq), row_hash, False
 
 
 def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=None) -> list:

@@ -33,7 +33,7 @@ from audit.chain import GENESIS_HASH, STORED_COLUMNS, event_hash, format_time  #
 from signoffs.models import Checklist  # noqa: E402
 from signoffs.services import checklists_load  # noqa: E402
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "approvals" / "demo_manifests"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples"
 VERSIONS = 5
 TEAMS = [f"team-{n:02d}" for n in range(20)]
 DEPLOYMENTS = ["internal_copilot", "customer_facing", "regulated_workflow"]

@@ -18,11 +18,8 @@ def api_not_found(request, rest=""):
 
 urlpatterns = [
     path("", include("approvals.api.urls")),  # first: it holds the release gate
-    path("", include("tokens.api.urls")),
     path("", include("agents.api.urls")),
-    path("", include("signoffs.api.urls")),
     path("", include("audit.api.urls")),
-    path("", include("approvals.evidence")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -94,8 +94,3 @@ def api_exception_handler(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         response.data = error_body(str(code), str(detail))
     return response
-
-
-def field_errors(detail) -> dict[str, list[str]]:
-    """Return a serializer's errors as dotted field paths to messages, as the error shape has."""
-    return _flatten(detail)

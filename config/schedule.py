@@ -9,8 +9,6 @@ Each entry: name -> (task, crontab fields, what it is for). Every task is
 idempotent, so a run that overlaps or repeats changes nothing.
 """
 
-from importlib import import_module
-
 SCHEDULE: dict[str, dict] = {
     # Every 5 minutes: compare observations with approved scopes, raise findings.
     "drift-evaluate": {
@@ -20,7 +18,7 @@ SCHEDULE: dict[str, dict] = {
     },
     # Every minute: re-queue notifications and webhook deliveries left behind.
     "notifications-sweep": {
-        "task": "approvals.tasks.notifications_sweep",
+        "task": "outbox.tasks.notifications_sweep",
         "crontab": {"minute": "*"},
         "description": "Send notifications whose queue message was lost; retry due webhooks.",
     },
@@ -50,7 +48,7 @@ SCHEDULE: dict[str, dict] = {
     },
     # Daily at 03:30: drop idempotency answers older than their 24 h replay window.
     "idempotency-prune": {
-        "task": "tokens.tasks.idempotency_records_prune",
+        "task": "api.tasks.idempotency_records_prune",
         "crontab": {"minute": "30", "hour": "3"},
         "description": "Delete API idempotency records past their replay window.",
     },
@@ -62,21 +60,3 @@ SCHEDULE: dict[str, dict] = {
         "description": "Sign a checkpoint of the audit chain's head.",
     },
 }
-
-
-def task_exists(path: str) -> bool:
-    """Return whether the dotted path names a Celery task of this build."""
-    module, _, name = path.rpartition(".")
-    try:
-        return hasattr(getattr(import_module(module), name, None), "delay")
-    except ImportError:
-        return False
-
-
-def schedule_entries() -> dict[str, dict]:
-    """Return the entries whose task exists in this build."""
-    return {
-        name: entry
-        for name, entry in SCHEDULE.items()
-        if not entry.get("optional") or task_exists(entry["task"])
-    }

@@ -51,12 +51,14 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_htmx",
+    "api",
     "audit",
     "tokens",
     "agents",
     "signoffs",
     "approvals",
     "outbox",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +74,8 @@ MIDDLEWARE = [
     "audit.middleware.RequestIdMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# The benchmark harness (bench/run.py) serves its reference views beside the app's.
+ROOT_URLCONF = "bench.urls" if env_bool("BENCH_VIEWS", False) else "config.urls"
 
 TEMPLATES = [
     {
@@ -99,13 +102,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# On PostgreSQL the hot statements (config/db.py) are prepared after this many
-# uses on a connection; 0 turns prepared statements off (for a pooler such as
-# PgBouncer in transaction mode without prepared-statement support).
+# On PostgreSQL statements are bound on the server, and prepared after this many
+# uses on a connection, so the ones every request runs are not planned again; 0
+# binds on the client (Django's default) and prepares nothing, for a pooler such
+# as PgBouncer in transaction mode without prepared-statement support.
 DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 3)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        DB_PREPARE_THRESHOLD or None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARE_THRESHOLD:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -173,7 +177,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tokens.api.base.JsonParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.base.JsonParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -260,9 +264,6 @@ COUNTERSIGN = {
     # Agents evaluated per drift batch: one set-based statement per batch.
     "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
 }
-
-# Routes the reference views of the benchmark harness (bench/run.py); off in production.
-BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
 
 LOGGING = {
     "version": 1,

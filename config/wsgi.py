@@ -1,10 +1,10 @@
 """The WSGI application, loaded whole before the first request and then frozen for the GC.
 
-A worker's heap after loading is some 130,000 objects that live as long as it
-does (modules, URL patterns, views, serializers). Left to the garbage
-collector, each full collection walked all of them: 60 ms in which the worker
-answered nothing, the slowest 1% of gate checks under load. `gc.freeze()`
-moves them out of its reach; what requests allocate is collected as before.
+A worker's heap after loading is mostly objects that live as long as it does
+(modules, URL patterns, views, serializers). Left to the garbage collector,
+every full collection would walk all of them while the worker answers nothing,
+which shows in the slowest requests (docs/performance.md). `gc.freeze()` moves
+them out of its reach; what requests allocate is collected as before.
 """
 
 import gc

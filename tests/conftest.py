@@ -1,12 +1,20 @@
 """Fixtures shared by every test: users per role, an agent, the workflow driven to a state."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from approvals.gate import gate_memos_clear
 from audit.actors import Actor
 from audit.models import AuditEvent
+from config.roles import Scope
 from signoffs.models import Dimension, Verdict
 from tests.factories import AgentFactory, UserFactory, manifest_for
+from tokens.services import token_create
+
+ALL_SCOPES = tuple(Scope.values)
 
 
 def _audit_triggers(state: str) -> None:
@@ -151,3 +159,38 @@ def audit_since():
         return lambda: list(AuditEvent.objects.filter(seq__gt=last).order_by("seq"))
 
     return mark
+
+
+@pytest.fixture
+def make_token(db):
+    """Return a function creating a token: (token, secret)."""
+
+    def make(user, *scopes, expires_in=timedelta(days=30), allowed_networks=(), name="ci"):
+        return token_create(
+            actor=Actor.system("tests"),
+            user=user,
+            name=name,
+            scopes=list(scopes) or list(ALL_SCOPES),
+            expires_at=timezone.now() + expires_in,
+            allowed_networks=allowed_networks,
+        )
+
+    return make
+
+
+@pytest.fixture
+def api(make_token):
+    """Return a function giving an APIClient that authenticates as the user with a token.
+
+    The client's `token` attribute is the ApiToken used.
+    """
+
+    def client_for(user, *scopes, **kwargs):
+        token, secret = make_token(user, *scopes, **kwargs)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.token = token
+        client.secret = secret
+        return client
+
+    return client_for

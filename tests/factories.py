@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Deployment
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "approvals" / "demo_manifests"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class UserFactory(factory.django.DjangoModelFactory):

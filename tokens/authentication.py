@@ -33,7 +33,7 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the token as 'Authorization: Bearer <token>'.", code="invalid_token"
             )
-        token = self.lookup(request, secret)
+        token = token_for_secret(secret)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
         now = timezone.now()
@@ -49,18 +49,6 @@ class TokenAuthentication(BaseAuthentication):
             raise NetworkNotAllowed()
         token_touch(token=token, now=now)
         return token.user, token
-
-    def lookup(self, request, secret: str) -> ApiToken | None:
-        """Return the token (with its user) whose secret this is, or None.
-
-        A view that reads a row of its own on every call can have it read in the
-        same statement: its `token_lookup(request, secret)` is used instead.
-        """
-        context = getattr(request, "parser_context", None) or {}
-        view_lookup = getattr(context.get("view"), "token_lookup", None)
-        if view_lookup is not None:
-            return view_lookup(request, secret)
-        return token_for_secret(secret)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -3,13 +3,9 @@
 from django.conf import settings
 from django.db import models
 
+from config.roles import Scope
 
-class Scope(models.TextChoices):
-    GATE_CHECK = "gate:check", "Release gate checks"
-    PACKAGES_WRITE = "packages:write", "Submit packages"
-    OBSERVATIONS_WRITE = "observations:write", "Report observations"
-    AUDIT_READ = "audit:read", "Read and export the audit trail"
-    REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
+__all__ = ["ApiToken", "Scope"]
 
 
 class ApiToken(models.Model):
@@ -31,30 +27,3 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix} ({self.name})"
-
-
-class IdempotencyRecord(models.Model):
-    """The first answer to a POST sent with an Idempotency-Key, replayed on a retry.
-
-    `principal` names who sent it (``token:<id>`` or ``user:<id>``), so two
-    clients never see each other's answers. `status_code` is null while the
-    first request is still running.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    principal = models.CharField(max_length=64)
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    # JSON text rather than a JSON column: PostgreSQL's jsonb refuses \u0000, which an
-    # error message may quote back from the request.
-    response_body = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["principal", "key"], name="one_answer_per_key")
-        ]
-
-    def __str__(self):
-        return f"{self.principal} {self.key}"

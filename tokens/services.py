@@ -9,20 +9,18 @@ alone cannot be used to call the API.
 import hashlib
 import hmac
 import ipaddress
-import json
 import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import ApplicationError, InvalidInput, InvalidTransition
-from tokens.models import ApiToken, IdempotencyRecord, Scope
+from config.errors import InvalidInput, InvalidTransition
+from tokens.models import ApiToken, Scope
 
 TOKEN_PREFIX = "cs_"  # noqa: S105 - a marker, not a secret
 # last_used_at is written at most this often per token, to keep authentication cheap.
@@ -30,8 +28,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
 # A replay is honoured this long after the first answer.
-IDEMPOTENCY_TTL = timedelta(hours=24)
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def token_hash(secret: str) -> str:
@@ -220,89 +216,3 @@ def network_allowed(token: ApiToken, remote_addr: str | None) -> bool:
         except (ValueError, TypeError):
             continue
     return False
-
-
-class IdempotencyConflict(ApplicationError):
-    """The key was used before with another request."""
-
-    status_code = 422
-    default_code = "idempotency_key_reused"
-
-
-class IdempotencyInProgress(ApplicationError):
-    status_code = 409
-    default_code = "idempotency_in_progress"
-
-
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def idempotency_claim(
-    *, user, principal: str, key: str, request_hash: str
-) -> tuple[IdempotencyRecord, bool]:
-    """Claim the key for a new request, or return the earlier answer to replay.
-
-    Return ``(record, replay)``: ``replay`` is true when the record holds the
-    answer to an identical earlier request. Raise IdempotencyConflict when the
-    key was used with another request, IdempotencyInProgress while the first
-    request is still running.
-    """
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput(
-            "The Idempotency-Key header is invalid.",
-            code="invalid_idempotency_key",
-            fields={
-                "Idempotency-Key": [f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters."]
-            },
-        )
-    for _ in range(2):
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user, principal=principal, key=key, request_hash=request_hash
-                )
-            return record, False
-        except IntegrityError:
-            pass
-        record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
-        if record is None:
-            continue
-        if record.created_at < timezone.now() - IDEMPOTENCY_TTL:
-            record.delete()
-            continue
-        if not hmac.compare_digest(record.request_hash, request_hash):
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used with a different request.",
-                fields={"Idempotency-Key": ["Use a new key for a new request."]},
-            )
-        if record.status_code is None:
-            raise IdempotencyInProgress("The first request with this key is still running.")
-        return record, True
-    raise IdempotencyInProgress("The first request with this key is still running.")
-
-
-def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> None:
-    """Keep the answer so that a retry with the same key gets it again."""
-    record.status_code = status_code
-    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
-    record.save(update_fields=["status_code", "response_body"])
-
-
-def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget a claim whose request failed on the server, so a retry runs again."""
-    IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
-
-
-def idempotency_prune(*, now: datetime | None = None) -> int:
-    """Delete the answers older than IDEMPOTENCY_TTL, which are never replayed; return how many.
-
-    Meant for a periodic job; a stale record is also dropped when its key is reused.
-    """
-    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted

@@ -6,7 +6,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from agents.api.filters import AgentFilterSet
 from agents.api.serializers import (
     AgentCreateSerializer,
     AgentSerializer,
@@ -14,11 +13,12 @@ from agents.api.serializers import (
     ObservationAcceptedSerializer,
     ObservationBatchSerializer,
 )
+from agents.filters import AgentFilterSet
 from agents.models import Agent
 from agents.observations import observations_record
 from agents.services import agent_create, agent_update, users_by_username
-from tokens.api.base import ApiMixin
-from tokens.api.openapi import IDEMPOTENCY_KEY, errors
+from api.base import ApiMixin
+from api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
 from tokens.models import Scope
 

@@ -212,12 +212,6 @@ class GateResultSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
-class ManifestInputSerializer(serializers.Serializer):
-    """For the schema only: a manifest as JSON, or wrapped YAML text."""
-
-    manifest_yaml = serializers.CharField(required=False, trim_whitespace=False)
-
-
 class SubmitSerializer(serializers.Serializer):
     """Submitting takes no fields."""
 

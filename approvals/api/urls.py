@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import views
+from approvals.api import evidence, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -14,6 +14,11 @@ urlpatterns = [
         name="api-package-list",
     ),
     path(PACKAGE, views.PackageDetailView.as_view(), name="api-package-detail"),
+    path(
+        f"{PACKAGE}/evidence",
+        evidence.PackageEvidenceView.as_view(),
+        name="api-package-evidence",
+    ),
     path(f"{PACKAGE}/submit", views.PackageSubmitView.as_view(), name="api-package-submit"),
     path(
         "agents/<slug:slug>/packages/<int:a>/diff/<int:b>",

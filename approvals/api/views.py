@@ -21,9 +21,11 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
+from api.base import ApiMixin, JsonParser
+from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import TokenHasScope
+from api.throttling import GateThrottle
 from approvals import manifest as manifests
-from approvals.api.authentication import gate_token_lookup
-from approvals.api.filters import FindingFilterSet
 from approvals.api.serializers import (
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
@@ -39,7 +41,8 @@ from approvals.api.serializers import (
     gate_request,
 )
 from approvals.drift import finding_acknowledge, finding_resolve
-from approvals.gate import UNREAD, GateResult, gate_check, gate_check_manifest, gate_refuse
+from approvals.filters import FindingFilterSet
+from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
     agent_suspend,
@@ -49,12 +52,8 @@ from approvals.services import (
 )
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
-from tokens.api.base import ApiMixin, JsonParser
-from tokens.api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
 from tokens.models import Scope
-from tokens.permissions import TokenHasScope
-from tokens.throttling import GateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -338,7 +337,7 @@ class FindingResolveView(_FindingActionView):
 
 
 class GateCheckView(APIView):
-    """The release gate. Kept lean: one statement reads the token and the decision, one audits.
+    """The release gate. Kept lean: a statement each reads the token and the decision, one audits.
 
     Bad content never answers 4xx: it is a deny with a reason, so a CI step
     fails closed on it. Only a missing or insufficient token is refused.
@@ -347,7 +346,6 @@ class GateCheckView(APIView):
     """
 
     renderer_classes = [JSONRenderer]
-    token_lookup = staticmethod(gate_token_lookup)  # see TokenAuthentication.lookup
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]
     required_scopes = {"POST": Scope.GATE_CHECK}
@@ -403,18 +401,14 @@ class GateCheckView(APIView):
                 fields=errors,
             )
         slug = values["agent"]
-        read = getattr(request, "gate_decision", None)
-        row = read[1] if read is not None and read[0] == slug else UNREAD
         if "digest" in values:
-            return gate_check(
-                actor=actor, agent_slug=slug, digest=values["digest"].lower(), row=row
-            )
+            return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())
         if "manifest" in values:
             source, content_type = values["manifest"], "application/json"
         else:
             source, content_type = values["manifest_yaml"], YAML
         return gate_check_manifest(
-            actor=actor, agent_slug=slug, source=source, content_type=content_type, row=row
+            actor=actor, agent_slug=slug, source=source, content_type=content_type
         )
 
 

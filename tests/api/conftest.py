@@ -1,22 +1,16 @@
 """API fixtures: tokens of any scope for any user, and clients that send them."""
 
 import json
-from datetime import timedelta
 
 import pytest
 import yaml
 from django.core.cache import cache
-from django.utils import timezone
-from rest_framework.test import APIClient
 
+from api.throttling import LEASES
 from approvals import services
-from audit.actors import Actor
 from tests.factories import AgentFactory, UserFactory, manifest_for
 from tokens.models import Scope
-from tokens.services import token_create
-from tokens.throttling import LEASES
 
-ALL_SCOPES = tuple(Scope.values)
 GATE = "/api/v1/gate/check"
 
 
@@ -45,41 +39,6 @@ class FrozenClock:
 
     def time(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def make_token(db):
-    """Return a function creating a token: (token, secret)."""
-
-    def make(user, *scopes, expires_in=timedelta(days=30), allowed_networks=(), name="ci"):
-        return token_create(
-            actor=Actor.system("tests"),
-            user=user,
-            name=name,
-            scopes=list(scopes) or list(ALL_SCOPES),
-            expires_at=timezone.now() + expires_in,
-            allowed_networks=allowed_networks,
-        )
-
-    return make
-
-
-@pytest.fixture
-def api(make_token):
-    """Return a function giving an APIClient that authenticates as the user with a token.
-
-    The client's `token` attribute is the ApiToken used.
-    """
-
-    def client_for(user, *scopes, **kwargs):
-        token, secret = make_token(user, *scopes, **kwargs)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-        client.token = token
-        client.secret = secret
-        return client
-
-    return client_for
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 """The release gate over HTTP: allow, every deny reason, bad content, auth, speed, throttle."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.conf import settings as dj_settings
 from django.core.cache import caches
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -192,7 +193,7 @@ def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent
 
 def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypatch):
     clock = FrozenClock(1_800_000_000.0)
-    monkeypatch.setattr("tokens.throttling.time", clock)
+    monkeypatch.setattr("api.throttling.time", clock)
     first, second = api(owner, Scope.GATE_CHECK), api(owner, Scope.GATE_CHECK)
     body = {"agent": agent.slug, "digest": "0" * 64}
     rates = {"gate": "2/min", "writes": "1/min"}
@@ -230,19 +231,6 @@ def test_the_gate_still_decides_when_the_throttle_cannot_count(ci, agent, approv
     assert "throttle gate not counted" in caplog.text
 
 
-def test_the_gate_statements_are_prepared_on_their_connection(ci, agent, approved):
-    """After a few checks PostgreSQL runs the token, decision and append statements
-    from prepared plans (config/db.py) instead of planning each one again."""
-    for _ in range(dj_settings.DB_PREPARE_THRESHOLD + 1):
-        assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = " ".join(row[0] for row in cursor.fetchall())
-    # The token and the decision are one statement; the audit append the other.
-    for statement in ('FROM "tokens_apitoken"', "LEFT JOIN agents_agent a", "FROM audit_append("):
-        assert statement in prepared
-
-
 def test_a_throttle_window_expires_on_its_own(ci, agent, approved):
     """The window's counter gets its expiry when the first request opens it."""
     check(ci, agent=agent.slug, digest=approved.digest)
@@ -275,16 +263,34 @@ def test_the_gate_query_count_does_not_grow(ci, workflow, agent, approved):
     assert before[0] <= 12
 
 
-def test_one_statement_reads_the_token_and_the_decision(ci, agent, approved):
+def test_the_token_and_the_decision_are_read_by_a_statement_each(ci, agent, approved):
     for body in (
         {"agent": agent.slug, "digest": approved.digest},
         {"agent": agent.slug, "manifest": plain(manifest_for(agent))},
     ):
         with CaptureQueriesContext(connection) as queries:
             assert ci.post(GATE, body, format="json").json()["decision"] == "allow"
-        reads = [q["sql"] for q in queries if "agents_agent" in (q["sql"] or "")]
-        assert len(reads) == 1, reads
-        assert 'FROM "tokens_apitoken"' in reads[0]
+        statements = [q["sql"] for q in queries]
+        tokens = [sql for sql in statements if 'FROM "tokens_apitoken"' in sql]
+        decisions = [sql for sql in statements if 'FROM "agents_agent"' in sql]
+        assert len(tokens) == 1 and len(decisions) == 1, statements
+        assert "agents_agent" not in tokens[0]
+
+
+def test_the_body_is_parsed_once(ci, agent, approved, monkeypatch):
+    body = json.dumps({"agent": agent.slug, "manifest_yaml": yaml_of(manifest_for(agent))})
+    parsed = []
+    loads = json.loads
+
+    def spy(text, *args, **kwargs):
+        if (text.decode() if isinstance(text, bytes) else text) == body:
+            parsed.append(text)
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", spy)
+    response = ci.post(GATE, body, content_type="application/json")
+    assert response.json()["decision"] == "allow"
+    assert len(parsed) == 1
 
 
 WIDENINGS = [
@@ -356,15 +362,51 @@ def test_the_gate_checks_a_request_as_its_documented_serializer_does(data):
         assert set(errors) <= set(serializer.errors) | {"agent"}
 
 
-def test_a_failed_joined_read_falls_back_to_reading_token_and_decision_apart(
-    ci, agent, approved, monkeypatch, caplog
-):
-    def broken(secret, slug):
-        raise RuntimeError("the joined read failed")
+def failing(fragment: str):
+    """Fail every statement naming `fragment`, as a database that cannot answer it would."""
 
-    monkeypatch.setattr("approvals.api.authentication.gate_token_and_decision", broken)
-    assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
-    assert "not read together" in caplog.text
-    monkeypatch.setattr("approvals.gate._decision_row", broken)
-    answer = check(ci, agent=agent.slug, digest=approved.digest)
+    def execute(run, sql, params, many, context):
+        if fragment in sql:
+            raise OperationalError(f"{fragment} cannot be read")
+        return run(sql, params, many, context)
+
+    return connection.execute_wrapper(execute)
+
+
+@pytest.mark.parametrize("subject", ["digest", "manifest", "manifest_yaml"])
+def test_a_decision_that_cannot_be_read_is_a_deny_and_audited(
+    ci, agent, approved, audit_since, subject
+):
+    manifest = plain(manifest_for(agent))
+    body = {
+        "digest": {"digest": approved.digest},
+        "manifest": {"manifest": manifest},
+        "manifest_yaml": {"manifest_yaml": yaml_of(manifest)},
+    }[subject]
+    since = audit_since()
+    with failing('"agents_agent"'):
+        answer = check(ci, agent=agent.slug, **body)
     assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+    events = since()
+    assert [(e.action, e.data["decision"]) for e in events] == [("gate.checked", "deny")]
+    assert events[0].data["reasons"] == ["internal_error"]
+
+
+def test_a_decision_that_cannot_be_recorded_is_a_deny(ci, agent, approved):
+    with failing("audit"):
+        decided = check(ci, agent=agent.slug, digest=approved.digest)
+        refused = check(ci, agent=agent.slug, manifest={"agent": agent.slug})
+    assert (decided["decision"], codes(decided)) == ("deny", ["audit_unavailable"])
+    assert (refused["decision"], codes(refused)) == (
+        "deny",
+        ["invalid_manifest", "audit_unavailable"],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_decision_that_cannot_be_recorded_is_a_deny(ci, agent, approved):
+    assert not connection.in_atomic_block
+    with failing("audit_append"):
+        answer = check(ci, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["audit_unavailable"])
+    assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"

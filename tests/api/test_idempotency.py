@@ -2,10 +2,11 @@
 
 import pytest
 
+from api.models import IdempotencyRecord
 from approvals.models import ApprovalPackage
 from tests.api.conftest import error_of
 from tests.factories import manifest_for
-from tokens.models import IdempotencyRecord, Scope
+from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +122,7 @@ def test_answers_older_than_a_day_are_not_replayed_and_are_pruned(writer, agent)
 
     from django.utils import timezone
 
-    from tokens.services import idempotency_prune
+    from api.services import idempotency_prune
 
     body = manifest_for(agent)
     assert writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code

@@ -5,16 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.models import IdempotencyRecord
+from api.services import IDEMPOTENCY_TTL
+from api.tasks import idempotency_records_prune
 from config.schedule import SCHEDULE
-from tokens.models import IdempotencyRecord
-from tokens.services import IDEMPOTENCY_TTL
-from tokens.tasks import idempotency_records_prune
 
 pytestmark = pytest.mark.django_db
 
 
 def test_prune_task_is_scheduled():
-    assert SCHEDULE["idempotency-prune"]["task"] == "tokens.tasks.idempotency_records_prune"
+    assert SCHEDULE["idempotency-prune"]["task"] == "api.tasks.idempotency_records_prune"
 
 
 def test_prune_deletes_only_expired_answers(owner):

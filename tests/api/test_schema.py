@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from tests.api.conftest import ALL_SCOPES
+from tests.conftest import ALL_SCOPES
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ from django.test import override_settings
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from api import throttling
+from api.throttling import GateThrottle, Leases, lease_size
 from tests.api.conftest import FrozenClock
-from tokens import throttling
 from tokens.models import Scope
-from tokens.throttling import GateThrottle, Leases, lease_size
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def clock(monkeypatch):
     frozen = FrozenClock(1_800_000_000.0)
-    monkeypatch.setattr("tokens.throttling.time", frozen)
+    monkeypatch.setattr("api.throttling.time", frozen)
     return frozen
 
 

@@ -88,6 +88,10 @@ def sign_off(page, dimension: str, shots=None):
     if shots:
         shots(page, "05-review-checklist")
     form.locator("button:has-text('Approve')").click()
+    confirm = page.get_by_test_id(f"confirm-{dimension}")
+    expect(confirm).to_be_focused()
+    expect(page.get_by_test_id(f"signoff-{dimension}")).to_have_text("Pending")
+    confirm.locator("button").click()
     expect(page.get_by_test_id(f"signoff-{dimension}")).to_have_text("Approved")
 
 

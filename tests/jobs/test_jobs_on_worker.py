@@ -11,6 +11,7 @@ from approvals.gate import gate_check
 from approvals.models import ApprovalPackage, DriftFinding, PackageState
 from audit.actors import Actor
 from audit.models import AuditEvent
+from outbox import tasks as outbox_tasks
 from outbox.models import DeliveryStatus, Notification, WebhookDelivery
 from signoffs.models import SignOffState
 from tests.jobs.conftest import expected_signature, wait_for, webhook_json
@@ -185,7 +186,7 @@ def test_the_sweep_sends_what_a_lost_message_left_behind(agent, celery_worker, r
     )
     Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     celery_worker(WEBHOOK_URLS=receiver.url)
-    tasks.notifications_sweep.delay()
+    outbox_tasks.notifications_sweep.delay()
     wait_for(lambda: receiver.requests, message="the swept notification's webhook")
     lost.refresh_from_db()
     assert lost.dispatched_at is not None and lost.email_recipients == ["owner@example.com"]

@@ -9,10 +9,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage
-from approvals.notifications import notify
 from approvals.recertification import recertifications_open_due, recertifications_remind_due
 from audit.actors import Actor
 from outbox.models import Notification
+from outbox.services import notify
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,8 @@
 """The audit page: filters, keyset paging by sequence number, and who sees what."""
 
+import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -113,7 +115,11 @@ def test_invalid_filters_are_reported_not_a_crash(client, trail, reviewers):
     response = client.get(reverse("audit-log"), {"since": "yesterday-ish"})
     assert response.status_code == 200
     assert response.context["form"].errors["since"]
-    assert response.context["page"].events == []
+    html = response.content.decode()
+    assert 'class="errorlist' in html and "were ignored" in html
+    unfiltered = client.get(reverse("audit-log")).context["page"].events
+    assert response.context["page"].events == unfiltered != []
+    assert f'href="{reverse("audit-export-csv")}"' in html
 
 
 def test_a_time_in_any_offset_is_read_and_one_utc_cannot_hold_is_a_field_error(
@@ -129,3 +135,37 @@ def test_a_time_in_any_offset_is_read_and_one_utc_cannot_hold_is_a_field_error(
     assert response.context["form"].errors["until"] == [
         "Must fall within the years 1 to 9999 in UTC."
     ]
+
+
+def test_the_export_links_carry_the_filters_of_a_filtering_request(client, trail, reviewers):
+    """Filtering swaps only the events in; the export links come along out of band."""
+    client.force_login(reviewers["compliance"][0])
+    filters = {
+        "agent": "support-assistant",
+        "actor": "owner",
+        "action": "agent.updated",
+        "since": "2000-01-01T00:00",
+        "until": "2999-01-01T00:00",
+    }
+    response = client.get(reverse("audit-log"), filters, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert 'id="audit-exports" hx-swap-oob="true"' in html
+    query = urlencode(filters).replace("&", "&amp;")
+    assert f'href="{reverse("audit-export-csv")}?{query}"' in html
+    assert f'href="{reverse("audit-export-jsonl")}?{query}"' in html
+    shown = {e.seq for e in response.context["page"].events}
+    export = client.get(reverse("audit-export-jsonl"), filters)
+    assert export.status_code == 200
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    exported = {json.loads(line)["seq"] for line in lines if '"seq"' in line}
+    assert shown and shown <= exported
+    assert len(exported) == 40
+
+
+def test_an_export_with_a_bad_filter_answers_the_json_error_shape(client, trail, reviewers):
+    client.force_login(reviewers["compliance"][0])
+    response = client.get(reverse("audit-export-csv"), {"since": "notadate"})
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert body["code"] == "invalid" and body["message"]
+    assert list(body["fields"]) == ["since"] and body["fields"]["since"]

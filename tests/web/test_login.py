@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from approvals.views import LOGIN_MAX_FAILURES
+from web.views.login import LOGIN_MAX_FAILURES
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests-1"

@@ -7,10 +7,10 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from approvals.forms import entry_initial, manifest_initial
 from approvals.manifest import SCOPE_KINDS, load_manifest
 from approvals.models import ApprovalPackage, PackageState
 from tests.factories import manifest_for
+from web.forms import entry_initial, manifest_initial
 
 pytestmark = pytest.mark.django_db
 

@@ -19,6 +19,7 @@ def decide_url(package, dimension):
 
 def approve_data(workflow, package, dimension, verdict="approve", comment="Checked."):
     data = {f"{dimension}-verdict": verdict, f"{dimension}-comment": comment}
+    data[f"{dimension}-confirmed"] = "1"  # as posted by the approval's confirmation step
     for code in workflow.answers(package, dimension):
         data[f"{dimension}-item_{code}"] = "on"
     return data

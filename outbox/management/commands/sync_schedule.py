@@ -4,11 +4,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from config.schedule import schedule_entries
+from config.schedule import SCHEDULE
 
 
 class Command(BaseCommand):
-    help = "Create the periodic tasks of config/schedule.py that are missing (--reset: all)."
+    help = (
+        "Create the periodic tasks of config/schedule.py that are missing and point kept ones "
+        "at their task (--reset: overwrite all)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -17,7 +20,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, reset=False, **options):
-        for name, entry in schedule_entries().items():
+        for name, entry in SCHEDULE.items():
             fields = {
                 "minute": "*",
                 "hour": "*",
@@ -43,5 +46,10 @@ class Command(BaseCommand):
                     setattr(existing, key, value)
                 existing.save()
                 self.stdout.write(f"reset {name}")
+            elif existing.task != entry["task"]:
+                # Which task an entry runs is the code's; its timing and switch stay the staff's.
+                existing.task = entry["task"]
+                existing.save(update_fields=["task"])
+                self.stdout.write(f"kept {name}, now running {entry['task']}")
             else:
                 self.stdout.write(f"kept {name}")

@@ -8,7 +8,7 @@ import yaml
 
 from approvals import manifest as m
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "approvals" / "demo_manifests"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SUPPORT = "support-agent.yaml"
 HR = "hr-copilot.yaml"
 

@@ -1,0 +1,35 @@
+"""Filters of agent lists: the agents page and the API list use this one FilterSet."""
+
+import django_filters
+from django.db.models import Q
+
+from agents.models import Agent, AgentStatus
+from agents.vocabulary import Deployment, RiskTier
+
+
+class AgentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", label="Search", help_text="Slug, name or description contains"
+    )
+    status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
+    team = django_filters.CharFilter()
+    deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
+    risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
+
+    class Meta:
+        model = Agent
+        fields = ["q", "status", "team", "deployment", "risk_tier"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        # A filter sent empty (a form's "Any") filters nothing rather than failing validation.
+        if data is not None:
+            data = data.copy()
+            for name in self.base_filters:
+                if name in data and not any(value.strip() for value in data.getlist(name)):
+                    del data[name]
+        super().__init__(data, *args, **kwargs)
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(slug__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value)
+        )

@@ -1,0 +1,88 @@
+"""Idempotency-Key for POSTs: a retry gets the first answer instead of a second effect."""
+
+import json
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework.response import Response
+
+from api.principal import principal_of
+from api.services import (
+    idempotency_claim,
+    idempotency_release,
+    idempotency_store,
+    request_fingerprint,
+)
+from config.errors import ApplicationError
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+# Answers that say nothing about the request itself are not kept: a retry runs again.
+NOT_KEPT = {429}
+
+
+class TooLarge(ApplicationError):
+    status_code = 413
+    default_code = "too_large"
+
+
+class _Replay(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+class IdempotentMixin:
+    """Honour an Idempotency-Key on POST for a DRF view.
+
+    The key is claimed after authentication, permissions and throttling, so a
+    refused request leaves nothing behind; the answer is kept unless it is a
+    server error or a throttle, in which case the claim is released.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        key = request.META.get(HEADER)
+        if request.method != "POST" or key is None:
+            return
+        principal = principal_of(request)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise TooLarge("The request body is too large.") from None
+        fingerprint = request_fingerprint(request.method, request.path, body)
+        record, replay = idempotency_claim(
+            user=request.user, principal=principal, key=key.strip(), request_hash=fingerprint
+        )
+        if replay:
+            body = json.loads(record.response_body) if record.response_body else None
+            response = Response(body, status=record.status_code)
+            response["Idempotent-Replayed"] = "true"
+            raise _Replay(response)
+        request.idempotency_record = record
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Replay):
+            return exc.response
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            self._idempotency_release()
+            raise
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        record = getattr(request, "idempotency_record", None)
+        if record is not None:
+            request.idempotency_record = None
+            if response.status_code >= 500 or response.status_code in NOT_KEPT:
+                idempotency_release(record=record)
+            else:
+                idempotency_store(
+                    record=record,
+                    status_code=response.status_code,
+                    body=getattr(response, "data", None),
+                )
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def _idempotency_release(self):
+        record = getattr(self.request, "idempotency_record", None)
+        if record is not None:
+            self.request.idempotency_record = None
+            idempotency_release(record=record)

@@ -1,0 +1,11 @@
+"""Periodic housekeeping of the idempotency records."""
+
+from celery import shared_task
+
+from api.services import idempotency_prune
+
+
+@shared_task(soft_time_limit=120, time_limit=180, max_retries=2)
+def idempotency_records_prune() -> int:
+    """Delete idempotency answers past their replay window; running twice deletes nothing more."""
+    return idempotency_prune()

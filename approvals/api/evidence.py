@@ -1,0 +1,37 @@
+"""The evidence bundle download, for compliance (browser session) and `audit:read` tokens."""
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from agents.models import Agent
+from approvals.evidence import package_evidence
+from approvals.models import ApprovalPackage
+from audit.actors import Actor
+from audit.permissions import AuditReader
+
+
+class PackageEvidenceView(APIView):
+    permission_classes = [IsAuthenticated, AuditReader]
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body is a ZIP whatever the Accept header; errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        summary="Download the signed evidence bundle of a package version",
+        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request, slug, version):
+        agent = get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)
+        package = get_object_or_404(ApprovalPackage, agent=agent, version=version)
+        token = request.auth if hasattr(request.auth, "scopes") else None
+        name, bundle = package_evidence(actor=Actor.for_user(request.user, token), package=package)
+        return FileResponse(
+            bundle, as_attachment=True, filename=name, content_type="application/zip"
+        )

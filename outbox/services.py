@@ -1,0 +1,352 @@
+"""Events that leave the system (mail, signed webhooks), sent only after the transaction commits.
+
+`notify` writes a `Notification` row in the caller's transaction and queues
+its dispatch on commit: a rolled-back change leaves neither. Dispatch mails
+the people concerned and creates one `WebhookDelivery` per URL; each delivery
+is a signed POST retried with exponential backoff up to a bounded number of
+attempts. A periodic sweep re-queues whatever a lost queue message or a
+stopped worker left behind, so nothing depends on the broker being up at the
+moment of the change.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from config.roles import REVIEWER_GROUPS, Group
+from outbox.models import DeliveryPurpose, DeliveryStatus, Notification, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Countersign-Signature"
+# The jobs of outbox/tasks.py, by name.
+DISPATCH = "outbox.tasks.notification_dispatch"
+DISPATCH_BATCH = "outbox.tasks.notifications_dispatch"
+DELIVER = "outbox.tasks.webhook_deliver"
+MAX_BACKOFF = timedelta(hours=1)
+# A notification not dispatched this long after its commit lost its queue message.
+SWEEP_GRACE = timedelta(seconds=30)
+# A retry countdown may fire a little before the recorded due time.
+EARLY_TOLERANCE = timedelta(seconds=1)
+
+OWNERS, REVIEWERS, SECURITY, EXPLICIT = "owners", "reviewers", "security", "explicit"
+EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "package.submitted": ("Package submitted for review", (REVIEWERS,)),
+    "decision.made": ("A reviewer decided a sign-off", (OWNERS,)),
+    "package.approved": ("Package approved", (OWNERS,)),
+    "package.changes_requested": ("Changes requested", (OWNERS,)),
+    "recertification.due": ("Re-certification due", (OWNERS, REVIEWERS)),
+    "recertification.blocked": ("Re-certification cannot open", (OWNERS,)),
+    "approval.expired": ("Approval expired", (OWNERS,)),
+    "signoff.escalated": ("Review past its deadline", (EXPLICIT,)),
+    "drift.found": ("Scope drift found", (OWNERS, SECURITY)),
+    "agent.suspended": ("Agent suspended", (OWNERS, SECURITY)),
+}
+
+
+def _settings() -> dict:
+    return settings.COUNTERSIGN
+
+
+def _payload(event: str, objects: dict) -> dict:
+    agent = objects.get("agent") or getattr(objects.get("package"), "agent", None)
+    return {
+        "event": event,
+        "agent": agent.slug if agent is not None else "",
+        "package_version": getattr(objects.get("package"), "version", None),
+        "decision_id": getattr(objects.get("decision"), "pk", None),
+        "kill_switch_webhook": objects.get("kill_switch_webhook"),
+        "data": objects.get("data") or {},
+    }
+
+
+def notify(event: str, **objects) -> Notification:
+    """Record the notification of an event and queue its dispatch once the transaction commits.
+
+    `objects` may name the agent, package, decision, kill_switch_webhook and
+    `data` (a JSON-compatible dict carried in the webhook body).
+    """
+    payload = _payload(event, objects)
+    notification = Notification.objects.create(
+        event=event, agent_slug=payload["agent"], payload=payload
+    )
+    transaction.on_commit(lambda: notifications_enqueue([notification.pk]))
+    return notification
+
+
+def notify_many(event: str, items: list[dict]) -> list[int]:
+    """Record one notification per item ({"agent": slug, "data": {...}}) in one query."""
+    if not items:
+        return []
+    rows = Notification.objects.bulk_create(
+        Notification(
+            event=event,
+            agent_slug=item["agent"],
+            payload={
+                "event": event,
+                "agent": item["agent"],
+                "package_version": item.get("package_version"),
+                "decision_id": None,
+                "kill_switch_webhook": None,
+                "data": item.get("data") or {},
+            },
+        )
+        for item in items
+    )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: _enqueue_batch(ids))
+    return ids
+
+
+def _queue(task: str, *args) -> bool:
+    """Send a job to the workers by task name; False when the broker cannot take it.
+
+    Jobs are sent by name so that the services never import the task modules,
+    which import them.
+    """
+    try:
+        current_app.send_task(task, args=args)
+    except Exception:
+        logger.warning("could not queue %s%r; the sweep will", task, args, exc_info=True)
+        return False
+    return True
+
+
+def _enqueue_batch(notification_ids: list[int]) -> None:
+    """Hand a batch to the workers as one message; a broker outage is caught up by the sweep."""
+    _queue(DISPATCH_BATCH, notification_ids)
+
+
+def notifications_enqueue(notification_ids: list[int]) -> None:
+    """Hand the notifications to the workers; a broker outage is caught up by the sweep."""
+    for pk in notification_ids:
+        _queue(DISPATCH, pk)
+
+
+def deliveries_enqueue(delivery_ids: list[int]) -> None:
+    """Hand the webhook deliveries to the workers; a broker outage is caught up by the sweep."""
+    for pk in delivery_ids:
+        _queue(DELIVER, pk)
+
+
+def sign(body: bytes) -> str:
+    """Return the signature header value of a webhook body: HMAC-SHA256 with the shared secret."""
+    secret = _settings()["WEBHOOK_SECRET"].encode()
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _recipients(notification: Notification) -> list[str]:
+    _, audiences = EVENTS.get(notification.event, ("", (OWNERS,)))
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    query = Q(pk__in=[])
+    if OWNERS in audiences and notification.agent_slug:
+        query |= Q(owned_agents__slug=notification.agent_slug)
+    if REVIEWERS in audiences:
+        query |= Q(groups__name__in=REVIEWER_GROUPS)
+    if SECURITY in audiences:
+        query |= Q(groups__name=Group.SECURITY)
+    emails = set(users.filter(query).values_list("email", flat=True).distinct())
+    if EXPLICIT in audiences:
+        emails |= set(notification.payload.get("data", {}).get("recipients", []))
+    return sorted(emails)
+
+
+def _mail(notification: Notification, recipients: list[str]) -> None:
+    title, _ = EVENTS.get(notification.event, (notification.event, ()))
+    payload = notification.payload
+    subject = f"[Countersign] {title}" + (f": {payload['agent']}" if payload["agent"] else "")
+    lines = [f"{title}.", ""]
+    if payload["agent"]:
+        lines.append(f"Agent: {payload['agent']}")
+    if payload.get("package_version"):
+        lines.append(f"Package version: v{payload['package_version']}")
+    for key, value in sorted(payload.get("data", {}).items()):
+        if key != "recipients":
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def _body(notification: Notification) -> str:
+    payload = notification.payload
+    document = {
+        "id": notification.pk,
+        "event": notification.event,
+        "occurred_at": notification.created_at.isoformat(),
+        "agent": payload["agent"],
+        "package_version": payload.get("package_version"),
+        "decision_id": payload.get("decision_id"),
+        "kill_switch_webhook": payload.get("kill_switch_webhook"),
+        "data": payload.get("data", {}),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def notification_send(*, notification_id: int) -> list[int]:
+    """Mail the notification and create its webhook deliveries; return the deliveries to send.
+
+    Runs once per notification: the row is locked (a concurrent run skips it)
+    and marked dispatched in the same transaction.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, dispatched_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return []
+        now = timezone.now()
+        recipients = _recipients(notification)
+        if recipients:
+            _mail(notification, recipients)
+        targets = [(url, DeliveryPurpose.SUBSCRIBER) for url in _settings()["WEBHOOK_URLS"]]
+        kill_switch = notification.payload.get("kill_switch_webhook")
+        if notification.event == "agent.suspended" and kill_switch:
+            targets.append((kill_switch, DeliveryPurpose.KILL_SWITCH))
+        body = _body(notification)
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    notification=notification,
+                    url=url,
+                    purpose=purpose,
+                    body=body,
+                    next_attempt_at=now,
+                )
+                for url, purpose in dict(targets).items()
+            ],
+            ignore_conflicts=True,
+        )
+        notification.dispatched_at = now
+        notification.email_recipients = recipients
+        notification.save(update_fields=["dispatched_at", "email_recipients"])
+        pending = list(
+            notification.deliveries.filter(status=DeliveryStatus.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+    return pending
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """POST the signed body; return the response code (None if no response) and an error."""
+    if not delivery.url.startswith(("https://", "http://")):
+        return None, "Only http and https URLs are called."
+    body = delivery.body.encode()
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        delivery.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Countersign-Webhook/1",
+            SIGNATURE_HEADER: sign(body),
+            "X-Countersign-Event": delivery.notification.event,
+            "X-Countersign-Delivery": str(delivery.pk),
+        },
+    )
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - scheme checked above
+            request, timeout=_settings()["WEBHOOK_TIMEOUT_SECONDS"]
+        ) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return None, str(getattr(error, "reason", error))[:500]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait after the given number of failed attempts: base * 2^(attempts-1)."""
+    seconds = _settings()["WEBHOOK_BACKOFF_SECONDS"] * 2 ** max(attempts - 1, 0)
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+def webhook_attempt(*, delivery_id: int) -> float | None:
+    """Try one delivery if it is due; return seconds until it should be tried again, or None.
+
+    The row stays locked during the request, so two workers never send the
+    same delivery at once; a worker that dies mid-request rolls back and the
+    delivery stays pending for the sweep.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("notification")
+            .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+            .first()
+        )
+        # Not due: another copy of this task or the sweep will send it when it is.
+        if delivery is None or delivery.next_attempt_at > timezone.now() + EARLY_TOLERANCE:
+            return None
+        code, error = _post(delivery)
+        delivery.attempts += 1
+        delivery.response_code = code
+        delivery.last_error = error
+        retry_in = None
+        if code is not None and 200 <= code < 300:
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = timezone.now()
+        elif delivery.attempts >= _settings()["WEBHOOK_MAX_ATTEMPTS"]:
+            delivery.status = DeliveryStatus.FAILED
+        else:
+            wait = backoff(delivery.attempts)
+            delivery.next_attempt_at = timezone.now() + wait
+            retry_in = wait.total_seconds()
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "response_code",
+                "last_error",
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+                "updated_at",
+            ]
+        )
+        if delivery.purpose == DeliveryPurpose.KILL_SWITCH and retry_in is None:
+            audit_record(
+                actor=Actor.system("celery:webhook_deliver"),
+                action="agent.kill_switch_called",
+                target=delivery,
+                agent_slug=delivery.notification.agent_slug,
+                package_version=delivery.notification.payload.get("package_version"),
+                data={
+                    "url": delivery.url,
+                    "status": delivery.status,
+                    "attempts": delivery.attempts,
+                    "response_code": code,
+                    "error": error,
+                },
+            )
+    return retry_in
+
+
+def notifications_sweep() -> tuple[list[int], list[int]]:
+    """Return the notifications left undispatched and the deliveries due again."""
+    now = timezone.now()
+    notifications = list(
+        Notification.objects.filter(
+            dispatched_at__isnull=True, created_at__lte=now - SWEEP_GRACE
+        ).values_list("pk", flat=True)[:1000]
+    )
+    deliveries = list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:1000]
+    )
+    return notifications, deliveries

@@ -1,0 +1,202 @@
+"""Demo users and agents in every state, so every screen has something real to show."""
+
+import copy
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from agents.observations import observations_record
+from agents.services import agent_create
+from approvals.drift import drift_evaluate
+from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
+from audit.actors import Actor
+from config.roles import Group as Role
+from signoffs.models import Dimension, Verdict
+
+DEMO_PASSWORD = "countersign-demo"  # noqa: S105 - published demo login, never production
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# username -> (groups, is_staff, description)
+DEMO_USERS = {
+    "owner": ([Role.PRODUCT_OWNER], False, "product owner (owns every demo agent)"),
+    "owner2": ([Role.PRODUCT_OWNER], False, "product owner of another team"),
+    "iam1": ([Role.IAM], False, "IAM reviewer"),
+    "iam2": ([Role.IAM], False, "IAM reviewer"),
+    "pam1": ([Role.PAM], False, "PAM reviewer"),
+    "pam2": ([Role.PAM], False, "PAM reviewer"),
+    "security1": ([Role.SECURITY], False, "security reviewer"),
+    "security2": ([Role.SECURITY], False, "security reviewer"),
+    "compliance1": ([Role.COMPLIANCE], False, "compliance reviewer"),
+    "compliance2": ([Role.COMPLIANCE], False, "compliance reviewer"),
+    "auditor": ([Role.COMPLIANCE_OFFICER], False, "compliance officer (audit, evidence)"),
+    "admin": ([], True, "administrator (Django admin)"),
+}
+
+REVIEWERS = {
+    Dimension.IAM: "iam1",
+    Dimension.PAM: "pam1",
+    Dimension.SECURITY: "security1",
+    Dimension.COMPLIANCE: "compliance1",
+}
+SECOND_REVIEWERS = {Dimension.SECURITY: "security2"}
+
+
+def demo_users() -> dict:
+    User = get_user_model()
+    users = {}
+    for username, (groups, is_staff, _) in DEMO_USERS.items():
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "is_staff": is_staff,
+                "is_superuser": is_staff,
+                "email": f"{username}@example.com",
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        for name in groups:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        users[username] = user
+    return users
+
+
+def _manifest(name: str, **changes) -> dict:
+    doc = yaml.safe_load((EXAMPLES / name).read_text())
+    doc = copy.deepcopy(doc)
+    doc["kill_switch"]["last_tested"] = (timezone.now().date() - timedelta(days=7)).isoformat()
+    doc.update(changes)
+    return doc
+
+
+def _answers(package, dimension) -> dict:
+    signoff = package.signoffs.get(dimension=dimension)
+    return {item.code: True for item in signoff.checklist.items.all()}
+
+
+def _approve_all(package, users, dimensions=tuple(Dimension.values)) -> None:
+    for dimension in dimensions:
+        names = [REVIEWERS[dimension]]
+        if package.signoffs.get(dimension=dimension).required_approvals > 1:
+            names.append(SECOND_REVIEWERS[dimension])
+        for name in names:
+            signoff_decide(
+                actor=Actor.for_user(users[name]),
+                package=package,
+                dimension=dimension,
+                verdict=Verdict.APPROVE,
+                comment="Reviewed against the checklist.",
+                answers=_answers(package, dimension),
+            )
+
+
+def _agent(users, doc, owner="owner") -> Agent:
+    return agent_create(
+        actor=Actor.for_user(users[owner]),
+        slug=doc["agent"],
+        name=doc["name"],
+        team=doc.get("team", ""),
+        workload_id=doc["identity"]["workload_id"],
+        log_principal=doc["identity"]["log_principal"],
+        deployment=doc["deployment"],
+        description=doc["justification"],
+    )
+
+
+def _renamed(doc: dict, slug: str, name: str) -> dict:
+    doc = copy.deepcopy(doc)
+    doc["agent"] = slug
+    doc["name"] = name
+    doc["identity"]["workload_id"] = doc["identity"]["workload_id"].rsplit("/", 1)[0] + "/" + slug
+    doc["identity"]["log_principal"] = f"agent:{slug}"
+    return doc
+
+
+@transaction.atomic
+def seed_demo() -> list[str]:
+    """Create the demo users and agents that are missing; return what was created."""
+    users = demo_users()
+    created = []
+    owner = Actor.for_user(users["owner"])
+
+    def make(slug, doc, build):
+        if Agent.objects.filter(slug=slug).exists():
+            return
+        agent = _agent(users, doc)
+        build(agent, doc)
+        created.append(slug)
+
+    def approved(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        _approve_all(package, users)
+
+    def drifted(agent, doc):
+        # The runtime reports a dataset the approval never named: a live finding to
+        # acknowledge or resolve on the agent's page (high, not critical: a read).
+        approved(agent, doc)
+        observations_record(
+            actor=Actor.system("demo runtime"),
+            agent=agent,
+            items=[{"kind": "dataset", "identifier": "payroll-history", "access": "read"}],
+        )
+        drift_evaluate(actor=Actor.system("demo"))
+
+    def in_review(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        _approve_all(package, users, dimensions=(Dimension.IAM,))
+
+    def expanded(agent, doc):
+        approved(agent, doc)
+        wider = copy.deepcopy(doc)
+        wider["scope"]["tools"].append(
+            {"id": "order-lookup", "access": "read", "trust_boundary": "internal"}
+        )
+        package = package_create(actor=owner, agent=agent, manifest=wider)
+        package_submit(actor=owner, package=package)
+
+    def draft(agent, doc):
+        package_create(actor=owner, agent=agent, manifest=doc)
+
+    def changes_requested(agent, doc):
+        package = package_create(actor=owner, agent=agent, manifest=doc)
+        package_submit(actor=owner, package=package)
+        signoff_decide(
+            actor=Actor.for_user(users["security1"]),
+            package=package,
+            dimension=Dimension.SECURITY,
+            verdict=Verdict.REQUEST_CHANGES,
+            comment="Lower the credential TTL to 10 minutes and add a chaining limit.",
+        )
+
+    def suspended(agent, doc):
+        approved(agent, doc)
+        agent_suspend(
+            actor=Actor.for_user(users["security1"]),
+            agent=agent,
+            reason="Unexpected calls to an unapproved payments endpoint.",
+        )
+
+    hr = _manifest("hr-copilot.yaml")
+    support = _manifest("support-agent.yaml")
+    make("hr-policy-copilot", hr, drifted)
+    make("support-assistant", support, expanded)
+    make(
+        "it-helpdesk-copilot", _renamed(hr, "it-helpdesk-copilot", "IT helpdesk copilot"), in_review
+    )
+    make(
+        "claims-intake",
+        _renamed(support, "claims-intake", "Claims intake assistant"),
+        changes_requested,
+    )
+    make("travel-booking", _renamed(support, "travel-booking", "Travel booking agent"), suspended)
+    make("sales-notes", _renamed(hr, "sales-notes", "Sales notes summarizer"), draft)
+    return created

@@ -1,0 +1,90 @@
+"""Forms of the agent pages: filters, registration, editing, the kill switch, findings."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from agents.filters import AgentFilterSet
+from agents.models import Deployment
+from approvals.models import FINDING_TEXT_MAX_LENGTH
+from web import selectors
+
+BLANK = [("", "Any")]
+
+
+def agent_filters(data, queryset, user) -> AgentFilterSet:
+    """Return the agent list's filters (the API's FilterSet), teams offered from those visible.
+
+    A value that is not valid is left out of the filtering, not shown as an error page.
+    """
+    filters = AgentFilterSet(data, queryset=queryset)
+    fields = filters.form.fields
+    teams = [(team, team) for team in selectors.teams_visible(user)]
+    fields["team"].widget = forms.Select(choices=BLANK + teams)
+    for name in ("status", "deployment", "risk_tier"):
+        fields[name].widget.attrs["size"] = 4
+    return filters
+
+
+class AgentCreateForm(forms.Form):
+    slug = forms.SlugField(
+        max_length=63,
+        help_text="The identifier CI uses in the manifest's `agent` field; it never changes.",
+    )
+    name = forms.CharField(max_length=200)
+    team = forms.CharField(max_length=100, required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    workload_id = forms.CharField(
+        label="Workload identity (SPIFFE ID)",
+        max_length=2048,
+        help_text="spiffe://<trust domain>/<path>, e.g. spiffe://prod.example.com/ns/support/sa/bot",
+    )
+    log_principal = forms.CharField(
+        max_length=200, help_text="How the agent's actions are attributed in logs."
+    )
+    deployment = forms.ChoiceField(choices=Deployment.choices)
+
+
+class AgentUpdateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    team = forms.CharField(max_length=100, required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    owners = forms.CharField(
+        help_text="Usernames of the product owners, separated by commas.", max_length=2000
+    )
+
+    def clean_owners(self) -> list:
+        names = sorted({n.strip() for n in self.cleaned_data["owners"].split(",") if n.strip()})
+        users = list(get_user_model().objects.filter(username__in=names, is_active=True))
+        missing = set(names) - {user.username for user in users}
+        if missing:
+            raise forms.ValidationError(f"No such user: {', '.join(sorted(missing))}.")
+        if not users:
+            raise forms.ValidationError("Name at least one owner.")
+        return users
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Recorded in the audit trail and sent with the kill-switch webhook.",
+    )
+
+
+class FindingForm(forms.Form):
+    """Acknowledge a drift finding (a note is optional) or resolve it (say how)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+    action = forms.ChoiceField(
+        choices=[(ACKNOWLEDGE, "Acknowledge: seen, still live"), (RESOLVE, "Resolve: close it")],
+        widget=forms.RadioSelect,
+    )
+    text = forms.CharField(
+        label="Note or resolution",
+        required=False,
+        max_length=FINDING_TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the audit trail; required to resolve.",
+    )

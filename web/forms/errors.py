@@ -1,0 +1,84 @@
+"""Service errors shown beside the form fields they name."""
+
+import re
+
+from django import forms
+
+from config.errors import ApplicationError
+from web.forms.packages import FIELD_PATHS, PATH_BY_FIELD, PackageForm
+from web.forms.scope import ScopeEditor
+
+_SCOPE_PATH = re.compile(r"^scope\.(\w+)\[(\d+)\](?:\.(\w+))?")
+
+
+def errors_apply(error: ApplicationError, form: forms.Form, scope: ScopeEditor | None = None):
+    """Put a service's field errors beside the fields they name; return the rest.
+
+    Paths are those of InvalidInput.fields, e.g. ``manifest.scope.tools[0].access``
+    or ``manifest.kill_switch.last_tested``; what matches no field is returned
+    as (path, message) pairs to show above the form.
+    """
+    rest = []
+    for path, messages in (error.fields or {}).items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            if not _error_place(path, str(message), form, scope):
+                rest.append((path.removeprefix("manifest."), str(message)))
+    if not error.fields:
+        rest.append(("", error.message))
+    return rest
+
+
+def _error_place(path: str, message: str, form, scope) -> bool:
+    bare = path.removeprefix("manifest.")
+    match = _SCOPE_PATH.match(bare)
+    if match and scope is not None:
+        kind, index, field = match.group(1), int(match.group(2)), match.group(3)
+        return scope.add_error(kind, index, field, message)
+    if isinstance(form, PackageForm):
+        name = None
+        candidate = re.sub(r"\[\d+\]$", "", bare)
+        while candidate and name is None:
+            name = FIELD_PATHS.get(candidate)
+            candidate = candidate.rpartition(".")[0]
+        if name is None:
+            return False
+        form.add_error(name, f"{bare}: {message}" if PATH_BY_FIELD[name] != bare else message)
+        return True
+    name = path.replace("answers.", "item_", 1) if path.startswith("answers.") else path
+    if name in form.fields:
+        form.add_error(name, message)
+        return True
+    return False
+
+
+def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="package-form"):
+    """Return (label, message, anchor id) for every error of the editor page, in page order.
+
+    `rest` holds the (path, message) pairs no field took; they link to `rest_anchor`.
+    """
+    entries = []
+    if form is not None and form.is_bound:
+        entries += [
+            ("Package", str(message), "package-form") for message in form.non_field_errors()
+        ]
+        entries += _field_entries(form, "")
+    for _kind, label, rows in scope.kinds() if scope is not None else ():
+        for number, row in enumerate(rows, start=1):
+            if not row.is_bound:
+                continue
+            where = f"{label} entry {number}"
+            first = row[next(iter(row.fields))].id_for_label
+            entries += [(where, str(message), first) for message in row.non_field_errors()]
+            entries += _field_entries(row, f"{where}: ")
+    entries += [(path or "Package", message, rest_anchor) for path, message in rest]
+    if upload is not None and upload.is_bound:
+        entries += _field_entries(upload, "")
+    return entries
+
+
+def _field_entries(form: forms.Form, label_prefix: str) -> list[tuple[str, str, str]]:
+    return [
+        (f"{label_prefix}{field.label}", str(message), field.id_for_label)
+        for field in form
+        for message in field.errors
+    ]

@@ -1,0 +1,339 @@
+"""Forms of the package editor: the manifest fields, the scope table, a manifest file."""
+
+import copy
+from datetime import date
+
+from django import forms
+
+from approvals import manifest as manifests
+
+
+def word_choices(values) -> list[tuple[str, str]]:
+    """Return choices whose labels are the values in words."""
+    return [(value, value.replace("_", " ")) for value in values]
+
+
+class ManifestUploadForm(forms.Form):
+    manifest_file = forms.FileField(
+        label="Manifest file",
+        help_text="The agent's manifest as YAML or JSON (at most 1 MB).",
+    )
+
+    def clean_manifest_file(self):
+        upload = self.cleaned_data["manifest_file"]
+        if upload.size > 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 1 MB.")
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.")
+        name = upload.name.lower()
+        self.content_type = "application/json" if name.endswith(".json") else "application/yaml"
+        return text
+
+
+# --------------------------------------------------------------------- package editor
+
+
+def _text(label, help_text="", required=True, area=False, **kwargs):
+    widget = forms.Textarea(attrs={"rows": 2}) if area else forms.TextInput
+    return forms.CharField(
+        label=label, help_text=help_text, required=False, widget=widget, **kwargs
+    ), required
+
+
+def _integer(label, help_text="", required=True, **kwargs):
+    return forms.IntegerField(label=label, help_text=help_text, required=False, **kwargs), required
+
+
+def _choice(label, values, help_text="", required=True):
+    choices = ([("", "(not set)")] if not required else []) + word_choices(values)
+    return forms.ChoiceField(
+        label=label, help_text=help_text, choices=choices, required=False
+    ), required
+
+
+def _flag(label, help_text=""):
+    return forms.BooleanField(label=label, help_text=help_text, required=False), False
+
+
+# Form field -> (manifest path, field, required). Every field of the manifest but
+# `agent` (fixed to the agent) and `scope` (the scope editor) is here, grouped in
+# the order of the sections the page shows.
+PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
+    (
+        "About",
+        "What the agent is and why it needs this scope.",
+        {
+            "name": _text(
+                "Name", "How people know the agent; it replaces the agent's name on approval."
+            ),
+            "team": _text("Team", "The owning team.", required=False),
+            "deployment": _choice(
+                "Deployment",
+                manifests.DEPLOYMENT_ORDER,
+                "Customer-facing and regulated workflows carry more risk than internal copilots.",
+            ),
+            "description": _text(
+                "Description",
+                "Optional. What the agent does, for reviewers.",
+                required=False,
+                area=True,
+            ),
+            "justification": _text(
+                "Business justification", "Why the business needs the agent to act.", area=True
+            ),
+            "risk_tier": _choice(
+                "Declared risk tier",
+                manifests.RISK_TIERS,
+                "Optional. It may raise the computed tier, never lower it.",
+                required=False,
+            ),
+            "approval_valid_days": _integer(
+                "Approval valid for (days)",
+                "Optional. A shorter approval lifetime than the risk tier's interval (1-365).",
+                required=False,
+                min_value=1,
+                max_value=365,
+            ),
+        },
+    ),
+    (
+        "Identity",
+        "The agent's workload identity and how its actions show in logs.",
+        {
+            "identity.workload_id": _text(
+                "Workload identity (SPIFFE ID)",
+                "spiffe://<trust domain>/<path>; unique to this agent.",
+            ),
+            "identity.log_principal": _text(
+                "Log principal", "The principal that names the agent in audit logs."
+            ),
+        },
+    ),
+    (
+        "Model",
+        "A new model or prompt digest is a scope expansion and needs a full review.",
+        {
+            "model.provider": _text(
+                "Model provider", "Who serves the model, e.g. a vendor or in-house."
+            ),
+            "model.id": _text("Model identifier", "The exact model version, not an alias."),
+            "model.prompt_digest": _text(
+                "Prompt digest", "'sha256:' followed by 64 lowercase hex digits."
+            ),
+        },
+    ),
+    (
+        "Credentials",
+        "How short-lived credentials are issued and revoked.",
+        {
+            "credentials.method": _choice(
+                "Issuing method",
+                manifests.CREDENTIAL_METHOD_ORDER,
+                "SPIFFE SVIDs are preferred; static secrets raise questions from PAM.",
+            ),
+            "credentials.max_ttl_seconds": _integer(
+                "Maximum credential TTL (seconds)",
+                "1 to 2,592,000. A longer TTL than approved is an expansion.",
+                min_value=1,
+                max_value=2592000,
+            ),
+            "credentials.jit": _flag("Just-in-time issuance", "Credentials are minted per task."),
+            "credentials.revocation": _text(
+                "Revocation", "How a credential is revoked before it expires.", area=True
+            ),
+        },
+    ),
+    (
+        "Enforcement",
+        "Where policy is enforced at request time.",
+        {
+            "enforcement.point": _choice(
+                "Enforcement point",
+                ("gateway", "sidecar", "in_app", "none"),
+                "Where each call is checked against policy; none is an expansion.",
+            ),
+            "enforcement.engine": _choice(
+                "Policy engine",
+                ("cedar", "opa", "custom", "none"),
+                "What evaluates the policy at request time.",
+            ),
+            "enforcement.mode": _choice(
+                "Mode", ("enforce", "monitor"), "Monitor only logs what enforce would block."
+            ),
+        },
+    ),
+    (
+        "Tool chaining and human oversight",
+        "Whether the agent may chain actions across systems.",
+        {
+            "chaining.allowed": _flag(
+                "Chaining allowed", "The agent may feed one tool's output into another call."
+            ),
+            "chaining.max_depth": _integer(
+                "Maximum chain depth",
+                "0 to 20; must be 0 when chaining is not allowed.",
+                required=False,
+                min_value=0,
+                max_value=20,
+            ),
+            "human_in_the_loop.writes": _flag(
+                "Human approves writes", "A person confirms every write before it happens."
+            ),
+            "human_in_the_loop.privileged": _flag(
+                "Human approves privileged actions", "A person confirms every privileged action."
+            ),
+        },
+    ),
+    (
+        "Kill switch and rollback",
+        "How the agent is stopped and rolled back.",
+        {
+            "kill_switch.procedure": _text(
+                "Kill-switch procedure", "The steps that stop the agent.", area=True
+            ),
+            "kill_switch.owner": _text("Kill-switch owner", "Who pulls it, e.g. an on-call rota."),
+            "kill_switch.max_minutes_to_revoke": _integer(
+                "Minutes to revoke",
+                "The longest it takes to stop the agent (1-10080).",
+                min_value=1,
+                max_value=10080,
+            ),
+            "kill_switch.webhook": _text(
+                "Kill-switch webhook",
+                "Optional http(s) URL called when the agent is suspended.",
+                required=False,
+            ),
+            "kill_switch.last_tested": (
+                forms.DateField(
+                    label="Last tested",
+                    help_text="High and critical packages need a test within the last 90 days.",
+                    required=False,
+                    widget=forms.DateInput(attrs={"type": "date"}),
+                ),
+                False,
+            ),
+            "rollback.plan": _text(
+                "Rollback plan", "How to return to the last approved version.", area=True
+            ),
+        },
+    ),
+    (
+        "Logging",
+        "Audit trails and retention.",
+        {
+            "logging.destinations": (
+                forms.CharField(
+                    label="Log destinations",
+                    help_text="One per line, e.g. siem.",
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 2}),
+                ),
+                True,
+            ),
+            "logging.retention_days": _integer(
+                "Retention (days)",
+                "1 to 3650. A shorter retention is an expansion.",
+                min_value=1,
+                max_value=3650,
+            ),
+            "logging.attribution": _text(
+                "Attribution", "How each call is tied to the agent's identity in logs."
+            ),
+        },
+    ),
+    (
+        "Emergency access",
+        "Break-glass access makes the package critical.",
+        {
+            "emergency_access.break_glass": _flag(
+                "Break-glass access", "Emergency access outside the approved scope exists."
+            ),
+            "emergency_access.procedure": _text(
+                "Break-glass procedure",
+                "Required when break-glass access is enabled.",
+                required=False,
+                area=True,
+            ),
+        },
+    ),
+]
+FIELD_PATHS = {
+    path: path.replace(".", "__") for _, _, fields in PACKAGE_SECTIONS for path in fields
+}
+PATH_BY_FIELD = {name: path for path, name in FIELD_PATHS.items()}
+
+
+class PackageForm(forms.Form):
+    """Every manifest field but the scope; the schema's own checks run in the service."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for _, _, fields in PACKAGE_SECTIONS:
+            for path, (field, required) in fields.items():
+                field = copy.deepcopy(field)
+                if required:
+                    field.widget.attrs["aria-required"] = "true"
+                self.fields[FIELD_PATHS[path]] = field
+
+    def sections(self):
+        """Yield (title, intro, [(bound field, required)]) per section, for the template."""
+        for title, intro, fields in PACKAGE_SECTIONS:
+            yield (
+                title,
+                intro,
+                [(self[FIELD_PATHS[path]], required) for path, (_, required) in fields.items()],
+            )
+
+
+def manifest_initial(manifest: dict) -> dict:
+    """Return the package form's initial values from a manifest."""
+    initial = {}
+    for path, name in FIELD_PATHS.items():
+        value = manifest
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if path == "logging.destinations":
+            value = "\n".join(value or [])
+        initial[name] = value
+    return initial
+
+
+def _set(doc: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = value
+
+
+def manifest_build(*, agent_slug: str, cleaned: dict, scope: dict[str, list[dict]]) -> dict:
+    """Build the manifest the service validates from the editor's cleaned values.
+
+    Empty optional values are left out, so a missing required value is reported
+    by the manifest validation beside its field.
+    """
+    doc: dict = {"agent": agent_slug}
+    for path, name in FIELD_PATHS.items():
+        value = cleaned.get(name)
+        if path == "logging.destinations":
+            value = [line.strip() for line in (value or "").splitlines() if line.strip()] or None
+        elif isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, str):
+            value = value.strip() or None
+        if value is None:
+            continue
+        _set(doc, path, value)
+    for section in (
+        "credentials",
+        "enforcement",
+        "kill_switch",
+        "rollback",
+        "logging",
+        "identity",
+        "model",
+    ):
+        doc.setdefault(section, {})
+    doc["scope"] = scope
+    return doc

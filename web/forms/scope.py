@@ -1,0 +1,183 @@
+"""The package editor's scope table: one row of fields per scope entry."""
+
+import json
+import re
+
+from django import forms
+
+from approvals import manifest as manifests
+from web.forms.packages import word_choices
+
+
+class ScopeEntryForm(forms.Form):
+    id = forms.CharField(
+        label="Identifier",
+        required=False,
+        max_length=512,
+        help_text="Action name, tool, dataset, URL or API; no spaces.",
+    )
+    access = forms.ChoiceField(
+        choices=word_choices(manifests.ACCESS_ORDER),
+        required=False,
+        help_text="read < write < execute < admin",
+    )
+    trust_boundary = forms.ChoiceField(
+        label="Trust boundary",
+        choices=word_choices(manifests.BOUNDARY_ORDER),
+        required=False,
+        help_text="internal < external < third party",
+    )
+    classification = forms.ChoiceField(
+        label="Classification",
+        choices=word_choices(manifests.CLASSIFICATION_ORDER),
+        required=False,
+        initial="internal",
+        help_text="public < internal < confidential < restricted",
+    )
+    privileged = forms.BooleanField(required=False, help_text="Makes the package critical.")
+    constraints = forms.CharField(
+        required=False,
+        help_text='Optional JSON object, e.g. {"max_amount_eur": 50}.',
+        widget=forms.TextInput,
+    )
+    justification = forms.CharField(required=False, help_text="Why the agent needs it.")
+
+    def clean_constraints(self) -> dict:
+        text = self.cleaned_data["constraints"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error.msg}.")
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"max": 1}.')
+        return value
+
+    def is_blank(self) -> bool:
+        return not any(
+            str(self.data.get(self.add_prefix(name), "")).strip()
+            for name in ("id", "justification", "constraints")
+        )
+
+    def entry(self) -> dict:
+        data = self.cleaned_data
+        entry = {"id": data["id"].strip(), "access": data["access"] or "read"}
+        for name in ("trust_boundary", "classification"):
+            if data[name]:
+                entry[name] = data[name]
+        entry["privileged"] = data["privileged"]
+        if data["constraints"]:
+            entry["constraints"] = data["constraints"]
+        if data["justification"].strip():
+            entry["justification"] = data["justification"].strip()
+        if not entry["id"]:
+            del entry["id"]
+        return entry
+
+
+SCOPE_FIELDS = list(ScopeEntryForm.base_fields)
+SCOPE_LABELS = {
+    "actions": "Actions",
+    "tools": "Tools",
+    "datasets": "Datasets",
+    "endpoints": "Endpoints",
+    "external_apis": "External APIs",
+}
+
+
+def entry_initial(entry: dict) -> dict:
+    initial = {name: entry.get(name) for name in SCOPE_FIELDS}
+    initial["constraints"] = json.dumps(entry["constraints"]) if entry.get("constraints") else ""
+    initial["justification"] = entry.get("justification") or ""
+    return initial
+
+
+class ScopeEditor:
+    """The scope entries of every kind, as rows of `ScopeEntryForm`s.
+
+    Rows are read from the posted data by index, blank rows dropped, and
+    renumbered so row i of a kind is entry i of the manifest: a validation path
+    like ``scope.tools[2].access`` then lands on its row.
+    """
+
+    def __init__(self, rows: dict[str, list[ScopeEntryForm]]):
+        self.rows = rows
+
+    @classmethod
+    def from_manifest(cls, manifest: dict | None) -> "ScopeEditor":
+        scope = (manifest or {}).get("scope") or {}
+        return cls(
+            {
+                kind: [
+                    ScopeEntryForm(prefix=f"{kind}-{index}", initial=entry_initial(entry))
+                    for index, entry in enumerate(scope.get(kind) or [])
+                ]
+                for kind in manifests.SCOPE_KINDS
+            }
+        )
+
+    @classmethod
+    def from_post(cls, data, *, add: str = "", remove: str = "") -> "ScopeEditor":
+        rows = {}
+        for kind in manifests.SCOPE_KINDS:
+            pattern = re.compile(rf"^{kind}-(\d+)-id$")
+            indices = sorted({int(m.group(1)) for key in data if (m := pattern.match(key))})
+            values = []
+            for index in indices:
+                if remove == f"{kind}-{index}":
+                    continue
+                row = {name: data.get(f"{kind}-{index}-{name}", "") for name in SCOPE_FIELDS}
+                if not row["privileged"]:
+                    row.pop("privileged")
+                if any(
+                    str(row.get(name, "")).strip()
+                    for name in ("id", "justification", "constraints")
+                ):
+                    values.append(row)
+            forms_ = [
+                ScopeEntryForm(
+                    {f"{kind}-{i}-{name}": value for name, value in row.items()},
+                    prefix=f"{kind}-{i}",
+                )
+                for i, row in enumerate(values)
+            ]
+            if add == kind:
+                forms_.append(ScopeEntryForm(prefix=f"{kind}-{len(forms_)}"))
+            rows[kind] = forms_
+        return cls(rows)
+
+    def is_valid(self) -> bool:
+        return all(
+            form.is_valid() for forms_ in self.rows.values() for form in forms_ if form.is_bound
+        )
+
+    def has_errors(self) -> bool:
+        return any(
+            form.is_bound and form.errors for forms_ in self.rows.values() for form in forms_
+        )
+
+    def scope(self) -> dict[str, list[dict]]:
+        return {
+            kind: [form.entry() for form in forms_ if form.is_bound and not form.is_blank()]
+            for kind, forms_ in self.rows.items()
+        }
+
+    def kinds(self):
+        """Yield (kind, label, rows) for the template."""
+        for kind in manifests.SCOPE_KINDS:
+            yield kind, SCOPE_LABELS[kind], self.rows[kind]
+
+    def add_error(self, kind: str, index: int, field: str | None, message: str) -> bool:
+        forms_ = self.rows.get(kind, [])
+        if index >= len(forms_):
+            return False
+        form = forms_[index]
+        if not form.is_bound:
+            return False
+        if not hasattr(form, "cleaned_data"):
+            form.is_valid()
+        form.add_error(field if field in form.fields else None, message)
+        return True

@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+
+from web.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create demo users for every role and agents in each state (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--list-logins", action="store_true", help="Only list demo logins.")
+
+    def handle(self, *args, **options):
+        if options["list_logins"]:
+            for username, (_, _, description) in DEMO_USERS.items():
+                self.stdout.write(f"  {username:<12} {description}")
+            self.stdout.write(f"  password: {DEMO_PASSWORD}")
+            return
+        created = seed_demo()
+        self.stdout.write(f"Demo data ready ({len(created)} agent(s) created).")

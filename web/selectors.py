@@ -1,0 +1,279 @@
+"""Reads behind the pages: every query here is scoped to what the user may see."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
+from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
+from audit.filters import AuditEventFilterSet
+from audit.models import AuditEvent
+from audit.permissions import can_read_audit
+from config.errors import InvalidInput
+from config.roles import SEE_EVERY_AGENT_GROUPS
+from signoffs.models import Decision, Dimension, SignOff, SignOffState
+
+# Actions the audit page offers as suggestions; any other value is matched exactly too.
+KNOWN_ACTIONS = (
+    "agent.created",
+    "agent.updated",
+    "agent.suspended",
+    "package.created",
+    "package.updated",
+    "package.submitted",
+    "package.signoffs_carried_over",
+    "package.approved",
+    "package.changes_requested",
+    "package.rejected",
+    "package.superseded",
+    "package.expired",
+    "package.revoked",
+    "signoff.decided",
+    "gate.checked",
+    "checklist.loaded",
+)
+
+
+def _per_request(user, name: str, compute):
+    """Return a value computed once per user object, i.e. once per request."""
+    cache = getattr(user, "_countersign_cache", None)
+    if cache is None:
+        cache = {}
+        user._countersign_cache = cache
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
+def agents_visible(user) -> QuerySet:
+    """Return the agents the user may see (a lazy queryset, usable as a subquery)."""
+    return _per_request(user, "visible", lambda: Agent.objects.visible_to(user)).all()
+
+
+def user_dimensions(user) -> list[str]:
+    """Return the sign-off dimensions whose reviewer group the user belongs to."""
+
+    def compute():
+        names = set(user.groups.filter(name__in=Dimension.values).values_list("name", flat=True))
+        return [dimension for dimension in Dimension.values if dimension in names]
+
+    return _per_request(user, "dimensions", compute)
+
+
+def agents_list(user) -> QuerySet:
+    """Return the visible agents with their owners and current approval, by slug."""
+    current = ApprovalPackage.objects.filter(agent=OuterRef("pk"), state=PackageState.APPROVED)
+    return (
+        agents_visible(user)
+        .annotate(
+            approved_version=Subquery(current.values("version")[:1]),
+            approval_expires_at=Subquery(current.values("expires_at")[:1]),
+        )
+        .prefetch_related("owners")
+        .order_by("slug")
+    )
+
+
+def teams_visible(user) -> list[str]:
+    """Return the distinct teams of the visible agents, for the filter's choices."""
+    return list(
+        agents_visible(user)
+        .exclude(team="")
+        .order_by("team")
+        .values_list("team", flat=True)
+        .distinct()
+    )
+
+
+def packages_awaiting(user) -> QuerySet:
+    """Return the pending sign-offs of the user's dimensions, oldest submission first.
+
+    Sign-offs of packages the user wrote or owns, and of packages the user has
+    already decided a dimension of, are left out: the user may not decide them.
+    """
+    dimensions = user_dimensions(user)
+    decided = Decision.objects.filter(reviewer=user).values("signoff__package_id")
+    owned = Agent.owners.through.objects.filter(user=user).values("agent_id")
+    return (
+        SignOff.objects.filter(
+            dimension__in=dimensions,
+            state=SignOffState.PENDING,
+            package__state=PackageState.IN_REVIEW,
+            package__agent__in=agents_visible(user),
+        )
+        .exclude(package_id__in=decided)
+        .exclude(package__agent_id__in=owned)
+        .exclude(package__submitted_by=user)
+        .exclude(package__created_by=user)
+        .annotate(approvals=Count("decisions", filter=Q(decisions__verdict="approve")))
+        .select_related("package", "package__agent")
+        .order_by("package__submitted_at", "package_id", "dimension")
+    )
+
+
+def package_state_counts(user) -> dict[str, int]:
+    """Return the number of visible packages in each state, every state present."""
+    rows = (
+        ApprovalPackage.objects.filter(agent__in=agents_visible(user))
+        .values("state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = dict.fromkeys(PackageState.values, 0)
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
+def agent_status_counts(user) -> dict[str, int]:
+    """Return the number of visible agents in each lifecycle status."""
+    rows = agents_visible(user).values("status").annotate(n=Count("pk")).order_by()
+    counts = dict.fromkeys(AgentStatus.values, 0)
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts
+
+
+def approvals_expiring(user, *, within_days: int | None = None, now: datetime | None = None):
+    """Return approved packages expiring within the recertification lead time, soonest first."""
+    now = now or timezone.now()
+    days = within_days or settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"]
+    return (
+        ApprovalPackage.objects.filter(
+            agent__in=agents_visible(user),
+            state=PackageState.APPROVED,
+            expires_at__lte=now + timedelta(days=days),
+        )
+        .select_related("agent")
+        .order_by("expires_at")
+    )
+
+
+def drift_open(user) -> QuerySet:
+    """Return the visible open drift findings, most recent first."""
+    return (
+        DriftFinding.objects.filter(agent__in=agents_visible(user), status=FindingStatus.OPEN)
+        .select_related("agent", "package")
+        .order_by("-last_seen")
+    )
+
+
+def agents_suspended(user) -> QuerySet:
+    """Return the visible suspended agents, most recently suspended first."""
+    return agents_visible(user).filter(suspended_at__isnull=False).order_by("-suspended_at")
+
+
+def agent_packages(agent) -> QuerySet:
+    """Return an agent's versions, newest first, with their sign-offs."""
+    return (
+        ApprovalPackage.objects.filter(agent=agent)
+        .select_related("created_by", "submitted_by")
+        .prefetch_related(Prefetch("signoffs", queryset=SignOff.objects.order_by("dimension")))
+        .order_by("-version")
+    )
+
+
+def package_signoffs(package) -> list[SignOff]:
+    """Return the package's sign-offs in dimension order, with decisions and checklist items."""
+    signoffs = (
+        SignOff.objects.filter(package=package)
+        .select_related("checklist", "carried_over_from__package")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+            "checklist__items",
+        )
+    )
+    order = {dimension: index for index, dimension in enumerate(Dimension.values)}
+    result = sorted(signoffs, key=lambda signoff: order[signoff.dimension])
+    for signoff in result:
+        signoff.package = package
+    return result
+
+
+def audit_timeline(agent, *, limit: int = 50) -> list[AuditEvent]:
+    """Return the agent's latest audit events, newest first."""
+    return list(AuditEvent.objects.filter(agent_slug=agent.slug).order_by("-seq")[:limit])
+
+
+@dataclass
+class AuditPage:
+    events: list
+    newer: int | None
+    older: int | None
+
+
+AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
+# Past this many agents, a product owner's events are read with one IN filter.
+AUDIT_UNION_MAX_AGENTS = 100
+
+
+def _first(events, order: str, limit: int, slugs: list[str] | None) -> list:
+    """Return the first `limit` events in `order`, of the given agents only when `slugs` is set.
+
+    An owner's agents are usually a handful among thousands: one index walk per
+    agent on (agent_slug, seq), merged, reads at most `limit` rows per agent,
+    where a single `agent_slug IN (...)` filter makes PostgreSQL walk the whole
+    sequence index backwards past every other agent's events. SQLite cannot
+    limit the branches of a UNION, so there the single filter serves.
+    """
+    if slugs is None:
+        return list(events.order_by(order)[:limit])
+    union_limits = connections[events.db].features.supports_slicing_ordering_in_compound
+    if len(slugs) > AUDIT_UNION_MAX_AGENTS or not union_limits:
+        return list(events.filter(agent_slug__in=slugs).order_by(order)[:limit])
+    branches = [events.filter(agent_slug=slug).order_by(order)[:limit] for slug in slugs]
+    if len(branches) < 2:
+        return list(branches[0]) if branches else []
+    return list(branches[0].union(*branches[1:], all=True).order_by(order)[:limit])
+
+
+def audit_events(
+    *,
+    user,
+    filters=None,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> AuditPage:
+    """Return one page of the audit events the user may see, newest first, by sequence number.
+
+    The filters are those of the exports (``audit.filters.AuditEventFilterSet``),
+    so a download holds what the page shows. Keyset paging (``seq < before`` or
+    ``seq > after``) reads only the rows shown, whatever the size of the trail,
+    and nothing counts the table. Audit readers see every event; anyone else
+    only the events of the agents they may see.
+    """
+    events = AuditEvent.objects.all()
+    slugs = None
+    if not can_read_audit(user):
+        if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
+            events = events.exclude(agent_slug="")
+        else:
+            slugs = list(agents_visible(user).values_list("slug", flat=True))
+    data = {name: (filters or {}).get(name) for name in AUDIT_FILTERS}
+    filterset = AuditEventFilterSet({k: v for k, v in data.items() if v}, queryset=events)
+    if not filterset.is_valid():
+        raise InvalidInput(
+            "Some filters are invalid.",
+            fields={name: [str(m) for m in msgs] for name, msgs in filterset.errors.items()},
+        )
+    events = filterset.qs
+    if after is not None:
+        rows = _first(events.filter(seq__gt=after), "seq", limit + 1, slugs)
+        has_newer = len(rows) > limit
+        rows = rows[:limit][::-1]
+        has_older = bool(rows)
+    else:
+        if before is not None:
+            events = events.filter(seq__lt=before)
+        rows = _first(events, "-seq", limit + 1, slugs)
+        has_older = len(rows) > limit
+        rows = rows[:limit]
+        has_newer = before is not None and bool(rows)
+    return AuditPage(
+        events=rows,
+        newer=rows[0].seq if rows and has_newer else None,
+        older=rows[-1].seq if rows and has_older else None,
+    )

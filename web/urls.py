@@ -1,0 +1,38 @@
+"""The pages' URLs, sign-in included."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web.views import agents, audit, dashboard, packages
+from web.views.login import LoginView, login_rate_limited
+
+urlpatterns = [
+    # The admin's sign-in is rate-limited like the site's.
+    path("admin/login/", login_rate_limited(admin.site.login)),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", dashboard.dashboard, name="dashboard"),
+    path("agents/", agents.agent_list, name="agent-list"),
+    path("agents/new/", agents.agent_new, name="agent-new"),
+    path("agents/<slug:slug>/", agents.agent_detail, name="agent-detail"),
+    path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent-edit"),
+    path("agents/<slug:slug>/suspend/", agents.agent_suspend, name="agent-suspend"),
+    path("agents/<slug:slug>/findings/<int:pk>/", agents.finding_handle, name="finding-handle"),
+    path("agents/<slug:slug>/packages/new/", packages.package_new, name="package-new"),
+    path("agents/<slug:slug>/packages/upload/", packages.package_upload, name="package-upload"),
+    path("agents/<slug:slug>/v<int:version>/", packages.package_detail, name="package-detail"),
+    path("agents/<slug:slug>/v<int:version>/edit/", packages.package_edit, name="package-edit"),
+    path(
+        "agents/<slug:slug>/v<int:version>/submit/",
+        packages.package_submit_view,
+        name="package-submit",
+    ),
+    path("agents/<slug:slug>/v<int:version>/clone/", packages.package_clone, name="package-clone"),
+    path(
+        "agents/<slug:slug>/v<int:version>/decide/<slug:dimension>/",
+        packages.package_decide,
+        name="package-decide",
+    ),
+    path("audit/", audit.audit_log, name="audit-log"),
+]

@@ -1,0 +1,1 @@
+"""Server-rendered pages. Thin: they read through selectors and write through services."""

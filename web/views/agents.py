@@ -1,0 +1,163 @@
+"""Agent pages: list, registration, detail, editing, the kill switch, drift findings."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+
+from agents.permissions import can_edit, can_register, can_suspend
+from agents.services import agent_create, agent_update
+from approvals.drift import can_handle_finding, finding_acknowledge, finding_resolve
+from approvals.models import PackageState
+from approvals.services import agent_suspend as agent_suspend_service
+from config.errors import ApplicationError, InvalidInput, NotPermitted
+from web import forms as web_forms
+from web import selectors
+from web.forms import agent_filters
+from web.views.common import (
+    actor_of,
+    agent_or_404,
+    refused,
+)
+
+
+@login_required
+def agent_list(request):
+    user = request.user
+    filters = agent_filters(request.GET or None, selectors.agents_list(user), user)
+    page = Paginator(filters.qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": filters.form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_register": not request.htmx and bool(can_register(user)),
+    }
+    template = "agents/_table.html" if request.htmx else "agents/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def agent_new(request):
+    check = can_register(request.user)
+    if not check:
+        return refused(request, NotPermitted(check.message, code=check.code))
+    form = web_forms.AgentCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = agent_create(actor=actor_of(request), **form.cleaned_data)
+        except InvalidInput as error:
+            for message in web_forms.errors_apply(error, form):
+                form.add_error(None, message[1])
+        else:
+            messages.success(request, f"Agent {agent.slug} registered. Now write its package.")
+            return redirect(agent)
+    return render(request, "agents/new.html", {"form": form})
+
+
+@login_required
+def agent_detail(request, slug):
+    agent = agent_or_404(request, slug)
+    packages = list(selectors.agent_packages(agent))
+    current = next((p for p in packages if p.state == PackageState.APPROVED), None)
+    approved = next((p for p in packages if p.approved_at is not None), None)
+    context = {
+        "agent": agent,
+        "owners": list(agent.owners.order_by("username")),
+        "packages": packages,
+        "current": current,
+        "last_approved": approved,
+        "draft": next((p for p in packages if p.state == PackageState.DRAFT), None),
+        "drift": list(agent.drift_findings.order_by("-last_seen")[:50]),
+        "events": selectors.audit_timeline(agent),
+        "may_edit": bool(can_edit(request.user, agent)),
+        "may_suspend": bool(can_suspend(request.user, agent)) and not agent.is_suspended,
+        "may_handle_findings": bool(can_handle_finding(request.user)),
+    }
+    return render(request, "agents/detail.html", context)
+
+
+@login_required
+def agent_edit(request, slug):
+    agent = agent_or_404(request, slug)
+    if not can_edit(request.user, agent):
+        return refused(
+            request, InvalidInput("Only the agent's owners and staff may change it."), status=403
+        )
+    initial = {
+        "name": agent.name,
+        "team": agent.team,
+        "description": agent.description,
+        "owners": ", ".join(agent.owners.order_by("username").values_list("username", flat=True)),
+    }
+    form = web_forms.AgentUpdateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent_update(actor=actor_of(request), agent=agent, **form.cleaned_data)
+        except ApplicationError as error:
+            for _, message in web_forms.errors_apply(error, form):
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Agent updated.")
+            return redirect(agent)
+    return render(request, "agents/edit.html", {"form": form, "agent": agent})
+
+
+@login_required
+def agent_suspend(request, slug):
+    """Pull the kill switch in two steps: give a reason, then confirm it."""
+    agent = agent_or_404(request, slug)
+    check = can_suspend(request.user, agent)
+    if not check:
+        return refused(request, InvalidInput(check.message, code=check.code), status=403)
+    form = web_forms.SuspendForm(request.POST or None)
+    confirming = False
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("step") != "confirm":
+            confirming = True
+        else:
+            try:
+                agent_suspend_service(
+                    actor=actor_of(request), agent=agent, reason=form.cleaned_data["reason"]
+                )
+            except InvalidInput as error:
+                for _, message in web_forms.errors_apply(error, form):
+                    form.add_error(None, message)
+            except ApplicationError as error:
+                return refused(request, error)
+            else:
+                messages.warning(request, f"{agent.slug} is suspended: every gate check denies.")
+                return redirect(agent)
+    return render(
+        request, "agents/suspend.html", {"agent": agent, "form": form, "confirming": confirming}
+    )
+
+
+@login_required
+def finding_handle(request, slug, pk):
+    """Acknowledge or resolve one drift finding of the agent (security reviewers and staff)."""
+    agent = agent_or_404(request, slug)
+    finding = get_object_or_404(agent.drift_findings, pk=pk)
+    check = can_handle_finding(request.user)
+    if not check:
+        return refused(request, NotPermitted(check.message, code=check.code), status=403)
+    form = web_forms.FindingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["text"]
+        try:
+            if form.cleaned_data["action"] == web_forms.FindingForm.ACKNOWLEDGE:
+                finding_acknowledge(actor=actor_of(request), finding=finding, note=text)
+            else:
+                finding_resolve(actor=actor_of(request), finding=finding, resolution=text)
+        except InvalidInput as error:
+            for field, message in web_forms.errors_apply(error, form):
+                form.add_error("text" if field in ("resolution", "note") else None, message)
+        except ApplicationError as error:
+            return refused(request, error)
+        else:
+            messages.success(request, f"Finding {form.cleaned_data['action']}d.")
+            return redirect(agent)
+    return render(
+        request, "agents/finding.html", {"agent": agent, "finding": finding, "form": form}
+    )

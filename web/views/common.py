@@ -1,0 +1,48 @@
+"""What the page views share: the acting user, refusals, objects in the user's scope."""
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from agents.models import Agent
+from approvals.models import ApprovalPackage
+from audit.actors import Actor
+from config.errors import ApplicationError
+from web import selectors
+
+
+def actor_of(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def refused(request, error: ApplicationError, *, status: int | None = None):
+    """Render a domain refusal as a page with the error's status."""
+    return render(request, "refused.html", {"error": error}, status=status or error.status_code)
+
+
+def agent_or_404(request, slug) -> Agent:
+    """Return the agent of this slug if the user may see it; 404 otherwise."""
+    return get_object_or_404(selectors.agents_visible(request.user), slug=slug)
+
+
+def package_or_404(request, slug, version) -> ApprovalPackage:
+    """Return the package version of an agent the user may see; 404 otherwise."""
+    return get_object_or_404(
+        ApprovalPackage.objects.select_related("agent", "base", "created_by", "submitted_by"),
+        agent__in=selectors.agents_visible(request.user),
+        agent__slug=slug,
+        version=version,
+    )
+
+
+def evidence_links(package) -> list[tuple[str, str]]:
+    """Return the evidence downloads of a package."""
+    kwargs = {"slug": package.agent.slug, "version": package.version}
+    return [("Evidence bundle (ZIP)", reverse("api-package-evidence", kwargs=kwargs))]
+
+
+def audit_export_links() -> list[tuple[str, str]]:
+    """Return the audit trail's downloads."""
+    return [
+        ("Export CSV", reverse("audit-export-csv")),
+        ("Export JSON Lines", reverse("audit-export-jsonl")),
+    ]

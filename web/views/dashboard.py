@@ -1,0 +1,47 @@
+"""The home page: my review queue and what needs attention."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from agents.permissions import can_register
+from approvals.models import PackageState
+from web import selectors
+
+
+def _age(delta) -> str:
+    """Return a waiting time as a short label: '3 d 4 h', '5 h 10 min' or '7 min'."""
+    minutes = int(delta.total_seconds() // 60)
+    days, hours, minutes = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    queue = list(selectors.packages_awaiting(user)[:50])
+    now = timezone.now()
+    for signoff in queue:
+        signoff.age = _age(now - (signoff.package.submitted_at or signoff.created_at))
+    package_counts = selectors.package_state_counts(user)
+    agent_counts = selectors.agent_status_counts(user)
+    context = {
+        "queue": queue,
+        "dimensions": selectors.user_dimensions(user),
+        "package_counts": [
+            (state, label, package_counts[state]) for state, label in PackageState.choices
+        ],
+        "agent_counts": agent_counts,
+        "agents_total": sum(agent_counts.values()),
+        "expiring": list(selectors.approvals_expiring(user)[:20]),
+        "expiring_count": selectors.approvals_expiring(user).count(),
+        "drift": list(selectors.drift_open(user)[:20]),
+        "drift_count": selectors.drift_open(user).count(),
+        "suspended": list(selectors.agents_suspended(user)[:20]),
+        "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
+        "can_register": bool(can_register(user)),
+    }
+    return render(request, "dashboard.html", context)

@@ -1,0 +1,343 @@
+"""Package pages: the editor, manifest upload, submission, the review page and decisions."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from agents.models import Agent
+from agents.permissions import can_edit
+from approvals.manifest import risk_tier_reasons
+from approvals.models import ApprovalPackage, PackageState
+from approvals.services import (
+    last_approved,
+    package_create,
+    package_submit,
+    package_update_draft,
+    signoff_decide,
+)
+from audit.permissions import can_read_audit
+from config.errors import ApplicationError, InvalidInput
+from signoffs.models import Dimension, SignOffState, Verdict
+from signoffs.permissions import can_decide
+from web import forms as web_forms
+from web import selectors
+from web.views.common import (
+    actor_of,
+    agent_or_404,
+    evidence_links,
+    package_or_404,
+    refused,
+)
+
+
+def _editor_source(agent: Agent) -> dict:
+    """Return the manifest a new draft starts from: the latest version, or the agent's fields."""
+    latest = agent.packages.order_by("-version").only("manifest").first()
+    if latest is not None:
+        return latest.manifest
+    return {
+        "name": agent.name,
+        "team": agent.team or None,
+        "deployment": agent.deployment,
+        "description": agent.description or None,
+        "identity": {"workload_id": agent.workload_id, "log_principal": agent.log_principal},
+        "enforcement": {"point": "gateway", "engine": "cedar", "mode": "enforce"},
+        "credentials": {"method": "spiffe_svid", "jit": True},
+        "chaining": {"allowed": False, "max_depth": 0},
+        "scope": {},
+    }
+
+
+def _editor(request, agent: Agent, package: ApprovalPackage | None):
+    """Show and save the package editor for a new draft (no package) or an existing one."""
+    if not can_edit(request.user, agent):
+        return refused(
+            request,
+            InvalidInput("Only the agent's owners and staff may write its packages."),
+            status=403,
+        )
+    if package is not None and not package.is_editable:
+        messages.info(request, "A submitted package is immutable; create a new version.")
+        return redirect(package)
+    errors: list = []
+    upload = web_forms.ManifestUploadForm()
+    if request.method == "POST":
+        form = web_forms.PackageForm(request.POST)
+        scope = web_forms.ScopeEditor.from_post(
+            request.POST,
+            add=request.POST.get("add_row", ""),
+            remove=request.POST.get("remove_row", ""),
+        )
+        editing_rows = "add_row" in request.POST or "remove_row" in request.POST
+        if not editing_rows and form.is_valid() & scope.is_valid():
+            manifest = web_forms.manifest_build(
+                agent_slug=agent.slug, cleaned=form.cleaned_data, scope=scope.scope()
+            )
+            saved, errors = _save(request, agent, package, manifest, form, scope)
+            if saved is not None:
+                return saved
+    else:
+        source = package.manifest if package is not None else _editor_source(agent)
+        form = web_forms.PackageForm(initial=web_forms.manifest_initial(source))
+        scope = web_forms.ScopeEditor.from_manifest(source)
+    summary = []
+    if request.method == "POST" and not editing_rows:
+        summary = web_forms.error_summary(form=form, scope=scope, rest=errors)
+    context = {
+        "agent": agent,
+        "package": package,
+        "form": form,
+        "scope": scope,
+        "upload": upload,
+        "errors": errors,
+        "summary": summary,
+        "base": last_approved(agent),
+    }
+    return render(request, "packages/edit.html", context)
+
+
+def _save(request, agent, package, manifest, form=None, scope=None):
+    """Create or update the draft, and submit it when asked; return (response, errors)."""
+    actor = actor_of(request)
+    try:
+        if package is None:
+            package = package_create(actor=actor, agent=agent, manifest=manifest)
+        else:
+            package = package_update_draft(actor=actor, package=package, manifest=manifest)
+    except ApplicationError as error:
+        if form is None:
+            return None, web_forms.errors_apply(error, web_forms.PackageForm())
+        return None, web_forms.errors_apply(error, form, scope)
+    if request.POST.get("then") == "submit":
+        try:
+            package_submit(actor=actor, package=package)
+        except ApplicationError as error:
+            messages.error(
+                request, f"Saved v{package.version} as a draft, not submitted: {error.message}"
+            )
+            return redirect("package-edit", slug=agent.slug, version=package.version), []
+        messages.success(request, f"v{package.version} submitted for review.")
+        return redirect(package), []
+    messages.success(request, f"Draft v{package.version} saved.")
+    return redirect("package-edit", slug=agent.slug, version=package.version), []
+
+
+@login_required
+def package_new(request, slug):
+    return _editor(request, agent_or_404(request, slug), None)
+
+
+@login_required
+def package_edit(request, slug, version):
+    package = package_or_404(request, slug, version)
+    return _editor(request, package.agent, package)
+
+
+@login_required
+@require_POST
+def package_upload(request, slug):
+    """Create (or replace the given draft with) a manifest file's contents."""
+    agent = agent_or_404(request, slug)
+    version = request.POST.get("version", "")
+    if version and not version.isdigit():
+        raise Http404("No such version.")
+    package = package_or_404(request, slug, int(version)) if version else None
+    upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
+    errors = []
+    if upload.is_valid():
+        actor = actor_of(request)
+        try:
+            if package is None:
+                package = package_create(
+                    actor=actor,
+                    agent=agent,
+                    manifest=upload.cleaned_data["manifest_file"],
+                    content_type=upload.content_type,
+                )
+            else:
+                package = package_update_draft(
+                    actor=actor,
+                    package=package,
+                    manifest=upload.cleaned_data["manifest_file"],
+                    content_type=upload.content_type,
+                )
+        except ApplicationError as error:
+            if not error.fields and error.status_code != 400:
+                return refused(request, error)
+            errors = web_forms.errors_apply(error, web_forms.ManifestUploadForm())
+            # Shown beside the upload control, where the user's attention is.
+            for path, message in errors:
+                upload.add_error("manifest_file", f"{path}: {message}" if path else message)
+        else:
+            messages.success(request, f"Draft v{package.version} created from the file.")
+            return redirect("package-edit", slug=agent.slug, version=package.version)
+    source = package.manifest if package is not None else _editor_source(agent)
+    context = {
+        "agent": agent,
+        "package": package,
+        "form": web_forms.PackageForm(initial=web_forms.manifest_initial(source)),
+        "scope": web_forms.ScopeEditor.from_manifest(source),
+        "upload": upload,
+        "errors": errors,
+        "summary": web_forms.error_summary(upload=upload),
+        "upload_failed": True,
+        "base": last_approved(agent),
+    }
+    return render(request, "packages/edit.html", context, status=400)
+
+
+@login_required
+@require_POST
+def package_clone(request, slug, version):
+    """Start a new draft from a version's manifest (usually the approved one)."""
+    source = package_or_404(request, slug, version)
+    try:
+        package = package_create(
+            actor=actor_of(request), agent=source.agent, manifest=source.manifest
+        )
+    except ApplicationError as error:
+        return refused(request, error)
+    messages.success(request, f"Draft v{package.version} started from v{source.version}.")
+    return redirect("package-edit", slug=slug, version=package.version)
+
+
+@login_required
+@require_POST
+def package_submit_view(request, slug, version):
+    package = package_or_404(request, slug, version)
+    try:
+        package_submit(actor=actor_of(request), package=package)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("package-edit", slug=slug, version=version)
+    messages.success(request, f"v{package.version} submitted for review.")
+    return redirect(package)
+
+
+CLOSING_VERDICTS = {
+    PackageState.CHANGES_REQUESTED: Verdict.REQUEST_CHANGES,
+    PackageState.REJECTED: Verdict.REJECT,
+}
+
+
+def _review_context(request, package, forms_by_dimension=None):
+    """Return the review page's context: diff, risk, sign-off cards and the forms I may use."""
+    user = request.user
+    signoffs = selectors.package_signoffs(package)
+    forms_by_dimension = forms_by_dimension or {}
+    cards = []
+    in_review = package.state == PackageState.IN_REVIEW
+    # A request for changes or a rejection closes the version: the other sign-offs wait.
+    closing_verdict = CLOSING_VERDICTS.get(package.state)
+    closed_by = None
+    for signoff in signoffs:
+        decisions = list(signoff.decisions.all())
+        check = can_decide(user, signoff) if in_review else None
+        form = None
+        if check and signoff.state == SignOffState.PENDING:
+            form = forms_by_dimension.get(signoff.dimension) or web_forms.DecisionForm(
+                signoff=signoff, prefix=signoff.dimension
+            )
+        for decision in decisions:
+            if decision.verdict == closing_verdict and (
+                closed_by is None or decision.created_at > closed_by[0].created_at
+            ):
+                closed_by = (decision, signoff)
+        pending = signoff.state == SignOffState.PENDING
+        cards.append(
+            {
+                "signoff": signoff,
+                "open": pending and in_review,
+                "waiting": pending and closing_verdict is not None,
+                "decisions": decisions,
+                "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
+                "form": form,
+                # Why a member of the dimension's group may not decide it (not shown to others).
+                "refusal": check.message
+                if check is not None and not check and check.code != "not_reviewer"
+                else "",
+            }
+        )
+    diff = package.diff or {}
+    return {
+        "package": package,
+        "agent": package.agent,
+        "manifest": package.manifest,
+        "scope_rows": _scope_rows(package.manifest),
+        "reasons": risk_tier_reasons(package.manifest),
+        "diff": diff,
+        "diff_base": package.base
+        if package.state != PackageState.DRAFT
+        else last_approved(package.agent),
+        "cards": cards,
+        "closed_by": closed_by,
+        "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
+        "may_edit": bool(can_edit(user, package.agent)),
+        "exports": evidence_links(package)
+        if can_read_audit(user) and package.state != PackageState.DRAFT
+        else [],
+    }
+
+
+def _scope_rows(manifest: dict) -> list[tuple[str, dict]]:
+    return [
+        (web_forms.SCOPE_LABELS[kind], entry)
+        for kind in web_forms.SCOPE_LABELS
+        for entry in manifest.get("scope", {}).get(kind, [])
+    ]
+
+
+@login_required
+def package_detail(request, slug, version):
+    package = package_or_404(request, slug, version)
+    return render(request, "packages/review.html", _review_context(request, package))
+
+
+@login_required
+def package_decide(request, slug, version, dimension):
+    """Record the signed-in reviewer's decision on one dimension; the service re-checks all."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if dimension not in Dimension.values:
+        raise Http404("No such dimension.")
+    package = package_or_404(request, slug, version)
+    signoff = package.signoffs.select_related("checklist").filter(dimension=dimension).first()
+    if signoff is None:
+        return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)
+    form = web_forms.DecisionForm(request.POST, signoff=signoff, prefix=dimension)
+    decidable = package.state == PackageState.IN_REVIEW and signoff.state == SignOffState.PENDING
+    if (
+        form.is_valid()
+        and form.needs_confirmation()
+        and decidable
+        and can_decide(request.user, signoff)
+    ):
+        # An approval is final: the page asks again, naming what is approved, before it is kept.
+        context = _review_context(request, package, {dimension: form})
+        context["confirm"] = form.confirmation()
+        return render(request, "packages/review.html", context)
+    if form.is_valid():
+        try:
+            signoff_decide(
+                actor=actor_of(request),
+                package=package,
+                dimension=dimension,
+                verdict=form.cleaned_data["verdict"],
+                comment=form.cleaned_data["comment"],
+                answers=form.answers(),
+            )
+        except InvalidInput as error:
+            for _, message in web_forms.errors_apply(error, form):
+                form.add_error(None, message)
+        except ApplicationError as error:
+            return refused(request, error)
+        else:
+            messages.success(
+                request, f"Your {signoff.get_dimension_display()} decision is recorded."
+            )
+            return redirect(package)
+    package.refresh_from_db()
+    context = _review_context(request, package, {dimension: form})
+    return render(request, "packages/review.html", context, status=400)
