@@ -2,10 +2,11 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC
 from threading import Lock
 
 from cachetools import LRUCache, cached
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Subquery
+from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent
@@ -49,37 +50,49 @@ class GateResult:
         }
 
 
-def _decision_row(agent_slug: str) -> dict | None:
-    """Return the row a check decides from, or None when no agent has the slug.
+# The row a check decides from: the agent, whether a critical finding is open,
+# and its last approved version (NULLs when there is none). Written as SQL, in
+# this module only, because the ORM builds the same query afresh on every check
+# at several times the cost of running it; tests/approvals/test_gate_decision.py
+# holds it to the ORM's answer. The table names come from the models.
+DECISION_SQL = f"""
+SELECT a.suspended_at,
+       EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
+               WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
+       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest
+FROM {Agent._meta.db_table} a
+LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
+    SELECT q.id FROM {ApprovalPackage._meta.db_table} q
+    WHERE q.agent_id = a.id AND q.approved_at IS NOT NULL
+    ORDER BY q.version DESC LIMIT 1)
+WHERE a.slug = %s"""  # noqa: S608 - no value is formatted in, only the models' table names
 
-    One query: the agent, whether a critical finding is open, and its last
-    approved version joined beside it (its fields None when there is none).
+
+def decision_row(agent_slug: str) -> dict | None:
+    """Return the row a gate check decides from, or None when no agent has the slug.
+
+    Its keys: suspended_at, critical_drift, and the last approved version's
+    package_pk, version, state, digest, expires_at and source_digest (None
+    when no version was ever approved).
     """
-    last_approved = (
-        ApprovalPackage.objects.filter(agent=OuterRef("pk"), approved_at__isnull=False)
-        .order_by("-version")
-        .values("pk")[:1]
-    )
-    critical_drift = DriftFinding.objects.filter(
-        agent=OuterRef("pk"), severity=Severity.CRITICAL, status__in=LIVE_FINDING_STATUSES
-    )
-    return (
-        Agent.objects.filter(slug=agent_slug)
-        .annotate(
-            last=FilteredRelation("packages", condition=Q(packages__pk=Subquery(last_approved)))
-        )
-        .values(
-            "suspended_at",
-            critical_drift=Exists(critical_drift),
-            pk=F("last__pk"),
-            version=F("last__version"),
-            state=F("last__state"),
-            digest=F("last__digest"),
-            expires_at=F("last__expires_at"),
-            source_digest=F("last__source_digest"),
-        )
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(DECISION_SQL, [Severity.CRITICAL, *LIVE_FINDING_STATUSES, agent_slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
+    if expires_at is not None and timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
+    return {
+        "suspended_at": suspended_at,
+        "critical_drift": bool(drift),
+        "package_pk": pk,
+        "version": version,
+        "state": state,
+        "digest": digest,
+        "expires_at": expires_at,
+        "source_digest": source_digest,
+    }
 
 
 def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -> GateResult:
@@ -89,7 +102,7 @@ def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -
         result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
         return result
     _deny_agent(result, row)
-    if row["pk"] is None:
+    if row["package_pk"] is None:
         result.deny("no_approved_package", "No version of this agent was ever approved.")
         return _finish(result)
     state, expires_at = row["state"], row["expires_at"]
@@ -130,7 +143,7 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
     if manifest is not None:
         if digest == package["digest"]:
             return
-        expansions = _expansions(package["digest"], digest, package["pk"], manifest)
+        expansions = _expansions(package["digest"], digest, package["package_pk"], manifest)
         if expansions:
             result.deny(
                 "scope_mismatch",
@@ -210,7 +223,7 @@ def gate_check(
     try:
         if manifest is not None and digest is None:
             digest = manifests.text_digest(manifests.canonical_json(manifest))
-        row = _decision_row(agent_slug)
+        row = decision_row(agent_slug)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
         return _audited(actor, agent_slug, _internal_error(), digest)
@@ -228,7 +241,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
     another agent, is denied with the fields at fault.
     """
     try:
-        row = _decision_row(agent_slug)
+        row = decision_row(agent_slug)
     except Exception:
         logger.exception("gate check could not read the decision for %s", agent_slug)
         return _audited(actor, agent_slug, _internal_error(), None)

@@ -1,7 +1,8 @@
-"""The cursor audit's appender runs its statement on: Django's own.
+"""The cursor for the statements every request runs.
 
-Whether PostgreSQL keeps the hot statements prepared is the database
-OPTIONS' business (config/settings.py), for every cursor alike.
+Server-side binding and prepared statements are switched on for every cursor
+by the database OPTIONS (config/settings.py, DB_PREPARE_THRESHOLD), so this is
+Django's own cursor, health-checked like any other; audit's appender uses it.
 """
 
 from django.db import connection

@@ -11,8 +11,11 @@ def token_for_secret(secret: str) -> ApiToken | None:
     prefix = token_prefix_of(secret)
     if prefix is None:
         return None
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
-    if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
+    try:
+        token = ApiToken.objects.select_related("user").get(prefix=prefix)
+    except ApiToken.DoesNotExist:
+        return None
+    if not hmac.compare_digest(token.key_hash, token_hash(secret)):
         return None
     return token
 

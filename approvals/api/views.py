@@ -337,7 +337,7 @@ class FindingResolveView(_FindingActionView):
 
 
 class GateCheckView(APIView):
-    """The release gate. Kept lean: a statement each reads the token and the decision, one audits.
+    """The release gate. Kept lean: one statement each reads the token and the decision, and audits.
 
     Bad content never answers 4xx: it is a deny with a reason, so a CI step
     fails closed on it. Only a missing or insufficient token is refused.

@@ -231,6 +231,18 @@ def test_the_gate_still_decides_when_the_throttle_cannot_count(ci, agent, approv
     assert "throttle gate not counted" in caplog.text
 
 
+def test_the_gate_statements_are_prepared_on_their_connection(ci, agent, approved):
+    """After a few checks PostgreSQL runs the token, decision and append statements
+    from prepared plans (the database OPTIONS) instead of planning each one again."""
+    for _ in range(dj_settings.DB_PREPARE_THRESHOLD + 1):
+        assert check(ci, agent=agent.slug, digest=approved.digest)["decision"] == "allow"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    for statement in ('FROM "tokens_apitoken"', "FROM agents_agent a", "FROM audit_append("):
+        assert statement in prepared
+
+
 def test_a_throttle_window_expires_on_its_own(ci, agent, approved):
     """The window's counter gets its expiry when the first request opens it."""
     check(ci, agent=agent.slug, digest=approved.digest)
@@ -272,7 +284,7 @@ def test_the_token_and_the_decision_are_read_by_a_statement_each(ci, agent, appr
             assert ci.post(GATE, body, format="json").json()["decision"] == "allow"
         statements = [q["sql"] for q in queries]
         tokens = [sql for sql in statements if 'FROM "tokens_apitoken"' in sql]
-        decisions = [sql for sql in statements if 'FROM "agents_agent"' in sql]
+        decisions = [sql for sql in statements if "agents_agent" in sql]
         assert len(tokens) == 1 and len(decisions) == 1, statements
         assert "agents_agent" not in tokens[0]
 
@@ -384,7 +396,7 @@ def test_a_decision_that_cannot_be_read_is_a_deny_and_audited(
         "manifest_yaml": {"manifest_yaml": yaml_of(manifest)},
     }[subject]
     since = audit_since()
-    with failing('"agents_agent"'):
+    with failing("agents_agent"):
         answer = check(ci, agent=agent.slug, **body)
     assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
     events = since()
