@@ -9,7 +9,6 @@ from audit.actors import Actor
 from audit.chain import CHAIN_LOCK_KEY, GENESIS_HASH, content_pieces, event_hash, format_time
 from audit.context import request_id_var
 from audit.models import AuditEvent
-from config.db import prepared_cursor
 
 
 def lock_chain() -> None:
@@ -127,7 +126,7 @@ def _append_row(fields: dict, sql: str) -> tuple:
     time is the application's clock, as on the Python path.
     """
     head, mid, tail = content_pieces(fields)
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
