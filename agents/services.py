@@ -4,8 +4,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
-from agents.models import Agent, AgentStatus, Deployment
+from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_register
+from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
 from config.roles import SEE_EVERY_AGENT_GROUPS
-from signoffs.models import Decision, Dimension, SignOff, SignOffState
+from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
 
 # Actions the audit page offers as suggestions; any other value is matched exactly too.
 KNOWN_ACTIONS = (
@@ -109,7 +109,7 @@ def packages_awaiting(user) -> QuerySet:
         .exclude(package__agent_id__in=owned)
         .exclude(package__submitted_by=user)
         .exclude(package__created_by=user)
-        .annotate(approvals=Count("decisions", filter=Q(decisions__verdict="approve")))
+        .annotate(approvals=Count("decisions", filter=Q(decisions__verdict=Verdict.APPROVE)))
         .select_related("package", "package__agent")
         .order_by("package__submitted_at", "package_id", "dimension")
     )

@@ -8,7 +8,7 @@ from web.forms.agents import (
     agent_filters,
 )
 from web.forms.audit import AuditFilterForm
-from web.forms.errors import error_summary, errors_apply
+from web.forms.errors import error_summary, errors_apply, errors_show
 from web.forms.packages import ManifestUploadForm, PackageForm, manifest_build, manifest_initial
 from web.forms.review import DecisionForm
 from web.forms.scope import SCOPE_LABELS, ScopeEditor, entry_initial
@@ -28,6 +28,7 @@ __all__ = [
     "entry_initial",
     "error_summary",
     "errors_apply",
+    "errors_show",
     "manifest_build",
     "manifest_initial",
 ]

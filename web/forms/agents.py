@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from agents.filters import AgentFilterSet
-from agents.models import Deployment
+from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
 from web import selectors
 

@@ -28,6 +28,12 @@ def errors_apply(error: ApplicationError, form: forms.Form, scope: ScopeEditor |
     return rest
 
 
+def errors_show(error: ApplicationError, form: forms.Form) -> None:
+    """Put a service's field errors beside their fields and the others above the form."""
+    for _, message in errors_apply(error, form):
+        form.add_error(None, message)
+
+
 def _error_place(path: str, message: str, form, scope) -> bool:
     bare = path.removeprefix("manifest.")
     match = _SCOPE_PATH.match(bare)

@@ -5,6 +5,7 @@ from datetime import date
 
 from django import forms
 
+from agents.vocabulary import Deployment, RiskTier
 from approvals import manifest as manifests
 
 
@@ -46,8 +47,8 @@ def _integer(label, help_text="", required=True, **kwargs):
     return forms.IntegerField(label=label, help_text=help_text, required=False, **kwargs), required
 
 
-def _choice(label, values, help_text="", required=True):
-    choices = ([("", "(not set)")] if not required else []) + word_choices(values)
+def _choice(label, choices, help_text="", required=True):
+    choices = ([("", "(not set)")] if not required else []) + list(choices)
     return forms.ChoiceField(
         label=label, help_text=help_text, choices=choices, required=False
     ), required
@@ -71,7 +72,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             "team": _text("Team", "The owning team.", required=False),
             "deployment": _choice(
                 "Deployment",
-                manifests.DEPLOYMENT_ORDER,
+                Deployment.choices,
                 "Customer-facing and regulated workflows carry more risk than internal copilots.",
             ),
             "description": _text(
@@ -85,7 +86,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             ),
             "risk_tier": _choice(
                 "Declared risk tier",
-                manifests.RISK_TIERS,
+                RiskTier.choices,
                 "Optional. It may raise the computed tier, never lower it.",
                 required=False,
             ),
@@ -130,7 +131,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         {
             "credentials.method": _choice(
                 "Issuing method",
-                manifests.CREDENTIAL_METHOD_ORDER,
+                word_choices(manifests.CREDENTIAL_METHOD_ORDER),
                 "SPIFFE SVIDs are preferred; static secrets raise questions from PAM.",
             ),
             "credentials.max_ttl_seconds": _integer(
@@ -151,16 +152,18 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         {
             "enforcement.point": _choice(
                 "Enforcement point",
-                ("gateway", "sidecar", "in_app", "none"),
+                word_choices(("gateway", "sidecar", "in_app", "none")),
                 "Where each call is checked against policy; none is an expansion.",
             ),
             "enforcement.engine": _choice(
                 "Policy engine",
-                ("cedar", "opa", "custom", "none"),
+                word_choices(("cedar", "opa", "custom", "none")),
                 "What evaluates the policy at request time.",
             ),
             "enforcement.mode": _choice(
-                "Mode", ("enforce", "monitor"), "Monitor only logs what enforce would block."
+                "Mode",
+                word_choices(("enforce", "monitor")),
+                "Monitor only logs what enforce would block.",
             ),
         },
     ),

@@ -5,8 +5,8 @@ import re
 
 from django import forms
 
+from agents.vocabulary import Access, Classification, TrustBoundary
 from approvals import manifest as manifests
-from web.forms.packages import word_choices
 
 
 class ScopeEntryForm(forms.Form):
@@ -17,19 +17,19 @@ class ScopeEntryForm(forms.Form):
         help_text="Action name, tool, dataset, URL or API; no spaces.",
     )
     access = forms.ChoiceField(
-        choices=word_choices(manifests.ACCESS_ORDER),
+        choices=Access.choices,
         required=False,
         help_text="read < write < execute < admin",
     )
     trust_boundary = forms.ChoiceField(
         label="Trust boundary",
-        choices=word_choices(manifests.BOUNDARY_ORDER),
+        choices=TrustBoundary.choices,
         required=False,
         help_text="internal < external < third party",
     )
     classification = forms.ChoiceField(
         label="Classification",
-        choices=word_choices(manifests.CLASSIFICATION_ORDER),
+        choices=Classification.choices,
         required=False,
         initial="internal",
         help_text="public < internal < confidential < restricted",

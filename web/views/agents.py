@@ -48,8 +48,7 @@ def agent_new(request):
         try:
             agent = agent_create(actor=actor_of(request), **form.cleaned_data)
         except InvalidInput as error:
-            for message in web_forms.errors_apply(error, form):
-                form.add_error(None, message[1])
+            web_forms.errors_show(error, form)
         else:
             messages.success(request, f"Agent {agent.slug} registered. Now write its package.")
             return redirect(agent)
@@ -96,8 +95,7 @@ def agent_edit(request, slug):
         try:
             agent_update(actor=actor_of(request), agent=agent, **form.cleaned_data)
         except ApplicationError as error:
-            for _, message in web_forms.errors_apply(error, form):
-                form.add_error(None, message)
+            web_forms.errors_show(error, form)
         else:
             messages.success(request, "Agent updated.")
             return redirect(agent)
@@ -122,8 +120,7 @@ def agent_suspend(request, slug):
                     actor=actor_of(request), agent=agent, reason=form.cleaned_data["reason"]
                 )
             except InvalidInput as error:
-                for _, message in web_forms.errors_apply(error, form):
-                    form.add_error(None, message)
+                web_forms.errors_show(error, form)
             except ApplicationError as error:
                 return refused(request, error)
             else:

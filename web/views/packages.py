@@ -273,6 +273,11 @@ def _review_context(request, package, forms_by_dimension=None):
         else last_approved(package.agent),
         "cards": cards,
         "closed_by": closed_by,
+        # The page's wording follows the state; the template tests these, not state strings.
+        "is_draft": package.state == PackageState.DRAFT,
+        "is_approved": package.state == PackageState.APPROVED,
+        "is_refused": package.state in (PackageState.REJECTED, PackageState.REVOKED),
+        "awaits_new_version": package.state == PackageState.CHANGES_REQUESTED,
         "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
         "exports": evidence_links(package)
@@ -329,8 +334,7 @@ def package_decide(request, slug, version, dimension):
                 answers=form.answers(),
             )
         except InvalidInput as error:
-            for _, message in web_forms.errors_apply(error, form):
-                form.add_error(None, message)
+            web_forms.errors_show(error, form)
         except ApplicationError as error:
             return refused(request, error)
         else:
