@@ -6,10 +6,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Observation, ObservationKind
+from agents.permissions import can_report_observations
 from agents.vocabulary import Access
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import InvalidInput
+from config.errors import InvalidInput, NotPermitted
 from config.times import time_in_utc
 
 # A batch larger than this is refused whole: the runtime should send more often.
@@ -179,8 +180,15 @@ def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int
 
     Every item is validated before anything is written, so a batch is stored
     whole or not at all. The queries do not grow with the batch: one upsert
-    and one audit event (one upsert per UPSERT_CHUNK distinct uses).
+    and one audit event (one upsert per UPSERT_CHUNK distinct uses). Only the
+    agent's owners, a token bound to the agent, or the system report them.
     """
+    if not actor.is_system:
+        token = actor.token
+        bound = token is not None and token.is_bound() and token.agents.filter(pk=agent.pk).exists()
+        check = can_report_observations(actor.user, agent, bound_to_agent=bound)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
     cleaned = observations_validate(items)
     rows = _aggregate(cleaned)
     _upsert(agent.pk, rows)

@@ -60,3 +60,14 @@ def can_edit(user, agent) -> Check:
     if user.is_authenticated and (user.is_staff or is_owner(user, agent)):
         return ALLOWED
     return Check(False, "not_owner", "Only the agent's owners and staff may change it.")
+
+
+def can_report_observations(user, agent, *, bound_to_agent: bool) -> Check:
+    """Owners report what their agent used, and so does a token bound to it (its runtime)."""
+    if bound_to_agent or (user.is_authenticated and user.is_active and is_owner(user, agent)):
+        return ALLOWED
+    return Check(
+        False,
+        "not_owner",
+        "Only the agent's owners, or a token bound to the agent, report its observations.",
+    )

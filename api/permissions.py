@@ -1,19 +1,29 @@
-"""Which token scope each API operation needs."""
+"""Which token scope each API operation needs, and whether the token's user may still use it."""
 
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from config.roles import Scope, scope_granted
 
 
 class InsufficientScope(exceptions.PermissionDenied):
     default_code = "insufficient_scope"
 
 
+class ScopeNotGranted(exceptions.PermissionDenied):
+    default_code = "scope_not_granted"
+
+
 class TokenHasScope(BasePermission):
     """Refuse a token lacking the scope the view names for this method (403).
 
-    Views declare ``required_scopes = {"POST": Scope.X, ...}``; a method not
-    listed needs no particular scope. Browser sessions are not limited by
-    scopes: the services' own permission checks apply to them as to tokens.
+    Views declare ``required_scopes = {"POST": Scope.X, ...}``; a read method
+    not listed needs the view's ``read_scope`` (agents:read unless it names
+    another), any other method not listed none in particular. The user's role
+    is checked on every use as well as at the token's creation: a user who
+    left a group keeps tokens that no longer carry its scopes. Browser
+    sessions are not limited by scopes: the services' own permission checks
+    apply to them as to tokens.
     """
 
     def has_permission(self, request, view):
@@ -22,6 +32,12 @@ class TokenHasScope(BasePermission):
             return True
         getter = getattr(view, "get_required_scope", None)
         scope = getter(request) if getter else view.required_scopes.get(request.method)
-        if scope is None or scope in scopes:
+        if scope is None and request.method in SAFE_METHODS:
+            scope = getattr(view, "read_scope", Scope.AGENTS_READ)
+        if scope is None:
             return True
-        raise InsufficientScope(f"This token lacks the {scope!s} scope.")
+        if scope not in scopes:
+            raise InsufficientScope(f"This token lacks the {scope!s} scope.")
+        if not scope_granted(request.user, scope):
+            raise ScopeNotGranted(f"The token's user is no longer granted the {scope!s} scope.")
+        return True

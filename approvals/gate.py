@@ -119,7 +119,9 @@ def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -
             f"The last approved version v{row['version']} is {state}.",
         )
     result.package_version = row["version"]
-    result.digest = row["digest"]
+    # The digest answered is the one checked, never the approved one: a deny must not hand
+    # the caller the digest that would pass.
+    result.digest = digest
     result.expires_at = expires_at.isoformat() if expires_at else None
     _compare_scope(result, row, manifest, digest)
     return _finish(result)

@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-from config.roles import AUDIT_READER_GROUPS, Scope
+from config.roles import AUDIT_READER_GROUPS, Scope, scope_granted
 
 
 def can_read_audit(user) -> bool:
@@ -13,10 +13,11 @@ def can_read_audit(user) -> bool:
 
 
 class HasScope(BasePermission):
-    """Allow an API token carrying `scope`, or a browser session of an audit reader.
+    """Allow a token carrying `scope` whose user's role grants it, or an audit reader's session.
 
     The token authentication (tokens.authentication) puts the token in
-    `request.auth`; a token is admitted on its scope, a session on its user.
+    `request.auth`; a token is admitted on its scope and its user's role
+    (config.roles.SCOPE_GROUPS), a session on its user.
     """
 
     scope = ""
@@ -25,7 +26,7 @@ class HasScope(BasePermission):
     def has_permission(self, request, view):
         scopes = getattr(request.auth, "scopes", None)
         if scopes is not None:
-            return self.scope in scopes
+            return self.scope in scopes and scope_granted(request.user, self.scope)
         return can_read_audit(request.user)
 
 

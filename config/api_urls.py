@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("approvals.api.urls")),  # first: it holds the release gate
     path("", include("agents.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("tokens.api.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

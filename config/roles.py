@@ -28,7 +28,45 @@ REGISTER_GROUPS = (Group.PRODUCT_OWNER,)
 
 class Scope(models.TextChoices):
     GATE_CHECK = "gate:check", "Release gate checks"
+    AGENTS_READ = "agents:read", "Read agents, packages and findings"
     PACKAGES_WRITE = "packages:write", "Submit packages"
     OBSERVATIONS_WRITE = "observations:write", "Report observations"
     AUDIT_READ = "audit:read", "Read and export the audit trail"
     REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
+
+
+# Who may hold each scope, by group (staff hold every scope): a token never carries
+# more than its user may do in the browser. None: every user, because what the
+# scope reaches is the agents its user may see (and its token is bound to).
+SCOPE_GROUPS: dict[str, tuple | None] = {
+    Scope.GATE_CHECK: None,
+    Scope.AGENTS_READ: None,
+    Scope.PACKAGES_WRITE: REGISTER_GROUPS,
+    Scope.OBSERVATIONS_WRITE: REGISTER_GROUPS,
+    Scope.AUDIT_READ: AUDIT_READER_GROUPS,
+    Scope.REVIEWS_WRITE: REVIEWER_GROUPS,
+}
+
+
+def scopes_granted(user) -> list[str]:
+    """Return the scopes the user's role lets a token of theirs carry, in Scope order."""
+    if user is None or not user.is_active:
+        return []
+    if user.is_staff:
+        return list(Scope.values)
+    names = set(user.groups.values_list("name", flat=True))
+    return [
+        scope
+        for scope in Scope.values
+        if SCOPE_GROUPS[scope] is None or names.intersection(SCOPE_GROUPS[scope])
+    ]
+
+
+def scope_granted(user, scope: str) -> bool:
+    """Return whether the user's role lets a token of theirs use `scope` (checked on each use)."""
+    if scope not in SCOPE_GROUPS or user is None or not user.is_active:
+        return False
+    groups = SCOPE_GROUPS[scope]
+    if groups is None or user.is_staff:
+        return True
+    return user.groups.filter(name__in=groups).exists()

@@ -10,6 +10,7 @@ from tokens.services import token_create, token_revoke, token_validate
 
 
 class ApiTokenCreateForm(forms.ModelForm):
+    actor: Actor | None = None  # who creates the token, set per request by the admin
     scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
     allowed_networks = forms.CharField(
         required=False,
@@ -19,7 +20,7 @@ class ApiTokenCreateForm(forms.ModelForm):
 
     class Meta:
         model = ApiToken
-        fields = ["user", "name", "scopes", "expires_at", "allowed_networks"]
+        fields = ["user", "name", "scopes", "agents", "expires_at", "allowed_networks"]
 
     def clean_allowed_networks(self):
         lines = self.cleaned_data["allowed_networks"].splitlines()
@@ -34,6 +35,8 @@ class ApiTokenCreateForm(forms.ModelForm):
                 scopes=cleaned.get("scopes", []),
                 expires_at=cleaned.get("expires_at"),
                 allowed_networks=cleaned.get("allowed_networks", []),
+                agents=cleaned.get("agents") or (),
+                actor=self.actor,
             )
         except InvalidInput as error:
             for field, problems in error.fields.items():
@@ -54,6 +57,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "prefix",
         "scopes",
         "allowed_networks",
+        "agents",
         "expires_at",
         "created_at",
         "last_used_at",
@@ -63,7 +67,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenCreateForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = Actor.for_user(request.user)
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []
@@ -81,6 +87,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data["expires_at"],
             allowed_networks=form.cleaned_data["allowed_networks"],
+            agents=form.cleaned_data["agents"],
         )
         for field in ApiToken._meta.concrete_fields:
             setattr(obj, field.attname, getattr(token, field.attname))

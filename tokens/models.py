@@ -17,6 +17,13 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
     allowed_networks = models.JSONField(default=list, blank=True)
+    # A token bound to agents reaches only them; one bound to none reaches what its user sees.
+    agents = models.ManyToManyField(
+        "agents.Agent",
+        blank=True,
+        related_name="api_tokens",
+        help_text="The agents the token is limited to; none: every agent its user may see.",
+    )
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -27,3 +34,16 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix} ({self.name})"
+
+    def is_bound(self) -> bool:
+        """Return whether the token is bound to agents (read with the token when authenticated)."""
+        bound = getattr(self, "bound", None)
+        if bound is None:
+            bound = self.agents.exists()
+        return bool(bound)
+
+    def bound_agent_slugs(self) -> list[str] | None:
+        """Return the slugs of the agents the token is bound to, or None when it is not bound."""
+        if not self.is_bound():
+            return None
+        return list(self.agents.order_by("slug").values_list("slug", flat=True))

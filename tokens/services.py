@@ -12,6 +12,7 @@ import ipaddress
 import secrets
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -20,6 +21,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
+from config.roles import scopes_granted
 from tokens.models import ApiToken, Scope
 
 TOKEN_PREFIX = "cs_"  # noqa: S105 - a marker, not a secret
@@ -57,7 +59,7 @@ def _networks_clean(networks) -> list[str]:
     return cleaned
 
 
-def _scopes_clean(scopes) -> list[str]:
+def _scopes_clean(scopes, user) -> list[str]:
     scopes = list(dict.fromkeys(scopes or ()))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown or not scopes:
@@ -69,13 +71,68 @@ def _scopes_clean(scopes) -> list[str]:
         raise InvalidInput(
             message, fields={"scopes": [message, f"Choose from {', '.join(Scope.values)}."]}
         )
+    granted = scopes_granted(user)
+    refused = [s for s in scopes if s not in granted]
+    if refused:
+        message = (
+            f"The user's role does not grant {', '.join(refused)}: a token carries at most "
+            f"what its user may do ({', '.join(granted) or 'nothing'})."
+        )
+        raise InvalidInput(message, fields={"scopes": [message]})
     return scopes
 
 
+def not_bindable_message(slugs) -> str:
+    """Return the refusal of binding a token to these agents (unknown or not the user's alike)."""
+    return f"Bind a token only to agents its user owns; not {', '.join(sorted(slugs))}."
+
+
+def agents_bindable(user):
+    """Return the agents a user may bind a token of theirs to: those they own; staff, any.
+
+    The agents app sits beside this one and is not imported: its model is
+    reached through the app registry and the owners' relation.
+    """
+    if user.is_staff:
+        return apps.get_model("agents", "Agent").objects.all()
+    return user.owned_agents.all()
+
+
+def _agents_clean(agents, user, actor: Actor | None) -> list:
+    """Return the agents to bind, refusing those the token's user may not bind it to.
+
+    Those are the agents_bindable ones, or any agent when an administrator
+    (the admin, manage.py) creates the token: that is how a pipeline's or
+    runtime's service account is tied to its agent.
+    """
+    agents = list({agent.pk: agent for agent in agents or ()}.values())
+    if not agents or user is None:
+        return agents
+    if actor is not None and (actor.is_system or (actor.user is not None and actor.user.is_staff)):
+        return agents
+    pks = [agent.pk for agent in agents]
+    bindable = set(agents_bindable(user).filter(pk__in=pks).values_list("pk", flat=True))
+    foreign = sorted(agent.slug for agent in agents if agent.pk not in bindable)
+    if foreign:
+        message = not_bindable_message(foreign)
+        raise InvalidInput(message, fields={"agents": [message]})
+    return agents
+
+
 def token_validate(
-    *, user, name: str, scopes, expires_at: datetime | None, allowed_networks=()
+    *,
+    user,
+    name: str,
+    scopes,
+    expires_at: datetime | None,
+    allowed_networks=(),
+    agents=(),
+    actor: Actor | None = None,
 ) -> dict:
-    """Return the cleaned token fields, or raise InvalidInput naming every bad one."""
+    """Return the cleaned token fields, or raise InvalidInput naming every bad one.
+
+    `agents` are Agent objects to bind the token to; `actor` is who creates it.
+    """
     now = timezone.now()
     errors: dict[str, list[str]] = {}
     if not name or not name.strip():
@@ -87,27 +144,25 @@ def token_validate(
         errors["expires_at"] = [f"At most {MAX_LIFETIME.days} days from now."]
     if user is None or not user.is_active:
         errors["user"] = ["The user is inactive."]
-    for field, clean, value in (
-        ("scopes", _scopes_clean, scopes),
-        ("allowed_networks", _networks_clean, allowed_networks),
+    cleaned = {}
+    for field, clean in (
+        ("scopes", lambda: _scopes_clean(scopes, user)),
+        ("allowed_networks", lambda: _networks_clean(allowed_networks)),
+        ("agents", lambda: _agents_clean(agents, user, actor)),
     ):
         try:
-            cleaned = clean(value)
+            cleaned[field] = clean()
         except InvalidInput as error:
             errors[field] = error.fields[field]
-        else:
-            if field == "scopes":
-                scopes = cleaned
-            else:
-                allowed_networks = cleaned
     if errors:
         raise InvalidInput("The token cannot be created.", fields=errors)
     return {
         "user": user,
         "name": name.strip(),
-        "scopes": scopes,
+        "scopes": cleaned["scopes"],
         "expires_at": expires_at,
-        "allowed_networks": allowed_networks,
+        "allowed_networks": cleaned["allowed_networks"],
+        "agents": cleaned["agents"],
     }
 
 
@@ -136,15 +191,23 @@ def token_create(
     scopes,
     expires_at: datetime | None = None,
     allowed_networks=(),
+    agents=(),
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is never available again."""
+    """Create a token (bound to `agents`, if any) and return it with its secret.
+
+    The secret is never available again. The token's scopes are capped by its
+    user's role and its agents by what the user may bind (see token_validate).
+    """
     fields = token_validate(
         user=user,
         name=name,
         scopes=scopes,
         expires_at=expires_at,
         allowed_networks=allowed_networks,
+        agents=agents,
+        actor=actor,
     )
+    agents = fields.pop("agents")
     for _ in range(5):
         prefix = f"{TOKEN_PREFIX}{secrets.token_hex(4)}"
         secret = f"{prefix}_{secrets.token_urlsafe(32)}"
@@ -158,6 +221,7 @@ def token_create(
             continue
     else:
         raise RuntimeError("Could not draw a unique token prefix.")
+    token.agents.set(agents)
     audit_record(
         actor=actor,
         action="token.created",
@@ -168,6 +232,7 @@ def token_create(
             "user": user.get_username(),
             "scopes": token.scopes,
             "allowed_networks": token.allowed_networks,
+            "agents": sorted(agent.slug for agent in agents),
             "expires_at": token.expires_at.isoformat(),
         },
     )

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import agents, audit, dashboard, packages
+from web.views import agents, audit, dashboard, packages, tokens
 from web.views.login import LoginView, login_rate_limited
 
 urlpatterns = [
@@ -35,4 +35,6 @@ urlpatterns = [
         name="package-decide",
     ),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<str:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
 ]

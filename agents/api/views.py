@@ -21,13 +21,19 @@ from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
 from tokens.models import Scope
+from tokens.selectors import within_binding
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
 
 
+def agents_in_reach(request):
+    """Return the agents the caller may see, narrowed to its token's agents when it is bound."""
+    return within_binding(Agent.objects.visible_to(request.user), request.auth)
+
+
 def visible_agent(request, slug: str) -> Agent:
-    """Return the agent if the caller may see it; 404 otherwise, never 403."""
-    return get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)
+    """Return the agent if the caller may see it (and its token reach it); 404 otherwise."""
+    return get_object_or_404(agents_in_reach(request), slug=slug)
 
 
 @extend_schema_view(
@@ -58,7 +64,7 @@ class AgentViewSet(
         return self.required_scopes.get(request.method)
 
     def get_queryset(self):
-        return Agent.objects.visible_to(self.request.user).prefetch_related("owners")
+        return agents_in_reach(self.request).prefetch_related("owners")
 
     @extend_schema(
         summary="Register an agent",

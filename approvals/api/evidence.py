@@ -8,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from agents.models import Agent
+from agents.api.views import visible_agent
 from approvals.evidence import package_evidence
 from approvals.models import ApprovalPackage
 from audit.actors import Actor
@@ -28,7 +28,7 @@ class PackageEvidenceView(APIView):
         responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
     )
     def get(self, request, slug, version):
-        agent = get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)
+        agent = visible_agent(request, slug)
         package = get_object_or_404(ApprovalPackage, agent=agent, version=version)
         token = request.auth if hasattr(request.auth, "scopes") else None
         name, bundle = package_evidence(actor=Actor.for_user(request.user, token), package=package)

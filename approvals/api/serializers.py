@@ -181,6 +181,7 @@ class GateReasonSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
         choices=[
             "unknown_agent",
+            "agent_not_bound",
             "no_approved_package",
             "scope_mismatch",
             "approval_expired",
@@ -207,8 +208,13 @@ GateReasonSerializer._declared_fields["fields"] = serializers.DictField(
 class GateResultSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["allow", "deny"])
     reasons = GateReasonSerializer(many=True)
-    package_version = serializers.IntegerField(allow_null=True)
-    digest = serializers.CharField(allow_null=True)
+    package_version = serializers.IntegerField(
+        allow_null=True, help_text="The last approved version the check was compared with."
+    )
+    digest = serializers.CharField(
+        allow_null=True,
+        help_text="The digest of the scope checked (the one sent); never the approved one.",
+    )
     expires_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -54,6 +54,7 @@ from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
 from tokens.authentication import actor_for
 from tokens.models import Scope
+from tokens.selectors import token_binds
 
 logger = logging.getLogger(__name__)
 
@@ -401,6 +402,14 @@ class GateCheckView(APIView):
                 fields=errors,
             )
         slug = values["agent"]
+        if not token_binds(request.auth, slug):
+            # Decided before the agent is read: the answer says nothing of it.
+            return gate_refuse(
+                actor=actor,
+                agent_slug=slug,
+                code="agent_not_bound",
+                message="This token is bound to other agents; it checks only those.",
+            )
         if "digest" in values:
             return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())
         if "manifest" in values:

@@ -18,7 +18,7 @@ from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent, Checkpoint
 from audit.permissions import AuditReader
 from audit.verify import audit_verify
-from config.errors import InvalidInput
+from config.errors import InvalidInput, NotFound
 
 FILTER_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="From (inclusive)."),
@@ -41,13 +41,30 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "limit"
 
 
-class AuditEventListView(AuditApiView, generics.ListAPIView):
-    """List audit events, newest first, filtered by time range, agent, actor and action."""
+def agents_reached(request) -> list[str] | None:
+    """Return the slugs of the agents a token bound to agents is limited to; None when unbound.
 
-    queryset = AuditEvent.objects.all()
+    The token (tokens.models.ApiToken, in `request.auth`) answers this itself;
+    a browser session is never limited this way.
+    """
+    slugs = getattr(request.auth, "bound_agent_slugs", None)
+    return slugs() if callable(slugs) else None
+
+
+class AuditEventListView(AuditApiView, generics.ListAPIView):
+    """List audit events, newest first, filtered by time range, agent, actor and action.
+
+    A token bound to agents lists only the events of its agents.
+    """
+
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilterSet
     pagination_class = NewestFirst
+
+    def get_queryset(self):
+        events = AuditEvent.objects.all()
+        reached = agents_reached(self.request)
+        return events if reached is None else events.filter(agent_slug__in=reached)
 
 
 class AuditVerifyView(AuditApiView):
@@ -57,13 +74,23 @@ class AuditVerifyView(AuditApiView):
         return Response(VerifyResultSerializer(audit_verify().as_dict()).data)
 
 
-def export_filter(params) -> ExportFilter:
-    """Return the export filter of query parameters, or raise InvalidInput."""
+def export_filter(params, reached: list[str] | None = None) -> ExportFilter:
+    """Return the export filter of query parameters, or raise InvalidInput.
+
+    `reached` limits the export to these agents' events (a bound token's): the
+    filter must then name one of them.
+    """
     filterset = AuditEventFilterSet(params, queryset=AuditEvent.objects.none())
     if not filterset.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in filterset.errors.items()}
         raise InvalidInput("Invalid export filter.", fields=fields)
-    return ExportFilter.from_cleaned(filterset.form.cleaned_data)
+    flt = ExportFilter.from_cleaned(filterset.form.cleaned_data)
+    if reached is not None and not flt.agent:
+        message = "This token is bound to agents: name one of them, e.g. agent=<slug>."
+        raise InvalidInput(message, fields={"agent": [message]})
+    if reached is not None and flt.agent not in reached:
+        raise NotFound("No such agent within this token's reach.")
+    return flt
 
 
 def export_response(flt: ExportFilter, fmt: str) -> StreamingHttpResponse:
@@ -96,7 +123,9 @@ class AuditExportView(AuditApiView):
         Headers X-Audit-First-Seq, X-Audit-Last-Seq, X-Audit-Prev-Hash and
         X-Audit-Last-Hash give the range the export covers.
         """
-        return export_response(export_filter(request.query_params), self.fmt)
+        return export_response(
+            export_filter(request.query_params, agents_reached(request)), self.fmt
+        )
 
 
 class AuditExportJsonlView(AuditExportView):
@@ -109,7 +138,9 @@ class AuditExportJsonlView(AuditExportView):
     )
     def get(self, request):
         """Stream the events as JSON Lines; the last line is the chain range they cover."""
-        return export_response(export_filter(request.query_params), self.fmt)
+        return export_response(
+            export_filter(request.query_params, agents_reached(request)), self.fmt
+        )
 
 
 class CheckpointListView(AuditApiView):

@@ -12,6 +12,7 @@ from web.forms.errors import error_summary, errors_apply, errors_show
 from web.forms.packages import ManifestUploadForm, PackageForm, manifest_build, manifest_initial
 from web.forms.review import DecisionForm
 from web.forms.scope import SCOPE_LABELS, ScopeEditor, entry_initial
+from web.forms.tokens import TokenCreateForm
 
 __all__ = [
     "SCOPE_LABELS",
@@ -25,6 +26,7 @@ __all__ = [
     "PackageForm",
     "ScopeEditor",
     "SuspendForm",
+    "TokenCreateForm",
     "entry_initial",
     "error_summary",
     "errors_apply",

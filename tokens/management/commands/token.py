@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from config.errors import ApplicationError
 from tokens.models import ApiToken, Scope
-from tokens.selectors import tokens_list
+from tokens.selectors import agents_by_slugs, tokens_list
 from tokens.services import (
     MAX_LIFETIME,
     service_account_get_or_create,
@@ -41,6 +41,13 @@ class Command(BaseCommand):
             required=True,
             choices=Scope.values,
             help="repeat for several scopes",
+        )
+        create.add_argument(
+            "--agent",
+            action="append",
+            dest="agents",
+            default=[],
+            help="slug of an agent to bind the token to; repeat for several (default: not bound)",
         )
         create.add_argument("--days", type=int, default=90, help="lifetime in days (default 90)")
         create.add_argument(
@@ -78,6 +85,9 @@ class Command(BaseCommand):
     def _create(self, options):
         if not 1 <= options["days"] <= MAX_LIFETIME.days:
             raise CommandError(f"--days must be from 1 to {MAX_LIFETIME.days}.")
+        agents, unknown = agents_by_slugs(options["agents"])
+        if unknown:
+            raise CommandError(f"No agent {', '.join(map(repr, unknown))}.")
         user = (
             self._service_account(options["user"])
             if options["service_account"]
@@ -90,10 +100,12 @@ class Command(BaseCommand):
             scopes=options["scopes"],
             expires_at=timezone.now() + timedelta(days=options["days"]),
             allowed_networks=options["networks"],
+            agents=agents,
         )
+        bound = f", bound to {', '.join(a.slug for a in agents)}" if agents else ""
         self.stderr.write(
             f"Created {token.prefix} ({token.name}) for {token.user.get_username()}, "
-            f"scopes {', '.join(token.scopes)}, expires {token.expires_at:%Y-%m-%d}. "
+            f"scopes {', '.join(token.scopes)}{bound}, expires {token.expires_at:%Y-%m-%d}. "
             "The secret below is shown only now:"
         )
         self.stdout.write(secret)
@@ -116,7 +128,9 @@ class Command(BaseCommand):
             else:
                 state = "active"
             last = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+            agents = ",".join(agent.slug for agent in token.agents.all()) or "unbound"
             self.stdout.write(
                 f"{token.prefix}\t{state}\t{token.user.get_username()}\t{token.name}\t"
-                f"{','.join(token.scopes)}\texpires {token.expires_at:%Y-%m-%d}\tlast used {last}"
+                f"{','.join(token.scopes)}\tagents {agents}\t"
+                f"expires {token.expires_at:%Y-%m-%d}\tlast used {last}"
             )

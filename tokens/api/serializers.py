@@ -1,0 +1,68 @@
+"""Token API shapes: input serializers check form, the services apply the rules."""
+
+from rest_framework import serializers
+
+from tokens.models import ApiToken, Scope
+
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    agents = serializers.SlugRelatedField(
+        slug_field="slug",
+        many=True,
+        read_only=True,
+        help_text="The agents the token is limited to; empty: every agent its user may see.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "prefix",
+            "name",
+            "scopes",
+            "agents",
+            "allowed_networks",
+            "expires_at",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="The token to send as `Bearer <secret>`; shown only here."
+    )
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Scope.choices),
+        min_length=1,
+        max_length=len(Scope.values),
+        help_text="At most what your role grants (e.g. reviewers decide, product owners write).",
+    )
+    agents = serializers.ListField(
+        child=serializers.RegexField(SLUG_PATTERN, max_length=63),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Slugs of agents you own to bind the token to; empty: not bound.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Default: in 90 days."
+    )
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="CIDRs the token may be used from; empty: anywhere.",
+    )

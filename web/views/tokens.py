@@ -1,0 +1,54 @@
+"""The API tokens page: a signed-in user lists, creates and revokes their own tokens."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from config.errors import InvalidInput, InvalidTransition
+from tokens.selectors import tokens_list
+from tokens.services import token_create, token_revoke
+from web import forms as web_forms
+from web.views.common import actor_of
+
+
+@never_cache
+@login_required
+def token_list(request):
+    """List the user's tokens and create one; a new token's secret is shown on this answer only."""
+    form = web_forms.TokenCreateForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            token, secret = token_create(
+                actor=actor_of(request),
+                user=request.user,
+                name=data["name"],
+                scopes=data["scopes"],
+                agents=list(data["agents"]),
+                expires_at=timezone.now() + timedelta(days=data["days"]),
+            )
+        except InvalidInput as error:
+            web_forms.errors_show(error, form)
+        else:
+            token = tokens_list(user=request.user).get(pk=token.pk)
+            return render(request, "tokens/created.html", {"token": token, "secret": secret})
+    context = {"form": form, "tokens": tokens_list(user=request.user), "now": timezone.now()}
+    return render(request, "tokens/list.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def token_revoke_view(request, prefix):
+    token = get_object_or_404(tokens_list(user=request.user), prefix=prefix)
+    try:
+        token_revoke(actor=actor_of(request), token=token)
+    except InvalidTransition as error:
+        messages.info(request, error.message)
+    else:
+        messages.success(request, f"Token {token.prefix} ({token.name}) revoked.")
+    return redirect("token-list")
