@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from approvals.gate import gate_memos_clear
 from audit.actors import Actor
 from audit.models import AuditEvent
-from config.roles import Scope
+from config.roles import Scope, scopes_granted
 from signoffs.models import Dimension, Verdict
 from tests.factories import AgentFactory, UserFactory, manifest_for
 from tokens.services import token_create
@@ -163,16 +163,22 @@ def audit_since():
 
 @pytest.fixture
 def make_token(db):
-    """Return a function creating a token: (token, secret)."""
+    """Return a function creating a token: (token, secret).
 
-    def make(user, *scopes, expires_in=timedelta(days=30), allowed_networks=(), name="ci"):
+    With no scopes named, the token carries every scope the user's role grants.
+    """
+
+    def make(
+        user, *scopes, expires_in=timedelta(days=30), allowed_networks=(), name="ci", agents=()
+    ):
         return token_create(
             actor=Actor.system("tests"),
             user=user,
             name=name,
-            scopes=list(scopes) or list(ALL_SCOPES),
+            scopes=list(scopes) or scopes_granted(user),
             expires_at=timezone.now() + expires_in,
             allowed_networks=allowed_networks,
+            agents=agents,
         )
 
     return make

@@ -19,8 +19,9 @@ from agents.observations import observations_record
 from agents.services import agent_create, agent_update, users_by_username
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from config.errors import NotPermitted
 from tokens.authentication import actor_for
-from tokens.models import Scope
+from tokens.models import ApiToken, Scope
 from tokens.selectors import within_binding
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
@@ -73,6 +74,10 @@ class AgentViewSet(
         responses={201: AgentSerializer, **errors(400, 401, 403, 422, 429)},
     )
     def create(self, request):
+        if isinstance(request.auth, ApiToken) and request.auth.is_bound():
+            raise NotPermitted(
+                "A token bound to agents reaches only them: it registers none.", code="token_bound"
+            )
         serializer = AgentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

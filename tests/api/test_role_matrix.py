@@ -1,9 +1,12 @@
-"""Every transition endpoint × each role, in and out of scope: the exact status and audit trail."""
+"""Every transition endpoint × each role, in and out of scope: the exact status and audit trail.
+
+Each role's token carries every scope its role grants (config.roles.SCOPE_GROUPS), so
+a role refused a scope answers 403 before the agent is looked up.
+"""
 
 import pytest
 
 from tests.factories import DriftFindingFactory, manifest_for
-from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +58,11 @@ def _update(workflow, agent):
     return ("patch", BASE, {"description": "Changed."})
 
 
+def _observe(workflow, agent):
+    item = {"kind": "tool", "identifier": "prod-db-admin-console", "access": "admin"}
+    return ("post", f"{BASE}/observations", {"items": [item]})
+
+
 # endpoint -> (setup, audit action on success, {role: status})
 MATRIX = {
     "package_create": (
@@ -70,27 +78,33 @@ MATRIX = {
     "signoff_decide": (
         _decide,
         "signoff.decided",
-        {"owner": 403, "other_owner": 404, "iam": 201, "security": 403, "staff": 403},
+        {"owner": 403, "other_owner": 403, "iam": 201, "security": 403, "staff": 403},
     ),
     "agent_suspend": (
         _suspend,
         "agent.suspended",
-        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+        {"owner": 403, "other_owner": 403, "iam": 403, "security": 200, "staff": 200},
     ),
     "finding_acknowledge": (
         _acknowledge,
         "drift.acknowledged",
-        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+        {"owner": 403, "other_owner": 403, "iam": 403, "security": 200, "staff": 200},
     ),
     "finding_resolve": (
         _resolve,
         "drift.resolved",
-        {"owner": 403, "other_owner": 404, "iam": 403, "security": 200, "staff": 200},
+        {"owner": 403, "other_owner": 403, "iam": 403, "security": 200, "staff": 200},
     ),
     "agent_update": (
         _update,
         "agent.updated",
         {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
+    ),
+    # Only the agent's owners or a token bound to it report what it used (staff neither).
+    "observations_record": (
+        _observe,
+        "observations.recorded",
+        {"owner": 202, "other_owner": 404, "iam": 403, "security": 403, "staff": 403},
     ),
 }
 
@@ -100,7 +114,7 @@ MATRIX = {
 def test_role_matrix(api, people, workflow, agent, audit_since, endpoint, role):
     setup, action, expected = MATRIX[endpoint]
     method, path, body = setup(workflow, agent)
-    client = api(people[role], *Scope.values)
+    client = api(people[role])
     since = audit_since()
     response = getattr(client, method)(path, body, format="json")
     assert response.status_code == expected[role], response.json()

@@ -112,7 +112,8 @@ def test_allowed_networks_are_checked_against_the_client_address(api, owner):
     ("scope", "method", "path", "body"),
     [
         (Scope.GATE_CHECK, "post", AGENTS, {}),
-        (Scope.AUDIT_READ, "post", "/api/v1/agents/support-assistant/packages", {}),
+        (Scope.AGENTS_READ, "post", "/api/v1/agents/support-assistant/packages", {}),
+        (Scope.GATE_CHECK, "get", "/api/v1/agents/support-assistant/packages", {}),
         (Scope.PACKAGES_WRITE, "post", "/api/v1/gate/check", {}),
         (Scope.PACKAGES_WRITE, "post", "/api/v1/agents/support-assistant/observations", {}),
         (Scope.OBSERVATIONS_WRITE, "post", "/api/v1/agents/support-assistant/suspend", {}),
@@ -135,7 +136,7 @@ def test_a_token_without_the_scope_is_403(api, owner, agent, scope, method, path
 
 
 def test_last_used_is_written_at_most_once_a_minute(api, owner):
-    client = api(owner, Scope.GATE_CHECK)
+    client = api(owner, Scope.AGENTS_READ)
     assert ApiToken.objects.get(pk=client.token.pk).last_used_at is None
     with CaptureQueriesContext(connection) as first:
         client.get(AGENTS)
@@ -271,7 +272,9 @@ def test_manage_py_token_create_for_a_new_service_account(db):
         "--name",
         "runtime",
         "--scope",
-        "observations:write",
+        "gate:check",
+        "--scope",
+        "agents:read",
         stdout=out,
         stderr=err,
     )
@@ -288,3 +291,56 @@ def test_manage_py_token_create_for_a_new_service_account(db):
     response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_manage_py_token_create_binds_agents(owner, agent, audit_since):
+    since = audit_since()
+    out, err = StringIO(), StringIO()
+    call_command(
+        "token",
+        "create",
+        "--user",
+        "owner",
+        "--name",
+        "pipeline",
+        "--scope",
+        "gate:check",
+        "--agent",
+        agent.slug,
+        stdout=out,
+        stderr=err,
+    )
+    token = ApiToken.objects.get()
+    assert list(token.agents.values_list("slug", flat=True)) == [agent.slug]
+    assert f"bound to {agent.slug}" in err.getvalue()
+    (event,) = since()
+    assert event.after["agents"] == [agent.slug]
+    listing = StringIO()
+    call_command("token", "list", stdout=listing)
+    assert f"agents {agent.slug}" in listing.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--scope", "gate:check", "--agent", "no-such-agent"], "No agent 'no-such-agent'"),
+        (["--scope", "reviews:write"], "scopes: The user's role does not grant reviews:write"),
+    ],
+)
+def test_manage_py_token_create_refuses_unknown_agents_and_scopes_beyond_the_role(
+    owner, agent, arguments, message
+):
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "token",
+            "create",
+            "--user",
+            "owner",
+            "--name",
+            "x",
+            *arguments,
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not ApiToken.objects.exists()
+    assert not AuditEvent.objects.filter(action="token.created").exists()

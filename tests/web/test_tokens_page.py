@@ -1,0 +1,130 @@
+"""The API tokens page: create a bound token (secret shown once), refusals by field, revoke."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from tests.factories import AgentFactory
+from tokens.models import ApiToken, Scope
+from tokens.services import token_hash
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/tokens/"
+
+
+def test_the_page_offers_the_roles_scopes_and_the_owners_agents(
+    client, owner, agent, other_team_agent
+):
+    client.force_login(owner)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("max-age=0")
+    form = response.context["form"]
+    offered = [value for value, _ in form.fields["scopes"].choices]
+    assert offered == [
+        Scope.GATE_CHECK,
+        Scope.AGENTS_READ,
+        Scope.PACKAGES_WRITE,
+        Scope.OBSERVATIONS_WRITE,
+    ]
+    assert list(form.fields["agents"].queryset) == [agent]
+    page = response.content.decode()
+    assert f'href="{PAGE}" aria-current="page"' in page
+    assert "You have no API tokens." in page
+
+
+def test_an_owner_creates_a_bound_token_and_sees_its_secret_once(client, owner, agent, audit_since):
+    AgentFactory(slug="second-agent", owners=[owner])
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(
+        PAGE,
+        {"name": "runtime", "scopes": [Scope.OBSERVATIONS_WRITE], "agents": [agent.pk], "days": 30},
+    )
+    assert response.status_code == 200
+    secret = response.context["secret"]
+    token = ApiToken.objects.get()
+    assert token.key_hash == token_hash(secret)
+    assert list(token.agents.all()) == [agent]
+    page = response.content.decode()
+    assert secret in page and "shown only on this page" in page
+    (event,) = since()
+    assert (event.action, event.actor_label) == ("token.created", "owner")
+    assert event.after["agents"] == [agent.slug]
+    listing = client.get(PAGE).content.decode()
+    assert token.prefix in listing and secret not in listing
+    runtime = APIClient()
+    runtime.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    item = {"kind": "tool", "identifier": "kb-search", "access": "read"}
+    for slug, status in ((agent.slug, 202), ("second-agent", 404)):
+        url = f"/api/v1/agents/{slug}/observations"
+        assert runtime.post(url, {"items": [item]}, format="json").status_code == status
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": "", "scopes": [Scope.GATE_CHECK], "days": 30}, "name"),
+        ({"name": "x", "scopes": [Scope.REVIEWS_WRITE], "days": 30}, "scopes"),
+        ({"name": "x", "scopes": [Scope.GATE_CHECK], "days": 400}, "days"),
+        ({"name": "x", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": ["foreign"]}, "agents"),
+    ],
+)
+def test_a_refused_token_shows_the_field_and_creates_nothing(
+    client, owner, other_team_agent, audit_since, data, field
+):
+    if data.get("agents") == ["foreign"]:
+        data = {**data, "agents": [other_team_agent.pk]}
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(PAGE, data)
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert 'class="field has-error' in response.content.decode()
+    assert not ApiToken.objects.exists()
+    assert since() == []
+
+
+def test_revoking_from_the_page(client, owner, other_owner, make_token, audit_since):
+    mine, _ = make_token(owner, Scope.GATE_CHECK, name="pipeline")
+    theirs, _ = make_token(other_owner, Scope.GATE_CHECK, name="theirs")
+    client.force_login(owner)
+    page = client.get(PAGE).content.decode()
+    assert "pipeline" in page and "theirs" not in page
+    revoke = reverse("token-revoke", args=[mine.prefix])
+    assert client.get(revoke).status_code == 405
+    assert client.post(reverse("token-revoke", args=[theirs.prefix])).status_code == 404
+    since = audit_since()
+    response = client.post(revoke, follow=True)
+    assert response.status_code == 200
+    assert f"Token {mine.prefix} (pipeline) revoked." in response.content.decode()
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.revoked_at is not None and theirs.revoked_at is None
+    (event,) = since()
+    assert (event.action, event.actor_label) == ("token.revoked", "owner")
+    again = client.post(revoke, follow=True)
+    assert "already revoked" in again.content.decode()
+    assert since() == [event]
+
+
+def test_the_forms_need_the_csrf_token(owner, agent):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    page = client.get(PAGE).content.decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    data = {"name": "ci", "scopes": [Scope.GATE_CHECK], "days": 30}
+    assert client.post(PAGE, data).status_code == 403
+    assert not ApiToken.objects.exists()
+    assert client.post(PAGE, {**data, "csrfmiddlewaretoken": csrf}).status_code == 200
+    assert ApiToken.objects.count() == 1
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client):
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
