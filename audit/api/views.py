@@ -10,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.openapi import errors
 from audit import signing
 from audit.api.serializers import AuditEventSerializer, CheckpointSerializer, VerifyResultSerializer
 from audit.checkpoints import checkpoint_export
@@ -115,7 +116,7 @@ class AuditExportView(AuditApiView):
     @extend_schema(
         operation_id="audit_export_csv",
         parameters=FILTER_PARAMETERS,
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY), **errors(400, 404)},
     )
     def get(self, request):
         """Stream the events as CSV with the chain hashes of the range in the headers.
@@ -134,7 +135,10 @@ class AuditExportJsonlView(AuditExportView):
     @extend_schema(
         operation_id="audit_export_jsonl",
         parameters=FILTER_PARAMETERS,
-        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY),
+            **errors(400, 404),
+        },
     )
     def get(self, request):
         """Stream the events as JSON Lines; the last line is the chain range they cover."""

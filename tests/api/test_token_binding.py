@@ -124,7 +124,7 @@ def test_the_gate_answers_a_bound_token_for_its_agents_only(bound, mine, sibling
     ] * 2
 
 
-def test_a_bound_gate_check_adds_one_query_and_an_unbound_one_none(api, owner, mine, bound):
+def test_a_bound_gate_check_costs_one_query_more_than_an_unbound_one(api, owner, mine, bound):
     body = {"agent": mine.agent.slug, "digest": mine.digest}
     unbound = api(owner, Scope.GATE_CHECK)
     counts = []
