@@ -26,7 +26,7 @@ def test_the_list_is_filtered_by_status_and_severity_and_shows_what_blocks_the_g
     high = DriftFindingFactory(agent=agent, identifier="crm.export", severity="high")
     DriftFindingFactory(agent=agent, identifier="old", status=FindingStatus.RESOLVED)
     DriftFindingFactory(agent=AgentFactory(slug="other-bot"))
-    client = api(owner, Scope.GATE_CHECK)  # reading needs no particular scope
+    client = api(owner, Scope.AGENTS_READ)
     body = client.get(BASE).json()
     assert body["count"] == 3
     live = client.get(BASE, {"status": ["open", "acknowledged"]}).json()["results"]

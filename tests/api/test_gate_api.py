@@ -206,7 +206,7 @@ def test_the_gate_and_writes_are_throttled_per_token(api, owner, agent, monkeypa
         assert error_of(throttled)["code"] == "throttled"
         assert throttled["Retry-After"] == "60"
         assert second.post(GATE, body, format="json").status_code == 200
-        writer = api(owner, Scope.PACKAGES_WRITE)
+        writer = api(owner, Scope.PACKAGES_WRITE, Scope.AGENTS_READ)
         patch = {"description": "x"}
         url = f"/api/v1/agents/{agent.slug}"
         assert writer.patch(url, patch, format="json").status_code == 200

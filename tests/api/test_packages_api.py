@@ -24,7 +24,7 @@ def decisions(version, dimension, slug="support-assistant"):
 
 @pytest.fixture
 def writer(api, owner, checklists):
-    return api(owner, Scope.PACKAGES_WRITE)
+    return api(owner, Scope.PACKAGES_WRITE, Scope.AGENTS_READ)
 
 
 def test_create_from_json_answers_version_digest_tier_and_diff(writer, agent, audit_since):
@@ -87,7 +87,7 @@ def test_a_manifest_naming_another_agent_is_refused(writer, agent, other_team_ag
 def test_a_reviewer_may_not_write_packages(api, reviewers, agent, checklists):
     response = api(reviewers["iam"][0]).post(packages(), manifest_for(agent), format="json")
     assert response.status_code == 403
-    assert error_of(response)["code"] == "not_owner"
+    assert error_of(response)["code"] == "insufficient_scope"  # the role grants no packages:write
 
 
 def test_submit_list_retrieve_and_diff(writer, agent, workflow):
@@ -214,9 +214,9 @@ def test_refusing_needs_a_comment_and_a_draft_cannot_be_decided(api, reviewers, 
     assert response.json()["package_state"] == "changes_requested"
 
 
-def test_suspend_over_http(api, owner, security_oncall, workflow, agent, audit_since):
+def test_suspend_over_http(api, reviewers, security_oncall, workflow, agent, audit_since):
     workflow.approve(agent)
-    response = api(owner, Scope.REVIEWS_WRITE).post(
+    response = api(reviewers["iam"][0], Scope.REVIEWS_WRITE).post(
         f"/api/v1/agents/{agent.slug}/suspend", {"reason": "Leaking."}, format="json"
     )
     assert response.status_code == 403

@@ -3,7 +3,9 @@
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -14,6 +16,11 @@ from tokens.services import token_hash
 pytestmark = pytest.mark.django_db
 
 PAGE = "/tokens/"
+
+
+@pytest.fixture
+def other_team_agent(other_owner):
+    return AgentFactory(slug="hr-policy-copilot", team="people", owners=[other_owner])
 
 
 def test_the_page_offers_the_roles_scopes_and_the_owners_agents(
@@ -128,3 +135,20 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     response = client.get(PAGE)
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_the_list_query_count_does_not_grow_with_tokens(client, owner, agent, make_token):
+    client.force_login(owner)
+    make_token(owner, Scope.GATE_CHECK, agents=[agent])
+    client.get(PAGE)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(PAGE).status_code == 200
+        return len(queries)
+
+    before = count()
+    for n in range(4):
+        second = AgentFactory(slug=f"more-{n}", owners=[owner])
+        make_token(owner, Scope.GATE_CHECK, name=f"t{n}", agents=[agent, second])
+    assert count() == before
