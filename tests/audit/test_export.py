@@ -220,7 +220,7 @@ def test_anonymous_is_refused(client):
 def test_tokens_need_the_audit_read_scope(client, trail, scopes, expected):
     from tokens.services import token_create
 
-    user = UserFactory(username="exporter")
+    user = UserFactory(username="exporter", groups=["compliance-officer"])
     _, secret = token_create(actor=Actor.system("tests"), user=user, name="ci", scopes=scopes)
     response = client.get("/api/v1/audit/export.jsonl", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == expected
