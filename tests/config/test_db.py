@@ -76,7 +76,7 @@ def test_a_terminated_connection_is_replaced_before_the_next_request(workflow, a
         actor=Actor.system("tests"),
         user=owner,
         name="ci",
-        scopes=[Scope.GATE_CHECK],
+        scopes=[Scope.GATE_CHECK, Scope.AGENTS_READ],
         expires_at=timezone.now() + timedelta(days=1),
     )
     check = {"agent": agent.slug, "digest": approved.digest}
