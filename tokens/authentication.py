@@ -68,5 +68,8 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token (`cs_...`), created with `manage.py token create`.",
+            "description": (
+                "An API token (`cs_...`), created on the API tokens page, by a signed-in "
+                "`POST /api/v1/tokens` or with `manage.py token create`."
+            ),
         }
