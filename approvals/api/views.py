@@ -340,6 +340,9 @@ class FindingResolveView(_FindingActionView):
 class GateCheckView(APIView):
     """The release gate. Kept lean: one statement each reads the token and the decision, and audits.
 
+    A token bound to agents costs one statement more, reading whether it reaches the
+    agent; any other agent is denied (agent_not_bound) without being read.
+
     Bad content never answers 4xx: it is a deny with a reason, so a CI step
     fails closed on it. Only a missing or insufficient token is refused.
     Idempotency-Key is accepted and ignored: the gate must answer from the

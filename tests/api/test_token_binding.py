@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from approvals.api.serializers import GateResultSerializer
 from tests.api.conftest import GATE, codes, error_of
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
 from tokens.models import Scope
@@ -117,6 +118,7 @@ def test_the_gate_answers_a_bound_token_for_its_agents_only(bound, mine, sibling
         body = response.json()
         assert codes(body) == ["agent_not_bound"]
         assert body["decision"] == "deny"
+        assert GateResultSerializer(data=body).is_valid(), "the documented answer names the code"
         assert (body["package_version"], body["digest"], body["expires_at"]) == (None,) * 3
     events = since()
     assert [(e.action, e.data["reasons"]) for e in events] == [
