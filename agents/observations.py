@@ -10,6 +10,7 @@ from agents.vocabulary import Access
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput
+from config.identifiers import identifier_message
 from config.times import time_in_utc
 
 # A batch larger than this is refused whole: the runtime should send more often.
@@ -43,8 +44,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
         errors["identifier"] = ["Must be a non-empty string."]
     elif len(identifier) > 2048:
         errors["identifier"] = ["At most 2048 characters."]
-    elif "\x00" in identifier:
-        errors["identifier"] = ["Must not contain NUL characters."]
+    elif identifier_message(identifier):
+        errors["identifier"] = [identifier_message(identifier)]
     else:
         identifier = identifier.strip()
 
@@ -77,8 +78,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
         source = ""
     if not isinstance(source, str) or len(source) > 200:
         errors["source"] = ["Must be a string of at most 200 characters."]
-    elif "\x00" in source:
-        errors["source"] = ["Must not contain NUL characters."]
+    elif identifier_message(source):
+        errors["source"] = [identifier_message(source)]
 
     cleaned = {
         "kind": kind,

@@ -10,9 +10,12 @@ from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
+from config.identifiers import identifier_message
 
 # The agent's fields a package's manifest sets when it is approved.
 MANIFEST_FIELDS = ("name", "team", "deployment", "workload_id", "log_principal")
+# The agent's fields that are identifiers (config.identifiers); the others are text.
+IDENTIFIER_FIELDS = ("slug", "team", "log_principal")
 
 
 def agent_fields_from_manifest(manifest: dict) -> dict:
@@ -44,6 +47,10 @@ def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     for name in ("name", "log_principal"):
         if name in fields and not str(fields[name]).strip():
             errors[name] = ["This field is required."]
+    for name in IDENTIFIER_FIELDS:
+        message = identifier_message(str(fields.get(name, "")))
+        if message and name not in errors:
+            errors[name] = [message]
     if errors:
         raise InvalidInput("Some agent fields are invalid.", fields=errors)
 
@@ -131,6 +138,9 @@ def agent_update(*, actor: Actor, agent: Agent, **changes) -> Agent:
 
 
 def users_by_username(usernames) -> list:
+    refused = [message for message in map(identifier_message, usernames) if message]
+    if refused:
+        raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})
     users = list(get_user_model().objects.filter(username__in=usernames))
     missing = set(usernames) - {u.username for u in users}
     if missing:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from agents.models import Agent, ObservationKind
 from agents.vocabulary import Access, Deployment
+from config.identifiers import validate_identifier
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
@@ -38,16 +39,26 @@ class AgentSerializer(serializers.ModelSerializer):
         return sorted(user.get_username() for user in agent.owners.all())
 
 
+def _username():
+    return serializers.CharField(max_length=150, validators=[validate_identifier])
+
+
 class AgentCreateSerializer(serializers.Serializer):
     slug = serializers.RegexField(SLUG_PATTERN, max_length=63)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    team = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_identifier],
+    )
     workload_id = serializers.CharField(max_length=2048)
-    log_principal = serializers.CharField(max_length=200)
+    log_principal = serializers.CharField(max_length=200, validators=[validate_identifier])
     deployment = serializers.ChoiceField(choices=Deployment.choices)
     owners = serializers.ListField(
-        child=serializers.CharField(max_length=150),
+        child=_username(),
         required=False,
         max_length=100,
         help_text="Usernames; the caller owns the agent when none are given.",
@@ -57,10 +68,10 @@ class AgentCreateSerializer(serializers.Serializer):
 class AgentUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    owners = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, min_length=1, max_length=100
+    team = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, validators=[validate_identifier]
     )
+    owners = serializers.ListField(child=_username(), required=False, min_length=1, max_length=100)
 
 
 class SuspendSerializer(serializers.Serializer):
@@ -71,7 +82,7 @@ class ObservationItemSerializer(serializers.Serializer):
     """The documented shape of one observation; the observations service validates it."""
 
     kind = serializers.ChoiceField(choices=ObservationKind.choices)
-    identifier = serializers.CharField(max_length=2048)
+    identifier = serializers.CharField(max_length=2048, validators=[validate_identifier])
     access = serializers.ChoiceField(
         choices=Access.values,
         required=False,
@@ -79,7 +90,9 @@ class ObservationItemSerializer(serializers.Serializer):
     )
     count = serializers.IntegerField(min_value=1, required=False, default=1)
     seen_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
-    source = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    source = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[validate_identifier]
+    )
 
 
 @extend_schema_field(ObservationItemSerializer)
