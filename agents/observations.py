@@ -18,6 +18,8 @@ MAX_ITEMS = 10_000
 # Rows per INSERT: 8 parameters each stays under the databases' parameter limits.
 UPSERT_CHUNK = 2_000
 MAX_COUNT = 1_000_000_000
+MAX_IDENTIFIER_LENGTH = 2048
+MAX_SOURCE_LENGTH = 200
 # Clocks drift; a report a little ahead of the server is accepted, further is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ACCESS_LEVELS = tuple(Access.values)
@@ -42,8 +44,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     identifier = item.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
         errors["identifier"] = ["Must be a non-empty string."]
-    elif len(identifier) > 2048:
-        errors["identifier"] = ["At most 2048 characters."]
+    elif len(identifier) > MAX_IDENTIFIER_LENGTH:
+        errors["identifier"] = [f"At most {MAX_IDENTIFIER_LENGTH} characters."]
     elif identifier_message(identifier):
         errors["identifier"] = [identifier_message(identifier)]
     else:
@@ -76,8 +78,8 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     source = item.get("source", "")
     if source is None:
         source = ""
-    if not isinstance(source, str) or len(source) > 200:
-        errors["source"] = ["Must be a string of at most 200 characters."]
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_LENGTH:
+        errors["source"] = [f"Must be a string of at most {MAX_SOURCE_LENGTH} characters."]
     elif identifier_message(source):
         errors["source"] = [identifier_message(source)]
 

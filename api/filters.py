@@ -11,6 +11,8 @@ from config.identifiers import IDENTIFIER_PATTERN, validate_identifier
 
 # PostgreSQL cannot hold NUL in text, and Django's form fields refuse it.
 TEXT_PATTERN = "^[^\\u0000]*$"
+# Some character other than whitespace, for a field that may not be blank.
+NOT_BLANK_PATTERN = "\\S"
 
 
 @extend_schema_field({"type": "string", "pattern": IDENTIFIER_PATTERN})

@@ -1,9 +1,14 @@
 """Pieces of the OpenAPI schema shared by the API views."""
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from api.filters import NOT_BLANK_PATTERN, TEXT_PATTERN
+from api.pagination import PAGING_PARAMETERS
 from api.services import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+from config.identifiers import IDENTIFIER_PATTERN, IdentifierValidator
 
 ErrorSerializer = inline_serializer(
     name="Error",
@@ -26,7 +31,7 @@ _DESCRIPTIONS = {
     401: "No token, or an invalid, expired or revoked one.",
     403: "The token lacks the scope, or the user may not do this.",
     404: "No such object, or it is outside your scope.",
-    409: "The object is not in a state that allows this.",
+    409: "The object is not in a state that allows this, or what the input names is taken.",
     422: "The Idempotency-Key was used before with another request.",
     429: "Too many requests for this token.",
 }
@@ -70,6 +75,45 @@ def declare_common_errors(result, generator, request, public):
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            for status, description in _COMMON.items():
+            common = dict(_COMMON)
+            if {p["name"] for p in operation.get("parameters", ())} & PAGING_PARAMETERS:
+                common["400"] = _DESCRIPTIONS[400]  # api.pagination refuses bad paging
+            for status, description in common.items():
                 responses.setdefault(status, {"description": description, "content": error})
     return result
+
+
+class TextPattern(OpenApiSerializerFieldExtension):
+    """Say in the schema what a text field refuses, as it refuses it.
+
+    NUL (DRF's CharField refuses it), control and format characters in an
+    identifier (config.identifiers), and text of only whitespace where a field
+    may not be blank (DRF trims it first). Request fields only: what the API
+    sends back says nothing about them. The patterns go in `allOf`, beside the
+    lengths: a client that folds maxLength into a pattern (schemathesis does)
+    respells characters above U+FFFF with escapes ECMA-262 does not read.
+    """
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if direction != "request" or {"format", "enum"} & set(schema):
+            return schema
+        # A regular expression of the field's own is written by drf-spectacular instead.
+        own_regex = any(isinstance(v, RegexValidator) for v in field.validators)
+        patterns = []
+        if any(isinstance(v, IdentifierValidator) for v in field.validators):
+            patterns.append(IDENTIFIER_PATTERN)
+        elif not own_regex and any(
+            isinstance(v, ProhibitNullCharactersValidator) for v in field.validators
+        ):
+            patterns.append(TEXT_PATTERN)
+        if not field.allow_blank and field.trim_whitespace and not own_regex:
+            patterns.append(NOT_BLANK_PATTERN)
+            schema.setdefault("minLength", 1)
+        if patterns:
+            schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
+        return schema

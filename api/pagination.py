@@ -9,6 +9,8 @@ DRF's 404.
 from rest_framework import exceptions, pagination
 
 MAX_LIMIT = 500
+# The query parameters a bad value of which is a 400.
+PAGING_PARAMETERS = {"limit", "offset"}
 # Far past any list here, and below what an SQL OFFSET (a 64-bit integer) holds.
 MAX_OFFSET = 1_000_000_000
 

@@ -28,6 +28,13 @@ class InvalidInput(ApplicationError):
     default_code = "invalid"
 
 
+class AlreadyExists(InvalidInput):
+    """Input naming what another object already holds (a slug, an identity)."""
+
+    status_code = HTTPStatus.CONFLICT
+    default_code = "already_exists"
+
+
 class InvalidTransition(ApplicationError):
     status_code = HTTPStatus.CONFLICT
     default_code = "invalid_transition"

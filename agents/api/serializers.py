@@ -3,9 +3,17 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.identity import validate_spiffe_id
 from agents.models import Agent, ObservationKind
+from agents.observations import (
+    DIGEST_KINDS,
+    MAX_COUNT,
+    MAX_IDENTIFIER_LENGTH,
+    MAX_ITEMS,
+    MAX_SOURCE_LENGTH,
+)
 from agents.vocabulary import Access, Deployment
-from config.identifiers import validate_identifier
+from config.identifiers import IDENTIFIER_PATTERN, validate_identifier
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
@@ -54,7 +62,7 @@ class AgentCreateSerializer(serializers.Serializer):
         default="",
         validators=[validate_identifier],
     )
-    workload_id = serializers.CharField(max_length=2048)
+    workload_id = serializers.CharField(max_length=2048, validators=[validate_spiffe_id])
     log_principal = serializers.CharField(max_length=200, validators=[validate_identifier])
     deployment = serializers.ChoiceField(choices=Deployment.choices)
     owners = serializers.ListField(
@@ -78,24 +86,50 @@ class SuspendSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ObservationItemSerializer(serializers.Serializer):
-    """The documented shape of one observation; the observations service validates it."""
+def _observation_item_schema() -> dict:
+    """Return the JSON Schema of one observation, as agents.observations validates it.
 
-    kind = serializers.ChoiceField(choices=ObservationKind.choices)
-    identifier = serializers.CharField(max_length=2048, validators=[validate_identifier])
-    access = serializers.ChoiceField(
-        choices=Access.values,
-        required=False,
-        help_text="Required except for model and prompt observations, which carry none.",
-    )
-    count = serializers.IntegerField(min_value=1, required=False, default=1)
-    seen_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
-    source = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, validators=[validate_identifier]
-    )
+    Written out rather than derived from a serializer: an item is one of two
+    shapes (a use carries an access level, a model or prompt digest none), and
+    no field beyond them is taken.
+    """
+    common = {
+        "identifier": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_IDENTIFIER_LENGTH,
+            "allOf": [{"pattern": IDENTIFIER_PATTERN}, {"pattern": "\\S"}],
+        },
+        "count": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": 1},
+        "seen_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Defaults to now; at most a few minutes ahead of the server's clock.",
+        },
+        "source": {
+            "type": "string",
+            "maxLength": MAX_SOURCE_LENGTH,
+            "allOf": [{"pattern": IDENTIFIER_PATTERN}],
+        },
+    }
+    digests = [kind.value for kind in DIGEST_KINDS]
+    uses = [kind for kind in ObservationKind.values if kind not in digests]
+    use = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "identifier", "access"],
+        "properties": {"kind": {"enum": uses}, "access": {"enum": Access.values}, **common},
+    }
+    digest = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "identifier"],
+        "properties": {"kind": {"enum": digests}, **common},
+    }
+    return {"oneOf": [use, digest]}
 
 
-@extend_schema_field(ObservationItemSerializer)
+@extend_schema_field(_observation_item_schema())
 class _ObservationItemField(serializers.JSONField):
     """Pass each item through as sent, so the service reports every problem by index."""
 
@@ -104,7 +138,7 @@ class ObservationBatchSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=_ObservationItemField(),
         min_length=1,
-        max_length=10_000,
+        max_length=MAX_ITEMS,
         help_text=(
             "What the runtime used: {kind, identifier, access, count, seen_at, source}. "
             "A bad item is reported as items[i].field and none of the batch is stored."

@@ -62,20 +62,21 @@ def test_a_yaml_body_at_the_limit_is_read(api, owner, agent, checklists):
 def test_a_json_body_over_the_limit_is_refused_in_the_error_shape(api, owner, agent):
     client = api(owner, Scope.PACKAGES_WRITE)
     manifest = manifest_for(agent, justification="x" * LIMIT)
-    response = client.post(packages_url(agent), json.dumps(manifest), "application/json")
+    body = json.dumps(manifest)
+    response = client.post(packages_url(agent), body, content_type="application/json")
     assert_too_large(response)
     assert not ApprovalPackage.objects.filter(agent=agent).exists()
 
 
 def test_a_body_over_the_limit_is_refused_before_authentication(client, agent):
-    response = client.post(GATE, b"{" + b" " * LIMIT + b"}", "application/json")
+    response = client.post(GATE, b"{" + b" " * LIMIT + b"}", content_type="application/json")
     assert_too_large(response)
 
 
 def test_the_gate_refuses_a_body_over_the_limit_and_audits_no_check(ci, agent):
     events = AuditEvent.objects.count()
     body = {"agent": agent.slug, "manifest_yaml": padded_yaml(agent, LIMIT)}
-    response = ci.post(GATE, json.dumps(body), "application/json")
+    response = ci.post(GATE, json.dumps(body), content_type="application/json")
     assert_too_large(response)
     assert AuditEvent.objects.count() == events
 
@@ -89,7 +90,7 @@ def test_below_the_limit_the_gate_denies_naming_the_field(ci, agent, audit_since
         ('{"agent": "' + "a" * big, "body"),
     ]:
         data = body if isinstance(body, str) else json.dumps(body)
-        response = ci.post(GATE, data, "application/json")
+        response = ci.post(GATE, data, content_type="application/json")
         assert response.status_code == 200, response.content[:300]
         answer = response.json()
         assert answer["decision"] == "deny"
