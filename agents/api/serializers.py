@@ -13,6 +13,7 @@ from agents.observations import (
     MAX_SOURCE_LENGTH,
 )
 from agents.vocabulary import Access, Deployment
+from api.filters import NOT_BLANK_PATTERN
 from config.identifiers import IDENTIFIER_PATTERN, validate_identifier
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
@@ -98,7 +99,7 @@ def _observation_item_schema() -> dict:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_IDENTIFIER_LENGTH,
-            "allOf": [{"pattern": IDENTIFIER_PATTERN}, {"pattern": "\\S"}],
+            "allOf": [{"pattern": IDENTIFIER_PATTERN}, {"pattern": NOT_BLANK_PATTERN}],
         },
         "count": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": 1},
         "seen_at": {

@@ -28,7 +28,7 @@ from tests.conftest import ALL_SCOPES
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 8}
+EXAMPLES = {GenerationMode.POSITIVE: 16, GenerationMode.NEGATIVE: 6}
 
 # What an OpenAPI schema cannot say. A request it calls valid may still be refused for
 # the state it meets (a key used before), a rule across fields or against the clock,

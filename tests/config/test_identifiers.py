@@ -15,6 +15,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from drf_spectacular.generators import SchemaGenerator
 
+from api.filters import NOT_BLANK_PATTERN
 from approvals import manifest as manifests
 from config.identifiers import (
     IDENTIFIER_PATTERN,
@@ -92,7 +93,7 @@ def test_the_openapi_schema_carries_the_pattern_on_identifier_fields(db):
         pattern["pattern"]
         for field in fields
         for pattern in field["allOf"]
-        if pattern["pattern"] != "\\S"
+        if pattern["pattern"] != NOT_BLANK_PATTERN
     }
     assert len(patterns) == 1, patterns
     pattern = python_reading(patterns.pop())
