@@ -45,12 +45,16 @@ def permission_denied(request, exception):
     )
 
 
-def page_not_found(request, exception):
-    if not is_api(request):
-        return defaults.page_not_found(request, exception)
+def api_not_found_response() -> JsonResponse:
     return JsonResponse(
         error_body("not_found", "No such API endpoint."), status=HTTPStatus.NOT_FOUND
     )
+
+
+def page_not_found(request, exception):
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return api_not_found_response()
 
 
 def server_error(request):
