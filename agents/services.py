@@ -9,10 +9,13 @@ from agents.permissions import can_edit, can_register
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import InvalidInput, NotPermitted
+from config.errors import AlreadyExists, InvalidInput, NotPermitted
+from config.identifiers import identifier_message
 
 # The agent's fields a package's manifest sets when it is approved.
 MANIFEST_FIELDS = ("name", "team", "deployment", "workload_id", "log_principal")
+# The agent's fields that are identifiers (config.identifiers); the others are text.
+IDENTIFIER_FIELDS = ("slug", "team", "log_principal")
 
 
 def agent_fields_from_manifest(manifest: dict) -> dict:
@@ -27,6 +30,7 @@ def agent_fields_from_manifest(manifest: dict) -> dict:
 
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     errors: dict[str, list[str]] = {}
+    taken: dict[str, list[str]] = {}
     if "workload_id" in fields:
         problems = spiffe_id_errors(fields["workload_id"])
         if problems:
@@ -38,14 +42,22 @@ def _validate(fields: dict, *, instance: Agent | None = None) -> None:
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
-                errors["workload_id"] = ["Another active agent already has this identity."]
+                taken["workload_id"] = ["Another active agent already has this identity."]
     if "deployment" in fields and fields["deployment"] not in Deployment.values:
         errors["deployment"] = [f"Choose one of {', '.join(Deployment.values)}."]
     for name in ("name", "log_principal"):
         if name in fields and not str(fields[name]).strip():
             errors[name] = ["This field is required."]
+    for name in IDENTIFIER_FIELDS:
+        message = identifier_message(str(fields.get(name, "")))
+        if message and name not in errors:
+            errors[name] = [message]
     if errors:
         raise InvalidInput("Some agent fields are invalid.", fields=errors)
+    if "slug" in fields and Agent.objects.filter(slug=fields["slug"]).exists():
+        taken["slug"] = ["Already taken."]
+    if taken:
+        raise AlreadyExists("The agent clashes with another.", fields=taken)
 
 
 @transaction.atomic
@@ -76,13 +88,14 @@ def agent_create(
         "deployment": deployment,
     }
     _validate(fields)
-    if Agent.objects.filter(slug=slug).exists():
-        raise InvalidInput("An agent with this slug exists.", fields={"slug": ["Already taken."]})
     try:
         with transaction.atomic():
             agent = Agent.objects.create(**fields)
-    except IntegrityError as error:
-        raise InvalidInput("The agent clashes with another.", fields={"slug": [str(error)]})
+    except IntegrityError:
+        # Registered meanwhile by a concurrent request.
+        raise AlreadyExists(
+            "The agent clashes with another.", fields={"slug": ["Already taken."]}
+        ) from None
     owner_list = list(owners) or ([actor.user] if actor.user is not None else [])
     agent.owners.set(owner_list)
     audit_record(
@@ -131,10 +144,15 @@ def agent_update(*, actor: Actor, agent: Agent, **changes) -> Agent:
 
 
 def users_by_username(usernames) -> list:
+    refused = [message for message in map(identifier_message, usernames) if message]
+    if refused:
+        raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})
     users = list(get_user_model().objects.filter(username__in=usernames))
     missing = set(usernames) - {u.username for u in users}
     if missing:
         raise InvalidInput(
-            "Unknown owners.", fields={"owners": [f"No user {name!r}." for name in sorted(missing)]}
+            "Unknown owners.",
+            code="unknown_owner",
+            fields={"owners": [f"No user {name!r}." for name in sorted(missing)]},
         )
     return users

@@ -64,7 +64,7 @@ class AgentViewSet(
         summary="Register an agent",
         request=AgentCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: AgentSerializer, **errors(400, 401, 403, 422, 429)},
+        responses={201: AgentSerializer, **errors(400, 401, 403, 409, 422, 429)},
     )
     def create(self, request):
         serializer = AgentCreateSerializer(data=request.data)

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Mapping
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -105,7 +106,8 @@ class DecisionResultSerializer(serializers.Serializer):
 AGENT_PATTERN = r"^[-a-zA-Z0-9_]+\Z"
 AGENT_MAX_LENGTH = 63
 DIGEST_PATTERN = r"^[0-9a-fA-F]{64}\Z"
-MANIFEST_YAML_MAX_LENGTH = 5 * 1024 * 1024
+# A longer text cannot arrive: the request body holding it would be over the one limit.
+MANIFEST_YAML_MAX_LENGTH = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 GATE_SUBJECTS = ("manifest", "manifest_yaml", "digest")
 ONE_SUBJECT = "Send exactly one of manifest, manifest_yaml and digest."
 

@@ -19,6 +19,7 @@ from agents.identity import spiffe_id_errors
 from approvals.manifest.errors import add_error, dotted
 from approvals.manifest.reading import type_name
 from approvals.manifest.scope import SCOPE_KINDS
+from config.identifiers import identifier_errors
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
 SCHEMA: dict = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -32,6 +33,7 @@ def manifest_schema() -> dict:
 
 _PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
     SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,
+    SCHEMA["$defs"]["identifier_characters"]["pattern"]: identifier_errors,
 }
 _TYPE_NAMES = {
     "string": "text",

@@ -124,6 +124,26 @@ def test_create_refuses_bad_fields_with_field_errors(api, owner, agent):
     assert {"slug", "name", "deployment"} <= set(error_of(response)["fields"])
 
 
+def test_a_taken_slug_or_identity_is_a_409_naming_it(api, owner, agent):
+    client = api(owner, Scope.PACKAGES_WRITE)
+    body = {
+        "slug": "claims-bot",
+        "name": "Claims bot",
+        "workload_id": "spiffe://prod.example.com/ns/claims/sa/claims-bot",
+        "log_principal": "agent:claims-bot",
+        "deployment": "regulated_workflow",
+    }
+    for changes, field in [
+        ({"workload_id": agent.workload_id}, "workload_id"),
+        ({"slug": agent.slug}, "slug"),
+    ]:
+        response = client.post(AGENTS, {**body, **changes}, format="json")
+        assert response.status_code == 409
+        error = error_of(response)
+        assert (error["code"], list(error["fields"])) == ("already_exists", [field])
+    assert list(Agent.objects.values_list("slug", flat=True)) == [agent.slug]
+
+
 def test_update_by_owner_and_refusal_for_a_reviewer(api, owner, reviewers, agent, audit_since):
     client = api(owner)
     since = audit_since()

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from agents.filters import AgentFilterSet
 from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
+from config.identifiers import identifier_message, validate_identifier
 from web import selectors
 
 BLANK = [("", "Any")]
@@ -31,7 +32,7 @@ class AgentCreateForm(forms.Form):
         help_text="The identifier CI uses in the manifest's `agent` field; it never changes.",
     )
     name = forms.CharField(max_length=200)
-    team = forms.CharField(max_length=100, required=False)
+    team = forms.CharField(max_length=100, required=False, validators=[validate_identifier])
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     workload_id = forms.CharField(
         label="Workload identity (SPIFFE ID)",
@@ -39,14 +40,16 @@ class AgentCreateForm(forms.Form):
         help_text="spiffe://<trust domain>/<path>, e.g. spiffe://prod.example.com/ns/support/sa/bot",
     )
     log_principal = forms.CharField(
-        max_length=200, help_text="How the agent's actions are attributed in logs."
+        max_length=200,
+        help_text="How the agent's actions are attributed in logs.",
+        validators=[validate_identifier],
     )
     deployment = forms.ChoiceField(choices=Deployment.choices)
 
 
 class AgentUpdateForm(forms.Form):
     name = forms.CharField(max_length=200)
-    team = forms.CharField(max_length=100, required=False)
+    team = forms.CharField(max_length=100, required=False, validators=[validate_identifier])
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     owners = forms.CharField(
         help_text="Usernames of the product owners, separated by commas.", max_length=2000
@@ -54,6 +57,9 @@ class AgentUpdateForm(forms.Form):
 
     def clean_owners(self) -> list:
         names = sorted({n.strip() for n in self.cleaned_data["owners"].split(",") if n.strip()})
+        refused = [message for message in map(identifier_message, names) if message]
+        if refused:
+            raise forms.ValidationError(refused[0])
         users = list(get_user_model().objects.filter(username__in=names, is_active=True))
         missing = set(names) - {user.username for user in users}
         if missing:
