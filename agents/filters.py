@@ -12,7 +12,7 @@ class AgentFilterSet(django_filters.FilterSet):
         method="search", label="Search", help_text="Slug, name or description contains"
     )
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
-    team = django_filters.CharFilter()
+    team = django_filters.CharFilter(field_name="team__slug", help_text="A team's slug")
     deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
     risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
 

@@ -20,11 +20,15 @@ class AgentStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+TEAM_SLUG_LENGTH = 100
+TEAM_NAME_LENGTH = 200
+
+
 class Team(models.Model):
     """A team of product owners; staff administer its members, who see its agents."""
 
-    slug = models.SlugField(max_length=100, unique=True)
-    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=TEAM_SLUG_LENGTH, unique=True)
+    name = models.CharField(max_length=TEAM_NAME_LENGTH)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

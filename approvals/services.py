@@ -91,6 +91,11 @@ def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
             code="invalid_manifest",
             fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
         )
+    # Staff administer teams: a manifest names the agent's team or none, never another.
+    team = agent.team.slug if agent.team_id else ""
+    if manifest.get("team") not in (None, "", team):
+        message = f"The agent's team is {team!r}; a manifest names it or no team."
+        raise InvalidInput(message, code="invalid_manifest", fields={"manifest.team": [message]})
 
 
 def last_approved(agent: Agent) -> ApprovalPackage | None:
@@ -228,6 +233,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         raise NotPermitted(
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
+    _check_manifest_agent(agent, package.manifest)
     now = timezone.now()
     stale = _kill_switch_problem(package, now.date())
     if stale:
@@ -242,6 +248,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.submitted_by = actor.user
     package.submitted_at = now
     package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
+    # The agent's row lock orders this against an owner change (approvals.ownership).
+    package.owners_in_review.set(Agent.objects.select_for_update().get(pk=agent.pk).owners.all())
     for pending in (
         agent.packages.select_for_update()
         .filter(state=PackageState.IN_REVIEW)

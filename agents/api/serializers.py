@@ -10,6 +10,9 @@ SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, help_text="The team's slug; null when it has none."
+    )
     owners = serializers.SerializerMethodField()
     suspended = serializers.BooleanField(source="is_suspended", read_only=True)
 
@@ -42,7 +45,13 @@ class AgentCreateSerializer(serializers.Serializer):
     slug = serializers.RegexField(SLUG_PATTERN, max_length=63)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    team = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A team's slug; product owners name a team they are members of.",
+    )
     workload_id = serializers.CharField(max_length=2048)
     log_principal = serializers.CharField(max_length=200)
     deployment = serializers.ChoiceField(choices=Deployment.choices)
@@ -57,9 +66,19 @@ class AgentCreateSerializer(serializers.Serializer):
 class AgentUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    team = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="A team's slug (empty for none); product owners name a team they are "
+        "members of.",
+    )
     owners = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, min_length=1, max_length=100
+        child=serializers.CharField(max_length=150),
+        required=False,
+        min_length=1,
+        max_length=100,
+        help_text="Usernames. While a package is in review, none may be added who may review it.",
     )
 
 
