@@ -94,7 +94,7 @@ def _package(package: ApprovalPackage) -> dict:
         "agent": {
             "slug": agent.slug,
             "name": agent.name,
-            "team": agent.team,
+            "team": agent.team.slug if agent.team_id else "",
             "deployment": agent.deployment,
             "workload_id": agent.workload_id,
             "log_principal": agent.log_principal,

@@ -70,8 +70,7 @@ class AgentUpdateSerializer(serializers.Serializer):
         max_length=100,
         required=False,
         allow_blank=True,
-        help_text="A team's slug (empty for none); product owners name a team they are "
-        "members of.",
+        help_text="A team's slug (empty for none); product owners name a team they are members of.",
     )
     owners = serializers.ListField(
         child=serializers.CharField(max_length=150),
