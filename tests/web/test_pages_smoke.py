@@ -62,7 +62,12 @@ def test_register_an_agent_with_errors_beside_the_fields(client, owner, audit_si
 def test_edit_an_agent(client, owner, other_owner, agent, reviewers):
     url = reverse("agent-edit", args=[agent.slug])
     client.force_login(owner)
-    data = {"name": "Renamed", "team": agent.team.slug, "description": "", "owners": "owner, nobody"}
+    data = {
+        "name": "Renamed",
+        "team": agent.team.slug,
+        "description": "",
+        "owners": "owner, nobody",
+    }
     response = client.post(url, data)
     assert response.context["form"].errors["owners"] == ["No such user: nobody."]
     data["owners"] = "owner, other-owner"
