@@ -11,7 +11,10 @@ SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 class AgentSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="The team's slug; null when it has none."
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The team's slug; null when it has none.",
     )
     owners = serializers.SerializerMethodField()
     suspended = serializers.BooleanField(source="is_suspended", read_only=True)
