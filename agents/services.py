@@ -32,6 +32,14 @@ def agent_fields_from_manifest(manifest: dict) -> dict:
     }
 
 
+def manifest_team_check(agent: Agent, manifest: dict) -> None:
+    """Refuse a manifest naming a team other than the agent's: staff administer teams."""
+    team = agent.team.slug if agent.team_id else ""
+    if manifest.get("team") not in (None, "", team):
+        message = f"The agent's team is {team!r}; a manifest names it or no team."
+        raise InvalidInput(message, code="invalid_manifest", fields={"manifest.team": [message]})
+
+
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     errors: dict[str, list[str]] = {}
     if "workload_id" in fields:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest
+from agents.services import agent_fields_from_manifest, manifest_team_check
 from approvals import manifest as manifests
 from approvals.models import (
     ALLOWED_TRANSITIONS,
@@ -91,11 +91,6 @@ def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
             code="invalid_manifest",
             fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
         )
-    # Staff administer teams: a manifest names the agent's team or none, never another.
-    team = agent.team.slug if agent.team_id else ""
-    if manifest.get("team") not in (None, "", team):
-        message = f"The agent's team is {team!r}; a manifest names it or no team."
-        raise InvalidInput(message, code="invalid_manifest", fields={"manifest.team": [message]})
 
 
 def last_approved(agent: Agent) -> ApprovalPackage | None:
@@ -133,6 +128,8 @@ def package_create(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
+    if not is_recertification:  # a re-certification copies the approved scope as it is
+        manifest_team_check(agent, doc)
     Agent.objects.select_for_update().get(pk=agent.pk)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage.objects.create(
@@ -179,6 +176,7 @@ def package_update_draft(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(package.agent, doc)
+    manifest_team_check(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
     package.manifest = doc
@@ -233,7 +231,6 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         raise NotPermitted(
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
-    _check_manifest_agent(agent, package.manifest)
     now = timezone.now()
     stale = _kill_switch_problem(package, now.date())
     if stale:
