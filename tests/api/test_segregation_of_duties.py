@@ -56,8 +56,9 @@ def test_an_owner_cannot_make_reviewers_owners_while_in_review(
 ):
     package = workflow.submit(agent)
     security, iam = reviewers["security"][0], reviewers["iam"][0]
+    client = api(owner)
     since = audit_since()
-    response = api(owner).patch(AGENT, {"owners": ["owner", "security1", "iam1"]}, format="json")
+    response = client.patch(AGENT, {"owners": ["owner", "security1", "iam1"]}, format="json")
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "owners_in_review"
@@ -96,12 +97,12 @@ def test_owners_change_freely_when_no_package_is_in_review(api, workflow, agent,
 
 def test_product_owners_may_join_and_leave_while_in_review(api, workflow, agent, owner):
     package = workflow.submit(agent)
-    UserFactory(username="po2", groups=["product-owner"])
+    po2 = api(UserFactory(username="po2", groups=["product-owner"]))
     client = api(owner)
     assert client.patch(AGENT, {"owners": ["owner", "po2"]}, format="json").status_code == 200
     assert client.patch(AGENT, {"owners": ["po2"]}, format="json").status_code == 200
-    # The submitter steps out and back in: neither changes who may review.
-    assert client.patch(AGENT, {"owners": ["po2", "owner"]}, format="json").status_code == 200
+    # The submitter steps out and is brought back: neither changes who may review.
+    assert po2.patch(AGENT, {"owners": ["po2", "owner"]}, format="json").status_code == 200
     package.refresh_from_db()
     assert package.state == PackageState.IN_REVIEW
     assert set(package.owners_in_review.values_list("username", flat=True)) == {"owner", "po2"}
