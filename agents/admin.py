@@ -40,7 +40,7 @@ class TeamAdmin(admin.ModelAdmin):
         )
 
     def has_delete_permission(self, request, obj=None):
-        # An agent's team is kept (PROTECT); membership changes through the form.
+        # A deletion would drop the memberships unaudited; agents keep their team (PROTECT).
         return False
 
 
