@@ -11,7 +11,7 @@ from api.filters import IdentifierFilter, TextFilter
 class AgentFilterSet(django_filters.FilterSet):
     q = TextFilter(method="search", label="Search", help_text="Slug, name or description contains")
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
-    team = IdentifierFilter()
+    team = IdentifierFilter(field_name="team__slug", help_text="A team's slug")
     deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
     risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
 

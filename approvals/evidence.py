@@ -94,7 +94,7 @@ def _package(package: ApprovalPackage) -> dict:
         "agent": {
             "slug": agent.slug,
             "name": agent.name,
-            "team": agent.team,
+            "team": agent.team.slug if agent.team_id else "",
             "deployment": agent.deployment,
             "workload_id": agent.workload_id,
             "log_principal": agent.log_principal,
@@ -133,7 +133,7 @@ def _event_range(package: ApprovalPackage, versions: set[int]) -> tuple[int, int
 def package_evidence(*, actor: Actor, package: ApprovalPackage):
     """Build the signed evidence bundle of a package version; return (filename, file)."""
     package = (
-        ApprovalPackage.objects.select_related("agent", "base", "created_by", "submitted_by")
+        ApprovalPackage.objects.select_related("agent__team", "base", "created_by", "submitted_by")
         .prefetch_related(
             "agent__owners",
             Prefetch(

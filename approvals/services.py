@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest
+from agents.services import agent_fields_from_manifest, manifest_team_check
 from approvals import manifest as manifests
 from approvals.models import (
     ALLOWED_TRANSITIONS,
@@ -128,6 +128,8 @@ def package_create(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
+    if not is_recertification:  # a re-certification copies the approved scope as it is
+        manifest_team_check(agent, doc)
     Agent.objects.select_for_update().get(pk=agent.pk)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage.objects.create(
@@ -174,6 +176,7 @@ def package_update_draft(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(package.agent, doc)
+    manifest_team_check(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
     package.manifest = doc
@@ -242,6 +245,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.submitted_by = actor.user
     package.submitted_at = now
     package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
+    # The agent's row lock orders this against an owner change (approvals.ownership).
+    package.owners_in_review.set(Agent.objects.select_for_update().get(pk=agent.pk).owners.all())
     for pending in (
         agent.packages.select_for_update()
         .filter(state=PackageState.IN_REVIEW)

@@ -20,6 +20,12 @@ SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The team's slug; null when it has none.",
+    )
     owners = serializers.SerializerMethodField()
     suspended = serializers.BooleanField(source="is_suspended", read_only=True)
 
@@ -62,6 +68,7 @@ class AgentCreateSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         validators=[validate_identifier],
+        help_text="A team's slug; product owners name a team they are members of.",
     )
     workload_id = serializers.CharField(max_length=2048, validators=[validate_spiffe_id])
     log_principal = serializers.CharField(max_length=200, validators=[validate_identifier])
@@ -78,9 +85,19 @@ class AgentUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     team = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, validators=[validate_identifier]
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        validators=[validate_identifier],
+        help_text="A team's slug (empty for none); product owners name a team they are members of.",
     )
-    owners = serializers.ListField(child=_username(), required=False, min_length=1, max_length=100)
+    owners = serializers.ListField(
+        child=_username(),
+        required=False,
+        min_length=1,
+        max_length=100,
+        help_text="Usernames. While a package is in review, none may be added who may review it.",
+    )
 
 
 class SuspendSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
 from tests.api.conftest import error_of
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, TeamFactory
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +83,7 @@ def test_retrieve(api, owner, agent):
 
 
 def test_create_makes_the_caller_owner_and_audits(api, owner, audit_since):
+    TeamFactory(slug="claims", members=[owner])
     client = api(owner, Scope.PACKAGES_WRITE)
     since = audit_since()
     body = {
@@ -95,7 +96,7 @@ def test_create_makes_the_caller_owner_and_audits(api, owner, audit_since):
     }
     response = client.post(AGENTS, body, format="json")
     assert response.status_code == 201, response.json()
-    assert response.json()["owners"] == ["owner"]
+    assert (response.json()["owners"], response.json()["team"]) == (["owner"], "claims")
     (event,) = since()
     assert (event.action, event.actor_label, event.actor_type) == (
         "agent.created",

@@ -39,7 +39,7 @@ def _editor_source(agent: Agent) -> dict:
         return latest.manifest
     return {
         "name": agent.name,
-        "team": agent.team or None,
+        "team": agent.team.slug if agent.team_id else None,
         "deployment": agent.deployment,
         "description": agent.description or None,
         "identity": {"workload_id": agent.workload_id, "log_principal": agent.log_principal},
