@@ -221,7 +221,12 @@ def approval_lifetime(package: ApprovalPackage) -> timedelta:
 
 @transaction.atomic
 def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage:
-    """Submit a draft for review; a pure narrowing of the approved version carries its sign-offs."""
+    """Submit a draft for review.
+
+    A version that only narrows the approved version's scope or rewords its
+    narrative carries its sign-offs over; any expansion or commitment change
+    opens a full review.
+    """
     package = _lock(package)
     agent = package.agent
     if not actor.is_system and not can_edit(actor.user, agent):
@@ -252,7 +257,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         base is not None
         and base.state == PackageState.APPROVED
         and not package.is_recertification
-        and diff.is_pure_narrowing
+        and diff.keeps_approval
     )
     base_signoffs = {s.dimension: s for s in base.signoffs.all()} if carry else {}
     SignOff.objects.bulk_create(
@@ -286,7 +291,11 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
             target=package,
             agent_slug=agent.slug,
             package_version=package.version,
-            data={"from_version": base.version, "narrowings": package.diff["narrowings"]},
+            data={
+                "from_version": base.version,
+                "narrowings": package.diff["narrowings"],
+                "narrative": package.diff["narrative"],
+            },
         )
         _approve(actor, package, now, expires_at=base.expires_at)
     agent_refresh_status(agent=agent)
