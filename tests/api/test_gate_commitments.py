@@ -71,15 +71,16 @@ def test_the_openapi_schema_documents_the_new_reason(db):
         APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     )
     components = schema["components"]["schemas"]
+
+    def resolved(node: dict) -> dict:
+        """Follow a component reference, bare or wrapped in allOf beside a description."""
+        ref = node.get("$ref") or next((n["$ref"] for n in node.get("allOf", [])), None)
+        return components[ref.rsplit("/", 1)[1]] if ref else node
+
     reason = components["GateReason"]["properties"]
-    code_schema = reason["code"]
-    if "$ref" in code_schema:
-        code_schema = components[code_schema["$ref"].rsplit("/", 1)[1]]
-    assert "commitment_changed" in code_schema["enum"]
+    assert "commitment_changed" in resolved(reason["code"])["enum"]
     assert reason["changed_fields"]["type"] == "array"
     description = schema["paths"]["/api/v1/gate/check"]["post"]["description"]
     assert "`commitment_changed`" in description and "changed_fields" in description
-    change = components["Change"]["properties"]["classification"]
-    if "$ref" in change:
-        change = components[change["$ref"].rsplit("/", 1)[1]]
-    assert set(change["enum"]) == {"expansion", "narrowing", "commitment", "narrative"}
+    classification = resolved(components["Change"]["properties"]["classification"])
+    assert set(classification["enum"]) == {"expansion", "narrowing", "commitment", "narrative"}

@@ -82,7 +82,7 @@ def test_the_editor_lists_the_changes_that_need_review(client, workflow, agent, 
     draft = workflow.create(agent, doc)
     client.force_login(owner)
     html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
-    assert "These changes need every team&#x27;s sign-off again:" in html
+    assert "These changes need every team's sign-off again:" in html
     assert diff_items(html) == [
         (
             "commitment",
