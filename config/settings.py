@@ -5,8 +5,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A development checkout keeps the secrets `make run` generated in .env, so that
+# manage.py commands run by hand work there as the README shows them. An
+# environment that sets SECRET_KEY is configured on its own: .env is not read.
+if "SECRET_KEY" not in os.environ:
+    load_dotenv(os.environ.get("COUNTERSIGN_ENV_FILE", BASE_DIR / ".env"), override=False)
 VAR_DIR = Path(os.environ.get("COUNTERSIGN_VAR_DIR", BASE_DIR / "var"))
 
 

@@ -219,13 +219,17 @@ class GateReasonSerializer(serializers.Serializer):
         help_text="With commitment_changed: the manifest paths of the changed commitments.",
     )
 
-
-# "fields" names a Serializer property, so it is declared after the class.
-GateReasonSerializer._declared_fields["fields"] = serializers.DictField(
-    child=serializers.ListField(child=serializers.CharField()),
-    required=False,
-    help_text="With invalid_request and invalid_manifest: the bad fields and what is wrong.",
-)
+    def get_fields(self):
+        # "fields" names a Serializer property, so it cannot be declared as an attribute.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text=(
+                "With invalid_request and invalid_manifest: the bad fields and what is wrong."
+            ),
+        )
+        return fields
 
 
 class GateResultSerializer(serializers.Serializer):
