@@ -9,7 +9,7 @@ serves the bundle.
 from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
-from approvals.manifest import diff_manifests
+from approvals.manifest import DIFF_GROUPS, diff_manifests
 from approvals.models import ApprovalPackage
 from audit import signing
 from audit.actors import Actor
@@ -208,11 +208,7 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
         "agent": record["agent"],
         "package": record["package"],
         "signoff_rows": rows,
-        "changes": [
-            change
-            for group in ("expansions", "narrowings", "neutral")
-            for change in diff["diff"][group]
-        ],
+        "changes": [change for group, _ in DIFF_GROUPS for change in diff["diff"][group]],
         "base_version": diff["base_version"],
         "segment": segment,
         "checkpoints": checkpoints,

@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, Team
+from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
@@ -204,6 +205,20 @@ def package_signoffs(package) -> list[SignOff]:
     for signoff in result:
         signoff.package = package
     return result
+
+
+def package_changes(diff: dict | None) -> list[dict]:
+    """Return a package's stored diff as one list, the changes that need a review first.
+
+    Each change's message names its class in words (scope expansion or
+    narrowing, commitment change, narrative).
+    """
+    return [change for group, _ in DIFF_GROUPS for change in (diff or {}).get(group, [])]
+
+
+def changes_needing_review(diff: dict | None) -> list[dict]:
+    """Return the changes of a stored diff that need every sign-off again."""
+    return [c for c in package_changes(diff) if c["classification"] in NEEDS_REVIEW]
 
 
 def audit_timeline(agent, *, limit: int = 50) -> list[AuditEvent]:

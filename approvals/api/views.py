@@ -27,6 +27,7 @@ from api.permissions import TokenHasScope
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.serializers import (
+    GATE_REASONS,
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
     FindingResolveSerializer,
@@ -354,6 +355,13 @@ class GateCheckView(APIView):
 
     @extend_schema(
         summary="May this exact scope ship?",
+        description=(
+            "Always 200 with `decision` allow or deny; a deny lists every reason, each a "
+            "machine-readable `code` and a `message`. The codes: "
+            + "; ".join(f"`{code}`: {meaning}" for code, meaning in GATE_REASONS.items())
+            + ". A narrowed scope and reworded narrative pass; the manifest schema's "
+            "`x-change-class` says which fields are scope, commitment or narrative."
+        ),
         request=GateCheckInputSerializer,
         responses={200: GateResultSerializer, **errors(401, 403, 429)},
         examples=[
