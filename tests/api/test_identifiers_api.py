@@ -62,7 +62,7 @@ def test_changing_an_agent_refuses_them_and_changes_nothing(writer, agent):
         assert response.status_code == 400
         assert list(error_of(response)["fields"]) == [field]
     agent.refresh_from_db()
-    assert agent.team == "customer-care"
+    assert agent.team.slug == "customer-care"
     assert [user.username for user in agent.owners.all()] == ["owner"]
 
 
