@@ -78,7 +78,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.RequestIdMiddleware",
+    "api.middleware.ApiBodyLimitMiddleware",
 ]
+# The one limit on a request body, in bytes: an API request over it is refused
+# with 413 before it is parsed, whatever its content type.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 5 * 1024 * 1024)
 
 # The benchmark harness (bench/run.py) serves its reference views beside the app's.
 ROOT_URLCONF = "bench.urls" if env_bool("BENCH_VIEWS", False) else "config.urls"
@@ -186,7 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.base.JsonParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -200,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.openapi.declare_common_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PackageStateEnum": "approvals.models.PackageState",
         "SignOffStateEnum": "signoffs.models.SignOffState",

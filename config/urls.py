@@ -10,3 +10,9 @@ urlpatterns = [
     path("", include("web.urls")),  # before the admin: it holds the admin's rate-limited sign-in
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ these answer in the API's error shape; elsewhere, Django's pages.
+handler400 = "config.handlers.bad_request"
+handler403 = "config.handlers.permission_denied"
+handler404 = "config.handlers.page_not_found"
+handler500 = "config.handlers.server_error"

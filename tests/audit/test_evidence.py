@@ -68,6 +68,7 @@ def approved(workflow, agent):
     """Version 1 approved, then version 2 (more scope) approved: v2's diff is against v1."""
     workflow.approve(agent)
     manifest = manifest_for(agent, justification="Second release: handle refunds faster.")
+    manifest["scope"]["tools"].append({"id": "refund-desk", "access": "write"})
     return workflow.approve(agent, manifest)
 
 
