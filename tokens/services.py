@@ -221,7 +221,8 @@ def token_create(
             continue
     else:
         raise RuntimeError("Could not draw a unique token prefix.")
-    token.agents.set(agents)
+    if agents:
+        token.agents.add(*agents)
     audit_record(
         actor=actor,
         action="token.created",

@@ -52,7 +52,9 @@ def test_reworded_narrative_is_allowed(ci, agent, approved):
     manifest["scope"]["tools"][0]["justification"] = "Reworded too."
     answer = check(ci, agent=agent.slug, manifest_yaml=yaml_of(manifest))
     assert (answer["decision"], answer["reasons"]) == ("allow", [])
-    assert answer["digest"] == approved.digest
+    # The answer names the approved version; its digest is the reworded manifest's own.
+    assert answer["package_version"] == approved.version
+    assert answer["digest"] not in (None, approved.digest)
 
 
 def test_the_served_manifest_schema_classifies_every_field(db):

@@ -6,6 +6,7 @@ review is refused with an `owners` error.
 """
 
 import pytest
+from django.contrib.auth.models import Group
 
 from agents.models import Agent
 from approvals.models import PackageState
@@ -35,6 +36,8 @@ def co_owner(agent, reviewers):
     """A security reviewer who co-owns the agent from before its package is submitted."""
     security = reviewers["security"][0]
     agent.owners.add(security)
+    # Product owners' tokens write agents (config.roles.SCOPE_GROUPS); this one is one too.
+    security.groups.add(Group.objects.get_or_create(name="product-owner")[0])
     return security
 
 

@@ -27,7 +27,7 @@ def broken_agents_table(db):
 def test_a_server_error_on_the_api_is_json_and_tells_nothing(
     api, staff, broken_agents_table, caplog
 ):
-    client = api(staff, Scope.GATE_CHECK)
+    client = api(staff, Scope.AGENTS_READ)
     client.raise_request_exception = False
     with caplog.at_level(logging.ERROR, logger="django.request"):
         response = client.get("/api/v1/agents")
