@@ -291,7 +291,7 @@ MIDDLEWARE = [
     # plain HTTP, which host validation and the HTTPS redirect would refuse.
     "config.health.HealthCheckMiddleware",
     *MIDDLEWARE,
-    "csp.middleware.CSPMiddleware",
+    "config.csp.DocumentCSPMiddleware",
     # Last, as axes requires: it turns a refused sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -313,8 +313,9 @@ AXES_LOCKOUT_CALLABLE = "web.views.login.locked_out"
 # No banner from every process that starts (web workers, Celery, commands).
 AXES_VERBOSE = False
 
-# Content-Security-Policy (django-csp): scripts, styles and everything else come
-# from the app's own origin; no inline script or style, no eval, no framing.
+# Content-Security-Policy (django-csp), sent with HTML answers (config/csp.py):
+# scripts, styles and everything else come from the app's own origin; no inline
+# script or style, no eval, no framing.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -40,6 +40,16 @@ def test_pages_send_the_policy(client, owner, settings):
     assert_strict(client.get("/no-such-page/"))
 
 
+def test_json_answers_go_without_it(client, owner, agent):
+    """The API answers only JSON, which no browser renders as a document."""
+    client.force_login(owner)
+    url = f"/api/v1/agents/{agent.slug}"
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+    assert "Content-Security-Policy" not in answer
+    assert client.get(url, HTTP_ACCEPT="text/html").status_code == 406
+
+
 def test_the_lockout_page_sends_the_policy(client, owner, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         response = client.post(reverse("login"), {"username": "owner", "password": "wrong"})
