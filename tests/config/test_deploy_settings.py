@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -100,13 +101,19 @@ def test_check_deploy_refuses_what_only_fits_a_laptop(changes, check_id, names):
     assert not [check for check in others if check in output], output
 
 
-def test_check_deploy_refuses_env_example_as_shipped():
-    """Copying .env.example without setting its secrets cannot pass for production."""
+def env_example() -> dict[str, str]:
+    """Return the settings .env.example sets, as docker compose reads them into `.env`."""
     shipped = {}
     for line in (ROOT / ".env.example").read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
             shipped[key.strip()] = value.strip()
+    return shipped
+
+
+def test_check_deploy_refuses_env_example_as_shipped():
+    """Copying .env.example without setting its secrets cannot pass for production."""
+    shipped = env_example()
     env = production_env(**{key: None for key in shipped})
     env.update(shipped)
     result = check_deploy(env)
@@ -115,6 +122,22 @@ def test_check_deploy_refuses_env_example_as_shipped():
     for name in ("SECRET_KEY", "TOKEN_PEPPER", "WEBHOOK_SECRET"):
         assert f"(countersign.E001) {name} is the placeholder" in output, output
     assert "countersign.E004" in output
+
+
+def test_check_deploy_passes_for_compose_once_the_secrets_are_set():
+    """docker-compose.yml's environment over .env.example, its change-me values replaced."""
+    shipped = env_example()
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = production_env(**{key: None for key in shipped})
+    env.update(shipped, **compose["x-app"]["environment"])
+    env.update(
+        SECRET_KEY="compose-" + "s3cr3t" * 10,
+        TOKEN_PEPPER="compose-pepper-" + "p3p" * 10,
+        WEBHOOK_SECRET="compose-webhook-" + "w3b" * 10,
+        SIGNING_KEY=signing_key_pem(),
+    )
+    result = check_deploy(env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_settings_refuse_to_start_without_a_secret_key():
