@@ -5,14 +5,13 @@ from django.db.models import Q
 
 from agents.models import Agent, AgentStatus
 from agents.vocabulary import Deployment, RiskTier
+from api.filters import IdentifierFilter, TextFilter
 
 
 class AgentFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        method="search", label="Search", help_text="Slug, name or description contains"
-    )
+    q = TextFilter(method="search", label="Search", help_text="Slug, name or description contains")
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
-    team = django_filters.CharFilter()
+    team = IdentifierFilter(field_name="team__slug", help_text="A team's slug")
     deployment = django_filters.MultipleChoiceFilter(choices=Deployment.choices)
     risk_tier = django_filters.MultipleChoiceFilter(choices=RiskTier.choices, label="Risk tier")
 

@@ -2,6 +2,14 @@
 
 import re
 
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils.deconstruct import deconstructible
+
+# The manifest's JSON Schema ($defs.spiffe_id) spells the same pattern; a test holds them
+# together, and spiffe_id_errors to both.
+SPIFFE_ID_PATTERN = r"^spiffe://[a-z0-9._-]{1,255}(/(?!\.\.?(/|$))[A-Za-z0-9._-]+)+$"
+
 _TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -32,3 +40,20 @@ def spiffe_id_errors(value: str) -> list[str]:
     if any(s and not _PATH_SEGMENT.fullmatch(s) for s in segments):
         problems.append("path segments may contain only letters, digits, '.', '-' and '_'")
     return problems
+
+
+@deconstructible
+class SpiffeIdValidator(RegexValidator):
+    """Refuse what is not a workload SPIFFE ID, saying why; its regex tells the OpenAPI schema."""
+
+    regex = SPIFFE_ID_PATTERN.removesuffix("$") + r"\Z"
+    code = "invalid_spiffe_id"
+
+    def __call__(self, value):
+        problems = spiffe_id_errors(str(value))
+        if problems:
+            messages = [f"A SPIFFE ID {problem}." for problem in problems]
+            raise ValidationError(messages, code=self.code)
+
+
+validate_spiffe_id = SpiffeIdValidator()

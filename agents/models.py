@@ -20,17 +20,37 @@ class AgentStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+TEAM_SLUG_LENGTH = 100
+TEAM_NAME_LENGTH = 200
+
+
+class Team(models.Model):
+    """A team of product owners; staff administer its members, who see its agents."""
+
+    slug = models.SlugField(max_length=TEAM_SLUG_LENGTH, unique=True)
+    name = models.CharField(max_length=TEAM_NAME_LENGTH)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
 class AgentQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Return the agents the user may see: staff and reviewers see all, owners their team's."""
+        """Return the agents the user may see: staff and reviewers see all, owners the
+        agents they own and those of the teams they are members of."""
         if not user.is_authenticated:
             return self.none()
         if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
             return self
         owned = Agent.owners.through.objects.filter(user=user)
+        memberships = Team.members.through.objects.filter(user=user)
         return self.filter(
-            Q(pk__in=owned.values("agent_id"))
-            | Q(team__in=Agent.objects.filter(pk__in=owned.values("agent_id")).values("team"))
+            Q(pk__in=owned.values("agent_id")) | Q(team__in=memberships.values("team_id"))
         )
 
 
@@ -38,7 +58,9 @@ class Agent(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    team = models.CharField(max_length=100, blank=True, db_index=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="agents"
+    )
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_agents")
     workload_id = models.CharField("workload identity (SPIFFE ID)", max_length=2048)
     log_principal = models.CharField(max_length=200)

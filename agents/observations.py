@@ -10,6 +10,7 @@ from agents.vocabulary import Access
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput
+from config.identifiers import identifier_message
 from config.times import time_in_utc
 
 # A batch larger than this is refused whole: the runtime should send more often.
@@ -17,6 +18,8 @@ MAX_ITEMS = 10_000
 # Rows per INSERT: 8 parameters each stays under the databases' parameter limits.
 UPSERT_CHUNK = 2_000
 MAX_COUNT = 1_000_000_000
+MAX_IDENTIFIER_LENGTH = 2048
+MAX_SOURCE_LENGTH = 200
 # Clocks drift; a report a little ahead of the server is accepted, further is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ACCESS_LEVELS = tuple(Access.values)
@@ -41,10 +44,10 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     identifier = item.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
         errors["identifier"] = ["Must be a non-empty string."]
-    elif len(identifier) > 2048:
-        errors["identifier"] = ["At most 2048 characters."]
-    elif "\x00" in identifier:
-        errors["identifier"] = ["Must not contain NUL characters."]
+    elif len(identifier) > MAX_IDENTIFIER_LENGTH:
+        errors["identifier"] = [f"At most {MAX_IDENTIFIER_LENGTH} characters."]
+    elif identifier_message(identifier):
+        errors["identifier"] = [identifier_message(identifier)]
     else:
         identifier = identifier.strip()
 
@@ -75,10 +78,10 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     source = item.get("source", "")
     if source is None:
         source = ""
-    if not isinstance(source, str) or len(source) > 200:
-        errors["source"] = ["Must be a string of at most 200 characters."]
-    elif "\x00" in source:
-        errors["source"] = ["Must not contain NUL characters."]
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_LENGTH:
+        errors["source"] = [f"Must be a string of at most {MAX_SOURCE_LENGTH} characters."]
+    elif identifier_message(source):
+        errors["source"] = [identifier_message(source)]
 
     cleaned = {
         "kind": kind,

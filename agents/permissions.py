@@ -56,6 +56,17 @@ def can_register(user) -> Check:
     return Check(False, "not_product_owner", "Only product owners and staff register agents.")
 
 
+def can_use_team(user, team) -> Check:
+    """Owners register agents for, and move them into, only the teams they are members of."""
+    if user.is_authenticated and (user.is_staff or team.members.filter(pk=user.pk).exists()):
+        return ALLOWED
+    return Check(
+        False,
+        "not_team_member",
+        f"You are not a member of team {team.slug!r}; staff administer team membership.",
+    )
+
+
 def can_edit(user, agent) -> Check:
     if user.is_authenticated and (user.is_staff or is_owner(user, agent)):
         return ALLOWED

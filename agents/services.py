@@ -1,32 +1,52 @@
-"""Writes on agents and observations."""
+"""Writes on agents and teams."""
+
+from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
-from agents.models import Agent, AgentStatus
-from agents.permissions import can_edit, can_register
+from agents.models import TEAM_NAME_LENGTH, TEAM_SLUG_LENGTH, Agent, AgentStatus, Team
+from agents.permissions import can_edit, can_register, can_use_team
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import InvalidInput, NotPermitted
+from config.errors import AlreadyExists, InvalidInput, NotPermitted
+from config.identifiers import identifier_message
 
-# The agent's fields a package's manifest sets when it is approved.
-MANIFEST_FIELDS = ("name", "team", "deployment", "workload_id", "log_principal")
+# The agent's fields a package's manifest sets when it is approved. The team is not
+# one: staff administer teams, and a manifest names the agent's team or none.
+MANIFEST_FIELDS = ("name", "deployment", "workload_id", "log_principal")
+# The agent's fields that are identifiers (config.identifiers); the others are text.
+# (The team is one too: its slug is checked where it is looked up.)
+IDENTIFIER_FIELDS = ("slug", "log_principal")
+
+# Given the agent (locked) and the users an owner change adds, say why each is refused.
+OwnersGuard = Callable[..., list[str]]
 
 
 def agent_fields_from_manifest(manifest: dict) -> dict:
     return {
         "name": manifest["name"],
-        "team": manifest.get("team") or "",
         "deployment": manifest["deployment"],
         "workload_id": manifest["identity"]["workload_id"],
         "log_principal": manifest["identity"]["log_principal"],
     }
 
 
+def manifest_team_check(agent: Agent, manifest: dict) -> None:
+    """Refuse a manifest naming a team other than the agent's: staff administer teams."""
+    team = agent.team.slug if agent.team_id else ""
+    if manifest.get("team") not in (None, "", team):
+        message = f"The agent's team is {team!r}; a manifest names it or no team."
+        raise InvalidInput(message, code="invalid_manifest", fields={"manifest.team": [message]})
+
+
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     errors: dict[str, list[str]] = {}
+    taken: dict[str, list[str]] = {}
     if "workload_id" in fields:
         problems = spiffe_id_errors(fields["workload_id"])
         if problems:
@@ -38,14 +58,38 @@ def _validate(fields: dict, *, instance: Agent | None = None) -> None:
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
-                errors["workload_id"] = ["Another active agent already has this identity."]
+                taken["workload_id"] = ["Another active agent already has this identity."]
     if "deployment" in fields and fields["deployment"] not in Deployment.values:
         errors["deployment"] = [f"Choose one of {', '.join(Deployment.values)}."]
     for name in ("name", "log_principal"):
         if name in fields and not str(fields[name]).strip():
             errors[name] = ["This field is required."]
+    for name in IDENTIFIER_FIELDS:
+        message = identifier_message(str(fields.get(name, "")))
+        if message and name not in errors:
+            errors[name] = [message]
     if errors:
         raise InvalidInput("Some agent fields are invalid.", fields=errors)
+    if "slug" in fields and Agent.objects.filter(slug=fields["slug"]).exists():
+        taken["slug"] = ["Already taken."]
+    if taken:
+        raise AlreadyExists("The agent clashes with another.", fields=taken)
+
+
+def _check_team(actor: Actor, team: Team | None) -> None:
+    """Refuse a team the actor is not a member of (staff and the system use any)."""
+    if team is None or actor.is_system:
+        return
+    check = can_use_team(actor.user, team)
+    if not check:
+        raise InvalidInput(check.message, code=check.code, fields={"team": [check.message]})
+
+
+def _audited(fields: dict) -> dict:
+    """Return the fields as the audit trail records them: a team by its slug."""
+    if "team" in fields:
+        fields = {**fields, "team": fields["team"].slug if fields["team"] else ""}
+    return fields
 
 
 @transaction.atomic
@@ -57,11 +101,14 @@ def agent_create(
     workload_id: str,
     log_principal: str,
     deployment: str,
-    team: str = "",
+    team: Team | None = None,
     description: str = "",
     owners=(),
 ) -> Agent:
-    """Register an agent; its creator owns it unless other owners are named."""
+    """Register an agent; its creator owns it unless other owners are named.
+
+    Product owners register agents only for teams they are members of.
+    """
     if not actor.is_system:
         check = can_register(actor.user)
         if not check:
@@ -76,13 +123,15 @@ def agent_create(
         "deployment": deployment,
     }
     _validate(fields)
-    if Agent.objects.filter(slug=slug).exists():
-        raise InvalidInput("An agent with this slug exists.", fields={"slug": ["Already taken."]})
+    _check_team(actor, team)
     try:
         with transaction.atomic():
             agent = Agent.objects.create(**fields)
-    except IntegrityError as error:
-        raise InvalidInput("The agent clashes with another.", fields={"slug": [str(error)]})
+    except IntegrityError:
+        # Registered meanwhile by a concurrent request.
+        raise AlreadyExists(
+            "The agent clashes with another.", fields={"slug": ["Already taken."]}
+        ) from None
     owner_list = list(owners) or ([actor.user] if actor.user is not None else [])
     agent.owners.set(owner_list)
     audit_record(
@@ -90,14 +139,18 @@ def agent_create(
         action="agent.created",
         target=agent,
         agent_slug=agent.slug,
-        after={**fields, "owners": sorted(u.get_username() for u in owner_list)},
+        after={**_audited(fields), "owners": sorted(u.get_username() for u in owner_list)},
     )
     return agent
 
 
 @transaction.atomic
-def agent_update(*, actor: Actor, agent: Agent, **changes) -> Agent:
-    """Change an agent's descriptive fields and owners; identity changes go through a package."""
+def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **changes) -> Agent:
+    """Change an agent's descriptive fields, team and owners; identity changes go through a package.
+
+    `owners_guard(agent=..., added=[...])` comes from the layer that knows the
+    agent's reviews: it says why adding each user as an owner is refused.
+    """
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
     if not actor.is_system and not can_edit(actor.user, agent):
         raise NotPermitted("Only the agent's owners and staff may change it.", code="not_owner")
@@ -110,15 +163,25 @@ def agent_update(*, actor: Actor, agent: Agent, **changes) -> Agent:
         )
     owners = changes.pop("owners", None)
     _validate(changes, instance=agent)
-    before = {name: getattr(agent, name) for name in changes}
+    if "team" in changes and changes["team"] != agent.team:
+        _check_team(actor, changes["team"])
+    before = _audited({name: getattr(agent, name) for name in changes})
+    after = _audited(dict(changes))
+    if owners is not None:
+        current = list(agent.owners.all())
+        refused = owners_guard(agent=agent, added=[u for u in owners if u not in current])
+        if refused:
+            raise InvalidInput(
+                "This owner change would change who may review the agent's package.",
+                code="owners_in_review",
+                fields={"owners": refused},
+            )
+        before["owners"] = sorted(u.get_username() for u in current)
+        after["owners"] = sorted(u.get_username() for u in owners)
+        agent.owners.set(owners)
     for name, value in changes.items():
         setattr(agent, name, value)
     agent.save(update_fields=[*changes, "updated_at"])
-    after = dict(changes)
-    if owners is not None:
-        before["owners"] = sorted(agent.owners.values_list("username", flat=True))
-        agent.owners.set(owners)
-        after["owners"] = sorted(u.get_username() for u in owners)
     audit_record(
         actor=actor,
         action="agent.updated",
@@ -131,10 +194,78 @@ def agent_update(*, actor: Actor, agent: Agent, **changes) -> Agent:
 
 
 def users_by_username(usernames) -> list:
+    refused = [message for message in map(identifier_message, usernames) if message]
+    if refused:
+        raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})
     users = list(get_user_model().objects.filter(username__in=usernames))
     missing = set(usernames) - {u.username for u in users}
     if missing:
         raise InvalidInput(
-            "Unknown owners.", fields={"owners": [f"No user {name!r}." for name in sorted(missing)]}
+            "Unknown owners.",
+            code="unknown_owner",
+            fields={"owners": [f"No user {name!r}." for name in sorted(missing)]},
         )
     return users
+
+
+def team_by_slug(slug: str) -> Team | None:
+    """Return the team of this slug (None for an empty one), or raise naming the field."""
+    if not slug:
+        return None
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise InvalidInput("Unknown team.", fields={"team": [f"No team {slug!r}."]})
+    return team
+
+
+def _members(team: Team) -> list[str]:
+    return sorted(team.members.values_list("username", flat=True))
+
+
+@transaction.atomic
+def team_create(*, actor: Actor, slug: str, name: str) -> Team:
+    """Create a team (staff administer teams); members are added with team_members_change."""
+    errors = {}
+    try:
+        validate_slug(slug)
+    except ValidationError as error:
+        errors["slug"] = list(error.messages)
+    else:
+        if Team.objects.filter(slug=slug).exists():
+            errors["slug"] = ["Already taken."]
+    if len(slug) > TEAM_SLUG_LENGTH:
+        errors["slug"] = [f"At most {TEAM_SLUG_LENGTH} characters."]
+    if len(name) > TEAM_NAME_LENGTH:
+        errors["name"] = [f"At most {TEAM_NAME_LENGTH} characters."]
+    if not name.strip():
+        errors["name"] = ["This field is required."]
+    if errors:
+        raise InvalidInput("The team is not valid.", fields=errors)
+    team = Team.objects.create(slug=slug, name=name.strip())
+    audit_record(
+        actor=actor, action="team.created", target=team, after={"slug": slug, "name": team.name}
+    )
+    return team
+
+
+@transaction.atomic
+def team_members_change(*, actor: Actor, team: Team, add=(), remove=()) -> Team:
+    """Add and remove members of a team; a change of membership is an audit event."""
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = _members(team)
+    team.members.add(*add)
+    team.members.remove(*remove)
+    after = _members(team)
+    if after != before:
+        audit_record(
+            actor=actor,
+            action="team.members_changed",
+            target=team,
+            before={"members": before},
+            after={"members": after},
+            data={
+                "added": sorted(set(after) - set(before)),
+                "removed": sorted(set(before) - set(after)),
+            },
+        )
+    return team

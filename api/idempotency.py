@@ -2,7 +2,6 @@
 
 import json
 
-from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 
 from api.principal import principal_of
@@ -12,16 +11,10 @@ from api.services import (
     idempotency_store,
     request_fingerprint,
 )
-from config.errors import ApplicationError
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 # Answers that say nothing about the request itself are not kept: a retry runs again.
 NOT_KEPT = {429}
-
-
-class TooLarge(ApplicationError):
-    status_code = 413
-    default_code = "too_large"
 
 
 class _Replay(Exception):
@@ -43,13 +36,10 @@ class IdempotentMixin:
         if request.method != "POST" or key is None:
             return
         principal = principal_of(request)
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            raise TooLarge("The request body is too large.") from None
-        fingerprint = request_fingerprint(request.method, request.path, body)
+        # The body was read, within its limit, by api.middleware.ApiBodyLimitMiddleware.
+        fingerprint = request_fingerprint(request.method, request.path, request.body)
         record, replay = idempotency_claim(
-            user=request.user, principal=principal, key=key.strip(), request_hash=fingerprint
+            user=request.user, principal=principal, key=key, request_hash=fingerprint
         )
         if replay:
             body = json.loads(record.response_body) if record.response_body else None

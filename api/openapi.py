@@ -1,7 +1,14 @@
 """Pieces of the OpenAPI schema shared by the API views."""
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from api.filters import NOT_BLANK_PATTERN, TEXT_PATTERN
+from api.pagination import PAGING_PARAMETERS
+from api.services import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+from config.identifiers import IDENTIFIER_PATTERN, IdentifierValidator
 
 ErrorSerializer = inline_serializer(
     name="Error",
@@ -24,17 +31,30 @@ _DESCRIPTIONS = {
     401: "No token, or an invalid, expired or revoked one.",
     403: "The token lacks the scope, or the user may not do this.",
     404: "No such object, or it is outside your scope.",
-    409: "The object is not in a state that allows this.",
+    409: "The object is not in a state that allows this, or what the input names is taken.",
     422: "The Idempotency-Key was used before with another request.",
     429: "Too many requests for this token.",
+}
+# Every API operation can answer these (api.middleware, config.handlers).
+_COMMON = {
+    "413": "The request body is over the limit (`error.fields.body` says it).",
+    "500": "The server failed; nothing about the cause is said.",
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
     location=OpenApiParameter.HEADER,
     required=False,
-    type=str,
-    description="Send the same key when retrying: the first answer is returned again.",
+    type={
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
+    description=(
+        "Send the same key when retrying: the first answer is returned again. "
+        "Visible ASCII characters, no spaces."
+    ),
 )
 
 
@@ -44,3 +64,56 @@ def errors(*statuses: int) -> dict:
         status: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[status])
         for status in statuses
     }
+
+
+def declare_common_errors(result, generator, request, public):
+    """Add the answers every operation can give (413, 500) to each operation of the schema.
+
+    A drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]).
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            common = dict(_COMMON)
+            if {p["name"] for p in operation.get("parameters", ())} & PAGING_PARAMETERS:
+                common["400"] = _DESCRIPTIONS[400]  # api.pagination refuses bad paging
+            for status, description in common.items():
+                responses.setdefault(status, {"description": description, "content": error})
+    return result
+
+
+class TextPattern(OpenApiSerializerFieldExtension):
+    """Say in the schema what a text field refuses, as it refuses it.
+
+    NUL (DRF's CharField refuses it), control and format characters in an
+    identifier (config.identifiers), and text of only whitespace where a field
+    may not be blank (DRF trims it first). Request fields only: what the API
+    sends back says nothing about them. The patterns go in `allOf`, beside the
+    lengths: a client that folds maxLength into a pattern (schemathesis does)
+    respells characters above U+FFFF with escapes ECMA-262 does not read.
+    """
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if direction != "request" or {"format", "enum"} & set(schema):
+            return schema
+        # A regular expression of the field's own is written by drf-spectacular instead.
+        own_regex = any(isinstance(v, RegexValidator) for v in field.validators)
+        patterns = []
+        if any(isinstance(v, IdentifierValidator) for v in field.validators):
+            patterns.append(IDENTIFIER_PATTERN)
+        elif not own_regex and any(
+            isinstance(v, ProhibitNullCharactersValidator) for v in field.validators
+        ):
+            patterns.append(TEXT_PATTERN)
+        if not field.allow_blank and field.trim_whitespace and not own_regex:
+            patterns.append(NOT_BLANK_PATTERN)
+            schema.setdefault("minLength", 1)
+        if patterns:
+            schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
+        return schema

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -14,6 +15,9 @@ from config.errors import ApplicationError, InvalidInput
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Visible ASCII only: a key is compared byte for byte and shown in the admin.
+IDEMPOTENCY_KEY_PATTERN = f"^[!-~]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class IdempotencyConflict(ApplicationError):
@@ -46,12 +50,14 @@ def idempotency_claim(
     key was used with another request, IdempotencyInProgress while the first
     request is still running.
     """
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput(
             "The Idempotency-Key header is invalid.",
             code="invalid_idempotency_key",
             fields={
-                "Idempotency-Key": [f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters."]
+                "Idempotency-Key": [
+                    f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, no spaces."
+                ]
             },
         )
     for _ in range(2):

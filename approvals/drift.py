@@ -211,6 +211,10 @@ def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]
     """Evaluate the agents with ids lo..hi; return the findings opened and resolved."""
     params = {"lo": lo, "hi": hi}
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The connection prepares repeated statements; a plan made once for any
+            # bounds misjudges each batch's range, so these are planned for their own.
+            cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         cursor.execute(_resolve_sql(), params)
         resolved = cursor.fetchall()
         statements = _findings_sql()

@@ -9,7 +9,7 @@ serves the bundle.
 from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
-from approvals.manifest import diff_manifests
+from approvals.manifest import DIFF_GROUPS, diff_manifests
 from approvals.models import ApprovalPackage
 from audit import signing
 from audit.actors import Actor
@@ -94,7 +94,7 @@ def _package(package: ApprovalPackage) -> dict:
         "agent": {
             "slug": agent.slug,
             "name": agent.name,
-            "team": agent.team,
+            "team": agent.team.slug if agent.team_id else "",
             "deployment": agent.deployment,
             "workload_id": agent.workload_id,
             "log_principal": agent.log_principal,
@@ -133,7 +133,7 @@ def _event_range(package: ApprovalPackage, versions: set[int]) -> tuple[int, int
 def package_evidence(*, actor: Actor, package: ApprovalPackage):
     """Build the signed evidence bundle of a package version; return (filename, file)."""
     package = (
-        ApprovalPackage.objects.select_related("agent", "base", "created_by", "submitted_by")
+        ApprovalPackage.objects.select_related("agent__team", "base", "created_by", "submitted_by")
         .prefetch_related(
             "agent__owners",
             Prefetch(
@@ -208,11 +208,7 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
         "agent": record["agent"],
         "package": record["package"],
         "signoff_rows": rows,
-        "changes": [
-            change
-            for group in ("expansions", "narrowings", "neutral")
-            for change in diff["diff"][group]
-        ],
+        "changes": [change for group, _ in DIFF_GROUPS for change in diff["diff"][group]],
         "base_version": diff["base_version"],
         "segment": segment,
         "checkpoints": checkpoints,

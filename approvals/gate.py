@@ -139,16 +139,29 @@ def _finish(result: GateResult) -> GateResult:
 
 
 def _compare_scope(result: GateResult, package: dict, manifest, digest: str | None) -> None:
-    """Deny a scope beyond the approved one; `digest` is the manifest's when one is given."""
+    """Deny a scope beyond the approved one, or other commitments than the approved ones.
+
+    `digest` is the manifest's when one is given. A narrowed scope and reworded
+    narrative (description, justification) pass.
+    """
     if manifest is not None:
         if digest == package["digest"]:
             return
-        expansions = _expansions(package["digest"], digest, package["package_pk"], manifest)
+        expansions, commitments = _departures(
+            package["digest"], digest, package["package_pk"], manifest
+        )
         if expansions:
             result.deny(
                 "scope_mismatch",
                 f"The manifest expands the scope approved in v{package['version']}.",
                 expansions=[dict(change) for change in expansions],
+            )
+        if commitments:
+            result.deny(
+                "commitment_changed",
+                f"The manifest changes commitments approved in v{package['version']}: "
+                f"{', '.join(commitments)}.",
+                changed_fields=list(commitments),
             )
     elif digest != package["digest"]:
         result.deny(
@@ -172,10 +185,13 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
 @cached(
     LRUCache(maxsize=256), key=lambda approved, requested, *_: (approved, requested), lock=Lock()
 )
-def _expansions(approved: str, requested: str, package_pk: int, manifest: dict) -> tuple:
-    """Return the expansions of `manifest` (digest `requested`) over the approved version's."""
+def _departures(approved: str, requested: str, package_pk: int, manifest: dict) -> tuple:
+    """Return what `manifest` (digest `requested`) departs from the approved version by.
+
+    A pair: the scope expansions (as dicts) and the paths of the changed commitments.
+    """
     diff = manifests.diff_normalized(_approved_manifest(approved, package_pk), manifest)
-    return tuple(change.as_dict() for change in diff.expansions)
+    return tuple(change.as_dict() for change in diff.expansions), diff.commitment_fields
 
 
 @cached(LRUCache(maxsize=64), key=lambda digest, *_: digest, lock=Lock())
@@ -206,7 +222,7 @@ def _manifest_read(sent: str, source, content_type: str) -> _Read:
 
 def gate_memos_clear() -> None:
     """Forget every memo (each test starts with none)."""
-    _expansions.cache_clear()
+    _departures.cache_clear()
     _approved_manifest.cache_clear()
     _manifest_read.cache_clear()
 

@@ -79,6 +79,15 @@ class ApprovalPackage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Owners never decide their agent's package, so who owned it during the review
+    # is kept here: stepping out of the owners does not make one a reviewer.
+    owners_in_review = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text="Everyone who owned the agent while this version was in review: its owners "
+        "at submission and any added since.",
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -163,14 +163,15 @@ def _other_reviewers(signoff: SignOff) -> list:
     """Return the dimension's reviewers other than those the review was waiting for.
 
     Where the agent has reviewers assigned for the dimension, the others are
-    the rest of the group; otherwise the whole group. The package's owners and
-    submitter never count as reviewers.
+    the rest of the group; otherwise the whole group. The agent's owners (now or
+    since the submission) and the submitter never count as reviewers (`can_decide`).
     """
     package, agent = signoff.package, signoff.package.agent
     group = (
         get_user_model()
         .objects.filter(groups__name=signoff.dimension, is_active=True)
         .exclude(pk__in=agent.owners.values("pk"))
+        .exclude(pk__in=package.owners_in_review.values("pk"))
     )
     for excluded in (package.submitted_by_id, package.created_by_id):
         if excluded is not None:

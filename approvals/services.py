@@ -1,8 +1,5 @@
 """The release workflow: packages, sign-offs, approval, expiry, the kill switch."""
 
-from datetime import date, timedelta
-
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
@@ -10,15 +7,10 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest
+from agents.services import agent_fields_from_manifest, manifest_team_check
 from approvals import manifest as manifests
-from approvals.models import (
-    ALLOWED_TRANSITIONS,
-    ApprovalPackage,
-    PackageState,
-    RiskTier,
-    ScopeEntry,
-)
+from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
+from approvals.policy import approval_lifetime, kill_switch_problem, required_approvals
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
@@ -26,10 +18,6 @@ from outbox.services import notify
 from signoffs.models import Dimension, SignOff, SignOffState
 from signoffs.permissions import can_decide
 from signoffs.services import checklist_current, decision_record
-
-
-def _settings() -> dict:
-    return settings.COUNTERSIGN
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -128,6 +116,8 @@ def package_create(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
+    if not is_recertification:  # a re-certification copies the approved scope as it is
+        manifest_team_check(agent, doc)
     Agent.objects.select_for_update().get(pk=agent.pk)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage.objects.create(
@@ -174,6 +164,7 @@ def package_update_draft(
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(package.agent, doc)
+    manifest_team_check(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
     package.manifest = doc
@@ -195,33 +186,14 @@ def package_update_draft(
     return package
 
 
-def _kill_switch_problem(package: ApprovalPackage, today: date) -> str:
-    """Return why the package's kill switch is too stale to approve, or ''."""
-    if package.risk_tier not in (RiskTier.HIGH, RiskTier.CRITICAL):
-        return ""
-    max_age = _settings()["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
-    tested = package.manifest["kill_switch"].get("last_tested")
-    if not tested:
-        return f"A {package.risk_tier} package needs a kill-switch test date."
-    if (today - date.fromisoformat(tested)).days > max_age:
-        return f"The kill switch was last tested {tested}, more than {max_age} days ago."
-    return ""
-
-
-def required_approvals(risk_tier: str, dimension: str) -> int:
-    return _settings()["REQUIRED_APPROVALS"].get(risk_tier, {}).get(dimension, 1)
-
-
-def approval_lifetime(package: ApprovalPackage) -> timedelta:
-    """Return how long an approval lasts: the tier's interval or the shorter one asked for."""
-    days = _settings()["RECERTIFICATION_DAYS"][package.risk_tier]
-    asked = package.manifest.get("approval_valid_days")
-    return timedelta(days=min(days, asked) if asked else days)
-
-
 @transaction.atomic
 def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage:
-    """Submit a draft for review; a pure narrowing of the approved version carries its sign-offs."""
+    """Submit a draft for review.
+
+    A version that only narrows the approved version's scope or rewords its
+    narrative carries its sign-offs over; any expansion or commitment change
+    opens a full review.
+    """
     package = _lock(package)
     agent = package.agent
     if not actor.is_system and not can_edit(actor.user, agent):
@@ -229,7 +201,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
     now = timezone.now()
-    stale = _kill_switch_problem(package, now.date())
+    stale = kill_switch_problem(package, now.date())
     if stale:
         raise InvalidInput(
             stale, code="kill_switch_untested", fields={"manifest.kill_switch.last_tested": [stale]}
@@ -242,6 +214,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.submitted_by = actor.user
     package.submitted_at = now
     package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
+    # The agent's row lock orders this against an owner change (approvals.ownership).
+    package.owners_in_review.set(Agent.objects.select_for_update().get(pk=agent.pk).owners.all())
     for pending in (
         agent.packages.select_for_update()
         .filter(state=PackageState.IN_REVIEW)
@@ -252,7 +226,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         base is not None
         and base.state == PackageState.APPROVED
         and not package.is_recertification
-        and diff.is_pure_narrowing
+        and diff.keeps_approval
     )
     base_signoffs = {s.dimension: s for s in base.signoffs.all()} if carry else {}
     SignOff.objects.bulk_create(
@@ -286,7 +260,11 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
             target=package,
             agent_slug=agent.slug,
             package_version=package.version,
-            data={"from_version": base.version, "narrowings": package.diff["narrowings"]},
+            data={
+                "from_version": base.version,
+                "narrowings": package.diff["narrowings"],
+                "narrative": package.diff["narrative"],
+            },
         )
         _approve(actor, package, now, expires_at=base.expires_at)
     agent_refresh_status(agent=agent)
@@ -313,7 +291,7 @@ def _close(actor: Actor, package: ApprovalPackage, target: PackageState, reason:
 def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> None:
     """Approve the package, supersede the older approval and lift a suspension."""
     agent = package.agent
-    stale = _kill_switch_problem(package, now.date())
+    stale = kill_switch_problem(package, now.date())
     if stale:
         raise NotPermitted(stale, code="kill_switch_untested")
     for older in agent.packages.select_for_update().filter(state=PackageState.APPROVED):

@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q
 
+from api.filters import IdentifierFilter
 from audit.models import AuditEvent
 from config.times import UTCDateTimeField
 
@@ -20,9 +21,9 @@ class AuditEventFilterSet(django_filters.FilterSet):
     until = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Until (exclusive, ISO 8601)"
     )
-    agent = django_filters.CharFilter(field_name="agent_slug", label="Agent slug")
-    actor = django_filters.CharFilter(method="by_actor", label="Actor username or id")
-    action = django_filters.CharFilter(field_name="action", label="Action")
+    agent = IdentifierFilter(field_name="agent_slug", label="Agent slug")
+    actor = IdentifierFilter(method="by_actor", label="Actor username or id")
+    action = IdentifierFilter(field_name="action", label="Action")
 
     class Meta:
         model = AuditEvent

@@ -65,7 +65,7 @@ def seed(agents: int, per_agent: int) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy(
-            "COPY agents_agent (id, slug, name, description, team, workload_id, log_principal,"
+            "COPY agents_agent (id, slug, name, description, workload_id, log_principal,"
             " deployment, status, risk_tier, suspended_reason, created_at, updated_at)"
             " FROM STDIN"
         ) as copy:
@@ -76,7 +76,6 @@ def seed(agents: int, per_agent: int) -> dict:
                         f"bench-{n}",
                         f"Bench {n}",
                         "",
-                        "bench",
                         f"spiffe://bench.example.com/ns/b/sa/bench-{n}",
                         f"agent:bench-{n}",
                         "internal_copilot",

@@ -236,6 +236,9 @@ def gate_fixture(database: str) -> dict:
 
 
 GATE = "/api/v1/gate/check"
+# The gate's throughput targets, as a share of the one-query view's: 0.5 for
+# every kind of check but the first check of a text after an edit.
+GATE_RATIO_TARGETS = {"gate check (manifest YAML, a new text each check)": 0.35}
 NUMBER = "NUMBER"  # in a body: a new number on every request
 
 
@@ -475,10 +478,10 @@ def render(report: dict) -> str:
         target = ""
         if "ratio_to_one_query" in row:
             # Two targets, each with its own verdict: a miss says which one.
-            ratio = row["ratio_to_one_query"]
+            ratio, floor = row["ratio_to_one_query"], GATE_RATIO_TARGETS.get(name, 0.5)
             target = (
-                f"≥ 0.5 × one-query ({ratio['median']}×, {ratio['min']}–{ratio['max']}): "
-                f"{verdict(ratio['median'] >= 0.5)}; "
+                f"≥ {floor} × one-query ({ratio['median']}×, {ratio['min']}–{ratio['max']}): "
+                f"{verdict(ratio['median'] >= floor)}; "
                 f"p99 < 50 ms: {verdict(row['p99_ms']['median'] < 50)}"
             )
         r = row["rps"]

@@ -24,9 +24,11 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from agents.models import Team  # noqa: E402
+from agents.services import team_create, team_members_change  # noqa: E402
 from approvals import manifest as manifests  # noqa: E402
 from audit.actors import Actor  # noqa: E402
 from audit.chain import GENESIS_HASH, STORED_COLUMNS, event_hash, format_time  # noqa: E402
@@ -68,14 +70,13 @@ def seed(agents: int, events: int, observations: int) -> dict:
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     if not Checklist.objects.exists():
-        from django.db import transaction
-
         with transaction.atomic():
             checklists_load(actor=Actor.system("bench"))
     User = get_user_model()
     users = {}
     for role in ["owner", *[f"{r}{i}" for r in REVIEWERS for i in (1, 2)]]:
         users[role], _ = User.objects.get_or_create(username=f"bench-{role}")
+    team_ids = seed_teams(users["owner"])
     checklist_ids = dict(Checklist.objects.filter(is_active=True).values_list("dimension", "id"))
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -106,7 +107,7 @@ def seed(agents: int, events: int, observations: int) -> dict:
             "slug",
             "name",
             "description",
-            "team",
+            "team_id",
             "workload_id",
             "log_principal",
             "deployment",
@@ -122,7 +123,7 @@ def seed(agents: int, events: int, observations: int) -> dict:
                 slug,
                 doc["name"],
                 doc["justification"],
-                doc["team"],
+                team_ids[doc["team"]],
                 doc["identity"]["workload_id"],
                 doc["identity"]["log_principal"],
                 DEPLOYMENTS[n % 3],
@@ -296,6 +297,20 @@ def seed(agents: int, events: int, observations: int) -> dict:
         "observations": seeded_observations,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def seed_teams(owner) -> dict[str, int]:
+    """Create the teams the seeded agents belong to, the owner a member; return their ids."""
+    actor = Actor.system("bench")
+    ids = {}
+    with transaction.atomic():
+        for slug in TEAMS:
+            team = Team.objects.filter(slug=slug).first() or team_create(
+                actor=actor, slug=slug, name=slug.replace("-", " ").title()
+            )
+            team_members_change(actor=actor, team=team, add=[owner])
+            ids[slug] = team.pk
+    return ids
 
 
 def seed_audit(events: int, slugs: list[str], now) -> int:

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from bench import views
+from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 
 urlpatterns = [
     path("bench/ping", views.ping),

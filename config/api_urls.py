@@ -1,19 +1,18 @@
 """Everything under /api/v1/: each app's API urls are included here."""
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-from config.errors import error_body
+from config.handlers import api_not_found_response
 
 
 @csrf_exempt
 def api_not_found(request, rest=""):
     """Answer an unknown API path in the API's error shape rather than an HTML page."""
-    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+    return api_not_found_response()
 
 
 urlpatterns = [

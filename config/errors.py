@@ -2,6 +2,7 @@
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -27,6 +28,13 @@ class InvalidInput(ApplicationError):
     default_code = "invalid"
 
 
+class AlreadyExists(InvalidInput):
+    """Input naming what another object already holds (a slug, an identity)."""
+
+    status_code = HTTPStatus.CONFLICT
+    default_code = "already_exists"
+
+
 class InvalidTransition(ApplicationError):
     status_code = HTTPStatus.CONFLICT
     default_code = "invalid_transition"
@@ -42,8 +50,26 @@ class NotFound(ApplicationError):
     default_code = "not_found"
 
 
+class RequestTooLarge(ApplicationError):
+    status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def request_too_large() -> RequestTooLarge:
+    """Return the refusal of a request body over the one limit, DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return RequestTooLarge(
+        f"The request body is larger than the limit of {limit} bytes.",
+        fields={"body": [f"At most {limit} bytes."]},
+    )
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def application_error_body(error: ApplicationError) -> dict:
+    return error_body(error.code, error.message, error.fields)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -71,7 +97,7 @@ def api_exception_handler(exc, context):
     from rest_framework.views import exception_handler
 
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(application_error_body(exc), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         return Response(

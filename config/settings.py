@@ -5,8 +5,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A development checkout keeps the secrets `make run` generated in .env, so that
+# manage.py commands run by hand work there as the README shows them. An
+# environment that sets SECRET_KEY is configured on its own: .env is not read.
+if "SECRET_KEY" not in os.environ:
+    load_dotenv(os.environ.get("COUNTERSIGN_ENV_FILE", BASE_DIR / ".env"), override=False)
 VAR_DIR = Path(os.environ.get("COUNTERSIGN_VAR_DIR", BASE_DIR / "var"))
 
 
@@ -72,7 +78,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.RequestIdMiddleware",
+    "api.middleware.ApiBodyLimitMiddleware",
 ]
+# The one limit on a request body, in bytes: an API request over it is refused
+# with 413 before it is parsed, whatever its content type.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 5 * 1024 * 1024)
 
 # The benchmark harness (bench/run.py) serves its reference views beside the app's.
 ROOT_URLCONF = "bench.urls" if env_bool("BENCH_VIEWS", False) else "config.urls"
@@ -180,7 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.base.JsonParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -194,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.openapi.declare_common_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PackageStateEnum": "approvals.models.PackageState",
         "SignOffStateEnum": "signoffs.models.SignOffState",

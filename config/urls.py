@@ -7,3 +7,9 @@ urlpatterns = [
     path("", include("web.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ these answer in the API's error shape; elsewhere, Django's pages.
+handler400 = "config.handlers.bad_request"
+handler403 = "config.handlers.permission_denied"
+handler404 = "config.handlers.page_not_found"
+handler500 = "config.handlers.server_error"

@@ -6,6 +6,16 @@ PORT="${1:-8000}"
 BIN=.venv/bin
 mkdir -p var/celery/queue var/celery/processed var/celery/control var/celery/results
 
+# Development secrets for this checkout, read by config/settings.py when the
+# environment sets no SECRET_KEY: manage.py commands then work without exports.
+if [ ! -f .env ]; then
+  cat >.env <<ENV
+# Written by make run for this development checkout; not read when SECRET_KEY is set.
+DEBUG=1
+SECRET_KEY=$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(50))')
+ENV
+fi
+
 $BIN/python manage.py migrate --noinput
 # Copy the beat schedule of config/schedule.py into the admin-editable tables.
 $BIN/python manage.py sync_schedule

@@ -25,9 +25,10 @@ def can_decide(user, signoff) -> Check:
     """Return whether the user may record a decision on this sign-off, and if not, why.
 
     Only the dimension's reviewer group decides it; where the agent has reviewers
-    assigned for the dimension, only they do. The submitter and the agent's owners
-    never decide their own package; one person decides at most one dimension of a
-    package, and once.
+    assigned for the dimension, only they do. The submitter and everyone who owned
+    the agent from the package's submission on (the owners recorded on the package
+    and the current ones) never decide it; one person decides at most one dimension
+    of a package, and once.
     """
     package = signoff.package
     agent = package.agent
@@ -46,8 +47,12 @@ def can_decide(user, signoff) -> Check:
         )
     if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
         return Check(False, "self_review", "You submitted this package; someone else must decide.")
-    if is_owner(user, agent):
-        return Check(False, "owner_review", "Owners of the agent never sign off its packages.")
+    if is_owner(user, agent) or package.owners_in_review.filter(pk=user.pk).exists():
+        return Check(
+            False,
+            "owner_review",
+            "Whoever owned the agent since this package's submission never signs it off.",
+        )
     earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
         "signoff__dimension", flat=True
     )
@@ -61,3 +66,13 @@ def can_decide(user, signoff) -> Check:
             f"You decided the {', '.join(sorted(earlier))} sign-off of this package already.",
         )
     return ALLOWED
+
+
+def may_review(user, package) -> bool:
+    """Return whether the user decided, or may decide, a sign-off of the package.
+
+    Making such a user an owner would change who may review the package.
+    """
+    if Decision.objects.filter(signoff__package=package, reviewer=user).exists():
+        return True
+    return any(can_decide(user, signoff) for signoff in package.signoffs.all())

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from agents.models import Agent, Deployment
+from agents.models import Agent, Deployment, Team
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -31,7 +31,25 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get_or_create(name=name)[0])
 
 
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    name = factory.LazyAttribute(lambda t: t.slug.replace("-", " ").title())
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):
+        for user in extracted or ():
+            self.members.add(user)
+
+
 class AgentFactory(factory.django.DjangoModelFactory):
+    """An agent of team customer-care; `team` may be a team's slug (the team is made if
+    missing) or None. Its owners are members of its team, as registering requires."""
+
     class Meta:
         model = Agent
         skip_postgeneration_save = True
@@ -43,10 +61,18 @@ class AgentFactory(factory.django.DjangoModelFactory):
     log_principal = factory.LazyAttribute(lambda a: f"agent:{a.slug}")
     deployment = Deployment.CUSTOMER_FACING
 
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        if isinstance(kwargs.get("team"), str):
+            kwargs["team"] = TeamFactory(slug=kwargs["team"])
+        return kwargs
+
     @factory.post_generation
     def owners(self, create, extracted, **kwargs):
         for user in extracted or ():
             self.owners.add(user)
+            if self.team is not None:
+                self.team.members.add(user)
 
 
 def example(name: str = "support-agent.yaml") -> dict:
@@ -61,7 +87,7 @@ def manifest_for(target: Agent, example_name: str = "support-agent.yaml", **chan
     doc = copy.deepcopy(example(example_name))
     doc["agent"] = target.slug
     doc["name"] = target.name
-    doc["team"] = target.team
+    doc["team"] = target.team.slug if target.team else ""
     doc["deployment"] = target.deployment
     doc["identity"]["workload_id"] = target.workload_id
     doc["identity"]["log_principal"] = target.log_principal

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, Team
 from agents.observations import observations_record
-from agents.services import agent_create
+from agents.services import agent_create, team_create, team_members_change
 from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
@@ -36,6 +36,13 @@ DEMO_USERS = {
     "compliance2": ([Role.COMPLIANCE], False, "compliance reviewer"),
     "auditor": ([Role.COMPLIANCE_OFFICER], False, "compliance officer (audit, evidence)"),
     "admin": ([], True, "administrator (Django admin)"),
+}
+
+# slug -> (name, members): the reference manifests' teams, and one the owner is not in.
+DEMO_TEAMS = {
+    "customer-care": ("Customer care", ["owner"]),
+    "people-ops": ("People operations", ["owner"]),
+    "finance": ("Finance", ["owner2"]),
 }
 
 REVIEWERS = {
@@ -68,6 +75,20 @@ def demo_users() -> dict:
     return users
 
 
+def demo_teams(users) -> dict:
+    """Create the demo teams that are missing, with their members; return them by slug."""
+    actor = Actor.system("demo")
+    teams = {}
+    for slug, (name, members) in DEMO_TEAMS.items():
+        team = Team.objects.filter(slug=slug).first() or team_create(
+            actor=actor, slug=slug, name=name
+        )
+        teams[slug] = team_members_change(
+            actor=actor, team=team, add=[users[username] for username in members]
+        )
+    return teams
+
+
 def _manifest(name: str, **changes) -> dict:
     doc = yaml.safe_load((EXAMPLES / name).read_text())
     doc = copy.deepcopy(doc)
@@ -97,12 +118,12 @@ def _approve_all(package, users, dimensions=tuple(Dimension.values)) -> None:
             )
 
 
-def _agent(users, doc, owner="owner") -> Agent:
+def _agent(users, teams, doc, owner="owner") -> Agent:
     return agent_create(
         actor=Actor.for_user(users[owner]),
         slug=doc["agent"],
         name=doc["name"],
-        team=doc.get("team", ""),
+        team=teams.get(doc.get("team") or ""),
         workload_id=doc["identity"]["workload_id"],
         log_principal=doc["identity"]["log_principal"],
         deployment=doc["deployment"],
@@ -123,13 +144,14 @@ def _renamed(doc: dict, slug: str, name: str) -> dict:
 def seed_demo() -> list[str]:
     """Create the demo users and agents that are missing; return what was created."""
     users = demo_users()
+    teams = demo_teams(users)
     created = []
     owner = Actor.for_user(users["owner"])
 
     def make(slug, doc, build):
         if Agent.objects.filter(slug=slug).exists():
             return
-        agent = _agent(users, doc)
+        agent = _agent(users, teams, doc)
         build(agent, doc)
         created.append(slug)
 

@@ -8,7 +8,8 @@ from django.db import connections
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import Agent, AgentStatus
+from agents.models import Agent, AgentStatus, Team
+from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
@@ -73,20 +74,33 @@ def agents_list(user) -> QuerySet:
             approved_version=Subquery(current.values("version")[:1]),
             approval_expires_at=Subquery(current.values("expires_at")[:1]),
         )
+        .select_related("team")
         .prefetch_related("owners")
         .order_by("slug")
     )
 
 
 def teams_visible(user) -> list[str]:
-    """Return the distinct teams of the visible agents, for the filter's choices."""
+    """Return the slugs of the visible agents' teams, for the filter's choices."""
     return list(
-        agents_visible(user)
-        .exclude(team="")
-        .order_by("team")
-        .values_list("team", flat=True)
+        Team.objects.filter(agents__in=agents_visible(user))
+        .order_by("slug")
+        .values_list("slug", flat=True)
         .distinct()
     )
+
+
+def teams_choosable(user, current: Team | None = None) -> QuerySet:
+    """Return the teams the user may give an agent: staff any, others their own teams.
+
+    The agent's current team stays a choice, so keeping it is no change.
+    """
+    if user.is_staff:
+        return Team.objects.order_by("slug")
+    mine = Q(members=user)
+    if current is not None:
+        mine |= Q(pk=current.pk)
+    return Team.objects.filter(pk__in=Team.objects.filter(mine).values("pk")).order_by("slug")
 
 
 def packages_awaiting(user) -> QuerySet:
@@ -107,6 +121,7 @@ def packages_awaiting(user) -> QuerySet:
         )
         .exclude(package_id__in=decided)
         .exclude(package__agent_id__in=owned)
+        .exclude(package__owners_in_review=user)
         .exclude(package__submitted_by=user)
         .exclude(package__created_by=user)
         .annotate(approvals=Count("decisions", filter=Q(decisions__verdict=Verdict.APPROVE)))
@@ -190,6 +205,20 @@ def package_signoffs(package) -> list[SignOff]:
     for signoff in result:
         signoff.package = package
     return result
+
+
+def package_changes(diff: dict | None) -> list[dict]:
+    """Return a package's stored diff as one list, the changes that need a review first.
+
+    Each change's message names its class in words (scope expansion or
+    narrowing, commitment change, narrative).
+    """
+    return [change for group, _ in DIFF_GROUPS for change in (diff or {}).get(group, [])]
+
+
+def changes_needing_review(diff: dict | None) -> list[dict]:
+    """Return the changes of a stored diff that need every sign-off again."""
+    return [c for c in package_changes(diff) if c["classification"] in NEEDS_REVIEW]
 
 
 def audit_timeline(agent, *, limit: int = 50) -> list[AuditEvent]:

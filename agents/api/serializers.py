@@ -3,13 +3,29 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.identity import validate_spiffe_id
 from agents.models import Agent, ObservationKind
+from agents.observations import (
+    DIGEST_KINDS,
+    MAX_COUNT,
+    MAX_IDENTIFIER_LENGTH,
+    MAX_ITEMS,
+    MAX_SOURCE_LENGTH,
+)
 from agents.vocabulary import Access, Deployment
+from api.filters import NOT_BLANK_PATTERN
+from config.identifiers import IDENTIFIER_PATTERN, validate_identifier
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The team's slug; null when it has none.",
+    )
     owners = serializers.SerializerMethodField()
     suspended = serializers.BooleanField(source="is_suspended", read_only=True)
 
@@ -38,16 +54,27 @@ class AgentSerializer(serializers.ModelSerializer):
         return sorted(user.get_username() for user in agent.owners.all())
 
 
+def _username():
+    return serializers.CharField(max_length=150, validators=[validate_identifier])
+
+
 class AgentCreateSerializer(serializers.Serializer):
     slug = serializers.RegexField(SLUG_PATTERN, max_length=63)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    workload_id = serializers.CharField(max_length=2048)
-    log_principal = serializers.CharField(max_length=200)
+    team = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_identifier],
+        help_text="A team's slug; product owners name a team they are members of.",
+    )
+    workload_id = serializers.CharField(max_length=2048, validators=[validate_spiffe_id])
+    log_principal = serializers.CharField(max_length=200, validators=[validate_identifier])
     deployment = serializers.ChoiceField(choices=Deployment.choices)
     owners = serializers.ListField(
-        child=serializers.CharField(max_length=150),
+        child=_username(),
         required=False,
         max_length=100,
         help_text="Usernames; the caller owns the agent when none are given.",
@@ -57,9 +84,19 @@ class AgentCreateSerializer(serializers.Serializer):
 class AgentUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    team = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        validators=[validate_identifier],
+        help_text="A team's slug (empty for none); product owners name a team they are members of.",
+    )
     owners = serializers.ListField(
-        child=serializers.CharField(max_length=150), required=False, min_length=1, max_length=100
+        child=_username(),
+        required=False,
+        min_length=1,
+        max_length=100,
+        help_text="Usernames. While a package is in review, none may be added who may review it.",
     )
 
 
@@ -67,22 +104,50 @@ class SuspendSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ObservationItemSerializer(serializers.Serializer):
-    """The documented shape of one observation; the observations service validates it."""
+def _observation_item_schema() -> dict:
+    """Return the JSON Schema of one observation, as agents.observations validates it.
 
-    kind = serializers.ChoiceField(choices=ObservationKind.choices)
-    identifier = serializers.CharField(max_length=2048)
-    access = serializers.ChoiceField(
-        choices=Access.values,
-        required=False,
-        help_text="Required except for model and prompt observations, which carry none.",
-    )
-    count = serializers.IntegerField(min_value=1, required=False, default=1)
-    seen_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
-    source = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    Written out rather than derived from a serializer: an item is one of two
+    shapes (a use carries an access level, a model or prompt digest none), and
+    no field beyond them is taken.
+    """
+    common = {
+        "identifier": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_IDENTIFIER_LENGTH,
+            "allOf": [{"pattern": IDENTIFIER_PATTERN}, {"pattern": NOT_BLANK_PATTERN}],
+        },
+        "count": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT, "default": 1},
+        "seen_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Defaults to now; at most a few minutes ahead of the server's clock.",
+        },
+        "source": {
+            "type": "string",
+            "maxLength": MAX_SOURCE_LENGTH,
+            "allOf": [{"pattern": IDENTIFIER_PATTERN}],
+        },
+    }
+    digests = [kind.value for kind in DIGEST_KINDS]
+    uses = [kind for kind in ObservationKind.values if kind not in digests]
+    use = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "identifier", "access"],
+        "properties": {"kind": {"enum": uses}, "access": {"enum": Access.values}, **common},
+    }
+    digest = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "identifier"],
+        "properties": {"kind": {"enum": digests}, **common},
+    }
+    return {"oneOf": [use, digest]}
 
 
-@extend_schema_field(ObservationItemSerializer)
+@extend_schema_field(_observation_item_schema())
 class _ObservationItemField(serializers.JSONField):
     """Pass each item through as sent, so the service reports every problem by index."""
 
@@ -91,7 +156,7 @@ class ObservationBatchSerializer(serializers.Serializer):
     items = serializers.ListField(
         child=_ObservationItemField(),
         min_length=1,
-        max_length=10_000,
+        max_length=MAX_ITEMS,
         help_text=(
             "What the runtime used: {kind, identifier, access, count, seen_at, source}. "
             "A bad item is reported as items[i].field and none of the batch is stored."

@@ -1,4 +1,4 @@
-"""Agent endpoints: list, retrieve, create, update, observations."""
+"""Agent endpoints: list, create, observations (one agent's own endpoint is approvals')."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -9,14 +9,13 @@ from rest_framework.response import Response
 from agents.api.serializers import (
     AgentCreateSerializer,
     AgentSerializer,
-    AgentUpdateSerializer,
     ObservationAcceptedSerializer,
     ObservationBatchSerializer,
 )
 from agents.filters import AgentFilterSet
 from agents.models import Agent
 from agents.observations import observations_record
-from agents.services import agent_create, agent_update, users_by_username
+from agents.services import agent_create, team_by_slug, users_by_username
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from tokens.authentication import actor_for
@@ -35,22 +34,14 @@ def visible_agent(request, slug: str) -> Agent:
         summary="List the agents you may see",
         responses={200: AgentSerializer(many=True), **errors(400, 401, 403)},
     ),
-    retrieve=extend_schema(
-        summary="Retrieve an agent", responses={200: AgentSerializer, **errors(401, 403, 404)}
-    ),
 )
-class AgentViewSet(
-    ApiMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AgentSerializer
     filterset_class = AgentFilterSet
     lookup_field = "slug"
     lookup_value_regex = SLUG_REGEX
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    required_scopes = {"POST": Scope.PACKAGES_WRITE, "PATCH": Scope.PACKAGES_WRITE}
+    http_method_names = ["get", "post", "head", "options"]
+    required_scopes = {"POST": Scope.PACKAGES_WRITE}
 
     def get_required_scope(self, request):
         if self.action == "observations":
@@ -58,13 +49,17 @@ class AgentViewSet(
         return self.required_scopes.get(request.method)
 
     def get_queryset(self):
-        return Agent.objects.visible_to(self.request.user).prefetch_related("owners")
+        return (
+            Agent.objects.visible_to(self.request.user)
+            .select_related("team")
+            .prefetch_related("owners")
+        )
 
     @extend_schema(
         summary="Register an agent",
         request=AgentCreateSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: AgentSerializer, **errors(400, 401, 403, 422, 429)},
+        responses={201: AgentSerializer, **errors(400, 401, 403, 409, 422, 429)},
     )
     def create(self, request):
         serializer = AgentCreateSerializer(data=request.data)
@@ -74,25 +69,12 @@ class AgentViewSet(
         agent = agent_create(
             actor=actor_for(request),
             owners=users_by_username(owners) if owners else (),
+            team=team_by_slug(data.pop("team")),
             **data,
         )
-        agent = self.get_queryset().get(pk=agent.pk)
+        # Read back past the caller's scope: they may have named other owners than themselves.
+        agent = Agent.objects.select_related("team").prefetch_related("owners").get(pk=agent.pk)
         return Response(AgentSerializer(agent).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        summary="Change an agent's name, description, team or owners",
-        request=AgentUpdateSerializer,
-        responses={200: AgentSerializer, **errors(400, 401, 403, 404, 429)},
-    )
-    def partial_update(self, request, slug=None):
-        agent = self.get_object()
-        serializer = AgentUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
-        if "owners" in changes:
-            changes["owners"] = users_by_username(changes["owners"])
-        agent_update(actor=actor_for(request), agent=agent, **changes)
-        return Response(AgentSerializer(self.get_queryset().get(pk=agent.pk)).data)
 
     @extend_schema(
         summary="Report what the agent's runtime used",

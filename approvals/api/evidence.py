@@ -9,6 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from agents.models import Agent
+from api.openapi import errors
 from approvals.evidence import package_evidence
 from approvals.models import ApprovalPackage
 from audit.actors import Actor
@@ -25,7 +26,10 @@ class PackageEvidenceView(APIView):
 
     @extend_schema(
         summary="Download the signed evidence bundle of a package version",
-        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+            **errors(401, 403, 404),
+        },
     )
     def get(self, request, slug, version):
         agent = get_object_or_404(Agent.objects.visible_to(request.user), slug=slug)

@@ -3,10 +3,12 @@
 import re
 from collections.abc import Mapping
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from approvals.manifest import CLASSIFICATION_LABELS
 from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
 
@@ -18,15 +20,25 @@ class ChangeSerializer(serializers.Serializer):
     change = serializers.CharField()
     old = serializers.JSONField(allow_null=True)
     new = serializers.JSONField(allow_null=True)
-    classification = serializers.CharField()
+    classification = serializers.ChoiceField(
+        choices=list(CLASSIFICATION_LABELS),
+        help_text="What the change does to an approval: "
+        + "; ".join(f"{key}: {label}" for key, label in CLASSIFICATION_LABELS.items())
+        + ". The manifest schema's x-change-class says which fields are scope, commitment "
+        "or narrative.",
+    )
     message = serializers.CharField()
 
 
 class DiffSerializer(serializers.Serializer):
-    expansions = ChangeSerializer(many=True)
-    narrowings = ChangeSerializer(many=True)
-    neutral = ChangeSerializer(many=True)
+    expansions = ChangeSerializer(many=True, help_text="Scope expansions: need a full review.")
+    narrowings = ChangeSerializer(many=True, help_text="Scope narrowings.")
+    commitments = ChangeSerializer(
+        many=True, help_text="Changed commitments: any change needs a full review."
+    )
+    narrative = ChangeSerializer(many=True, help_text="Reworded narrative text: free.")
     is_expansion = serializers.BooleanField()
+    is_commitment_change = serializers.BooleanField()
     is_pure_narrowing = serializers.BooleanField()
 
 
@@ -105,7 +117,8 @@ class DecisionResultSerializer(serializers.Serializer):
 AGENT_PATTERN = r"^[-a-zA-Z0-9_]+\Z"
 AGENT_MAX_LENGTH = 63
 DIGEST_PATTERN = r"^[0-9a-fA-F]{64}\Z"
-MANIFEST_YAML_MAX_LENGTH = 5 * 1024 * 1024
+# A longer text cannot arrive: the request body holding it would be over the one limit.
+MANIFEST_YAML_MAX_LENGTH = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 GATE_SUBJECTS = ("manifest", "manifest_yaml", "digest")
 ONE_SUBJECT = "Send exactly one of manifest, manifest_yaml and digest."
 
@@ -177,31 +190,48 @@ def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
     return values, errors
 
 
+# The gate's deny reasons and what each means, as the API documents them.
+GATE_REASONS = {
+    "unknown_agent": "no agent has this slug",
+    "no_approved_package": "no version of the agent is approved",
+    "scope_mismatch": "the manifest widens the approved scope (`expansions` lists how), "
+    "or the digest is not the approved one",
+    "commitment_changed": "the manifest changes a commitment the reviewers approved, "
+    "such as the kill switch, rollback plan, credential revocation or log attribution "
+    "(`changed_fields` lists their paths)",
+    "approval_expired": "the approval is past its re-certification date",
+    "agent_suspended": "the agent's kill switch was pulled",
+    "open_critical_drift": "a critical scope-drift finding is open",
+    "invalid_request": "the request is not a valid gate request (`fields` says why)",
+    "invalid_manifest": "the manifest is not valid or names another agent (`fields` says why)",
+    "internal_error": "the gate could not decide",
+    "audit_unavailable": "the decision could not be recorded",
+}
+
+
 class GateReasonSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(
-        choices=[
-            "unknown_agent",
-            "no_approved_package",
-            "scope_mismatch",
-            "approval_expired",
-            "agent_suspended",
-            "open_critical_drift",
-            "invalid_request",
-            "invalid_manifest",
-            "internal_error",
-            "audit_unavailable",
-        ]
-    )
+    code = serializers.ChoiceField(choices=list(GATE_REASONS))
     message = serializers.CharField()
-    expansions = ChangeSerializer(many=True, required=False)
+    expansions = ChangeSerializer(
+        many=True, required=False, help_text="With scope_mismatch: what widens the scope."
+    )
+    changed_fields = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With commitment_changed: the manifest paths of the changed commitments.",
+    )
 
-
-# "fields" names a Serializer property, so it is declared after the class.
-GateReasonSerializer._declared_fields["fields"] = serializers.DictField(
-    child=serializers.ListField(child=serializers.CharField()),
-    required=False,
-    help_text="With invalid_request and invalid_manifest: the bad fields and what is wrong.",
-)
+    def get_fields(self):
+        # "fields" names a Serializer property, so it cannot be declared as an attribute.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text=(
+                "With invalid_request and invalid_manifest: the bad fields and what is wrong."
+            ),
+        )
+        return fields
 
 
 class GateResultSerializer(serializers.Serializer):

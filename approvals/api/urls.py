@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import evidence, views
+from approvals.api import agents, evidence, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -38,6 +38,7 @@ urlpatterns = [
         name="api-finding-acknowledge",
     ),
     path(f"{FINDING}/resolve", views.FindingResolveView.as_view(), name="api-finding-resolve"),
+    path("agents/<slug:slug>", agents.AgentDetailView.as_view(), name="api-agent-detail"),
     path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
     path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),
 ]

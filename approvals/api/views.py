@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Mapping
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -27,6 +27,7 @@ from api.permissions import TokenHasScope
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.serializers import (
+    GATE_REASONS,
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
     FindingResolveSerializer,
@@ -193,7 +194,9 @@ class PackageDiffView(ApiMixin, APIView):
         agent = visible_agent(request, slug)
         packages = {
             p.version: p
-            for p in ApprovalPackage.objects.filter(agent=agent, version__in=[a, b]).only(
+            # Two exact lookups rather than `in`: Django finds nothing for a version past
+            # the column's range instead of sending it to the database.
+            for p in ApprovalPackage.objects.filter(Q(version=a) | Q(version=b), agent=agent).only(
                 "version", "manifest"
             )
         }
@@ -352,6 +355,13 @@ class GateCheckView(APIView):
 
     @extend_schema(
         summary="May this exact scope ship?",
+        description=(
+            "Always 200 with `decision` allow or deny; a deny lists every reason, each a "
+            "machine-readable `code` and a `message`. The codes: "
+            + "; ".join(f"`{code}`: {meaning}" for code, meaning in GATE_REASONS.items())
+            + ". A narrowed scope and reworded narrative pass; the manifest schema's "
+            "`x-change-class` says which fields are scope, commitment or narrative."
+        ),
         request=GateCheckInputSerializer,
         responses={200: GateResultSerializer, **errors(401, 403, 429)},
         examples=[

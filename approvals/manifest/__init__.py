@@ -11,8 +11,9 @@ functions; the package reads no model and no setting.
   stable representation and digest per scope, whatever the key order, list
   order or format; ``source_digest`` knows a manifest as it was sent.
 - ``compute_risk_tier`` / ``risk_tier_reasons`` rate the scope (``risk``).
-- ``diff_manifests`` classifies every change as expansion, narrowing or
-  neutral (``diff``).
+- ``diff_manifests`` classifies every change as a scope expansion or
+  narrowing, a commitment change or narrative, by each field's change class
+  in the schema (``FIELD_CLASSES``, ``diff``).
 """
 
 from approvals.manifest.canonical import (
@@ -23,19 +24,30 @@ from approvals.manifest.canonical import (
     text_digest,
 )
 from approvals.manifest.diff import (
+    CLASSIFICATION_LABELS,
+    DIFF_GROUPS,
     EXPANSION,
     NARROWING,
-    NEUTRAL,
+    NEEDS_REVIEW,
     PACKAGE,
     Change,
     ScopeDiff,
+    change_path,
     diff_manifests,
     diff_normalized,
 )
 from approvals.manifest.errors import ManifestError
 from approvals.manifest.reading import MAX_DEPTH, MAX_VALUES
 from approvals.manifest.risk import compute_risk_tier, risk_tier_reasons
-from approvals.manifest.schema import manifest_schema
+from approvals.manifest.schema import (
+    CHANGE_CLASS,
+    CHANGE_CLASSES,
+    COMMITMENT,
+    FIELD_CLASSES,
+    NARRATIVE,
+    SCOPE,
+    manifest_schema,
+)
 from approvals.manifest.scope import (
     ACCESS_ORDER,
     BOUNDARY_ORDER,
@@ -51,22 +63,31 @@ from approvals.manifest.scope import (
 __all__ = [
     "ACCESS_ORDER",
     "BOUNDARY_ORDER",
+    "CHANGE_CLASS",
+    "CHANGE_CLASSES",
+    "CLASSIFICATION_LABELS",
     "CLASSIFICATION_ORDER",
+    "COMMITMENT",
+    "DIFF_GROUPS",
     "CREDENTIAL_METHOD_ORDER",
     "DEPLOYMENT_ORDER",
     "EXPANSION",
+    "FIELD_CLASSES",
     "KEY_BY_KIND",
     "KIND_BY_KEY",
     "MAX_DEPTH",
     "MAX_VALUES",
+    "NARRATIVE",
     "NARROWING",
-    "NEUTRAL",
+    "NEEDS_REVIEW",
     "PACKAGE",
     "RISK_TIERS",
+    "SCOPE",
     "SCOPE_KINDS",
     "Change",
     "ManifestError",
     "ScopeDiff",
+    "change_path",
     "canonical_json",
     "compute_risk_tier",
     "diff_manifests",

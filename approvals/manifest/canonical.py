@@ -18,7 +18,7 @@ import yaml
 
 from approvals.manifest.errors import ManifestError
 from approvals.manifest.reading import read_document
-from approvals.manifest.schema import SCHEMA, SCHEMA_PATH, validation_errors
+from approvals.manifest.schema import SCHEMA, SCHEMA_PATH, resolve, validation_errors
 from approvals.manifest.scope import SCOPE_KINDS
 
 
@@ -44,16 +44,6 @@ def normalize_manifest(doc: Mapping) -> dict:
     return _normalize_in_place(read_document(doc))
 
 
-def _resolve(schema: dict) -> dict:
-    """Merge a local ``$ref`` target with the keywords beside the reference."""
-    if "$ref" not in schema:
-        return schema
-    target = SCHEMA
-    for part in schema["$ref"].removeprefix("#/").split("/"):
-        target = target[part]
-    return {**_resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
-
-
 def _defaults_tree(schema: dict) -> tuple[dict, dict, Any] | None:
     """Return the schema reduced to what filling defaults reads, references resolved.
 
@@ -61,10 +51,10 @@ def _defaults_tree(schema: dict) -> tuple[dict, dict, Any] | None:
     built once, so filling a manifest walks no ``$ref``, nor any part of it
     where there is no default to fill (such a node is None).
     """
-    schema = _resolve(schema)
+    schema = resolve(schema)
     defaults, children = {}, {}
     for key, child in schema.get("properties", {}).items():
-        child = _resolve(child)
+        child = resolve(child)
         if "default" in child:
             defaults[key] = child["default"]
         node = _defaults_tree(child)

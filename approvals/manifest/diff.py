@@ -1,9 +1,11 @@
-"""Diff two manifests: every changed entry or field, and whether it widens the scope.
+"""Diff two manifests: every changed entry or field, and what it does to an approval.
 
-A change that moves a field's value up its rank (``scope.py``) is an
-expansion, down a narrowing; a new value of the same or no rank is an
-expansion too, so that any unknown change is reviewed. Text that changes no
-scope (names, notes, procedures) is neutral.
+Each field's change class comes from the manifest schema (``FIELD_CLASSES``).
+A change to a scope field that moves its value up the field's rank
+(``scope.py``) is an expansion, down a narrowing; a new value of the same or
+no rank is an expansion too, so that any unknown change is reviewed. Any
+change to a commitment (kill switch, rollback, revocation, attribution) is a
+commitment change; narrative text (description, justification) changes freely.
 """
 
 from __future__ import annotations
@@ -15,17 +17,37 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from approvals.manifest.canonical import canonical_json, normalize_manifest
+from approvals.manifest.schema import COMMITMENT, FIELD_CLASSES, NARRATIVE, SCOPE
 from approvals.manifest.scope import (
     ACCESS_ORDER,
     BOUNDARY_ORDER,
     CLASSIFICATION_ORDER,
     CREDENTIAL_METHOD_ORDER,
     DEPLOYMENT_ORDER,
+    KEY_BY_KIND,
     KIND_LABELS,
+    SCOPE_KINDS,
     scope_entries,
 )
 
-EXPANSION, NARROWING, NEUTRAL = "expansion", "narrowing", "neutral"
+# What a change is: a scope expansion or narrowing, or a change to a commitment
+# or to narrative text (the field's change class itself).
+EXPANSION, NARROWING = "expansion", "narrowing"
+CLASSIFICATION_LABELS = {
+    EXPANSION: "scope expansion",
+    NARROWING: "scope narrowing",
+    COMMITMENT: "commitment change",
+    NARRATIVE: "narrative",
+}
+# A change of these classes needs a new review; the others keep the approval.
+NEEDS_REVIEW = frozenset({EXPANSION, COMMITMENT})
+# A diff's groups of changes, those that need a review first.
+DIFF_GROUPS = (
+    ("expansions", EXPANSION),
+    ("commitments", COMMITMENT),
+    ("narrowings", NARROWING),
+    ("narrative", NARRATIVE),
+)
 PACKAGE = "package"
 
 Rank = Callable[[Any], Any]
@@ -52,16 +74,17 @@ def _same_rank(value: Any) -> int:
     return 0
 
 
-# Per field, how to rank its values: moving up a rank is an expansion, down a narrowing,
-# sideways (a different value of equal or incomparable rank) an expansion. None is neutral.
-_ENTRY_RULES: dict[str, Rank | None] = {
+# Per scope field, how to rank its values: moving up a rank is an expansion, down a
+# narrowing, sideways (a different value of equal or incomparable rank) an expansion.
+# A scope field not listed ranks every value alike. Keys are the schema's field paths,
+# an entry's fields under ``scope.<kind>[]``.
+_ENTRY_RANKS: dict[str, Rank] = {
     "access": ACCESS_ORDER.get,
     "trust_boundary": BOUNDARY_ORDER.get,
     "classification": CLASSIFICATION_ORDER.get,
     "privileged": _ordered(False, True),
-    "justification": None,
 }
-_PACKAGE_RULES: dict[str, Rank | None] = {
+SCOPE_RANKS: dict[str, Rank] = {
     "agent": _same_rank,
     "deployment": DEPLOYMENT_ORDER.get,
     "identity.workload_id": _same_rank,
@@ -84,31 +107,34 @@ _PACKAGE_RULES: dict[str, Rank | None] = {
     "logging.retention_days": lambda value: -value,
     "emergency_access.break_glass": _ordered(False, True),
     "approval_valid_days": _amount,
-    **dict.fromkeys(
-        (
-            "name",
-            "team",
-            "description",
-            "risk_tier",
-            "justification",
-            "credentials.revocation",
-            "kill_switch.procedure",
-            "kill_switch.owner",
-            "kill_switch.last_tested",
-            "rollback.plan",
-            "logging.attribution",
-            "emergency_access.procedure",
-        )
-    ),
+    **{
+        f"scope.{key}[].{field}": rank
+        for key in SCOPE_KINDS
+        for field, rank in _ENTRY_RANKS.items()
+    },
 }
 _DESTINATIONS = "logging.destinations"
 
+# A field's rule: its rank when it is a scope field, else its change class. Built
+# once per process from the schema; a path the schema does not know ranks every
+# value alike, so that any change to it is reviewed.
+Rule = Rank | str
+_RULES: dict[str, Rule] = {
+    path: SCOPE_RANKS.get(path, _same_rank) if cls == SCOPE else cls
+    for path, cls in FIELD_CLASSES.items()
+}
 
-def _classify(old: Any, new: Any, rank: Rank | None) -> str:
-    """Classify a change from ``old`` to ``new`` by rank; unknown fields rank conservatively."""
-    if rank is None:
-        return NEUTRAL
-    before, after = rank(old), rank(new)
+
+def _entry_path(kind: str, field: str) -> str:
+    """Return the schema path of a scope entry's field (``scope.tools[].access``)."""
+    return f"scope.{KEY_BY_KIND[kind]}[].{field}"
+
+
+def _classify(old: Any, new: Any, rule: Rule) -> str:
+    """Classify a change from ``old`` to ``new`` by the field's rule."""
+    if isinstance(rule, str):
+        return rule
+    before, after = rule(old), rule(new)
     if before is None or after is None or before == after:
         return EXPANSION
     return EXPANSION if after > before else NARROWING
@@ -153,9 +179,14 @@ class ScopeDiff:
         return self._of(NARROWING)
 
     @property
-    def neutral(self) -> tuple[Change, ...]:
-        """Return the changes that leave the scope as it was (text, notes)."""
-        return self._of(NEUTRAL)
+    def commitments(self) -> tuple[Change, ...]:
+        """Return the changes to commitments (kill switch, rollback, revocation, attribution)."""
+        return self._of(COMMITMENT)
+
+    @property
+    def narrative(self) -> tuple[Change, ...]:
+        """Return the changes to narrative text (description, justification)."""
+        return self._of(NARRATIVE)
 
     @property
     def is_expansion(self) -> bool:
@@ -163,9 +194,26 @@ class ScopeDiff:
         return bool(self.expansions)
 
     @property
+    def is_commitment_change(self) -> bool:
+        """Tell whether any commitment changed (a full review is needed)."""
+        return bool(self.commitments)
+
+    @property
     def is_pure_narrowing(self) -> bool:
         """Tell whether there are changes and every one of them shrinks the scope."""
         return bool(self.changes) and all(c.classification == NARROWING for c in self.changes)
+
+    @property
+    def keeps_approval(self) -> bool:
+        """Tell whether there are changes and each narrows the scope or only rewords."""
+        return bool(self.changes) and not any(
+            c.classification in NEEDS_REVIEW for c in self.changes
+        )
+
+    @property
+    def commitment_fields(self) -> tuple[str, ...]:
+        """Return the paths of the changed commitments, each once, in order."""
+        return tuple(dict.fromkeys(change_path(c) for c in self.commitments))
 
     @property
     def is_empty(self) -> bool:
@@ -175,12 +223,19 @@ class ScopeDiff:
     def as_dict(self) -> dict:
         """Return the diff as a JSON-compatible dict, grouped by classification."""
         return {
-            "expansions": [c.as_dict() for c in self.expansions],
-            "narrowings": [c.as_dict() for c in self.narrowings],
-            "neutral": [c.as_dict() for c in self.neutral],
+            **{group: [c.as_dict() for c in self._of(cls)] for group, cls in DIFF_GROUPS},
             "is_expansion": self.is_expansion,
+            "is_commitment_change": self.is_commitment_change,
             "is_pure_narrowing": self.is_pure_narrowing,
         }
+
+
+def change_path(change: Change) -> str:
+    """Return the manifest path a change is to (``kill_switch.owner``, ``scope.tools[crm]``)."""
+    if change.kind == PACKAGE:
+        return change.identifier.partition("[")[0]
+    entry = f"scope.{KEY_BY_KIND[change.kind]}[{change.identifier}]"
+    return entry if change.field == "entry" else f"{entry}.{change.field}"
 
 
 def _show(value: Any) -> str:
@@ -201,7 +256,7 @@ def _change(kind, identifier, field, change, old, new, classification) -> Change
         "removed": "removed" if field == "entry" else f"removed (was {_show(old)})",
         "changed": f"{_show(old)} -> {_show(new)}",
     }[change]
-    message = f"{subject}: {label}{detail} ({classification})"
+    message = f"{subject}: {label}{detail} ({CLASSIFICATION_LABELS[classification]})"
     return Change(kind, identifier, field, change, old, new, classification, message)
 
 
@@ -212,15 +267,17 @@ def _label(old: Any, new: Any) -> str:
 
 def _constraint_changes(kind: str, ident: str, old: dict, new: dict) -> Iterator[Change]:
     """Yield one change per constraint key added (narrowing), removed or changed."""
+    rule = _RULES.get(_entry_path(kind, "constraints"), _same_rank)
+    scope = not isinstance(rule, str)
     for key in sorted(old.keys() | new.keys()):
         before, after = old.get(key, _MISSING), new.get(key, _MISSING)
         field = f"constraints.{key}"
         if before is _MISSING:
-            yield _change(kind, ident, field, "added", None, after, NARROWING)
+            yield _change(kind, ident, field, "added", None, after, NARROWING if scope else rule)
         elif after is _MISSING:
-            yield _change(kind, ident, field, "removed", before, None, EXPANSION)
+            yield _change(kind, ident, field, "removed", before, None, EXPANSION if scope else rule)
         elif before != after:
-            classification = _classify(before, after, _number)
+            classification = _classify(before, after, _number if scope else rule)
             yield _change(kind, ident, field, "changed", before, after, classification)
 
 
@@ -240,8 +297,8 @@ def _entry_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
             yield from _constraint_changes(kind, ident, old["constraints"], new["constraints"])
             for field in sorted((old.keys() | new.keys()) - {"id", "constraints"}):
                 if old.get(field) != new.get(field):
-                    rank = _ENTRY_RULES.get(field, _same_rank)
-                    classification = _classify(old.get(field), new.get(field), rank)
+                    rule = _RULES.get(_entry_path(kind, field), _same_rank)
+                    classification = _classify(old.get(field), new.get(field), rule)
                     yield _change(
                         kind,
                         ident,
@@ -269,14 +326,21 @@ def _package_fields(doc: dict, keys: Iterable[str] | None = None) -> dict[str, A
     return fields
 
 
-def _destination_changes(old: list, new: list, added: str) -> Iterator[Change]:
-    """Yield a change per log destination removed (expansion) or added (``added``)."""
+def _destination_changes(old: list, new: list, removed: str, added: str) -> Iterator[Change]:
+    """Yield a change per log destination removed (``removed``) or added (``added``)."""
     for name in sorted(set(old) - set(new)):
-        yield _change(
-            PACKAGE, f"{_DESTINATIONS}[{name}]", "entry", "removed", name, None, EXPANSION
-        )
+        yield _change(PACKAGE, f"{_DESTINATIONS}[{name}]", "entry", "removed", name, None, removed)
     for name in sorted(set(new) - set(old)):
         yield _change(PACKAGE, f"{_DESTINATIONS}[{name}]", "entry", "added", None, name, added)
+
+
+# As a scope field, a log destination removed widens what goes unrecorded, one added narrows it.
+_DESTINATION_RULE = _RULES.get(_DESTINATIONS, _same_rank)
+_DESTINATION_CLASSES = (
+    (_DESTINATION_RULE, _DESTINATION_RULE)
+    if isinstance(_DESTINATION_RULE, str)
+    else (EXPANSION, NARROWING)
+)
 
 
 def _package_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
@@ -294,12 +358,14 @@ def _package_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
         return
     before, after = _package_fields(old_doc, differ), _package_fields(new_doc, differ)
     yield from _destination_changes(
-        before.pop(_DESTINATIONS, None) or [], after.pop(_DESTINATIONS, None) or [], NEUTRAL
+        before.pop(_DESTINATIONS, None) or [],
+        after.pop(_DESTINATIONS, None) or [],
+        *_DESTINATION_CLASSES,
     )
     for path in sorted(before.keys() | after.keys()):
         old, new = before.get(path), after.get(path)
         if old != new:
-            classification = _classify(old, new, _PACKAGE_RULES.get(path, _same_rank))
+            classification = _classify(old, new, _RULES.get(path, _same_rank))
             yield _change(PACKAGE, path, "value", _label(old, new), old, new, classification)
 
 
@@ -308,7 +374,7 @@ def _first_version_changes(doc: dict) -> Iterator[Change]:
     for kind, entry in scope_entries(doc):
         yield _change(kind, entry["id"], "entry", "added", None, entry, EXPANSION)
     fields = _package_fields(doc)
-    yield from _destination_changes([], fields.pop(_DESTINATIONS, None) or [], EXPANSION)
+    yield from _destination_changes([], fields.pop(_DESTINATIONS, None) or [], EXPANSION, EXPANSION)
     for path, value in sorted(fields.items()):
         if value is not None:
             yield _change(PACKAGE, path, "value", "added", None, value, EXPANSION)

@@ -19,6 +19,7 @@ from agents.identity import spiffe_id_errors
 from approvals.manifest.errors import add_error, dotted
 from approvals.manifest.reading import type_name
 from approvals.manifest.scope import SCOPE_KINDS
+from config.identifiers import identifier_errors
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
 SCHEMA: dict = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -30,8 +31,61 @@ def manifest_schema() -> dict:
     return copy.deepcopy(SCHEMA)
 
 
+def resolve(schema: dict) -> dict:
+    """Merge a local ``$ref`` target with the keywords beside the reference."""
+    if "$ref" not in schema:
+        return schema
+    target = SCHEMA
+    for part in schema["$ref"].removeprefix("#/").split("/"):
+        target = target[part]
+    return {**resolve(target), **{k: v for k, v in schema.items() if k != "$ref"}}
+
+
+# What a change to a field does to an approval, as each field's CHANGE_CLASS
+# keyword in the schema says: an ordered scope (an expansion needs review, a
+# narrowing keeps the approval), a commitment bound exactly (any change needs
+# review), or narrative text (free). The schema holds it so that it is served
+# with the fields it classifies.
+CHANGE_CLASS = "x-change-class"
+SCOPE, COMMITMENT, NARRATIVE = "scope", "commitment", "narrative"
+CHANGE_CLASSES = (SCOPE, COMMITMENT, NARRATIVE)
+
+
+def schema_fields(schema: dict, path: str = "") -> Iterator[tuple[str, dict]]:
+    """Yield (path, schema) for every field of ``schema``, references resolved.
+
+    A field is a property that is not an object of properties; a list of such
+    objects contributes its items' fields as ``path[].field``
+    (``scope.tools[].access``).
+    """
+    for key, child in resolve(schema).get("properties", {}).items():
+        child = resolve(child)
+        name = f"{path}.{key}" if path else key
+        items = child.get("items")
+        if "properties" in child:
+            yield from schema_fields(child, name)
+        elif isinstance(items, dict) and "properties" in resolve(items):
+            yield from schema_fields(items, f"{name}[]")
+        else:
+            yield name, child
+
+
+def field_classes(schema: dict) -> dict[str, str]:
+    """Return every field's change class by path; raise if one has none or an unknown one."""
+    classes = {path: node.get(CHANGE_CLASS) for path, node in schema_fields(schema)}
+    unclassified = sorted(path for path, cls in classes.items() if cls not in CHANGE_CLASSES)
+    if unclassified:
+        raise ValueError(f"manifest fields without a valid {CHANGE_CLASS}: {unclassified}")
+    return classes
+
+
+# Read once per process: a field without a class stops the application from starting.
+FIELD_CLASSES: dict[str, str] = field_classes(SCHEMA)
+
+
 _PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
     SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,
+    SCHEMA["$defs"]["identifier_characters"]["pattern"]: identifier_errors,
 }
 _TYPE_NAMES = {
     "string": "text",

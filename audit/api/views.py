@@ -4,12 +4,13 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.openapi import errors
+from api.pagination import CursorPagination
 from audit import signing
 from audit.api.serializers import AuditEventSerializer, CheckpointSerializer, VerifyResultSerializer
 from audit.checkpoints import checkpoint_export
@@ -19,13 +20,21 @@ from audit.models import AuditEvent, Checkpoint
 from audit.permissions import AuditReader
 from audit.verify import audit_verify
 from config.errors import InvalidInput
+from config.identifiers import IDENTIFIER_PATTERN
+
+
+def _identifier(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, description=description, pattern=IDENTIFIER_PATTERN
+    )
+
 
 FILTER_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="From (inclusive)."),
     OpenApiParameter("until", OpenApiTypes.DATETIME, description="Until (exclusive)."),
-    OpenApiParameter("agent", OpenApiTypes.STR, description="Agent slug."),
-    OpenApiParameter("actor", OpenApiTypes.STR, description="Actor username or id."),
-    OpenApiParameter("action", OpenApiTypes.STR, description="Action, e.g. signoff.decided."),
+    _identifier("agent", "Agent slug."),
+    _identifier("actor", "Actor username or id."),
+    _identifier("action", "Action, e.g. signoff.decided."),
 ]
 
 
@@ -37,8 +46,6 @@ class AuditApiView(APIView):
 class NewestFirst(CursorPagination):
     ordering = "-seq"
     page_size = 50
-    max_page_size = 500
-    page_size_query_param = "limit"
 
 
 class AuditEventListView(AuditApiView, generics.ListAPIView):
@@ -49,9 +56,16 @@ class AuditEventListView(AuditApiView, generics.ListAPIView):
     filterset_class = AuditEventFilterSet
     pagination_class = NewestFirst
 
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={200: AuditEventSerializer(many=True), **errors(400, 401, 403, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
 
 class AuditVerifyView(AuditApiView):
-    @extend_schema(responses=VerifyResultSerializer)
+    @extend_schema(responses={200: VerifyResultSerializer, **errors(401, 403)})
     def get(self, request):
         """Walk the whole chain against the signed checkpoints; report the first break."""
         return Response(VerifyResultSerializer(audit_verify().as_dict()).data)
@@ -88,7 +102,10 @@ class AuditExportView(AuditApiView):
     @extend_schema(
         operation_id="audit_export_csv",
         parameters=FILTER_PARAMETERS,
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            **errors(400, 401, 403),
+        },
     )
     def get(self, request):
         """Stream the events as CSV with the chain hashes of the range in the headers.
@@ -105,7 +122,10 @@ class AuditExportJsonlView(AuditExportView):
     @extend_schema(
         operation_id="audit_export_jsonl",
         parameters=FILTER_PARAMETERS,
-        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY),
+            **errors(400, 401, 403),
+        },
     )
     def get(self, request):
         """Stream the events as JSON Lines; the last line is the chain range they cover."""
@@ -113,7 +133,7 @@ class AuditExportJsonlView(AuditExportView):
 
 
 class CheckpointListView(AuditApiView):
-    @extend_schema(responses=CheckpointSerializer(many=True))
+    @extend_schema(responses={200: CheckpointSerializer(many=True), **errors(401, 403)})
     def get(self, request):
         """Return the newest 100 signed checkpoints, exported to be kept elsewhere."""
         newest = Checkpoint.objects.order_by("-seq", "-pk")[:100]
@@ -121,7 +141,7 @@ class CheckpointListView(AuditApiView):
 
 
 class PublicKeyView(AuditApiView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **errors(401, 403)})
     def get(self, request):
         """Return the public key that checkpoints and evidence bundles are signed with."""
         return Response(

@@ -3,23 +3,27 @@
 import pytest
 
 from agents.models import Agent
-from agents.services import agent_create, agent_update
+from agents.services import agent_create
+from approvals.ownership import agent_update
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
+from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def create(actor, **overrides):
+    """Register an agent; by default for team payments, of which the actor is a member."""
     fields = {
         "slug": "refund-bot",
         "name": "Refund bot",
         "workload_id": "spiffe://prod.example.com/ns/pay/sa/refund-bot",
         "log_principal": "agent:refund-bot",
         "deployment": "customer_facing",
-        "team": "payments",
     }
     fields.update(overrides)
+    if "team" not in fields:
+        fields["team"] = TeamFactory(slug="payments", members=[actor.user])
     return agent_create(actor=actor, **fields)
 
 
@@ -114,7 +118,7 @@ def test_visible_to_scopes_owners_to_their_teams(owner, other_owner, reviewers):
     theirs = create(
         Actor.for_user(other_owner),
         slug="hr-bot",
-        team="people",
+        team=TeamFactory(slug="people", members=[other_owner]),
         workload_id="spiffe://prod.example.com/ns/hr/sa/hr-bot",
     )
     assert list(Agent.objects.visible_to(owner)) == [mine]

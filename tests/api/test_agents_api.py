@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
 from tests.api.conftest import error_of
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, TeamFactory
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +83,7 @@ def test_retrieve(api, owner, agent):
 
 
 def test_create_makes_the_caller_owner_and_audits(api, owner, audit_since):
+    TeamFactory(slug="claims", members=[owner])
     client = api(owner, Scope.PACKAGES_WRITE)
     since = audit_since()
     body = {
@@ -95,7 +96,7 @@ def test_create_makes_the_caller_owner_and_audits(api, owner, audit_since):
     }
     response = client.post(AGENTS, body, format="json")
     assert response.status_code == 201, response.json()
-    assert response.json()["owners"] == ["owner"]
+    assert (response.json()["owners"], response.json()["team"]) == (["owner"], "claims")
     (event,) = since()
     assert (event.action, event.actor_label, event.actor_type) == (
         "agent.created",
@@ -122,6 +123,26 @@ def test_create_refuses_bad_fields_with_field_errors(api, owner, agent):
     response = api(owner).post(AGENTS, {"slug": "bad slug!"}, format="json")
     assert response.status_code == 400
     assert {"slug", "name", "deployment"} <= set(error_of(response)["fields"])
+
+
+def test_a_taken_slug_or_identity_is_a_409_naming_it(api, owner, agent):
+    client = api(owner, Scope.PACKAGES_WRITE)
+    body = {
+        "slug": "claims-bot",
+        "name": "Claims bot",
+        "workload_id": "spiffe://prod.example.com/ns/claims/sa/claims-bot",
+        "log_principal": "agent:claims-bot",
+        "deployment": "regulated_workflow",
+    }
+    for changes, field in [
+        ({"workload_id": agent.workload_id}, "workload_id"),
+        ({"slug": agent.slug}, "slug"),
+    ]:
+        response = client.post(AGENTS, {**body, **changes}, format="json")
+        assert response.status_code == 409
+        error = error_of(response)
+        assert (error["code"], list(error["fields"])) == ("already_exists", [field])
+    assert list(Agent.objects.values_list("slug", flat=True)) == [agent.slug]
 
 
 def test_update_by_owner_and_refusal_for_a_reviewer(api, owner, reviewers, agent, audit_since):

@@ -101,6 +101,26 @@ def test_an_overlong_key_is_400(writer, agent):
     assert error_of(response)["code"] == "invalid_idempotency_key"
 
 
+@pytest.mark.parametrize("key", ["two words", "bell\x07", "caf\u00e9", "\u202ekey", ""])
+def test_a_key_of_other_than_visible_ascii_is_400_and_claims_nothing(writer, agent, key):
+    response = writer.post(url(agent), manifest_for(agent), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_idempotency_key"
+    assert list(error["fields"]) == ["Idempotency-Key"]
+    assert not IdempotencyRecord.objects.exists()
+    assert not agent.packages.exists()
+
+
+def test_a_key_of_255_visible_ascii_characters_is_used(writer, agent):
+    key = "".join(chr(c) for c in range(0x21, 0x7F)) * 3
+    key = key[:255]
+    first = writer.post(url(agent), manifest_for(agent), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    again = writer.post(url(agent), manifest_for(agent), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+
+
 def test_a_nul_character_quoted_back_in_an_error_is_kept_and_replayed(writer, agent):
     body = {"agent": agent.slug, "na\u0000me": "x"}
     first = writer.post(url(agent), body, format="json", HTTP_IDEMPOTENCY_KEY="nul")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from approvals.ownership import agent_update
+from audit.actors import Actor
 from tests.factories import DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
@@ -37,6 +39,16 @@ def _decide(workflow, agent):
     return ("post", f"{BASE}/packages/1/signoffs/iam/decisions", body)
 
 
+def _decide_after_stepping_out(workflow, agent):
+    """security1 owned the agent at submission, then left the owners: still never decides."""
+    security = workflow.reviewers["security"][0]
+    agent.owners.add(security)
+    package = workflow.submit(agent)
+    agent_update(actor=Actor.system("tests"), agent=agent, owners=[workflow.owner])
+    body = {"verdict": "approve", "answers": workflow.answers(package, "security")}
+    return ("post", f"{BASE}/packages/1/signoffs/security/decisions", body)
+
+
 def _suspend(workflow, agent):
     return ("post", f"{BASE}/suspend", {"reason": "Incident 42."})
 
@@ -55,6 +67,30 @@ def _update(workflow, agent):
     return ("patch", BASE, {"description": "Changed."})
 
 
+def _owners_in_review(workflow, agent):
+    """Make the reviewers owners while a package is in review: refused for everyone."""
+    workflow.submit(agent)
+    return ("patch", BASE, {"owners": ["owner", "security2", "iam2"]})
+
+
+def _product_owner_joins_in_review(workflow, agent):
+    workflow.submit(agent)
+    return ("patch", BASE, {"owners": ["owner", "other-owner"]})
+
+
+def _register_for_people(workflow, agent):
+    """Register an agent for team people, of which only other-owner is a member."""
+    body = {
+        "slug": "people-bot",
+        "name": "People bot",
+        "team": "people",
+        "workload_id": "spiffe://prod.example.com/ns/people/sa/people-bot",
+        "log_principal": "agent:people-bot",
+        "deployment": "internal_copilot",
+    }
+    return ("post", "/api/v1/agents", body)
+
+
 # endpoint -> (setup, audit action on success, {role: status})
 MATRIX = {
     "package_create": (
@@ -71,6 +107,11 @@ MATRIX = {
         _decide,
         "signoff.decided",
         {"owner": 403, "other_owner": 404, "iam": 201, "security": 403, "staff": 403},
+    ),
+    "signoff_decide_former_owner": (
+        _decide_after_stepping_out,
+        "signoff.decided",
+        {"owner": 403, "other_owner": 404, "iam": 403, "security": 403, "staff": 403},
     ),
     "agent_suspend": (
         _suspend,
@@ -91,6 +132,21 @@ MATRIX = {
         _update,
         "agent.updated",
         {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
+    ),
+    "agent_update_owners_in_review": (
+        _owners_in_review,
+        "agent.updated",
+        {"owner": 400, "other_owner": 404, "iam": 403, "security": 403, "staff": 400},
+    ),
+    "agent_update_product_owner_joins": (
+        _product_owner_joins_in_review,
+        "agent.updated",
+        {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
+    ),
+    "agent_create_for_a_team": (
+        _register_for_people,
+        "agent.created",
+        {"owner": 400, "other_owner": 201, "iam": 403, "security": 403, "staff": 201},
     ),
 }
 

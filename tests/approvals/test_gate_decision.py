@@ -63,9 +63,9 @@ def test_an_agent_never_approved_has_no_version(workflow, agent):
 def test_the_last_approved_version_is_read_not_a_later_one_in_review(workflow, agent):
     first = workflow.approve(agent)
     assert same_as_orm(agent.slug)["package_pk"] == first.pk
-    second = workflow.approve(agent, manifest_for(agent, description="Second."))
+    second = workflow.approve(agent, manifest_for(agent, rollback={"plan": "Second."}))
     assert same_as_orm(agent.slug)["package_pk"] == second.pk
-    workflow.submit(agent, manifest_for(agent, description="Third."))
+    workflow.submit(agent, manifest_for(agent, rollback={"plan": "Third."}))
     row = same_as_orm(agent.slug)
     assert (row["package_pk"], row["state"]) == (second.pk, PackageState.APPROVED)
 

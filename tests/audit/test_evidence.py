@@ -68,6 +68,7 @@ def approved(workflow, agent):
     """Version 1 approved, then version 2 (more scope) approved: v2's diff is against v1."""
     workflow.approve(agent)
     manifest = manifest_for(agent, justification="Second release: handle refunds faster.")
+    manifest["scope"]["tools"].append({"id": "refund-desk", "access": "write"})
     return workflow.approve(agent, manifest)
 
 
@@ -134,6 +135,16 @@ def test_fresh_bundle_verifies(bundle, public_key_file):
     assert pinned.returncode == 0 and json.loads(pinned.stdout)["ok"] is True
 
 
+def test_no_verdict_without_a_trusted_key(bundle):
+    result = run_verifier(bundle)
+    assert result.returncode == 1
+    assert "FAIL a trusted key is given" in result.stdout
+    assert result.stdout.strip().endswith("NOT VERIFIED")
+    trusting = run_verifier(bundle, "--trust-bundled-key")
+    assert trusting.returncode == 0 and trusting.stdout.strip().endswith("VERIFIED")
+    assert "--trust-bundled-key: trusting the key inside the bundle" in trusting.stderr
+
+
 def test_one_byte_changed_in_any_file_is_rejected(bundle, tmp_path, public_key_file):
     files = read(bundle)
     for name, content in files.items():
@@ -149,7 +160,9 @@ def test_a_removed_file_is_rejected(bundle, tmp_path, public_key_file):
     files = read(bundle)
     for name in files:
         kept = {n: c for n, c in files.items() if n != name}
-        result = run_verifier(write(tmp_path / f"without-{name}.zip", kept))
+        result = run_verifier(
+            write(tmp_path / f"without-{name}.zip", kept), "--fingerprint", signing.fingerprint()
+        )
         assert result.returncode != 0, f"removing {name} went unnoticed"
 
 
@@ -166,8 +179,8 @@ def test_a_wrong_key_is_rejected(bundle, tmp_path):
     result = run_verifier(forged, "--fingerprint", signing.fingerprint())
     assert result.returncode == 1
     assert "FAIL bundled key matches the pinned fingerprint" in result.stdout
-    # Unpinned, its checkpoints, signed by the real key, still give it away.
-    result = run_verifier(forged)
+    # Trusting the bundled key, its checkpoints, signed by the real key, still give it away.
+    result = run_verifier(forged, "--trust-bundled-key")
     assert result.returncode == 1 and "FAIL checkpoints" in result.stdout
 
 
@@ -207,7 +220,9 @@ def test_an_edited_decision_is_rejected(bundle, tmp_path):
     signoffs = json.loads(files["signoffs.json"])
     signoffs[0]["decisions"][0]["comment"] = "Never reviewed."
     forged = resign({**files, "signoffs.json": json.dumps(signoffs).encode()})
-    result = run_verifier(write(tmp_path / "edited.zip", forged))
+    result = run_verifier(
+        write(tmp_path / "edited.zip", forged), "--fingerprint", signing.fingerprint()
+    )
     assert result.returncode == 1 and "differs from its event" in result.stdout
 
 

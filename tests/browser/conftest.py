@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import UserFactory
+from tests.factories import TeamFactory, UserFactory
 from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,8 +53,10 @@ def shots():
 
 @pytest.fixture
 def people(transactional_db):
-    """A product owner, one reviewer per dimension and a second security reviewer."""
+    """A product owner (of team people-ops), one reviewer per dimension and a second
+    security reviewer."""
     users = {"owner": UserFactory(username="olivia", groups=["product-owner"])}
+    TeamFactory(slug="people-ops", name="People operations", members=[users["owner"]])
     for username, group in [
         ("ivan", "iam"),
         ("paula", "pam"),

@@ -17,7 +17,7 @@ def register_agent(page, live_server):
     page.click("text=Register an agent")
     page.fill("#id_slug", SLUG)
     page.fill("#id_name", "Benefits copilot")
-    page.fill("#id_team", "people-ops")
+    page.select_option("#id_team", "people-ops")
     page.select_option("#id_deployment", "internal_copilot")
     page.fill("#id_workload_id", f"spiffe://corp.example.com/ns/people/sa/{SLUG}")
     page.fill("#id_log_principal", f"agent:{SLUG}")

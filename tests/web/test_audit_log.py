@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audit import signing
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -97,6 +98,15 @@ def test_audit_readers_see_every_event_and_the_export_links(client, trail, revie
     client.force_login(owner)
     html = client.get(reverse("audit-log")).content.decode()
     assert csv not in html
+
+
+def test_audit_readers_see_the_evidence_signing_keys_fingerprint(client, trail, reviewers, owner):
+    fingerprint = signing.fingerprint()
+    client.force_login(reviewers["compliance"][0])
+    html = client.get(reverse("audit-log")).content.decode()
+    assert f"tools/verify-evidence --fingerprint {fingerprint} BUNDLE.zip" in html
+    client.force_login(owner)
+    assert fingerprint not in client.get(reverse("audit-log")).content.decode()
 
 
 def test_events_of_no_agent_are_for_audit_readers_only(client, checklists, reviewers):

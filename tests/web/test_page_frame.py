@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_flash_messages_are_a_list_inside_a_live_region(client, owner, agent):
     client.force_login(owner)
-    data = {"name": "Renamed", "team": agent.team, "description": "", "owners": "owner"}
+    data = {"name": "Renamed", "team": agent.team.slug, "description": "", "owners": "owner"}
     response = client.post(reverse("agent-edit", args=[agent.slug]), data, follow=True)
     html = response.content.decode()
     assert re.search(r'<div class="flash" role="status">\s*<ul class="messages">', html)

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from signoffs.models import Dimension
+from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,7 @@ def test_every_page_renders(client, workflow, agent, owner, reviewers):
 def test_register_an_agent_with_errors_beside_the_fields(client, owner, audit_since):
     from agents.models import Agent
 
+    TeamFactory(slug="care", members=[owner])
     client.force_login(owner)
     data = {
         "slug": "new-bot",
@@ -53,14 +55,19 @@ def test_register_an_agent_with_errors_beside_the_fields(client, owner, audit_si
     response = client.post(reverse("agent-new"), data)
     agent = Agent.objects.get(slug="new-bot")
     assert response["Location"] == agent.get_absolute_url()
-    assert list(agent.owners.all()) == [owner]
+    assert (list(agent.owners.all()), agent.team.slug) == ([owner], "care")
     assert [(e.action, e.actor_label) for e in since()] == [("agent.created", "owner")]
 
 
 def test_edit_an_agent(client, owner, other_owner, agent, reviewers):
     url = reverse("agent-edit", args=[agent.slug])
     client.force_login(owner)
-    data = {"name": "Renamed", "team": agent.team, "description": "", "owners": "owner, nobody"}
+    data = {
+        "name": "Renamed",
+        "team": agent.team.slug,
+        "description": "",
+        "owners": "owner, nobody",
+    }
     response = client.post(url, data)
     assert response.context["form"].errors["owners"] == ["No such user: nobody."]
     data["owners"] = "owner, other-owner"

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from agents.models import Agent, AgentStatus
+from agents.models import Agent, AgentStatus, Team
 from approvals.models import LIVE_FINDING_STATUSES, DriftFinding
 from audit.models import AuditEvent
 from web.demo import DEMO_USERS, seed_demo
@@ -29,6 +29,13 @@ def test_seed_demo_creates_agents_in_each_state_and_is_idempotent(checklists):
         ("hr-policy-copilot", "payroll-history", "high")
     ]
     assert Agent.objects.get(slug="hr-policy-copilot").status == AgentStatus.APPROVED
+    # Teams are administered: the owner registered only into the teams it is a member of.
+    teams = {t.slug: sorted(m.username for m in t.members.all()) for t in Team.objects.all()}
+    assert teams == {"customer-care": ["owner"], "people-ops": ["owner"], "finance": ["owner2"]}
+    assert set(Agent.objects.values_list("team__slug", flat=True)) == {
+        "customer-care",
+        "people-ops",
+    }
     events = AuditEvent.objects.count()
     assert seed_demo() == []
     assert AuditEvent.objects.count() == events

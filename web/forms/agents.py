@@ -4,8 +4,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from agents.filters import AgentFilterSet
+from agents.models import Team
 from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
+from config.identifiers import identifier_message, validate_identifier
 from web import selectors
 
 BLANK = [("", "Any")]
@@ -25,13 +27,23 @@ def agent_filters(data, queryset, user) -> AgentFilterSet:
     return filters
 
 
+def _team_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        to_field_name="slug",
+        required=False,
+        empty_label="No team",
+        help_text="Its team's members see the agent. Staff administer teams and their members.",
+    )
+
+
 class AgentCreateForm(forms.Form):
     slug = forms.SlugField(
         max_length=63,
         help_text="The identifier CI uses in the manifest's `agent` field; it never changes.",
     )
     name = forms.CharField(max_length=200)
-    team = forms.CharField(max_length=100, required=False)
+    team = _team_field()
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     workload_id = forms.CharField(
         label="Workload identity (SPIFFE ID)",
@@ -39,21 +51,36 @@ class AgentCreateForm(forms.Form):
         help_text="spiffe://<trust domain>/<path>, e.g. spiffe://prod.example.com/ns/support/sa/bot",
     )
     log_principal = forms.CharField(
-        max_length=200, help_text="How the agent's actions are attributed in logs."
+        max_length=200,
+        help_text="How the agent's actions are attributed in logs.",
+        validators=[validate_identifier],
     )
     deployment = forms.ChoiceField(choices=Deployment.choices)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = selectors.teams_choosable(user)
 
 
 class AgentUpdateForm(forms.Form):
     name = forms.CharField(max_length=200)
-    team = forms.CharField(max_length=100, required=False)
+    team = _team_field()
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     owners = forms.CharField(
-        help_text="Usernames of the product owners, separated by commas.", max_length=2000
+        help_text="Usernames of the product owners, separated by commas. While a package is "
+        "in review, no one who may review it can be added.",
+        max_length=2000,
     )
+
+    def __init__(self, *args, user, agent, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = selectors.teams_choosable(user, current=agent.team)
 
     def clean_owners(self) -> list:
         names = sorted({n.strip() for n in self.cleaned_data["owners"].split(",") if n.strip()})
+        refused = [message for message in map(identifier_message, names) if message]
+        if refused:
+            raise forms.ValidationError(refused[0])
         users = list(get_user_model().objects.filter(username__in=names, is_active=True))
         missing = set(names) - {user.username for user in users}
         if missing:

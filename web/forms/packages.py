@@ -69,7 +69,11 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             "name": _text(
                 "Name", "How people know the agent; it replaces the agent's name on approval."
             ),
-            "team": _text("Team", "The owning team.", required=False),
+            "team": _text(
+                "Team",
+                "The agent's team (its slug), or empty: staff administer teams.",
+                required=False,
+            ),
             "deployment": _choice(
                 "Deployment",
                 Deployment.choices,

@@ -6,9 +6,10 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from agents.permissions import can_edit, can_register, can_suspend
-from agents.services import agent_create, agent_update
+from agents.services import agent_create
 from approvals.drift import can_handle_finding, finding_acknowledge, finding_resolve
 from approvals.models import PackageState
+from approvals.ownership import agent_update
 from approvals.services import agent_suspend as agent_suspend_service
 from config.errors import ApplicationError, InvalidInput, NotPermitted
 from web import forms as web_forms
@@ -43,7 +44,7 @@ def agent_new(request):
     check = can_register(request.user)
     if not check:
         return refused(request, NotPermitted(check.message, code=check.code))
-    form = web_forms.AgentCreateForm(request.POST or None)
+    form = web_forms.AgentCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             agent = agent_create(actor=actor_of(request), **form.cleaned_data)
@@ -90,7 +91,9 @@ def agent_edit(request, slug):
         "description": agent.description,
         "owners": ", ".join(agent.owners.order_by("username").values_list("username", flat=True)),
     }
-    form = web_forms.AgentUpdateForm(request.POST or None, initial=initial)
+    form = web_forms.AgentUpdateForm(
+        request.POST or None, initial=initial, user=request.user, agent=agent
+    )
     if request.method == "POST" and form.is_valid():
         try:
             agent_update(actor=actor_of(request), agent=agent, **form.cleaned_data)

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from audit import signing
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
 from web import forms as web_forms
@@ -44,16 +45,19 @@ def audit_log(request):
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)
-    exports = []
+    exports, fingerprint = [], ""
     if can_read_audit(request.user):
         suffix = f"?{urlencode(filters)}" if filters else ""
         exports = [(label, href + suffix) for label, href in audit_export_links()]
+        # What an evidence bundle's reader pins its verification to.
+        fingerprint = signing.fingerprint()
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
         "actions": selectors.KNOWN_ACTIONS,
         "exports": exports,
+        "fingerprint": fingerprint,
     }
     template = "audit/_events.html" if request.htmx else "audit/log.html"
     return render(request, template, context)

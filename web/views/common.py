@@ -21,7 +21,9 @@ def refused(request, error: ApplicationError, *, status: int | None = None):
 
 def agent_or_404(request, slug) -> Agent:
     """Return the agent of this slug if the user may see it; 404 otherwise."""
-    return get_object_or_404(selectors.agents_visible(request.user), slug=slug)
+    return get_object_or_404(
+        selectors.agents_visible(request.user).select_related("team"), slug=slug
+    )
 
 
 def package_or_404(request, slug, version) -> ApprovalPackage:

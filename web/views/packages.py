@@ -39,7 +39,7 @@ def _editor_source(agent: Agent) -> dict:
         return latest.manifest
     return {
         "name": agent.name,
-        "team": agent.team or None,
+        "team": agent.team.slug if agent.team_id else None,
         "deployment": agent.deployment,
         "description": agent.description or None,
         "identity": {"workload_id": agent.workload_id, "log_principal": agent.log_principal},
@@ -94,6 +94,7 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         "errors": errors,
         "summary": summary,
         "base": last_approved(agent),
+        "review_changes": selectors.changes_needing_review(package and package.diff),
     }
     return render(request, "packages/edit.html", context)
 
@@ -184,6 +185,7 @@ def package_upload(request, slug):
         "summary": web_forms.error_summary(upload=upload),
         "upload_failed": True,
         "base": last_approved(agent),
+        "review_changes": selectors.changes_needing_review(package and package.diff),
     }
     return render(request, "packages/edit.html", context, status=400)
 
@@ -261,6 +263,7 @@ def _review_context(request, package, forms_by_dimension=None):
             }
         )
     diff = package.diff or {}
+    review_changes = selectors.changes_needing_review(diff)
     return {
         "package": package,
         "agent": package.agent,
@@ -268,6 +271,7 @@ def _review_context(request, package, forms_by_dimension=None):
         "scope_rows": _scope_rows(package.manifest),
         "reasons": risk_tier_reasons(package.manifest),
         "diff": diff,
+        "changes": selectors.package_changes(diff),
         "diff_base": package.base
         if package.state != PackageState.DRAFT
         else last_approved(package.agent),
@@ -278,7 +282,7 @@ def _review_context(request, package, forms_by_dimension=None):
         "is_approved": package.state == PackageState.APPROVED,
         "is_refused": package.state in (PackageState.REJECTED, PackageState.REVOKED),
         "awaits_new_version": package.state == PackageState.CHANGES_REQUESTED,
-        "needs_full_review": bool(diff.get("expansions")) and package.base_id is not None,
+        "needs_full_review": bool(review_changes) and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
         "exports": evidence_links(package)
         if can_read_audit(user) and package.state != PackageState.DRAFT

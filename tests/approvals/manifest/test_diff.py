@@ -26,9 +26,11 @@ def test_identical_manifests_have_an_empty_diff(support):
     assert not diff.is_pure_narrowing
     assert diff.as_dict() == {
         "expansions": [],
+        "commitments": [],
         "narrowings": [],
-        "neutral": [],
+        "narrative": [],
         "is_expansion": False,
+        "is_commitment_change": False,
         "is_pure_narrowing": False,
     }
 
@@ -87,7 +89,7 @@ def test_change_message_reads_naturally(hr):
     before = with_entries(hr, "tools", entry("tools", "zendesk"))
     after = with_entries(hr, "tools", entry("tools", "zendesk", access="write"))
     change = _only_change(before, after)
-    assert change.message == "tool zendesk: access read -> write (expansion)"
+    assert change.message == "tool zendesk: access read -> write (scope expansion)"
     assert change.as_dict()["message"] == change.message
 
 
@@ -102,7 +104,7 @@ def test_new_entry_is_expansion_and_removal_narrowing(hr):
         "added",
     )
     assert added.classification == "expansion"
-    assert added.message == "action ticket.create: added (expansion)"
+    assert added.message == "action ticket.create: added (scope expansion)"
     removed = _only_change(wider, hr)
     assert (removed.change, removed.classification) == ("removed", "narrowing")
 
@@ -214,54 +216,6 @@ def test_sideways_changes_are_expansions_both_ways(support, path, old, new):
     assert _only_change(after, before).classification == "expansion"
 
 
-@pytest.mark.parametrize(
-    ("path", "value"),
-    [
-        ("name", "Support bot"),
-        ("team", "care"),
-        ("description", "Now with a description."),
-        ("justification", "Different words."),
-        ("credentials.revocation", "Other words."),
-        ("kill_switch.procedure", "Other words."),
-        ("kill_switch.owner", "someone-else"),
-        ("kill_switch.last_tested", "2026-12-01"),
-        ("rollback.plan", "Other words."),
-        ("logging.attribution", "Other words."),
-        ("risk_tier", "critical"),
-        ("risk_tier", None),
-        ("emergency_access.procedure", "Call PAM."),
-    ],
-)
-def test_text_only_changes_are_neutral(support, path, value):
-    change = _only_change(support, with_change(support, path, value))
-    assert (change.identifier, change.classification) == (path, "neutral")
-
-
-def test_entry_justification_is_neutral(support):
-    after = copy.deepcopy(support)
-    after["scope"]["tools"][0]["justification"] = "Reworded."
-    change = _only_change(support, after)
-    assert (change.field, change.classification) == ("justification", "neutral")
-    assert not m.diff_manifests(support, after).is_pure_narrowing
-
-
-def test_log_destinations(support):
-    more = with_change(support, "logging.destinations", ["siem", "data-lake", "archive"])
-    added = _only_change(support, more)
-    assert (added.identifier, added.change, added.classification) == (
-        "logging.destinations[archive]",
-        "added",
-        "neutral",
-    )
-    fewer = with_change(support, "logging.destinations", ["siem"])
-    removed = _only_change(support, fewer)
-    assert (removed.identifier, removed.change, removed.classification) == (
-        "logging.destinations[data-lake]",
-        "removed",
-        "expansion",
-    )
-
-
 def test_pure_narrowing_needs_every_change_to_narrow(support):
     narrower = copy.deepcopy(support)
     narrower["credentials"]["max_ttl_seconds"] = 300
@@ -288,7 +242,7 @@ def test_changes_are_sorted_and_grouped(support):
     as_dict = diff.as_dict()
     assert [c["identifier"] for c in as_dict["expansions"]] == ["a.first", "zendesk"]
     assert [c["identifier"] for c in as_dict["narrowings"]] == ["credentials.max_ttl_seconds"]
-    assert [c["identifier"] for c in as_dict["neutral"]] == ["name"]
+    assert [c["identifier"] for c in as_dict["commitments"]] == ["name"]
     assert as_dict["is_expansion"] is True and as_dict["is_pure_narrowing"] is False
     json.dumps(as_dict)  # JSON-serializable as the package stores it
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from agents.identity import spiffe_id_errors
+from agents.identity import SPIFFE_ID_PATTERN, spiffe_id_errors
 from agents.vocabulary import (
     Access,
     Classification,
@@ -101,6 +101,10 @@ def test_good_spiffe_ids_pass(hr, workload_id):
 
 
 _SPIFFE_PATTERN = re.compile(m.manifest_schema()["$defs"]["spiffe_id"]["pattern"][:-1] + r"\Z")
+
+
+def test_the_agents_spiffe_pattern_is_the_manifests():
+    assert m.manifest_schema()["$defs"]["spiffe_id"]["pattern"] == SPIFFE_ID_PATTERN
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,35 @@
+"""The rules of the release workflow that the settings tune: quorum, lifetime, kill-switch age."""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+
+from approvals.models import ApprovalPackage, RiskTier
+
+
+def _settings() -> dict:
+    return settings.COUNTERSIGN
+
+
+def kill_switch_problem(package: ApprovalPackage, today: date) -> str:
+    """Return why the package's kill switch is too stale to approve, or ''."""
+    if package.risk_tier not in (RiskTier.HIGH, RiskTier.CRITICAL):
+        return ""
+    max_age = _settings()["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
+    tested = package.manifest["kill_switch"].get("last_tested")
+    if not tested:
+        return f"A {package.risk_tier} package needs a kill-switch test date."
+    if (today - date.fromisoformat(tested)).days > max_age:
+        return f"The kill switch was last tested {tested}, more than {max_age} days ago."
+    return ""
+
+
+def required_approvals(risk_tier: str, dimension: str) -> int:
+    return _settings()["REQUIRED_APPROVALS"].get(risk_tier, {}).get(dimension, 1)
+
+
+def approval_lifetime(package: ApprovalPackage) -> timedelta:
+    """Return how long an approval lasts: the tier's interval or the shorter one asked for."""
+    days = _settings()["RECERTIFICATION_DAYS"][package.risk_tier]
+    asked = package.manifest.get("approval_valid_days")
+    return timedelta(days=min(days, asked) if asked else days)

@@ -1,0 +1,92 @@
+"""The review page names each change's class in words, and why a review is needed again."""
+
+import copy
+import re
+
+import pytest
+from django.urls import reverse
+
+from approvals.models import PackageState
+
+pytestmark = pytest.mark.django_db
+
+
+def diff_items(html: str) -> list[tuple[str, str]]:
+    """Return (class attribute, text) of each item of the page's change list."""
+    listing = html.split('<ul class="diff-list">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<li class="([a-z]+)">(.*?)</li>', listing, re.S)
+
+
+def test_every_change_is_listed_with_its_class_in_words_review_first(
+    client, workflow, agent, reviewers
+):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["credentials"]["jit"] = False
+    doc["credentials"]["max_ttl_seconds"] = 300
+    doc["kill_switch"]["owner"] = "someone-else"
+    doc["description"] = "Now described."
+    second = workflow.submit(agent, doc)
+    client.force_login(reviewers["security"][0])
+    response = client.get(reverse("package-detail", args=[agent.slug, second.version]))
+    html = response.content.decode()
+    assert diff_items(html) == [
+        ("expansion", "credentials.jit: true -&gt; false (scope expansion)"),
+        (
+            "commitment",
+            "kill_switch.owner: oncall-customer-care -&gt; someone-else (commitment change)",
+        ),
+        ("narrowing", "credentials.max_ttl_seconds: 900 -&gt; 300 (scope narrowing)"),
+        ("narrative", "description: set to Now described. (narrative)"),
+    ]
+    notice = html.split('data-testid="review-needed"', 1)[1].split("</div>", 1)[0]
+    assert "expands the scope and changes commitments approved in" in notice
+    assert "1 scope expansion and 1 commitment change listed below." in notice
+
+
+def test_a_commitment_change_alone_says_so(client, workflow, agent, owner):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Roll forward."
+    second = workflow.submit(agent, doc)
+    client.force_login(owner)
+    html = client.get(reverse("package-detail", args=[agent.slug, second.version])).content
+    html = html.decode()
+    notice = html.split('data-testid="review-needed"', 1)[1].split("</div>", 1)[0]
+    assert "changes commitments approved in" in notice and "expands" not in notice
+    assert "1 commitment change listed below." in notice
+    assert [cls for cls, _ in diff_items(html)] == ["commitment"]
+    assert "Needed again" in html
+
+
+def test_a_reworded_version_says_its_signoffs_were_carried_over(client, workflow, agent, owner):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["justification"] = "Reworded reasons."
+    second = workflow.submit(agent, doc)
+    assert second.state == PackageState.APPROVED
+    client.force_login(owner)
+    html = client.get(reverse("package-detail", args=[agent.slug, second.version])).content
+    html = html.decode()
+    notice = html.split('data-testid="carried-over"', 1)[1].split("</div>", 1)[0]
+    assert "only rewords the narrative approved in v1" in notice
+    assert 'data-testid="review-needed"' not in html
+    assert [cls for cls, _ in diff_items(html)] == ["narrative"]
+
+
+def test_the_editor_lists_the_changes_that_need_review(client, workflow, agent, owner):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["kill_switch"]["procedure"] = "Unplug it."
+    doc["justification"] = "Reworded."
+    draft = workflow.create(agent, doc)
+    client.force_login(owner)
+    html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
+    assert "These changes need every team's sign-off again:" in html
+    assert diff_items(html) == [
+        (
+            "commitment",
+            "kill_switch.procedure: Disable the agent&#x27;s route at the gateway "
+            "and revoke its SPIRE entry. -&gt; Unplug it. (commitment change)",
+        ),
+    ]
