@@ -68,13 +68,45 @@ def people(transactional_db):
     return users
 
 
+# Chromium fires `securitypolicyviolation` for whatever the Content-Security-Policy
+# blocks; this reports each one on the console, where the guard below collects it.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
 @pytest.fixture
-def sign_in(browser, live_server):
-    """Return a function opening a fresh browser session signed in as a user."""
+def csp_violations():
+    """Collect the CSP violations of every page a signed-in session opens; none may occur."""
+    violations: list[str] = []
+    yield violations
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def watch_csp(context, violations: list[str]) -> None:
+    """Add every CSP violation on the context's pages to `violations`."""
+
+    def collect(message) -> None:
+        if "CSP violation" in message.text or "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url', '')}: {message.text}")
+
+    context.add_init_script(CSP_REPORTER)
+    context.on("console", collect)
+
+
+@pytest.fixture
+def sign_in(browser, live_server, csp_violations):
+    """Return a function opening a fresh browser session signed in as a user.
+
+    Every page of the session is watched for CSP violations (`csp_violations`).
+    """
     contexts = []
 
     def open_as(username: str):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        watch_csp(context, csp_violations)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
