@@ -214,7 +214,9 @@ def team_by_slug(slug: str) -> Team | None:
         return None
     team = Team.objects.filter(slug=slug).first()
     if team is None:
-        raise InvalidInput("Unknown team.", fields={"team": [f"No team {slug!r}."]})
+        raise InvalidInput(
+            "Unknown team.", code="unknown_team", fields={"team": [f"No team {slug!r}."]}
+        )
     return team
 
 

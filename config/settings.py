@@ -287,3 +287,58 @@ LOGGING = {
 }
 
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())
+
+
+# Operations: the client address behind proxies, the sign-in lockout, the
+# Content-Security-Policy, the health endpoint and the deployment checks
+# (config/checks.py). One block, extending the lists above.
+
+# How many proxies in front of the app append the address they were called from
+# to X-Forwarded-For; 0 trusts only the connection's own address (REMOTE_ADDR),
+# since a client can write any X-Forwarded-For it likes.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+INSTALLED_APPS += ["axes", "csp", "config"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+MIDDLEWARE = [
+    # First: load balancers and compose call a container by its own address over
+    # plain HTTP, which host validation and the HTTPS redirect would refuse.
+    "config.health.HealthCheckMiddleware",
+    *MIDDLEWARE,
+    "config.csp.DocumentCSPMiddleware",
+    # Last, as axes requires: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Sign-in lockout (django-axes), for the site's and the admin's sign-in alike.
+# Failures are counted per client address: a password spray over many usernames
+# from one address is stopped, and nobody elsewhere can lock a user out. The
+# attempts are kept in the database, which signing in needs anyway, and not in
+# the cache, so signing in keeps working while Redis is down.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# A success leaves the address's failures counted: a spray holding one valid
+# password would otherwise reset its own count.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "web.views.login.locked_out"
+# No banner from every process that starts (web workers, Celery, commands).
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp), sent with HTML answers (config/csp.py):
+# scripts, styles and everything else come from the app's own origin; no inline
+# script or style, no eval, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -1,15 +1,12 @@
 """The pages' URLs, sign-in included."""
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web.views import agents, audit, dashboard, packages, tokens
-from web.views.login import LoginView, login_rate_limited
+from web.views.login import LoginView
 
 urlpatterns = [
-    # The admin's sign-in is rate-limited like the site's.
-    path("admin/login/", login_rate_limited(admin.site.login)),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),

@@ -45,6 +45,9 @@ REFUSED_BEYOND_THE_SCHEMA = [
     # Owners who are not users.
     ("POST /api/v1/agents", 400, "unknown_owner", r"owners"),
     ("PATCH /api/v1/agents/{slug}", 400, "unknown_owner", r"owners"),
+    # Teams that do not exist.
+    ("POST /api/v1/agents", 400, "unknown_team", r"team"),
+    ("PATCH /api/v1/agents/{slug}", 400, "unknown_team", r"team"),
 ]
 GATE_DENIES_INVALID_INPUT = {"invalid_request", "invalid_manifest", "unknown_agent"}
 

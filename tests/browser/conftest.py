@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.factories import TeamFactory, UserFactory
 from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
@@ -38,14 +39,35 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+# axe-core's impacts that fail a page: what keeps someone from using it.
+BLOCKING_IMPACTS = {"critical", "serious"}
+
+
+def accessibility_problems(page) -> list[str]:
+    """Return axe-core's critical and serious findings on the page, one line each."""
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in results.response["violations"]
+        if violation["impact"] in BLOCKING_IMPACTS
+    ]
+
+
 @pytest.fixture
 def shots():
-    """Return a function saving a full-page screenshot under test-artifacts/browser/."""
+    """Return a function checking a page with axe-core and saving its full-page screenshot.
+
+    Every page a story shows goes through here, so each is held to 0 critical
+    and 0 serious accessibility findings.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def shoot(page, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        problems = accessibility_problems(page)
+        assert not problems, f"{name} ({page.url}):\n" + "\n".join(problems)
         return path
 
     return shoot
@@ -68,13 +90,45 @@ def people(transactional_db):
     return users
 
 
+# Chromium fires `securitypolicyviolation` for whatever the Content-Security-Policy
+# blocks; this reports each one on the console, where the guard below collects it.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
 @pytest.fixture
-def sign_in(browser, live_server):
-    """Return a function opening a fresh browser session signed in as a user."""
+def csp_violations():
+    """Collect the CSP violations of every page a signed-in session opens; none may occur."""
+    violations: list[str] = []
+    yield violations
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def watch_csp(context, violations: list[str]) -> None:
+    """Add every CSP violation on the context's pages to `violations`."""
+
+    def collect(message) -> None:
+        if "CSP violation" in message.text or "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url', '')}: {message.text}")
+
+    context.add_init_script(CSP_REPORTER)
+    context.on("console", collect)
+
+
+@pytest.fixture
+def sign_in(browser, live_server, csp_violations):
+    """Return a function opening a fresh browser session signed in as a user.
+
+    Every page of the session is watched for CSP violations (`csp_violations`).
+    """
     contexts = []
 
     def open_as(username: str):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        watch_csp(context, csp_violations)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)

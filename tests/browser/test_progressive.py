@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, watch_csp
 from tests.factories import AgentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,8 +19,10 @@ def fleet(people, checklists):
     return agents
 
 
-def open_page(browser, live_server, username, *, javascript=True):
+def open_page(browser, live_server, username, *, javascript=True, csp_violations=None):
     context = browser.new_context(java_script_enabled=javascript)
+    if csp_violations is not None:
+        watch_csp(context, csp_violations)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/login/")
@@ -55,8 +57,8 @@ def test_without_javascript_filters_and_scope_rows_still_work(browser, live_serv
         context.close()
 
 
-def test_htmx_updates_the_agent_table_in_place(browser, live_server, fleet):
-    context, page = open_page(browser, live_server, "olivia")
+def test_htmx_updates_the_agent_table_in_place(browser, live_server, fleet, csp_violations):
+    context, page = open_page(browser, live_server, "olivia", csp_violations=csp_violations)
     try:
         page.goto(f"{live_server.url}/agents/")
         expect(page.locator("#agent-table tbody tr")).to_have_count(3)

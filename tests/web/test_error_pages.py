@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.template import loader
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
@@ -59,3 +60,13 @@ def test_the_api_keeps_its_json_errors(client, owner, settings):
     response = client.get("/api/v1/no-such-endpoint")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_form_without_its_csrf_token_is_the_apps_403(settings):
+    settings.DEBUG = False
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": "owner", "password": "x"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="error-page"' in html and "This form could not be sent" in html
+    assert "<style" not in html
