@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from api.principal import principal_of
+from config.clients import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class TokenRateThrottle(BaseThrottle):
         self.window_ends = 0.0
 
     def get_cache_key(self, request, view) -> str | None:
-        ident = principal_of(request) or f"addr:{self.get_ident(request)}"
+        ident = principal_of(request) or f"addr:{client_address(request)}"
         return f"throttle:{self.scope}:{ident}"
 
     def allow_request(self, request, view) -> bool:

@@ -6,6 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from audit.actors import Actor
+from config.clients import client_address
 from tokens.models import ApiToken
 from tokens.selectors import token_for_secret
 from tokens.services import network_allowed, token_touch
@@ -45,7 +46,7 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token's user is inactive.", code="user_inactive"
             )
-        if not network_allowed(token, request.META.get("REMOTE_ADDR")):
+        if not network_allowed(token, client_address(request)):
             raise NetworkNotAllowed()
         token_touch(token=token, now=now)
         return token.user, token

@@ -108,6 +108,18 @@ def test_allowed_networks_are_checked_against_the_client_address(api, owner):
     assert error_of(response)["code"] == "network_not_allowed"
 
 
+def test_allowed_networks_see_the_client_behind_the_trusted_proxies(api, owner, settings):
+    client = api(owner, allowed_networks=["203.0.113.0/24"])
+    behind_a_proxy = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    # Without a trusted proxy the header is the client's own claim: not believed.
+    assert client.get(AGENTS, **behind_a_proxy).status_code == 403
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client.get(AGENTS, **behind_a_proxy).status_code == 200
+    # A client writing its own entry to the left of the proxy's gains nothing.
+    spoofed = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5, 192.0.2.7"}
+    assert client.get(AGENTS, **spoofed).status_code == 403
+
+
 @pytest.mark.parametrize(
     ("scope", "method", "path", "body"),
     [
