@@ -79,6 +79,18 @@ def parses(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def approved(workflow, agent):
+    return workflow.approve(agent)
+
+
+def check(client, **body) -> dict:
+    """Ask the gate and return its answer, which is always a 200."""
+    response = client.post(GATE, body, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
 def plain(doc) -> dict:
     """Return the manifest as the JSON a client sends."""
     return json.loads(json.dumps(doc))

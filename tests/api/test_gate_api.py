@@ -20,22 +20,11 @@ from approvals.services import agent_suspend
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.verify import audit_verify
-from tests.api.conftest import GATE, FrozenClock, codes, error_of, plain, yaml_of
+from tests.api.conftest import GATE, FrozenClock, check, codes, error_of, plain, yaml_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def approved(workflow, agent):
-    return workflow.approve(agent)
-
-
-def check(client, **body):
-    response = client.post(GATE, body, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_the_approved_scope_is_allowed_by_manifest_yaml_and_digest(ci, agent, approved):

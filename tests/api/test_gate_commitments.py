@@ -4,21 +4,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from approvals import manifest as manifests
-from tests.api.conftest import GATE, codes, plain, yaml_of
+from tests.api.conftest import check, codes, plain, yaml_of
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def approved(workflow, agent):
-    return workflow.approve(agent)
-
-
-def check(client, **body):
-    response = client.post(GATE, body, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_a_changed_commitment_is_denied_with_its_paths(ci, agent, approved):
