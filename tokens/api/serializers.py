@@ -2,9 +2,8 @@
 
 from rest_framework import serializers
 
+from agents.api.serializers import SLUG_PATTERN
 from tokens.models import ApiToken, Scope
-
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 class TokenSerializer(serializers.ModelSerializer):
