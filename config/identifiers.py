@@ -30,6 +30,8 @@ REFUSED_CHARACTERS = (
 )
 # As JSON Schema and OpenAPI spell it ($ is the end of the text in ECMA-262).
 IDENTIFIER_PATTERN = f"^[^{REFUSED_CHARACTERS}]*$"
+# An agent's slug, as the API takes it: ASCII letters, digits, "-" and "_" only.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 MESSAGE = "must not contain control or format characters"
 
 _REFUSED = re.compile(f"[{REFUSED_CHARACTERS}]")

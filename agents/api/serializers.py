@@ -14,9 +14,7 @@ from agents.observations import (
 )
 from agents.vocabulary import Access, Deployment
 from api.filters import NOT_BLANK_PATTERN
-from config.identifiers import IDENTIFIER_PATTERN, validate_identifier
-
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+from config.identifiers import IDENTIFIER_PATTERN, SLUG_PATTERN, validate_identifier
 
 
 class AgentSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from agents.api.serializers import SLUG_PATTERN
+from config.identifiers import SLUG_PATTERN
 from tokens.models import ApiToken, Scope
 
 
