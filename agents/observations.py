@@ -13,6 +13,7 @@ from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
 from config.identifiers import identifier_message
 from config.times import time_in_utc
+from tokens.selectors import token_binds
 
 # A batch larger than this is refused whole: the runtime should send more often.
 MAX_ITEMS = 10_000
@@ -188,7 +189,7 @@ def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int
     """
     if not actor.is_system:
         token = actor.token
-        bound = token is not None and token.is_bound() and token.agents.filter(pk=agent.pk).exists()
+        bound = token is not None and token.bound and token_binds(token, agent.slug)
         check = can_report_observations(actor.user, agent, bound_to_agent=bound)
         if not check:
             raise NotPermitted(check.message, code=check.code)

@@ -2,7 +2,6 @@
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC
 from threading import Lock
 
 from cachetools import LRUCache, cached
@@ -22,6 +21,7 @@ from approvals.services import parse_manifest
 from audit.actors import Actor
 from audit.services import audit_record_alone
 from config.errors import InvalidInput
+from config.times import stored_time
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,6 @@ def decision_row(agent_slug: str) -> dict | None:
     if row is None:
         return None
     suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
-    if expires_at is not None and timezone.is_naive(expires_at):
-        expires_at = timezone.make_aware(expires_at, UTC)  # SQLite hands back naive UTC
     return {
         "suspended_at": suspended_at,
         "critical_drift": bool(drift),
@@ -90,7 +88,7 @@ def decision_row(agent_slug: str) -> dict | None:
         "version": version,
         "state": state,
         "digest": digest,
-        "expires_at": expires_at,
+        "expires_at": stored_time(expires_at),
         "source_digest": source_digest,
     }
 

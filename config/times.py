@@ -54,3 +54,13 @@ class UTCDateTimeField(forms.DateTimeField):
             return time_in_utc(result, naive_is_utc=True)
         except ValueError as error:
             raise ValidationError(str(error), code="invalid") from error
+
+
+def stored_time(value: datetime | None) -> datetime | None:
+    """Return a time read from a column outside its model field as an aware datetime.
+
+    PostgreSQL hands back an aware time, SQLite a naive one in UTC.
+    """
+    if value is not None and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value

@@ -89,14 +89,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
             allowed_networks=form.cleaned_data["allowed_networks"],
             agents=form.cleaned_data["agents"],
         )
+        # The admin goes on with `obj`: its log entry and redirect name the token created.
         for field in ApiToken._meta.concrete_fields:
             setattr(obj, field.attname, getattr(token, field.attname))
-        obj._state.adding = False
         self.message_user(
             request,
             f"Token {token.prefix} created. Copy its secret now, it is not shown again: {secret}",
             messages.WARNING,
         )
+
+    def save_related(self, request, form, formsets, change):
+        """Save nothing more: token_create bound the agents, audited, and a token never changes."""
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):

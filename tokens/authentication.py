@@ -7,8 +7,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from audit.actors import Actor
 from config.clients import client_address
-from tokens.models import ApiToken
-from tokens.selectors import token_for_secret
+from tokens.selectors import RequestToken, token_for_secret
 from tokens.services import network_allowed, token_touch
 
 
@@ -18,7 +17,10 @@ class NetworkNotAllowed(exceptions.PermissionDenied):
 
 
 class TokenAuthentication(BaseAuthentication):
-    """Authenticate ``Authorization: Bearer <token>``; one query finds the token and its user."""
+    """Authenticate ``Authorization: Bearer <token>``; one query finds the token and its user.
+
+    `request.auth` is then a `tokens.selectors.RequestToken`.
+    """
 
     keyword = "bearer"
 
@@ -34,22 +36,23 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the token as 'Authorization: Bearer <token>'.", code="invalid_token"
             )
-        token = token_for_secret(secret)
-        if token is None:
+        found = token_for_secret(secret)
+        if found is None:
             raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
+        user, token = found
         now = timezone.now()
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("The token was revoked.", code="token_revoked")
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed("The token has expired.", code="token_expired")
-        if not token.user.is_active:
+        if not user.is_active:
             raise exceptions.AuthenticationFailed(
                 "The token's user is inactive.", code="user_inactive"
             )
         if not network_allowed(token, client_address(request)):
             raise NetworkNotAllowed()
         token_touch(token=token, now=now)
-        return token.user, token
+        return user, token
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -57,7 +60,7 @@ class TokenAuthentication(BaseAuthentication):
 
 def actor_for(request) -> Actor:
     """Return the actor of an API request: its user, and the token when one was used."""
-    token = request.auth if isinstance(request.auth, ApiToken) else None
+    token = request.auth if isinstance(request.auth, RequestToken) else None
     return Actor.for_user(request.user, token)
 
 

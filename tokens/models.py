@@ -34,16 +34,3 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix} ({self.name})"
-
-    def is_bound(self) -> bool:
-        """Return whether the token is bound to agents (read with the token when authenticated)."""
-        bound = getattr(self, "bound", None)
-        if bound is None:
-            bound = self.agents.exists()
-        return bool(bound)
-
-    def bound_agent_slugs(self) -> list[str] | None:
-        """Return the slugs of the agents the token is bound to, or None when it is not bound."""
-        if not self.is_bound():
-            return None
-        return list(self.agents.order_by("slug").values_list("slug", flat=True))

@@ -1,32 +1,115 @@
 """Reads on API tokens."""
 
 import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
+from config.times import stored_time
 from tokens.models import ApiToken
 from tokens.services import token_hash, token_prefix_of
 
 Binding = ApiToken.agents.through
 
 
-def token_for_secret(secret: str) -> ApiToken | None:
-    """Return the token (with its user, and whether it is bound) in one query, or None."""
+@dataclass(frozen=True)
+class RequestToken:
+    """The token a request was authenticated with: what authorization reads of it.
+
+    Read with its user in one statement on every API request, through the
+    ORM's raw(): building the model's query would cost more than everything
+    else authentication does.
+    """
+
+    pk: int
+    prefix: str
+    name: str
+    scopes: tuple[str, ...]
+    allowed_networks: tuple[str, ...]
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    bound: bool  # to agents: it reaches only them
+
+    def bound_agent_slugs(self) -> list[str] | None:
+        """Return the slugs of the agents the token is bound to, or None when it is not bound."""
+        if not self.bound:
+            return None
+        return list(
+            Binding.objects.filter(apitoken_id=self.pk)
+            .order_by("agent__slug")
+            .values_list("agent__slug", flat=True)
+        )
+
+
+# The token's columns, as the statement below names them beside its user's.
+TOKEN_COLUMNS = (
+    "token_pk",
+    "token_name",
+    "token_key_hash",
+    "token_scopes",
+    "token_allowed_networks",
+    "token_expires_at",
+    "token_revoked_at",
+    "token_last_used_at",
+    "token_bound",
+)
+
+
+@cache
+def _token_sql() -> str:
+    """The statement reading a token by prefix with its user, whose columns it selects whole."""
+    user_table = get_user_model()._meta.db_table
+    return f"""
+SELECT u.*, t.id AS token_pk, t.name AS token_name, t.key_hash AS token_key_hash,
+       t.scopes AS token_scopes, t.allowed_networks AS token_allowed_networks,
+       t.expires_at AS token_expires_at, t.revoked_at AS token_revoked_at,
+       t.last_used_at AS token_last_used_at,
+       EXISTS (SELECT 1 FROM {Binding._meta.db_table} b WHERE b.apitoken_id = t.id) AS token_bound
+FROM {ApiToken._meta.db_table} t JOIN {user_table} u ON u.id = t.user_id
+WHERE t.prefix = %s"""  # noqa: S608 - no value is formatted in, only the models' table names
+
+
+def token_for_secret(secret: str):
+    """Return (user, RequestToken) for a token string in one statement, or None.
+
+    None when the string is not one of ours, no token has its prefix, or the
+    secret does not match. Revocation, expiry and the user being active are
+    the caller's to check.
+    """
     prefix = token_prefix_of(secret)
     if prefix is None:
         return None
-    try:
-        token = (
-            ApiToken.objects.select_related("user")
-            .annotate(bound=Exists(Binding.objects.filter(apitoken_id=OuterRef("pk"))))
-            .get(prefix=prefix)
-        )
-    except ApiToken.DoesNotExist:
+    found = list(get_user_model().objects.raw(_token_sql(), [prefix]))
+    if not found:
         return None
-    if not hmac.compare_digest(token.key_hash, token_hash(secret)):
+    user = found[0]
+    # raw() leaves the token's columns on the user, unconverted; they are taken off it.
+    column = {name: vars(user).pop(name) for name in TOKEN_COLUMNS}
+    if not hmac.compare_digest(column["token_key_hash"], token_hash(secret)):
         return None
-    return token
+    token = RequestToken(
+        pk=column["token_pk"],
+        prefix=prefix,
+        name=column["token_name"],
+        scopes=tuple(_json(column["token_scopes"])),
+        allowed_networks=tuple(_json(column["token_allowed_networks"])),
+        expires_at=stored_time(column["token_expires_at"]),
+        revoked_at=stored_time(column["token_revoked_at"]),
+        last_used_at=stored_time(column["token_last_used_at"]),
+        bound=bool(column["token_bound"]),
+    )
+    return user, token
+
+
+def _json(value):
+    """Decode a JSON column read outside its model field (a string, or already decoded)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def tokens_list(*, user=None, include_revoked: bool = True):
@@ -47,7 +130,7 @@ def within_binding(agents: QuerySet, token) -> QuerySet:
     `token` is a request's `auth`: None or anything but a token (a browser
     session) narrows nothing.
     """
-    if not isinstance(token, ApiToken) or not token.is_bound():
+    if not isinstance(token, RequestToken) or not token.bound:
         return agents
     return agents.filter(pk__in=Binding.objects.filter(apitoken_id=token.pk).values("agent_id"))
 
@@ -58,7 +141,7 @@ def token_binds(token, agent_slug: str) -> bool:
     True for a token bound to no agent (and for a session); a bound token
     reaches only its agents. One query, and only for a bound token.
     """
-    if not isinstance(token, ApiToken) or not token.is_bound():
+    if not isinstance(token, RequestToken) or not token.bound:
         return True
     return Binding.objects.filter(apitoken_id=token.pk, agent__slug=agent_slug).exists()
 

@@ -258,16 +258,15 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     return token
 
 
-def token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
-    """Record that the token was used, at most once per LAST_USED_RESOLUTION."""
+def token_touch(*, token, now: datetime | None = None) -> None:
+    """Record that the token (as authentication read it) was used, once per LAST_USED_RESOLUTION."""
     now = now or timezone.now()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    token.last_used_at = now
 
 
-def network_allowed(token: ApiToken, remote_addr: str | None) -> bool:
+def network_allowed(token, remote_addr: str | None) -> bool:
     """Return whether the client address is inside one of the token's allowed networks."""
     if not token.allowed_networks:
         return True

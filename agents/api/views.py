@@ -20,8 +20,8 @@ from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from config.errors import NotPermitted
 from tokens.authentication import actor_for
-from tokens.models import ApiToken, Scope
-from tokens.selectors import within_binding
+from tokens.models import Scope
+from tokens.selectors import RequestToken, within_binding
 
 SLUG_REGEX = r"[-a-zA-Z0-9_]+"
 
@@ -65,7 +65,7 @@ class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={201: AgentSerializer, **errors(400, 401, 403, 409, 422, 429)},
     )
     def create(self, request):
-        if isinstance(request.auth, ApiToken) and request.auth.is_bound():
+        if isinstance(request.auth, RequestToken) and request.auth.bound:
             raise NotPermitted(
                 "A token bound to agents reaches only them: it registers none.", code="token_bound"
             )

@@ -51,8 +51,8 @@ class NewestFirst(CursorPagination):
 def agents_reached(request) -> list[str] | None:
     """Return the slugs of the agents a token bound to agents is limited to; None when unbound.
 
-    The token (tokens.models.ApiToken, in `request.auth`) answers this itself;
-    a browser session is never limited this way.
+    The token (in `request.auth`; the tokens app sits above this one) answers
+    this itself; a browser session is never limited this way.
     """
     slugs = getattr(request.auth, "bound_agent_slugs", None)
     return slugs() if callable(slugs) else None

@@ -228,7 +228,7 @@ def test_the_gate_statements_are_prepared_on_their_connection(ci, agent, approve
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = " ".join(row[0] for row in cursor.fetchall())
-    for statement in ('FROM "tokens_apitoken"', "FROM agents_agent a", "FROM audit_append("):
+    for statement in ("FROM tokens_apitoken t", "FROM agents_agent a", "FROM audit_append("):
         assert statement in prepared
 
 
@@ -272,7 +272,7 @@ def test_the_token_and_the_decision_are_read_by_a_statement_each(ci, agent, appr
         with CaptureQueriesContext(connection) as queries:
             assert ci.post(GATE, body, format="json").json()["decision"] == "allow"
         statements = [q["sql"] for q in queries]
-        tokens = [sql for sql in statements if 'FROM "tokens_apitoken"' in sql]
+        tokens = [sql for sql in statements if "FROM tokens_apitoken t" in sql]
         decisions = [sql for sql in statements if "agents_agent" in sql]
         assert len(tokens) == 1 and len(decisions) == 1, statements
         assert "agents_agent" not in tokens[0]
