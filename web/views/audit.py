@@ -8,8 +8,8 @@ from django.shortcuts import render
 from audit import signing
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
+from web import audit_words, selectors
 from web import forms as web_forms
-from web import selectors
 from web.views.common import (
     audit_export_links,
 )
@@ -51,9 +51,16 @@ def audit_log(request):
         exports = [(label, href + suffix) for label, href in audit_export_links()]
         # What an evidence bundle's reader pins its verification to.
         fingerprint = signing.fingerprint()
+    audit_words.describe(page.events)
+    # Named by their labels, as the form shows them.
+    ignored = [
+        (form.fields[name].label or name.capitalize() if name in form.fields else "Filters", errs)
+        for name, errs in form.errors.items()
+    ]
     context = {
         "form": form,
         "page": page,
+        "ignored": ignored,
         "query": query.urlencode(),
         "actions": selectors.KNOWN_ACTIONS,
         "exports": exports,
