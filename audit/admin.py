@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.models import AuditEvent, Checkpoint
+from audit.models import AuditEvent, Checkpoint, VerificationRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,3 +25,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(Checkpoint)
 class CheckpointAdmin(ReadOnlyAdmin):
     list_display = ["seq", "created_at", "head_hash", "public_key_fingerprint"]
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "created_at", "requested_label", "state", "events_done", "events_total"]
+    list_filter = ["state"]

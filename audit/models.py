@@ -1,5 +1,6 @@
 """The append-only, hash-chained audit trail."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -77,3 +78,49 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"checkpoint @{self.seq}"
+
+
+class VerificationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Chain intact"
+    FAILED = "failed", "Chain broken"
+    ERROR = "error", "Could not finish"
+
+
+FINISHED_STATES = (VerificationState.PASSED, VerificationState.FAILED, VerificationState.ERROR)
+
+
+class VerificationRun(models.Model):
+    """One walk of the chain someone asked for on the audit page, with its progress and result."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_label = models.CharField(max_length=200)
+    state = models.CharField(
+        max_length=16, choices=VerificationState.choices, default=VerificationState.QUEUED
+    )
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    events_total = models.BigIntegerField(default=0)
+    events_done = models.BigIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"verification {self.pk}: {self.state}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def percent(self) -> int:
+        """Return how much of the chain is walked, 0-100."""
+        if self.finished:
+            return 100
+        return int(100 * self.events_done / self.events_total) if self.events_total else 0

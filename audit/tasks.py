@@ -6,6 +6,7 @@ from celery import shared_task
 
 from audit.actors import Actor
 from audit.checkpoints import checkpoint_create
+from audit.verification import verification_run
 
 logger = logging.getLogger(__name__)
 
@@ -17,3 +18,11 @@ def audit_checkpoint() -> int | None:
     """Sign the chain head; idempotent (an unchanged head keeps its checkpoint)."""
     checkpoint = checkpoint_create(actor=Actor.system("celery:audit_checkpoint"))
     return checkpoint.seq if checkpoint is not None else None
+
+
+# Below the age at which a run is taken to be lost (audit.verification.RUN_STALE_AFTER).
+@shared_task(soft_time_limit=50 * 60, time_limit=55 * 60, max_retries=0)
+def audit_verification(run_id: int) -> str | None:
+    """Walk the chain for a requested run; idempotent (a run already taken is left alone)."""
+    run = verification_run(run_id=run_id)
+    return run.state if run is not None else None

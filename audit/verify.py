@@ -358,10 +358,25 @@ def _verify_ranges(ranges: list[_Range], trusted: list) -> VerifyResult:
     context = multiprocessing.get_context("fork")
     with context.Pool(len(ranges)) as pool:
         parts = pool.starmap(_verify_part, [(part, trusted) for part in ranges])
-    first_seq, events = parts[0].first_seq, 0
-    for part, result in zip(ranges, parts, strict=True):
+    return _joined(ranges, parts, trusted)
+
+
+def _joined(ranges: list[_Range], parts: Iterable[VerifyResult], trusted: list) -> VerifyResult:
+    """Put the ranges' results together as one walk's; stop at the first break.
+
+    `parts` may be lazy: a range after a break is not walked.
+    """
+    first_seq, events, result = None, 0, VerifyResult(ok=True)
+    previous = result
+    for index, (part, result) in enumerate(zip(ranges, parts, strict=False)):
+        if index == 0:
+            first_seq = result.first_seq
         result.first_seq = first_seq
         result.events += events
+        if result.last_seq is None:
+            # Broken at its first event: the walk got as far as the range before.
+            result.last_seq, result.head_hash = previous.last_seq, previous.head_hash
+        previous = result
         result.checkpoints = len(trusted)
         if not result.ok:
             return result
@@ -371,4 +386,77 @@ def _verify_ranges(ranges: list[_Range], trusted: list) -> VerifyResult:
             with transaction.atomic():
                 return _verify_range(WHOLE_CHAIN, trusted)
         events = result.events
+    return result
+
+
+# How many events a stepwise verification walks between two progress reports.
+STEP_EVENTS = 20_000
+
+
+def _steps(head: int, step: int) -> list[_Range] | None:
+    """Cut the chain up to `head` into ranges of `step` events, the last open-ended.
+
+    None when an event before a cut is missing: a single walk names the break.
+    """
+    cuts = list(range(1 + step, head + 1, step))
+    before = {
+        seq: (prev_hash, digest)
+        for seq, prev_hash, digest in AuditEvent.objects.filter(
+            seq__in=[cut - 1 for cut in cuts]
+        ).values_list("seq", "prev_hash", "hash")
+    }
+    if len(before) != len(cuts):
+        return None
+    bounds = [1, *cuts]
+    ranges = []
+    for index, first in enumerate(bounds):
+        last = bounds[index + 1] - 1 if index + 1 < len(bounds) else None
+        if first == 1:
+            ranges.append(_Range(1, last))
+        else:
+            previous_prev, prev = before[first - 1]
+            ranges.append(_Range(first, last, prev, previous_prev))
+    return ranges
+
+
+def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS, key=None) -> VerifyResult:
+    """Verify the stored chain as `audit_verify` does, reporting progress as it goes.
+
+    The chain up to its head when the walk starts is cut into ranges of `step`
+    events, each walked in a transaction of its own; after each one
+    `on_progress(events_done, events_total)` is called outside any transaction,
+    so what it writes is seen at once. Events are append-only, so ranges read in
+    separate snapshots still make up one chain; the result, and where and why a
+    chain is broken, is the one a single walk gives.
+    """
+    started = time.perf_counter()
+    with transaction.atomic():
+        documents = [checkpoint_export(cp) for cp in Checkpoint.objects.order_by("seq")]
+        signatures = VerifyResult(ok=True)
+        trusted = trusted_checkpoints(documents, signatures, key)
+        head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        ranges = _steps(head, step) if head else None
+    total = head
+    on_progress(0, total)
+
+    def walked():
+        for part in ranges:
+            with transaction.atomic():
+                result = _verify_range(part, trusted)
+            on_progress(min(part.last or total, total), total)
+            yield result
+
+    if ranges is None:
+        with transaction.atomic():
+            result = _verify_range(WHOLE_CHAIN, trusted)
+    else:
+        result = _joined(ranges, walked(), trusted)
+    on_progress(total, total)
+    result.warnings = signatures.warnings + result.warnings
+    if result.ok and not signatures.ok:
+        result.ok = False
+        result.broken_seq = signatures.broken_seq
+        result.reason = signatures.reason
+        result.detail = signatures.detail
+    result.seconds = round(time.perf_counter() - started, 3)
     return result

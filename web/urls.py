@@ -32,6 +32,8 @@ urlpatterns = [
         name="package-decide",
     ),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/verify/", audit.audit_verify_start, name="audit-verify"),
+    path("audit/verify/<int:pk>/", audit.audit_verification, name="audit-verification"),
     path("tokens/", tokens.token_list, name="token-list"),
     path("tokens/<str:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
 ]

@@ -126,7 +126,8 @@ def test_invalid_filters_are_reported_not_a_crash(client, trail, reviewers):
     assert response.status_code == 200
     assert response.context["form"].errors["since"]
     html = response.content.decode()
-    assert 'class="errorlist' in html and "were ignored" in html
+    assert 'class="errorlist' in html and "A filter is invalid and was ignored" in html
+    assert "<strong>From</strong>: Enter a valid date/time." in html
     unfiltered = client.get(reverse("audit-log")).context["page"].events
     assert response.context["page"].events == unfiltered != []
     assert f'href="{reverse("audit-export-csv")}"' in html

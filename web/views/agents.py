@@ -12,8 +12,8 @@ from approvals.models import PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend as agent_suspend_service
 from config.errors import ApplicationError, InvalidInput, NotPermitted
+from web import audit_words, selectors
 from web import forms as web_forms
-from web import selectors
 from web.forms import agent_filters
 from web.views.common import (
     actor_of,
@@ -70,7 +70,7 @@ def agent_detail(request, slug):
         "last_approved": approved,
         "draft": next((p for p in packages if p.state == PackageState.DRAFT), None),
         "drift": list(agent.drift_findings.order_by("-last_seen")[:50]),
-        "events": selectors.audit_timeline(agent),
+        "events": audit_words.describe(selectors.audit_timeline(agent)),
         "may_edit": bool(can_edit(request.user, agent)),
         "may_suspend": bool(can_suspend(request.user, agent)) and not agent.is_suspended,
         "may_handle_findings": bool(can_handle_finding(request.user)),

@@ -2,17 +2,26 @@
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from audit import signing
+from audit.models import VerificationRun
 from audit.permissions import can_read_audit
+from audit.verification import verification_latest, verification_request
 from config.errors import InvalidInput
+from web import audit_words, selectors
 from web import forms as web_forms
-from web import selectors
 from web.views.common import (
+    actor_of,
     audit_export_links,
 )
+
+# How often, in seconds, the page of a run still walking the chain reloads itself.
+VERIFICATION_REFRESH_SECONDS = 2
 
 
 @login_required
@@ -45,19 +54,60 @@ def audit_log(request):
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)
-    exports, fingerprint = [], ""
+    exports, fingerprint, verification = [], "", None
     if can_read_audit(request.user):
+        verification = verification_latest()
         suffix = f"?{urlencode(filters)}" if filters else ""
         exports = [(label, href + suffix) for label, href in audit_export_links()]
         # What an evidence bundle's reader pins its verification to.
         fingerprint = signing.fingerprint()
+    audit_words.describe(page.events)
+    # Named by their labels, as the form shows them.
+    ignored = [
+        (form.fields[name].label or name.capitalize() if name in form.fields else "Filters", errs)
+        for name, errs in form.errors.items()
+    ]
     context = {
         "form": form,
         "page": page,
+        "ignored": ignored,
         "query": query.urlencode(),
         "actions": selectors.KNOWN_ACTIONS,
         "exports": exports,
         "fingerprint": fingerprint,
+        "verification": verification,
     }
     template = "audit/_events.html" if request.htmx else "audit/log.html"
     return render(request, template, context)
+
+
+@require_POST
+@login_required
+def audit_verify_start(request):
+    """Ask for the whole chain to be verified, then show the run's progress."""
+    if not can_read_audit(request.user):
+        raise PermissionDenied
+    run, new = verification_request(actor=actor_of(request))
+    if not new:
+        messages.info(request, "A verification is already under way: here is its progress.")
+    return redirect("audit-verification", pk=run.pk)
+
+
+@login_required
+def audit_verification(request, pk: int):
+    """Show a verification run: its progress while it walks the chain, then its result.
+
+    Until the run finishes the answer carries a `Refresh` header, so the page
+    updates itself with or without JavaScript.
+    """
+    if not can_read_audit(request.user):
+        raise PermissionDenied
+    run = get_object_or_404(VerificationRun.objects.select_related("requested_by"), pk=pk)
+    response = render(
+        request,
+        "audit/verification.html",
+        {"run": run, "refresh": VERIFICATION_REFRESH_SECONDS, "fingerprint": signing.fingerprint()},
+    )
+    if not run.finished:
+        response["Refresh"] = str(VERIFICATION_REFRESH_SECONDS)
+    return response

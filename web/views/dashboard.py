@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agents.permissions import can_register
 from approvals.models import PackageState
-from web import selectors
+from web import charts, selectors
 
 
 def _age(delta) -> str:
@@ -43,5 +43,6 @@ def dashboard(request):
         "suspended": list(selectors.agents_suspended(user)[:20]),
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
         "can_register": bool(can_register(user)),
+        "charts": charts.dashboard_charts(user, now=now),
     }
     return render(request, "dashboard.html", context)

@@ -1,0 +1,134 @@
+"""Verifying the chain on request: a run is asked for, walked by a job, and its progress kept.
+
+A walk of a long chain takes minutes, longer than a page request may; so the
+audit page records a `VerificationRun` and a Celery job walks the chain
+(`audit.verify.audit_verify_in_steps`), writing how far it got after each
+range. The run's page shows the progress and, once done, the result. Asking
+and finishing are both audit events: who verified the chain, when, and what it
+showed, are part of the evidence.
+"""
+
+import logging
+from datetime import timedelta
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.models import VerificationRun, VerificationState
+from audit.services import audit_record
+from audit.verify import audit_verify_in_steps
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION_TASK = "audit.tasks.audit_verification"
+
+# A run still queued or running after this long is taken to be lost (its worker
+# stopped), and a new request starts a new run; the job's time limit is below it.
+RUN_STALE_AFTER = timedelta(hours=1)
+
+
+def verification_in_progress(*, now=None) -> VerificationRun | None:
+    """Return the run that is queued or walking the chain now, if any."""
+    now = now or timezone.now()
+    return (
+        VerificationRun.objects.filter(
+            state__in=(VerificationState.QUEUED, VerificationState.RUNNING),
+            created_at__gt=now - RUN_STALE_AFTER,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def verification_latest() -> VerificationRun | None:
+    """Return the most recently requested run."""
+    return VerificationRun.objects.select_related("requested_by").first()
+
+
+@transaction.atomic
+def verification_request(*, actor: Actor) -> tuple[VerificationRun, bool]:
+    """Ask for the chain to be verified; return the run and whether it is a new one.
+
+    While a run is under way, asking again returns it instead of starting a
+    second walk of the same chain. The job is sent once the request commits.
+    """
+    current = verification_in_progress()
+    if current is not None:
+        return current, False
+    run = VerificationRun.objects.create(
+        requested_by=actor.user,
+        requested_label=actor.label,
+        created_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action="audit.verification_requested",
+        target=run,
+        data={"run": run.pk},
+    )
+    transaction.on_commit(lambda: _queue(run.pk))
+    return run, True
+
+
+def _queue(run_id: int) -> None:
+    """Send the run to the workers by task name (the task module imports this one).
+
+    When the broker cannot take it, the run says so rather than waiting for ever.
+    """
+    try:
+        current_app.send_task(VERIFICATION_TASK, args=[run_id])
+    except Exception:
+        logger.warning("could not queue verification run %s", run_id, exc_info=True)
+        VerificationRun.objects.filter(pk=run_id, state=VerificationState.QUEUED).update(
+            state=VerificationState.ERROR,
+            finished_at=timezone.now(),
+            result={"ok": False, "detail": "The job could not be queued: ask again later."},
+        )
+
+
+def verification_run(*, run_id: int, step: int | None = None) -> VerificationRun | None:
+    """Walk the chain for a queued run, keeping its progress; idempotent.
+
+    A run that is not queued any more (finished, or taken by another worker) is
+    left alone.
+    """
+    claimed = VerificationRun.objects.filter(pk=run_id, state=VerificationState.QUEUED).update(
+        state=VerificationState.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+
+    def progress(done: int, total: int) -> None:
+        VerificationRun.objects.filter(pk=run_id).update(events_done=done, events_total=total)
+
+    try:
+        kwargs = {} if step is None else {"step": step}
+        result = audit_verify_in_steps(on_progress=progress, **kwargs)
+    except Exception as error:
+        logger.exception("verification run %s could not finish", run_id)
+        state, outcome = VerificationState.ERROR, {"ok": False, "detail": str(error)[:500]}
+    else:
+        state = VerificationState.PASSED if result.ok else VerificationState.FAILED
+        outcome = result.as_dict()
+    with transaction.atomic():
+        run = VerificationRun.objects.select_for_update().get(pk=run_id)
+        run.state = state
+        run.result = outcome
+        run.finished_at = timezone.now()
+        run.save(update_fields=["state", "result", "finished_at"])
+        audit_record(
+            actor=Actor.system("celery:audit_verification"),
+            action="audit.chain_verified",
+            target=run,
+            data={
+                "run": run.pk,
+                "ok": bool(outcome.get("ok")),
+                "events": outcome.get("events", 0),
+                "head_hash": outcome.get("head_hash", ""),
+                "broken_seq": outcome.get("broken_seq"),
+                "reason": outcome.get("reason", "") or outcome.get("detail", ""),
+            },
+        )
+    return run

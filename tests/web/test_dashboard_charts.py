@@ -1,0 +1,130 @@
+"""The dashboard's charts: expiries ahead, review lead time against the target, drift over time."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.models import ApprovalPackage, PackageState
+from signoffs.models import Decision
+from tests.factories import AgentFactory, DriftFindingFactory
+from web import charts
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def approved(agent, owner, *, version, expires_in_days, tier="high"):
+    return ApprovalPackage.objects.create(
+        agent=agent,
+        version=version,
+        state=PackageState.APPROVED,
+        manifest={},
+        digest=f"{version:064d}",
+        risk_tier=tier,
+        created_by=owner,
+        submitted_by=owner,
+        submitted_at=NOW - timedelta(days=30),
+        approved_at=NOW - timedelta(days=29),
+        expires_at=NOW + timedelta(days=expires_in_days),
+    )
+
+
+def by_slug(user):
+    return {chart.slug: chart for chart in charts.dashboard_charts(user, now=NOW)}
+
+
+def test_expiries_are_counted_by_week_and_tier_for_the_agents_one_may_see(owner, other_owner):
+    mine = [AgentFactory(slug=f"mine-{n}", owners=[owner]) for n in range(5)]
+    approved(mine[0], owner, version=1, expires_in_days=1, tier="critical")
+    approved(mine[1], owner, version=1, expires_in_days=3)
+    approved(mine[2], owner, version=1, expires_in_days=40, tier="low")
+    approved(mine[3], owner, version=1, expires_in_days=95)  # past the 13 weeks
+    approved(mine[4], owner, version=1, expires_in_days=-2)  # already expired
+    theirs = AgentFactory(slug="theirs", team="finance", owners=[other_owner])
+    approved(theirs, other_owner, version=1, expires_in_days=2)
+    chart = by_slug(owner)["expiry"]
+    assert chart.head == ["Week from", "Critical", "High", "Medium", "Low", "Total"]
+    assert chart.rows[0][1:] == ["1", "1", "0", "0", "2"]
+    assert chart.rows[5][1:] == ["0", "0", "0", "1", "1"]
+    assert sum(int(row[-1]) for row in chart.rows) == 3
+    assert chart.description.startswith("3 approvals expire in the next 91 days; the most, 2,")
+    bars = [shape for shape in chart.shapes if shape.kind == "rect"]
+    assert sorted(bar.css for bar in bars) == ["bar critical", "bar high", "bar low"]
+    assert "Week of" in bars[0].title and not chart.empty
+
+
+def test_lead_time_per_dimension_against_the_target(workflow, agent, settings):
+    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "REVIEW_SLA_DAYS": 5}
+    package = workflow.submit(agent)
+    workflow.decide(package, "iam")
+    workflow.decide(package, "security")
+    # The IAM decision came 8 days after submission, the security one 2 days after.
+    submitted = NOW - timedelta(days=10)
+    ApprovalPackage.objects.filter(pk=package.pk).update(submitted_at=submitted)
+    Decision.objects.filter(signoff__dimension="iam").update(created_at=submitted + timedelta(8))
+    Decision.objects.filter(signoff__dimension="security").update(
+        created_at=submitted + timedelta(2)
+    )
+    chart = by_slug(workflow.owner)["lead-time"]
+    rows = {row[0]: row[1:] for row in chart.rows}
+    assert rows["IAM"] == ["1", "8.0 d", "8.0 d", "1"]
+    assert rows["Security"] == ["1", "2.0 d", "2.0 d", "0"]
+    assert rows["PAM"] == ["0", "–", "–", "0"]
+    assert chart.head[-1] == "Over 5 days"
+    assert "IAM took longer on average" in chart.description
+    bars = {shape.title.split(":")[0]: shape.css for shape in chart.shapes if "bar" in shape.css}
+    assert bars == {"IAM": "bar late", "Security": "bar on-time"}
+    assert any(shape.css == "target" for shape in chart.shapes)
+
+
+def test_drift_findings_by_the_week_they_were_first_seen(owner, other_owner):
+    agent = AgentFactory(slug="drifting", owners=[owner])
+    for days_ago, severity in [(0, "critical"), (1, "high"), (8, "high"), (100, "low")]:
+        DriftFindingFactory(
+            agent=agent,
+            identifier=f"tool-{days_ago}",
+            severity=severity,
+            first_seen=NOW - timedelta(days=days_ago),
+        )
+    theirs = AgentFactory(slug="theirs", team="finance", owners=[other_owner])
+    DriftFindingFactory(agent=theirs, first_seen=NOW)
+    chart = by_slug(owner)["drift"]
+    assert chart.rows[-1][1:] == ["1", "1", "0", "0", "2"]
+    assert chart.rows[-2][1:] == ["0", "1", "0", "0", "1"]
+    assert chart.description.startswith("3 drift findings were first seen in the last 13 weeks")
+
+
+def test_three_queries_whatever_the_number_of_rows(owner, django_assert_num_queries):
+    agents = [AgentFactory(slug=f"many-{n}", owners=[owner]) for n in range(30)]
+
+    def add(first, last):
+        for n in range(first, last):
+            approved(agents[n], owner, version=1, expires_in_days=n * 2)
+            DriftFindingFactory(agent=agents[n], first_seen=NOW - timedelta(days=n))
+
+    add(0, 5)
+    charts.dashboard_charts(owner, now=NOW)  # reads, once per request, which agents are visible
+    with django_assert_num_queries(3):
+        small = charts.dashboard_charts(owner, now=NOW)
+    add(5, 30)
+    with django_assert_num_queries(3):
+        large = charts.dashboard_charts(owner, now=NOW)
+    assert small[0].rows != large[0].rows
+
+
+def test_the_dashboard_draws_accessible_svg_without_inline_styles(client, owner):
+    approved(AgentFactory(slug="soon", owners=[owner]), owner, version=1, expires_in_days=4)
+    client.force_login(owner)
+    html = client.get(reverse("dashboard")).content.decode()
+    svgs = re.findall(r"<svg .*?</svg>", html, re.S)
+    assert len(svgs) == 3
+    for svg in svgs:
+        assert 'role="img"' in svg and "<title id=" in svg and "<desc id=" in svg
+        assert "style=" not in svg
+    assert html.count("The numbers as a table") == 3
+    assert '<th scope="row">' in html
+    assert "1 approval expires in the next 91 days" in html

@@ -1,0 +1,209 @@
+"""The audit trail in words: one sentence per action and the recorded data as labelled facts.
+
+`SENTENCES` is the one mapping of an action to what a person reads on the audit
+page and the agent's timeline. A sentence is a `str.format` template over the
+event's words (`actor`, `agent`, `package`) and its recorded values, each turned
+into the product's vocabulary first (a verdict's verb, a dimension's name). An
+action missing here, or a template naming a value the event does not carry,
+falls back to a plain sentence naming the action: no event goes unshown.
+"""
+
+import json
+from dataclasses import dataclass
+
+from agents.models import AgentStatus
+from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
+from approvals.models import FindingStatus, PackageState, Severity
+from audit.models import ActorType
+from signoffs.models import Dimension, SignOffState, Verdict
+
+SENTENCES: dict[str, str] = {
+    "agent.created": "{actor} registered the agent {agent}",
+    "agent.updated": "{actor} changed the agent {agent}",
+    "agent.suspended": "{actor} pulled the kill switch of {agent}: it is suspended",
+    "agent.kill_switch_called": "The kill-switch webhook of {agent} was called: {status}",
+    "package.created": "{actor} started {package}",
+    "package.updated": "{actor} edited the draft {package}",
+    "package.submitted": "{actor} submitted {package} for review",
+    "package.signoffs_carried_over": (
+        "{package} only narrows the scope of v{from_version}: its sign-offs carried over"
+    ),
+    "package.approved": "{package} is approved: every sign-off is complete",
+    "package.changes_requested": "{actor} requested changes on {package}",
+    "package.rejected": "{actor} rejected {package}",
+    "package.superseded": "{package} was superseded by a newer approved version",
+    "package.expired": "The approval of {package} expired",
+    "package.revoked": "The approval of {package} was revoked",
+    "signoff.decided": "{actor} {verdict} the {dimension} sign-off of {package}",
+    "signoff.escalated": (
+        "The {dimension} sign-off of {package} waited {pending_days} days "
+        "(review target {sla_days} days) and was escalated"
+    ),
+    "gate.checked": "{actor} asked the release gate about {package}: {decision}",
+    "observations.recorded": "{actor} reported {count} uses of {agent} by its runtime",
+    "drift.evaluated": "Drift evaluation opened {opened} and resolved {resolved} findings",
+    "drift.acknowledged": "{actor} acknowledged a {severity} drift finding of {agent}",
+    "drift.resolved": "{actor} resolved a {severity} drift finding of {agent}",
+    "recertification.opened": "{package} opened to re-certify v{recertifies_version}",
+    "recertification.blocked": "The re-certification of {package} could not open",
+    "recertification.reminded": "The owners of {package} were reminded to re-certify it",
+    "checklist.loaded": "{actor} loaded version {version} of the {dimension} checklist",
+    "team.created": "{actor} created the team {slug}",
+    "team.members_changed": "{actor} changed the members of a team",
+    "token.created": "{actor} created the API token {name}",
+    "token.revoked": "{actor} revoked the API token {name}",
+    "service_account.created": "{actor} created the service account {username}",
+    "audit.verification_requested": "{actor} asked for the audit chain to be verified",
+    "audit.chain_verified": "The audit chain was verified: {outcome}",
+}
+
+# The values of recorded fields in words, by the field's name.
+VALUE_WORDS: dict[str, dict[str, str]] = {
+    "state": {**dict(SignOffState.choices), **dict(PackageState.choices)},
+    "verdict": dict(Verdict.choices),
+    "dimension": dict(Dimension.choices),
+    "severity": dict(Severity.choices),
+    "status": {**dict(AgentStatus.choices), **dict(FindingStatus.choices)},
+    "risk_tier": dict(RiskTier.choices),
+    "deployment": dict(Deployment.choices),
+    "access": dict(Access.choices),
+    "kind": dict(ScopeKind.choices),
+    "trust_boundary": dict(TrustBoundary.choices),
+    "decision": {"allow": "Allow", "deny": "Deny"},
+}
+# What a verdict did, as the verb of a sentence.
+VERDICT_VERBS = {
+    Verdict.APPROVE: "approved",
+    Verdict.REQUEST_CHANGES: "requested changes on",
+    Verdict.REJECT: "rejected",
+}
+# Field names whose label is not their name with its first letter raised.
+LABELS = {
+    "sla_days": "Review target (days)",
+    "risk_tier": "Risk tier",
+    "digest": "Scope digest (SHA-256)",
+    "requested_digest": "Digest asked about",
+    "base_version": "Compared with version",
+    "from_version": "Sign-offs from version",
+    "recertifies_version": "Re-certifies version",
+    "is_recertification": "Re-certification",
+    "spiffe_id": "Workload identity (SPIFFE ID)",
+    "log_principal": "Log attribution principal",
+}
+# Past this many characters a recorded value is cut on the page (the exports keep it whole).
+LONGEST_VALUE = 300
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+
+
+def label(name: str) -> str:
+    """Return a recorded field's name as a label: `checklist_version` -> `Checklist version`."""
+    return LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def value_words(name: str, value) -> str:
+    """Return a recorded value as a person reads it, in the product's vocabulary."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return VALUE_WORDS.get(name, {}).get(value, value)
+    if isinstance(value, list):
+        if all(not isinstance(item, dict | list) for item in value):
+            return ", ".join(value_words(name, item) for item in value) or "none"
+        return f"{len(value)} entries"
+    if isinstance(value, dict):
+        if all(not isinstance(item, dict | list) for item in value.values()):
+            return "; ".join(f"{key}: {value_words(key, item)}" for key, item in value.items())
+        counts = (f"{label(key)}: {value_words(key, item)}" for key, item in value.items())
+        return "; ".join(counts) or "none"
+    return str(value)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
+
+
+def event_facts(event) -> list[Fact]:
+    """Return what the event recorded as labelled facts: a changed field as `old -> new`."""
+    before, after = event.before or {}, event.after or {}
+    facts = []
+    for name in [*before, *(key for key in after if key not in before)]:
+        old, new = before.get(name), after.get(name)
+        if name in before and name in after:
+            text = f"{value_words(name, old)} → {value_words(name, new)}"
+        elif name in after:
+            text = value_words(name, new)
+        else:
+            text = f"{value_words(name, old)} → removed"
+        facts.append(Fact(label(name), _short(text)))
+    facts.extend(
+        Fact(label(name), _short(value_words(name, value)))
+        for name, value in (event.data or {}).items()
+    )
+    return facts
+
+
+def _actor(event) -> str:
+    if event.actor_type == ActorType.SYSTEM:
+        job = event.actor_label.removeprefix("celery:")
+        return f"Countersign ({job.replace('_', ' ')})" if job != "system" else "Countersign"
+    return event.actor_label or dict(ActorType.choices).get(event.actor_type, event.actor_type)
+
+
+def _words(event) -> dict[str, str]:
+    """Return the values a sentence may name, every one in words."""
+    recorded = {**(event.before or {}), **(event.after or {}), **(event.data or {})}
+    words = {name: value_words(name, value) for name, value in recorded.items()}
+    agent = event.agent_slug or "an agent"
+    words.update(
+        actor=_actor(event),
+        agent=agent,
+        package=f"{agent} v{event.package_version}" if event.package_version else agent,
+    )
+    if "verdict" in recorded:
+        words["verdict"] = VERDICT_VERBS.get(recorded["verdict"], words["verdict"])
+    if event.action == "gate.checked":
+        reasons = ", ".join(recorded.get("reasons") or [])
+        allowed = recorded.get("decision") == "allow"
+        words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
+    if event.action == "audit.chain_verified":
+        words["outcome"] = (
+            f"intact, {recorded.get('events', 0)} events"
+            if recorded.get("ok")
+            else f"broken at event {recorded.get('broken_seq')} ({recorded.get('reason')})"
+        )
+    return words
+
+
+def event_sentence(event) -> str:
+    """Return the event as one sentence, e.g. "iam1 approved the IAM sign-off of x v3"."""
+    template = SENTENCES.get(event.action)
+    words = _words(event)
+    if template is not None:
+        try:
+            return template.format(**words)
+        except (KeyError, IndexError, ValueError):
+            pass
+    subject = f" on {words['package']}" if event.agent_slug else ""
+    return f"{words['actor']} recorded {event.action}{subject}"
+
+
+def event_json(event) -> str:
+    """Return the event's recorded data as indented JSON, as the exports hold it."""
+    recorded = {"before": event.before, "after": event.after, "data": event.data}
+    return json.dumps({k: v for k, v in recorded.items() if v}, indent=2, sort_keys=True)
+
+
+def describe(events) -> list:
+    """Give each event its `sentence`, `facts` and `recorded` JSON for the pages; return them."""
+    for event in events:
+        event.sentence = event_sentence(event)
+        event.facts = event_facts(event)
+        event.recorded = event_json(event)
+    return list(events)

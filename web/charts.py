@@ -1,0 +1,356 @@
+"""The dashboard's charts: what they show, read in one aggregate query each, drawn as SVG shapes.
+
+Each chart is a `Chart`: the shapes of a server-rendered SVG (`templates/dashboard/
+_charts.html` draws them; colours come from the stylesheet by class, so nothing
+is inline), a title and a one-sentence description for screen readers, and the
+same numbers as a table. The queries group by day in the database and return at
+most one row per day and category, so a chart costs one query whatever the
+number of packages, decisions or findings.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from agents.vocabulary import RiskTier
+from approvals.models import ApprovalPackage, DriftFinding, PackageState, Severity
+from signoffs.models import Decision, Dimension
+from web.selectors import agents_visible
+
+# The charts' spans: the next 13 weeks of expiries, the last 13 weeks of findings
+# and the last 90 days of decisions.
+WEEKS = 13
+LEAD_TIME_DAYS = 90
+
+WIDTH, HEIGHT = 440, 220
+LEFT, RIGHT, TOP, BOTTOM = 34, 10, 14, 40
+# Where the lead-time chart's bars start, right of the dimensions' names.
+NAMES = 84
+
+
+@dataclass
+class Shape:
+    """One SVG element: `kind` is rect, line or text; `title` is its tooltip."""
+
+    kind: str
+    css: str
+    x: float = 0
+    y: float = 0
+    width: float = 0
+    height: float = 0
+    x2: float = 0
+    y2: float = 0
+    text: str = ""
+    title: str = ""
+
+
+@dataclass
+class Chart:
+    slug: str
+    title: str
+    description: str
+    legend: list[tuple[str, str]]
+    head: list[str]
+    rows: list[list[str]]
+    shapes: list[Shape] = field(default_factory=list)
+    empty: bool = False
+    width: int = WIDTH
+    height: int = HEIGHT
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _ceiling(value: float) -> int:
+    """Return a round axis maximum at or above `value`: 1, 2, 5, 10, 20, 50..."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def _y_axis(top: float, unit: str) -> list[Shape]:
+    """Return the horizontal grid lines and labels of a 0..top axis, in four steps."""
+    shapes = []
+    plot = HEIGHT - TOP - BOTTOM
+    for index in range(5):
+        value = top * index / 4
+        y = TOP + plot - plot * index / 4
+        label = f"{value:g}{unit}"
+        shapes.append(Shape("line", "grid", x=LEFT, y=y, x2=WIDTH - RIGHT, y2=y))
+        shapes.append(Shape("text", "axis end", x=LEFT - 6, y=y + 4, text=label))
+    return shapes
+
+
+def _stacked_weeks(
+    weeks: list[date], counts: list[dict[str, int]], series: list[tuple[str, str]], what: str
+) -> list[Shape]:
+    """Return one stacked column per week, a series' count in each layer."""
+    top = _ceiling(max([sum(week.values()) for week in counts] + [4]))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(weeks)
+    shapes = _y_axis(top, "")
+    for index, (start, week) in enumerate(zip(weeks, counts, strict=True)):
+        x = LEFT + slot * index + slot * 0.15
+        base = TOP + plot_h
+        for value, label in series:
+            n = week.get(value, 0)
+            if not n:
+                continue
+            height = plot_h * n / top
+            base -= height
+            title = f"Week of {start:%d %b}: {n} {label.lower()} {what}"
+            shapes.append(
+                Shape(
+                    "rect",
+                    f"bar {value}",
+                    x=x,
+                    y=base,
+                    width=slot * 0.7,
+                    height=height,
+                    title=title,
+                )
+            )
+        if index % 2 == 0:
+            shapes.append(
+                Shape(
+                    "text",
+                    "axis middle",
+                    x=x + slot * 0.35,
+                    y=HEIGHT - BOTTOM + 16,
+                    text=f"{start:%d %b}",
+                )
+            )
+    return shapes
+
+
+def _by_week(rows, first: date, column: str) -> tuple[list[date], list[dict[str, int]]]:
+    """Return the weeks from `first` and each one's count per category of `column`."""
+    weeks = [first + timedelta(weeks=index) for index in range(WEEKS)]
+    counts: list[dict[str, int]] = [{} for _ in weeks]
+    for row in rows:
+        index = (row["day"] - first).days // 7
+        if 0 <= index < WEEKS:
+            counts[index][row[column]] = counts[index].get(row[column], 0) + row["n"]
+    return weeks, counts
+
+
+def _table(weeks, counts, series) -> list[list[str]]:
+    return [
+        [
+            f"{start:%Y-%m-%d}",
+            *(str(week.get(value, 0)) for value, _ in series),
+            str(sum(week.values())),
+        ]
+        for start, week in zip(weeks, counts, strict=True)
+    ]
+
+
+def expiry_timeline(user, *, now: datetime) -> Chart:
+    """Return the approvals expiring over the next 13 weeks, by week and risk tier."""
+    today = timezone.localdate(now)
+    end = now + timedelta(weeks=WEEKS)
+    rows = (
+        ApprovalPackage.objects.filter(
+            agent__in=agents_visible(user),
+            state=PackageState.APPROVED,
+            expires_at__gte=now,
+            expires_at__lt=end,
+        )
+        .annotate(day=TruncDate("expires_at"))
+        .values("day", "risk_tier")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    weeks, counts = _by_week(rows, today, "risk_tier")
+    series = list(RiskTier.choices)[::-1]
+    total = sum(sum(week.values()) for week in counts)
+    busiest = max(range(WEEKS), key=lambda index: sum(counts[index].values()))
+    verb = "expires" if total == 1 else "expire"
+    description = f"{_count(total, 'approval')} {verb} in the next {WEEKS * 7} days" + (
+        f"; the most, {sum(counts[busiest].values())}, in the week of {weeks[busiest]:%d %B}."
+        if total
+        else "."
+    )
+    return Chart(
+        slug="expiry",
+        title=f"Approvals expiring over the next {WEEKS * 7} days, by week",
+        description=description,
+        legend=[(value, label) for value, label in series],
+        head=["Week from", *(label for _, label in series), "Total"],
+        rows=_table(weeks, counts, series),
+        shapes=_stacked_weeks(weeks, counts, series, "approvals expire"),
+        empty=not total,
+    )
+
+
+def drift_over_time(user, *, now: datetime) -> Chart:
+    """Return the drift findings first seen in each of the last 13 weeks, by severity."""
+    today = timezone.localdate(now)
+    first = today - timedelta(weeks=WEEKS) + timedelta(days=1)
+    rows = (
+        DriftFinding.objects.filter(
+            agent__in=agents_visible(user),
+            first_seen__gte=datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo),
+        )
+        .annotate(day=TruncDate("first_seen"))
+        .values("day", "severity")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    weeks, counts = _by_week(rows, first, "severity")
+    series = list(Severity.choices)[::-1]
+    total = sum(sum(week.values()) for week in counts)
+    latest = sum(counts[-1].values())
+    return Chart(
+        slug="drift",
+        title=f"Drift findings first seen over the last {WEEKS} weeks",
+        description=(
+            f"{_count(total, 'drift finding')} {'was' if total == 1 else 'were'} first seen "
+            f"in the last {WEEKS} weeks, "
+            f"{latest} of them in the last week."
+        ),
+        legend=[(value, label) for value, label in series],
+        head=["Week from", *(label for _, label in series), "Total"],
+        rows=_table(weeks, counts, series),
+        shapes=_stacked_weeks(weeks, counts, series, "findings first seen"),
+        empty=not total,
+    )
+
+
+def _days(delta: timedelta | None) -> float:
+    return delta.total_seconds() / 86400 if delta else 0.0
+
+
+def review_lead_times(user, *, now: datetime) -> Chart:
+    """Return each dimension's time from submission to decision over the last 90 days.
+
+    Every decision counts once: the average and the longest against the review
+    target (`COUNTERSIGN["REVIEW_SLA_DAYS"]`), and how many took longer.
+    """
+    sla_days = settings.COUNTERSIGN["REVIEW_SLA_DAYS"]
+    sla = timedelta(days=sla_days)
+    lead = ExpressionWrapper(
+        F("created_at") - F("signoff__package__submitted_at"), output_field=DurationField()
+    )
+    rows = {
+        row["signoff__dimension"]: row
+        for row in Decision.objects.filter(
+            signoff__package__agent__in=agents_visible(user),
+            signoff__package__submitted_at__isnull=False,
+            created_at__gte=now - timedelta(days=LEAD_TIME_DAYS),
+        )
+        .annotate(lead=lead)
+        .values("signoff__dimension")
+        .annotate(
+            n=Count("pk"),
+            average=Avg("lead"),
+            longest=Max("lead"),
+            late=Count("pk", filter=Q(lead__gt=sla)),
+        )
+        .order_by()
+    }
+    dimensions = list(Dimension.choices)
+    top = _ceiling(max([_days(row["longest"]) for row in rows.values()] + [sla_days * 1.2]))
+    plot_w = WIDTH - NAMES - RIGHT
+    band = (HEIGHT - TOP - BOTTOM) / len(dimensions)
+    shapes = []
+    for index in range(5):
+        value = top * index / 4
+        x = NAMES + plot_w * index / 4
+        shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
+        shapes.append(
+            Shape("text", "axis middle", x=x, y=HEIGHT - BOTTOM + 16, text=f"{value:g} d")
+        )
+    table, over = [], []
+    for index, (value, label) in enumerate(dimensions):
+        row = rows.get(value)
+        y = TOP + band * index
+        shapes.append(Shape("text", "axis end", x=NAMES - 6, y=y + band / 2 + 4, text=label))
+        if row is None:
+            shapes.append(
+                Shape("text", "axis", x=NAMES + 4, y=y + band / 2 + 4, text="no decisions")
+            )
+            table.append([label, "0", "–", "–", "0"])
+            continue
+        average, longest = _days(row["average"]), _days(row["longest"])
+        state = "late" if average > sla_days else "on-time"
+        if average > sla_days:
+            over.append(label)
+        shapes.append(
+            Shape(
+                "rect",
+                f"bar {state}",
+                x=NAMES,
+                y=y + band * 0.2,
+                width=plot_w * average / top,
+                height=band * 0.6,
+                title=f"{label}: {average:.1f} days on average over {row['n']} decisions",
+            )
+        )
+        shapes.append(
+            Shape(
+                "rect",
+                "longest",
+                x=NAMES + plot_w * longest / top - 2,
+                y=y + band * 0.1,
+                width=4,
+                height=band * 0.8,
+                title=f"{label}: the longest took {longest:.1f} days",
+            )
+        )
+        table.append(
+            [label, str(row["n"]), f"{average:.1f} d", f"{longest:.1f} d", str(row["late"])]
+        )
+    x = NAMES + plot_w * sla_days / top
+    shapes.append(Shape("line", "target", x=x, y=TOP - 4, x2=x, y2=HEIGHT - BOTTOM))
+    shapes.append(
+        Shape(
+            "text",
+            "axis target-label middle",
+            x=x,
+            y=HEIGHT - BOTTOM + 32,
+            text=f"target {sla_days} d",
+        )
+    )
+    decided = sum(row["n"] for row in rows.values())
+    description = (
+        f"{_count(decided, 'decision')} in the last {LEAD_TIME_DAYS} days against a target of "
+        f"{sla_days} days: "
+        + (
+            f"{', '.join(over)} took longer on average."
+            if over
+            else "every dimension's average is within it."
+        )
+    )
+    return Chart(
+        slug="lead-time",
+        title=f"Review lead time per dimension, last {LEAD_TIME_DAYS} days",
+        description=description,
+        legend=[
+            ("on-time", "Average within target"),
+            ("late", "Average over target"),
+            ("longest", "Longest"),
+        ],
+        head=["Dimension", "Decisions", "Average", "Longest", f"Over {sla_days} days"],
+        rows=table,
+        shapes=shapes,
+        empty=not decided,
+    )
+
+
+def dashboard_charts(user, *, now: datetime | None = None) -> list[Chart]:
+    """Return the dashboard's charts over what the user may see: three queries."""
+    now = now or timezone.now()
+    return [
+        expiry_timeline(user, now=now),
+        review_lead_times(user, now=now),
+        drift_over_time(user, now=now),
+    ]
