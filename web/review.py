@@ -121,7 +121,7 @@ def _entries(doc: dict) -> dict[tuple[str, str], dict]:
 
 
 def _constraints(entry: dict) -> str:
-    return vocabulary.value_text(entry.get("constraints") or {}).replace("not set", "none")
+    return vocabulary.value_text(entry.get("constraints") or {}).replace("not set", "none set")
 
 
 def _entry_row(kind: str, entry: dict, old: dict | None, classes: dict[str, str]) -> EntryRow:

@@ -27,7 +27,7 @@ from agents.vocabulary import (
 )
 from approvals.models import FindingStatus, PackageState, Severity
 from audit.models import ActorType
-from config.roles import Group, Scope
+from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
 from web.forms.packages import PACKAGE_SECTIONS
 from web.forms.scope import ScopeEntryForm
@@ -51,7 +51,6 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "scope_kind": ScopeKind,
     "severity": Severity,
     "signoff_state": SignOffState,
-    "token_scope": Scope,
     "trust_boundary": TrustBoundary,
     "verdict": Verdict,
 }

@@ -6,6 +6,12 @@ from html.parser import HTMLParser
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 # Elements whose content is not shown as text.
 UNSHOWN = {"script", "style", "template", "title", "head"}
+# Elements whose text stands apart from what comes before and after.
+BLOCKS = {
+    "article", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset", "form", "h1", "h2",
+    "h3", "h4", "h5", "h6", "header", "legend", "li", "main", "nav", "ol", "option", "p",
+    "section", "table", "td", "th", "tr", "ul",
+}  # fmt: skip
 
 
 @dataclass
@@ -33,8 +39,11 @@ class Node:
                 and "hidden" not in node.attrs
                 and (spoken or "visually-hidden" not in node.classes)
             ):
+                gap = " " if node.tag in BLOCKS else ""
+                parts.append(gap)
                 for child in node.children:
                     walk(child)
+                parts.append(gap)
 
         walk(self)
         return " ".join("".join(parts).split())

@@ -85,7 +85,7 @@ def test_each_added_or_widened_entry_is_shown_whole_with_old_and_new_values(
             "Trust boundary": "Third party",
             "Classification": "Internal",
             "Privileged": "no",
-            "Constraints": "none",
+            "Constraints": "none set",
             "Justification": "Ticketing system of record.",
         },
     }
