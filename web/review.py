@@ -13,6 +13,7 @@ from approvals.manifest import (
     DIFF_GROUPS,
     EXPANSION,
     KIND_BY_KEY,
+    NARRATIVE,
     NARROWING,
     PACKAGE,
     SCOPE_KINDS,
@@ -150,7 +151,7 @@ def _status(classes: dict[str, str]) -> str:
     found = set(classes.values())
     if EXPANSION in found:
         return WIDENED
-    if found - {NARROWING} - {"narrative"}:
+    if found - {NARROWING, NARRATIVE}:
         return WIDENED  # a commitment, which needs a review like a widening
     return NARROWED if NARROWING in found else REWORDED
 
