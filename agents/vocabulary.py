@@ -3,8 +3,9 @@
 A manifest, a package's scope entries, the drift evaluation, the observations
 an agent's runtime reports and the filters of the agent list all use them.
 Where a set is ranked (access levels, trust boundaries, classifications,
-deployments, risk tiers), its members go from the narrowest scope or lowest
-risk up, and `ranks` gives each value its position.
+deployments, risk tiers, credential methods), its members go from the
+narrowest scope or lowest risk up, and `ranks` gives each value its position.
+Each member's label is the one way the pages show its value.
 """
 
 from django.db import models
@@ -49,6 +50,35 @@ class RiskTier(models.TextChoices):
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
     CRITICAL = "critical", "Critical"
+
+
+class CredentialMethod(models.TextChoices):
+    """How the agent's credentials are issued, from the shortest-lived, best-contained
+    credential to a secret that lives until rotated."""
+
+    SPIFFE_SVID = "spiffe_svid", "SPIFFE SVID"
+    VAULT_DYNAMIC = "vault_dynamic", "Vault dynamic secret"
+    OAUTH_CLIENT_CREDENTIALS = "oauth_client_credentials", "OAuth client credentials"
+    STATIC_SECRET = "static_secret", "Static secret"
+
+
+class EnforcementPoint(models.TextChoices):
+    GATEWAY = "gateway", "Gateway"
+    SIDECAR = "sidecar", "Sidecar"
+    IN_APP = "in_app", "In the application"
+    NONE = "none", "None"
+
+
+class PolicyEngine(models.TextChoices):
+    CEDAR = "cedar", "Cedar"
+    OPA = "opa", "Open Policy Agent"
+    CUSTOM = "custom", "Custom"
+    NONE = "none", "None"
+
+
+class EnforcementMode(models.TextChoices):
+    ENFORCE = "enforce", "Enforce"
+    MONITOR = "monitor", "Monitor only"
 
 
 def ranks(choices: type[models.TextChoices]) -> dict[str, int]:

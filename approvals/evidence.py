@@ -9,15 +9,16 @@ serves the bundle.
 from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
-from approvals.manifest import DIFF_GROUPS, diff_manifests
-from approvals.models import ApprovalPackage
+from agents.vocabulary import RiskTier, ScopeKind
+from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, diff_manifests
+from approvals.models import ApprovalPackage, PackageState
 from audit import signing
 from audit.actors import Actor
 from audit.chain import format_time
 from audit.evidence import bundle_write, dumps, segment_covering
 from audit.models import AuditEvent
 from config.errors import NotFound
-from signoffs.models import Decision, SignOff
+from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
 
 
 def _time(value) -> str | None:
@@ -195,10 +196,12 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
             controls = sorted(
                 {c for item in (decision or {}).get("answered_items", []) for c in item["controls"]}
             )
+            # Values in words, with the labels the pages use.
             rows.append(
                 {
-                    "dimension": signoff["dimension"],
-                    "state": signoff["state"],
+                    "dimension": Dimension(signoff["dimension"]).label,
+                    "state": SignOffState(signoff["state"]).label,
+                    "verdict": Verdict(decision["verdict"]).label if decision else "",
                     "carried_from": carried["package_version"] if carried else None,
                     "decision": decision,
                     "controls": controls,
@@ -207,8 +210,18 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
     context = {
         "agent": record["agent"],
         "package": record["package"],
+        "state": PackageState(record["package"]["state"]).label,
+        "risk_tier": RiskTier(record["package"]["risk_tier"]).label,
         "signoff_rows": rows,
-        "changes": [change for group, _ in DIFF_GROUPS for change in diff["diff"][group]],
+        "changes": [
+            {
+                **change,
+                "classification": CLASSIFICATION_LABELS[change["classification"]],
+                "kind": ScopeKind(change["kind"]).label if change["kind"] in ScopeKind else "",
+            }
+            for group, _ in DIFF_GROUPS
+            for change in diff["diff"][group]
+        ],
         "base_version": diff["base_version"],
         "segment": segment,
         "checkpoints": checkpoints,

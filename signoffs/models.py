@@ -89,9 +89,11 @@ class SignOff(models.Model):
 
 
 class Verdict(models.TextChoices):
-    APPROVE = "approve", "Approve"
-    REQUEST_CHANGES = "request_changes", "Request changes"
-    REJECT = "reject", "Reject"
+    """A reviewer's decision; its label says what was decided ("Approved by ...")."""
+
+    APPROVE = "approve", "Approved"
+    REQUEST_CHANGES = "request_changes", "Changes requested"
+    REJECT = "reject", "Rejected"
 
 
 class Decision(models.Model):

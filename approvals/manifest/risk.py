@@ -130,7 +130,13 @@ def _risk_findings(doc: dict) -> list[tuple[str, str]]:
         (r.tier.value, _sentence(r.reason.format(**doc))) for r in _MANIFEST_RISKS if r.applies(doc)
     ]
     for kind, entry in scope_entries(doc):
-        fields = {**entry, "kind": KIND_LABELS[kind]}
+        # Values in words, as the vocabulary labels them ("third party", not "third_party").
+        fields = {
+            **entry,
+            "kind": KIND_LABELS[kind],
+            "access": Access(entry["access"]).label.lower(),
+            "trust_boundary": TrustBoundary(entry["trust_boundary"]).label.lower(),
+        }
         findings += [
             (r.tier.value, _sentence(r.reason.format(**fields)))
             for r in _ENTRY_RISKS
@@ -159,5 +165,9 @@ def risk_tier_reasons(doc: dict) -> list[str]:
     reasons = [reason for tier, reason in findings if tier == computed] or [_LOW_REASON]
     declared = normalized["risk_tier"]
     if declared and _TIER_RANK[declared] > _TIER_RANK[computed]:
-        reasons.append(f"The declared risk tier {declared} raises the computed tier {computed}.")
+        declared_label, computed_label = RiskTier(declared).label, RiskTier(computed).label
+        reasons.append(
+            f"The declared risk tier {declared_label.lower()} raises the computed tier"
+            f" {computed_label.lower()}."
+        )
     return reasons

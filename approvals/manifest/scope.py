@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from agents.vocabulary import (
     Access,
     Classification,
+    CredentialMethod,
     Deployment,
     RiskTier,
     ScopeKind,
@@ -26,13 +27,7 @@ BOUNDARY_ORDER = ranks(TrustBoundary)
 CLASSIFICATION_ORDER = ranks(Classification)
 DEPLOYMENT_ORDER = ranks(Deployment)
 RISK_TIERS = tuple(RiskTier.values)
-# From the shortest-lived, best-contained credential to a secret that lives until rotated.
-CREDENTIAL_METHOD_ORDER = {
-    "spiffe_svid": 0,
-    "vault_dynamic": 1,
-    "oauth_client_credentials": 2,
-    "static_secret": 3,
-}
+CREDENTIAL_METHOD_ORDER = ranks(CredentialMethod)
 # How a message names a kind: "tool", "external API".
 KIND_LABELS = {kind.value: kind.label[0].lower() + kind.label[1:] for kind in ScopeKind}
 

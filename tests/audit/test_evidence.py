@@ -127,6 +127,15 @@ def test_bundle_holds_the_package_its_reviews_and_the_chain(bundle, approved):
     assert json.loads(files["bundle.json"])["public_key_fingerprint"] == signing.fingerprint()
 
 
+def test_the_summary_shows_values_in_words(bundle, approved):
+    """The auditor's summary uses the pages' labels, not the stored values."""
+    summary = read(bundle)["summary.html"].decode()
+    assert f"State <b>Approved</b>, risk tier <b>{approved.get_risk_tier_display()}</b>." in summary
+    assert "<tr><td>Security</td><td>Approved</td>" in summary
+    assert "<td>scope expansion</td><td>Tool refund-desk</td>" in summary
+    assert ">approve<" not in summary and "<td>security</td>" not in summary
+
+
 def test_fresh_bundle_verifies(bundle, public_key_file):
     result = run_verifier(bundle, "--public-key", str(public_key_file))
     assert result.returncode == 0, result.stdout + result.stderr

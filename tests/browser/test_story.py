@@ -72,7 +72,7 @@ def write_package(page, shots):
     page.fill("#id_model__prompt_digest", fields["#id_model__prompt_digest"])
     page.click("button:has-text('Save and submit for review')")
     expect(page.get_by_test_id("package-state")).to_have_text("In review")
-    expect(page.get_by_test_id("risk-tier")).to_contain_text("low")
+    expect(page.get_by_test_id("risk-tier")).to_have_text("Low risk")
     shots(page, "04-package-submitted")
 
 
@@ -133,7 +133,9 @@ def test_the_whole_story(live_server, sign_in, people, checklists, shots):
     expect(notice).to_contain_text("expands the scope approved in v1")
     for dimension in REVIEWERS:
         expect(owner.get_by_test_id(f"signoff-{dimension}")).to_have_text("Pending")
-    expect(owner.locator(".diff-list li.expansion")).to_contain_text("benefits.enrolment.update")
+    expect(owner.get_by_test_id("entries-changed")).to_contain_text(
+        "New Action benefits.enrolment.update"
+    )
     shots(owner, "07-expanded-version-needs-review")
 
     # A security reviewer pulls the kill switch, with a reason and a confirmation.

@@ -5,13 +5,14 @@ from datetime import date
 
 from django import forms
 
-from agents.vocabulary import Deployment, RiskTier
-from approvals import manifest as manifests
-
-
-def word_choices(values) -> list[tuple[str, str]]:
-    """Return choices whose labels are the values in words."""
-    return [(value, value.replace("_", " ")) for value in values]
+from agents.vocabulary import (
+    CredentialMethod,
+    Deployment,
+    EnforcementMode,
+    EnforcementPoint,
+    PolicyEngine,
+    RiskTier,
+)
 
 
 class ManifestUploadForm(forms.Form):
@@ -135,7 +136,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         {
             "credentials.method": _choice(
                 "Issuing method",
-                word_choices(manifests.CREDENTIAL_METHOD_ORDER),
+                CredentialMethod.choices,
                 "SPIFFE SVIDs are preferred; static secrets raise questions from PAM.",
             ),
             "credentials.max_ttl_seconds": _integer(
@@ -156,17 +157,17 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         {
             "enforcement.point": _choice(
                 "Enforcement point",
-                word_choices(("gateway", "sidecar", "in_app", "none")),
+                EnforcementPoint.choices,
                 "Where each call is checked against policy; none is an expansion.",
             ),
             "enforcement.engine": _choice(
                 "Policy engine",
-                word_choices(("cedar", "opa", "custom", "none")),
+                PolicyEngine.choices,
                 "What evaluates the policy at request time.",
             ),
             "enforcement.mode": _choice(
                 "Mode",
-                word_choices(("enforce", "monitor")),
+                EnforcementMode.choices,
                 "Monitor only logs what enforce would block.",
             ),
         },

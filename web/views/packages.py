@@ -22,7 +22,7 @@ from config.errors import ApplicationError, InvalidInput
 from signoffs.models import Dimension, SignOffState, Verdict
 from signoffs.permissions import can_decide
 from web import forms as web_forms
-from web import selectors
+from web import review, selectors
 from web.views.common import (
     actor_of,
     agent_or_404,
@@ -218,22 +218,14 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
-CLOSING_VERDICTS = {
-    PackageState.CHANGES_REQUESTED: Verdict.REQUEST_CHANGES,
-    PackageState.REJECTED: Verdict.REJECT,
-}
-
-
 def _review_context(request, package, forms_by_dimension=None):
-    """Return the review page's context: diff, risk, sign-off cards and the forms I may use."""
+    """Return the review page's context: changes, scope, risk, sign-off cards, my forms."""
     user = request.user
     signoffs = selectors.package_signoffs(package)
     forms_by_dimension = forms_by_dimension or {}
-    cards = []
     in_review = package.state == PackageState.IN_REVIEW
-    # A request for changes or a rejection closes the version: the other sign-offs wait.
-    closing_verdict = CLOSING_VERDICTS.get(package.state)
-    closed_by = None
+    closing = review.closing_decision(package, signoffs)
+    cards = []
     for signoff in signoffs:
         decisions = list(signoff.decisions.all())
         check = can_decide(user, signoff) if in_review else None
@@ -242,17 +234,14 @@ def _review_context(request, package, forms_by_dimension=None):
             form = forms_by_dimension.get(signoff.dimension) or web_forms.DecisionForm(
                 signoff=signoff, prefix=signoff.dimension
             )
-        for decision in decisions:
-            if decision.verdict == closing_verdict and (
-                closed_by is None or decision.created_at > closed_by[0].created_at
-            ):
-                closed_by = (decision, signoff)
-        pending = signoff.state == SignOffState.PENDING
+        css, badge, why = review.signoff_status(package, signoff, closing)
         cards.append(
             {
                 "signoff": signoff,
-                "open": pending and in_review,
-                "waiting": pending and closing_verdict is not None,
+                "open": signoff.state == SignOffState.PENDING and in_review,
+                "css": css,
+                "badge": badge,
+                "why": why,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
                 "form": form,
@@ -263,39 +252,32 @@ def _review_context(request, package, forms_by_dimension=None):
             }
         )
     diff = package.diff or {}
-    review_changes = selectors.changes_needing_review(diff)
+    diff_base = (
+        package.base if package.state != PackageState.DRAFT else last_approved(package.agent)
+    )
     return {
         "package": package,
         "agent": package.agent,
         "manifest": package.manifest,
-        "scope_rows": _scope_rows(package.manifest),
+        "changes": review.package_changes(package, diff_base),
         "reasons": risk_tier_reasons(package.manifest),
         "diff": diff,
-        "changes": selectors.package_changes(diff),
-        "diff_base": package.base
-        if package.state != PackageState.DRAFT
-        else last_approved(package.agent),
+        "diff_base": diff_base,
         "cards": cards,
-        "closed_by": closed_by,
+        "my_forms": [card for card in cards if card["form"]],
+        "closed_by": closing,
         # The page's wording follows the state; the template tests these, not state strings.
         "is_draft": package.state == PackageState.DRAFT,
         "is_approved": package.state == PackageState.APPROVED,
         "is_refused": package.state in (PackageState.REJECTED, PackageState.REVOKED),
         "awaits_new_version": package.state == PackageState.CHANGES_REQUESTED,
-        "needs_full_review": bool(review_changes) and package.base_id is not None,
+        "needs_full_review": bool(selectors.changes_needing_review(diff))
+        and package.base_id is not None,
         "may_edit": bool(can_edit(user, package.agent)),
         "exports": evidence_links(package)
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
     }
-
-
-def _scope_rows(manifest: dict) -> list[tuple[str, dict]]:
-    return [
-        (web_forms.SCOPE_LABELS[kind], entry)
-        for kind in web_forms.SCOPE_LABELS
-        for entry in manifest.get("scope", {}).get(kind, [])
-    ]
 
 
 @login_required

@@ -12,7 +12,7 @@ def test_support_agent_is_critical(support):
     assert m.compute_risk_tier(support) == "critical"
     reasons = " ".join(m.risk_tier_reasons(support))
     assert "privileged" in reasons
-    assert "third_party boundary" in reasons
+    assert "third party boundary" in reasons and "third_party" not in reasons
 
 
 def test_hr_copilot_is_low(hr):

@@ -12,7 +12,11 @@ from agents.identity import SPIFFE_ID_PATTERN, spiffe_id_errors
 from agents.vocabulary import (
     Access,
     Classification,
+    CredentialMethod,
     Deployment,
+    EnforcementMode,
+    EnforcementPoint,
+    PolicyEngine,
     RiskTier,
     ScopeKind,
     TrustBoundary,
@@ -47,7 +51,12 @@ def test_schema_enums_are_the_vocabulary():
     assert schema["properties"]["risk_tier"]["enum"] == [*RiskTier.values, None]
     assert list(m.RISK_TIERS) == RiskTier.values
     methods = schema["properties"]["credentials"]["properties"]["method"]["enum"]
-    assert set(methods) == set(m.CREDENTIAL_METHOD_ORDER)
+    assert set(methods) == set(CredentialMethod.values)
+    assert list(m.CREDENTIAL_METHOD_ORDER) == CredentialMethod.values
+    enforcement = schema["properties"]["enforcement"]["properties"]
+    assert enforcement["point"]["enum"] == EnforcementPoint.values
+    assert enforcement["engine"]["enum"] == PolicyEngine.values
+    assert enforcement["mode"]["enum"] == EnforcementMode.values
     assert list(schema["properties"]["scope"]["properties"]) == list(m.SCOPE_KINDS)
     assert list(m.KIND_BY_KEY.values()) == ScopeKind.values
     assert {m.KEY_BY_KIND[kind] for kind in m.KIND_BY_KEY.values()} == set(m.SCOPE_KINDS)

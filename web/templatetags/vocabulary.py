@@ -1,0 +1,17 @@
+"""The one way templates show a stored value in words: ``{{ value|label:"risk_tier" }}``.
+
+The labels are the vocabularies' own (``web.vocabulary``); a template never
+shows a raw value such as ``customer_facing`` or ``in_review``.
+"""
+
+from django import template
+
+from web import vocabulary
+
+register = template.Library()
+
+
+@register.filter
+def label(value, name: str) -> str:
+    """Return `value`'s human label in the vocabulary called `name`."""
+    return vocabulary.label(name, value)

@@ -1,0 +1,146 @@
+"""The words the pages show for stored values: each vocabulary's labels and a manifest's fields.
+
+A value's human label is defined once, as the label of its member in the
+vocabulary's ``TextChoices``, next to the vocabulary itself. This module only
+says which vocabulary a value belongs to, so that templates (through the
+``label`` filter of ``web.templatetags.vocabulary``) and the review page's
+change list show every value in the same words.
+"""
+
+import json
+from typing import Any
+
+from django.db.models import TextChoices
+
+from agents.models import AgentStatus, ObservationKind
+from agents.vocabulary import (
+    Access,
+    Classification,
+    CredentialMethod,
+    Deployment,
+    EnforcementMode,
+    EnforcementPoint,
+    PolicyEngine,
+    RiskTier,
+    ScopeKind,
+    TrustBoundary,
+)
+from approvals.models import FindingStatus, PackageState, Severity
+from audit.models import ActorType
+from config.roles import Group
+from signoffs.models import Dimension, SignOffState, Verdict
+from web.forms.packages import PACKAGE_SECTIONS
+from web.forms.scope import ScopeEntryForm
+
+VOCABULARIES: dict[str, type[TextChoices]] = {
+    "access": Access,
+    "actor_type": ActorType,
+    "agent_status": AgentStatus,
+    "classification": Classification,
+    "credential_method": CredentialMethod,
+    "deployment": Deployment,
+    "dimension": Dimension,
+    "enforcement_mode": EnforcementMode,
+    "enforcement_point": EnforcementPoint,
+    "finding_status": FindingStatus,
+    "group": Group,
+    "observation_kind": ObservationKind,
+    "package_state": PackageState,
+    "policy_engine": PolicyEngine,
+    "risk_tier": RiskTier,
+    "scope_kind": ScopeKind,
+    "severity": Severity,
+    "signoff_state": SignOffState,
+    "trust_boundary": TrustBoundary,
+    "verdict": Verdict,
+}
+_LABELS = {name: dict(choices.choices) for name, choices in VOCABULARIES.items()}
+
+
+def label(vocabulary: str, value: Any) -> str:
+    """Return the human label of `value` in `vocabulary`; an empty value is empty.
+
+    A value the vocabulary does not know is shown as it is: the manifest's
+    schema and the models' choices keep such values out.
+    """
+    if vocabulary not in _LABELS:
+        raise ValueError(f"No vocabulary named {vocabulary!r}: one of {sorted(_LABELS)}.")
+    if value is None or value == "":
+        return ""
+    return _LABELS[vocabulary].get(str(value), str(value))
+
+
+# A manifest field's vocabulary, by its path; an entry's fields by their name.
+FIELD_VOCABULARIES = {
+    "deployment": "deployment",
+    "risk_tier": "risk_tier",
+    "credentials.method": "credential_method",
+    "enforcement.point": "enforcement_point",
+    "enforcement.engine": "policy_engine",
+    "enforcement.mode": "enforcement_mode",
+}
+ENTRY_VOCABULARIES = {
+    "access": "access",
+    "trust_boundary": "trust_boundary",
+    "classification": "classification",
+}
+# A manifest field's name in words, and the section it is in: as the editor shows them.
+FIELD_LABELS = {
+    "agent": "Agent",
+    **{
+        path: field.label
+        for _, _, fields in PACKAGE_SECTIONS
+        for path, (field, _) in fields.items()
+    },
+}
+FIELD_SECTIONS = {path: title for title, _, fields in PACKAGE_SECTIONS for path in fields}
+ENTRY_LABELS = {
+    name: field.label or name.replace("_", " ").capitalize()
+    for name, field in ScopeEntryForm.base_fields.items()
+}
+
+
+def field_label(path: str) -> str:
+    """Return a manifest field's name in words (``Maximum credential TTL (seconds)``)."""
+    if path.startswith("logging.destinations["):
+        return f"Log destination {path.partition('[')[2].rstrip(']')}"
+    return FIELD_LABELS.get(path, path)
+
+
+def field_section(path: str) -> str:
+    """Return the title of the editor's section a manifest field is in (``Credentials``)."""
+    return FIELD_SECTIONS.get(path, "About")
+
+
+def entry_field_label(field: str) -> str:
+    """Return a scope entry's field name in words; a constraint by its key."""
+    if field.startswith("constraints."):
+        return f"Constraint {field.partition('.')[2]}"
+    return ENTRY_LABELS.get(field, field)
+
+
+def value_text(value: Any, vocabulary: str | None = None) -> str:
+    """Return a manifest value in words: its label, yes/no, a list or object spelled out."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if vocabulary is not None:
+        return label(vocabulary, value)
+    if isinstance(value, list):
+        return ", ".join(value_text(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key} = {json.dumps(item)}" for key, item in value.items())
+    return str(value)
+
+
+def field_value_text(path: str, value: Any) -> str:
+    """Return the value of a manifest field (by path) in words."""
+    return value_text(value, FIELD_VOCABULARIES.get(path))
+
+
+def entry_value_text(field: str, value: Any) -> str:
+    """Return the value of a scope entry's field in words."""
+    if field.startswith("constraints.") and value is None:
+        return "no limit"
+    return value_text(value, ENTRY_VOCABULARIES.get(field))
