@@ -5,7 +5,7 @@ from guardian.models import UserObjectPermission
 
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check, is_owner
-from signoffs.models import Decision
+from signoffs.models import Decision, Dimension
 
 
 def review_permission(dimension: str) -> str:
@@ -19,6 +19,25 @@ def assigned_reviewers_exist(agent, dimension: str) -> bool:
         object_pk=str(agent.pk),
         permission__codename=review_permission(dimension),
     ).exists()
+
+
+def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
+    """Return the reviewers assigned by name, by (agent id, dimension), in one query."""
+    assigned: dict[tuple[int, str], list] = {}
+    codenames = {review_permission(dimension): dimension for dimension in Dimension.values}
+    rows = (
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Agent),
+            object_pk__in=[str(pk) for pk in agent_ids],
+            permission__codename__in=list(codenames),
+        )
+        .select_related("user", "permission")
+        .order_by("user__username")
+    )
+    for row in rows:
+        key = (int(row.object_pk), codenames[row.permission.codename])
+        assigned.setdefault(key, []).append(row.user)
+    return assigned
 
 
 def can_decide(user, signoff) -> Check:

@@ -1,6 +1,7 @@
 """The package editor: every manifest field through the form, errors beside fields, upload."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -212,3 +213,89 @@ def test_reviewers_and_other_teams_cannot_write_packages(
     client.force_login(other_owner)
     assert client.post(new_url(agent), data).status_code == 404
     assert not ApprovalPackage.objects.exists()
+
+
+def upload_url(agent):
+    return reverse("package-upload", args=[agent.slug])
+
+
+def test_pasted_manifest_text_becomes_a_draft_with_the_files_digest(
+    client, owner, agent, checklists
+):
+    text = as_yaml(manifest_for(agent)).decode()
+    client.force_login(owner)
+    # A browser sends a text area's line breaks as CRLF.
+    response = client.post(upload_url(agent), {"manifest_text": text.replace("\n", "\r\n")})
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert response["Location"] == reverse("package-edit", args=[agent.slug, 1])
+    assert package.state == PackageState.DRAFT
+    assert package.manifest == load_manifest(text)
+    client.post(upload_url(agent), {"manifest_file": SimpleUploadedFile("a.yaml", text.encode())})
+    from_file = ApprovalPackage.objects.get(agent=agent, version=2)
+    assert from_file.source_digest == package.source_digest
+
+
+def test_an_uploaded_manifest_may_go_to_review_at_once(client, owner, agent, checklists):
+    text = as_yaml(manifest_for(agent))
+    client.force_login(owner)
+    response = client.post(
+        upload_url(agent),
+        {"manifest_file": SimpleUploadedFile("agent.yaml", text), "then": "submit"},
+    )
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert package.state == PackageState.IN_REVIEW
+    assert response["Location"] == package.get_absolute_url()
+
+
+def test_an_upload_without_a_manifest_or_with_two_is_refused(client, owner, agent, checklists):
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_text": "  \n"})
+    assert response.status_code == 400
+    assert response.context["upload"].errors == {
+        "manifest_file": ["Choose a manifest file, or paste the manifest's text."]
+    }
+    text = as_yaml(manifest_for(agent))
+    response = client.post(
+        upload_url(agent),
+        {"manifest_file": SimpleUploadedFile("a.yaml", text), "manifest_text": text.decode()},
+    )
+    assert response.status_code == 400
+    assert response.context["upload"].errors == {
+        "manifest_text": ["Give the manifest once: a file or pasted text, not both."]
+    }
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_pasted_text_with_problems_shows_them_beside_the_text(client, owner, agent, checklists):
+    manifest = manifest_for(agent)
+    manifest["logging"]["retention_days"] = "forever"
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_text": as_yaml(manifest).decode()})
+    assert response.status_code == 400
+    errors = response.context["upload"].errors
+    assert list(errors) == ["manifest_text"]
+    assert errors["manifest_text"][0].startswith("logging.retention_days")
+    html = response.content.decode()
+    assert "the manifest text has" in html
+    assert "forever" in html  # the text is kept to be corrected
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_adding_or_removing_an_entry_marks_where_the_focus_goes(client, owner, agent, checklists):
+    manifest = manifest_for(agent)
+    client.force_login(owner)
+    added = client.post(new_url(agent), editor_data(manifest, add_row="tools"))
+    tools = added.context["scope"].rows["tools"]
+    assert [row["id"].field.widget.attrs.get("autofocus") for row in tools] == [None, None, True]
+    html = added.content.decode()
+    assert re.findall(r'<input [^>]*name="([^"]+)"[^>]* autofocus', html) == ["tools-2-id"]
+    assert html.count(" autofocus") == 1
+    removed = client.post(new_url(agent), editor_data(manifest, remove_row="tools-0"))
+    tools = removed.context["scope"].rows["tools"]
+    assert [row["id"].field.widget.attrs.get("autofocus") for row in tools] == [True]
+    only = {**editor_data(manifest, remove_row="endpoints-0")}
+    removed = client.post(new_url(agent), only)
+    assert removed.context["scope"].focus_add == "endpoints"
+    html = removed.content.decode()
+    assert html.count(" autofocus") == 1
+    assert 'value="endpoints" formnovalidate autofocus' in html

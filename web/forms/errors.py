@@ -60,31 +60,38 @@ def _error_place(path: str, message: str, form, scope) -> bool:
 def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="package-form"):
     """Return (label, message, anchor id) for every error of the editor page, in page order.
 
-    `rest` holds the (path, message) pairs no field took; they link to `rest_anchor`.
+    The page shows the manifest file first, then the package form's first section,
+    the scope, and the other sections. `rest` holds the (path, message) pairs no
+    field took; they link to `rest_anchor`.
     """
     entries = []
+    if upload is not None and upload.is_bound:
+        entries += _field_entries(upload, "", list(upload))
     if form is not None and form.is_bound:
         entries += [
             ("Package", str(message), "package-form") for message in form.non_field_errors()
         ]
-        entries += _field_entries(form, "")
-    for _kind, label, rows in scope.kinds() if scope is not None else ():
+    sections = [[field for field, _ in fields] for _, _, fields in form.sections()] if form else []
+    if form is not None and form.is_bound and sections:
+        entries += _field_entries(form, "", sections[0])
+    for _kind, label, rows, _focus in scope.kinds() if scope is not None else ():
         for number, row in enumerate(rows, start=1):
             if not row.is_bound:
                 continue
             where = f"{label} entry {number}"
             first = row[next(iter(row.fields))].id_for_label
             entries += [(where, str(message), first) for message in row.non_field_errors()]
-            entries += _field_entries(row, f"{where}: ")
+            entries += _field_entries(row, f"{where}: ", list(row))
+    if form is not None and form.is_bound:
+        for fields in sections[1:]:
+            entries += _field_entries(form, "", fields)
     entries += [(path or "Package", message, rest_anchor) for path, message in rest]
-    if upload is not None and upload.is_bound:
-        entries += _field_entries(upload, "")
     return entries
 
 
-def _field_entries(form: forms.Form, label_prefix: str) -> list[tuple[str, str, str]]:
+def _field_entries(form: forms.Form, label_prefix: str, fields) -> list[tuple[str, str, str]]:
     return [
         (f"{label_prefix}{field.label}", str(message), field.id_for_label)
-        for field in form
+        for field in fields
         for message in field.errors
     ]

@@ -14,24 +14,65 @@ from agents.vocabulary import (
     RiskTier,
 )
 
+MANIFEST_MAX_BYTES = 1024 * 1024
+
 
 class ManifestUploadForm(forms.Form):
+    """A manifest as a file or as pasted text: one of them, read as the service reads CI's."""
+
     manifest_file = forms.FileField(
         label="Manifest file",
+        required=False,
         help_text="The agent's manifest as YAML or JSON (at most 1 MB).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml,.json"}),
     )
+    manifest_text = forms.CharField(
+        label="Manifest text",
+        required=False,
+        strip=False,
+        help_text="Paste the YAML or JSON instead of choosing a file.",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+    )
+    content_type = "application/yaml"
 
     def clean_manifest_file(self):
         upload = self.cleaned_data["manifest_file"]
-        if upload.size > 1024 * 1024:
+        if upload is None:
+            return None
+        if upload.size > MANIFEST_MAX_BYTES:
             raise forms.ValidationError("The file is larger than 1 MB.")
         try:
             text = upload.read().decode("utf-8")
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.")
-        name = upload.name.lower()
-        self.content_type = "application/json" if name.endswith(".json") else "application/yaml"
+        if upload.name.lower().endswith(".json"):
+            self.content_type = "application/json"
         return text
+
+    def clean_manifest_text(self):
+        # Browsers send a text area's line breaks as CRLF; the file they were copied from
+        # had LF, and the same text should have the same source digest.
+        text = self.cleaned_data["manifest_text"].replace("\r\n", "\n")
+        if len(text.encode()) > MANIFEST_MAX_BYTES:
+            raise forms.ValidationError("The text is longer than 1 MB.")
+        return text if text.strip() else ""
+
+    def clean(self):
+        data = super().clean()
+        has_file = data.get("manifest_file") is not None or "manifest_file" in self.errors
+        has_text = bool(data.get("manifest_text")) or "manifest_text" in self.errors
+        if not has_file and not has_text:
+            self.add_error("manifest_file", "Choose a manifest file, or paste the manifest's text.")
+        elif has_file and has_text:
+            self.add_error(
+                "manifest_text",
+                "Give the manifest once: a file or pasted text, not both.",
+            )
+        return data
+
+    def manifest(self) -> str:
+        """Return the manifest text given (call after is_valid())."""
+        return self.cleaned_data["manifest_file"] or self.cleaned_data["manifest_text"]
 
 
 # --------------------------------------------------------------------- package editor

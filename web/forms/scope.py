@@ -10,37 +10,20 @@ from approvals import manifest as manifests
 
 
 class ScopeEntryForm(forms.Form):
-    id = forms.CharField(
-        label="Identifier",
-        required=False,
-        max_length=512,
-        help_text="Action name, tool, dataset, URL or API; no spaces.",
-    )
-    access = forms.ChoiceField(
-        choices=Access.choices,
-        required=False,
-        help_text="read < write < execute < admin",
-    )
+    """One scope entry: one row of the scope table. The columns' meaning is said once,
+    above the table (SCOPE_COLUMNS), not beside every row."""
+
+    id = forms.CharField(label="Identifier", required=False, max_length=512)
+    access = forms.ChoiceField(choices=Access.choices, required=False)
     trust_boundary = forms.ChoiceField(
-        label="Trust boundary",
-        choices=TrustBoundary.choices,
-        required=False,
-        help_text="internal < external < third party",
+        label="Trust boundary", choices=TrustBoundary.choices, required=False
     )
     classification = forms.ChoiceField(
-        label="Classification",
-        choices=Classification.choices,
-        required=False,
-        initial="internal",
-        help_text="public < internal < confidential < restricted",
+        label="Classification", choices=Classification.choices, required=False, initial="internal"
     )
-    privileged = forms.BooleanField(required=False, help_text="Makes the package critical.")
-    constraints = forms.CharField(
-        required=False,
-        help_text='Optional JSON object, e.g. {"max_amount_eur": 50}.',
-        widget=forms.TextInput,
-    )
-    justification = forms.CharField(required=False, help_text="Why the agent needs it.")
+    privileged = forms.BooleanField(required=False)
+    constraints = forms.CharField(required=False, widget=forms.TextInput)
+    justification = forms.CharField(required=False)
 
     def clean_constraints(self) -> dict:
         text = self.cleaned_data["constraints"].strip()
@@ -79,6 +62,17 @@ class ScopeEntryForm(forms.Form):
 
 
 SCOPE_FIELDS = list(ScopeEntryForm.base_fields)
+# What each column of the scope table means, shown once above it.
+SCOPE_COLUMNS = {
+    "id": "an action name, tool, dataset, URL or API; no spaces",
+    "access": "read < write < execute < admin",
+    "trust_boundary": "internal < external < third party",
+    "classification": "public < internal < confidential < restricted",
+    "privileged": "makes the package critical",
+    "constraints": 'an optional JSON object, e.g. {"max_amount_eur": 50}',
+    "justification": "why the agent needs it",
+}
+REQUIRED_COLUMNS = ("id", "access")
 SCOPE_LABELS = {
     "actions": "Actions",
     "tools": "Tools",
@@ -103,8 +97,10 @@ class ScopeEditor:
     like ``scope.tools[2].access`` then lands on its row.
     """
 
-    def __init__(self, rows: dict[str, list[ScopeEntryForm]]):
+    def __init__(self, rows: dict[str, list[ScopeEntryForm]], *, focus_add: str = ""):
         self.rows = rows
+        # The kind whose add button takes the focus: its last row was just removed.
+        self.focus_add = focus_add
 
     @classmethod
     def from_manifest(cls, manifest: dict | None) -> "ScopeEditor":
@@ -121,13 +117,23 @@ class ScopeEditor:
 
     @classmethod
     def from_post(cls, data, *, add: str = "", remove: str = "") -> "ScopeEditor":
+        """Read the posted rows, then add or remove one when asked.
+
+        The keyboard focus follows the change: into the added row's first field,
+        or after a removal to the row that took its place (the add button when
+        none did). The page marks that element `autofocus`, which browsers and
+        htmx's swap both honour.
+        """
         rows = {}
+        focus_add = ""
         for kind in manifests.SCOPE_KINDS:
             pattern = re.compile(rf"^{kind}-(\d+)-id$")
             indices = sorted({int(m.group(1)) for key in data if (m := pattern.match(key))})
             values = []
+            focus = None
             for index in indices:
                 if remove == f"{kind}-{index}":
+                    focus = len(values)
                     continue
                 row = {name: data.get(f"{kind}-{index}-{name}", "") for name in SCOPE_FIELDS}
                 if not row["privileged"]:
@@ -146,8 +152,13 @@ class ScopeEditor:
             ]
             if add == kind:
                 forms_.append(ScopeEntryForm(prefix=f"{kind}-{len(forms_)}"))
+                focus = len(forms_) - 1
+            if focus is not None and focus < len(forms_):
+                forms_[focus].fields["id"].widget.attrs["autofocus"] = True
+            elif focus is not None:
+                focus_add = kind
             rows[kind] = forms_
-        return cls(rows)
+        return cls(rows, focus_add=focus_add)
 
     def is_valid(self) -> bool:
         return all(
@@ -166,9 +177,15 @@ class ScopeEditor:
         }
 
     def kinds(self):
-        """Yield (kind, label, rows) for the template."""
+        """Yield (kind, label, rows, whether its add button takes the focus) for the template."""
         for kind in manifests.SCOPE_KINDS:
-            yield kind, SCOPE_LABELS[kind], self.rows[kind]
+            yield kind, SCOPE_LABELS[kind], self.rows[kind], kind == self.focus_add
+
+    def columns(self):
+        """Yield (label, meaning, required) per column of the scope table."""
+        for name, field in ScopeEntryForm.base_fields.items():
+            label = field.label or name.replace("_", " ").capitalize()
+            yield label, SCOPE_COLUMNS[name], name in REQUIRED_COLUMNS
 
     def add_error(self, kind: str, index: int, field: str | None, message: str) -> bool:
         forms_ = self.rows.get(kind, [])

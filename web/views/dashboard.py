@@ -5,9 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from agents.models import AgentStatus
 from agents.permissions import can_register
 from approvals.models import PackageState
-from web import charts, selectors
+from web import charts, owner_home, selectors
 
 
 def _age(delta) -> str:
@@ -19,6 +20,14 @@ def _age(delta) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
+def _owner_home(user, may_register: bool):
+    """Return the owner's part of the home page, for owners of agents and product owners."""
+    home = owner_home.owner_home(user)
+    if home.drafts or home.closed or home.in_review or (may_register and not user.is_staff):
+        return home
+    return None
+
+
 @login_required
 def dashboard(request):
     user = request.user
@@ -28,6 +37,7 @@ def dashboard(request):
         signoff.age = _age(now - (signoff.package.submitted_at or signoff.created_at))
     package_counts = selectors.package_state_counts(user)
     agent_counts = selectors.agent_status_counts(user)
+    may_register = bool(can_register(user))
     context = {
         "queue": queue,
         "dimensions": selectors.user_dimensions(user),
@@ -42,7 +52,11 @@ def dashboard(request):
         "drift_count": selectors.drift_open(user).count(),
         "suspended": list(selectors.agents_suspended(user)[:20]),
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
-        "can_register": bool(can_register(user)),
+        "can_register": may_register,
         "charts": charts.dashboard_charts(user, now=now),
+        "owner_home": _owner_home(user, may_register),
+        "agent_statuses": [
+            (status, label, agent_counts[status]) for status, label in AgentStatus.choices
+        ],
     }
     return render(request, "dashboard.html", context)

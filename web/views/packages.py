@@ -111,18 +111,24 @@ def _save(request, agent, package, manifest, form=None, scope=None):
         if form is None:
             return None, web_forms.errors_apply(error, web_forms.PackageForm())
         return None, web_forms.errors_apply(error, form, scope)
+    return _then(request, package, f"Draft v{package.version} saved."), []
+
+
+def _then(request, package, saved: str):
+    """After a draft is saved: submit it when the user asked to, else reopen its editor."""
+    slug = package.agent.slug
     if request.POST.get("then") == "submit":
         try:
-            package_submit(actor=actor, package=package)
+            package_submit(actor=actor_of(request), package=package)
         except ApplicationError as error:
             messages.error(
                 request, f"Saved v{package.version} as a draft, not submitted: {error.message}"
             )
-            return redirect("package-edit", slug=agent.slug, version=package.version), []
+            return redirect("package-edit", slug=slug, version=package.version)
         messages.success(request, f"v{package.version} submitted for review.")
-        return redirect(package), []
-    messages.success(request, f"Draft v{package.version} saved.")
-    return redirect("package-edit", slug=agent.slug, version=package.version), []
+        return redirect(package)
+    messages.success(request, saved)
+    return redirect("package-edit", slug=slug, version=package.version)
 
 
 @login_required
@@ -139,7 +145,10 @@ def package_edit(request, slug, version):
 @login_required
 @require_POST
 def package_upload(request, slug):
-    """Create (or replace the given draft with) a manifest file's contents."""
+    """Create (or replace the given draft with) a manifest file's or pasted text's contents.
+
+    The draft then opens in the editor, or is submitted at once when asked.
+    """
     agent = agent_or_404(request, slug)
     version = request.POST.get("version", "")
     if version and not version.isdigit():
@@ -154,26 +163,26 @@ def package_upload(request, slug):
                 package = package_create(
                     actor=actor,
                     agent=agent,
-                    manifest=upload.cleaned_data["manifest_file"],
+                    manifest=upload.manifest(),
                     content_type=upload.content_type,
                 )
             else:
                 package = package_update_draft(
                     actor=actor,
                     package=package,
-                    manifest=upload.cleaned_data["manifest_file"],
+                    manifest=upload.manifest(),
                     content_type=upload.content_type,
                 )
         except ApplicationError as error:
             if not error.fields and error.status_code != 400:
                 return refused(request, error)
             errors = web_forms.errors_apply(error, web_forms.ManifestUploadForm())
-            # Shown beside the upload control, where the user's attention is.
+            # Shown beside the control the manifest came from, where the user's attention is.
+            control = "manifest_file" if upload.cleaned_data["manifest_file"] else "manifest_text"
             for path, message in errors:
-                upload.add_error("manifest_file", f"{path}: {message}" if path else message)
+                upload.add_error(control, f"{path}: {message}" if path else message)
         else:
-            messages.success(request, f"Draft v{package.version} created from the file.")
-            return redirect("package-edit", slug=agent.slug, version=package.version)
+            return _then(request, package, f"Draft v{package.version} saved from the manifest.")
     source = package.manifest if package is not None else _editor_source(agent)
     context = {
         "agent": agent,
