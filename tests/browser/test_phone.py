@@ -40,10 +40,23 @@ def phone_page(browser, live_server, username, csp_violations):
     return context, page
 
 
+# The outermost elements reaching past the right edge outside any scrolling box.
+OVERFLOWING = """() => {
+  const clipped = e => { for (let a = e.parentElement; a; a = a.parentElement) {
+    if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) return true; }
+    return false; };
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(e))
+    .slice(0, 5).map(e => e.tagName.toLowerCase() + '.' + [...e.classList].join('.'));
+}"""
+
+
 def no_sideways_scroll(page, url: str) -> None:
     page.goto(url)
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{url} is {width} px wide at {PHONE['width']} px"
+    assert width <= PHONE["width"], (
+        f"{url} is {width} px wide at {PHONE['width']} px: {page.evaluate(OVERFLOWING)}"
+    )
 
 
 def test_no_page_of_the_story_scrolls_sideways_at_390_px(

@@ -26,7 +26,7 @@ def test_a_decision_reads_as_who_did_what_to_which_version(workflow, agent):
     assert changes == "security1 requested changes on the Security sign-off of support-assistant v1"
     facts = {f.label: f.value for f in audit_words.event_facts(decided[0])}
     assert facts["State"] == "Pending → Approved"
-    assert facts["Dimension"] == "IAM" and facts["Verdict"] == "Approve"
+    assert facts["Dimension"] == "IAM" and facts["Verdict"] == "Approved"
     assert facts["Comment"] == "Checked."
 
 
