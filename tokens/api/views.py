@@ -79,7 +79,7 @@ class TokenListCreateView(TokenApiView):
             message = not_bindable_message(unknown)
             raise InvalidInput(message, fields={"agents": [message]})
         token, secret = token_create(
-            actor=Actor.for_user(request.user),
+            actor=Actor.for_session(request),
             user=request.user,
             name=data["name"],
             scopes=data["scopes"],
