@@ -367,6 +367,9 @@ OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_ENDPOINT")
 OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_END_SESSION_ENDPOINT")
 OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+# The client authenticates at the token endpoint with HTTP Basic (client_secret_basic,
+# the standard's default); 0 sends the secret in the form (client_secret_post).
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_BASIC_AUTH", True)
 OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
@@ -395,8 +398,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS += ["identity.oidc.ProviderBackend"]
-# After the authentication middleware: it renews an OIDC session's rights before any view.
+# After the authentication and messages middleware: it renews an OIDC session's rights
+# before any view, and says so when it ends the session.
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
     "identity.middleware.ProviderRenewalMiddleware",
 )

@@ -104,6 +104,26 @@ class ProviderBackend(OIDCAuthenticationBackend):
                 raise SuspiciousOperation("ID token refused: issued to another party (azp).")
         return claims
 
+    def retrieve_matching_jwk(self, token):
+        """Return the provider's key that signed the token: the one of its `kid`, or the only one.
+
+        A token without `kid` is accepted only from a JWKS holding one signing key
+        of its algorithm.
+        """
+        answer = requests.get(self.OIDC_OP_JWKS_ENDPOINT, timeout=settings.OIDC_TIMEOUT)
+        answer.raise_for_status()
+        header = jwt.get_unverified_header(token)
+        keys = [
+            key
+            for key in answer.json().get("keys", [])
+            if key.get("use", "sig") == "sig"
+            and key.get("alg", header.get("alg")) == header.get("alg")
+            and ("kid" not in header or key.get("kid") == header["kid"])
+        ]
+        if len(keys) != 1:
+            raise SuspiciousOperation("No single key of the provider's JWKS matches the ID token.")
+        return jwt.PyJWK(keys[0], algorithm=self.OIDC_RP_SIGN_ALGO)
+
     def id_token_verify(self, token: str) -> dict:
         """Return a verified ID token's claims (signature, issuer, audience, times; no nonce)."""
         return self.get_payload_data(token, self.retrieve_matching_jwk(token))
