@@ -18,7 +18,7 @@ def path_of(url: str) -> str:
 
 
 @pytest.fixture
-def sso(client, provider):
+def sso(client, provider):  # noqa: F811  (the fixture imported above)
     """Return a function signing the test client in through the provider as `sub`.
 
     It returns the answer of the app's callback (a redirect when signed in).
