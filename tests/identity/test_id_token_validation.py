@@ -31,7 +31,10 @@ def test_a_valid_id_token_is_accepted(provider):
     provider.user_set("sub-val", preferred_username="val")
     claims = _backend().verify_token(provider.id_token_for("sub-val", nonce="n-7"), nonce="n-7")
     assert claims["sub"] == "sub-val"
-    assert claims["iss"] == provider.url and claims["aud"] in ("countersign-tests", ["countersign-tests"])
+    assert claims["iss"] == provider.url and claims["aud"] in (
+        "countersign-tests",
+        ["countersign-tests"],
+    )
 
 
 def test_a_tampered_id_token_is_refused(provider):
