@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from dotenv import load_dotenv
@@ -388,6 +389,17 @@ OIDC_RENEW_SECONDS = env_int("OIDC_RENEW_SECONDS", 60)
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 LOGIN_REDIRECT_URL_FAILURE = "login"
 OIDC_EXEMPT_URLS: list[str] = []
+
+if OIDC_ENABLED:
+    # Signing out (a form) and signing in again for a decision (a form's redirect) end at
+    # the provider: the policy's form-action lets a form's navigation go there.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += sorted(
+        {
+            "{0.scheme}://{0.netloc}".format(urlsplit(url))
+            for url in (OIDC_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT)
+            if url
+        }
+    )
 
 INSTALLED_APPS += ["identity"]
 AUTHENTICATION_BACKENDS = [

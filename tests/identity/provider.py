@@ -5,6 +5,7 @@ JWKS), answers userinfo, refresh and end-session, and lets a test set a user's
 claims (PUT /users/<sub>) or revoke their grants (POST /users/<sub>/revoke-tokens).
 """
 
+import copy
 import os
 import threading
 from dataclasses import dataclass
@@ -123,6 +124,9 @@ def configure(settings, issuer: str) -> None:
     settings.OIDC_GROUP_MAP = GROUP_MAP
     backends = [b for b in settings.AUTHENTICATION_BACKENDS if b != "identity.oidc.ProviderBackend"]
     settings.AUTHENTICATION_BACKENDS = [*backends, "identity.oidc.ProviderBackend"]
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["form-action"].append(issuer)
+    settings.CONTENT_SECURITY_POLICY = policy
     discovery_forget()
 
 
