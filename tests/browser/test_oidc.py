@@ -35,7 +35,7 @@ def test_sign_in_through_the_provider_and_decide(
     provider,  # noqa: F811  (the fixture imported above)
     workflow,
     shots,
-    csp_violations,  # noqa: F811
+    csp_violations,
 ):
     agent = AgentFactory(slug="benefits-copilot", name="Benefits copilot", owners=[workflow.owner])
     package = workflow.submit(agent)
