@@ -388,7 +388,6 @@ OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
 OIDC_RENEW_SECONDS = env_int("OIDC_RENEW_SECONDS", 60)
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 LOGIN_REDIRECT_URL_FAILURE = "login"
-OIDC_EXEMPT_URLS: list[str] = []
 
 if OIDC_ENABLED:
     # Signing out (a form) and signing in again for a decision (a form's redirect) end at

@@ -107,7 +107,8 @@ def provider_user_sign_in(
 ):
     """Return the user of a provider account, created on its first sign-in, its rights renewed.
 
-    A local account of the same username is never taken over: the sign-in is refused.
+    An account of the same username (a local one, or another provider account's) is
+    never taken over: the sign-in is refused.
     An account deactivated here stays refused.
     """
     actor = Actor.system("single sign-on")
@@ -121,9 +122,9 @@ def provider_user_sign_in(
         users = get_user_model().objects
         if users.filter(username__iexact=username).exists():
             raise AlreadyExists(
-                f"The username {username!r} belongs to a local account; "
+                f"The username {username!r} belongs to another account; "
                 "an administrator links or renames it.",
-                fields={"username": ["Already taken by a local account."]},
+                fields={"username": ["Already taken by another account."]},
             )
         user = users.create_user(username=username, email=email)
         link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)

@@ -158,7 +158,7 @@ def test_a_local_account_is_never_taken_over(client, provider, sso):
     assert "_auth_user_id" not in client.session
     assert not ProviderIdentity.objects.exists()
     page = client.get("/login/")
-    assert "belongs to a local account" in page.content.decode()
+    assert "belongs to another account" in page.content.decode()
 
 
 def test_sign_out_ends_the_session_at_the_provider_too(client, provider, sso):
