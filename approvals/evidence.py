@@ -19,6 +19,7 @@ from audit.evidence import bundle_write, dumps, segment_covering
 from audit.models import AuditEvent
 from config.errors import NotFound
 from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
+from signoffs.services import decision_authentication
 
 
 def _time(value) -> str | None:
@@ -43,6 +44,7 @@ def _decision(decision: Decision, items: dict) -> dict:
         "verdict": decision.verdict,
         "comment": decision.comment,
         "created_at": _time(decision.created_at),
+        "authentication": decision_authentication(decision),
         "answers": decision.answers,
         "answered_items": [
             {

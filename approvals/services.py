@@ -361,6 +361,7 @@ def signoff_decide(
         raise NotPermitted(check.message, code=check.code)
     if signoff.state != SignOffState.PENDING:
         raise InvalidTransition("This sign-off is already decided.", code="signoff_closed")
+    actor.require_fresh_authentication()
     decision = decision_record(
         actor=actor, signoff=signoff, verdict=verdict, comment=comment, answers=answers or {}
     )
@@ -404,6 +405,7 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         check = can_suspend(actor.user, agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
+        actor.require_fresh_authentication()
     if not reason or not reason.strip():
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
     if agent.suspended_at is not None:

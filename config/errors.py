@@ -45,6 +45,12 @@ class NotPermitted(ApplicationError):
     default_code = "not_permitted"
 
 
+class StepUpRequired(NotPermitted):
+    """A consequential action of a person whose authentication is older than the step-up window."""
+
+    default_code = "step_up_required"
+
+
 class NotFound(ApplicationError):
     status_code = HTTPStatus.NOT_FOUND
     default_code = "not_found"

@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from dotenv import load_dotenv
@@ -342,3 +343,75 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+
+# Sign-in: local passwords and single sign-on through an OpenID Connect provider
+# (the identity app; README "Single sign-on (OIDC)"). OIDC is on when an issuer and
+# a client id are set; its endpoints come from the issuer's discovery document
+# unless set here one by one.
+
+# Local password sign-in, for `make run`'s demo and break-glass admin; 0 refuses it
+# on the sign-in page and the admin's alike.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+# A decision, the kill switch and a new API token need a sign-in this recent, in seconds.
+STEP_UP_SECONDS = env_int("STEP_UP_SECONDS", 900)
+
+OIDC_ISSUER = env("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+OIDC_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID)
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_ENDPOINT")
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_END_SESSION_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+# The client authenticates at the token endpoint with HTTP Basic (client_secret_basic,
+# the standard's default); 0 sends the secret in the form (client_secret_post).
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_BASIC_AUTH", True)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+# Seconds of clock difference with the provider tolerated on ID token times.
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 30)
+# The claim naming the user's groups at the provider, and what each group grants here:
+# "provider-group=target" pairs, comma-separated, a target being a role group
+# (config/roles.py), `staff`, or `team:<slug>`. Empty: each role group of the same name.
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_MAP = env("OIDC_GROUP_MAP")
+# The claim a new user's username comes from (then email, then sub).
+OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
+# An OIDC session's rights are renewed from the provider (its refresh token and
+# userinfo) when they are this many seconds old; a refusal there signs the user out.
+OIDC_RENEW_SECONDS = env_int("OIDC_RENEW_SECONDS", 60)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+
+if OIDC_ENABLED:
+    # Signing out (a form) and signing in again for a decision (a form's redirect) end at
+    # the provider: the policy's form-action lets a form's navigation go there.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += sorted(
+        {
+            "{0.scheme}://{0.netloc}".format(urlsplit(url))
+            for url in (OIDC_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT)
+            if url
+        }
+    )
+
+INSTALLED_APPS += ["identity"]
+AUTHENTICATION_BACKENDS = [
+    "identity.backends.LocalPasswordBackend"
+    if backend == "django.contrib.auth.backends.ModelBackend"
+    else backend
+    for backend in AUTHENTICATION_BACKENDS
+]
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS += ["identity.oidc.ProviderBackend"]
+# After the authentication and messages middleware: it renews an OIDC session's rights
+# before any view, and says so when it ends the session.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "identity.middleware.ProviderRenewalMiddleware",
+)

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from audit.actors import AuthMethod
+
 
 class Dimension(models.TextChoices):
     IAM = "iam", "IAM"
@@ -105,6 +107,12 @@ class Decision(models.Model):
     comment = models.TextField(blank=True)
     answers = models.JSONField(default=dict, help_text="Checklist item code -> true/false.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # How the reviewer proved who they were for this decision (audit.actors.AuthMethod),
+    # when, and the provider's assurance level and methods when it sent them.
+    auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, blank=True)
+    auth_time = models.DateTimeField(null=True, blank=True)
+    auth_acr = models.CharField(max_length=200, blank=True)
+    auth_amr = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["signoff", "created_at"]

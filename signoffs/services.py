@@ -1,11 +1,13 @@
 """Checklists and the derivation of a sign-off's state from its decisions."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from django.db import transaction
 
 from audit.actors import Actor
+from audit.chain import format_time
 from audit.services import audit_record
 from config.errors import InvalidInput
 from signoffs.models import Checklist, ChecklistItem, Decision, SignOff, SignOffState, Verdict
@@ -121,8 +123,21 @@ def decision_record(
             "Say what must change.", fields={"comment": ["A comment is required to refuse."]}
         )
     cleaned = answers_validate(checklist=signoff.checklist, verdict=verdict, answers=answers)
+    authentication = actor.authentication
     decision = Decision.objects.create(
-        signoff=signoff, reviewer=actor.user, verdict=verdict, comment=comment, answers=cleaned
+        signoff=signoff,
+        reviewer=actor.user,
+        verdict=verdict,
+        comment=comment,
+        answers=cleaned,
+        auth_method=authentication.method,
+        auth_time=(
+            datetime.fromtimestamp(authentication.at, tz=UTC)
+            if authentication.at is not None
+            else None
+        ),
+        auth_acr=authentication.acr,
+        auth_amr=authentication.amr,
     )
     before = signoff.state
     signoff.state = signoff_state_from(signoff.decisions.all(), signoff.required_approvals)
@@ -142,6 +157,17 @@ def decision_record(
             "comment": comment,
             "answers": cleaned,
             "checklist_version": signoff.checklist.version,
+            "authentication": decision_authentication(decision),
         },
     )
     return decision
+
+
+def decision_authentication(decision: Decision) -> dict:
+    """Return how the decider authenticated, as the audit trail and the evidence record it."""
+    return {
+        "method": decision.auth_method,
+        "auth_time": format_time(decision.auth_time) if decision.auth_time else None,
+        "acr": decision.auth_acr,
+        "amr": list(decision.auth_amr),
+    }

@@ -28,6 +28,9 @@ class ApiTokenCreateForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.actor is not None and not self.actor.authentication.is_fresh():
+            # The service refuses it too; here the admin shows why instead of failing.
+            self.add_error(None, "Sign in again (log out and in) before creating a token.")
         try:
             token_validate(
                 user=cleaned.get("user"),
@@ -68,7 +71,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = ApiTokenCreateForm
         form = super().get_form(request, obj, **kwargs)
-        form.actor = Actor.for_user(request.user)
+        form.actor = Actor.for_session(request)
         return form
 
     def get_readonly_fields(self, request, obj=None):
@@ -81,7 +84,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if change:
             return
         token, secret = token_create(
-            actor=Actor.for_user(request.user),
+            actor=Actor.for_session(request),
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],

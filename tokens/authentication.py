@@ -59,8 +59,14 @@ class TokenAuthentication(BaseAuthentication):
 
 
 def actor_for(request) -> Actor:
-    """Return the actor of an API request: its user, and the token when one was used."""
+    """Return the actor of an API request: its user, and the token when one was used.
+
+    Without a token the request is a signed-in browser session's, and the actor
+    carries how that session authenticated.
+    """
     token = request.auth if isinstance(request.auth, RequestToken) else None
+    if token is None:
+        return Actor.for_session(request)
     return Actor.for_user(request.user, token)
 
 

@@ -198,6 +198,7 @@ def token_create(
     The secret is never available again. The token's scopes are capped by its
     user's role and its agents by what the user may bind (see token_validate).
     """
+    actor.require_fresh_authentication()
     fields = token_validate(
         user=user,
         name=name,

@@ -1,14 +1,15 @@
 """The pages' URLs, sign-in included."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from identity.oidc import ProviderLogoutView
 from web.views import agents, audit, dashboard, packages, tokens
-from web.views.login import LoginView
+from web.views.login import LoginView, step_up
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/again/", step_up, name="step-up"),
+    path("logout/", ProviderLogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
     path("agents/", agents.agent_list, name="agent-list"),
     path("agents/new/", agents.agent_new, name="agent-new"),

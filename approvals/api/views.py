@@ -217,7 +217,9 @@ class DecisionCreateView(ApiMixin, APIView):
         description=(
             "The same who-may-decide rules as the browser; a refusal answers 403 with its "
             "reason as the error code (`not_reviewer`, `not_assigned`, `self_review`, "
-            "`owner_review`, `already_decided`, `other_dimension`)."
+            "`owner_review`, `already_decided`, `other_dimension`). Signed in (no token), "
+            "the sign-in must be at most STEP_UP_SECONDS old (403 `step_up_required`); "
+            "a token's decision records the authentication method `token`."
         ),
         request=DecisionInputSerializer,
         parameters=[IDEMPOTENCY_KEY],
@@ -251,6 +253,10 @@ class AgentSuspendView(ApiMixin, APIView):
 
     @extend_schema(
         summary="Pull the kill switch: every gate check denies from now on",
+        description=(
+            "Signed in (no token), the sign-in must be at most STEP_UP_SECONDS old "
+            "(403 `step_up_required`)."
+        ),
         request=SuspendSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: AgentSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},

@@ -63,7 +63,8 @@ class TokenListCreateView(TokenApiView):
         summary="Create an API token for yourself; its secret is in this answer only",
         description=(
             "Scopes are capped by your role (a refused one is a `scopes` field error), "
-            "agents are those you own (staff: any). Signed-in sessions only."
+            "agents are those you own (staff: any). Signed-in sessions only, signed in at "
+            "most STEP_UP_SECONDS ago (403 `step_up_required`)."
         ),
         request=TokenCreateSerializer,
         responses={201: TokenCreatedSerializer, **errors(400, 401, 403, 429)},
@@ -79,7 +80,7 @@ class TokenListCreateView(TokenApiView):
             message = not_bindable_message(unknown)
             raise InvalidInput(message, fields={"agents": [message]})
         token, secret = token_create(
-            actor=Actor.for_user(request.user),
+            actor=Actor.for_session(request),
             user=request.user,
             name=data["name"],
             scopes=data["scopes"],

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from agents.permissions import can_edit, can_register, can_suspend
 from agents.services import agent_create
@@ -19,6 +20,7 @@ from web.views.common import (
     actor_of,
     agent_or_404,
     refused,
+    step_up_needed,
 )
 
 
@@ -112,6 +114,10 @@ def agent_suspend(request, slug):
     check = can_suspend(request.user, agent)
     if not check:
         return refused(request, InvalidInput(check.message, code=check.code), status=403)
+    if request.method == "POST":
+        again = step_up_needed(request, reverse("agent-suspend", args=[agent.slug]))
+        if again is not None:
+            return again
     form = web_forms.SuspendForm(request.POST or None)
     confirming = False
     if request.method == "POST" and form.is_valid():

@@ -1,6 +1,9 @@
 """What the page views share: the acting user, refusals, objects in the user's scope."""
 
-from django.shortcuts import get_object_or_404, render
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from agents.models import Agent
@@ -11,7 +14,16 @@ from web import selectors
 
 
 def actor_of(request) -> Actor:
-    return Actor.for_user(request.user)
+    return Actor.for_session(request)
+
+
+def step_up_needed(request, next_url: str):
+    """Return the way to the step-up page when the user's sign-in is too old for a
+    consequential action (the service refuses it too); None when it is fresh enough."""
+    if actor_of(request).authentication.is_fresh():
+        return None
+    messages.warning(request, "Confirm it is you first: nothing was changed.")
+    return redirect(f"{reverse('step-up')}?{urlencode({'next': next_url})}")
 
 
 def refused(request, error: ApplicationError, *, status: int | None = None):

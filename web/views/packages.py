@@ -29,6 +29,7 @@ from web.views.common import (
     evidence_links,
     package_or_404,
     refused,
+    step_up_needed,
 )
 
 
@@ -303,6 +304,9 @@ def package_decide(request, slug, version, dimension):
     if dimension not in Dimension.values:
         raise Http404("No such dimension.")
     package = package_or_404(request, slug, version)
+    again = step_up_needed(request, f"{package.get_absolute_url()}#decide-{dimension}")
+    if again is not None:
+        return again
     signoff = package.signoffs.select_related("checklist").filter(dimension=dimension).first()
     if signoff is None:
         return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -13,13 +14,17 @@ from config.errors import InvalidInput, InvalidTransition
 from tokens.selectors import tokens_list
 from tokens.services import token_create, token_revoke
 from web import forms as web_forms
-from web.views.common import actor_of
+from web.views.common import actor_of, step_up_needed
 
 
 @never_cache
 @login_required
 def token_list(request):
     """List the user's tokens and create one; a new token's secret is shown on this answer only."""
+    if request.method == "POST":
+        again = step_up_needed(request, reverse("token-list"))
+        if again is not None:
+            return again
     form = web_forms.TokenCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

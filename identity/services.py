@@ -1,0 +1,146 @@
+"""Writes on users' rights and provider accounts; each change is an audit event.
+
+`user_groups_set` and `user_teams_set` are the changes of a user's groups and
+teams as the audit trail records them (`user.groups_changed`,
+`user.teams_changed`, with what was added and removed and the change's source).
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group as AuthGroup
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Team
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import AlreadyExists, NotPermitted
+from config.roles import Group
+from identity.mapping import STAFF, GroupMap, Rights
+from identity.models import ProviderIdentity
+
+
+def _change_record(*, actor: Actor, user, action: str, before, after, source: str) -> None:
+    added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+    if added or removed:
+        audit_record(
+            actor=actor,
+            action=action,
+            target=user,
+            before={"names": sorted(before)},
+            after={"names": sorted(after)},
+            data={
+                "user": user.get_username(),
+                "added": added,
+                "removed": removed,
+                "source": source,
+            },
+        )
+
+
+@transaction.atomic
+def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | None = None):
+    """Make the user's role groups exactly `groups` (and staff `staff`, unless None).
+
+    Staff is recorded among the groups as `staff`. Groups outside config/roles.py
+    are left alone.
+    """
+    wanted = set(groups)
+    unknown = wanted - set(Group.values)
+    if unknown:
+        raise ValueError(f"Not role groups: {sorted(unknown)}")
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
+    before = held | ({STAFF} if user.is_staff else set())
+    for name in wanted - held:
+        user.groups.add(AuthGroup.objects.get_or_create(name=name)[0])
+    user.groups.remove(*AuthGroup.objects.filter(name__in=held - wanted))
+    if staff is not None and staff != user.is_staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
+    after = wanted | ({STAFF} if user.is_staff else set())
+    _change_record(
+        actor=actor,
+        user=user,
+        action="user.groups_changed",
+        before=before,
+        after=after,
+        source=source,
+    )
+    return user
+
+
+@transaction.atomic
+def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> None:
+    """Make the user a member of exactly the teams of `teams` among `managed` (slugs).
+
+    `managed` None means every team. A slug naming no team is skipped: staff
+    create teams.
+    """
+    scope = Team.objects.all() if managed is None else Team.objects.filter(slug__in=managed)
+    scope = scope.select_for_update()
+    held = set(scope.filter(members=user).values_list("slug", flat=True))
+    wanted = set(scope.filter(slug__in=teams).values_list("slug", flat=True))
+    for team in scope.filter(slug__in=wanted - held):
+        team.members.add(user)
+    for team in scope.filter(slug__in=held - wanted):
+        team.members.remove(user)
+    _change_record(
+        actor=actor,
+        user=user,
+        action="user.teams_changed",
+        before=held,
+        after=wanted,
+        source=source,
+    )
+
+
+def user_rights_apply(user, rights: Rights, mapping: GroupMap, *, actor: Actor, source: str):
+    """Give the user what the mapping grants, and take away what it no longer does."""
+    user = user_groups_set(user, rights.groups, actor=actor, source=source, staff=rights.staff)
+    user_teams_set(user, rights.teams, actor=actor, source=source, managed=mapping.teams)
+    return user
+
+
+@transaction.atomic
+def provider_user_sign_in(
+    *, issuer: str, subject: str, username: str, email: str, rights: Rights, mapping: GroupMap
+):
+    """Return the user of a provider account, created on its first sign-in, its rights renewed.
+
+    An account of the same username (a local one, or another provider account's) is
+    never taken over: the sign-in is refused.
+    An account deactivated here stays refused.
+    """
+    actor = Actor.system("single sign-on")
+    link = (
+        ProviderIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
+    if link is None:
+        users = get_user_model().objects
+        if users.filter(username__iexact=username).exists():
+            raise AlreadyExists(
+                f"The username {username!r} belongs to another account; "
+                "an administrator links or renames it.",
+                fields={"username": ["Already taken by another account."]},
+            )
+        user = users.create_user(username=username, email=email)
+        link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+        audit_record(
+            actor=actor,
+            action="user.created",
+            target=user,
+            after={"username": username, "email": email},
+            data={"issuer": issuer, "subject": subject, "source": "oidc"},
+        )
+    user = link.user
+    if not user.is_active:
+        raise NotPermitted("This account is deactivated.", code="inactive")
+    if email and user.email != email:
+        user.email = email
+        user.save(update_fields=["email"])
+    link.last_sign_in_at = timezone.now()
+    link.save(update_fields=["last_sign_in_at"])
+    return user_rights_apply(user, rights, mapping, actor=actor, source="oidc")
