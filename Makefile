@@ -19,7 +19,7 @@ venv install: $(BIN)/activate
 # Embedded default: SQLite under var/, Celery worker with embedded beat on the
 # filesystem broker. Set DATABASE_URL / CELERY_BROKER_URL to use PostgreSQL / Redis.
 run: $(BIN)/activate
-	DEBUG=$${DEBUG:-1} scripts/run.sh $(PORT)
+	scripts/run.sh $(PORT)
 
 services:
 	scripts/services.sh
