@@ -67,6 +67,12 @@ def test_product_owner_pages(demo_sign_in, demo_site, guide_shots):
     owner.goto(f"{demo_site.url}/audit/")
     expect(owner.locator("#audit-events")).to_contain_text("support-assistant")
     guide_shots(owner, "owner-audit-log")
+    # Another team's agent, or none: the app's 404 in the site's layout.
+    response = owner.goto(f"{demo_site.url}/agents/no-such-agent/")
+    assert response.status == 404
+    expect(owner.get_by_test_id("error-page")).to_contain_text("Page not found")
+    expect(owner.get_by_role("navigation", name="Main")).to_be_visible()
+    guide_shots(owner, "error-404-signed-in")
 
 
 def test_compliance_officer_pages(demo_sign_in, demo_site, guide_shots):
