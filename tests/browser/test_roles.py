@@ -43,6 +43,9 @@ def test_signed_out_the_sign_in_page_and_the_apps_own_404(demo_sign_in, demo_sit
     page = demo_sign_in(None)
     expect(page.locator("h1")).to_contain_text("Sign in")
     guide_shots(page, "signin")
+    favicon = page.locator("link[rel=icon]").get_attribute("href")
+    answer = page.request.get(f"{demo_site.url}{favicon}")
+    assert answer.ok and answer.headers["content-type"].startswith("image/svg+xml")
     response = page.goto(f"{demo_site.url}/no-such-page/")
     assert response.status == 404
     expect(page.get_by_test_id("error-page")).to_contain_text("Page not found")
