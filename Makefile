@@ -6,7 +6,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/countersign
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv install services lint format bench bench-quick bench-instructions clean
+.PHONY: run test screenshots venv install services lint format bench bench-quick bench-instructions clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ venv install: $(BIN)/activate
 # Embedded default: SQLite under var/, Celery worker with embedded beat on the
 # filesystem broker. Set DATABASE_URL / CELERY_BROKER_URL to use PostgreSQL / Redis.
 run: $(BIN)/activate
-	DEBUG=$${DEBUG:-1} scripts/run.sh $(PORT)
+	scripts/run.sh $(PORT)
 
 services:
 	scripts/services.sh
@@ -32,6 +32,13 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production-use-0123456789
 test: $(BIN)/activate services
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
 	$(TEST_ENV) $(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
+
+# The user guides' pictures (docs/images/): the browser story of every role on
+# make run's demo data (SQLite), each page checked by axe-core as it is taken.
+screenshots: $(BIN)/activate services
+	rm -f docs/images/*.png
+	$(TEST_ENV) COUNTERSIGN_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/python -m pytest \
+		-p no:cacheprovider -q -k sqlite tests/browser/test_roles.py
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

@@ -299,7 +299,7 @@ def measure_http(database: str, runs: int, duration: int) -> dict:
         targets[name] = (GATE, post_script(f"gate_{i}", body, fixture["token"], vary))
     results = {name: [] for name in targets}
     one_query = targets["one primary-key query"]
-    # BENCH_WORKERS=2 reproduces the NOTES.md baselines' server (two sync workers).
+    # BENCH_WORKERS=2 reproduces the reference baselines' server (two sync workers).
     workers = os.environ.get("BENCH_WORKERS")
     with Gunicorn(database, workers=int(workers) if workers else None):
         for body in bodies.values():

@@ -245,7 +245,7 @@ CELERY_TIMEZONE = "UTC"
 
 # Domain settings.
 COUNTERSIGN = {
-    # Days an approval stays valid, by risk tier (DESIGN.md rule 5).
+    # Days an approval stays valid, by risk tier (docs/design.md, rule 5).
     "RECERTIFICATION_DAYS": {"critical": 30, "high": 90, "medium": 180, "low": 365},
     # A recertification review opens this many days ahead of expiry.
     "RECERTIFICATION_LEAD_DAYS": env_int("RECERTIFICATION_LEAD_DAYS", 14),

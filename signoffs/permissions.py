@@ -1,4 +1,4 @@
-"""Who may decide a sign-off (DESIGN.md rules 2 and 3)."""
+"""Who may decide a sign-off (docs/design.md, rules 2 and 3)."""
 
 from django.contrib.contenttypes.models import ContentType
 from guardian.models import UserObjectPermission

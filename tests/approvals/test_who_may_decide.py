@@ -1,4 +1,4 @@
-"""Every refusal of the who-may-decide rules (DESIGN.md rules 2 and 3)."""
+"""Every refusal of the who-may-decide rules (docs/design.md, rules 2 and 3)."""
 
 import pytest
 from guardian.shortcuts import assign_perm

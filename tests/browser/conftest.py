@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.browser import demo_site as demo_site_module
 from tests.factories import TeamFactory, UserFactory
 from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
 
@@ -144,3 +145,66 @@ def sign_in(browser, live_server, csp_violations):
     yield open_as
     for context in contexts:
         context.close()
+
+
+# `make screenshots` sets this to docs/images: the story on the demo data then
+# saves the user guides' pictures there (viewport-sized, from the SQLite run).
+GUIDE_IMAGES = os.environ.get("COUNTERSIGN_SCREENSHOTS", "")
+DEMO_PASSWORD = "countersign-demo"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_site(request, tmp_path_factory):
+    """`make run` (scripts/run.sh) on a scratch database of each kind, with the demo data."""
+    site, stop = demo_site_module.start(request.param, tmp_path_factory.mktemp(request.param))
+    yield site
+    stop()
+
+
+@pytest.fixture
+def demo_sign_in(browser, demo_site, csp_violations):
+    """Return a function opening a fresh browser session on the demo site, signed in as a
+    demo user (or signed out with `None`); every page is watched for CSP violations."""
+    contexts = []
+
+    def open_as(username: str | None):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        watch_csp(context, csp_violations)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{demo_site.url}/login/")
+        if username:
+            page.fill("#id_username", username)
+            page.fill("#id_password", DEMO_PASSWORD)
+            page.click("button:has-text('Sign in')")
+            page.wait_for_url(f"{demo_site.url}/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def guide_shots(demo_site):
+    """Return a function checking a page with axe-core and saving its screenshot.
+
+    Like `shots`, on the demo site: 0 critical and 0 serious accessibility
+    findings on every page. With COUNTERSIGN_SCREENSHOTS set, the SQLite run
+    writes the user guides' images there.
+    """
+    folder = ARTIFACTS / f"demo-{demo_site.database}"
+    folder.mkdir(parents=True, exist_ok=True)
+    guide = Path(GUIDE_IMAGES) if GUIDE_IMAGES and demo_site.database == "sqlite" else None
+
+    def shoot(page, name: str) -> Path:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        if guide:
+            guide.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(guide / f"{name}.png"))
+        problems = accessibility_problems(page)
+        assert not problems, f"{name} ({page.url}):\n" + "\n".join(problems)
+        return folder / f"{name}.png"
+
+    return shoot

@@ -28,6 +28,15 @@ def test_an_unknown_page_is_the_apps_404(client, owner, settings):
     assert 'data-testid="error-page"' in html and "Page not found" in html
 
 
+def test_signed_in_the_404_keeps_the_sites_navigation(client, owner, settings):
+    settings.DEBUG = False
+    client.force_login(owner)
+    html = client.get("/agents/no-such-agent/").content.decode()
+    assert 'data-testid="error-page"' in html and "Page not found" in html
+    assert '<nav aria-label="Main">' in html and "Signed in as <strong>owner</strong>" in html
+    assert '<link rel="icon" href="/static/favicon.svg"' in html
+
+
 def test_a_refused_page_is_the_apps_403(client, owner, settings):
     settings.DEBUG = False
     client.force_login(owner)
@@ -52,6 +61,7 @@ def test_the_500_page_renders_without_a_request_or_the_database():
     with CaptureQueriesContext(connection) as queries:
         html = loader.get_template("500.html").render()
     assert "Something went wrong" in html and len(queries) == 0
+    assert '<link rel="icon"' in html
 
 
 def test_the_api_keeps_its_json_errors(client, owner, settings):

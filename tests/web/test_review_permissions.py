@@ -1,4 +1,4 @@
-"""Who sees and who may use the decision forms of the review page (DESIGN.md rules 2 and 3)."""
+"""Who sees and who may use the decision forms of the review page (docs/design.md rules 2, 3)."""
 
 import pytest
 from django.urls import reverse
