@@ -52,9 +52,7 @@ class MembershipHistory:
         self.agent = agent
         self._groups = defaultdict(list)  # user id -> [(seq, before, after)]
         events = AuditEvent.objects.filter(action=GROUPS_CHANGED).order_by("seq")
-        for seq, target, before, after in events.values_list(
-            "seq", "target_id", "before", "after"
-        ):
+        for seq, target, before, after in events.values_list("seq", "target_id", "before", "after"):
             self._groups[int(target)].append(
                 (seq, set(before.get("groups", [])), set(after.get("groups", [])))
             )

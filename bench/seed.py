@@ -27,8 +27,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agents.models import Team  # noqa: E402
 from agents.membership import team_members_change  # noqa: E402
+from agents.models import Team  # noqa: E402
 from agents.services import team_create  # noqa: E402
 from approvals import manifest as manifests  # noqa: E402
 from audit.actors import Actor  # noqa: E402

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import Source, team_members_change, user_groups_change
 from agents.models import Agent, Team
 from agents.observations import observations_record
-from agents.membership import Source, team_members_change, user_groups_change
 from agents.services import agent_create, team_create
 from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide

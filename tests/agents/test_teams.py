@@ -36,7 +36,10 @@ def test_a_membership_change_is_one_audit_event_per_user(owner, other_owner, aud
             "tests",
             str(user.pk),
         )
-    assert (events["owner"].before, events["owner"].after) == ({"teams": ["finance"]}, {"teams": []})
+    assert (events["owner"].before, events["owner"].after) == (
+        {"teams": ["finance"]},
+        {"teams": []},
+    )
     assert events["owner"].data == {
         "user": "owner",
         "added": [],
@@ -70,7 +73,9 @@ def test_the_team_command_creates_teams_and_changes_members(owner, other_owner, 
     call_command("team", "remove", "ops", "owner")
     team = Team.objects.get(slug="ops")
     assert (team.name, members(team)) == ("Operations", ["other-owner"])
-    assert [(e.action, e.actor_label, e.data.get("user"), e.data.get("source")) for e in since()] == [
+    assert [
+        (e.action, e.actor_label, e.data.get("user"), e.data.get("source")) for e in since()
+    ] == [
         ("team.created", "manage.py team", None, None),
         ("user.teams_changed", "manage.py team", "owner", "command"),
         ("user.teams_changed", "manage.py team", "other-owner", "command"),

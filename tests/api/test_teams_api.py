@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents.models import Agent
 from agents.membership import team_members_change
+from agents.models import Agent
 from approvals.services import package_create
 from audit.actors import Actor
 from tests.api.conftest import error_of

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.models import Team
 from agents.membership import Source, team_members_change
+from agents.models import Team
 from agents.services import team_by_slug, team_create, users_by_username
 from audit.actors import Actor
 from config.errors import ApplicationError
