@@ -222,6 +222,7 @@ def test_an_assignment_decides_who_reviews_and_shows_on_the_agent_page(
     assert 'iam2 <span class="small muted">(assigned)</span>' in detail
     assert "security and PAM reviewers, staff, iam1" in detail
     assert reverse("agent-reviewers", args=[agent.slug]) in detail
+    assert "agent.reviewer_assigned" in detail and "iam2: review_iam" in detail  # the timeline
     # Only the assigned reviewer may decide the dimension now; iam1 may suspend.
     decide = reverse("package-decide", args=[agent.slug, package.version, "iam"])
     client.force_login(iam1)
