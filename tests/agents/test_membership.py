@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from agents.membership import (
@@ -152,3 +153,23 @@ def test_the_demo_seed_records_its_group_changes(checklists, audit_since):
     since = audit_since()
     call_command("seed_demo")
     assert [e for e in since() if e.action.startswith("user.")] == []
+
+
+def test_the_groups_command_changes_groups_and_records_each_change(owner, audit_since, capsys):
+    since = audit_since()
+    call_command("groups", "add", "owner", "iam", "pam")
+    call_command("groups", "remove", "owner", "pam")
+    call_command("groups", "set", "owner", "security")
+    assert capsys.readouterr().out.splitlines()[-1] == "owner\tsecurity"
+    assert [
+        (e.actor_label, e.data["added"], e.data["removed"], e.data["source"]) for e in since()
+    ] == [
+        ("manage.py groups", ["iam", "pam"], [], "command"),
+        ("manage.py groups", [], ["pam"], "command"),
+        ("manage.py groups", ["security"], ["iam", "product-owner"], "command"),
+    ]
+    with pytest.raises(CommandError, match="No group 'root'"):
+        call_command("groups", "add", "owner", "root")
+    with pytest.raises(CommandError, match="No user 'ghost'"):
+        call_command("groups", "set", "ghost")
+    assert names(owner) == ["security"]
