@@ -1,8 +1,14 @@
-from django.contrib import admin
-from guardian.admin import GuardedModelAdmin
+"""The admin of agents, teams, users and groups: every change of membership goes through
+agents.membership, inside the admin's transaction, so it commits with its audit event."""
 
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+
+from agents.membership import Source, team_members_set, user_groups_set
 from agents.models import Agent, Observation, Team
-from agents.services import team_create, team_members_change
+from agents.services import team_create
 from audit.actors import Actor
 
 
@@ -29,14 +35,11 @@ class TeamAdmin(admin.ModelAdmin):
             obj.pk = team.pk
 
     def save_related(self, request, form, formsets, change):
-        team = form.instance
-        wanted = set(form.cleaned_data["members"])
-        current = set(team.members.all())
-        team_members_change(
+        team_members_set(
             actor=Actor.for_user(request.user),
-            team=team,
-            add=wanted - current,
-            remove=current - wanted,
+            team=form.instance,
+            members=form.cleaned_data["members"],
+            source=Source.ADMIN,
         )
 
     def has_delete_permission(self, request, obj=None):
@@ -45,7 +48,10 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(GuardedModelAdmin):
+class AgentAdmin(admin.ModelAdmin):
+    """Read-only. Reviewers are assigned per agent on the app's reviewers page, which
+    audits each grant; the admin offers no object-permission editor that would not."""
+
     list_display = ["slug", "name", "team", "deployment", "status", "risk_tier", "suspended_at"]
     list_select_related = ["team"]
     list_filter = ["status", "deployment", "risk_tier", "team"]
@@ -74,4 +80,38 @@ class ObservationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class CountersignUserAdmin(UserAdmin):
+    """Django's user admin, with the groups set through the service that audits the change."""
+
+    def save_related(self, request, form, formsets, change):
+        groups = form.cleaned_data.pop("groups", None)
+        super().save_related(request, form, formsets, change)
+        if groups is not None:
+            user_groups_set(
+                form.instance, groups, actor=Actor.for_user(request.user), source=Source.ADMIN
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        # A deletion would drop the user's memberships unaudited: deactivate instead.
+        return False
+
+
+@admin.register(Group)
+class CountersignGroupAdmin(GroupAdmin):
+    """Groups and their permissions. A group keeps its name and is never deleted: either
+    would change who holds a role (config.roles.Group) without an audit event."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -2,10 +2,30 @@
 
 from dataclasses import dataclass
 
-from config.roles import REGISTER_GROUPS
+from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS
 
 # Groups whose members may pull any agent's kill switch.
 SUSPEND_GROUPS = ("security", "pam")
+# The object permission that lets one user pull one agent's kill switch.
+SUSPEND_PERMISSION = "suspend_agent"
+
+
+def review_permission(dimension: str) -> str:
+    """Return the codename of the object permission assigning a reviewer of the dimension."""
+    return f"review_{dimension}"
+
+
+# The object permissions staff assign per agent, with what each lets its holder do.
+ASSIGNABLE_PERMISSIONS = {
+    **{review_permission(str(g)): f"Reviewer of the {g} sign-off" for g in REVIEWER_GROUPS},
+    SUSPEND_PERMISSION: "May pull the kill switch",
+}
+
+
+def permission_dimension(codename: str) -> str | None:
+    """Return the dimension a review permission assigns, or None for another permission."""
+    dimension = codename.removeprefix("review_")
+    return dimension if codename != dimension and dimension in REVIEWER_GROUPS else None
 
 
 @dataclass(frozen=True)
@@ -37,7 +57,7 @@ def can_suspend(user, agent) -> Check:
     if (
         user.is_staff
         or in_groups(user, SUSPEND_GROUPS)
-        or user.has_perm("agents.suspend_agent", agent)
+        or user.has_perm(f"agents.{SUSPEND_PERMISSION}", agent)
     ):
         return ALLOWED
     return Check(False, "not_permitted", "Only security or PAM reviewers and staff may suspend.")
@@ -81,4 +101,13 @@ def can_report_observations(user, agent, *, bound_to_agent: bool) -> Check:
         False,
         "not_owner",
         "Only the agent's owners, or a token bound to the agent, report its observations.",
+    )
+
+
+def can_administer_members(user) -> Check:
+    """Staff administer groups, teams and the reviewers assigned to agents."""
+    if user.is_authenticated and user.is_active and user.is_staff:
+        return ALLOWED
+    return Check(
+        False, "not_staff", "Only staff administer groups, teams and reviewer assignments."
     )

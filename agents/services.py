@@ -220,13 +220,9 @@ def team_by_slug(slug: str) -> Team | None:
     return team
 
 
-def _members(team: Team) -> list[str]:
-    return sorted(team.members.values_list("username", flat=True))
-
-
 @transaction.atomic
 def team_create(*, actor: Actor, slug: str, name: str) -> Team:
-    """Create a team (staff administer teams); members are added with team_members_change."""
+    """Create a team (staff administer teams); agents.membership changes its members."""
     errors = {}
     try:
         validate_slug(slug)
@@ -247,27 +243,4 @@ def team_create(*, actor: Actor, slug: str, name: str) -> Team:
     audit_record(
         actor=actor, action="team.created", target=team, after={"slug": slug, "name": team.name}
     )
-    return team
-
-
-@transaction.atomic
-def team_members_change(*, actor: Actor, team: Team, add=(), remove=()) -> Team:
-    """Add and remove members of a team; a change of membership is an audit event."""
-    team = Team.objects.select_for_update().get(pk=team.pk)
-    before = _members(team)
-    team.members.add(*add)
-    team.members.remove(*remove)
-    after = _members(team)
-    if after != before:
-        audit_record(
-            actor=actor,
-            action="team.members_changed",
-            target=team,
-            before={"members": before},
-            after={"members": after},
-            data={
-                "added": sorted(set(after) - set(before)),
-                "removed": sorted(set(before) - set(after)),
-            },
-        )
     return team

@@ -10,6 +10,7 @@ from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
 from agents.vocabulary import RiskTier, ScopeKind
+from approvals.eligibility import eligibility_of
 from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, diff_manifests
 from approvals.models import ApprovalPackage, PackageState
 from audit import signing
@@ -167,12 +168,26 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
     events = AuditEvent.objects.filter(
         agent_slug=package.agent.slug, seq__gte=first_seq, seq__lte=last_seq
     )
-    summary = summary_html(record, diff, signoffs, segment, checkpoints)
+    decision_ids = [
+        decision["id"]
+        for signoff in signoffs
+        for decision in [
+            *signoff["decisions"],
+            *(signoff["carried_over_from"] or {}).get("decisions", []),
+        ]
+    ]
+    eligibility = eligibility_of(
+        Decision.objects.filter(pk__in=decision_ids)
+        .select_related("signoff__package__agent", "reviewer")
+        .order_by("pk")
+    )
+    summary = summary_html(record, diff, signoffs, segment, checkpoints, eligibility)
     files = [
         ("package.json", dumps(record)),
         ("manifest.json", dumps(package.manifest)),
         ("diff.json", dumps(diff)),
         ("signoffs.json", dumps(signoffs)),
+        ("eligibility.json", dumps(eligibility)),
         ("summary.html", summary.encode()),
     ]
     subject = {
@@ -188,8 +203,11 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
     return f"evidence-{package.agent.slug}-v{package.version}.zip", bundle
 
 
-def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints: list) -> str:
+def summary_html(
+    record: dict, diff: dict, signoffs: list, segment, checkpoints: list, eligibility: dict
+) -> str:
     """Return the human-readable summary an auditor opens first."""
+    eligible = {row["decision"]: row for row in eligibility["decisions"]}
     rows = []
     for signoff in signoffs:
         carried = signoff["carried_over_from"]
@@ -207,6 +225,7 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
                     "carried_from": carried["package_version"] if carried else None,
                     "decision": decision,
                     "controls": controls,
+                    "eligibility": eligible.get(decision["id"]) if decision else None,
                 }
             )
     context = {
@@ -228,5 +247,6 @@ def summary_html(record: dict, diff: dict, signoffs: list, segment, checkpoints:
         "segment": segment,
         "checkpoints": checkpoints,
         "fingerprint": signing.fingerprint(),
+        "eligibility_rule": eligibility["rule"],
     }
     return render_to_string("evidence/summary.html", context)

@@ -27,8 +27,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from agents.membership import team_members_change  # noqa: E402
 from agents.models import Team  # noqa: E402
-from agents.services import team_create, team_members_change  # noqa: E402
+from agents.services import team_create  # noqa: E402
 from approvals import manifest as manifests  # noqa: E402
 from audit.actors import Actor  # noqa: E402
 from audit.chain import GENESIS_HASH, STORED_COLUMNS, event_hash, format_time  # noqa: E402
@@ -308,7 +309,7 @@ def seed_teams(owner) -> dict[str, int]:
             team = Team.objects.filter(slug=slug).first() or team_create(
                 actor=actor, slug=slug, name=slug.replace("-", " ").title()
             )
-            team_members_change(actor=actor, team=team, add=[owner])
+            team_members_change(actor=actor, team=team, source="command", add=[owner])
             ids[slug] = team.pk
     return ids
 

@@ -1,71 +1,51 @@
 """Writes on users' rights and provider accounts; each change is an audit event.
 
-`user_groups_set` and `user_teams_set` are the changes of a user's groups and
-teams as the audit trail records them (`user.groups_changed`,
-`user.teams_changed`, with what was added and removed and the change's source).
+`user_groups_set` and `user_teams_set` apply what the identity provider says of a
+user's role groups and teams, through agents.membership (which records every
+change of them), leaving alone what the provider's mapping does not manage.
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group as AuthGroup
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import user_groups_change
+from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import AlreadyExists, NotPermitted
 from config.roles import Group
-from identity.mapping import STAFF, GroupMap, Rights
+from identity.mapping import GroupMap, Rights
 from identity.models import ProviderIdentity
-
-
-def _change_record(*, actor: Actor, user, action: str, before, after, source: str) -> None:
-    added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
-    if added or removed:
-        audit_record(
-            actor=actor,
-            action=action,
-            target=user,
-            before={"names": sorted(before)},
-            after={"names": sorted(after)},
-            data={
-                "user": user.get_username(),
-                "added": added,
-                "removed": removed,
-                "source": source,
-            },
-        )
 
 
 @transaction.atomic
 def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | None = None):
     """Make the user's role groups exactly `groups` (and staff `staff`, unless None).
 
-    Staff is recorded among the groups as `staff`. Groups outside config/roles.py
-    are left alone.
+    Groups outside config/roles.py are left alone. The groups change through
+    agents.membership, as every other change of them does; a change of staff
+    is its own event, `user.staff_changed`.
     """
     wanted = set(groups)
     unknown = wanted - set(Group.values)
     if unknown:
         raise ValueError(f"Not role groups: {sorted(unknown)}")
-    user = get_user_model().objects.select_for_update().get(pk=user.pk)
     held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
-    before = held | ({STAFF} if user.is_staff else set())
-    for name in wanted - held:
-        user.groups.add(AuthGroup.objects.get_or_create(name=name)[0])
-    user.groups.remove(*AuthGroup.objects.filter(name__in=held - wanted))
+    user_groups_change(user, actor=actor, source=source, add=wanted - held, remove=held - wanted)
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
     if staff is not None and staff != user.is_staff:
         user.is_staff = staff
         user.save(update_fields=["is_staff"])
-    after = wanted | ({STAFF} if user.is_staff else set())
-    _change_record(
-        actor=actor,
-        user=user,
-        action="user.groups_changed",
-        before=before,
-        after=after,
-        source=source,
-    )
+        audit_record(
+            actor=actor,
+            action="user.staff_changed",
+            target=user,
+            before={"is_staff": not staff},
+            after={"is_staff": staff},
+            data={"user": user.get_username(), "source": source},
+        )
     return user
 
 
@@ -74,24 +54,13 @@ def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> N
     """Make the user a member of exactly the teams of `teams` among `managed` (slugs).
 
     `managed` None means every team. A slug naming no team is skipped: staff
-    create teams.
+    create teams. Teams outside `managed` are left alone.
     """
+    held = set(user.teams.values_list("slug", flat=True))
     scope = Team.objects.all() if managed is None else Team.objects.filter(slug__in=managed)
-    scope = scope.select_for_update()
-    held = set(scope.filter(members=user).values_list("slug", flat=True))
+    in_scope = set(scope.values_list("slug", flat=True))
     wanted = set(scope.filter(slug__in=teams).values_list("slug", flat=True))
-    for team in scope.filter(slug__in=wanted - held):
-        team.members.add(user)
-    for team in scope.filter(slug__in=held - wanted):
-        team.members.remove(user)
-    _change_record(
-        actor=actor,
-        user=user,
-        action="user.teams_changed",
-        before=held,
-        after=wanted,
-        source=source,
-    )
+    membership_teams_set(user, (held - in_scope) | wanted, actor=actor, source=source)
 
 
 def user_rights_apply(user, rights: Rights, mapping: GroupMap, *, actor: Actor, source: str):

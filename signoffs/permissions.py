@@ -4,12 +4,10 @@ from django.contrib.contenttypes.models import ContentType
 from guardian.models import UserObjectPermission
 
 from agents.models import Agent
-from agents.permissions import ALLOWED, Check, is_owner
+from agents.permissions import ALLOWED, Check, is_owner, review_permission
 from signoffs.models import Decision, Dimension
 
-
-def review_permission(dimension: str) -> str:
-    return f"review_{dimension}"
+__all__ = ["assigned_reviewers_exist", "can_decide", "may_review", "review_permission"]
 
 
 def assigned_reviewers_exist(agent, dimension: str) -> bool:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import yaml
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import Source, team_members_change, user_groups_change
 from agents.models import Agent, Team
 from agents.observations import observations_record
-from agents.services import agent_create, team_create, team_members_change
+from agents.services import agent_create, team_create
 from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
@@ -69,8 +69,7 @@ def demo_users() -> dict:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
-        for name in groups:
-            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        user_groups_change(user, actor=Actor.system("demo"), source=Source.COMMAND, add=groups)
         users[username] = user
     return users
 
@@ -84,7 +83,10 @@ def demo_teams(users) -> dict:
             actor=actor, slug=slug, name=name
         )
         teams[slug] = team_members_change(
-            actor=actor, team=team, add=[users[username] for username in members]
+            actor=actor,
+            team=team,
+            source=Source.COMMAND,
+            add=[users[username] for username in members],
         )
     return teams
 

@@ -36,6 +36,10 @@ KNOWN_ACTIONS = (
     "signoff.decided",
     "gate.checked",
     "checklist.loaded",
+    "user.groups_changed",
+    "user.teams_changed",
+    "agent.reviewer_assigned",
+    "agent.reviewer_unassigned",
 )
 
 

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from identity.oidc import ProviderLogoutView
-from web.views import agents, audit, dashboard, packages, tokens
+from web.views import agents, audit, dashboard, packages, staff, tokens
 from web.views.login import LoginView, step_up
 
 urlpatterns = [
@@ -16,6 +16,12 @@ urlpatterns = [
     path("agents/<slug:slug>/", agents.agent_detail, name="agent-detail"),
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent-edit"),
     path("agents/<slug:slug>/suspend/", agents.agent_suspend, name="agent-suspend"),
+    path("agents/<slug:slug>/reviewers/", staff.agent_reviewers, name="agent-reviewers"),
+    path(
+        "agents/<slug:slug>/reviewers/unassign/",
+        staff.agent_reviewer_unassign,
+        name="agent-reviewer-unassign",
+    ),
     path("agents/<slug:slug>/findings/<int:pk>/", agents.finding_handle, name="finding-handle"),
     path("agents/<slug:slug>/packages/new/", packages.package_new, name="package-new"),
     path("agents/<slug:slug>/packages/upload/", packages.package_upload, name="package-upload"),
@@ -36,5 +42,7 @@ urlpatterns = [
     path("audit/verify/", audit.audit_verify_start, name="audit-verify"),
     path("audit/verify/<int:pk>/", audit.audit_verification, name="audit-verification"),
     path("tokens/", tokens.token_list, name="token-list"),
+    path("staff/users/", staff.user_list, name="staff-users"),
+    path("staff/users/<int:pk>/", staff.user_edit, name="staff-user-edit"),
     path("tokens/<str:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
 ]

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agents.membership import team_members_change
 from agents.models import Agent
-from agents.services import team_members_change
 from approvals.services import package_create
 from audit.actors import Actor
 from tests.api.conftest import error_of
@@ -107,9 +107,9 @@ def test_owners_see_what_their_teams_own_and_no_more(api, owner, other_owner, ag
     listed = [row["slug"] for row in client.get(AGENTS).json()["results"]]
     assert listed == ["shared", "support-assistant"]
     assert client.get(HR).status_code == 404
-    team_members_change(actor=Actor.system("tests"), team=people, add=[owner])
+    team_members_change(actor=Actor.system("tests"), team=people, source="command", add=[owner])
     assert client.get(HR).status_code == 200
-    team_members_change(actor=Actor.system("tests"), team=people, remove=[owner])
+    team_members_change(actor=Actor.system("tests"), team=people, source="command", remove=[owner])
     assert client.get(HR).status_code == 404
     assert client.get(f"{AGENTS}/shared").status_code == 200
 

@@ -96,6 +96,7 @@ def test_bundle_holds_the_package_its_reviews_and_the_chain(bundle, approved):
         "manifest.json",
         "diff.json",
         "signoffs.json",
+        "eligibility.json",
         "summary.html",
         "events.jsonl",
         "chain.jsonl",

@@ -89,7 +89,8 @@ def test_each_sign_in_adds_and_removes_rights(client, provider, sso):
     assert user.is_staff
     assert not user.teams.exists()
     last = _events("user.groups_changed", user)[-1]
-    assert last.data["added"] == ["pam", "staff"]
+    assert last.data["added"] == ["pam"]
+    assert _events("user.staff_changed", user)[-1].after == {"is_staff": True}
     assert last.data["removed"] == ["product-owner", "security"]
     assert _events("user.teams_changed", user)[-1].data["removed"] == ["people-ops"]
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from agents.membership import Source, reviewer_assign
 from agents.models import Agent, AgentStatus
 from approvals.models import ApprovalPackage, DriftFinding, PackageState
 from audit.actors import Actor
@@ -176,7 +177,17 @@ def test_agent_detail_queries_do_not_grow_with_versions_and_events(
     client.force_login(owner)
     url = reverse("agent-detail", args=[agent.slug])
     add_versions(1, 10)
-    counted(client, django_assert_num_queries, url, 15)
+    # One of them reads the reviewers assigned to the agent, however many.
+    counted(client, django_assert_num_queries, url, 16)
     add_versions(11, 50)
-    response = counted(client, django_assert_num_queries, url, 15)
+    for n, dimension in enumerate(Dimension.values):
+        reviewer_assign(
+            actor=Actor.system("tests"),
+            agent=agent,
+            user=UserFactory(username=f"assigned-{n}", groups=[dimension]),
+            permission=f"review_{dimension}",
+            source=Source.COMMAND,
+        )
+    response = counted(client, django_assert_num_queries, url, 16)
     assert len(response.context["packages"]) == 50
+    assert all(row["users"] for row in response.context["reviewers"])

@@ -6,7 +6,15 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from agents.permissions import can_edit, can_register, can_suspend
+from agents.permissions import (
+    SUSPEND_PERMISSION,
+    can_administer_members,
+    can_edit,
+    can_register,
+    can_suspend,
+    permission_dimension,
+)
+from agents.selectors import assignments
 from agents.services import agent_create
 from approvals.drift import can_handle_finding, finding_acknowledge, finding_resolve
 from approvals.models import PackageState
@@ -64,6 +72,7 @@ def agent_detail(request, slug):
     packages = list(selectors.agent_packages(agent))
     current = next((p for p in packages if p.state == PackageState.APPROVED), None)
     approved = next((p for p in packages if p.approved_at is not None), None)
+    held = assignments(agent)
     context = {
         "agent": agent,
         "owners": list(agent.owners.order_by("username")),
@@ -76,6 +85,13 @@ def agent_detail(request, slug):
         "may_edit": bool(can_edit(request.user, agent)),
         "may_suspend": bool(can_suspend(request.user, agent)) and not agent.is_suspended,
         "may_handle_findings": bool(can_handle_finding(request.user)),
+        "may_administer": bool(can_administer_members(request.user)),
+        "reviewers": [
+            {"dimension": permission_dimension(p), "users": users}
+            for p, users in held.items()
+            if permission_dimension(p)
+        ],
+        "suspenders": held[SUSPEND_PERMISSION],
     }
     return render(request, "agents/detail.html", context)
 

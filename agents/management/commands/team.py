@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agents.membership import Source, team_members_change
 from agents.models import Team
-from agents.services import team_by_slug, team_create, team_members_change, users_by_username
+from agents.services import team_by_slug, team_create, users_by_username
 from audit.actors import Actor
 from config.errors import ApplicationError
 
@@ -41,7 +42,11 @@ class Command(BaseCommand):
             raise CommandError("Name a team.")
         users = users_by_username(options["usernames"])
         team = team_members_change(
-            actor=ACTOR, team=team, add=users if adding else (), remove=() if adding else users
+            actor=ACTOR,
+            team=team,
+            source=Source.COMMAND,
+            add=users if adding else (),
+            remove=() if adding else users,
         )
         members = ", ".join(sorted(team.members.values_list("username", flat=True)))
         self.stdout.write(f"Team {team.slug}: {members or 'no members'}.")

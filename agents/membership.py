@@ -1,0 +1,274 @@
+"""Who belongs where: a user's groups and teams, and the reviewers assigned to an agent.
+
+Every change of membership goes through these services, whoever makes it (the
+staff pages, the Django admin, management commands, sign-in through the identity
+provider), and writes its audit event in the same transaction:
+
+- `user.groups_changed`, target the user, `before`/`after` {"groups": [...]}, data
+  {"added", "removed", "source"};
+- `user.teams_changed`, target the user, `before`/`after` {"teams": [...]}, data
+  {"added", "removed", "source"} (team slugs);
+- `agent.reviewer_assigned` / `agent.reviewer_unassigned`, target the agent, data
+  {"user", "user_id", "permission", "source"}.
+
+A call that changes nothing records nothing. The events carry whole before/after
+states so the membership at any point of the chain can be read back from them
+(`agents.selectors.group_members_at`, `assigned_at`).
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm, remove_perm
+
+from agents.models import Agent, Team
+from agents.permissions import (
+    ASSIGNABLE_PERMISSIONS,
+    can_administer_members,
+    is_owner,
+    permission_dimension,
+)
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput, NotPermitted
+from config.roles import Group as Role
+
+GROUPS_CHANGED = "user.groups_changed"
+TEAMS_CHANGED = "user.teams_changed"
+REVIEWER_ASSIGNED = "agent.reviewer_assigned"
+REVIEWER_UNASSIGNED = "agent.reviewer_unassigned"
+
+
+class Source(models.TextChoices):
+    """Where a membership change was made, as its audit event records it."""
+
+    ADMIN = "admin", "Django admin"
+    COMMAND = "command", "Management command"
+    OIDC = "oidc", "Sign-in through the identity provider"
+    PAGE = "page", "Staff pages"
+
+
+def _check(actor: Actor, source: str, subject=None) -> str:
+    """Refuse an actor who may not administer membership; return the source as recorded.
+
+    Staff and the system administer anyone's; at sign-in through the identity
+    provider, the user signing in is the actor of the provider's mapping of them.
+    """
+    if source not in Source.values:
+        raise ValueError(f"Unknown membership change source {source!r}.")
+    signing_in = source == Source.OIDC and subject is not None and actor.user == subject
+    if not actor.is_system and not signing_in:
+        check = can_administer_members(actor.user)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
+    return str(source)
+
+
+def _name(item) -> str:
+    # str() turns a vocabulary member (config.roles.Group) into its plain name.
+    return str(item) if isinstance(item, str) else item.name
+
+
+def _slug(item) -> str:
+    return str(item) if isinstance(item, str) else item.slug
+
+
+def _lock(user):
+    return get_user_model().objects.select_for_update().get(pk=user.pk)
+
+
+def _groups_by_name(names: set[str]) -> list[Group]:
+    """Return the groups of these names; the vocabulary's groups are created on first use."""
+    found = {group.name: group for group in Group.objects.filter(name__in=names)}
+    unknown = sorted(names - set(found) - set(Role.values))
+    if unknown:
+        raise InvalidInput(
+            "Unknown groups.",
+            code="unknown_group",
+            fields={"groups": [f"No group {name!r}." for name in unknown]},
+        )
+    for name in sorted(names - set(found)):
+        found[name] = Group.objects.get_or_create(name=name)[0]
+    return list(found.values())
+
+
+def _record_change(actor, action, user, key, before, after, source) -> bool:
+    before, after = sorted(before), sorted(after)
+    if before == after:
+        return False
+    audit_record(
+        actor=actor,
+        action=action,
+        target=user,
+        before={key: before},
+        after={key: after},
+        data={
+            "user": user.get_username(),
+            "added": sorted(set(after) - set(before)),
+            "removed": sorted(set(before) - set(after)),
+            "source": source,
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def user_groups_change(user, *, actor: Actor, source: str, add=(), remove=()) -> bool:
+    """Add the user to the groups `add` and take them out of `remove` (names or groups).
+
+    Names of the vocabulary (config.roles.Group) are created on first use; any
+    other name must be an existing group. Return whether anything changed.
+    """
+    source = _check(actor, source, user)
+    user = _lock(user)
+    before = set(user.groups.values_list("name", flat=True))
+    wanted = (before | {_name(g) for g in add}) - {_name(g) for g in remove}
+    return _groups_apply(actor, user, before, wanted, source)
+
+
+@transaction.atomic
+def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
+    """Make `groups` (names or groups) the user's groups; return whether anything changed."""
+    source = _check(actor, source, user)
+    user = _lock(user)
+    before = set(user.groups.values_list("name", flat=True))
+    return _groups_apply(actor, user, before, {_name(g) for g in groups}, source)
+
+
+def _groups_apply(actor, user, before: set, wanted: set, source: str) -> bool:
+    if wanted == before:
+        return False
+    user.groups.set(_groups_by_name(wanted))
+    return _record_change(actor, GROUPS_CHANGED, user, "groups", before, wanted, source)
+
+
+def _teams_by_slug(slugs: set[str]) -> list[Team]:
+    teams = list(Team.objects.filter(slug__in=slugs))
+    unknown = sorted(slugs - {team.slug for team in teams})
+    if unknown:
+        raise InvalidInput(
+            "Unknown teams.",
+            code="unknown_team",
+            fields={"teams": [f"No team {slug!r}." for slug in unknown]},
+        )
+    return teams
+
+
+@transaction.atomic
+def user_teams_set(user, teams, *, actor: Actor, source: str) -> bool:
+    """Make `teams` (slugs or teams) the user's teams; return whether anything changed."""
+    source = _check(actor, source, user)
+    user = _lock(user)
+    before = set(user.teams.values_list("slug", flat=True))
+    wanted = {_slug(t) for t in teams}
+    if wanted == before:
+        return False
+    user.teams.set(_teams_by_slug(wanted))
+    return _record_change(actor, TEAMS_CHANGED, user, "teams", before, wanted, source)
+
+
+@transaction.atomic
+def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove=()) -> Team:
+    """Add and remove members of a team: one `user.teams_changed` event per user changed."""
+    source = _check(actor, source)
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    removing = {user.pk for user in remove}
+    users = {user.pk: user for user in [*add, *remove]}
+    for pk in sorted(users):
+        user = _lock(users[pk])
+        before = set(user.teams.values_list("slug", flat=True))
+        if pk in removing:
+            user.teams.remove(team)
+        else:
+            user.teams.add(team)
+        after = set(user.teams.values_list("slug", flat=True))
+        _record_change(actor, TEAMS_CHANGED, user, "teams", before, after, source)
+    return team
+
+
+@transaction.atomic
+def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
+    """Make `members` (users) the team's members, auditing each user whose teams change."""
+    current = set(team.members.all())
+    wanted = set(members)
+    return team_members_change(
+        actor=actor, team=team, source=source, add=wanted - current, remove=current - wanted
+    )
+
+
+def _check_assignment(agent: Agent, user, permission: str) -> None:
+    """Refuse an assignment the rules of sign-off would make meaningless, naming the field."""
+    if permission not in ASSIGNABLE_PERMISSIONS:
+        raise InvalidInput(
+            "Unknown permission.",
+            code="unknown_permission",
+            fields={"permission": [f"Choose one of {', '.join(ASSIGNABLE_PERMISSIONS)}."]},
+        )
+    if not user.is_active:
+        message = f"{user.get_username()} is deactivated."
+        raise InvalidInput(message, code="inactive_user", fields={"user": [message]})
+    dimension = permission_dimension(permission)
+    if dimension is None:
+        return
+    if not user.groups.filter(name=dimension).exists():
+        message = (
+            f"{user.get_username()} is not in the {dimension} reviewer group; only its "
+            "members review the dimension."
+        )
+        raise InvalidInput(message, code="not_reviewer", fields={"user": [message]})
+    if is_owner(user, agent):
+        message = f"{user.get_username()} owns this agent; owners never sign it off."
+        raise InvalidInput(message, code="owner_review", fields={"user": [message]})
+
+
+def _assignment_event(actor, action, agent, user, permission, source) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=agent,
+        agent_slug=agent.slug,
+        data={
+            "user": user.get_username(),
+            "user_id": user.pk,
+            "permission": permission,
+            "source": source,
+        },
+    )
+
+
+@transaction.atomic
+def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
+    """Grant the user an object permission on the agent (`review_<dimension>` or
+    `suspend_agent`); return whether it was new."""
+    source = _check(actor, source)
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    _check_assignment(agent, user, permission)
+    if permission in _held(agent, user):
+        return False
+    assign_perm(f"agents.{permission}", user, agent)
+    _assignment_event(actor, REVIEWER_ASSIGNED, agent, user, permission, source)
+    return True
+
+
+@transaction.atomic
+def reviewer_unassign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
+    """Revoke the user's object permission on the agent; return whether they held it."""
+    source = _check(actor, source)
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    if permission not in _held(agent, user):
+        return False
+    remove_perm(f"agents.{permission}", user, agent)
+    _assignment_event(actor, REVIEWER_UNASSIGNED, agent, user, permission, source)
+    return True
+
+
+def _held(agent: Agent, user) -> set[str]:
+    return set(
+        UserObjectPermission.objects.filter(
+            user=user,
+            content_type=ContentType.objects.get_for_model(Agent),
+            object_pk=str(agent.pk),
+        ).values_list("permission__codename", flat=True)
+    )

@@ -1,0 +1,114 @@
+"""Who was eligible to decide a sign-off at the moment of each decision, read from the audit trail.
+
+The moment of a decision is its `signoff.decided` event: membership changes
+before it in the chain had happened, those after it had not. At that moment a
+user was eligible to decide the dimension of the package (the rules of
+`signoffs.permissions.can_decide`) when
+
+1. they were a member of the dimension's reviewer group;
+2. where the agent had reviewers assigned for the dimension (`review_<dimension>`),
+   they were one of them (or a superuser, whom Django's object permissions never
+   refuse);
+3. they had neither created nor submitted the package, nor owned the agent since
+   its submission (the package's recorded owners in review and the agent's
+   owners), and
+4. they had not decided a sign-off of the package before (this dimension: once;
+   another one: one dimension per person).
+
+Groups and assignments at the moment come from `agents.selectors.MembershipHistory`:
+a user's last recorded change before the moment, else their first one after it,
+else their state now. Each user's answer names the event it rests on (`basis`,
+a seq of the chain; null where it rests on the present state).
+
+Limits: membership is only as complete as its recording: a change made beneath
+the application (SQL, a shell) is not seen. Whether an account was active is not
+recorded, so a deactivated account counts as it stood in its groups. Group
+members whom rule 3 or 4 excluded are listed with the reason.
+"""
+
+from agents.models import Agent
+from agents.permissions import review_permission
+from agents.selectors import MembershipHistory
+from audit.models import AuditEvent
+from signoffs.models import Decision
+
+RULE = (
+    "At the decision's event in the chain: members of the dimension's reviewer group; where "
+    "reviewers were assigned to the agent for the dimension, only they; never the package's "
+    "creator, submitter or the agent's owners since submission; nobody who had decided a "
+    "sign-off of the package before. Each user's membership is the last recorded change "
+    "before the decision, else the first one after it, else the present state."
+)
+
+
+class Eligibility:
+    """Compute eligibility for the decisions of one agent's packages."""
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.history = MembershipHistory(agent)
+        events = AuditEvent.objects.filter(agent_slug=agent.slug, action="signoff.decided")
+        self.decision_seq = {
+            int(target): seq for target, seq in events.values_list("target_id", "seq")
+        }
+
+    def of(self, decision: Decision) -> dict:
+        """Return who was eligible to decide the decision's dimension at its moment."""
+        signoff = decision.signoff
+        package = signoff.package
+        dimension = signoff.dimension
+        seq = self.decision_seq.get(decision.pk)
+        if seq is None:
+            return {"decision": decision.pk, "dimension": dimension, "at_seq": None}
+        candidates = self.history.members_at(dimension, seq)
+        assigned = self.history.assigned_at(review_permission(dimension), seq)
+        excluded = {}
+        if assigned:
+            for user_id in set(candidates) - set(assigned) - self.history.superusers:
+                excluded[user_id] = "not_assigned"
+        owners = set(package.owners_in_review.values_list("pk", flat=True))
+        owners |= set(package.agent.owners.values_list("pk", flat=True))
+        earlier = Decision.objects.filter(signoff__package=package).exclude(pk=decision.pk)
+        for user_id in candidates:
+            if user_id in excluded:
+                continue
+            if user_id in (package.created_by_id, package.submitted_by_id):
+                excluded[user_id] = "self_review"
+            elif user_id in owners:
+                excluded[user_id] = "owner_review"
+        for other_id, user_id, other_dimension in earlier.values_list(
+            "pk", "reviewer_id", "signoff__dimension"
+        ):
+            other_seq = self.decision_seq.get(other_id)
+            if user_id in candidates and user_id not in excluded and other_seq and other_seq < seq:
+                same = other_dimension == dimension
+                excluded[user_id] = "already_decided" if same else "other_dimension"
+        name = self.history.username
+        eligible = sorted(name(u) for u in candidates if u not in excluded)
+        basis = {candidates[u] for u in candidates} | set(assigned.values())
+        return {
+            "decision": decision.pk,
+            "dimension": dimension,
+            "reviewer": decision.reviewer.get_username(),
+            "at_seq": seq,
+            "reviewers_assigned": sorted(name(u) for u in assigned),
+            "eligible": eligible,
+            "excluded": sorted(
+                ({"user": name(u), "reason": reason} for u, reason in excluded.items()),
+                key=lambda row: row["user"],
+            ),
+            "reviewer_was_eligible": decision.reviewer.get_username() in eligible,
+            "basis": sorted(b for b in basis if b is not None),
+        }
+
+
+def eligibility_of(decisions) -> dict:
+    """Return the rule and, per decision (of one agent's packages), who was eligible."""
+    by_agent = {}
+    rows = []
+    for decision in decisions:
+        agent = decision.signoff.package.agent
+        if agent.pk not in by_agent:
+            by_agent[agent.pk] = Eligibility(agent)
+        rows.append(by_agent[agent.pk].of(decision))
+    return {"rule": RULE, "decisions": rows}

@@ -1,0 +1,175 @@
+"""Every change of a user's groups, by service, admin or command, is one audited change."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from agents.membership import (
+    Source,
+    reviewer_assign,
+    reviewer_unassign,
+    user_groups_change,
+    user_groups_set,
+    user_teams_set,
+)
+from audit.actors import Actor
+from config.errors import InvalidInput, NotPermitted
+from tests.factories import TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SYSTEM = Actor.system("tests")
+
+
+def names(user) -> list[str]:
+    return sorted(user.groups.values_list("name", flat=True))
+
+
+def test_setting_groups_is_one_event_with_what_changed(owner, audit_since):
+    since = audit_since()
+    assert user_groups_set(owner, ["iam", "product-owner"], actor=SYSTEM, source=Source.OIDC)
+    (event,) = since()
+    assert (event.action, event.target_type, event.target_id) == (
+        "user.groups_changed",
+        "auth.user",
+        str(owner.pk),
+    )
+    assert event.data == {"user": "owner", "added": ["iam"], "removed": [], "source": "oidc"}
+    assert (event.before, event.after) == (
+        {"groups": ["product-owner"]},
+        {"groups": ["iam", "product-owner"]},
+    )
+    since = audit_since()
+    assert not user_groups_change(owner, actor=SYSTEM, source=Source.COMMAND, add=["iam"])
+    assert since() == []
+    assert user_groups_change(owner, actor=SYSTEM, source=Source.COMMAND, remove=["iam"])
+    assert [e.data["removed"] for e in since()] == [["iam"]]
+
+
+def test_an_unknown_group_or_team_is_refused_naming_the_field(owner, audit_since):
+    since = audit_since()
+    with pytest.raises(InvalidInput) as raised:
+        user_groups_set(owner, ["iam", "root"], actor=SYSTEM, source=Source.OIDC)
+    assert raised.value.fields == {"groups": ["No group 'root'."]}
+    with pytest.raises(InvalidInput) as raised:
+        user_teams_set(owner, ["nowhere"], actor=SYSTEM, source=Source.OIDC)
+    assert raised.value.fields == {"teams": ["No team 'nowhere'."]}
+    assert names(owner) == ["product-owner"] and since() == []
+
+
+def test_only_staff_the_system_or_the_user_signing_in_change_membership(
+    owner, other_owner, staff, audit_since
+):
+    since = audit_since()
+    with pytest.raises(NotPermitted):
+        user_groups_set(owner, ["iam"], actor=Actor.for_user(other_owner), source=Source.PAGE)
+    # At sign-in the provider's mapping is applied with the user signing in as the actor...
+    user_groups_set(owner, ["iam"], actor=Actor.for_user(owner), source=Source.OIDC)
+    # ...to themselves only.
+    with pytest.raises(NotPermitted):
+        user_groups_set(other_owner, ["iam"], actor=Actor.for_user(owner), source=Source.OIDC)
+    user_teams_set(
+        other_owner, [TeamFactory(slug="care")], actor=Actor.for_user(staff), source="page"
+    )
+    assert [(e.action, e.actor_label) for e in since()] == [
+        ("user.groups_changed", "owner"),
+        ("user.teams_changed", "staff"),
+    ]
+
+
+def test_reviewer_assignment_is_audited_once(agent, reviewers, audit_since):
+    iam1 = reviewers["iam"][0]
+    since = audit_since()
+    kwargs = {"actor": SYSTEM, "agent": agent, "user": iam1, "source": Source.COMMAND}
+    assert reviewer_assign(permission="review_iam", **kwargs)
+    assert not reviewer_assign(permission="review_iam", **kwargs)
+    assert iam1.has_perm("agents.review_iam", agent)
+    assert reviewer_unassign(permission="review_iam", **kwargs)
+    assert not reviewer_unassign(permission="review_iam", **kwargs)
+    events = since()
+    assert [(e.action, e.agent_slug, e.data["permission"]) for e in events] == [
+        ("agent.reviewer_assigned", agent.slug, "review_iam"),
+        ("agent.reviewer_unassigned", agent.slug, "review_iam"),
+    ]
+    assert events[0].data == {
+        "user": "iam1",
+        "user_id": iam1.pk,
+        "permission": "review_iam",
+        "source": "command",
+    }
+    with pytest.raises(InvalidInput) as raised:
+        reviewer_assign(permission="review_pam", **kwargs)
+    assert set(raised.value.fields) == {"user"}
+
+
+def test_the_admin_sets_groups_through_the_service(client, reviewers, audit_since):
+    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    member = reviewers["pam"][0]
+    client.force_login(admin)
+    url = reverse("admin:auth_user_change", args=[member.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in ("password", "groups", "user_permissions")
+    }
+    data.update(
+        {
+            "groups": [Group.objects.get(name="iam").pk],
+            "date_joined_0": member.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": member.date_joined.strftime("%H:%M:%S"),
+            "last_login_0": "",
+            "last_login_1": "",
+        }
+    )
+    since = audit_since()
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert names(member) == ["iam"]
+    (event,) = [e for e in since() if e.action == "user.groups_changed"]
+    assert (event.actor_label, event.data["source"]) == ("admin", "admin")
+    assert event.data["added"] == ["iam"] and event.data["removed"] == ["pam"]
+
+
+def test_the_admin_deletes_neither_users_nor_groups(client, reviewers):
+    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    member = reviewers["pam"][0]
+    assert client.get(reverse("admin:auth_user_delete", args=[member.pk])).status_code == 403
+    group = Group.objects.get(name="pam")
+    assert client.get(reverse("admin:auth_group_delete", args=[group.pk])).status_code == 403
+    assert names(member) == ["pam"]
+
+
+def test_the_demo_seed_records_its_group_changes(checklists, audit_since):
+    since = audit_since()
+    call_command("seed_demo")
+    events = [e for e in since() if e.action == "user.groups_changed"]
+    assert {e.data["user"] for e in events} >= {"iam1", "owner", "auditor"}
+    assert {e.data["source"] for e in events} == {"command"}
+    # Seeding again changes no membership.
+    since = audit_since()
+    call_command("seed_demo")
+    assert [e for e in since() if e.action.startswith("user.")] == []
+
+
+def test_the_groups_command_changes_groups_and_records_each_change(owner, audit_since, capsys):
+    since = audit_since()
+    call_command("groups", "add", "owner", "iam", "pam")
+    call_command("groups", "remove", "owner", "pam")
+    call_command("groups", "set", "owner", "security")
+    assert capsys.readouterr().out.splitlines()[-1] == "owner\tsecurity"
+    assert [
+        (e.actor_label, e.data["added"], e.data["removed"], e.data["source"]) for e in since()
+    ] == [
+        ("manage.py groups", ["iam", "pam"], [], "command"),
+        ("manage.py groups", [], ["pam"], "command"),
+        ("manage.py groups", ["security"], ["iam", "product-owner"], "command"),
+    ]
+    with pytest.raises(CommandError, match="No group 'root'"):
+        call_command("groups", "add", "owner", "root")
+    with pytest.raises(CommandError, match="No user 'ghost'"):
+        call_command("groups", "set", "ghost")
+    assert names(owner) == ["security"]

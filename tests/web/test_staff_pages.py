@@ -1,0 +1,263 @@
+"""Staff administer groups, teams and per-agent reviewers in the app; everyone else is refused.
+
+Every change is one audit event with the page as its source; a refused or invalid
+request changes nothing.
+"""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from guardian.shortcuts import get_perms
+
+from agents.membership import Source, reviewer_assign
+from audit.actors import Actor
+from tests.factories import AgentFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "owner", "other_owner", "iam", "auditor", "staff"]
+
+
+@pytest.fixture
+def people(owner, other_owner, reviewers, staff):
+    return {
+        "anonymous": None,
+        "owner": owner,
+        "other_owner": other_owner,
+        "iam": reviewers["iam"][0],
+        "auditor": UserFactory(username="auditor", groups=["compliance-officer"]),
+        "staff": staff,
+    }
+
+
+@pytest.fixture
+def scene(agent, reviewers):
+    """The agent of `owner` (other_owner sees none of it) and a team to join."""
+    TeamFactory(slug="care")
+    AgentFactory(slug="hr-policy-copilot", team="people", owners=[])
+    return {"agent": agent, "reviewers": reviewers}
+
+
+def _users(scene):
+    return ("get", reverse("staff-users"), None)
+
+
+def _user_edit_page(scene):
+    return ("get", reverse("staff-user-edit", args=[scene["reviewers"]["iam"][1].pk]), None)
+
+
+def _user_edit(scene):
+    member = scene["reviewers"]["iam"][1]
+    body = {
+        "groups": [Group.objects.get(name="iam").pk, Group.objects.get(name="pam").pk],
+        "teams": [TeamFactory._meta.model.objects.get(slug="care").pk],
+    }
+    return ("post", reverse("staff-user-edit", args=[member.pk]), body)
+
+
+def _reviewers_page(scene):
+    return ("get", reverse("agent-reviewers", args=[scene["agent"].slug]), None)
+
+
+def _assign(scene):
+    body = {"permission": "review_iam", "user": "iam2"}
+    return ("post", reverse("agent-reviewers", args=[scene["agent"].slug]), body)
+
+
+def _unassign(scene):
+    iam2 = scene["reviewers"]["iam"][1]
+    reviewer_assign(
+        actor=Actor.system("tests"),
+        agent=scene["agent"],
+        user=iam2,
+        permission="review_iam",
+        source=Source.COMMAND,
+    )
+    body = {"permission": "review_iam", "user": iam2.pk}
+    return ("post", reverse("agent-reviewer-unassign", args=[scene["agent"].slug]), body)
+
+
+# page -> (setup, audit actions on success, {role: status}); anonymous is sent to sign in.
+MATRIX = {
+    "user_list": (
+        _users,
+        [],
+        {"owner": 403, "other_owner": 403, "iam": 403, "auditor": 403, "staff": 200},
+    ),
+    "user_edit_page": (
+        _user_edit_page,
+        [],
+        {"owner": 403, "other_owner": 403, "iam": 403, "auditor": 403, "staff": 200},
+    ),
+    "user_edit": (
+        _user_edit,
+        ["user.groups_changed", "user.teams_changed"],
+        {"owner": 403, "other_owner": 403, "iam": 403, "auditor": 403, "staff": 302},
+    ),
+    # An agent outside a product owner's scope does not exist for them (404).
+    "agent_reviewers_page": (
+        _reviewers_page,
+        [],
+        {"owner": 403, "other_owner": 404, "iam": 403, "auditor": 403, "staff": 200},
+    ),
+    "reviewer_assign": (
+        _assign,
+        ["agent.reviewer_assigned"],
+        {"owner": 403, "other_owner": 404, "iam": 403, "auditor": 403, "staff": 302},
+    ),
+    "reviewer_unassign": (
+        _unassign,
+        ["agent.reviewer_unassigned"],
+        {"owner": 403, "other_owner": 404, "iam": 403, "auditor": 403, "staff": 302},
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", list(MATRIX))
+def test_staff_pages_role_matrix(client, people, scene, audit_since, page, role):
+    setup, actions, expected = MATRIX[page]
+    method, url, body = setup(scene)
+    if people[role] is not None:
+        client.force_login(people[role])
+    since = audit_since()
+    response = getattr(client, method)(url, body or {})
+    if role == "anonymous":
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+        assert since() == []
+        return
+    assert response.status_code == expected[role]
+    events = since()
+    if response.status_code == 302:
+        assert [e.action for e in events] == actions
+        assert all(e.actor_label == "staff" and e.data["source"] == "page" for e in events)
+    else:
+        assert events == []
+
+
+def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_since):
+    member = reviewers["pam"][0]
+    team = TeamFactory(slug="care")
+    client.force_login(staff)
+    url = reverse("staff-user-edit", args=[member.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    since = audit_since()
+    iam = Group.objects.get(name="iam")
+    response = client.post(url, {"groups": [iam.pk], "teams": [team.pk]})
+    assert response.status_code == 302
+    assert sorted(member.groups.values_list("name", flat=True)) == ["iam"]
+    assert list(member.teams.values_list("slug", flat=True)) == ["care"]
+    groups, teams = since()
+    assert (groups.action, groups.target_id) == ("user.groups_changed", str(member.pk))
+    assert groups.data == {"user": "pam1", "added": ["iam"], "removed": ["pam"], "source": "page"}
+    assert (groups.before, groups.after) == ({"groups": ["pam"]}, {"groups": ["iam"]})
+    assert teams.data == {"user": "pam1", "added": ["care"], "removed": [], "source": "page"}
+    # The list shows the new membership; posting the same again records nothing.
+    listing = client.get(reverse("staff-users"), {"q": "pam1"}).content.decode()
+    assert "pam1" in listing and ">care<" in listing and "pam2" not in listing
+    since = audit_since()
+    assert client.post(url, {"groups": [iam.pk], "teams": [team.pk]}).status_code == 302
+    assert since() == []
+
+
+def test_an_unknown_group_is_refused_beside_the_field(client, staff, reviewers, audit_since):
+    member = reviewers["pam"][0]
+    client.force_login(staff)
+    since = audit_since()
+    response = client.post(
+        reverse("staff-user-edit", args=[member.pk]), {"groups": [987654], "teams": []}
+    )
+    assert response.status_code == 400
+    assert "groups" in response.context["form"].errors
+    assert list(member.groups.values_list("name", flat=True)) == ["pam"]
+    assert since() == []
+
+
+def test_assigning_a_reviewer_outside_the_dimensions_group_names_the_field(
+    client, staff, agent, reviewers, owner, audit_since
+):
+    client.force_login(staff)
+    url = reverse("agent-reviewers", args=[agent.slug])
+    since = audit_since()
+    response = client.post(url, {"permission": "review_iam", "user": "pam1"})
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors["user"] == [
+        "pam1 is not in the iam reviewer group; only its members review the dimension."
+    ]
+    assert "not in the iam reviewer group" in response.content.decode()
+    response = client.post(url, {"permission": "review_iam", "user": "ghost"})
+    assert response.context["form"].errors["user"] == ["No user 'ghost'."]
+    response = client.post(url, {"permission": "review_root", "user": "iam1"})
+    assert "permission" in response.context["form"].errors
+    # An owner who is in the group still never reviews their own agent.
+    owner.groups.add(Group.objects.get(name="iam"))
+    response = client.post(url, {"permission": "review_iam", "user": "owner"})
+    assert response.context["form"].errors["user"] == [
+        "owner owns this agent; owners never sign it off."
+    ]
+    assert since() == []
+    assert get_perms(reviewers["pam"][0], agent) == []
+
+
+def test_an_assignment_decides_who_reviews_and_shows_on_the_agent_page(
+    client, staff, workflow, agent, reviewers
+):
+    package = workflow.submit(agent)
+    iam1, iam2 = reviewers["iam"]
+    client.force_login(staff)
+    response = client.post(
+        reverse("agent-reviewers", args=[agent.slug]), {"permission": "review_iam", "user": "iam2"}
+    )
+    assert response.status_code == 302
+    response = client.post(
+        reverse("agent-reviewers", args=[agent.slug]),
+        {"permission": "suspend_agent", "user": "iam1"},
+    )
+    assert response.status_code == 302
+    detail = client.get(agent.get_absolute_url()).content.decode()
+    assert 'iam2 <span class="small muted">(assigned)</span>' in detail
+    assert "security and PAM reviewers, staff, iam1" in detail
+    assert reverse("agent-reviewers", args=[agent.slug]) in detail
+    assert "agent.reviewer_assigned" in detail and "iam2: review_iam" in detail  # the timeline
+    # Only the assigned reviewer may decide the dimension now; iam1 may suspend.
+    decide = reverse("package-decide", args=[agent.slug, package.version, "iam"])
+    client.force_login(iam1)
+    assert (
+        reverse("agent-reviewers", args=[agent.slug])
+        not in client.get(agent.get_absolute_url()).content.decode()
+    )
+    response = client.post(decide, {"iam-verdict": "reject", "iam-comment": "No."})
+    assert response.status_code == 403 and b"not_assigned" in response.content
+    assert client.get(reverse("agent-suspend", args=[agent.slug])).status_code == 200
+    # Revoking restores the group's right.
+    client.force_login(staff)
+    response = client.post(
+        reverse("agent-reviewer-unassign", args=[agent.slug]),
+        {"permission": "review_iam", "user": iam2.pk},
+    )
+    assert response.status_code == 302
+    client.force_login(iam1)
+    response = client.post(decide, {"iam-verdict": "reject", "iam-comment": "No."})
+    assert response.status_code == 302
+
+
+def test_the_user_list_queries_do_not_grow_with_rows(client, staff):
+    client.force_login(staff)
+    url = reverse("staff-users")
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    UserFactory(username="u-0", groups=["iam"])
+    small = count()
+    team = TeamFactory(slug="many")
+    for n in range(1, 12):
+        user = UserFactory(username=f"u-{n}", groups=["iam", "pam"])
+        team.members.add(user)
+    assert count() == small

@@ -1,0 +1,61 @@
+"""Forms of the staff pages: a user's groups and teams, an agent's assigned reviewers."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from agents.models import Team
+from agents.permissions import ASSIGNABLE_PERMISSIONS
+from config.identifiers import identifier_message
+from config.roles import Group as Role
+
+
+class MembershipForm(forms.Form):
+    groups = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A reviewer group's members decide its sign-off dimension.",
+    )
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.order_by("slug"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A team's members see and register its agents.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Role.choices)
+        self.fields["groups"].label_from_instance = lambda group: (
+            f"{labels[group.name]} ({group.name})" if group.name in labels else group.name
+        )
+        self.fields["teams"].label_from_instance = lambda team: f"{team.name} ({team.slug})"
+
+
+class AssignmentForm(forms.Form):
+    permission = forms.ChoiceField(
+        label="Assignment",
+        choices=list(ASSIGNABLE_PERMISSIONS.items()),
+        help_text="Once a dimension has assigned reviewers, only they decide it for this agent.",
+    )
+    user = forms.CharField(
+        label="Username",
+        max_length=150,
+        help_text="A review assignment needs a member of the dimension's reviewer group.",
+    )
+
+    def clean_user(self):
+        name = self.cleaned_data["user"].strip()
+        message = identifier_message(name)
+        if message:
+            raise forms.ValidationError(message)
+        user = get_user_model().objects.filter(username=name).first()
+        if user is None:
+            raise forms.ValidationError(f"No user {name!r}.")
+        return user
+
+
+class UnassignForm(forms.Form):
+    permission = forms.ChoiceField(choices=list(ASSIGNABLE_PERMISSIONS.items()))
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.all())

@@ -1,0 +1,158 @@
+"""Staff pages: users with their groups and teams, and the reviewers assigned to an agent.
+
+Only staff reach them (403 otherwise); every change goes through agents.membership,
+which audits it. A page's changes commit together or not at all.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agents.membership import (
+    Source,
+    reviewer_assign,
+    reviewer_unassign,
+    user_groups_set,
+    user_teams_set,
+)
+from agents.models import Team
+from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
+from agents.selectors import assignments
+from config.errors import ApplicationError, NotPermitted
+from web.forms import errors_show
+from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm
+from web.views.common import actor_of, agent_or_404, refused
+
+
+def _refused_unless_staff(request):
+    check = can_administer_members(request.user)
+    if not check:
+        return refused(request, NotPermitted(check.message, code=check.code))
+    return None
+
+
+@login_required
+def user_list(request):
+    """List the users with their groups and teams; `q` narrows by username."""
+    denied = _refused_unless_staff(request)
+    if denied:
+        return denied
+    query = request.GET.get("q", "").strip()[:150]
+    users = (
+        get_user_model()
+        .objects.order_by("username")
+        .prefetch_related("groups", Prefetch("teams", queryset=Team.objects.order_by("slug")))
+    )
+    if query:
+        users = users.filter(username__icontains=query)
+    page = Paginator(users, 50).get_page(request.GET.get("page"))
+    return render(request, "staff/users.html", {"page": page, "q": query})
+
+
+@login_required
+def user_edit(request, pk):
+    """Change a user's groups and teams."""
+    denied = _refused_unless_staff(request)
+    if denied:
+        return denied
+    member = get_object_or_404(get_user_model(), pk=pk)
+    initial = {"groups": member.groups.all(), "teams": member.teams.all()}
+    form = MembershipForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actor = actor_of(request)
+        try:
+            with transaction.atomic():
+                groups = user_groups_set(
+                    member, form.cleaned_data["groups"], actor=actor, source=Source.PAGE
+                )
+                teams = user_teams_set(
+                    member, form.cleaned_data["teams"], actor=actor, source=Source.PAGE
+                )
+        except ApplicationError as error:
+            errors_show(error, form)
+        else:
+            changed = groups or teams
+            messages.success(
+                request,
+                f"{member.username}: membership changed."
+                if changed
+                else f"{member.username}: nothing changed.",
+            )
+            return redirect("staff-users")
+    return render(
+        request,
+        "staff/user_edit.html",
+        {"member": member, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _reviewers_page(request, agent, form, status=200):
+    held = assignments(agent)
+    rows = [
+        {"permission": permission, "label": label, "users": held[permission]}
+        for permission, label in ASSIGNABLE_PERMISSIONS.items()
+    ]
+    context = {"agent": agent, "rows": rows, "form": form}
+    return render(request, "agents/reviewers.html", context, status=status)
+
+
+@login_required
+def agent_reviewers(request, slug):
+    """Show and assign the agent's reviewers (review_<dimension>) and who may suspend it."""
+    agent = agent_or_404(request, slug)
+    denied = _refused_unless_staff(request)
+    if denied:
+        return denied
+    form = AssignmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user, permission = form.cleaned_data["user"], form.cleaned_data["permission"]
+        try:
+            new = reviewer_assign(
+                actor=actor_of(request),
+                agent=agent,
+                user=user,
+                permission=permission,
+                source=Source.PAGE,
+            )
+        except ApplicationError as error:
+            errors_show(error, form)
+        else:
+            label = ASSIGNABLE_PERMISSIONS[permission]
+            messages.success(
+                request,
+                f"{user.username} assigned: {label}."
+                if new
+                else f"{user.username} already holds this assignment.",
+            )
+            return redirect("agent-reviewers", slug=agent.slug)
+    return _reviewers_page(request, agent, form, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def agent_reviewer_unassign(request, slug):
+    agent = agent_or_404(request, slug)
+    denied = _refused_unless_staff(request)
+    if denied:
+        return denied
+    form = UnassignForm(request.POST)
+    if not form.is_valid():
+        return _reviewers_page(request, agent, AssignmentForm(), status=400)
+    user, permission = form.cleaned_data["user"], form.cleaned_data["permission"]
+    removed = reviewer_unassign(
+        actor=actor_of(request), agent=agent, user=user, permission=permission, source=Source.PAGE
+    )
+    label = ASSIGNABLE_PERMISSIONS[permission]
+    messages.success(
+        request,
+        f"{user.username} unassigned: {label}."
+        if removed
+        else f"{user.username} did not hold this assignment.",
+    )
+    return redirect("agent-reviewers", slug=agent.slug)
