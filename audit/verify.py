@@ -270,14 +270,7 @@ def audit_verify(
             result = _verify_range(WHOLE_CHAIN, trusted)
     if ranges is not None:
         result = _verify_ranges(ranges, trusted)
-    result.warnings = signatures.warnings + result.warnings
-    if result.ok and not signatures.ok:
-        result.ok = False
-        result.broken_seq = signatures.broken_seq
-        result.reason = signatures.reason
-        result.detail = signatures.detail
-    result.seconds = round(time.perf_counter() - started, 3)
-    return result
+    return _with_signatures(result, signatures, started)
 
 
 @dataclass(frozen=True)
@@ -452,6 +445,11 @@ def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS, key=None) -> 
     else:
         result = _joined(ranges, walked(), trusted)
     on_progress(total, total)
+    return _with_signatures(result, signatures, started)
+
+
+def _with_signatures(result, signatures, started: float):
+    """Fold the checkpoint signatures' verdict into the chain's, and time the whole."""
     result.warnings = signatures.warnings + result.warnings
     if result.ok and not signatures.ok:
         result.ok = False

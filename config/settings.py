@@ -385,7 +385,8 @@ OIDC_GROUP_MAP = env("OIDC_GROUP_MAP")
 OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
 # An OIDC session's rights are renewed from the provider (its refresh token and
 # userinfo) when they are this many seconds old; a refusal there signs the user out.
-OIDC_RENEW_SECONDS = env_int("OIDC_RENEW_SECONDS", 60)
+# 0, the default: on every request, so a group lost at the provider is lost at the next one.
+OIDC_RENEW_SECONDS = env_int("OIDC_RENEW_SECONDS", 0)
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 LOGIN_REDIRECT_URL_FAILURE = "login"
 
