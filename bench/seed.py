@@ -267,7 +267,17 @@ def seed(agents: int, events: int, observations: int) -> dict:
     )
     copy_rows(
         "signoffs_decision",
-        ["signoff_id", "reviewer_id", "verdict", "comment", "answers", "created_at"],
+        [
+            "signoff_id",
+            "reviewer_id",
+            "verdict",
+            "comment",
+            "answers",
+            "created_at",
+            "auth_method",
+            "auth_acr",
+            "auth_amr",
+        ],
         (
             (
                 base_signoff + (n * VERSIONS + v) * 4 + d + 1,
@@ -276,6 +286,9 @@ def seed(agents: int, events: int, observations: int) -> dict:
                 "Checked.",
                 "{}",
                 now,
+                "console",
+                "",
+                "[]",
             )
             for n in range(agents)
             for v in range(VERSIONS)
