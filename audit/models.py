@@ -118,6 +118,23 @@ class VerificationRun(models.Model):
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
 
+    # The states by name, for templates, which cannot name the vocabulary's members.
+    @property
+    def queued(self) -> bool:
+        return self.state == VerificationState.QUEUED
+
+    @property
+    def passed(self) -> bool:
+        return self.state == VerificationState.PASSED
+
+    @property
+    def failed(self) -> bool:
+        return self.state == VerificationState.FAILED
+
+    @property
+    def errored(self) -> bool:
+        return self.state == VerificationState.ERROR
+
     @property
     def percent(self) -> int:
         """Return how much of the chain is walked, 0-100."""

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from agents.membership import Source, reviewer_assign, reviewer_unassign, user_groups_set
+from approvals.models import PackageState
 from audit import signing
 from audit.actors import Actor
 from signoffs.models import Dimension
@@ -52,7 +53,7 @@ def decided(workflow, agent, reviewers, owner):
     for reviewer in reviewers[Dimension.SECURITY]:
         workflow.decide(package, Dimension.SECURITY, reviewer)
     package.refresh_from_db()
-    assert package.state == "approved"
+    assert package.state == PackageState.APPROVED
     return package
 
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from approvals.evidence import package_evidence
+from approvals.models import PackageState
 from audit import signing
 from audit.actors import Actor
 from audit.models import Checkpoint
@@ -250,7 +251,7 @@ def test_carried_over_signoffs_bring_their_decisions(workflow, agent, tmp_path):
     narrower["scope"]["external_apis"] = []
     package = workflow.submit(agent, narrower)
     package.refresh_from_db()
-    assert package.state == "approved"
+    assert package.state == PackageState.APPROVED
     assert {s.state for s in package.signoffs.all()} == {"carried_over"}
     _, handle = package_evidence(actor=Actor.system("tests"), package=package)
     path = tmp_path / "carried.zip"
