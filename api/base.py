@@ -5,11 +5,10 @@ JsonParser is every API view's parser (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES).
 
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
 from api.idempotency import IdempotentMixin
-from api.permissions import TokenHasScope
+from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import WriteThrottle
 
 

@@ -1,9 +1,9 @@
 """Which token scope each API operation needs, and whether the token's user may still use it."""
 
-from rest_framework import exceptions
+from rest_framework import exceptions, permissions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from config.roles import Scope, scope_granted
+from config.roles import Scope, scope_granted, scope_open
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -12,6 +12,18 @@ class InsufficientScope(exceptions.PermissionDenied):
 
 class ScopeNotGranted(exceptions.PermissionDenied):
     default_code = "scope_not_granted"
+
+
+class IsAuthenticated(permissions.IsAuthenticated):
+    """DRF's check, answered from the token when there is one, without loading its user.
+
+    The token authentication admits only an active user's token.
+    """
+
+    def has_permission(self, request, view):
+        if getattr(request.auth, "user_id", None) is not None:
+            return True
+        return super().has_permission(request, view)
 
 
 class TokenHasScope(BasePermission):
@@ -38,6 +50,8 @@ class TokenHasScope(BasePermission):
             return True
         if scope not in scopes:
             raise InsufficientScope(f"This token lacks the {scope!s} scope.")
-        if not scope_granted(request.user, scope):
+        # The token's user is active (authentication saw to it); a scope open to every
+        # active user needs nothing more of them, so their row is not loaded for it.
+        if not scope_open(scope) and not scope_granted(request.user, scope):
             raise ScopeNotGranted(f"The token's user is no longer granted the {scope!s} scope.")
         return True

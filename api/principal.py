@@ -6,7 +6,7 @@ def principal_of(request) -> str | None:
 
     The token authentication puts the token in `request.auth`; a session leaves it None.
     """
-    if request.auth is not None and getattr(request.auth, "pk", None) is not None:
+    if getattr(request.auth, "pk", None) is not None:
         return f"token:{request.auth.pk}"
     if request.user and request.user.is_authenticated:
         return f"user:{request.user.pk}"

@@ -88,18 +88,23 @@ class Actor:
     auth: Authentication | None = None
 
     @classmethod
-    def for_user(cls, user, token=None, auth: Authentication | None = None) -> "Actor":
-        token_label = f"token:{token.prefix} ({token.name})" if token is not None else ""
-        if token is not None:
-            auth = Authentication(method=AuthMethod.TOKEN)
+    def for_user(cls, user, auth: Authentication | None = None) -> "Actor":
+        return cls(type="user", id=str(user.pk), label=user.get_username(), user=user, auth=auth)
+
+    @classmethod
+    def for_token(cls, user, *, user_id: int, username: str, token) -> "Actor":
+        """Return the actor of a token's request, named from the token's read.
+
+        `user` may be loaded lazily: naming the actor does not load it.
+        """
         return cls(
-            type="token" if token is not None else "user",
-            id=str(user.pk),
-            label=user.get_username(),
-            token_label=token_label,
+            type="token",
+            id=str(user_id),
+            label=username,
+            token_label=f"token:{token.prefix} ({token.name})",
             user=user,
             token=token,
-            auth=auth,
+            auth=Authentication(method=AuthMethod.TOKEN),
         )
 
     @classmethod

@@ -62,6 +62,11 @@ def scopes_granted(user) -> list[str]:
     ]
 
 
+def scope_open(scope: str) -> bool:
+    """Return whether every active user's token may use `scope`, whatever their groups."""
+    return scope in SCOPE_GROUPS and SCOPE_GROUPS[scope] is None
+
+
 def scope_granted(user, scope: str) -> bool:
     """Return whether the user's role lets a token of theirs use `scope` (checked on each use)."""
     if scope not in SCOPE_GROUPS or user is None or not user.is_active:

@@ -4,16 +4,16 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from agents.api.views import visible_agent
 from api.openapi import errors
+from api.permissions import IsAuthenticated
 from approvals.evidence import package_evidence
 from approvals.models import ApprovalPackage
-from audit.actors import Actor
 from audit.permissions import AuditReader
+from tokens.authentication import actor_for
 
 
 class PackageEvidenceView(APIView):
@@ -34,8 +34,7 @@ class PackageEvidenceView(APIView):
     def get(self, request, slug, version):
         agent = visible_agent(request, slug)
         package = get_object_or_404(ApprovalPackage, agent=agent, version=version)
-        token = request.auth if hasattr(request.auth, "scopes") else None
-        name, bundle = package_evidence(actor=Actor.for_user(request.user, token), package=package)
+        name, bundle = package_evidence(actor=actor_for(request), package=package)
         return FileResponse(
             bundle, as_attachment=True, filename=name, content_type="application/zip"
         )

@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, generics, mixins, status
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +23,7 @@ from agents.api.views import visible_agent
 from agents.models import Agent
 from api.base import ApiMixin, JsonParser
 from api.openapi import IDEMPOTENCY_KEY, errors
-from api.permissions import TokenHasScope
+from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.serializers import (

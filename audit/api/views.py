@@ -4,13 +4,13 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.openapi import errors
 from api.pagination import CursorPagination
+from api.permissions import IsAuthenticated
 from audit import signing
 from audit.api.serializers import AuditEventSerializer, CheckpointSerializer, VerifyResultSerializer
 from audit.checkpoints import checkpoint_export

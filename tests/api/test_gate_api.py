@@ -276,6 +276,8 @@ def test_the_token_and_the_decision_are_read_by_a_statement_each(ci, agent, appr
         decisions = [sql for sql in statements if "agents_agent" in sql]
         assert len(tokens) == 1 and len(decisions) == 1, statements
         assert "agents_agent" not in tokens[0]
+        # The token's read names its user; the user's own row is never loaded.
+        assert not [sql for sql in statements if sql.startswith('SELECT "auth_user"')], statements
 
 
 def test_the_body_is_parsed_once(ci, agent, approved, monkeypatch):

@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.actors import Actor
+from tokens.authentication import token_user
 from tokens.models import ApiToken, Scope
 from tokens.selectors import RequestToken, token_for_secret
 from tokens.services import token_revoke, token_touch
@@ -13,10 +16,10 @@ from tokens.services import token_revoke, token_touch
 pytestmark = pytest.mark.django_db
 
 
-def orm_answer(token: ApiToken) -> tuple:
+def orm_answer(token: ApiToken) -> RequestToken:
     """What the model says of the token and its user, as the read answers it."""
     token = ApiToken.objects.select_related("user").get(pk=token.pk)
-    return token.user, RequestToken(
+    return RequestToken(
         pk=token.pk,
         prefix=token.prefix,
         name=token.name,
@@ -26,6 +29,10 @@ def orm_answer(token: ApiToken) -> tuple:
         revoked_at=token.revoked_at,
         last_used_at=token.last_used_at,
         bound=token.agents.exists(),
+        user_id=token.user.pk,
+        username=token.user.get_username(),
+        user_active=token.user.is_active,
+        user_staff=token.user.is_staff,
     )
 
 
@@ -40,22 +47,26 @@ def test_the_read_answers_what_the_model_holds(make_token, owner, agent):
         allowed_networks=["10.0.0.0/8", "2001:db8::/32"],
         expires_in=timedelta(days=3),
     )
-    token_touch(token=orm_answer(bound)[1], now=timezone.now() - timedelta(hours=1))
+    token_touch(token=orm_answer(bound), now=timezone.now() - timedelta(hours=1))
     token_revoke(actor=Actor.system("tests"), token=bound)
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
     for token, secret in ((plain, plain_secret), (bound, bound_secret)):
-        user, read = token_for_secret(secret)
-        expected_user, expected = orm_answer(token)
-        assert read == expected
-        assert (user.pk, user.get_username(), user.is_active, user.is_staff) == (
-            expected_user.pk,
-            expected_user.get_username(),
-            expected_user.is_active,
-            expected_user.is_staff,
-        )
+        read = token_for_secret(secret)
+        assert read == orm_answer(token)
         assert read.expires_at.tzinfo is not None
-    assert token_for_secret(bound_secret)[1].revoked_at is not None
-    assert token_for_secret(bound_secret)[1].bound_agent_slugs() == [agent.slug]
-    assert token_for_secret(plain_secret)[1].bound_agent_slugs() is None
+    assert token_for_secret(bound_secret).revoked_at is not None
+    assert token_for_secret(bound_secret).user_staff is True
+    assert token_for_secret(bound_secret).bound_agent_slugs() == [agent.slug]
+    assert token_for_secret(plain_secret).bound_agent_slugs() is None
+
+
+def test_an_inactive_users_token_reads_as_such(make_token, owner):
+    token, secret = make_token(owner, Scope.GATE_CHECK)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    assert token_for_secret(secret) == orm_answer(token)
+    assert token_for_secret(secret).user_active is False
 
 
 def test_no_token_is_read_for_a_wrong_secret_or_an_unknown_prefix(make_token, owner):
@@ -66,7 +77,12 @@ def test_no_token_is_read_for_a_wrong_secret_or_an_unknown_prefix(make_token, ow
     assert token_for_secret(secret) is not None
 
 
-def test_the_user_read_with_the_token_carries_none_of_its_columns(make_token, owner):
+def test_the_tokens_user_is_loaded_when_first_used_and_is_the_tokens(make_token, owner):
     token, secret = make_token(owner, Scope.GATE_CHECK)
-    user, _ = token_for_secret(secret)
-    assert not [name for name in vars(user) if name.startswith("token_")]
+    with CaptureQueriesContext(connection) as queries:
+        user = token_user(token_for_secret(secret))
+    assert len(queries) == 1
+    with CaptureQueriesContext(connection) as queries:
+        assert (user.pk, user.get_username(), user.is_active) == (owner.pk, owner.username, True)
+        assert user == owner
+    assert len(queries) == 1

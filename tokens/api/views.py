@@ -10,13 +10,14 @@ is refused with 403 `session_required`.
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.base import JsonParser
 from api.openapi import errors
+from api.permissions import IsAuthenticated
 from api.throttling import WriteThrottle
 from audit.actors import Actor
 from config.errors import InvalidInput
