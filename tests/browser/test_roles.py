@@ -60,6 +60,13 @@ def test_product_owner_pages(demo_sign_in, demo_site, guide_shots):
     owner.goto(f"{demo_site.url}/agents/")
     expect(owner.locator("h1")).to_contain_text("Agents")
     guide_shots(owner, "owner-agents")
+    # The dashboard's state counts open the packages list with their filter applied.
+    owner.goto(f"{demo_site.url}/")
+    owner.get_by_role("link", name="In review packages", exact=True).click()
+    owner.wait_for_url(f"{demo_site.url}/packages/?state=in_review")
+    expect(owner.locator("#id_state")).to_have_values(["in_review"])
+    expect(owner.locator("#package-table caption")).to_contain_text("package")
+    guide_shots(owner, "owner-packages")
     owner.goto(f"{demo_site.url}/agents/claims-intake/v1/")
     expect(owner.get_by_test_id("package-state")).to_have_text("Changes requested")
     guide_shots(owner, "owner-changes-requested")
