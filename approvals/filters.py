@@ -13,10 +13,12 @@ class PackageFilterSet(BlankIsAnyFilterSet):
     """The packages list's filters: the packages page and `GET /api/v1/packages` use this one."""
 
     state = django_filters.MultipleChoiceFilter(choices=PackageState.choices)
-    agent = IdentifierFilter(field_name="agent__slug", help_text="An agent's slug")
-    team = IdentifierFilter(field_name="agent__team__slug", help_text="A team's slug")
+    agent = IdentifierFilter(field_name="agent__slug", label="Agent", help_text="An agent's slug")
+    team = IdentifierFilter(field_name="agent__team__slug", label="Team", help_text="A team's slug")
     owner = IdentifierFilter(
-        field_name="agent__owners__username", help_text="The username of one of the agent's owners"
+        field_name="agent__owners__username",
+        label="Owner",
+        help_text="The username of one of the agent's owners",
     )
     pending = django_filters.MultipleChoiceFilter(
         choices=Dimension.choices,

@@ -19,5 +19,4 @@ def package_filters(data, queryset, user) -> PackageFilterSet:
     fields["team"].widget = forms.Select(choices=BLANK + teams)
     for name in ("state", "pending", "risk_tier"):
         fields[name].widget.attrs["size"] = 4
-    fields["owner"].label = "Owner (username)"
     return filters
