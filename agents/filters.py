@@ -5,10 +5,10 @@ from django.db.models import Q
 
 from agents.models import Agent, AgentStatus
 from agents.vocabulary import Deployment, RiskTier
-from api.filters import IdentifierFilter, TextFilter
+from api.filters import BlankIsAnyFilterSet, IdentifierFilter, TextFilter
 
 
-class AgentFilterSet(django_filters.FilterSet):
+class AgentFilterSet(BlankIsAnyFilterSet):
     q = TextFilter(method="search", label="Search", help_text="Slug, name or description contains")
     status = django_filters.MultipleChoiceFilter(choices=AgentStatus.choices)
     team = IdentifierFilter(field_name="team__slug", help_text="A team's slug")
@@ -18,15 +18,6 @@ class AgentFilterSet(django_filters.FilterSet):
     class Meta:
         model = Agent
         fields = ["q", "status", "team", "deployment", "risk_tier"]
-
-    def __init__(self, data=None, *args, **kwargs):
-        # A filter sent empty (a form's "Any") filters nothing rather than failing validation.
-        if data is not None:
-            data = data.copy()
-            for name in self.base_filters:
-                if name in data and not any(value.strip() for value in data.getlist(name)):
-                    del data[name]
-        super().__init__(data, *args, **kwargs)
 
     def search(self, queryset, name, value):
         return queryset.filter(

@@ -27,3 +27,18 @@ class IdentifierFilter(django_filters.CharFilter):
 @extend_schema_field({"type": "string", "pattern": TEXT_PATTERN})
 class TextFilter(django_filters.CharFilter):
     """Filter by text people type, e.g. a search."""
+
+
+class BlankIsAnyFilterSet(django_filters.FilterSet):
+    """A FilterSet in which a filter sent empty (a form's "Any") filters nothing.
+
+    Without this, a list page's form sent with its blank choices would fail validation.
+    """
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None:
+            data = data.copy()
+            for name in self.base_filters:
+                if name in data and not any(value.strip() for value in data.getlist(name)):
+                    del data[name]
+        super().__init__(data, *args, **kwargs)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
 from signoffs.permissions import review_permission
+from signoffs.sla import review_sla, review_slas
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def _other_reviewers(signoff: SignOff) -> list:
 
 def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
     """Escalate one late sign-off to the dimension's other reviewers, once; return if it did."""
-    sla = timedelta(days=_settings()["REVIEW_SLA_DAYS"])
+    sla = review_sla(signoff.dimension)
     with transaction.atomic():
         signoff = (
             SignOff.objects.select_for_update(of=("self",))
@@ -233,17 +234,22 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
 
 
 def reviews_escalate_late(*, actor: Actor) -> JobRun:
-    """Escalate every sign-off pending past the review SLA that was not escalated yet."""
+    """Escalate every sign-off pending past its dimension's review SLA, once."""
     run = JobRun()
-    cutoff = timezone.now() - timedelta(days=_settings()["REVIEW_SLA_DAYS"])
+    now = timezone.now()
+    # Each dimension is late by its own target.
+    late_by_dimension = Q()
+    for dimension, days in review_slas().items():
+        cutoff = now - timedelta(days=days)
+        late_by_dimension |= Q(dimension=dimension, package__submitted_at__lte=cutoff)
     escalated = Reminder.objects.filter(
         key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField()))
     )
     late = (
         SignOff.objects.filter(
+            late_by_dimension,
             state=SignOffState.PENDING,
             package__state=PackageState.IN_REVIEW,
-            package__submitted_at__lte=cutoff,
         )
         .exclude(Exists(escalated))
         .select_related("package__agent")

@@ -61,7 +61,7 @@ def approvals_expire() -> dict:
 
 @shared_task(ignore_result=True, soft_time_limit=600, time_limit=660, **RETRY)
 def reviews_escalate() -> dict:
-    """Escalate sign-offs pending past the review SLA to the dimension's other reviewers."""
+    """Escalate sign-offs pending past their review SLA to the dimension's other reviewers."""
     run = reviews_escalate_late(actor=_actor("reviews_escalate"))
     logger.info("escalation: %s", run.as_dict())
     return run.as_dict()

@@ -40,7 +40,7 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "5"},
         "description": "Mark approvals past their re-certification date as expired.",
     },
-    # Daily at 08:00: escalate sign-offs pending past REVIEW_SLA_DAYS.
+    # Daily at 08:00: escalate sign-offs pending past their dimension's review SLA.
     "reviews-escalate": {
         "task": "approvals.tasks.reviews_escalate",
         "crontab": {"minute": "0", "hour": "8"},

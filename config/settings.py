@@ -265,7 +265,15 @@ COUNTERSIGN = {
     "SIGNING_KEY_PATH": env("SIGNING_KEY_PATH", str(VAR_DIR / "signing-key.pem")),
     "SIGNING_KEY": env("SIGNING_KEY"),
     "SUSPEND_ON_CRITICAL_DRIFT": env_bool("SUSPEND_ON_CRITICAL_DRIFT", True),
+    # Days a sign-off may wait for its decision before it is escalated and drawn as late:
+    # REVIEW_SLA_DAYS for every dimension, REVIEW_SLA_DAYS_<DIMENSION> (e.g. _COMPLIANCE)
+    # where one has its own (read through signoffs.sla).
     "REVIEW_SLA_DAYS": env_int("REVIEW_SLA_DAYS", 5),
+    "REVIEW_SLA_DAYS_BY_DIMENSION": {
+        dimension: env_int(f"REVIEW_SLA_DAYS_{dimension.upper()}", 0)
+        for dimension in ("iam", "pam", "security", "compliance")
+        if env(f"REVIEW_SLA_DAYS_{dimension.upper()}").strip()
+    },
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),

@@ -63,6 +63,26 @@ def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> N
     membership_teams_set(user, (held - in_scope) | wanted, actor=actor, source=source)
 
 
+@transaction.atomic
+def user_email_set(user, email: str, *, actor: Actor, source: str):
+    """Change the user's email address: notifications go there, so the change is recorded."""
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    before = user.email
+    if before == email:
+        return user
+    user.email = email
+    user.save(update_fields=["email"])
+    audit_record(
+        actor=actor,
+        action="user.email_changed",
+        target=user,
+        before={"email": before},
+        after={"email": email},
+        data={"user": user.get_username(), "source": source},
+    )
+    return user
+
+
 def user_rights_apply(user, rights: Rights, mapping: GroupMap, *, actor: Actor, source: str):
     """Give the user what the mapping grants, and take away what it no longer does."""
     user = user_groups_set(user, rights.groups, actor=actor, source=source, staff=rights.staff)
@@ -108,8 +128,7 @@ def provider_user_sign_in(
     if not user.is_active:
         raise NotPermitted("This account is deactivated.", code="inactive")
     if email and user.email != email:
-        user.email = email
-        user.save(update_fields=["email"])
+        user = user_email_set(user, email, actor=actor, source="oidc")
     link.last_sign_in_at = timezone.now()
     link.save(update_fields=["last_sign_in_at"])
     return user_rights_apply(user, rights, mapping, actor=actor, source="oidc")

@@ -53,6 +53,8 @@ SENTENCES: dict[str, str] = {
     "user.groups_changed": "{actor} changed the groups of {user}",
     "user.teams_changed": "{actor} changed the teams of {user}",
     "user.staff_changed": "{actor} changed whether {user} is staff",
+    "user.created": "{actor} created the account of {username}",
+    "user.email_changed": "{actor} changed the email address of {user}",
     "agent.reviewer_assigned": "{actor} assigned {user} to {agent} ({permission})",
     "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}",
     "token.created": "{actor} created the API token {name}",

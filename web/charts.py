@@ -11,7 +11,6 @@ number of packages, decisions or findings.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.utils import timezone
 from agents.vocabulary import RiskTier
 from approvals.models import ApprovalPackage, DriftFinding, PackageState, Severity
 from signoffs.models import Decision, Dimension
+from signoffs.sla import review_slas
 from web.selectors import agents_visible
 
 # The charts' spans: the next 13 weeks of expiries, the last 13 weeks of findings
@@ -232,14 +232,16 @@ def _days(delta: timedelta | None) -> float:
 def review_lead_times(user, *, now: datetime) -> Chart:
     """Return each dimension's time from submission to decision over the last 90 days.
 
-    Every decision counts once: the average and the longest against the review
-    target (`COUNTERSIGN["REVIEW_SLA_DAYS"]`), and how many took longer.
+    Every decision counts once: the average and the longest against the
+    dimension's own review target (`signoffs.sla`), and how many took longer.
     """
-    sla_days = settings.COUNTERSIGN["REVIEW_SLA_DAYS"]
-    sla = timedelta(days=sla_days)
+    slas = review_slas()
     lead = ExpressionWrapper(
         F("created_at") - F("signoff__package__submitted_at"), output_field=DurationField()
     )
+    late = Q()
+    for dimension, days in slas.items():
+        late |= Q(signoff__dimension=dimension, lead__gt=timedelta(days=days))
     rows = {
         row["signoff__dimension"]: row
         for row in Decision.objects.filter(
@@ -253,12 +255,13 @@ def review_lead_times(user, *, now: datetime) -> Chart:
             n=Count("pk"),
             average=Avg("lead"),
             longest=Max("lead"),
-            late=Count("pk", filter=Q(lead__gt=sla)),
+            late=Count("pk", filter=late),
         )
         .order_by()
     }
     dimensions = list(Dimension.choices)
-    top = _ceiling(max([_days(row["longest"]) for row in rows.values()] + [sla_days * 1.2]))
+    longest_shown = [_days(row["longest"]) for row in rows.values()]
+    top = _ceiling(max(longest_shown + [max(slas.values()) * 1.2]))
     plot_w = WIDTH - NAMES - RIGHT
     band = (HEIGHT - TOP - BOTTOM) / len(dimensions)
     shapes = []
@@ -271,14 +274,20 @@ def review_lead_times(user, *, now: datetime) -> Chart:
         )
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
-        row = rows.get(value)
+        row, sla_days = rows.get(value), slas[value]
         y = TOP + band * index
-        shapes.append(Shape("text", "axis end", x=NAMES - 6, y=y + band / 2 + 4, text=label))
+        middle = y + band / 2
+        shapes.append(Shape("text", "axis end", x=NAMES - 6, y=middle - 2, text=label))
+        shapes.append(
+            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 12, text=f"{sla_days} d")
+        )
+        target = NAMES + plot_w * sla_days / top
+        shapes.append(
+            Shape("line", "target", x=target, y=y + band * 0.05, x2=target, y2=y + band * 0.95)
+        )
         if row is None:
-            shapes.append(
-                Shape("text", "axis", x=NAMES + 4, y=y + band / 2 + 4, text="no decisions")
-            )
-            table.append([label, "0", "–", "–", "0"])
+            shapes.append(Shape("text", "axis", x=NAMES + 4, y=middle + 4, text="no decisions"))
+            table.append([label, f"{sla_days} d", "0", "–", "–", "0"])
             continue
         average, longest = _days(row["average"]), _days(row["longest"])
         state = "late" if average > sla_days else "on-time"
@@ -292,7 +301,10 @@ def review_lead_times(user, *, now: datetime) -> Chart:
                 y=y + band * 0.2,
                 width=plot_w * average / top,
                 height=band * 0.6,
-                title=f"{label}: {average:.1f} days on average over {row['n']} decisions",
+                title=(
+                    f"{label}: {average:.1f} days on average over {row['n']} decisions, "
+                    f"target {sla_days} days"
+                ),
             )
         )
         shapes.append(
@@ -307,23 +319,26 @@ def review_lead_times(user, *, now: datetime) -> Chart:
             )
         )
         table.append(
-            [label, str(row["n"]), f"{average:.1f} d", f"{longest:.1f} d", str(row["late"])]
+            [
+                label,
+                f"{sla_days} d",
+                str(row["n"]),
+                f"{average:.1f} d",
+                f"{longest:.1f} d",
+                str(row["late"]),
+            ]
         )
-    x = NAMES + plot_w * sla_days / top
-    shapes.append(Shape("line", "target", x=x, y=TOP - 4, x2=x, y2=HEIGHT - BOTTOM))
-    shapes.append(
-        Shape(
-            "text",
-            "axis target-label middle",
-            x=x,
-            y=HEIGHT - BOTTOM + 32,
-            text=f"target {sla_days} d",
-        )
-    )
     decided = sum(row["n"] for row in rows.values())
-    description = (
-        f"{_count(decided, 'decision')} in the last {LEAD_TIME_DAYS} days against a target of "
-        f"{sla_days} days: "
+    targets = sorted(set(slas.values()))
+    against = (
+        f"a target of {targets[0]} days"
+        if len(targets) == 1
+        else "each dimension's target ("
+        + ", ".join(f"{label} {slas[value]} d" for value, label in dimensions)
+        + ")"
+    )
+    description = f"{_count(decided, 'decision')} in the last {LEAD_TIME_DAYS} days against " + (
+        f"{against}: "
         + (
             f"{', '.join(over)} took longer on average."
             if over
@@ -332,14 +347,15 @@ def review_lead_times(user, *, now: datetime) -> Chart:
     )
     return Chart(
         slug="lead-time",
-        title=f"Review lead time per dimension, last {LEAD_TIME_DAYS} days",
+        title=f"Review lead time per dimension against its target, last {LEAD_TIME_DAYS} days",
         description=description,
         legend=[
             ("on-time", "Average within target"),
             ("late", "Average over target"),
             ("longest", "Longest"),
+            ("target", "Target (days under each name)"),
         ],
-        head=["Dimension", "Decisions", "Average", "Longest", f"Over {sla_days} days"],
+        head=["Dimension", "Target", "Decisions", "Average", "Longest", "Over target"],
         rows=table,
         shapes=shapes,
         empty=not decided,

@@ -38,6 +38,9 @@ KNOWN_ACTIONS = (
     "checklist.loaded",
     "user.groups_changed",
     "user.teams_changed",
+    "user.staff_changed",
+    "user.created",
+    "user.email_changed",
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
 )
@@ -134,10 +137,28 @@ def packages_awaiting(user) -> QuerySet:
     )
 
 
-def package_state_counts(user) -> dict[str, int]:
-    """Return the number of visible packages in each state, every state present."""
-    rows = (
+def packages_list(user) -> QuerySet:
+    """Return the visible agents' packages, newest first, with their agents and sign-offs."""
+    return (
         ApprovalPackage.objects.filter(agent__in=agents_visible(user))
+        .select_related("agent")
+        .prefetch_related(
+            Prefetch("signoffs", queryset=SignOff.objects.only("dimension", "state", "package_id"))
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def package_state_counts(user, *, owner=None) -> dict[str, int]:
+    """Return the number of visible packages in each state, every state present.
+
+    With `owner`, only the packages of the agents that user owns.
+    """
+    agents = agents_visible(user)
+    if owner is not None:
+        agents = agents.filter(owners=owner)
+    rows = (
+        ApprovalPackage.objects.filter(agent__in=agents)
         .values("state")
         .annotate(n=Count("pk"))
         .order_by()

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from identity.oidc import ProviderLogoutView
-from web.views import agents, audit, dashboard, packages, staff, tokens
+from web.views import agents, audit, dashboard, package_list, packages, staff, tokens
 from web.views.login import LoginView, step_up
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", ProviderLogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
     path("agents/", agents.agent_list, name="agent-list"),
+    path("packages/", package_list.package_list, name="package-list"),
     path("agents/new/", agents.agent_new, name="agent-new"),
     path("agents/<slug:slug>/", agents.agent_detail, name="agent-detail"),
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent-edit"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, evidence, views
+from approvals.api import agents, evidence, packages, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -8,6 +8,7 @@ FINDING = "agents/<slug:slug>/findings/<int:pk>"
 urlpatterns = [
     # First: every deploy's check resolves its path, and each pattern tried before costs it.
     path("gate/check", views.GateCheckView.as_view(), name="api-gate-check"),
+    path("packages", packages.PackageListView.as_view(), name="api-packages"),
     path(
         "agents/<slug:slug>/packages",
         views.PackageListCreateView.as_view(),

@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from agents.models import Deployment
 from approvals.models import ApprovalPackage, PackageState
+from tests.browser.test_story import PACKAGE_FIELDS
 from tests.factories import AgentFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,21 +57,7 @@ def test_write_and_submit_a_package_with_the_keyboard(people, checklists, sign_i
     page.keyboard.press("Tab")
     expect(page.locator("#id_tools-0-justification")).to_be_focused()
     page.keyboard.type("Searches the staff handbook.")
-    values = {
-        "#id_model__provider": "example-llm",
-        "#id_model__id": "example-llm-small-2026-08",
-        "#id_model__prompt_digest": "sha256:" + "0b1c2d3e" * 8,
-        "#id_credentials__max_ttl_seconds": "900",
-        "#id_credentials__revocation": "Delete the SPIRE registration entry.",
-        "#id_kill_switch__procedure": "Scale the deployment to zero.",
-        "#id_kill_switch__owner": "people-ops-platform",
-        "#id_kill_switch__max_minutes_to_revoke": "15",
-        "#id_rollback__plan": "Redeploy the previous image.",
-        "#id_logging__destinations": "siem",
-        "#id_logging__retention_days": "365",
-        "#id_logging__attribution": "Every call carries the SPIFFE ID.",
-    }
-    for selector, value in values.items():
+    for selector, value in PACKAGE_FIELDS.items():
         tab_to(page, selector)
         page.keyboard.type(value)
     tab_to(page, "button:has-text('Save and submit for review')")
@@ -89,4 +76,4 @@ def test_write_and_submit_a_package_with_the_keyboard(people, checklists, sign_i
             "justification": "Searches the staff handbook.",
         }
     ]
-    assert package.manifest["model"]["id"] == "example-llm-small-2026-08"
+    assert package.manifest["model"]["id"] == PACKAGE_FIELDS["#id_model__id"]

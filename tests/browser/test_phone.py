@@ -68,6 +68,8 @@ def test_no_page_of_the_story_scrolls_sideways_at_390_px(
         "owner": [
             "/",
             "/agents/",
+            "/packages/",
+            "/packages/?state=in_review",
             f"/agents/{slug}/",
             f"/agents/{slug}/v{version}/",
             f"/agents/{slug}/v{version - 1}/",
@@ -77,7 +79,13 @@ def test_no_page_of_the_story_scrolls_sideways_at_390_px(
             "/tokens/",
             "/audit/",
         ],
-        "security1": ["/", f"/agents/{slug}/v{version}/", f"/agents/{slug}/suspend/", "/audit/"],
+        "security1": [
+            "/",
+            "/packages/?pending=security",
+            f"/agents/{slug}/v{version}/",
+            f"/agents/{slug}/suspend/",
+            "/audit/",
+        ],
         "compliance1": ["/", "/audit/", "/audit/?since=notadate", f"/agents/{slug}/"],
     }
     for username, paths in pages.items():

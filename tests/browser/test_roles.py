@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import accessibility_problems
 from tests.browser.test_story import SLUG, register_agent, sign_off, write_package
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -60,6 +61,17 @@ def test_product_owner_pages(demo_sign_in, demo_site, guide_shots):
     owner.goto(f"{demo_site.url}/agents/")
     expect(owner.locator("h1")).to_contain_text("Agents")
     guide_shots(owner, "owner-agents")
+    # The dashboard's state counts open the packages list with their filter applied.
+    owner.goto(f"{demo_site.url}/")
+    owner.get_by_role("link", name="In review packages", exact=True).click()
+    owner.wait_for_url(f"{demo_site.url}/packages/?state=in_review")
+    expect(owner.locator("#id_state")).to_have_values(["in_review"])
+    expect(owner.locator("#package-table caption")).to_contain_text("package")
+    guide_shots(owner, "owner-packages")
+    # The editor offers the manifest file first, the form after it.
+    owner.goto(f"{demo_site.url}/agents/support-assistant/packages/new/")
+    expect(owner.get_by_role("heading", name="Start from a manifest file")).to_be_visible()
+    guide_shots(owner, "owner-editor")
     owner.goto(f"{demo_site.url}/agents/claims-intake/v1/")
     expect(owner.get_by_test_id("package-state")).to_have_text("Changes requested")
     guide_shots(owner, "owner-changes-requested")
@@ -76,6 +88,33 @@ def test_product_owner_pages(demo_sign_in, demo_site, guide_shots):
     expect(owner.get_by_test_id("error-page")).to_contain_text("Page not found")
     expect(owner.get_by_role("navigation", name="Main")).to_be_visible()
     guide_shots(owner, "error-404-signed-in")
+    # A page of another role: the app's refusal, in the site's layout, saying why.
+    response = owner.goto(f"{demo_site.url}/staff/users/")
+    assert response.status == 403
+    expect(owner.get_by_role("alert")).to_contain_text("staff")
+    expect(owner.get_by_role("navigation", name="Main")).to_be_visible()
+    assert not accessibility_problems(owner)
+
+
+def test_reviewer_pages(demo_sign_in, demo_site, guide_shots):
+    """The review page leads with what changed; approving asks to confirm and records nothing."""
+    iam = demo_sign_in("iam1")
+    iam.goto(f"{demo_site.url}/agents/support-assistant/v2/")
+    expect(iam.locator("#changes-title")).to_have_text("What changed against approved v1")
+    guide_shots(iam, "reviewer-changes")
+    form = iam.locator("#decide-iam")
+    for box in form.locator("input[type=checkbox]").all():
+        box.check()
+    form.locator("button", has_text="Approve IAM").click()
+    confirm = iam.get_by_test_id("confirm-iam")
+    expect(confirm).to_be_focused()
+    expect(iam.get_by_test_id("signoff-iam")).to_have_text("Pending")
+    confirm.scroll_into_view_if_needed()
+    guide_shots(iam, "reviewer-confirm")
+    # The packages waiting for IAM, as a list.
+    iam.goto(f"{demo_site.url}/packages/?pending=iam")
+    expect(iam.locator("#package-table")).to_contain_text("Customer support assistant")
+    guide_shots(iam, "reviewer-packages")
 
 
 def test_compliance_officer_pages(demo_sign_in, demo_site, guide_shots):
@@ -91,6 +130,12 @@ def test_compliance_officer_pages(demo_sign_in, demo_site, guide_shots):
         auditor.locator("#audit-exports a", has_text="CSV").first.click()
     csv_text = open(download.value.path(), encoding="utf-8").read()
     assert "travel-booking" in csv_text and "agent.suspended" in csv_text
+    # Verify the chain: the run's page follows the walk to its result.
+    auditor.goto(f"{demo_site.url}/audit/")
+    auditor.get_by_role("button", name="Verify the chain").click()
+    expect(auditor.locator("h1")).to_have_text("Chain verification")
+    expect(auditor.get_by_text("The chain is intact")).to_be_visible(timeout=60_000)
+    guide_shots(auditor, "compliance-verification")
 
 
 def test_staff_pages(demo_sign_in, demo_site, guide_shots):
@@ -120,6 +165,11 @@ def test_api_user_creates_a_bound_token_and_calls_the_api(demo_sign_in, demo_sit
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the demo site
         answer = json.load(response)
     assert answer["decision"] == "deny" and answer["reasons"]
+    # The API's reference, served from static/ (Swagger UI over the generated schema).
+    owner.goto(f"{demo_site.url}/api/v1/docs/")
+    expect(owner.locator(".swagger-ui .info .title")).to_contain_text("Countersign")
+    expect(owner.locator(".opblock-summary-path", has_text="/api/v1/gate/check")).to_be_visible()
+    guide_shots(owner, "api-docs")
 
 
 def test_the_story_on_the_demo_data(demo_sign_in, demo_site, guide_shots):

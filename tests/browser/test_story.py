@@ -13,6 +13,24 @@ SLUG = "benefits-copilot"
 REVIEWERS = {"iam": "ivan", "pam": "paula", "security": "sam", "compliance": "carla"}
 
 
+# The editor's required fields past the justification and scope, as an owner types them
+# (the keyboard test types the same ones).
+PACKAGE_FIELDS = {
+    "#id_model__provider": "example-llm",
+    "#id_model__id": "example-llm-small-2026-08",
+    "#id_model__prompt_digest": "sha256:" + "0b1c2d3e" * 8,
+    "#id_credentials__max_ttl_seconds": "900",
+    "#id_credentials__revocation": "Delete the SPIRE registration entry.",
+    "#id_kill_switch__procedure": "Scale the deployment to zero.",
+    "#id_kill_switch__owner": "people-ops-platform",
+    "#id_kill_switch__max_minutes_to_revoke": "15",
+    "#id_rollback__plan": "Redeploy the previous image.",
+    "#id_logging__destinations": "siem",
+    "#id_logging__retention_days": "365",
+    "#id_logging__attribution": "Every call carries the SPIFFE ID.",
+}
+
+
 def register_agent(page, live_server):
     page.click("text=Register an agent")
     page.fill("#id_slug", SLUG)
@@ -45,18 +63,7 @@ def write_package(page, shots):
     )
     fields = {
         "#id_justification": "Answers benefits questions from the published plan documents.",
-        "#id_model__provider": "example-llm",
-        "#id_model__id": "example-llm-small-2026-08",
-        "#id_model__prompt_digest": "sha256:" + "0b1c2d3e" * 8,
-        "#id_credentials__max_ttl_seconds": "900",
-        "#id_credentials__revocation": "Delete the SPIRE registration entry.",
-        "#id_kill_switch__procedure": "Scale the deployment to zero.",
-        "#id_kill_switch__owner": "people-ops-platform",
-        "#id_kill_switch__max_minutes_to_revoke": "15",
-        "#id_rollback__plan": "Redeploy the previous image.",
-        "#id_logging__destinations": "siem",
-        "#id_logging__retention_days": "365",
-        "#id_logging__attribution": "Every call carries the SPIFFE ID.",
+        **PACKAGE_FIELDS,
     }
     add_scope_entry(page, "tools", 0, "benefits-search", "read")
     add_scope_entry(page, "datasets", 0, "hr.benefit_plans", "read")

@@ -192,3 +192,26 @@ def test_a_team_named_but_missing_is_skipped(client, provider, sso):
     user = get_user_model().objects.get(username="pat")
     assert _groups(user) == {"product-owner"}
     assert not Team.objects.exists()
+
+
+def test_an_email_changed_at_the_provider_is_an_audited_change(client, provider, sso):
+    provider.user_set("sub-nina", preferred_username="nina", email="nina@old.example.com")
+    sso("sub-nina")
+    user = get_user_model().objects.get(username="nina")
+    assert _events("user.email_changed", user) == []
+    client.logout()
+
+    provider.user_set("sub-nina", preferred_username="nina", email="nina@new.example.com")
+    sso("sub-nina")
+
+    user.refresh_from_db()
+    assert user.email == "nina@new.example.com"
+    [changed] = _events("user.email_changed", user)
+    assert changed.actor_type == "system" and changed.actor_label == "single sign-on"
+    assert changed.before == {"email": "nina@old.example.com"}
+    assert changed.after == {"email": "nina@new.example.com"}
+    assert changed.data == {"user": "nina", "source": "oidc"}
+    # The same address again changes nothing and records nothing.
+    client.logout()
+    sso("sub-nina")
+    assert len(_events("user.email_changed", user)) == 1

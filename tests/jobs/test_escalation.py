@@ -46,3 +46,24 @@ def test_late_pending_signoffs_escalate_once(workflow, agent, reviewers, audit_s
 def test_recent_reviews_do_not_escalate(workflow, agent):
     workflow.submit(agent)
     assert reviews_escalate_late(actor=ACTOR).done == []
+
+
+def test_each_dimension_is_late_by_its_own_target(workflow, agent, settings, audit_since):
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 5,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {"security": 2, "compliance": 10},
+    }
+    package = workflow.submit(agent)
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        submitted_at=timezone.now() - timedelta(days=3)
+    )
+    since = audit_since()
+    assert [label.split()[-1] for label in reviews_escalate_late(actor=ACTOR).done] == ["security"]
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        submitted_at=timezone.now() - timedelta(days=7)
+    )
+    later = sorted(label.split()[-1] for label in reviews_escalate_late(actor=ACTOR).done)
+    assert later == ["iam", "pam"]  # compliance waits 10 days; security was escalated once
+    events = {e.data["dimension"]: e.data["sla_days"] for e in since()}
+    assert events == {"security": 2, "iam": 5, "pam": 5}

@@ -1,6 +1,7 @@
 """The audit trail in words: a sentence per action and the recorded data as labelled facts."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -46,6 +47,20 @@ def test_every_action_the_product_writes_has_a_sentence(workflow, agent):
     assert audit_words.event_sentence(approved) == (
         f"support-assistant v{package.version} is approved: every sign-off is complete"
     )
+
+
+def test_every_action_named_in_the_code_has_a_sentence():
+    """An action written as a literal anywhere in the product reads as words on the pages."""
+    root = Path(__file__).resolve().parents[2]
+    apps = ["agents", "approvals", "audit", "identity", "signoffs", "tokens", "outbox", "web"]
+    named = {
+        match
+        for app in apps
+        for path in (root / app).rglob("*.py")
+        for match in re.findall(r'action="([a-z_]+\.[a-z_]+)"', path.read_text())
+    }
+    assert {"user.created", "user.email_changed", "agent.suspended"} <= named
+    assert not named - set(audit_words.SENTENCES)
 
 
 def test_an_unknown_action_or_a_value_the_event_lacks_falls_back_to_a_plain_sentence(db, owner):

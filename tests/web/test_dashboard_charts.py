@@ -57,28 +57,62 @@ def test_expiries_are_counted_by_week_and_tier_for_the_agents_one_may_see(owner,
     assert "Week of" in bars[0].title and not chart.empty
 
 
-def test_lead_time_per_dimension_against_the_target(workflow, agent, settings):
-    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "REVIEW_SLA_DAYS": 5}
+def _lead_times(workflow, agent, *, iam_days: int, security_days: int):
+    """Decide IAM `iam_days` and security `security_days` after the submission."""
     package = workflow.submit(agent)
     workflow.decide(package, "iam")
     workflow.decide(package, "security")
-    # The IAM decision came 8 days after submission, the security one 2 days after.
     submitted = NOW - timedelta(days=10)
     ApprovalPackage.objects.filter(pk=package.pk).update(submitted_at=submitted)
-    Decision.objects.filter(signoff__dimension="iam").update(created_at=submitted + timedelta(8))
+    Decision.objects.filter(signoff__dimension="iam").update(
+        created_at=submitted + timedelta(iam_days)
+    )
     Decision.objects.filter(signoff__dimension="security").update(
-        created_at=submitted + timedelta(2)
+        created_at=submitted + timedelta(security_days)
     )
     chart = by_slug(workflow.owner)["lead-time"]
-    rows = {row[0]: row[1:] for row in chart.rows}
-    assert rows["IAM"] == ["1", "8.0 d", "8.0 d", "1"]
-    assert rows["Security"] == ["1", "2.0 d", "2.0 d", "0"]
-    assert rows["PAM"] == ["0", "–", "–", "0"]
-    assert chart.head[-1] == "Over 5 days"
-    assert "IAM took longer on average" in chart.description
     bars = {shape.title.split(":")[0]: shape.css for shape in chart.shapes if "bar" in shape.css}
+    return chart, {row[0]: row[1:] for row in chart.rows}, bars
+
+
+def test_lead_time_per_dimension_against_the_target(workflow, agent, settings):
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 5,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {},
+    }
+    chart, rows, bars = _lead_times(workflow, agent, iam_days=8, security_days=2)
+    assert rows["IAM"] == ["5 d", "1", "8.0 d", "8.0 d", "1"]
+    assert rows["Security"] == ["5 d", "1", "2.0 d", "2.0 d", "0"]
+    assert rows["PAM"] == ["5 d", "0", "–", "–", "0"]
+    assert chart.head == ["Dimension", "Target", "Decisions", "Average", "Longest", "Over target"]
+    assert "against a target of 5 days: IAM took longer on average" in chart.description
     assert bars == {"IAM": "bar late", "Security": "bar on-time"}
-    assert any(shape.css == "target" for shape in chart.shapes)
+    targets = [shape for shape in chart.shapes if shape.css == "target"]
+    assert len(targets) == 4 and len({shape.x for shape in targets}) == 1
+
+
+def test_each_dimension_is_drawn_against_its_own_target(workflow, agent, settings):
+    """IAM's 8 days are within its 10; security's 3 days are over its 2."""
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 5,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {"iam": 10, "security": 2},
+    }
+    chart, rows, bars = _lead_times(workflow, agent, iam_days=8, security_days=3)
+    assert rows["IAM"] == ["10 d", "1", "8.0 d", "8.0 d", "0"]
+    assert rows["Security"] == ["2 d", "1", "3.0 d", "3.0 d", "1"]
+    assert rows["PAM"][0] == rows["Compliance"][0] == "5 d"
+    assert bars == {"IAM": "bar on-time", "Security": "bar late"}
+    assert "each dimension's target (IAM 10 d, PAM 5 d, Security 2 d, Compliance 5 d)" in (
+        chart.description
+    )
+    assert "Security took longer on average" in chart.description
+    targets = {round(shape.y): shape.x for shape in chart.shapes if shape.css == "target"}
+    iam, pam, security, _ = (targets[y] for y in sorted(targets))
+    assert iam > pam > security
+    labels = [shape.text for shape in chart.shapes if "target-label" in shape.css]
+    assert labels == ["10 d", "5 d", "2 d", "5 d"]
 
 
 def test_drift_findings_by_the_week_they_were_first_seen(owner, other_owner):

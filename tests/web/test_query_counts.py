@@ -92,12 +92,14 @@ def counted(client, django_assert_num_queries, url, expected):
 # session, user, the header's groups, the visibility check, the register permission
 # (dashboard and agent list) and the page's own reads. The dashboard reads the user's own
 # agents' packages (the reviewer owns none); for an owner with packages in review also their
-# sign-offs, decisions and assigned reviewers.
+# sign-offs, decisions and assigned reviewers, and their own packages' counts by state.
 LIST_PAGES = [
     ("dashboard", "reviewer", 18),
-    ("dashboard", "owner", 20),
+    ("dashboard", "owner", 21),
     ("agent-list", "owner", 9),
     ("agent-list", "reviewer", 9),
+    ("package-list", "owner", 8),
+    ("package-list", "reviewer", 8),
     ("audit-log", "owner", 9),
     ("audit-log", "reviewer", 7),
 ]
@@ -129,6 +131,21 @@ def test_agent_list_pages_and_filters_keep_the_count(
     )
     rows = filtered.context["page"].object_list
     assert rows and all(a.status == "suspended" and a.team.slug == "team-1" for a in rows)
+
+
+def test_package_list_pages_and_filters_keep_the_count(
+    client, django_assert_num_queries, viewers, checklists
+):
+    client.force_login(viewers["reviewer"])
+    add_rows(30, owner=viewers["owner"], checklists=checklists)
+    url = reverse("package-list")
+    page2 = counted(client, django_assert_num_queries, url + "?page=2", 8)
+    assert len(page2.context["page"].object_list) == 25
+    filtered = counted(
+        client, django_assert_num_queries, url + "?state=in_review&pending=iam&team=team-1", 8
+    )
+    rows = filtered.context["page"].object_list
+    assert rows and all(p.state == PackageState.IN_REVIEW and p.pending for p in rows)
 
 
 def test_agent_detail_queries_do_not_grow_with_versions_and_events(

@@ -38,6 +38,8 @@ def dashboard(request):
     package_counts = selectors.package_state_counts(user)
     agent_counts = selectors.agent_status_counts(user)
     may_register = bool(can_register(user))
+    home = _owner_home(user, may_register)
+    owned = selectors.package_state_counts(user, owner=user) if home else {}
     context = {
         "queue": queue,
         "dimensions": selectors.user_dimensions(user),
@@ -54,7 +56,10 @@ def dashboard(request):
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
         "can_register": may_register,
         "charts": charts.dashboard_charts(user, now=now),
-        "owner_home": _owner_home(user, may_register),
+        "owner_home": home,
+        "owner_package_counts": [
+            (state, label, owned[state]) for state, label in PackageState.choices if home
+        ],
         "agent_statuses": [
             (status, label, agent_counts[status]) for status, label in AgentStatus.choices
         ],

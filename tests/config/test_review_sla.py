@@ -1,0 +1,58 @@
+"""The review targets: one default, a dimension's own from the environment, read in one place."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from signoffs.models import Dimension
+from signoffs.sla import review_sla_days, review_slas
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings_under(env: dict) -> dict:
+    """Return the review targets the settings read from an environment."""
+    code = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "from signoffs.sla import review_slas; print(json.dumps(review_slas()))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("REVIEW_SLA_DAYS")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_dimension_takes_the_default_unless_it_has_its_own(settings):
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 4,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {"compliance": 9},
+    }
+    assert review_slas() == {"iam": 4, "pam": 4, "security": 4, "compliance": 9}
+    assert review_sla_days("compliance") == 9
+
+
+def test_the_environment_sets_the_default_and_a_dimensions_own():
+    assert _settings_under({"REVIEW_SLA_DAYS": "6", "REVIEW_SLA_DAYS_PAM": "2"}) == {
+        "iam": 6,
+        "pam": 2,
+        "security": 6,
+        "compliance": 6,
+    }
+
+
+def test_the_settings_name_every_dimension(settings):
+    """settings.py cannot import the Dimension vocabulary; this holds its list to it."""
+    text = (ROOT / "config" / "settings.py").read_text()
+    start = text.index('"REVIEW_SLA_DAYS_BY_DIMENSION"')
+    listed = re.search(r"for dimension in \(([^)]*)\)", text[start:]).group(1)
+    assert re.findall(r'"(\w+)"', listed) == Dimension.values
