@@ -40,6 +40,7 @@ KNOWN_ACTIONS = (
     "user.teams_changed",
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
+    "comment.created",
 )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, evidence, views
+from approvals.api import agents, comments, evidence, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -18,6 +18,11 @@ urlpatterns = [
         f"{PACKAGE}/evidence",
         evidence.PackageEvidenceView.as_view(),
         name="api-package-evidence",
+    ),
+    path(
+        f"{PACKAGE}/comments",
+        comments.PackageCommentListCreateView.as_view(),
+        name="api-package-comments",
     ),
     path(f"{PACKAGE}/submit", views.PackageSubmitView.as_view(), name="api-package-submit"),
     path(
