@@ -197,7 +197,7 @@ def comment_record(comment: Comment, mentioned: list) -> dict:
         "entry_identifier": comment.entry_identifier,
         "parent": comment.parent_id,
         "decision": comment.decision_id,
-        "mentions": [user.get_username() for user in mentioned],
+        "mentions": sorted(user.get_username() for user in mentioned),
     }
 
 
