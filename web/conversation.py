@@ -78,8 +78,13 @@ def conversation(package, user, *, bound: CommentForm | None = None, about: str 
             return None
         if bound is not None and bound.key == key:
             return bound
-        initial = {"entry": about} if key == NEW else None
-        return CommentForm(key=key, entries=scope, initial=initial)
+        if key != NEW:
+            return CommentForm(key=key)
+        new = CommentForm(key=key, entries=scope, initial={"entry": about})
+        if about and about in dict(new.fields["entry"].choices):
+            # Opened from a scope row's link: the text is what comes next.
+            new.fields["body"].widget.attrs["autofocus"] = True
+        return new
 
     comments = list(package_comments(package))
     talk = Conversation(may_comment=may, new_form=form(NEW), count=len(comments))

@@ -82,9 +82,7 @@ def test_a_bad_body_is_a_field_error_and_changes_nothing(
 def test_a_comment_on_a_scope_entry_names_an_entry_of_the_version(workflow, agent, owner):
     package = workflow.submit(agent)
     entry = package.entries.order_by("pk").first()
-    comment = _comment(
-        owner, package, entry={"kind": entry.kind, "identifier": entry.identifier}
-    )
+    comment = _comment(owner, package, entry={"kind": entry.kind, "identifier": entry.identifier})
     assert (comment.entry_kind, comment.entry_identifier) == (entry.kind, entry.identifier)
     with pytest.raises(InvalidInput) as error:
         _comment(owner, package, entry={"kind": "tool", "identifier": "no-such-tool"})
