@@ -147,3 +147,13 @@ def test_the_page_queries_do_not_grow_with_comments(client, workflow, agent, own
         html = client.get(_page(agent, package)).content.decode()
     assert html.count('data-testid="comment"') == 13
     assert len(many) == len(few)
+
+
+def test_the_owner_home_links_to_the_decision_to_answer(client, workflow, agent, owner):
+    package = workflow.submit(agent)
+    decision = workflow.decide(
+        package, Dimension.IAM, verdict=Verdict.REQUEST_CHANGES, comment="Which SVID?"
+    )
+    client.force_login(owner)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert f'href="{_page(agent, package)}#decision-{decision.pk}">Answer iam1' in html
