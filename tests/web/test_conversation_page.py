@@ -157,3 +157,52 @@ def test_the_owner_home_links_to_the_decision_to_answer(client, workflow, agent,
     client.force_login(owner)
     html = client.get(reverse("dashboard")).content.decode()
     assert f'href="{_page(agent, package)}#decision-{decision.pk}">Answer iam1' in html
+
+
+# Each role on the page's comment form: whoever may see the agent comments (302 back to
+# the page), and one event; anyone else gets a 404 and changes nothing.
+PAGE_MATRIX = {
+    "owner": 302,
+    "other_owner": 404,
+    "iam": 302,
+    "security": 302,
+    "staff": 302,
+    "officer": 302,
+}
+
+
+@pytest.mark.parametrize(("role", "expected"), list(PAGE_MATRIX.items()))
+def test_page_role_matrix(
+    client, workflow, agent, owner, other_owner, reviewers, staff, audit_since, role, expected
+):
+    from tests.factories import UserFactory
+
+    package = workflow.submit(agent)
+    people = {
+        "owner": owner,
+        "other_owner": other_owner,
+        "iam": reviewers["iam"][0],
+        "security": reviewers["security"][1],
+        "staff": staff,
+        "officer": UserFactory(username="officer", groups=["compliance-officer"]),
+    }
+    client.force_login(people[role])
+    since = audit_since()
+    response = client.post(_post(agent, package), {"thread": "new", "body": "A question."})
+    assert response.status_code == expected
+    events = [e for e in since() if e.action == "comment.created"]
+    if expected == 302:
+        assert len(events) == 1 and events[0].actor_label == people[role].username
+    else:
+        assert events == [] and not Comment.objects.exists()
+
+
+def test_a_comment_splits_into_escaped_text_and_mentions():
+    from web.templatetags.conversation import comment_parts
+
+    assert comment_parts("Ask @iam1. Mail ops@example.com, not @<b>x</b>\n@pam2") == [
+        ("Ask ", False),
+        ("iam1", True),
+        (". Mail ops@example.com, not @<b>x</b>\n", False),
+        ("pam2", True),
+    ]
