@@ -10,6 +10,7 @@ from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
 from agents.vocabulary import RiskTier, ScopeKind
+from approvals.comments import package_comments
 from approvals.eligibility import eligibility_of
 from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, diff_manifests
 from approvals.models import ApprovalPackage, PackageState
@@ -89,6 +90,22 @@ def _signoff(signoff: SignOff) -> dict:
             "state": source.state,
             "decisions": [_decision(d, items) for d in source.decisions.all()],
         },
+    }
+
+
+def _comment(comment) -> dict:
+    """Return a comment as the bundle keeps it; the verifier holds it to its audit event."""
+    return {
+        "id": comment.pk,
+        "author": comment.author.get_username(),
+        "body": comment.body,
+        "entry": {"kind": comment.entry_kind, "identifier": comment.entry_identifier}
+        if comment.entry_kind
+        else None,
+        "parent": comment.parent_id,
+        "decision": comment.decision_id,
+        "mentions": [user.get_username() for user in comment.mentions.all()],
+        "created_at": _time(comment.created_at),
     }
 
 
@@ -181,13 +198,15 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
         .select_related("signoff__package__agent", "reviewer")
         .order_by("pk")
     )
-    summary = summary_html(record, diff, signoffs, segment, checkpoints, eligibility)
+    comments = [_comment(comment) for comment in package_comments(package)]
+    summary = summary_html(record, diff, signoffs, segment, checkpoints, eligibility, comments)
     files = [
         ("package.json", dumps(record)),
         ("manifest.json", dumps(package.manifest)),
         ("diff.json", dumps(diff)),
         ("signoffs.json", dumps(signoffs)),
         ("eligibility.json", dumps(eligibility)),
+        ("comments.json", dumps(comments)),
         ("summary.html", summary.encode()),
     ]
     subject = {
@@ -204,7 +223,13 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
 
 
 def summary_html(
-    record: dict, diff: dict, signoffs: list, segment, checkpoints: list, eligibility: dict
+    record: dict,
+    diff: dict,
+    signoffs: list,
+    segment,
+    checkpoints: list,
+    eligibility: dict,
+    comments: list = (),
 ) -> str:
     """Return the human-readable summary an auditor opens first."""
     eligible = {row["decision"]: row for row in eligibility["decisions"]}
@@ -248,5 +273,6 @@ def summary_html(
         "checkpoints": checkpoints,
         "fingerprint": signing.fingerprint(),
         "eligibility_rule": eligibility["rule"],
+        "comments": comments,
     }
     return render_to_string("evidence/summary.html", context)

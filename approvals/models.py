@@ -141,6 +141,49 @@ class ScopeEntry(models.Model):
         return f"{self.kind} {self.identifier} ({self.access})"
 
 
+# The longest comment a person may write, and the most people one comment may mention.
+COMMENT_MAX_LENGTH = 4000
+COMMENT_MAX_MENTIONS = 10
+
+
+class Comment(models.Model):
+    """A remark on a package version, on one of its scope entries, or on a reviewer's decision.
+
+    Comments are append-only: nothing edits or deletes one, and each is recorded
+    whole in the audit trail. A thread is a first comment (or a decision) and the
+    replies to it; a reply belongs to its thread's entry or decision.
+    """
+
+    package = models.ForeignKey(ApprovalPackage, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    # The scope entry the comment is about, by kind and identifier: a draft's entries are
+    # rewritten on each save, and the comment outlives a removed entry.
+    entry_kind = models.CharField(max_length=16, choices=ScopeKind.choices, blank=True)
+    entry_identifier = models.CharField(max_length=2048, blank=True)
+    # The first comment of the thread this one replies to.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+    )
+    # The decision whose comment this one answers (a decision's thread has no first comment).
+    decision = models.ForeignKey(
+        "signoffs.Decision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["package", "created_at", "pk"]
+        indexes = [models.Index(fields=["package", "created_at"])]
+
+    def __str__(self):
+        return f"{self.package} comment {self.pk}"
+
+    @property
+    def is_reply(self) -> bool:
+        return self.parent_id is not None or self.decision_id is not None
+
+
 class Severity(models.TextChoices):
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"

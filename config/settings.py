@@ -274,6 +274,8 @@ COUNTERSIGN = {
         for dimension in ("iam", "pam", "security", "compliance")
         if env(f"REVIEW_SLA_DAYS_{dimension.upper()}").strip()
     },
+    # The address people open Countersign at: links in notification mails start with it.
+    "SITE_URL": env("SITE_URL", "http://localhost:8000").rstrip("/"),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),

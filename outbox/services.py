@@ -55,6 +55,8 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "signoff.escalated": ("Review past its deadline", (EXPLICIT,)),
     "drift.found": ("Scope drift found", (OWNERS, SECURITY)),
     "agent.suspended": ("Agent suspended", (OWNERS, SECURITY)),
+    "comment.mentioned": ("You were mentioned in a comment", (EXPLICIT,)),
+    "comment.replied": ("A reply in your conversation", (EXPLICIT,)),
 }
 
 

@@ -47,6 +47,7 @@ SENTENCES: dict[str, str] = {
     "recertification.opened": "{package} opened to re-certify v{recertifies_version}",
     "recertification.blocked": "The re-certification of {package} could not open",
     "recertification.reminded": "The owners of {package} were reminded to re-certify it",
+    "comment.created": "{actor} commented on {package}",
     "checklist.loaded": "{actor} loaded version {version} of the {dimension} checklist",
     "team.created": "{actor} created the team {slug}",
     "team.members_changed": "{actor} changed the members of a team",

@@ -13,6 +13,7 @@ from agents.membership import Source, team_members_change, user_groups_change
 from agents.models import Agent, Team
 from agents.observations import observations_record
 from agents.services import agent_create, team_create
+from approvals.comments import comment_create
 from approvals.drift import drift_evaluate
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
@@ -186,6 +187,18 @@ def seed_demo() -> list[str]:
         )
         package = package_create(actor=owner, agent=agent, manifest=wider)
         package_submit(actor=owner, package=package)
+        question = comment_create(
+            actor=Actor.for_user(users["iam1"]),
+            package=package,
+            body="Which identity does order-lookup see: the agent's or the customer's? @owner",
+            entry={"kind": "tool", "identifier": "order-lookup"},
+        )
+        comment_create(
+            actor=owner,
+            package=package,
+            body="The agent's SVID; the customer's id is only a query parameter.",
+            parent=question,
+        )
 
     def draft(agent, doc):
         package_create(actor=owner, agent=agent, manifest=doc)
@@ -199,6 +212,12 @@ def seed_demo() -> list[str]:
             dimension=Dimension.SECURITY,
             verdict=Verdict.REQUEST_CHANGES,
             comment="Lower the credential TTL to 10 minutes and add a chaining limit.",
+        )
+        comment_create(
+            actor=owner,
+            package=package,
+            body="Agreed: v2 will have a 10-minute TTL and a chaining depth of 2.",
+            decision=package.signoffs.get(dimension=Dimension.SECURITY).decisions.get(),
         )
 
     def suspended(agent, doc):

@@ -48,6 +48,8 @@ class Closing:
     verdict_label: str
     comment: str
     at: object
+    # The decision's id: the owner answers it in place, under the decision on the package page.
+    decision_id: int | None = None
 
 
 CLOSING_WORDS = {Verdict.REQUEST_CHANGES: "requested changes", Verdict.REJECT: "rejected it"}
@@ -143,6 +145,7 @@ def owner_home(user) -> OwnerHome:
                     verdict_label=CLOSING_WORDS[Verdict(d.verdict)],
                     comment=d.comment,
                     at=d.created_at,
+                    decision_id=d.pk,
                 )
                 for s in signoffs
                 for d in s.decisions.all()

@@ -43,6 +43,7 @@ KNOWN_ACTIONS = (
     "user.email_changed",
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
+    "comment.created",
 )
 
 

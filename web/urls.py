@@ -3,7 +3,7 @@
 from django.urls import path
 
 from identity.oidc import ProviderLogoutView
-from web.views import agents, audit, dashboard, package_list, packages, staff, tokens
+from web.views import agents, audit, comments, dashboard, package_list, packages, staff, tokens
 from web.views.login import LoginView, step_up
 
 urlpatterns = [
@@ -32,6 +32,11 @@ urlpatterns = [
         "agents/<slug:slug>/v<int:version>/submit/",
         packages.package_submit_view,
         name="package-submit",
+    ),
+    path(
+        "agents/<slug:slug>/v<int:version>/comments/",
+        comments.package_comment,
+        name="package-comment",
     ),
     path("agents/<slug:slug>/v<int:version>/clone/", packages.package_clone, name="package-clone"),
     path(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, evidence, packages, views
+from approvals.api import agents, comments, evidence, packages, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -19,6 +19,11 @@ urlpatterns = [
         f"{PACKAGE}/evidence",
         evidence.PackageEvidenceView.as_view(),
         name="api-package-evidence",
+    ),
+    path(
+        f"{PACKAGE}/comments",
+        comments.PackageCommentListCreateView.as_view(),
+        name="api-package-comments",
     ),
     path(f"{PACKAGE}/submit", views.PackageSubmitView.as_view(), name="api-package-submit"),
     path(

@@ -99,6 +99,19 @@ def _register_for_people(workflow, agent):
     return ("post", "/api/v1/agents", body)
 
 
+def _comment(workflow, agent):
+    workflow.submit(agent)
+    return ("post", f"{BASE}/packages/1/comments", {"body": "Why refunds write?"})
+
+
+def _answer_decision(workflow, agent):
+    """Answer a decision that requested changes: in the decision's thread."""
+    package = workflow.submit(agent)
+    decision = workflow.decide(package, "pam", verdict="request_changes", comment="Cap refunds.")
+    body = {"body": "Capped in v2.", "decision": decision.pk}
+    return ("post", f"{BASE}/packages/1/comments", body)
+
+
 # endpoint -> (setup, audit action on success, {role: status})
 MATRIX = {
     "package_create": (
@@ -155,6 +168,17 @@ MATRIX = {
         _register_for_people,
         "agent.created",
         {"owner": 400, "other_owner": 201, "iam": 403, "security": 403, "staff": 201},
+    ),
+    # Whoever may see the agent comments on its packages.
+    "comment_create": (
+        _comment,
+        "comment.created",
+        {"owner": 201, "other_owner": 404, "iam": 201, "security": 201, "staff": 201},
+    ),
+    "comment_answer_decision": (
+        _answer_decision,
+        "comment.created",
+        {"owner": 201, "other_owner": 404, "iam": 201, "security": 201, "staff": 201},
     ),
     # Only the agent's owners or a token bound to it report what it used (staff neither).
     "observations_record": (

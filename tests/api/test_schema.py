@@ -48,6 +48,14 @@ REFUSED_BEYOND_THE_SCHEMA = [
     # Teams that do not exist.
     ("POST /api/v1/agents", 400, "unknown_team", r"team"),
     ("PATCH /api/v1/agents/{slug}", 400, "unknown_team", r"team"),
+    # A comment names an entry, comment or decision of the version, and people who exist.
+    (
+        "POST /api/v1/agents/{slug}/packages/{version}/comments",
+        400,
+        "invalid",
+        r"entry|parent|decision",
+    ),
+    ("POST /api/v1/agents/{slug}/packages/{version}/comments", 400, "invalid_mention", r"body"),
 ]
 GATE_DENIES_INVALID_INPUT = {"invalid_request", "invalid_manifest", "unknown_agent"}
 

@@ -98,6 +98,7 @@ def test_bundle_holds_the_package_its_reviews_and_the_chain(bundle, approved):
         "diff.json",
         "signoffs.json",
         "eligibility.json",
+        "comments.json",
         "summary.html",
         "events.jsonl",
         "chain.jsonl",
@@ -275,3 +276,62 @@ def test_evidence_endpoint(client, approved, staff):
     assert (
         client.get(f"/api/v1/agents/{approved.agent.slug}/packages/9/evidence").status_code == 404
     )
+
+
+@pytest.fixture
+def discussed(approved, owner, reviewers, tmp_path):
+    """The approved v2 with a conversation: on an entry, a reply, and an answer to a decision."""
+    from approvals.comments import comment_create
+
+    decision = Decision.objects.filter(signoff__package=approved).order_by("pk").first()
+    first = comment_create(
+        actor=Actor.for_user(reviewers["pam"][1]),
+        package=approved,
+        body="Why does <refund-desk> write? @owner",
+        entry={"kind": "tool", "identifier": "refund-desk"},
+    )
+    comment_create(
+        actor=Actor.for_user(owner), package=approved, body="Refunds, capped.", parent=first
+    )
+    comment_create(actor=Actor.for_user(owner), package=approved, body="Thanks.", decision=decision)
+    name, handle = package_evidence(actor=Actor.system("tests"), package=approved)
+    path = tmp_path / name
+    path.write_bytes(handle.read())
+    return path
+
+
+def test_the_conversation_is_in_the_bundle_and_verifies(discussed):
+    files = read(discussed)
+    comments = json.loads(files["comments.json"])
+    assert [c["body"] for c in comments] == [
+        "Why does <refund-desk> write? @owner",
+        "Refunds, capped.",
+        "Thanks.",
+    ]
+    assert comments[0]["entry"] == {"kind": "tool", "identifier": "refund-desk"}
+    assert comments[0]["mentions"] == ["owner"] and comments[0]["author"] == "pam2"
+    assert comments[1]["parent"] == comments[0]["id"] and comments[2]["decision"]
+    summary = files["summary.html"].decode()
+    assert "Why does &lt;refund-desk&gt; write?" in summary and "<refund-desk>" not in summary
+    result = run_verifier(discussed, "--fingerprint", signing.fingerprint())
+    assert result.returncode == 0, result.stdout
+    assert "ok   comments appear in the chain: 3 comments" in result.stdout
+
+
+def test_an_edited_or_dropped_comment_is_rejected(discussed, tmp_path):
+    files = read(discussed)
+    comments = json.loads(files["comments.json"])
+    edited = copy.deepcopy(comments)
+    edited[1]["body"] = "Refunds, uncapped."
+    forged = resign({**files, "comments.json": json.dumps(edited).encode()})
+    result = run_verifier(
+        write(tmp_path / "edited.zip", forged), "--fingerprint", signing.fingerprint()
+    )
+    assert result.returncode == 1
+    assert f"comment {comments[1]['id']}: differs from its event" in result.stdout
+    dropped = resign({**files, "comments.json": json.dumps(comments[:2]).encode()})
+    result = run_verifier(
+        write(tmp_path / "dropped.zip", dropped), "--fingerprint", signing.fingerprint()
+    )
+    assert result.returncode == 1
+    assert f"comment {comments[2]['id']} left out" in result.stdout

@@ -7,7 +7,8 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ]
+# What any user may do: what it reaches is the agents they may see.
+EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ, Scope.COMMENTS_WRITE]
 
 
 @pytest.mark.parametrize(

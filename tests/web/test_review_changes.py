@@ -171,4 +171,4 @@ def test_a_first_version_says_everything_is_new(client, workflow, agent, reviewe
     assert "The first version: nothing was approved before" in page.find(id="changes").text()
     assert not page.find_all(data_testid="entries-changed")
     header = [th.text() for th in page.find("table", class_="scope-table").find_all("th")]
-    assert header[:3] == ["Kind", "Identifier", "Access"]
+    assert header[:4] == ["Kind", "Identifier", "Comments", "Access"]

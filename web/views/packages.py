@@ -23,6 +23,7 @@ from signoffs.models import Dimension, SignOffState, Verdict
 from signoffs.permissions import can_decide
 from web import forms as web_forms
 from web import review, selectors
+from web.conversation import conversation, decision_thread, scope_rows_annotate
 from web.views.common import (
     actor_of,
     agent_or_404,
@@ -228,16 +229,19 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
-def _review_context(request, package, forms_by_dimension=None):
+def _review_context(request, package, forms_by_dimension=None, *, comment_form=None):
     """Return the review page's context: changes, scope, risk, sign-off cards, my forms."""
     user = request.user
     signoffs = selectors.package_signoffs(package)
+    talk = conversation(package, user, bound=comment_form, about=request.GET.get("about", ""))
     forms_by_dimension = forms_by_dimension or {}
     in_review = package.state == PackageState.IN_REVIEW
     closing = review.closing_decision(package, signoffs)
     cards = []
     for signoff in signoffs:
         decisions = list(signoff.decisions.all())
+        for decision in decisions:
+            decision.thread = decision_thread(talk, decision, comment_form)
         check = can_decide(user, signoff) if in_review else None
         form = None
         if check and signoff.state == SignOffState.PENDING:
@@ -265,11 +269,14 @@ def _review_context(request, package, forms_by_dimension=None):
     diff_base = (
         package.base if package.state != PackageState.DRAFT else last_approved(package.agent)
     )
+    changes = review.package_changes(package, diff_base)
+    scope_rows_annotate(talk, changes.scope_rows)
     return {
         "package": package,
         "agent": package.agent,
         "manifest": package.manifest,
-        "changes": review.package_changes(package, diff_base),
+        "changes": changes,
+        "talk": talk,
         "reasons": risk_tier_reasons(package.manifest),
         "diff": diff,
         "diff_base": diff_base,
