@@ -266,6 +266,8 @@ COUNTERSIGN = {
     "SIGNING_KEY": env("SIGNING_KEY"),
     "SUSPEND_ON_CRITICAL_DRIFT": env_bool("SUSPEND_ON_CRITICAL_DRIFT", True),
     "REVIEW_SLA_DAYS": env_int("REVIEW_SLA_DAYS", 5),
+    # Hours an emergency approval lets a package ship while its full review runs.
+    "EMERGENCY_APPROVAL_HOURS": env_int("EMERGENCY_APPROVAL_HOURS", 72),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),

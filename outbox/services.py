@@ -55,7 +55,14 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "signoff.escalated": ("Review past its deadline", (EXPLICIT,)),
     "drift.found": ("Scope drift found", (OWNERS, SECURITY)),
     "agent.suspended": ("Agent suspended", (OWNERS, SECURITY)),
+    "agent.retired": ("Agent retired", (OWNERS, SECURITY)),
+    "emergency.requested": ("Emergency approval requested", (REVIEWERS,)),
+    "emergency.granted": ("Emergency approval granted", (OWNERS, REVIEWERS)),
+    "emergency.expired": ("Emergency approval expired before its review", (OWNERS, REVIEWERS)),
+    "emergency.ended": ("Emergency approval ended", (OWNERS, REVIEWERS)),
 }
+# The events that call the agent runtime's kill-switch webhook.
+KILL_SWITCH_EVENTS = ("agent.suspended", "agent.retired")
 
 
 def _settings() -> dict:
@@ -215,7 +222,7 @@ def notification_send(*, notification_id: int) -> list[int]:
             _mail(notification, recipients)
         targets = [(url, DeliveryPurpose.SUBSCRIBER) for url in _settings()["WEBHOOK_URLS"]]
         kill_switch = notification.payload.get("kill_switch_webhook")
-        if notification.event == "agent.suspended" and kill_switch:
+        if notification.event in KILL_SWITCH_EVENTS and kill_switch:
             targets.append((kill_switch, DeliveryPurpose.KILL_SWITCH))
         body = _body(notification)
         WebhookDelivery.objects.bulk_create(
