@@ -31,6 +31,7 @@ from web.views.common import (
     refused,
     step_up_needed,
 )
+from web.views.emergency import emergency_context
 
 
 def _editor_source(agent: Agent) -> dict:
@@ -287,6 +288,7 @@ def _review_context(request, package, forms_by_dimension=None):
         "exports": evidence_links(package)
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
+        **emergency_context(user, package),
     }
 
 
