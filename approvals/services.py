@@ -114,13 +114,12 @@ def package_create(
         raise NotPermitted(
             "Only the agent's owners and staff may write its packages.", code="not_owner"
         )
-    refuse_retired(agent)
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    Agent.objects.select_for_update().get(pk=agent.pk)
+    refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage.objects.create(
         agent=agent,

@@ -246,3 +246,22 @@ def test_a_suspended_agent_cannot_ask(workflow, agent, second, staff):
     with pytest.raises(InvalidTransition) as refused:
         emergency_request(actor=Actor.for_user(workflow.owner), package=draft, reason=URGENT)
     assert refused.value.code == "agent_suspended"
+
+
+def test_the_evidence_bundle_marks_an_emergency_approval(workflow, agent, second):
+    import io
+    import json
+    import zipfile
+
+    from approvals.evidence import package_evidence
+
+    emergency_grant(workflow, second)
+    _, bundle = package_evidence(actor=CI, package=second)
+    with zipfile.ZipFile(io.BytesIO(bundle.read())) as z:
+        record = json.loads(z.read("package.json"))
+        summary = z.read("summary.html").decode()
+    assert record["emergency"]["state"] == EmergencyState.ACTIVE
+    assert record["emergency"]["security_approver"] == "security1"
+    assert record["emergency"]["pam_approver"] == "pam1"
+    assert record["emergency"]["reason"] == URGENT
+    assert "Emergency approval" in summary and URGENT in summary
