@@ -14,6 +14,7 @@ from agents.models import Agent, Team
 from agents.observations import observations_record
 from agents.services import agent_create, team_create
 from approvals.drift import drift_evaluate
+from approvals.emergency import emergency_request
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
 from config.roles import Group as Role
@@ -185,7 +186,12 @@ def seed_demo() -> list[str]:
             {"id": "order-lookup", "access": "read", "trust_boundary": "internal"}
         )
         package = package_create(actor=owner, agent=agent, manifest=wider)
-        package_submit(actor=owner, package=package)
+        # Asked to ship early: security and PAM find it on their dashboards to approve.
+        emergency_request(
+            actor=owner,
+            package=package,
+            reason="Order lookup must be live for the holiday peak before the review ends.",
+        )
 
     def draft(agent, doc):
         package_create(actor=owner, agent=agent, manifest=doc)
