@@ -244,7 +244,9 @@ class GateResultSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["allow", "deny"])
     reasons = GateReasonSerializer(many=True)
     package_version = serializers.IntegerField(
-        allow_null=True, help_text="The last approved version the check was compared with."
+        allow_null=True,
+        help_text="The last approved version the check was compared with, or the version "
+        "an emergency approval covers (with emergency_approval or emergency_expired).",
     )
     digest = serializers.CharField(
         allow_null=True,
