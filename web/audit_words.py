@@ -46,7 +46,7 @@ SENTENCES: dict[str, str] = {
     "package.rejected": "{actor} rejected {package}",
     "package.superseded": "{package} was superseded by a newer approved version",
     "package.expired": "The approval of {package} expired",
-    "package.revoked": "The approval of {package} was revoked",
+    "package.revoked": "{package} was revoked: {reason}",
     "signoff.decided": "{actor} {verdict} the {dimension} sign-off of {package}",
     "signoff.escalated": (
         "The {dimension} sign-off of {package} waited {pending_days} days "
