@@ -72,6 +72,9 @@ class Agent(models.Model):
     risk_tier = models.CharField(max_length=16, blank=True, editable=False, db_index=True)
     suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
     suspended_reason = models.TextField(blank=True, editable=False)
+    # Retirement is final: the agent's history stays, it never ships again.
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    retired_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -103,6 +106,10 @@ class Agent(models.Model):
     @property
     def is_suspended(self) -> bool:
         return self.suspended_at is not None
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
 
 class ObservationKind(models.TextChoices):

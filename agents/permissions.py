@@ -111,3 +111,10 @@ def can_administer_members(user) -> Check:
     return Check(
         False, "not_staff", "Only staff administer groups, teams and reviewer assignments."
     )
+
+
+def can_retire(user, agent) -> Check:
+    """The agent's owners and staff retire it."""
+    if user.is_authenticated and user.is_active and (user.is_staff or is_owner(user, agent)):
+        return ALLOWED
+    return Check(False, "not_owner", "Only the agent's owners and staff may retire it.")

@@ -13,7 +13,7 @@ from agents.permissions import can_edit, can_register, can_use_team
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import AlreadyExists, InvalidInput, NotPermitted
+from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
 from config.identifiers import identifier_message
 
 # The agent's fields a package's manifest sets when it is approved. The team is not
@@ -42,6 +42,15 @@ def manifest_team_check(agent: Agent, manifest: dict) -> None:
     if manifest.get("team") not in (None, "", team):
         message = f"The agent's team is {team!r}; a manifest names it or no team."
         raise InvalidInput(message, code="invalid_manifest", fields={"manifest.team": [message]})
+
+
+def refuse_retired(agent: Agent) -> None:
+    """Refuse any new version or review of a retired agent: retirement is final."""
+    if agent.retired_at is not None:
+        raise InvalidTransition(
+            f"Agent {agent.slug} is retired: it takes no new packages or reviews.",
+            code="agent_retired",
+        )
 
 
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:

@@ -13,7 +13,7 @@ from agents.vocabulary import RiskTier, ScopeKind
 from approvals.comments import package_comments
 from approvals.eligibility import eligibility_of
 from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, diff_manifests
-from approvals.models import ApprovalPackage, PackageState
+from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
 from audit import signing
 from audit.actors import Actor
 from audit.chain import format_time
@@ -109,6 +109,35 @@ def _comment(comment) -> dict:
     }
 
 
+def _name(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _emergency(package: ApprovalPackage) -> dict | None:
+    """Return the package's emergency approval, if one was asked for: who, why, its time box."""
+    emergency = (
+        EmergencyApproval.objects.filter(package=package)
+        .select_related("requested_by", "security_approver", "pam_approver")
+        .first()
+    )
+    if emergency is None:
+        return None
+    return {
+        "state": emergency.state,
+        "reason": emergency.reason,
+        "requested_by": _name(emergency.requested_by),
+        "requested_at": _time(emergency.requested_at),
+        "security_approver": _name(emergency.security_approver),
+        "security_approved_at": _time(emergency.security_approved_at),
+        "pam_approver": _name(emergency.pam_approver),
+        "pam_approved_at": _time(emergency.pam_approved_at),
+        "granted_at": _time(emergency.granted_at),
+        "ends_at": _time(emergency.ends_at),
+        "closed_at": _time(emergency.closed_at),
+        "state_reason": emergency.state_reason,
+    }
+
+
 def _package(package: ApprovalPackage) -> dict:
     agent = package.agent
     return {
@@ -120,6 +149,8 @@ def _package(package: ApprovalPackage) -> dict:
             "workload_id": agent.workload_id,
             "log_principal": agent.log_principal,
             "owners": sorted(owner.get_username() for owner in agent.owners.all()),
+            "retired_at": _time(agent.retired_at),
+            "retired_reason": agent.retired_reason,
         },
         "package": {
             "version": package.version,
@@ -139,6 +170,7 @@ def _package(package: ApprovalPackage) -> dict:
             "closed_at": _time(package.closed_at),
             "state_reason": package.state_reason,
         },
+        "emergency": _emergency(package),
     }
 
 
@@ -257,6 +289,10 @@ def summary_html(
         "agent": record["agent"],
         "package": record["package"],
         "state": PackageState(record["package"]["state"]).label,
+        "emergency": record["emergency"],
+        "emergency_state": EmergencyState(record["emergency"]["state"]).label
+        if record["emergency"]
+        else "",
         "risk_tier": RiskTier(record["package"]["risk_tier"]).label,
         "signoff_rows": rows,
         "changes": [

@@ -11,9 +11,12 @@ from django.utils import timezone
 from agents.models import Agent
 from approvals import manifest as manifests
 from approvals.models import (
+    GRANTED_EMERGENCY_STATES,
     LIVE_FINDING_STATUSES,
     ApprovalPackage,
     DriftFinding,
+    EmergencyApproval,
+    EmergencyState,
     PackageState,
     Severity,
 )
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 ALLOW = "allow"
 DENY = "deny"
+# Reasons that go with an allow: the caller learns why it may ship.
+ALLOW_REASONS = frozenset({"emergency_approval"})
 
 
 @dataclass
@@ -40,6 +45,10 @@ class GateResult:
     def deny(self, code: str, message: str, **details) -> None:
         self.reasons.append({"code": code, "message": message, **details})
 
+    @property
+    def denied(self) -> bool:
+        return any(reason["code"] not in ALLOW_REASONS for reason in self.reasons)
+
     def as_dict(self) -> dict:
         return {
             "decision": self.decision,
@@ -50,38 +59,54 @@ class GateResult:
         }
 
 
-# The row a check decides from: the agent, whether a critical finding is open,
-# and its last approved version (NULLs when there is none). Written as SQL, in
-# this module only, because the ORM builds the same query afresh on every check
-# at several times the cost of running it; tests/approvals/test_gate_decision.py
-# holds it to the ORM's answer. The table names come from the models.
+# The row a check decides from: the agent (retired, suspended), whether a critical
+# finding is open, its last approved version (NULLs when there is none) and its
+# latest granted emergency approval with that package (NULLs when there is none).
+# Written as SQL, in this module only, because the ORM builds the same query
+# afresh on every check at several times the cost of running it;
+# tests/approvals/test_gate_decision.py holds it to the ORM's answer. The table
+# names come from the models.
 DECISION_SQL = f"""
-SELECT a.suspended_at,
+SELECT a.retired_at, a.suspended_at,
        EXISTS (SELECT 1 FROM {DriftFinding._meta.db_table} d
                WHERE d.agent_id = a.id AND d.severity = %s AND d.status IN (%s, %s)),
-       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest
+       p.id, p.version, p.state, p.digest, p.expires_at, p.source_digest,
+       e.state, e.ends_at, ep.id, ep.version, ep.digest, ep.source_digest
 FROM {Agent._meta.db_table} a
 LEFT JOIN {ApprovalPackage._meta.db_table} p ON p.id = (
     SELECT q.id FROM {ApprovalPackage._meta.db_table} q
     WHERE q.agent_id = a.id AND q.approved_at IS NOT NULL
     ORDER BY q.version DESC LIMIT 1)
+LEFT JOIN {EmergencyApproval._meta.db_table} e ON e.id = (
+    SELECT f.id FROM {EmergencyApproval._meta.db_table} f
+    WHERE f.agent_id = a.id AND f.granted_at IS NOT NULL AND f.state IN (%s, %s, %s)
+    ORDER BY f.granted_at DESC LIMIT 1)
+LEFT JOIN {ApprovalPackage._meta.db_table} ep ON ep.id = e.package_id
 WHERE a.slug = %s"""  # noqa: S608 - no value is formatted in, only the models' table names
 
 
 def decision_row(agent_slug: str) -> dict | None:
     """Return the row a gate check decides from, or None when no agent has the slug.
 
-    Its keys: suspended_at, critical_drift, and the last approved version's
-    package_pk, version, state, digest, expires_at and source_digest (None
-    when no version was ever approved).
+    Its keys: retired_at, suspended_at, critical_drift, the last approved
+    version's package_pk, version, state, digest, expires_at and source_digest
+    (None when no version was ever approved), and the latest granted emergency
+    approval's emergency_state, emergency_ends_at and its package's
+    emergency_package_pk, emergency_version, emergency_digest and
+    emergency_source_digest (None when there is none).
     """
     with connection.cursor() as cursor:
-        cursor.execute(DECISION_SQL, [Severity.CRITICAL, *LIVE_FINDING_STATUSES, agent_slug])
+        cursor.execute(
+            DECISION_SQL,
+            [Severity.CRITICAL, *LIVE_FINDING_STATUSES, *GRANTED_EMERGENCY_STATES, agent_slug],
+        )
         row = cursor.fetchone()
     if row is None:
         return None
-    suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row
+    retired_at, suspended_at, drift, pk, version, state, digest, expires_at, source_digest = row[:9]
+    e_state, e_ends_at, e_pk, e_version, e_digest, e_source_digest = row[9:]
     return {
+        "retired_at": retired_at,
         "suspended_at": suspended_at,
         "critical_drift": bool(drift),
         "package_pk": pk,
@@ -90,19 +115,38 @@ def decision_row(agent_slug: str) -> dict | None:
         "digest": digest,
         "expires_at": stored_time(expires_at),
         "source_digest": source_digest,
+        "emergency_state": e_state,
+        "emergency_ends_at": stored_time(e_ends_at),
+        "emergency_package_pk": e_pk,
+        "emergency_version": e_version,
+        "emergency_digest": e_digest,
+        "emergency_source_digest": e_source_digest,
     }
 
 
 def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -> GateResult:
-    """Decide from the decision row: suspension, open critical drift, last approved version."""
+    """Decide from the decision row: the agent, its last approved version, an emergency."""
     result = GateResult()
     if row is None:
         result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
         return result
     _deny_agent(result, row)
+    answer = _approved_answer(row, manifest, digest)
+    if answer.reasons and _emergency_covers(row, manifest, digest):
+        answer = _emergency_answer(row, digest)
+    result.reasons.extend(answer.reasons)
+    result.package_version = answer.package_version
+    result.digest = answer.digest
+    result.expires_at = answer.expires_at
+    return _finish(result)
+
+
+def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
+    """Answer from the last approved version alone: whether it stands and covers the scope."""
+    result = GateResult()
     if row["package_pk"] is None:
         result.deny("no_approved_package", "No version of this agent was ever approved.")
-        return _finish(result)
+        return result
     state, expires_at = row["state"], row["expires_at"]
     if state == PackageState.EXPIRED or (
         state == PackageState.APPROVED and expires_at <= timezone.now()
@@ -122,10 +166,63 @@ def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -
     result.digest = digest
     result.expires_at = expires_at.isoformat() if expires_at else None
     _compare_scope(result, row, manifest, digest)
-    return _finish(result)
+    return result
+
+
+def _emergency_covers(row: dict, manifest, digest: str | None) -> bool:
+    """Whether a granted emergency approval, newer than the last approval, covers the scope."""
+    if not _emergency_newer(row):
+        return False
+    package = {
+        "package_pk": row["emergency_package_pk"],
+        "version": row["emergency_version"],
+        "digest": row["emergency_digest"],
+    }
+    probe = GateResult()
+    _compare_scope(probe, package, manifest, digest)
+    return not probe.reasons
+
+
+def _emergency_newer(row: dict) -> bool:
+    """Whether the row has a granted emergency of a version newer than the last approval."""
+    return row["emergency_package_pk"] is not None and (
+        row["version"] is None or row["emergency_version"] > row["version"]
+    )
+
+
+def _emergency_answer(row: dict, digest: str | None) -> GateResult:
+    """Allow inside the emergency's time box, deny after it (or once it was ended)."""
+    result = GateResult()
+    version, ends_at = row["emergency_version"], row["emergency_ends_at"]
+    if row["emergency_state"] == EmergencyState.ACTIVE and ends_at > timezone.now():
+        result.reasons.append(
+            {
+                "code": "emergency_approval",
+                "message": f"v{version} ships on an emergency approval until "
+                f"{ends_at:%Y-%m-%d %H:%M} UTC while its full review runs; unless that review "
+                "approves it by then, the gate denies it.",
+            }
+        )
+    elif row["emergency_state"] == EmergencyState.ENDED:
+        result.deny(
+            "emergency_expired",
+            f"The emergency approval of v{version} was ended before its full review approved it.",
+        )
+    else:
+        result.deny(
+            "emergency_expired",
+            f"The emergency approval of v{version} ended on {ends_at:%Y-%m-%d %H:%M} UTC "
+            "before its full review approved it.",
+        )
+    result.package_version = version
+    result.digest = digest
+    result.expires_at = ends_at.isoformat()
+    return result
 
 
 def _deny_agent(result: GateResult, row: dict) -> None:
+    if row["retired_at"] is not None:
+        result.deny("agent_retired", "The agent is retired; it never ships again.")
     if row["suspended_at"] is not None:
         result.deny("agent_suspended", "The agent's kill switch was pulled; it may not ship.")
     if row["critical_drift"]:
@@ -133,7 +230,10 @@ def _deny_agent(result: GateResult, row: dict) -> None:
 
 
 def _finish(result: GateResult) -> GateResult:
-    if not result.reasons:
+    if result.denied:
+        # An allow's reason never goes with a deny: it would read as a permission.
+        result.reasons = [r for r in result.reasons if r["code"] not in ALLOW_REASONS]
+    else:
         result.decision = ALLOW
     return result
 
@@ -264,6 +364,13 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
     sent = manifests.source_digest(source, content_type)
     if sent and row is not None and row["source_digest"] == sent:
         return _decided(actor, agent_slug, row, None, row["digest"])
+    if (
+        sent
+        and row is not None
+        and row["emergency_source_digest"] == sent
+        and _emergency_newer(row)
+    ):
+        return _decided(actor, agent_slug, row, None, row["emergency_digest"])
     try:
         read = (_manifest_read if sent else _manifest_read.__wrapped__)(sent, source, content_type)
     except InvalidInput as error:

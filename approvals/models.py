@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.vocabulary import Access, Classification, RiskTier, ScopeKind, TrustBoundary
@@ -27,6 +28,8 @@ ALLOWED_TRANSITIONS: dict[PackageState, frozenset[PackageState]] = {
             PackageState.CHANGES_REQUESTED,
             PackageState.REJECTED,
             PackageState.SUPERSEDED,
+            # An agent retired during the review withdraws it.
+            PackageState.REVOKED,
         }
     ),
     PackageState.APPROVED: frozenset(
@@ -245,3 +248,78 @@ class DriftFinding(models.Model):
     def blocks_gate(self) -> bool:
         """Whether every gate check of the agent denies while this finding stands."""
         return self.is_live and self.severity == Severity.CRITICAL
+
+
+class EmergencyState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    ACTIVE = "active", "Active"
+    CONCLUDED = "concluded", "Concluded by the full review"
+    EXPIRED = "expired", "Expired"
+    ENDED = "ended", "Ended"
+
+
+EMERGENCY_TRANSITIONS: dict[EmergencyState, frozenset[EmergencyState]] = {
+    EmergencyState.REQUESTED: frozenset({EmergencyState.ACTIVE, EmergencyState.ENDED}),
+    EmergencyState.ACTIVE: frozenset(
+        {EmergencyState.CONCLUDED, EmergencyState.EXPIRED, EmergencyState.ENDED}
+    ),
+    EmergencyState.CONCLUDED: frozenset(),
+    EmergencyState.EXPIRED: frozenset(),
+    EmergencyState.ENDED: frozenset(),
+}
+# The emergencies the gate reads: granted ones the full review has not concluded.
+GRANTED_EMERGENCY_STATES = (EmergencyState.ACTIVE, EmergencyState.EXPIRED, EmergencyState.ENDED)
+# Who grants an emergency approval: one approval from each of these dimensions.
+EMERGENCY_DIMENSIONS = ("security", "pam")
+
+
+class EmergencyApproval(models.Model):
+    """An owner's request to ship a package before its full review ends, and its time box.
+
+    Once a security and a PAM reviewer approve it, the gate allows the package
+    until `ends_at`; the full review runs meanwhile. If that review has not
+    approved the package by then, the gate denies it.
+    """
+
+    package = models.OneToOneField(
+        ApprovalPackage, on_delete=models.PROTECT, related_name="emergency"
+    )
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="emergencies")
+    state = models.CharField(
+        max_length=16,
+        choices=EmergencyState.choices,
+        default=EmergencyState.REQUESTED,
+        db_index=True,
+    )
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    security_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    security_approved_at = models.DateTimeField(null=True, blank=True)
+    pam_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    pam_approved_at = models.DateTimeField(null=True, blank=True)
+    granted_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    state_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["state", "ends_at"])]
+
+    def __str__(self):
+        return f"emergency {self.package}"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the time box is open now (the gate allows the package)."""
+        return self.state == EmergencyState.ACTIVE and self.ends_at > timezone.now()
+
+    def approver(self, dimension: str):
+        return getattr(self, f"{dimension}_approver")

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest, manifest_team_check
+from agents.services import agent_fields_from_manifest, manifest_team_check, refuse_retired
 from approvals import manifest as manifests
+from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import approval_lifetime, kill_switch_problem, required_approvals
 from audit.actors import Actor
@@ -118,7 +119,7 @@ def package_create(
     _check_manifest_agent(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    Agent.objects.select_for_update().get(pk=agent.pk)
+    refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage.objects.create(
         agent=agent,
@@ -200,6 +201,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         raise NotPermitted(
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
+    refuse_retired(agent)
     now = timezone.now()
     stale = kill_switch_problem(package, now.date())
     if stale:
@@ -286,6 +288,8 @@ def _close(actor: Actor, package: ApprovalPackage, target: PackageState, reason:
         after={"state": package.state},
         data={"reason": reason},
     )
+    if before == PackageState.IN_REVIEW:
+        emergency_end(actor=actor, package=package, reason=reason)
 
 
 def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> None:
@@ -324,6 +328,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
         },
         data={"suspension_lifted": lifted, "carried_over": package.carried_over},
     )
+    emergency_conclude(actor=actor, package=package)
     notify("package.approved", package=package)
 
 
@@ -408,6 +413,7 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         actor.require_fresh_authentication()
     if not reason or not reason.strip():
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    refuse_retired(agent)
     if agent.suspended_at is not None:
         raise InvalidTransition("The agent is already suspended.", code="already_suspended")
     agent.suspended_at = timezone.now()
@@ -439,7 +445,9 @@ def agent_refresh_status(*, agent: Agent) -> None:
     """Derive the agent's lifecycle status and tier from its packages and kill switch."""
     latest = agent.packages.order_by("-version").values("state", "risk_tier").first()
     approved = agent.packages.filter(state=PackageState.APPROVED).values("risk_tier").first()
-    if agent.suspended_at is not None:
+    if agent.retired_at is not None:
+        status = AgentStatus.RETIRED
+    elif agent.suspended_at is not None:
         status = AgentStatus.SUSPENDED
     elif approved is not None:
         status = AgentStatus.APPROVED

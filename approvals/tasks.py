@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 
 from approvals.drift import drift_evaluate as evaluate
+from approvals.emergency import emergencies_expire_due
 from approvals.recertification import (
     approvals_expire_due,
     recertifications_open_due,
@@ -64,4 +65,12 @@ def reviews_escalate() -> dict:
     """Escalate sign-offs pending past their review SLA to the dimension's other reviewers."""
     run = reviews_escalate_late(actor=_actor("reviews_escalate"))
     logger.info("escalation: %s", run.as_dict())
+    return run.as_dict()
+
+
+@shared_task(ignore_result=True, soft_time_limit=300, time_limit=360, **RETRY)
+def emergencies_expire() -> dict:
+    """Close every emergency approval whose time box ended before its full review approved."""
+    run = emergencies_expire_due(actor=_actor("emergencies_expire"))
+    logger.info("emergency expiry: %s", run.as_dict())
     return run.as_dict()

@@ -40,6 +40,13 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "5"},
         "description": "Mark approvals past their re-certification date as expired.",
     },
+    # Every 5 minutes: close emergency approvals whose time box ended (the gate denies
+    # them from that moment already); owners and reviewers are told.
+    "emergencies-expire": {
+        "task": "approvals.tasks.emergencies_expire",
+        "crontab": {"minute": "*/5"},
+        "description": "Expire emergency approvals past EMERGENCY_APPROVAL_HOURS; notify.",
+    },
     # Daily at 08:00: escalate sign-offs pending past their dimension's review SLA.
     "reviews-escalate": {
         "task": "approvals.tasks.reviews_escalate",

@@ -276,6 +276,8 @@ COUNTERSIGN = {
     },
     # The address people open Countersign at: links in notification mails start with it.
     "SITE_URL": env("SITE_URL", "http://localhost:8000").rstrip("/"),
+    # Hours an emergency approval lets a package ship while its full review runs.
+    "EMERGENCY_APPROVAL_HOURS": env_int("EMERGENCY_APPROVAL_HOURS", 72),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),

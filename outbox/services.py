@@ -57,7 +57,14 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "agent.suspended": ("Agent suspended", (OWNERS, SECURITY)),
     "comment.mentioned": ("You were mentioned in a comment", (EXPLICIT,)),
     "comment.replied": ("A reply in your conversation", (EXPLICIT,)),
+    "agent.retired": ("Agent retired", (OWNERS, SECURITY)),
+    "emergency.requested": ("Emergency approval requested", (REVIEWERS,)),
+    "emergency.granted": ("Emergency approval granted", (OWNERS, REVIEWERS)),
+    "emergency.expired": ("Emergency approval expired before its review", (OWNERS, REVIEWERS)),
+    "emergency.ended": ("Emergency approval ended", (OWNERS, REVIEWERS)),
 }
+# The events that call the agent runtime's kill-switch webhook.
+KILL_SWITCH_EVENTS = ("agent.suspended", "agent.retired")
 
 
 def _settings() -> dict:
@@ -217,7 +224,7 @@ def notification_send(*, notification_id: int) -> list[int]:
             _mail(notification, recipients)
         targets = [(url, DeliveryPurpose.SUBSCRIBER) for url in _settings()["WEBHOOK_URLS"]]
         kill_switch = notification.payload.get("kill_switch_webhook")
-        if notification.event == "agent.suspended" and kill_switch:
+        if notification.event in KILL_SWITCH_EVENTS and kill_switch:
             targets.append((kill_switch, DeliveryPurpose.KILL_SWITCH))
         body = _body(notification)
         WebhookDelivery.objects.bulk_create(

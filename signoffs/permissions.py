@@ -7,7 +7,13 @@ from agents.models import Agent
 from agents.permissions import ALLOWED, Check, is_owner, review_permission
 from signoffs.models import Decision, Dimension
 
-__all__ = ["assigned_reviewers_exist", "can_decide", "may_review", "review_permission"]
+__all__ = [
+    "assigned_reviewers_exist",
+    "can_approve_emergency",
+    "can_decide",
+    "may_review",
+    "review_permission",
+]
 
 
 def assigned_reviewers_exist(agent, dimension: str) -> bool:
@@ -38,18 +44,14 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
     return assigned
 
 
-def can_decide(user, signoff) -> Check:
-    """Return whether the user may record a decision on this sign-off, and if not, why.
+def _reviewer_refusal(user, package, dimension: str) -> Check | None:
+    """Refuse a user who may not review the dimension of the package, whatever the decision.
 
-    Only the dimension's reviewer group decides it; where the agent has reviewers
-    assigned for the dimension, only they do. The submitter and everyone who owned
-    the agent from the package's submission on (the owners recorded on the package
-    and the current ones) never decide it; one person decides at most one dimension
-    of a package, and once.
+    Only the dimension's reviewer group, and where the agent has reviewers assigned
+    for it only they; never the package's creator or submitter, nor anyone who owned
+    the agent since its submission.
     """
-    package = signoff.package
     agent = package.agent
-    dimension = signoff.dimension
     if not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
     if not user.groups.filter(name=dimension).exists():
@@ -70,6 +72,23 @@ def can_decide(user, signoff) -> Check:
             "owner_review",
             "Whoever owned the agent since this package's submission never signs it off.",
         )
+    return None
+
+
+def can_decide(user, signoff) -> Check:
+    """Return whether the user may record a decision on this sign-off, and if not, why.
+
+    Only the dimension's reviewer group decides it; where the agent has reviewers
+    assigned for the dimension, only they do. The submitter and everyone who owned
+    the agent from the package's submission on (the owners recorded on the package
+    and the current ones) never decide it; one person decides at most one dimension
+    of a package, and once.
+    """
+    package = signoff.package
+    refusal = _reviewer_refusal(user, package, signoff.dimension)
+    if refusal is not None:
+        return refusal
+    dimension = signoff.dimension
     earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
         "signoff__dimension", flat=True
     )
@@ -93,3 +112,28 @@ def may_review(user, package) -> bool:
     if Decision.objects.filter(signoff__package=package, reviewer=user).exists():
         return True
     return any(can_decide(user, signoff) for signoff in package.signoffs.all())
+
+
+def can_approve_emergency(user, emergency, dimension: str) -> Check:
+    """Return whether the user may give the emergency approval of this dimension, and if not, why.
+
+    The reviewer rules of `can_decide` for the dimension apply to the emergency's
+    package; the requester never approves it, and one person gives at most one of
+    its approvals.
+    """
+    package = emergency.package
+    refusal = _reviewer_refusal(user, package, dimension)
+    if refusal is not None:
+        return refusal
+    if emergency.requested_by_id == user.pk:
+        return Check(False, "self_review", "You asked for this emergency approval.")
+    approvers = {
+        dim: getattr(emergency, f"{dim}_approver_id") for dim in (Dimension.SECURITY, Dimension.PAM)
+    }
+    if approvers[dimension] is not None:
+        return Check(False, "already_decided", f"The {dimension} approval is already given.")
+    if user.pk in approvers.values():
+        return Check(
+            False, "other_dimension", "You gave the other approval of this emergency already."
+        )
+    return ALLOWED

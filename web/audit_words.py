@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from agents.models import AgentStatus
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
-from approvals.models import FindingStatus, PackageState, Severity
+from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
 from audit.models import ActorType
 from signoffs.models import Dimension, SignOffState, Verdict
 
@@ -21,6 +21,19 @@ SENTENCES: dict[str, str] = {
     "agent.created": "{actor} registered the agent {agent}",
     "agent.updated": "{actor} changed the agent {agent}",
     "agent.suspended": "{actor} pulled the kill switch of {agent}: it is suspended",
+    "agent.retired": "{actor} retired {agent}: it never ships again",
+    "emergency.requested": "{actor} asked for an emergency approval of {package}",
+    "emergency.approved": (
+        "{actor} gave the {dimension} approval of the emergency release of {package}"
+    ),
+    "emergency.granted": "The emergency approval of {package} is granted until {ends_at}",
+    "emergency.concluded": (
+        "The full review approved {package}: its emergency approval is concluded"
+    ),
+    "emergency.expired": (
+        "The emergency approval of {package} expired before its full review approved it"
+    ),
+    "emergency.ended": "The emergency approval of {package} ended: {reason}",
     "agent.kill_switch_called": "The kill-switch webhook of {agent} was called: {status}",
     "package.created": "{actor} started {package}",
     "package.updated": "{actor} edited the draft {package}",
@@ -33,7 +46,7 @@ SENTENCES: dict[str, str] = {
     "package.rejected": "{actor} rejected {package}",
     "package.superseded": "{package} was superseded by a newer approved version",
     "package.expired": "The approval of {package} expired",
-    "package.revoked": "The approval of {package} was revoked",
+    "package.revoked": "{package} was revoked: {reason}",
     "signoff.decided": "{actor} {verdict} the {dimension} sign-off of {package}",
     "signoff.escalated": (
         "The {dimension} sign-off of {package} waited {pending_days} days "
@@ -67,7 +80,11 @@ SENTENCES: dict[str, str] = {
 
 # The values of recorded fields in words, by the field's name.
 VALUE_WORDS: dict[str, dict[str, str]] = {
-    "state": {**dict(SignOffState.choices), **dict(PackageState.choices)},
+    "state": {
+        **dict(EmergencyState.choices),
+        **dict(SignOffState.choices),
+        **dict(PackageState.choices),
+    },
     "verdict": dict(Verdict.choices),
     "dimension": dict(Dimension.choices),
     "severity": dict(Severity.choices),

@@ -15,6 +15,7 @@ from agents.observations import observations_record
 from agents.services import agent_create, team_create
 from approvals.comments import comment_create
 from approvals.drift import drift_evaluate
+from approvals.emergency import emergency_request
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
 from config.roles import Group as Role
@@ -186,7 +187,12 @@ def seed_demo() -> list[str]:
             {"id": "order-lookup", "access": "read", "trust_boundary": "internal"}
         )
         package = package_create(actor=owner, agent=agent, manifest=wider)
-        package_submit(actor=owner, package=package)
+        # Asked to ship early: security and PAM find it on their dashboards to approve.
+        emergency_request(
+            actor=owner,
+            package=package,
+            reason="Order lookup must be live for the holiday peak before the review ends.",
+        )
         question = comment_create(
             actor=Actor.for_user(users["iam1"]),
             package=package,

@@ -5,12 +5,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, Team
 from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW
-from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState
+from approvals.models import (
+    ApprovalPackage,
+    DriftFinding,
+    EmergencyApproval,
+    EmergencyState,
+    FindingStatus,
+    PackageState,
+)
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
@@ -23,6 +30,9 @@ KNOWN_ACTIONS = (
     "agent.created",
     "agent.updated",
     "agent.suspended",
+    "agent.retired",
+    "emergency.requested",
+    "emergency.granted",
     "package.created",
     "package.updated",
     "package.submitted",
@@ -331,4 +341,16 @@ def audit_events(
         events=rows,
         newer=rows[0].seq if rows and has_newer else None,
         older=rows[-1].seq if rows and has_older else None,
+    )
+
+
+def emergencies_open(user) -> QuerySet:
+    """Return the visible emergency approvals asked for or in their time box, soonest end first."""
+    return (
+        EmergencyApproval.objects.filter(
+            agent__in=agents_visible(user),
+            state__in=(EmergencyState.REQUESTED, EmergencyState.ACTIVE),
+        )
+        .select_related("package", "agent", "requested_by")
+        .order_by(F("ends_at").asc(nulls_last=True), "requested_at")
     )

@@ -3,7 +3,17 @@
 from django.urls import path
 
 from identity.oidc import ProviderLogoutView
-from web.views import agents, audit, comments, dashboard, package_list, packages, staff, tokens
+from web.views import (
+    agents,
+    audit,
+    comments,
+    dashboard,
+    emergency,
+    package_list,
+    packages,
+    staff,
+    tokens,
+)
 from web.views.login import LoginView, step_up
 
 urlpatterns = [
@@ -17,6 +27,7 @@ urlpatterns = [
     path("agents/<slug:slug>/", agents.agent_detail, name="agent-detail"),
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent-edit"),
     path("agents/<slug:slug>/suspend/", agents.agent_suspend, name="agent-suspend"),
+    path("agents/<slug:slug>/retire/", emergency.agent_retire_view, name="agent-retire"),
     path("agents/<slug:slug>/reviewers/", staff.agent_reviewers, name="agent-reviewers"),
     path(
         "agents/<slug:slug>/reviewers/unassign/",
@@ -43,6 +54,16 @@ urlpatterns = [
         "agents/<slug:slug>/v<int:version>/decide/<slug:dimension>/",
         packages.package_decide,
         name="package-decide",
+    ),
+    path(
+        "agents/<slug:slug>/v<int:version>/emergency/",
+        emergency.package_emergency,
+        name="package-emergency",
+    ),
+    path(
+        "agents/<slug:slug>/v<int:version>/emergency/approve/<slug:dimension>/",
+        emergency.package_emergency_approve,
+        name="package-emergency-approve",
     ),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/verify/", audit.audit_verify_start, name="audit-verify"),

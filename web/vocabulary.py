@@ -25,7 +25,7 @@ from agents.vocabulary import (
     ScopeKind,
     TrustBoundary,
 )
-from approvals.models import FindingStatus, PackageState, Severity
+from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
 from audit.models import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
@@ -40,6 +40,7 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "credential_method": CredentialMethod,
     "deployment": Deployment,
     "dimension": Dimension,
+    "emergency_state": EmergencyState,
     "enforcement_mode": EnforcementMode,
     "enforcement_point": EnforcementPoint,
     "finding_status": FindingStatus,

@@ -43,6 +43,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "suspended",
             "suspended_at",
             "suspended_reason",
+            "retired_at",
+            "retired_reason",
             "created_at",
             "updated_at",
         ]

@@ -202,6 +202,11 @@ GATE_REASONS = {
     "(`changed_fields` lists their paths)",
     "approval_expired": "the approval is past its re-certification date",
     "agent_suspended": "the agent's kill switch was pulled",
+    "agent_retired": "the agent is retired and never ships again",
+    "emergency_approval": "(with allow) the scope ships on an emergency approval while its "
+    "full review runs; `expires_at` is the end of its time box",
+    "emergency_expired": "the emergency approval of this scope ended before its full review "
+    "approved it",
     "open_critical_drift": "a critical scope-drift finding is open",
     "invalid_request": "the request is not a valid gate request (`fields` says why)",
     "invalid_manifest": "the manifest is not valid or names another agent (`fields` says why)",
@@ -239,7 +244,9 @@ class GateResultSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["allow", "deny"])
     reasons = GateReasonSerializer(many=True)
     package_version = serializers.IntegerField(
-        allow_null=True, help_text="The last approved version the check was compared with."
+        allow_null=True,
+        help_text="The last approved version the check was compared with, or the version "
+        "an emergency approval covers (with emergency_approval or emergency_expired).",
     )
     digest = serializers.CharField(
         allow_null=True,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, comments, evidence, packages, views
+from approvals.api import agents, comments, emergency, evidence, packages, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -26,6 +26,12 @@ urlpatterns = [
         name="api-package-comments",
     ),
     path(f"{PACKAGE}/submit", views.PackageSubmitView.as_view(), name="api-package-submit"),
+    path(f"{PACKAGE}/emergency", emergency.EmergencyView.as_view(), name="api-emergency"),
+    path(
+        f"{PACKAGE}/emergency/approvals",
+        emergency.EmergencyApproveView.as_view(),
+        name="api-emergency-approve",
+    ),
     path(
         "agents/<slug:slug>/packages/<int:a>/diff/<int:b>",
         views.PackageDiffView.as_view(),
@@ -46,5 +52,6 @@ urlpatterns = [
     path(f"{FINDING}/resolve", views.FindingResolveView.as_view(), name="api-finding-resolve"),
     path("agents/<slug:slug>", agents.AgentDetailView.as_view(), name="api-agent-detail"),
     path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
+    path("agents/<slug:slug>/retire", emergency.AgentRetireView.as_view(), name="api-agent-retire"),
     path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),
 ]

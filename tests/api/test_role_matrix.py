@@ -112,6 +112,24 @@ def _answer_decision(workflow, agent):
     return ("post", f"{BASE}/packages/1/comments", body)
 
 
+def _emergency_request(workflow, agent):
+    workflow.submit(agent)
+    return ("post", f"{BASE}/packages/1/emergency", {"reason": "Incident 42 fix."})
+
+
+def _emergency_approve(workflow, agent):
+    from approvals.emergency import emergency_request
+
+    package = workflow.submit(agent)
+    emergency_request(actor=Actor.for_user(workflow.owner), package=package, reason="Urgent.")
+    return ("post", f"{BASE}/packages/1/emergency/approvals", {"dimension": "security"})
+
+
+def _retire(workflow, agent):
+    workflow.approve(agent)
+    return ("post", f"{BASE}/retire", {"reason": "Replaced by the new assistant."})
+
+
 # endpoint -> (setup, audit action on success, {role: status})
 MATRIX = {
     "package_create": (
@@ -179,6 +197,21 @@ MATRIX = {
         _answer_decision,
         "comment.created",
         {"owner": 201, "other_owner": 404, "iam": 201, "security": 201, "staff": 201},
+    ),
+    "emergency_request": (
+        _emergency_request,
+        "emergency.requested",
+        {"owner": 201, "other_owner": 404, "iam": 403, "security": 403, "staff": 201},
+    ),
+    "emergency_approve": (
+        _emergency_approve,
+        "emergency.approved",
+        {"owner": 403, "other_owner": 403, "iam": 403, "security": 200, "staff": 403},
+    ),
+    "agent_retire": (
+        _retire,
+        "agent.retired",
+        {"owner": 200, "other_owner": 404, "iam": 403, "security": 403, "staff": 200},
     ),
     # Only the agent's owners or a token bound to it report what it used (staff neither).
     "observations_record": (

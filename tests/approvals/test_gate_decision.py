@@ -1,20 +1,28 @@
 """The gate's decision row, read in SQL, says what the ORM says of the same data."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from agents.models import Agent
+from approvals.emergency import emergency_request
 from approvals.gate import decision_row
 from approvals.models import (
+    GRANTED_EMERGENCY_STATES,
     LIVE_FINDING_STATUSES,
     ApprovalPackage,
     DriftFinding,
+    EmergencyApproval,
+    EmergencyState,
     FindingStatus,
     PackageState,
     Severity,
 )
+from approvals.retirement import agent_retire
 from approvals.services import agent_suspend
 from audit.actors import Actor
+from tests.approvals.emergency import emergency_grant
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +40,17 @@ def row_by_orm(slug: str) -> dict | None:
     critical = DriftFinding.objects.filter(
         agent=agent, severity=Severity.CRITICAL, status__in=LIVE_FINDING_STATUSES
     )
+    emergency = (
+        EmergencyApproval.objects.filter(
+            agent=agent, granted_at__isnull=False, state__in=GRANTED_EMERGENCY_STATES
+        )
+        .select_related("package")
+        .order_by("-granted_at")
+        .first()
+    )
+    shipped = emergency and emergency.package
     return {
+        "retired_at": agent.retired_at,
         "suspended_at": agent.suspended_at,
         "critical_drift": critical.exists(),
         "package_pk": package and package.pk,
@@ -41,6 +59,12 @@ def row_by_orm(slug: str) -> dict | None:
         "digest": package and package.digest,
         "expires_at": package and package.expires_at,
         "source_digest": package and package.source_digest,
+        "emergency_state": emergency and emergency.state,
+        "emergency_ends_at": emergency and emergency.ends_at,
+        "emergency_package_pk": shipped and shipped.pk,
+        "emergency_version": shipped and shipped.version,
+        "emergency_digest": shipped and shipped.digest,
+        "emergency_source_digest": shipped and shipped.source_digest,
     }
 
 
@@ -92,3 +116,35 @@ def test_suspension_and_live_critical_findings_are_read(workflow, agent, staff):
     assert same_as_orm(other.slug)["critical_drift"] is True
     agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 7.")
     assert same_as_orm(agent.slug)["suspended_at"] is not None
+
+
+def test_the_latest_granted_emergency_and_its_package_are_read(workflow, agent):
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    assert same_as_orm(agent.slug)["emergency_package_pk"] is None
+    emergency = emergency_grant(workflow, second)
+    row = same_as_orm(agent.slug)
+    assert (row["emergency_package_pk"], row["emergency_state"]) == (
+        second.pk,
+        EmergencyState.ACTIVE,
+    )
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        state=EmergencyState.EXPIRED, ends_at=timezone.now() - timedelta(hours=1)
+    )
+    assert same_as_orm(agent.slug)["emergency_state"] == EmergencyState.EXPIRED
+    # A concluded emergency is no longer read: the package's own approval answers.
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(state=EmergencyState.CONCLUDED)
+    assert same_as_orm(agent.slug)["emergency_package_pk"] is None
+
+
+def test_an_emergency_asked_for_but_not_granted_is_not_read(workflow, agent):
+    package = workflow.submit(agent)
+    emergency_request(actor=Actor.for_user(workflow.owner), package=package, reason="Urgent.")
+    assert same_as_orm(agent.slug)["emergency_package_pk"] is None
+
+
+def test_retirement_is_read(workflow, agent, staff):
+    workflow.approve(agent)
+    assert same_as_orm(agent.slug)["retired_at"] is None
+    agent_retire(actor=Actor.for_user(staff), agent=agent, reason="Replaced by v2 bot.")
+    assert same_as_orm(agent.slug)["retired_at"] is not None

@@ -195,6 +195,21 @@ def test_allow_exits_0_and_sends_json_manifest_with_auth(server, json_manifest):
     assert uuid.UUID(request.headers["Idempotency-Key"]).version == 4
 
 
+def test_an_allow_on_an_emergency_approval_prints_its_reason(server, json_manifest):
+    emergency = {
+        **ALLOW,
+        "reasons": [{"code": "emergency_approval", "message": "v3 ships until 2026-12-07."}],
+        "expires_at": "2026-12-07T20:00:00Z",
+    }
+    server.routes["/api/v1/gate/check"] = [(200, emergency)]
+
+    result = run_gate("check", "--manifest", json_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert "emergency approval valid until 2026-12-07T20:00:00Z" in result.stdout
+    assert "emergency_approval: v3 ships until 2026-12-07." in result.stdout
+
+
 def test_yaml_manifest_is_sent_as_text_with_slug_from_top_level_key(server, yaml_manifest):
     server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
 

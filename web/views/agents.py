@@ -11,6 +11,7 @@ from agents.permissions import (
     can_administer_members,
     can_edit,
     can_register,
+    can_retire,
     can_suspend,
     permission_dimension,
 )
@@ -83,7 +84,10 @@ def agent_detail(request, slug):
         "drift": list(agent.drift_findings.order_by("-last_seen")[:50]),
         "events": audit_words.describe(selectors.audit_timeline(agent)),
         "may_edit": bool(can_edit(request.user, agent)),
-        "may_suspend": bool(can_suspend(request.user, agent)) and not agent.is_suspended,
+        "may_suspend": bool(can_suspend(request.user, agent))
+        and not agent.is_suspended
+        and not agent.is_retired,
+        "may_retire": not agent.is_retired and bool(can_retire(request.user, agent)),
         "may_handle_findings": bool(can_handle_finding(request.user)),
         "may_administer": bool(can_administer_members(request.user)),
         "reviewers": [

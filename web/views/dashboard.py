@@ -32,9 +32,12 @@ def _owner_home(user, may_register: bool):
 def dashboard(request):
     user = request.user
     queue = list(selectors.packages_awaiting(user)[:50])
+    emergencies = list(selectors.emergencies_open(user)[:20])
+    in_emergency = {emergency.package_id for emergency in emergencies}
     now = timezone.now()
     for signoff in queue:
         signoff.age = _age(now - (signoff.package.submitted_at or signoff.created_at))
+        signoff.emergency = signoff.package_id in in_emergency
     package_counts = selectors.package_state_counts(user)
     agent_counts = selectors.agent_status_counts(user)
     may_register = bool(can_register(user))
@@ -53,6 +56,7 @@ def dashboard(request):
         "drift": list(selectors.drift_open(user)[:20]),
         "drift_count": selectors.drift_open(user).count(),
         "suspended": list(selectors.agents_suspended(user)[:20]),
+        "emergencies": emergencies,
         "lead_days": settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"],
         "can_register": may_register,
         "charts": charts.dashboard_charts(user, now=now),

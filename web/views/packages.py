@@ -32,6 +32,7 @@ from web.views.common import (
     refused,
     step_up_needed,
 )
+from web.views.emergency import emergency_context
 
 
 def _editor_source(agent: Agent) -> dict:
@@ -294,6 +295,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         "exports": evidence_links(package)
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
+        **emergency_context(user, package),
     }
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("approvals", "0004_package_diff_change_classes"),
+        ("approvals", "0005_emergency_approval"),
         ("signoffs", "0003_decision_authentication"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,0 +1,79 @@
+"""Retirement: an agent leaves service for good, its history and evidence kept.
+
+Its approval is revoked, a review in progress is withdrawn, every gate check
+denies (`agent_retired`), its runtime's kill-switch webhook is called, and it
+takes no new packages. Its packages, decisions and audit trail stay readable
+and exportable.
+"""
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
+from agents.permissions import can_retire
+from approvals.emergency import REASON_MAX_LENGTH
+from approvals.models import ApprovalPackage, PackageState
+from approvals.services import _close, agent_refresh_status
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from outbox.services import notify
+
+
+def _kill_switch_webhook(agent: Agent) -> str | None:
+    """Return the kill-switch webhook of the newest version ever allowed to ship."""
+    shipped = (
+        ApprovalPackage.objects.filter(agent=agent)
+        .filter(Q(approved_at__isnull=False) | Q(emergency__granted_at__isnull=False))
+        .order_by("-version")
+        .values_list("manifest", flat=True)
+        .first()
+    )
+    return shipped["kill_switch"].get("webhook") if shipped else None
+
+
+@transaction.atomic
+def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
+    """Retire the agent: revoke its approval, withdraw its review, call its kill switch."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    if not actor.is_system:
+        check = can_retire(actor.user, agent)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
+        actor.require_fresh_authentication()
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput(
+            "The reason is too long.",
+            fields={"reason": [f"At most {REASON_MAX_LENGTH} characters."]},
+        )
+    if agent.retired_at is not None:
+        raise InvalidTransition("The agent is already retired.", code="already_retired")
+    before = agent.status
+    agent.retired_at = timezone.now()
+    agent.retired_reason = reason
+    agent.save(update_fields=["retired_at", "retired_reason", "updated_at"])
+    closed = []
+    live = agent.packages.select_for_update().filter(
+        state__in=(PackageState.APPROVED, PackageState.IN_REVIEW)
+    )
+    for package in live.order_by("version"):
+        package.agent = agent
+        closed.append({"version": package.version, "state": package.state})
+        _close(actor, package, PackageState.REVOKED, f"Agent retired: {reason}")
+    webhook = _kill_switch_webhook(agent)
+    audit_record(
+        actor=actor,
+        action="agent.retired",
+        target=agent,
+        agent_slug=agent.slug,
+        before={"status": before},
+        after={"status": AgentStatus.RETIRED, "reason": reason},
+        data={"revoked": closed, "kill_switch_webhook": bool(webhook)},
+    )
+    notify("agent.retired", agent=agent, kill_switch_webhook=webhook, data={"reason": reason})
+    agent_refresh_status(agent=agent)
+    return agent

@@ -1,0 +1,267 @@
+"""Emergency release: asked for by an owner, granted by security and PAM, time-boxed at the gate."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from approvals.emergency import (
+    emergencies_expire_due,
+    emergency_approve,
+    emergency_request,
+)
+from approvals.gate import ALLOW, DENY, gate_check
+from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
+from approvals.services import agent_suspend, package_create
+from audit.actors import Actor
+from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from outbox.models import Notification
+from signoffs.models import SignOffState, Verdict
+from tests.approvals.emergency import emergency_grant
+from tests.factories import UserFactory, manifest_for
+
+pytestmark = pytest.mark.django_db
+CI = Actor.system("ci")
+URGENT = "Fix for incident 42 must ship tonight."
+
+
+def codes(result):
+    return [reason["code"] for reason in result.reasons]
+
+
+def check(agent, package):
+    return gate_check(actor=CI, agent_slug=agent.slug, digest=package.digest)
+
+
+@pytest.fixture
+def second(workflow, agent):
+    """v1 approved; v2 (a wider rollback commitment) in review."""
+    workflow.approve(agent)
+    return workflow.submit(agent, manifest_for(agent, rollback={"plan": "Roll back v2."}))
+
+
+def test_an_owner_asks_with_a_reason_and_it_is_audited(workflow, agent, second, audit_since):
+    since = audit_since()
+    emergency = emergency_request(
+        actor=Actor.for_user(workflow.owner), package=second, reason=URGENT
+    )
+    assert emergency.state == EmergencyState.REQUESTED and emergency.reason == URGENT
+    events = since()
+    assert [e.action for e in events] == ["emergency.requested"]
+    assert events[0].actor_label == "owner" and events[0].package_version == second.version
+    assert Notification.objects.filter(event="emergency.requested").count() == 1
+    # Not yet granted: the gate still answers from v1.
+    assert codes(check(agent, second)) == ["scope_mismatch"]
+
+
+def test_a_draft_is_submitted_and_its_full_review_opens_at_once(workflow, agent):
+    draft = workflow.create(agent)
+    emergency = emergency_request(
+        actor=Actor.for_user(workflow.owner), package=draft, reason=URGENT
+    )
+    package = ApprovalPackage.objects.get(pk=draft.pk)
+    assert package.state == PackageState.IN_REVIEW and emergency.package_id == package.pk
+    assert sorted(package.signoffs.values_list("state", flat=True)) == [SignOffState.PENDING] * 4
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 2001])
+def test_a_missing_or_overlong_reason_is_refused_and_changes_nothing(workflow, agent, reason):
+    draft = workflow.create(agent)
+    with pytest.raises(InvalidInput) as refused:
+        emergency_request(actor=Actor.for_user(workflow.owner), package=draft, reason=reason)
+    assert "reason" in refused.value.fields
+    assert ApprovalPackage.objects.get(pk=draft.pk).state == PackageState.DRAFT
+    assert not EmergencyApproval.objects.exists()
+
+
+def test_only_owners_and_staff_ask(workflow, agent, second, reviewers, other_owner, staff):
+    for user in (reviewers["security"][0], other_owner):
+        with pytest.raises(NotPermitted) as refused:
+            emergency_request(actor=Actor.for_user(user), package=second, reason=URGENT)
+        assert refused.value.code == "not_owner"
+    assert emergency_request(actor=Actor.for_user(staff), package=second, reason=URGENT)
+
+
+def test_a_package_out_of_review_or_asked_for_twice_is_refused(workflow, agent, second):
+    first = ApprovalPackage.objects.get(agent=agent, version=1)
+    with pytest.raises(InvalidTransition) as refused:
+        emergency_request(actor=Actor.for_user(workflow.owner), package=first, reason=URGENT)
+    assert refused.value.code == "not_in_review"
+    emergency_request(actor=Actor.for_user(workflow.owner), package=second, reason=URGENT)
+    with pytest.raises(InvalidTransition) as refused:
+        emergency_request(actor=Actor.for_user(workflow.owner), package=second, reason=URGENT)
+    assert refused.value.code == "emergency_exists"
+
+
+def test_a_narrowing_needs_no_emergency_and_the_request_changes_nothing(workflow, agent):
+    workflow.approve(agent)
+    narrow = manifest_for(agent)
+    narrow["scope"]["datasets"].pop()
+    draft = workflow.create(agent, narrow)
+    with pytest.raises(InvalidTransition) as refused:
+        emergency_request(actor=Actor.for_user(workflow.owner), package=draft, reason=URGENT)
+    assert refused.value.code == "no_emergency_needed"
+    assert ApprovalPackage.objects.get(pk=draft.pk).state == PackageState.DRAFT
+
+
+def test_the_requester_never_approves_it(workflow, agent, second, staff):
+    staff.groups.add(*UserFactory(username="g", groups=["security"]).groups.all())
+    emergency = emergency_request(actor=Actor.for_user(staff), package=second, reason=URGENT)
+    with pytest.raises(NotPermitted) as refused:
+        emergency_approve(actor=Actor.for_user(staff), package=second, dimension="security")
+    assert refused.value.code == "self_review"
+    emergency.refresh_from_db()
+    assert emergency.security_approver is None
+
+
+def test_one_person_gives_one_approval_and_only_reviewers_of_the_dimension(
+    workflow, agent, second, reviewers
+):
+    both = UserFactory(username="secpam", groups=["security", "pam"])
+    emergency_request(actor=Actor.for_user(workflow.owner), package=second, reason=URGENT)
+    for user, dimension, code in (
+        (reviewers["iam"][0], "security", "not_reviewer"),
+        (workflow.owner, "pam", "not_reviewer"),
+    ):
+        with pytest.raises(NotPermitted) as refused:
+            emergency_approve(actor=Actor.for_user(user), package=second, dimension=dimension)
+        assert refused.value.code == code
+    with pytest.raises(InvalidInput) as refused:
+        emergency_approve(actor=Actor.for_user(both), package=second, dimension="iam")
+    assert "dimension" in refused.value.fields
+    emergency_approve(actor=Actor.for_user(both), package=second, dimension="security")
+    with pytest.raises(NotPermitted) as refused:
+        emergency_approve(actor=Actor.for_user(both), package=second, dimension="pam")
+    assert refused.value.code == "other_dimension"
+    with pytest.raises(NotPermitted) as refused:
+        emergency_approve(
+            actor=Actor.for_user(reviewers["security"][0]), package=second, dimension="security"
+        )
+    assert refused.value.code == "already_decided"
+
+
+def test_two_approvals_open_the_time_box_and_the_gate_allows_with_its_reason(
+    workflow, agent, second, audit_since, settings
+):
+    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "EMERGENCY_APPROVAL_HOURS": 5}
+    since = audit_since()
+    emergency = emergency_grant(workflow, second)
+    assert [e.action for e in since()] == [
+        "emergency.requested",
+        "emergency.approved",
+        "emergency.approved",
+        "emergency.granted",
+    ]
+    assert emergency.state == EmergencyState.ACTIVE
+    assert emergency.ends_at - emergency.granted_at == timedelta(hours=5)
+    for result in (
+        check(agent, second),
+        gate_check(actor=CI, agent_slug=agent.slug, manifest=second.manifest),
+    ):
+        assert (result.decision, codes(result)) == (ALLOW, ["emergency_approval"])
+        assert result.package_version == second.version
+        assert result.expires_at == emergency.ends_at.isoformat()
+    # The approved v1 still ships as approved, with no emergency reason.
+    first = ApprovalPackage.objects.get(agent=agent, version=1)
+    assert (check(agent, first).decision, check(agent, first).reasons) == (ALLOW, [])
+    # A scope wider than the emergency's is not covered by it.
+    wider = manifest_for(agent, rollback={"plan": "Roll back v2."})
+    wider["scope"]["tools"].append(
+        {"id": "refund-issue-2", "access": "write", "justification": "More."}
+    )
+    from approvals import manifest as manifests
+
+    result = gate_check(actor=CI, agent_slug=agent.slug, manifest=manifests.load_manifest(wider))
+    assert result.decision == DENY and "emergency_approval" not in codes(result)
+
+
+def test_after_the_box_the_gate_denies_and_the_job_expires_it_once(
+    workflow, agent, second, audit_since
+):
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() - timedelta(minutes=1)
+    )
+    # The gate denies from the box's end, whether or not the job has run.
+    assert codes(check(agent, second)) == ["emergency_expired"]
+    since = audit_since()
+    run = emergencies_expire_due(actor=Actor.system("celery:emergencies_expire"))
+    assert run.done == [f"{agent.slug} v{second.version}"]
+    assert [e.action for e in since()] == ["emergency.expired"]
+    assert EmergencyApproval.objects.get(pk=emergency.pk).state == EmergencyState.EXPIRED
+    expired = Notification.objects.get(event="emergency.expired")
+    assert expired.payload["package_version"] == second.version
+    assert codes(check(agent, second)) == ["emergency_expired"]
+    again = emergencies_expire_due(actor=Actor.system("celery:emergencies_expire"))
+    assert again.done == []
+    assert [e.action for e in since() if e.action != "gate.checked"] == ["emergency.expired"]
+
+
+def test_the_full_review_approving_concludes_it(workflow, agent, second, reviewers):
+    emergency_grant(workflow, second)
+    # security1 and pam1 gave the emergency approvals; they may still decide the review.
+    workflow.approve_submitted(second)
+    emergency = EmergencyApproval.objects.get(package=second)
+    assert emergency.state == EmergencyState.CONCLUDED
+    result = check(agent, second)
+    assert (result.decision, result.reasons) == (ALLOW, [])
+
+
+def test_a_rejection_ends_it_and_the_gate_denies(workflow, agent, second):
+    emergency_grant(workflow, second)
+    workflow.decide(second, "compliance", verdict=Verdict.REJECT, comment="No rollback evidence.")
+    emergency = EmergencyApproval.objects.get(package=second)
+    assert emergency.state == EmergencyState.ENDED
+    assert codes(check(agent, second)) == ["emergency_expired"]
+    assert Notification.objects.filter(event="emergency.ended").count() == 1
+
+
+def test_a_newer_version_ends_the_emergency_of_the_one_it_supersedes(workflow, agent, second):
+    emergency_grant(workflow, second)
+    workflow.submit(agent, manifest_for(agent, rollback={"plan": "Third."}))
+    assert EmergencyApproval.objects.get(package=second).state == EmergencyState.ENDED
+
+
+def test_a_suspension_denies_even_inside_the_box(workflow, agent, second, staff):
+    emergency_grant(workflow, second)
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 43.")
+    result = check(agent, second)
+    assert result.decision == DENY and codes(result) == ["agent_suspended"]
+
+
+def test_a_first_version_can_ship_on_an_emergency(workflow, agent):
+    package = workflow.submit(agent)
+    emergency_grant(workflow, package)
+    result = check(agent, package)
+    assert (result.decision, codes(result)) == (ALLOW, ["emergency_approval"])
+
+
+def test_a_suspended_agent_cannot_ask(workflow, agent, second, staff):
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 43.")
+    draft = package_create(
+        actor=Actor.for_user(workflow.owner),
+        agent=agent,
+        manifest=manifest_for(agent, rollback={"plan": "Third."}),
+    )
+    with pytest.raises(InvalidTransition) as refused:
+        emergency_request(actor=Actor.for_user(workflow.owner), package=draft, reason=URGENT)
+    assert refused.value.code == "agent_suspended"
+
+
+def test_the_evidence_bundle_marks_an_emergency_approval(workflow, agent, second):
+    import io
+    import json
+    import zipfile
+
+    from approvals.evidence import package_evidence
+
+    emergency_grant(workflow, second)
+    _, bundle = package_evidence(actor=CI, package=second)
+    with zipfile.ZipFile(io.BytesIO(bundle.read())) as z:
+        record = json.loads(z.read("package.json"))
+        summary = z.read("summary.html").decode()
+    assert record["emergency"]["state"] == EmergencyState.ACTIVE
+    assert record["emergency"]["security_approver"] == "security1"
+    assert record["emergency"]["pam_approver"] == "pam1"
+    assert record["emergency"]["reason"] == URGENT
+    assert "Emergency approval" in summary and URGENT in summary
