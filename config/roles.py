@@ -33,6 +33,7 @@ class Scope(models.TextChoices):
     OBSERVATIONS_WRITE = "observations:write", "Report observations"
     AUDIT_READ = "audit:read", "Read and export the audit trail"
     REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
+    DECISIONS_EVALUATE = "decisions:evaluate", "Ask runtime decisions and read policy bundles"
 
 
 # Who may hold each scope, by group (staff hold every scope): a token never carries
@@ -45,6 +46,7 @@ SCOPE_GROUPS: dict[str, tuple | None] = {
     Scope.OBSERVATIONS_WRITE: REGISTER_GROUPS,
     Scope.AUDIT_READ: AUDIT_READER_GROUPS,
     Scope.REVIEWS_WRITE: REVIEWER_GROUPS,
+    Scope.DECISIONS_EVALUATE: None,
 }
 
 
