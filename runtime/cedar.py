@@ -83,7 +83,7 @@ def _condition(name: str, allowed: list | None = None, bound: int | None = None)
         test = f"[{', '.join(_literal(v) for v in allowed)}].contains(context.{name})"
     else:
         test = f"context.{name} <= {bound}"
-    return f"(!(context has {name}) || {test})"
+    return f"(if context has {name} then {test} else true)"
 
 
 def _permit(slug: str, kind: str, entry: dict, manifest: dict, expires: int) -> str:
@@ -162,6 +162,21 @@ def cedar_schema() -> dict:
     }
 
 
+def policies_for(slug: str, manifest: dict, expires: int | None) -> tuple[str, list[dict]]:
+    """Return the Cedar policies permitting a normalized manifest's scope, and its entities."""
+    policies, entities = [], []
+    for kind, entry in scope_entries(manifest):
+        policies.append(_permit(slug, kind, entry, manifest, expires))
+        entities.append(
+            {
+                "uid": {"type": f"{NAMESPACE}::{ENTITY_TYPES[kind]}", "id": entry["id"]},
+                "attrs": {},
+                "parents": [],
+            }
+        )
+    return "\n\n".join(policies) + "\n", entities
+
+
 def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
@@ -178,21 +193,13 @@ def policy_bundle(agent: Agent) -> dict:
             "parents": [],
         }
     ]
-    policies = []
     if not codes:
-        manifest = gate.approved_manifest(row)
-        expires = _epoch(row["expires_at"])
-        for kind, entry in scope_entries(manifest):
-            policies.append(_permit(agent.slug, kind, entry, manifest, expires))
-            entities.append(
-                {
-                    "uid": {"type": f"{NAMESPACE}::{ENTITY_TYPES[kind]}", "id": entry["id"]},
-                    "attrs": {},
-                    "parents": [],
-                }
-            )
+        policies, resources = policies_for(
+            agent.slug, gate.approved_manifest(row), _epoch(row["expires_at"])
+        )
+        entities += resources
     else:
-        policies.append(DENY_ALL)
+        policies = DENY_ALL + "\n"
     approved = row is not None and row["package_pk"] is not None
     return {
         "format": FORMAT,
@@ -204,7 +211,7 @@ def policy_bundle(agent: Agent) -> dict:
         "digest": row["digest"] if approved else None,
         "expires_at": row["expires_at"].isoformat() if approved and row["expires_at"] else None,
         "expires_epoch": _epoch(row["expires_at"]) if approved else None,
-        "policies": "\n\n".join(policies) + "\n",
+        "policies": policies,
         "schema": cedar_schema(),
         "entities": entities,
         "key_fingerprint": signing.fingerprint(),

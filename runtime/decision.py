@@ -58,15 +58,19 @@ def _deny(code: str, slug: str | None = None) -> Decision:
     return Decision(False, [code], slug)
 
 
-@cached(LRUCache(maxsize=64), key=lambda row: row["digest"], lock=Lock())
-def _entries(row: dict) -> dict:
-    """Return the approved version's entries by (kind, identifier), memoized by its digest."""
-    manifest = gate.approved_manifest(row)
+def scope_of(manifest: dict) -> dict:
+    """Return what a decision compares with: a normalized manifest's entries by (kind, id)."""
     return {
         "entries": {(kind, entry["id"]): entry for kind, entry in scope_entries(manifest)},
         "chaining": manifest["chaining"],
         "credentials": manifest["credentials"],
     }
+
+
+@cached(LRUCache(maxsize=64), key=lambda row: row["digest"], lock=Lock())
+def _entries(row: dict) -> dict:
+    """Return the approved version's scope (`scope_of`), memoized by its digest."""
+    return scope_of(gate.approved_manifest(row))
 
 
 def memos_clear() -> None:
@@ -75,7 +79,7 @@ def memos_clear() -> None:
 
 
 def within(approved: dict, evaluation: Evaluation) -> bool:
-    """Tell whether the evaluation stays inside the approved scope (from `_entries`)."""
+    """Tell whether the evaluation stays inside the approved scope (from `scope_of`)."""
     kind = evaluation.resource_type
     entry = approved["entries"].get((kind, evaluation.resource_id))
     if kind not in KEY_BY_KIND or entry is None:

@@ -204,6 +204,7 @@ class PolicyView(APIView):
 
     renderer_classes = [JSONRenderer]
     permission_classes = [IsAuthenticated, TokenHasScope]
+    required_scopes: dict = {}
     read_scope = Scope.DECISIONS_EVALUATE
 
     @extend_schema(

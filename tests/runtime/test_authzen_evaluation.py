@@ -1,4 +1,4 @@
-"""POST /access/v1/evaluation: allow exactly the approved scope, deny the rest with the gate's codes."""
+"""POST /access/v1/evaluation: allow exactly the approved scope, deny the rest with reasons."""
 
 from datetime import timedelta
 
