@@ -26,10 +26,19 @@ logger = logging.getLogger(__name__)
 
 SUBJECT_TYPE = "agent"
 SCOPE_MISMATCH = "scope_mismatch"
-# The codes a deny may carry: the gate's, and these of the decision point's own.
+# The codes a deny may carry: the gate's on the agent's standing, and the decision point's own.
+STANDING_REASONS = (
+    "unknown_agent",
+    "no_approved_package",
+    "approval_expired",
+    "agent_suspended",
+    "open_critical_drift",
+)
 OWN_REASONS = {
     "agent_not_bound": "the token is bound to other agents",
+    SCOPE_MISMATCH: "the request goes beyond the approved scope",
     "invalid_request": "this evaluation could not be read (`error` says why)",
+    "internal_error": "the decision point could not decide",
 }
 # Package fields a claim is compared with (entry fields are under the entry's own path).
 PACKAGE_CLAIMS = {

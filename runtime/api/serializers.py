@@ -62,7 +62,7 @@ class EvaluationsRequestSerializer(serializers.Serializer):
     options = OptionsSerializer(required=False)
 
 
-class DecisionContextSerializer(serializers.Serializer):
+class AccessDecisionContextSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="The first reason code.")
     reasons = serializers.ListField(child=serializers.CharField())
     error = serializers.DictField(
@@ -70,13 +70,19 @@ class DecisionContextSerializer(serializers.Serializer):
     )
 
 
-class DecisionSerializer(serializers.Serializer):
+class AccessDecisionSerializer(serializers.Serializer):
     decision = serializers.BooleanField()
-    context = DecisionContextSerializer(required=False, help_text="With a deny only.")
+    context = AccessDecisionContextSerializer(required=False, help_text="With a deny only.")
 
 
 class EvaluationsResponseSerializer(serializers.Serializer):
-    evaluations = DecisionSerializer(many=True)
+    evaluations = AccessDecisionSerializer(
+        many=True, required=False, help_text="One decision per entry, in order."
+    )
+    decision = serializers.BooleanField(
+        required=False, help_text="Instead of `evaluations` when the request had none."
+    )
+    context = AccessDecisionContextSerializer(required=False)
 
 
 class DiscoverySerializer(serializers.Serializer):

@@ -24,8 +24,8 @@ from api.permissions import TokenHasScope
 from approvals.api.serializers import GATE_REASONS
 from audit import signing
 from runtime.api.serializers import (
+    AccessDecisionSerializer,
     AuthzenError,
-    DecisionSerializer,
     DiscoverySerializer,
     EvaluationRequestSerializer,
     EvaluationsRequestSerializer,
@@ -33,7 +33,7 @@ from runtime.api.serializers import (
     PolicyBundleSerializer,
 )
 from runtime.cedar import bundle_of
-from runtime.decision import OWN_REASONS, Decider, Decision
+from runtime.decision import OWN_REASONS, STANDING_REASONS, Decider, Decision
 from runtime.requests import RequestError, batch_read, evaluation_read
 from runtime.usage import usage_count
 from tokens.authentication import TokenAuthentication
@@ -43,8 +43,13 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Countersign-Signature"
 KEY_HEADER = "X-Countersign-Key-Fingerprint"
+# The gate's reasons that a decision can carry, with the decision point's own.
 REASONS = "; ".join(
-    f"`{code}`: {meaning}" for code, meaning in {**GATE_REASONS, **OWN_REASONS}.items()
+    f"`{code}`: {meaning}"
+    for code, meaning in {
+        **{code: GATE_REASONS[code] for code in STANDING_REASONS},
+        **OWN_REASONS,
+    }.items()
 )
 
 
@@ -101,7 +106,7 @@ class EvaluationView(AuthzenView):
         ),
         request=EvaluationRequestSerializer,
         responses={
-            200: DecisionSerializer,
+            200: AccessDecisionSerializer,
             400: AuthzenError,
             401: AuthzenError,
             403: AuthzenError,
