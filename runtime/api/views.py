@@ -223,7 +223,8 @@ class PolicyView(APIView):
             "of the body: send it as `If-None-Match` to get 304 while nothing changed. A "
             "suspended or expired agent's bundle, or one with open critical drift or nothing "
             "approved, forbids everything. Requests to it carry `context.now` (seconds since "
-            "the epoch): no permit holds past the approval's expiry."
+            "the epoch): no permit holds past the approval's expiry. `?download=1` serves the "
+            "bundle as a file, `?download=signature` its signature as a file."
         ),
         parameters=[
             OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False)
@@ -245,6 +246,11 @@ class PolicyView(APIView):
             response[KEY_HEADER] = signing.fingerprint()
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
-        if request.query_params.get("download"):
+        download = request.query_params.get("download")
+        if download == "signature" and response.status_code == status.HTTP_200_OK:
+            # The signature alone, as a file beside the bundle for offline checks.
+            response = HttpResponse(response[SIGNATURE_HEADER] + "\n", content_type="text/plain")
+            response["Content-Disposition"] = f'attachment; filename="{agent.slug}.cedar.json.sig"'
+        elif download:
             response["Content-Disposition"] = f'attachment; filename="{agent.slug}.cedar.json"'
         return response

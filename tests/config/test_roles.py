@@ -7,7 +7,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ]
+EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ, Scope.DECISIONS_EVALUATE]
 
 
 @pytest.mark.parametrize(
