@@ -28,6 +28,8 @@ def _word(value) -> str | None:
 
 def _count(minimum: int):
     def check(value) -> str | None:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         ok = isinstance(value, int) and not isinstance(value, bool) and minimum <= value < 2**53
         return None if ok else f"must be an integer of at least {minimum}"
 
@@ -83,13 +85,12 @@ class Evaluation:
 
 
 def _entity(data: dict, name: str, key: str) -> tuple[str, ...]:
-    value = data.get(name)
-    if value is None:
+    if name not in data:
         raise RequestError(f"{name} is required.")
+    value = data[name]
     if not isinstance(value, dict):
         raise RequestError(f"{name} must be an object.")
-    properties = value.get("properties")
-    if properties is not None and not isinstance(properties, dict):
+    if "properties" in value and not isinstance(value["properties"], dict):
         raise RequestError(f"{name}.properties must be an object.")
     keys = ("type", key) if key == "id" else (key,)
     found = []
@@ -110,21 +111,30 @@ def evaluation_read(data) -> Evaluation:
     subject_type, subject_id = _entity(data, "subject", "id")
     (action,) = _entity(data, "action", "name")
     resource_type, resource_id = _entity(data, "resource", "id")
-    context = data.get("context")
-    if context is None:
-        context = {}
-    elif not isinstance(context, dict):
+    context = data.get("context", {})
+    if not isinstance(context, dict):
         raise RequestError("context must be an object.")
-    places = {"resource": data["resource"].get("properties") or {}, "context": context}
+    places = {"resource": data["resource"].get("properties", {}), "context": context}
     claims = {}
     for name, (place, check) in CLAIMS.items():
-        if name in places[place] and places[place][name] is not None:
-            problem = check(places[place][name])
+        if name in places[place]:
+            value = places[place][name]
+            problem = check(value)
             where = "resource.properties" if place == "resource" else "context"
             if problem:
                 raise RequestError(f"{where}.{name} {problem}.")
-            claims[name] = places[place][name]
+            claims[name] = int(value) if isinstance(value, float) else value
     return Evaluation(subject_type, subject_id, action, resource_type, resource_id, claims)
+
+
+def _defaults_check(defaults: dict) -> None:
+    """Raise RequestError for a top-level default that no entry could use as it is."""
+    complete = {
+        "subject": {"type": "agent", "id": "x"},
+        "action": {"name": "read"},
+        "resource": {"type": "tool", "id": "x"},
+    }
+    evaluation_read({**complete, **defaults})
 
 
 @dataclass(frozen=True)
@@ -144,28 +154,27 @@ def batch_read(data) -> Batch:
     """
     if not isinstance(data, dict):
         raise RequestError("The request must be a JSON object.")
-    options = data.get("options")
-    if options is None:
-        options = {}
-    elif not isinstance(options, dict):
+    options = data.get("options", {})
+    if not isinstance(options, dict):
         raise RequestError("options must be an object.")
     semantic = options.get("evaluations_semantic", "execute_all")
     if semantic not in SEMANTICS:
         raise RequestError(f"options.evaluations_semantic must be one of: {', '.join(SEMANTICS)}.")
-    evaluations = data.get("evaluations")
-    if evaluations is None or evaluations == []:
-        return Batch([evaluation_read(data)], semantic, single=True)
+    evaluations = data.get("evaluations", [])
     if not isinstance(evaluations, list):
         raise RequestError("evaluations must be an array.")
+    if not evaluations:
+        return Batch([evaluation_read(data)], semantic, single=True)
     if len(evaluations) > MAX_EVALUATIONS:
         raise RequestError(f"At most {MAX_EVALUATIONS} evaluations per request.")
-    defaults = {name: data[name] for name in ENTITIES if data.get(name) is not None}
-    entries = []
     for index, entry in enumerate(evaluations):
         if not isinstance(entry, dict):
-            entries.append(RequestError(f"evaluations[{index}] must be an object."))
-            continue
-        merged = {**defaults, **{k: v for k, v in entry.items() if v is not None}}
+            raise RequestError(f"evaluations[{index}] must be an object.")
+    defaults = {name: data[name] for name in ENTITIES if name in data}
+    _defaults_check(defaults)
+    entries = []
+    for index, entry in enumerate(evaluations):
+        merged = {**defaults, **entry}
         try:
             entries.append(evaluation_read(merged))
         except RequestError as error:

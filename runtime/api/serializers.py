@@ -4,63 +4,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from runtime.requests import SEMANTICS
-
-
-class SubjectSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="`agent`.")
-    id = serializers.CharField(help_text="The agent's slug or SPIFFE ID.")
-    properties = serializers.DictField(required=False)
-
-
-class ActionSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="An access level: read, write, execute or admin.")
-    properties = serializers.DictField(required=False)
-
-
-class ResourceSerializer(serializers.Serializer):
-    type = serializers.CharField(
-        help_text="The scope entry's kind: action, tool, dataset, endpoint or external_api."
-    )
-    id = serializers.CharField(help_text="The scope entry's identifier.")
-    properties = serializers.DictField(
-        required=False,
-        help_text="Optional claims: `privileged` (boolean), `trust_boundary`, `classification`.",
-    )
-
-
-class EvaluationRequestSerializer(serializers.Serializer):
-    subject = SubjectSerializer()
-    action = ActionSerializer()
-    resource = ResourceSerializer()
-    context = serializers.DictField(
-        required=False,
-        help_text=(
-            "Optional claims: `chain_depth` (calls this one is chained after, 0 for a direct "
-            "call), `credential_ttl_seconds`, `credential_method`; `end_user` is accepted."
-        ),
-    )
-
-
-class EvaluationEntrySerializer(serializers.Serializer):
-    subject = SubjectSerializer(required=False)
-    action = ActionSerializer(required=False)
-    resource = ResourceSerializer(required=False)
-    context = serializers.DictField(required=False)
-
-
-class OptionsSerializer(serializers.Serializer):
-    evaluations_semantic = serializers.ChoiceField(choices=SEMANTICS, required=False)
-
-
-class EvaluationsRequestSerializer(serializers.Serializer):
-    subject = SubjectSerializer(required=False, help_text="Default for every entry.")
-    action = ActionSerializer(required=False, help_text="Default for every entry.")
-    resource = ResourceSerializer(required=False, help_text="Default for every entry.")
-    context = serializers.DictField(required=False, help_text="Default for every entry.")
-    evaluations = EvaluationEntrySerializer(many=True, required=False)
-    options = OptionsSerializer(required=False)
-
 
 class AccessDecisionContextSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="The first reason code.")

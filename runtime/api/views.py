@@ -11,6 +11,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -23,12 +24,11 @@ from api.openapi import errors
 from api.permissions import TokenHasScope
 from approvals.api.serializers import GATE_REASONS
 from audit import signing
+from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST
 from runtime.api.serializers import (
     AccessDecisionSerializer,
     AuthzenError,
     DiscoverySerializer,
-    EvaluationRequestSerializer,
-    EvaluationsRequestSerializer,
     EvaluationsResponseSerializer,
     PolicyBundleSerializer,
 )
@@ -66,7 +66,18 @@ def authzen_exception_handler(exc, context):
     return response
 
 
+class AuthzenSchema(AutoSchema):
+    """Document the request body as required (the bodies are raw schemas: runtime/api/schema.py)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class AuthzenView(APIView):
+    schema = AuthzenSchema()
     renderer_classes = [JSONRenderer]
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated, TokenHasScope]
@@ -104,7 +115,7 @@ class EvaluationView(AuthzenView):
             "`credential_ttl_seconds`, `credential_method`. A deny names its reason codes in "
             f"`context.reasons`: {REASONS}. Errors are a message string."
         ),
-        request=EvaluationRequestSerializer,
+        request={"application/json": EVALUATION_REQUEST},
         responses={
             200: AccessDecisionSerializer,
             400: AuthzenError,
@@ -145,9 +156,10 @@ class EvaluationsView(AuthzenView):
             "overrides them key by key. `options.evaluations_semantic`: `execute_all` (the "
             "default), `deny_on_first_deny` or `permit_on_first_permit` (the answer stops at "
             "the first deny or allow). An entry that cannot be read is a deny whose context "
-            "holds `error`. Without `evaluations` the request is answered as one evaluation."
+            "holds `error`; a default that cannot be read is a 400. Without `evaluations` the "
+            "request is answered as one evaluation."
         ),
-        request=EvaluationsRequestSerializer,
+        request={"application/json": EVALUATIONS_REQUEST},
         responses={
             200: EvaluationsResponseSerializer,
             400: AuthzenError,

@@ -61,8 +61,8 @@ def test_an_entry_that_cannot_be_read_is_a_deny_with_its_error(approved, agent, 
             "subject": {"type": "agent", "id": agent.slug},
             "evaluations": [
                 {"resource": {"type": "tool", "id": "kb-search"}},
-                "not an object",
                 {"action": {"name": "read"}, "resource": {"type": "tool", "id": "kb-search"}},
+                {"action": {"name": "read"}, "resource": {"type": "tool"}},
             ],
         },
     )
@@ -71,8 +71,8 @@ def test_an_entry_that_cannot_be_read_is_a_deny_with_its_error(approved, agent, 
         "status": 400,
         "message": "evaluations[0]: action is required.",
     }
-    assert second["context"]["error"]["message"] == "evaluations[1] must be an object."
-    assert third == {"decision": True}
+    assert second == {"decision": True}
+    assert third["context"]["error"]["message"].startswith("evaluations[2]: resource.id is")
 
 
 SEMANTIC_BODY = {
@@ -118,6 +118,10 @@ def test_without_evaluations_it_answers_one_evaluation(approved, agent, gateway)
         ({"evaluations": {}}, "evaluations must be an array."),
         ({"evaluations": [{}], "options": {"evaluations_semantic": "any"}}, "evaluations_semantic"),
         ({"evaluations": [{}], "options": []}, "options must be an object."),
+        ({"evaluations": [{}, "x"]}, "evaluations[1] must be an object."),
+        ({"evaluations": [{}], "subject": {"type": ["agent"], "id": "a"}}, "subject.type"),
+        ({"evaluations": [{}], "context": {"chain_depth": "deep"}}, "context.chain_depth"),
+        ({"evaluations": [{}], "context": None}, "context must be an object."),
         ({"evaluations": [{}] * 1001}, "At most 1000 evaluations"),
         ({}, "subject is required."),
     ],
