@@ -71,7 +71,7 @@ def countable(kind: str, identifier: str, access: str) -> bool:
         and access in _ACCESS
         and len(identifier) <= MAX_IDENTIFIER_LENGTH
         and identifier.strip() == identifier
-        and identifier_message(identifier) is None
+        and not identifier_message(identifier)
     )
 
 
