@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit.actors import Actor
+from runtime.usage import PREFIX, SEP, usage_client
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tests.runtime.conftest import EVALUATION, ask
 from tokens.models import Scope
@@ -230,6 +231,13 @@ def test_a_decision_writes_nothing_to_the_database(approved, agent, gateway):
     assert set(statements) <= {"SELECT"}, statements
     # Two statements per decision: the token with its user, the decision row.
     assert len(statements) == 4
+    # The uses are counted in Redis instead, per agent, kind, access, decision, identifier.
+    client = usage_client()
+    (key,) = client.scan_iter(match=f"{PREFIX}*")
+    assert client.hgetall(key) == {
+        SEP.join((agent.slug, "tool", "read", "allow", "kb-search")).encode(): b"2",
+        SEP.join((agent.slug, "tool", "write", "deny", "shell")).encode(): b"1",
+    }
 
 
 def test_a_new_approval_is_answered_at_once(approved, workflow, agent, gateway):

@@ -17,10 +17,15 @@ def test_the_schema_lists_the_runtime_operations(client):
     }
     decision = schema["components"]["schemas"]["AccessDecision"]
     assert decision["properties"]["decision"]["type"] == "boolean"
-    assert (
-        "evaluations" in schema["components"]["schemas"]["EvaluationsRequestRequest"]["properties"]
-    )
-    assert paths["/access/v1/evaluations"]["post"]["operationId"] == "access_evaluations"
+    batch = paths["/access/v1/evaluations"]["post"]
+    assert batch["operationId"] == "access_evaluations"
+    assert batch["requestBody"]["required"] is True
+    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["options"]["properties"]["evaluations_semantic"]["enum"] == [
+        "execute_all",
+        "deny_on_first_deny",
+        "permit_on_first_permit",
+    ]
     assert "get" in paths["/.well-known/authzen-configuration"]
     policy = paths["/api/v1/agents/{slug}/policy"]["get"]
     assert set(policy["responses"]) >= {"200", "304", "401", "403", "404"}
