@@ -37,6 +37,7 @@ def test_the_page_offers_the_roles_scopes_and_the_owners_agents(
         Scope.AGENTS_READ,
         Scope.PACKAGES_WRITE,
         Scope.OBSERVATIONS_WRITE,
+        Scope.DECISIONS_EVALUATE,
     ]
     assert list(form.fields["agents"].queryset) == [agent]
     page = response.content.decode()
