@@ -220,6 +220,20 @@ def _emergency_answer(row: dict, digest: str | None) -> GateResult:
     return result
 
 
+def standing(row: dict | None, agent_slug: str) -> GateResult:
+    """Decide everything but the scope from the decision row (as a check of the approved digest).
+
+    A runtime decision starts from it: the same suspension, drift, approval and
+    expiry reasons as a gate check, with the same codes.
+    """
+    return _evaluate(row, agent_slug, None, row["digest"] if row else None)
+
+
+def approved_manifest(row: dict) -> dict:
+    """Return the normalized manifest of the decision row's last approved version."""
+    return _approved_manifest(row["digest"], row["package_pk"])
+
+
 def _deny_agent(result: GateResult, row: dict) -> None:
     if row["retired_at"] is not None:
         result.deny("agent_retired", "The agent is retired; it never ships again.")

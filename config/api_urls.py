@@ -18,6 +18,7 @@ def api_not_found(request, rest=""):
 urlpatterns = [
     path("", include("approvals.api.urls")),  # first: it holds the release gate
     path("", include("agents.api.urls")),
+    path("", include("runtime.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("tokens.api.urls")),
     path(

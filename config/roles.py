@@ -34,6 +34,7 @@ class Scope(models.TextChoices):
     AUDIT_READ = "audit:read", "Read and export the audit trail"
     REVIEWS_WRITE = "reviews:write", "Decide sign-offs"
     COMMENTS_WRITE = "comments:write", "Comment on packages"
+    DECISIONS_EVALUATE = "decisions:evaluate", "Ask runtime decisions and read policy bundles"
 
 
 # Who may hold each scope, by group (staff hold every scope): a token never carries
@@ -47,6 +48,7 @@ SCOPE_GROUPS: dict[str, tuple | None] = {
     Scope.AUDIT_READ: AUDIT_READER_GROUPS,
     Scope.REVIEWS_WRITE: REVIEWER_GROUPS,
     Scope.COMMENTS_WRITE: None,
+    Scope.DECISIONS_EVALUATE: None,
 }
 
 

@@ -16,6 +16,13 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "*/5"},
         "description": "Scope drift: observations outside the approved scope become findings.",
     },
+    # Every minute: fold runtime decisions' usage counts into observations (and evaluate
+    # drift when they hold a deny).
+    "runtime-usage-flush": {
+        "task": "runtime.tasks.runtime_usage_flush",
+        "crontab": {"minute": "*"},
+        "description": "Runtime usage: decision counts from Redis into observations.",
+    },
     # Every minute: re-queue notifications and webhook deliveries left behind.
     "notifications-sweep": {
         "task": "outbox.tasks.notifications_sweep",

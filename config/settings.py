@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "agents",
     "signoffs",
     "approvals",
+    "runtime",
     "outbox",
     "web",
 ]
@@ -290,6 +291,9 @@ COUNTERSIGN = {
     "SUSPEND_ON_CRITICAL_DRIFT_TIERS": env_list("SUSPEND_ON_CRITICAL_DRIFT_TIERS", "critical"),
     # Agents evaluated per drift batch: one set-based statement per batch.
     "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
+    # Where runtime decisions count usage until the flush job folds it into observations
+    # (runtime/usage.py); without Redis, usage is not counted.
+    "USAGE_REDIS_URL": env("REDIS_URL"),
 }
 
 LOGGING = {

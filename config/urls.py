@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("api/v1/", include("config.api_urls")),  # first: it holds the release gate
+    path("", include("runtime.urls")),  # AuthZEN: /access/v1/ and its discovery document
     path("audit/", include("audit.urls")),
     path("oidc/", include("identity.urls")),
     path("", include("web.urls")),

@@ -35,6 +35,7 @@ from approvals.manifest.diff import (
     change_path,
     diff_manifests,
     diff_normalized,
+    widens,
 )
 from approvals.manifest.errors import ManifestError
 from approvals.manifest.reading import MAX_DEPTH, MAX_VALUES
@@ -98,4 +99,5 @@ __all__ = [
     "risk_tier_reasons",
     "source_digest",
     "text_digest",
+    "widens",
 ]

@@ -140,6 +140,18 @@ def _classify(old: Any, new: Any, rule: Rule) -> str:
     return EXPANSION if after > before else NARROWING
 
 
+def widens(path: str, approved: Any, requested: Any) -> bool:
+    """Tell whether the scope field at ``path`` moved from ``approved`` to ``requested`` widens it.
+
+    The diff's own rule, for one field: equal values keep the scope, a move down
+    the field's rank narrows it, anything else (up, sideways, unknown) widens it.
+    ``path`` is the schema's (``credentials.max_ttl_seconds``, ``scope.tools[].access``).
+    """
+    return approved != requested and (
+        _classify(approved, requested, _RULES.get(path, _same_rank)) != NARROWING
+    )
+
+
 @dataclass(frozen=True)
 class Change:
     """One changed entry or field between two manifests, and how it moves the scope."""

@@ -8,7 +8,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 # What any user may do: what it reaches is the agents they may see.
-EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ, Scope.COMMENTS_WRITE]
+EVERYONE = [Scope.GATE_CHECK, Scope.AGENTS_READ, Scope.COMMENTS_WRITE, Scope.DECISIONS_EVALUATE]
 
 
 @pytest.mark.parametrize(

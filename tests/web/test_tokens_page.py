@@ -38,6 +38,7 @@ def test_the_page_offers_the_roles_scopes_and_the_owners_agents(
         Scope.PACKAGES_WRITE,
         Scope.OBSERVATIONS_WRITE,
         Scope.COMMENTS_WRITE,
+        Scope.DECISIONS_EVALUATE,
     ]
     assert list(form.fields["agents"].queryset) == [agent]
     page = response.content.decode()

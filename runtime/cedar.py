@@ -1,0 +1,250 @@
+"""The approved scope as a Cedar policy bundle a gateway enforces locally, signed.
+
+One permit per approved entry: its agent, the access levels at or below the
+approved one, and conditions on the claims a request may make (those of
+`runtime.requests.CLAIMS`), each listing the values the manifest diff does not
+count as widening (`approvals.manifest.widens`), or bounding a number by the
+approved one. Every permit also holds only before the approval's expiry
+(`context.now`, seconds since the epoch, which the gateway supplies). An agent
+the gate would stop (suspended, expired, open critical drift, nothing
+approved) gets a bundle of one `forbid` and no permit: it denies everything.
+
+The bundle is canonical JSON (its ETag is its SHA-256); its detached Ed25519
+signature, by the evidence key, is over those exact bytes, which carry the
+approval digest and expiry.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+from agents.models import Agent
+from agents.vocabulary import Access, Classification, CredentialMethod, TrustBoundary
+from approvals import gate
+from approvals.manifest import KEY_BY_KIND, widens
+from approvals.manifest.scope import scope_entries
+from audit import signing
+from runtime.requests import CLAIMS, Evaluation
+
+FORMAT = "countersign.cedar-policy/1"
+NAMESPACE = "Countersign"
+# The Cedar entity type of each scope kind (Cedar reserves "Action" for actions).
+ENTITY_TYPES = {
+    "action": "BusinessAction",
+    "tool": "Tool",
+    "dataset": "Dataset",
+    "endpoint": "Endpoint",
+    "external_api": "ExternalApi",
+}
+# The values an enumerated claim can take, to list those an entry allows.
+CLAIM_VALUES = {
+    "privileged": (False, True),
+    "trust_boundary": tuple(TrustBoundary.values),
+    "classification": tuple(Classification.values),
+    "credential_method": tuple(CredentialMethod.values),
+}
+CEDAR_TYPES = {bool: "Boolean", str: "String", int: "Long"}
+CLAIM_TYPES = {
+    "privileged": "Boolean",
+    "trust_boundary": "String",
+    "classification": "String",
+    "chain_depth": "Long",
+    "credential_ttl_seconds": "Long",
+    "credential_method": "String",
+}
+
+
+def cedar_string(text: str) -> str:
+    """Return `text` as a Cedar string literal."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{{{ord(char):x}}}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _uid(entity_type: str, ident: str) -> str:
+    return f"{NAMESPACE}::{entity_type}::{cedar_string(ident)}"
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return cedar_string(value)
+
+
+def _condition(name: str, allowed: list | None = None, bound: int | None = None) -> str:
+    """Return `context.<name>` limited to the allowed values or bound, when the request names it."""
+    if allowed is not None:
+        test = f"[{', '.join(_literal(v) for v in allowed)}].contains(context.{name})"
+    else:
+        test = f"context.{name} <= {bound}"
+    return f"(if context has {name} then {test} else true)"
+
+
+def _permit(slug: str, kind: str, entry: dict, manifest: dict, expires: int) -> str:
+    base = f"scope.{KEY_BY_KIND[kind]}[]"
+    actions = [a for a in Access.values if not widens(f"{base}.access", entry["access"], a)]
+    conditions = [f"context.now < {expires}"] if expires is not None else []
+    for name, (place, _check) in CLAIMS.items():
+        if place == "resource":
+            path, approved = f"{base}.{name}", entry.get(name)
+        elif name == "chain_depth":
+            chaining = manifest["chaining"]
+            depth = (chaining["max_depth"] if chaining["allowed"] else 0) or 0
+            conditions.append(_condition(name, bound=depth))
+            continue
+        elif name == "credential_ttl_seconds":
+            ttl = manifest["credentials"].get("max_ttl_seconds")
+            if ttl is not None:
+                conditions.append(_condition(name, bound=ttl))
+            continue
+        else:
+            path, approved = "credentials.method", manifest["credentials"].get("method")
+        allowed = [v for v in CLAIM_VALUES[name] if not widens(path, approved, v)]
+        conditions.append(_condition(name, allowed=allowed))
+    action_list = ", ".join(_uid("Action", a) for a in actions)
+    label = cedar_string(f"{kind}:{entry['id']}")
+    head = (
+        f"@id({label})\npermit (\n  principal == {_uid('Agent', slug)},\n"
+        f"  action in [{action_list}],\n"
+        f"  resource == {_uid(ENTITY_TYPES[kind], entry['id'])}\n)"
+    )
+    if not conditions:
+        return head + ";"
+    joined = " &&\n  ".join(conditions)
+    return f"{head}\nwhen {{\n  {joined}\n}};"
+
+
+DENY_ALL = '@id("deny-all")\nforbid (principal, action, resource);'
+
+
+def cedar_schema() -> dict:
+    """Return the Cedar schema (JSON form) every bundle's policies are written against."""
+    context = {
+        "type": "Record",
+        "attributes": {
+            "now": {"type": "Long", "required": True},
+            **{
+                name: {"type": cedar_type, "required": False}
+                for name, cedar_type in CLAIM_TYPES.items()
+            },
+            "end_user": {"type": "String", "required": False},
+        },
+    }
+    resources = list(ENTITY_TYPES.values())
+    return {
+        NAMESPACE: {
+            "entityTypes": {
+                "Agent": {
+                    "shape": {
+                        "type": "Record",
+                        "attributes": {"workload_id": {"type": "String", "required": True}},
+                    }
+                },
+                **{name: {} for name in resources},
+            },
+            "actions": {
+                access: {
+                    "appliesTo": {
+                        "principalTypes": ["Agent"],
+                        "resourceTypes": resources,
+                        "context": context,
+                    }
+                }
+                for access in Access.values
+            },
+        }
+    }
+
+
+def policies_for(slug: str, manifest: dict, expires: int | None) -> tuple[str, list[dict]]:
+    """Return the Cedar policies permitting a normalized manifest's scope, and its entities."""
+    policies, entities = [], []
+    for kind, entry in scope_entries(manifest):
+        policies.append(_permit(slug, kind, entry, manifest, expires))
+        entities.append(
+            {
+                "uid": {"type": f"{NAMESPACE}::{ENTITY_TYPES[kind]}", "id": entry["id"]},
+                "attrs": {},
+                "parents": [],
+            }
+        )
+    return "\n\n".join(policies) + "\n", entities
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def policy_bundle(agent: Agent) -> dict:
+    """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of."""
+    row = gate.decision_row(agent.slug)
+    result = gate.standing(row, agent.slug)
+    codes = [reason["code"] for reason in result.reasons]
+    entities = [
+        {
+            "uid": {"type": f"{NAMESPACE}::Agent", "id": agent.slug},
+            "attrs": {"workload_id": agent.workload_id},
+            "parents": [],
+        }
+    ]
+    if not codes:
+        policies, resources = policies_for(
+            agent.slug, gate.approved_manifest(row), _epoch(row["expires_at"])
+        )
+        entities += resources
+    else:
+        policies = DENY_ALL + "\n"
+    approved = row is not None and row["package_pk"] is not None
+    return {
+        "format": FORMAT,
+        "agent": agent.slug,
+        "workload_id": agent.workload_id,
+        "decision": "deny" if codes else "allow",
+        "reasons": codes,
+        "package_version": row["version"] if approved else None,
+        "digest": row["digest"] if approved else None,
+        "expires_at": row["expires_at"].isoformat() if approved and row["expires_at"] else None,
+        "expires_epoch": _epoch(row["expires_at"]) if approved else None,
+        "policies": policies,
+        "schema": cedar_schema(),
+        "entities": entities,
+        "key_fingerprint": signing.fingerprint(),
+    }
+
+
+def bundle_bytes(bundle: dict) -> bytes:
+    """Return the bundle's canonical JSON bytes: what is signed and what the ETag names."""
+    return json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest() + '"'
+
+
+def bundle_of(agent: Agent) -> tuple[bytes, str]:
+    """Return the agent's bundle as the bytes served and signed, and their ETag."""
+    body = bundle_bytes(policy_bundle(agent))
+    return body, etag_of(body)
+
+
+def cedar_request(evaluation: Evaluation, bundle: dict, now: int) -> dict:
+    """Return the Cedar request a gateway asks the bundle for an AuthZEN evaluation.
+
+    The subject is the bundle's agent by slug or SPIFFE ID; the claims go to the context.
+    """
+    subject = evaluation.subject_id
+    if subject == bundle["workload_id"]:
+        subject = bundle["agent"]
+    entity_type = ENTITY_TYPES.get(evaluation.resource_type, "Unknown")
+    return {
+        "principal": _uid("Agent", subject),
+        "action": _uid("Action", evaluation.action),
+        "resource": _uid(entity_type, evaluation.resource_id),
+        "context": {"now": now, **evaluation.claims},
+    }

@@ -1,0 +1,179 @@
+"""The policy decision: may this agent, now, do exactly this?
+
+Allow only when the release gate would let the agent's approved package ship
+(not suspended, approved and not expired, no open critical drift: the gate's
+own reading and reason codes, `approvals.gate.standing`) and the request stays
+within that package: the entry exists, and every field the request names
+(the access level, the entry's flags, chain depth, credential lifetime)
+is not widened as the manifest diff defines widening
+(`approvals.manifest.widens`). Anything that cannot be decided denies.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from threading import Lock
+
+from cachetools import LRUCache, cached
+
+from agents.models import Agent, AgentStatus
+from approvals import gate
+from approvals.manifest import KEY_BY_KIND, widens
+from approvals.manifest.scope import scope_entries
+from runtime.requests import CLAIMS, Evaluation
+from tokens.selectors import token_binds
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_TYPE = "agent"
+SCOPE_MISMATCH = "scope_mismatch"
+# The codes a deny may carry: the gate's on the agent's standing, and the decision point's own.
+STANDING_REASONS = (
+    "unknown_agent",
+    "no_approved_package",
+    "approval_expired",
+    "agent_suspended",
+    "open_critical_drift",
+)
+OWN_REASONS = {
+    "agent_not_bound": "the token is bound to other agents",
+    SCOPE_MISMATCH: "the request goes beyond the approved scope",
+    "invalid_request": "this evaluation could not be read (`error` says why)",
+    "internal_error": "the decision point could not decide",
+}
+# Package fields a claim is compared with (entry fields are under the entry's own path).
+PACKAGE_CLAIMS = {
+    "credential_ttl_seconds": "credentials.max_ttl_seconds",
+    "credential_method": "credentials.method",
+}
+
+
+@dataclass
+class Decision:
+    """One answer: allow or deny, with the deny's reason codes; the agent it was about."""
+
+    allowed: bool = False
+    reasons: list[str] = field(default_factory=list)
+    agent_slug: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return the decision in the AuthZEN shape; a deny names its reasons in context."""
+        if self.allowed:
+            return {"decision": True}
+        reasons = self.reasons or ["internal_error"]
+        return {"decision": False, "context": {"reason": reasons[0], "reasons": reasons}}
+
+
+def _deny(code: str, slug: str | None = None) -> Decision:
+    return Decision(False, [code], slug)
+
+
+def scope_of(manifest: dict) -> dict:
+    """Return what a decision compares with: a normalized manifest's entries by (kind, id)."""
+    return {
+        "entries": {(kind, entry["id"]): entry for kind, entry in scope_entries(manifest)},
+        "chaining": manifest["chaining"],
+        "credentials": manifest["credentials"],
+    }
+
+
+@cached(LRUCache(maxsize=64), key=lambda row: row["digest"], lock=Lock())
+def _entries(row: dict) -> dict:
+    """Return the approved version's scope (`scope_of`), memoized by its digest."""
+    return scope_of(gate.approved_manifest(row))
+
+
+def memos_clear() -> None:
+    """Forget the memoized approved scopes (each test starts with none)."""
+    _entries.cache_clear()
+
+
+def within(approved: dict, evaluation: Evaluation) -> bool:
+    """Tell whether the evaluation stays inside the approved scope (from `scope_of`)."""
+    kind = evaluation.resource_type
+    entry = approved["entries"].get((kind, evaluation.resource_id))
+    if kind not in KEY_BY_KIND or entry is None:
+        return False
+    base = f"scope.{KEY_BY_KIND[kind]}[]"
+    if widens(f"{base}.access", entry["access"], evaluation.action):
+        return False
+    claims = evaluation.claims
+    for name, (place, _check) in CLAIMS.items():
+        if name not in claims:
+            continue
+        value = claims[name]
+        if place == "resource":
+            wider = widens(f"{base}.{name}", entry.get(name), value)
+        elif name == "chain_depth":
+            chaining = approved["chaining"]
+            wider = widens("chaining.allowed", chaining["allowed"], value > 0) or widens(
+                "chaining.max_depth", chaining["max_depth"], value
+            )
+        else:
+            path = PACKAGE_CLAIMS[name]
+            wider = widens(path, approved["credentials"].get(path.split(".")[1]), value)
+        if wider:
+            return False
+    return True
+
+
+class Decider:
+    """Decide evaluations for one request's token, reading each agent once per request."""
+
+    def __init__(self, token):
+        self.token = token
+        self._slugs: dict[tuple[str, str], str | None] = {}
+        self._rows: dict[str, tuple] = {}
+
+    def _slug(self, subject_type: str, subject_id: str) -> str | None:
+        key = (subject_type, subject_id)
+        if key not in self._slugs:
+            slug = None
+            if subject_type != SUBJECT_TYPE:
+                slug = None
+            elif subject_id.startswith("spiffe://"):
+                slug = (
+                    Agent.objects.exclude(status=AgentStatus.RETIRED)
+                    .filter(workload_id=subject_id)
+                    .values_list("slug", flat=True)
+                    .first()
+                )
+            else:
+                slug = subject_id
+            self._slugs[key] = slug
+        return self._slugs[key]
+
+    def _standing(self, slug: str) -> tuple:
+        """Return (gate standing, approved scope or None) of the agent, read once."""
+        if slug not in self._rows:
+            if not token_binds(self.token, slug):
+                self._rows[slug] = ("agent_not_bound", None)
+            else:
+                row = gate.decision_row(slug)
+                result = gate.standing(row, slug)
+                codes = [reason["code"] for reason in result.reasons]
+                approved = _entries(row) if not codes else None
+                self._rows[slug] = (codes, approved)
+        return self._rows[slug]
+
+    def decide(self, evaluation: Evaluation) -> Decision:
+        """Return the decision on one evaluation; any failure denies."""
+        try:
+            return self._decide(evaluation)
+        except Exception:
+            logger.exception("runtime decision failed")
+            return _deny("internal_error")
+
+    def _decide(self, evaluation: Evaluation) -> Decision:
+        bound = self.token is not None and getattr(self.token, "bound", False)
+        slug = self._slug(evaluation.subject_type, evaluation.subject_id)
+        if slug is None:
+            # A bound token learns nothing of agents outside its binding.
+            return _deny("agent_not_bound" if bound else "unknown_agent")
+        codes, approved = self._standing(slug)
+        if codes == "agent_not_bound":
+            return _deny("agent_not_bound")
+        if codes:
+            return Decision(False, list(codes), slug)
+        if not within(approved, evaluation):
+            return _deny(SCOPE_MISMATCH, slug)
+        return Decision(True, [], slug)

@@ -1,0 +1,193 @@
+"""Usage of runtime decisions: counted in Redis on the hot path, folded into observations by a job.
+
+A decision writes nothing to the database. Each answered evaluation adds one
+to a Redis hash per minute (`usage:<minute>`), field: agent, kind, access,
+decision, identifier. The flush job (`usage_flush`, every minute) takes each
+closed minute by renaming its hash (atomic: a late increment starts a new
+hash, flushed next time), adds its counts to the agents' observations and
+records the renamed hash as flushed, in one transaction, then deletes it.
+
+What a crash can lose, and what it cannot:
+
+- the flush job dying at any point loses nothing and counts nothing twice:
+  before its commit the renamed hash is still in Redis and is flushed on the
+  next run; after it, the recorded flush tells the next run to delete it only;
+- a web process dying loses the counts of the evaluations it was answering
+  (they are counted after the decision, in one round trip per request);
+- Redis losing its data loses what was not yet flushed: the current and the
+  previous minute, plus what its persistence setting allows it to lose;
+- counts left unflushed longer than USAGE_TTL (the job stopped for a week)
+  expire.
+
+A use that cannot be an observation (an unknown kind or access level, an
+identifier with control characters) is not counted.
+"""
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, ObservationKind
+from agents.observations import MAX_IDENTIFIER_LENGTH, MAX_ITEMS, observations_record
+from agents.vocabulary import Access
+from audit.actors import Actor
+from config.identifiers import identifier_message
+from runtime.models import UsageFlush
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "usage:"
+FLUSHING = "usage-flushing:"
+USAGE_TTL = 7 * 24 * 3600
+SOURCE = "authzen"
+SEP = "\x1f"  # never in a counted identifier: control characters are not counted
+_KINDS = frozenset(ObservationKind.values) - {ObservationKind.MODEL, ObservationKind.PROMPT}
+_ACCESS = frozenset(Access.values)
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def usage_client() -> redis.Redis | None:
+    """Return the Redis client usage is counted in, or None when none is configured."""
+    url = settings.COUNTERSIGN.get("USAGE_REDIS_URL")
+    return _client(url) if url else None
+
+
+def countable(kind: str, identifier: str, access: str) -> bool:
+    """Tell whether a use can become an observation (and so is counted)."""
+    return (
+        kind in _KINDS
+        and access in _ACCESS
+        and len(identifier) <= MAX_IDENTIFIER_LENGTH
+        and identifier.strip() == identifier
+        and not identifier_message(identifier)
+    )
+
+
+def usage_count(uses: list[tuple[str, str, str, str, bool]], now: float | None = None) -> None:
+    """Count (agent slug, kind, identifier, access, allowed) uses in this minute's hash.
+
+    One round trip; a failure is logged and the counts are lost (the decision stands).
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for slug, kind, identifier, access, allowed in uses:
+        if slug and countable(kind, identifier, access):
+            decision = "allow" if allowed else "deny"
+            counts[SEP.join((slug, kind, access, decision, identifier))] += 1
+    client = usage_client()
+    if not counts or client is None:
+        return
+    key = f"{PREFIX}{int((now or time.time()) // 60)}"
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for name, count in counts.items():
+                pipe.hincrby(key, name, count)
+            pipe.expire(key, USAGE_TTL)
+            pipe.execute()
+    except redis.RedisError:
+        logger.warning("runtime usage not counted: Redis is unavailable", exc_info=True)
+
+
+def _claim(client: redis.Redis, now: float) -> None:
+    """Rename every closed minute's hash to a flushing name of its own."""
+    current = int(now // 60)
+    for key in client.scan_iter(match=f"{PREFIX}*", count=1000):
+        name = key.decode()
+        minute = name[len(PREFIX) :]
+        if minute.isdigit() and int(minute) < current:
+            try:
+                client.rename(name, f"{FLUSHING}{minute}:{uuid.uuid4().hex}")
+            except redis.ResponseError:
+                continue  # claimed by another run meanwhile
+
+
+def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
+    """Fold a hash's counts into observation items per agent slug (decisions add up)."""
+    seen_at = datetime.fromtimestamp(minute * 60 + 59, tz=UTC)
+    per_agent: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for field, count in counts.items():
+        slug, kind, access, _decision, identifier = field.decode().split(SEP, 4)
+        per_agent[slug][(kind, identifier, access)] += int(count)
+    return {
+        slug: [
+            {
+                "kind": kind,
+                "identifier": identifier,
+                "access": access,
+                "count": count,
+                "seen_at": seen_at.isoformat(),
+                "source": SOURCE,
+            }
+            for (kind, identifier, access), count in sorted(uses.items())
+        ]
+        for slug, uses in per_agent.items()
+    }
+
+
+def denies_in(counts: dict) -> int:
+    """Return how many denied evaluations a hash's counts hold."""
+    return sum(int(n) for f, n in counts.items() if f.decode().split(SEP, 4)[3] == "deny")
+
+
+def _flush_one(actor: Actor, name: str, counts: dict) -> None:
+    """Add one claimed hash's counts to observations and record it as flushed, atomically."""
+    minute = int(name[len(FLUSHING) :].split(":", 1)[0])
+    per_agent = _items(counts, minute)
+    agents = {a.slug: a for a in Agent.objects.filter(slug__in=per_agent)}
+    with transaction.atomic():
+        UsageFlush.objects.create(
+            key=name,
+            minute=datetime.fromtimestamp(minute * 60, tz=UTC),
+            evaluations=sum(int(n) for n in counts.values()),
+            denies=denies_in(counts),
+        )
+        for slug, items in sorted(per_agent.items()):
+            agent = agents.get(slug)
+            if agent is None:
+                continue  # an unknown agent's uses are not observations of anyone
+            for start in range(0, len(items), MAX_ITEMS):
+                chunk = items[start : start + MAX_ITEMS]
+                observations_record(actor=actor, agent=agent, items=chunk)
+
+
+def usage_flush(*, actor: Actor, now: float | None = None) -> dict:
+    """Fold every closed minute's counts into observations; return what was flushed.
+
+    Safe to run twice or at once from two workers; see the module's docstring for
+    what a crash at any point costs.
+    """
+    client = usage_client()
+    run = {"hashes": 0, "evaluations": 0, "denies": 0}
+    if client is None:
+        return run
+    _claim(client, now or time.time())
+    for key in client.scan_iter(match=f"{FLUSHING}*", count=1000):
+        name = key.decode()
+        if UsageFlush.objects.filter(key=name).exists():
+            client.delete(name)  # flushed by a run that stopped before deleting it
+            continue
+        counts = client.hgetall(name)
+        if counts:
+            _flush_one(actor, name, counts)
+            run["hashes"] += 1
+            run["evaluations"] += sum(int(n) for n in counts.values())
+            run["denies"] += denies_in(counts)
+        client.delete(name)
+    return run
+
+
+def flushes_prune(*, keep: timedelta = timedelta(seconds=2 * USAGE_TTL)) -> int:
+    """Delete flush records older than any hash they could still stand for."""
+    deleted, _ = UsageFlush.objects.filter(minute__lt=timezone.now() - keep).delete()
+    return deleted

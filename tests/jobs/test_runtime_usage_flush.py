@@ -1,0 +1,152 @@
+"""Runtime usage: counted in Redis per decision, flushed into observations on a real worker.
+
+The flush counts every decision exactly once across crashes at any point of a
+run (runtime/usage.py states the bound); a denied use becomes a drift finding
+in the same job run.
+"""
+
+import time
+
+import pytest
+from django.db import transaction
+
+from agents.models import Observation
+from approvals.models import DriftFinding
+from audit.actors import Actor
+from audit.models import AuditEvent
+from runtime import tasks
+from runtime.models import UsageFlush
+from runtime.usage import (
+    FLUSHING,
+    PREFIX,
+    USAGE_TTL,
+    _claim,
+    _flush_one,
+    usage_client,
+    usage_count,
+    usage_flush,
+)
+from tests.jobs.conftest import wait_for
+from tests.runtime.conftest import ask
+from tokens.models import Scope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = Actor.system("tests")
+FLUSH = "runtime.tasks.runtime_usage_flush"
+
+
+@pytest.fixture(autouse=True)
+def empty_usage():
+    def empty():
+        for key in usage_client().scan_iter(match="usage*"):
+            usage_client().delete(key)
+
+    empty()
+    yield
+    empty()
+
+
+def close_minutes():
+    """Move every counted minute one hour back, as if the minutes had passed."""
+    client = usage_client()
+    for key in list(client.scan_iter(match=f"{PREFIX}*")):
+        minute = int(key.decode()[len(PREFIX) :])
+        client.rename(key, f"{PREFIX}{minute - 60}")
+
+
+def uses(agent):
+    return {
+        (o.kind, o.identifier, o.access): o.count
+        for o in Observation.objects.filter(agent=agent, source="authzen")
+    }
+
+
+def test_decisions_become_observations_and_denies_findings(
+    workflow, agent, api, staff, celery_worker
+):
+    workflow.approve(agent)
+    gateway = api(staff, Scope.DECISIONS_EVALUATE)
+    for _ in range(3):
+        assert ask(gateway, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
+    for _ in range(2):
+        assert ask(gateway, agent.slug, "execute", "tool", "shell").json()["decision"] is False
+    ask(gateway, agent.slug, "read", "model", "kb-search")  # not a use an observation can hold
+    assert not Observation.objects.exists()  # the hot path wrote nothing
+    client = usage_client()
+    (key,) = client.scan_iter(match=f"{PREFIX}*")
+    assert 0 < client.ttl(key) <= USAGE_TTL
+    close_minutes()
+
+    worker = celery_worker(SUSPEND_ON_CRITICAL_DRIFT="0")
+    tasks.runtime_usage_flush.delay()
+    wait_for(lambda: worker.finished(FLUSH) == 1, message="the flush")
+    assert uses(agent) == {("tool", "kb-search", "read"): 3, ("tool", "shell", "execute"): 2}
+    finding = DriftFinding.objects.get(agent=agent)
+    assert (finding.kind, finding.identifier, finding.access) == ("tool", "shell", "execute")
+    assert finding.reason == "unapproved_tool" and finding.count == 2
+    recorded = AuditEvent.objects.get(action="observations.recorded")
+    assert recorded.actor_label == "celery:runtime_usage_flush"
+    assert UsageFlush.objects.get().evaluations == 5
+    assert not list(client.scan_iter(match="usage*"))
+
+    # Run again, twice at once: nothing is counted twice.
+    tasks.runtime_usage_flush.delay()
+    tasks.runtime_usage_flush.delay()
+    wait_for(lambda: worker.finished(FLUSH) == 3, message="the repeated flushes")
+    assert uses(agent) == {("tool", "kb-search", "read"): 3, ("tool", "shell", "execute"): 2}
+    assert DriftFinding.objects.filter(agent=agent).count() == 1
+
+
+class Crash(Exception):
+    pass
+
+
+def counted(agent, n, access="read", now=None):
+    usage_count([(agent.slug, "tool", "kb-search", access, True)] * n, now=now)
+
+
+def test_a_crash_before_the_commit_loses_nothing(workflow, agent):
+    workflow.approve(agent)
+    counted(agent, 4, now=time.time() - 120)
+    _claim(usage_client(), time.time())
+    (name,) = (k.decode() for k in usage_client().scan_iter(match=f"{FLUSHING}*"))
+    with pytest.raises(Crash), transaction.atomic():
+        _flush_one(SYSTEM, name, usage_client().hgetall(name))
+        raise Crash  # the worker dies before its transaction commits
+    assert not Observation.objects.exists() and not UsageFlush.objects.exists()
+    assert usage_flush(actor=SYSTEM)["evaluations"] == 4
+    assert uses(agent) == {("tool", "kb-search", "read"): 4}
+
+
+def test_a_crash_after_the_commit_counts_nothing_twice(workflow, agent):
+    workflow.approve(agent)
+    counted(agent, 3, now=time.time() - 120)
+    _claim(usage_client(), time.time())
+    (name,) = (k.decode() for k in usage_client().scan_iter(match=f"{FLUSHING}*"))
+    _flush_one(SYSTEM, name, usage_client().hgetall(name))  # committed; the delete never ran
+    assert usage_flush(actor=SYSTEM)["evaluations"] == 0
+    assert uses(agent) == {("tool", "kb-search", "read"): 3}
+    assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
+    workflow.approve(agent)
+    now = time.time()
+    counted(agent, 2, now=now)  # this minute: not flushed yet
+    counted(agent, 1, now=now - 120)
+    assert usage_flush(actor=SYSTEM, now=now)["evaluations"] == 1
+    counted(agent, 5, now=now - 120)  # a slow request counted into the flushed minute
+    assert usage_flush(actor=SYSTEM, now=now + 60)["evaluations"] == 7
+    assert uses(agent) == {("tool", "kb-search", "read"): 8}
+
+
+def test_uses_no_observation_can_hold_are_not_counted(workflow, agent):
+    usage_count(
+        [
+            (agent.slug, "model", "x", "read", True),
+            (agent.slug, "tool", "x", "delete", True),
+            (agent.slug, "tool", "bad\x1bid", "read", False),
+            (None, "tool", "x", "read", False),
+        ]
+    )
+    assert not list(usage_client().scan_iter(match="usage*"))

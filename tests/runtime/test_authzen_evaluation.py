@@ -1,0 +1,258 @@
+"""POST /access/v1/evaluation: allow exactly the approved scope, deny the rest with reasons."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from approvals.models import ApprovalPackage
+from approvals.services import agent_suspend
+from audit.actors import Actor
+from runtime.usage import PREFIX, SEP, usage_client
+from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
+from tests.runtime.conftest import EVALUATION, ask
+from tokens.models import Scope
+
+pytestmark = pytest.mark.django_db
+
+
+def decision(response):
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    return answer["decision"], answer.get("context", {}).get("reasons", [])
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "ident"),
+    [
+        ("write", "action", "ticket.create"),
+        ("execute", "action", "refund.issue"),
+        ("write", "tool", "zendesk"),
+        ("read", "tool", "zendesk"),
+        ("read", "tool", "kb-search"),
+        ("read", "dataset", "crm.customers"),
+        ("execute", "endpoint", "https://payments.internal.example.com/v2/refunds"),
+        ("read", "external_api", "https://api.example-translate.com/v1/translate"),
+    ],
+)
+def test_an_approved_use_is_allowed(approved, gateway, agent, action, kind, ident):
+    assert decision(ask(gateway, agent.slug, action, kind, ident)) == (True, [])
+
+
+def test_the_subject_may_be_the_spiffe_id(approved, gateway, agent):
+    assert decision(ask(gateway, agent.workload_id, "read", "tool", "kb-search")) == (True, [])
+    unknown = "spiffe://prod.example.com/ns/other/sa/nobody"
+    assert decision(ask(gateway, unknown, "read", "tool", "kb-search")) == (
+        False,
+        ["unknown_agent"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "ident", "properties", "context"),
+    [
+        ("write", "tool", "kb-search", None, {}),  # read -> write
+        ("admin", "tool", "zendesk", None, {}),  # write -> admin
+        ("read", "tool", "shell", None, {}),  # a new tool
+        ("read", "external_api", "https://api.other.example/v1", None, {}),  # a new external API
+        ("read", "tool", "kb-search", {"privileged": True}, {}),  # privileged flag
+        ("read", "tool", "kb-search", {"trust_boundary": "third_party"}, {}),  # new boundary
+        ("read", "dataset", "orders.history", {"classification": "restricted"}, {}),
+        ("read", "tool", "kb-search", None, {"chain_depth": 3}),  # deeper chaining
+        ("read", "tool", "kb-search", None, {"credential_ttl_seconds": 901}),  # longer TTL
+        ("read", "tool", "kb-search", None, {"credential_method": "static_secret"}),
+        ("delete", "tool", "zendesk", None, {}),  # an access level nobody knows
+        ("read", "model", "kb-search", None, {}),  # a kind nobody knows
+    ],
+)
+def test_a_use_beyond_the_approval_is_denied(
+    approved, gateway, agent, action, kind, ident, properties, context
+):
+    answer = ask(gateway, agent.slug, action, kind, ident, properties, **context)
+    assert decision(answer) == (False, ["scope_mismatch"])
+    assert answer.json()["context"] == {"reason": "scope_mismatch", "reasons": ["scope_mismatch"]}
+
+
+def test_narrower_claims_are_allowed(approved, gateway, agent):
+    answer = ask(
+        gateway,
+        agent.slug,
+        "read",
+        "action",
+        "refund.issue",
+        {"privileged": False, "trust_boundary": "internal"},
+        chain_depth=2,
+        credential_ttl_seconds=60,
+        credential_method="spiffe_svid",
+        end_user="customer-4711",
+    )
+    assert decision(answer) == (True, [])
+
+
+def test_the_gate_reasons_deny(workflow, agent, gateway):
+    assert decision(ask(gateway, "nobody", "read", "tool", "kb-search")) == (
+        False,
+        ["unknown_agent"],
+    )
+    workflow.submit(agent)
+    assert decision(ask(gateway, agent.slug, "read", "tool", "kb-search")) == (
+        False,
+        ["no_approved_package"],
+    )
+
+
+def test_suspension_expiry_and_critical_drift_deny(approved, agent, gateway):
+    DriftFindingFactory(agent=agent, package=approved)
+    assert decision(ask(gateway, agent.slug, "read", "tool", "kb-search")) == (
+        False,
+        ["open_critical_drift"],
+    )
+    agent_suspend(actor=Actor.system("oncall"), agent=agent, reason="Test.")
+    allowed, reasons = decision(ask(gateway, agent.slug, "read", "tool", "kb-search"))
+    assert allowed is False
+    assert reasons[0] == "agent_suspended" and "open_critical_drift" in reasons
+
+
+def test_an_expired_approval_denies(approved, agent, gateway):
+    ApprovalPackage.objects.filter(pk=approved.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert decision(ask(gateway, agent.slug, "read", "tool", "kb-search")) == (
+        False,
+        ["approval_expired"],
+    )
+
+
+def test_a_token_bound_to_the_agent_may_ask_for_it_only(approved, agent, owner, api):
+    runtime = api(owner, Scope.DECISIONS_EVALUATE, agents=[agent])
+    assert decision(ask(runtime, agent.slug, "read", "tool", "kb-search")) == (True, [])
+    other = AgentFactory(slug="other-agent", owners=[owner])
+    assert decision(ask(runtime, other.slug, "read", "tool", "kb-search")) == (
+        False,
+        ["agent_not_bound"],
+    )
+    assert decision(ask(runtime, "nobody", "read", "tool", "kb-search")) == (
+        False,
+        ["agent_not_bound"],
+    )
+
+
+def test_credentials_are_refused_in_the_specifications_shape(approved, agent, staff, api):
+    anonymous = APIClient()
+    response = ask(anonymous, agent.slug, "read", "tool", "kb-search")
+    assert response.status_code == 401
+    assert isinstance(response.json(), str) and response.json()
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Bearer cs_nottherealsecret")
+    response = ask(wrong, agent.slug, "read", "tool", "kb-search")
+    assert response.status_code == 401 and isinstance(response.json(), str)
+    no_scope = api(staff, Scope.GATE_CHECK)
+    response = ask(no_scope, agent.slug, "read", "tool", "kb-search")
+    assert response.status_code == 403
+    assert response.json() == "This token lacks the decisions:evaluate scope."
+    session = APIClient()
+    session.force_login(staff)
+    assert ask(session, agent.slug, "read", "tool", "kb-search").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "The request must be a JSON object."),
+        ({"action": {"name": "read"}, "resource": {"type": "tool", "id": "x"}}, "subject"),
+        (
+            {
+                "subject": {"type": "agent", "id": 7},
+                "action": {"name": "read"},
+                "resource": {"type": "tool", "id": "x"},
+            },
+            "subject.id",
+        ),
+        (
+            {
+                "subject": {"type": "agent", "id": "a"},
+                "action": {},
+                "resource": {"type": "tool", "id": "x"},
+            },
+            "action.name",
+        ),
+        (
+            {
+                "subject": {"type": "agent", "id": "a"},
+                "action": {"name": "read"},
+                "resource": {"type": "tool", "id": "x"},
+                "context": {"chain_depth": -1},
+            },
+            "context.chain_depth",
+        ),
+        (
+            {
+                "subject": {"type": "agent", "id": "a"},
+                "action": {"name": "read"},
+                "resource": {"type": "tool", "id": "x", "properties": {"privileged": "yes"}},
+            },
+            "resource.properties.privileged",
+        ),
+    ],
+)
+def test_an_unreadable_request_is_400_with_a_message(gateway, body, message):
+    response = gateway.post(EVALUATION, body, format="json")
+    assert response.status_code == 400
+    assert message in response.json()
+
+
+def test_bad_json_is_400(gateway):
+    response = gateway.post(EVALUATION, "{not json", content_type="application/json")
+    assert response.status_code == 400 and isinstance(response.json(), str)
+
+
+def test_unknown_fields_are_ignored(approved, agent, gateway):
+    body = {
+        "subject": {"type": "agent", "id": agent.slug, "properties": {"pod": "a-1"}},
+        "action": {"name": "read", "properties": {"method": "GET"}},
+        "resource": {"type": "tool", "id": "kb-search"},
+        "context": {"time": "2026-12-04T10:00:00Z"},
+        "extra": True,
+    }
+    assert decision(gateway.post(EVALUATION, body, format="json")) == (True, [])
+
+
+def test_a_decision_writes_nothing_to_the_database(approved, agent, gateway):
+    ask(gateway, agent.slug, "read", "tool", "kb-search")  # the token's last use is recorded
+    with CaptureQueriesContext(connection) as queries:
+        allowed = ask(gateway, agent.slug, "read", "tool", "kb-search")
+        denied = ask(gateway, agent.slug, "write", "tool", "shell")
+    assert decision(allowed)[0] is True and decision(denied)[0] is False
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert set(statements) <= {"SELECT"}, statements
+    # Two statements per decision: the token with its user, the decision row.
+    assert len(statements) == 4
+    # The uses are counted in Redis instead, per agent, kind, access, decision, identifier.
+    client = usage_client()
+    (key,) = client.scan_iter(match=f"{PREFIX}*")
+    assert client.hgetall(key) == {
+        SEP.join((agent.slug, "tool", "read", "allow", "kb-search")).encode(): b"2",
+        SEP.join((agent.slug, "tool", "write", "deny", "shell")).encode(): b"1",
+    }
+
+
+def test_a_new_approval_is_answered_at_once(approved, workflow, agent, gateway):
+    assert decision(ask(gateway, agent.slug, "read", "tool", "shell"))[0] is False
+    doc = manifest_for(agent)
+    doc["scope"]["tools"].append({"id": "shell", "access": "read"})
+    workflow.approve(agent, doc)
+    assert decision(ask(gateway, agent.slug, "read", "tool", "shell")) == (True, [])
+
+
+def test_discovery_names_the_endpoints(client):
+    response = client.get("/.well-known/authzen-configuration")
+    assert response.status_code == 200
+    assert response.json() == {
+        "policy_decision_point": "http://testserver",
+        "access_evaluation_endpoint": "http://testserver/access/v1/evaluation",
+        "access_evaluations_endpoint": "http://testserver/access/v1/evaluations",
+    }

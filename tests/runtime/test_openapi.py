@@ -1,0 +1,32 @@
+"""The OpenAPI schema documents the decision point and the policy export."""
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_lists_the_runtime_operations(client):
+    schema = yaml.safe_load(client.get("/api/v1/schema/").content)
+    paths = schema["paths"]
+    evaluation = paths["/access/v1/evaluation"]["post"]
+    assert evaluation["operationId"] == "access_evaluation"
+    assert set(evaluation["responses"]) >= {"200", "400", "401", "403"}
+    assert evaluation["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "type": "string"
+    }
+    decision = schema["components"]["schemas"]["AccessDecision"]
+    assert decision["properties"]["decision"]["type"] == "boolean"
+    batch = paths["/access/v1/evaluations"]["post"]
+    assert batch["operationId"] == "access_evaluations"
+    assert batch["requestBody"]["required"] is True
+    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["options"]["properties"]["evaluations_semantic"]["enum"] == [
+        "execute_all",
+        "deny_on_first_deny",
+        "permit_on_first_permit",
+    ]
+    assert "get" in paths["/.well-known/authzen-configuration"]
+    policy = paths["/api/v1/agents/{slug}/policy"]["get"]
+    assert set(policy["responses"]) >= {"200", "304", "401", "403", "404"}
+    assert "X-Countersign-Signature" in policy["description"]

@@ -1,0 +1,40 @@
+"""tools/verify-policy checks a downloaded bundle and its signature offline."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit import signing
+
+pytestmark = pytest.mark.django_db
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify-policy"
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_downloaded_bundle_verifies_and_a_changed_one_does_not(
+    approved, agent, gateway, tmp_path
+):
+    base = f"/api/v1/agents/{agent.slug}/policy"
+    bundle, signature, key = tmp_path / "b.json", tmp_path / "b.json.sig", tmp_path / "key.pem"
+    bundle.write_bytes(gateway.get(base + "?download=1").content)
+    response = gateway.get(base + "?download=signature")
+    assert response["Content-Disposition"].endswith('.cedar.json.sig"')
+    signature.write_bytes(response.content)
+    key.write_text(signing.public_key_pem())
+
+    ok = run(bundle, signature, "--public-key", key, "--fingerprint", signing.fingerprint())
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"OK: {agent.slug} v{approved.version} digest {approved.digest}")
+
+    wrong_key = run(bundle, signature, "--public-key", key, "--fingerprint", "0" * 64)
+    assert wrong_key.returncode == 1
+    bundle.write_bytes(bundle.read_bytes().replace(b'"allow"', b'"deny"', 1))
+    changed = run(bundle, signature, "--public-key", key)
+    assert changed.returncode == 1 and "signature does not match" in changed.stdout
