@@ -14,14 +14,14 @@ from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api.views import visible_agent
 from api.openapi import errors
-from api.permissions import TokenHasScope
+from api.permissions import IsAuthenticated, TokenHasScope
 from approvals.api.serializers import GATE_REASONS
 from audit import signing
 from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST

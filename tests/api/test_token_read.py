@@ -86,3 +86,25 @@ def test_the_tokens_user_is_loaded_when_first_used_and_is_the_tokens(make_token,
         assert (user.pk, user.get_username(), user.is_active) == (owner.pk, owner.username, True)
         assert user == owner
     assert len(queries) == 1
+
+
+def _api_views(patterns=None):
+    from django.urls import get_resolver
+
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from _api_views(pattern.url_patterns)
+        elif hasattr(pattern.callback, "cls"):
+            yield pattern.callback.cls
+
+
+def test_every_api_view_asks_the_token_whether_a_request_is_authenticated():
+    # DRF's own IsAuthenticated would load a token's user on every request.
+    from rest_framework import permissions
+
+    drf_check = [
+        view.__name__
+        for view in _api_views()
+        if permissions.IsAuthenticated in getattr(view, "permission_classes", ())
+    ]
+    assert not drf_check
