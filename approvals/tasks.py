@@ -17,6 +17,7 @@ from approvals.recertification import (
     recertifications_remind_due,
     reviews_escalate_late,
 )
+from approvals.reminders import reviews_remind_pending
 from audit.actors import Actor
 from config.celery import RETRY
 
@@ -64,4 +65,12 @@ def reviews_escalate() -> dict:
     """Escalate sign-offs pending past the review SLA to the dimension's other reviewers."""
     run = reviews_escalate_late(actor=_actor("reviews_escalate"))
     logger.info("escalation: %s", run.as_dict())
+    return run.as_dict()
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660, **RETRY)
+def reviews_remind() -> dict:
+    """Remind the reviewers of every pending sign-off, once a day."""
+    run = reviews_remind_pending(actor=_actor("reviews_remind"))
+    logger.info("review reminders: %s", run.as_dict())
     return run.as_dict()

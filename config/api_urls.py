@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("agents.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("tokens.api.urls")),
+    path("", include("signoffs.api.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -266,6 +266,8 @@ COUNTERSIGN = {
     "SIGNING_KEY": env("SIGNING_KEY"),
     "SUSPEND_ON_CRITICAL_DRIFT": env_bool("SUSPEND_ON_CRITICAL_DRIFT", True),
     "REVIEW_SLA_DAYS": env_int("REVIEW_SLA_DAYS", 5),
+    # Where people reach the pages: notification mails link to it.
+    "SITE_URL": env("SITE_URL", "http://localhost:8000").rstrip("/"),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),

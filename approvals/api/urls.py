@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, evidence, views
+from approvals.api import agents, delegation, evidence, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -29,6 +29,11 @@ urlpatterns = [
         f"{PACKAGE}/signoffs/<slug:dimension>/decisions",
         views.DecisionCreateView.as_view(),
         name="api-decision-create",
+    ),
+    path(
+        f"{PACKAGE}/signoffs/<slug:dimension>/reassign",
+        delegation.SignOffReassignView.as_view(),
+        name="api-signoff-reassign",
     ),
     path("agents/<slug:slug>/findings", views.FindingListView.as_view(), name="api-finding-list"),
     path(FINDING, views.FindingDetailView.as_view(), name="api-finding-detail"),

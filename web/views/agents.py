@@ -13,6 +13,7 @@ from agents.permissions import (
     can_register,
     can_suspend,
     permission_dimension,
+    review_permission,
 )
 from agents.selectors import assignments
 from agents.services import agent_create
@@ -89,7 +90,7 @@ def agent_detail(request, slug):
         "reviewers": [
             {"dimension": permission_dimension(p), "users": users}
             for p, users in held.items()
-            if permission_dimension(p)
+            if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
         "suspenders": held[SUSPEND_PERMISSION],
     }
