@@ -90,7 +90,9 @@ def signoff_reassign(
             code="not_in_review",
         )
     signoff = (
-        package.signoffs.select_for_update().select_related("assigned_to").get(dimension=dimension)
+        package.signoffs.select_for_update(of=("self",))
+        .select_related("assigned_to")
+        .get(dimension=dimension)
     )
     signoff.package = package
     if signoff.state != SignOffState.PENDING:
