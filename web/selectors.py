@@ -40,6 +40,10 @@ KNOWN_ACTIONS = (
     "user.teams_changed",
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
+    "absence.set",
+    "absence.cleared",
+    "signoff.reassigned",
+    "signoff.reminded",
 )
 
 
@@ -198,9 +202,11 @@ def package_signoffs(package) -> list[SignOff]:
     """Return the package's sign-offs in dimension order, with decisions and checklist items."""
     signoffs = (
         SignOff.objects.filter(package=package)
-        .select_related("checklist", "carried_over_from__package")
+        .select_related("checklist", "carried_over_from__package", "assigned_to")
         .prefetch_related(
-            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+            Prefetch(
+                "decisions", queryset=Decision.objects.select_related("reviewer", "on_behalf_of")
+            ),
             "checklist__items",
         )
     )

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from identity.oidc import ProviderLogoutView
-from web.views import agents, audit, dashboard, packages, staff, tokens
+from web.views import agents, audit, dashboard, delegation, packages, staff, tokens
 from web.views.login import LoginView, step_up
 
 urlpatterns = [
@@ -22,6 +22,13 @@ urlpatterns = [
         staff.agent_reviewer_unassign,
         name="agent-reviewer-unassign",
     ),
+    path(
+        "agents/<slug:slug>/reviewers/reassign/",
+        delegation.signoff_reassign_view,
+        name="agent-signoff-reassign",
+    ),
+    path("me/absence/", delegation.my_absence, name="my-absence"),
+    path("me/absence/<int:pk>/end/", delegation.absence_end, name="absence-end"),
     path("agents/<slug:slug>/findings/<int:pk>/", agents.finding_handle, name="finding-handle"),
     path("agents/<slug:slug>/packages/new/", packages.package_new, name="package-new"),
     path("agents/<slug:slug>/packages/upload/", packages.package_upload, name="package-upload"),
