@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign
 from approvals.delegation import signoff_reassign, signoff_waiting_for
+from approvals.eligibility import eligibility_of
 from approvals.models import ApprovalPackage
 from approvals.services import signoff_decide
 from audit.actors import Actor
@@ -262,3 +263,58 @@ def test_reassignment_is_refused_to_whoever_may_not_decide(
         )
     assert "reason" in raised.value.fields
     assert since() == []
+
+
+def test_the_evidence_eligibility_reads_delegates_fallbacks_and_reassignments(
+    workflow, agent, assigned, reviewers, staff
+):
+    absent, delegate = assigned
+    compliance1, compliance2 = reviewers["compliance"]
+    staff_actor = Actor.for_user(staff)
+    reviewer_assign(
+        actor=staff_actor,
+        agent=agent,
+        user=compliance1,
+        permission="review_compliance",
+        source=Source.PAGE,
+    )
+    reviewer_assign(
+        actor=staff_actor,
+        agent=agent,
+        user=compliance2,
+        permission="fallback_compliance",
+        source=Source.PAGE,
+    )
+    package = workflow.submit(agent)
+    away(absent, delegate)
+    on_behalf = decide(workflow, package, delegate)
+    signoff_reassign(
+        actor=staff_actor,
+        package=package,
+        dimension=Dimension.SECURITY,
+        user=reviewers["security"][1],
+        reason="Away.",
+    )
+    reassigned = decide(workflow, package, reviewers["security"][1], Dimension.SECURITY)
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        submitted_at=timezone.now() - timedelta(days=6)
+    )
+    package.refresh_from_db()
+    fallback = decide(workflow, package, compliance2, Dimension.COMPLIANCE)
+
+    rows = {
+        row["decision"]: row
+        for row in eligibility_of(
+            Decision.objects.filter(pk__in=[on_behalf.pk, reassigned.pk, fallback.pk])
+            .select_related("signoff__package__agent", "reviewer")
+            .order_by("pk")
+        )["decisions"]
+    }
+    assert rows[on_behalf.pk]["reviewer_was_eligible"]
+    assert rows[on_behalf.pk]["decided_as"] == "delegate"
+    assert rows[on_behalf.pk]["stood_in"] == ["pam2"]
+    assert rows[reassigned.pk]["reviewers_assigned"] == ["security2"]
+    assert rows[reassigned.pk]["reviewer_was_eligible"]
+    assert {"user": "security1", "reason": "not_assigned"} in rows[reassigned.pk]["excluded"]
+    assert rows[fallback.pk]["reviewer_was_eligible"]
+    assert rows[fallback.pk]["decided_as"] == "fallback"
