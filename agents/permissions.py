@@ -27,7 +27,7 @@ def fallback_permission(dimension: str) -> str:
 ASSIGNABLE_PERMISSIONS = {
     **{review_permission(str(g)): f"Reviewer of the {g} sign-off" for g in REVIEWER_GROUPS},
     **{
-        fallback_permission(str(g)): f"Fallback reviewer of the {g} sign-off when it is overdue"
+        fallback_permission(str(g)): f"Fallback for the {g} sign-off when it is overdue"
         for g in REVIEWER_GROUPS
     },
     SUSPEND_PERMISSION: "May pull the kill switch",

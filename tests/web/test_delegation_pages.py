@@ -135,7 +135,7 @@ def test_the_reviewers_page_lists_pending_signoffs_and_who_they_wait_for(
     rows = {s.dimension: s for s in page.context["pending"]}
     assert rows["pam"].waiting_for == ["pam1"] and rows["iam"].waiting_for == []
     assert rows["pam"].overdue_since is not None
-    assert b"Fallback reviewer of the pam sign-off" in page.content
+    assert b"Fallback for the pam sign-off when it is overdue" in page.content
 
 
 def test_queue_and_package_page_say_on_whose_behalf(client, workflow, agent, reviewers):
