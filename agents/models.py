@@ -88,6 +88,10 @@ class Agent(models.Model):
             ("review_security", "May decide the security sign-off of this agent"),
             ("review_compliance", "May decide the compliance sign-off of this agent"),
             ("suspend_agent", "May pull the kill switch of this agent"),
+            ("fallback_iam", "Takes the overdue IAM sign-off of this agent over"),
+            ("fallback_pam", "Takes the overdue PAM sign-off of this agent over"),
+            ("fallback_security", "Takes the overdue security sign-off of this agent over"),
+            ("fallback_compliance", "Takes the overdue compliance sign-off of this agent over"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -15,17 +15,32 @@ def review_permission(dimension: str) -> str:
     return f"review_{dimension}"
 
 
+def fallback_permission(dimension: str) -> str:
+    """Return the codename of the object permission naming a fallback reviewer of the dimension.
+
+    A fallback reviewer takes a sign-off over once it waited past the review target.
+    """
+    return f"fallback_{dimension}"
+
+
 # The object permissions staff assign per agent, with what each lets its holder do.
 ASSIGNABLE_PERMISSIONS = {
     **{review_permission(str(g)): f"Reviewer of the {g} sign-off" for g in REVIEWER_GROUPS},
+    **{
+        fallback_permission(str(g)): f"Fallback for the {g} sign-off when it is overdue"
+        for g in REVIEWER_GROUPS
+    },
     SUSPEND_PERMISSION: "May pull the kill switch",
 }
 
 
 def permission_dimension(codename: str) -> str | None:
-    """Return the dimension a review permission assigns, or None for another permission."""
-    dimension = codename.removeprefix("review_")
-    return dimension if codename != dimension and dimension in REVIEWER_GROUPS else None
+    """Return the dimension a review or fallback permission assigns, or None for another one."""
+    for prefix in ("review_", "fallback_"):
+        dimension = codename.removeprefix(prefix)
+        if codename != dimension and dimension in REVIEWER_GROUPS:
+            return dimension
+    return None
 
 
 @dataclass(frozen=True)

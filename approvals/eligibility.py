@@ -7,8 +7,12 @@ user was eligible to decide the dimension of the package (the rules of
 
 1. they were a member of the dimension's reviewer group;
 2. where the agent had reviewers assigned for the dimension (`review_<dimension>`),
+   or staff had reassigned the sign-off to one reviewer (`signoff.reassigned`),
    they were one of them (or a superuser, whom Django's object permissions never
-   refuse);
+   refuse), or they stood in for one: the decider recorded as deciding on behalf
+   of an assigned reviewer (`on_behalf_of`, the delegate of an absence), and,
+   once the sign-off was past its review target, the agent's fallback reviewers
+   of the dimension (`fallback_<dimension>`);
 3. they had neither created nor submitted the package, nor owned the agent since
    its submission (the package's recorded owners in review and the agent's
    owners), and
@@ -26,15 +30,20 @@ recorded, so a deactivated account counts as it stood in its groups. Group
 members whom rule 3 or 4 excluded are listed with the reason.
 """
 
+from django.contrib.auth import get_user_model
+
 from agents.models import Agent
-from agents.permissions import review_permission
+from agents.permissions import fallback_permission, review_permission
 from agents.selectors import MembershipHistory
 from audit.models import AuditEvent
 from signoffs.models import Decision
+from signoffs.sla import overdue_since
 
 RULE = (
     "At the decision's event in the chain: members of the dimension's reviewer group; where "
-    "reviewers were assigned to the agent for the dimension, only they; never the package's "
+    "reviewers were assigned to the agent for the dimension (or staff reassigned the sign-off), "
+    "only they, the delegate who decided on behalf of one of them, and, past the review "
+    "target, the agent's fallback reviewers of the dimension; never the package's "
     "creator, submitter or the agent's owners since submission; nobody who had decided a "
     "sign-off of the package before. Each user's membership is the last recorded change "
     "before the decision, else the first one after it, else the present state."
@@ -48,9 +57,39 @@ class Eligibility:
         self.agent = agent
         self.history = MembershipHistory(agent)
         events = AuditEvent.objects.filter(agent_slug=agent.slug, action="signoff.decided")
-        self.decision_seq = {
-            int(target): seq for target, seq in events.values_list("target_id", "seq")
-        }
+        self.decision_seq, self.decision_basis = {}, {}
+        for target, seq, data in events.values_list("target_id", "seq", "data"):
+            self.decision_seq[int(target)] = seq
+            self.decision_basis[int(target)] = (data or {}).get("basis") or ""
+        reassigned = AuditEvent.objects.filter(agent_slug=agent.slug, action="signoff.reassigned")
+        rows = list(reassigned.order_by("seq").values_list("target_id", "seq", "data"))
+        names = {data.get("user") for _, _, data in rows}
+        users = get_user_model().objects.filter(username__in=names)
+        ids = dict(users.values_list("username", "pk"))
+        # sign-off id -> [(seq, user id)], in chain order.
+        self.reassignments: dict[int, list] = {}
+        for target, seq, data in rows:
+            self.reassignments.setdefault(int(target), []).append((seq, ids.get(data.get("user"))))
+
+    def _assigned(self, signoff, seq: int) -> dict[int, int | None]:
+        """Return {user id: basis seq} of the reviewers the sign-off waited for at `seq`."""
+        before = [row for row in self.reassignments.get(signoff.pk, []) if row[0] < seq]
+        if before and before[-1][1] is not None:
+            return {before[-1][1]: before[-1][0]}
+        return self.history.assigned_at(review_permission(signoff.dimension), seq)
+
+    def _stand_ins(self, decision: Decision, seq: int, assigned: dict) -> dict[int, int | None]:
+        """Return {user id: basis seq} of who stood in for the assigned reviewers at `seq`."""
+        signoff = decision.signoff
+        stand_ins = {}
+        due = overdue_since(signoff)
+        if due is not None and decision.created_at >= due:
+            stand_ins.update(self.history.assigned_at(fallback_permission(signoff.dimension), seq))
+        if self.decision_basis.get(decision.pk) == "delegate" and (
+            decision.on_behalf_of_id in assigned
+        ):
+            stand_ins[decision.reviewer_id] = seq
+        return stand_ins
 
     def of(self, decision: Decision) -> dict:
         """Return who was eligible to decide the decision's dimension at its moment."""
@@ -61,10 +100,12 @@ class Eligibility:
         if seq is None:
             return {"decision": decision.pk, "dimension": dimension, "at_seq": None}
         candidates = self.history.members_at(dimension, seq)
-        assigned = self.history.assigned_at(review_permission(dimension), seq)
+        assigned = self._assigned(signoff, seq)
+        stand_ins = self._stand_ins(decision, seq, assigned)
         excluded = {}
         if assigned:
-            for user_id in set(candidates) - set(assigned) - self.history.superusers:
+            others = set(candidates) - set(assigned) - set(stand_ins) - self.history.superusers
+            for user_id in others:
                 excluded[user_id] = "not_assigned"
         owners = set(package.owners_in_review.values_list("pk", flat=True))
         owners |= set(package.agent.owners.values_list("pk", flat=True))
@@ -86,12 +127,15 @@ class Eligibility:
         name = self.history.username
         eligible = sorted(name(u) for u in candidates if u not in excluded)
         basis = {candidates[u] for u in candidates} | set(assigned.values())
+        basis |= {stand_ins[u] for u in stand_ins if u in candidates}
         return {
             "decision": decision.pk,
             "dimension": dimension,
             "reviewer": decision.reviewer.get_username(),
             "at_seq": seq,
             "reviewers_assigned": sorted(name(u) for u in assigned),
+            "stood_in": sorted(name(u) for u in stand_ins if u in candidates),
+            "decided_as": self.decision_basis.get(decision.pk) or None,
             "eligible": eligible,
             "excluded": sorted(
                 ({"user": name(u), "reason": reason} for u, reason in excluded.items()),

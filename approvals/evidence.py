@@ -21,7 +21,7 @@ from audit.evidence import bundle_write, dumps, segment_covering
 from audit.models import AuditEvent
 from config.errors import NotFound
 from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
-from signoffs.services import decision_authentication
+from signoffs.services import decision_authentication, decision_on_behalf_of
 
 
 def _time(value) -> str | None:
@@ -43,6 +43,7 @@ def _decision(decision: Decision, items: dict) -> dict:
     return {
         "id": decision.pk,
         "reviewer": decision.reviewer.get_username(),
+        "on_behalf_of": decision_on_behalf_of(decision) or None,
         "verdict": decision.verdict,
         "comment": decision.comment,
         "created_at": _time(decision.created_at),
@@ -196,7 +197,9 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
                 ).prefetch_related(
                     "checklist__items",
                     "decisions__reviewer",
+                    "decisions__on_behalf_of",
                     "carried_over_from__decisions__reviewer",
+                    "carried_over_from__decisions__on_behalf_of",
                 ),
             ),
         )

@@ -17,6 +17,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from approvals.delegation import signoff_fallbacks
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import package_create, package_expire, package_submit
 from audit.actors import Actor
@@ -26,7 +27,7 @@ from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
 from signoffs.permissions import review_permission
-from signoffs.sla import review_sla, review_slas
+from signoffs.sla import overdue_since, review_sla, review_slas
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +186,13 @@ def _other_reviewers(signoff: SignOff) -> list:
     return list((others if others.exists() else group).distinct().order_by("username"))
 
 
+def _staff() -> list:
+    return list(get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"))
+
+
 def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
-    """Escalate one late sign-off to the dimension's other reviewers, once; return if it did."""
-    sla = review_sla(signoff.dimension)
+    """Escalate one late sign-off, once, to the agent's fallback reviewers of the dimension
+    (failing them, the dimension's other reviewers) and to staff; return if it did."""
     with transaction.atomic():
         signoff = (
             SignOff.objects.select_for_update(of=("self",))
@@ -195,6 +200,7 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
             .get(pk=signoff.pk)
         )
         package = signoff.package
+        sla = review_sla(signoff.dimension)
         if (
             signoff.state != SignOffState.PENDING
             or package.state != PackageState.IN_REVIEW
@@ -206,7 +212,9 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
                 Reminder.objects.create(key=f"{ESCALATION_KEY}{signoff.pk}")
         except IntegrityError:
             return False
-        reviewers = _other_reviewers(signoff)
+        fallbacks = signoff_fallbacks(signoff)
+        reviewers = fallbacks or _other_reviewers(signoff)
+        staff = _staff()
         days = (timezone.now() - package.submitted_at).days
         audit_record(
             actor=actor,
@@ -219,6 +227,8 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
                 "pending_days": days,
                 "sla_days": sla.days,
                 "escalated_to": [user.get_username() for user in reviewers],
+                "to_fallbacks": bool(fallbacks),
+                "staff": [user.get_username() for user in staff],
             },
         )
         notify(
@@ -227,7 +237,9 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
             data={
                 "dimension": signoff.dimension,
                 "pending_days": days,
-                "recipients": [user.email for user in reviewers if user.email],
+                "overdue_since": overdue_since(signoff).isoformat(),
+                "escalated_to": ", ".join(user.get_username() for user in reviewers),
+                "recipients": sorted({u.email for u in [*reviewers, *staff] if u.email}),
             },
         )
     return True

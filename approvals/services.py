@@ -17,8 +17,8 @@ from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from outbox.services import notify
 from signoffs.models import Dimension, SignOff, SignOffState
-from signoffs.permissions import can_decide
-from signoffs.services import checklist_current, decision_record
+from signoffs.permissions import decision_standing
+from signoffs.services import checklist_current, decision_on_behalf_of, decision_record
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -361,16 +361,33 @@ def signoff_decide(
     signoff.package = package
     if actor.user is None:
         raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
-    check = can_decide(actor.user, signoff)
-    if not check:
-        raise NotPermitted(check.message, code=check.code)
+    standing = decision_standing(actor.user, signoff)
+    if not standing:
+        raise NotPermitted(standing.check.message, code=standing.check.code)
     if signoff.state != SignOffState.PENDING:
         raise InvalidTransition("This sign-off is already decided.", code="signoff_closed")
     actor.require_fresh_authentication()
     decision = decision_record(
-        actor=actor, signoff=signoff, verdict=verdict, comment=comment, answers=answers or {}
+        actor=actor,
+        signoff=signoff,
+        verdict=verdict,
+        comment=comment,
+        answers=answers or {},
+        basis=standing.basis,
+        on_behalf_of=standing.on_behalf_of,
     )
-    notify("decision.made", package=package, decision=decision)
+    notify(
+        "decision.made",
+        package=package,
+        decision=decision,
+        data={
+            "dimension": signoff.dimension,
+            "reviewer": actor.user.get_username(),
+            "on_behalf_of": decision_on_behalf_of(decision),
+            "verdict": verdict,
+            "comment": comment,
+        },
+    )
     states = set(package.signoffs.values_list("state", flat=True))
     now = timezone.now()
     if SignOffState.REJECTED in states:

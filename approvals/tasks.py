@@ -18,6 +18,7 @@ from approvals.recertification import (
     recertifications_remind_due,
     reviews_escalate_late,
 )
+from approvals.reminders import reviews_remind_pending
 from audit.actors import Actor
 from config.celery import RETRY
 
@@ -73,4 +74,12 @@ def emergencies_expire() -> dict:
     """Close every emergency approval whose time box ended before its full review approved."""
     run = emergencies_expire_due(actor=_actor("emergencies_expire"))
     logger.info("emergency expiry: %s", run.as_dict())
+    return run.as_dict()
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660, **RETRY)
+def reviews_remind() -> dict:
+    """Remind the reviewers of every pending sign-off, once a day."""
+    run = reviews_remind_pending(actor=_actor("reviews_remind"))
+    logger.info("review reminders: %s", run.as_dict())
     return run.as_dict()

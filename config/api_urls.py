@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("runtime.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("tokens.api.urls")),
+    path("", include("signoffs.api.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -58,7 +58,13 @@ SCHEDULE: dict[str, dict] = {
     "reviews-escalate": {
         "task": "approvals.tasks.reviews_escalate",
         "crontab": {"minute": "0", "hour": "8"},
-        "description": "Escalate late reviews to the dimension's other reviewers.",
+        "description": "Escalate late reviews to the fallback reviewers (or the others) and staff.",
+    },
+    # Daily at 07:30: remind reviewers of every sign-off pending a day or more, once a day.
+    "reviews-remind": {
+        "task": "approvals.tasks.reviews_remind",
+        "crontab": {"minute": "30", "hour": "7"},
+        "description": "Remind the reviewers (and absent reviewers' delegates) of pending reviews.",
     },
     # Daily at 03:30: drop idempotency answers older than their 24 h replay window.
     "idempotency-prune": {

@@ -53,6 +53,8 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recertification.blocked": ("Re-certification cannot open", (OWNERS,)),
     "approval.expired": ("Approval expired", (OWNERS,)),
     "signoff.escalated": ("Review past its deadline", (EXPLICIT,)),
+    "signoff.reminder": ("A review waits for you", (EXPLICIT,)),
+    "signoff.reassigned": ("A review was reassigned to you", (EXPLICIT,)),
     "drift.found": ("Scope drift found", (OWNERS, SECURITY)),
     "agent.suspended": ("Agent suspended", (OWNERS, SECURITY)),
     "comment.mentioned": ("You were mentioned in a comment", (EXPLICIT,)),
@@ -71,11 +73,18 @@ def _settings() -> dict:
     return settings.COUNTERSIGN
 
 
+def page_url(obj) -> str:
+    """Return the absolute address of an object's page (SITE_URL + its path), or ""."""
+    path = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+    return f"{_settings()['SITE_URL']}{path}" if path else ""
+
+
 def _payload(event: str, objects: dict) -> dict:
     agent = objects.get("agent") or getattr(objects.get("package"), "agent", None)
     return {
         "event": event,
         "agent": agent.slug if agent is not None else "",
+        "url": page_url(objects.get("package") or agent),
         "package_version": getattr(objects.get("package"), "version", None),
         "decision_id": getattr(objects.get("decision"), "pk", None),
         "kill_switch_webhook": objects.get("kill_switch_webhook"),
@@ -184,8 +193,10 @@ def _mail(notification: Notification, recipients: list[str]) -> None:
     if payload.get("package_version"):
         lines.append(f"Package version: v{payload['package_version']}")
     for key, value in sorted(payload.get("data", {}).items()):
-        if key != "recipients":
+        if key != "recipients" and value not in ("", None):
             lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    if payload.get("url"):
+        lines += ["", f"Open the page: {payload['url']}"]
     send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
 
 

@@ -75,6 +75,15 @@ class SignOff(models.Model):
     carried_over_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when staff reassign the pending sign-off: only this reviewer (and their delegate)
+    # decides it, in place of the agent's assigned reviewers.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="signoffs_reassigned",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,6 +115,14 @@ class Decision(models.Model):
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     comment = models.TextField(blank=True)
     answers = models.JSONField(default=dict, help_text="Checklist item code -> true/false.")
+    # The absent reviewer whose delegate made this decision.
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions_delegated",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # How the reviewer proved who they were for this decision (audit.actors.AuthMethod),
     # when, and the provider's assurance level and methods when it sent them.
@@ -124,3 +141,33 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.reviewer} {self.verdict}"
+
+
+class Absence(models.Model):
+    """A reviewer's absence window for one dimension and the delegate deciding in their place."""
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences"
+    )
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["reviewer", "dimension"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reviewer", "dimension"], name="one_absence_per_reviewer_dimension"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="absence_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reviewer} away ({self.dimension}), delegate {self.delegate}"

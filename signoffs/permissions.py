@@ -1,16 +1,27 @@
 """Who may decide a sign-off (docs/design.md, rules 2 and 3)."""
 
+from dataclasses import dataclass
+
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 from guardian.models import UserObjectPermission
 
 from agents.models import Agent
-from agents.permissions import ALLOWED, Check, is_owner, review_permission
-from signoffs.models import Decision, Dimension
+from agents.permissions import (
+    ALLOWED,
+    Check,
+    fallback_permission,
+    is_owner,
+    review_permission,
+)
+from signoffs.models import Absence, Decision, Dimension
+from signoffs.sla import overdue_since
 
 __all__ = [
     "assigned_reviewers_exist",
     "can_approve_emergency",
     "can_decide",
+    "decision_standing",
     "may_review",
     "review_permission",
 ]
@@ -44,29 +55,88 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
     return assigned
 
 
-def _reviewer_refusal(user, package, dimension: str) -> Check | None:
-    """Refuse a user who may not review the dimension of the package, whatever the decision.
+@dataclass(frozen=True)
+class Standing:
+    """Why a user may decide a sign-off (`basis`), or the refusal; falsy when refused.
 
-    Only the dimension's reviewer group, and where the agent has reviewers assigned
-    for it only they; never the package's creator or submitter, nor anyone who owned
-    the agent since its submission.
+    `basis` is `group` (no reviewer is assigned), `assigned`, `delegate` (deciding
+    for the absent reviewer `on_behalf_of`) or `fallback` (the sign-off is overdue).
     """
-    agent = package.agent
+
+    check: Check
+    basis: str = ""
+    on_behalf_of: object = None
+
+    def __bool__(self) -> bool:
+        return bool(self.check)
+
+
+def _assigned_ids(signoff) -> list[int]:
+    """Return the ids of the reviewers the sign-off waits for; empty when any member may."""
+    if signoff.assigned_to_id is not None:
+        return [signoff.assigned_to_id]
+    return list(
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Agent),
+            object_pk=str(signoff.package.agent_id),
+            permission__codename=review_permission(signoff.dimension),
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _assignment(user, signoff, now) -> Standing:
+    """Return on what footing the user decides the sign-off among its assigned reviewers."""
+    dimension = signoff.dimension
+    agent = signoff.package.agent
+    assigned = _assigned_ids(signoff)
+    if not assigned:
+        return Standing(ALLOWED, "group")
+    if user.pk in assigned or (signoff.assigned_to_id is None and user.is_superuser):
+        return Standing(ALLOWED, "assigned")
+    absence = (
+        Absence.objects.filter(
+            delegate=user,
+            dimension=dimension,
+            reviewer_id__in=assigned,
+            starts_at__lte=now,
+            ends_at__gt=now,
+        )
+        .exclude(reviewer__decisions__signoff=signoff)
+        .select_related("reviewer")
+        .order_by("reviewer__username")
+        .first()
+    )
+    if absence is not None:
+        return Standing(ALLOWED, "delegate", absence.reviewer)
+    due = overdue_since(signoff)
+    if (
+        due is not None
+        and due <= now
+        and user.has_perm(f"agents.{fallback_permission(dimension)}", agent)
+    ):
+        return Standing(ALLOWED, "fallback")
+    who = "another reviewer" if signoff.assigned_to_id else "other reviewers"
+    return Standing(
+        Check(False, "not_assigned", f"This {dimension} sign-off is assigned to {who}.")
+    )
+
+
+def _member_refusal(user, dimension: str) -> Check | None:
+    """Refuse a user who is not a signed-in member of the dimension's reviewer group."""
     if not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
     if not user.groups.filter(name=dimension).exists():
         return Check(
             False, "not_reviewer", f"Only members of the {dimension} reviewer group decide it."
         )
-    if assigned_reviewers_exist(agent, dimension) and not user.has_perm(
-        f"agents.{review_permission(dimension)}", agent
-    ):
-        return Check(
-            False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
-        )
+    return None
+
+
+def _author_refusal(user, package) -> Check | None:
+    """Refuse the package's creator or submitter, and whoever owned the agent since submission."""
     if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
         return Check(False, "self_review", "You submitted this package; someone else must decide.")
-    if is_owner(user, agent) or package.owners_in_review.filter(pk=user.pk).exists():
+    if is_owner(user, package.agent) or package.owners_in_review.filter(pk=user.pk).exists():
         return Check(
             False,
             "owner_review",
@@ -75,33 +145,53 @@ def _reviewer_refusal(user, package, dimension: str) -> Check | None:
     return None
 
 
-def can_decide(user, signoff) -> Check:
-    """Return whether the user may record a decision on this sign-off, and if not, why.
+def decision_standing(user, signoff, now=None) -> Standing:
+    """Return whether the user may record a decision on this sign-off, on what footing, or why not.
 
-    Only the dimension's reviewer group decides it; where the agent has reviewers
-    assigned for the dimension, only they do. The submitter and everyone who owned
-    the agent from the package's submission on (the owners recorded on the package
-    and the current ones) never decide it; one person decides at most one dimension
-    of a package, and once.
+    Only the dimension's reviewer group decides it. Where staff reassigned it, only
+    that reviewer does; else where the agent has reviewers assigned for the
+    dimension, only they do. In their place decide the delegate of an assigned
+    reviewer during that reviewer's absence window (on their behalf), and the
+    agent's fallback reviewers of the dimension once the sign-off is overdue.
+    Whoever decides, the submitter and everyone who owned the agent from the
+    package's submission on (the owners recorded on the package and the current
+    ones) never decide it; one person decides at most one dimension of a
+    package, and once.
     """
     package = signoff.package
-    refusal = _reviewer_refusal(user, package, signoff.dimension)
-    if refusal is not None:
-        return refusal
     dimension = signoff.dimension
+    refusal = _member_refusal(user, dimension)
+    if refusal is not None:
+        return Standing(refusal)
+    standing = _assignment(user, signoff, now or timezone.now())
+    if not standing:
+        return standing
+    refusal = _author_refusal(user, package)
+    if refusal is not None:
+        return Standing(refusal)
     earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
         "signoff__dimension", flat=True
     )
     earlier = set(earlier)
     if dimension in earlier:
-        return Check(False, "already_decided", "You already decided this sign-off.")
+        return Standing(Check(False, "already_decided", "You already decided this sign-off."))
     if earlier:
-        return Check(
-            False,
-            "other_dimension",
-            f"You decided the {', '.join(sorted(earlier))} sign-off of this package already.",
+        return Standing(
+            Check(
+                False,
+                "other_dimension",
+                f"You decided the {', '.join(sorted(earlier))} sign-off of this package already.",
+            )
         )
-    return ALLOWED
+    return standing
+
+
+def can_decide(user, signoff) -> Check:
+    """Return whether the user may record a decision on this sign-off, and if not, why.
+
+    The rule is `decision_standing`'s.
+    """
+    return decision_standing(user, signoff).check
 
 
 def may_review(user, package) -> bool:
@@ -117,12 +207,22 @@ def may_review(user, package) -> bool:
 def can_approve_emergency(user, emergency, dimension: str) -> Check:
     """Return whether the user may give the emergency approval of this dimension, and if not, why.
 
-    The reviewer rules of `can_decide` for the dimension apply to the emergency's
-    package; the requester never approves it, and one person gives at most one of
-    its approvals.
+    The reviewer rules of `decision_standing` apply to the emergency's package:
+    the dimension's group, where the agent has reviewers assigned for it only
+    they, never an author or owner. The requester never approves it, and one
+    person gives at most one of its approvals.
     """
     package = emergency.package
-    refusal = _reviewer_refusal(user, package, dimension)
+    refusal = _member_refusal(user, dimension)
+    if refusal is not None:
+        return refusal
+    if assigned_reviewers_exist(package.agent, dimension) and not user.has_perm(
+        f"agents.{review_permission(dimension)}", package.agent
+    ):
+        return Check(
+            False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
+        )
+    refusal = _author_refusal(user, package)
     if refusal is not None:
         return refusal
     if emergency.requested_by_id == user.pk:

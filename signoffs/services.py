@@ -111,9 +111,20 @@ def signoff_state_from(decisions, required_approvals: int) -> SignOffState:
 
 
 def decision_record(
-    *, actor: Actor, signoff: SignOff, verdict: str, comment: str, answers: dict
+    *,
+    actor: Actor,
+    signoff: SignOff,
+    verdict: str,
+    comment: str,
+    answers: dict,
+    basis: str = "",
+    on_behalf_of=None,
 ) -> Decision:
-    """Record a decision and derive the sign-off's new state; the caller holds the package lock."""
+    """Record a decision and derive the sign-off's new state; the caller holds the package lock.
+
+    `basis` and `on_behalf_of` say on what footing the reviewer decided
+    (`signoffs.permissions.Standing`); the audit event records both.
+    """
     if verdict not in Verdict.values:
         raise InvalidInput(
             "Unknown verdict.", fields={"verdict": [f"Choose one of {', '.join(Verdict.values)}."]}
@@ -130,6 +141,7 @@ def decision_record(
         verdict=verdict,
         comment=comment,
         answers=cleaned,
+        on_behalf_of=on_behalf_of,
         auth_method=authentication.method,
         auth_time=(
             datetime.fromtimestamp(authentication.at, tz=UTC)
@@ -158,6 +170,8 @@ def decision_record(
             "answers": cleaned,
             "checklist_version": signoff.checklist.version,
             "authentication": decision_authentication(decision),
+            "basis": basis,
+            "on_behalf_of": on_behalf_of.get_username() if on_behalf_of else None,
         },
     )
     return decision
@@ -171,3 +185,8 @@ def decision_authentication(decision: Decision) -> dict:
         "acr": decision.auth_acr,
         "amr": list(decision.auth_amr),
     }
+
+
+def decision_on_behalf_of(decision: Decision) -> str:
+    """Return the username of the absent reviewer the decision was made for, or ""."""
+    return decision.on_behalf_of.get_username() if decision.on_behalf_of_id else ""

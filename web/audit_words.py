@@ -47,7 +47,13 @@ SENTENCES: dict[str, str] = {
     "package.superseded": "{package} was superseded by a newer approved version",
     "package.expired": "The approval of {package} expired",
     "package.revoked": "{package} was revoked: {reason}",
-    "signoff.decided": "{actor} {verdict} the {dimension} sign-off of {package}",
+    "signoff.decided": "{actor} {verdict} the {dimension} sign-off of {package}{footing}",
+    "signoff.reassigned": "{actor} reassigned the {dimension} sign-off of {package} to {user}",
+    "signoff.reminded": "The reviewers of the {dimension} sign-off of {package} were reminded",
+    "absence.set": (
+        "{actor} set an absence of {reviewer} ({dimension}): {delegate} decides in their place"
+    ),
+    "absence.cleared": "{actor} ended the absence of {reviewer} ({dimension})",
     "signoff.escalated": (
         "The {dimension} sign-off of {package} waited {pending_days} days "
         "(review target {sla_days} days) and was escalated"
@@ -193,6 +199,14 @@ def _words(event) -> dict[str, str]:
     )
     if "verdict" in recorded:
         words["verdict"] = VERDICT_VERBS.get(recorded["verdict"], words["verdict"])
+    if event.action == "signoff.decided":
+        words["footing"] = (
+            f" on behalf of {recorded['on_behalf_of']}"
+            if recorded.get("on_behalf_of")
+            else " as fallback reviewer"
+            if recorded.get("basis") == "fallback"
+            else ""
+        )
     if event.action == "gate.checked":
         reasons = ", ".join(recorded.get("reasons") or [])
         allowed = recorded.get("decision") == "allow"

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from agents.membership import Source, team_members_change, user_groups_change
+from agents.membership import Source, reviewer_assign, team_members_change, user_groups_change
 from agents.models import Agent, Team
 from agents.observations import observations_record
 from agents.services import agent_create, team_create
@@ -19,6 +19,7 @@ from approvals.emergency import emergency_request
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
 from config.roles import Group as Role
+from signoffs.absence import absence_set
 from signoffs.models import Dimension, Verdict
 
 DEMO_PASSWORD = "countersign-demo"  # noqa: S105 - published demo login, never production
@@ -176,6 +177,24 @@ def seed_demo() -> list[str]:
         drift_evaluate(actor=Actor.system("demo"))
 
     def in_review(agent, doc):
+        # pam1 reviews its PAM sign-off but is away: pam2 decides it on their behalf.
+        for user, permission in [("pam1", "review_pam"), ("pam2", "fallback_pam")]:
+            reviewer_assign(
+                actor=Actor.system("demo"),
+                agent=agent,
+                user=users[user],
+                permission=permission,
+                source=Source.COMMAND,
+            )
+        now = timezone.now()
+        absence_set(
+            actor=Actor.for_user(users["pam1"]),
+            reviewer=users["pam1"],
+            dimension=Dimension.PAM,
+            delegate=users["pam2"],
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=14),
+        )
         package = package_create(actor=owner, agent=agent, manifest=doc)
         package_submit(actor=owner, package=package)
         _approve_all(package, users, dimensions=(Dimension.IAM,))

@@ -8,6 +8,8 @@ in the vocabularies' words (``web.vocabulary``).
 
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from approvals.manifest import (
     CLASSIFICATION_LABELS,
     DIFF_GROUPS,
@@ -21,6 +23,7 @@ from approvals.manifest import (
 )
 from approvals.models import PackageState
 from signoffs.models import SignOffState, Verdict
+from signoffs.sla import overdue_since
 from web import vocabulary
 
 # An entry's state against the version before, and its words.
@@ -281,3 +284,11 @@ def signoff_status(package, signoff, closing) -> tuple[str, str, str]:
         return "waiting", held, why
     words = vocabulary.label("package_state", package.state).lower()
     return "waiting", "Closed", f"Closed: not decided before the version was {words}."
+
+
+def overdue(signoff):
+    """Return when a pending sign-off's review target passed, or None while within it."""
+    due = overdue_since(signoff)
+    if signoff.state != SignOffState.PENDING or due is None or due > timezone.now():
+        return None
+    return due

@@ -54,6 +54,10 @@ KNOWN_ACTIONS = (
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
     "comment.created",
+    "absence.set",
+    "absence.cleared",
+    "signoff.reassigned",
+    "signoff.reminded",
 )
 
 
@@ -230,9 +234,11 @@ def package_signoffs(package) -> list[SignOff]:
     """Return the package's sign-offs in dimension order, with decisions and checklist items."""
     signoffs = (
         SignOff.objects.filter(package=package)
-        .select_related("checklist", "carried_over_from__package")
+        .select_related("checklist", "carried_over_from__package", "assigned_to")
         .prefetch_related(
-            Prefetch("decisions", queryset=Decision.objects.select_related("reviewer")),
+            Prefetch(
+                "decisions", queryset=Decision.objects.select_related("reviewer", "on_behalf_of")
+            ),
             "checklist__items",
         )
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.api import agents, comments, emergency, evidence, packages, views
+from approvals.api import agents, comments, delegation, emergency, evidence, packages, views
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -41,6 +41,11 @@ urlpatterns = [
         f"{PACKAGE}/signoffs/<slug:dimension>/decisions",
         views.DecisionCreateView.as_view(),
         name="api-decision-create",
+    ),
+    path(
+        f"{PACKAGE}/signoffs/<slug:dimension>/reassign",
+        delegation.SignOffReassignView.as_view(),
+        name="api-signoff-reassign",
     ),
     path("agents/<slug:slug>/findings", views.FindingListView.as_view(), name="api-finding-list"),
     path(FINDING, views.FindingDetailView.as_view(), name="api-finding-detail"),

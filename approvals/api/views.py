@@ -93,8 +93,8 @@ def _package_queryset(agent: Agent):
 
 
 def _package_detail_queryset(agent: Agent):
-    decisions = Decision.objects.select_related("reviewer").order_by("created_at")
-    signoffs = SignOff.objects.select_related("checklist").prefetch_related(
+    decisions = Decision.objects.select_related("reviewer", "on_behalf_of").order_by("created_at")
+    signoffs = SignOff.objects.select_related("checklist", "assigned_to").prefetch_related(
         Prefetch("decisions", queryset=decisions)
     )
     return _package_queryset(agent).prefetch_related(Prefetch("signoffs", queryset=signoffs))
@@ -236,7 +236,9 @@ class DecisionCreateView(ApiMixin, APIView):
             **serializer.validated_data,
         )
         package_state = ApprovalPackage.objects.values_list("state", flat=True).get(pk=package.pk)
-        decision = Decision.objects.select_related("reviewer", "signoff").get(pk=decision.pk)
+        decision = Decision.objects.select_related("reviewer", "on_behalf_of", "signoff").get(
+            pk=decision.pk
+        )
         return Response(
             {
                 "decision": DecisionSerializer(decision).data,

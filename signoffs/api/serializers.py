@@ -2,21 +2,35 @@
 
 from rest_framework import serializers
 
-from signoffs.models import Decision, SignOff, Verdict
+from signoffs.models import Absence, Decision, Dimension, SignOff, Verdict
 
 
 class DecisionSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    on_behalf_of = serializers.CharField(
+        source="on_behalf_of.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The absent reviewer whose delegate made the decision; null otherwise.",
+    )
 
     class Meta:
         model = Decision
-        fields = ["id", "reviewer", "verdict", "comment", "answers", "created_at"]
+        fields = ["id", "reviewer", "on_behalf_of", "verdict", "comment", "answers", "created_at"]
         read_only_fields = fields
 
 
 class SignOffSerializer(serializers.ModelSerializer):
     checklist_version = serializers.IntegerField(source="checklist.version", read_only=True)
     carried_over = serializers.SerializerMethodField()
+    assigned_to = serializers.CharField(
+        source="assigned_to.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The reviewer staff reassigned the sign-off to; null when not reassigned.",
+    )
     decisions = DecisionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -24,6 +38,7 @@ class SignOffSerializer(serializers.ModelSerializer):
         fields = [
             "dimension",
             "state",
+            "assigned_to",
             "required_approvals",
             "checklist_version",
             "carried_over",
@@ -43,4 +58,28 @@ class DecisionInputSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text="Checklist item code -> answered yes/no.",
+    )
+
+
+class AbsenceSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    delegate = serializers.CharField(source="delegate.username", read_only=True)
+
+    class Meta:
+        model = Absence
+        fields = ["id", "reviewer", "dimension", "delegate", "starts_at", "ends_at"]
+        read_only_fields = fields
+
+
+class AbsenceInputSerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(choices=Dimension.choices)
+    delegate = serializers.CharField(max_length=150, help_text="The delegate's username.")
+    starts_at = serializers.DateTimeField(
+        required=False, help_text="When the absence starts; now when left out."
+    )
+    ends_at = serializers.DateTimeField()
+    reviewer = serializers.CharField(
+        max_length=150,
+        required=False,
+        help_text="Whose absence (staff only); the caller's own when left out.",
     )

@@ -56,6 +56,29 @@ REFUSED_BEYOND_THE_SCHEMA = [
         r"entry|parent|decision",
     ),
     ("POST /api/v1/agents/{slug}/packages/{version}/comments", 400, "invalid_mention", r"body"),
+    # An absence names users who exist, reviewers of its dimension, and a window ahead.
+    ("POST /api/v1/absences", 400, "unknown_user", r"delegate|reviewer"),
+    ("POST /api/v1/absences", 400, "not_reviewer", r"dimension|delegate"),
+    ("POST /api/v1/absences", 400, "self_delegate", r"delegate"),
+    ("POST /api/v1/absences", 400, "inactive_user", r"delegate"),
+    ("POST /api/v1/absences", 400, "invalid", r"ends_at"),
+    # A sign-off is reassigned to a user who exists and may decide it.
+    *(
+        (
+            "POST /api/v1/agents/{slug}/packages/{version}/signoffs/{dimension}/reassign",
+            400,
+            code,
+            r"user",
+        )
+        for code in (
+            "unknown_user",
+            "not_reviewer",
+            "self_review",
+            "owner_review",
+            "already_decided",
+            "other_dimension",
+        )
+    ),
 ]
 GATE_DENIES_INVALID_INPUT = {"invalid_request", "invalid_manifest", "unknown_agent"}
 

@@ -92,10 +92,11 @@ def counted(client, django_assert_num_queries, url, expected):
 # session, user, the header's groups, the visibility check, the register permission
 # (dashboard and agent list) and the page's own reads. The dashboard reads the user's own
 # agents' packages (the reviewer owns none); for an owner with packages in review also their
-# sign-offs, decisions and assigned reviewers, and their own packages' counts by state;
-# for everyone the open emergency approvals.
+# sign-offs, decisions and assigned reviewers, and their own packages' counts by state; for a
+# reviewer with a queue, the absences they cover, the queue's assigned reviewers and their own
+# fallback assignments; for everyone the open emergency approvals.
 LIST_PAGES = [
-    ("dashboard", "reviewer", 19),
+    ("dashboard", "reviewer", 22),
     ("dashboard", "owner", 22),
     ("agent-list", "owner", 9),
     ("agent-list", "reviewer", 9),

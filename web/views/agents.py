@@ -14,6 +14,7 @@ from agents.permissions import (
     can_retire,
     can_suspend,
     permission_dimension,
+    review_permission,
 )
 from agents.selectors import assignments
 from agents.services import agent_create
@@ -93,7 +94,7 @@ def agent_detail(request, slug):
         "reviewers": [
             {"dimension": permission_dimension(p), "users": users}
             for p, users in held.items()
-            if permission_dimension(p)
+            if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
         "suspenders": held[SUSPEND_PERMISSION],
     }

@@ -9,6 +9,7 @@ from agents.models import AgentStatus
 from agents.permissions import can_register
 from approvals.models import PackageState
 from web import charts, owner_home, selectors
+from web.delegation import queue_notes
 
 
 def _age(delta) -> str:
@@ -38,6 +39,7 @@ def dashboard(request):
     for signoff in queue:
         signoff.age = _age(now - (signoff.package.submitted_at or signoff.created_at))
         signoff.emergency = signoff.package_id in in_emergency
+    queue_notes(user, queue, now)
     package_counts = selectors.package_state_counts(user)
     agent_counts = selectors.agent_status_counts(user)
     may_register = bool(can_register(user))

@@ -20,7 +20,7 @@ from approvals.services import (
 from audit.permissions import can_read_audit
 from config.errors import ApplicationError, InvalidInput
 from signoffs.models import Dimension, SignOffState, Verdict
-from signoffs.permissions import can_decide
+from signoffs.permissions import can_decide, decision_standing
 from web import forms as web_forms
 from web import review, selectors
 from web.conversation import conversation, decision_thread, scope_rows_annotate
@@ -243,7 +243,8 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         decisions = list(signoff.decisions.all())
         for decision in decisions:
             decision.thread = decision_thread(talk, decision, comment_form)
-        check = can_decide(user, signoff) if in_review else None
+        standing = decision_standing(user, signoff) if in_review else None
+        check = standing.check if standing is not None else None
         form = None
         if check and signoff.state == SignOffState.PENDING:
             form = forms_by_dimension.get(signoff.dimension) or web_forms.DecisionForm(
@@ -260,6 +261,8 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
                 "form": form,
+                "standing": standing,
+                "overdue_since": review.overdue(signoff) if in_review else None,
                 # Why a member of the dimension's group may not decide it (not shown to others).
                 "refusal": check.message
                 if check is not None and not check and check.code != "not_reviewer"

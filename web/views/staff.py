@@ -24,12 +24,14 @@ from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
 from agents.selectors import assignments
 from config.errors import ApplicationError, NotPermitted
+from web.delegation import pending_signoffs
 from web.forms import errors_show
+from web.forms.absence import ReassignForm
 from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm
 from web.views.common import actor_of, agent_or_404, refused
 
 
-def _refused_unless_staff(request):
+def refused_unless_staff(request):
     check = can_administer_members(request.user)
     if not check:
         return refused(request, NotPermitted(check.message, code=check.code))
@@ -39,7 +41,7 @@ def _refused_unless_staff(request):
 @login_required
 def user_list(request):
     """List the users with their groups and teams; `q` narrows by username."""
-    denied = _refused_unless_staff(request)
+    denied = refused_unless_staff(request)
     if denied:
         return denied
     query = request.GET.get("q", "").strip()[:150]
@@ -57,7 +59,7 @@ def user_list(request):
 @login_required
 def user_edit(request, pk):
     """Change a user's groups and teams."""
-    denied = _refused_unless_staff(request)
+    denied = refused_unless_staff(request)
     if denied:
         return denied
     member = get_object_or_404(get_user_model(), pk=pk)
@@ -92,13 +94,20 @@ def user_edit(request, pk):
     )
 
 
-def _reviewers_page(request, agent, form, status=200):
+def reviewers_page(request, agent, form=None, status=200, reassign_form=None):
+    """Render the agent's reviewers page with its assignment and reassignment forms."""
     held = assignments(agent)
     rows = [
         {"permission": permission, "label": label, "users": held[permission]}
         for permission, label in ASSIGNABLE_PERMISSIONS.items()
     ]
-    context = {"agent": agent, "rows": rows, "form": form}
+    context = {
+        "agent": agent,
+        "rows": rows,
+        "form": form or AssignmentForm(),
+        "reassign_form": reassign_form or ReassignForm(prefix="reassign"),
+        "pending": pending_signoffs(agent),
+    }
     return render(request, "agents/reviewers.html", context, status=status)
 
 
@@ -106,7 +115,7 @@ def _reviewers_page(request, agent, form, status=200):
 def agent_reviewers(request, slug):
     """Show and assign the agent's reviewers (review_<dimension>) and who may suspend it."""
     agent = agent_or_404(request, slug)
-    denied = _refused_unless_staff(request)
+    denied = refused_unless_staff(request)
     if denied:
         return denied
     form = AssignmentForm(request.POST or None)
@@ -131,19 +140,19 @@ def agent_reviewers(request, slug):
                 else f"{user.username} already holds this assignment.",
             )
             return redirect("agent-reviewers", slug=agent.slug)
-    return _reviewers_page(request, agent, form, status=400 if form.errors else 200)
+    return reviewers_page(request, agent, form, status=400 if form.errors else 200)
 
 
 @require_POST
 @login_required
 def agent_reviewer_unassign(request, slug):
     agent = agent_or_404(request, slug)
-    denied = _refused_unless_staff(request)
+    denied = refused_unless_staff(request)
     if denied:
         return denied
     form = UnassignForm(request.POST)
     if not form.is_valid():
-        return _reviewers_page(request, agent, AssignmentForm(), status=400)
+        return reviewers_page(request, agent, AssignmentForm(), status=400)
     user, permission = form.cleaned_data["user"], form.cleaned_data["permission"]
     removed = reviewer_unassign(
         actor=actor_of(request), agent=agent, user=user, permission=permission, source=Source.PAGE

@@ -1,0 +1,165 @@
+"""Out-of-office: a reviewer's absence window and the delegate who decides in their place.
+
+During the window the delegate decides the sign-offs assigned to the absent
+reviewer (`signoffs.permissions.decision_standing`), every rule of who may
+decide still applied to the delegate. Each change is audited in its own
+transaction:
+
+- `absence.set`, target the absence, `before`/`after` {"delegate", "starts_at",
+  "ends_at"}, data {"reviewer", "dimension", "delegate"};
+- `absence.cleared`, target the absence, `before` as above, data {"reviewer",
+  "dimension"}.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from config.errors import InvalidInput, NotFound, NotPermitted
+from signoffs.models import Absence, Dimension
+
+ABSENCE_SET = "absence.set"
+ABSENCE_CLEARED = "absence.cleared"
+# A window longer than this is a reassignment, not an absence.
+MAX_ABSENCE = timedelta(days=366)
+
+
+def _refuse(field: str, message: str, code: str = "invalid") -> InvalidInput:
+    return InvalidInput(message, code=code, fields={field: [message]})
+
+
+def can_manage_absence(user, reviewer) -> bool:
+    """Reviewers set their own absence; staff set anyone's."""
+    return bool(
+        user.is_authenticated and user.is_active and (user.is_staff or user.pk == reviewer.pk)
+    )
+
+
+def _window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    if ends_at <= starts_at:
+        raise _refuse("ends_at", "The absence must end after it starts.")
+    if ends_at <= now:
+        raise _refuse("ends_at", "The absence must end in the future.")
+    if ends_at - starts_at > MAX_ABSENCE:
+        raise _refuse(
+            "ends_at", "An absence lasts at most a year; ask staff to reassign the reviews."
+        )
+
+
+def _check_people(reviewer, delegate, dimension: str) -> None:
+    if dimension not in Dimension.values:
+        raise _refuse("dimension", f"Choose one of {', '.join(Dimension.values)}.")
+    if not reviewer.groups.filter(name=dimension).exists():
+        raise _refuse(
+            "dimension",
+            f"{reviewer.get_username()} is not in the {dimension} reviewer group.",
+            "not_reviewer",
+        )
+    if delegate.pk == reviewer.pk:
+        raise _refuse("delegate", "Choose someone else as your delegate.", "self_delegate")
+    if not delegate.is_active:
+        raise _refuse("delegate", f"{delegate.get_username()} is deactivated.", "inactive_user")
+    if not delegate.groups.filter(name=dimension).exists():
+        raise _refuse(
+            "delegate",
+            f"{delegate.get_username()} is not in the {dimension} reviewer group; "
+            "only its members decide the dimension.",
+            "not_reviewer",
+        )
+
+
+def _state(absence: Absence) -> dict:
+    return {
+        "delegate": absence.delegate.get_username(),
+        "starts_at": absence.starts_at.isoformat(),
+        "ends_at": absence.ends_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def absence_set(
+    *,
+    actor: Actor,
+    reviewer,
+    dimension: str,
+    delegate,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> Absence:
+    """Set the reviewer's absence window for a dimension and its delegate, replacing any earlier.
+
+    The delegate must be an active member of the dimension's reviewer group;
+    whether they may decide a given package is decided when they decide.
+    """
+    if actor.user is None or not can_manage_absence(actor.user, reviewer):
+        raise NotPermitted("Reviewers set their own absence; staff set anyone's.")
+    _check_people(reviewer, delegate, dimension)
+    _window(starts_at, ends_at, timezone.now())
+    absence = (
+        Absence.objects.select_for_update()
+        .select_related("delegate")
+        .filter(reviewer=reviewer, dimension=dimension)
+        .first()
+    )
+    before = _state(absence) if absence else None
+    if absence is None:
+        absence = Absence(reviewer=reviewer, dimension=dimension)
+    absence.delegate, absence.starts_at, absence.ends_at = delegate, starts_at, ends_at
+    absence.save()
+    audit_record(
+        actor=actor,
+        action=ABSENCE_SET,
+        target=absence,
+        before=before,
+        after=_state(absence),
+        data={
+            "reviewer": reviewer.get_username(),
+            "dimension": dimension,
+            "delegate": delegate.get_username(),
+        },
+    )
+    return absence
+
+
+@transaction.atomic
+def absence_clear(*, actor: Actor, absence: Absence) -> None:
+    """End the absence now: the delegate no longer decides for the reviewer."""
+    absence = (
+        Absence.objects.select_for_update()
+        .select_related("reviewer", "delegate")
+        .filter(pk=absence.pk)
+        .first()
+    )
+    if absence is None:
+        raise NotFound("No such absence.")
+    if actor.user is None or not can_manage_absence(actor.user, absence.reviewer):
+        raise NotPermitted("Reviewers clear their own absence; staff clear anyone's.")
+    before = _state(absence)
+    audit_record(
+        actor=actor,
+        action=ABSENCE_CLEARED,
+        target=absence,
+        before=before,
+        data={"reviewer": absence.reviewer.get_username(), "dimension": absence.dimension},
+    )
+    absence.delete()
+
+
+def absences_visible(user) -> QuerySet:
+    """Return the absences the user may see: staff all, others their own and those they cover."""
+    absences = Absence.objects.select_related("reviewer", "delegate").order_by(
+        "reviewer__username", "dimension"
+    )
+    if user.is_staff:
+        return absences
+    return absences.filter(Q(reviewer=user) | Q(delegate=user))
+
+
+def absences_covered(user, now=None) -> QuerySet:
+    """Return the absences in whose window the user decides for the absent reviewer now."""
+    now = now or timezone.now()
+    return Absence.objects.filter(delegate=user, starts_at__lte=now, ends_at__gt=now)

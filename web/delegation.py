@@ -1,0 +1,85 @@
+"""What the queue and the package page say about delegation, fallback and reassignment."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+from guardian.models import UserObjectPermission
+
+from agents.models import Agent
+from agents.permissions import fallback_permission
+from approvals.models import PackageState
+from signoffs.absence import absences_covered
+from signoffs.models import Dimension, SignOff, SignOffState
+from signoffs.permissions import reviewers_assigned
+from signoffs.sla import overdue_since
+
+
+def _fallbacks_of(user, agent_ids) -> set[tuple[int, str]]:
+    codenames = {fallback_permission(dimension): dimension for dimension in Dimension.values}
+    rows = UserObjectPermission.objects.filter(
+        user=user,
+        content_type=ContentType.objects.get_for_model(Agent),
+        object_pk__in=[str(pk) for pk in agent_ids],
+        permission__codename__in=list(codenames),
+    ).values_list("object_pk", "permission__codename")
+    return {(int(pk), codenames[codename]) for pk, codename in rows}
+
+
+def queue_notes(user, signoffs, now=None) -> None:
+    """Give each queued sign-off its `notes`: on whose behalf, or as fallback, the user decides.
+
+    Three queries whatever the number of sign-offs, none for an empty queue.
+    """
+    if not signoffs:
+        return
+    now = now or timezone.now()
+    covered = {
+        (absence.reviewer_id, absence.dimension): absence.reviewer.get_username()
+        for absence in absences_covered(user, now).select_related("reviewer")
+    }
+    agent_ids = {signoff.package.agent_id for signoff in signoffs}
+    assigned = reviewers_assigned(agent_ids)
+    fallbacks = _fallbacks_of(user, agent_ids)
+    for signoff in signoffs:
+        key = (signoff.package.agent_id, signoff.dimension)
+        notes = []
+        if signoff.assigned_to_id == user.pk:
+            notes.append("reassigned to you")
+        waiting = (
+            [signoff.assigned_to_id]
+            if signoff.assigned_to_id
+            else [reviewer.pk for reviewer in assigned.get(key, [])]
+        )
+        notes += [
+            f"on behalf of {covered[(reviewer, signoff.dimension)]}"
+            for reviewer in waiting
+            if (reviewer, signoff.dimension) in covered
+        ]
+        due = overdue_since(signoff)
+        if key in fallbacks and due is not None and due <= now:
+            notes.append(f"fallback: overdue since {due:%Y-%m-%d}")
+        signoff.notes = notes
+
+
+def pending_signoffs(agent) -> list:
+    """Return the pending sign-offs of the agent's package in review, each with `waiting_for`
+    (usernames) and `overdue_since` (None while within the target)."""
+    signoffs = list(
+        SignOff.objects.filter(
+            package__agent=agent,
+            package__state=PackageState.IN_REVIEW,
+            state=SignOffState.PENDING,
+        )
+        .select_related("package", "assigned_to")
+        .order_by("package__version", "dimension")
+    )
+    assigned = reviewers_assigned([agent.pk])
+    now = timezone.now()
+    for signoff in signoffs:
+        if signoff.assigned_to_id:
+            signoff.waiting_for = [signoff.assigned_to.get_username()]
+        else:
+            users = assigned.get((agent.pk, signoff.dimension), [])
+            signoff.waiting_for = [user.get_username() for user in users]
+        due = overdue_since(signoff)
+        signoff.overdue_since = due if due is not None and due <= now else None
+    return signoffs
