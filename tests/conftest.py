@@ -54,7 +54,7 @@ def audit_triggers_around_flush(request):
 
 @pytest.fixture
 def checklists(db):
-    from signoffs.services import checklists_load
+    from approvals.checklists import checklists_load
 
     return checklists_load(actor=Actor.system("tests"))
 
