@@ -67,6 +67,7 @@ def _signoff(signoff: SignOff) -> dict:
             "text": item.text,
             "controls": item.controls,
             "required": item.required,
+            "covers": item.covers,
         }
         for item in checklist.items.all()
     }
@@ -75,6 +76,10 @@ def _signoff(signoff: SignOff) -> dict:
         "dimension": signoff.dimension,
         "state": signoff.state,
         "required_approvals": signoff.required_approvals,
+        "required_items": [
+            item.code for item in checklist.items.all() if signoff.item_required(item)
+        ],
+        "review_reason": signoff.review_reason,
         "checklist": {
             "dimension": checklist.dimension,
             "version": checklist.version,
@@ -111,6 +116,7 @@ def _package(package: ApprovalPackage) -> dict:
             "risk_tier": package.risk_tier,
             "is_recertification": package.is_recertification,
             "carried_over": package.carried_over,
+            "review_plan": package.review_plan,
             "base_version": package.base.version if package.base_id else None,
             "created_by": package.created_by.get_username(),
             "created_at": _time(package.created_at),
@@ -223,6 +229,7 @@ def summary_html(
                     "state": SignOffState(signoff["state"]).label,
                     "verdict": Verdict(decision["verdict"]).label if decision else "",
                     "carried_from": carried["package_version"] if carried else None,
+                    "review_reason": signoff["review_reason"],
                     "decision": decision,
                     "controls": controls,
                     "eligibility": eligible.get(decision["id"]) if decision else None,

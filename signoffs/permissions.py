@@ -1,11 +1,12 @@
 """Who may decide a sign-off (docs/design.md, rules 2 and 3)."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from guardian.models import UserObjectPermission
 
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check, is_owner, review_permission
-from signoffs.models import Decision, Dimension
+from signoffs.models import Decision, Dimension, SignOff
 
 __all__ = ["assigned_reviewers_exist", "can_decide", "may_review", "review_permission"]
 
@@ -38,6 +39,14 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
     return assigned
 
 
+def package_decisions(package):
+    """Return the decisions the package stands on: its own and those its sign-offs carry over."""
+    carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False).values(
+        "carried_over_from"
+    )
+    return Decision.objects.filter(Q(signoff__package=package) | Q(signoff__in=carried))
+
+
 def can_decide(user, signoff) -> Check:
     """Return whether the user may record a decision on this sign-off, and if not, why.
 
@@ -45,7 +54,7 @@ def can_decide(user, signoff) -> Check:
     assigned for the dimension, only they do. The submitter and everyone who owned
     the agent from the package's submission on (the owners recorded on the package
     and the current ones) never decide it; one person decides at most one dimension
-    of a package, and once.
+    of a package, and once; a decision carried over from an earlier version counts.
     """
     package = signoff.package
     agent = package.agent
@@ -70,10 +79,8 @@ def can_decide(user, signoff) -> Check:
             "owner_review",
             "Whoever owned the agent since this package's submission never signs it off.",
         )
-    earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
-        "signoff__dimension", flat=True
-    )
-    earlier = set(earlier)
+    mine = package_decisions(package).filter(reviewer=user)
+    earlier = set(mine.values_list("signoff__dimension", flat=True))
     if dimension in earlier:
         return Check(False, "already_decided", "You already decided this sign-off.")
     if earlier:
@@ -90,6 +97,6 @@ def may_review(user, package) -> bool:
 
     Making such a user an owner would change who may review the package.
     """
-    if Decision.objects.filter(signoff__package=package, reviewer=user).exists():
+    if package_decisions(package).filter(reviewer=user).exists():
         return True
     return any(can_decide(user, signoff) for signoff in package.signoffs.all())

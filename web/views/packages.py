@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from agents.permissions import can_edit
+from approvals.depth import LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import (
@@ -245,6 +246,7 @@ def _review_context(request, package, forms_by_dimension=None):
                 signoff=signoff, prefix=signoff.dimension
             )
         css, badge, why = review.signoff_status(package, signoff, closing)
+        items = signoff.checklist.items.all()
         cards.append(
             {
                 "signoff": signoff,
@@ -254,6 +256,9 @@ def _review_context(request, package, forms_by_dimension=None):
                 "why": why,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
+                "carried": signoff.state == SignOffState.CARRIED_OVER,
+                "required": [item.code for item in items if signoff.item_required(item)],
+                "optional": [item.code for item in items if not signoff.item_required(item)],
                 "form": form,
                 # Why a member of the dimension's group may not decide it (not shown to others).
                 "refusal": check.message
@@ -261,6 +266,10 @@ def _review_context(request, package, forms_by_dimension=None):
                 else "",
             }
         )
+    depth = (
+        package.review_plan.get("depth")
+        or review_depth(tier=package.risk_tier, manifest=package.manifest).as_dict()
+    )
     diff = package.diff or {}
     diff_base = (
         package.base if package.state != PackageState.DRAFT else last_approved(package.agent)
@@ -274,6 +283,10 @@ def _review_context(request, package, forms_by_dimension=None):
         "diff": diff,
         "diff_base": diff_base,
         "cards": cards,
+        "carried_cards": [card for card in cards if card["carried"]],
+        "plan": package.review_plan,
+        "depth": depth,
+        "light_path": depth["rule"] == LIGHT,
         "my_forms": [card for card in cards if card["form"]],
         "closed_by": closing,
         # The page's wording follows the state; the template tests these, not state strings.
