@@ -155,11 +155,11 @@ def signoffs_open(
     checklists = {dim: checklist_current(dim) for dim in Dimension.values}
     plan = review_plan(package=package, base=base, diff=diff, checklists=checklists)
     depth = review_depth(tier=package.risk_tier, manifest=package.manifest)
-    carried = (
-        {s.dimension: _decided(s) for s in base.signoffs.select_related("carried_over_from")}
-        if plan.carry
-        else {}
-    )
+    carried = {
+        s.dimension: _decided(s)
+        for s in (base.signoffs.select_related("carried_over_from") if plan.carry else ())
+        if s.dimension in plan.carry
+    }
     SignOff.objects.bulk_create(
         SignOff(
             package=package,
