@@ -41,7 +41,7 @@ class ChecklistItem(models.Model):
     order = models.PositiveIntegerField(default=0)
     # The manifest field paths the item reads (``scope.tools[].access``), expanded and
     # validated when the checklist is loaded: a change to one re-opens the item's dimension.
-    covers = models.JSONField(default=list, blank=True)
+    covers = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["checklist", "order", "code"]
@@ -82,7 +82,7 @@ class SignOff(models.Model):
     # the package's tier; None: the items the checklist itself marks required.
     required_items = models.JSONField(null=True, blank=True)
     # Why this sign-off is open or carried over in this version, in words.
-    review_reason = models.TextField(blank=True)
+    review_reason = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
