@@ -75,3 +75,21 @@ def test_a_draft_shows_the_depth_it_would_get(client, workflow, agent, owner):
     dom = page(client, owner, draft)
     assert dom.find(data_testid="review-depth").text() == "Full review"
     assert "(if submitted as it is)" in dom.find(data_testid="why-review").text()
+
+
+def test_the_queue_leaves_out_a_version_whose_carried_signoff_the_user_decided(
+    client, workflow, agent, reviewers
+):
+    from django.contrib.auth.models import Group
+
+    from web.selectors import packages_awaiting
+
+    first = workflow.approve(agent)
+    both = reviewers["iam"][0]  # decided IAM of v1
+    both.groups.add(Group.objects.get(name="compliance"))
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    assert not packages_awaiting(both).filter(package=second).exists()
+    other = reviewers["compliance"][1]
+    assert [s.dimension for s in packages_awaiting(other).filter(package=second)] == ["compliance"]
