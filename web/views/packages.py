@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from agents.permissions import can_edit
-from approvals.depth import LIGHT, review_depth
+from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import (
@@ -266,9 +266,16 @@ def _review_context(request, package, forms_by_dimension=None):
                 else "",
             }
         )
-    depth = (
-        package.review_plan.get("depth")
-        or review_depth(tier=package.risk_tier, manifest=package.manifest).as_dict()
+    # A draft shows the depth it would get; a submitted version the one it was given.
+    depth = package.review_plan.get("depth") or (
+        review_depth(tier=package.risk_tier, manifest=package.manifest).as_dict()
+        if package.state == PackageState.DRAFT
+        else {
+            "tier": package.risk_tier,
+            "rule": FULL,
+            "explanation": "This version records no review depth: every item its checklist "
+            "marks required is needed.",
+        }
     )
     diff = package.diff or {}
     diff_base = (
