@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agents.vocabulary import RiskTier, ranks
 from approvals.checklists import change_fields, covering_items
 from approvals.depth import review_depth
-from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff
+from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff, diff_manifests
 from approvals.models import ApprovalPackage, PackageState
 from approvals.policy import required_approvals
 from signoffs.models import Checklist, Dimension, SignOff, SignOffState
@@ -135,6 +135,18 @@ def review_plan(
     if not plan.reopen:  # a change nobody would re-read: everyone reads it
         return _all(FULL, f"No checklist item covers {', '.join(fields)}.", fields)
     return plan
+
+
+def review_plan_preview(package: ApprovalPackage) -> ReviewPlan:
+    """Return the plan a draft would get if it were submitted now; nothing is written."""
+    base = (
+        ApprovalPackage.objects.filter(agent_id=package.agent_id, approved_at__isnull=False)
+        .order_by("-version")
+        .first()
+    )
+    diff = diff_manifests(base.manifest if base else None, package.manifest)
+    checklists = {dim: checklist_current(dim) for dim in Dimension.values}
+    return review_plan(package=package, base=base, diff=diff, checklists=checklists)
 
 
 def _decided(signoff: SignOff) -> SignOff:

@@ -93,3 +93,18 @@ def test_the_queue_leaves_out_a_version_whose_carried_signoff_the_user_decided(
     assert not packages_awaiting(both).filter(package=second).exists()
     other = reviewers["compliance"][1]
     assert [s.dimension for s in packages_awaiting(other).filter(package=second)] == ["compliance"]
+
+
+def test_a_draft_says_which_teams_would_review_it_again(client, workflow, agent, owner):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["credentials"]["max_ttl_seconds"] = 3600
+    draft = workflow.create(agent, doc)
+    dom = page(client, owner, draft)
+    assert dom.find(data_testid="plan-preview").text() == (
+        "If submitted as it is: PAM would review it again; IAM, Security, Compliance "
+        "would carry over."
+    )
+    assert dom.find(data_testid="review-plan").text() == (
+        "This version changes credentials.max_ttl_seconds against v1."
+    )

@@ -11,6 +11,7 @@ from agents.permissions import can_edit
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
+from approvals.rereview import review_plan_preview
 from approvals.services import (
     last_approved,
     package_create,
@@ -291,7 +292,8 @@ def _review_context(request, package, forms_by_dimension=None):
         "diff_base": diff_base,
         "cards": cards,
         "carried_cards": [card for card in cards if card["carried"]],
-        "plan": package.review_plan,
+        "plan": package.review_plan
+        or (review_plan_preview(package).as_dict() if package.state == PackageState.DRAFT else {}),
         "depth": depth,
         "light_path": depth["rule"] == LIGHT,
         "my_forms": [card for card in cards if card["form"]],
