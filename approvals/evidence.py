@@ -214,6 +214,7 @@ def summary_html(
 ) -> str:
     """Return the human-readable summary an auditor opens first."""
     eligible = {row["decision"]: row for row in eligibility["decisions"]}
+    rereview = record["package"]["base_version"] is not None
     rows = []
     for signoff in signoffs:
         carried = signoff["carried_over_from"]
@@ -229,7 +230,8 @@ def summary_html(
                     "state": SignOffState(signoff["state"]).label,
                     "verdict": Verdict(decision["verdict"]).label if decision else "",
                     "carried_from": carried["package_version"] if carried else None,
-                    "review_reason": signoff["review_reason"],
+                    # Why it re-opened or carried over; a first version has nothing to say.
+                    "review_reason": signoff["review_reason"] if rereview else "",
                     "decision": decision,
                     "controls": controls,
                     "eligibility": eligible.get(decision["id"]) if decision else None,
