@@ -214,7 +214,6 @@ def summary_html(
 ) -> str:
     """Return the human-readable summary an auditor opens first."""
     eligible = {row["decision"]: row for row in eligibility["decisions"]}
-    rereview = record["package"]["base_version"] is not None
     rows = []
     for signoff in signoffs:
         carried = signoff["carried_over_from"]
@@ -230,8 +229,6 @@ def summary_html(
                     "state": SignOffState(signoff["state"]).label,
                     "verdict": Verdict(decision["verdict"]).label if decision else "",
                     "carried_from": carried["package_version"] if carried else None,
-                    # Why it re-opened or carried over; a first version has nothing to say.
-                    "review_reason": signoff["review_reason"] if rereview else "",
                     "decision": decision,
                     "controls": controls,
                     "eligibility": eligible.get(decision["id"]) if decision else None,
@@ -243,6 +240,12 @@ def summary_html(
         "state": PackageState(record["package"]["state"]).label,
         "risk_tier": RiskTier(record["package"]["risk_tier"]).label,
         "signoff_rows": rows,
+        # Why each sign-off re-opened or carried over; a first version has nothing to say.
+        "review_reasons": [
+            (Dimension(signoff["dimension"]).label, signoff["review_reason"])
+            for signoff in signoffs
+            if signoff["review_reason"] and record["package"]["base_version"] is not None
+        ],
         "changes": [
             {
                 **change,
