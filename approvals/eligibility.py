@@ -16,8 +16,8 @@ user was eligible to decide the dimension of the package (the rules of
 3. they had neither created nor submitted the package, nor owned the agent since
    its submission (the package's recorded owners in review and the agent's
    owners), and
-4. they had not decided a sign-off of the package before (this dimension: once;
-   another one: one dimension per person).
+4. they had not decided a sign-off of the package before, carried-over ones
+   included (this dimension: once; another one: one dimension per person).
 
 Groups and assignments at the moment come from `agents.selectors.MembershipHistory`:
 a user's last recorded change before the moment, else their first one after it,
@@ -37,6 +37,7 @@ from agents.permissions import fallback_permission, review_permission
 from agents.selectors import MembershipHistory
 from audit.models import AuditEvent
 from signoffs.models import Decision
+from signoffs.permissions import package_decisions
 from signoffs.sla import overdue_since
 
 RULE = (
@@ -109,7 +110,7 @@ class Eligibility:
                 excluded[user_id] = "not_assigned"
         owners = set(package.owners_in_review.values_list("pk", flat=True))
         owners |= set(package.agent.owners.values_list("pk", flat=True))
-        earlier = Decision.objects.filter(signoff__package=package).exclude(pk=decision.pk)
+        earlier = package_decisions(package).exclude(pk=decision.pk)
         for user_id in candidates:
             if user_id in excluded:
                 continue

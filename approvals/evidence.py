@@ -69,6 +69,7 @@ def _signoff(signoff: SignOff) -> dict:
             "text": item.text,
             "controls": item.controls,
             "required": item.required,
+            "covers": item.covers,
         }
         for item in checklist.items.all()
     }
@@ -77,6 +78,10 @@ def _signoff(signoff: SignOff) -> dict:
         "dimension": signoff.dimension,
         "state": signoff.state,
         "required_approvals": signoff.required_approvals,
+        "required_items": [
+            item.code for item in checklist.items.all() if signoff.item_required(item)
+        ],
+        "review_reason": signoff.review_reason,
         "checklist": {
             "dimension": checklist.dimension,
             "version": checklist.version,
@@ -160,6 +165,7 @@ def _package(package: ApprovalPackage) -> dict:
             "risk_tier": package.risk_tier,
             "is_recertification": package.is_recertification,
             "carried_over": package.carried_over,
+            "review_plan": package.review_plan,
             "base_version": package.base.version if package.base_id else None,
             "created_by": package.created_by.get_username(),
             "created_at": _time(package.created_at),
@@ -298,6 +304,12 @@ def summary_html(
         else "",
         "risk_tier": RiskTier(record["package"]["risk_tier"]).label,
         "signoff_rows": rows,
+        # Why each sign-off re-opened or carried over; a first version has nothing to say.
+        "review_reasons": [
+            (Dimension(signoff["dimension"]).label, signoff["review_reason"])
+            for signoff in signoffs
+            if signoff["review_reason"] and record["package"]["base_version"] is not None
+        ],
         "changes": [
             {
                 **change,

@@ -11,14 +11,15 @@ from agents.services import agent_fields_from_manifest, manifest_team_check, ref
 from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
-from approvals.policy import approval_lifetime, kill_switch_problem, required_approvals
+from approvals.policy import approval_lifetime, kill_switch_problem
+from approvals.rereview import signoffs_open
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from outbox.services import notify
-from signoffs.models import Dimension, SignOff, SignOffState
+from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
-from signoffs.services import checklist_current, decision_on_behalf_of, decision_record
+from signoffs.services import decision_on_behalf_of, decision_record
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -192,8 +193,9 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     """Submit a draft for review.
 
     A version that only narrows the approved version's scope or rewords its
-    narrative carries its sign-offs over; any expansion or commitment change
-    opens a full review.
+    narrative carries its sign-offs over; an expansion or commitment change
+    re-opens the dimensions whose checklist items cover the changed fields,
+    and the others carry over (``approvals.rereview``).
     """
     package = _lock(package)
     agent = package.agent
@@ -224,24 +226,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         .exclude(pk=package.pk)
     ):
         _close(actor, pending, PackageState.SUPERSEDED, f"Superseded by v{package.version}.")
-    carry = (
-        base is not None
-        and base.state == PackageState.APPROVED
-        and not package.is_recertification
-        and diff.keeps_approval
-    )
-    base_signoffs = {s.dimension: s for s in base.signoffs.all()} if carry else {}
-    SignOff.objects.bulk_create(
-        SignOff(
-            package=package,
-            dimension=dimension,
-            checklist=checklist_current(dimension),
-            required_approvals=required_approvals(package.risk_tier, dimension),
-            state=SignOffState.CARRIED_OVER if carry else SignOffState.PENDING,
-            carried_over_from=base_signoffs.get(dimension),
-        )
-        for dimension in Dimension.values
-    )
+    plan = signoffs_open(package=package, base=base, diff=diff)
     audit_record(
         actor=actor,
         action="package.submitted",
@@ -250,12 +235,14 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         package_version=package.version,
         before={"state": before},
         after=package_summary(package),
-        data={"base_version": base.version if base else None, "diff": package.diff},
+        data={
+            "base_version": base.version if base else None,
+            "diff": package.diff,
+            "review_plan": package.review_plan,
+        },
     )
     notify("package.submitted", package=package)
-    if carry:
-        package.carried_over = True
-        package.save(update_fields=["carried_over"])
+    if plan.carry:
         audit_record(
             actor=actor,
             action="package.signoffs_carried_over",
@@ -266,8 +253,12 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
                 "from_version": base.version,
                 "narrowings": package.diff["narrowings"],
                 "narrative": package.diff["narrative"],
+                **plan.as_dict(),
             },
         )
+    if not plan.reopen:
+        package.carried_over = True
+        package.save(update_fields=["carried_over"])
         _approve(actor, package, now, expires_at=base.expires_at)
     agent_refresh_status(agent=agent)
     return package
@@ -396,9 +387,20 @@ def signoff_decide(
         _decide(actor, package, PackageState.CHANGES_REQUESTED, now, comment)
         notify("package.changes_requested", package=package)
     elif states <= {SignOffState.APPROVED, SignOffState.CARRIED_OVER}:
-        _approve(actor, package, now)
+        _approve(actor, package, now, expires_at=_carried_expiry(package, now))
     agent_refresh_status(agent=package.agent)
     return decision
+
+
+def _carried_expiry(package: ApprovalPackage, now):
+    """Return when a partly carried-over approval expires: no later than the one it carries.
+
+    Dimensions carried over were not re-read, so a targeted review does not
+    move the re-certification date; None when every dimension was reviewed.
+    """
+    if package.base_id is None or not package.review_plan.get("carried_over"):
+        return None
+    return min(package.base.expires_at, now + approval_lifetime(package))
 
 
 def _decide(actor, package, target: PackageState, now, reason: str) -> None:

@@ -31,10 +31,10 @@ from agents.membership import team_members_change  # noqa: E402
 from agents.models import Team  # noqa: E402
 from agents.services import team_create  # noqa: E402
 from approvals import manifest as manifests  # noqa: E402
+from approvals.checklists import checklists_load  # noqa: E402
 from audit.actors import Actor  # noqa: E402
 from audit.chain import GENESIS_HASH, STORED_COLUMNS, event_hash, format_time  # noqa: E402
 from signoffs.models import Checklist  # noqa: E402
-from signoffs.services import checklists_load  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples"
 VERSIONS = 5

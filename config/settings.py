@@ -257,6 +257,20 @@ COUNTERSIGN = {
         "medium": {"iam": 1, "pam": 1, "security": 1, "compliance": 1},
         "low": {"iam": 1, "pam": 1, "security": 1, "compliance": 1},
     },
+    # Review depth by risk tier: the checklist items, by dimension, that an agent on
+    # the light path (every scope entry read-only, none privileged, no break-glass)
+    # may leave unticked; PAM then attests there is no privileged pathway (PAM-1)
+    # with a shorter list. High and critical always keep every item (approvals.depth).
+    "REVIEW_DEPTH": {
+        "critical": {},
+        "high": {},
+        "medium": {},
+        "low": {
+            "pam": ["PAM-2", "PAM-4", "PAM-5"],
+            "security": ["SEC-3", "SEC-6"],
+            "compliance": ["CMP-5", "CMP-6"],
+        },
+    },
     # High and critical packages need a kill-switch test this recent.
     "KILL_SWITCH_TEST_MAX_AGE_DAYS": env_int("KILL_SWITCH_TEST_MAX_AGE_DAYS", 90),
     # Audit events are never deleted by the application; this is the period

@@ -39,6 +39,9 @@ class ChecklistItem(models.Model):
     controls = models.JSONField(default=list, help_text="Framework control identifiers cited.")
     required = models.BooleanField(default=True)
     order = models.PositiveIntegerField(default=0)
+    # The manifest field paths the item reads (``scope.tools[].access``), expanded and
+    # validated when the checklist is loaded: a change to one re-opens the item's dimension.
+    covers = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["checklist", "order", "code"]
@@ -84,6 +87,11 @@ class SignOff(models.Model):
         on_delete=models.PROTECT,
         related_name="signoffs_reassigned",
     )
+    # The item codes an approval must tick, fixed at submission by the review depth of
+    # the package's tier; None: the items the checklist itself marks required.
+    required_items = models.JSONField(null=True, blank=True)
+    # Why this sign-off is open or carried over in this version, in words.
+    review_reason = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +105,12 @@ class SignOff(models.Model):
 
     def __str__(self):
         return f"{self.package} {self.dimension}: {self.state}"
+
+    def item_required(self, item: ChecklistItem) -> bool:
+        """Return whether approving this sign-off needs the item ticked."""
+        if self.required_items is None:
+            return item.required
+        return item.code in self.required_items
 
 
 class Verdict(models.TextChoices):

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
@@ -14,7 +15,7 @@ from agents.permissions import (
     is_owner,
     review_permission,
 )
-from signoffs.models import Absence, Decision, Dimension
+from signoffs.models import Absence, Decision, Dimension, SignOff
 from signoffs.sla import overdue_since
 
 __all__ = [
@@ -53,6 +54,14 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
         key = (int(row.object_pk), codenames[row.permission.codename])
         assigned.setdefault(key, []).append(row.user)
     return assigned
+
+
+def package_decisions(package):
+    """Return the decisions the package stands on: its own and those its sign-offs carry over."""
+    carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False).values(
+        "carried_over_from"
+    )
+    return Decision.objects.filter(Q(signoff__package=package) | Q(signoff__in=carried))
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,7 @@ def decision_standing(user, signoff, now=None) -> Standing:
     Whoever decides, the submitter and everyone who owned the agent from the
     package's submission on (the owners recorded on the package and the current
     ones) never decide it; one person decides at most one dimension of a
-    package, and once.
+    package, and once; a decision carried over from an earlier version counts.
     """
     package = signoff.package
     dimension = signoff.dimension
@@ -169,10 +178,8 @@ def decision_standing(user, signoff, now=None) -> Standing:
     refusal = _author_refusal(user, package)
     if refusal is not None:
         return Standing(refusal)
-    earlier = Decision.objects.filter(signoff__package=package, reviewer=user).values_list(
-        "signoff__dimension", flat=True
-    )
-    earlier = set(earlier)
+    mine = package_decisions(package).filter(reviewer=user)
+    earlier = set(mine.values_list("signoff__dimension", flat=True))
     if dimension in earlier:
         return Standing(Check(False, "already_decided", "You already decided this sign-off."))
     if earlier:
@@ -199,7 +206,7 @@ def may_review(user, package) -> bool:
 
     Making such a user an owner would change who may review the package.
     """
-    if Decision.objects.filter(signoff__package=package, reviewer=user).exists():
+    if package_decisions(package).filter(reviewer=user).exists():
         return True
     return any(can_decide(user, signoff) for signoff in package.signoffs.all())
 

@@ -1,5 +1,7 @@
 """Checklists and the derivation of a sign-off's state from its decisions."""
 
+import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +17,47 @@ from signoffs.models import Checklist, ChecklistItem, Decision, SignOff, SignOff
 CHECKLIST_DIR = Path(__file__).resolve().parent / "checklists"
 
 
+class ChecklistFileError(ValueError):
+    """A checklist file that cannot be loaded, with the item and the reason."""
+
+
+def covers_expand(pattern: str, fields: Collection[str]) -> list[str]:
+    """Return the manifest fields a ``covers`` entry names, in order.
+
+    An entry is a field path (``credentials.jit``), a section whose fields it
+    all names (``kill_switch``, ``scope.tools[]``), and ``*`` stands for one
+    name (``scope.*[].access``: the access of every kind of scope entry).
+    """
+    if not isinstance(pattern, str) or not pattern:
+        return []
+    regex = re.escape(pattern).replace(r"\*", r"[^.\[\]]+")
+    matcher = re.compile(rf"{regex}(\..+)?")
+    return [field for field in fields if matcher.fullmatch(field)]
+
+
+def _item_covers(where: str, item: dict, fields: Collection[str]) -> list[str]:
+    """Return an item's covered fields, expanded, or raise naming each unknown path."""
+    patterns = item.get("covers", [])
+    if not isinstance(patterns, list):
+        raise ChecklistFileError(f"{where}: covers must be a list of manifest field paths.")
+    covered: list[str] = []
+    for pattern in patterns:
+        expanded = covers_expand(pattern, fields)
+        if not expanded:
+            raise ChecklistFileError(f"{where}: covers names no manifest field: {pattern!r}.")
+        covered += [field for field in expanded if field not in covered]
+    return covered
+
+
 @transaction.atomic
-def checklists_load(*, actor: Actor, path: Path | None = None) -> list[Checklist]:
+def checklists_load(
+    *, actor: Actor, fields: Collection[str], path: Path | None = None
+) -> list[Checklist]:
     """Create the checklist versions shipped as data that the database lacks.
 
-    A shipped version is never rewritten: a wording change is a new version.
+    ``fields`` are the manifest's field paths, which each item's ``covers``
+    must name; an unknown path stops the load and loads nothing. A shipped
+    version is never rewritten: a wording change is a new version.
     """
     created = []
     files = [path] if path else sorted(CHECKLIST_DIR.glob("*.yaml"))
@@ -32,6 +70,7 @@ def checklists_load(*, actor: Actor, path: Path | None = None) -> list[Checklist
             )
             if not is_new:
                 continue
+            where = f"{file.name}: {spec['dimension']} v{spec['version']}"
             ChecklistItem.objects.bulk_create(
                 ChecklistItem(
                     checklist=checklist,
@@ -40,6 +79,7 @@ def checklists_load(*, actor: Actor, path: Path | None = None) -> list[Checklist
                     help_text=item.get("help_text", ""),
                     controls=item.get("controls", []),
                     required=item.get("required", True),
+                    covers=_item_covers(f"{where} item {item['code']}", item, fields),
                     order=index,
                 )
                 for index, item in enumerate(spec["items"])
@@ -70,12 +110,12 @@ def checklist_current(dimension: str) -> Checklist:
     return checklist
 
 
-def answers_validate(*, checklist: Checklist, verdict: str, answers: dict) -> dict[str, bool]:
+def answers_validate(*, signoff: SignOff, verdict: str, answers: dict) -> dict[str, bool]:
     """Return the answers cleaned, or raise naming every item that is wrong.
 
-    Approving needs every required item answered yes.
+    Approving needs every item the sign-off requires answered yes.
     """
-    items = {item.code: item for item in checklist.items.all()}
+    items = {item.code: item for item in signoff.checklist.items.all()}
     errors: dict[str, list[str]] = {}
     if not isinstance(answers, dict):
         raise InvalidInput(
@@ -89,7 +129,7 @@ def answers_validate(*, checklist: Checklist, verdict: str, answers: dict) -> di
             errors[f"answers.{code}"] = ["Answer true or false."]
     if verdict == Verdict.APPROVE:
         for code, item in items.items():
-            if item.required and answers.get(code) is not True:
+            if signoff.item_required(item) and answers.get(code) is not True:
                 errors.setdefault(f"answers.{code}", []).append(
                     "Approving needs this required item answered yes."
                 )
@@ -133,7 +173,7 @@ def decision_record(
         raise InvalidInput(
             "Say what must change.", fields={"comment": ["A comment is required to refuse."]}
         )
-    cleaned = answers_validate(checklist=signoff.checklist, verdict=verdict, answers=answers)
+    cleaned = answers_validate(signoff=signoff, verdict=verdict, answers=answers)
     authentication = actor.authentication
     decision = Decision.objects.create(
         signoff=signoff,

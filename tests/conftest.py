@@ -10,7 +10,7 @@ from approvals.gate import gate_memos_clear
 from audit.actors import Actor
 from audit.models import AuditEvent
 from config.roles import Scope, scopes_granted
-from signoffs.models import Dimension, Verdict
+from signoffs.models import Dimension, SignOffState, Verdict
 from tests.factories import AgentFactory, UserFactory, manifest_for
 from tokens.services import token_create
 
@@ -54,7 +54,7 @@ def audit_triggers_around_flush(request):
 
 @pytest.fixture
 def checklists(db):
-    from signoffs.services import checklists_load
+    from approvals.checklists import checklists_load
 
     return checklists_load(actor=Actor.system("tests"))
 
@@ -136,9 +136,15 @@ class Workflow:
         return self.approve_submitted(self.submit(agent, manifest))
 
     def approve_submitted(self, package):
-        """Have each dimension's reviewers approve a package in review, as many as it needs."""
+        """Have each dimension's reviewers approve a package in review, as many as it needs.
+
+        Sign-offs carried over from the approved version need nobody.
+        """
         for dimension in Dimension.values:
-            needed = package.signoffs.get(dimension=dimension).required_approvals
+            signoff = package.signoffs.get(dimension=dimension)
+            if signoff.state == SignOffState.CARRIED_OVER:
+                continue
+            needed = signoff.required_approvals
             for reviewer in self.reviewers[dimension][:needed]:
                 self.decide(package, dimension, reviewer)
         package.refresh_from_db()

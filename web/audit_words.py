@@ -39,7 +39,7 @@ SENTENCES: dict[str, str] = {
     "package.updated": "{actor} edited the draft {package}",
     "package.submitted": "{actor} submitted {package} for review",
     "package.signoffs_carried_over": (
-        "{package} only narrows the scope of v{from_version}: its sign-offs carried over"
+        "{package} carries over the sign-offs of v{from_version} that its changes do not concern"
     ),
     "package.approved": "{package} is approved: every sign-off is complete",
     "package.changes_requested": "{actor} requested changes on {package}",

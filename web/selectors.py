@@ -129,10 +129,15 @@ def packages_awaiting(user) -> QuerySet:
     """Return the pending sign-offs of the user's dimensions, oldest submission first.
 
     Sign-offs of packages the user wrote or owns, and of packages the user has
-    already decided a dimension of, are left out: the user may not decide them.
+    already decided a dimension of (carried-over decisions included), are left
+    out: the user may not decide them.
     """
     dimensions = user_dimensions(user)
     decided = Decision.objects.filter(reviewer=user).values("signoff__package_id")
+    # A decision carried over to a later version counts as one on it.
+    carried = SignOff.objects.filter(carried_over_from__decisions__reviewer=user).values(
+        "package_id"
+    )
     owned = Agent.owners.through.objects.filter(user=user).values("agent_id")
     return (
         SignOff.objects.filter(
@@ -142,6 +147,7 @@ def packages_awaiting(user) -> QuerySet:
             package__agent__in=agents_visible(user),
         )
         .exclude(package_id__in=decided)
+        .exclude(package_id__in=carried)
         .exclude(package__agent_id__in=owned)
         .exclude(package__owners_in_review=user)
         .exclude(package__submitted_by=user)

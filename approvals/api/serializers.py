@@ -55,6 +55,43 @@ class _DiffField(serializers.JSONField):
         return value or None
 
 
+class ReviewDepthSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    rule = serializers.ChoiceField(choices=["light", "full"])
+    explanation = serializers.CharField()
+    optional_items = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="By dimension, the checklist items the light path leaves optional.",
+    )
+
+
+class ReviewPlanSerializer(serializers.Serializer):
+    """What the review of a submitted version covers, fixed at submission."""
+
+    mode = serializers.ChoiceField(
+        choices=["first", "full", "targeted", "carried"],
+        help_text="first version, full review, targeted re-review, or every sign-off carried.",
+    )
+    reason = serializers.CharField()
+    changed_fields = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The manifest fields whose changes need a review (scope.tools[].access).",
+    )
+    reopened = serializers.DictField(
+        child=serializers.CharField(), help_text="Dimension -> why it is reviewed again."
+    )
+    carried_over = serializers.DictField(
+        child=serializers.CharField(), help_text="Dimension -> why its sign-off carries over."
+    )
+    depth = ReviewDepthSerializer()
+
+
+@extend_schema_field(ReviewPlanSerializer(allow_null=True))
+class _ReviewPlanField(serializers.JSONField):
+    def to_representation(self, value):
+        return value or None
+
+
 class PackageListSerializer(serializers.ModelSerializer):
     agent = serializers.CharField(source="agent.slug", read_only=True)
 
@@ -88,6 +125,7 @@ class PackageSerializer(PackageListSerializer):
     )
     manifest = serializers.JSONField(read_only=True)
     diff = _DiffField(read_only=True)
+    review_plan = _ReviewPlanField(read_only=True)
     signoffs = SignOffSerializer(many=True, read_only=True)
 
     class Meta(PackageListSerializer.Meta):
@@ -100,6 +138,7 @@ class PackageSerializer(PackageListSerializer):
             "state_reason",
             "base_version",
             "diff",
+            "review_plan",
             "manifest",
             "signoffs",
         ]

@@ -95,7 +95,7 @@ def _package_queryset(agent: Agent):
 def _package_detail_queryset(agent: Agent):
     decisions = Decision.objects.select_related("reviewer", "on_behalf_of").order_by("created_at")
     signoffs = SignOff.objects.select_related("checklist", "assigned_to").prefetch_related(
-        Prefetch("decisions", queryset=decisions)
+        Prefetch("decisions", queryset=decisions), "checklist__items"
     )
     return _package_queryset(agent).prefetch_related(Prefetch("signoffs", queryset=signoffs))
 

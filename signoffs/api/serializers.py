@@ -31,6 +31,14 @@ class SignOffSerializer(serializers.ModelSerializer):
         default=None,
         help_text="The reviewer staff reassigned the sign-off to; null when not reassigned.",
     )
+    required_items = serializers.SerializerMethodField(
+        help_text="The checklist item codes an approval must tick, by the review depth of "
+        "the package's risk tier."
+    )
+    review_reason = serializers.CharField(
+        read_only=True,
+        help_text="Why this sign-off is open, or carried over, in this version.",
+    )
     decisions = DecisionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -42,12 +50,17 @@ class SignOffSerializer(serializers.ModelSerializer):
             "required_approvals",
             "checklist_version",
             "carried_over",
+            "review_reason",
+            "required_items",
             "decisions",
         ]
         read_only_fields = fields
 
     def get_carried_over(self, signoff) -> bool:
         return signoff.carried_over_from_id is not None
+
+    def get_required_items(self, signoff) -> list[str]:
+        return [item.code for item in signoff.checklist.items.all() if signoff.item_required(item)]
 
 
 class DecisionInputSerializer(serializers.Serializer):

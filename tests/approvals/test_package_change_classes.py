@@ -1,8 +1,9 @@
 """A new version's review follows its changes' classes.
 
-A changed commitment needs every sign-off again, as an expansion does; a
-version that only narrows the scope or rewords the narrative carries the
-sign-offs over, recorded in the audit trail.
+A changed commitment needs a review again, as an expansion does: by every
+dimension for the kill switch, by the dimensions whose checklist items cover
+it otherwise; a version that only narrows the scope or rewords the narrative
+carries the sign-offs over, recorded in the audit trail.
 """
 
 import copy
@@ -21,17 +22,20 @@ def only_event(events, action):
     return matching[0]
 
 
+ALL = {"iam", "pam", "security", "compliance"}
+
+
 @pytest.mark.parametrize(
-    "change",
+    "change, reopened",
     [
-        lambda d: d["kill_switch"].update(owner="someone-else"),
-        lambda d: d["kill_switch"].update(procedure="Unplug it."),
-        lambda d: d["rollback"].update(plan="Roll forward."),
-        lambda d: d["credentials"].update(revocation="Rotate by hand."),
-        lambda d: d["logging"].update(attribution="By client id."),
+        (lambda d: d["kill_switch"].update(owner="someone-else"), ALL),
+        (lambda d: d["kill_switch"].update(procedure="Unplug it."), ALL),
+        (lambda d: d["rollback"].update(plan="Roll forward."), {"compliance"}),
+        (lambda d: d["credentials"].update(revocation="Rotate by hand."), {"iam", "pam"}),
+        (lambda d: d["logging"].update(attribution="By client id."), {"iam", "compliance"}),
     ],
 )
-def test_a_commitment_change_needs_a_full_review(workflow, agent, audit_since, change):
+def test_a_commitment_change_needs_a_review(workflow, agent, audit_since, change, reopened):
     first = workflow.approve(agent)
     doc = copy.deepcopy(first.manifest)
     change(doc)
@@ -41,11 +45,19 @@ def test_a_commitment_change_needs_a_full_review(workflow, agent, audit_since, c
     assert second.carried_over is False
     assert second.diff["is_commitment_change"] is True
     assert len(second.diff["commitments"]) == 1
-    assert {s.state for s in second.signoffs.all()} == {SignOffState.PENDING}
+    states = {s.dimension: s.state for s in second.signoffs.all()}
+    assert {d for d, state in states.items() if state == SignOffState.PENDING} == reopened
+    assert {d for d, state in states.items() if state == SignOffState.CARRIED_OVER} == (
+        ALL - reopened
+    )
     events = since()
     submitted = only_event(events, "package.submitted")
     assert submitted.data["diff"]["commitments"] == second.diff["commitments"]
-    assert "package.signoffs_carried_over" not in [e.action for e in events]
+    assert set(submitted.data["review_plan"]["reopened"]) == reopened
+    carried = [e for e in events if e.action == "package.signoffs_carried_over"]
+    assert [set(e.data["carried_over"]) for e in carried] == (
+        [ALL - reopened] if reopened != ALL else []
+    )
     first.refresh_from_db()
     assert first.state == PackageState.APPROVED
 

@@ -166,14 +166,16 @@ def test_new_approval_supersedes_the_old(workflow, agent, audit_since):
     only_event(since(), "package.superseded")
 
 
-def test_expansion_needs_full_review(workflow, agent):
+def test_expansion_reopens_the_dimensions_that_cover_it(workflow, agent):
     workflow.approve(agent)
     doc = manifest_for(agent)
     doc["credentials"]["max_ttl_seconds"] = 3600
     package = workflow.submit(agent, doc)
     assert package.state == PackageState.IN_REVIEW
     assert package.diff["is_expansion"] is True
-    assert {s.state for s in package.signoffs.all()} == {SignOffState.PENDING}
+    states = {s.dimension: s.state for s in package.signoffs.all()}
+    assert states.pop("pam") == SignOffState.PENDING  # PAM-4 covers the credential lifetime
+    assert set(states.values()) == {SignOffState.CARRIED_OVER}
 
 
 def test_pure_narrowing_carries_signoffs_over(workflow, agent, audit_since):

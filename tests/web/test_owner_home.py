@@ -169,10 +169,10 @@ def test_the_owner_home_reads_a_fixed_number_of_queries(
     url = reverse("dashboard")
     add_situations(workflow, owner, reviewers, 0, 1)
     client.get(url)
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         small = client.get(url)
     add_situations(workflow, owner, reviewers, 1, 3)
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         large = client.get(url)
     home = large.context["owner_home"]
     assert (len(home.drafts), len(home.closed), len(home.in_review)) == (4, 4, 4)

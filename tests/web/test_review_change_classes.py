@@ -81,7 +81,13 @@ def test_a_commitment_change_alone_says_so(client, workflow, agent, owner):
     assert "changes commitments approved in" in notice and "expands" not in notice
     assert "1 commitment change listed below." in notice
     assert [cls for cls, _ in review_changes(html)] == ["commitment"]
-    assert "Needed again" in html
+    assert (
+        "so only the sign-offs whose checklist items cover the changed fields are needed again: "
+        "Compliance (pending), the others carry over: IAM, PAM, Security."
+        in " ".join(notice.split())
+    )
+    reason = parse(html).find(data_testid="review-reason-compliance").text()
+    assert reason == "Re-opened: CMP-5 covers rollback.plan."
 
 
 def test_a_reworded_version_says_its_signoffs_were_carried_over(client, workflow, agent, owner):
@@ -107,7 +113,7 @@ def test_the_editor_lists_the_changes_that_need_review(client, workflow, agent, 
     draft = workflow.create(agent, doc)
     client.force_login(owner)
     html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
-    assert "These changes need every team's sign-off again:" in html
+    assert "These changes need a review again, by each team with a checklist item" in html
     assert diff_items(html) == [
         (
             "commitment",

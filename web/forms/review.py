@@ -27,6 +27,8 @@ class DecisionForm(forms.Form):
     def __init__(self, *args, signoff, **kwargs):
         super().__init__(*args, **kwargs)
         self.items = list(signoff.checklist.items.all())
+        # What this sign-off's review depth requires, which may be less than the checklist's.
+        self.required = {item.code for item in self.items if signoff.item_required(item)}
         for item in self.items:
             self.fields[f"item_{item.code}"] = forms.BooleanField(
                 label=item.text, help_text=item.help_text, required=False
@@ -34,9 +36,9 @@ class DecisionForm(forms.Form):
         self.order_fields([f"item_{item.code}" for item in self.items] + ["comment"])
 
     def checklist(self):
-        """Yield (item, bound field) for the template."""
+        """Yield (item, bound field, whether approving needs it) for the template."""
         for item in self.items:
-            yield item, self[f"item_{item.code}"]
+            yield item, self[f"item_{item.code}"], item.code in self.required
 
     def answers(self) -> dict[str, bool]:
         return {item.code: bool(self.cleaned_data.get(f"item_{item.code}")) for item in self.items}
@@ -59,7 +61,9 @@ class DecisionForm(forms.Form):
         return {
             "dimension": self.prefix,
             "ticked": [item for item in self.items if answers[item.code]],
-            "unticked": [item for item in self.items if not answers[item.code]],
+            "unticked": [
+                (item, item.code in self.required) for item in self.items if not answers[item.code]
+            ],
             "comment": self.cleaned_data["comment"],
             "hidden": hidden,
         }

@@ -8,8 +8,10 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from agents.permissions import can_edit
+from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
+from approvals.rereview import review_plan_preview
 from approvals.services import (
     last_approved,
     package_create,
@@ -251,6 +253,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
                 signoff=signoff, prefix=signoff.dimension
             )
         css, badge, why = review.signoff_status(package, signoff, closing)
+        items = signoff.checklist.items.all()
         cards.append(
             {
                 "signoff": signoff,
@@ -260,6 +263,9 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
                 "why": why,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
+                "carried": signoff.state == SignOffState.CARRIED_OVER,
+                "required": [item.code for item in items if signoff.item_required(item)],
+                "optional": [item.code for item in items if not signoff.item_required(item)],
                 "form": form,
                 "standing": standing,
                 "overdue_since": review.overdue(signoff) if in_review else None,
@@ -269,6 +275,17 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
                 else "",
             }
         )
+    # A draft shows the depth it would get; a submitted version the one it was given.
+    depth = package.review_plan.get("depth") or (
+        review_depth(tier=package.risk_tier, manifest=package.manifest).as_dict()
+        if package.state == PackageState.DRAFT
+        else {
+            "tier": package.risk_tier,
+            "rule": FULL,
+            "explanation": "This version records no review depth: every item its checklist "
+            "marks required is needed.",
+        }
+    )
     diff = package.diff or {}
     diff_base = (
         package.base if package.state != PackageState.DRAFT else last_approved(package.agent)
@@ -285,6 +302,11 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         "diff": diff,
         "diff_base": diff_base,
         "cards": cards,
+        "carried_cards": [card for card in cards if card["carried"]],
+        "plan": package.review_plan
+        or (review_plan_preview(package).as_dict() if package.state == PackageState.DRAFT else {}),
+        "depth": depth,
+        "light_path": depth["rule"] == LIGHT,
         "my_forms": [card for card in cards if card["form"]],
         "closed_by": closing,
         # The page's wording follows the state; the template tests these, not state strings.

@@ -1,0 +1,190 @@
+"""Targeted re-review: which sign-offs a new version re-opens, and which carry over.
+
+A new version is diffed against the last approved one. The changes that need
+a review (expansions and commitment changes, ``approvals.manifest``) touch
+some manifest fields; a dimension re-opens when an item of its checklist
+covers one of them (``approvals.checklists``), and its approved sign-off
+carries over otherwise, with the reason. A version that only narrows or
+rewords carries every sign-off over. Every dimension re-opens on the first
+version, a re-certification, a rise of the risk tier, a change to the kill
+switch or the identity, or when the approved version is no longer approved.
+"""
+
+from dataclasses import dataclass, field
+
+from agents.vocabulary import RiskTier, ranks
+from approvals.checklists import change_fields, covering_items
+from approvals.depth import review_depth
+from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff, diff_manifests
+from approvals.models import ApprovalPackage, PackageState
+from approvals.policy import required_approvals
+from signoffs.models import Checklist, Dimension, SignOff, SignOffState
+from signoffs.services import checklist_current
+
+# A change to a field under these sections re-opens every dimension: the kill switch
+# and the identity are what every team's sign-off relies on.
+FULL_REVIEW_SECTIONS = ("kill_switch", "identity")
+FIRST, FULL, TARGETED, CARRIED = "first", "full", "targeted", "carried"
+_TIER_RANK = ranks(RiskTier)
+
+
+@dataclass
+class ReviewPlan:
+    """What a submitted version's review covers, by dimension, and why."""
+
+    mode: str
+    reason: str
+    fields: list[str] = field(default_factory=list)
+    reopen: dict[str, str] = field(default_factory=dict)
+    carry: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Return the plan as the package, its audit trail and its evidence record it."""
+        return {
+            "mode": self.mode,
+            "reason": self.reason,
+            "changed_fields": self.fields,
+            "reopened": self.reopen,
+            "carried_over": self.carry,
+        }
+
+
+def _all(mode: str, reason: str, fields: list[str] | None = None) -> ReviewPlan:
+    """Return a plan that re-opens every dimension for one reason."""
+    return ReviewPlan(mode, reason, fields or [], {dim: reason for dim in Dimension.values})
+
+
+def _section(path: str) -> str:
+    return path.partition(".")[0].partition("[")[0]
+
+
+def review_plan(
+    *,
+    package: ApprovalPackage,
+    base: ApprovalPackage | None,
+    diff: ScopeDiff,
+    checklists: dict[str, Checklist],
+) -> ReviewPlan:
+    """Return which dimensions the submitted package re-opens, and which carry over."""
+    if base is None:
+        return _all(FIRST, "The first version: every dimension reviews it.")
+    since = f"v{base.version}"
+    if base.state != PackageState.APPROVED:
+        words = PackageState(base.state).label.lower()
+        return _all(FULL, f"{since} is {words}, so nothing carries over: every dimension reviews.")
+    if package.is_recertification:
+        return _all(FULL, "A re-certification: every dimension reviews the approved scope again.")
+    if _TIER_RANK[package.risk_tier] > _TIER_RANK[base.risk_tier]:
+        return _all(
+            FULL,
+            f"The risk tier rises from {RiskTier(base.risk_tier).label.lower()} to "
+            f"{RiskTier(package.risk_tier).label.lower()}: every dimension reviews again.",
+        )
+    if diff.is_empty:
+        return _all(FULL, f"Nothing changed against {since}: a resubmission is reviewed in full.")
+    fields = sorted(
+        {
+            path
+            for c in diff.changes
+            if c.classification in NEEDS_REVIEW
+            for path in change_fields(c)
+        }
+    )
+    bound = [path for path in fields if _section(path) in FULL_REVIEW_SECTIONS]
+    if bound:
+        return _all(
+            FULL,
+            f"The kill switch or the identity changed ({', '.join(bound)}): every dimension "
+            "reviews again.",
+            fields,
+        )
+    unknown = [path for path in fields if path not in FIELD_CLASSES]
+    if unknown:
+        return _all(FULL, f"Changed fields no checklist knows ({', '.join(unknown)}).", fields)
+    if not fields:
+        reason = (
+            f"This version only narrows the scope or rewords the narrative approved in {since}."
+        )
+        carried = f"Carried over from {since}, which this version only narrows or rewords."
+        return ReviewPlan(CARRIED, reason, carry={dim: carried for dim in Dimension.values})
+    plan = ReviewPlan(
+        TARGETED, f"This version changes {', '.join(fields)} against {since}.", fields
+    )
+    changed = set(fields)
+    for dimension in Dimension.values:
+        checklist = checklists[dimension]
+        label = Dimension(dimension).label
+        if not any(item.covers for item in checklist.items.all()):
+            plan.reopen[dimension] = (
+                f"The {label} checklist v{checklist.version} declares no field coverage, "
+                "so it reviews every change."
+            )
+            continue
+        covering = covering_items(checklist, changed)
+        if covering:
+            plan.reopen[dimension] = (
+                "Re-opened: "
+                + "; ".join(f"{code} covers {', '.join(paths)}" for code, paths in covering.items())
+                + "."
+            )
+        else:
+            plan.carry[dimension] = (
+                f"Carried over from {since}: the changed fields ({', '.join(fields)}) are "
+                f"covered by no item of the {label} checklist."
+            )
+    if not plan.reopen:  # a change nobody would re-read: everyone reads it
+        return _all(FULL, f"No checklist item covers {', '.join(fields)}.", fields)
+    return plan
+
+
+def review_plan_preview(package: ApprovalPackage) -> ReviewPlan:
+    """Return the plan a draft would get if it were submitted now; nothing is written."""
+    base = (
+        ApprovalPackage.objects.filter(agent_id=package.agent_id, approved_at__isnull=False)
+        .order_by("-version")
+        .first()
+    )
+    diff = diff_manifests(base.manifest if base else None, package.manifest)
+    checklists = {dim: checklist_current(dim) for dim in Dimension.values}
+    return review_plan(package=package, base=base, diff=diff, checklists=checklists)
+
+
+def _decided(signoff: SignOff) -> SignOff:
+    """Return the sign-off whose decisions a carried-over one stands on."""
+    while signoff.state == SignOffState.CARRIED_OVER and signoff.carried_over_from_id:
+        signoff = signoff.carried_over_from
+    return signoff
+
+
+def signoffs_open(
+    *, package: ApprovalPackage, base: ApprovalPackage | None, diff: ScopeDiff
+) -> ReviewPlan:
+    """Create the submitted package's sign-offs by its review plan and depth; return the plan.
+
+    A re-opened sign-off needs the items its tier's review depth requires; a
+    carried-over one points at the sign-off that was decided.
+    """
+    checklists = {dim: checklist_current(dim) for dim in Dimension.values}
+    plan = review_plan(package=package, base=base, diff=diff, checklists=checklists)
+    depth = review_depth(tier=package.risk_tier, manifest=package.manifest)
+    carried = {
+        s.dimension: _decided(s)
+        for s in (base.signoffs.select_related("carried_over_from") if plan.carry else ())
+        if s.dimension in plan.carry
+    }
+    SignOff.objects.bulk_create(
+        SignOff(
+            package=package,
+            dimension=dimension,
+            checklist=checklist,
+            required_approvals=required_approvals(package.risk_tier, dimension),
+            required_items=depth.required_items(checklist),
+            state=SignOffState.CARRIED_OVER if dimension in plan.carry else SignOffState.PENDING,
+            carried_over_from=carried.get(dimension),
+            review_reason=plan.carry.get(dimension) or plan.reopen.get(dimension, ""),
+        )
+        for dimension, checklist in checklists.items()
+    )
+    package.review_plan = {**plan.as_dict(), "depth": depth.as_dict()}
+    package.save(update_fields=["review_plan"])
+    return plan

@@ -1,0 +1,161 @@
+"""Targeted re-review: a new version re-opens only the dimensions whose items cover its changes.
+
+The other sign-offs carry over from the approved version, each with its
+reason, in one audit event; a tier increase, a kill-switch or identity change
+and a re-certification re-open all four.
+"""
+
+import copy
+
+import pytest
+
+from approvals.models import PackageState
+from approvals.services import package_submit
+from audit.actors import Actor
+from config.errors import NotPermitted
+from signoffs.models import SignOffState
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+ALL = {"iam", "pam", "security", "compliance"}
+
+
+def states(package) -> dict[str, str]:
+    return {s.dimension: s.state for s in package.signoffs.all()}
+
+
+def only_event(events, action):
+    matching = [e for e in events if e.action == action]
+    assert len(matching) == 1, [e.action for e in events]
+    return matching[0]
+
+
+def test_a_rollback_change_reopens_compliance_only(workflow, agent, audit_since):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1 and hand open cases to the support desk."
+    since = audit_since()
+    second = workflow.submit(agent, doc)
+    assert second.state == PackageState.IN_REVIEW
+    assert states(second) == {
+        "iam": SignOffState.CARRIED_OVER,
+        "pam": SignOffState.CARRIED_OVER,
+        "security": SignOffState.CARRIED_OVER,
+        "compliance": SignOffState.PENDING,
+    }
+    signoffs = {s.dimension: s for s in second.signoffs.select_related("carried_over_from")}
+    assert signoffs["compliance"].review_reason == "Re-opened: CMP-5 covers rollback.plan."
+    assert signoffs["pam"].review_reason == (
+        "Carried over from v1: the changed fields (rollback.plan) are covered by no item "
+        "of the PAM checklist."
+    )
+    assert signoffs["pam"].carried_over_from.package_id == first.pk
+    assert second.review_plan["mode"] == "targeted"
+    assert second.review_plan["changed_fields"] == ["rollback.plan"]
+    events = since()
+    carried = only_event(events, "package.signoffs_carried_over")
+    assert carried.actor_label == workflow.owner.username
+    assert carried.data["from_version"] == 1
+    assert set(carried.data["carried_over"]) == {"iam", "pam", "security"}
+    assert carried.data["reopened"] == {"compliance": "Re-opened: CMP-5 covers rollback.plan."}
+    assert "package.approved" not in [e.action for e in events]
+    first.refresh_from_db()
+    assert first.state == PackageState.APPROVED  # still in force while v2 is reviewed
+
+
+def test_approving_the_reopened_dimension_approves_without_moving_the_expiry(workflow, agent):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    workflow.decide(second, "compliance")
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.state == PackageState.APPROVED
+    assert second.carried_over is False
+    assert second.expires_at == first.expires_at  # the carried dimensions were not re-read
+    assert first.state == PackageState.SUPERSEDED
+
+
+def test_a_carried_over_signoff_points_at_the_decision_it_stands_on(workflow, agent):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    workflow.decide(second, "compliance")
+    doc["credentials"]["max_ttl_seconds"] = 3600
+    third = workflow.submit(agent, doc)
+    assert {d for d, state in states(third).items() if state == SignOffState.PENDING} == {"pam"}
+    origin = {
+        s.dimension: s.carried_over_from.package.version
+        for s in third.signoffs.select_related("carried_over_from__package")
+        if s.carried_over_from_id
+    }
+    assert origin == {"iam": 1, "security": 1, "compliance": 2}
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda d: d["identity"].update(log_principal="agent:renamed"), "identity"),
+        (lambda d: d["kill_switch"].update(max_minutes_to_revoke=30), "kill switch"),
+    ],
+)
+def test_a_kill_switch_or_identity_change_reopens_all_four(workflow, agent, change, words):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    change(doc)
+    second = workflow.submit(agent, doc)
+    assert set(states(second).values()) == {SignOffState.PENDING}
+    assert second.review_plan["mode"] == "full"
+    assert words in second.review_plan["reason"]
+    assert not second.review_plan["carried_over"]
+
+
+def test_a_tier_increase_reopens_all_four(workflow, owner):
+    from agents.vocabulary import Deployment
+    from tests.factories import AgentFactory, manifest_for
+
+    agent = AgentFactory(
+        slug="hr-policy-copilot", deployment=Deployment.INTERNAL_COPILOT, owners=[owner]
+    )
+    first = workflow.approve(agent, manifest_for(agent, "hr-copilot.yaml"))
+    assert first.risk_tier == "low"
+    doc = copy.deepcopy(first.manifest)
+    doc["scope"]["datasets"][0]["classification"] = "confidential"
+    second = workflow.submit(agent, doc)
+    assert second.risk_tier == "medium"
+    assert set(states(second).values()) == {SignOffState.PENDING}
+    assert second.review_plan["reason"].startswith("The risk tier rises from low to medium")
+
+
+def test_a_recertification_reopens_all_four(workflow, agent):
+    first = workflow.approve(agent)
+    package = workflow.create(agent, first.manifest, is_recertification=True)
+    package = package_submit(actor=Actor.for_user(workflow.owner), package=package)
+    assert set(states(package).values()) == {SignOffState.PENDING}
+    assert package.review_plan["reason"].startswith("A re-certification")
+
+
+def test_a_new_entry_reopens_every_dimension(workflow, agent):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["scope"]["tools"].append({"id": "faq-search", "access": "read"})
+    second = workflow.submit(agent, doc)
+    assert set(states(second).values()) == {SignOffState.PENDING}
+    assert second.review_plan["mode"] == "targeted"  # every dimension covers an entry
+
+
+def test_whoever_decided_a_carried_dimension_decides_no_other(workflow, agent, reviewers):
+    first = workflow.approve(agent)
+    iam_reviewer = reviewers["iam"][0]
+    iam_reviewer.groups.add(*UserFactory(groups=["compliance"]).groups.all())
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    with pytest.raises(NotPermitted) as refused:
+        workflow.decide(second, "compliance", iam_reviewer)
+    assert refused.value.code == "other_dimension"
+    workflow.decide(second, "compliance")
+    second.refresh_from_db()
+    assert second.state == PackageState.APPROVED
