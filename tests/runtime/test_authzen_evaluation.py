@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals.models import ApprovalPackage
+from approvals.retirement import agent_retire
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from runtime.usage import PREFIX, SEP, usage_client
@@ -114,6 +115,16 @@ def test_suspension_expiry_and_critical_drift_deny(approved, agent, gateway):
     allowed, reasons = decision(ask(gateway, agent.slug, "read", "tool", "kb-search"))
     assert allowed is False
     assert reasons[0] == "agent_suspended" and "open_critical_drift" in reasons
+
+
+def test_a_retired_agent_is_denied_as_the_gate_denies_it(approved, agent, gateway, api, owner):
+    ci = api(owner, Scope.GATE_CHECK)
+    agent_retire(actor=Actor.system("tests"), agent=agent, reason="Replaced.")
+    allowed, reasons = decision(ask(gateway, agent.slug, "read", "tool", "kb-search"))
+    assert allowed is False and reasons[0] == "agent_retired"
+    body = {"agent": agent.slug, "digest": approved.digest}
+    gate = ci.post("/api/v1/gate/check", body, format="json")
+    assert reasons[0] in [reason["code"] for reason in gate.json()["reasons"]]
 
 
 def test_an_expired_approval_denies(approved, agent, gateway):
