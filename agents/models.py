@@ -74,7 +74,7 @@ class Agent(models.Model):
     suspended_reason = models.TextField(blank=True, editable=False)
     # Retirement is final: the agent's history stays, it never ships again.
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
-    retired_reason = models.TextField(blank=True, editable=False)
+    retired_reason = models.TextField(blank=True, default="", db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -27,6 +27,7 @@ from approvals.models import (
     LIVE_FINDING_STATUSES,
     ApprovalPackage,
     DriftFinding,
+    EmergencyState,
     FindingStatus,
     PackageState,
     ScopeKind,
@@ -72,11 +73,18 @@ def _candidates_sql() -> str:
     observed, approved = _rank("o.access"), _rank("e.access")
     return f"""
     WITH pkg AS (
-        SELECT p.id, p.agent_id, p.approved_at,
+        -- The approved package, or a newer one the gate allows under an emergency
+        -- approval while its time box is open: what the agent may use right now.
+        SELECT DISTINCT ON (p.agent_id) p.id, p.agent_id,
+               COALESCE(em.granted_at, p.approved_at) AS approved_at,
                {_json("p.manifest", "model", "id")} AS model_id,
                {_json("p.manifest", "model", "prompt_digest")} AS prompt_digest
         FROM approvals_approvalpackage p
-        WHERE p.state = 'approved' AND p.agent_id BETWEEN %(lo)s AND %(hi)s
+        LEFT JOIN approvals_emergencyapproval em
+          ON em.package_id = p.id AND em.state = '{EmergencyState.ACTIVE}' AND em.ends_at > now()
+        WHERE (p.state = '{PackageState.APPROVED}' OR em.id IS NOT NULL)
+          AND p.agent_id BETWEEN %(lo)s AND %(hi)s
+        ORDER BY p.agent_id, p.version DESC
     ),
     ent AS (
         -- The batch's entries only, fetched by package through the unique index.

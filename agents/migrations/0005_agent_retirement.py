@@ -17,6 +17,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="agent",
             name="retired_reason",
-            field=models.TextField(blank=True, editable=False),
+            field=models.TextField(blank=True, db_default="", default="", editable=False),
         ),
     ]

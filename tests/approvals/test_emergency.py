@@ -5,13 +5,21 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents.observations import observations_record
+from approvals.drift import drift_evaluate
 from approvals.emergency import (
     emergencies_expire_due,
     emergency_approve,
     emergency_request,
 )
 from approvals.gate import ALLOW, DENY, gate_check
-from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
+from approvals.models import (
+    ApprovalPackage,
+    DriftFinding,
+    EmergencyApproval,
+    EmergencyState,
+    PackageState,
+)
 from approvals.services import agent_suspend, package_create
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
@@ -195,6 +203,24 @@ def test_after_the_box_the_gate_denies_and_the_job_expires_it_once(
     again = emergencies_expire_due(actor=Actor.system("celery:emergencies_expire"))
     assert again.done == []
     assert [e.action for e in since() if e.action != "gate.checked"] == ["emergency.expired"]
+
+
+def test_drift_measures_uses_against_the_emergency_scope_while_its_box_is_open(workflow, agent):
+    workflow.approve(agent)
+    wider = manifest_for(agent)
+    wider["scope"]["tools"].append(
+        {"id": "refund-issue-2", "access": "write", "justification": "The incident's fix."}
+    )
+    emergency = emergency_grant(workflow, workflow.submit(agent, wider))
+    use = {"kind": "tool", "identifier": "refund-issue-2", "access": "write"}
+    observations_record(actor=CI, agent=agent, items=[use])
+    assert drift_evaluate(actor=CI).created == 0
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert drift_evaluate(actor=CI).created == 1
+    finding = DriftFinding.objects.get(agent=agent)
+    assert (finding.identifier, finding.reason) == ("refund-issue-2", "unapproved_tool")
 
 
 def test_the_full_review_approving_concludes_it(workflow, agent, second, reviewers):
