@@ -51,7 +51,8 @@ def _lock(package: ApprovalPackage) -> ApprovalPackage:
     )
 
 
-def _reason(reason: str) -> str:
+def reason_checked(reason: str) -> str:
+    """Return the reason an emergency request or a retirement gives, stripped; or refuse it."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
@@ -83,7 +84,7 @@ def emergency_request(*, actor: Actor, package: ApprovalPackage, reason: str) ->
         raise NotPermitted(
             "Only the agent's owners and staff ask for an emergency approval.", code="not_owner"
         )
-    reason = _reason(reason)
+    reason = reason_checked(reason)
     refuse_retired(agent)
     if agent.suspended_at is not None:
         raise InvalidTransition(

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_retire
-from approvals.emergency import REASON_MAX_LENGTH
+from approvals.emergency import reason_checked
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import _close, agent_refresh_status
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from config.errors import InvalidTransition, NotPermitted
 from outbox.services import notify
 
 
@@ -42,14 +42,7 @@ def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
-    if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidInput(
-            "The reason is too long.",
-            fields={"reason": [f"At most {REASON_MAX_LENGTH} characters."]},
-        )
+    reason = reason_checked(reason)
     if agent.retired_at is not None:
         raise InvalidTransition("The agent is already retired.", code="already_retired")
     before = agent.status

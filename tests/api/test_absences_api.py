@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm
 from audit.actors import Actor
 from signoffs.absence import absence_set
 from signoffs.models import Absence
+from tests.approvals.delegation import away
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,15 +121,7 @@ def test_a_delegates_decision_through_the_api_records_on_whose_behalf(
     iam1, iam2 = reviewers["iam"]
     assign_perm("agents.review_iam", iam2, agent)
     package = workflow.submit(agent)
-    now = timezone.now()
-    absence_set(
-        actor=Actor.for_user(iam2),
-        reviewer=iam2,
-        dimension="iam",
-        delegate=iam1,
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=1),
-    )
+    away(iam2, iam1, "iam", since=timedelta(hours=1), until=timedelta(days=1))
     client = api(iam1)
     body = {"verdict": "approve", "answers": workflow.answers(package, "iam")}
     response = client.post(f"{PACKAGE}/signoffs/iam/decisions", body, format="json")

@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from approvals.ownership import agent_update
 from audit.actors import Actor
-from signoffs.absence import absence_set
+from tests.approvals.delegation import away
 from tests.factories import DriftFindingFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -142,15 +142,7 @@ def _absence_set(workflow, agent):
 
 def _absence_clear(workflow, agent):
     iam1, iam2 = workflow.reviewers["iam"]
-    now = timezone.now()
-    absence = absence_set(
-        actor=Actor.for_user(iam1),
-        reviewer=iam1,
-        dimension="iam",
-        delegate=iam2,
-        starts_at=now,
-        ends_at=now + timedelta(days=3),
-    )
+    absence = away(iam1, iam2, "iam", since=timedelta(0), until=timedelta(days=3))
     return ("delete", f"/api/v1/absences/{absence.pk}", None)
 
 
@@ -158,15 +150,7 @@ def _decide_as_delegate(workflow, agent):
     """iam2 is the agent's assigned IAM reviewer, away; iam1 decides on their behalf."""
     iam1, iam2 = workflow.reviewers["iam"]
     assign_perm("agents.review_iam", iam2, agent)
-    now = timezone.now()
-    absence_set(
-        actor=Actor.for_user(iam2),
-        reviewer=iam2,
-        dimension="iam",
-        delegate=iam1,
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=3),
-    )
+    away(iam2, iam1, "iam", since=timedelta(hours=1), until=timedelta(days=3))
     return _decide(workflow, agent)
 
 

@@ -16,7 +16,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from outbox.models import Notification
 from outbox.services import notification_send
-from signoffs.absence import absence_set
+from tests.approvals.delegation import away
 from tests.jobs.conftest import wait_for
 
 ACTOR = Actor.system("celery:reviews_remind")
@@ -46,15 +46,7 @@ def test_each_pending_signoff_is_reminded_once_a_day(
 ):
     pam1, pam2 = reviewers["pam"]
     _assign(agent, staff, pam1, "review_pam")
-    now = timezone.now()
-    absence_set(
-        actor=Actor.for_user(pam1),
-        reviewer=pam1,
-        dimension="pam",
-        delegate=pam2,
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=3),
-    )
+    away(pam1, pam2, "pam", since=timedelta(days=1), until=timedelta(days=3))
     package = workflow.submit(agent)
     workflow.decide(package, "iam")
     assert reviews_remind_pending(actor=ACTOR).done == []  # submitted less than a day ago

@@ -9,9 +9,8 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from approvals.models import ApprovalPackage
-from audit.actors import Actor
-from signoffs.absence import absence_set
 from signoffs.models import Absence, SignOff
+from tests.approvals.delegation import away
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,15 +145,7 @@ def test_queue_and_package_page_say_on_whose_behalf(client, workflow, agent, rev
     ApprovalPackage.objects.filter(pk=package.pk).update(
         submitted_at=timezone.now() - timedelta(days=6)
     )
-    now = timezone.now()
-    absence_set(
-        actor=Actor.for_user(pam1),
-        reviewer=pam1,
-        dimension="pam",
-        delegate=pam2,
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=2),
-    )
+    away(pam1, pam2, "pam", since=timedelta(hours=1), until=timedelta(days=2))
     client.force_login(pam2)
     dashboard = client.get(reverse("dashboard"))
     [queued] = [s for s in dashboard.context["queue"] if s.dimension == "pam"]
