@@ -52,7 +52,8 @@ def test_the_owner_home_shows_what_needs_action(people, checklists, sign_in, liv
     shots(page, "15-owner-home")
 
     # Each status count leads to the agents list filtered by that status.
-    home.get_by_role("link", name="1 Changes requested").click()
+    agents_by_status = home.get_by_role("list", name="Agents by status")
+    agents_by_status.get_by_role("link", name="1 Changes requested").click()
     expect(page).to_have_url(f"{live_server.url}/agents/?status=changes_requested")
     expect(page.locator("#agent-table tbody tr")).to_have_count(1)
     expect(page.locator("#agent-table")).to_contain_text("payroll-bot")
