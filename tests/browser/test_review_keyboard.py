@@ -40,39 +40,40 @@ def test_the_whole_review_works_with_the_keyboard_alone(
     doc = copy.deepcopy(first.manifest)
     doc["scope"]["tools"][0]["access"] = "admin"
     package = workflow.submit(agent, doc)
-    page = sign_in("iam2")
+    # Wider access re-opens PAM (whose checklist covers it); IAM's sign-off carries over.
+    page = sign_in("pam2")
     # From the dashboard to the package: Tab to the queue's link, Enter.
     tab_to(page, f"#queue a[href*='/v{package.version}/']")
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("entries-changed")).to_contain_text("Read → now: Admin")
     shots(page, "20-review-changes-first")
     # The link at the top jumps past the evidence to the decision.
-    tab_to(page, "[data-testid=go-decide-iam]")
+    tab_to(page, "[data-testid=go-decide-pam]")
     page.keyboard.press("Enter")
-    boxes = page.locator("#decide-iam input[type=checkbox]")
+    boxes = page.locator("#decide-pam input[type=checkbox]")
     for index in range(boxes.count()):
-        tab_to(page, f"#decide-iam li:nth-child({index + 1}) input[type=checkbox]")
+        tab_to(page, f"#decide-pam li:nth-child({index + 1}) input[type=checkbox]")
         page.keyboard.press("Space")
     assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
     # Approve is the last button, after Request changes and Reject.
-    tab_to(page, "#decide-iam button[value=request_changes]")
+    tab_to(page, "#decide-pam button[value=request_changes]")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.value") == "approve"
     page.keyboard.press("Enter")
-    confirm = page.get_by_test_id("confirm-iam")
+    confirm = page.get_by_test_id("confirm-pam")
     expect(confirm).to_be_focused()
     expect(confirm).to_contain_text(
-        f"Approve the IAM sign-off of {agent.name} ({agent.slug}) v{package.version}?"
+        f"Approve the PAM sign-off of {agent.name} ({agent.slug}) v{package.version}?"
     )
     assert not Decision.objects.filter(signoff__package=package).exists()
     shots(page, "21-review-confirm-approval")
     page.keyboard.press("Tab")
-    assert "Confirm: approve IAM" in focused(page)
+    assert "Confirm: approve PAM" in focused(page)
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("signoff-iam")).to_have_text("Approved")
-    decision = Decision.objects.get(signoff__package=package)
-    assert (decision.reviewer.username, decision.verdict) == ("iam2", Verdict.APPROVE)
+    expect(page.get_by_test_id("signoff-pam")).to_have_text("Approved")
+    decision = Decision.objects.get(signoff__package=package, signoff__dimension=Dimension.PAM)
+    assert (decision.reviewer.username, decision.verdict) == ("pam2", Verdict.APPROVE)
     shots(page, "22-review-approved")
 
 
