@@ -111,7 +111,7 @@ def test_audit_readers_see_the_evidence_signing_keys_fingerprint(client, trail, 
 
 def test_events_of_no_agent_are_for_audit_readers_only(client, checklists, reviewers):
     loaded = AuditEvent.objects.filter(action="checklist.loaded").count()
-    assert loaded == len(checklists) == 8  # four dimensions, two versions each
+    assert loaded == len(checklists) == 12  # four dimensions, three versions each
     client.force_login(reviewers["compliance"][0])
     events = client.get(reverse("audit-log")).context["page"].events
     assert sum(e.action == "checklist.loaded" for e in events) == loaded
