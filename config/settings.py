@@ -217,6 +217,9 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "approvals.models.FindingStatus",
         # Risk tiers and finding severities are the same four levels.
         "LevelEnum": "approvals.models.Severity",
+        "DimensionEnum": "signoffs.models.Dimension",
+        # The two dimensions whose approvals grant an emergency release.
+        "EmergencyDimensionEnum": "approvals.models.EMERGENCY_DIMENSIONS",
     },
 }
 
