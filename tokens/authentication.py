@@ -65,7 +65,7 @@ class TokenAuthentication(BaseAuthentication):
 def token_user(token: RequestToken):
     """Return the token's user, read from the database only when first used.
 
-    What authorization asks of a token's user (who, active, staff) the token
+    What authentication asks of a token's user (who, whether active) the token
     read carries; a check that needs nothing more, such as the release gate's,
     never loads the user's row. Django's session authentication gives its user
     the same way.

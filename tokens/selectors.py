@@ -20,7 +20,7 @@ Binding = ApiToken.agents.through
 
 @dataclass(frozen=True)
 class RequestToken:
-    """The token a request was authenticated with, and what authorization reads of its user.
+    """The token a request was authenticated with, and who its user is and whether active.
 
     Read in one statement on every API request. The user's own row is not
     loaded with it: `tokens.authentication.token_user` loads it when code asks
@@ -39,7 +39,6 @@ class RequestToken:
     user_id: int
     username: str
     user_active: bool
-    user_staff: bool
 
     def bound_agent_slugs(self) -> list[str] | None:
         """Return the slugs of the agents the token is bound to, or None when it is not bound."""
@@ -54,14 +53,14 @@ class RequestToken:
 
 @cache
 def _token_sql() -> str:
-    """The statement reading a token by prefix, with its user's name and flags."""
+    """The statement reading a token by prefix, with its user's name and whether they are active."""
     user_model = get_user_model()
     username = user_model._meta.get_field(user_model.USERNAME_FIELD).column
     return f"""
 SELECT t.id, t.key_hash, t.name, t.scopes, t.allowed_networks, t.expires_at, t.revoked_at,
        t.last_used_at,
        EXISTS (SELECT 1 FROM {Binding._meta.db_table} b WHERE b.apitoken_id = t.id),
-       u.id, u.{username}, u.is_active, u.is_staff
+       u.id, u.{username}, u.is_active
 FROM {ApiToken._meta.db_table} t JOIN {user_model._meta.db_table} u ON u.id = t.user_id
 WHERE t.prefix = %s"""  # noqa: S608 - no value is formatted in, only the models' names
 
@@ -84,7 +83,7 @@ def token_for_secret(secret: str) -> RequestToken | None:
     if row is None:
         return None
     (pk, key_hash, name, scopes, networks, expires_at, revoked_at, last_used_at, bound) = row[:9]
-    user_id, username, user_active, user_staff = row[9:]
+    user_id, username, user_active = row[9:]
     if not hmac.compare_digest(key_hash, token_hash(secret)):
         return None
     return RequestToken(
@@ -100,7 +99,6 @@ def token_for_secret(secret: str) -> RequestToken | None:
         user_id=user_id,
         username=username,
         user_active=bool(user_active),
-        user_staff=bool(user_staff),
     )
 
 
