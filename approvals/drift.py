@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.permissions import Check
@@ -72,19 +73,26 @@ def _candidates_sql() -> str:
     """
     observed, approved = _rank("o.access"), _rank("e.access")
     return f"""
-    WITH pkg AS (
-        -- The approved package, or a newer one the gate allows under an emergency
-        -- approval while its time box is open: what the agent may use right now.
-        SELECT DISTINCT ON (p.agent_id) p.id, p.agent_id,
-               COALESCE(em.granted_at, p.approved_at) AS approved_at,
-               {_json("p.manifest", "model", "id")} AS model_id,
-               {_json("p.manifest", "model", "prompt_digest")} AS prompt_digest
+    WITH live AS (
+        -- The agent's approved package, and a newer one the gate allows under an
+        -- emergency approval while its time box is open.
+        SELECT p.id, p.agent_id, p.version, p.manifest,
+               COALESCE(em.granted_at, p.approved_at) AS approved_at
         FROM approvals_approvalpackage p
         LEFT JOIN approvals_emergencyapproval em
-          ON em.package_id = p.id AND em.state = '{EmergencyState.ACTIVE}' AND em.ends_at > now()
+          ON em.package_id = p.id AND em.state = '{EmergencyState.ACTIVE}'
+         AND em.ends_at > %(now)s
         WHERE (p.state = '{PackageState.APPROVED}' OR em.id IS NOT NULL)
           AND p.agent_id BETWEEN %(lo)s AND %(hi)s
-        ORDER BY p.agent_id, p.version DESC
+    ),
+    pkg AS (
+        -- Of those, the newest: what the agent may use right now.
+        SELECT l.id, l.agent_id, l.approved_at,
+               {_json("l.manifest", "model", "id")} AS model_id,
+               {_json("l.manifest", "model", "prompt_digest")} AS prompt_digest
+        FROM live l
+        WHERE NOT EXISTS (
+            SELECT 1 FROM live n WHERE n.agent_id = l.agent_id AND n.version > l.version)
     ),
     ent AS (
         -- The batch's entries only, fetched by package through the unique index.
@@ -217,7 +225,7 @@ def _batch_bounds(after: int, size: int) -> tuple[int, int, int] | None:
 @transaction.atomic
 def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]:
     """Evaluate the agents with ids lo..hi; return the findings opened and resolved."""
-    params = {"lo": lo, "hi": hi}
+    params = {"lo": lo, "hi": hi, "now": timezone.now()}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The connection prepares repeated statements; a plan made once for any
