@@ -23,12 +23,12 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from outbox.services import notify
-from signoffs.models import Dimension, SignOff, SignOffState
+from signoffs.models import Dimension, Footing, SignOff, SignOffState
 from signoffs.permissions import decision_standing
 
 REASSIGNED = "signoff.reassigned"
 # The footings on which a reviewer is one the sign-off waits for (not a fallback).
-WAITING_BASES = ("group", "assigned", "delegate")
+WAITING_BASES = (Footing.GROUP, Footing.ASSIGNED, Footing.DELEGATE)
 
 
 def _members(signoff: SignOff):
@@ -100,7 +100,7 @@ def signoff_reassign(
     before = signoff.assigned_to.get_username() if signoff.assigned_to_id else None
     signoff.assigned_to = user
     standing = decision_standing(user, signoff)
-    if not standing or standing.basis != "assigned":
+    if not standing or standing.basis != Footing.ASSIGNED:
         message = f"{user.get_username()} cannot decide it: {standing.check.message}"
         raise InvalidInput(message, code=standing.check.code, fields={"user": [message]})
     signoff.save(update_fields=["assigned_to", "updated_at"])

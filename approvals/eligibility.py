@@ -36,7 +36,7 @@ from agents.models import Agent
 from agents.permissions import fallback_permission, review_permission
 from agents.selectors import MembershipHistory
 from audit.models import AuditEvent
-from signoffs.models import Decision
+from signoffs.models import Decision, Footing
 from signoffs.permissions import package_decisions
 from signoffs.sla import overdue_since
 
@@ -86,7 +86,7 @@ class Eligibility:
         due = overdue_since(signoff)
         if due is not None and decision.created_at >= due:
             stand_ins.update(self.history.assigned_at(fallback_permission(signoff.dimension), seq))
-        if self.decision_basis.get(decision.pk) == "delegate" and (
+        if self.decision_basis.get(decision.pk) == Footing.DELEGATE and (
             decision.on_behalf_of_id in assigned
         ):
             stand_ins[decision.reviewer_id] = seq

@@ -121,6 +121,15 @@ class Verdict(models.TextChoices):
     REJECT = "reject", "Rejected"
 
 
+class Footing(models.TextChoices):
+    """On what footing a reviewer decides a sign-off (recorded as the decision's `basis`)."""
+
+    GROUP = "group", "As a member of the reviewer group"
+    ASSIGNED = "assigned", "As an assigned reviewer"
+    DELEGATE = "delegate", "As the delegate of an absent reviewer"
+    FALLBACK = "fallback", "As fallback reviewer of an overdue sign-off"
+
+
 class Decision(models.Model):
     signoff = models.ForeignKey(SignOff, on_delete=models.CASCADE, related_name="decisions")
     reviewer = models.ForeignKey(

@@ -15,7 +15,7 @@ from agents.permissions import (
     is_owner,
     review_permission,
 )
-from signoffs.models import Absence, Decision, Dimension, SignOff
+from signoffs.models import Absence, Decision, Dimension, Footing, SignOff
 from signoffs.sla import overdue_since
 
 __all__ = [
@@ -68,8 +68,9 @@ def package_decisions(package):
 class Standing:
     """Why a user may decide a sign-off (`basis`), or the refusal; falsy when refused.
 
-    `basis` is `group` (no reviewer is assigned), `assigned`, `delegate` (deciding
-    for the absent reviewer `on_behalf_of`) or `fallback` (the sign-off is overdue).
+    `basis` is a Footing: group (no reviewer is assigned), assigned, delegate
+    (deciding for the absent reviewer `on_behalf_of`) or fallback (the sign-off
+    is overdue).
     """
 
     check: Check
@@ -78,6 +79,10 @@ class Standing:
 
     def __bool__(self) -> bool:
         return bool(self.check)
+
+    @property
+    def as_fallback(self) -> bool:
+        return self.basis == Footing.FALLBACK
 
 
 def _assigned_ids(signoff) -> list[int]:
@@ -99,9 +104,9 @@ def _assignment(user, signoff, now) -> Standing:
     agent = signoff.package.agent
     assigned = _assigned_ids(signoff)
     if not assigned:
-        return Standing(ALLOWED, "group")
+        return Standing(ALLOWED, Footing.GROUP)
     if user.pk in assigned or (signoff.assigned_to_id is None and user.is_superuser):
-        return Standing(ALLOWED, "assigned")
+        return Standing(ALLOWED, Footing.ASSIGNED)
     absence = (
         Absence.objects.filter(
             delegate=user,
@@ -116,14 +121,14 @@ def _assignment(user, signoff, now) -> Standing:
         .first()
     )
     if absence is not None:
-        return Standing(ALLOWED, "delegate", absence.reviewer)
+        return Standing(ALLOWED, Footing.DELEGATE, absence.reviewer)
     due = overdue_since(signoff)
     if (
         due is not None
         and due <= now
         and user.has_perm(f"agents.{fallback_permission(dimension)}", agent)
     ):
-        return Standing(ALLOWED, "fallback")
+        return Standing(ALLOWED, Footing.FALLBACK)
     who = "another reviewer" if signoff.assigned_to_id else "other reviewers"
     return Standing(
         Check(False, "not_assigned", f"This {dimension} sign-off is assigned to {who}.")

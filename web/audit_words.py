@@ -15,7 +15,7 @@ from agents.models import AgentStatus
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
 from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
 from audit.models import ActorType
-from signoffs.models import Dimension, SignOffState, Verdict
+from signoffs.models import Dimension, Footing, SignOffState, Verdict
 
 SENTENCES: dict[str, str] = {
     "agent.created": "{actor} registered the agent {agent}",
@@ -204,7 +204,7 @@ def _words(event) -> dict[str, str]:
             f" on behalf of {recorded['on_behalf_of']}"
             if recorded.get("on_behalf_of")
             else " as fallback reviewer"
-            if recorded.get("basis") == "fallback"
+            if recorded.get("basis") == Footing.FALLBACK
             else ""
         )
     if event.action == "gate.checked":
