@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -211,3 +213,26 @@ def test_agent_detail_queries_do_not_grow_with_versions_and_events(
     response = counted(client, django_assert_num_queries, url, 17)
     assert len(response.context["packages"]) == 50
     assert all(row["users"] for row in response.context["reviewers"])
+
+
+def partial_queries(client, url: str) -> tuple[int, bytes]:
+    """GET the htmx partial of a list page twice; return the second's queries and content."""
+    client.get(url, headers={"HX-Request": "true"})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert b"<html" not in response.content  # the table alone, not the page
+    return len(queries), response.content
+
+
+@pytest.mark.parametrize("name", ["agent-list", "package-list", "audit-log"])
+def test_list_partials_keep_their_count_as_rows_grow(client, viewers, checklists, name):
+    owner = viewers["owner"]
+    client.force_login(owner)
+    add_rows(10, owner=owner, checklists=checklists)
+    small, small_content = partial_queries(client, reverse(name))
+    add_rows(40, owner=owner, checklists=checklists, start=10)
+    large, large_content = partial_queries(client, reverse(name))
+    page = dict(((n, v), q) for n, v, q in LIST_PAGES)[(name, "owner")]
+    assert small == large <= page
+    assert small_content != large_content
