@@ -237,14 +237,17 @@ def agent_packages(agent) -> QuerySet:
 
 
 def package_signoffs(package) -> list[SignOff]:
-    """Return the package's sign-offs in dimension order, with decisions and checklist items."""
+    """Return the package's sign-offs in dimension order, with decisions and checklist items.
+
+    A carried-over sign-off comes with the decisions of the one it carries over.
+    """
+    decisions = Decision.objects.select_related("reviewer", "on_behalf_of")
     signoffs = (
         SignOff.objects.filter(package=package)
         .select_related("checklist", "carried_over_from__package", "assigned_to")
         .prefetch_related(
-            Prefetch(
-                "decisions", queryset=Decision.objects.select_related("reviewer", "on_behalf_of")
-            ),
+            Prefetch("decisions", queryset=decisions),
+            Prefetch("carried_over_from__decisions", queryset=decisions),
             "checklist__items",
         )
     )

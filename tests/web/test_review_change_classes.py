@@ -121,3 +121,20 @@ def test_the_editor_lists_the_changes_that_need_review(client, workflow, agent, 
             "and revoke its SPIRE entry. -&gt; Unplug it. (commitment change)",
         ),
     ]
+
+
+def test_a_carried_over_signoff_shows_the_decisions_it_stands_on(client, workflow, agent, owner):
+    first = workflow.approve(agent)
+    decided = first.signoffs.get(dimension="security")
+    doc = copy.deepcopy(first.manifest)
+    doc["justification"] = "Reworded reasons."
+    second = workflow.submit(agent, doc)
+    client.force_login(owner)
+    page = parse(client.get(reverse("package-detail", args=[agent.slug, second.version])).content)
+
+    card = page.find(id="signoff-security")
+    required = decided.required_approvals
+    assert f"{required} of {required} approval" in card.text()
+    assert all(d.reviewer.username in card.text() for d in decided.decisions.all())
+    assert "No decision yet." not in card.text()
+    assert "Answer " not in card.text()  # decisions of v1 are answered on v1

@@ -242,9 +242,13 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
     closing = review.closing_decision(package, signoffs)
     cards = []
     for signoff in signoffs:
-        decisions = list(signoff.decisions.all())
+        carried = signoff.state == SignOffState.CARRIED_OVER
+        # A carried-over sign-off stands on decisions taken (and answered) on an earlier version.
+        decided = signoff.carried_over_from or signoff
+        decisions = list(decided.decisions.all())
         for decision in decisions:
-            decision.thread = decision_thread(talk, decision, comment_form)
+            own = decided is signoff
+            decision.thread = decision_thread(talk, decision, comment_form) if own else None
         standing = decision_standing(user, signoff) if in_review else None
         check = standing.check if standing is not None else None
         form = None
@@ -263,7 +267,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
                 "why": why,
                 "decisions": decisions,
                 "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
-                "carried": signoff.state == SignOffState.CARRIED_OVER,
+                "carried": carried,
                 "required": [item.code for item in items if signoff.item_required(item)],
                 "optional": [item.code for item in items if not signoff.item_required(item)],
                 "form": form,
