@@ -4,7 +4,7 @@ from web.forms.agents import (
     AgentCreateForm,
     AgentUpdateForm,
     FindingForm,
-    SuspendForm,
+    StopForm,
     agent_filters,
 )
 from web.forms.audit import AuditFilterForm
@@ -25,7 +25,7 @@ __all__ = [
     "ManifestUploadForm",
     "PackageForm",
     "ScopeEditor",
-    "SuspendForm",
+    "StopForm",
     "TokenCreateForm",
     "entry_initial",
     "error_summary",

@@ -90,7 +90,9 @@ class AgentUpdateForm(forms.Form):
         return users
 
 
-class SuspendForm(forms.Form):
+class StopForm(forms.Form):
+    """The reason an agent is suspended or retired."""
+
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,

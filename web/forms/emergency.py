@@ -1,4 +1,4 @@
-"""Forms of the emergency release and retirement pages."""
+"""Forms of the emergency release pages."""
 
 from django import forms
 
@@ -11,12 +11,4 @@ class EmergencyRequestForm(forms.Form):
         max_length=REASON_MAX_LENGTH,
         help_text="Why this cannot wait for the full review; the security and PAM reviewers "
         "read it, and the audit trail keeps it.",
-    )
-
-
-class RetireForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=REASON_MAX_LENGTH,
-        help_text="Recorded in the audit trail and sent with the kill-switch webhook.",
     )

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 
 from agents.permissions import (
     SUSPEND_PERMISSION,
@@ -29,8 +28,8 @@ from web.forms import agent_filters
 from web.views.common import (
     actor_of,
     agent_or_404,
+    agent_stop,
     refused,
-    step_up_needed,
 )
 
 
@@ -132,32 +131,14 @@ def agent_edit(request, slug):
 def agent_suspend(request, slug):
     """Pull the kill switch in two steps: give a reason, then confirm it."""
     agent = agent_or_404(request, slug)
-    check = can_suspend(request.user, agent)
-    if not check:
-        return refused(request, InvalidInput(check.message, code=check.code), status=403)
-    if request.method == "POST":
-        again = step_up_needed(request, reverse("agent-suspend", args=[agent.slug]))
-        if again is not None:
-            return again
-    form = web_forms.SuspendForm(request.POST or None)
-    confirming = False
-    if request.method == "POST" and form.is_valid():
-        if request.POST.get("step") != "confirm":
-            confirming = True
-        else:
-            try:
-                agent_suspend_service(
-                    actor=actor_of(request), agent=agent, reason=form.cleaned_data["reason"]
-                )
-            except InvalidInput as error:
-                web_forms.errors_show(error, form)
-            except ApplicationError as error:
-                return refused(request, error)
-            else:
-                messages.warning(request, f"{agent.slug} is suspended: every gate check denies.")
-                return redirect(agent)
-    return render(
-        request, "agents/suspend.html", {"agent": agent, "form": form, "confirming": confirming}
+    return agent_stop(
+        request,
+        agent,
+        check=can_suspend(request.user, agent),
+        stop=agent_suspend_service,
+        stopped=agent.is_suspended,
+        template="agents/suspend.html",
+        done=f"{agent.slug} is suspended: every gate check denies.",
     )
 
 

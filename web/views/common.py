@@ -9,8 +9,9 @@ from django.urls import reverse
 from agents.models import Agent
 from approvals.models import ApprovalPackage
 from audit.actors import Actor
-from config.errors import ApplicationError
+from config.errors import ApplicationError, InvalidInput, NotPermitted
 from web import selectors
+from web.forms import StopForm, errors_show
 
 
 def actor_of(request) -> Actor:
@@ -60,3 +61,35 @@ def audit_export_links() -> list[tuple[str, str]]:
         ("Export CSV", reverse("audit-export-csv")),
         ("Export JSON Lines", reverse("audit-export-jsonl")),
     ]
+
+
+def agent_stop(request, agent: Agent, *, check, stop, stopped: bool, template: str, done: str):
+    """Suspend or retire an agent in two steps, a reason and then its confirmation.
+
+    `check` is whether the user may, `stop(actor=, agent=, reason=)` the service,
+    `stopped` whether the agent already is, `done` the message once it is done.
+    The step needs a fresh sign-in.
+    """
+    if not check:
+        return refused(request, NotPermitted(check.message, code=check.code), status=403)
+    if request.method == "POST":
+        again = step_up_needed(request, request.path)
+        if again is not None:
+            return again
+    form = StopForm(request.POST or None)
+    confirming = False
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("step") != "confirm":
+            confirming = True
+        else:
+            try:
+                stop(actor=actor_of(request), agent=agent, reason=form.cleaned_data["reason"])
+            except InvalidInput as error:
+                errors_show(error, form)
+            except ApplicationError as error:
+                return refused(request, error)
+            else:
+                messages.warning(request, done)
+                return redirect(agent)
+    context = {"agent": agent, "form": form, "confirming": confirming, "stopped": stopped}
+    return render(request, template, context)

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents.permissions import can_edit, can_retire
@@ -19,8 +18,15 @@ from approvals.retirement import agent_retire
 from config.errors import ApplicationError, InvalidInput, NotPermitted
 from signoffs.permissions import can_approve_emergency
 from web import forms as web_forms
-from web.forms.emergency import EmergencyRequestForm, RetireForm
-from web.views.common import actor_of, agent_or_404, package_or_404, refused, step_up_needed
+from web.forms.emergency import EmergencyRequestForm
+from web.views.common import (
+    actor_of,
+    agent_or_404,
+    agent_stop,
+    package_or_404,
+    refused,
+    step_up_needed,
+)
 
 # The badge each emergency state wears: the colours the pages give the matching package states.
 EMERGENCY_BADGES = {
@@ -127,30 +133,12 @@ def package_emergency_approve(request, slug, version, dimension):
 def agent_retire_view(request, slug):
     """Retire an agent in two steps: give a reason, then confirm it."""
     agent = agent_or_404(request, slug)
-    check = can_retire(request.user, agent)
-    if not check:
-        return refused(request, NotPermitted(check.message, code=check.code), status=403)
-    if request.method == "POST":
-        again = step_up_needed(request, reverse("agent-retire", args=[agent.slug]))
-        if again is not None:
-            return again
-    form = RetireForm(request.POST or None)
-    confirming = False
-    if request.method == "POST" and form.is_valid():
-        if request.POST.get("step") != "confirm":
-            confirming = True
-        else:
-            try:
-                agent_retire(
-                    actor=actor_of(request), agent=agent, reason=form.cleaned_data["reason"]
-                )
-            except InvalidInput as error:
-                web_forms.errors_show(error, form)
-            except ApplicationError as error:
-                return refused(request, error)
-            else:
-                messages.warning(request, f"{agent.slug} is retired: every gate check denies.")
-                return redirect(agent)
-    return render(
-        request, "agents/retire.html", {"agent": agent, "form": form, "confirming": confirming}
+    return agent_stop(
+        request,
+        agent,
+        check=can_retire(request.user, agent),
+        stop=agent_retire,
+        stopped=agent.is_retired,
+        template="agents/retire.html",
+        done=f"{agent.slug} is retired: every gate check denies.",
     )
