@@ -50,6 +50,13 @@ RULE = (
     "before the decision, else the first one after it, else the present state."
 )
 
+EMERGENCY_RULE = (
+    "At the approval's event in the chain: members of the dimension's reviewer group (security "
+    "or PAM); where reviewers were assigned to the agent for the dimension, only they; never "
+    "the package's creator, submitter, the agent's owners since submission or the emergency's "
+    "requester; nobody who gave the emergency's other approval before."
+)
+
 
 class Eligibility:
     """Compute eligibility for the decisions of one agent's packages."""
@@ -103,21 +110,8 @@ class Eligibility:
         candidates = self.history.members_at(dimension, seq)
         assigned = self._assigned(signoff, seq)
         stand_ins = self._stand_ins(decision, seq, assigned)
-        excluded = {}
-        if assigned:
-            others = set(candidates) - set(assigned) - set(stand_ins) - self.history.superusers
-            for user_id in others:
-                excluded[user_id] = "not_assigned"
-        owners = set(package.owners_in_review.values_list("pk", flat=True))
-        owners |= set(package.agent.owners.values_list("pk", flat=True))
+        excluded = self._excluded(package, candidates, assigned, stand_ins)
         earlier = package_decisions(package).exclude(pk=decision.pk)
-        for user_id in candidates:
-            if user_id in excluded:
-                continue
-            if user_id in (package.created_by_id, package.submitted_by_id):
-                excluded[user_id] = "self_review"
-            elif user_id in owners:
-                excluded[user_id] = "owner_review"
         for other_id, user_id, other_dimension in earlier.values_list(
             "pk", "reviewer_id", "signoff__dimension"
         ):
@@ -125,30 +119,92 @@ class Eligibility:
             if user_id in candidates and user_id not in excluded and other_seq and other_seq < seq:
                 same = other_dimension == dimension
                 excluded[user_id] = "already_decided" if same else "other_dimension"
-        name = self.history.username
-        eligible = sorted(name(u) for u in candidates if u not in excluded)
-        basis = {candidates[u] for u in candidates} | set(assigned.values())
-        basis |= {stand_ins[u] for u in stand_ins if u in candidates}
         return {
             "decision": decision.pk,
             "dimension": dimension,
             "reviewer": decision.reviewer.get_username(),
             "at_seq": seq,
-            "reviewers_assigned": sorted(name(u) for u in assigned),
-            "stood_in": sorted(name(u) for u in stand_ins if u in candidates),
+            "reviewers_assigned": sorted(self.history.username(u) for u in assigned),
+            "stood_in": sorted(self.history.username(u) for u in stand_ins if u in candidates),
             "decided_as": self.decision_basis.get(decision.pk) or None,
+            **self._answer(decision.reviewer_id, candidates, assigned, stand_ins, excluded),
+        }
+
+    def _excluded(self, package, candidates: dict, assigned: dict, stand_ins: dict) -> dict:
+        """Return {user id: reason} of the members whom assignment or authorship excluded."""
+        excluded = {}
+        if assigned:
+            others = set(candidates) - set(assigned) - set(stand_ins) - self.history.superusers
+            for user_id in others:
+                excluded[user_id] = "not_assigned"
+        owners = set(package.owners_in_review.values_list("pk", flat=True))
+        owners |= set(package.agent.owners.values_list("pk", flat=True))
+        for user_id in candidates:
+            if user_id in excluded:
+                continue
+            if user_id in (package.created_by_id, package.submitted_by_id):
+                excluded[user_id] = "self_review"
+            elif user_id in owners:
+                excluded[user_id] = "owner_review"
+        return excluded
+
+    def _answer(self, decider_id, candidates, assigned, stand_ins, excluded) -> dict:
+        """Return who was eligible, who was excluded and why, and the events it rests on."""
+        name = self.history.username
+        eligible = sorted(name(u) for u in candidates if u not in excluded)
+        basis = {candidates[u] for u in candidates} | set(assigned.values())
+        basis |= {stand_ins[u] for u in stand_ins if u in candidates}
+        return {
             "eligible": eligible,
             "excluded": sorted(
                 ({"user": name(u), "reason": reason} for u, reason in excluded.items()),
                 key=lambda row: row["user"],
             ),
-            "reviewer_was_eligible": decision.reviewer.get_username() in eligible,
+            "reviewer_was_eligible": name(decider_id) in eligible,
             "basis": sorted(b for b in basis if b is not None),
         }
 
+    def of_emergency(self, emergency) -> list[dict]:
+        """Return who was eligible to give each approval of an emergency release, at its moment.
 
-def eligibility_of(decisions) -> dict:
-    """Return the rule and, per decision (of one agent's packages), who was eligible."""
+        The reviewer rules of a sign-off (group, assignment, authorship), and never the
+        requester or whoever gave the emergency's other approval before.
+        """
+        events = AuditEvent.objects.filter(
+            action="emergency.approved", target_id=str(emergency.pk), agent_slug=self.agent.slug
+        ).order_by("seq")
+        rows, approved_by = [], {}
+        for seq, data in events.values_list("seq", "data"):
+            dimension = (data or {}).get("dimension", "")
+            approver = getattr(emergency, f"{dimension}_approver", None)
+            approver_id = approver.pk if approver is not None else None
+            candidates = self.history.members_at(dimension, seq)
+            assigned = self.history.assigned_at(review_permission(dimension), seq)
+            excluded = self._excluded(emergency.package, candidates, assigned, {})
+            for user_id in candidates:
+                if user_id in excluded:
+                    continue
+                if user_id == emergency.requested_by_id:
+                    excluded[user_id] = "self_review"
+                elif user_id in approved_by.values():
+                    excluded[user_id] = "other_dimension"
+            rows.append(
+                {
+                    "emergency": emergency.pk,
+                    "dimension": dimension,
+                    "reviewer": approver.get_username() if approver else None,
+                    "at_seq": seq,
+                    "reviewers_assigned": sorted(self.history.username(u) for u in assigned),
+                    **self._answer(approver_id, candidates, assigned, {}, excluded),
+                }
+            )
+            approved_by[dimension] = approver_id
+        return rows
+
+
+def eligibility_of(decisions, emergency=None) -> dict:
+    """Return the rules and, per decision (of one agent's packages) and per approval of the
+    emergency release, if any, who was eligible."""
     by_agent = {}
     rows = []
     for decision in decisions:
@@ -156,4 +212,8 @@ def eligibility_of(decisions) -> dict:
         if agent.pk not in by_agent:
             by_agent[agent.pk] = Eligibility(agent)
         rows.append(by_agent[agent.pk].of(decision))
-    return {"rule": RULE, "decisions": rows}
+    result = {"rule": RULE, "decisions": rows}
+    if emergency is not None:
+        result["emergency_rule"] = EMERGENCY_RULE
+        result["emergency_approvals"] = Eligibility(emergency.agent).of_emergency(emergency)
+    return result

@@ -237,7 +237,10 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
     eligibility = eligibility_of(
         Decision.objects.filter(pk__in=decision_ids)
         .select_related("signoff__package__agent", "reviewer")
-        .order_by("pk")
+        .order_by("pk"),
+        emergency=EmergencyApproval.objects.filter(package=package)
+        .select_related("agent", "package__agent", "security_approver", "pam_approver")
+        .first(),
     )
     comments = [_comment(comment) for comment in package_comments(package)]
     summary = summary_html(record, diff, signoffs, segment, checkpoints, eligibility, comments)
@@ -324,6 +327,8 @@ def summary_html(
         "checkpoints": checkpoints,
         "fingerprint": signing.fingerprint(),
         "eligibility_rule": eligibility["rule"],
+        "emergency_eligibility": eligibility.get("emergency_approvals", []),
+        "emergency_rule": eligibility.get("emergency_rule", ""),
         "comments": comments,
     }
     return render_to_string("evidence/summary.html", context)

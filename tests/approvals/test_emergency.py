@@ -291,3 +291,32 @@ def test_the_evidence_bundle_marks_an_emergency_approval(workflow, agent, second
     assert record["emergency"]["pam_approver"] == "pam1"
     assert record["emergency"]["reason"] == URGENT
     assert "Emergency approval" in summary and URGENT in summary
+
+
+def test_the_evidence_bundle_names_who_could_give_each_emergency_approval(
+    workflow, agent, second, reviewers
+):
+    import io
+    import json
+    import zipfile
+
+    from approvals.evidence import package_evidence
+
+    requester_in_group = UserFactory(username="sec-owner", groups=["security"])
+    agent.owners.add(requester_in_group)
+    emergency_grant(workflow, second)
+    _, bundle = package_evidence(actor=CI, package=second)
+    with zipfile.ZipFile(io.BytesIO(bundle.read())) as z:
+        eligibility = json.loads(z.read("eligibility.json"))
+        summary = z.read("summary.html").decode()
+
+    rows = {row["dimension"]: row for row in eligibility["emergency_approvals"]}
+    assert set(rows) == {"security", "pam"}
+    assert eligibility["emergency_rule"]
+    security = rows["security"]
+    assert security["reviewer"] == "security1" and security["reviewer_was_eligible"]
+    assert {u.username for u in reviewers["security"]} <= set(security["eligible"])
+    assert {"user": "sec-owner", "reason": "owner_review"} in security["excluded"]
+    assert rows["pam"]["reviewer"] == "pam1" and rows["pam"]["reviewer_was_eligible"]
+    assert rows["security"]["at_seq"] < rows["pam"]["at_seq"]
+    assert "pam1 was eligible" in summary
