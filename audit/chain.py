@@ -111,10 +111,13 @@ def content_pieces(fields: dict) -> tuple[str, str, str]:
     names = sorted(HASHED_FIELDS)
     at_time, at_seq = names.index("created_at"), names.index("seq")
 
-    def members(part) -> list[str]:
-        return [canonical_json({name: fields[name]})[1:-1] for name in part]
+    def members(part) -> str:
+        return canonical_json({name: fields[name] for name in part})[1:-1]
 
-    head = [*members(names[:at_time]), '"created_at":']
-    mid = [*members(names[at_time + 1 : at_seq]), '"seq":']
+    head, mid = members(names[:at_time]), members(names[at_time + 1 : at_seq])
     tail = members(names[at_seq + 1 :])
-    return "{" + ",".join(head), "," + ",".join(mid), ("," if tail else "") + ",".join(tail) + "}"
+    return (
+        "{" + head + ("," if head else "") + '"created_at":',
+        "," + mid + ("," if mid else "") + '"seq":',
+        ("," + tail if tail else "") + "}",
+    )
