@@ -53,7 +53,8 @@ class TokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token's user is inactive.", code="user_inactive"
             )
-        if not network_allowed(token, client_address(request)):
+        # Only a token limited to networks needs the client's address worked out.
+        if token.allowed_networks and not network_allowed(token, client_address(request)):
             raise NetworkNotAllowed()
         token_touch(token=token, now=now)
         return token_user(token), token
