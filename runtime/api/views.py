@@ -13,6 +13,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
@@ -118,7 +119,7 @@ class EvaluationView(AuthzenView):
             400: AuthzenError,
             401: AuthzenError,
             403: AuthzenError,
-            429: OpenApiResponse(AuthzenError, description=THROTTLED),
+            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
         },
         examples=[
             OpenApiExample(
@@ -163,7 +164,7 @@ class EvaluationsView(AuthzenView):
             400: AuthzenError,
             401: AuthzenError,
             403: AuthzenError,
-            429: OpenApiResponse(AuthzenError, description=THROTTLED),
+            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
         },
     )
     def post(self, request):

@@ -15,6 +15,8 @@ def test_the_schema_lists_the_runtime_operations(client):
     assert evaluation["operationId"] == "access_evaluation"
     assert set(evaluation["responses"]) >= {"200", "400", "401", "403", "429"}
     assert evaluation["requestBody"]["required"] is True
+    throttled = evaluation["responses"]["429"]["content"]["application/json"]["schema"]
+    assert throttled == {"type": "string"}
     assert evaluation["requestBody"]["content"]["application/json"]["schema"] == (
         EVALUATION_REQUEST
     )
