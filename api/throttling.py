@@ -1,4 +1,4 @@
-"""Rate limits per token: one bucket for gate checks, one for writes.
+"""Rate limits per token: one bucket for gate checks, one for runtime decisions, one for writes.
 
 A fixed window counted with one atomic increment in the cache: DRF's own
 SimpleRateThrottle keeps every request's timestamp in one cached list, which
@@ -138,6 +138,12 @@ def window_count(key: str, ttl: int, amount: int = 1) -> int:
 
 class GateThrottle(TokenRateThrottle):
     scope = "gate"
+
+
+class DecisionThrottle(TokenRateThrottle):
+    """Runtime decisions (AuthZEN): a runtime asks before each tool call, so the rate is high."""
+
+    scope = "decisions"
 
 
 class WriteThrottle(TokenRateThrottle):

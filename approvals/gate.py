@@ -171,7 +171,7 @@ def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
 
 def _emergency_covers(row: dict, manifest, digest: str | None) -> bool:
     """Whether a granted emergency approval, newer than the last approval, covers the scope."""
-    if not _emergency_newer(row):
+    if not emergency_newer(row):
         return False
     package = {
         "package_pk": row["emergency_package_pk"],
@@ -183,8 +183,12 @@ def _emergency_covers(row: dict, manifest, digest: str | None) -> bool:
     return not probe.reasons
 
 
-def _emergency_newer(row: dict) -> bool:
-    """Whether the row has a granted emergency of a version newer than the last approval."""
+def emergency_newer(row: dict) -> bool:
+    """Whether the row has a granted emergency of a version newer than the last approval.
+
+    The gate then answers for that version too: inside its time box it allows
+    it, after it denies it with `emergency_expired`.
+    """
     return row["emergency_package_pk"] is not None and (
         row["version"] is None or row["emergency_version"] > row["version"]
     )
@@ -220,18 +224,22 @@ def _emergency_answer(row: dict, digest: str | None) -> GateResult:
     return result
 
 
-def standing(row: dict | None, agent_slug: str) -> GateResult:
-    """Decide everything but the scope from the decision row (as a check of the approved digest).
+def standing(row: dict | None, agent_slug: str, *, emergency: bool = False) -> GateResult:
+    """Decide everything but the scope from the decision row: a check of the approved digest,
+    or with `emergency`, of the digest of the version under the emergency approval.
 
-    A runtime decision starts from it: the same suspension, drift, approval and
-    expiry reasons as a gate check, with the same codes.
+    A runtime decision starts from it: the same suspension, drift, approval,
+    emergency and expiry reasons as a gate check, with the same codes.
     """
-    return _evaluate(row, agent_slug, None, row["digest"] if row else None)
+    digest = None if row is None else row["emergency_digest" if emergency else "digest"]
+    return _evaluate(row, agent_slug, None, digest)
 
 
-def approved_manifest(row: dict) -> dict:
-    """Return the normalized manifest of the decision row's last approved version."""
-    return _approved_manifest(row["digest"], row["package_pk"])
+def approved_manifest(row: dict, *, emergency: bool = False) -> dict:
+    """Return the normalized manifest of the decision row's last approved version, or with
+    `emergency`, of the version under the emergency approval."""
+    prefix = "emergency_" if emergency else ""
+    return _approved_manifest(row[f"{prefix}digest"], row[f"{prefix}package_pk"])
 
 
 def _deny_agent(result: GateResult, row: dict) -> None:
@@ -378,12 +386,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
     sent = manifests.source_digest(source, content_type)
     if sent and row is not None and row["source_digest"] == sent:
         return _decided(actor, agent_slug, row, None, row["digest"])
-    if (
-        sent
-        and row is not None
-        and row["emergency_source_digest"] == sent
-        and _emergency_newer(row)
-    ):
+    if sent and row is not None and row["emergency_source_digest"] == sent and emergency_newer(row):
         return _decided(actor, agent_slug, row, None, row["emergency_digest"])
     try:
         read = (_manifest_read if sent else _manifest_read.__wrapped__)(sent, source, content_type)

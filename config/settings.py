@@ -197,6 +197,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "gate": env("THROTTLE_GATE", "6000/min"),
+        # A runtime asks before each tool call (a batch counts once).
+        "decisions": env("THROTTLE_DECISIONS", "60000/min"),
         "writes": env("THROTTLE_WRITES", "600/min"),
     },
 }
@@ -209,6 +211,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.openapi.declare_common_errors",
+        "runtime.api.schema.require_bodies",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PackageStateEnum": "approvals.models.PackageState",

@@ -12,6 +12,13 @@ approved) gets a bundle of one `forbid` and no permit: it denies everything.
 The bundle is canonical JSON (its ETag is its SHA-256); its detached Ed25519
 signature, by the evidence key, is over those exact bytes, which carry the
 approval digest and expiry.
+
+During a granted emergency approval of a newer version, the bundle permits
+what the gate allows: the approved version's entries until the approval's
+expiry, and the emergency version's until the end of its time box (the
+permits labelled `emergency:`). The bundle's `emergency` names that version,
+its time box and the gate's answer on it; once the box has ended, the bundle
+(and its ETag) no longer holds its permits.
 """
 
 import hashlib
@@ -86,7 +93,7 @@ def _condition(name: str, allowed: list | None = None, bound: int | None = None)
     return f"(if context has {name} then {test} else true)"
 
 
-def _permit(slug: str, kind: str, entry: dict, manifest: dict, expires: int) -> str:
+def _permit(slug: str, kind: str, entry: dict, manifest: dict, expires: int, label: str) -> str:
     base = f"scope.{KEY_BY_KIND[kind]}[]"
     actions = [a for a in Access.values if not widens(f"{base}.access", entry["access"], a)]
     conditions = [f"context.now < {expires}"] if expires is not None else []
@@ -108,7 +115,7 @@ def _permit(slug: str, kind: str, entry: dict, manifest: dict, expires: int) -> 
         allowed = [v for v in CLAIM_VALUES[name] if not widens(path, approved, v)]
         conditions.append(_condition(name, allowed=allowed))
     action_list = ", ".join(_uid("Action", a) for a in actions)
-    label = cedar_string(f"{kind}:{entry['id']}")
+    label = cedar_string(f"{label}{kind}:{entry['id']}")
     head = (
         f"@id({label})\npermit (\n  principal == {_uid('Agent', slug)},\n"
         f"  action in [{action_list}],\n"
@@ -162,11 +169,16 @@ def cedar_schema() -> dict:
     }
 
 
-def policies_for(slug: str, manifest: dict, expires: int | None) -> tuple[str, list[dict]]:
-    """Return the Cedar policies permitting a normalized manifest's scope, and its entities."""
+def policies_for(
+    slug: str, manifest: dict, expires: int | None, label: str = ""
+) -> tuple[str, list[dict]]:
+    """Return the Cedar policies permitting a normalized manifest's scope, and its entities.
+
+    Each policy's `@id` is `label` followed by the entry's kind and identifier.
+    """
     policies, entities = [], []
     for kind, entry in scope_entries(manifest):
-        policies.append(_permit(slug, kind, entry, manifest, expires))
+        policies.append(_permit(slug, kind, entry, manifest, expires, label))
         entities.append(
             {
                 "uid": {"type": f"{NAMESPACE}::{ENTITY_TYPES[kind]}", "id": entry["id"]},
@@ -181,11 +193,21 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
+def _emergency(row: dict, codes: list[str]) -> dict:
+    """Return what the bundle says of the version under an emergency approval."""
+    return {
+        "package_version": row["emergency_version"],
+        "digest": row["emergency_digest"],
+        "ends_at": row["emergency_ends_at"].isoformat(),
+        "ends_epoch": _epoch(row["emergency_ends_at"]),
+        "decision": "deny" if codes else "allow",
+        "reasons": codes,
+    }
+
+
 def policy_bundle(agent: Agent) -> dict:
     """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of."""
     row = gate.decision_row(agent.slug)
-    result = gate.standing(row, agent.slug)
-    codes = [reason["code"] for reason in result.reasons]
     entities = [
         {
             "uid": {"type": f"{NAMESPACE}::Agent", "id": agent.slug},
@@ -193,25 +215,34 @@ def policy_bundle(agent: Agent) -> dict:
             "parents": [],
         }
     ]
-    if not codes:
+    permits, answers = [], []
+    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
+    for emergency in versions:
+        result = gate.standing(row, agent.slug, emergency=emergency)
+        codes = [] if result.decision == gate.ALLOW else [r["code"] for r in result.reasons]
+        answers.append(codes)
+        if codes:
+            continue
+        expires = row["emergency_ends_at" if emergency else "expires_at"]
+        label = f"emergency:v{row['emergency_version']}:" if emergency else ""
         policies, resources = policies_for(
-            agent.slug, gate.approved_manifest(row), _epoch(row["expires_at"])
+            agent.slug, gate.approved_manifest(row, emergency=emergency), _epoch(expires), label
         )
-        entities += resources
-    else:
-        policies = DENY_ALL + "\n"
+        permits.append(policies)
+        entities += [r for r in resources if r not in entities]
     approved = row is not None and row["package_pk"] is not None
     return {
         "format": FORMAT,
         "agent": agent.slug,
         "workload_id": agent.workload_id,
-        "decision": "deny" if codes else "allow",
-        "reasons": codes,
+        "decision": "allow" if permits else "deny",
+        "reasons": [] if permits else answers[0],
         "package_version": row["version"] if approved else None,
         "digest": row["digest"] if approved else None,
         "expires_at": row["expires_at"].isoformat() if approved and row["expires_at"] else None,
         "expires_epoch": _epoch(row["expires_at"]) if approved else None,
-        "policies": policies,
+        "emergency": _emergency(row, answers[1]) if len(versions) > 1 else None,
+        "policies": "\n".join(permits) if permits else DENY_ALL + "\n",
         "schema": cedar_schema(),
         "entities": entities,
         "key_fingerprint": signing.fingerprint(),

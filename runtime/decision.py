@@ -1,12 +1,15 @@
 """The policy decision: may this agent, now, do exactly this?
 
-Allow only when the release gate would let the agent's approved package ship
-(not suspended, approved and not expired, no open critical drift: the gate's
-own reading and reason codes, `approvals.gate.standing`) and the request stays
-within that package: the entry exists, and every field the request names
+Allow only when the release gate would let a version of the agent ship (not
+suspended, approved and not expired, no open critical drift: the gate's own
+reading and reason codes, `approvals.gate.standing`) and the request stays
+within that version: the entry exists, and every field the request names
 (the access level, the entry's flags, chain depth, credential lifetime)
 is not widened as the manifest diff defines widening
-(`approvals.manifest.widens`). Anything that cannot be decided denies.
+(`approvals.manifest.widens`). The versions are the gate's: the last approved
+one, and a newer one under a granted emergency approval
+(`approvals.gate.emergency_newer`), allowed inside its time box and denied
+with `emergency_expired` after it. Anything that cannot be decided denies.
 """
 
 import logging
@@ -31,7 +34,9 @@ STANDING_REASONS = (
     "unknown_agent",
     "no_approved_package",
     "approval_expired",
+    "emergency_expired",
     "agent_suspended",
+    "agent_retired",
     "open_critical_drift",
 )
 OWN_REASONS = {
@@ -76,10 +81,49 @@ def scope_of(manifest: dict) -> dict:
     }
 
 
-@cached(LRUCache(maxsize=64), key=lambda row: row["digest"], lock=Lock())
-def _entries(row: dict) -> dict:
-    """Return the approved version's scope (`scope_of`), memoized by its digest."""
-    return scope_of(gate.approved_manifest(row))
+# The decision row's digest of the last approved version, and of the emergency's.
+_DIGEST = {False: "digest", True: "emergency_digest"}
+
+
+@cached(LRUCache(maxsize=64), key=lambda row, emergency: row[_DIGEST[emergency]], lock=Lock())
+def _entries(row: dict, emergency: bool) -> dict:
+    """Return a version's scope (`scope_of`), memoized by its digest."""
+    return scope_of(gate.approved_manifest(row, emergency=emergency))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The gate's answer on one version the agent may act on: its deny codes and its scope."""
+
+    codes: tuple[str, ...]
+    scope: dict | None  # None when there is no such version
+
+
+def standings(row: dict | None, slug: str) -> list[Standing]:
+    """Return the gate's standing on each version the agent may act on, last approved first."""
+    found = []
+    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
+    for emergency in versions:
+        result = gate.standing(row, slug, emergency=emergency)
+        codes = () if result.decision == gate.ALLOW else tuple(r["code"] for r in result.reasons)
+        known = row is not None and row[_DIGEST[emergency]] is not None
+        found.append(Standing(codes, _entries(row, emergency) if known else None))
+    return found
+
+
+def decision_of(found: list[Standing], evaluation: Evaluation, slug: str) -> Decision:
+    """Decide an evaluation from the agent's standings (`standings`).
+
+    Allow when a version that stands holds the request. A deny carries the
+    codes of the first version holding the request (an expired emergency's
+    `emergency_expired`), else those of the last approved version, else
+    `scope_mismatch`.
+    """
+    holding = [s for s in found if s.scope is not None and within(s.scope, evaluation)]
+    if any(not s.codes for s in holding):
+        return Decision(True, [], slug)
+    codes = holding[0].codes if holding else found[0].codes
+    return Decision(False, list(codes or [SCOPE_MISMATCH]), slug)
 
 
 def memos_clear() -> None:
@@ -122,7 +166,7 @@ class Decider:
     def __init__(self, token):
         self.token = token
         self._slugs: dict[tuple[str, str], str | None] = {}
-        self._rows: dict[str, tuple] = {}
+        self._rows: dict[str, list[Standing] | None] = {}
 
     def _slug(self, subject_type: str, subject_id: str) -> str | None:
         key = (subject_type, subject_id)
@@ -142,17 +186,13 @@ class Decider:
             self._slugs[key] = slug
         return self._slugs[key]
 
-    def _standing(self, slug: str) -> tuple:
-        """Return (gate standing, approved scope or None) of the agent, read once."""
+    def _standings(self, slug: str) -> list[Standing] | None:
+        """Return the agent's standings, read once; None when the token is not bound to it."""
         if slug not in self._rows:
             if not token_binds(self.token, slug):
-                self._rows[slug] = ("agent_not_bound", None)
+                self._rows[slug] = None
             else:
-                row = gate.decision_row(slug)
-                result = gate.standing(row, slug)
-                codes = [reason["code"] for reason in result.reasons]
-                approved = _entries(row) if not codes else None
-                self._rows[slug] = (codes, approved)
+                self._rows[slug] = standings(gate.decision_row(slug), slug)
         return self._rows[slug]
 
     def decide(self, evaluation: Evaluation) -> Decision:
@@ -169,11 +209,7 @@ class Decider:
         if slug is None:
             # A bound token learns nothing of agents outside its binding.
             return _deny("agent_not_bound" if bound else "unknown_agent")
-        codes, approved = self._standing(slug)
-        if codes == "agent_not_bound":
+        found = self._standings(slug)
+        if found is None:
             return _deny("agent_not_bound")
-        if codes:
-            return Decision(False, list(codes), slug)
-        if not within(approved, evaluation):
-            return _deny(SCOPE_MISMATCH, slug)
-        return Decision(True, [], slug)
+        return decision_of(found, evaluation, slug)

@@ -72,3 +72,19 @@ EVALUATIONS_REQUEST = {
         {"required": ["evaluations"], "properties": {"evaluations": {"minItems": 1}}},
     ],
 }
+
+# The operations whose bodies are the raw schemas above. drf-spectacular marks a
+# request body required only when it comes from a serializer with required fields.
+OPERATIONS = ("access_evaluation", "access_evaluations")
+
+
+def require_bodies(result, generator, request, public):
+    """Mark the AuthZEN request bodies required: every evaluation request has one.
+
+    A drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]).
+    """
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if operation.get("operationId") in OPERATIONS and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result

@@ -2,16 +2,18 @@
 
 The AuthZEN endpoints answer as the specification's HTTPS binding does: 200
 with a decision (a deny is `decision: false`, never an error), and 400, 401,
-403 or 500 with an error message string as the body. They take a token only
+403, 429 or 500 with an error message string as the body. They are rate-limited
+per token (`THROTTLE_DECISIONS`, a batch counting once). They take a token only
 (no browser session): one bound to the agent asked about, or one with the
 `decisions:evaluate` scope.
 """
 
 import logging
+import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
@@ -22,6 +24,7 @@ from rest_framework.views import APIView
 from agents.api.views import visible_agent
 from api.openapi import errors
 from api.permissions import IsAuthenticated, TokenHasScope
+from api.throttling import DecisionThrottle
 from approvals.api.serializers import GATE_REASONS
 from audit import signing
 from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST
@@ -40,6 +43,8 @@ from tokens.authentication import TokenAuthentication
 from tokens.models import Scope
 
 logger = logging.getLogger(__name__)
+
+THROTTLED = "Too many requests for this token; `Retry-After` says when to ask again."
 
 SIGNATURE_HEADER = "X-Countersign-Signature"
 KEY_HEADER = "X-Countersign-Key-Fingerprint"
@@ -63,21 +68,14 @@ def authzen_exception_handler(exc, context):
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         response["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait:
+        response["Retry-After"] = str(math.ceil(wait))
     return response
 
 
-class AuthzenSchema(AutoSchema):
-    """Document the request body as required (the bodies are raw schemas: runtime/api/schema.py)."""
-
-    def _get_request_body(self, direction="request"):
-        body = super()._get_request_body(direction)
-        if body:
-            body["required"] = True
-        return body
-
-
 class AuthzenView(APIView):
-    schema = AuthzenSchema()
+    throttle_classes = [DecisionThrottle]
     renderer_classes = [JSONRenderer]
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated, TokenHasScope]
@@ -121,6 +119,7 @@ class EvaluationView(AuthzenView):
             400: AuthzenError,
             401: AuthzenError,
             403: AuthzenError,
+            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
         },
         examples=[
             OpenApiExample(
@@ -165,6 +164,7 @@ class EvaluationsView(AuthzenView):
             400: AuthzenError,
             401: AuthzenError,
             403: AuthzenError,
+            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
         },
     )
     def post(self, request):

@@ -3,6 +3,8 @@
 import pytest
 import yaml
 
+from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST
+
 pytestmark = pytest.mark.django_db
 
 
@@ -11,7 +13,13 @@ def test_the_schema_lists_the_runtime_operations(client):
     paths = schema["paths"]
     evaluation = paths["/access/v1/evaluation"]["post"]
     assert evaluation["operationId"] == "access_evaluation"
-    assert set(evaluation["responses"]) >= {"200", "400", "401", "403"}
+    assert set(evaluation["responses"]) >= {"200", "400", "401", "403", "429"}
+    assert evaluation["requestBody"]["required"] is True
+    throttled = evaluation["responses"]["429"]["content"]["application/json"]["schema"]
+    assert throttled == {"type": "string"}
+    assert evaluation["requestBody"]["content"]["application/json"]["schema"] == (
+        EVALUATION_REQUEST
+    )
     assert evaluation["responses"]["401"]["content"]["application/json"]["schema"] == {
         "type": "string"
     }
@@ -20,7 +28,9 @@ def test_the_schema_lists_the_runtime_operations(client):
     batch = paths["/access/v1/evaluations"]["post"]
     assert batch["operationId"] == "access_evaluations"
     assert batch["requestBody"]["required"] is True
+    assert set(batch["responses"]) >= {"200", "400", "401", "403", "429"}
     body = batch["requestBody"]["content"]["application/json"]["schema"]
+    assert body == EVALUATIONS_REQUEST
     assert body["properties"]["options"]["properties"]["evaluations_semantic"]["enum"] == [
         "execute_all",
         "deny_on_first_deny",

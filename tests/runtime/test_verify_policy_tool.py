@@ -1,5 +1,6 @@
 """tools/verify-policy checks a downloaded bundle and its signature offline."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from audit import signing
+from tests.approvals.emergency import emergency_grant
 
 pytestmark = pytest.mark.django_db
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify-policy"
@@ -38,3 +40,19 @@ def test_a_downloaded_bundle_verifies_and_a_changed_one_does_not(
     bundle.write_bytes(bundle.read_bytes().replace(b'"allow"', b'"deny"', 1))
     changed = run(bundle, signature, "--public-key", key)
     assert changed.returncode == 1 and "signature does not match" in changed.stdout
+
+
+def test_a_bundle_of_a_first_version_on_an_emergency_verifies_until_its_box_ends(
+    workflow, agent, gateway, tmp_path
+):
+    emergency = emergency_grant(workflow, workflow.submit(agent))
+    base = f"/api/v1/agents/{agent.slug}/policy"
+    bundle, signature, key = tmp_path / "b.json", tmp_path / "b.json.sig", tmp_path / "key.pem"
+    bundle.write_bytes(gateway.get(base + "?download=1").content)
+    signature.write_bytes(gateway.get(base + "?download=signature").content)
+    key.write_text(signing.public_key_pem())
+    assert json.loads(bundle.read_bytes())["emergency"]["ends_at"] == emergency.ends_at.isoformat()
+    ok = run(bundle, signature, "--public-key", key)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith(f"OK: {agent.slug} vNone digest None expires None (allow)")
+    assert f"; emergency v1 digest {emergency.package.digest} until" in ok.stdout

@@ -1,0 +1,86 @@
+"""Denied evaluations become drift findings within one drift interval.
+
+An evaluation is counted in Redis; the usage flush (every minute) folds the
+counts into observations and, when they hold a deny, evaluates drift at once;
+when another drift run holds the drift lock then, the scheduled drift job
+(every five minutes) finds it. The jobs run here in-process; the same path on
+a real worker is tests/jobs/test_runtime_usage_flush.py.
+"""
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from approvals import tasks as approval_tasks
+from approvals.drift import DRIFT_LOCK_KEY
+from approvals.models import DriftFinding, EmergencyApproval
+from runtime import tasks
+from tests.approvals.emergency import emergency_grant
+from tests.factories import manifest_for
+from tests.jobs.test_runtime_usage_flush import close_minutes
+from tests.runtime.conftest import ask
+
+pytestmark = pytest.mark.django_db
+
+
+def findings(agent) -> set[tuple]:
+    return {
+        (f.kind, f.identifier, f.access, f.reason) for f in DriftFinding.objects.filter(agent=agent)
+    }
+
+
+def test_each_kind_of_deny_is_a_finding_after_the_flush_run(workflow, agent, approved, gateway):
+    wider = manifest_for(agent)
+    wider["scope"]["tools"].append(
+        {"id": "refund-issue-2", "access": "write", "justification": "The incident's fix."}
+    )
+    emergency = emergency_grant(workflow, workflow.submit(agent, wider))
+    assert ask(gateway, agent.slug, "write", "tool", "refund-issue-2").json()["decision"] is True
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() - timedelta(minutes=1)
+    )
+    denied = [
+        ("write", "tool", "refund-issue-2", "emergency_expired"),
+        ("admin", "tool", "kb-search", "scope_mismatch"),
+        ("execute", "tool", "shell", "scope_mismatch"),
+    ]
+    for action, kind, ident, reason in denied:
+        answer = ask(gateway, agent.slug, action, kind, ident).json()
+        assert answer["context"]["reason"] == reason
+    assert not DriftFinding.objects.exists()
+    close_minutes()
+
+    run = tasks.runtime_usage_flush()
+    assert run["denies"] == 3 and run["drift"]["created"] == 3
+    assert findings(agent) == {
+        ("tool", "refund-issue-2", "write", "unapproved_tool"),
+        ("tool", "kb-search", "admin", "higher_access"),
+        ("tool", "shell", "execute", "unapproved_tool"),
+    }
+
+
+def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
+    agent, approved, gateway
+):
+    assert ask(gateway, agent.slug, "execute", "tool", "shell").json()["decision"] is False
+    close_minutes()
+    settings = connection.settings_dict
+    # Another process's drift run holds the lock while the flush runs.
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [DRIFT_LOCK_KEY])
+        run = tasks.runtime_usage_flush()
+        assert run["denies"] == 1 and run["drift"]["skipped"] is True
+        assert not DriftFinding.objects.exists()
+    # The scheduled drift job (every drift interval) finds it.
+    assert approval_tasks.drift_evaluate()["created"] == 1
+    assert findings(agent) == {("tool", "shell", "execute", "unapproved_tool")}

@@ -1,0 +1,281 @@
+"""tools/countersign_enforce.py, imported as an agent runtime does, against a live server.
+
+It asks the AuthZEN endpoint (allows kept for a TTL on an injected clock, denies
+never kept), or keeps the signed Cedar bundle and decides with cedarpy; every
+failure denies.
+"""
+
+import importlib.util
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import timezone
+
+from approvals.models import ApprovalPackage
+from approvals.services import agent_suspend
+from audit import signing
+from audit.actors import Actor
+from tests.factories import manifest_for
+from tests.tools.test_countersign_gate import FakeServer
+from tokens.models import Scope
+
+SOURCE = Path(__file__).resolve().parents[2] / "tools" / "countersign_enforce.py"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("countersign_enforce", SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+enforce = load()
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def runtime_token(transactional_db, make_token, owner, agent):
+    """The secret of a token bound to the agent, as its runtime holds."""
+    return make_token(owner, Scope.DECISIONS_EVALUATE, agents=[agent])[1]
+
+
+@pytest.fixture
+def approved(transactional_db, workflow, agent):
+    return workflow.approve(agent)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def pep(live_server, runtime_token, agent, clock):
+    return enforce.Enforcer(live_server.url, runtime_token, agent.slug, clock=clock)
+
+
+def policy_url(live_server, agent):
+    return f"{live_server.url}/api/v1/agents/{agent.slug}/policy"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def suspend(agent):
+    agent_suspend(actor=Actor.system("oncall"), agent=agent, reason="Incident 43.")
+
+
+def test_the_decision_point_allows_the_approved_scope_and_denies_beyond_it(pep, approved, agent):
+    assert pep.decide("read", "tool", "kb-search") == enforce.Decision(True)
+    assert pep.decide("admin", "tool", "kb-search") == enforce.Decision(False, "scope_mismatch")
+    with pytest.raises(enforce.Denied) as denied:
+        pep.check("execute", "tool", "shell", context={"chain_depth": 0})
+    assert denied.value.reason == "scope_mismatch"
+    assert "shell" in str(denied.value)
+
+    ran = []
+
+    @pep.guard("read", "tool", "kb-search")
+    def kb_search(query):
+        ran.append(query)
+        return "answer"
+
+    @pep.guard("write", "tool", "shell")
+    def shell(command):
+        ran.append(command)
+
+    assert kb_search("refunds") == "answer"
+    with pytest.raises(enforce.Denied):
+        shell("rm -rf /")
+    assert ran == ["refunds"], "a denied call never runs"
+
+
+def test_any_failure_denies(live_server, runtime_token, agent, approved):
+    down = enforce.Enforcer(f"http://127.0.0.1:{closed_port()}", runtime_token, agent.slug)
+    assert down.decide("read", "tool", "kb-search") == enforce.Decision(False, "unreachable")
+    wrong = enforce.Enforcer(live_server.url, "cs_not-a-token", agent.slug)
+    assert wrong.decide("read", "tool", "kb-search") == enforce.Decision(False, "http_401")
+    elsewhere = enforce.Enforcer(f"{live_server.url}/nowhere", runtime_token, agent.slug)
+    assert elsewhere.decide("read", "tool", "kb-search") == enforce.Decision(False, "http_404")
+    with pytest.raises(ValueError):
+        enforce.Enforcer("file:///etc/passwd", runtime_token, agent.slug)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((200, b"not json"), "bad_response"),
+        ((200, {"decision": "true"}), "bad_response"),
+        ((500, {"decision": True}), "http_500"),
+        (("sleep", 1, (200, {"decision": True})), "unreachable"),
+    ],
+)
+def test_a_bad_or_slow_answer_denies(answer, reason):
+    server = FakeServer()
+    route = "/access/v1/evaluation"
+    server.routes[route] = [answer]
+    with server:
+        pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", timeout=0.3)
+        assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, reason)
+
+
+def test_an_allow_is_kept_for_its_ttl_and_a_deny_never(pep, approved, agent, clock, workflow):
+    assert pep.decide("read", "tool", "kb-search").allowed
+    denied = pep.decide("write", "tool", "refund-issue-2")
+    assert denied == enforce.Decision(False, "scope_mismatch")
+    # A wider version is approved: the deny was not kept, so the next call sees it at once.
+    wider = manifest_for(agent)
+    wider["scope"]["tools"].append(
+        {"id": "refund-issue-2", "access": "write", "justification": "Refunds."}
+    )
+    workflow.approve(agent, wider)
+    assert pep.decide("write", "tool", "refund-issue-2").allowed
+
+    suspend(agent)
+    clock.now += 29.9
+    assert pep.decide("read", "tool", "kb-search").allowed, "kept for the TTL"
+    assert not pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}).allowed
+    clock.now += 0.1
+    assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, "agent_suspended")
+
+
+@pytest.fixture
+def polls(monkeypatch):
+    """Record each policy request's If-None-Match header and the status it was answered with."""
+    seen = []
+    opener = enforce._OPENER
+
+    class Recording:
+        def open(self, request, timeout):
+            tag = request.get_header("If-none-match")
+            try:
+                response = opener.open(request, timeout=timeout)
+            except enforce.urllib.error.HTTPError as error:
+                seen.append((tag, error.code))
+                raise
+            seen.append((tag, response.status))
+            return response
+
+    monkeypatch.setattr(enforce, "_OPENER", Recording())
+    return seen
+
+
+def test_local_cedar_mode_decides_from_the_signed_bundle_and_polls_with_its_etag(
+    live_server, runtime_token, agent, approved, clock, polls
+):
+    wall = Clock(timezone.now().timestamp())
+    pep = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        public_key=signing.public_key_pem(),
+        poll_seconds=30,
+        clock=clock,
+        wall_clock=wall,
+    )
+    assert pep.local
+    assert pep.decide("read", "tool", "kb-search").allowed
+    assert not pep.decide("write", "tool", "kb-search").allowed
+    assert pep.decide("read", "tool", "shell") == enforce.Decision(False, "not_permitted")
+    assert not pep.decide("read", "tool", "kb-search", context={"chain_depth": 99}).allowed
+    assert polls == [(None, 200)], "one fetch for all four"
+    # Past the approval's expiry the held bundle permits nothing, without a new poll.
+    wall.now = ApprovalPackage.objects.get(pk=approved.pk).expires_at.timestamp()
+    assert not pep.decide("read", "tool", "kb-search").allowed
+    wall.now = timezone.now().timestamp()
+
+    clock.now += 30
+    assert pep.decide("read", "tool", "kb-search").allowed
+    etag = polls[1][0]
+    assert etag and polls[1] == (etag, 304)
+
+    suspend(agent)
+    assert pep.decide("read", "tool", "kb-search").allowed, "until the next poll"
+    clock.now += 30
+    assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, "agent_suspended")
+    assert polls[2] == (etag, 200)
+
+
+def test_local_mode_denies_a_bundle_it_cannot_trust_or_fetch(
+    live_server, runtime_token, agent, approved, clock
+):
+    other_key = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    forged = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        public_key=other_key,
+        clock=clock,
+    )
+    assert forged.decide("read", "tool", "kb-search") == enforce.Decision(
+        False, "policy_signature_invalid"
+    )
+    down = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=f"http://127.0.0.1:{closed_port()}/policy",
+        clock=clock,
+    )
+    assert down.decide("read", "tool", "kb-search") == enforce.Decision(False, "policy_unavailable")
+    other_agent = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        "hr-policy-copilot",
+        policy_url=policy_url(live_server, agent),
+        clock=clock,
+    )
+    assert other_agent.decide("read", "tool", "kb-search") == enforce.Decision(
+        False, "policy_of_another_agent"
+    )
+
+
+def test_without_cedarpy_it_asks_the_decision_point(
+    live_server, runtime_token, agent, approved, monkeypatch
+):
+    monkeypatch.setattr(enforce, "cedarpy", None)
+    pep = enforce.Enforcer(
+        live_server.url, runtime_token, agent.slug, policy_url=policy_url(live_server, agent)
+    )
+    assert not pep.local
+    assert pep.decide("read", "tool", "kb-search").allowed
+
+
+def test_a_bundle_past_its_approval_denies_as_the_decision_point_does(
+    live_server, runtime_token, agent, approved, clock
+):
+    ApprovalPackage.objects.filter(pk=approved.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    local = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        clock=clock,
+    )
+    remote = enforce.Enforcer(live_server.url, runtime_token, agent.slug, clock=clock)
+    expected = enforce.Decision(False, "approval_expired")
+    assert local.decide("read", "tool", "kb-search") == expected
+    assert remote.decide("read", "tool", "kb-search") == expected

@@ -1,0 +1,374 @@
+"""Countersign enforcement point: ask before an agent's tool call runs.
+
+Drop this file into an agent runtime (Python 3.10+, standard library only)
+and ask before every tool call:
+
+    from countersign_enforce import Denied, Enforcer
+
+    pep = Enforcer("https://countersign.example", TOKEN, agent="support-assistant")
+
+    def dispatch(call):
+        pep.check(call.access, "tool", call.name, context={"chain_depth": call.depth})
+        return TOOLS[call.name](**call.arguments)
+
+`check` raises `Denied` (its `reason` is Countersign's reason code) unless
+Countersign allows the call; `decide` returns the `Decision` instead; the
+`guard` decorator checks before a function runs.
+
+Two ways to decide:
+
+- by default it asks the decision point: `POST /access/v1/evaluation`
+  (OpenID AuthZEN) with the agent's token. An allow is kept for `allow_ttl`
+  seconds (30 by default); a deny is never kept, so a lifted deny is seen at
+  once and a kill switch within `allow_ttl`.
+- with `policy_url` (the agent's `GET /api/v1/agents/{slug}/policy`) and the
+  `cedarpy` package installed, it keeps the agent's exported Cedar bundle and
+  decides locally, polling the bundle every `poll_seconds` with If-None-Match
+  (a 304 costs nothing). With `public_key` (the PEM of the evidence key,
+  `GET /api/v1/audit/public-key`) a bundle is used only when its detached
+  Ed25519 signature verifies, which needs the `cryptography` package.
+  Without cedarpy it asks the decision point as above.
+
+Every error denies: the server unreachable or slow (`timeout`), an answer
+that is not a 200 or not the expected JSON, a bundle whose signature does
+not verify or that names another agent. Nothing is kept from a failed answer.
+"""
+
+import base64
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from functools import wraps
+
+try:
+    import cedarpy
+except ImportError:  # local evaluation needs it; without it the decision point is asked
+    cedarpy = None
+
+FORMAT = "countersign.cedar-policy/1"
+NAMESPACE = "Countersign"
+# The Cedar entity type of each scope kind, as the bundle format names them.
+ENTITY_TYPES = {
+    "action": "BusinessAction",
+    "tool": "Tool",
+    "dataset": "Dataset",
+    "endpoint": "Endpoint",
+    "external_api": "ExternalApi",
+}
+SIGNATURE_HEADER = "X-Countersign-Signature"
+MAX_ANSWER_BYTES = 64 * 1024
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+MAX_CACHED = 4096
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One answer: whether the call may run, and Countersign's reason code when it may not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+class Denied(PermissionError):
+    """A tool call Countersign did not allow; `reason` is its reason code."""
+
+    def __init__(self, reason: str, call: str = ""):
+        super().__init__(f"Countersign denied {call}: {reason}" if call else reason)
+        self.reason = reason
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: the token goes to the configured server only, and a 3xx denies."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+class Enforcer:
+    """Decide an agent's tool calls with Countersign; every failure denies.
+
+    `clock` (monotonic seconds) times the allow cache and the bundle polls;
+    `wall_clock` (seconds since the epoch) is the `now` a Cedar bundle's
+    permits are held to. Both are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        agent: str,
+        *,
+        timeout: float = 2.0,
+        allow_ttl: float = 30.0,
+        policy_url: str | None = None,
+        public_key: bytes | str | None = None,
+        poll_seconds: float = 30.0,
+        clock=time.monotonic,
+        wall_clock=time.time,
+    ):
+        self.url = _http_url(url).rstrip("/")
+        self.token = token
+        self.agent = agent
+        self.timeout = timeout
+        self.allow_ttl = allow_ttl
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.policy_url = _http_url(policy_url) if policy_url and cedarpy is not None else None
+        self._key = _public_key(public_key) if public_key else None
+        self._lock = threading.Lock()
+        self._allows: dict[str, float] = {}
+        self._bundle: dict | None = None
+        self._etag: str | None = None
+        self._polled: float | None = None
+
+    @property
+    def local(self) -> bool:
+        """Whether calls are decided locally from the Cedar bundle."""
+        return self.policy_url is not None
+
+    def decide(
+        self, action: str, kind: str, ident: str, *, properties=None, context=None
+    ) -> Decision:
+        """Return whether the agent may do `action` on the scope entry (`kind`, `ident`) now.
+
+        `properties` are claims about the entry (`privileged`, `trust_boundary`,
+        `classification`), `context` about the call (`chain_depth`,
+        `credential_ttl_seconds`, `credential_method`, `end_user`).
+        """
+        resource = {"type": kind, "id": ident}
+        if properties:
+            resource["properties"] = dict(properties)
+        request = {
+            "subject": {"type": "agent", "id": self.agent},
+            "action": {"name": action},
+            "resource": resource,
+            "context": dict(context or {}),
+        }
+        try:
+            if self.local:
+                return self._decide_locally(request)
+            return self._decide_remotely(request)
+        except PolicyError as error:
+            return _deny(error.code)
+        except Exception:
+            # Whatever else went wrong (a claim Cedar cannot read, a bug), the call is denied.
+            return _deny("enforcement_error")
+
+    def check(self, action: str, kind: str, ident: str, *, properties=None, context=None) -> None:
+        """Raise Denied unless the agent may do `action` on the scope entry now."""
+        decision = self.decide(action, kind, ident, properties=properties, context=context)
+        if not decision.allowed:
+            raise Denied(decision.reason, f"{action} on {kind} {ident!r}")
+
+    def guard(self, action: str, kind: str, ident: str, **claims):
+        """Decorate a function so that every call is checked first (`claims` as for `check`)."""
+
+        def decorate(function):
+            @wraps(function)
+            def checked(*args, **kwargs):
+                self.check(action, kind, ident, **claims)
+                return function(*args, **kwargs)
+
+            return checked
+
+        return decorate
+
+    # The decision point.
+
+    def _decide_remotely(self, request: dict) -> Decision:
+        key = json.dumps(request, sort_keys=True)
+        now = self.clock()
+        with self._lock:
+            until = self._allows.get(key)
+            if until is not None and now < until:
+                return Decision(True)
+        decision = self._ask(request)
+        if decision.allowed and self.allow_ttl > 0:
+            with self._lock:
+                if len(self._allows) >= MAX_CACHED:
+                    self._allows = {k: t for k, t in self._allows.items() if t > now}
+                    if len(self._allows) >= MAX_CACHED:
+                        self._allows.clear()
+                self._allows[key] = now + self.allow_ttl
+        return decision
+
+    def _ask(self, request: dict) -> Decision:
+        # The scheme was checked to be http or https at construction.
+        http = urllib.request.Request(  # noqa: S310
+            f"{self.url}/access/v1/evaluation",
+            data=json.dumps(request).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
+        try:
+            with _OPENER.open(http, timeout=self.timeout) as response:
+                status = response.status
+                body = response.read(MAX_ANSWER_BYTES + 1)
+        except urllib.error.HTTPError as error:
+            return _deny(f"http_{error.code}")
+        except (OSError, ValueError):
+            return _deny("unreachable")
+        if status != 200 or len(body) > MAX_ANSWER_BYTES:
+            return _deny(f"http_{status}")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return _deny("bad_response")
+        if not isinstance(answer, dict) or not isinstance(answer.get("decision"), bool):
+            return _deny("bad_response")
+        if answer["decision"] is True:
+            return Decision(True)
+        context = answer.get("context")
+        reason = context.get("reason") if isinstance(context, dict) else None
+        return _deny(reason if isinstance(reason, str) and reason else "denied")
+
+    # The Cedar bundle.
+
+    def _decide_locally(self, request: dict) -> Decision:
+        bundle = self._current_bundle()
+        if bundle is None:
+            return _deny("policy_unavailable")
+        if self.agent not in (bundle.get("agent"), bundle.get("workload_id")):
+            return _deny("policy_of_another_agent")
+        entity_type = ENTITY_TYPES.get(request["resource"]["type"])
+        if entity_type is None:
+            return _deny("scope_mismatch")
+        action = request["action"]["name"]
+        context = self._cedar_context(bundle, action, request)
+        if context is None:
+            return _deny("invalid_request")
+        cedar_request = {
+            "principal": _uid("Agent", bundle["agent"]),
+            "action": _uid("Action", action),
+            "resource": _uid(entity_type, request["resource"]["id"]),
+            "context": context,
+        }
+        result = cedarpy.is_authorized(
+            cedar_request, bundle["policies"], bundle["entities"], schema=bundle["schema"]
+        )
+        if result.allowed:
+            return Decision(True)
+        reasons = bundle.get("reasons") or []
+        return _deny(
+            reasons[0] if bundle.get("decision") == "deny" and reasons else "not_permitted"
+        )
+
+    def _cedar_context(self, bundle: dict, action: str, request: dict) -> dict | None:
+        """Return the Cedar context: `now`, and the claims the bundle's schema knows."""
+        try:
+            actions = bundle["schema"][NAMESPACE]["actions"]
+        except (KeyError, TypeError):
+            return None
+        if action not in actions:
+            return None
+        known = actions[action]["appliesTo"]["context"]["attributes"]
+        claims = {**request["resource"].get("properties", {}), **request["context"]}
+        context = {name: value for name, value in claims.items() if name in known}
+        context["now"] = int(self.wall_clock())
+        return context
+
+    def _current_bundle(self) -> dict | None:
+        """Return the bundle to decide with, polling for a new one when it is due."""
+        now = self.clock()
+        with self._lock:
+            if self._polled is not None and now - self._polled < self.poll_seconds:
+                return self._bundle
+            try:
+                self._poll()
+                self._polled = now
+            except Exception:
+                # Nothing is kept from a failed poll, and the next call polls again.
+                self._bundle, self._etag, self._polled = None, None, None
+                raise
+            return self._bundle
+
+    def _poll(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if self._etag and self._bundle is not None:
+            headers["If-None-Match"] = self._etag
+        http = urllib.request.Request(self.policy_url, headers=headers)  # noqa: S310 - as above
+        try:
+            with _OPENER.open(http, timeout=self.timeout) as response:
+                status = response.status
+                body = response.read(MAX_BUNDLE_BYTES + 1)
+                signature = response.headers.get(SIGNATURE_HEADER, "")
+                etag = response.headers.get("ETag")
+        except urllib.error.HTTPError as error:
+            if error.code == 304 and self._bundle is not None:
+                return
+            raise PolicyError("policy_unavailable", f"answered {error.code}") from None
+        except (OSError, ValueError) as error:
+            raise PolicyError("policy_unavailable", str(error)) from None
+        if status != 200 or len(body) > MAX_BUNDLE_BYTES:
+            raise PolicyError("policy_unavailable", f"answered {status}")
+        if self._key is not None and not _signed(self._key, body, signature):
+            raise PolicyError("policy_signature_invalid", "the signature does not verify")
+        try:
+            bundle = json.loads(body)
+        except ValueError:
+            raise PolicyError("policy_invalid", "the bundle is not JSON") from None
+        if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
+            raise PolicyError("policy_invalid", f"not a {FORMAT} bundle")
+        for name in ("agent", "policies", "entities", "schema"):
+            if name not in bundle:
+                raise PolicyError("policy_invalid", f"the bundle has no {name}")
+        self._bundle, self._etag = bundle, etag
+
+
+class PolicyError(Exception):
+    """A policy bundle that could not be fetched or trusted; `code` is the deny's reason."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def _http_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url
+
+
+def _uid(entity_type: str, ident: str) -> str:
+    # A JSON string is a Cedar string literal for every identifier Countersign accepts.
+    return f"{NAMESPACE}::{entity_type}::{json.dumps(ident, ensure_ascii=False)}"
+
+
+def _public_key(pem: bytes | str):
+    """Return the Ed25519 key of a PEM; refuse to start without the library to verify with."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError as error:
+        raise RuntimeError("verifying policy signatures needs the cryptography package") from error
+    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("the public key is not an Ed25519 key")
+    return key
+
+
+def _signed(key, body: bytes, signature: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        key.verify(base64.b64decode(signature.strip(), validate=True), body)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
