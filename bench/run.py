@@ -571,6 +571,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="laptop volume, shorter runs")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="reuse seeded databases")
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="only the figures served over HTTP (the gate, the decision point), on the large seed",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get install wrk", file=sys.stderr)
@@ -591,12 +596,13 @@ def main() -> int:
         "large": prepare(big, profile, args.reuse),
     }
     report["http"] = measure_http(big, args.runs, profile["duration"])
-    report["pages"] = {
-        "10 agents": measure_pages(small, args.runs),
-        f"{profile['agents']} agents": measure_pages(big, args.runs),
-    }
-    report["audit"] = measure_audit(args.runs, profile["events"])
-    report["drift"] = measure_drift(args.runs, profile["agents"], profile["observations"])
+    if not args.http_only:
+        report["pages"] = {
+            "10 agents": measure_pages(small, args.runs),
+            f"{profile['agents']} agents": measure_pages(big, args.runs),
+        }
+        report["audit"] = measure_audit(args.runs, profile["events"])
+        report["drift"] = measure_drift(args.runs, profile["agents"], profile["observations"])
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
     table = render(report)
     (RESULTS / "latest.md").write_text(table)
@@ -642,9 +648,9 @@ def render(report: dict) -> str:
             f"| {name}: p99 ms (p50 {row['p50_ms']['median']}) | {p['median']} | "
             f"{p['min']} | {p['max']} | |"
         )
-    pages = report["pages"]
+    pages = report.get("pages", {})
     sizes = list(pages)
-    for page in pages[sizes[0]]:
+    for page in pages[sizes[0]] if sizes else []:
         counts = [pages[size][page]["queries"] for size in sizes]
         for size in sizes:
             t = pages[size][page]["ms"]
@@ -654,7 +660,7 @@ def render(report: dict) -> str:
                 f"{verdict(len(set(counts)) == 1)} |"
             )
     for section in ("audit", "drift"):
-        for row in report[section]["rows"]:
+        for row in report.get(section, {}).get("rows", []):
             lines.append(
                 f"| {row['figure']} | {row['median']} | {row['min']} | {row['max']} | "
                 f"{row['target']} |"

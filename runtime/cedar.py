@@ -17,6 +17,9 @@ approval digest and expiry.
 import hashlib
 import json
 from datetime import datetime
+from threading import Lock
+
+from cachetools import LRUCache, cached
 
 from agents.models import Agent
 from agents.vocabulary import Access, Classification, CredentialMethod, TrustBoundary
@@ -181,11 +184,19 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def policy_bundle(agent: Agent) -> dict:
-    """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of."""
+def _standing(agent: Agent) -> tuple[dict | None, tuple[str, ...]]:
+    """Return the agent's decision row and the gate's reason codes on its standing, read now."""
     row = gate.decision_row(agent.slug)
     result = gate.standing(row, agent.slug)
-    codes = [reason["code"] for reason in result.reasons]
+    return row, tuple(reason["code"] for reason in result.reasons)
+
+
+def policy_bundle(agent: Agent, standing: tuple | None = None) -> dict:
+    """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of.
+
+    `standing` is the agent's decision row and reason codes when already read.
+    """
+    row, codes = standing or _standing(agent)
     entities = [
         {
             "uid": {"type": f"{NAMESPACE}::Agent", "id": agent.slug},
@@ -206,7 +217,7 @@ def policy_bundle(agent: Agent) -> dict:
         "agent": agent.slug,
         "workload_id": agent.workload_id,
         "decision": "deny" if codes else "allow",
-        "reasons": codes,
+        "reasons": list(codes),
         "package_version": row["version"] if approved else None,
         "digest": row["digest"] if approved else None,
         "expires_at": row["expires_at"].isoformat() if approved and row["expires_at"] else None,
@@ -227,10 +238,37 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest() + '"'
 
 
-def bundle_of(agent: Agent) -> tuple[bytes, str]:
-    """Return the agent's bundle as the bytes served and signed, and their ETag."""
-    body = bundle_bytes(policy_bundle(agent))
-    return body, etag_of(body)
+# The decision row's fields a bundle is made of (besides the reason codes).
+BUNDLE_FIELDS = ("package_pk", "version", "digest", "expires_at")
+
+
+def _bundle_key(agent: Agent, standing: tuple) -> tuple:
+    row, codes = standing
+    fields = tuple(row[name] for name in BUNDLE_FIELDS) if row else None
+    return (agent.slug, agent.workload_id, codes, fields, signing.fingerprint())
+
+
+@cached(LRUCache(maxsize=256), key=_bundle_key, lock=Lock())
+def _served(agent: Agent, standing: tuple) -> tuple[bytes, str, str]:
+    """Return a bundle's bytes, ETag and signature, memoized by everything the bundle is made of.
+
+    The key holds each input of `policy_bundle`, so a memo is never stale: a
+    suspension, an expiry, drift or a new approval changes the standing read
+    on every request, and with it the key. Gateways poll an unchanged bundle
+    far more often than it changes, and a poll then costs the reads only.
+    """
+    body = bundle_bytes(policy_bundle(agent, standing))
+    return body, etag_of(body), signing.sign(body)
+
+
+def bundles_clear() -> None:
+    """Forget the memoized bundles (each test starts with none)."""
+    _served.cache_clear()
+
+
+def bundle_of(agent: Agent) -> tuple[bytes, str, str]:
+    """Return the agent's bundle as the bytes served and signed, their ETag and signature."""
+    return _served(agent, _standing(agent))
 
 
 def cedar_request(evaluation: Evaluation, bundle: dict, now: int) -> dict:
