@@ -60,7 +60,7 @@ bench-quick: $(BIN)/activate services
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
-# Worker instructions per gate check and per one-query request (valgrind's callgrind):
+# Worker instructions per gate check, runtime decision, policy export and one-query request (callgrind):
 # steady where timings drift; see bench/instructions.py.
 bench-instructions: $(BIN)/activate services
 	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind

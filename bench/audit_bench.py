@@ -220,6 +220,7 @@ def session_cookie() -> str:
     user.save()
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
+    # The backend that signs local accounts in, as a password sign-in would record it.
     session[BACKEND_SESSION_KEY] = "identity.backends.LocalPasswordBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()

@@ -1,4 +1,4 @@
-"""Count the instructions a web worker spends on one request, per gate check and one-query view.
+"""Count the instructions a web worker spends on one request: gate checks, runtime decisions.
 
 This machine's speed drifts from minute to minute, so a change of a few
 percent in the gate's cost is lost in a timed run; the instructions the
@@ -10,6 +10,10 @@ with 0 and with --requests requests after the same warm-up, and the difference
 divided by the requests is its cost.
 
     .venv/bin/python bench/instructions.py [--database cs_bench_small] [--requests 300]
+
+The targets: the one-query view, each kind of gate check, a runtime evaluation,
+a batch of 100 evaluations and the policy export of an approved agent (each
+checked to allow, so a deny is never what is counted).
 
 Prints a Markdown table and writes bench/results/instructions.{json,md}.
 """
@@ -28,6 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 ONE_QUERY = "one primary-key query"
+EXPORT = "policy export (an approved agent)"
+# The runtime targets, by name: the request each one makes.
+RUNTIME = {
+    run.ONE_EVALUATION: run.EVALUATION,
+    f"runtime evaluations (a batch of {run.BATCH_SIZE})": run.EVALUATIONS,
+}
 WARM_UP = 400
 
 
@@ -66,7 +76,7 @@ def serve(target: str, fixture: dict, requests: int) -> None:
     os.chdir(run.ROOT)
     from config.wsgi import application
 
-    def call(method: str, path: str, body: bytes = b"") -> bytes:
+    def call(method: str, path: str, body: bytes = b"", token: str = fixture["token"]) -> bytes:
         environ = {
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
@@ -77,7 +87,7 @@ def serve(target: str, fixture: dict, requests: int) -> None:
             "REMOTE_ADDR": "127.0.0.1",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(body)),
-            "HTTP_AUTHORIZATION": f"Bearer {fixture['token']}",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
             "wsgi.input": io.BytesIO(body),
             "wsgi.errors": sys.stderr,
             "wsgi.url_scheme": "http",
@@ -90,10 +100,27 @@ def serve(target: str, fixture: dict, requests: int) -> None:
             raise RuntimeError(f"{path} answered {status[0]}: {content[:200]!r}")
         return content
 
+    runtime_token = fixture["runtime_token"]
     if target == ONE_QUERY:
 
         def request(n: int) -> bytes:
             return call("GET", f"/bench/one-query/{fixture['agent_pk']}")
+    elif target == EXPORT:
+
+        def request(n: int) -> bytes:
+            answer = call("GET", run.policy_path(fixture), token=runtime_token)
+            if json.loads(answer)["decision"] != "allow":
+                raise RuntimeError("the approved agent's bundle denies")
+            return answer
+    elif target in RUNTIME:
+        bodies = run.evaluation_bodies(fixture)
+        path = RUNTIME[target]
+        text = json.dumps(bodies["one"] if path == run.EVALUATION else bodies["batch"]).encode()
+
+        def request(n: int) -> bytes:
+            answer = call("POST", path, text, token=runtime_token)
+            run.decisions_or_fail(path, json.loads(answer))
+            return answer
     else:
         text = json.dumps(run.gate_bodies(fixture)[target])
 
@@ -123,8 +150,11 @@ def render(counts: dict[str, int], requests: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", default="cs_bench_small")
+    parser.add_argument("--database", default=f"{run.DB_PREFIX}_small")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument(
+        "--only", help="count only the targets whose names contain this (and the one-query view)"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--fixture", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,7 +166,9 @@ def main() -> int:
     fixture = run.gate_fixture(args.database)
     fixture_path = run.RESULTS / "instructions-fixture.json"
     fixture_path.write_text(json.dumps(fixture))
-    targets = [ONE_QUERY, *run.gate_bodies(fixture)]
+    targets = [ONE_QUERY, *run.gate_bodies(fixture), *RUNTIME, EXPORT]
+    if args.only:
+        targets = [t for t in targets if t == ONE_QUERY or args.only in t]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         values = pool.map(
             lambda target: per_request(target, str(fixture_path), args.database, args.requests),

@@ -24,6 +24,9 @@ its time box and the gate's answer on it; once the box has ended, the bundle
 import hashlib
 import json
 from datetime import datetime
+from threading import Lock
+
+from cachetools import LRUCache, cached
 
 from agents.models import Agent
 from agents.vocabulary import Access, Classification, CredentialMethod, TrustBoundary
@@ -193,7 +196,7 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def _emergency(row: dict, codes: list[str]) -> dict:
+def _emergency(row: dict, codes: tuple[str, ...]) -> dict:
     """Return what the bundle says of the version under an emergency approval."""
     return {
         "package_version": row["emergency_version"],
@@ -201,13 +204,30 @@ def _emergency(row: dict, codes: list[str]) -> dict:
         "ends_at": row["emergency_ends_at"].isoformat(),
         "ends_epoch": _epoch(row["emergency_ends_at"]),
         "decision": "deny" if codes else "allow",
-        "reasons": codes,
+        "reasons": list(codes),
     }
 
 
-def policy_bundle(agent: Agent) -> dict:
-    """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of."""
+def _standing(agent: Agent) -> tuple[dict | None, tuple[tuple[str, ...], ...]]:
+    """Return the agent's decision row and the gate's reason codes on each version it may
+    ship, read now: the approved one, and a newer one under an emergency approval (empty
+    codes where the gate allows)."""
     row = gate.decision_row(agent.slug)
+    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
+    answers = []
+    for emergency in versions:
+        result = gate.standing(row, agent.slug, emergency=emergency)
+        allowed = result.decision == gate.ALLOW
+        answers.append(() if allowed else tuple(r["code"] for r in result.reasons))
+    return row, tuple(answers)
+
+
+def policy_bundle(agent: Agent, standing: tuple | None = None) -> dict:
+    """Return the agent's policy bundle: Cedar policies, schema, entities, and what they are of.
+
+    `standing` is what `_standing` reads, when already read.
+    """
+    row, answers = standing or _standing(agent)
     entities = [
         {
             "uid": {"type": f"{NAMESPACE}::Agent", "id": agent.slug},
@@ -215,12 +235,8 @@ def policy_bundle(agent: Agent) -> dict:
             "parents": [],
         }
     ]
-    permits, answers = [], []
-    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
-    for emergency in versions:
-        result = gate.standing(row, agent.slug, emergency=emergency)
-        codes = [] if result.decision == gate.ALLOW else [r["code"] for r in result.reasons]
-        answers.append(codes)
+    permits = []
+    for emergency, codes in zip((False, True), answers, strict=False):
         if codes:
             continue
         expires = row["emergency_ends_at" if emergency else "expires_at"]
@@ -236,12 +252,12 @@ def policy_bundle(agent: Agent) -> dict:
         "agent": agent.slug,
         "workload_id": agent.workload_id,
         "decision": "allow" if permits else "deny",
-        "reasons": [] if permits else answers[0],
+        "reasons": [] if permits else list(answers[0]),
         "package_version": row["version"] if approved else None,
         "digest": row["digest"] if approved else None,
         "expires_at": row["expires_at"].isoformat() if approved and row["expires_at"] else None,
         "expires_epoch": _epoch(row["expires_at"]) if approved else None,
-        "emergency": _emergency(row, answers[1]) if len(versions) > 1 else None,
+        "emergency": _emergency(row, answers[1]) if len(answers) > 1 else None,
         "policies": "\n".join(permits) if permits else DENY_ALL + "\n",
         "schema": cedar_schema(),
         "entities": entities,
@@ -258,10 +274,46 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest() + '"'
 
 
-def bundle_of(agent: Agent) -> tuple[bytes, str]:
-    """Return the agent's bundle as the bytes served and signed, and their ETag."""
-    body = bundle_bytes(policy_bundle(agent))
-    return body, etag_of(body)
+# The decision row's fields a bundle is made of (besides the reason codes).
+BUNDLE_FIELDS = (
+    "package_pk",
+    "version",
+    "digest",
+    "expires_at",
+    "emergency_package_pk",
+    "emergency_version",
+    "emergency_digest",
+    "emergency_ends_at",
+)
+
+
+def _bundle_key(agent: Agent, standing: tuple) -> tuple:
+    row, codes = standing
+    fields = tuple(row[name] for name in BUNDLE_FIELDS) if row else None
+    return (agent.slug, agent.workload_id, codes, fields, signing.fingerprint())
+
+
+@cached(LRUCache(maxsize=256), key=_bundle_key, lock=Lock())
+def _served(agent: Agent, standing: tuple) -> tuple[bytes, str, str]:
+    """Return a bundle's bytes, ETag and signature, memoized by everything the bundle is made of.
+
+    The key holds each input of `policy_bundle`, so a memo is never stale: a
+    suspension, an expiry, drift or a new approval changes the standing read
+    on every request, and with it the key. Gateways poll an unchanged bundle
+    far more often than it changes, and a poll then costs the reads only.
+    """
+    body = bundle_bytes(policy_bundle(agent, standing))
+    return body, etag_of(body), signing.sign(body)
+
+
+def bundles_clear() -> None:
+    """Forget the memoized bundles (each test starts with none)."""
+    _served.cache_clear()
+
+
+def bundle_of(agent: Agent) -> tuple[bytes, str, str]:
+    """Return the agent's bundle as the bytes served and signed, their ETag and signature."""
+    return _served(agent, _standing(agent))
 
 
 def cedar_request(evaluation: Evaluation, bundle: dict, now: int) -> dict:

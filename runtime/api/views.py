@@ -249,12 +249,12 @@ class PolicyView(APIView):
     )
     def get(self, request, slug):
         agent = visible_agent(request, slug)
-        body, etag = bundle_of(agent)
+        body, etag, signature = bundle_of(agent)
         if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
             response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
         else:
             response = HttpResponse(body, content_type="application/json")
-            response[SIGNATURE_HEADER] = signing.sign(body)
+            response[SIGNATURE_HEADER] = signature
             response[KEY_HEADER] = signing.fingerprint()
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"

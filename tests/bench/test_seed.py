@@ -2,10 +2,15 @@
 
 It writes with COPY, column by column, so a new non-null column breaks it
 where no other test looks: this seeds a scratch database at a tiny volume.
+The HTTP figures' fixture is checked on it too, through gunicorn as the bench
+serves it: the gate and the decision point allow what the bench times, and
+the policy export answers an unchanged ETag with 304.
 """
 
+import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -16,6 +21,10 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# bench/run.py is a script, not a package's module: loaded from its path.
+_SPEC = importlib.util.spec_from_file_location("bench_run_seed", ROOT / "bench" / "run.py")
+run = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(run)
 
 
 @pytest.fixture
@@ -63,6 +72,24 @@ def test_the_bench_seed_fills_a_migrated_database(scratch_database):
             "SELECT count(*) FROM approvals_approvalpackage WHERE state = 'approved'"
         ).fetchone()[0]
     assert approved == 3
+    bench_fixture_allows(scratch_database)
+
+
+def bench_fixture_allows(url: str) -> None:
+    """Serve the seeded database as the bench does; fail unless its HTTP checks pass."""
+    server, database = url.rsplit("/", 1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run.PG, run.PORT = server, port
+    run.REDIS = os.environ.get("REDIS_URL", run.REDIS)
+    fixture = run.gate_fixture(database)
+    assert len(run.evaluation_bodies(fixture)["batch"]["evaluations"]) == run.BATCH_SIZE
+    with run.Gunicorn(database, workers=1):
+        for body in run.gate_bodies(fixture).values():
+            run.gate_allows(body, fixture["token"])
+        run.evaluations_allow(fixture)
+        assert run.policy_etag(fixture).startswith('"')
 
 
 def test_the_drift_bench_seeds_and_evaluates_a_tiny_volume(scratch_database):

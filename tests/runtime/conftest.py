@@ -2,6 +2,7 @@
 
 import pytest
 
+from runtime.cedar import bundles_clear
 from runtime.decision import memos_clear
 from runtime.usage import FLUSHING, PREFIX, usage_client
 from tokens.models import Scope
@@ -13,6 +14,7 @@ EVALUATIONS = "/access/v1/evaluations"
 @pytest.fixture(autouse=True)
 def no_runtime_memos():
     memos_clear()
+    bundles_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.utils import timezone
 
+from agents.models import Agent
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit import signing
 from audit.actors import Actor
-from runtime.cedar import cedar_request
+from runtime.cedar import bundle_bytes, cedar_request, policy_bundle
 from runtime.requests import Evaluation
 from tests.factories import AgentFactory
 from tokens.models import Scope
@@ -63,6 +64,19 @@ def test_an_unchanged_bundle_is_304(approved, agent, gateway):
     assert again["ETag"] == first["ETag"]
     stale = gateway.get(url(agent.slug), HTTP_IF_NONE_MATCH='"0000"')
     assert stale.status_code == 200
+
+
+def test_a_polled_bundle_is_the_one_built_afresh(approved, agent, gateway):
+    """The memoized bundle is the plain build's bytes, and follows each thing it is made of."""
+    first = gateway.get(url(agent.slug))
+    assert first.content == bundle_bytes(policy_bundle(Agent.objects.get(pk=agent.pk)))
+    Agent.objects.filter(pk=agent.pk).update(workload_id="spiffe://example.org/ns/x/sa/moved")
+    moved = gateway.get(url(agent.slug), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert moved.status_code == 200 and moved["ETag"] != first["ETag"]
+    assert json.loads(moved.content)["workload_id"] == "spiffe://example.org/ns/x/sa/moved"
+    assert moved.content == bundle_bytes(policy_bundle(Agent.objects.get(pk=agent.pk)))
+    public = serialization.load_pem_public_key(signing.public_key_pem().encode())
+    public.verify(base64.b64decode(moved["X-Countersign-Signature"]), moved.content)
 
 
 def test_a_suspended_agents_bundle_denies_everything(approved, agent, gateway):
