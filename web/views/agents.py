@@ -32,6 +32,7 @@ from web.views.common import (
     refused,
     step_up_needed,
 )
+from web.views.usage import usage_context
 
 
 @login_required
@@ -97,6 +98,7 @@ def agent_detail(request, slug):
             if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
         "suspenders": held[SUSPEND_PERMISSION],
+        **usage_context(request.user, agent, current),
     }
     return render(request, "agents/detail.html", context)
 

@@ -35,6 +35,7 @@ from web.views.common import (
     step_up_needed,
 )
 from web.views.emergency import emergency_context
+from web.views.usage import usage_context
 
 
 def _editor_source(agent: Agent) -> dict:
@@ -298,7 +299,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         "manifest": package.manifest,
         "changes": changes,
         "talk": talk,
-        "reasons": risk_tier_reasons(package.manifest),
+        "reasons": risk_tier_reasons(package.manifest, package.enforcement),
         "diff": diff,
         "diff_base": diff_base,
         "cards": cards,
@@ -321,6 +322,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
         **emergency_context(user, package),
+        **usage_context(user, package.agent, package),
     }
 
 
