@@ -1,13 +1,16 @@
 """Runtime usage on the agent page and beside the checklist of every review (a
 re-certification's too), and "narrow to what was used" with its confirmation."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from agents.observations import observations_record
-from approvals.models import PackageState
+from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertification_open
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -59,6 +62,10 @@ def test_reviewers_see_usage_on_a_recertification_and_no_narrowing_offer(
 ):
     approved = workflow.approve(agent)
     used(agent, "ticket.create")
+    # Due: its expiry is within the re-certification lead time.
+    ApprovalPackage.objects.filter(pk=approved.pk).update(
+        expires_at=timezone.now() + timedelta(days=3)
+    )
     recertification = recertification_open(actor=SYSTEM, package=approved)
     assert recertification.is_recertification
     client.force_login(reviewers["security"][0])
