@@ -98,7 +98,7 @@ def agent_detail(request, slug):
             if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
         "suspenders": held[SUSPEND_PERMISSION],
-        **usage_context(request.user, agent, current),
+        **usage_context(request.user, agent, current, current),
     }
     return render(request, "agents/detail.html", context)
 

@@ -11,6 +11,7 @@ from agents.permissions import can_edit
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
+from approvals.narrowing import package_in_force
 from approvals.rereview import review_plan_preview
 from approvals.services import (
     last_approved,
@@ -322,7 +323,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
         **emergency_context(user, package),
-        **usage_context(user, package.agent, package),
+        **usage_context(user, package.agent, package, package_in_force(package.agent)),
     }
 
 

@@ -6,26 +6,28 @@ from django.shortcuts import redirect, render
 
 from agents.models import Agent
 from agents.permissions import can_edit
-from approvals.models import ApprovalPackage, PackageState
+from approvals.models import ApprovalPackage
 from approvals.narrowing import package_in_force, package_narrow, package_usage
 from config.errors import ApplicationError, InvalidInput
 from web.views.common import actor_of, agent_or_404, refused
 
 
-def usage_context(user, agent: Agent, package: ApprovalPackage | None) -> dict:
+def usage_context(
+    user, agent: Agent, package: ApprovalPackage | None, in_force: ApprovalPackage | None
+) -> dict:
     """Return the usage section's context: usage per entry of `package`, and whether the
-    user is offered a narrowing of the approved package."""
+    user is offered a narrowing of the approved package (`in_force`)."""
     usage = package_usage(agent, package)
-    approved = package is not None and package.state == PackageState.APPROVED
-    in_force = package if approved else package_in_force(agent)
-    narrowable = usage if approved or in_force is None else package_usage(agent, in_force)
+    narrowable = usage
+    if in_force is not None and in_force != package:
+        narrowable = package_usage(agent, in_force)
     return {
         "usage": usage,
         "usage_version": package.version if package is not None else None,
         "may_narrow": in_force is not None
         and not agent.is_retired
-        and bool(can_edit(user, agent))
-        and 0 < len(narrowable.unused) < len(narrowable.entries),
+        and 0 < len(narrowable.unused) < len(narrowable.entries)
+        and bool(can_edit(user, agent)),
     }
 
 
