@@ -147,3 +147,34 @@ class Observation(models.Model):
 
     def __str__(self):
         return f"{self.agent_id}: {self.kind} {self.identifier} ({self.access})"
+
+
+class UsageDay(models.Model):
+    """One agent's uses of one kind, identifier and access level on one day (UTC).
+
+    `uses` counts what the runtime used: uses it reported and evaluations the
+    decision point allowed; `denies` the evaluations it denied; `decisions`
+    every evaluation the decision point answered (allowed or denied), which
+    shows that the agent's enforcement point asks. Kept about USAGE_DAYS_KEPT
+    days (agents.usage).
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="usage_days")
+    kind = models.CharField(max_length=16, choices=ObservationKind.choices)
+    identifier = models.CharField(max_length=2048)
+    access = models.CharField(max_length=16, blank=True)
+    day = models.DateField(db_index=True)
+    uses = models.BigIntegerField(default=0)
+    denies = models.BigIntegerField(default=0)
+    decisions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "kind", "identifier", "access", "day"], name="one_usage_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["agent", "day"], name="usage_day_agent_day")]
+
+    def __str__(self):
+        return f"{self.agent_id} {self.day}: {self.kind} {self.identifier} ({self.access})"

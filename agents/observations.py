@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Observation, ObservationKind
 from agents.permissions import can_report_observations
+from agents.usage import usage_days_add
 from agents.vocabulary import Access
 from audit.actors import Actor
 from audit.services import audit_record
@@ -28,14 +29,16 @@ ACCESS_LEVELS = tuple(Access.values)
 # Kinds CI reports as a digest; they carry no access level.
 DIGEST_KINDS = (ObservationKind.MODEL, ObservationKind.PROMPT)
 ITEM_FIELDS = {"kind", "identifier", "access", "count", "seen_at", "source"}
+# The decision point's answers also say how many of `count` it denied.
+DECISION_FIELDS = ITEM_FIELDS | {"denies"}
 
 
-def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
+def _validate_item(item, now: datetime, decisions: bool) -> tuple[dict, dict[str, list[str]]]:
     """Return the cleaned item and its errors keyed by field name."""
     errors: dict[str, list[str]] = {}
     if not isinstance(item, dict):
         return {}, {"": ["Must be an object."]}
-    unknown = sorted(set(item) - ITEM_FIELDS)
+    unknown = sorted(set(item) - (DECISION_FIELDS if decisions else ITEM_FIELDS))
     if unknown:
         errors["non_field_errors"] = [f"Unknown fields: {', '.join(map(str, unknown))}."]
 
@@ -65,6 +68,12 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
         errors["count"] = [f"Must be an integer from 1 to {MAX_COUNT}."]
 
+    denies = item.get("denies", 0)
+    if isinstance(denies, bool) or not isinstance(denies, int) or denies < 0:
+        errors["denies"] = ["Must be a non-negative integer."]
+    elif isinstance(count, int) and denies > count:
+        errors["denies"] = ["Must not exceed count."]
+
     seen_at = item.get("seen_at")
     if seen_at is None:
         seen_at = now
@@ -90,13 +99,14 @@ def _validate_item(item, now: datetime) -> tuple[dict, dict[str, list[str]]]:
         "identifier": identifier,
         "access": access,
         "count": count,
+        "denies": denies,
         "seen_at": seen_at,
         "source": source,
     }
     return cleaned, errors
 
 
-def observations_validate(items) -> list[dict]:
+def observations_validate(items, *, decisions: bool = False) -> list[dict]:
     """Return the cleaned items, or raise InvalidInput naming every bad field as items[i].field."""
     if not isinstance(items, list) or not items:
         raise InvalidInput("Send a non-empty list of observations.", fields={"items": ["Empty."]})
@@ -108,7 +118,7 @@ def observations_validate(items) -> list[dict]:
     now = timezone.now()
     cleaned, fields = [], {}
     for index, item in enumerate(items):
-        clean, errors = _validate_item(item, now)
+        clean, errors = _validate_item(item, now, decisions)
         for name, messages in errors.items():
             fields[f"items[{index}].{name}" if name else f"items[{index}]"] = messages
         cleaned.append(clean)
@@ -179,23 +189,33 @@ def _upsert_chunk(agent_id: int, rows: list[dict]) -> None:
 
 
 @transaction.atomic
-def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int:
+def observations_record(
+    *, actor: Actor, agent: Agent, items: list[dict], decisions: bool = False
+) -> int:
     """Record a batch of observations of one agent; return how many items were accepted.
 
     Every item is validated before anything is written, so a batch is stored
     whole or not at all. The queries do not grow with the batch: one upsert
-    and one audit event (one upsert per UPSERT_CHUNK distinct uses). Only the
-    agent's owners, a token bound to the agent, or the system report them.
+    of the observations, one of their days (``agents.usage``) and one audit
+    event (one upsert each per UPSERT_CHUNK distinct uses). Only the agent's
+    owners, a token bound to the agent, or the system report them.
+
+    `decisions` marks the items as the decision point's answers: each may say
+    how many of its count were denied, and they show that the agent's
+    enforcement point asks. Only the system records those.
     """
+    if decisions and not actor.is_system:
+        raise NotPermitted("Only the decision point records decisions.", code="not_permitted")
     if not actor.is_system:
         token = actor.token
         bound = token is not None and token.bound and token_binds(token, agent.slug)
         check = can_report_observations(actor.user, agent, bound_to_agent=bound)
         if not check:
             raise NotPermitted(check.message, code=check.code)
-    cleaned = observations_validate(items)
+    cleaned = observations_validate(items, decisions=decisions)
     rows = _aggregate(cleaned)
     _upsert(agent.pk, rows)
+    usage_days_add(agent_id=agent.pk, items=cleaned, decisions=decisions)
     audit_record(
         actor=actor,
         action="observations.recorded",
@@ -206,6 +226,7 @@ def observations_record(*, actor: Actor, agent: Agent, items: list[dict]) -> int
             "uses": len(rows),
             "count": sum(row["count"] for row in rows),
             "kinds": sorted({row["kind"] for row in rows}),
+            **({"denies": sum(item["denies"] for item in cleaned)} if decisions else {}),
         },
     )
     return len(cleaned)

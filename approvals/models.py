@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.vocabulary import Access, Classification, RiskTier, ScopeKind, TrustBoundary
+from approvals.manifest.risk import Enforcement
 
 
 class PackageState(models.TextChoices):
@@ -63,6 +64,11 @@ class ApprovalPackage(models.Model):
     # again without reading it.
     source_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
+    # The runtime fact the tier was computed with (approvals.policy.enforcement_of): whether
+    # the decision point answered the agent's enforcement point in the last N days.
+    # Null on versions rated before the fact was an input.
+    enforcement_proven = models.BooleanField(null=True, blank=True, editable=False)
+    enforcement_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     is_recertification = models.BooleanField(default=False)
     base = models.ForeignKey(
         "self",
@@ -121,6 +127,13 @@ class ApprovalPackage(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.state == PackageState.DRAFT
+
+    @property
+    def enforcement(self) -> Enforcement | None:
+        """Return the runtime fact the tier was computed with, or None when it had none."""
+        if self.enforcement_proven is None or self.enforcement_days is None:
+            return None
+        return Enforcement(self.enforcement_proven, self.enforcement_days)
 
 
 class ScopeEntry(models.Model):

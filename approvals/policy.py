@@ -4,6 +4,9 @@ from datetime import date, timedelta
 
 from django.conf import settings
 
+from agents.models import Agent
+from agents.usage import enforcement_seen
+from approvals.manifest import Enforcement, compute_risk_tier
 from approvals.models import ApprovalPackage, RiskTier
 
 
@@ -33,3 +36,21 @@ def approval_lifetime(package: ApprovalPackage) -> timedelta:
     days = _settings()["RECERTIFICATION_DAYS"][package.risk_tier]
     asked = package.manifest.get("approval_valid_days")
     return timedelta(days=min(days, asked) if asked else days)
+
+
+def enforcement_of(agent: Agent) -> Enforcement:
+    """Return whether the agent's enforcement point was seen asking the decision point in
+    the last ENFORCEMENT_PROVEN_DAYS days: a fact its risk tier is computed with."""
+    days = _settings()["ENFORCEMENT_PROVEN_DAYS"]
+    return Enforcement(enforcement_seen(agent, days), days)
+
+
+# The fields `package_rate` sets.
+RATING_FIELDS = ["risk_tier", "enforcement_proven", "enforcement_days"]
+
+
+def package_rate(package: ApprovalPackage, agent: Agent) -> None:
+    """Set the package's risk tier from its manifest and the runtime's enforcement fact."""
+    enforcement = enforcement_of(agent)
+    package.enforcement_proven, package.enforcement_days = enforcement.proven, enforcement.days
+    package.risk_tier = compute_risk_tier(package.manifest, enforcement)

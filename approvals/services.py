@@ -11,7 +11,7 @@ from agents.services import agent_fields_from_manifest, manifest_team_check, ref
 from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
-from approvals.policy import approval_lifetime, kill_switch_problem
+from approvals.policy import RATING_FIELDS, approval_lifetime, kill_switch_problem, package_rate
 from approvals.rereview import signoffs_open
 from audit.actors import Actor
 from audit.services import audit_record
@@ -122,16 +122,17 @@ def package_create(
         manifest_team_check(agent, doc)
     refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
-    package = ApprovalPackage.objects.create(
+    package = ApprovalPackage(
         agent=agent,
         version=version,
         manifest=doc,
         digest=manifests.text_digest(manifests.canonical_json(doc)),
         source_digest=source_digest,
-        risk_tier=manifests.compute_risk_tier(doc),
         is_recertification=is_recertification,
         created_by=actor.user if actor.user is not None else _system_user(),
     )
+    package_rate(package, agent)
+    package.save(force_insert=True)
     _entries_replace(package, doc)
     base = last_approved(agent)
     package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
@@ -172,9 +173,9 @@ def package_update_draft(
     package.manifest = doc
     package.digest = manifests.text_digest(manifests.canonical_json(doc))
     package.source_digest = source_digest
-    package.risk_tier = manifests.compute_risk_tier(doc)
+    package_rate(package, package.agent)
     package.diff = manifests.diff_manifests(base.manifest if base else None, doc).as_dict()
-    package.save(update_fields=["manifest", "digest", "source_digest", "risk_tier", "diff"])
+    package.save(update_fields=["manifest", "digest", "source_digest", "diff", *RATING_FIELDS])
     _entries_replace(package, doc)
     audit_record(
         actor=actor,
@@ -205,6 +206,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         )
     refuse_retired(agent)
     now = timezone.now()
+    package_rate(package, agent)  # again: the runtime's fact may have changed since the draft
     stale = kill_switch_problem(package, now.date())
     if stale:
         raise InvalidInput(
@@ -217,7 +219,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.diff = diff.as_dict()
     package.submitted_by = actor.user
     package.submitted_at = now
-    package.save(update_fields=["state", "base", "diff", "submitted_by", "submitted_at"])
+    fields = ["state", "base", "diff", "submitted_by", "submitted_at", *RATING_FIELDS]
+    package.save(update_fields=fields)
     # The agent's row lock orders this against an owner change (approvals.ownership).
     package.owners_in_review.set(Agent.objects.select_for_update().get(pk=agent.pk).owners.all())
     for pending in (

@@ -72,6 +72,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "30", "hour": "3"},
         "description": "Delete API idempotency records past their replay window.",
     },
+    # Daily at 03:45: drop runtime usage days older than the windows reviewers see.
+    "usage-days-prune": {
+        "task": "agents.tasks.usage_days_prune_old",
+        "crontab": {"minute": "45", "hour": "3"},
+        "description": "Delete agents' usage days older than USAGE_DAYS_KEPT (100 days).",
+    },
     # Every 15 minutes: sign the chain head, so an edit re-hashed into the chain is
     # caught by a checkpoint at most 15 minutes younger than it.
     "audit-checkpoint": {

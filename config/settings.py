@@ -279,6 +279,9 @@ COUNTERSIGN = {
     },
     # High and critical packages need a kill-switch test this recent.
     "KILL_SWITCH_TEST_MAX_AGE_DAYS": env_int("KILL_SWITCH_TEST_MAX_AGE_DAYS", 90),
+    # A customer-facing agent is at least high tier until the decision point has answered
+    # its enforcement point within this many days (approvals.manifest.risk).
+    "ENFORCEMENT_PROVEN_DAYS": env_int("ENFORCEMENT_PROVEN_DAYS", 14),
     # Audit events are never deleted by the application; this is the period
     # they must be kept, and they are exported before any archive.
     "AUDIT_RETENTION_DAYS": env_int("AUDIT_RETENTION_DAYS", 2555),

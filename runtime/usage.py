@@ -5,6 +5,7 @@ to a Redis hash per minute (`usage:<minute>`), field: agent, kind, access,
 decision, identifier. The flush job (`usage_flush`, every minute) takes each
 closed minute by renaming its hash (atomic: a late increment starts a new
 hash, flushed next time), adds its counts to the agents' observations and
+their days (uses, denies and decisions per day: ``agents.usage``) and
 records the renamed hash as flushed, in one transaction, then deletes it.
 
 What a crash can lose, and what it cannot:
@@ -113,12 +114,16 @@ def _claim(client: redis.Redis, now: float) -> None:
 
 
 def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
-    """Fold a hash's counts into observation items per agent slug (decisions add up)."""
+    """Fold a hash's counts into observation items per agent slug: one item per use, its
+    count every evaluation of it, its denies those denied."""
     seen_at = datetime.fromtimestamp(minute * 60 + 59, tz=UTC)
-    per_agent: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    per_agent: dict[str, dict[tuple, list[int]]] = defaultdict(dict)
     for field, count in counts.items():
-        slug, kind, access, _decision, identifier = field.decode().split(SEP, 4)
-        per_agent[slug][(kind, identifier, access)] += int(count)
+        slug, kind, access, decision, identifier = field.decode().split(SEP, 4)
+        totals = per_agent[slug].setdefault((kind, identifier, access), [0, 0])
+        totals[0] += int(count)
+        if decision == "deny":
+            totals[1] += int(count)
     return {
         slug: [
             {
@@ -126,10 +131,11 @@ def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
                 "identifier": identifier,
                 "access": access,
                 "count": count,
+                "denies": denies,
                 "seen_at": seen_at.isoformat(),
                 "source": SOURCE,
             }
-            for (kind, identifier, access), count in sorted(uses.items())
+            for (kind, identifier, access), (count, denies) in sorted(uses.items())
         ]
         for slug, uses in per_agent.items()
     }
@@ -158,7 +164,7 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> None:
                 continue  # an unknown agent's uses are not observations of anyone
             for start in range(0, len(items), MAX_ITEMS):
                 chunk = items[start : start + MAX_ITEMS]
-                observations_record(actor=actor, agent=agent, items=chunk)
+                observations_record(actor=actor, agent=agent, items=chunk, decisions=True)
 
 
 def usage_flush(*, actor: Actor, now: float | None = None) -> dict:

@@ -38,6 +38,10 @@ SENTENCES: dict[str, str] = {
     "package.created": "{actor} started {package}",
     "package.updated": "{actor} edited the draft {package}",
     "package.submitted": "{actor} submitted {package} for review",
+    "package.narrowed": (
+        "{actor} narrowed {package} to the entries of v{from_version} used in the last "
+        "{window_days} days"
+    ),
     "package.signoffs_carried_over": (
         "{package} carries over the sign-offs of v{from_version} that its changes do not concern"
     ),

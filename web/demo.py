@@ -201,6 +201,20 @@ def seed_demo() -> list[str]:
 
     def expanded(agent, doc):
         approved(agent, doc)
+        # Its runtime used part of the approval: the rest shows as never used, to narrow.
+        observations_record(
+            actor=Actor.system("demo runtime"),
+            agent=agent,
+            items=[
+                {"kind": kind, "identifier": identifier, "access": access, "count": count}
+                for kind, identifier, access, count in [
+                    ("action", "ticket.create", "write", 412),
+                    ("tool", "zendesk", "write", 398),
+                    ("tool", "kb-search", "read", 1250),
+                    ("dataset", "crm.customers", "read", 377),
+                ]
+            ],
+        )
         wider = copy.deepcopy(doc)
         wider["scope"]["tools"].append(
             {"id": "order-lookup", "access": "read", "trust_boundary": "internal"}

@@ -36,6 +36,7 @@ KNOWN_ACTIONS = (
     "package.created",
     "package.updated",
     "package.submitted",
+    "package.narrowed",
     "package.signoffs_carried_over",
     "package.approved",
     "package.changes_requested",

@@ -14,6 +14,7 @@ from web.views import (
     packages,
     staff,
     tokens,
+    usage,
 )
 from web.views.login import LoginView, step_up
 
@@ -28,6 +29,7 @@ urlpatterns = [
     path("agents/<slug:slug>/", agents.agent_detail, name="agent-detail"),
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent-edit"),
     path("agents/<slug:slug>/suspend/", agents.agent_suspend, name="agent-suspend"),
+    path("agents/<slug:slug>/narrow/", usage.agent_narrow, name="agent-narrow"),
     path("agents/<slug:slug>/retire/", emergency.agent_retire_view, name="agent-retire"),
     path("agents/<slug:slug>/reviewers/", staff.agent_reviewers, name="agent-reviewers"),
     path(

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from approvals.api import agents, comments, delegation, emergency, evidence, packages, views
+from approvals.api import (
+    agents,
+    comments,
+    delegation,
+    emergency,
+    evidence,
+    packages,
+    usage,
+    views,
+)
 
 PACKAGE = "agents/<slug:slug>/packages/<int:version>"
 FINDING = "agents/<slug:slug>/findings/<int:pk>"
@@ -57,6 +66,8 @@ urlpatterns = [
     path(f"{FINDING}/resolve", views.FindingResolveView.as_view(), name="api-finding-resolve"),
     path("agents/<slug:slug>", agents.AgentDetailView.as_view(), name="api-agent-detail"),
     path("agents/<slug:slug>/suspend", views.AgentSuspendView.as_view(), name="api-agent-suspend"),
+    path("agents/<slug:slug>/usage", usage.AgentUsageView.as_view(), name="api-agent-usage"),
+    path("agents/<slug:slug>/narrow", usage.AgentNarrowView.as_view(), name="api-agent-narrow"),
     path("agents/<slug:slug>/retire", emergency.AgentRetireView.as_view(), name="api-agent-retire"),
     path("schema/manifest.json", views.ManifestSchemaView.as_view(), name="api-manifest-schema"),
 ]

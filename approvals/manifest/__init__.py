@@ -39,7 +39,7 @@ from approvals.manifest.diff import (
 )
 from approvals.manifest.errors import ManifestError
 from approvals.manifest.reading import MAX_DEPTH, MAX_VALUES
-from approvals.manifest.risk import compute_risk_tier, risk_tier_reasons
+from approvals.manifest.risk import Enforcement, compute_risk_tier, risk_tier_reasons
 from approvals.manifest.schema import (
     CHANGE_CLASS,
     CHANGE_CLASSES,
@@ -86,6 +86,7 @@ __all__ = [
     "SCOPE",
     "SCOPE_KINDS",
     "Change",
+    "Enforcement",
     "ManifestError",
     "ScopeDiff",
     "change_path",

@@ -28,6 +28,15 @@ _WRITES = (Access.WRITE, Access.EXECUTE)
 
 
 @dataclass(frozen=True)
+class Enforcement:
+    """A fact from the runtime: whether the decision point answered the agent's enforcement
+    point in the last `days` days."""
+
+    proven: bool
+    days: int
+
+
+@dataclass(frozen=True)
 class _Risk:
     """A risk factor: the tier it implies, when it applies, and why (a format template)."""
 
@@ -111,6 +120,18 @@ _MANIFEST_RISKS = (
         lambda d: d["chaining"]["allowed"],
         "tool chaining is allowed (max depth {chaining[max_depth]})",
     ),
+    # The guidance keeps a customer-facing agent at least high until the runtime shows
+    # its approved scope is enforced at request time.
+    _Risk(
+        RiskTier.HIGH,
+        lambda d: (
+            d["deployment"] == Deployment.CUSTOMER_FACING
+            and d["enforcement"] is not None
+            and not d["enforcement"].proven
+        ),
+        "the agent is customer-facing and no runtime decisions were seen from its "
+        "enforcement point in the last {enforcement.days} days",
+    ),
     _Risk(
         RiskTier.MEDIUM,
         lambda d: d["deployment"] == Deployment.CUSTOMER_FACING,
@@ -124,10 +145,14 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def _risk_findings(doc: dict) -> list[tuple[str, str]]:
-    """Return (tier, reason) for every risk factor of a normalized manifest."""
+def _risk_findings(doc: dict, enforcement: Enforcement | None) -> list[tuple[str, str]]:
+    """Return (tier, reason) for every risk factor of a normalized manifest and the runtime's
+    fact (None: not known, as for a manifest on its own)."""
+    facts = {**doc, "enforcement": enforcement}
     findings = [
-        (r.tier.value, _sentence(r.reason.format(**doc))) for r in _MANIFEST_RISKS if r.applies(doc)
+        (r.tier.value, _sentence(r.reason.format(**facts)))
+        for r in _MANIFEST_RISKS
+        if r.applies(facts)
     ]
     for kind, entry in scope_entries(doc):
         # Values in words, as the vocabulary labels them ("third party", not "third_party").
@@ -150,17 +175,17 @@ def _highest(tiers: list[str]) -> str:
     return max(tiers, key=_TIER_RANK.__getitem__, default=RiskTier.LOW.value)
 
 
-def compute_risk_tier(doc: dict) -> str:
+def compute_risk_tier(doc: dict, enforcement: Enforcement | None = None) -> str:
     """Return the effective risk tier: the computed one, raised by a higher declared tier."""
     normalized = normalize_manifest(doc)
-    computed = _highest([tier for tier, _ in _risk_findings(normalized)])
+    computed = _highest([tier for tier, _ in _risk_findings(normalized, enforcement)])
     return _highest([computed, normalized["risk_tier"] or RiskTier.LOW.value])
 
 
-def risk_tier_reasons(doc: dict) -> list[str]:
+def risk_tier_reasons(doc: dict, enforcement: Enforcement | None = None) -> list[str]:
     """Return sentences explaining the risk tier: the factors that set it, and any raise."""
     normalized = normalize_manifest(doc)
-    findings = _risk_findings(normalized)
+    findings = _risk_findings(normalized, enforcement)
     computed = _highest([tier for tier, _ in findings])
     reasons = [reason for tier, reason in findings if tier == computed] or [_LOW_REASON]
     declared = normalized["risk_tier"]

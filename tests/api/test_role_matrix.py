@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agents.observations import observations_record
 from approvals.ownership import agent_update
 from audit.actors import Actor
 from tests.approvals.delegation import away
@@ -78,6 +79,14 @@ def _update(workflow, agent):
 def _observe(workflow, agent):
     item = {"kind": "tool", "identifier": "prod-db-admin-console", "access": "admin"}
     return ("post", f"{BASE}/observations", {"items": [item]})
+
+
+def _narrow(workflow, agent):
+    """Narrow an approval of which only ticket.create was used lately."""
+    workflow.approve(agent)
+    item = {"kind": "action", "identifier": "ticket.create", "access": "write"}
+    observations_record(actor=Actor.system("tests"), agent=agent, items=[item])
+    return ("post", f"{BASE}/narrow", {})
 
 
 def _owners_in_review(workflow, agent):
@@ -263,6 +272,12 @@ MATRIX = {
         _reassign,
         "signoff.reassigned",
         {"owner": 403, "other_owner": 403, "iam": 403, "security": 403, "staff": 200},
+    ),
+    # Owners (and staff, who write any agent's packages) narrow to what was used.
+    "package_narrow": (
+        _narrow,
+        "package.narrowed",
+        {"owner": 201, "other_owner": 404, "iam": 403, "security": 403, "staff": 201},
     ),
     # Only the agent's owners or a token bound to it report what it used (staff neither).
     "observations_record": (

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import transaction
 
-from agents.models import Observation
+from agents.models import Observation, UsageDay
 from approvals.models import DriftFinding
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -61,6 +61,14 @@ def uses(agent):
     }
 
 
+def days(agent):
+    """Return the agent's usage days as {(kind, identifier, access): (uses, denies, decisions)}."""
+    return {
+        (d.kind, d.identifier, d.access): (d.uses, d.denies, d.decisions)
+        for d in UsageDay.objects.filter(agent=agent)
+    }
+
+
 def test_decisions_become_observations_and_denies_findings(
     workflow, agent, api, staff, celery_worker
 ):
@@ -81,6 +89,12 @@ def test_decisions_become_observations_and_denies_findings(
     tasks.runtime_usage_flush.delay()
     wait_for(lambda: worker.finished(FLUSH) == 1, message="the flush")
     assert uses(agent) == {("tool", "kb-search", "read"): 3, ("tool", "shell", "execute"): 2}
+    # The days keep the denies apart: allowed evaluations are uses, every one a decision.
+    flushed_days = {
+        ("tool", "kb-search", "read"): (3, 0, 3),
+        ("tool", "shell", "execute"): (0, 2, 2),
+    }
+    assert days(agent) == flushed_days
     finding = DriftFinding.objects.get(agent=agent)
     assert (finding.kind, finding.identifier, finding.access) == ("tool", "shell", "execute")
     assert finding.reason == "unapproved_tool" and finding.count == 2
@@ -94,6 +108,7 @@ def test_decisions_become_observations_and_denies_findings(
     tasks.runtime_usage_flush.delay()
     wait_for(lambda: worker.finished(FLUSH) == 3, message="the repeated flushes")
     assert uses(agent) == {("tool", "kb-search", "read"): 3, ("tool", "shell", "execute"): 2}
+    assert days(agent) == flushed_days
     assert DriftFinding.objects.filter(agent=agent).count() == 1
 
 
@@ -114,8 +129,10 @@ def test_a_crash_before_the_commit_loses_nothing(workflow, agent):
         _flush_one(SYSTEM, name, usage_client().hgetall(name))
         raise Crash  # the worker dies before its transaction commits
     assert not Observation.objects.exists() and not UsageFlush.objects.exists()
+    assert not UsageDay.objects.exists()
     assert usage_flush(actor=SYSTEM)["evaluations"] == 4
     assert uses(agent) == {("tool", "kb-search", "read"): 4}
+    assert days(agent) == {("tool", "kb-search", "read"): (4, 0, 4)}
 
 
 def test_a_crash_after_the_commit_counts_nothing_twice(workflow, agent):
@@ -126,6 +143,7 @@ def test_a_crash_after_the_commit_counts_nothing_twice(workflow, agent):
     _flush_one(SYSTEM, name, usage_client().hgetall(name))  # committed; the delete never ran
     assert usage_flush(actor=SYSTEM)["evaluations"] == 0
     assert uses(agent) == {("tool", "kb-search", "read"): 3}
+    assert days(agent) == {("tool", "kb-search", "read"): (3, 0, 3)}
     assert not list(usage_client().scan_iter(match="usage*"))
 
 

@@ -31,6 +31,7 @@ from web.views.common import (
     agent_stop,
     refused,
 )
+from web.views.usage import usage_context
 
 
 @login_required
@@ -96,6 +97,7 @@ def agent_detail(request, slug):
             if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
         "suspenders": held[SUSPEND_PERMISSION],
+        **usage_context(request.user, agent, current, current),
     }
     return render(request, "agents/detail.html", context)
 

@@ -11,6 +11,7 @@ from agents.permissions import can_edit
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
+from approvals.narrowing import package_in_force
 from approvals.rereview import review_plan_preview
 from approvals.services import (
     last_approved,
@@ -35,6 +36,7 @@ from web.views.common import (
     step_up_needed,
 )
 from web.views.emergency import emergency_context
+from web.views.usage import usage_context
 
 
 def _editor_source(agent: Agent) -> dict:
@@ -302,7 +304,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         "manifest": package.manifest,
         "changes": changes,
         "talk": talk,
-        "reasons": risk_tier_reasons(package.manifest),
+        "reasons": risk_tier_reasons(package.manifest, package.enforcement),
         "diff": diff,
         "diff_base": diff_base,
         "cards": cards,
@@ -325,6 +327,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         if can_read_audit(user) and package.state != PackageState.DRAFT
         else [],
         **emergency_context(user, package),
+        **usage_context(user, package.agent, package, package_in_force(package.agent)),
     }
 
 

@@ -1,0 +1,11 @@
+"""Periodic housekeeping of the agents' usage days."""
+
+from celery import shared_task
+
+from agents.usage import usage_days_prune
+
+
+@shared_task(soft_time_limit=120, time_limit=180, max_retries=2)
+def usage_days_prune_old() -> int:
+    """Delete usage days past the kept window; running twice deletes nothing more."""
+    return usage_days_prune()

@@ -1,0 +1,138 @@
+"""Usage by day: written with the observations, read per scope entry, pruned after the windows."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import Observation, UsageDay
+from agents.observations import observations_record
+from agents.usage import USAGE_DAYS_KEPT, usage_days_prune, usage_of
+from audit.actors import Actor
+from audit.models import AuditEvent
+from config.errors import InvalidInput, NotPermitted
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+def item(identifier="kb-search", access="read", days_ago=0, **extra):
+    seen = timezone.now() - timedelta(days=days_ago)
+    return {
+        "kind": "tool",
+        "identifier": identifier,
+        "access": access,
+        "seen_at": seen.isoformat(),
+        **extra,
+    }
+
+
+def days(agent):
+    return {
+        (d.identifier, d.access, d.day): (d.uses, d.denies, d.decisions)
+        for d in UsageDay.objects.filter(agent=agent)
+    }
+
+
+def test_reported_uses_are_counted_per_day(agent, owner):
+    today = timezone.now().date()
+    observations_record(
+        actor=Actor.for_user(owner),
+        agent=agent,
+        items=[item(count=2), item(count=3), item(days_ago=40)],
+    )
+    assert days(agent) == {
+        ("kb-search", "read", today): (5, 0, 0),
+        ("kb-search", "read", today - timedelta(days=40)): (1, 0, 0),
+    }
+    # The running total is as it always was: one observation for the use.
+    assert Observation.objects.get(agent=agent).count == 6
+
+
+def test_decisions_keep_their_denies_and_count_as_decisions(agent):
+    observations_record(actor=SYSTEM, agent=agent, items=[item(count=5, denies=2)], decisions=True)
+    (row,) = days(agent).values()
+    assert row == (3, 2, 5)
+    event = AuditEvent.objects.get(action="observations.recorded")
+    assert event.data["denies"] == 2
+
+
+def test_only_the_system_records_decisions(agent, owner):
+    with pytest.raises(NotPermitted):
+        observations_record(
+            actor=Actor.for_user(owner), agent=agent, items=[item()], decisions=True
+        )
+    assert not UsageDay.objects.exists()
+
+
+def test_a_report_cannot_claim_denies(agent, owner):
+    with pytest.raises(InvalidInput) as error:
+        observations_record(actor=Actor.for_user(owner), agent=agent, items=[item(denies=1)])
+    assert "items[0].non_field_errors" in error.value.fields
+    assert not UsageDay.objects.exists() and not Observation.objects.exists()
+
+
+def test_denies_beyond_the_count_are_refused_and_nothing_is_written(agent):
+    with pytest.raises(InvalidInput) as error:
+        observations_record(
+            actor=SYSTEM,
+            agent=agent,
+            items=[item(count=2), item("zendesk", count=1, denies=2)],
+            decisions=True,
+        )
+    assert error.value.fields == {"items[1].denies": ["Must not exceed count."]}
+    assert not UsageDay.objects.exists() and not Observation.objects.exists()
+
+
+def test_usage_per_entry_counts_what_its_access_allows(agent):
+    observations_record(
+        actor=SYSTEM,
+        agent=agent,
+        items=[
+            item("zendesk", "read", days_ago=10, count=4),
+            item("zendesk", "write", days_ago=60, count=2, denies=1),
+            item("kb-search", "write", days_ago=1, count=3, denies=3),
+            item("shell", "execute", days_ago=2, count=1, denies=1),
+        ],
+        decisions=True,
+    )
+    entries = [
+        ("tool", "zendesk", "write"),
+        ("tool", "kb-search", "read"),
+        ("tool", "slack", "read"),
+    ]
+    usage = usage_of(agent, entries)
+    zendesk, kb, slack = usage.entries
+    assert (zendesk.uses, zendesk.denies) == ({30: 4, 90: 5}, {30: 0, 90: 1})
+    assert zendesk.last_used == (timezone.now() - timedelta(days=10)).date()
+    # kb-search was asked for with write, which its read entry does not allow.
+    assert (kb.uses, kb.never_used) == ({30: 0, 90: 0}, True)
+    assert slack.never_used and not slack.used_recently
+    assert [use.identifier for use in usage.unused] == ["kb-search", "slack"]
+    outside = {(use.identifier, use.access): use.denies[30] for use in usage.outside}
+    assert outside == {("kb-search", "write"): 3, ("shell", "execute"): 1}
+
+
+def test_a_use_older_than_the_days_kept_is_not_never_used(agent):
+    last = timezone.now() - timedelta(days=200)
+    Observation.objects.create(
+        agent=agent,
+        kind="tool",
+        identifier="zendesk",
+        access="read",
+        first_seen=last,
+        last_seen=last,
+    )
+    (use,) = usage_of(agent, [("tool", "zendesk", "write")]).entries
+    assert use.last_used == last.date() and not use.never_used and not use.used_recently
+
+
+def test_days_past_the_kept_window_are_pruned(agent, owner):
+    observations_record(
+        actor=Actor.for_user(owner),
+        agent=agent,
+        items=[item(days_ago=USAGE_DAYS_KEPT + 1), item(days_ago=USAGE_DAYS_KEPT - 1)],
+    )
+    assert usage_days_prune() == 1
+    assert usage_days_prune() == 0
+    assert UsageDay.objects.count() == 1

@@ -1,0 +1,58 @@
+"""Runtime usage on the pages, and "narrow to what was used" with its confirmation."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from agents.models import Agent
+from agents.permissions import can_edit
+from approvals.models import ApprovalPackage
+from approvals.narrowing import package_in_force, package_narrow, package_usage
+from config.errors import ApplicationError, InvalidInput
+from web.views.common import actor_of, agent_or_404, refused
+
+
+def usage_context(
+    user, agent: Agent, package: ApprovalPackage | None, in_force: ApprovalPackage | None
+) -> dict:
+    """Return the usage section's context: usage per entry of `package`, and whether the
+    user is offered a narrowing of the approved package (`in_force`)."""
+    usage = package_usage(agent, package)
+    narrowable = usage
+    if in_force is not None and in_force != package:
+        narrowable = package_usage(agent, in_force)
+    return {
+        "usage": usage,
+        "usage_version": package.version if package is not None else None,
+        "may_narrow": in_force is not None
+        and not agent.is_retired
+        and 0 < len(narrowable.unused) < len(narrowable.entries)
+        and bool(can_edit(user, agent)),
+    }
+
+
+@login_required
+def agent_narrow(request, slug):
+    """Show what a narrowing removes and keeps; on a confirmed POST, draft it."""
+    agent = agent_or_404(request, slug)
+    if not can_edit(request.user, agent):
+        return refused(
+            request,
+            InvalidInput("Only the agent's owners and staff may narrow its scope."),
+            status=403,
+        )
+    approved = package_in_force(agent)
+    if request.method == "POST":
+        try:
+            package = package_narrow(actor=actor_of(request), agent=agent)
+        except ApplicationError as error:
+            return refused(request, error)
+        messages.success(
+            request,
+            f"Draft v{package.version} keeps only the entries used lately. Submit it: "
+            "a narrowing carries the sign-offs over.",
+        )
+        return redirect(package)
+    usage = package_usage(agent, approved)
+    context = {"agent": agent, "approved": approved, "usage": usage}
+    return render(request, "agents/narrow.html", context)
