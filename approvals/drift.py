@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 # Key of the PostgreSQL advisory lock held by the one drift run in progress.
 DRIFT_LOCK_KEY = 0x0D41F7
+# The reason of a finding the decision point raised: a claim beyond an approved entry.
+CLAIM_EXCEEDED = "claim_exceeded"
 
 
 def _rank(column: str) -> str:
@@ -180,7 +182,7 @@ def _resolve_sql() -> str:
     FROM approvals_approvalpackage p
     WHERE p.agent_id = f.agent_id AND p.state = 'approved'
       AND f.agent_id BETWEEN %(lo)s AND %(hi)s
-      AND f.status IN ({_LIVE})
+      AND f.status IN ({_LIVE}) AND f.reason <> '{CLAIM_EXCEEDED}'
       AND (f.package_id IS NULL OR f.package_id <> p.id)
       AND ((f.kind IN ({_SCOPE_KINDS}) AND EXISTS (
               SELECT 1 FROM approvals_scopeentry e
@@ -265,10 +267,16 @@ def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]
         }
         for pk, agent_id, kind, identifier, access, resolution in resolved
     ]
+    findings_recorded(actor, [lo, hi], opened, closed)
+    return opened, closed
+
+
+def findings_recorded(actor: Actor, agent_ids: list[int], opened: list, closed: list) -> None:
+    """Audit the findings a run opened and resolved, and tell the owners of the new ones."""
     audit_record(
         actor=actor,
         action="drift.evaluated",
-        data={"agent_ids": [lo, hi], "opened": opened, "resolved": closed},
+        data={"agent_ids": agent_ids, "opened": opened, "resolved": closed},
     )
     by_agent: dict[str, list[dict]] = {}
     for finding in opened:
@@ -290,7 +298,6 @@ def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]
             for slug, found in sorted(by_agent.items())
         ],
     )
-    return opened, closed
 
 
 def _suspension_candidates() -> list[int]:

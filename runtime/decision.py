@@ -54,11 +54,17 @@ PACKAGE_CLAIMS = {
 
 @dataclass
 class Decision:
-    """One answer: allow or deny, with the deny's reason codes; the agent it was about."""
+    """One answer: allow or deny, with the deny's reason codes; the agent it was about.
+
+    `claims_only` marks a scope mismatch where the entry at that access is
+    approved and only a claim (chain depth, credential lifetime, a flag of the
+    entry) goes beyond it.
+    """
 
     allowed: bool = False
     reasons: list[str] = field(default_factory=list)
     agent_slug: str | None = None
+    claims_only: bool = False
 
     def as_dict(self) -> dict:
         """Return the decision in the AuthZEN shape; a deny names its reasons in context."""
@@ -123,7 +129,13 @@ def decision_of(found: list[Standing], evaluation: Evaluation, slug: str) -> Dec
     if any(not s.codes for s in holding):
         return Decision(True, [], slug)
     codes = holding[0].codes if holding else found[0].codes
-    return Decision(False, list(codes or [SCOPE_MISMATCH]), slug)
+    if codes:
+        return Decision(False, list(codes), slug)
+    claims_only = any(
+        s.scope is not None and not s.codes and within(s.scope, evaluation, claims=False)
+        for s in found
+    )
+    return Decision(False, [SCOPE_MISMATCH], slug, claims_only)
 
 
 def memos_clear() -> None:
@@ -131,8 +143,11 @@ def memos_clear() -> None:
     _entries.cache_clear()
 
 
-def within(approved: dict, evaluation: Evaluation) -> bool:
-    """Tell whether the evaluation stays inside the approved scope (from `scope_of`)."""
+def within(approved: dict, evaluation: Evaluation, *, claims: bool = True) -> bool:
+    """Tell whether the evaluation stays inside the approved scope (from `scope_of`).
+
+    With `claims` false, only the entry and the access level are compared.
+    """
     kind = evaluation.resource_type
     entry = approved["entries"].get((kind, evaluation.resource_id))
     if kind not in KEY_BY_KIND or entry is None:
@@ -140,11 +155,13 @@ def within(approved: dict, evaluation: Evaluation) -> bool:
     base = f"scope.{KEY_BY_KIND[kind]}[]"
     if widens(f"{base}.access", entry["access"], evaluation.action):
         return False
-    claims = evaluation.claims
+    if not claims:
+        return True
+    asked = evaluation.claims
     for name, (place, _check) in CLAIMS.items():
-        if name not in claims:
+        if name not in asked:
             continue
-        value = claims[name]
+        value = asked[name]
         if place == "resource":
             wider = widens(f"{base}.{name}", entry.get(name), value)
         elif name == "chain_depth":

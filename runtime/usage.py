@@ -2,7 +2,8 @@
 
 A decision writes nothing to the database. Each answered evaluation adds one
 to a Redis hash per minute (`usage:<minute>`), field: agent, kind, access,
-decision, identifier. The flush job (`usage_flush`, every minute) takes each
+outcome (allow, deny, or claim: denied only for a claim beyond the approved
+entry), identifier. The flush job (`usage_flush`, every minute) takes each
 closed minute by renaming its hash (atomic: a late increment starts a new
 hash, flushed next time), adds its counts to the agents' observations and
 their days (uses, denies and decisions per day: ``agents.usage``) and
@@ -39,8 +40,10 @@ from django.utils import timezone
 from agents.models import Agent, ObservationKind
 from agents.observations import MAX_IDENTIFIER_LENGTH, MAX_ITEMS, observations_record
 from agents.vocabulary import Access
+from approvals.claims import claim_findings_record
 from audit.actors import Actor
 from config.identifiers import identifier_message
+from runtime.decision import Decision
 from runtime.models import UsageFlush
 
 logger = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ FLUSHING = "usage-flushing:"
 USAGE_TTL = 7 * 24 * 3600
 SOURCE = "authzen"
 SEP = "\x1f"  # never in a counted identifier: control characters are not counted
+# How an evaluation is counted (`outcome_of`).
+ALLOWED, DENIED, CLAIM_DENIED = "allow", "deny", "claim"
 _KINDS = frozenset(ObservationKind.values) - {ObservationKind.MODEL, ObservationKind.PROMPT}
 _ACCESS = frozenset(Access.values)
 
@@ -76,16 +81,22 @@ def countable(kind: str, identifier: str, access: str) -> bool:
     )
 
 
-def usage_count(uses: list[tuple[str, str, str, str, bool]], now: float | None = None) -> None:
-    """Count (agent slug, kind, identifier, access, allowed) uses in this minute's hash.
+def outcome_of(decision: Decision) -> str:
+    """Return how a decision is counted: allowed, denied, or denied for a claim alone."""
+    if decision.allowed:
+        return ALLOWED
+    return CLAIM_DENIED if decision.claims_only else DENIED
+
+
+def usage_count(uses: list[tuple[str, str, str, str, str]], now: float | None = None) -> None:
+    """Count (agent slug, kind, identifier, access, outcome) uses in this minute's hash.
 
     One round trip; a failure is logged and the counts are lost (the decision stands).
     """
     counts: dict[str, int] = defaultdict(int)
-    for slug, kind, identifier, access, allowed in uses:
+    for slug, kind, identifier, access, outcome in uses:
         if slug and countable(kind, identifier, access):
-            decision = "allow" if allowed else "deny"
-            counts[SEP.join((slug, kind, access, decision, identifier))] += 1
+            counts[SEP.join((slug, kind, access, outcome, identifier))] += 1
     client = usage_client()
     if not counts or client is None:
         return
@@ -115,15 +126,18 @@ def _claim(client: redis.Redis, now: float) -> None:
 
 def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
     """Fold a hash's counts into observation items per agent slug: one item per use, its
-    count every evaluation of it, its denies those denied."""
+    count every evaluation of it, its denies those denied, its claim denies those denied
+    for a claim alone."""
     seen_at = datetime.fromtimestamp(minute * 60 + 59, tz=UTC)
     per_agent: dict[str, dict[tuple, list[int]]] = defaultdict(dict)
     for field, count in counts.items():
-        slug, kind, access, decision, identifier = field.decode().split(SEP, 4)
-        totals = per_agent[slug].setdefault((kind, identifier, access), [0, 0])
+        slug, kind, access, outcome, identifier = field.decode().split(SEP, 4)
+        totals = per_agent[slug].setdefault((kind, identifier, access), [0, 0, 0])
         totals[0] += int(count)
-        if decision == "deny":
+        if outcome != ALLOWED:
             totals[1] += int(count)
+        if outcome == CLAIM_DENIED:
+            totals[2] += int(count)
     return {
         slug: [
             {
@@ -132,10 +146,11 @@ def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
                 "access": access,
                 "count": count,
                 "denies": denies,
+                "claim_denies": claim_denies,
                 "seen_at": seen_at.isoformat(),
                 "source": SOURCE,
             }
-            for (kind, identifier, access), (count, denies) in sorted(uses.items())
+            for (kind, identifier, access), (count, denies, claim_denies) in sorted(uses.items())
         ]
         for slug, uses in per_agent.items()
     }
@@ -143,7 +158,7 @@ def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
 
 def denies_in(counts: dict) -> int:
     """Return how many denied evaluations a hash's counts hold."""
-    return sum(int(n) for f, n in counts.items() if f.decode().split(SEP, 4)[3] == "deny")
+    return sum(int(n) for f, n in counts.items() if f.decode().split(SEP, 4)[3] != ALLOWED)
 
 
 def _flush_one(actor: Actor, name: str, counts: dict) -> None:
@@ -162,9 +177,16 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> None:
             agent = agents.get(slug)
             if agent is None:
                 continue  # an unknown agent's uses are not observations of anyone
+            claims = []
+            for item in items:
+                denied = item.pop("claim_denies")
+                if denied:
+                    claims.append({**item, "count": denied})
             for start in range(0, len(items), MAX_ITEMS):
                 chunk = items[start : start + MAX_ITEMS]
                 observations_record(actor=actor, agent=agent, items=chunk, decisions=True)
+            if claims:
+                claim_findings_record(actor=actor, agent=agent, uses=claims)
 
 
 def usage_flush(*, actor: Actor, now: float | None = None) -> dict:

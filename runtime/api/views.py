@@ -38,7 +38,7 @@ from runtime.api.serializers import (
 from runtime.cedar import bundle_of
 from runtime.decision import OWN_REASONS, STANDING_REASONS, Decider, Decision
 from runtime.requests import RequestError, batch_read, evaluation_read
-from runtime.usage import usage_count
+from runtime.usage import outcome_of, usage_count
 from tokens.authentication import TokenAuthentication
 from tokens.models import Scope
 
@@ -93,7 +93,7 @@ class AuthzenView(APIView):
 
 def _uses(pairs) -> list[tuple]:
     return [
-        (d.agent_slug, e.resource_type, e.resource_id, e.action, d.allowed)
+        (d.agent_slug, e.resource_type, e.resource_id, e.action, outcome_of(d))
         for e, d in pairs
         if d.agent_slug
     ]

@@ -17,6 +17,8 @@ from audit.models import AuditEvent
 from runtime import tasks
 from runtime.models import UsageFlush
 from runtime.usage import (
+    ALLOWED,
+    DENIED,
     FLUSHING,
     PREFIX,
     USAGE_TTL,
@@ -117,7 +119,7 @@ class Crash(Exception):
 
 
 def counted(agent, n, access="read", now=None):
-    usage_count([(agent.slug, "tool", "kb-search", access, True)] * n, now=now)
+    usage_count([(agent.slug, "tool", "kb-search", access, ALLOWED)] * n, now=now)
 
 
 def test_a_crash_before_the_commit_loses_nothing(workflow, agent):
@@ -161,10 +163,10 @@ def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
 def test_uses_no_observation_can_hold_are_not_counted(workflow, agent):
     usage_count(
         [
-            (agent.slug, "model", "x", "read", True),
-            (agent.slug, "tool", "x", "delete", True),
-            (agent.slug, "tool", "bad\x1bid", "read", False),
-            (None, "tool", "x", "read", False),
+            (agent.slug, "model", "x", "read", ALLOWED),
+            (agent.slug, "tool", "x", "delete", ALLOWED),
+            (agent.slug, "tool", "bad\x1bid", "read", DENIED),
+            (None, "tool", "x", "read", DENIED),
         ]
     )
     assert not list(usage_client().scan_iter(match="usage*"))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from approvals import tasks as approval_tasks
 from approvals.drift import DRIFT_LOCK_KEY
 from approvals.models import DriftFinding, EmergencyApproval
+from audit.models import AuditEvent
 from runtime import tasks
 from tests.approvals.emergency import emergency_grant
 from tests.factories import manifest_for
@@ -84,3 +85,31 @@ def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
     # The scheduled drift job (every drift interval) finds it.
     assert approval_tasks.drift_evaluate()["created"] == 1
     assert findings(agent) == {("tool", "shell", "execute", "unapproved_tool")}
+
+
+def test_a_claim_beyond_an_approved_entry_is_a_finding_no_drift_run_resolves(
+    agent, approved, gateway
+):
+    answer = ask(gateway, agent.slug, "read", "tool", "kb-search", {"privileged": True}).json()
+    assert answer["context"]["reason"] == "scope_mismatch"
+    close_minutes()
+
+    run = tasks.runtime_usage_flush()
+    assert run["denies"] == 1
+    assert findings(agent) == {("tool", "kb-search", "read", "claim_exceeded")}
+    finding = DriftFinding.objects.get(agent=agent)
+    assert (finding.severity, finding.status, finding.count) == ("high", "open", 1)
+    assert AuditEvent.objects.filter(action="drift.evaluated", data__opened__0__id=finding.pk)
+
+    # The entry is approved at that access: the drift run leaves the finding to a reviewer.
+    approval_tasks.drift_evaluate()
+    finding.refresh_from_db()
+    assert finding.status == "open"
+    # A later minute's claim denies count on the same finding.
+    for _ in range(2):
+        ask(gateway, agent.slug, "read", "tool", "kb-search", chain_depth=99)
+    close_minutes()
+    tasks.runtime_usage_flush()
+    assert DriftFinding.objects.get(agent=agent).count == 3
+    # An allowed use of the entry is not a finding.
+    assert ask(gateway, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
