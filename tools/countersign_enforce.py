@@ -49,9 +49,10 @@ try:
 except ImportError:  # local evaluation needs it; without it the decision point is asked
     cedarpy = None
 
+# The bundle format's names, as runtime/cedar.py writes them (a test holds the two equal):
+# its format, its Cedar namespace and the entity type of each scope kind.
 FORMAT = "countersign.cedar-policy/1"
 NAMESPACE = "Countersign"
-# The Cedar entity type of each scope kind, as the bundle format names them.
 ENTITY_TYPES = {
     "action": "BusinessAction",
     "tool": "Tool",

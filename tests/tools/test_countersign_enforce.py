@@ -279,3 +279,15 @@ def test_a_bundle_past_its_approval_denies_as_the_decision_point_does(
     expected = enforce.Decision(False, "approval_expired")
     assert local.decide("read", "tool", "kb-search") == expected
     assert remote.decide("read", "tool", "kb-search") == expected
+
+
+def test_the_tool_reads_the_bundle_format_the_product_writes():
+    from runtime import cedar
+    from runtime.api import views
+
+    assert (enforce.FORMAT, enforce.NAMESPACE, enforce.ENTITY_TYPES) == (
+        cedar.FORMAT,
+        cedar.NAMESPACE,
+        cedar.ENTITY_TYPES,
+    )
+    assert enforce.SIGNATURE_HEADER == views.SIGNATURE_HEADER
