@@ -53,9 +53,7 @@ def test_write_and_submit_a_package_with_the_keyboard(people, checklists, sign_i
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     expect(page.locator("#id_tools-0-privileged")).to_be_focused()
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
-    expect(page.locator("#id_tools-0-justification")).to_be_focused()
+    tab_to(page, "#id_tools-0-justification")
     page.keyboard.type("Searches the staff handbook.")
     for selector, value in PACKAGE_FIELDS.items():
         tab_to(page, selector)
