@@ -16,6 +16,11 @@ ACTIVE = """() => {
 }"""
 
 
+# htmx marks the request's element and the swapped target until the swap has settled,
+# which is when it moves the focus to the new entry's autofocus field.
+SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+
+
 def tab_to(page, selector: str, *, limit: int = 80) -> None:
     """Press Tab until the element matching `selector` has the focus; fail if it never does."""
     target = page.locator(selector)
@@ -43,6 +48,8 @@ def test_write_and_submit_a_package_with_the_keyboard(people, checklists, sign_i
     # A scope entry: the add button puts the focus into the new entry.
     tab_to(page, "#scope-tools button[name=add_row]")
     page.keyboard.press("Enter")
+    expect(page.locator("#id_tools-0-id")).to_be_attached()
+    page.wait_for_function(SETTLED)
     expect(page.locator("#id_tools-0-id")).to_be_focused()
     page.keyboard.type("handbook-search")
     page.keyboard.press("Tab")
