@@ -14,7 +14,8 @@ from django.db.models.functions import Greatest
 
 from agents.models import Agent
 from approvals.drift import CLAIM_EXCEEDED, findings_recorded
-from approvals.models import LIVE_FINDING_STATUSES, DriftFinding, PackageState, Severity
+from approvals.models import LIVE_FINDING_STATUSES, DriftFinding, Severity
+from approvals.selectors import package_in_force
 from audit.actors import Actor
 
 
@@ -28,7 +29,7 @@ def claim_findings_record(*, actor: Actor, agent: Agent, uses: list[dict]) -> li
     drift run never resolves these as covered (the entry is), a reviewer does. Runs
     in the caller's transaction.
     """
-    package = agent.packages.filter(state=PackageState.APPROVED).first()
+    package = package_in_force(agent)
     opened = []
     for use in uses:
         seen = datetime.fromisoformat(use["seen_at"])

@@ -15,16 +15,12 @@ from agents.models import Agent
 from agents.permissions import can_edit
 from agents.usage import NARROW_WINDOW, Usage, usage_of
 from approvals.manifest import KEY_BY_KIND
-from approvals.models import ApprovalPackage, PackageState
+from approvals.models import ApprovalPackage
+from approvals.selectors import package_in_force
 from approvals.services import package_create
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
-
-
-def package_in_force(agent: Agent) -> ApprovalPackage | None:
-    """Return the agent's approved package, or None when none is approved now."""
-    return agent.packages.filter(state=PackageState.APPROVED).first()
 
 
 def package_usage(agent: Agent, package: ApprovalPackage | None) -> Usage:
@@ -39,6 +35,25 @@ def package_usage(agent: Agent, package: ApprovalPackage | None) -> Usage:
         else []
     )
     return usage_of(agent, entries)
+
+
+def narrowing_refusal(approved: ApprovalPackage, usage: Usage) -> InvalidTransition | None:
+    """Return why the approved package cannot be narrowed by its usage, or None if it can:
+    something must be removed, and something must be left."""
+    unused = usage.unused
+    if not unused:
+        return InvalidTransition(
+            f"Every entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
+            "there is nothing to remove.",
+            code="nothing_to_narrow",
+        )
+    if len(unused) == len(usage.entries):
+        return InvalidTransition(
+            f"No entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
+            "narrowing would leave an empty scope. Suspend or retire the agent instead.",
+            code="empty_scope",
+        )
+    return None
 
 
 def _kept(manifest: dict, removed: set[tuple[str, str]]) -> dict:
@@ -69,20 +84,10 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
             "The agent has no approved package to narrow.", code="no_approved_package"
         )
     usage = package_usage(agent, approved)
-    unused = usage.unused
-    if not unused:
-        raise InvalidTransition(
-            f"Every entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
-            "there is nothing to remove.",
-            code="nothing_to_narrow",
-        )
-    if len(unused) == len(usage.entries):
-        raise InvalidTransition(
-            f"No entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
-            "narrowing would leave an empty scope. Suspend or retire the agent instead.",
-            code="empty_scope",
-        )
-    removed = {(use.kind, use.identifier) for use in unused}
+    refusal = narrowing_refusal(approved, usage)
+    if refusal is not None:
+        raise refusal
+    removed = {(use.kind, use.identifier) for use in usage.unused}
     try:
         package = package_create(
             actor=actor, agent=agent, manifest=_kept(approved.manifest, removed)
@@ -103,7 +108,7 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
             "from_version": approved.version,
             "window_days": NARROW_WINDOW,
             "removed": [{"kind": k, "id": i} for k, i in sorted(removed)],
-            "kept": len(usage.entries) - len(unused),
+            "kept": len(usage.entries) - len(usage.unused),
         },
     )
     return package

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
-from approvals.api.views import _package
+from approvals.api.views import package_visible
 from approvals.delegation import signoff_reassign
 from config.roles import Scope
 from signoffs.api.serializers import SignOffSerializer
@@ -36,7 +36,7 @@ class SignOffReassignView(ApiMixin, APIView):
         responses={200: SignOffSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):
-        package = _package(request, slug, version)
+        package = package_visible(request, slug, version)
         serializer = ReassignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         signoff = signoff_reassign(

@@ -11,6 +11,7 @@ from agents.api.views import visible_agent
 from agents.models import Agent
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from approvals.api.views import package_visible
 from approvals.emergency import REASON_MAX_LENGTH, emergency_approve, emergency_request
 from approvals.models import EMERGENCY_DIMENSIONS, ApprovalPackage, EmergencyApproval
 from approvals.retirement import agent_retire
@@ -62,13 +63,6 @@ class EmergencySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _package(request, slug: str, version: int) -> ApprovalPackage:
-    agent = visible_agent(request, slug)
-    return get_object_or_404(
-        ApprovalPackage.objects.select_related("agent"), agent=agent, version=version
-    )
-
-
 def _emergency(package: ApprovalPackage) -> EmergencyApproval:
     return get_object_or_404(
         EmergencyApproval.objects.select_related(
@@ -86,7 +80,9 @@ class EmergencyView(ApiMixin, APIView):
         responses={200: EmergencySerializer, **errors(401, 403, 404)},
     )
     def get(self, request, slug, version):
-        return Response(EmergencySerializer(_emergency(_package(request, slug, version))).data)
+        return Response(
+            EmergencySerializer(_emergency(package_visible(request, slug, version))).data
+        )
 
     @extend_schema(
         summary="Ask for an emergency approval of a draft or a package in review",
@@ -103,7 +99,7 @@ class EmergencyView(ApiMixin, APIView):
         responses={201: EmergencySerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version):
-        package = _package(request, slug, version)
+        package = package_visible(request, slug, version)
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         emergency_request(actor=actor_for(request), package=package, **serializer.validated_data)
@@ -129,7 +125,7 @@ class EmergencyApproveView(ApiMixin, APIView):
         responses={200: EmergencySerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version):
-        package = _package(request, slug, version)
+        package = package_visible(request, slug, version)
         serializer = EmergencyApproveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         emergency_approve(actor=actor_for(request), package=package, **serializer.validated_data)

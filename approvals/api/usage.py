@@ -10,8 +10,9 @@ from agents.usage import NARROW_WINDOW, WINDOWS
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from approvals.api.serializers import PackageSerializer
-from approvals.api.views import _package
-from approvals.narrowing import package_in_force, package_narrow, package_usage
+from approvals.api.views import package_visible
+from approvals.narrowing import package_narrow, package_usage
+from approvals.selectors import package_in_force
 from tokens.authentication import actor_for
 from tokens.models import Scope
 
@@ -96,5 +97,5 @@ class AgentNarrowView(ApiMixin, APIView):
         agent = visible_agent(request, slug)
         NarrowSerializer(data=request.data).is_valid(raise_exception=True)
         package = package_narrow(actor=actor_for(request), agent=agent)
-        package = _package(request, slug, package.version, detail=True)
+        package = package_visible(request, slug, package.version, detail=True)
         return Response(PackageSerializer(package).data, status=status.HTTP_201_CREATED)

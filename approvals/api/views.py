@@ -100,7 +100,8 @@ def _package_detail_queryset(agent: Agent):
     return _package_queryset(agent).prefetch_related(Prefetch("signoffs", queryset=signoffs))
 
 
-def _package(request, slug: str, version: int, detail: bool = False) -> ApprovalPackage:
+def package_visible(request, slug: str, version: int, detail: bool = False) -> ApprovalPackage:
+    """Return the version of an agent the caller may see (with its sign-offs when `detail`)."""
     agent = visible_agent(request, slug)
     queryset = _package_detail_queryset(agent) if detail else _package_queryset(agent)
     return get_object_or_404(queryset, version=version)
@@ -167,7 +168,9 @@ class PackageDetailView(ApiMixin, APIView):
         responses={200: PackageSerializer, **errors(401, 403, 404)},
     )
     def get(self, request, slug, version):
-        return Response(PackageSerializer(_package(request, slug, version, detail=True)).data)
+        return Response(
+            PackageSerializer(package_visible(request, slug, version, detail=True)).data
+        )
 
 
 class PackageSubmitView(ApiMixin, APIView):
@@ -180,9 +183,9 @@ class PackageSubmitView(ApiMixin, APIView):
         responses={200: PackageSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version):
-        package = _package(request, slug, version)
+        package = package_visible(request, slug, version)
         package_submit(actor=actor_for(request), package=package)
-        package = _package(request, slug, version, detail=True)
+        package = package_visible(request, slug, version, detail=True)
         return Response(PackageSerializer(package).data)
 
 
@@ -226,7 +229,7 @@ class DecisionCreateView(ApiMixin, APIView):
         responses={201: DecisionResultSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):
-        package = _package(request, slug, version)
+        package = package_visible(request, slug, version)
         serializer = DecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decision = signoff_decide(

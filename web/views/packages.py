@@ -11,8 +11,8 @@ from agents.permissions import can_edit
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
-from approvals.narrowing import package_in_force
 from approvals.rereview import review_plan_preview
+from approvals.selectors import package_in_force
 from approvals.services import (
     last_approved,
     package_create,

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from agents.models import Agent
 from agents.permissions import can_edit
 from approvals.models import ApprovalPackage
-from approvals.narrowing import package_in_force, package_narrow, package_usage
-from config.errors import ApplicationError, InvalidInput
+from approvals.narrowing import narrowing_refusal, package_narrow, package_usage
+from approvals.selectors import package_in_force
+from config.errors import ApplicationError, NotPermitted
 from web.views.common import actor_of, agent_or_404, refused
 
 
@@ -26,7 +27,7 @@ def usage_context(
         "usage_version": package.version if package is not None else None,
         "may_narrow": in_force is not None
         and not agent.is_retired
-        and 0 < len(narrowable.unused) < len(narrowable.entries)
+        and narrowing_refusal(in_force, narrowable) is None
         and bool(can_edit(user, agent)),
     }
 
@@ -38,7 +39,9 @@ def agent_narrow(request, slug):
     if not can_edit(request.user, agent):
         return refused(
             request,
-            InvalidInput("Only the agent's owners and staff may narrow its scope."),
+            NotPermitted(
+                "Only the agent's owners and staff may narrow its scope.", code="not_owner"
+            ),
             status=403,
         )
     approved = package_in_force(agent)

@@ -1,0 +1,9 @@
+"""Reads of the release workflow that several apps' views and services share."""
+
+from agents.models import Agent
+from approvals.models import ApprovalPackage, PackageState
+
+
+def package_in_force(agent: Agent) -> ApprovalPackage | None:
+    """Return the agent's approved package, or None when none is approved now."""
+    return agent.packages.filter(state=PackageState.APPROVED).first()
