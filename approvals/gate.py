@@ -235,6 +235,17 @@ def standing(row: dict | None, agent_slug: str, *, emergency: bool = False) -> G
     return _evaluate(row, agent_slug, None, digest)
 
 
+def version_codes(row: dict | None, agent_slug: str) -> tuple[tuple[str, ...], ...]:
+    """Return the gate's deny codes on each version the agent may ship (empty: allowed):
+    the last approved one, then a newer one under an emergency approval if there is one."""
+    versions = (False, True) if row is not None and emergency_newer(row) else (False,)
+    answers = []
+    for emergency in versions:
+        result = standing(row, agent_slug, emergency=emergency)
+        answers.append(() if result.decision == ALLOW else tuple(r["code"] for r in result.reasons))
+    return tuple(answers)
+
+
 def approved_manifest(row: dict, *, emergency: bool = False) -> dict:
     """Return the normalized manifest of the decision row's last approved version, or with
     `emergency`, of the version under the emergency approval."""

@@ -213,13 +213,7 @@ def _standing(agent: Agent) -> tuple[dict | None, tuple[tuple[str, ...], ...]]:
     ship, read now: the approved one, and a newer one under an emergency approval (empty
     codes where the gate allows)."""
     row = gate.decision_row(agent.slug)
-    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
-    answers = []
-    for emergency in versions:
-        result = gate.standing(row, agent.slug, emergency=emergency)
-        allowed = result.decision == gate.ALLOW
-        answers.append(() if allowed else tuple(r["code"] for r in result.reasons))
-    return row, tuple(answers)
+    return row, gate.version_codes(row, agent.slug)
 
 
 def policy_bundle(agent: Agent, standing: tuple | None = None) -> dict:

@@ -108,10 +108,7 @@ class Standing:
 def standings(row: dict | None, slug: str) -> list[Standing]:
     """Return the gate's standing on each version the agent may act on, last approved first."""
     found = []
-    versions = (False, True) if row is not None and gate.emergency_newer(row) else (False,)
-    for emergency in versions:
-        result = gate.standing(row, slug, emergency=emergency)
-        codes = () if result.decision == gate.ALLOW else tuple(r["code"] for r in result.reasons)
+    for emergency, codes in zip((False, True), gate.version_codes(row, slug), strict=False):
         known = row is not None and row[_DIGEST[emergency]] is not None
         found.append(Standing(codes, _entries(row, emergency) if known else None))
     return found
