@@ -203,7 +203,7 @@ def _emergency(row: dict, codes: tuple[str, ...]) -> dict:
         "digest": row["emergency_digest"],
         "ends_at": row["emergency_ends_at"].isoformat(),
         "ends_epoch": _epoch(row["emergency_ends_at"]),
-        "decision": "deny" if codes else "allow",
+        "decision": gate.DENY if codes else gate.ALLOW,
         "reasons": list(codes),
     }
 
@@ -245,7 +245,7 @@ def policy_bundle(agent: Agent, standing: tuple | None = None) -> dict:
         "format": FORMAT,
         "agent": agent.slug,
         "workload_id": agent.workload_id,
-        "decision": "allow" if permits else "deny",
+        "decision": gate.ALLOW if permits else gate.DENY,
         "reasons": [] if permits else list(answers[0]),
         "package_version": row["version"] if approved else None,
         "digest": row["digest"] if approved else None,
