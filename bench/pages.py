@@ -20,6 +20,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -34,6 +35,11 @@ def reviewer():
     return user
 
 
+# The dashboard as first drawn after a decision, its lead-time figures computed
+# rather than taken from the cache.
+UNCACHED = "dashboard, charts not cached"
+
+
 def pages() -> dict[str, str]:
     package = (
         ApprovalPackage.objects.filter(state=PackageState.APPROVED)
@@ -43,6 +49,7 @@ def pages() -> dict[str, str]:
     )
     return {
         "dashboard": reverse("dashboard"),
+        UNCACHED: reverse("dashboard"),
         "agent list": reverse("agent-list"),
         "review page": reverse(
             "package-detail", kwargs={"slug": package.agent.slug, "version": package.version}
@@ -61,6 +68,8 @@ def main() -> None:
         client.get(url)  # warm up
         times, queries = [], None
         for _ in range(max(args.runs, 5)):
+            if name == UNCACHED:
+                cache.clear()
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = client.get(url)

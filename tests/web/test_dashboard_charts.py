@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -113,6 +114,37 @@ def test_each_dimension_is_drawn_against_its_own_target(workflow, agent, setting
     assert iam > pam > security
     labels = [shape.text for shape in chart.shapes if "target-label" in shape.css]
     assert labels == ["10 d", "5 d", "2 d", "5 d"]
+
+
+def test_lead_time_figures_are_reused_until_the_next_decision(
+    workflow, agent, django_assert_num_queries
+):
+    """The aggregate runs once; a new decision is in the next chart, never a stale one."""
+    chart, rows, _ = _lead_times(workflow, agent, iam_days=8, security_days=2)
+    assert rows["PAM"][1] == "0"
+    slas = charts.review_slas()
+    with django_assert_num_queries(1):  # the newest decision only
+        kept = charts.lead_time_rows(workflow.owner, now=NOW, slas=slas)
+    assert set(kept) == {"iam", "security"} and kept["iam"]["n"] == 1
+    workflow.decide(ApprovalPackage.objects.get(agent=agent), "pam")
+    rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
+    assert rows["PAM"][1] == "1" and rows["IAM"][1] == "1"
+
+
+# A cache nothing listens at, for the chart alone: the fixtures clear the real one after.
+UNREACHABLE_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+def test_lead_time_chart_is_drawn_when_the_cache_is_down(workflow, agent, caplog):
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        _, rows, bars = _lead_times(workflow, agent, iam_days=8, security_days=2)
+    assert rows["IAM"][1:3] == ["1", "8.0 d"] and set(bars) == {"IAM", "Security"}
+    assert "lead-time chart not cached" in caplog.text
 
 
 def test_drift_findings_by_the_week_they_were_first_seen(owner, other_owner):
