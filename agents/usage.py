@@ -99,6 +99,8 @@ class Use:
     uses: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     denies: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     last_used: date | None = None
+    # Of an entry's total: the highest access it was used at in the longest window.
+    highest_used: str | None = None
 
     @property
     def never_used(self) -> bool:
@@ -115,6 +117,11 @@ class Use:
             self.denies[days] += other.denies[days]
         if other.last_used and (self.last_used is None or other.last_used > self.last_used):
             self.last_used = other.last_used
+        if other.used_recently and (
+            self.highest_used is None
+            or _ACCESS_RANK[other.access] > _ACCESS_RANK[self.highest_used]
+        ):
+            self.highest_used = other.access
 
     def as_dict(self) -> dict:
         return {

@@ -1,19 +1,21 @@
 """Runtime usage against the approved scope, and "narrow to what was used".
 
 Reviewers see, beside the checklist, what the agent used of each entry it
-asks for; the owner may draft a version that keeps only the entries used in
-the last NARROW_WINDOW days. That draft is an ordinary new version: on
-submission the diff finds only narrowings and the sign-offs carry over
-(``approvals.rereview``), as for any narrowing.
+asks for; the owner may draft a version that keeps only what was used in the
+last NARROW_WINDOW days: an entry not used is removed, an entry used only at a
+lower access than approved keeps that lower access. That draft is an ordinary
+new version: on submission the diff finds only narrowings and the sign-offs
+carry over (``approvals.rereview``), as for any narrowing.
 """
 
 import copy
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from agents.models import Agent
 from agents.permissions import can_edit
-from agents.usage import NARROW_WINDOW, Usage, usage_of
+from agents.usage import NARROW_WINDOW, Usage, Use, usage_of
 from approvals.manifest import KEY_BY_KIND
 from approvals.models import ApprovalPackage
 from approvals.selectors import package_in_force
@@ -37,17 +39,41 @@ def package_usage(agent: Agent, package: ApprovalPackage | None) -> Usage:
     return usage_of(agent, entries)
 
 
-def narrowing_refusal(approved: ApprovalPackage, usage: Usage) -> InvalidTransition | None:
-    """Return why the approved package cannot be narrowed by its usage, or None if it can:
-    something must be removed, and something must be left."""
-    unused = usage.unused
-    if not unused:
+@dataclass(frozen=True)
+class Narrowing:
+    """What narrowing to the usage does to each entry of the approved package."""
+
+    removed: list[Use]  # not used in the window
+    lowered: list[Use]  # used only below the approved access: kept at `highest_used`
+    kept: list[Use]  # used at the approved access
+    entries: int
+
+    @property
+    def changes(self) -> int:
+        return len(self.removed) + len(self.lowered)
+
+
+def narrowing_of(usage: Usage) -> Narrowing:
+    """Return what a narrowing to `usage` removes, lowers and keeps as it is."""
+    used = [use for use in usage.entries if use.used_recently]
+    return Narrowing(
+        removed=usage.unused,
+        lowered=[use for use in used if use.highest_used != use.access],
+        kept=[use for use in used if use.highest_used == use.access],
+        entries=len(usage.entries),
+    )
+
+
+def narrowing_refusal(approved: ApprovalPackage, narrowing: Narrowing) -> InvalidTransition | None:
+    """Return why the approved package cannot be narrowed so, or None if it can:
+    something must be removed or lowered, and something must be left."""
+    if not narrowing.changes:
         return InvalidTransition(
-            f"Every entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
-            "there is nothing to remove.",
+            f"Every entry of v{approved.version} was used at its approved access in the last "
+            f"{NARROW_WINDOW} days: there is nothing to remove or lower.",
             code="nothing_to_narrow",
         )
-    if len(unused) == len(usage.entries):
+    if len(narrowing.removed) == narrowing.entries:
         return InvalidTransition(
             f"No entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
             "narrowing would leave an empty scope. Suspend or retire the agent instead.",
@@ -56,21 +82,30 @@ def narrowing_refusal(approved: ApprovalPackage, usage: Usage) -> InvalidTransit
     return None
 
 
-def _kept(manifest: dict, removed: set[tuple[str, str]]) -> dict:
-    """Return a copy of the manifest without the removed (kind, identifier) entries."""
+def _narrowed(manifest: dict, narrowing: Narrowing) -> dict:
+    """Return a copy of the manifest without the removed entries and with the lowered ones'
+    access lowered."""
+    removed = {(use.kind, use.identifier) for use in narrowing.removed}
+    lowered = {(use.kind, use.identifier): use.highest_used for use in narrowing.lowered}
     doc = copy.deepcopy(manifest)
-    for kind, identifier in removed:
-        key = KEY_BY_KIND[kind]
-        doc["scope"][key] = [e for e in doc["scope"][key] if e["id"] != identifier]
+    for kind, key in KEY_BY_KIND.items():
+        entries = []
+        for entry in doc["scope"].get(key, []):
+            if (kind, entry["id"]) in removed:
+                continue
+            entry["access"] = lowered.get((kind, entry["id"]), entry["access"])
+            entries.append(entry)
+        if key in doc["scope"]:
+            doc["scope"][key] = entries
     return doc
 
 
 @transaction.atomic
 def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
-    """Draft a version of the approved package that keeps only the entries used lately.
+    """Draft a version of the approved package that keeps only what was used lately.
 
     Every field but the scope stays as approved. Refused when nothing would be
-    removed or nothing would be left; the draft's own validation refuses a
+    removed or lowered, or nothing would be left; the draft's own validation refuses a
     result the manifest schema does not accept.
     """
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -83,14 +118,13 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
         raise InvalidTransition(
             "The agent has no approved package to narrow.", code="no_approved_package"
         )
-    usage = package_usage(agent, approved)
-    refusal = narrowing_refusal(approved, usage)
+    narrowing = narrowing_of(package_usage(agent, approved))
+    refusal = narrowing_refusal(approved, narrowing)
     if refusal is not None:
         raise refusal
-    removed = {(use.kind, use.identifier) for use in usage.unused}
     try:
         package = package_create(
-            actor=actor, agent=agent, manifest=_kept(approved.manifest, removed)
+            actor=actor, agent=agent, manifest=_narrowed(approved.manifest, narrowing)
         )
     except InvalidInput as error:
         raise InvalidInput(
@@ -107,8 +141,17 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
         data={
             "from_version": approved.version,
             "window_days": NARROW_WINDOW,
-            "removed": [{"kind": k, "id": i} for k, i in sorted(removed)],
-            "kept": len(usage.entries) - len(usage.unused),
+            "removed": [{"kind": use.kind, "id": use.identifier} for use in narrowing.removed],
+            "lowered": [
+                {
+                    "kind": use.kind,
+                    "id": use.identifier,
+                    "from": use.access,
+                    "to": use.highest_used,
+                }
+                for use in narrowing.lowered
+            ],
+            "kept": narrowing.entries - len(narrowing.removed),
         },
     )
     return package

@@ -81,12 +81,14 @@ class AgentNarrowView(ApiMixin, APIView):
     required_scopes = {"POST": Scope.PACKAGES_WRITE}
 
     @extend_schema(
-        summary="Draft a version that keeps only the entries used lately",
+        summary="Draft a version that keeps only what was used lately",
         description=(
-            f"Drafts a new version of the approved package whose scope keeps only the entries "
-            f"used in the last {NARROW_WINDOW} days; every other field stays as approved. "
-            "Submitted, it only narrows, so its sign-offs carry over. 409 "
-            "`nothing_to_narrow` when every entry was used, `empty_scope` when none was, "
+            f"Drafts a new version of the approved package whose scope keeps only what was "
+            f"used in the last {NARROW_WINDOW} days: an entry not used is removed, an entry "
+            "used only below its approved access keeps the highest access it was used at. "
+            "Every other field stays as approved. Submitted, it only narrows, so its "
+            "sign-offs carry over. 409 `nothing_to_narrow` when every entry was used at its "
+            "approved access, `empty_scope` when none was used, "
             "`no_approved_package` when none is approved."
         ),
         request=NarrowSerializer,

@@ -84,7 +84,9 @@ def test_the_usage_query_count_does_not_grow_with_rows(api, owner, agent, approv
 def test_narrow_drafts_the_used_entries_and_its_submission_carries_over(
     api, owner, agent, approved, audit_since
 ):
-    used(agent, *USED)
+    used(agent, "ticket.create", access="write")  # as approved: kept
+    used(agent, "refund.issue")  # approved to execute, used to read and write: lowered to write
+    used(agent, "refund.issue", access="write", days_ago=60)
     used(agent, "kb-search", kind="tool", days_ago=120)  # older than the window: removed
     client = api(owner, Scope.PACKAGES_WRITE)
     since = audit_since()
@@ -93,7 +95,12 @@ def test_narrow_drafts_the_used_entries_and_its_submission_carries_over(
     body = response.json()
     assert body["state"] == "draft" and body["version"] == approved.version + 1
     scope = body["manifest"]["scope"]
-    assert sorted(e["id"] for e in scope["actions"]) == sorted(USED)
+    assert {e["id"]: e["access"] for e in scope["actions"]} == {
+        "ticket.create": "write",
+        "refund.issue": "write",
+    }
+    refund = next(e for e in scope["actions"] if e["id"] == "refund.issue")
+    assert refund["constraints"] == {"max_amount_eur": 50, "requires_human_approval_above_eur": 20}
     assert all(scope[key] == [] for key in scope if key != "actions")
     # Every field but the scope is as approved.
     rest = {k: v for k, v in body["manifest"].items() if k != "scope"}
@@ -102,6 +109,9 @@ def test_narrow_drafts_the_used_entries_and_its_submission_carries_over(
     assert narrowed.actor_label == owner.username
     assert narrowed.data["from_version"] == approved.version and narrowed.data["kept"] == 2
     assert {"kind": "tool", "id": "kb-search"} in narrowed.data["removed"]
+    assert narrowed.data["lowered"] == [
+        {"kind": "action", "id": "refund.issue", "from": "execute", "to": "write"}
+    ]
     assert [e.action for e in since()] == ["package.created", "package.narrowed"]
 
     draft = agent.packages.get(version=body["version"])
@@ -109,6 +119,14 @@ def test_narrow_drafts_the_used_entries_and_its_submission_carries_over(
     draft.refresh_from_db()
     assert draft.state == PackageState.APPROVED and draft.carried_over
     assert set(draft.signoffs.values_list("state", flat=True)) == {SignOffState.CARRIED_OVER}
+
+
+def use_every_entry(agent, approved, lower: str = ""):
+    """Use every approved entry at its access; `lower`'s entry only at read."""
+    for key, entries in approved.manifest["scope"].items():
+        for entry in entries:
+            access = "read" if entry["id"] == lower else entry["access"]
+            used(agent, entry["id"], kind=key[:-1], access=access)
 
 
 @pytest.mark.parametrize(
@@ -120,13 +138,21 @@ def test_narrow_drafts_the_used_entries_and_its_submission_carries_over(
 )
 def test_narrow_refuses_what_would_not_narrow(api, owner, agent, approved, uses, code):
     if uses == "all":
-        for key, entries in approved.manifest["scope"].items():
-            for entry in entries:
-                used(agent, entry["id"], kind=key[:-1], access=entry["access"])
+        use_every_entry(agent, approved)
     response = api(owner).post(f"/api/v1/agents/{agent.slug}/narrow", {}, format="json")
     assert response.status_code == 409
     assert error_of(response)["code"] == code
     assert agent.packages.count() == 1
+
+
+def test_narrow_lowers_access_alone_when_every_entry_was_used(api, owner, agent, approved):
+    use_every_entry(agent, approved, lower="zendesk")
+    response = api(owner).post(f"/api/v1/agents/{agent.slug}/narrow", {}, format="json")
+    assert response.status_code == 201, response.content
+    draft = agent.packages.get(version=response.json()["version"])
+    before = dict(approved.entries.values_list("identifier", "access"))
+    after = dict(draft.entries.values_list("identifier", "access"))
+    assert after == {**before, "zendesk": "read"} and before["zendesk"] == "write"
 
 
 def test_narrow_needs_an_approval_and_takes_no_fields(api, owner, agent):

@@ -75,23 +75,33 @@ def test_reviewers_see_usage_on_a_recertification_and_no_narrowing_offer(
     assert 'data-testid="narrow-link"' not in html  # reviewers do not write packages
 
 
+def listed(html: str, testid: str) -> str:
+    start = html.index(f'data-testid="{testid}"')
+    return html[start : html.index("</ul>", start)]
+
+
 def test_the_owner_narrows_after_a_confirmation(client, workflow, agent, owner):
+    """ticket.create is used at its approved write, refund.issue (execute) only at read."""
     approved = workflow.approve(agent)
-    used(agent, "ticket.create", "refund.issue")
+    used(agent, "ticket.create", access="write")
+    used(agent, "refund.issue")
     client.force_login(owner)
+    detail = client.get(reverse("agent-detail", args=[agent.slug])).content.decode()
+    assert "removes 6 entries unused for 90 days and lowers 1 entry to the access used" in detail
     path = reverse("agent-narrow", args=[agent.slug])
     confirm = client.get(path).content.decode()
-    assert confirm.count("<li>") >= 8
-    removed = confirm[confirm.index('data-testid="narrow-removed"') :]
-    assert "<code>kb-search</code>" in removed.split("</ul>")[0]
+    assert listed(confirm, "narrow-removed").count("<li>") == 6
+    assert "<code>kb-search</code>" in listed(confirm, "narrow-removed")
+    assert "<code>refund.issue</code>: Execute to Read" in listed(confirm, "narrow-lowered")
+    assert "<code>ticket.create</code> (Write)" in listed(confirm, "narrow-kept")
     assert agent.packages.count() == 1  # showing the confirmation changes nothing
     response = client.post(path)
     draft = agent.packages.get(version=approved.version + 1)
     assert response.status_code == 302 and response.url == draft.get_absolute_url()
     assert draft.state == PackageState.DRAFT
-    assert sorted(draft.entries.values_list("identifier", flat=True)) == [
-        "refund.issue",
-        "ticket.create",
+    assert sorted(draft.entries.values_list("identifier", "access")) == [
+        ("refund.issue", "read"),
+        ("ticket.create", "write"),
     ]
     assert (
         AuditEvent.objects.filter(action="package.narrowed", actor_label=owner.username).count()
@@ -106,10 +116,18 @@ def test_a_refused_narrowing_says_why_and_changes_nothing(
     client.force_login(reviewers["iam"][0])
     assert client.post(reverse("agent-narrow", args=[agent.slug])).status_code == 403
     client.force_login(owner)
-    response = client.post(reverse("agent-narrow", args=[agent.slug]))  # nothing was used
+    path = reverse("agent-narrow", args=[agent.slug])
+    refusal = listed_refusal(client.get(path).content.decode())  # nothing was used
+    assert "empty scope" in refusal and "<form" not in refusal
+    response = client.post(path)
     assert response.status_code == 409
     assert b"empty scope" in response.content
     assert agent.packages.count() == 1
+
+
+def listed_refusal(html: str) -> str:
+    start = html.index('data-testid="narrow-refusal"')
+    return html[start : html.index("</div>", start)]
 
 
 def test_the_review_page_gives_the_enforcement_reason(client, workflow, agent, owner):

@@ -6,8 +6,14 @@ from django.shortcuts import redirect, render
 
 from agents.models import Agent
 from agents.permissions import can_edit
+from agents.usage import NARROW_WINDOW
 from approvals.models import ApprovalPackage
-from approvals.narrowing import narrowing_refusal, package_narrow, package_usage
+from approvals.narrowing import (
+    narrowing_of,
+    narrowing_refusal,
+    package_narrow,
+    package_usage,
+)
 from approvals.selectors import package_in_force
 from config.errors import ApplicationError, NotPermitted
 from web.views.common import actor_of, agent_or_404, refused
@@ -22,12 +28,14 @@ def usage_context(
     narrowable = usage
     if in_force is not None and in_force != package:
         narrowable = package_usage(agent, in_force)
+    narrowing = narrowing_of(narrowable)
     return {
         "usage": usage,
         "usage_version": package.version if package is not None else None,
+        "narrowing": narrowing,
         "may_narrow": in_force is not None
         and not agent.is_retired
-        and narrowing_refusal(in_force, narrowable) is None
+        and narrowing_refusal(in_force, narrowing) is None
         and bool(can_edit(user, agent)),
     }
 
@@ -52,10 +60,13 @@ def agent_narrow(request, slug):
             return refused(request, error)
         messages.success(
             request,
-            f"Draft v{package.version} keeps only the entries used lately. Submit it: "
+            f"Draft v{package.version} keeps only what was used lately. Submit it: "
             "a narrowing carries the sign-offs over.",
         )
         return redirect(package)
-    usage = package_usage(agent, approved)
-    context = {"agent": agent, "approved": approved, "usage": usage}
+    context = {"agent": agent, "approved": approved, "window": NARROW_WINDOW}
+    if approved is not None:
+        narrowing = narrowing_of(package_usage(agent, approved))
+        context["narrowing"] = narrowing
+        context["refusal"] = narrowing_refusal(approved, narrowing)
     return render(request, "agents/narrow.html", context)
