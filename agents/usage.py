@@ -99,7 +99,7 @@ class Use:
     uses: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     denies: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     last_used: date | None = None
-    # Of an entry's total: the highest access it was used at in the longest window.
+    # The highest access it was used at in the longest window; None: not used there.
     highest_used: str | None = None
 
     @property
@@ -117,11 +117,11 @@ class Use:
             self.denies[days] += other.denies[days]
         if other.last_used and (self.last_used is None or other.last_used > self.last_used):
             self.last_used = other.last_used
-        if other.used_recently and (
+        if other.highest_used and (
             self.highest_used is None
-            or _ACCESS_RANK[other.access] > _ACCESS_RANK[self.highest_used]
+            or _ACCESS_RANK[other.highest_used] > _ACCESS_RANK[self.highest_used]
         ):
-            self.highest_used = other.access
+            self.highest_used = other.highest_used
 
     def as_dict(self) -> dict:
         return {
@@ -132,6 +132,7 @@ class Use:
             **{f"uses_{days}d": self.uses[days] for days in WINDOWS},
             **{f"denies_{days}d": self.denies[days] for days in WINDOWS},
             "never_used": self.never_used,
+            f"highest_access_{NARROW_WINDOW}d": self.highest_used,
         }
 
 
@@ -186,6 +187,8 @@ def usage_of(agent: Agent, entries: list[tuple[str, str, str]], today: date | No
         for days in WINDOWS:
             use.uses[days] = row[f"uses_{days}"]
             use.denies[days] = row[f"denies_{days}"]
+        if use.used_recently:
+            use.highest_used = use.access
         uses[(use.kind, use.identifier, use.access)] = use
     seen = Observation.objects.filter(agent=agent, kind__in=ScopeKind.values).values_list(
         "kind", "identifier", "access", "last_seen"

@@ -35,6 +35,11 @@ class UseSerializer(serializers.Serializer):
     denies_30d = serializers.IntegerField()
     denies_90d = serializers.IntegerField()
     never_used = serializers.BooleanField()
+    highest_access_90d = serializers.CharField(
+        allow_null=True,
+        help_text=f"The highest access it was used at in the last {NARROW_WINDOW} days; null: "
+        "not used. A narrowing lowers an entry used only below its approved access to it.",
+    )
 
 
 class NarrowSerializer(serializers.Serializer):

@@ -41,11 +41,14 @@ def test_usage_per_approved_entry(api, owner, agent, approved):
     ticket = by_id["ticket.create"]
     assert ticket["uses_30d"] == ticket["uses_90d"] == 3 and not ticket["never_used"]
     assert ticket["last_used"] == timezone.now().date().isoformat()
+    assert ticket["highest_access_90d"] == "read" and ticket["access"] == "write"
     assert by_id["kb-search"]["never_used"] and by_id["kb-search"]["last_used"] is None
+    assert by_id["kb-search"]["highest_access_90d"] is None
     # An admin use of zendesk is not what its write entry allows: it is outside the scope.
     assert by_id["zendesk"]["denies_90d"] == 0
     (outside,) = body["outside_scope"]
     assert (outside["id"], outside["access"], outside["denies_30d"]) == ("zendesk", "admin", 2)
+    assert outside["highest_access_90d"] is None  # denied, never used
 
 
 def test_usage_without_an_approval_lists_every_use_outside(api, owner, agent):
