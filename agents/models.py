@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from agents.permissions import sees_every_agent
 from agents.vocabulary import Deployment
-from config.roles import SEE_EVERY_AGENT_GROUPS
 
 
 class AgentStatus(models.TextChoices):
@@ -45,7 +45,7 @@ class AgentQuerySet(models.QuerySet):
         agents they own and those of the teams they are members of."""
         if not user.is_authenticated:
             return self.none()
-        if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
+        if sees_every_agent(user):
             return self
         # Asked per agent row: the owners' and members' unique indexes answer it,
         # however many agents the user owns.

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS
+from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS, SEE_EVERY_AGENT_GROUPS
 
 # Groups whose members may pull any agent's kill switch.
 SUSPEND_GROUPS = ("security", "pam")
@@ -60,6 +60,11 @@ ALLOWED = Check(True)
 
 def in_groups(user, names) -> bool:
     return user.groups.filter(name__in=list(names)).exists()
+
+
+def sees_every_agent(user) -> bool:
+    """Tell whether the signed-in user sees every agent: staff, reviewers, compliance officers."""
+    return user.is_staff or in_groups(user, SEE_EVERY_AGENT_GROUPS)
 
 
 def is_owner(user, agent) -> bool:

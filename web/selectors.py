@@ -9,6 +9,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, Team
+from agents.permissions import sees_every_agent
 from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW
 from approvals.models import (
     ApprovalPackage,
@@ -22,7 +23,6 @@ from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
-from config.roles import SEE_EVERY_AGENT_GROUPS
 from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
 
 # Actions the audit page offers as suggestions; any other value is matched exactly too.
@@ -329,7 +329,7 @@ def audit_events(
     events = AuditEvent.objects.all()
     slugs = None
     if not can_read_audit(user):
-        if user.is_staff or user.groups.filter(name__in=SEE_EVERY_AGENT_GROUPS).exists():
+        if sees_every_agent(user):
             events = events.exclude(agent_slug="")
         else:
             slugs = list(agents_visible(user).values_list("slug", flat=True))
