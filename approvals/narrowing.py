@@ -46,34 +46,35 @@ class Narrowing:
     removed: list[Use]  # not used in the window
     lowered: list[Use]  # used only below the approved access: kept at `highest_used`
     kept: list[Use]  # used at the approved access
-    entries: int
-
-    @property
-    def changes(self) -> int:
-        return len(self.removed) + len(self.lowered)
+    refusal: InvalidTransition | None  # why it cannot be drafted; None: it can
 
 
-def narrowing_of(usage: Usage) -> Narrowing:
-    """Return what a narrowing to `usage` removes, lowers and keeps as it is."""
+def narrowing_of(approved: ApprovalPackage, usage: Usage) -> Narrowing:
+    """Return what narrowing the approved package to its `usage` removes, lowers and keeps,
+    and why it is refused, if it is."""
     used = [use for use in usage.entries if use.used_recently]
+    removed = usage.unused
+    lowered = [use for use in used if use.highest_used != use.access]
     return Narrowing(
-        removed=usage.unused,
-        lowered=[use for use in used if use.highest_used != use.access],
+        removed=removed,
+        lowered=lowered,
         kept=[use for use in used if use.highest_used == use.access],
-        entries=len(usage.entries),
+        refusal=_refusal(approved, removed, lowered, len(usage.entries)),
     )
 
 
-def narrowing_refusal(approved: ApprovalPackage, narrowing: Narrowing) -> InvalidTransition | None:
-    """Return why the approved package cannot be narrowed so, or None if it can:
-    something must be removed or lowered, and something must be left."""
-    if not narrowing.changes:
+def _refusal(
+    approved: ApprovalPackage, removed: list[Use], lowered: list[Use], entries: int
+) -> InvalidTransition | None:
+    """Return why the narrowing is refused: something must be removed or lowered, and
+    something must be left."""
+    if not removed and not lowered:
         return InvalidTransition(
             f"Every entry of v{approved.version} was used at its approved access in the last "
             f"{NARROW_WINDOW} days: there is nothing to remove or lower.",
             code="nothing_to_narrow",
         )
-    if len(narrowing.removed) == narrowing.entries:
+    if len(removed) == entries:
         return InvalidTransition(
             f"No entry of v{approved.version} was used in the last {NARROW_WINDOW} days: "
             "narrowing would leave an empty scope. Suspend or retire the agent instead.",
@@ -118,10 +119,9 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
         raise InvalidTransition(
             "The agent has no approved package to narrow.", code="no_approved_package"
         )
-    narrowing = narrowing_of(package_usage(agent, approved))
-    refusal = narrowing_refusal(approved, narrowing)
-    if refusal is not None:
-        raise refusal
+    narrowing = narrowing_of(approved, package_usage(agent, approved))
+    if narrowing.refusal is not None:
+        raise narrowing.refusal
     try:
         package = package_create(
             actor=actor, agent=agent, manifest=_narrowed(approved.manifest, narrowing)
@@ -151,7 +151,7 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
                 }
                 for use in narrowing.lowered
             ],
-            "kept": narrowing.entries - len(narrowing.removed),
+            "kept": len(narrowing.kept) + len(narrowing.lowered),
         },
     )
     return package

@@ -75,9 +75,10 @@ def test_reviewers_see_usage_on_a_recertification_and_no_narrowing_offer(
     assert 'data-testid="narrow-link"' not in html  # reviewers do not write packages
 
 
-def listed(html: str, testid: str) -> str:
+def listed(html: str, testid: str, end: str = "</ul>") -> str:
+    """Return the element carrying data-testid, up to `end`."""
     start = html.index(f'data-testid="{testid}"')
-    return html[start : html.index("</ul>", start)]
+    return html[start : html.index(end, start)]
 
 
 def test_the_owner_narrows_after_a_confirmation(client, workflow, agent, owner):
@@ -117,17 +118,12 @@ def test_a_refused_narrowing_says_why_and_changes_nothing(
     assert client.post(reverse("agent-narrow", args=[agent.slug])).status_code == 403
     client.force_login(owner)
     path = reverse("agent-narrow", args=[agent.slug])
-    refusal = listed_refusal(client.get(path).content.decode())  # nothing was used
+    refusal = listed(client.get(path).content.decode(), "narrow-refusal", "</div>")  # none used
     assert "empty scope" in refusal and "<form" not in refusal
     response = client.post(path)
     assert response.status_code == 409
     assert b"empty scope" in response.content
     assert agent.packages.count() == 1
-
-
-def listed_refusal(html: str) -> str:
-    start = html.index('data-testid="narrow-refusal"')
-    return html[start : html.index("</div>", start)]
 
 
 def test_the_review_page_gives_the_enforcement_reason(client, workflow, agent, owner):

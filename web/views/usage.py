@@ -10,7 +10,6 @@ from agents.usage import NARROW_WINDOW
 from approvals.models import ApprovalPackage
 from approvals.narrowing import (
     narrowing_of,
-    narrowing_refusal,
     package_narrow,
     package_usage,
 )
@@ -25,17 +24,17 @@ def usage_context(
     """Return the usage section's context: usage per entry of `package`, and whether the
     user is offered a narrowing of the approved package (`in_force`)."""
     usage = package_usage(agent, package)
-    narrowable = usage
-    if in_force is not None and in_force != package:
-        narrowable = package_usage(agent, in_force)
-    narrowing = narrowing_of(narrowable)
+    narrowing = None
+    if in_force is not None:
+        narrowable = usage if in_force == package else package_usage(agent, in_force)
+        narrowing = narrowing_of(in_force, narrowable)
     return {
         "usage": usage,
         "usage_version": package.version if package is not None else None,
         "narrowing": narrowing,
-        "may_narrow": in_force is not None
+        "may_narrow": narrowing is not None
+        and narrowing.refusal is None
         and not agent.is_retired
-        and narrowing_refusal(in_force, narrowing) is None
         and bool(can_edit(user, agent)),
     }
 
@@ -66,7 +65,5 @@ def agent_narrow(request, slug):
         return redirect(package)
     context = {"agent": agent, "approved": approved, "window": NARROW_WINDOW}
     if approved is not None:
-        narrowing = narrowing_of(package_usage(agent, approved))
-        context["narrowing"] = narrowing
-        context["refusal"] = narrowing_refusal(approved, narrowing)
+        context["narrowing"] = narrowing_of(approved, package_usage(agent, approved))
     return render(request, "agents/narrow.html", context)
