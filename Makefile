@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/countersign
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Parallel test processes (pytest-xdist); each has its own test database and Redis database.
+TEST_WORKERS ?= 2
 
 .PHONY: run test screenshots venv install services lint format bench bench-quick bench-instructions clean
 
@@ -31,7 +33,8 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production-use-0123456789
 
 test: $(BIN)/activate services
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
-	$(TEST_ENV) $(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest --create-db -p no:cacheprovider \
+		-n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The user guides' pictures (docs/images/): the browser story of every role on
 # make run's demo data (SQLite), each page checked by axe-core as it is taken.

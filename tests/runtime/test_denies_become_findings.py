@@ -82,6 +82,9 @@ def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
         run = tasks.runtime_usage_flush()
         assert run["denies"] == 1 and run["drift"]["skipped"] is True
         assert not DriftFinding.objects.exists()
+        # Released here, not by closing: the server drops a closed session's locks
+        # only once it notices the close, which may be after the next line.
+        other.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK_KEY])
     # The scheduled drift job (every drift interval) finds it.
     assert approval_tasks.drift_evaluate()["created"] == 1
     assert findings(agent) == {("tool", "shell", "execute", "unapproved_tool")}
