@@ -68,7 +68,7 @@ _LIVE = ", ".join(f"'{status}'" for status in LIVE_FINDING_STATUSES)
 
 
 def _candidates_sql() -> str:
-    """Return the CTE of every use, in agents lo..hi, outside their approved scope.
+    """Return the CTE of every use, in agents lo..hi, outside every version in force.
 
     Severity is critical for a privileged entry or admin access, any write on
     restricted data, and any write across an external trust boundary.
@@ -88,10 +88,8 @@ def _candidates_sql() -> str:
           AND p.agent_id BETWEEN %(lo)s AND %(hi)s
     ),
     pkg AS (
-        -- Of those, the newest: what the agent may use right now.
-        SELECT l.id, l.agent_id, l.approved_at,
-               {_json("l.manifest", "model", "id")} AS model_id,
-               {_json("l.manifest", "model", "prompt_digest")} AS prompt_digest
+        -- Of those, the newest: what a finding is measured against and filed under.
+        SELECT l.id, l.agent_id, l.approved_at
         FROM live l
         WHERE NOT EXISTS (
             SELECT 1 FROM live n WHERE n.agent_id = l.agent_id AND n.version > l.version)
@@ -121,11 +119,23 @@ def _candidates_sql() -> str:
         LEFT JOIN ent e
           ON e.package_id = pkg.id AND e.kind = o.kind AND e.identifier = o.identifier
         WHERE o.agent_id BETWEEN %(lo)s AND %(hi)s
-          AND ((o.kind IN ({_SCOPE_KINDS}) AND (e.id IS NULL OR {observed} > {approved}))
-            -- A model or prompt seen since the approval other than the approved one.
+          AND ((o.kind IN ({_SCOPE_KINDS}) AND (e.id IS NULL OR {observed} > {approved})
+                -- Nor does the other version in force allow it (during an emergency,
+                -- the approved one), as the gate and the decision point allow either.
+                AND NOT EXISTS (
+                    SELECT 1 FROM live l JOIN approvals_scopeentry x ON x.package_id = l.id
+                    WHERE l.agent_id = o.agent_id AND l.id <> pkg.id
+                      AND x.kind = o.kind AND x.identifier = o.identifier
+                      AND {_rank("x.access")} >= {observed}))
+            -- A model or prompt seen since the approval other than one in force.
             OR (o.last_seen >= pkg.approved_at AND (
-                   (o.kind = 'model' AND o.identifier <> COALESCE(pkg.model_id, ''))
-                OR (o.kind = 'prompt' AND o.identifier <> COALESCE(pkg.prompt_digest, '')))))
+                   (o.kind = 'model' AND NOT EXISTS (
+                       SELECT 1 FROM live l WHERE l.agent_id = o.agent_id
+                         AND o.identifier = COALESCE({_json("l.manifest", "model", "id")}, '')))
+                OR (o.kind = 'prompt' AND NOT EXISTS (
+                       SELECT 1 FROM live l WHERE l.agent_id = o.agent_id
+                         AND o.identifier = COALESCE(
+                             {_json("l.manifest", "model", "prompt_digest")}, ''))))))
     )"""
 
 

@@ -223,6 +223,34 @@ def test_drift_measures_uses_against_the_emergency_scope_while_its_box_is_open(w
     assert (finding.identifier, finding.reason) == ("refund-issue-2", "unapproved_tool")
 
 
+def test_during_an_emergency_a_use_the_approved_version_allows_is_no_drift(workflow, agent):
+    """The gate and the decision point allow either version in force; so does drift."""
+    workflow.approve(agent)
+    changed = manifest_for(agent)
+    changed["model"]["id"] = "example-llm-large-2026-11"
+    changed["scope"]["tools"][0]["access"] = "read"  # zendesk: write in v1
+    emergency_grant(workflow, workflow.submit(agent, changed))
+    v1_model = manifest_for(agent)["model"]["id"]
+    observations_record(
+        actor=CI,
+        agent=agent,
+        items=[
+            {"kind": "tool", "identifier": "zendesk", "access": "write"},
+            {"kind": "model", "identifier": v1_model, "access": ""},
+            {"kind": "tool", "identifier": "zendesk", "access": "admin"},
+            {"kind": "model", "identifier": "example-llm-small-2026-11", "access": ""},
+        ],
+    )
+    assert drift_evaluate(actor=CI).created == 2
+    found = DriftFinding.objects.filter(agent=agent)
+    assert {(f.identifier, f.access, f.reason) for f in found} == {
+        ("zendesk", "admin", "higher_access"),
+        ("example-llm-small-2026-11", "", "model_changed"),
+    }
+    # Each finding is filed under the newest version in force, the emergency's.
+    assert {f.package.version for f in found} == {2}
+
+
 def test_the_full_review_approving_concludes_it(workflow, agent, second, reviewers):
     emergency_grant(workflow, second)
     # security1 and pam1 gave the emergency approvals; they may still decide the review.
