@@ -89,10 +89,31 @@ def _candidates_sql() -> str:
     ),
     pkg AS (
         -- Of those, the newest: what a finding is measured against and filed under.
-        SELECT l.id, l.agent_id, l.approved_at
+        SELECT l.id, l.agent_id, l.approved_at,
+               {_json("l.manifest", "model", "id")} AS model_id,
+               {_json("l.manifest", "model", "prompt_digest")} AS prompt_digest
         FROM live l
         WHERE NOT EXISTS (
             SELECT 1 FROM live n WHERE n.agent_id = l.agent_id AND n.version > l.version)
+    ),
+    older AS (
+        -- The approved version while a newer one ships on an emergency. Usually none.
+        SELECT l.id, l.agent_id, l.manifest
+        FROM live l
+        WHERE EXISTS (
+            SELECT 1 FROM live n WHERE n.agent_id = l.agent_id AND n.version > l.version)
+    ),
+    allowed AS (
+        -- What the older versions allow, one row per use: the gate and the decision
+        -- point allow what any version in force allows, so it is no drift.
+        SELECT d.agent_id, x.kind, x.identifier, MAX({_rank("x.access")}) AS rank
+        FROM older d JOIN approvals_scopeentry x ON x.package_id = d.id
+        GROUP BY d.agent_id, x.kind, x.identifier
+        UNION
+        SELECT d.agent_id, 'model', {_json("d.manifest", "model", "id")}, 0 FROM older d
+        UNION
+        SELECT d.agent_id, 'prompt', {_json("d.manifest", "model", "prompt_digest")}, 0
+        FROM older d
     ),
     ent AS (
         -- The batch's entries only, fetched by package through the unique index.
@@ -118,24 +139,15 @@ def _candidates_sql() -> str:
         JOIN pkg ON pkg.agent_id = o.agent_id
         LEFT JOIN ent e
           ON e.package_id = pkg.id AND e.kind = o.kind AND e.identifier = o.identifier
+        LEFT JOIN allowed a
+          ON a.agent_id = o.agent_id AND a.kind = o.kind AND a.identifier = o.identifier
         WHERE o.agent_id BETWEEN %(lo)s AND %(hi)s
           AND ((o.kind IN ({_SCOPE_KINDS}) AND (e.id IS NULL OR {observed} > {approved})
-                -- Nor does the other version in force allow it (during an emergency,
-                -- the approved one), as the gate and the decision point allow either.
-                AND NOT EXISTS (
-                    SELECT 1 FROM live l JOIN approvals_scopeentry x ON x.package_id = l.id
-                    WHERE l.agent_id = o.agent_id AND l.id <> pkg.id
-                      AND x.kind = o.kind AND x.identifier = o.identifier
-                      AND {_rank("x.access")} >= {observed}))
+                AND (a.rank IS NULL OR {observed} > a.rank))
             -- A model or prompt seen since the approval other than one in force.
-            OR (o.last_seen >= pkg.approved_at AND (
-                   (o.kind = 'model' AND NOT EXISTS (
-                       SELECT 1 FROM live l WHERE l.agent_id = o.agent_id
-                         AND o.identifier = COALESCE({_json("l.manifest", "model", "id")}, '')))
-                OR (o.kind = 'prompt' AND NOT EXISTS (
-                       SELECT 1 FROM live l WHERE l.agent_id = o.agent_id
-                         AND o.identifier = COALESCE(
-                             {_json("l.manifest", "model", "prompt_digest")}, ''))))))
+            OR (o.last_seen >= pkg.approved_at AND a.agent_id IS NULL AND (
+                   (o.kind = 'model' AND o.identifier <> COALESCE(pkg.model_id, ''))
+                OR (o.kind = 'prompt' AND o.identifier <> COALESCE(pkg.prompt_digest, '')))))
     )"""
 
 
