@@ -112,10 +112,19 @@ def start(database: str, var_dir: Path):
     )
 
     def stop() -> None:
-        # The script, its worker and the server share the session started for them.
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-        process.stdout.close()
+        # Ctrl-C, as make run says to stop it: the script, its worker and the server
+        # share the session started for them. A SIGTERM would reach the worker's
+        # pool processes too, and a pool process killed mid-queue can leave Celery
+        # waiting on its lock at exit; Celery's pool ignores SIGINT.
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            raise
+        finally:
+            process.stdout.close()
         if scratch:
             postgres_admin(f'DROP DATABASE IF EXISTS "{scratch}"')
 
