@@ -41,8 +41,8 @@ from approvals.api.serializers import (
     SubmitSerializer,
     gate_request,
 )
-from approvals.drift import finding_acknowledge, finding_resolve
 from approvals.filters import FindingFilterSet
+from approvals.findings import finding_acknowledge, finding_resolve
 from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (

@@ -6,7 +6,8 @@ from django.test import override_settings
 
 from agents.models import Deployment, Observation
 from agents.observations import observations_record
-from approvals.drift import drift_evaluate, finding_acknowledge, finding_resolve
+from approvals.drift import drift_evaluate
+from approvals.findings import finding_acknowledge, finding_resolve
 from approvals.gate import gate_check
 from approvals.models import (
     FINDING_TEXT_MAX_LENGTH,

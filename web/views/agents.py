@@ -17,7 +17,7 @@ from agents.permissions import (
 )
 from agents.selectors import assignments
 from agents.services import agent_create
-from approvals.drift import can_handle_finding, finding_acknowledge, finding_resolve
+from approvals.findings import can_handle_finding, finding_acknowledge, finding_resolve
 from approvals.models import PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend as agent_suspend_service
