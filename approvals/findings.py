@@ -47,6 +47,25 @@ def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     )
 
 
+def _finding_moved(
+    actor: Actor, finding: DriftFinding, action: str, status: str, resolution: str, data: dict
+) -> DriftFinding:
+    """Save the finding's new status and text, and audit the change as `action`."""
+    before = finding.status
+    finding.status, finding.resolution = status, resolution
+    finding.save(update_fields=["status", "resolution"])
+    audit_record(
+        actor=actor,
+        action=action,
+        target=finding,
+        agent_slug=finding.agent.slug,
+        before={"status": before},
+        after={"status": status},
+        data={**data, "severity": finding.severity},
+    )
+    return finding
+
+
 @transaction.atomic
 def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") -> DriftFinding:
     """Mark an open finding as seen by a person; it stays live (and a critical one still denies)."""
@@ -57,20 +76,14 @@ def finding_acknowledge(*, actor: Actor, finding: DriftFinding, note: str = "") 
             f"The finding is {finding.get_status_display().lower()}, not open.",
             code="finding_not_open",
         )
-    finding.status = FindingStatus.ACKNOWLEDGED
-    if note:
-        finding.resolution = note
-    finding.save(update_fields=["status", "resolution"])
-    audit_record(
-        actor=actor,
-        action="drift.acknowledged",
-        target=finding,
-        agent_slug=finding.agent.slug,
-        before={"status": FindingStatus.OPEN},
-        after={"status": finding.status},
-        data={"note": note, "severity": finding.severity},
+    return _finding_moved(
+        actor,
+        finding,
+        "drift.acknowledged",
+        FindingStatus.ACKNOWLEDGED,
+        note or finding.resolution,
+        {"note": note},
     )
-    return finding
 
 
 @transaction.atomic
@@ -80,17 +93,11 @@ def finding_resolve(*, actor: Actor, finding: DriftFinding, resolution: str) -> 
     finding = _finding_locked(actor, finding)
     if not finding.is_live:
         raise InvalidTransition("The finding is already resolved.", code="finding_resolved")
-    before = finding.status
-    finding.status = FindingStatus.RESOLVED
-    finding.resolution = resolution
-    finding.save(update_fields=["status", "resolution"])
-    audit_record(
-        actor=actor,
-        action="drift.resolved",
-        target=finding,
-        agent_slug=finding.agent.slug,
-        before={"status": before},
-        after={"status": finding.status},
-        data={"resolution": finding.resolution, "severity": finding.severity},
+    return _finding_moved(
+        actor,
+        finding,
+        "drift.resolved",
+        FindingStatus.RESOLVED,
+        resolution,
+        {"resolution": resolution},
     )
-    return finding
