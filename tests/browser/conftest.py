@@ -144,8 +144,15 @@ def sign_in(browser, live_server, csp_violations):
 
     yield open_as
     for context in contexts:
+        # A test may end as its last htmx request is still being served; the
+        # database is emptied after the test, and must not meet that request.
+        for page in context.pages:
+            page.wait_for_function(HTMX_IDLE)
         context.close()
 
+
+# True once no element has an htmx request in flight (htmx marks them while they are).
+HTMX_IDLE = "() => !document.querySelector('.htmx-request')"
 
 # `make screenshots` sets this to docs/images: the story on the demo data then
 # saves the user guides' pictures there (viewport-sized, from the SQLite run).
