@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, ObservationKind
 from agents.vocabulary import Access, Classification, TrustBoundary, ranks
 from approvals.models import (
     LIVE_FINDING_STATUSES,
@@ -61,6 +61,10 @@ def _json(column: str, *path: str) -> str:
 _SCOPE_KINDS = ", ".join(f"'{kind}'" for kind in ScopeKind.values)
 _INTERNAL = TrustBoundary.INTERNAL
 _LIVE = ", ".join(f"'{status}'" for status in LIVE_FINDING_STATUSES)
+_MODEL, _PROMPT = ObservationKind.MODEL, ObservationKind.PROMPT
+_OPEN, _RESOLVED = FindingStatus.OPEN, FindingStatus.RESOLVED
+_APPROVED = PackageState.APPROVED
+_HIGH, _CRITICAL = Severity.HIGH, Severity.CRITICAL
 
 
 def _candidates_sql() -> str:
@@ -106,9 +110,9 @@ def _candidates_sql() -> str:
         FROM older d JOIN approvals_scopeentry x ON x.package_id = d.id
         GROUP BY d.agent_id, x.kind, x.identifier
         UNION
-        SELECT d.agent_id, 'model', {_json("d.manifest", "model", "id")}, 0 FROM older d
+        SELECT d.agent_id, '{_MODEL}', {_json("d.manifest", "model", "id")}, 0 FROM older d
         UNION
-        SELECT d.agent_id, 'prompt', {_json("d.manifest", "model", "prompt_digest")}, 0
+        SELECT d.agent_id, '{_PROMPT}', {_json("d.manifest", "model", "prompt_digest")}, 0
         FROM older d
     ),
     ent AS (
@@ -120,17 +124,17 @@ def _candidates_sql() -> str:
     cand AS (
         SELECT o.agent_id, pkg.id AS package_id, o.kind, o.identifier, o.access,
                o.count, o.first_seen, o.last_seen,
-               CASE WHEN o.kind IN ('model', 'prompt') THEN o.kind || '_changed'
+               CASE WHEN o.kind IN ('{_MODEL}', '{_PROMPT}') THEN o.kind || '_changed'
                     WHEN e.id IS NULL THEN 'unapproved_' || o.kind
                     ELSE 'higher_access' END AS reason,
-               CASE WHEN o.kind IN ('model', 'prompt') THEN 'high'
+               CASE WHEN o.kind IN ('{_MODEL}', '{_PROMPT}') THEN '{_HIGH}'
                     WHEN o.access = '{Access.ADMIN}'
                       OR (e.id IS NOT NULL AND e.privileged)
                       OR (o.access <> '{Access.READ}' AND (
                             o.kind = '{ScopeKind.EXTERNAL_API}'
                             OR COALESCE(e.trust_boundary, '{_INTERNAL}') <> '{_INTERNAL}'
                             OR COALESCE(e.classification, '') = '{Classification.RESTRICTED}'))
-                    THEN 'critical' ELSE 'high' END AS severity
+                    THEN '{_CRITICAL}' ELSE '{_HIGH}' END AS severity
         FROM agents_observation o
         JOIN pkg ON pkg.agent_id = o.agent_id
         LEFT JOIN ent e
@@ -142,8 +146,8 @@ def _candidates_sql() -> str:
                 AND (a.rank IS NULL OR {observed} > a.rank))
             -- A model or prompt seen since the approval other than one in force.
             OR (o.last_seen >= pkg.approved_at AND a.agent_id IS NULL AND (
-                   (o.kind = 'model' AND o.identifier <> COALESCE(pkg.model_id, ''))
-                OR (o.kind = 'prompt' AND o.identifier <> COALESCE(pkg.prompt_digest, '')))))
+                   (o.kind = '{_MODEL}' AND o.identifier <> COALESCE(pkg.model_id, ''))
+                OR (o.kind = '{_PROMPT}' AND o.identifier <> COALESCE(pkg.prompt_digest, '')))))
     )"""
 
 
@@ -152,12 +156,12 @@ _INSERT = f"""
         (agent_id, package_id, kind, identifier, access, reason, severity, status,
          count, first_seen, last_seen, resolution)
     SELECT c.agent_id, c.package_id, c.kind, c.identifier, c.access, c.reason, c.severity,
-           'open', c.count, c.first_seen, c.last_seen, ''
+           '{_OPEN}', c.count, c.first_seen, c.last_seen, ''
     FROM cand c
     WHERE NOT EXISTS (
         SELECT 1 FROM approvals_driftfinding r
         WHERE r.agent_id = c.agent_id AND r.kind = c.kind AND r.identifier = c.identifier
-          AND r.access = c.access AND r.status = 'resolved' AND r.last_seen >= c.last_seen)
+          AND r.access = c.access AND r.status = '{_RESOLVED}' AND r.last_seen >= c.last_seen)
     ON CONFLICT (agent_id, kind, identifier, access) WHERE status IN ({_LIVE}) DO NOTHING
     RETURNING id, agent_id, kind, identifier, access, reason, severity"""
 
@@ -195,10 +199,10 @@ def _resolve_sql() -> str:
         columns = ", ".join(f"f.{column}" for column in columns.split(", "))
     return f"""
     UPDATE approvals_driftfinding AS f
-    SET status = 'resolved',
+    SET status = '{_RESOLVED}',
         resolution = 'Covered by approved package v' || p.version || '.'
     FROM approvals_approvalpackage p
-    WHERE p.agent_id = f.agent_id AND p.state = 'approved'
+    WHERE p.agent_id = f.agent_id AND p.state = '{_APPROVED}'
       AND f.agent_id BETWEEN %(lo)s AND %(hi)s
       AND f.status IN ({_LIVE}) AND f.reason <> '{CLAIM_EXCEEDED}'
       AND (f.package_id IS NULL OR f.package_id <> p.id)
@@ -206,8 +210,9 @@ def _resolve_sql() -> str:
               SELECT 1 FROM approvals_scopeentry e
               WHERE e.package_id = p.id AND e.kind = f.kind AND e.identifier = f.identifier
                 AND {_rank("e.access")} >= {_rank("f.access")}))
-        OR (f.kind = 'model' AND f.identifier = {_json("p.manifest", "model", "id")})
-        OR (f.kind = 'prompt' AND f.identifier = {_json("p.manifest", "model", "prompt_digest")}))
+        OR (f.kind = '{_MODEL}' AND f.identifier = {_json("p.manifest", "model", "id")})
+        OR (f.kind = '{_PROMPT}'
+            AND f.identifier = {_json("p.manifest", "model", "prompt_digest")}))
     RETURNING {columns}"""
 
 

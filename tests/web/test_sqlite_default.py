@@ -81,6 +81,39 @@ with override_settings(STORAGES=plain):
 """
 
 
+# Runs inside a Django process on a fresh SQLite file: while another connection
+# writes, a transaction that reads and then writes waits its turn.
+READ_THEN_WRITE_BESIDE_A_WRITER = """
+import threading, time
+from django.db import connection, transaction
+
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE counter (n integer)")
+    cursor.execute("INSERT INTO counter VALUES (0)")
+holding, asking = threading.Event(), threading.Event()
+
+def writer():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE counter SET n = n + 1")
+        holding.set()
+        asking.wait()
+        time.sleep(0.3)  # still holding the write lock as the other transaction begins
+    connection.close()
+
+thread = threading.Thread(target=writer)
+thread.start()
+holding.wait()
+asking.set()
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("SELECT n FROM counter")
+    cursor.execute("UPDATE counter SET n = n + 10")
+thread.join()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT n FROM counter")
+    print("N", cursor.fetchone()[0])
+"""
+
+
 def sqlite_env(tmp_path) -> dict:
     return {
         **os.environ,
@@ -144,3 +177,17 @@ def test_the_dashboard_charts_the_audit_words_and_a_verification_on_sqlite(tmp_p
     assert any(line.startswith("ASKED 302 /audit/verify/1/ queued") for line in lines), out
     assert "RUN 200 passed False" in lines and "INTACT True" in lines, out
     assert "OWNER 200 200" in lines
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path):
+    """The web process, the worker and manage.py share the file: none fails as "locked"."""
+    run = subprocess.run(
+        [*MANAGE, "shell", "-c", READ_THEN_WRITE_BESIDE_A_WRITER],
+        env=sqlite_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "N 11" in run.stdout, run.stdout + run.stderr
