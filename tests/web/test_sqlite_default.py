@@ -130,19 +130,24 @@ def sqlite_env(tmp_path) -> dict:
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
-def test_an_owner_reads_the_audit_log_on_sqlite(tmp_path):
-    env = sqlite_env(tmp_path)
-    manage = MANAGE
-    subprocess.run([*manage, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True, timeout=120)
+def shell(script: str, env: dict, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run the script in `manage.py shell` on env's database; fail the test if it fails."""
     run = subprocess.run(
-        [*manage, "shell", "-c", AUDIT_PAGE_AS_OWNER],
+        [*MANAGE, "shell", "-c", script],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_an_owner_reads_the_audit_log_on_sqlite(tmp_path):
+    env = sqlite_env(tmp_path)
+    subprocess.run([*MANAGE, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True, timeout=120)
+    run = shell(AUDIT_PAGE_AS_OWNER, env)
     assert "STATUS 200" in run.stdout, run.stdout + run.stderr
     assert "SLUGS ['mine-0', 'mine-1', 'mine-2']" in run.stdout
     assert "COUNT 6" in run.stdout
@@ -155,15 +160,7 @@ def test_the_dashboard_charts_the_audit_words_and_a_verification_on_sqlite(tmp_p
         subprocess.run(
             [*MANAGE, *command], env=env, cwd=ROOT, check=True, timeout=180, capture_output=True
         )
-    run = subprocess.run(
-        [*MANAGE, "shell", "-c", COMPLIANCE_PAGES],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stderr
+    run = shell(COMPLIANCE_PAGES, env, timeout=180)
     lines = run.stdout.splitlines()
     out = "\n".join(lines)
     assert "HOME 200" in lines, out + run.stderr
@@ -181,13 +178,5 @@ def test_the_dashboard_charts_the_audit_words_and_a_verification_on_sqlite(tmp_p
 
 def test_a_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path):
     """The web process, the worker and manage.py share the file: none fails as "locked"."""
-    run = subprocess.run(
-        [*MANAGE, "shell", "-c", READ_THEN_WRITE_BESIDE_A_WRITER],
-        env=sqlite_env(tmp_path),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
+    run = shell(READ_THEN_WRITE_BESIDE_A_WRITER, sqlite_env(tmp_path))
     assert "N 11" in run.stdout, run.stdout + run.stderr
