@@ -10,6 +10,8 @@ specification asks.
 
 from dataclasses import dataclass, field
 
+from config.identifiers import identifier_message
+
 # Evaluations per batch request; a larger batch is refused whole (400).
 MAX_EVALUATIONS = 1000
 MAX_ID_LENGTH = 2048
@@ -100,6 +102,9 @@ def _entity(data: dict, name: str, key: str) -> tuple[str, ...]:
             raise RequestError(
                 f"{name}.{part} is required: a string of 1 to {MAX_ID_LENGTH} characters."
             )
+        problem = identifier_message(text)
+        if problem:
+            raise RequestError(f"{name}.{part}: {problem}")
         found.append(text)
     return tuple(found)
 

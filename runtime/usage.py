@@ -3,7 +3,8 @@
 A decision writes nothing to the database. Each answered evaluation adds one
 to a Redis hash per minute (`usage:<minute>`), field: agent, kind, access,
 outcome (allow, deny, or claim: denied only for a claim beyond the approved
-entry), identifier. The flush job (`usage_flush`, every minute) takes each
+entry), asker (a token bound to the agent, or the token's user), identifier.
+The flush job (`usage_flush`, every minute) takes each
 closed minute by renaming its hash (atomic: a late increment starts a new
 hash, flushed next time), adds its counts to the agents' observations and
 their days (uses, denies and decisions per day: ``agents.usage``) and
@@ -22,23 +23,33 @@ What a crash can lose, and what it cannot:
   expire.
 
 A use that cannot be an observation (an unknown kind or access level, an
-identifier with control characters) is not counted.
+identifier with control characters) is not counted. Anyone with the decision
+scope may ask about any agent, but what they ask becomes the agent's
+observations (and so its usage and drift) only as observations reported
+through the API do: from a token bound to the agent, or from one of its owners
+(`agents.permissions.can_report_observations`, asked by the flush). Other
+askers' uses are flushed and dropped, so nobody else can raise findings on an
+agent or make its enforcement look proven.
 """
 
 import logging
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent, ObservationKind
 from agents.observations import MAX_IDENTIFIER_LENGTH, MAX_ITEMS, observations_record
+from agents.permissions import can_report_observations
 from agents.vocabulary import Access
 from approvals.claims import claim_findings_record
 from audit.actors import Actor
@@ -55,6 +66,9 @@ SOURCE = "authzen"
 SEP = "\x1f"  # never in a counted identifier: control characters are not counted
 # How an evaluation is counted (`outcome_of`).
 ALLOWED, DENIED, CLAIM_DENIED = "allow", "deny", "claim"
+# The asker of a use by a token bound to the agent (`asker_of`); any other asker is a user id.
+BOUND = "bound"
+ANONYMOUS = AnonymousUser()
 _KINDS = frozenset(ObservationKind.values) - {ObservationKind.MODEL, ObservationKind.PROMPT}
 _ACCESS = frozenset(Access.values)
 
@@ -88,15 +102,21 @@ def outcome_of(decision: Decision) -> str:
     return CLAIM_DENIED if decision.claims_only else DENIED
 
 
-def usage_count(uses: list[tuple[str, str, str, str, str]], now: float | None = None) -> None:
-    """Count (agent slug, kind, identifier, access, outcome) uses in this minute's hash.
+def asker_of(token) -> str:
+    """Return who a token's uses are counted for: a token bound to agents (it reaches only
+    them), or the token's user."""
+    return BOUND if token.bound else str(token.user_id)
+
+
+def usage_count(uses: list[tuple[str, str, str, str, str, str]], now: float | None = None) -> None:
+    """Count (agent slug, kind, identifier, access, outcome, asker) uses in this minute's hash.
 
     One round trip; a failure is logged and the counts are lost (the decision stands).
     """
     counts: dict[str, int] = defaultdict(int)
-    for slug, kind, identifier, access, outcome in uses:
+    for slug, kind, identifier, access, outcome, asker in uses:
         if slug and countable(kind, identifier, access):
-            counts[SEP.join((slug, kind, access, outcome, identifier))] += 1
+            counts[SEP.join((slug, kind, access, outcome, asker, identifier))] += 1
     client = usage_client()
     if not counts or client is None:
         return
@@ -124,20 +144,58 @@ def _claim(client: redis.Redis, now: float) -> None:
                 continue  # claimed by another run meanwhile
 
 
-def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
-    """Fold a hash's counts into observation items per agent slug: one item per use, its
-    count every evaluation of it, its denies those denied, its claim denies those denied
-    for a claim alone."""
+@dataclass(frozen=True)
+class Use:
+    """One field of a minute's hash: a use, who asked it and how it was answered."""
+
+    slug: str
+    kind: str
+    access: str
+    outcome: str
+    asker: str
+    identifier: str
+    count: int
+
+
+def _uses(counts: dict) -> list[Use]:
+    """Read a hash's fields; one in another shape is logged and left out, not a failed run."""
+    found = []
+    for name, count in counts.items():
+        parts = name.decode().split(SEP)
+        if len(parts) != 6:
+            logger.warning("runtime usage field of another shape left out: %r", name)
+            continue
+        found.append(Use(*parts, count=int(count)))
+    return found
+
+
+def _reported(uses: list[Use], agents: dict[str, Agent]) -> list[Use]:
+    """Keep the uses whose asker may report the agent's observations: a token bound to it,
+    or one of its owners."""
+    users = get_user_model().objects.in_bulk({int(u.asker) for u in uses if u.asker.isdigit()})
+    may = {}
+    for slug, asker in {(use.slug, use.asker) for use in uses}:
+        agent = agents.get(slug)
+        user = users.get(int(asker), ANONYMOUS) if asker.isdigit() else ANONYMOUS
+        may[slug, asker] = agent is not None and bool(
+            can_report_observations(user, agent, bound_to_agent=asker == BOUND)
+        )
+    return [use for use in uses if may[use.slug, use.asker]]
+
+
+def _items(uses: list[Use], minute: int) -> dict[str, list[dict]]:
+    """Fold uses into observation items per agent slug: one item per use, its count every
+    evaluation of it, its denies those denied, its claim denies those denied for a claim
+    alone."""
     seen_at = datetime.fromtimestamp(minute * 60 + 59, tz=UTC)
     per_agent: dict[str, dict[tuple, list[int]]] = defaultdict(dict)
-    for field, count in counts.items():
-        slug, kind, access, outcome, identifier = field.decode().split(SEP, 4)
-        totals = per_agent[slug].setdefault((kind, identifier, access), [0, 0, 0])
-        totals[0] += int(count)
-        if outcome != ALLOWED:
-            totals[1] += int(count)
-        if outcome == CLAIM_DENIED:
-            totals[2] += int(count)
+    for use in uses:
+        totals = per_agent[use.slug].setdefault((use.kind, use.identifier, use.access), [0, 0, 0])
+        totals[0] += use.count
+        if use.outcome != ALLOWED:
+            totals[1] += use.count
+        if use.outcome == CLAIM_DENIED:
+            totals[2] += use.count
     return {
         slug: [
             {
@@ -156,27 +214,32 @@ def _items(counts: dict, minute: int) -> dict[str, list[dict]]:
     }
 
 
-def denies_in(counts: dict) -> int:
-    """Return how many denied evaluations a hash's counts hold."""
-    return sum(int(n) for f, n in counts.items() if f.decode().split(SEP, 4)[3] != ALLOWED)
+def denies_in(uses: list[Use]) -> int:
+    """Return how many denied evaluations the uses hold."""
+    return sum(use.count for use in uses if use.outcome != ALLOWED)
 
 
-def _flush_one(actor: Actor, name: str, counts: dict) -> None:
-    """Add one claimed hash's counts to observations and record it as flushed, atomically."""
+def _flush_one(actor: Actor, name: str, counts: dict) -> tuple[int, int]:
+    """Add one claimed hash's uses to observations and record it as flushed, atomically.
+
+    Return how many evaluations the hash counted, and how many of its denies
+    became observations.
+    """
     minute = int(name[len(FLUSHING) :].split(":", 1)[0])
-    per_agent = _items(counts, minute)
-    agents = {a.slug: a for a in Agent.objects.filter(slug__in=per_agent)}
+    uses = _uses(counts)
+    evaluations = sum(use.count for use in uses)
+    agents = {a.slug: a for a in Agent.objects.filter(slug__in={use.slug for use in uses})}
+    reported = _reported(uses, agents)
+    per_agent = _items(reported, minute)
     with transaction.atomic():
         UsageFlush.objects.create(
             key=name,
             minute=datetime.fromtimestamp(minute * 60, tz=UTC),
-            evaluations=sum(int(n) for n in counts.values()),
-            denies=denies_in(counts),
+            evaluations=evaluations,
+            denies=denies_in(uses),
         )
         for slug, items in sorted(per_agent.items()):
-            agent = agents.get(slug)
-            if agent is None:
-                continue  # an unknown agent's uses are not observations of anyone
+            agent = agents[slug]
             claims = []
             for item in items:
                 denied = item.pop("claim_denies")
@@ -187,10 +250,14 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> None:
                 observations_record(actor=actor, agent=agent, items=chunk, decisions=True)
             if claims:
                 claim_findings_record(actor=actor, agent=agent, uses=claims)
+    return evaluations, denies_in(reported)
 
 
 def usage_flush(*, actor: Actor, now: float | None = None) -> dict:
     """Fold every closed minute's counts into observations; return what was flushed.
+
+    The answer counts the hashes and evaluations flushed, and the denies that
+    became observations (those of askers who may report them).
 
     Safe to run twice or at once from two workers; see the module's docstring for
     what a crash at any point costs.
@@ -207,10 +274,10 @@ def usage_flush(*, actor: Actor, now: float | None = None) -> dict:
             continue
         counts = client.hgetall(name)
         if counts:
-            _flush_one(actor, name, counts)
+            evaluations, denies = _flush_one(actor, name, counts)
             run["hashes"] += 1
-            run["evaluations"] += sum(int(n) for n in counts.values())
-            run["denies"] += denies_in(counts)
+            run["evaluations"] += evaluations
+            run["denies"] += denies
         client.delete(name)
     return run
 

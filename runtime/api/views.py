@@ -27,6 +27,7 @@ from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import DecisionThrottle
 from approvals.api.serializers import GATE_REASONS
 from audit import signing
+from config.errors import request_too_large
 from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST
 from runtime.api.serializers import (
     AccessDecisionSerializer,
@@ -38,7 +39,7 @@ from runtime.api.serializers import (
 from runtime.cedar import bundle_of
 from runtime.decision import OWN_REASONS, STANDING_REASONS, Decider, Decision
 from runtime.requests import RequestError, batch_read, evaluation_read
-from runtime.usage import outcome_of, usage_count
+from runtime.usage import asker_of, outcome_of, usage_count
 from tokens.authentication import TokenAuthentication
 from tokens.models import Scope
 
@@ -85,15 +86,19 @@ class AuthzenView(APIView):
         return authzen_exception_handler
 
     def _data(self, request):
+        # The body is read through Django first: its size check (MAX_REQUEST_BODY_BYTES)
+        # applies there, and the parser then reads what is already in memory.
         try:
-            return request.data
+            request.body  # noqa: B018
         except RequestDataTooBig:
-            raise exceptions.ParseError("The request body is too large.") from None
+            raise exceptions.ParseError(request_too_large().message) from None
+        return request.data
 
 
-def _uses(pairs) -> list[tuple]:
+def _uses(token, pairs) -> list[tuple]:
+    asker = asker_of(token)
     return [
-        (d.agent_slug, e.resource_type, e.resource_id, e.action, outcome_of(d))
+        (d.agent_slug, e.resource_type, e.resource_id, e.action, outcome_of(d), asker)
         for e, d in pairs
         if d.agent_slug
     ]
@@ -141,7 +146,7 @@ class EvaluationView(AuthzenView):
         except RequestError as error:
             return Response(error.message, status=status.HTTP_400_BAD_REQUEST)
         decision = Decider(request.auth).decide(evaluation)
-        usage_count(_uses([(evaluation, decision)]))
+        usage_count(_uses(request.auth, [(evaluation, decision)]))
         return Response(decision.as_dict())
 
 
@@ -189,7 +194,7 @@ class EvaluationsView(AuthzenView):
                 batch.semantic == "permit_on_first_permit" and decision.allowed
             ):
                 break
-        usage_count(_uses(decided))
+        usage_count(_uses(request.auth, decided))
         if batch.single:
             return Response(answers[0])
         return Response({"evaluations": answers})

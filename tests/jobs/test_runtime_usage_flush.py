@@ -18,9 +18,11 @@ from runtime import tasks
 from runtime.models import UsageFlush
 from runtime.usage import (
     ALLOWED,
+    BOUND,
     DENIED,
     FLUSHING,
     PREFIX,
+    SEP,
     USAGE_TTL,
     _claim,
     _flush_one,
@@ -75,12 +77,12 @@ def test_decisions_become_observations_and_denies_findings(
     workflow, agent, api, staff, celery_worker
 ):
     workflow.approve(agent)
-    gateway = api(staff, Scope.DECISIONS_EVALUATE)
+    runtime = api(staff, Scope.DECISIONS_EVALUATE, agents=[agent])
     for _ in range(3):
-        assert ask(gateway, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
+        assert ask(runtime, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
     for _ in range(2):
-        assert ask(gateway, agent.slug, "execute", "tool", "shell").json()["decision"] is False
-    ask(gateway, agent.slug, "read", "model", "kb-search")  # not a use an observation can hold
+        assert ask(runtime, agent.slug, "execute", "tool", "shell").json()["decision"] is False
+    ask(runtime, agent.slug, "read", "model", "kb-search")  # not a use an observation can hold
     assert not Observation.objects.exists()  # the hot path wrote nothing
     client = usage_client()
     (key,) = client.scan_iter(match=f"{PREFIX}*")
@@ -119,7 +121,7 @@ class Crash(Exception):
 
 
 def counted(agent, n, access="read", now=None):
-    usage_count([(agent.slug, "tool", "kb-search", access, ALLOWED)] * n, now=now)
+    usage_count([(agent.slug, "tool", "kb-search", access, ALLOWED, BOUND)] * n, now=now)
 
 
 def test_a_crash_before_the_commit_loses_nothing(workflow, agent):
@@ -163,10 +165,22 @@ def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
 def test_uses_no_observation_can_hold_are_not_counted(workflow, agent):
     usage_count(
         [
-            (agent.slug, "model", "x", "read", ALLOWED),
-            (agent.slug, "tool", "x", "delete", ALLOWED),
-            (agent.slug, "tool", "bad\x1bid", "read", DENIED),
-            (None, "tool", "x", "read", DENIED),
+            (agent.slug, "model", "x", "read", ALLOWED, BOUND),
+            (agent.slug, "tool", "x", "delete", ALLOWED, BOUND),
+            (agent.slug, "tool", "bad\x1bid", "read", DENIED, BOUND),
+            (None, "tool", "x", "read", DENIED, BOUND),
         ]
     )
+    assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_a_field_of_another_shape_is_left_out_and_the_rest_flushed(workflow, agent, caplog):
+    workflow.approve(agent)
+    counted(agent, 2, now=time.time() - 120)
+    (key,) = usage_client().scan_iter(match=f"{PREFIX}*")
+    # A field without its asker, as counted before askers were: which asker it was is unknown.
+    usage_client().hset(key, SEP.join((agent.slug, "tool", "read", ALLOWED, "kb-search")), 5)
+    assert usage_flush(actor=SYSTEM)["evaluations"] == 2
+    assert uses(agent) == {("tool", "kb-search", "read"): 2}
+    assert "field of another shape left out" in caplog.text
     assert not list(usage_client().scan_iter(match="usage*"))

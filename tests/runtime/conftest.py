@@ -43,6 +43,16 @@ def gateway(api, staff):
     return api(staff, Scope.DECISIONS_EVALUATE)
 
 
+@pytest.fixture
+def runtime(api, staff, agent):
+    """A client with the agent's runtime token: the decision scope, bound to the agent.
+
+    Its uses become the agent's observations (a gateway's do only for the agents its
+    user owns).
+    """
+    return api(staff, Scope.DECISIONS_EVALUATE, agents=[agent])
+
+
 def ask(client, agent_id, action, kind, ident, properties=None, **context):
     resource = {"type": kind, "id": ident}
     if properties:

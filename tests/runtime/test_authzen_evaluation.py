@@ -14,7 +14,7 @@ from approvals.services import agent_suspend
 from audit.actors import Actor
 from runtime.usage import PREFIX, SEP, usage_client
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
-from tests.runtime.conftest import EVALUATION, ask
+from tests.runtime.conftest import EVALUATION, EVALUATIONS, ask
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
@@ -208,12 +208,44 @@ def test_credentials_are_refused_in_the_specifications_shape(approved, agent, st
             },
             "resource.properties.privileged",
         ),
+        (
+            {
+                "subject": {"type": "agent", "id": "a\x00b"},
+                "action": {"name": "read"},
+                "resource": {"type": "tool", "id": "x"},
+            },
+            "subject.id: Must not contain control or format characters (found U+0000).",
+        ),
+        (
+            {
+                "subject": {"type": "agent", "id": "a"},
+                "action": {"name": "read"},
+                "resource": {"type": "tool", "id": "x\u202ey"},
+            },
+            "resource.id: Must not contain control or format characters (found U+202E).",
+        ),
     ],
 )
 def test_an_unreadable_request_is_400_with_a_message(gateway, body, message):
     response = gateway.post(EVALUATION, body, format="json")
     assert response.status_code == 400
     assert message in response.json()
+    assert not list(usage_client().scan_iter(match=f"{PREFIX}*"))
+
+
+def test_a_body_over_the_limit_is_400_before_it_is_read(approved, agent, gateway, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {
+        "subject": {"type": "agent", "id": agent.slug},
+        "action": {"name": "read"},
+        "resource": {"type": "tool", "id": "kb-search"},
+        "context": {"padding": "x" * 1000},
+    }
+    for url in (EVALUATION, EVALUATIONS):
+        response = gateway.post(url, body, format="json")
+        assert response.status_code == 400
+        assert response.json() == "The request body is larger than the limit of 1000 bytes."
+    assert not list(usage_client().scan_iter(match=f"{PREFIX}*"))
 
 
 def test_bad_json_is_400(gateway):
@@ -242,12 +274,14 @@ def test_a_decision_writes_nothing_to_the_database(approved, agent, gateway):
     assert set(statements) <= {"SELECT"}, statements
     # Two statements per decision: the token with its user, the decision row.
     assert len(statements) == 4
-    # The uses are counted in Redis instead, per agent, kind, access, decision, identifier.
+    # The uses are counted in Redis instead, per agent, kind, access, decision, asker,
+    # identifier.
     client = usage_client()
     (key,) = client.scan_iter(match=f"{PREFIX}*")
+    asker = str(gateway.token.user_id)
     assert client.hgetall(key) == {
-        SEP.join((agent.slug, "tool", "read", "allow", "kb-search")).encode(): b"2",
-        SEP.join((agent.slug, "tool", "write", "deny", "shell")).encode(): b"1",
+        SEP.join((agent.slug, "tool", "read", "allow", asker, "kb-search")).encode(): b"2",
+        SEP.join((agent.slug, "tool", "write", "deny", asker, "shell")).encode(): b"1",
     }
 
 

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from agents.models import Observation
 from approvals import tasks as approval_tasks
 from approvals.drift import DRIFT_LOCK_KEY
 from approvals.models import DriftFinding, EmergencyApproval
@@ -23,6 +24,7 @@ from tests.approvals.emergency import emergency_grant
 from tests.factories import manifest_for
 from tests.jobs.test_runtime_usage_flush import close_minutes
 from tests.runtime.conftest import ask
+from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +35,13 @@ def findings(agent) -> set[tuple]:
     }
 
 
-def test_each_kind_of_deny_is_a_finding_after_the_flush_run(workflow, agent, approved, gateway):
+def test_each_kind_of_deny_is_a_finding_after_the_flush_run(workflow, agent, approved, runtime):
     wider = manifest_for(agent)
     wider["scope"]["tools"].append(
         {"id": "refund-issue-2", "access": "write", "justification": "The incident's fix."}
     )
     emergency = emergency_grant(workflow, workflow.submit(agent, wider))
-    assert ask(gateway, agent.slug, "write", "tool", "refund-issue-2").json()["decision"] is True
+    assert ask(runtime, agent.slug, "write", "tool", "refund-issue-2").json()["decision"] is True
     EmergencyApproval.objects.filter(pk=emergency.pk).update(
         ends_at=timezone.now() - timedelta(minutes=1)
     )
@@ -49,7 +51,7 @@ def test_each_kind_of_deny_is_a_finding_after_the_flush_run(workflow, agent, app
         ("execute", "tool", "shell", "scope_mismatch"),
     ]
     for action, kind, ident, reason in denied:
-        answer = ask(gateway, agent.slug, action, kind, ident).json()
+        answer = ask(runtime, agent.slug, action, kind, ident).json()
         assert answer["context"]["reason"] == reason
     assert not DriftFinding.objects.exists()
     close_minutes()
@@ -64,9 +66,9 @@ def test_each_kind_of_deny_is_a_finding_after_the_flush_run(workflow, agent, app
 
 
 def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
-    agent, approved, gateway
+    agent, approved, runtime
 ):
-    assert ask(gateway, agent.slug, "execute", "tool", "shell").json()["decision"] is False
+    assert ask(runtime, agent.slug, "execute", "tool", "shell").json()["decision"] is False
     close_minutes()
     settings = connection.settings_dict
     # Another process's drift run holds the lock while the flush runs.
@@ -91,9 +93,9 @@ def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
 
 
 def test_a_claim_beyond_an_approved_entry_is_a_finding_no_drift_run_resolves(
-    agent, approved, gateway
+    agent, approved, runtime
 ):
-    answer = ask(gateway, agent.slug, "read", "tool", "kb-search", {"privileged": True}).json()
+    answer = ask(runtime, agent.slug, "read", "tool", "kb-search", {"privileged": True}).json()
     assert answer["context"]["reason"] == "scope_mismatch"
     close_minutes()
 
@@ -110,9 +112,40 @@ def test_a_claim_beyond_an_approved_entry_is_a_finding_no_drift_run_resolves(
     assert finding.status == "open"
     # A later minute's claim denies count on the same finding.
     for _ in range(2):
-        ask(gateway, agent.slug, "read", "tool", "kb-search", chain_depth=99)
+        ask(runtime, agent.slug, "read", "tool", "kb-search", chain_depth=99)
     close_minutes()
     tasks.runtime_usage_flush()
     assert DriftFinding.objects.get(agent=agent).count == 3
     # An allowed use of the entry is not a finding.
-    assert ask(gateway, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
+    assert ask(runtime, agent.slug, "read", "tool", "kb-search").json()["decision"] is True
+
+
+def test_only_the_agents_owners_and_its_runtime_leave_a_trace(
+    agent, approved, api, owner, other_owner, reviewers, gateway, runtime
+):
+    strangers = [
+        gateway,  # staff, owning nothing
+        api(other_owner, Scope.DECISIONS_EVALUATE),
+        api(reviewers["security"][0], Scope.DECISIONS_EVALUATE),
+    ]
+    for client in strangers:
+        answer = ask(client, agent.slug, "admin", "tool", "evil").json()
+        assert answer["context"]["reason"] == "scope_mismatch"  # anyone may ask, as at the gate
+    close_minutes()
+    run = tasks.runtime_usage_flush()
+    # Their uses are none of the agent's: no observation, no finding, nothing suspended.
+    assert (run["evaluations"], run["denies"]) == (3, 0) and "drift" not in run
+    assert not Observation.objects.filter(agent=agent).exists()
+    assert not DriftFinding.objects.exists()
+    agent.refresh_from_db()
+    assert not agent.is_suspended
+
+    ask(api(owner, Scope.DECISIONS_EVALUATE), agent.slug, "execute", "tool", "shell")
+    ask(runtime, agent.slug, "write", "tool", "refund-issue-2")
+    close_minutes()
+    run = tasks.runtime_usage_flush()
+    assert run["denies"] == 2
+    assert findings(agent) == {
+        ("tool", "shell", "execute", "unapproved_tool"),
+        ("tool", "refund-issue-2", "write", "unapproved_tool"),
+    }
