@@ -10,6 +10,7 @@ from agents.membership import Source, team_members_set, user_groups_set
 from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(Team)
@@ -48,7 +49,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(ReadOnlyAdmin):
     """Read-only. Reviewers are assigned per agent on the app's reviewers page, which
     audits each grant; the admin offers no object-permission editor that would not."""
 
@@ -59,28 +60,12 @@ class AgentAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "risk_tier", "suspended_at", "suspended_reason"]
     filter_horizontal = ["owners"]
 
-    def has_add_permission(self, request):
-        # Agents are created through the service so the audit trail records it.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Observation)
-class ObservationAdmin(admin.ModelAdmin):
+class ObservationAdmin(ReadOnlyAdmin):
     list_display = ["agent", "kind", "identifier", "access", "count", "last_seen", "source"]
     list_filter = ["kind", "access"]
     list_select_related = ["agent"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 User = get_user_model()

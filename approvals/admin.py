@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from approvals.models import ApprovalPackage, DriftFinding, ScopeEntry
+from config.admin import ReadOnlyAdmin
 
 
 class ScopeEntryInline(admin.TabularInline):
@@ -14,8 +15,8 @@ class ScopeEntryInline(admin.TabularInline):
 
 
 @admin.register(ApprovalPackage)
-class ApprovalPackageAdmin(admin.ModelAdmin):
-    """Read-only: packages change state only through the workflow's services."""
+class ApprovalPackageAdmin(ReadOnlyAdmin):
+    """Packages change state only through the workflow's services."""
 
     list_display = ["agent", "version", "state", "risk_tier", "submitted_at", "expires_at"]
     list_filter = ["state", "risk_tier", "is_recertification"]
@@ -23,24 +24,9 @@ class ApprovalPackageAdmin(admin.ModelAdmin):
     search_fields = ["agent__slug", "digest"]
     inlines = [ScopeEntryInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DriftFinding)
-class DriftFindingAdmin(admin.ModelAdmin):
+class DriftFindingAdmin(ReadOnlyAdmin):
     list_display = ["agent", "kind", "identifier", "access", "severity", "status", "count"]
     list_filter = ["severity", "status", "kind"]
     list_select_related = ["agent"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from outbox.models import Notification, Reminder, WebhookDelivery
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Read-only: rows are written by the notification services and workers only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class WebhookDeliveryInline(admin.TabularInline):

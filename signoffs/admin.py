@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from signoffs.models import Checklist, ChecklistItem, Decision, SignOff
 
 
@@ -11,13 +12,9 @@ class ChecklistItemInline(admin.TabularInline):
 
 
 @admin.register(Checklist)
-class ChecklistAdmin(admin.ModelAdmin):
+class ChecklistAdmin(ReadOnlyAdmin):
     list_display = ["dimension", "version", "title", "is_active"]
     inlines = [ChecklistItemInline]
-    readonly_fields = ["dimension", "version", "title", "is_active"]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class DecisionInline(admin.TabularInline):
@@ -31,14 +28,8 @@ class DecisionInline(admin.TabularInline):
 
 
 @admin.register(SignOff)
-class SignOffAdmin(admin.ModelAdmin):
+class SignOffAdmin(ReadOnlyAdmin):
     list_display = ["package", "dimension", "state", "required_approvals"]
     list_filter = ["dimension", "state"]
     list_select_related = ["package__agent"]
     inlines = [DecisionInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
