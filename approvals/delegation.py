@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.permissions import can_administer_members, fallback_permission
+from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
 from audit.actors import Actor
 from audit.services import audit_record
@@ -79,11 +80,7 @@ def signoff_reassign(
             "Say why the sign-off is reassigned.",
             fields={"reason": ["A reason is required."]},
         )
-    package = (
-        ApprovalPackage.objects.select_for_update(of=("self",))
-        .select_related("agent")
-        .get(pk=package.pk)
-    )
+    package = package_lock(package)
     if package.state != PackageState.IN_REVIEW:
         raise InvalidTransition(
             f"The package is {package.get_state_display().lower()}, not in review.",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agents.permissions import can_edit
 from agents.services import refuse_retired
 from approvals.emergency_state import emergency_close
+from approvals.locks import package_lock
 from approvals.models import (
     EMERGENCY_DIMENSIONS,
     ApprovalPackage,
@@ -41,14 +42,6 @@ REASON_MAX_LENGTH = 2000
 
 def emergency_hours() -> int:
     return settings.COUNTERSIGN["EMERGENCY_APPROVAL_HOURS"]
-
-
-def _lock(package: ApprovalPackage) -> ApprovalPackage:
-    return (
-        ApprovalPackage.objects.select_for_update(of=("self",))
-        .select_related("agent")
-        .get(pk=package.pk)
-    )
 
 
 def reason_checked(reason: str) -> str:
@@ -78,7 +71,7 @@ def emergency_request(*, actor: Actor, package: ApprovalPackage, reason: str) ->
     The full review opens at once (a draft is submitted); the emergency waits
     for one security and one PAM approval.
     """
-    package = _lock(package)
+    package = package_lock(package)
     agent = package.agent
     if actor.user is None or not can_edit(actor.user, agent):
         raise NotPermitted(
@@ -98,7 +91,7 @@ def emergency_request(*, actor: Actor, package: ApprovalPackage, reason: str) ->
         )
     if package.state == PackageState.DRAFT:
         package_submit(actor=actor, package=package)
-        package = _lock(package)
+        package = package_lock(package)
         if package.state == PackageState.APPROVED:
             # Raising rolls the submission back too: the request changes nothing.
             raise InvalidTransition(
@@ -137,7 +130,7 @@ def emergency_approve(
     *, actor: Actor, package: ApprovalPackage, dimension: str
 ) -> EmergencyApproval:
     """Give the security or PAM approval of an emergency; the second one opens its time box."""
-    package = _lock(package)
+    package = package_lock(package)
     if dimension not in EMERGENCY_DIMENSIONS:
         raise InvalidInput(
             "An emergency is approved by security and PAM.",

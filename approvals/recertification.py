@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from approvals.delegation import signoff_fallbacks
+from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import package_create, package_expire, package_submit
 from audit.actors import Actor
@@ -77,11 +78,7 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
     (expired, superseded, a review already open, or opened by another run).
     """
     with transaction.atomic():
-        package = (
-            ApprovalPackage.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=package.pk)
-        )
+        package = package_lock(package)
         if not recertification_due().filter(pk=package.pk).exists():
             return None
         draft = package_create(
@@ -276,11 +273,7 @@ def reviews_escalate_late(*, actor: Actor) -> JobRun:
 def recertification_remind(*, actor: Actor, package: ApprovalPackage) -> bool:
     """Remind the reviewers of a re-certification still pending near the expiry, once."""
     with transaction.atomic():
-        package = (
-            ApprovalPackage.objects.select_for_update(of=("self",))
-            .select_related("agent", "base")
-            .get(pk=package.pk)
-        )
+        package = package_lock(package)
         base = package.base
         if (
             package.state != PackageState.IN_REVIEW

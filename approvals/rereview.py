@@ -18,6 +18,7 @@ from approvals.depth import review_depth
 from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff, diff_manifests
 from approvals.models import ApprovalPackage, PackageState
 from approvals.policy import required_approvals
+from approvals.selectors import last_approved
 from signoffs.models import Checklist, Dimension, SignOff, SignOffState
 from signoffs.services import checklist_current
 
@@ -139,11 +140,7 @@ def review_plan(
 
 def review_plan_preview(package: ApprovalPackage) -> ReviewPlan:
     """Return the plan a draft would get if it were submitted now; nothing is written."""
-    base = (
-        ApprovalPackage.objects.filter(agent_id=package.agent_id, approved_at__isnull=False)
-        .order_by("-version")
-        .first()
-    )
+    base = last_approved(package.agent)
     diff = diff_manifests(base.manifest if base else None, package.manifest)
     checklists = {dim: checklist_current(dim) for dim in Dimension.values}
     return review_plan(package=package, base=base, diff=diff, checklists=checklists)

@@ -10,9 +10,11 @@ from agents.permissions import can_edit, can_suspend
 from agents.services import agent_fields_from_manifest, manifest_team_check, refuse_retired
 from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
+from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import RATING_FIELDS, approval_lifetime, kill_switch_problem, package_rate
 from approvals.rereview import signoffs_open
+from approvals.selectors import last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
@@ -32,15 +34,6 @@ def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
         )
     package.state = target
     return current
-
-
-def _lock(package: ApprovalPackage) -> ApprovalPackage:
-    """Return the package re-read under a row lock, with its agent."""
-    return (
-        ApprovalPackage.objects.select_for_update(of=("self",))
-        .select_related("agent")
-        .get(pk=package.pk)
-    )
 
 
 def parse_manifest(data, content_type: str | None = None) -> dict:
@@ -81,15 +74,6 @@ def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
             code="invalid_manifest",
             fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
         )
-
-
-def last_approved(agent: Agent) -> ApprovalPackage | None:
-    """Return the agent's most recently approved version, whatever became of it since."""
-    return (
-        ApprovalPackage.objects.filter(agent=agent, approved_at__isnull=False)
-        .order_by("-version")
-        .first()
-    )
 
 
 def package_summary(package: ApprovalPackage) -> dict:
@@ -155,7 +139,7 @@ def package_update_draft(
     *, actor: Actor, package: ApprovalPackage, manifest, content_type: str | None = None
 ) -> ApprovalPackage:
     """Replace a draft's manifest; submitted packages are immutable."""
-    package = _lock(package)
+    package = package_lock(package)
     if not can_edit(actor.user, package.agent):
         raise NotPermitted(
             "Only the agent's owners and staff may edit its packages.", code="not_owner"
@@ -198,7 +182,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     re-opens the dimensions whose checklist items cover the changed fields,
     and the others carry over (``approvals.rereview``).
     """
-    package = _lock(package)
+    package = package_lock(package)
     agent = package.agent
     if not actor.is_system and not can_edit(actor.user, agent):
         raise NotPermitted(
@@ -214,6 +198,14 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
         )
     before = _transition(package, PackageState.IN_REVIEW)
     base = last_approved(agent)
+    if base is not None and base.version > package.version:
+        # The gate reads the highest approved version: approving an older one would
+        # leave it deciding from the version this one supersedes.
+        raise InvalidTransition(
+            f"v{base.version} was approved after this draft was made; start a new version "
+            f"from v{base.version}.",
+            code="draft_outdated",
+        )
     diff = manifests.diff_manifests(base.manifest if base else None, package.manifest)
     package.base = base
     package.diff = diff.as_dict()
@@ -221,8 +213,8 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     package.submitted_at = now
     fields = ["state", "base", "diff", "submitted_by", "submitted_at", *RATING_FIELDS]
     package.save(update_fields=fields)
-    # The agent's row lock orders this against an owner change (approvals.ownership).
-    package.owners_in_review.set(Agent.objects.select_for_update().get(pk=agent.pk).owners.all())
+    # The agent's row lock (package_lock) orders this against an owner change.
+    package.owners_in_review.set(agent.owners.all())
     for pending in (
         agent.packages.select_for_update()
         .filter(state=PackageState.IN_REVIEW)
@@ -341,7 +333,7 @@ def signoff_decide(
     The package row is locked first, so two final approvals racing each other
     both count and the second one sees the first.
     """
-    package = _lock(package)
+    package = package_lock(package)
     if dimension not in Dimension.values:
         raise NotFound(f"No sign-off dimension {dimension!r}.", code="unknown_dimension")
     if package.state != PackageState.IN_REVIEW:
@@ -415,7 +407,7 @@ def _decide(actor, package, target: PackageState, now, reason: str) -> None:
 @transaction.atomic
 def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
     """Mark an approval past its expiry as expired; return whether anything changed."""
-    package = _lock(package)
+    package = package_lock(package)
     if package.state != PackageState.APPROVED or package.expires_at > timezone.now():
         return False
     _close(actor, package, PackageState.EXPIRED, "Approval reached its re-certification date.")
@@ -445,6 +437,13 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     if approved is not None:
         approved.agent = agent
         _close(actor, approved, PackageState.REVOKED, f"Agent suspended: {agent.suspended_reason}")
+    # Lifting a suspension needs a fresh approval: a review carrying sign-offs over from
+    # the revoked approval would lift it on decisions that no longer stand.
+    carried = "Agent suspended: the sign-offs this review carried over no longer stand."
+    for pending in agent.packages.select_for_update().filter(state=PackageState.IN_REVIEW):
+        if pending.review_plan.get("carried_over"):
+            pending.agent = agent
+            _close(actor, pending, PackageState.REVOKED, carried)
     audit_record(
         actor=actor,
         action="agent.suspended",

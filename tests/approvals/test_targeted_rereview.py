@@ -10,14 +10,15 @@ import copy
 import pytest
 
 from approvals.models import PackageState
-from approvals.services import package_submit
+from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
-from config.errors import NotPermitted
+from config.errors import InvalidTransition, NotPermitted
 from signoffs.models import SignOffState
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 ALL = {"iam", "pam", "security", "compliance"}
+SYSTEM = Actor.system("tests")
 
 
 def states(package) -> dict[str, str]:
@@ -159,3 +160,45 @@ def test_whoever_decided_a_carried_dimension_decides_no_other(workflow, agent, r
     workflow.decide(second, "compliance")
     second.refresh_from_db()
     assert second.state == PackageState.APPROVED
+
+
+def test_a_suspension_revokes_a_review_carrying_signoffs_over(workflow, agent):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    targeted = workflow.submit(agent, doc)
+    agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 44.")
+    targeted.refresh_from_db()
+    # Its carried sign-offs stood on the approval the suspension revoked: approving the
+    # re-opened dimension must not lift the kill switch.
+    assert targeted.state == PackageState.REVOKED
+    assert targeted.state_reason == (
+        "Agent suspended: the sign-offs this review carried over no longer stand."
+    )
+    # The next version is reviewed in full, and only its approval lifts the suspension.
+    full = workflow.submit(agent, doc)
+    assert set(states(full).values()) == {SignOffState.PENDING}
+    agent.refresh_from_db()
+    assert agent.is_suspended
+
+
+def test_a_review_in_full_stays_open_through_a_suspension(workflow, agent):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["scope"]["tools"].append({"id": "refund-issue-2", "access": "read", "justification": "x"})
+    full = workflow.submit(agent, doc)
+    agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 45.")
+    full.refresh_from_db()
+    assert full.state == PackageState.IN_REVIEW
+
+
+def test_a_draft_older_than_the_approved_version_is_not_submitted(workflow, agent):
+    first = workflow.approve(agent)
+    older = package_create(actor=SYSTEM, agent=agent, manifest=first.manifest)
+    newer = workflow.approve(agent)  # another owner's version, approved meanwhile
+    with pytest.raises(InvalidTransition) as refused:
+        package_submit(actor=SYSTEM, package=older)
+    assert refused.value.code == "draft_outdated"
+    assert f"v{newer.version} was approved after this draft was made" in refused.value.message
+    older.refresh_from_db()
+    assert older.state == PackageState.DRAFT

@@ -12,9 +12,8 @@ from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
 from approvals.rereview import review_plan_preview
-from approvals.selectors import package_in_force
+from approvals.selectors import last_approved, package_in_force
 from approvals.services import (
-    last_approved,
     package_create,
     package_submit,
     package_update_draft,

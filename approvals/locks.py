@@ -1,0 +1,20 @@
+"""The row locks an agent's packages are changed under: the agent's row first, then the package's.
+
+Every service that changes a package, or its agent through it, locks the
+agent's row before any of its packages' rows (a suspension and a retirement
+lock the agent, then its packages). Two services on one agent therefore never
+each hold a row the other waits for, and a service deciding from the agent
+(is it suspended? retired? which version is approved?) reads it as the last
+committed change left it, not as it was before that change took the lock.
+"""
+
+from agents.models import Agent
+from approvals.models import ApprovalPackage
+
+
+def package_lock(package: ApprovalPackage) -> ApprovalPackage:
+    """Return the package re-read under a row lock, its agent locked and re-read before it."""
+    agent = Agent.objects.select_for_update().get(pk=package.agent_id)
+    locked = ApprovalPackage.objects.select_for_update().get(pk=package.pk)
+    locked.agent = agent
+    return locked
