@@ -7,9 +7,17 @@ be read is a deny, not a 400), and the claims have the bounds
 endpoints to these schemas both ways (what they accept, what they refuse).
 """
 
+from config.identifiers import IDENTIFIER_PATTERN
 from runtime.requests import MAX_EVALUATIONS, MAX_ID_LENGTH, SEMANTICS
 
-_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+# Ids and names are identifiers: no control or format characters (config.identifiers).
+# The pattern goes in allOf beside the lengths, as api.openapi puts it.
+_TEXT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "allOf": [{"pattern": IDENTIFIER_PATTERN}],
+}
 _WORD = {"type": "string", "minLength": 1, "maxLength": 64}
 _OBJECT = {"type": "object"}
 _COUNT_MAX = 2**53 - 1

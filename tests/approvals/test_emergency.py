@@ -276,11 +276,30 @@ def test_a_newer_version_ends_the_emergency_of_the_one_it_supersedes(workflow, a
     assert EmergencyApproval.objects.get(package=second).state == EmergencyState.ENDED
 
 
-def test_a_suspension_denies_even_inside_the_box(workflow, agent, second, staff):
+def test_a_suspension_denies_even_inside_the_box(workflow, agent, staff):
+    workflow.approve(agent)
+    wider = manifest_for(agent)
+    wider["scope"]["tools"].append({"id": "refund-issue-2", "access": "read", "justification": "x"})
+    full = workflow.submit(agent, wider)  # every dimension reviews it
+    emergency_grant(workflow, full)
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 43.")
+    result = check(agent, full)
+    assert result.decision == DENY and codes(result) == ["agent_suspended"]
+    assert EmergencyApproval.objects.get(package=full).state == EmergencyState.ACTIVE
+
+
+def test_a_suspension_ends_the_emergency_of_a_review_carrying_signoffs_over(
+    workflow, agent, second, staff
+):
     emergency_grant(workflow, second)
     agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 43.")
+    # Its carried sign-offs stood on the approval the suspension revoked: the review is
+    # revoked with it, and its emergency ends.
+    second.refresh_from_db()
+    assert second.state == PackageState.REVOKED
+    assert EmergencyApproval.objects.get(package=second).state == EmergencyState.ENDED
     result = check(agent, second)
-    assert result.decision == DENY and codes(result) == ["agent_suspended"]
+    assert result.decision == DENY and codes(result) == ["agent_suspended", "emergency_expired"]
 
 
 def test_a_first_version_can_ship_on_an_emergency(workflow, agent):
