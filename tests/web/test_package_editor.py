@@ -299,3 +299,55 @@ def test_adding_or_removing_an_entry_marks_where_the_focus_goes(client, owner, a
     html = removed.content.decode()
     assert html.count(" autofocus") == 1
     assert 'value="endpoints" formnovalidate autofocus' in html
+
+
+def test_a_value_yaml_cannot_build_is_shown_beside_the_text_with_its_line(
+    client, owner, agent, checklists
+):
+    text = (
+        as_yaml(manifest_for(agent))
+        .decode()
+        .replace("max_ttl_seconds: 900", "max_ttl_seconds: !!int x")
+    )
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "!!int x" in row)
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_text": text})
+    assert response.status_code == 400
+    (message,) = response.context["upload"].errors["manifest_text"]
+    assert message.startswith("manifest: invalid YAML: 'x' is not a valid int")
+    assert f"(line {line}, column " in message
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_a_lone_surrogate_escaped_in_a_json_file_is_named_on_its_field(
+    client, owner, agent, checklists
+):
+    manifest = json.loads(json.dumps(manifest_for(agent)))
+    manifest["name"] = "Support \ud800"
+    upload = SimpleUploadedFile("agent.json", json.dumps(manifest).encode())
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_file": upload})
+    assert response.status_code == 400
+    assert dict(response.context["errors"]) == {
+        "name": "must not contain \\ud800, half of a UTF-16 pair without its other half"
+    }
+    assert not ApprovalPackage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        ('{"max": "\\udfff"}', "must not contain \\udfff, half of a UTF-16 pair"),
+        ('{"max": ' + "9" * 5000 + "}", "Not valid JSON: a number has more than 4300 digits."),
+    ],
+)
+def test_constraints_no_manifest_can_hold_are_shown_on_their_row(
+    client, owner, agent, checklists, constraints, message
+):
+    data = editor_data(manifest_for(agent), **{"actions-0-constraints": constraints})
+    client.force_login(owner)
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert message in row.errors["constraints"][0]
+    assert not ApprovalPackage.objects.exists()

@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 from django import forms
 
@@ -33,6 +34,11 @@ class ScopeEntryForm(forms.Form):
             value = json.loads(text)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"Not valid JSON: {error.msg}.")
+        except ValueError:  # Python reads no int of more digits than its limit
+            digits = sys.get_int_max_str_digits()
+            raise forms.ValidationError(
+                f"Not valid JSON: a number has more than {digits} digits."
+            ) from None
         except RecursionError:
             raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
         if not isinstance(value, dict):
