@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -23,6 +24,9 @@ from approvals.manifest.errors import ManifestError, add_error, dotted
 
 MAX_DEPTH = 32
 MAX_VALUES = 100_000
+# Characters PostgreSQL cannot store in text or jsonb: NUL, and a lone surrogate (no UTF-8
+# encodes one, but a JSON escape such as \ud800 gives it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -130,14 +134,19 @@ def _copy(value: Mapping | list | tuple, path: tuple, errors: dict, budget: list
         pairs, result = value.items(), {}
     else:
         pairs, result = enumerate(value), [None] * len(value)
+    # Text is storable when _UNSTORABLE finds nothing in it; ASCII text without NUL, most of
+    # a manifest, is told so without the search.
     for key, item in pairs:
-        if mapping and (type(key) is not str or "\x00" in key):
+        if mapping and not (
+            type(key) is str
+            and ((key.isascii() and "\x00" not in key) or not _UNSTORABLE.search(key))
+        ):
             key = _key(key, path, errors)
             if key is None:
                 continue
         kind = type(item)
         if kind is str:
-            if "\x00" not in item:
+            if (item.isascii() and "\x00" not in item) or not _UNSTORABLE.search(item):
                 result[key] = item
                 continue
         elif kind is int or kind is bool or item is None:
@@ -154,11 +163,19 @@ def _key(key: Any, path: tuple, errors: dict) -> str | None:
     """Return a mapping's key as plain text, or None after recording why it cannot be one."""
     if not isinstance(key, str):
         add_error(errors, path, f"keys must be text, found {key!r}")
-    elif "\x00" in key:
-        add_error(errors, path, "keys must not contain NUL characters")
+    elif fault := _unstorable(key):
+        add_error(errors, path, f"keys must not contain {fault}")
     else:
         return str(key)
     return None
+
+
+def _unstorable(text: str) -> str | None:
+    """Return which characters of the text PostgreSQL cannot store, or None when it can."""
+    match = _UNSTORABLE.search(text)
+    if match is None:
+        return None
+    return "NUL characters" if match.group() == "\x00" else "surrogate characters"
 
 
 def _item(value: Any, path: tuple, errors: dict, budget: list[int]) -> Any:
@@ -167,9 +184,8 @@ def _item(value: Any, path: tuple, errors: dict, budget: list[int]) -> Any:
     if kind is dict or kind is list or isinstance(value, Mapping | list | tuple):
         return _copy(value, path, errors, budget)
     if isinstance(value, str):
-        if "\x00" in value:
-            # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
-            add_error(errors, path, "must not contain NUL characters")
+        if fault := _unstorable(value):
+            add_error(errors, path, f"must not contain {fault}")
             return None
         return str(value)
     if isinstance(value, bool):

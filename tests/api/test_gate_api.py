@@ -134,6 +134,19 @@ def test_an_invalid_manifest_is_a_deny_with_its_fields(ci, approved, body):
     assert answer["reasons"][0]["fields"]
 
 
+def test_a_manifest_holding_a_surrogate_is_a_deny_naming_its_field(ci, agent, approved):
+    # Sent as JSON's \udfff escape: the one way a request carries a surrogate.
+    body = json.dumps({"agent": agent.slug, "manifest": plain(manifest_for(agent))})
+    body = body.replace('"name": "', '"name": "\\udfff', 1)
+    response = ci.generic("POST", GATE, body, content_type="application/json")
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_manifest"])
+    assert answer["reasons"][0]["fields"] == {
+        "manifest.name": ["must not contain surrogate characters"]
+    }
+
+
 def test_a_manifest_of_another_agent_is_denied(ci, agent, approved):
     other = AgentFactory(slug="other-bot")
     answer = check(ci, agent=agent.slug, manifest=plain(manifest_for(other)))

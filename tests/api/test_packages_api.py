@@ -78,6 +78,21 @@ def test_a_body_or_manifest_nested_without_end_is_400_and_stores_nothing(writer,
     assert not agent.packages.exists()
 
 
+def test_a_json_escape_giving_a_surrogate_is_400_on_its_field_and_stores_nothing(
+    writer, agent, audit_since
+):
+    since = audit_since()
+    body = json.dumps(manifest_for(agent)).replace('"scope": {', '"scope": {"x\\ud800": 1, ', 1)
+    body = body.replace('"name": "', '"name": "\\udfff', 1)
+    response = writer.generic("POST", packages(), body, content_type="application/json")
+    assert response.status_code == 400
+    fields = error_of(response)["fields"]
+    assert fields["manifest.name"] == ["must not contain surrogate characters"]
+    assert fields["manifest.scope"] == ["keys must not contain surrogate characters"]
+    assert not agent.packages.exists()
+    assert since() == []
+
+
 def test_a_manifest_naming_another_agent_is_refused(writer, agent, other_team_agent):
     response = writer.post(packages(), manifest_for(other_team_agent), format="json")
     assert response.status_code == 400

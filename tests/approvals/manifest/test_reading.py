@@ -110,6 +110,17 @@ def test_nul_characters_are_refused_in_text_and_keys(hr):
     assert errors["scope.tools[0].constraints"] == ["keys must not contain NUL characters"]
 
 
+def test_surrogate_characters_are_refused_in_text_and_keys(hr):
+    # JSON's \ud800 escape gives one; no UTF-8 encodes it, so no database stores it.
+    doc = copy.deepcopy(hr)
+    doc["description"] = "a\ud800b"
+    doc["scope"]["tools"][0]["constraints"] = {"k\udfff": 1, "v": ["\udc00"]}
+    errors = errors_of(doc)
+    assert errors["description"] == ["must not contain surrogate characters"]
+    assert errors["scope.tools[0].constraints"] == ["keys must not contain surrogate characters"]
+    assert errors["scope.tools[0].constraints.v[0]"] == ["must not contain surrogate characters"]
+
+
 def _nested(levels: int) -> dict:
     value: dict = {}
     for _ in range(levels):
@@ -172,17 +183,22 @@ class _Invalid(Exception):
     """The reference finds a value JSON cannot hold, at these paths."""
 
 
+def _storable(text: str) -> bool:
+    """Tell whether text holds neither NUL nor a surrogate, the long way."""
+    return all(char != "\x00" and not 0xD800 <= ord(char) <= 0xDFFF for char in text)
+
+
 def _reference(value, depth=0):
     """Convert PyYAML's or Python's data to plain JSON data the long way, or raise _Invalid."""
     if isinstance(value, dict | list | tuple) and depth >= m.MAX_DEPTH:
         raise _Invalid
     if isinstance(value, dict):
-        if not all(isinstance(key, str) and "\x00" not in key for key in value):
+        if not all(isinstance(key, str) and _storable(key) for key in value):
             raise _Invalid
         return {key: _reference(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_reference(item, depth + 1) for item in value]
-    if isinstance(value, str) and "\x00" in value:
+    if isinstance(value, str) and not _storable(value):
         raise _Invalid
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -292,11 +308,13 @@ _PYTHON_VALUES = st.recursive(
     | st.integers()
     | st.floats()
     | st.dates()
-    | st.text(alphabet="a\x00", max_size=3),
+    | st.text(alphabet="a\x00\ud800", max_size=3),
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.tuples(inner)
-        | st.dictionaries(st.text(alphabet="k\x00", max_size=2) | st.integers(), inner, max_size=3)
+        | st.dictionaries(
+            st.text(alphabet="k\x00\udfff", max_size=2) | st.integers(), inner, max_size=3
+        )
     ),
     max_leaves=12,
 )
