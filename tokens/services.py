@@ -9,6 +9,7 @@ alone cannot be used to call the API.
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -25,6 +26,12 @@ from config.roles import scopes_granted
 from tokens.models import ApiToken, Scope
 
 TOKEN_PREFIX = "cs_"  # noqa: S105 - a marker, not a secret
+# The random part of a prefix is this many bytes, written as twice as many hex digits.
+PREFIX_RANDOM_BYTES = 4
+# What a prefix can be. The URLs naming a token match only this (tokens.converters), so
+# anything else, a NUL among it, is a 404 before a query.
+PREFIX_PATTERN = rf"{TOKEN_PREFIX}[0-9a-f]{{{2 * PREFIX_RANDOM_BYTES}}}"
+_TOKEN_START = re.compile(rf"({PREFIX_PATTERN})_")
 # last_used_at is written at most this often per token, to keep authentication cheap.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -40,9 +47,8 @@ def token_hash(secret: str) -> str:
 
 def token_prefix_of(secret: str) -> str | None:
     """Return the prefix part of a token string, or None when it is not one of ours."""
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) < 12 or secret[11:12] != "_":
-        return None
-    return secret[:11]
+    match = _TOKEN_START.match(secret)
+    return match.group(1) if match else None
 
 
 def _networks_clean(networks) -> list[str]:
@@ -210,7 +216,7 @@ def token_create(
     )
     agents = fields.pop("agents")
     for _ in range(5):
-        prefix = f"{TOKEN_PREFIX}{secrets.token_hex(4)}"
+        prefix = f"{TOKEN_PREFIX}{secrets.token_hex(PREFIX_RANDOM_BYTES)}"
         secret = f"{prefix}_{secrets.token_urlsafe(32)}"
         try:
             with transaction.atomic():

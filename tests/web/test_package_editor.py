@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -14,6 +15,8 @@ from tests.factories import manifest_for
 from web.forms import entry_initial, manifest_initial
 
 pytestmark = pytest.mark.django_db
+
+FORM_ENCODED = "application/x-www-form-urlencoded"
 
 
 def editor_data(manifest, **overrides):
@@ -104,6 +107,56 @@ def test_constraints_nested_past_the_parser_are_shown_on_their_row(
     row = response.context["scope"].rows["actions"][0]
     assert row.errors["constraints"] == ["Not valid JSON: nested too deeply."]
     assert not ApprovalPackage.objects.exists()
+
+
+def test_constraints_with_a_number_past_the_parser_are_shown_on_their_row(
+    client, owner, agent, checklists, audit_since
+):
+    data = editor_data(
+        manifest_for(agent), **{"actions-0-constraints": '{"a": ' + "9" * 5000 + "}"}
+    )
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert row.errors["constraints"] == ["Not valid JSON: a number has too many digits."]
+    assert "a number has too many digits" in response.content.decode()
+    assert not ApprovalPackage.objects.exists()
+    assert since() == []
+
+
+def test_constraints_holding_a_surrogate_are_shown_on_their_row(
+    client, owner, agent, checklists, audit_since
+):
+    data = editor_data(manifest_for(agent), **{"actions-0-constraints": '{"a": "\\ud800"}'})
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert row.errors["constraints"] == [
+        "must not contain \\ud800, half of a UTF-16 pair without its other half"
+    ]
+    assert not ApprovalPackage.objects.exists()
+    assert since() == []
+
+
+@pytest.mark.parametrize("index", ["9" * 5000, "0" * 5000, "²"])
+def test_a_posted_row_the_page_never_draws_is_ignored(
+    client, owner, agent, checklists, audit_since, index
+):
+    manifest = manifest_for(agent)
+    data = editor_data(manifest, **{f"tools-{index}-id": "smuggled-tool"})
+    client.force_login(owner)
+    since = audit_since()
+    # Form-encoded, as the editor's form posts: a multipart part's header refuses a long name.
+    response = client.post(new_url(agent), urlencode(data), content_type=FORM_ENCODED)
+    assert response.status_code == 302
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert package.manifest == load_manifest(manifest)
+    assert "smuggled-tool" not in json.dumps(package.manifest)
+    assert [e.action for e in since()] == ["package.created"]
 
 
 def test_scope_rows_are_added_and_removed_without_saving(client, owner, agent, checklists):
@@ -264,6 +317,42 @@ def test_an_upload_without_a_manifest_or_with_two_is_refused(client, owner, agen
         "manifest_text": ["Give the manifest once: a file or pasted text, not both."]
     }
     assert not ApprovalPackage.objects.exists()
+
+
+def test_an_upload_replaces_the_draft_its_version_names(client, owner, agent, workflow):
+    draft = workflow.create(agent)
+    manifest = manifest_for(agent)
+    manifest["kill_switch"]["max_minutes_to_revoke"] = 3
+    client.force_login(owner)
+    response = client.post(
+        upload_url(agent), {"manifest_text": as_yaml(manifest).decode(), "version": draft.version}
+    )
+    assert response["Location"] == reverse("package-edit", args=[agent.slug, draft.version])
+    draft.refresh_from_db()
+    assert draft.manifest["kill_switch"]["max_minutes_to_revoke"] == 3
+    assert ApprovalPackage.objects.filter(agent=agent).count() == 1
+
+
+@pytest.mark.parametrize(
+    "version", ["²", "9" * 5000, "99999999999999999999", "0", "-1", "1.5", "one", "\x00"]
+)
+def test_an_upload_naming_no_version_is_a_404_and_changes_nothing(
+    client, owner, agent, workflow, audit_since, version
+):
+    draft = workflow.create(agent)
+    before = draft.manifest
+    manifest = manifest_for(agent)
+    manifest["kill_switch"]["max_minutes_to_revoke"] = 3
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(
+        upload_url(agent), {"manifest_text": as_yaml(manifest).decode(), "version": version}
+    )
+    assert response.status_code == 404
+    draft.refresh_from_db()
+    assert draft.manifest == before
+    assert ApprovalPackage.objects.filter(agent=agent).count() == 1
+    assert since() == []
 
 
 def test_pasted_text_with_problems_shows_them_beside_the_text(client, owner, agent, checklists):
