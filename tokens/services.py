@@ -24,13 +24,8 @@ from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
 from tokens.models import ApiToken, Scope
+from tokens.prefix import PREFIX_PATTERN, PREFIX_RANDOM_BYTES, TOKEN_PREFIX
 
-TOKEN_PREFIX = "cs_"  # noqa: S105 - a marker, not a secret
-# The random part of a prefix is this many bytes, written as twice as many hex digits.
-PREFIX_RANDOM_BYTES = 4
-# What a prefix can be. The URLs naming a token match only this (tokens.converters), so
-# anything else, a NUL among it, is a 404 before a query.
-PREFIX_PATTERN = rf"{TOKEN_PREFIX}[0-9a-f]{{{2 * PREFIX_RANDOM_BYTES}}}"
 _TOKEN_START = re.compile(rf"({PREFIX_PATTERN})_")
 # last_used_at is written at most this often per token, to keep authentication cheap.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
