@@ -3,6 +3,10 @@
 JsonParser is every API view's parser (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES).
 """
 
+import codecs
+import io
+import re
+
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -11,15 +15,51 @@ from api.idempotency import IdempotentMixin
 from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import WriteThrottle
 
+# A JSON escape of half a UTF-16 pair. Only a body holding one can decode to a lone
+# surrogate, which is no character: it cannot be encoded, stored, or echoed in an error.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class JsonParser(JSONParser):
-    """DRF's JSON parser, refusing a body nested too deeply to read as any other bad JSON."""
+    """DRF's JSON parser, refusing as bad JSON a body nested too deeply or holding a lone
+    surrogate (an escaped pair decodes to its one character and is accepted)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read()
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+        encoding = (parser_context or {}).get("encoding") or "utf-8"
+        # In another encoding an escape is other bytes: such a (rare) body is always looked through.
+        if codecs.lookup(encoding).name != "utf-8" or _SURROGATE_ESCAPE.search(body):
+            _refuse_lone_surrogates(data)
+        return data
+
+
+def _refuse_lone_surrogates(data) -> None:
+    """Raise ParseError naming a text in ``data`` (a value or a key) that holds a lone surrogate."""
+    pending = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if found := _SURROGATE.search(value):
+                raise _lone_surrogate(path or "the body", found.group())
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if found := _SURROGATE.search(key):
+                    raise _lone_surrogate(f"a key in {path or 'the body'}", found.group())
+                pending.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+
+
+def _lone_surrogate(where: str, surrogate: str) -> exceptions.ParseError:
+    return exceptions.ParseError(
+        f"JSON parse error - {where} holds \\u{ord(surrogate):04x}, half of a UTF-16 pair "
+        "without its other half, which is no character."
+    )
 
 
 class ApiMixin(IdempotentMixin):

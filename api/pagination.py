@@ -3,9 +3,12 @@
 DRF's own classes fall back to a default on a value they cannot read, so a
 client asking for `limit=-5` silently gets 50 rows; here it is told why. The
 bounds are written into the OpenAPI schema. A cursor that names no page is
-DRF's 404.
+DRF's 404, and so is one whose position is no value of the ordering field: DRF
+decodes the position as text and would pass it to the query unchecked.
 """
 
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import exceptions, pagination
 
 MAX_LIMIT = 500
@@ -75,6 +78,25 @@ class CursorPagination(pagination.CursorPagination):
             maximum=MAX_LIMIT,
             default=self.page_size,
         )
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # The cursor's position is checked against the ordering field of this model.
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        """Return the request's cursor, refusing as DRF does one whose position is not a value
+        of the ordering field."""
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            ProhibitNullCharactersValidator()(cursor.position)
+            field.clean(cursor.position, None)
+        except ValidationError:
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
+        return cursor
 
     def get_schema_operation_parameters(self, view):
         cursor, _ = super().get_schema_operation_parameters(view)

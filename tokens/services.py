@@ -9,6 +9,7 @@ alone cannot be used to call the API.
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -23,8 +24,9 @@ from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
 from tokens.models import ApiToken, Scope
+from tokens.prefix import PREFIX_PATTERN, PREFIX_RANDOM_BYTES, TOKEN_PREFIX
 
-TOKEN_PREFIX = "cs_"  # noqa: S105 - a marker, not a secret
+_TOKEN_START = re.compile(rf"({PREFIX_PATTERN})_")
 # last_used_at is written at most this often per token, to keep authentication cheap.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -40,9 +42,8 @@ def token_hash(secret: str) -> str:
 
 def token_prefix_of(secret: str) -> str | None:
     """Return the prefix part of a token string, or None when it is not one of ours."""
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) < 12 or secret[11:12] != "_":
-        return None
-    return secret[:11]
+    match = _TOKEN_START.match(secret)
+    return match.group(1) if match else None
 
 
 def _networks_clean(networks) -> list[str]:
@@ -210,7 +211,7 @@ def token_create(
     )
     agents = fields.pop("agents")
     for _ in range(5):
-        prefix = f"{TOKEN_PREFIX}{secrets.token_hex(4)}"
+        prefix = f"{TOKEN_PREFIX}{secrets.token_hex(PREFIX_RANDOM_BYTES)}"
         secret = f"{prefix}_{secrets.token_urlsafe(32)}"
         try:
             with transaction.atomic():

@@ -81,5 +81,5 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token-list"),
     path("staff/users/", staff.user_list, name="staff-users"),
     path("staff/users/<int:pk>/", staff.user_edit, name="staff-user-edit"),
-    path("tokens/<str:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
+    path("tokens/<token_prefix:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
 ]

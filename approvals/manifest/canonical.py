@@ -147,7 +147,8 @@ def source_digest(source: Any, content_type: str | None = None) -> str:
     Two equal source digests are the same text read the same way, or the same
     JSON object, so the same normalized manifest: the gate knows what an
     approved version was created from without reading it again. "" when there
-    is nothing to digest (a mapping that is not plain JSON).
+    is nothing to digest (a mapping that is not plain JSON, a lone surrogate that
+    is no text: reading refuses both).
     """
     if isinstance(source, str):
         kind = "json" if content_type and "json" in content_type.lower() else "yaml"
@@ -160,4 +161,8 @@ def source_digest(source: Any, content_type: str | None = None) -> str:
             return ""  # not plain JSON (dates, NaN, keys of mixed types) or deeper than the stack
     else:
         return ""
-    return hashlib.sha256(f"{SOURCE_FINGERPRINT}\n{kind}\n{text}".encode()).hexdigest()
+    try:
+        encoded = f"{SOURCE_FINGERPRINT}\n{kind}\n{text}".encode()
+    except UnicodeEncodeError:
+        return ""
+    return hashlib.sha256(encoded).hexdigest()

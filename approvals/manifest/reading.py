@@ -3,16 +3,20 @@
 Plain data is what JSON parsing gives: dicts with text keys, lists, text,
 finite numbers, booleans and None. A YAML date becomes its ISO text and an
 integral float an int, so that one scope reads the same whatever its format.
-A key repeated within one mapping is refused, and so is a document nested
-more than MAX_DEPTH levels or holding more than MAX_VALUES values: YAML
-aliases can make a short text stand for a huge or endless document, which is
-refused as soon as the copy gets past a limit, before it is read in full.
+A key repeated within one mapping is refused, and so is text holding NUL or a
+lone surrogate (neither can be stored), a value its YAML tag cannot stand for
+(``!!int "x"``, the date 2026-02-30), and a document nested more than
+MAX_DEPTH levels or holding more than MAX_VALUES values: YAML aliases can make
+a short text stand for a huge or endless document, which is refused as soon
+as the copy gets past a limit, before it is read in full.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -25,6 +29,17 @@ MAX_DEPTH = 32
 MAX_VALUES = 100_000
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Half of a UTF-16 pair, which a JSON escape ("\ud800") can give alone: it is no character,
+# so it cannot be encoded as UTF-8, digested or stored.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Python writes an int as decimal text of at most this many digits (0: any), and canonical
+# JSON writes every int so; a YAML int in hex, binary or base 60 can be longer than its text.
+_INT_DIGITS = sys.get_int_max_str_digits()
+_INT_BOUND = 10**_INT_DIGITS if _INT_DIGITS else math.inf
+# Such an int takes under 4 characters per decimal digit even in binary (leading zeros
+# aside). Longer text is refused unread: PyYAML reads base 60 in time growing with its
+# length squared.
+_INT_TEXT = 4 * _INT_DIGITS or math.inf
 
 
 class _UniqueKeyLoader(yaml.CSafeLoader):
@@ -46,6 +61,51 @@ class _UniqueKeyLoader(yaml.CSafeLoader):
                         )
                     seen.add(key)
         return mapping
+
+    def construct_yaml_int(self, node):
+        """Construct an int, refusing one too long to be written as decimal text."""
+        if len(node.value) > _INT_TEXT:
+            raise ValueError(f"it is written with more than {_INT_TEXT} characters")
+        value = super().construct_yaml_int(node)
+        if abs(value) >= _INT_BOUND:
+            raise ValueError(f"written in decimal it has more than {_INT_DIGITS} digits")
+        return value
+
+    def construct_object(self, node, deep=False):
+        """Construct a node's value, refusing one its tag cannot stand for as a YAML error."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            # PyYAML's scalar constructors let Python's own errors through: int() past its
+            # digit limit, a date that does not exist, a tag on text it does not match.
+            raise yaml.constructor.ConstructorError(
+                None, None, _unreadable(node, exc), node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
+
+
+def _unreadable(node: yaml.Node, exc: Exception) -> str:
+    """Say which value could not be read as its tag's type, and why when Python says it plainly."""
+    kind = node.tag.rpartition(":")[2]
+    why = f": {_reason(exc)}" if type(exc) is ValueError else ""
+    if not isinstance(node, yaml.ScalarNode):
+        return f"not a valid {kind}{why}"
+    shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}..."
+    return f"{shown!r} is not a valid {kind}{why}"
+
+
+def _reason(exc: ValueError) -> str:
+    """Return Python's message for bad input without its advice to the programmer ("; use ...")."""
+    return str(exc).partition(";")[0]
+
+
+def _lone(surrogate: str) -> str:
+    """Name a lone surrogate by its escape: a message cannot hold it, as no text can."""
+    return f"\\u{ord(surrogate):04x}, half of a UTF-16 pair without its other half"
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
@@ -73,17 +133,28 @@ def _parse(data: str | bytes, content_type: str | None) -> Any:
         except json.JSONDecodeError as exc:
             message = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         except ValueError as exc:
-            message = f"invalid JSON: {exc}"
+            message = f"invalid JSON: {_reason(exc)}"
         except RecursionError:
             message = f"invalid JSON: nested more than {MAX_DEPTH} levels deep"
         raise ManifestError({"manifest": [message]})
-    loader = _UniqueKeyLoader(data)
+    try:
+        loader = _UniqueKeyLoader(data)
+    except UnicodeEncodeError as exc:
+        where = _line_column(data, exc.start) if isinstance(data, str) else ""
+        found = _lone(exc.object[exc.start])
+        raise ManifestError({"manifest": [f"invalid YAML: found {found}{where}"]}) from None
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise ManifestError({"manifest": [f"invalid YAML: {_yaml_problem(exc)}"]}) from exc
     finally:
         loader.dispose()
+
+
+def _line_column(text: str, index: int) -> str:
+    """Return " (line L, column C)" for a position in ``text``, as YAML errors give it."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return f" (line {text.count(chr(10), 0, index) + 1}, column {index - line_start + 1})"
 
 
 def read_document(data: str | bytes | Mapping, content_type: str | None = None) -> dict:
@@ -131,13 +202,13 @@ def _copy(value: Mapping | list | tuple, path: tuple, errors: dict, budget: list
     else:
         pairs, result = enumerate(value), [None] * len(value)
     for key, item in pairs:
-        if mapping and (type(key) is not str or "\x00" in key):
+        if mapping and (type(key) is not str or not key.isascii() or "\x00" in key):
             key = _key(key, path, errors)
             if key is None:
                 continue
         kind = type(item)
         if kind is str:
-            if "\x00" not in item:
+            if item.isascii() and "\x00" not in item:  # no surrogate is ASCII
                 result[key] = item
                 continue
         elif kind is int or kind is bool or item is None:
@@ -156,6 +227,8 @@ def _key(key: Any, path: tuple, errors: dict) -> str | None:
         add_error(errors, path, f"keys must be text, found {key!r}")
     elif "\x00" in key:
         add_error(errors, path, "keys must not contain NUL characters")
+    elif surrogate := _SURROGATE.search(key):
+        add_error(errors, path, f"keys must not contain {_lone(surrogate.group())}")
     else:
         return str(key)
     return None
@@ -170,6 +243,9 @@ def _item(value: Any, path: tuple, errors: dict, budget: list[int]) -> Any:
         if "\x00" in value:
             # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
             add_error(errors, path, "must not contain NUL characters")
+            return None
+        if surrogate := _SURROGATE.search(value):
+            add_error(errors, path, f"must not contain {_lone(surrogate.group())}")
             return None
         return str(value)
     if isinstance(value, bool):

@@ -53,7 +53,16 @@ def test_no_token_is_401(db):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", ["Bearer cs_00000000_nope", "Bearer ", "Bearer a b"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cs_00000000_nope",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer cs_\x00\x00\x00\x00\x00\x00\x00\x00_nope",
+        "Bearer cs_ABCDEF12_nope",
+    ],
+)
 def test_unknown_or_malformed_token_is_401(db, header):
     response = APIClient().get(AGENTS, HTTP_AUTHORIZATION=header)
     assert response.status_code == 401

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -166,3 +168,27 @@ def test_the_list_is_your_own_tokens_with_their_state(make_token, owner, other_o
     assert listed[0]["agents"] == []
     assert listed[0]["revoked_at"] is None
     assert listed[0]["expires_at"] > timezone.now().isoformat()[:10]
+
+
+NOT_PREFIXES = ["%00", "cs_%0012345", "cs_ABCDEF12", "cs_1234567", "cs_123456789", "x" * 300]
+
+
+@pytest.mark.parametrize("prefix", NOT_PREFIXES)
+def test_a_path_naming_no_prefix_is_a_404_without_a_token_query(
+    make_token, owner, audit_since, prefix
+):
+    mine, _ = make_token(owner)
+    client = signed_in(owner)
+    since = audit_since()
+    with CaptureQueriesContext(connection) as queries:
+        answers = [
+            client.post(f"{TOKENS}/{prefix}/revoke", format="json"),
+            client.delete(f"{TOKENS}/{prefix}"),
+        ]
+    for response in answers:
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "not_found"
+    assert not [q for q in queries if ApiToken._meta.db_table in q["sql"]]
+    assert since() == []
+    mine.refresh_from_db()
+    assert mine.revoked_at is None

@@ -1,5 +1,6 @@
 """Streaming CSV / JSON Lines exports: filters, chain range, permissions, and the verify API."""
 
+import base64
 import csv
 import io
 import json
@@ -237,6 +238,30 @@ def test_event_list_filters_and_pages(reader, trail):
     assert page["results"][0]["hash"] == AuditEvent.objects.get(seq=5).hash
     following = reader.get(page["next"]).json()
     assert [e["seq"] for e in following["results"]] == [3, 2]
+
+
+def cursor_of(text: str) -> str:
+    """Return a cursor as DRF encodes one: the base64 of its query string."""
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["abc", "1.5", "%00", "9" * 5000, "99999999999999999999", ""],
+    ids=["letters", "fraction", "nul", "past-the-int-limit", "past-bigint", "empty"],
+)
+def test_a_cursor_naming_no_position_is_the_invalid_cursor_404(reader, trail, position):
+    garbage = reader.get("/api/v1/audit/events", {"cursor": "not-a-cursor"})
+    assert garbage.status_code == 404
+    assert garbage.json()["error"]["message"] == "Invalid cursor"
+    response = reader.get("/api/v1/audit/events", {"cursor": cursor_of(f"p={position}")})
+    assert (response.status_code, response.json()) == (404, garbage.json())
+
+
+def test_a_cursor_drf_made_still_pages(reader, trail):
+    response = reader.get("/api/v1/audit/events", {"cursor": cursor_of("p=4"), "limit": 2})
+    assert response.status_code == 200
+    assert [e["seq"] for e in response.json()["results"]] == [3, 2]
 
 
 def test_event_list_query_count_does_not_grow(reader, trail, django_assert_max_num_queries):

@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -14,6 +15,8 @@ from tests.factories import manifest_for
 from web.forms import entry_initial, manifest_initial
 
 pytestmark = pytest.mark.django_db
+
+FORM_ENCODED = "application/x-www-form-urlencoded"
 
 
 def editor_data(manifest, **overrides):
@@ -104,6 +107,23 @@ def test_constraints_nested_past_the_parser_are_shown_on_their_row(
     row = response.context["scope"].rows["actions"][0]
     assert row.errors["constraints"] == ["Not valid JSON: nested too deeply."]
     assert not ApprovalPackage.objects.exists()
+
+
+@pytest.mark.parametrize("index", ["9" * 5000, "0" * 5000, "²"])
+def test_a_posted_row_the_page_never_draws_is_ignored(
+    client, owner, agent, checklists, audit_since, index
+):
+    manifest = manifest_for(agent)
+    data = editor_data(manifest, **{f"tools-{index}-id": "smuggled-tool"})
+    client.force_login(owner)
+    since = audit_since()
+    # Form-encoded, as the editor's form posts: a multipart part's header refuses a long name.
+    response = client.post(new_url(agent), urlencode(data), content_type=FORM_ENCODED)
+    assert response.status_code == 302
+    package = ApprovalPackage.objects.get(agent=agent)
+    assert package.manifest == load_manifest(manifest)
+    assert "smuggled-tool" not in json.dumps(package.manifest)
+    assert [e.action for e in since()] == ["package.created"]
 
 
 def test_scope_rows_are_added_and_removed_without_saving(client, owner, agent, checklists):
@@ -266,6 +286,42 @@ def test_an_upload_without_a_manifest_or_with_two_is_refused(client, owner, agen
     assert not ApprovalPackage.objects.exists()
 
 
+def test_an_upload_replaces_the_draft_its_version_names(client, owner, agent, workflow):
+    draft = workflow.create(agent)
+    manifest = manifest_for(agent)
+    manifest["kill_switch"]["max_minutes_to_revoke"] = 3
+    client.force_login(owner)
+    response = client.post(
+        upload_url(agent), {"manifest_text": as_yaml(manifest).decode(), "version": draft.version}
+    )
+    assert response["Location"] == reverse("package-edit", args=[agent.slug, draft.version])
+    draft.refresh_from_db()
+    assert draft.manifest["kill_switch"]["max_minutes_to_revoke"] == 3
+    assert ApprovalPackage.objects.filter(agent=agent).count() == 1
+
+
+@pytest.mark.parametrize(
+    "version", ["²", "9" * 5000, "99999999999999999999", "0", "-1", "1.5", "one", "\x00"]
+)
+def test_an_upload_naming_no_version_is_a_404_and_changes_nothing(
+    client, owner, agent, workflow, audit_since, version
+):
+    draft = workflow.create(agent)
+    before = draft.manifest
+    manifest = manifest_for(agent)
+    manifest["kill_switch"]["max_minutes_to_revoke"] = 3
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(
+        upload_url(agent), {"manifest_text": as_yaml(manifest).decode(), "version": version}
+    )
+    assert response.status_code == 404
+    draft.refresh_from_db()
+    assert draft.manifest == before
+    assert ApprovalPackage.objects.filter(agent=agent).count() == 1
+    assert since() == []
+
+
 def test_pasted_text_with_problems_shows_them_beside_the_text(client, owner, agent, checklists):
     manifest = manifest_for(agent)
     manifest["logging"]["retention_days"] = "forever"
@@ -299,3 +355,58 @@ def test_adding_or_removing_an_entry_marks_where_the_focus_goes(client, owner, a
     html = removed.content.decode()
     assert html.count(" autofocus") == 1
     assert 'value="endpoints" formnovalidate autofocus' in html
+
+
+def test_a_value_yaml_cannot_build_is_shown_beside_the_text_with_its_line(
+    client, owner, agent, checklists
+):
+    text = (
+        as_yaml(manifest_for(agent))
+        .decode()
+        .replace("max_ttl_seconds: 900", "max_ttl_seconds: !!int x")
+    )
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "!!int x" in row)
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_text": text})
+    assert response.status_code == 400
+    (message,) = response.context["upload"].errors["manifest_text"]
+    assert message.startswith("manifest: invalid YAML: 'x' is not a valid int")
+    assert f"(line {line}, column " in message
+    assert not ApprovalPackage.objects.exists()
+
+
+def test_a_lone_surrogate_escaped_in_a_json_file_is_named_on_its_field(
+    client, owner, agent, checklists
+):
+    manifest = json.loads(json.dumps(manifest_for(agent)))
+    manifest["name"] = "Support \ud800"
+    upload = SimpleUploadedFile("agent.json", json.dumps(manifest).encode())
+    client.force_login(owner)
+    response = client.post(upload_url(agent), {"manifest_file": upload})
+    assert response.status_code == 400
+    assert dict(response.context["errors"]) == {
+        "name": "must not contain \\ud800, half of a UTF-16 pair without its other half"
+    }
+    assert not ApprovalPackage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        ('{"max": "\\udfff"}', "must not contain \\udfff, half of a UTF-16 pair"),
+        ('{"max": ' + "9" * 5000 + "}", "Not valid JSON: a number has more than 4300 digits."),
+    ],
+)
+def test_constraints_no_manifest_can_hold_are_shown_on_their_row(
+    client, owner, agent, checklists, audit_since, constraints, message
+):
+    data = editor_data(manifest_for(agent), **{"actions-0-constraints": constraints})
+    client.force_login(owner)
+    since = audit_since()
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    row = response.context["scope"].rows["actions"][0]
+    assert message in row.errors["constraints"][0]
+    assert message in response.content.decode()
+    assert not ApprovalPackage.objects.exists()
+    assert since() == []

@@ -163,6 +163,28 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     assert since() == []
 
 
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ("\x00", "Null characters are not allowed."),
+        ("p" * 151, "Ensure this value has at most 150 characters (it has 151)."),
+    ],
+)
+def test_a_user_search_that_is_not_a_username_is_refused_beside_the_field(
+    client, staff, reviewers, audit_since, q, message
+):
+    client.force_login(staff)
+    since = audit_since()
+    response = client.get(reverse("staff-users"), {"q": q})
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"q": [message]}
+    page = response.content.decode()
+    assert 'class="field has-error' in page and message in page
+    # The search is ignored: every user is listed, as without one.
+    assert "pam1" in page and "iam1" in page
+    assert since() == []
+
+
 def test_an_unknown_group_is_refused_beside_the_field(client, staff, reviewers, audit_since):
     member = reviewers["pam"][0]
     client.force_login(staff)

@@ -121,6 +121,22 @@ def test_revoking_from_the_page(client, owner, other_owner, make_token, audit_si
     assert since() == [event]
 
 
+@pytest.mark.parametrize("prefix", ["%00", "cs_ABCDEF12", "x" * 300])
+def test_revoking_a_path_naming_no_prefix_is_a_404_without_a_token_query(
+    client, owner, make_token, audit_since, prefix
+):
+    mine, _ = make_token(owner, Scope.GATE_CHECK)
+    client.force_login(owner)
+    since = audit_since()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/tokens/{prefix}/revoke/")
+    assert response.status_code == 404
+    assert not [q for q in queries if ApiToken._meta.db_table in q["sql"]]
+    assert since() == []
+    mine.refresh_from_db()
+    assert mine.revoked_at is None
+
+
 def test_the_forms_need_the_csrf_token(owner, agent):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)

@@ -2,7 +2,7 @@ from django.urls import path
 
 from tokens.api import views
 
-PREFIX = "tokens/<str:prefix>"
+PREFIX = "tokens/<token_prefix:prefix>"
 
 urlpatterns = [
     path("tokens", views.TokenListCreateView.as_view(), name="api-token-list"),

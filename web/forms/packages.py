@@ -33,6 +33,8 @@ class ManifestUploadForm(forms.Form):
         help_text="Paste the YAML or JSON instead of choosing a file.",
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
     )
+    # The draft the manifest replaces, sent by a draft's editor; without it, a new draft.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     content_type = "application/yaml"
 
     def clean_manifest_file(self):

@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 from django import forms
 
@@ -33,6 +34,11 @@ class ScopeEntryForm(forms.Form):
             value = json.loads(text)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"Not valid JSON: {error.msg}.")
+        except ValueError:  # Python reads no int of more digits than its limit
+            digits = sys.get_int_max_str_digits()
+            raise forms.ValidationError(
+                f"Not valid JSON: a number has more than {digits} digits."
+            ) from None
         except RecursionError:
             raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
         if not isinstance(value, dict):
@@ -73,6 +79,9 @@ SCOPE_COLUMNS = {
     "justification": "why the agent needs it",
 }
 REQUIRED_COLUMNS = ("id", "access")
+# A row index longer than this is none the page draws: its fields are ignored, and no
+# int() is taken of thousands of digits, which Python refuses.
+MAX_ROW_INDEX_DIGITS = 6
 SCOPE_LABELS = {
     "actions": "Actions",
     "tools": "Tools",
@@ -127,7 +136,7 @@ class ScopeEditor:
         rows = {}
         focus_add = ""
         for kind in manifests.SCOPE_KINDS:
-            pattern = re.compile(rf"^{kind}-(\d+)-id$")
+            pattern = re.compile(rf"^{kind}-([0-9]{{1,{MAX_ROW_INDEX_DIGITS}}})-id$")
             indices = sorted({int(m.group(1)) for key in data if (m := pattern.match(key))})
             values = []
             focus = None

@@ -33,6 +33,12 @@ class MembershipForm(forms.Form):
         self.fields["teams"].label_from_instance = lambda team: f"{team.name} ({team.slug})"
 
 
+class UserSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Username contains", required=False, max_length=150, widget=forms.SearchInput
+    )
+
+
 class AssignmentForm(forms.Form):
     permission = forms.ChoiceField(
         label="Assignment",

@@ -156,13 +156,14 @@ def package_upload(request, slug):
     The draft then opens in the editor, or is submitted at once when asked.
     """
     agent = agent_or_404(request, slug)
-    version = request.POST.get("version", "")
-    if version and not version.isdigit():
-        raise Http404("No such version.")
-    package = package_or_404(request, slug, int(version)) if version else None
     upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
+    valid = upload.is_valid()
+    if "version" in upload.errors:
+        raise Http404("No such version.")
+    version = upload.cleaned_data["version"]
+    package = package_or_404(request, slug, version) if version else None
     errors = []
-    if upload.is_valid():
+    if valid:
         actor = actor_of(request)
         try:
             if package is None:

@@ -27,7 +27,7 @@ from config.errors import ApplicationError, NotPermitted
 from web.delegation import pending_signoffs
 from web.forms import errors_show
 from web.forms.absence import ReassignForm
-from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm
+from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm, UserSearchForm
 from web.views.common import actor_of, agent_or_404, refused
 
 
@@ -40,11 +40,15 @@ def refused_unless_staff(request):
 
 @login_required
 def user_list(request):
-    """List the users with their groups and teams; `q` narrows by username."""
+    """List the users with their groups and teams; `q` narrows by username.
+
+    A search that is not one is shown refused beside its field, and every user listed.
+    """
     denied = refused_unless_staff(request)
     if denied:
         return denied
-    query = request.GET.get("q", "").strip()[:150]
+    form = UserSearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
     users = (
         get_user_model()
         .objects.order_by("username")
@@ -53,7 +57,8 @@ def user_list(request):
     if query:
         users = users.filter(username__icontains=query)
     page = Paginator(users, 50).get_page(request.GET.get("page"))
-    return render(request, "staff/users.html", {"page": page, "q": query})
+    context = {"form": form, "page": page, "q": query}
+    return render(request, "staff/users.html", context, status=400 if form.errors else 200)
 
 
 @login_required

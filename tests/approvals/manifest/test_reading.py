@@ -110,6 +110,62 @@ def test_nul_characters_are_refused_in_text_and_keys(hr):
     assert errors["scope.tools[0].constraints"] == ["keys must not contain NUL characters"]
 
 
+LONE = "half of a UTF-16 pair without its other half"
+
+
+def test_lone_surrogates_are_refused_in_text_and_keys_however_they_come(hr):
+    doc = copy.deepcopy(hr)
+    doc["name"] = "a\ud800"
+    doc["scope"]["tools"][0]["constraints"] = {"k\udfff": 1, "\U0001f50d": "\U0001f50d"}
+    expected = {
+        "name": [f"must not contain \\ud800, {LONE}"],
+        "scope.tools[0].constraints": [f"keys must not contain \\udfff, {LONE}"],
+    }
+    assert errors_of(doc) == expected
+    assert m.source_digest(doc) == ""  # no text to digest
+    # JSON escapes them (and writes a pair as two escapes that read as one character).
+    assert errors_of(json.dumps(doc), "application/json") == expected
+    # YAML refuses the escape, and text that holds one.
+    assert "invalid Unicode character escape" in errors_of('name: "\\ud800"\n')["manifest"][0]
+    assert errors_of("agent: a\nname: b\ud800\n") == {
+        "manifest": [f"invalid YAML: found \\ud800, {LONE} (line 2, column 8)"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("last_tested: 2026-02-30\n", "'2026-02-30' is not a valid timestamp: day is out of"),
+        ("at: 2026-01-01 10:00:00+99:00\n", "is not a valid timestamp: offset must be"),
+        ('a: !!timestamp "x"\n', "'x' is not a valid timestamp (line 1, column 4)"),
+        ('a: !!int "x"\n', "'x' is not a valid int: invalid literal for int()"),
+        ('a: !!int ""\n', "'' is not a valid int (line 1, column 4)"),
+        ('a: !!float "."\n', "'.' is not a valid float: could not convert"),
+        ("a: !!bool maybe\n", "'maybe' is not a valid bool (line 1, column 4)"),
+        ("a: " + "1" * 5000 + "\n", "is not a valid int: Exceeds the limit (4300 digits)"),
+        ("a: -0b" + "1" * 14_300 + "\n", "written in decimal it has more than 4300 digits"),
+        ("a: 1:" + "0:" * 3000 + "0\n", "written in decimal it has more than 4300 digits"),
+        # Refused unread: base 60 is read in time growing with its length squared.
+        ("a: 1:" + "0:" * 1_000_000 + "0\n", "written with more than 17200 characters"),
+        ("? 0x" + "f" * 4000 + "\n: 1\n", "more than 4300 digits (line 1, column 3)"),
+    ],
+)
+def test_a_value_its_yaml_tag_cannot_stand_for_is_invalid_yaml_with_its_line(text, message):
+    errors = errors_of(text)
+    assert list(errors) == ["manifest"]
+    assert errors["manifest"][0].startswith("invalid YAML: ")
+    assert message in errors["manifest"][0]
+    assert "sys.set_int_max_str_digits" not in errors["manifest"][0]
+
+
+def test_ints_as_long_as_python_writes_them_are_read():
+    assert read_document("a: " + "9" * 4300) == {"a": 10**4300 - 1}
+    assert read_document("a: 0x" + "f" * 3000) == {"a": 16**3000 - 1}
+    assert (
+        "4300 digits" in errors_of('{"a": ' + "9" * 4301 + "}", "application/json")["manifest"][0]
+    )
+
+
 def _nested(levels: int) -> dict:
     value: dict = {}
     for _ in range(levels):
@@ -177,12 +233,12 @@ def _reference(value, depth=0):
     if isinstance(value, dict | list | tuple) and depth >= m.MAX_DEPTH:
         raise _Invalid
     if isinstance(value, dict):
-        if not all(isinstance(key, str) and "\x00" not in key for key in value):
+        if not all(isinstance(key, str) and _storable(key) for key in value):
             raise _Invalid
         return {key: _reference(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_reference(item, depth + 1) for item in value]
-    if isinstance(value, str) and "\x00" in value:
+    if isinstance(value, str) and not _storable(value):
         raise _Invalid
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -193,6 +249,15 @@ def _reference(value, depth=0):
     if value is None or isinstance(value, str | int):
         return value
     raise _Invalid
+
+
+def _storable(text: str) -> bool:
+    """Tell whether text holds neither NUL nor a lone surrogate, the long way."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _repeats_a_key(text: str) -> bool:
@@ -292,11 +357,13 @@ _PYTHON_VALUES = st.recursive(
     | st.integers()
     | st.floats()
     | st.dates()
-    | st.text(alphabet="a\x00", max_size=3),
+    | st.text(alphabet="a\x00\ud800\U0001f50d", max_size=3),
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.tuples(inner)
-        | st.dictionaries(st.text(alphabet="k\x00", max_size=2) | st.integers(), inner, max_size=3)
+        | st.dictionaries(
+            st.text(alphabet="k\x00\udfff\u00e9", max_size=2) | st.integers(), inner, max_size=3
+        )
     ),
     max_leaves=12,
 )
