@@ -31,6 +31,10 @@ class JsonParser(JSONParser):
             data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+        except exceptions.ParseError as error:
+            # Python's message for an int past its digit limit ends with advice to programmers.
+            message = str(error.detail).partition("; use sys.set_int_max_str_digits")[0]
+            raise exceptions.ParseError(message) from None
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         # In another encoding an escape is other bytes: such a (rare) body is always looked through.
         if codecs.lookup(encoding).name != "utf-8" or _SURROGATE_ESCAPE.search(body):

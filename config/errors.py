@@ -124,5 +124,7 @@ def api_exception_handler(exc, context):
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-        response.data = error_body(str(code), str(detail))
+        # A body that cannot be read is the field in error.
+        fields = {"body": [str(detail)]} if isinstance(exc, exceptions.ParseError) else None
+        response.data = error_body(str(code), str(detail), fields)
     return response

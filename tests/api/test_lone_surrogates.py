@@ -36,6 +36,7 @@ def assert_refused(response, where: str, escape: str = "\\ud800") -> None:
         f"JSON parse error - {where} holds {escape}, half of a UTF-16 pair without its "
         "other half, which is no character."
     )
+    assert error["fields"] == {"body": [error["message"]]}
 
 
 def test_a_manifest_holding_one_is_refused_and_nothing_stored(api, owner, agent, checklists):

@@ -82,6 +82,8 @@ def test_an_int_past_the_digit_limit_in_json_is_refused_as_bad_json(ci, api, own
     assert response.status_code == 400
     assert error_of(response)["code"] == "parse_error"
     assert "5000 digits" in error_of(response)["message"]
+    assert "sys.set_int_max_str_digits" not in error_of(response)["message"]
+    assert error_of(response)["fields"] == {"body": [error_of(response)["message"]]}
     assert not ApprovalPackage.objects.exists()
     gate_body = f'{{"agent": "{agent.slug}", "manifest": {body}}}'
     answer = ci.post(GATE, gate_body, content_type="application/json").json()
