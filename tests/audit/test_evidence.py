@@ -178,6 +178,19 @@ def test_a_removed_file_is_rejected(bundle, tmp_path, public_key_file):
         assert result.returncode != 0, f"removing {name} went unnoticed"
 
 
+def test_a_file_named_twice_is_rejected(bundle, tmp_path):
+    files = read(bundle)
+    path = tmp_path / "twice.zip"
+    with zipfile.ZipFile(path, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        # Extractors that keep the first of two entries would show this summary.
+        archive.writestr("summary.html", b"<p>Every dimension approved.</p>")
+        for name, content in files.items():
+            archive.writestr(name, content)
+    result = run_verifier(path, "--fingerprint", signing.fingerprint())
+    assert result.returncode == 1
+    assert "FAIL each file named once: summary.html" in result.stdout
+
+
 def test_a_wrong_key_is_rejected(bundle, tmp_path):
     other = Ed25519PrivateKey.generate()
     other_pem = other.public_key().public_bytes(
@@ -293,7 +306,10 @@ def discussed(approved, owner, reviewers, tmp_path):
     comment_create(
         actor=Actor.for_user(owner), package=approved, body="Refunds, capped.", parent=first
     )
-    comment_create(actor=Actor.for_user(owner), package=approved, body="Thanks.", decision=decision)
+    # U+2028 is kept as typed, unescaped in the bundle's JSON Lines.
+    comment_create(
+        actor=Actor.for_user(owner), package=approved, body="Thanks.\u2028Noted.", decision=decision
+    )
     name, handle = package_evidence(actor=Actor.system("tests"), package=approved)
     path = tmp_path / name
     path.write_bytes(handle.read())
@@ -306,7 +322,7 @@ def test_the_conversation_is_in_the_bundle_and_verifies(discussed):
     assert [c["body"] for c in comments] == [
         "Why does <refund-desk> write? @owner",
         "Refunds, capped.",
-        "Thanks.",
+        "Thanks.\u2028Noted.",
     ]
     assert comments[0]["entry"] == {"kind": "tool", "identifier": "refund-desk"}
     assert comments[0]["mentions"] == ["owner"] and comments[0]["author"] == "pam2"

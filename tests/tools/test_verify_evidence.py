@@ -30,7 +30,8 @@ hex_hashes = st.text("0123456789abcdef", min_size=64, max_size=64)
 def as_in_a_bundle(fields: dict) -> dict:
     """Return an event as the script reads it from events.jsonl (audit.evidence writes it)."""
     line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return json.loads(line)
+    (event,) = verify_evidence.jsonl(f"{line}\n".encode())
+    return event
 
 
 def test_the_script_hashes_the_same_fields():
