@@ -330,8 +330,9 @@ def signoff_decide(
 ):
     """Record a reviewer's decision; the last needed approval approves the package.
 
-    The package row is locked first, so two final approvals racing each other
-    both count and the second one sees the first.
+    The package is locked first (after its agent's row, `approvals.locks`), so
+    two final approvals racing each other both count and the second one sees
+    the first.
     """
     package = package_lock(package)
     if dimension not in Dimension.values:
