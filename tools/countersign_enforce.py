@@ -64,6 +64,18 @@ SIGNATURE_HEADER = "X-Countersign-Signature"
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 MAX_CACHED = 4096
+# The claims a call may make, where the decision point reads each (a claim made elsewhere
+# is ignored) and what it must be: True/False, a word of 1 to 64 characters, or an integer
+# of at least the number given. Local decisions read them alike, so a claim the decision
+# point refuses is denied here too (tests hold this to runtime.requests.CLAIMS).
+CLAIMS = {
+    "privileged": ("resource", bool),
+    "trust_boundary": ("resource", str),
+    "classification": ("resource", str),
+    "chain_depth": ("context", 0),
+    "credential_ttl_seconds": ("context", 1),
+    "credential_method": ("context", str),
+}
 
 
 @dataclass(frozen=True)
@@ -279,8 +291,14 @@ class Enforcer:
         if action not in actions:
             return None
         known = actions[action]["appliesTo"]["context"]["attributes"]
-        claims = {**request["resource"].get("properties", {}), **request["context"]}
-        context = {name: value for name, value in claims.items() if name in known}
+        properties = request["resource"].get("properties", {})
+        places = {"resource": properties, "context": request["context"]}
+        context = {}
+        for name, (place, kind) in CLAIMS.items():
+            if name in places[place]:
+                value = _claim(name, places[place][name], kind)
+                if name in known:
+                    context[name] = value
         context["now"] = int(self.wall_clock())
         return context
 
@@ -345,6 +363,21 @@ def _http_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
     return url
+
+
+def _claim(name: str, value, kind):
+    """Return a claim's value as the decision point reads it, or raise PolicyError."""
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is str:
+        ok = isinstance(value, str) and 0 < len(value) <= 64
+    else:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool) and kind <= value < 2**53
+    if not ok:
+        raise PolicyError("invalid_request", f"the decision point refuses this {name}")
+    return value
 
 
 def _uid(entity_type: str, ident: str) -> str:

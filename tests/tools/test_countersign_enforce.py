@@ -291,3 +291,42 @@ def test_the_tool_reads_the_bundle_format_the_product_writes():
         cedar.ENTITY_TYPES,
     )
     assert enforce.SIGNATURE_HEADER == views.SIGNATURE_HEADER
+
+
+def test_the_tool_reads_each_claim_where_the_decision_point_does():
+    from runtime.requests import CLAIMS
+
+    def places(claims):
+        return {name: place for name, (place, _check) in claims.items()}
+
+    assert places(enforce.CLAIMS) == places(CLAIMS)
+
+
+@pytest.mark.parametrize(
+    ("properties", "context"),
+    [
+        (None, {"chain_depth": -1}),
+        (None, {"credential_ttl_seconds": 0}),
+        (None, {"credential_method": ""}),
+        ({"privileged": "yes"}, None),
+        ({"classification": "x" * 65}, None),
+        (None, {"privileged": True}),  # made where the decision point does not read it
+        ({"chain_depth": 99}, None),
+        (None, {"chain_depth": 0.0}),
+    ],
+)
+def test_local_and_remote_decide_a_claim_alike(
+    live_server, runtime_token, agent, approved, clock, properties, context
+):
+    local = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        clock=clock,
+    )
+    remote = enforce.Enforcer(live_server.url, runtime_token, agent.slug, clock=clock)
+    assert local.local and not remote.local
+    asked = {"properties": properties, "context": context}
+    expected = remote.decide("read", "tool", "kb-search", **asked).allowed
+    assert local.decide("read", "tool", "kb-search", **asked).allowed == expected
