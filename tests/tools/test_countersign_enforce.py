@@ -262,12 +262,10 @@ def test_without_cedarpy_it_asks_the_decision_point(
     assert pep.decide("read", "tool", "kb-search").allowed
 
 
-def test_a_bundle_past_its_approval_denies_as_the_decision_point_does(
-    live_server, runtime_token, agent, approved, clock
-):
-    ApprovalPackage.objects.filter(pk=approved.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+@pytest.fixture
+def local_and_remote(live_server, runtime_token, agent, clock):
+    """An enforcement point deciding from the bundle (polled when first asked), and one
+    asking the decision point."""
     local = enforce.Enforcer(
         live_server.url,
         runtime_token,
@@ -276,6 +274,15 @@ def test_a_bundle_past_its_approval_denies_as_the_decision_point_does(
         clock=clock,
     )
     remote = enforce.Enforcer(live_server.url, runtime_token, agent.slug, clock=clock)
+    assert local.local and not remote.local
+    return local, remote
+
+
+def test_a_bundle_past_its_approval_denies_as_the_decision_point_does(approved, local_and_remote):
+    ApprovalPackage.objects.filter(pk=approved.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    local, remote = local_and_remote
     expected = enforce.Decision(False, "approval_expired")
     assert local.decide("read", "tool", "kb-search") == expected
     assert remote.decide("read", "tool", "kb-search") == expected
@@ -315,18 +322,8 @@ def test_the_tool_reads_each_claim_where_the_decision_point_does():
         (None, {"chain_depth": 0.0}),
     ],
 )
-def test_local_and_remote_decide_a_claim_alike(
-    live_server, runtime_token, agent, approved, clock, properties, context
-):
-    local = enforce.Enforcer(
-        live_server.url,
-        runtime_token,
-        agent.slug,
-        policy_url=policy_url(live_server, agent),
-        clock=clock,
-    )
-    remote = enforce.Enforcer(live_server.url, runtime_token, agent.slug, clock=clock)
-    assert local.local and not remote.local
+def test_local_and_remote_decide_a_claim_alike(approved, local_and_remote, properties, context):
+    local, remote = local_and_remote
     asked = {"properties": properties, "context": context}
     expected = remote.decide("read", "tool", "kb-search", **asked).allowed
     assert local.decide("read", "tool", "kb-search", **asked).allowed == expected
