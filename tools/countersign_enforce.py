@@ -380,9 +380,9 @@ def _claim(name: str, value, kind):
     return value
 
 
-def _uid(entity_type: str, ident: str) -> str:
-    # A JSON string is a Cedar string literal for every identifier Countersign accepts.
-    return f"{NAMESPACE}::{entity_type}::{json.dumps(ident, ensure_ascii=False)}"
+def _uid(entity_type: str, ident: str) -> dict:
+    # As an entity reference, not Cedar text: an id needs no escaping (an apostrophe would).
+    return {"type": f"{NAMESPACE}::{entity_type}", "id": ident}
 
 
 def _public_key(pem: bytes | str):

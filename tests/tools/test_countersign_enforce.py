@@ -327,3 +327,12 @@ def test_local_and_remote_decide_a_claim_alike(approved, local_and_remote, prope
     asked = {"properties": properties, "context": context}
     expected = remote.decide("read", "tool", "kb-search", **asked).allowed
     assert local.decide("read", "tool", "kb-search", **asked).allowed == expected
+
+
+def test_an_id_cedar_text_would_escape_is_decided_alike(workflow, agent, local_and_remote):
+    manifest = manifest_for(agent)
+    manifest["scope"]["tools"].append({"id": "o'reilly-lookup", "access": "read"})
+    workflow.approve(agent, manifest)
+    for enforcer in local_and_remote:
+        assert enforcer.decide("read", "tool", "o'reilly-lookup").allowed
+        assert not enforcer.decide("write", "tool", "o'reilly-lookup").allowed
