@@ -14,11 +14,11 @@ from rest_framework.renderers import JSONRenderer
 from api.idempotency import IdempotentMixin
 from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import WriteThrottle
+from config.text import LONE_SURROGATE, lone_surrogate_named
 
 # A JSON escape of half a UTF-16 pair. Only a body holding one can decode to a lone
 # surrogate, which is no character: it cannot be encoded, stored, or echoed in an error.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JsonParser(JSONParser):
@@ -48,11 +48,11 @@ def _refuse_lone_surrogates(data) -> None:
     while pending:
         path, value = pending.pop()
         if isinstance(value, str):
-            if found := _SURROGATE.search(value):
+            if found := LONE_SURROGATE.search(value):
                 raise _lone_surrogate(path or "the body", found.group())
         elif isinstance(value, dict):
             for key, item in value.items():
-                if found := _SURROGATE.search(key):
+                if found := LONE_SURROGATE.search(key):
                     raise _lone_surrogate(f"a key in {path or 'the body'}", found.group())
                 pending.append((f"{path}.{key}" if path else key, item))
         elif isinstance(value, list):
@@ -61,8 +61,8 @@ def _refuse_lone_surrogates(data) -> None:
 
 def _lone_surrogate(where: str, surrogate: str) -> exceptions.ParseError:
     return exceptions.ParseError(
-        f"JSON parse error - {where} holds \\u{ord(surrogate):04x}, half of a UTF-16 pair "
-        "without its other half, which is no character."
+        f"JSON parse error - {where} holds {lone_surrogate_named(surrogate)}, "
+        "which is no character."
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from collections.abc import Mapping
 from datetime import date
@@ -24,14 +23,12 @@ from typing import Any
 import yaml
 
 from approvals.manifest.errors import ManifestError, add_error, dotted
+from config.text import LONE_SURROGATE, lone_surrogate_named
 
 MAX_DEPTH = 32
 MAX_VALUES = 100_000
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-# Half of a UTF-16 pair, which a JSON escape ("\ud800") can give alone: it is no character,
-# so it cannot be encoded as UTF-8, digested or stored.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Python writes an int as decimal text of at most this many digits (0: any), and canonical
 # JSON writes every int so; a YAML int in hex, binary or base 60 can be longer than its text.
 _INT_DIGITS = sys.get_int_max_str_digits()
@@ -103,11 +100,6 @@ def _reason(exc: ValueError) -> str:
     return str(exc).partition(";")[0]
 
 
-def _lone(surrogate: str) -> str:
-    """Name a lone surrogate by its escape: a message cannot hold it, as no text can."""
-    return f"\\u{ord(surrogate):04x}, half of a UTF-16 pair without its other half"
-
-
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
     """Build a JSON object, refusing a key repeated within it."""
     result: dict = {}
@@ -141,7 +133,7 @@ def _parse(data: str | bytes, content_type: str | None) -> Any:
         loader = _UniqueKeyLoader(data)
     except UnicodeEncodeError as exc:
         where = _line_column(data, exc.start) if isinstance(data, str) else ""
-        found = _lone(exc.object[exc.start])
+        found = lone_surrogate_named(exc.object[exc.start])
         raise ManifestError({"manifest": [f"invalid YAML: found {found}{where}"]}) from None
     try:
         return loader.get_single_data()
@@ -227,8 +219,8 @@ def _key(key: Any, path: tuple, errors: dict) -> str | None:
         add_error(errors, path, f"keys must be text, found {key!r}")
     elif "\x00" in key:
         add_error(errors, path, "keys must not contain NUL characters")
-    elif surrogate := _SURROGATE.search(key):
-        add_error(errors, path, f"keys must not contain {_lone(surrogate.group())}")
+    elif surrogate := LONE_SURROGATE.search(key):
+        add_error(errors, path, f"keys must not contain {lone_surrogate_named(surrogate.group())}")
     else:
         return str(key)
     return None
@@ -244,8 +236,8 @@ def _item(value: Any, path: tuple, errors: dict, budget: list[int]) -> Any:
             # PostgreSQL cannot store NUL in text or jsonb; refuse it as invalid input.
             add_error(errors, path, "must not contain NUL characters")
             return None
-        if surrogate := _SURROGATE.search(value):
-            add_error(errors, path, f"must not contain {_lone(surrogate.group())}")
+        if surrogate := LONE_SURROGATE.search(value):
+            add_error(errors, path, f"must not contain {lone_surrogate_named(surrogate.group())}")
             return None
         return str(value)
     if isinstance(value, bool):
