@@ -1,12 +1,11 @@
-"""The admin of agents, teams, users and groups: every change of membership goes through
+"""The admin of agents, teams and groups: every change of membership goes through
 agents.membership, inside the admin's transaction, so it commits with its audit event."""
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 
-from agents.membership import Source, team_members_set, user_groups_set
+from agents.membership import Source, team_members_set
 from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
@@ -68,26 +67,7 @@ class ObservationAdmin(ReadOnlyAdmin):
     list_select_related = ["agent"]
 
 
-User = get_user_model()
-admin.site.unregister(User)
 admin.site.unregister(Group)
-
-
-@admin.register(User)
-class CountersignUserAdmin(UserAdmin):
-    """Django's user admin, with the groups set through the service that audits the change."""
-
-    def save_related(self, request, form, formsets, change):
-        groups = form.cleaned_data.pop("groups", None)
-        super().save_related(request, form, formsets, change)
-        if groups is not None:
-            user_groups_set(
-                form.instance, groups, actor=Actor.for_user(request.user), source=Source.ADMIN
-            )
-
-    def has_delete_permission(self, request, obj=None):
-        # A deletion would drop the user's memberships unaudited: deactivate instead.
-        return False
 
 
 @admin.register(Group)

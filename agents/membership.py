@@ -9,7 +9,11 @@ provider), and writes its audit event in the same transaction:
 - `user.teams_changed`, target the user, `before`/`after` {"teams": [...]}, data
   {"added", "removed", "source"} (team slugs);
 - `agent.reviewer_assigned` / `agent.reviewer_unassigned`, target the agent, data
-  {"user", "user_id", "permission", "source"}.
+  {"user", "user_id", "permission", "source"};
+- `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
+  user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_record`);
+- `user.permissions_changed`, target the user, `before`/`after` {"permissions": [...]},
+  data {"added", "removed", "source"} ("app_label.codename").
 
 A call that changes nothing records nothing. The events carry whole before/after
 states so the membership at any point of the chain can be read back from them
@@ -39,6 +43,15 @@ GROUPS_CHANGED = "user.groups_changed"
 TEAMS_CHANGED = "user.teams_changed"
 REVIEWER_ASSIGNED = "agent.reviewer_assigned"
 REVIEWER_UNASSIGNED = "agent.reviewer_unassigned"
+PERMISSIONS_CHANGED = "user.permissions_changed"
+# The account flags that grant or withdraw rights: staff see and write every agent, a
+# superuser holds every object permission (a reviewer assignment among them), and an
+# inactive user holds none.
+FLAG_CHANGED = {
+    "is_staff": "user.staff_changed",
+    "is_superuser": "user.superuser_changed",
+    "is_active": "user.active_changed",
+}
 
 
 class Source(models.TextChoices):
@@ -135,6 +148,47 @@ def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
     user = _lock(user)
     before = set(user.groups.values_list("name", flat=True))
     return _groups_apply(actor, user, before, {_name(g) for g in groups}, source)
+
+
+@transaction.atomic
+def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
+    """Set the account flags of FLAG_CHANGED given; each change is its own event."""
+    source = _check(actor, source, user)
+    unknown = set(flags) - set(FLAG_CHANGED)
+    if unknown:
+        raise ValueError(f"Not account flags: {sorted(unknown)}")
+    user = _lock(user)
+    changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
+    for flag, value in changed.items():
+        setattr(user, flag, value)
+    if changed:
+        user.save(update_fields=list(changed))
+    for flag, value in changed.items():
+        audit_record(
+            actor=actor,
+            action=FLAG_CHANGED[flag],
+            target=user,
+            before={flag: not value},
+            after={flag: value},
+            data={"user": user.get_username(), "source": source},
+        )
+    return user
+
+
+@transaction.atomic
+def user_permissions_set(user, permissions, *, actor: Actor, source: str) -> bool:
+    """Make `permissions` the user's own model permissions; return whether any changed."""
+    source = _check(actor, source, user)
+    user = _lock(user)
+    before = {_label(p) for p in user.user_permissions.select_related("content_type")}
+    permissions = list(permissions)
+    user.user_permissions.set(permissions)
+    after = {_label(p) for p in permissions}
+    return _record_change(actor, PERMISSIONS_CHANGED, user, "permissions", before, after, source)
+
+
+def _label(permission) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
 
 
 def _groups_apply(actor, user, before: set, wanted: set, source: str) -> bool:

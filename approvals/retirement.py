@@ -7,30 +7,18 @@ and exportable.
 """
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_retire
 from approvals.emergency import reason_checked
-from approvals.models import ApprovalPackage, PackageState
+from approvals.models import PackageState
+from approvals.selectors import kill_switch_webhook
 from approvals.services import _close, agent_refresh_status
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidTransition, NotPermitted
 from outbox.services import notify
-
-
-def _kill_switch_webhook(agent: Agent) -> str | None:
-    """Return the kill-switch webhook of the newest version ever allowed to ship."""
-    shipped = (
-        ApprovalPackage.objects.filter(agent=agent)
-        .filter(Q(approved_at__isnull=False) | Q(emergency__granted_at__isnull=False))
-        .order_by("-version")
-        .values_list("manifest", flat=True)
-        .first()
-    )
-    return shipped["kill_switch"].get("webhook") if shipped else None
 
 
 @transaction.atomic
@@ -57,7 +45,7 @@ def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         package.agent = agent
         closed.append({"version": package.version, "state": package.state})
         _close(actor, package, PackageState.REVOKED, f"Agent retired: {reason}")
-    webhook = _kill_switch_webhook(agent)
+    webhook = kill_switch_webhook(agent)
     audit_record(
         actor=actor,
         action="agent.retired",

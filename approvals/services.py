@@ -14,7 +14,7 @@ from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import RATING_FIELDS, approval_lifetime, kill_switch_problem, package_rate
 from approvals.rereview import signoffs_open
-from approvals.selectors import last_approved
+from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
@@ -148,6 +148,7 @@ def package_update_draft(
         raise InvalidTransition(
             "A submitted package is immutable; create a new version instead.", code="immutable"
         )
+    refuse_retired(package.agent)
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
     _check_manifest_agent(package.agent, doc)
@@ -330,9 +331,8 @@ def signoff_decide(
 ):
     """Record a reviewer's decision; the last needed approval approves the package.
 
-    The package is locked first (after its agent's row, `approvals.locks`), so
-    two final approvals racing each other both count and the second one sees
-    the first.
+    The package is locked first (after its agent's row, `approvals.locks`), so two
+    final approvals racing each other both count and the second one sees the first.
     """
     package = package_lock(package)
     if dimension not in Dimension.values:
@@ -457,7 +457,7 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         "agent.suspended",
         agent=agent,
         package=approved,
-        kill_switch_webhook=approved.manifest["kill_switch"].get("webhook") if approved else None,
+        kill_switch_webhook=kill_switch_webhook(agent),
     )
     agent_refresh_status(agent=agent)
     return agent

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from agents.membership import user_groups_change
+from agents.membership import user_flags_set, user_groups_change
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
@@ -25,8 +25,8 @@ def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | No
     """Make the user's role groups exactly `groups` (and staff `staff`, unless None).
 
     Groups outside config/roles.py are left alone. The groups change through
-    agents.membership, as every other change of them does; a change of staff
-    is its own event, `user.staff_changed`.
+    agents.membership, as every other change of them does, and so does staff
+    (`user.staff_changed`).
     """
     wanted = set(groups)
     unknown = wanted - set(Group.values)
@@ -34,18 +34,8 @@ def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | No
         raise ValueError(f"Not role groups: {sorted(unknown)}")
     held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
     user_groups_change(user, actor=actor, source=source, add=wanted - held, remove=held - wanted)
-    user = get_user_model().objects.select_for_update().get(pk=user.pk)
-    if staff is not None and staff != user.is_staff:
-        user.is_staff = staff
-        user.save(update_fields=["is_staff"])
-        audit_record(
-            actor=actor,
-            action="user.staff_changed",
-            target=user,
-            before={"is_staff": not staff},
-            after={"is_staff": staff},
-            data={"user": user.get_username(), "source": source},
-        )
+    if staff is not None:
+        user = user_flags_set(user, actor=actor, source=source, is_staff=staff)
     return user
 
 
@@ -61,6 +51,17 @@ def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> N
     in_scope = set(scope.values_list("slug", flat=True))
     wanted = set(scope.filter(slug__in=teams).values_list("slug", flat=True))
     membership_teams_set(user, (held - in_scope) | wanted, actor=actor, source=source)
+
+
+def user_created_record(user, *, actor: Actor, source: str, **data) -> None:
+    """Record a new account (created by Django's forms or its manager) with its source."""
+    audit_record(
+        actor=actor,
+        action="user.created",
+        target=user,
+        after={"username": user.get_username(), "email": user.email},
+        data={**data, "source": str(source)},
+    )
 
 
 @transaction.atomic
@@ -117,13 +118,7 @@ def provider_user_sign_in(
             )
         user = users.create_user(username=username, email=email)
         link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
-        audit_record(
-            actor=actor,
-            action="user.created",
-            target=user,
-            after={"username": username, "email": email},
-            data={"issuer": issuer, "subject": subject, "source": "oidc"},
-        )
+        user_created_record(user, actor=actor, source="oidc", issuer=issuer, subject=subject)
     user = link.user
     if not user.is_active:
         raise NotPermitted("This account is deactivated.", code="inactive")

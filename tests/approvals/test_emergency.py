@@ -309,6 +309,26 @@ def test_a_first_version_can_ship_on_an_emergency(workflow, agent):
     assert (result.decision, codes(result)) == (ALLOW, ["emergency_approval"])
 
 
+def test_a_suspension_calls_the_webhook_of_the_version_shipping_on_an_emergency(workflow, agent):
+    first = workflow.submit(agent)
+    emergency_grant(workflow, first)
+    agent_suspend(actor=Actor.system("test"), agent=agent, reason="Incident 44.")
+    sent = Notification.objects.get(event="agent.suspended")
+    assert sent.payload["kill_switch_webhook"] == first.manifest["kill_switch"]["webhook"]
+
+
+def test_a_suspension_calls_the_newer_webhook_an_emergency_shipped(workflow, agent, staff):
+    workflow.approve(agent)
+    moved = manifest_for(agent)
+    moved["kill_switch"]["webhook"] = "https://gateway.internal.example.com/hooks/kill/v2"
+    emergency_grant(workflow, workflow.submit(agent, moved))
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 45.")
+    sent = Notification.objects.get(event="agent.suspended")
+    assert (
+        sent.payload["kill_switch_webhook"] == "https://gateway.internal.example.com/hooks/kill/v2"
+    )
+
+
 def test_a_suspended_agent_cannot_ask(workflow, agent, second, staff):
     agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 43.")
     draft = package_create(

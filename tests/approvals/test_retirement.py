@@ -10,7 +10,12 @@ from approvals.evidence import package_evidence
 from approvals.gate import DENY, gate_check
 from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
 from approvals.retirement import agent_retire
-from approvals.services import agent_suspend, package_create, package_submit
+from approvals.services import (
+    agent_suspend,
+    package_create,
+    package_submit,
+    package_update_draft,
+)
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
 from outbox.models import Notification
@@ -44,12 +49,17 @@ def test_an_owner_retires_the_agent_and_everything_follows(workflow, agent, audi
         assert "emergency_approval" not in [r["code"] for r in result.reasons]
 
 
-def test_a_retired_agent_takes_no_new_version_nor_submission(workflow, agent, staff):
+def test_a_retired_agent_takes_no_new_version_edit_nor_submission(workflow, agent, staff):
     draft = workflow.create(agent)
     agent_retire(actor=Actor.for_user(staff), agent=agent, reason="Gone.")
     with pytest.raises(InvalidTransition) as refused:
         package_create(
             actor=Actor.for_user(workflow.owner), agent=agent, manifest=manifest_for(agent)
+        )
+    assert refused.value.code == "agent_retired"
+    with pytest.raises(InvalidTransition) as refused:
+        package_update_draft(
+            actor=Actor.for_user(workflow.owner), package=draft, manifest=manifest_for(agent)
         )
     assert refused.value.code == "agent_retired"
     with pytest.raises(InvalidTransition) as refused:

@@ -1,0 +1,48 @@
+"""The user admin: Django's, with every change of a user's rights, address and
+existence made through the services that audit it, inside the admin's transaction."""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from agents.membership import FLAG_CHANGED, Source, user_flags_set, user_permissions_set
+from agents.membership import user_groups_set as membership_groups_set
+from audit.actors import Actor
+from identity.services import user_created_record, user_email_set
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class CountersignUserAdmin(UserAdmin):
+    def save_model(self, request, obj, form, change):
+        actor = Actor.for_user(request.user)
+        if not change:
+            super().save_model(request, obj, form, change)
+            user_created_record(obj, actor=actor, source=Source.ADMIN)
+            return
+        wanted = {field: getattr(obj, field) for field in [*FLAG_CHANGED, "email"]}
+        # The form has set these on obj already: the row keeps its own values until the
+        # services set them, each with its audit event.
+        held = User.objects.filter(pk=obj.pk).values(*wanted).get()
+        for field, value in held.items():
+            setattr(obj, field, value)
+        super().save_model(request, obj, form, change)
+        email = wanted.pop("email")
+        user_flags_set(obj, actor=actor, source=Source.ADMIN, **wanted)
+        user_email_set(obj, email, actor=actor, source=Source.ADMIN)
+
+    def save_related(self, request, form, formsets, change):
+        actor = Actor.for_user(request.user)
+        groups = form.cleaned_data.pop("groups", None)
+        permissions = form.cleaned_data.pop("user_permissions", None)
+        super().save_related(request, form, formsets, change)
+        if groups is not None:
+            membership_groups_set(form.instance, groups, actor=actor, source=Source.ADMIN)
+        if permissions is not None:
+            user_permissions_set(form.instance, permissions, actor=actor, source=Source.ADMIN)
+
+    def has_delete_permission(self, request, obj=None):
+        # A deletion would drop the user's memberships unaudited: deactivate instead.
+        return False

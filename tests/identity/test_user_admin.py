@@ -1,0 +1,127 @@
+"""The user admin changes a user's rights, address and existence only with an audit event."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from agents.membership import Source, reviewer_assign
+from audit.actors import Actor
+from audit.models import AuditEvent
+from signoffs.permissions import decision_standing
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+def _post_user(client, member, **changes):
+    """Post the admin's change form of `member` as shown, with `changes`."""
+    url = reverse("admin:auth_user_change", args=[member.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in ("password", "groups", "user_permissions")
+    }
+    for flag in ("is_staff", "is_superuser", "is_active"):
+        if not data.pop(flag, False):
+            continue
+        data[flag] = "on"
+    data.update(
+        {
+            "groups": [g.pk for g in member.groups.all()],
+            "user_permissions": [p.pk for p in member.user_permissions.all()],
+            "date_joined_0": member.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": member.date_joined.strftime("%H:%M:%S"),
+            "last_login_0": "",
+            "last_login_1": "",
+            **changes,
+        }
+    )
+    response = client.post(url, {k: v for k, v in data.items() if v is not None})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+
+def _new_events(since: int) -> list[tuple[str, dict, dict]]:
+    events = AuditEvent.objects.filter(seq__gt=since).order_by("seq")
+    return [(e.action, e.before, e.after) for e in events]
+
+
+def _head() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def test_making_a_reviewer_superuser_is_audited_as_it_lets_them_past_the_assignment(
+    admin_client, workflow, agent, reviewers, staff
+):
+    security1, security2 = reviewers["security"]
+    reviewer_assign(
+        actor=Actor.for_user(staff),
+        agent=agent,
+        user=security1,
+        permission="review_security",
+        source=Source.PAGE,
+    )
+    signoff = workflow.submit(agent).signoffs.get(dimension="security")
+    assert decision_standing(security2, signoff).check.code == "not_assigned"
+    since = _head()
+
+    _post_user(admin_client, security2, is_staff="on", is_superuser="on")
+
+    security2.refresh_from_db()
+    assert decision_standing(security2, signoff)
+    assert _new_events(since) == [
+        ("user.staff_changed", {"is_staff": False}, {"is_staff": True}),
+        ("user.superuser_changed", {"is_superuser": False}, {"is_superuser": True}),
+    ]
+    event = AuditEvent.objects.get(action="user.superuser_changed")
+    assert event.actor_label == "root" and event.data["source"] == "admin"
+
+
+def test_deactivating_and_readdressing_a_user_and_their_permissions_are_audited(admin_client):
+    member = UserFactory(username="dana", email="dana@example.com")
+    permission = Permission.objects.get(codename="view_team")
+    since = _head()
+
+    _post_user(
+        admin_client,
+        member,
+        is_active=None,
+        email="dana@example.org",
+        user_permissions=[permission.pk],
+    )
+
+    member.refresh_from_db()
+    assert not member.is_active and member.email == "dana@example.org"
+    assert _new_events(since) == [
+        ("user.active_changed", {"is_active": True}, {"is_active": False}),
+        ("user.email_changed", {"email": "dana@example.com"}, {"email": "dana@example.org"}),
+        ("user.permissions_changed", {"permissions": []}, {"permissions": ["agents.view_team"]}),
+    ]
+
+
+def test_a_save_that_changes_nothing_records_nothing(admin_client):
+    member = UserFactory(username="erin", is_staff=True)
+    since = _head()
+    _post_user(admin_client, member)
+    assert _new_events(since) == []
+
+
+def test_a_user_created_in_the_admin_is_audited(admin_client):
+    since = _head()
+    response = admin_client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "frank",
+            "password1": "a-long-enough-passphrase-42",
+            "password2": "a-long-enough-passphrase-42",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    assert _new_events(since) == [("user.created", {}, {"username": "frank", "email": ""})]
