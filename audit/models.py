@@ -80,6 +80,12 @@ class Checkpoint(models.Model):
         return f"checkpoint @{self.seq}"
 
 
+# The trail: the tables whose rows are only ever added. PostgreSQL refuses their
+# UPDATE and DELETE by trigger (migrations 0002, 0003), and the role web, worker and
+# beat connect as may only read and add to them (audit.runtime_role).
+TRAIL_MODELS = (AuditEvent, Checkpoint)
+
+
 class VerificationState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
