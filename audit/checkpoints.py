@@ -41,20 +41,26 @@ def checkpoint_message(*, seq: int, head_hash: str, created_at: str, fingerprint
 def checkpoint_create(*, actor: Actor) -> Checkpoint | None:
     """Sign the current head of the chain; return the checkpoint, or None for an empty chain.
 
-    Idempotent: when the head already has a checkpoint, return that one. The
-    checkpoint is not itself an audit event, since writing one would move the head
-    it signs.
+    Idempotent: when the head already has a checkpoint signed with the current key,
+    return that one. A checkpoint of the head by another key (before a rotation) does
+    not do: whoever trusts only the current key, as an evidence bundle's reader does,
+    could not check it. The checkpoint is not itself an audit event, since writing
+    one would move the head it signs.
     """
     lock_chain()
     head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
     if head is None:
         return None
     seq, head_hash = head
-    existing = Checkpoint.objects.filter(seq=seq, head_hash=head_hash).order_by("-pk").first()
+    print_ = signing.fingerprint()
+    existing = (
+        Checkpoint.objects.filter(seq=seq, head_hash=head_hash, public_key_fingerprint=print_)
+        .order_by("-pk")
+        .first()
+    )
     if existing is not None:
         return existing
     now = timezone.now()
-    print_ = signing.fingerprint()
     message = checkpoint_message(
         seq=seq, head_hash=head_hash, created_at=format_time(now), fingerprint=print_
     )
