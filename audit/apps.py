@@ -6,4 +6,4 @@ class AuditConfig(AppConfig):
     name = "audit"
 
     def ready(self):
-        from audit import checks  # noqa: F401  (registers the database role's deployment check)
+        from audit import checks  # noqa: F401  (registers the configuration checks)

@@ -67,19 +67,19 @@ class Segment:
 def segment_covering(first_seq: int, last_seq: int, *, actor: Actor) -> tuple[Segment, list]:
     """Return the segment from first_seq to a signed checkpoint at or after last_seq.
 
-    When no checkpoint covers last_seq yet, sign the head now. Return the segment
-    and the exported checkpoints inside it.
+    Only checkpoints of the current key count: the bundle is signed with it and its
+    reader checks every checkpoint with that one key. When none covers last_seq yet,
+    sign the head now. Return the segment and the exported checkpoints inside it.
     """
-    anchor = Checkpoint.objects.filter(seq__gte=last_seq).order_by("seq").first()
-    if anchor is None or anchor.public_key_fingerprint != signing.fingerprint():
+    by_current_key = Checkpoint.objects.filter(public_key_fingerprint=signing.fingerprint())
+    anchor = by_current_key.filter(seq__gte=last_seq).order_by("seq").first()
+    if anchor is None:
         anchor = checkpoint_create(actor=actor)
     end = max(last_seq, anchor.seq)
     prev_hash = AuditEvent.objects.filter(seq=first_seq).values_list("prev_hash", flat=True).get()
     checkpoints = [
         checkpoint_export(cp)
-        for cp in Checkpoint.objects.filter(
-            seq__gte=first_seq, seq__lte=end, public_key_fingerprint=signing.fingerprint()
-        ).order_by("seq", "pk")
+        for cp in by_current_key.filter(seq__gte=first_seq, seq__lte=end).order_by("seq", "pk")
     ]
     return Segment(first_seq, end, prev_hash), checkpoints
 

@@ -129,6 +129,7 @@ def verification_run(*, run_id: int, step: int | None = None) -> VerificationRun
                 "head_hash": outcome.get("head_hash", ""),
                 "broken_seq": outcome.get("broken_seq"),
                 "reason": outcome.get("reason", "") or outcome.get("detail", ""),
+                "signing_keys": outcome.get("signing_keys", []),
             },
         )
     return run

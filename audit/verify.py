@@ -15,6 +15,12 @@ in sequence order:
   checkpoint at that sequence number (it was re-hashed after an edit).
 - `truncated`: a signed checkpoint covers events the chain no longer has.
 - `checkpoint_invalid`: a checkpoint's signature does not verify.
+- `checkpoint_untrusted`: a checkpoint handed to the verification (exported and kept
+  outside) is signed by a key it does not trust, so it cannot be checked.
+
+The last two are found by `audit.checkpoints.checkpoint_anchors`, with the keys
+`audit.signing.trusted_keys` names: the current one, the retired ones still trusted,
+and any the caller gives.
 """
 
 import multiprocessing
@@ -27,7 +33,7 @@ from django.db import connection, connections, transaction
 
 from audit import signing
 from audit.chain import GENESIS_HASH, STORED_COLUMNS, format_time, row_hash
-from audit.checkpoints import checkpoint_export, checkpoint_signature_valid
+from audit.checkpoints import Anchors, checkpoint_anchors, checkpoint_export
 from audit.copy_rows import copy_row_hasher, copy_rows
 from audit.models import AuditEvent, Checkpoint
 
@@ -39,7 +45,6 @@ INSERTED = "inserted"
 REORDERED = "reordered"
 CHECKPOINT_MISMATCH = "checkpoint_mismatch"
 TRUNCATED = "truncated"
-CHECKPOINT_INVALID = "checkpoint_invalid"
 
 
 @dataclass
@@ -55,6 +60,9 @@ class VerifyResult:
     detail: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The keys checkpoints were checked with: fingerprint, source (signing.CURRENT,
+    # RETIRED or GIVEN) and how many checkpoints' signatures each one checked.
+    signing_keys: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -211,43 +219,18 @@ def stored_chain(*, first_seq: int | None = None, last_seq: int | None = None):
     return stored_rows(first_seq=first_seq, last_seq=last_seq), row_hash, False
 
 
-def trusted_checkpoints(documents: Iterable[dict], result: VerifyResult, key=None) -> list:
-    """Return (seq, head_hash) of the checkpoints whose signature holds.
-
-    A checkpoint signed by this key but with a bad signature breaks the result; one
-    signed by another key (e.g. before a rotation) is only a warning.
-    """
-    key = key or signing.public_key()
-    known = signing.fingerprint(key)
-    trusted = []
-    for document in documents:
-        if document.get("public_key_fingerprint") != known:
-            result.warnings.append(
-                f"Checkpoint at {document.get('seq')} is signed by another key "
-                f"({document.get('public_key_fingerprint')}); not used."
-            )
-            continue
-        if not checkpoint_signature_valid(document, key):
-            _broken(
-                result,
-                int(document.get("seq") or 0),
-                CHECKPOINT_INVALID,
-                f"The checkpoint at {document.get('seq')} has an invalid signature.",
-            )
-            continue
-        trusted.append((int(document["seq"]), str(document["head_hash"])))
-    return trusted
-
-
 # Below this many events one process verifies the whole chain: starting others
 # costs more than it saves.
 PARALLEL_MIN_EVENTS = 200_000
 
 
 def audit_verify(
-    *, extra_checkpoints: Iterable[dict] = (), key=None, workers: int = 1
+    *, extra_checkpoints: Iterable[dict] = (), trusted_keys: tuple = (), workers: int = 1
 ) -> VerifyResult:
     """Verify the stored chain against the stored and any exported checkpoints.
+
+    `trusted_keys` are public keys trusted besides the configured ones (see
+    `audit.checkpoints.checkpoint_anchors`).
 
     With `workers` > 1 on PostgreSQL (and outside any transaction: the workers
     read with their own connections) a long chain is cut into that many seq
@@ -260,17 +243,18 @@ def audit_verify(
     with transaction.atomic():
         # Checkpoints first: every checkpoint read then covers events the row
         # query (a later snapshot) will see.
-        documents = [checkpoint_export(cp) for cp in Checkpoint.objects.order_by("seq")]
-        documents.extend(extra_checkpoints)
-        signatures = VerifyResult(ok=True)
-        trusted = trusted_checkpoints(documents, signatures, key)
+        stored = [checkpoint_export(cp) for cp in Checkpoint.objects.order_by("seq")]
+        anchors = checkpoint_anchors(
+            stored, extra_checkpoints, signing.trusted_keys(tuple(trusted_keys))
+        )
+        trusted = anchors.trusted
         if parallel:
             ranges = _ranges(workers)
         if ranges is None:
             result = _verify_range(WHOLE_CHAIN, trusted)
     if ranges is not None:
         result = _verify_ranges(ranges, trusted)
-    return _with_signatures(result, signatures, started)
+    return _with_signatures(result, anchors, started)
 
 
 @dataclass(frozen=True)
@@ -423,7 +407,7 @@ def _steps(head: int, step: int) -> list[_Range] | None:
     return ranges
 
 
-def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS, key=None) -> VerifyResult:
+def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS) -> VerifyResult:
     """Verify the stored chain as `audit_verify` does, reporting progress as it goes.
 
     The chain up to its head when the walk starts is cut into ranges of `step`
@@ -435,9 +419,9 @@ def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS, key=None) -> 
     """
     started = time.perf_counter()
     with transaction.atomic():
-        documents = [checkpoint_export(cp) for cp in Checkpoint.objects.order_by("seq")]
-        signatures = VerifyResult(ok=True)
-        trusted = trusted_checkpoints(documents, signatures, key)
+        stored = [checkpoint_export(cp) for cp in Checkpoint.objects.order_by("seq")]
+        anchors = checkpoint_anchors(stored, (), signing.trusted_keys())
+        trusted = anchors.trusted
         head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         ranges = _steps(head, step) if head else None
     total = head
@@ -456,16 +440,19 @@ def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS, key=None) -> 
     else:
         result = _joined(ranges, walked(), trusted)
     on_progress(total, total)
-    return _with_signatures(result, signatures, started)
+    return _with_signatures(result, anchors, started)
 
 
-def _with_signatures(result, signatures, started: float):
-    """Fold the checkpoint signatures' verdict into the chain's, and time the whole."""
-    result.warnings = signatures.warnings + result.warnings
-    if result.ok and not signatures.ok:
-        result.ok = False
-        result.broken_seq = signatures.broken_seq
-        result.reason = signatures.reason
-        result.detail = signatures.detail
+def _with_signatures(result: VerifyResult, anchors: Anchors, started: float) -> VerifyResult:
+    """Fold the checkpoints' verdict into the chain's, and time the whole.
+
+    A broken chain is the verdict; a checkpoint that failed besides is then a warning.
+    """
+    result.warnings = anchors.warnings + result.warnings
+    result.signing_keys = anchors.signing_keys
+    if anchors.failure is not None and not result.ok:
+        result.warnings.append(anchors.failure[2])
+    elif anchors.failure is not None:
+        _broken(result, *anchors.failure)
     result.seconds = round(time.perf_counter() - started, 3)
     return result

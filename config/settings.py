@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "DimensionEnum": "signoffs.models.Dimension",
         # The two dimensions whose approvals grant an emergency release.
         "EmergencyDimensionEnum": "approvals.models.EMERGENCY_DIMENSIONS",
+        "SigningKeySourceEnum": "audit.signing.KEY_SOURCES",
     },
 }
 
@@ -296,6 +297,9 @@ COUNTERSIGN = {
     "TOKEN_PEPPER": env("TOKEN_PEPPER") or SECRET_KEY,
     "SIGNING_KEY_PATH": env("SIGNING_KEY_PATH", str(VAR_DIR / "signing-key.pem")),
     "SIGNING_KEY": env("SIGNING_KEY"),
+    # Public keys (PEM, one block after another) of signing keys rotated out: the
+    # checkpoints they signed are still checked with them (docs/operations.md).
+    "RETIRED_SIGNING_PUBLIC_KEYS": env("RETIRED_SIGNING_PUBLIC_KEYS"),
     "SUSPEND_ON_CRITICAL_DRIFT": env_bool("SUSPEND_ON_CRITICAL_DRIFT", True),
     # Days a sign-off may wait for its decision before it is escalated and drawn as late:
     # REVIEW_SLA_DAYS for every dimension, REVIEW_SLA_DAYS_<DIMENSION> (e.g. _COMPLIANCE)

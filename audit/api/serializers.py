@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from audit import signing
 from audit.chain import STORED_COLUMNS
 from audit.models import AuditEvent
 
@@ -9,6 +10,18 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = list(STORED_COLUMNS)
         read_only_fields = fields
+
+
+class SigningKeyUsageSerializer(serializers.Serializer):
+    fingerprint = serializers.CharField(help_text="SHA-256 of the raw Ed25519 public key, hex.")
+    source = serializers.ChoiceField(
+        choices=signing.KEY_SOURCES,
+        help_text="current: the signing key; retired: RETIRED_SIGNING_PUBLIC_KEYS; "
+        "given: named by whoever asked for the verification.",
+    )
+    checkpoints = serializers.IntegerField(
+        help_text="Checkpoints whose signature this key checked."
+    )
 
 
 class VerifyResultSerializer(serializers.Serializer):
@@ -23,6 +36,10 @@ class VerifyResultSerializer(serializers.Serializer):
     detail = serializers.CharField(allow_blank=True)
     warnings = serializers.ListField(child=serializers.CharField())
     seconds = serializers.FloatField()
+    signing_keys = SigningKeyUsageSerializer(
+        many=True,
+        help_text="The keys trusted to check the signed checkpoints, the current one first.",
+    )
 
 
 class CheckpointSerializer(serializers.Serializer):

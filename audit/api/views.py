@@ -84,7 +84,12 @@ class AuditEventListView(AuditApiView, generics.ListAPIView):
 class AuditVerifyView(AuditApiView):
     @extend_schema(responses={200: VerifyResultSerializer, **errors(401, 403)})
     def get(self, request):
-        """Walk the whole chain against the signed checkpoints; report the first break."""
+        """Walk the whole chain against the signed checkpoints; report the first break.
+
+        `signing_keys` names the keys the checkpoints were checked with: the signing
+        key and the retired ones still trusted, each with how many it checked. A stored
+        checkpoint signed by any other key is not used, and named in `warnings`.
+        """
         return Response(VerifyResultSerializer(audit_verify().as_dict()).data)
 
 

@@ -208,9 +208,9 @@ def test_the_grant_refuses_a_role_that_may_act_as_the_tables_owner():
 
 def test_the_deploy_check_refuses_the_superuser_and_passes_the_runtime_role(runtime_role):
     errors = check_runtime_role(None, databases=["default"])
-    assert [error.id for error in errors] == ["audit.E001"]
+    assert [error.id for error in errors] == ["audit.E002"]
     assert "superuser" in errors[0].msg
-    with pytest.raises(SystemCheckError, match="audit.E001"):
+    with pytest.raises(SystemCheckError, match="audit.E002"):
         call_command("check", "--deploy", "--database", "default", "--tag", "database")
     with acting_as(runtime_role):
         assert check_runtime_role(None, databases=["default"]) == []
@@ -222,7 +222,7 @@ def test_the_deploy_check_names_each_privilege_that_would_change_the_trail(runti
     execute(f'GRANT UPDATE, TRUNCATE ON TABLE {table} TO "{runtime_role}"')
     with acting_as(runtime_role):
         (error,) = check_runtime_role(None, databases=["default"])
-    assert error.id == "audit.E001"
+    assert error.id == "audit.E002"
     assert f"holds UPDATE, TRUNCATE on {table}" in error.msg
     assert set(TRAIL_REFUSED) >= {"UPDATE", "DELETE", "TRUNCATE"}
 
@@ -239,7 +239,7 @@ def test_the_deploy_check_refuses_a_role_that_may_act_as_the_owner(runtime_role)
 def test_the_deploy_check_needs_a_database_named():
     """Without --database, as README's `check --deploy --fail-level WARNING`, it is not run."""
     assert check_runtime_role(None, databases=None) == []
-    assert "audit.E001" not in [
+    assert "audit.E002" not in [
         error.id for error in run_checks(include_deployment_checks=True, databases=None)
     ]
 

@@ -7,11 +7,15 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, event_hash, stored_fields
-from audit.checkpoints import checkpoint_create, checkpoint_export, checkpoint_signature_valid
+from audit.checkpoints import (
+    CHECKPOINT_INVALID,
+    checkpoint_create,
+    checkpoint_export,
+    checkpoint_signature_valid,
+)
 from audit.models import AuditEvent, Checkpoint
 from audit.services import audit_record
 from audit.verify import (
-    CHECKPOINT_INVALID,
     CHECKPOINT_MISMATCH,
     DELETED,
     EDITED,

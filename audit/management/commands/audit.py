@@ -1,6 +1,7 @@
 """`manage.py audit verify|checkpoint|export`: check, anchor and export the audit trail.
 
-Exit status: 0 when all is well, 1 when the chain is broken, 2 on bad arguments.
+Exit status: 0 when all is well, 1 when the chain is broken or a checkpoint given
+with --checkpoint cannot be checked, 2 on bad arguments.
 """
 
 import json
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit import signing
 from audit.actors import Actor
-from audit.checkpoints import checkpoint_create, checkpoint_export
+from audit.checkpoints import CHECKPOINT_UNTRUSTED, checkpoint_create, checkpoint_export
 from audit.export import CSV, FORMATS, ExportFilter, export_stream
 from audit.verify import audit_verify
 from config.times import time_in_utc
@@ -32,6 +34,14 @@ class Command(BaseCommand):
             default=[],
             type=Path,
             help="An exported checkpoint (JSON) kept outside the database; repeatable.",
+        )
+        verify.add_argument(
+            "--trusted-key",
+            action="append",
+            default=[],
+            type=Path,
+            help="A public key (PEM) to check checkpoints with besides the signing key and "
+            "RETIRED_SIGNING_PUBLIC_KEYS, e.g. one retired before; repeatable.",
         )
         verify.add_argument("--json", action="store_true", help="Print the result as JSON.")
         verify.add_argument(
@@ -63,8 +73,30 @@ class Command(BaseCommand):
                 document = json.loads(path.read_text())
             except (OSError, ValueError) as error:
                 raise CommandError(f"Cannot read checkpoint {path}: {error}", returncode=EXIT_USAGE)
-            extra.extend(document if isinstance(document, list) else [document])
-        result = audit_verify(extra_checkpoints=extra, workers=max(options["workers"], 1))
+            documents = document if isinstance(document, list) else [document]
+            if not all(isinstance(item, dict) for item in documents):
+                raise CommandError(
+                    f"Checkpoint {path}: expected an exported checkpoint (a JSON object) "
+                    "or a list of them.",
+                    returncode=EXIT_USAGE,
+                )
+            extra.extend(documents)
+        keys = []
+        for path in options["trusted_key"]:
+            try:
+                found = signing.public_keys_in(path.read_text(), source=str(path))
+            except OSError as error:
+                message = f"--trusted-key: cannot read {path}: {error}"
+                raise CommandError(message, returncode=EXIT_USAGE) from error
+            except ValueError as error:
+                raise CommandError(f"--trusted-key {error}", returncode=EXIT_USAGE) from error
+            if not found:
+                message = f"--trusted-key {path}: holds no PEM public key."
+                raise CommandError(message, returncode=EXIT_USAGE)
+            keys.extend(found)
+        result = audit_verify(
+            extra_checkpoints=extra, trusted_keys=tuple(keys), workers=max(options["workers"], 1)
+        )
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
         elif result.ok:
@@ -72,10 +104,19 @@ class Command(BaseCommand):
                 f"OK: {result.events} events, head {result.last_seq} {result.head_hash}, "
                 f"{result.checkpoints} checkpoints, {result.seconds} s."
             )
+        elif result.reason == CHECKPOINT_UNTRUSTED:
+            self.stderr.write(f"NOT VERIFIED ({result.reason}): {result.detail}")
         else:
             self.stderr.write(
                 f"BROKEN at seq {result.broken_seq} ({result.reason}): {result.detail}"
             )
+        if not options["json"]:
+            for key in result.signing_keys:
+                count = key["checkpoints"]
+                self.stdout.write(
+                    f"key {key['fingerprint']} ({key['source']}): "
+                    f"{count} checkpoint{'' if count == 1 else 's'} checked"
+                )
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         if not result.ok:
