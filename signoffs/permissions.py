@@ -20,6 +20,7 @@ from signoffs.sla import overdue_since
 
 __all__ = [
     "assigned_reviewers_exist",
+    "author_refusal",
     "can_approve_emergency",
     "can_decide",
     "decision_standing",
@@ -107,7 +108,7 @@ def _assignment(user, signoff, now) -> Standing:
         return Standing(ALLOWED, Footing.GROUP)
     if user.pk in assigned or (signoff.assigned_to_id is None and user.is_superuser):
         return Standing(ALLOWED, Footing.ASSIGNED)
-    absence = (
+    absences = (
         Absence.objects.filter(
             delegate=user,
             dimension=dimension,
@@ -118,7 +119,11 @@ def _assignment(user, signoff, now) -> Standing:
         .exclude(reviewer__decisions__signoff=signoff)
         .select_related("reviewer")
         .order_by("reviewer__username")
-        .first()
+    )
+    # A delegate stands in only for a reviewer who could decide the package: else an
+    # owner who is its assigned reviewer would name who decides in their place.
+    absence = next(
+        (a for a in absences if author_refusal(a.reviewer, signoff.package) is None), None
     )
     if absence is not None:
         return Standing(ALLOWED, Footing.DELEGATE, absence.reviewer)
@@ -146,8 +151,13 @@ def _member_refusal(user, dimension: str) -> Check | None:
     return None
 
 
-def _author_refusal(user, package) -> Check | None:
-    """Refuse the package's creator or submitter, and whoever owned the agent since submission."""
+def author_refusal(user, package) -> Check | None:
+    """Refuse the package's creator or submitter, and whoever owned the agent since submission.
+
+    This is who never signs the package off, nor stands behind a decision that
+    does: a delegate's absent reviewer, a decision carried over into it, the
+    handling of a drift finding filed under it.
+    """
     if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
         return Check(False, "self_review", "You submitted this package; someone else must decide.")
     if is_owner(user, package.agent) or package.owners_in_review.filter(pk=user.pk).exists():
@@ -165,8 +175,9 @@ def decision_standing(user, signoff, now=None) -> Standing:
     Only the dimension's reviewer group decides it. Where staff reassigned it, only
     that reviewer does; else where the agent has reviewers assigned for the
     dimension, only they do. In their place decide the delegate of an assigned
-    reviewer during that reviewer's absence window (on their behalf), and the
-    agent's fallback reviewers of the dimension once the sign-off is overdue.
+    reviewer during that reviewer's absence window (on their behalf; never for a
+    reviewer whom authorship or ownership refuses, so an owner names no one), and
+    the agent's fallback reviewers of the dimension once the sign-off is overdue.
     Whoever decides, the submitter and everyone who owned the agent from the
     package's submission on (the owners recorded on the package and the current
     ones) never decide it; one person decides at most one dimension of a
@@ -180,7 +191,7 @@ def decision_standing(user, signoff, now=None) -> Standing:
     standing = _assignment(user, signoff, now or timezone.now())
     if not standing:
         return standing
-    refusal = _author_refusal(user, package)
+    refusal = author_refusal(user, package)
     if refusal is not None:
         return Standing(refusal)
     mine = package_decisions(package).filter(reviewer=user)
@@ -234,7 +245,7 @@ def can_approve_emergency(user, emergency, dimension: str) -> Check:
         return Check(
             False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
         )
-    refusal = _author_refusal(user, package)
+    refusal = author_refusal(user, package)
     if refusal is not None:
         return refusal
     if emergency.requested_by_id == user.pk:
