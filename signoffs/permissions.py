@@ -25,6 +25,7 @@ __all__ = [
     "can_decide",
     "decision_standing",
     "may_review",
+    "owner_refusal",
     "review_permission",
 ]
 
@@ -151,6 +152,20 @@ def _member_refusal(user, dimension: str) -> Check | None:
     return None
 
 
+def owner_refusal(user, agent, package=None) -> Check | None:
+    """Refuse the agent's owners and, given one of its packages, whoever owned the agent since
+    that package's submission."""
+    if is_owner(user, agent) or (
+        package is not None and package.owners_in_review.filter(pk=user.pk).exists()
+    ):
+        return Check(
+            False,
+            "owner_review",
+            "Whoever owned the agent since this package's submission never signs it off.",
+        )
+    return None
+
+
 def author_refusal(user, package) -> Check | None:
     """Refuse the package's creator or submitter, and whoever owned the agent since submission.
 
@@ -160,13 +175,7 @@ def author_refusal(user, package) -> Check | None:
     """
     if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
         return Check(False, "self_review", "You submitted this package; someone else must decide.")
-    if is_owner(user, package.agent) or package.owners_in_review.filter(pk=user.pk).exists():
-        return Check(
-            False,
-            "owner_review",
-            "Whoever owned the agent since this package's submission never signs it off.",
-        )
-    return None
+    return owner_refusal(user, package.agent, package)
 
 
 def decision_standing(user, signoff, now=None) -> Standing:
