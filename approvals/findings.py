@@ -6,21 +6,65 @@ the people's side, each a state change with its audit event in one transaction.
 
 from django.db import transaction
 
-from agents.permissions import Check
+from agents.models import Agent
+from agents.permissions import ALLOWED, Check
 from approvals.models import FINDING_TEXT_MAX_LENGTH, DriftFinding, FindingStatus
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
 from config.roles import Group
+from signoffs.permissions import author_refusal, owner_refusal
+
+# Why an author or owner leaves a finding to someone else, by `author_refusal`'s code.
+_AUTHOR_REFUSALS = {
+    "self_review": "You created or submitted the package this finding is filed under; another "
+    "security reviewer handles it.",
+    "owner_review": "You own this agent, or owned it since the package this finding is filed "
+    "under was submitted; another security reviewer handles it.",
+}
 
 
-def can_handle_finding(user) -> Check:
-    """Return whether the user may acknowledge or resolve drift findings: security or staff."""
+def can_handle_finding(user, finding: DriftFinding) -> Check:
+    """Return whether the user may acknowledge or resolve the drift finding, and if not, why.
+
+    Security reviewers and staff handle findings; never the agent's owners nor,
+    of the package the finding is filed under, its creator, its submitter or
+    whoever owned the agent since its submission: resolving a critical finding
+    lets the gate allow the agent again, and the people a package's sign-off
+    refuses do not stand in for its reviewers (`signoffs.permissions.author_refusal`).
+    """
     if user is None or not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
-    if user.is_staff or user.groups.filter(name=Group.SECURITY).exists():
-        return Check(True, "", "")
-    return Check(False, "not_security", "Only security reviewers and staff handle drift findings.")
+    if not (user.is_staff or user.groups.filter(name=Group.SECURITY).exists()):
+        return Check(
+            False, "not_security", "Only security reviewers and staff handle drift findings."
+        )
+    refusal = (
+        author_refusal(user, finding.package)
+        if finding.package_id is not None
+        else owner_refusal(user, finding.agent)
+    )
+    if refusal is not None:
+        return Check(False, refusal.code, _AUTHOR_REFUSALS[refusal.code])
+    return ALLOWED
+
+
+def findings_handleable(user, findings) -> set[int]:
+    """Return the ids of the live findings the user may handle, by `can_handle_finding`.
+
+    Findings filed under one package share the answer, so it is asked once per
+    package: the queries grow with the packages, not with the findings.
+    """
+    answers: dict[int | None, bool] = {}
+    handleable = set()
+    for finding in findings:
+        if not finding.is_live:
+            continue
+        if finding.package_id not in answers:
+            answers[finding.package_id] = bool(can_handle_finding(user, finding))
+        if answers[finding.package_id]:
+            handleable.add(finding.pk)
+    return handleable
 
 
 def _text_checked(field_name: str, text: str, *, required: bool) -> str:
@@ -36,15 +80,25 @@ def _text_checked(field_name: str, text: str, *, required: bool) -> str:
 
 
 def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
-    if not actor.is_system:
-        check = can_handle_finding(actor.user)
-        if not check:
-            raise NotPermitted(check.message, code=check.code)
-    return (
+    """Return the finding re-read under a row lock, once the actor may handle it.
+
+    The agent's row is locked first (`approvals.locks`), so an owner change
+    waits for the check or the check for it.
+    """
+    agent = Agent.objects.select_for_update().get(pk=finding.agent_id)
+    finding = (
         DriftFinding.objects.select_for_update(of=("self",))
-        .select_related("agent")
+        .select_related("package")
         .get(pk=finding.pk)
     )
+    finding.agent = agent
+    if finding.package is not None:
+        finding.package.agent = agent
+    if not actor.is_system:
+        check = can_handle_finding(actor.user, finding)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
+    return finding
 
 
 def _finding_moved(

@@ -8,6 +8,9 @@ carries over otherwise, with the reason. A version that only narrows or
 rewords carries every sign-off over. Every dimension re-opens on the first
 version, a re-certification, a rise of the risk tier, a change to the kill
 switch or the identity, or when the approved version is no longer approved.
+A dimension also re-opens, whatever changed, when a decision it would carry
+over was made by the package's creator or submitter or an owner of the agent:
+they never sign the package off, through an earlier version neither.
 """
 
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from approvals.models import ApprovalPackage, PackageState
 from approvals.policy import required_approvals
 from approvals.selectors import last_approved
 from signoffs.models import Checklist, Dimension, SignOff, SignOffState
+from signoffs.permissions import author_refusal
 from signoffs.services import checklist_current
 
 # A change to a field under these sections re-opens every dimension: the kill switch
@@ -67,6 +71,19 @@ def review_plan(
     checklists: dict[str, Checklist],
 ) -> ReviewPlan:
     """Return which dimensions the submitted package re-opens, and which carry over."""
+    plan = _plan_by_changes(package=package, base=base, diff=diff, checklists=checklists)
+    _reopen_authors_decisions(plan, package, base)
+    return plan
+
+
+def _plan_by_changes(
+    *,
+    package: ApprovalPackage,
+    base: ApprovalPackage | None,
+    diff: ScopeDiff,
+    checklists: dict[str, Checklist],
+) -> ReviewPlan:
+    """Return the plan the changes against the approved version call for."""
     if base is None:
         return _all(FIRST, "The first version: every dimension reviews it.")
     since = f"v{base.version}"
@@ -136,6 +153,47 @@ def review_plan(
     if not plan.reopen:  # a change nobody would re-read: everyone reads it
         return _all(FULL, f"No checklist item covers {', '.join(fields)}.", fields)
     return plan
+
+
+# Why a dimension re-opens when a decision it would carry over is one the package's own
+# sign-off refuses, by `author_refusal`'s code.
+_AUTHOR_REOPENS = {
+    "self_review": "Re-opened: {who}, who decided it in v{version}, created or submitted this "
+    "version; nobody signs off their own package.",
+    "owner_review": "Re-opened: {who}, who decided it in v{version}, owns the agent; its owners "
+    "never sign off its packages.",
+}
+
+
+def _reopen_authors_decisions(
+    plan: ReviewPlan, package: ApprovalPackage, base: ApprovalPackage | None
+) -> None:
+    """Re-open each carried dimension that stands on a decision of one the package refuses.
+
+    A carried-over sign-off counts as a decision on this package, so a decision
+    by its creator, its submitter or an owner of the agent (`author_refusal`)
+    would sign it off through an earlier version: that dimension is reviewed
+    again. A plan that carried everything over becomes a targeted one.
+    """
+    if not plan.carry or base is None:
+        return
+    signoffs = base.signoffs.filter(dimension__in=list(plan.carry)).select_related(
+        "carried_over_from__package", "package"
+    )
+    for signoff in signoffs:
+        decided = _decided(signoff)
+        for decision in decided.decisions.select_related("reviewer").order_by("pk"):
+            refusal = author_refusal(decision.reviewer, package)
+            if refusal is None:
+                continue
+            del plan.carry[signoff.dimension]
+            plan.reopen[signoff.dimension] = _AUTHOR_REOPENS[refusal.code].format(
+                who=decision.reviewer.get_username(), version=decided.package.version
+            )
+            break
+    plan.reopen = {dim: plan.reopen[dim] for dim in Dimension.values if dim in plan.reopen}
+    if plan.reopen and plan.mode == CARRIED:
+        plan.mode = TARGETED
 
 
 def review_plan_preview(package: ApprovalPackage) -> ReviewPlan:

@@ -2,7 +2,10 @@
 
 During the window the delegate decides the sign-offs assigned to the absent
 reviewer (`signoffs.permissions.decision_standing`), every rule of who may
-decide still applied to the delegate. Each change is audited in its own
+decide still applied to the delegate; never those of a package the absent
+reviewer may not decide themselves (its creator, submitter or an owner of the
+agent since its submission), so an owner who is the assigned reviewer does not
+choose who reviews their package. Each change is audited in its own
 transaction:
 
 - `absence.set`, target the absence, `before`/`after` {"delegate", "starts_at",

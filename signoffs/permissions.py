@@ -20,10 +20,12 @@ from signoffs.sla import overdue_since
 
 __all__ = [
     "assigned_reviewers_exist",
+    "author_refusal",
     "can_approve_emergency",
     "can_decide",
     "decision_standing",
     "may_review",
+    "owner_refusal",
     "review_permission",
 ]
 
@@ -107,7 +109,7 @@ def _assignment(user, signoff, now) -> Standing:
         return Standing(ALLOWED, Footing.GROUP)
     if user.pk in assigned or (signoff.assigned_to_id is None and user.is_superuser):
         return Standing(ALLOWED, Footing.ASSIGNED)
-    absence = (
+    absences = (
         Absence.objects.filter(
             delegate=user,
             dimension=dimension,
@@ -118,7 +120,11 @@ def _assignment(user, signoff, now) -> Standing:
         .exclude(reviewer__decisions__signoff=signoff)
         .select_related("reviewer")
         .order_by("reviewer__username")
-        .first()
+    )
+    # A delegate stands in only for a reviewer who could decide the package: else an
+    # owner who is its assigned reviewer would name who decides in their place.
+    absence = next(
+        (a for a in absences if author_refusal(a.reviewer, signoff.package) is None), None
     )
     if absence is not None:
         return Standing(ALLOWED, Footing.DELEGATE, absence.reviewer)
@@ -146,11 +152,12 @@ def _member_refusal(user, dimension: str) -> Check | None:
     return None
 
 
-def _author_refusal(user, package) -> Check | None:
-    """Refuse the package's creator or submitter, and whoever owned the agent since submission."""
-    if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
-        return Check(False, "self_review", "You submitted this package; someone else must decide.")
-    if is_owner(user, package.agent) or package.owners_in_review.filter(pk=user.pk).exists():
+def owner_refusal(user, agent, package=None) -> Check | None:
+    """Refuse the agent's owners and, given one of its packages, whoever owned the agent since
+    that package's submission."""
+    if is_owner(user, agent) or (
+        package is not None and package.owners_in_review.filter(pk=user.pk).exists()
+    ):
         return Check(
             False,
             "owner_review",
@@ -159,14 +166,27 @@ def _author_refusal(user, package) -> Check | None:
     return None
 
 
+def author_refusal(user, package) -> Check | None:
+    """Refuse the package's creator or submitter, and whoever owned the agent since submission.
+
+    This is who never signs the package off, nor stands behind a decision that
+    does: a delegate's absent reviewer, a decision carried over into it, the
+    handling of a drift finding filed under it.
+    """
+    if package.submitted_by_id == user.pk or package.created_by_id == user.pk:
+        return Check(False, "self_review", "You submitted this package; someone else must decide.")
+    return owner_refusal(user, package.agent, package)
+
+
 def decision_standing(user, signoff, now=None) -> Standing:
     """Return whether the user may record a decision on this sign-off, on what footing, or why not.
 
     Only the dimension's reviewer group decides it. Where staff reassigned it, only
     that reviewer does; else where the agent has reviewers assigned for the
     dimension, only they do. In their place decide the delegate of an assigned
-    reviewer during that reviewer's absence window (on their behalf), and the
-    agent's fallback reviewers of the dimension once the sign-off is overdue.
+    reviewer during that reviewer's absence window (on their behalf; never for a
+    reviewer whom authorship or ownership refuses, so an owner names no one), and
+    the agent's fallback reviewers of the dimension once the sign-off is overdue.
     Whoever decides, the submitter and everyone who owned the agent from the
     package's submission on (the owners recorded on the package and the current
     ones) never decide it; one person decides at most one dimension of a
@@ -180,7 +200,7 @@ def decision_standing(user, signoff, now=None) -> Standing:
     standing = _assignment(user, signoff, now or timezone.now())
     if not standing:
         return standing
-    refusal = _author_refusal(user, package)
+    refusal = author_refusal(user, package)
     if refusal is not None:
         return Standing(refusal)
     mine = package_decisions(package).filter(reviewer=user)
@@ -234,7 +254,7 @@ def can_approve_emergency(user, emergency, dimension: str) -> Check:
         return Check(
             False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
         )
-    refusal = _author_refusal(user, package)
+    refusal = author_refusal(user, package)
     if refusal is not None:
         return refusal
     if emergency.requested_by_id == user.pk:

@@ -9,7 +9,7 @@ from agents.permissions import fallback_permission
 from approvals.models import PackageState
 from signoffs.absence import absences_covered
 from signoffs.models import Dimension, SignOff, SignOffState
-from signoffs.permissions import reviewers_assigned
+from signoffs.permissions import author_refusal, reviewers_assigned
 from signoffs.sla import overdue_since
 
 
@@ -27,13 +27,15 @@ def _fallbacks_of(user, agent_ids) -> set[tuple[int, str]]:
 def queue_notes(user, signoffs, now=None) -> None:
     """Give each queued sign-off its `notes`: on whose behalf, or as fallback, the user decides.
 
-    Three queries whatever the number of sign-offs, none for an empty queue.
+    Three queries whatever the number of sign-offs, none for an empty queue; and,
+    for each sign-off the user would decide on an absent reviewer's behalf, those
+    that ask whether that reviewer may decide its package (`author_refusal`).
     """
     if not signoffs:
         return
     now = now or timezone.now()
     covered = {
-        (absence.reviewer_id, absence.dimension): absence.reviewer.get_username()
+        (absence.reviewer_id, absence.dimension): absence.reviewer
         for absence in absences_covered(user, now).select_related("reviewer")
     }
     agent_ids = {signoff.package.agent_id for signoff in signoffs}
@@ -50,9 +52,10 @@ def queue_notes(user, signoffs, now=None) -> None:
             else [reviewer.pk for reviewer in assigned.get(key, [])]
         )
         notes += [
-            f"on behalf of {covered[(reviewer, signoff.dimension)]}"
+            f"on behalf of {covered[(reviewer, signoff.dimension)].get_username()}"
             for reviewer in waiting
             if (reviewer, signoff.dimension) in covered
+            and author_refusal(covered[(reviewer, signoff.dimension)], signoff.package) is None
         ]
         due = overdue_since(signoff)
         if key in fallbacks and due is not None and due <= now:

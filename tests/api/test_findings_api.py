@@ -116,6 +116,22 @@ def test_handling_a_finding_needs_the_reviews_scope(api, agent, security, audit_
     assert since() == []
 
 
+def test_a_security_reviewer_who_owns_the_agent_is_refused(
+    api, workflow, agent, owner, security, audit_since
+):
+    package = workflow.approve(agent)
+    agent.owners.add(security)
+    finding = DriftFindingFactory(agent=agent, package=package)
+    client = api(security, Scope.REVIEWS_WRITE)
+    since = audit_since()
+    for action, body in (("acknowledge", {}), ("resolve", {"resolution": "Mine, fine."})):
+        response = client.post(f"{BASE}/{finding.pk}/{action}", body, format="json")
+        assert (response.status_code, error_of(response)["code"]) == (403, "owner_review")
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.OPEN
+    assert since() == []
+
+
 def test_another_agents_finding_is_not_found_under_this_agent(api, agent, security):
     elsewhere = DriftFindingFactory(agent=AgentFactory(slug="other-bot"))
     client = api(security)

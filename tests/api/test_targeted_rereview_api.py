@@ -3,6 +3,8 @@ the answer says which, why, and which items each open sign-off requires."""
 
 import pytest
 
+from approvals.ownership import agent_update
+from audit.actors import Actor
 from tests.factories import manifest_for
 from tokens.models import Scope
 
@@ -49,6 +51,26 @@ def test_submitting_a_new_version_reopens_what_its_changes_concern(writer, workf
     assert plan["depth"]["rule"] == "full"
     detail = writer.get(f"{packages()}/2").json()
     assert detail["review_plan"] == plan
+
+
+def test_a_decision_an_owner_made_reopens_over_the_api_with_its_reason(
+    writer, workflow, agent, owner, reviewers
+):
+    workflow.approve(agent)
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, reviewers["pam"][0]])
+    doc = manifest_for(agent)
+    doc["logging"]["retention_days"] = 30
+    writer.post(packages(), doc, format="json")
+    body = writer.post(f"{packages()}/2/submit", {}, format="json").json()
+    reason = (
+        "Re-opened: pam1, who decided it in v1, owns the agent; its owners never sign off "
+        "its packages."
+    )
+    signoffs = {s["dimension"]: s for s in body["signoffs"]}
+    assert (signoffs["pam"]["state"], signoffs["pam"]["carried_over"]) == ("pending", False)
+    assert signoffs["pam"]["review_reason"] == reason
+    assert body["review_plan"]["reopened"]["pam"] == reason
+    assert set(body["review_plan"]["carried_over"]) == {"iam", "security"}
 
 
 def test_a_kill_switch_change_over_the_api_reopens_all_four(writer, workflow, agent):

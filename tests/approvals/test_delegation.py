@@ -12,6 +12,7 @@ from agents.membership import Source, reviewer_assign
 from approvals.delegation import signoff_reassign, signoff_waiting_for
 from approvals.eligibility import eligibility_of
 from approvals.models import ApprovalPackage
+from approvals.ownership import agent_update
 from approvals.services import signoff_decide
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
@@ -131,6 +132,23 @@ def test_a_delegate_who_owns_the_agent_is_refused(workflow, agent, assigned, aud
     package = workflow.submit(agent)
     away(absent, owner_reviewer)
     refused(workflow, package, owner_reviewer, "owner_review", audit_since)
+
+
+def test_an_owner_who_is_the_assigned_reviewer_names_no_delegate(
+    workflow, agent, owner, assigned, audit_since
+):
+    absent, delegate = assigned
+    # The assigned reviewer joins the owners while nothing is in review, then the package is
+    # submitted: they may not decide it, and the rest of the group is not assigned.
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, absent])
+    package = workflow.submit(agent)
+    refused(workflow, package, absent, "owner_review", audit_since)
+    refused(workflow, package, delegate, "not_assigned", audit_since)
+
+    # Their absence, set while the package is in review, names nobody who decides it.
+    away(absent, delegate)
+    refused(workflow, package, delegate, "not_assigned", audit_since)
+    assert signoff_waiting_for(package.signoffs.get(dimension=PAM)) == []
 
 
 def test_the_delegate_decides_once_for_an_absent_reviewer_who_decided(

@@ -20,6 +20,7 @@ from approvals.models import (
     EmergencyState,
     PackageState,
 )
+from approvals.ownership import agent_update
 from approvals.services import agent_suspend, package_create
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
@@ -110,6 +111,24 @@ def test_a_narrowing_needs_no_emergency_and_the_request_changes_nothing(workflow
         emergency_request(actor=Actor.for_user(workflow.owner), package=draft, reason=URGENT)
     assert refused.value.code == "no_emergency_needed"
     assert ApprovalPackage.objects.get(pk=draft.pk).state == PackageState.DRAFT
+
+
+def test_a_narrowing_that_would_stand_on_an_owners_decision_is_reviewed_and_may_be_released(
+    workflow, agent, owner, reviewers
+):
+    workflow.approve(agent)
+    pam1 = reviewers["pam"][0]
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, pam1])
+    narrow = manifest_for(agent)
+    narrow["scope"]["datasets"].pop()
+    draft = workflow.create(agent, narrow)
+    emergency = emergency_request(actor=Actor.for_user(owner), package=draft, reason=URGENT)
+    draft.refresh_from_db()
+    assert draft.state == PackageState.IN_REVIEW and emergency.state == EmergencyState.REQUESTED
+    assert set(draft.review_plan["reopened"]) == {"pam"}
+    with pytest.raises(NotPermitted) as refused:
+        emergency_approve(actor=Actor.for_user(pam1), package=draft, dimension="pam")
+    assert refused.value.code == "owner_review"
 
 
 def test_the_requester_never_approves_it(workflow, agent, second, staff):

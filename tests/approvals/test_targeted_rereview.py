@@ -10,11 +10,12 @@ import copy
 import pytest
 
 from approvals.models import PackageState
+from approvals.ownership import agent_update
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from config.errors import InvalidTransition, NotPermitted
 from signoffs.models import SignOffState
-from tests.factories import UserFactory
+from tests.factories import UserFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
 ALL = {"iam", "pam", "security", "compliance"}
@@ -160,6 +161,82 @@ def test_whoever_decided_a_carried_dimension_decides_no_other(workflow, agent, r
     workflow.decide(second, "compliance")
     second.refresh_from_db()
     assert second.state == PackageState.APPROVED
+
+
+OWN_DECISION = {
+    "self_review": "Re-opened: security1, who decided it in v1, created or submitted this "
+    "version; nobody signs off their own package.",
+    "owner_review": "Re-opened: security1, who decided it in v1, owns the agent; its owners "
+    "never sign off its packages.",
+}
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [
+        ("owner_submits", "self_review"),  # made a co-owner, then submits
+        ("owner", "owner_review"),  # made a co-owner; the first owner submits
+        ("staff_submits", "self_review"),  # on staff, submits without owning the agent
+    ],
+)
+def test_a_decision_of_the_submitter_or_an_owner_reopens_its_dimension(
+    workflow, agent, owner, reviewers, audit_since, who, code
+):
+    security1 = reviewers["security"][0]
+    first = workflow.approve(agent)
+    if who == "staff_submits":
+        security1.is_staff = True
+        security1.save(update_fields=["is_staff"])
+    else:  # nothing is in review, so nothing refuses it
+        agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, security1])
+    submitter = owner if who == "owner" else security1
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    draft = package_create(actor=Actor.for_user(submitter), agent=agent, manifest=doc)
+    since = audit_since()
+    second = package_submit(actor=Actor.for_user(submitter), package=draft)
+    assert states(second) == {
+        "iam": SignOffState.CARRIED_OVER,
+        "pam": SignOffState.CARRIED_OVER,
+        "security": SignOffState.PENDING,
+        "compliance": SignOffState.PENDING,
+    }
+    reason = OWN_DECISION[code]
+    assert second.signoffs.get(dimension="security").review_reason == reason
+    assert second.review_plan["reopened"]["security"] == reason
+    assert set(second.review_plan["carried_over"]) == {"iam", "pam"}
+    assert only_event(since(), "package.signoffs_carried_over").data["reopened"] == {
+        "security": reason,
+        "compliance": "Re-opened: CMP-5 covers rollback.plan.",
+    }
+
+    # Security is reviewed again, by others: the approval stands on none of security1's.
+    workflow.decide(second, "compliance")
+    second.refresh_from_db()
+    assert second.state == PackageState.IN_REVIEW
+    with pytest.raises(NotPermitted) as refused:
+        workflow.decide(second, "security", security1)
+    assert refused.value.code == code
+    security3 = UserFactory(username="security3", groups=["security"])
+    for reviewer in (reviewers["security"][1], security3):
+        workflow.decide(second, "security", reviewer)
+    second.refresh_from_db()
+    assert second.state == PackageState.APPROVED
+
+
+def test_a_narrowing_an_owner_signed_off_is_not_approved_at_once(workflow, agent, owner, reviewers):
+    workflow.approve(agent)
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, reviewers["pam"][0]])
+    narrow = manifest_for(agent)
+    narrow["scope"]["datasets"].pop()
+    second = workflow.submit(agent, narrow)
+    assert second.state == PackageState.IN_REVIEW
+    assert second.review_plan["mode"] == "targeted"
+    assert second.review_plan["reopened"] == {
+        "pam": "Re-opened: pam1, who decided it in v1, owns the agent; its owners never sign "
+        "off its packages."
+    }
+    assert {d for d, state in states(second).items() if state == SignOffState.PENDING} == {"pam"}
 
 
 def test_a_suspension_revokes_a_review_carrying_signoffs_over(workflow, agent):

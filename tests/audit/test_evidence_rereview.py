@@ -7,6 +7,7 @@ import json
 import pytest
 
 from approvals.evidence import package_evidence
+from approvals.ownership import agent_update
 from audit import signing
 from audit.actors import Actor
 from tests.audit.test_evidence import read, run_verifier
@@ -43,3 +44,27 @@ def test_the_bundle_records_the_targeted_review(workflow, agent, tmp_path):
     assert "Why this review: This version changes rollback.plan against v1." in summary
     assert "covered by no item of the IAM checklist" in summary
     assert run_verifier(path, "--fingerprint", signing.fingerprint()).returncode == 0
+
+
+def test_the_bundle_says_why_an_owners_decision_did_not_carry_over(
+    workflow, agent, owner, reviewers, tmp_path
+):
+    first = workflow.approve(agent)
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, reviewers["security"][0]])
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    _, handle = package_evidence(actor=Actor.system("tests"), package=second)
+    path = tmp_path / "owner.zip"
+    path.write_bytes(handle.read())
+    files = read(path)
+    reason = (
+        "Re-opened: security1, who decided it in v1, owns the agent; its owners never sign "
+        "off its packages."
+    )
+    signoffs = {s["dimension"]: s for s in json.loads(files["signoffs.json"])}
+    assert signoffs["security"]["review_reason"] == reason
+    assert signoffs["security"]["carried_over_from"] is None
+    package = json.loads(files["package.json"])["package"]
+    assert package["review_plan"]["reopened"]["security"] == reason
+    assert f"Security: {reason}" in files["summary.html"].decode()

@@ -15,9 +15,11 @@ from approvals.models import (
     FindingStatus,
     PackageState,
 )
+from approvals.ownership import agent_update
+from approvals.services import package_create, package_submit
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
-from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
+from tests.factories import AgentFactory, DriftFindingFactory, UserFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +123,59 @@ def test_acknowledge_resolve_and_a_later_use_reopens(workflow, agent, reviewers,
     Observation.objects.filter(agent=agent).update(last_seen=finding.last_seen.replace(year=2099))
     assert drift_evaluate(actor=SYSTEM).created == 1
     assert DriftFinding.objects.filter(agent=agent, status=FindingStatus.OPEN).count() == 1
+
+
+def _conflicted(who, workflow, agent, owner, staff):
+    """Approve the agent's package with `who` among its owners or authors; return them and it."""
+    if who == "submitter":
+        package = package_create(
+            actor=Actor.for_user(staff), agent=agent, manifest=manifest_for(agent)
+        )
+        package = package_submit(actor=Actor.for_user(staff), package=package)
+        return staff, workflow.approve_submitted(package)
+    person = (
+        staff if who == "staff_owner" else UserFactory(username="sec-owner", groups=["security"])
+    )
+    agent.owners.add(person)
+    package = workflow.submit(agent)
+    if who == "owner_in_review":  # steps out before the decision: still one of its owners
+        agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner])
+    return person, workflow.approve_submitted(package)
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [
+        ("owner", "owner_review"),
+        ("staff_owner", "owner_review"),
+        ("owner_in_review", "owner_review"),
+        ("submitter", "self_review"),
+    ],
+)
+def test_owners_and_the_packages_authors_never_clear_its_findings(
+    workflow, agent, owner, staff, reviewers, audit_since, who, code
+):
+    person, package = _conflicted(who, workflow, agent, owner, staff)
+    assert package.state == PackageState.APPROVED
+    finding = DriftFindingFactory(agent=agent, package=package)  # open, critical
+
+    since = audit_since()
+    for handle, text in (
+        (finding_acknowledge, {"note": "Mine."}),
+        (finding_resolve, {"resolution": "Fine."}),
+    ):
+        with pytest.raises(NotPermitted) as refused:
+            handle(actor=Actor.for_user(person), finding=finding, **text)
+        assert refused.value.code == code
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.OPEN and since() == []
+    gate = gate_check(actor=SYSTEM, agent_slug=agent.slug, digest=package.digest)
+    assert gate.decision == "deny"
+
+    other = Actor.for_user(reviewers["security"][1])
+    finding_resolve(actor=other, finding=finding, resolution="Tool removed.")
+    gate = gate_check(actor=SYSTEM, agent_slug=agent.slug, digest=package.digest)
+    assert gate.decision == "allow"
 
 
 @pytest.mark.parametrize(

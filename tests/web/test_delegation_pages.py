@@ -161,3 +161,20 @@ def test_queue_and_package_page_say_on_whose_behalf(client, workflow, agent, rev
     workflow.decide(package, "pam", pam2)
     page = client.get(package.get_absolute_url()).content.decode()
     assert 'data-testid="on-behalf-pam"' in page and "<strong>pam1</strong>" in page
+
+
+def test_a_delegate_of_an_owner_is_offered_nothing_on_their_behalf(
+    client, workflow, agent, owner, reviewers
+):
+    pam1, pam2 = reviewers["pam"]
+    assign_perm("agents.review_pam", pam1, agent)
+    agent.owners.add(pam1)
+    package = workflow.submit(agent)
+    away(pam1, pam2, "pam")
+    client.force_login(pam2)
+    dashboard = client.get(reverse("dashboard"))
+    [queued] = [s for s in dashboard.context["queue"] if s.dimension == "pam"]
+    assert queued.notes == []
+    page = client.get(package.get_absolute_url())
+    assert "on behalf of pam1" not in page.content.decode()
+    assert [card["signoff"].dimension for card in page.context["my_forms"]] == []

@@ -1,4 +1,5 @@
-"""The drift finding page: security reviewers and staff acknowledge and resolve findings."""
+"""The drift finding page: security reviewers and staff acknowledge and resolve findings,
+never those of an agent they own."""
 
 import pytest
 from django.urls import reverse
@@ -67,10 +68,13 @@ def test_resolving_needs_a_reason_and_changes_nothing_without_one(
     assert finding.status == FindingStatus.OPEN and since() == []
 
 
-@pytest.mark.parametrize("who", ["iam", "compliance", "owner"])
+@pytest.mark.parametrize("who", ["iam", "compliance", "owner", "security_owner"])
 def test_others_see_no_link_and_are_refused(client, agent, reviewers, owner, who):
     finding = DriftFindingFactory(agent=agent)
-    client.force_login(owner if who == "owner" else reviewers[who][0])
+    if who == "security_owner":  # a security reviewer who owns the agent
+        agent.owners.add(reviewers["security"][0])
+    user = {"owner": owner, "security_owner": reviewers["security"][0]}.get(who)
+    client.force_login(user or reviewers[who][0])
     assert finding_url(finding) not in client.get(agent.get_absolute_url()).content.decode()
     assert client.get(finding_url(finding)).status_code == 403
     response = client.post(finding_url(finding), {"action": "resolve", "text": "Because."})

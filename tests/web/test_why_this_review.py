@@ -7,6 +7,9 @@ import pytest
 from django.urls import reverse
 
 from agents.vocabulary import Deployment
+from approvals.ownership import agent_update
+from approvals.services import package_submit
+from audit.actors import Actor
 from tests.factories import AgentFactory, manifest_for
 from tests.web.dom import parse
 
@@ -108,3 +111,25 @@ def test_a_draft_says_which_teams_would_review_it_again(client, workflow, agent,
     assert dom.find(data_testid="review-plan").text() == (
         "This version changes credentials.max_ttl_seconds against v1."
     )
+
+
+def test_a_dimension_standing_on_an_owners_decision_says_why_it_reopened(
+    client, workflow, agent, owner, reviewers
+):
+    first = workflow.approve(agent)
+    security1 = reviewers["security"][0]
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner, security1])
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    draft = workflow.create(agent, doc)
+    assert page(client, owner, draft).find(data_testid="plan-preview").text() == (
+        "If submitted as it is: Security, Compliance would review it again; IAM, PAM would "
+        "carry over."
+    )
+    second = package_submit(actor=Actor.for_user(owner), package=draft)
+    dom = page(client, reviewers["security"][1], second)
+    assert dom.find(data_testid="review-reason-security").text() == (
+        "Re-opened: security1, who decided it in v1, owns the agent; its owners never sign "
+        "off its packages."
+    )
+    assert dom.find(data_testid="signoff-security").text() == "Pending"

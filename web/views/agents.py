@@ -17,7 +17,12 @@ from agents.permissions import (
 )
 from agents.selectors import assignments
 from agents.services import agent_create
-from approvals.findings import can_handle_finding, finding_acknowledge, finding_resolve
+from approvals.findings import (
+    can_handle_finding,
+    finding_acknowledge,
+    finding_resolve,
+    findings_handleable,
+)
 from approvals.models import PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend as agent_suspend_service
@@ -75,6 +80,10 @@ def agent_detail(request, slug):
     current = next((p for p in packages if p.state == PackageState.APPROVED), None)
     approved = next((p for p in packages if p.approved_at is not None), None)
     held = assignments(agent)
+    drift = list(
+        agent.drift_findings.select_related("agent", "package__agent").order_by("-last_seen")[:50]
+    )
+    handleable = findings_handleable(request.user, drift)
     context = {
         "agent": agent,
         "owners": list(agent.owners.order_by("username")),
@@ -82,14 +91,15 @@ def agent_detail(request, slug):
         "current": current,
         "last_approved": approved,
         "draft": next((p for p in packages if p.state == PackageState.DRAFT), None),
-        "drift": list(agent.drift_findings.order_by("-last_seen")[:50]),
+        "drift": drift,
+        "handleable": handleable,
         "events": audit_words.describe(selectors.audit_timeline(agent)),
         "may_edit": bool(can_edit(request.user, agent)),
         "may_suspend": bool(can_suspend(request.user, agent))
         and not agent.is_suspended
         and not agent.is_retired,
         "may_retire": not agent.is_retired and bool(can_retire(request.user, agent)),
-        "may_handle_findings": bool(can_handle_finding(request.user)),
+        "may_handle_findings": bool(handleable),
         "may_administer": bool(can_administer_members(request.user)),
         "reviewers": [
             {"dimension": permission_dimension(p), "users": users}
@@ -146,10 +156,13 @@ def agent_suspend(request, slug):
 
 @login_required
 def finding_handle(request, slug, pk):
-    """Acknowledge or resolve one drift finding of the agent (security reviewers and staff)."""
+    """Acknowledge or resolve one drift finding of the agent (security reviewers and staff,
+    never its owners nor the authors of the package it is filed under)."""
     agent = agent_or_404(request, slug)
-    finding = get_object_or_404(agent.drift_findings, pk=pk)
-    check = can_handle_finding(request.user)
+    finding = get_object_or_404(
+        agent.drift_findings.select_related("agent", "package__agent"), pk=pk
+    )
+    check = can_handle_finding(request.user, finding)
     if not check:
         return refused(request, NotPermitted(check.message, code=check.code), status=403)
     form = web_forms.FindingForm(request.POST or None)
