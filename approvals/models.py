@@ -129,6 +129,16 @@ class ApprovalPackage(models.Model):
         return self.state == PackageState.DRAFT
 
     @property
+    def has_lapsed(self) -> bool:
+        """Whether an approval is past its expiry but not yet marked expired by the hourly
+        job: the gate denies it from the moment it lapses, so nothing else leans on it."""
+        return (
+            self.state == PackageState.APPROVED
+            and self.expires_at is not None
+            and self.expires_at <= timezone.now()
+        )
+
+    @property
     def enforcement(self) -> Enforcement | None:
         """Return the runtime fact the tier was computed with, or None when it had none."""
         if self.enforcement_proven is None or self.enforcement_days is None:

@@ -87,8 +87,9 @@ def _plan_by_changes(
     if base is None:
         return _all(FIRST, "The first version: every dimension reviews it.")
     since = f"v{base.version}"
-    if base.state != PackageState.APPROVED:
-        words = PackageState(base.state).label.lower()
+    if base.state != PackageState.APPROVED or base.has_lapsed:
+        state = PackageState.EXPIRED if base.has_lapsed else PackageState(base.state)
+        words = state.label.lower()
         return _all(FULL, f"{since} is {words}, so nothing carries over: every dimension reviews.")
     if package.is_recertification:
         return _all(FULL, "A re-certification: every dimension reviews the approved scope again.")

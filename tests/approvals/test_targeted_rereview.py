@@ -8,8 +8,9 @@ and a re-certification re-open all four.
 import copy
 
 import pytest
+from django.utils import timezone
 
-from approvals.models import PackageState
+from approvals.models import ApprovalPackage, PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
@@ -137,6 +138,20 @@ def test_a_recertification_reopens_all_four(workflow, agent):
     package = package_submit(actor=Actor.for_user(workflow.owner), package=package)
     assert set(states(package).values()) == {SignOffState.PENDING}
     assert package.review_plan["reason"].startswith("A re-certification")
+
+
+def test_an_approval_past_its_expiry_carries_nothing_over_before_the_job_marks_it(workflow, agent):
+    first = workflow.approve(agent)
+    ApprovalPackage.objects.filter(pk=first.pk).update(expires_at=timezone.now())
+    narrowed = copy.deepcopy(first.manifest)
+    narrowed["scope"]["external_apis"].clear()
+    second = workflow.submit(agent, narrowed)
+    # The gate denies v1 from its expiry on: a narrowing of it is reviewed in full.
+    assert second.state == PackageState.IN_REVIEW
+    assert set(states(second).values()) == {SignOffState.PENDING}
+    assert second.review_plan["reason"] == (
+        f"v{first.version} is expired, so nothing carries over: every dimension reviews."
+    )
 
 
 def test_a_new_entry_reopens_every_dimension(workflow, agent):
