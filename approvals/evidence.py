@@ -6,6 +6,10 @@ its summary page; the signed ZIP, its MANIFEST and the chain segment come from
 serves the bundle.
 """
 
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import connection, transaction
 from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
@@ -190,8 +194,37 @@ def _event_range(package: ApprovalPackage, versions: set[int]) -> tuple[int, int
     return bounds["first"], bounds["last"]
 
 
-def package_evidence(*, actor: Actor, package: ApprovalPackage):
-    """Build the signed evidence bundle of a package version; return (filename, file)."""
+@contextmanager
+def _snapshot():
+    """Read inside one snapshot of the database: a read-only REPEATABLE READ transaction.
+
+    Inside a transaction already, that transaction's isolation stands: PostgreSQL
+    sets the level only before a transaction's first statement.
+    """
+    outermost = transaction.get_autocommit()
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+@dataclass(frozen=True)
+class _Records:
+    """What a bundle says of a package, read in one snapshot, and where its events lie."""
+
+    package: ApprovalPackage
+    first_seq: int
+    last_seq: int
+    record: dict
+    diff: dict
+    signoffs: list
+    eligibility: dict
+    comments: list
+
+
+def _records(package: ApprovalPackage) -> _Records:
+    """Return the package's records for its bundle and the seqs of its versions' events."""
     package = (
         ApprovalPackage.objects.select_related("agent__team", "base", "created_by", "submitted_by")
         .prefetch_related(
@@ -216,16 +249,7 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
         s["carried_over_from"]["package_version"] for s in signoffs if s["carried_over_from"]
     }
     first_seq, last_seq = _event_range(package, versions)
-    segment, checkpoints = segment_covering(first_seq, last_seq, actor=actor)
     previous = previous_approved(package)
-    diff = {
-        "base_version": previous.version if previous else None,
-        "diff": diff_manifests(previous.manifest if previous else None, package.manifest).as_dict(),
-    }
-    record = _package(package)
-    events = AuditEvent.objects.filter(
-        agent_slug=package.agent.slug, seq__gte=first_seq, seq__lte=last_seq
-    )
     decision_ids = [
         decision["id"]
         for signoff in signoffs
@@ -234,23 +258,55 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
             *(signoff["carried_over_from"] or {}).get("decisions", []),
         ]
     ]
-    eligibility = eligibility_of(
-        Decision.objects.filter(pk__in=decision_ids)
-        .select_related("signoff__package__agent", "reviewer")
-        .order_by("pk"),
-        emergency=EmergencyApproval.objects.filter(package=package)
-        .select_related("agent", "package__agent", "security_approver", "pam_approver")
-        .first(),
+    return _Records(
+        package=package,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        record=_package(package),
+        diff={
+            "base_version": previous.version if previous else None,
+            "diff": diff_manifests(
+                previous.manifest if previous else None, package.manifest
+            ).as_dict(),
+        },
+        signoffs=signoffs,
+        eligibility=eligibility_of(
+            Decision.objects.filter(pk__in=decision_ids)
+            .select_related("signoff__package__agent", "reviewer")
+            .order_by("pk"),
+            emergency=EmergencyApproval.objects.filter(package=package)
+            .select_related("agent", "package__agent", "security_approver", "pam_approver")
+            .first(),
+        ),
+        comments=[_comment(comment) for comment in package_comments(package)],
     )
-    comments = [_comment(comment) for comment in package_comments(package)]
-    summary = summary_html(record, diff, signoffs, segment, checkpoints, eligibility, comments)
+
+
+def package_evidence(*, actor: Actor, package: ApprovalPackage):
+    """Build the signed evidence bundle of a package version; return (filename, file).
+
+    The package's records and the seqs of its events are read in one snapshot, so a
+    decision committed meanwhile is in both the bundle's records and its events, or
+    in neither. The events are read afterwards by seq: appenders commit in seq order
+    (`audit.services.lock_chain`), so every event up to the last one the snapshot saw
+    had committed, and none changes once written. Signing a checkpoint writes, so it
+    comes after the snapshot.
+    """
+    with _snapshot():
+        records = _records(package)
+    package, first_seq, last_seq = records.package, records.first_seq, records.last_seq
+    segment, checkpoints = segment_covering(first_seq, last_seq, actor=actor)
+    record, diff, signoffs = records.record, records.diff, records.signoffs
+    summary = summary_html(
+        record, diff, signoffs, segment, checkpoints, records.eligibility, records.comments
+    )
     files = [
         ("package.json", dumps(record)),
         ("manifest.json", dumps(package.manifest)),
         ("diff.json", dumps(diff)),
         ("signoffs.json", dumps(signoffs)),
-        ("eligibility.json", dumps(eligibility)),
-        ("comments.json", dumps(comments)),
+        ("eligibility.json", dumps(records.eligibility)),
+        ("comments.json", dumps(records.comments)),
         ("summary.html", summary.encode()),
     ]
     subject = {
@@ -260,6 +316,9 @@ def package_evidence(*, actor: Actor, package: ApprovalPackage):
         "digest": package.digest,
         "event_seqs": [first_seq, last_seq],
     }
+    events = AuditEvent.objects.filter(
+        agent_slug=package.agent.slug, seq__gte=first_seq, seq__lte=last_seq
+    )
     bundle = bundle_write(
         files, subject=subject, events=events, segment=segment, checkpoints=checkpoints
     )

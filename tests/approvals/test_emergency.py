@@ -360,16 +360,21 @@ def test_a_suspended_agent_cannot_ask(workflow, agent, second, staff):
     assert refused.value.code == "agent_suspended"
 
 
-def test_the_evidence_bundle_marks_an_emergency_approval(workflow, agent, second):
-    import io
+def test_the_evidence_bundle_marks_an_emergency_approval(workflow, agent, second, tmp_path):
     import json
     import zipfile
 
     from approvals.evidence import package_evidence
+    from audit import signing
+    from tests.audit.test_evidence import run_verifier
 
     emergency_grant(workflow, second)
     _, bundle = package_evidence(actor=CI, package=second)
-    with zipfile.ZipFile(io.BytesIO(bundle.read())) as z:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(bundle.read())
+    result = run_verifier(path, "--fingerprint", signing.fingerprint())
+    assert result.returncode == 0, result.stdout
+    with zipfile.ZipFile(path) as z:
         record = json.loads(z.read("package.json"))
         summary = z.read("summary.html").decode()
     assert record["emergency"]["state"] == EmergencyState.ACTIVE

@@ -1,6 +1,5 @@
 """Retirement: the approval is revoked, the gate denies, no new versions, history kept."""
 
-import io
 import zipfile
 
 import pytest
@@ -16,10 +15,12 @@ from approvals.services import (
     package_submit,
     package_update_draft,
 )
+from audit import signing
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
 from outbox.models import Notification
 from tests.approvals.emergency import emergency_grant
+from tests.audit.test_evidence import run_verifier
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -87,11 +88,16 @@ def test_only_owners_and_staff_retire_and_a_reason_is_required(
     assert agent.retired_at is None and agent.status == AgentStatus.APPROVED
 
 
-def test_the_evidence_of_a_retired_agent_stays_exportable(workflow, agent):
+def test_the_evidence_of_a_retired_agent_stays_exportable(workflow, agent, tmp_path):
     approved = workflow.approve(agent)
     agent_retire(actor=Actor.for_user(workflow.owner), agent=agent, reason="Replaced.")
     name, bundle = package_evidence(actor=CI, package=approved)
-    with zipfile.ZipFile(io.BytesIO(bundle.read())) as z:
+    path = tmp_path / name
+    path.write_bytes(bundle.read())
+    result = run_verifier(path, "--fingerprint", signing.fingerprint())
+    assert result.returncode == 0, result.stdout
+    assert "revoked" in result.stdout, "the state its revocation set"
+    with zipfile.ZipFile(path) as z:
         summary = z.read("summary.html").decode()
         events = z.read("events.jsonl").decode()
     assert "The agent is retired" in summary and "Replaced." in summary

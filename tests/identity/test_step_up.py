@@ -2,8 +2,10 @@
 
 import io
 import json
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -11,11 +13,13 @@ from django.urls import reverse
 from agents.models import Agent
 from approvals.evidence import package_evidence
 from approvals.services import signoff_decide
+from audit import signing
 from audit.actors import SESSION_KEY, Actor, Authentication, AuthMethod
 from audit.models import AuditEvent
 from config.errors import StepUpRequired
 from config.roles import Scope
 from signoffs.models import Decision, Dimension
+from tests.audit.test_evidence import run_verifier
 from tests.identity.conftest import path_of
 from tokens.models import ApiToken
 
@@ -36,9 +40,16 @@ def age_sign_in(client, seconds: int) -> None:
 
 
 def signoffs_in_bundle(package) -> list:
+    """Return the bundle's sign-offs, once the verifier holds them to their events."""
     _, bundle = package_evidence(actor=Actor.system("tests"), package=package)
     bundle.seek(0)
-    with zipfile.ZipFile(io.BytesIO(bundle.read())) as archive:
+    data = bundle.read()
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bundle.zip"
+        path.write_bytes(data)
+        result = run_verifier(path, "--fingerprint", signing.fingerprint())
+    assert result.returncode == 0, result.stdout
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return json.loads(archive.read("signoffs.json"))
 
 

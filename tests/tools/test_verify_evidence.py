@@ -1,9 +1,10 @@
-"""tools/verify-evidence hashes events as audit.chain defines it.
+"""tools/verify-evidence hashes events as audit.chain defines it, digests manifests as
+approvals.manifest does, and names a package's events as audit.services does.
 
-The script runs alone, with its own copy of the definition; this holds the copy
-to the original over events with every kind of value, read back from a bundle's
-events.jsonl as the script reads them. The bundles themselves are checked in
-tests/audit/test_evidence.py.
+The script runs alone, with its own copies of the definitions; this holds the copies
+to the originals over events and manifests with every kind of value, read back from
+a bundle's files as the script reads them. The bundles themselves are checked in
+tests/audit/test_evidence*.py.
 """
 
 import importlib.machinery
@@ -11,11 +12,16 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from approvals.evidence import dumps
+from approvals.manifest import canonical_json, normalize_manifest, text_digest
+from approvals.models import ApprovalPackage
 from audit.chain import HASHED_FIELDS, event_hash, format_time
-from tests.audit.strategies import TRICKY, stored_columns
+from tests.approvals.manifest.helpers import HR, SUPPORT, example
+from tests.audit.strategies import TRICKY, json_objects, json_values, stored_columns
 
 # tools/verify-evidence is a script without a .py suffix: loaded from its path.
 _PATH = Path(__file__).resolve().parents[2] / "tools" / "verify-evidence"
@@ -58,3 +64,30 @@ def test_the_script_hashes_tricky_text_as_the_definition():
         }
         event = as_in_a_bundle(fields)
         assert verify_evidence.event_hash("0" * 64, event) == event_hash("0" * 64, fields), text
+
+
+def as_in_a_bundle_file(manifest: dict) -> dict:
+    """Return a manifest as the script reads it from manifest.json (approvals.evidence)."""
+    return json.loads(dumps(manifest))
+
+
+def test_the_script_names_a_package_as_its_events_do():
+    assert verify_evidence.PACKAGE_TARGET == ApprovalPackage._meta.label_lower
+
+
+@pytest.mark.parametrize("name", [HR, SUPPORT])
+def test_the_script_digests_a_manifest_as_the_definition(name):
+    manifest = normalize_manifest(example(name))
+    for text in TRICKY:
+        manifest["description"] = text
+        manifest["scope"]["tools"][0]["justification"] = text
+        expected = text_digest(canonical_json(manifest))
+        assert verify_evidence.manifest_digest(as_in_a_bundle_file(manifest)) == expected, text
+
+
+@settings(max_examples=300)
+@given(manifest=json_objects, description=json_values)
+def test_the_script_digests_any_manifest_as_the_definition(manifest, description):
+    manifest = {**manifest, "description": description}
+    expected = text_digest(canonical_json(manifest))
+    assert verify_evidence.manifest_digest(as_in_a_bundle_file(manifest)) == expected
