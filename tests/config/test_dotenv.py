@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)"
 
@@ -42,3 +44,13 @@ def test_an_environment_with_its_own_secret_ignores_the_file(tmp_path):
     result = manage(env_file, SECRET_KEY="set-by-the-deployment-" + "x" * 30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "set-by-the-deployment-" + "x" * 30]
+
+
+def test_compose_reads_a_file_of_its_own_kept_out_of_git_and_the_image():
+    """Copying .env.example for compose leaves make run's .env (manage.py by hand) alone,
+    and the production secrets are neither committed nor copied into the image."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env_file = compose["x-app"]["env_file"]
+    assert env_file != ".env"
+    for ignore in (".gitignore", ".dockerignore"):
+        assert env_file in (ROOT / ignore).read_text().splitlines(), ignore
