@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from threading import Lock
 
 from cachetools import LRUCache, cached
@@ -40,7 +41,8 @@ class GateResult:
     reasons: list[dict] = field(default_factory=list)
     package_version: int | None = None
     digest: str | None = None
-    expires_at: str | None = None
+    # A datetime: the API's JSON renderer writes it as every endpoint writes times.
+    expires_at: datetime | None = None
 
     def deny(self, code: str, message: str, **details) -> None:
         self.reasons.append({"code": code, "message": message, **details})
@@ -164,7 +166,7 @@ def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
     # The digest answered is the one checked, never the approved one: a deny must not hand
     # the caller the digest that would pass.
     result.digest = digest
-    result.expires_at = expires_at.isoformat() if expires_at else None
+    result.expires_at = expires_at
     _compare_scope(result, row, manifest, digest)
     return result
 
@@ -220,7 +222,7 @@ def _emergency_answer(row: dict, digest: str | None) -> GateResult:
         )
     result.package_version = version
     result.digest = digest
-    result.expires_at = ends_at.isoformat()
+    result.expires_at = ends_at
     return result
 
 

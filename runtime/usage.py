@@ -69,6 +69,10 @@ ALLOWED, DENIED, CLAIM_DENIED = "allow", "deny", "claim"
 # The asker of a use by a token bound to the agent (`asker_of`); any other asker is a user id.
 BOUND = "bound"
 ANONYMOUS = AnonymousUser()
+NOT_COUNTED = (
+    "Runtime decisions are answered but not counted: REDIS_URL is not set, so no usage, "
+    "no drift from denied uses and no proof of enforcement come from the decision point."
+)
 _KINDS = frozenset(ObservationKind.values) - {ObservationKind.MODEL, ObservationKind.PROMPT}
 _ACCESS = frozenset(Access.values)
 
@@ -79,9 +83,22 @@ def _client(url: str) -> redis.Redis:
 
 
 def usage_client() -> redis.Redis | None:
-    """Return the Redis client usage is counted in, or None when none is configured."""
+    """Return the Redis client usage is counted in, or None when none is configured.
+
+    Without one (REDIS_URL unset, as under `make run` by default) decisions are
+    answered but not counted; the process says so once in its log.
+    """
     url = settings.COUNTERSIGN.get("USAGE_REDIS_URL")
-    return _client(url) if url else None
+    if not url:
+        not_counted_said()
+        return None
+    return _client(url)
+
+
+@lru_cache(maxsize=1)
+def not_counted_said() -> None:
+    """Log, once per process, that runtime decisions are not counted."""
+    logger.warning(NOT_COUNTED)
 
 
 def countable(kind: str, identifier: str, access: str) -> bool:

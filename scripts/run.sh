@@ -35,16 +35,20 @@ export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}"
 export CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
 export SECURE_HSTS_SECONDS="${SECURE_HSTS_SECONDS:-0}"
 
+# Each step runs only once the one before succeeded: `set -e` does not reach inside an
+# `if` condition, so the steps are chained with && and the first failure ends setup.
+setup() {
+  $BIN/python manage.py migrate --noinput &&
+    # Copy the beat schedule of config/schedule.py into the admin-editable tables.
+    $BIN/python manage.py sync_schedule &&
+    $BIN/python manage.py load_checklists &&
+    # With DEBUG off the pages link static files through collectstatic's manifest.
+    $BIN/python manage.py collectstatic --noinput &&
+    $BIN/python manage.py seed_demo
+}
+
 echo "Setting up Countersign (log: $LOG/setup.log) ..."
-if ! {
-  $BIN/python manage.py migrate --noinput
-  # Copy the beat schedule of config/schedule.py into the admin-editable tables.
-  $BIN/python manage.py sync_schedule
-  $BIN/python manage.py load_checklists
-  # With DEBUG off the pages link static files through collectstatic's manifest.
-  $BIN/python manage.py collectstatic --noinput
-  $BIN/python manage.py seed_demo
-} >"$LOG/setup.log" 2>&1; then
+if ! setup >"$LOG/setup.log" 2>&1; then
   tail -n 40 "$LOG/setup.log" >&2
   echo "Setup failed; the whole log is $LOG/setup.log." >&2
   exit 1
@@ -68,6 +72,14 @@ MSG
     cat <<MSG
 
   Django admin: ${URL}/admin/ (as admin)   API docs: ${URL}/api/v1/docs/
+MSG
+    if [ -z "${REDIS_URL:-}" ] && ! grep -qs '^REDIS_URL=.' "$ENV_FILE"; then
+      cat <<MSG
+  Runtime decisions are answered but not counted (no usage, no drift from denied
+  uses): REDIS_URL is not set. REDIS_URL=redis://127.0.0.1:6379/0 make run counts them.
+MSG
+    fi
+    cat <<MSG
   Logs: $LOG/web.log, $LOG/celery.log, $LOG/setup.log   Stop with Ctrl-C.
 MSG
   else

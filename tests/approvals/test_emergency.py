@@ -187,7 +187,7 @@ def test_two_approvals_open_the_time_box_and_the_gate_allows_with_its_reason(
     ):
         assert (result.decision, codes(result)) == (ALLOW, ["emergency_approval"])
         assert result.package_version == second.version
-        assert result.expires_at == emergency.ends_at.isoformat()
+        assert result.expires_at == emergency.ends_at
     # The approved v1 still ships as approved, with no emergency reason.
     first = ApprovalPackage.objects.get(agent=agent, version=1)
     assert (check(agent, first).decision, check(agent, first).reasons) == (ALLOW, [])

@@ -46,7 +46,7 @@ def test_exact_scope_is_allowed_by_manifest_and_digest(workflow, agent, audit_si
         assert result.decision == ALLOW, result.reasons
         assert result.package_version == package.version
         assert result.digest == package.digest
-        assert result.expires_at == package.expires_at.isoformat()
+        assert result.expires_at == package.expires_at
     events = since()
     assert [e.action for e in events] == ["gate.checked", "gate.checked"]
     assert events[0].data["decision"] == ALLOW

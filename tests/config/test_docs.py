@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+from approvals.models import ALLOWED_TRANSITIONS, PackageState
+from config.roles import Scope
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", ROOT / "audit" / "README.md", *sorted(DOCS.glob("*.md"))]
@@ -37,3 +40,36 @@ def test_each_role_has_a_guide():
         assert (DOCS / f"guide-{name}.md").exists(), name
     for name in ["design", "api", "operations"]:
         assert (DOCS / f"{name}.md").exists(), name
+
+
+def test_every_token_scope_is_described():
+    """The README's list of scopes, its rule of who may hold them, and the API guide's table
+    name every scope of config.roles, the one definition."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    described = readme.split("\nScopes: ", 1)[1].split("\n\n", 1)[0]
+    holders = readme.split("API tokens: a token carries at most", 1)[1].split("\n\n", 1)[0]
+    table = set(re.findall(r"^\| `([a-z]+:[a-z]+)` \|", (DOCS / "api.md").read_text(), re.M))
+    for scope in Scope.values:
+        assert f"`{scope}`" in described, scope
+        assert f"`{scope}`" in holders, scope
+    assert table == set(Scope.values)
+
+
+def test_the_package_states_table_is_the_allowed_transitions():
+    """docs/design.md's table of package moves, and the README's summary of them, are
+    approvals.models.ALLOWED_TRANSITIONS."""
+    state = {choice.label.lower(): choice for choice in PackageState}
+    allowed = {(a, b) for a, targets in ALLOWED_TRANSITIONS.items() for b in targets}
+    design = (DOCS / "design.md").read_text(encoding="utf-8")
+    section = design.split("## Package states", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([a-z ]+) \| ([a-z ]+) \| [^|]+ \|$", section, re.M)
+    assert {(state[a], state[b]) for a, b in rows if a != "from"} == allowed
+    # The README: "draft → in review; in review → approved / ... (why); approved → ...".
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    summary = readme.split("States (`approvals.models.ALLOWED_TRANSITIONS`):", 1)[1]
+    summary = re.sub(r" \([^)]*\)", "", " ".join(summary.split(".\n", 1)[0].split()))
+    listed = set()
+    for move in summary.split("; "):
+        source, targets = move.split(" → ")
+        listed |= {(state[source], state[target]) for target in targets.split(" / ")}
+    assert listed == allowed

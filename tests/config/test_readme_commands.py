@@ -5,7 +5,8 @@
 line of the README's shell blocks runs as written, with no variable exported
 (only COUNTERSIGN_VAR_DIR and COUNTERSIGN_ENV_FILE point at the scratch copies).
 A command named in the text of the README or docs/ exists. The README's shell
-session (the workflow from `manage.py shell`) runs too.
+session (the workflow from `manage.py shell`) runs too, and so does its try-out
+of the release gate on the demo data.
 """
 
 import os
@@ -22,8 +23,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = [README] + [path.read_text(encoding="utf-8") for path in (ROOT / "docs").glob("*.md")]
-# A token prefix written as an example: the test revokes the token it created instead.
-EXAMPLE_PREFIX = "cs_1a2b3c4d"
+# The placeholder of a token prefix: the test revokes the token it created instead.
+EXAMPLE_PREFIX = "PREFIX"
 
 
 def shell_commands(markdown: str) -> list[str]:
@@ -52,14 +53,22 @@ def shell_session(markdown: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def after_make_run(tmp_path_factory):
-    """Return the environment of a shell in the checkout after `make run` (still serving)."""
-    var_dir = tmp_path_factory.mktemp("make-run")
-    site, stop = make_run.start("sqlite", var_dir)
-    env = {k: v for k, v in os.environ.items() if k not in make_run.TEST_ONLY_VARIABLES}
-    env.update(COUNTERSIGN_VAR_DIR=str(var_dir), COUNTERSIGN_ENV_FILE=str(var_dir / ".env"))
-    yield env
+def demo_site(tmp_path_factory):
+    """Return `make run`'s site, serving, on a scratch var/ directory."""
+    site, stop = make_run.start("sqlite", tmp_path_factory.mktemp("make-run"))
+    yield site
     stop()
+
+
+@pytest.fixture(scope="module")
+def after_make_run(demo_site):
+    """Return the environment of a shell in the checkout after `make run` (still serving)."""
+    env = {k: v for k, v in os.environ.items() if k not in make_run.TEST_ONLY_VARIABLES}
+    env.update(
+        COUNTERSIGN_VAR_DIR=str(demo_site.var_dir),
+        COUNTERSIGN_ENV_FILE=str(demo_site.var_dir / ".env"),
+    )
+    return env
 
 
 def run(command: str, env: dict) -> subprocess.CompletedProcess:
@@ -113,6 +122,21 @@ def test_the_readme_shell_session_works(after_make_run):
         after_make_run,
     )
     assert check.stdout.strip() == "1", check.stderr
+
+
+def test_the_readme_gate_try_out_is_allowed_on_the_demo_data(after_make_run, demo_site, tmp_path):
+    """The README's commands that check the demo's approved manifest end in an allow.
+
+    Run as written but for the address (the test's port) and where the manifest
+    is written (the test's directory, not the checkout).
+    """
+    section = README.split("### Trying the gate on `make run`", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
+    block = block.replace("http://127.0.0.1:8000", demo_site.url)
+    block = block.replace("agent.json", str(tmp_path / "agent.json"))
+    result = run("set -euo pipefail\n" + block, after_make_run)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "ALLOW: agent support-assistant package v1" in result.stdout
 
 
 def _quoted(text: str) -> str:
