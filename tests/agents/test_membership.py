@@ -104,35 +104,6 @@ def test_reviewer_assignment_is_audited_once(agent, reviewers, audit_since):
     assert set(raised.value.fields) == {"user"}
 
 
-def test_the_admin_sets_groups_through_the_service(client, reviewers, audit_since):
-    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
-    member = reviewers["pam"][0]
-    client.force_login(admin)
-    url = reverse("admin:auth_user_change", args=[member.pk])
-    form = client.get(url).context["adminform"].form
-    data = {
-        name: value
-        for name, value in form.initial.items()
-        if value is not None and name not in ("password", "groups", "user_permissions")
-    }
-    data.update(
-        {
-            "groups": [Group.objects.get(name="iam").pk],
-            "date_joined_0": member.date_joined.strftime("%Y-%m-%d"),
-            "date_joined_1": member.date_joined.strftime("%H:%M:%S"),
-            "last_login_0": "",
-            "last_login_1": "",
-        }
-    )
-    since = audit_since()
-    response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    assert names(member) == ["iam"]
-    (event,) = [e for e in since() if e.action == "user.groups_changed"]
-    assert (event.actor_label, event.data["source"]) == ("admin", "admin")
-    assert event.data["added"] == ["iam"] and event.data["removed"] == ["pam"]
-
-
 def test_the_admin_deletes_neither_users_nor_groups(client, reviewers):
     admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
     client.force_login(admin)

@@ -1,7 +1,7 @@
 """The user admin changes a user's rights, address and existence only with an audit event."""
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from agents.membership import Source, reviewer_assign
@@ -103,6 +103,20 @@ def test_deactivating_and_readdressing_a_user_and_their_permissions_are_audited(
         ("user.email_changed", {"email": "dana@example.com"}, {"email": "dana@example.org"}),
         ("user.permissions_changed", {"permissions": []}, {"permissions": ["agents.view_team"]}),
     ]
+
+
+def test_the_groups_change_through_the_membership_service(admin_client, reviewers):
+    member = reviewers["pam"][0]
+    since = _head()
+    _post_user(admin_client, member, groups=[Group.objects.get(name="iam").pk])
+    assert list(member.groups.values_list("name", flat=True)) == ["iam"]
+    (event,) = AuditEvent.objects.filter(seq__gt=since)
+    assert (event.action, event.actor_label, event.data["source"]) == (
+        "user.groups_changed",
+        "root",
+        "admin",
+    )
+    assert event.data["added"] == ["iam"] and event.data["removed"] == ["pam"]
 
 
 def test_a_save_that_changes_nothing_records_nothing(admin_client):
