@@ -10,3 +10,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+# A worker silent this many seconds is killed (a request still running is cut off);
+# an Idempotency-Key its request left unanswered is freed far later
+# (IDEMPOTENCY_ABANDONED_SECONDS, config/settings.py).
+timeout = 30

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -48,7 +49,11 @@ def idempotency_claim(
     Return ``(record, replay)``: ``replay`` is true when the record holds the
     answer to an identical earlier request. Raise IdempotencyConflict when the
     key was used with another request, IdempotencyInProgress while the first
-    request is still running.
+    request is still running. A claim left without an answer for longer than
+    IDEMPOTENCY_ABANDONED_SECONDS belongs to a request whose process was killed
+    (its change may or may not have committed): this request takes the claim
+    over and runs again, and the service's own refusal answers a change made
+    twice.
     """
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput(
@@ -81,9 +86,27 @@ def idempotency_claim(
                 fields={"Idempotency-Key": ["Use a new key for a new request."]},
             )
         if record.status_code is None:
+            if _claim_take_over(record):
+                return record, False
             raise IdempotencyInProgress("The first request with this key is still running.")
         return record, True
     raise IdempotencyInProgress("The first request with this key is still running.")
+
+
+def _claim_take_over(record: IdempotencyRecord) -> bool:
+    """Claim anew a record whose request was abandoned; False while it may still be running.
+
+    The update re-checks the age under the row's lock, so of two retries that
+    found the same abandoned claim, only the first takes it over.
+    """
+    now = timezone.now()
+    abandoned_after = timedelta(seconds=settings.COUNTERSIGN["IDEMPOTENCY_ABANDONED_SECONDS"])
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code__isnull=True, created_at__lt=now - abandoned_after
+    ).update(created_at=now)
+    if taken:
+        record.created_at = now
+    return bool(taken)
 
 
 def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> None:

@@ -7,12 +7,17 @@ from celery import shared_task
 from audit.actors import Actor
 from audit.checkpoints import checkpoint_create
 from audit.verification import verification_run
+from config.celery import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    soft_time_limit=60, time_limit=90, max_retries=3, autoretry_for=(OSError,), retry_backoff=True
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=3,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
 )
 def audit_checkpoint() -> int | None:
     """Sign the chain head; idempotent (an unchanged head keeps its checkpoint)."""

@@ -11,7 +11,6 @@ showed, are part of the evidence.
 import logging
 from datetime import timedelta
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from audit.actors import Actor
 from audit.models import VerificationRun, VerificationState
 from audit.services import audit_record
 from audit.verify import audit_verify_in_steps
+from config.celery import job_send
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,7 @@ def _queue(run_id: int) -> None:
 
     When the broker cannot take it, the run says so rather than waiting for ever.
     """
-    try:
-        current_app.send_task(VERIFICATION_TASK, args=[run_id])
-    except Exception:
-        logger.warning("could not queue verification run %s", run_id, exc_info=True)
+    if not job_send(VERIFICATION_TASK, run_id):
         VerificationRun.objects.filter(pk=run_id, state=VerificationState.QUEUED).update(
             state=VerificationState.ERROR,
             finished_at=timezone.now(),

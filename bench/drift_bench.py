@@ -43,7 +43,6 @@ def setup_django(url: str) -> None:
     os.environ.setdefault("DEBUG", "0")
     # Notifications are queued in memory: the benchmark measures the evaluation.
     os.environ["CELERY_BROKER_URL"] = "memory://"
-    os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
     os.environ["SUSPEND_ON_CRITICAL_DRIFT"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

@@ -181,11 +181,20 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds each exchange with the mail server may take: a server that accepts and never
+# answers fails the attempt (retried later, docs/operations.md) instead of holding a worker.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "countersign@localhost")
 
+# A Redis that refuses or hangs costs a request at most these seconds per cache call
+# (redis-py would wait 5); throttles then let the request through (api/throttling.py).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if env("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -236,7 +245,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis in production; with no broker configured, kombu's filesystem
-# transport so that `make run` needs no server.
+# transport so that `make run` needs no server. No job's result is ever read (the
+# database is the record of what a job did), so there is no result backend: a
+# request that queues a job after its commit never waits on one.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -247,10 +258,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
-    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", f"file://{CELERY_BROKER_DIR / 'results'}")
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
-    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+    # A request queues its notifications after its change commits; when Redis refuses,
+    # or accepts and never answers, the send gives up within these seconds (times the
+    # tries of CELERY_TASK_PUBLISH_RETRY_POLICY) and the outbox sweep sends later
+    # (docs/operations.md, "When Redis or mail is down").
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+# One retry, 0.2 s after the first try: a broker that is down stays down for longer.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
@@ -321,6 +343,14 @@ COUNTERSIGN = {
     # (capped at an hour) until it has been tried MAX_ATTEMPTS times.
     "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 6),
     "WEBHOOK_BACKOFF_SECONDS": env_int("WEBHOOK_BACKOFF_SECONDS", 30),
+    # A notification mail that fails is tried again after BACKOFF, 2*BACKOFF... seconds
+    # (capped at an hour), at most MAX_ATTEMPTS times in all (about two hours by default).
+    "MAIL_MAX_ATTEMPTS": env_int("MAIL_MAX_ATTEMPTS", 8),
+    "MAIL_BACKOFF_SECONDS": env_int("MAIL_BACKOFF_SECONDS", 60),
+    # An Idempotency-Key claimed by a request that left no answer this many seconds
+    # later is taken to be abandoned (its process was killed; gunicorn kills a worker
+    # after gunicorn.conf.py's `timeout`), and a retry with the key runs again.
+    "IDEMPOTENCY_ABANDONED_SECONDS": env_int("IDEMPOTENCY_ABANDONED_SECONDS", 300),
     # Agents of these risk tiers are suspended on an open critical drift finding
     # (when SUSPEND_ON_CRITICAL_DRIFT is on).
     "SUSPEND_ON_CRITICAL_DRIFT_TIERS": env_list("SUSPEND_ON_CRITICAL_DRIFT_TIERS", "critical"),

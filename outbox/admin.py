@@ -19,7 +19,14 @@ class WebhookDeliveryInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["event", "agent_slug", "created_at", "dispatched_at"]
+    list_display = [
+        "event",
+        "agent_slug",
+        "created_at",
+        "dispatched_at",
+        "mailed_at",
+        "mail_attempts",
+    ]
     list_filter = ["event"]
     search_fields = ["agent_slug"]
     inlines = [WebhookDeliveryInline]

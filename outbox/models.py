@@ -2,7 +2,9 @@
 
 A notification row is written in the transaction of the change it reports, so
 it exists exactly when the change does; a worker sends it after the commit,
-and a periodic sweep picks up any whose queue message was lost.
+and a periodic sweep picks up any whose queue message was lost. Its webhooks
+and its mail are two steps, each with its own record: a mail server that is
+down never holds back a webhook.
 """
 
 from django.db import models
@@ -13,8 +15,17 @@ class Notification(models.Model):
     agent_slug = models.CharField(max_length=63, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its recipients were fixed and its webhook deliveries created.
     dispatched_at = models.DateTimeField(null=True, blank=True)
     email_recipients = models.JSONField(default=list, blank=True)
+    # The mail: sent at `mailed_at`; tried `mail_attempts` times (counted before each
+    # send, so a worker that dies after sending still counts it); next due at
+    # `mail_next_attempt_at`, null when nothing is left to try (sent, nobody to mail,
+    # or every attempt failed: then `mail_error` says why).
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    mail_attempts = models.PositiveSmallIntegerField(default=0)
+    mail_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    mail_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -23,7 +34,12 @@ class Notification(models.Model):
                 fields=["created_at"],
                 condition=models.Q(dispatched_at__isnull=True),
                 name="notification_undispatched",
-            )
+            ),
+            models.Index(
+                fields=["mail_next_attempt_at"],
+                condition=models.Q(mail_next_attempt_at__isnull=False),
+                name="notification_mail_due",
+            ),
         ]
 
     def __str__(self):

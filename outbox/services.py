@@ -1,12 +1,15 @@
 """Events that leave the system (mail, signed webhooks), sent only after the transaction commits.
 
 `notify` writes a `Notification` row in the caller's transaction and queues
-its dispatch on commit: a rolled-back change leaves neither. Dispatch mails
-the people concerned and creates one `WebhookDelivery` per URL; each delivery
-is a signed POST retried with exponential backoff up to a bounded number of
-attempts. A periodic sweep re-queues whatever a lost queue message or a
-stopped worker left behind, so nothing depends on the broker being up at the
-moment of the change.
+its dispatch on commit: a rolled-back change leaves neither. Dispatch is two
+steps. The first fixes the mail's recipients and creates one `WebhookDelivery`
+per URL, in one transaction; each delivery is a signed POST retried with
+exponential backoff up to a bounded number of attempts. The second sends the
+mail, outside any transaction, with its own bounded retries: a mail server
+that refuses or hangs holds back no webhook, and no rollback after a send can
+make the mail go out again unrecorded. A periodic sweep re-queues whatever a
+lost queue message, a stopped worker or a failed mail left behind, so nothing
+depends on the broker or the mail server being up at the moment of the change.
 """
 
 import hashlib
@@ -17,7 +20,6 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -27,13 +29,15 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
+from config.celery import job_send
 from config.roles import REVIEWER_GROUPS, Group
 from outbox.models import DeliveryPurpose, DeliveryStatus, Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Countersign-Signature"
-# The jobs of outbox/tasks.py, by name.
+# The jobs of outbox/tasks.py, by name: sent by name so that the services never
+# import the task modules, which import them.
 DISPATCH = "outbox.tasks.notification_dispatch"
 DISPATCH_BATCH = "outbox.tasks.notifications_dispatch"
 DELIVER = "outbox.tasks.webhook_deliver"
@@ -130,35 +134,21 @@ def notify_many(event: str, items: list[dict]) -> list[int]:
     return ids
 
 
-def _queue(task: str, *args) -> bool:
-    """Send a job to the workers by task name; False when the broker cannot take it.
-
-    Jobs are sent by name so that the services never import the task modules,
-    which import them.
-    """
-    try:
-        current_app.send_task(task, args=args)
-    except Exception:
-        logger.warning("could not queue %s%r; the sweep will", task, args, exc_info=True)
-        return False
-    return True
-
-
 def _enqueue_batch(notification_ids: list[int]) -> None:
     """Hand a batch to the workers as one message; a broker outage is caught up by the sweep."""
-    _queue(DISPATCH_BATCH, notification_ids)
+    job_send(DISPATCH_BATCH, notification_ids)
 
 
 def notifications_enqueue(notification_ids: list[int]) -> None:
     """Hand the notifications to the workers; a broker outage is caught up by the sweep."""
     for pk in notification_ids:
-        _queue(DISPATCH, pk)
+        job_send(DISPATCH, pk)
 
 
 def deliveries_enqueue(delivery_ids: list[int]) -> None:
     """Hand the webhook deliveries to the workers; a broker outage is caught up by the sweep."""
     for pk in delivery_ids:
-        _queue(DELIVER, pk)
+        job_send(DELIVER, pk)
 
 
 def sign(body: bytes) -> str:
@@ -183,7 +173,7 @@ def _recipients(notification: Notification) -> list[str]:
     return sorted(emails)
 
 
-def _mail(notification: Notification, recipients: list[str]) -> None:
+def _mail(notification: Notification) -> None:
     title, _ = EVENTS.get(notification.event, (notification.event, ()))
     payload = notification.payload
     subject = f"[Countersign] {title}" + (f": {payload['agent']}" if payload["agent"] else "")
@@ -197,7 +187,7 @@ def _mail(notification: Notification, recipients: list[str]) -> None:
             lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
     if payload.get("url"):
         lines += ["", f"Open the page: {payload['url']}"]
-    send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+    send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, notification.email_recipients)
 
 
 def _body(notification: Notification) -> str:
@@ -215,11 +205,13 @@ def _body(notification: Notification) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-def notification_send(*, notification_id: int) -> list[int]:
-    """Mail the notification and create its webhook deliveries; return the deliveries to send.
+def notification_prepare(*, notification_id: int) -> list[int]:
+    """Fix the mail's recipients and create the webhook deliveries; return those to send.
 
     Runs once per notification: the row is locked (a concurrent run skips it)
-    and marked dispatched in the same transaction.
+    and marked dispatched in the same transaction. Sends nothing: the
+    deliveries go out through their own job, the mail through
+    `notification_mail`.
     """
     with transaction.atomic():
         notification = (
@@ -230,9 +222,6 @@ def notification_send(*, notification_id: int) -> list[int]:
         if notification is None:
             return []
         now = timezone.now()
-        recipients = _recipients(notification)
-        if recipients:
-            _mail(notification, recipients)
         targets = [(url, DeliveryPurpose.SUBSCRIBER) for url in _settings()["WEBHOOK_URLS"]]
         kill_switch = notification.payload.get("kill_switch_webhook")
         if notification.event in KILL_SWITCH_EVENTS and kill_switch:
@@ -252,14 +241,66 @@ def notification_send(*, notification_id: int) -> list[int]:
             ignore_conflicts=True,
         )
         notification.dispatched_at = now
-        notification.email_recipients = recipients
-        notification.save(update_fields=["dispatched_at", "email_recipients"])
+        notification.email_recipients = _recipients(notification)
+        notification.mail_next_attempt_at = now if notification.email_recipients else None
+        notification.save(
+            update_fields=["dispatched_at", "email_recipients", "mail_next_attempt_at"]
+        )
         pending = list(
             notification.deliveries.filter(status=DeliveryStatus.PENDING).values_list(
                 "pk", flat=True
             )
         )
     return pending
+
+
+def notification_mail(*, notification_id: int) -> bool | None:
+    """Send the notification's mail if due: True when sent, False when it failed, else None.
+
+    A failed mail is tried again by the sweep once its backoff has passed. The
+    attempt is counted and the next one scheduled before the send, in a
+    transaction of its own, and the send happens outside any transaction: a
+    mail goes out at most MAIL_MAX_ATTEMPTS times, even when a worker dies
+    between sending and recording, and an attempt under way is not started
+    again by another worker before its backoff has passed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=notification_id,
+                mailed_at__isnull=True,
+                mail_next_attempt_at__lte=now + EARLY_TOLERANCE,
+            )
+            .first()
+        )
+        if notification is None:
+            return None
+        notification.mail_attempts += 1
+        notification.mail_next_attempt_at = (
+            now + backoff(notification.mail_attempts, _settings()["MAIL_BACKOFF_SECONDS"])
+            if notification.mail_attempts < _settings()["MAIL_MAX_ATTEMPTS"]
+            else None
+        )
+        notification.save(update_fields=["mail_attempts", "mail_next_attempt_at"])
+    try:
+        _mail(notification)
+    except Exception as error:
+        logger.warning(
+            "mail of notification %s failed (attempt %s)",
+            notification.pk,
+            notification.mail_attempts,
+            exc_info=True,
+        )
+        Notification.objects.filter(pk=notification.pk).update(
+            mail_error=f"{type(error).__name__}: {error}"[:500]
+        )
+        return False
+    Notification.objects.filter(pk=notification.pk).update(
+        mailed_at=timezone.now(), mail_next_attempt_at=None, mail_error=""
+    )
+    return True
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
@@ -290,9 +331,9 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         return None, str(getattr(error, "reason", error))[:500]
 
 
-def backoff(attempts: int) -> timedelta:
-    """Return the wait after the given number of failed attempts: base * 2^(attempts-1)."""
-    seconds = _settings()["WEBHOOK_BACKOFF_SECONDS"] * 2 ** max(attempts - 1, 0)
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Return the wait after `attempts` failures: base * 2^(attempts-1), at most MAX_BACKOFF."""
+    seconds = base_seconds * 2 ** max(attempts - 1, 0)
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
@@ -324,7 +365,7 @@ def webhook_attempt(*, delivery_id: int) -> float | None:
         elif delivery.attempts >= _settings()["WEBHOOK_MAX_ATTEMPTS"]:
             delivery.status = DeliveryStatus.FAILED
         else:
-            wait = backoff(delivery.attempts)
+            wait = backoff(delivery.attempts, _settings()["WEBHOOK_BACKOFF_SECONDS"])
             delivery.next_attempt_at = timezone.now() + wait
             retry_in = wait.total_seconds()
         delivery.save(
@@ -357,11 +398,12 @@ def webhook_attempt(*, delivery_id: int) -> float | None:
 
 
 def notifications_sweep() -> tuple[list[int], list[int]]:
-    """Return the notifications left undispatched and the deliveries due again."""
+    """Return the notifications undispatched or due a mail again, and the deliveries due."""
     now = timezone.now()
     notifications = list(
         Notification.objects.filter(
-            dispatched_at__isnull=True, created_at__lte=now - SWEEP_GRACE
+            Q(dispatched_at__isnull=True, created_at__lte=now - SWEEP_GRACE)
+            | Q(mail_next_attempt_at__lte=now)
         ).values_list("pk", flat=True)[:1000]
     )
     deliveries = list(

@@ -1,7 +1,9 @@
-"""Celery jobs that send what the outbox holds: mail, webhooks, and the sweep for lost messages.
+"""Celery jobs that send what the outbox holds: webhooks, mail, and the sweep for what is left.
 
 Each is thin and idempotent: the services lock the rows they send and skip
-what was already sent, so a repeated message changes nothing.
+what was already sent or is not due, so a repeated message changes nothing.
+The webhooks of a notification are queued before its mail is tried, so a mail
+server that is down delays no webhook.
 """
 
 from celery import shared_task
@@ -9,7 +11,8 @@ from celery import shared_task
 from config.celery import RETRY
 from outbox.services import (
     deliveries_enqueue,
-    notification_send,
+    notification_mail,
+    notification_prepare,
     notifications_enqueue,
     webhook_attempt,
 )
@@ -18,15 +21,23 @@ from outbox.services import notifications_sweep as sweep
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90, **RETRY)
 def notification_dispatch(notification_id: int) -> None:
-    """Mail one notification and queue its webhook deliveries."""
-    deliveries_enqueue(notification_send(notification_id=notification_id))
+    """Queue one notification's webhook deliveries, then send its mail if due."""
+    deliveries_enqueue(notification_prepare(notification_id=notification_id))
+    notification_mail(notification_id=notification_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=300, time_limit=360, **RETRY)
 def notifications_dispatch(notification_ids: list[int]) -> None:
-    """Mail a batch of notifications (one message per drift batch); queue their webhooks."""
+    """Queue a batch's webhooks (one message per drift batch), then send its mails.
+
+    After a mail fails the rest wait for the sweep: each would wait as long on the
+    same mail server.
+    """
     for notification_id in notification_ids:
-        deliveries_enqueue(notification_send(notification_id=notification_id))
+        deliveries_enqueue(notification_prepare(notification_id=notification_id))
+    for notification_id in notification_ids:
+        if notification_mail(notification_id=notification_id) is False:
+            break
 
 
 @shared_task(
@@ -46,7 +57,7 @@ def webhook_deliver(self, delivery_id: int) -> None:
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90, **RETRY)
 def notifications_sweep() -> dict:
-    """Re-queue notifications and deliveries whose queue message was lost or never sent."""
+    """Re-queue what a lost message or a failure left: dispatches, mails and webhooks due."""
     notifications, deliveries = sweep()
     notifications_enqueue(notifications)
     deliveries_enqueue(deliveries)

@@ -11,8 +11,7 @@ VAR="${COUNTERSIGN_VAR_DIR:-var}"
 ENV_FILE="${COUNTERSIGN_ENV_FILE:-.env}"
 LOG="$VAR/log"
 URL="http://127.0.0.1:${PORT}"
-mkdir -p "$VAR/celery/queue" "$VAR/celery/processed" "$VAR/celery/control" \
-  "$VAR/celery/results" "$LOG"
+mkdir -p "$VAR/celery/queue" "$VAR/celery/processed" "$VAR/celery/control" "$LOG"
 
 # Development secrets for this checkout, read by config/settings.py when the
 # environment sets no SECRET_KEY: manage.py commands then work without exports.

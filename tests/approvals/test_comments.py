@@ -7,7 +7,7 @@ from approvals.models import COMMENT_MAX_LENGTH, COMMENT_MAX_MENTIONS, Comment
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
 from outbox.models import Notification
-from outbox.services import notification_send
+from outbox.services import notification_mail, notification_prepare
 from signoffs.models import Verdict
 from tests.factories import AgentFactory, UserFactory
 
@@ -144,7 +144,8 @@ def test_a_mention_mails_the_person_with_the_package_commenter_comment_and_link(
     assert [u.username for u in comment.mentions.order_by("username")] == ["iam1", "pam1"]
     note = Notification.objects.get(event="comment.mentioned")
     assert note.payload["data"]["recipients"] == ["iam1@example.com", "pam1@example.com"]
-    notification_send(notification_id=note.pk)
+    notification_prepare(notification_id=note.pk)
+    notification_mail(notification_id=note.pk)
     [mail] = mailoutbox
     assert mail.subject == "[Countersign] You were mentioned in a comment: support-assistant"
     assert sorted(mail.to) == ["iam1@example.com", "pam1@example.com"]

@@ -79,7 +79,6 @@ def celery_worker(transactional_db, tmp_path):
             DATABASE_URL=_database_url(),
             CONN_MAX_AGE="0",
             CELERY_BROKER_URL=broker_url or settings.CELERY_BROKER_URL,
-            CELERY_RESULT_BACKEND=broker_url or settings.CELERY_BROKER_URL,
             WEBHOOK_SECRET=WEBHOOK_SECRET,
             EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
             **{key: str(value) for key, value in env_overrides.items()},

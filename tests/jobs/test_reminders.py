@@ -15,7 +15,7 @@ from approvals.reminders import reviews_remind_pending
 from audit.actors import Actor
 from audit.models import AuditEvent
 from outbox.models import Notification
-from outbox.services import notification_send
+from outbox.services import notification_mail, notification_prepare
 from tests.approvals.delegation import away
 from tests.jobs.conftest import wait_for
 
@@ -79,7 +79,8 @@ def test_the_reminder_mail_names_the_package_the_reviewers_and_links_to_the_page
     _days_ago(package, 2)
     reviews_remind_pending(actor=ACTOR)
     note = Notification.objects.filter(event="signoff.reminder").first()
-    notification_send(notification_id=note.pk)
+    notification_prepare(notification_id=note.pk)
+    notification_mail(notification_id=note.pk)
     [message] = [m for m in mail.outbox if note.payload["data"]["dimension"] in m.body]
     assert message.subject == "[Countersign] A review waits for you: support-assistant"
     assert "Package version: v1" in message.body

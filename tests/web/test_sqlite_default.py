@@ -123,7 +123,6 @@ def sqlite_env(tmp_path) -> dict:
         "SECURE_SSL_REDIRECT": "0",
         # Jobs are sent to an in-process broker that no worker reads; the test runs them.
         "CELERY_BROKER_URL": "memory://",
-        "CELERY_RESULT_BACKEND": "cache+memory://",
     }
 
 
