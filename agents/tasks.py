@@ -3,9 +3,10 @@
 from celery import shared_task
 
 from agents.usage import usage_days_prune
+from config.celery import RETRY
 
 
-@shared_task(soft_time_limit=120, time_limit=180, max_retries=2)
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180, **RETRY)
 def usage_days_prune_old() -> int:
     """Delete usage days past the kept window; running twice deletes nothing more."""
     return usage_days_prune()

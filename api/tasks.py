@@ -3,9 +3,10 @@
 from celery import shared_task
 
 from api.services import idempotency_prune
+from config.celery import RETRY
 
 
-@shared_task(soft_time_limit=120, time_limit=180, max_retries=2)
+@shared_task(ignore_result=True, soft_time_limit=120, time_limit=180, **RETRY)
 def idempotency_records_prune() -> int:
     """Delete idempotency answers past their replay window; running twice deletes nothing more."""
     return idempotency_prune()

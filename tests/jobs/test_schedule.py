@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from config.celery import app
+from config.celery import TRANSIENT_ERRORS, app
 from config.schedule import SCHEDULE
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +14,14 @@ def test_every_scheduled_task_is_registered():
     app.loader.import_default_modules()
     for entry in SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+def test_every_scheduled_task_retries_what_a_database_restart_or_the_network_raise():
+    app.loader.import_default_modules()
+    for name, entry in SCHEDULE.items():
+        task = app.tasks[entry["task"]]
+        assert set(TRANSIENT_ERRORS) <= set(task.autoretry_for), name
+        assert task.max_retries > 0, name
 
 
 def test_sync_creates_missing_entries_and_keeps_staff_edits():
