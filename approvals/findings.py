@@ -33,12 +33,22 @@ def can_handle_finding(user, finding: DriftFinding) -> Check:
     lets the gate allow the agent again, and the people a package's sign-off
     refuses do not stand in for its reviewers (`signoffs.permissions.author_refusal`).
     """
+    refusal = _role_refusal(user)
+    return refusal if refusal is not None else _author_check(user, finding)
+
+
+def _role_refusal(user) -> Check | None:
+    """Refuse whoever is neither a security reviewer nor staff."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
     if not (user.is_staff or user.groups.filter(name=Group.SECURITY).exists()):
         return Check(
             False, "not_security", "Only security reviewers and staff handle drift findings."
         )
+    return None
+
+
+def _author_check(user, finding: DriftFinding) -> Check:
     refusal = (
         author_refusal(user, finding.package)
         if finding.package_id is not None
@@ -52,16 +62,19 @@ def can_handle_finding(user, finding: DriftFinding) -> Check:
 def findings_handleable(user, findings) -> set[int]:
     """Return the ids of the live findings the user may handle, by `can_handle_finding`.
 
-    Findings filed under one package share the answer, so it is asked once per
-    package: the queries grow with the packages, not with the findings.
+    The role is asked once; findings filed under one package share the rest of the
+    answer, so it is asked once per package: for a security reviewer the queries
+    grow with the packages, not with the findings, and for anyone else not at all.
     """
+    if _role_refusal(user) is not None:
+        return set()
     answers: dict[int | None, bool] = {}
     handleable = set()
     for finding in findings:
         if not finding.is_live:
             continue
         if finding.package_id not in answers:
-            answers[finding.package_id] = bool(can_handle_finding(user, finding))
+            answers[finding.package_id] = bool(_author_check(user, finding))
         if answers[finding.package_id]:
             handleable.add(finding.pk)
     return handleable

@@ -179,6 +179,7 @@ def test_agent_detail_queries_do_not_grow_with_versions_and_events(
             )
             DriftFinding.objects.create(
                 agent=agent,
+                package=package,
                 kind="tool",
                 identifier=f"t{version}",
                 access="read",
