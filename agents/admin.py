@@ -1,11 +1,12 @@
-"""The admin of agents, teams and groups: every change of membership goes through
-agents.membership, inside the admin's transaction, so it commits with its audit event."""
+"""The admin of agents, teams and groups: every change of membership and of a group's
+permissions goes through agents.membership, inside the admin's transaction, so it
+commits with its audit event."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 
-from agents.membership import Source, team_members_set
+from agents.membership import Source, group_permissions_set, team_members_set
 from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
@@ -72,11 +73,23 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class CountersignGroupAdmin(GroupAdmin):
-    """Groups and their permissions. A group keeps its name and is never deleted: either
-    would change who holds a role (config.roles.Group) without an audit event."""
+    """Groups and their permissions, which change through agents.membership. A group keeps
+    its name and is never deleted: either would change who holds a role
+    (config.roles.Group) without an audit event."""
 
     def get_readonly_fields(self, request, obj=None):
         return ["name"] if obj is not None else []
+
+    def save_related(self, request, form, formsets, change):
+        permissions = form.cleaned_data.pop("permissions", None)
+        super().save_related(request, form, formsets, change)
+        if permissions is not None:
+            group_permissions_set(
+                form.instance,
+                permissions,
+                actor=Actor.for_user(request.user),
+                source=Source.ADMIN,
+            )
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -13,7 +13,9 @@ provider), and writes its audit event in the same transaction:
 - `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
   user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_record`);
 - `user.permissions_changed`, target the user, `before`/`after` {"permissions": [...]},
-  data {"added", "removed", "source"} ("app_label.codename").
+  data {"added", "removed", "source"} ("app_label.codename");
+- `group.permissions_changed`, target the group, `before`/`after` {"permissions": [...]},
+  data {"group", "added", "removed", "source"}: every member holds them.
 
 A call that changes nothing records nothing. The events carry whole before/after
 states so the membership at any point of the chain can be read back from them
@@ -44,6 +46,7 @@ TEAMS_CHANGED = "user.teams_changed"
 REVIEWER_ASSIGNED = "agent.reviewer_assigned"
 REVIEWER_UNASSIGNED = "agent.reviewer_unassigned"
 PERMISSIONS_CHANGED = "user.permissions_changed"
+GROUP_PERMISSIONS_CHANGED = "group.permissions_changed"
 # The account flags that grant or withdraw rights: staff see and write every agent, a
 # superuser holds every object permission (a reviewer assignment among them), and an
 # inactive user holds none.
@@ -107,18 +110,19 @@ def _groups_by_name(names: set[str]) -> list[Group]:
     return list(found.values())
 
 
-def _record_change(actor, action, user, key, before, after, source) -> bool:
+def _record_change(actor, action, target, key, before, after, source) -> bool:
     before, after = sorted(before), sorted(after)
     if before == after:
         return False
+    named = {"group": target.name} if isinstance(target, Group) else {"user": target.get_username()}
     audit_record(
         actor=actor,
         action=action,
-        target=user,
+        target=target,
         before={key: before},
         after={key: after},
         data={
-            "user": user.get_username(),
+            **named,
             "added": sorted(set(after) - set(before)),
             "removed": sorted(set(before) - set(after)),
             "source": source,
@@ -185,6 +189,20 @@ def user_permissions_set(user, permissions, *, actor: Actor, source: str) -> boo
     user.user_permissions.set(permissions)
     after = {_label(p) for p in permissions}
     return _record_change(actor, PERMISSIONS_CHANGED, user, "permissions", before, after, source)
+
+
+@transaction.atomic
+def group_permissions_set(group, permissions, *, actor: Actor, source: str) -> bool:
+    """Make `permissions` the group's model permissions; return whether any changed."""
+    source = _check(actor, source)
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    before = {_label(p) for p in group.permissions.select_related("content_type")}
+    permissions = list(permissions)
+    group.permissions.set(permissions)
+    after = {_label(p) for p in permissions}
+    return _record_change(
+        actor, GROUP_PERMISSIONS_CHANGED, group, "permissions", before, after, source
+    )
 
 
 def _label(permission) -> str:

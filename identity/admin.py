@@ -1,17 +1,38 @@
-"""The user admin: Django's, with every change of a user's rights, address and
+"""The user admin: Django's, with every change of a user's rights, address, password and
 existence made through the services that audit it, inside the admin's transaction."""
+
+import copy
+from functools import partial
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from agents.membership import FLAG_CHANGED, Source, user_flags_set, user_permissions_set
 from agents.membership import user_groups_set as membership_groups_set
 from audit.actors import Actor
-from identity.services import user_created_record, user_email_set
+from identity.services import user_created_record, user_email_set, user_password_set
 
 User = get_user_model()
 admin.site.unregister(User)
+
+
+class PasswordSetForm(AdminPasswordChangeForm):
+    """Django's password form, saving through user_password_set as `actor`."""
+
+    def __init__(self, user, *args, actor: Actor, **kwargs):
+        self.actor = actor
+        super().__init__(user, *args, **kwargs)
+
+    def save(self, commit=True):
+        usable = self.cleaned_data["set_usable_password"]
+        password = self.cleaned_data["password1"] if usable else None
+        self.user = user_password_set(self.user, password, actor=self.actor, source=Source.ADMIN)
+        return self.user
 
 
 @admin.register(User)
@@ -42,6 +63,15 @@ class CountersignUserAdmin(UserAdmin):
             membership_groups_set(form.instance, groups, actor=actor, source=Source.ADMIN)
         if permissions is not None:
             user_permissions_set(form.instance, permissions, actor=actor, source=Source.ADMIN)
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request, id, form_url=""):
+        # Django's view builds its form from `change_password_form` alone, and one admin
+        # serves every request: a copy of it carries this request's actor to the form.
+        view = copy.copy(self)
+        view.change_password_form = partial(PasswordSetForm, actor=Actor.for_user(request.user))
+        with transaction.atomic():
+            return super(CountersignUserAdmin, view).user_change_password(request, id, form_url)
 
     def has_delete_permission(self, request, obj=None):
         # A deletion would drop the user's memberships unaudited: deactivate instead.

@@ -84,6 +84,29 @@ def user_email_set(user, email: str, *, actor: Actor, source: str):
     return user
 
 
+@transaction.atomic
+def user_password_set(user, password: str | None, *, actor: Actor, source: str):
+    """Set the user's password, or with None refuse them password sign-in.
+
+    Whoever sets a password can sign in as the user, so the change is recorded: the
+    actor, the user and whether password sign-in stays open, never the password or its hash.
+    """
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        actor=actor,
+        action="user.password_set",
+        target=user,
+        after={"usable_password": password is not None},
+        data={"user": user.get_username(), "source": source},
+    )
+    return user
+
+
 def user_rights_apply(user, rights: Rights, mapping: GroupMap, *, actor: Actor, source: str):
     """Give the user what the mapping grants, and take away what it no longer does."""
     user = user_groups_set(user, rights.groups, actor=actor, source=source, staff=rights.staff)

@@ -1,4 +1,5 @@
-"""Tokens in the admin: created through the service (secret shown once), revoked by action."""
+"""Tokens in the admin: created through the service (secret shown once), revoked by action,
+never deleted."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -103,6 +104,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """Save nothing more: token_create bound the agents, audited, and a token never changes."""
+
+    def has_delete_permission(self, request, obj=None):
+        # A deletion would end the token with no `token.revoked` event and lose its
+        # last use: revoke instead.
+        return False
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):

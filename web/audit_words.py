@@ -82,6 +82,8 @@ SENTENCES: dict[str, str] = {
     "user.permissions_changed": "{actor} changed the permissions of {user}",
     "user.created": "{actor} created the account of {username}",
     "user.email_changed": "{actor} changed the email address of {user}",
+    "user.password_set": "{actor} changed the password of {user}",
+    "group.permissions_changed": "{actor} changed the permissions of the group {group}",
     "agent.reviewer_assigned": "{actor} assigned {user} to {agent} ({permission})",
     "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}",
     "token.created": "{actor} created the API token {name}",

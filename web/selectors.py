@@ -55,6 +55,8 @@ KNOWN_ACTIONS = (
     "user.permissions_changed",
     "user.created",
     "user.email_changed",
+    "user.password_set",
+    "group.permissions_changed",
     "agent.reviewer_assigned",
     "agent.reviewer_unassigned",
     "comment.created",

@@ -1,13 +1,14 @@
 """Every change of a user's groups, by service, admin or command, is one audited change."""
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
 from agents.membership import (
     Source,
+    group_permissions_set,
     reviewer_assign,
     reviewer_unassign,
     user_groups_change,
@@ -17,6 +18,7 @@ from agents.membership import (
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
 from tests.factories import TeamFactory, UserFactory
+from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +114,61 @@ def test_the_admin_deletes_neither_users_nor_groups(client, reviewers):
     group = Group.objects.get(name="pam")
     assert client.get(reverse("admin:auth_group_delete", args=[group.pk])).status_code == 403
     assert names(member) == ["pam"]
+
+
+def test_a_groups_permissions_changed_in_the_admin_are_audited(client, staff, audit_since):
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    iam = Group.objects.get_or_create(name="iam")[0]
+    change_user = Permission.objects.get(codename="change_user")
+    since = audit_since()
+
+    url = reverse("admin:auth_group_change", args=[iam.pk])
+    assert client.post(url, {"permissions": [change_user.pk]}).status_code == 302
+    assert client.post(url, {"permissions": [change_user.pk]}).status_code == 302
+
+    assert list(iam.permissions.values_list("codename", flat=True)) == ["change_user"]
+    (event,) = since()
+    assert (event.action, event.actor_label, event.target_type, event.target_id) == (
+        "group.permissions_changed",
+        "staff",
+        "auth.group",
+        str(iam.pk),
+    )
+    assert (event.before, event.after) == (
+        {"permissions": []},
+        {"permissions": ["auth.change_user"]},
+    )
+    assert event.data == {
+        "group": "iam",
+        "added": ["auth.change_user"],
+        "removed": [],
+        "source": "admin",
+    }
+    assert event_sentence(event) == "staff changed the permissions of the group iam"
+    # A group made in the admin records the permissions it starts with.
+    since = audit_since()
+    view_team = Permission.objects.get(codename="view_team")
+    added = client.post(
+        reverse("admin:auth_group_add"), {"name": "readers", "permissions": [view_team.pk]}
+    )
+    assert added.status_code == 302
+    assert [(e.action, e.data["group"], e.data["added"]) for e in since()] == [
+        ("group.permissions_changed", "readers", ["agents.view_team"])
+    ]
+
+
+def test_only_staff_or_the_system_change_a_groups_permissions(owner, audit_since):
+    iam = Group.objects.get_or_create(name="iam")[0]
+    change_user = Permission.objects.get(codename="change_user")
+    since = audit_since()
+    with pytest.raises(NotPermitted):
+        group_permissions_set(iam, [change_user], actor=Actor.for_user(owner), source="page")
+    assert not iam.permissions.exists() and since() == []
+    assert group_permissions_set(iam, [change_user], actor=SYSTEM, source=Source.COMMAND)
+    assert not group_permissions_set(iam, [change_user], actor=SYSTEM, source=Source.COMMAND)
+    assert [e.data["removed"] for e in since()] == [[]]
 
 
 def test_the_demo_seed_records_its_group_changes(checklists, audit_since):

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.urls import reverse
 
 from agents.membership import Source, reviewer_assign
@@ -9,6 +10,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from signoffs.permissions import decision_standing
 from tests.factories import UserFactory
+from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +141,72 @@ def test_a_user_created_in_the_admin_is_audited(admin_client):
     )
     assert response.status_code == 302
     assert _new_events(since) == [("user.created", {}, {"username": "frank", "email": ""})]
+
+
+def _set_password(client, member, **data):
+    url = reverse("admin:auth_user_password_change", args=[member.pk])
+    return client.post(url, data)
+
+
+def test_setting_a_users_password_is_audited_without_the_password(admin_client):
+    reviewer = UserFactory(username="sec-reviewer", groups=["security"])
+    since = _head()
+
+    response = _set_password(
+        admin_client,
+        reviewer,
+        password1="Another-pass-4-review",
+        password2="Another-pass-4-review",
+        usable_password="true",
+    )
+
+    assert response.status_code == 302
+    reviewer.refresh_from_db()
+    assert reviewer.check_password("Another-pass-4-review")
+    (event,) = AuditEvent.objects.filter(seq__gt=since)
+    assert (event.action, event.actor_label, event.target_type, event.target_id) == (
+        "user.password_set",
+        "root",
+        "auth.user",
+        str(reviewer.pk),
+    )
+    assert (event.before, event.after) == ({}, {"usable_password": True})
+    assert event.data == {"user": "sec-reviewer", "source": "admin"}
+    assert event_sentence(event) == "root changed the password of sec-reviewer"
+    recorded = str([event.before, event.after, event.data])
+    assert "Another-pass-4-review" not in recorded and reviewer.password not in recorded
+
+
+def test_disabling_a_users_password_sign_in_is_audited(admin_client):
+    member = UserFactory(username="gina")
+    assert member.has_usable_password()
+    since = _head()
+
+    response = _set_password(
+        admin_client, member, usable_password="false", **{"unset-password": ""}
+    )
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert not member.has_usable_password()
+    assert _new_events(since) == [("user.password_set", {}, {"usable_password": False})]
+
+
+def test_a_password_the_trail_cannot_record_is_not_set(admin_client):
+    member = UserFactory(username="hugo")
+    with connection.cursor() as cursor:
+        # The trail's table is gone for the rest of this test's transaction: every append fails.
+        cursor.execute("ALTER TABLE audit_auditevent RENAME TO audit_auditevent_away")
+    admin_client.raise_request_exception = False
+
+    response = _set_password(
+        admin_client,
+        member,
+        password1="Another-pass-4-review",
+        password2="Another-pass-4-review",
+        usable_password="true",
+    )
+
+    assert response.status_code == 500
+    member.refresh_from_db()
+    assert member.check_password("pw-for-tests-1")
