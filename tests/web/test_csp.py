@@ -8,6 +8,7 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 # The evidence summary is a file inside a downloaded bundle, read offline, never served.
 OFFLINE = {TEMPLATES / "evidence" / "summary.html"}
 INLINE = {
@@ -79,3 +80,36 @@ def test_no_served_template_has_inline_script_or_style():
 )
 def test_the_template_scan_finds_each_kind(html):
     assert any(pattern.search(html) for pattern in INLINE.values())
+
+
+def test_the_api_docs_page_sends_the_policy_and_is_never_framed(client, settings):
+    settings.DEBUG = False
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert_strict(response)
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_no_static_file_is_an_html_document():
+    """Static files are served before the policy's middleware: a document among them would
+    go without it. The API docs page is a template for that reason."""
+    documents = [p for p in STATIC.rglob("*") if p.suffix.lower() in (".html", ".htm", ".xhtml")]
+    assert not documents
+
+
+def test_the_api_docs_draw_their_icons_from_files_the_policy_allows():
+    """Swagger UI's CSS draws icons from data: URIs (img-src 'self' refuses them); docs.css
+    points each of its rules that can apply at a file of static/docs/icons/ instead."""
+    vendored = (STATIC / "docs" / "swagger-ui.css").read_text()
+    ours = (STATIC / "docs" / "docs.css").read_text()
+    selectors = {
+        selector.strip()
+        for selector in re.findall(r'([^{}]+)\{[^{}]*url\("?data:', vendored)
+        if "dark-mode" not in selector and "debug-grid" not in selector
+    }
+    assert ".swagger-ui .model-toggle:after" in selectors
+    assert not [s for s in selectors if s not in ours]
+    for icon in re.findall(r'url\("(icons/[^"]+)"\)', ours):
+        assert (STATIC / "docs" / icon).is_file(), icon
+    assert not re.search(r'url\("?data:', ours)
