@@ -32,7 +32,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production-use-0123456789
 	CSRF_COOKIE_SECURE=0 DJANGO_ALLOW_ASYNC_UNSAFE=true
 
 test: $(BIN)/activate services
-	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput --clear -v 0
 	$(TEST_ENV) $(BIN)/python -m pytest --create-db -p no:cacheprovider \
 		-n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

@@ -41,8 +41,9 @@ setup() {
     # Copy the beat schedule of config/schedule.py into the admin-editable tables.
     $BIN/python manage.py sync_schedule &&
     $BIN/python manage.py load_checklists &&
-    # With DEBUG off the pages link static files through collectstatic's manifest.
-    $BIN/python manage.py collectstatic --noinput &&
+    # With DEBUG off the pages link static files through collectstatic's manifest; --clear
+    # drops files a newer checkout no longer ships, so none is served past its removal.
+    $BIN/python manage.py collectstatic --noinput --clear &&
     $BIN/python manage.py seed_demo
 }
 
