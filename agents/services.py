@@ -36,6 +36,16 @@ def agent_fields_from_manifest(manifest: dict) -> dict:
     }
 
 
+def manifest_agent_check(agent: Agent, manifest: dict) -> None:
+    """Refuse a manifest naming another agent than the one its package is for."""
+    if manifest["agent"] != agent.slug:
+        raise InvalidInput(
+            "The manifest names another agent.",
+            code="invalid_manifest",
+            fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
+        )
+
+
 def manifest_team_check(agent: Agent, manifest: dict) -> None:
     """Refuse a manifest naming a team other than the agent's: staff administer teams."""
     team = agent.team.slug if agent.team_id else ""

@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest, manifest_team_check, refuse_retired
+from agents.services import (
+    agent_fields_from_manifest,
+    manifest_agent_check,
+    manifest_team_check,
+    refuse_retired,
+)
 from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.locks import package_lock
@@ -67,15 +72,6 @@ def _entries_replace(package: ApprovalPackage, manifest: dict) -> None:
     )
 
 
-def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
-    if manifest["agent"] != agent.slug:
-        raise InvalidInput(
-            "The manifest names another agent.",
-            code="invalid_manifest",
-            fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
-        )
-
-
 def package_summary(package: ApprovalPackage) -> dict:
     return {
         "state": package.state,
@@ -101,7 +97,7 @@ def package_create(
         )
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
-    _check_manifest_agent(agent, doc)
+    manifest_agent_check(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
     refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
@@ -151,7 +147,7 @@ def package_update_draft(
     refuse_retired(package.agent)
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
-    _check_manifest_agent(package.agent, doc)
+    manifest_agent_check(package.agent, doc)
     manifest_team_check(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
