@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agents.membership import user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
 from agents.services import (
@@ -344,7 +345,7 @@ def signoff_decide(
     signoff.package = package
     if actor.user is None:
         raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
-    standing = decision_standing(actor.user, signoff)
+    standing = decision_standing(user_lock(actor.user), signoff)
     if not standing:
         raise NotPermitted(standing.check.message, code=standing.check.code)
     if signoff.state != SignOffState.PENDING:
