@@ -101,7 +101,8 @@ def package_create(
     manifest_agent_check(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)  # as the last change left it
+    refuse_retired(agent)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage(
         agent=agent,

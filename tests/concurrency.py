@@ -10,7 +10,7 @@ on: the interleaving is the same on every run.
 import threading
 
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.chain import CHAIN_LOCK_KEY
 from tests.jobs.conftest import wait_for
@@ -76,6 +76,35 @@ def waiting_on_a_lock() -> int:
 def blocked(count: int, what: str) -> None:
     """Wait until `count` connections wait for a lock; fail the test if they never do."""
     wait_for(lambda: waiting_on_a_lock() == count, message=what)
+
+
+def raced(first, second, *, waiting: int = 1) -> list[Exception]:
+    """Run `first` in a transaction held open, then `second`; commit `first` once `second`
+    waits for one of its locks (with `waiting` connections waiting in all).
+
+    Return the errors either raised.
+    """
+    ran, commit = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def first_held_open():
+        try:
+            with transaction.atomic():
+                first()
+                ran.set()
+                commit.wait(timeout=30)  # its locks are held while `second` runs into them
+        finally:
+            ran.set()
+
+    def second_after():
+        ran.wait(timeout=30)
+        second()
+
+    threads = start(first_held_open, second_after, errors=errors)
+    blocked(waiting, "the second transaction to wait for the first")
+    commit.set()
+    join(threads)
+    return errors
 
 
 class Held:

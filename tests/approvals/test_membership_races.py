@@ -6,10 +6,7 @@ deactivation under way refuses the decision rather than landing just before it
 in the audit chain.
 """
 
-import threading
-
 import pytest
-from django.db import transaction
 
 from agents.membership import Source, user_flags_set, user_groups_change
 from approvals.emergency import emergency_approve, emergency_request
@@ -18,36 +15,11 @@ from approvals.models import DriftFinding, EmergencyApproval, FindingStatus, Pac
 from audit.actors import Actor
 from config.errors import NotPermitted
 from signoffs.models import Decision, Dimension, SignOffState
-from tests.concurrency import blocked, join, start
+from tests.concurrency import raced
 from tests.factories import AgentFactory, DriftFindingFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STAFF = Actor.system("staff")
-
-
-def _raced(change, decide) -> list[Exception]:
-    """Hold `change` open in a transaction, let `decide` run into it, then commit the change.
-
-    Return the errors `decide` raised.
-    """
-    changed, commit = threading.Event(), threading.Event()
-    errors: list[Exception] = []
-
-    def change_and_hold():
-        with transaction.atomic():
-            change()
-            changed.set()
-            commit.wait(timeout=30)  # the change is under way while the decision runs
-
-    def decide_after():
-        changed.wait(timeout=30)
-        decide()
-
-    threads = start(change_and_hold, decide_after, errors=errors)
-    blocked(1, "the decision to wait for the membership change")
-    commit.set()
-    join(threads)
-    return errors
 
 
 def _refused(errors, code: str) -> bool:
@@ -57,7 +29,7 @@ def _refused(errors, code: str) -> bool:
 def test_a_decision_racing_the_deciders_removal_from_the_group_is_refused(workflow, owner):
     package = workflow.submit(AgentFactory(owners=[owner]))
     reviewer = workflow.reviewers["iam"][0]
-    errors = _raced(
+    errors = raced(
         lambda: user_groups_change(reviewer, actor=STAFF, source=Source.COMMAND, remove=["iam"]),
         lambda: workflow.decide(package, Dimension.IAM, reviewer),
     )
@@ -74,7 +46,7 @@ def test_a_final_approval_racing_the_deciders_deactivation_is_refused(workflow, 
             workflow.decide(package, dimension, reviewer)
     assert package.signoffs.get(dimension=Dimension.COMPLIANCE).required_approvals == 1
     reviewer = workflow.reviewers["compliance"][0]
-    errors = _raced(
+    errors = raced(
         lambda: user_flags_set(reviewer, actor=STAFF, source=Source.COMMAND, is_active=False),
         lambda: workflow.decide(package, Dimension.COMPLIANCE, reviewer),
     )
@@ -90,7 +62,7 @@ def test_an_emergency_approval_racing_the_approvers_removal_is_refused(workflow,
         actor=Actor.for_user(owner), package=package, reason="Incident 12 needs the fix."
     )
     reviewer = workflow.reviewers["security"][0]
-    errors = _raced(
+    errors = raced(
         lambda: user_groups_change(
             reviewer, actor=STAFF, source=Source.COMMAND, remove=["security"]
         ),
@@ -106,7 +78,7 @@ def test_a_finding_handled_while_the_handler_leaves_security_is_refused(workflow
     package = workflow.approve(agent)
     finding = DriftFindingFactory(agent=agent, package=package)
     reviewer = workflow.reviewers["security"][0]
-    errors = _raced(
+    errors = raced(
         lambda: user_groups_change(
             reviewer, actor=STAFF, source=Source.COMMAND, remove=["security"]
         ),
