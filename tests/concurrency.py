@@ -138,3 +138,19 @@ class Held:
 def chain_held() -> Held:
     """Hold the audit chain's lock: every transaction that appends an event waits for it."""
     return Held("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+
+
+def queued(held: Held, *functions) -> list[Exception]:
+    """Start the functions one at a time, each once the ones before wait for a lock, behind
+    what `held` holds; then release it and return their errors.
+
+    The functions queue for the lock in the order given, so they take it in that order.
+    """
+    errors: list[Exception] = []
+    threads: list[threading.Thread] = []
+    for waiting, function in enumerate(functions, start=1):
+        threads += start(function, errors=errors)
+        blocked(waiting, f"function {waiting} to wait for a lock")
+    held.release()
+    join(threads)
+    return errors
