@@ -95,8 +95,10 @@ def user_lock(user):
     until it commits; whoever decides from the user's rights (a sign-off, an
     emergency approval, a drift finding) takes it too, after the agent's row and
     its package's (`approvals.locks`), and so decides from the rights as changed.
+    The lock changes no key (FOR NO KEY UPDATE), so it does not hold up a row that
+    only refers to the user, such as an absence naming them delegate.
     """
-    return get_user_model().objects.select_for_update().get(pk=user.pk)
+    return get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
 
 
 def _groups_by_name(names: set[str]) -> list[Group]:
