@@ -58,13 +58,40 @@ def _broken_constraint(error: IntegrityError) -> str:
 
 
 def manifest_agent_check(agent: Agent, manifest: dict) -> None:
-    """Refuse a manifest naming another agent than the one its package is for."""
+    """Refuse a manifest naming another agent than the one its package is for, or another
+    active agent's workload identity (which its approval would give this one)."""
     if manifest["agent"] != agent.slug:
         raise InvalidInput(
             "The manifest names another agent.",
             code="invalid_manifest",
             fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
         )
+    if workload_id_taken(manifest["identity"]["workload_id"], instance=agent):
+        raise AlreadyExists(
+            "The manifest names another agent's workload identity.",
+            code="workload_id_taken",
+            fields={"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]},
+        )
+
+
+def agent_approved_save(agent: Agent, update_fields: list[str]) -> None:
+    """Save the agent as an approved manifest set it.
+
+    Another agent may have taken the manifest's workload identity since it was
+    checked: the unique constraint refuses the second, which is told so.
+    """
+    try:
+        with transaction.atomic():
+            agent.save(update_fields=update_fields)
+    except IntegrityError as error:
+        if _broken_constraint(error) != UNIQUE_WORKLOAD_ID:
+            raise
+        raise InvalidTransition(
+            "Another active agent took the manifest's workload identity meanwhile: submit a "
+            "new version naming the agent's own.",
+            code="workload_id_taken",
+            fields={"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]},
+        ) from None
 
 
 def manifest_team_check(agent: Agent, manifest: dict) -> None:

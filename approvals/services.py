@@ -9,6 +9,7 @@ from agents.membership import user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
 from agents.services import (
+    agent_approved_save,
     agent_fields_from_manifest,
     manifest_agent_check,
     manifest_team_check,
@@ -188,6 +189,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
     refuse_retired(agent)
+    manifest_agent_check(agent, package.manifest)  # again: another agent may have its identity
     now = timezone.now()
     package_rate(package, agent)  # again: the runtime's fact may have changed since the draft
     stale = kill_switch_problem(package, now.date())
@@ -298,7 +300,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
     lifted = agent.suspended_at is not None
     agent.suspended_at = None
     agent.suspended_reason = ""
-    agent.save(update_fields=[*agent_before, "suspended_at", "suspended_reason", "updated_at"])
+    agent_approved_save(agent, [*agent_before, "suspended_at", "suspended_reason", "updated_at"])
     audit_record(
         actor=actor,
         action="package.approved",

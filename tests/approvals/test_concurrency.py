@@ -11,6 +11,7 @@ from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
+from config.errors import InvalidTransition
 from signoffs.models import Decision, Dimension
 from tests.concurrency import raced, run_together
 from tests.factories import AgentFactory, manifest_for
@@ -93,3 +94,32 @@ def test_a_draft_made_during_a_suspension_leaves_the_agent_suspended(workflow, a
     agent = Agent.objects.get(pk=agent.pk)
     assert agent.suspended_at is not None
     assert agent.status == AgentStatus.SUSPENDED
+
+
+def test_two_agents_approved_at_once_into_one_identity(workflow, owner):
+    """Both manifests passed their checks while neither was approved; the final approval
+    that commits second is refused, naming the field, and changes nothing."""
+    shared = "spiffe://prod.example.com/ns/test/sa/shared"
+    packages = []
+    for agent in (AgentFactory(owners=[owner]), AgentFactory(owners=[owner])):
+        doc = manifest_for(agent)
+        doc["identity"]["workload_id"] = shared
+        package = workflow.submit(agent, doc)
+        for dimension in (Dimension.IAM, Dimension.PAM, Dimension.SECURITY):
+            needed = package.signoffs.get(dimension=dimension).required_approvals
+            for reviewer in workflow.reviewers[dimension][:needed]:
+                workflow.decide(package, dimension, reviewer)
+        packages.append(package)
+    first, second = packages
+    errors = raced(
+        lambda: workflow.decide(first, Dimension.COMPLIANCE),
+        lambda: workflow.decide(second, Dimension.COMPLIANCE),
+    )
+    assert [(type(e), getattr(e, "code", "")) for e in errors] == [
+        (InvalidTransition, "workload_id_taken")
+    ], errors
+    assert list(errors[0].fields) == ["manifest.identity.workload_id"]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == (PackageState.APPROVED, PackageState.IN_REVIEW)
+    assert Agent.objects.get(workload_id=shared) == first.agent
