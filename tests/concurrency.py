@@ -78,12 +78,9 @@ def blocked(count: int, what: str) -> None:
     wait_for(lambda: waiting_on_a_lock() == count, message=what)
 
 
-def raced(first, second, *, waiting: int = 1) -> list[Exception]:
+def raced(first, second) -> list[Exception]:
     """Run `first` in a transaction held open, then `second`; commit `first` once `second`
-    waits for one of its locks (with `waiting` connections waiting in all).
-
-    Return the errors either raised.
-    """
+    waits for one of its locks. Return the errors either raised."""
     ran, commit = threading.Event(), threading.Event()
     errors: list[Exception] = []
 
@@ -101,7 +98,7 @@ def raced(first, second, *, waiting: int = 1) -> list[Exception]:
         second()
 
     threads = start(first_held_open, second_after, errors=errors)
-    blocked(waiting, "the second transaction to wait for the first")
+    blocked(1, "the second transaction to wait for the first")
     commit.set()
     join(threads)
     return errors
@@ -110,8 +107,8 @@ def raced(first, second, *, waiting: int = 1) -> list[Exception]:
 class Held:
     """Hold locks from a connection of the test's own, outside Django's, until `release`.
 
-    The statements run in one transaction, left open: a row locked FOR UPDATE,
-    or a transaction-level advisory lock, stays held until `release` ends it.
+    The statement runs in a transaction left open: a row it locks FOR UPDATE, or a
+    transaction-level advisory lock it takes, stays held until `release` ends it.
     """
 
     def __init__(self, sql: str, params=()):
