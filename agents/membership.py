@@ -91,8 +91,17 @@ def _slug(item) -> str:
     return str(item) if isinstance(item, str) else item.slug
 
 
-def _lock(user):
-    return get_user_model().objects.select_for_update().get(pk=user.pk)
+def user_lock(user):
+    """Return the user re-read under a row lock, as the last change of their rights left them.
+
+    Every change of a user's groups, teams, flags or permissions holds this lock
+    until it commits; whoever decides from the user's rights (a sign-off, an
+    emergency approval, a drift finding) takes it too, after the agent's row and
+    its package's (`approvals.locks`), and so decides from the rights as changed.
+    The lock changes no key (FOR NO KEY UPDATE), so it does not hold up a row that
+    only refers to the user, such as an absence naming them delegate.
+    """
+    return get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
 
 
 def _groups_by_name(names: set[str]) -> list[Group]:
@@ -139,7 +148,7 @@ def user_groups_change(user, *, actor: Actor, source: str, add=(), remove=()) ->
     other name must be an existing group. Return whether anything changed.
     """
     source = _check(actor, source, user)
-    user = _lock(user)
+    user = user_lock(user)
     before = set(user.groups.values_list("name", flat=True))
     wanted = (before | {_name(g) for g in add}) - {_name(g) for g in remove}
     return _groups_apply(actor, user, before, wanted, source)
@@ -149,7 +158,7 @@ def user_groups_change(user, *, actor: Actor, source: str, add=(), remove=()) ->
 def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
     """Make `groups` (names or groups) the user's groups; return whether anything changed."""
     source = _check(actor, source, user)
-    user = _lock(user)
+    user = user_lock(user)
     before = set(user.groups.values_list("name", flat=True))
     return _groups_apply(actor, user, before, {_name(g) for g in groups}, source)
 
@@ -161,7 +170,7 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
     unknown = set(flags) - set(FLAG_CHANGED)
     if unknown:
         raise ValueError(f"Not account flags: {sorted(unknown)}")
-    user = _lock(user)
+    user = user_lock(user)
     changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
     for flag, value in changed.items():
         setattr(user, flag, value)
@@ -183,7 +192,7 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
 def user_permissions_set(user, permissions, *, actor: Actor, source: str) -> bool:
     """Make `permissions` the user's own model permissions; return whether any changed."""
     source = _check(actor, source, user)
-    user = _lock(user)
+    user = user_lock(user)
     before = {_label(p) for p in user.user_permissions.select_related("content_type")}
     permissions = list(permissions)
     user.user_permissions.set(permissions)
@@ -232,7 +241,7 @@ def _teams_by_slug(slugs: set[str]) -> list[Team]:
 def user_teams_set(user, teams, *, actor: Actor, source: str) -> bool:
     """Make `teams` (slugs or teams) the user's teams; return whether anything changed."""
     source = _check(actor, source, user)
-    user = _lock(user)
+    user = user_lock(user)
     before = set(user.teams.values_list("slug", flat=True))
     wanted = {_slug(t) for t in teams}
     if wanted == before:
@@ -249,7 +258,7 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
     removing = {user.pk for user in remove}
     users = {user.pk: user for user in [*add, *remove]}
     for pk in sorted(users):
-        user = _lock(users[pk])
+        user = user_lock(users[pk])
         before = set(user.teams.values_list("slug", flat=True))
         if pk in removing:
             user.teams.remove(team)

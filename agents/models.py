@@ -22,6 +22,8 @@ class AgentStatus(models.TextChoices):
 
 TEAM_SLUG_LENGTH = 100
 TEAM_NAME_LENGTH = 200
+# The constraint keeping one active agent per workload identity.
+UNIQUE_WORKLOAD_ID = "unique_workload_id_among_active_agents"
 
 
 class Team(models.Model):
@@ -97,7 +99,7 @@ class Agent(models.Model):
             models.UniqueConstraint(
                 fields=["workload_id"],
                 condition=~Q(status="retired"),
-                name="unique_workload_id_among_active_agents",
+                name=UNIQUE_WORKLOAD_ID,
             )
         ]
 

@@ -128,7 +128,7 @@ def observations_validate(items, *, decisions: bool = False) -> list[dict]:
 
 
 def _aggregate(items: list[dict]) -> list[dict]:
-    """Fold the items of one batch into one row per use."""
+    """Fold the items of one batch into one row per use, in the order of the uses."""
     rows: dict[tuple, dict] = {}
     for item in items:
         key = (item["kind"], item["identifier"], item["access"])
@@ -146,7 +146,11 @@ def _aggregate(items: list[dict]) -> list[dict]:
         if item["seen_at"] >= row["last_seen"]:
             row["last_seen"] = item["seen_at"]
             row["source"] = item["source"] or row["source"]
-    return [{"kind": k[0], "identifier": k[1], "access": k[2], **v} for k, v in rows.items()]
+    # In the order of their keys: every batch locks the rows it upserts in the same order,
+    # so two batches of one agent's uses queue for them rather than deadlock.
+    return [
+        {"kind": k[0], "identifier": k[1], "access": k[2], **v} for k, v in sorted(rows.items())
+    ]
 
 
 def _upsert(agent_id: int, rows: list[dict]) -> None:

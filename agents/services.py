@@ -8,7 +8,14 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
-from agents.models import TEAM_NAME_LENGTH, TEAM_SLUG_LENGTH, Agent, AgentStatus, Team
+from agents.models import (
+    TEAM_NAME_LENGTH,
+    TEAM_SLUG_LENGTH,
+    UNIQUE_WORKLOAD_ID,
+    Agent,
+    AgentStatus,
+    Team,
+)
 from agents.permissions import can_edit, can_register, can_use_team
 from agents.vocabulary import Deployment
 from audit.actors import Actor
@@ -25,6 +32,7 @@ IDENTIFIER_FIELDS = ("slug", "log_principal")
 
 # Given the agent (locked) and the users an owner change adds, say why each is refused.
 OwnersGuard = Callable[..., list[str]]
+WORKLOAD_ID_TAKEN = "Another active agent already has this identity."
 
 
 def agent_fields_from_manifest(manifest: dict) -> dict:
@@ -34,6 +42,56 @@ def agent_fields_from_manifest(manifest: dict) -> dict:
         "workload_id": manifest["identity"]["workload_id"],
         "log_principal": manifest["identity"]["log_principal"],
     }
+
+
+def workload_id_taken(workload_id: str, *, instance: Agent | None = None) -> bool:
+    """Tell whether an active agent other than `instance` has the workload identity."""
+    clash = Agent.objects.filter(workload_id=workload_id).exclude(status=AgentStatus.RETIRED)
+    if instance is not None:
+        clash = clash.exclude(pk=instance.pk)
+    return clash.exists()
+
+
+def _broken_constraint(error: IntegrityError) -> str:
+    """Return the name of the constraint the error broke ('' when the driver does not say)."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) or ""
+
+
+def manifest_agent_check(agent: Agent, manifest: dict) -> None:
+    """Refuse a manifest naming another agent than the one its package is for, or another
+    active agent's workload identity (which its approval would give this one)."""
+    if manifest["agent"] != agent.slug:
+        raise InvalidInput(
+            "The manifest names another agent.",
+            code="invalid_manifest",
+            fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
+        )
+    if workload_id_taken(manifest["identity"]["workload_id"], instance=agent):
+        raise AlreadyExists(
+            "The manifest names another agent's workload identity.",
+            code="workload_id_taken",
+            fields={"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]},
+        )
+
+
+def agent_approved_save(agent: Agent, update_fields: list[str]) -> None:
+    """Save the agent as an approved manifest set it.
+
+    Another agent may have taken the manifest's workload identity since it was
+    checked: the unique constraint refuses the second, which is told so.
+    """
+    try:
+        with transaction.atomic():
+            agent.save(update_fields=update_fields)
+    except IntegrityError as error:
+        if _broken_constraint(error) != UNIQUE_WORKLOAD_ID:
+            raise
+        raise InvalidTransition(
+            "Another active agent took the manifest's workload identity meanwhile: submit a "
+            "new version naming the agent's own.",
+            code="workload_id_taken",
+            fields={"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]},
+        ) from None
 
 
 def manifest_team_check(agent: Agent, manifest: dict) -> None:
@@ -60,14 +118,8 @@ def _validate(fields: dict, *, instance: Agent | None = None) -> None:
         problems = spiffe_id_errors(fields["workload_id"])
         if problems:
             errors["workload_id"] = [f"A SPIFFE ID {p}." for p in problems]
-        else:
-            clash = Agent.objects.filter(workload_id=fields["workload_id"]).exclude(
-                status=AgentStatus.RETIRED
-            )
-            if instance is not None:
-                clash = clash.exclude(pk=instance.pk)
-            if clash.exists():
-                taken["workload_id"] = ["Another active agent already has this identity."]
+        elif workload_id_taken(fields["workload_id"], instance=instance):
+            taken["workload_id"] = [WORKLOAD_ID_TAKEN]
     if "deployment" in fields and fields["deployment"] not in Deployment.values:
         errors["deployment"] = [f"Choose one of {', '.join(Deployment.values)}."]
     for name in ("name", "log_principal"):
@@ -136,11 +188,14 @@ def agent_create(
     try:
         with transaction.atomic():
             agent = Agent.objects.create(**fields)
-    except IntegrityError:
-        # Registered meanwhile by a concurrent request.
-        raise AlreadyExists(
-            "The agent clashes with another.", fields={"slug": ["Already taken."]}
-        ) from None
+    except IntegrityError as error:
+        # Registered meanwhile by a concurrent request: the broken constraint names the field.
+        taken = (
+            {"workload_id": [WORKLOAD_ID_TAKEN]}
+            if _broken_constraint(error) == UNIQUE_WORKLOAD_ID
+            else {"slug": ["Already taken."]}
+        )
+        raise AlreadyExists("The agent clashes with another.", fields=taken) from None
     owner_list = list(owners) or ([actor.user] if actor.user is not None else [])
     agent.owners.set(owner_list)
     audit_record(

@@ -41,7 +41,9 @@ def _fold(items: list[dict], decisions: bool) -> list[tuple]:
         counts[0] += item["count"] - denies
         counts[1] += denies
         counts[2] += item["count"] if decisions else 0
-    return [(*key, *counts) for key, counts in rows.items()]
+    # In the order of their keys, as `agents.observations` upserts its rows: two writers
+    # of the same days lock them in the same order.
+    return [(*key, *counts) for key, counts in sorted(rows.items())]
 
 
 def usage_days_add(*, agent_id: int, items: list[dict], decisions: bool) -> None:

@@ -341,11 +341,16 @@ def _suspension_candidates() -> list[int]:
 
 
 def drift_suspend(*, actor: Actor, agent_id: int) -> bool:
-    """Suspend the agent if it still has an open critical finding; return whether it did."""
+    """Suspend the agent if it still has an open critical finding; return whether it did.
+
+    The agent is measured again under its row lock first: a version approved since
+    its batch ran resolves the findings it covers, and a suspension would revoke it.
+    """
     with transaction.atomic():
         agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
         if agent is None or agent.suspended_at is not None:
             return False
+        drift_evaluate_batch(actor=actor, lo=agent.pk, hi=agent.pk)
         finding = (
             agent.drift_findings.filter(status=FindingStatus.OPEN, severity=Severity.CRITICAL)
             .order_by("first_seen")

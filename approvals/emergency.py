@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import user_lock
 from agents.permissions import can_edit
 from agents.services import refuse_retired
 from approvals.emergency_state import emergency_close
@@ -143,7 +144,7 @@ def emergency_approve(
     emergency.package = package
     if actor.user is None:
         raise NotPermitted("Only people approve emergencies.", code="not_reviewer")
-    check = can_approve_emergency(actor.user, emergency, dimension)
+    check = can_approve_emergency(user_lock(actor.user), emergency, dimension)
     if not check:
         raise NotPermitted(check.message, code=check.code)
     if emergency.state != EmergencyState.REQUESTED:

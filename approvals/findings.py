@@ -6,6 +6,7 @@ the people's side, each a state change with its audit event in one transaction.
 
 from django.db import transaction
 
+from agents.membership import user_lock
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check
 from approvals.models import FINDING_TEXT_MAX_LENGTH, DriftFinding, FindingStatus
@@ -95,8 +96,9 @@ def _text_checked(field_name: str, text: str, *, required: bool) -> str:
 def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     """Return the finding re-read under a row lock, once the actor may handle it.
 
-    The agent's row is locked first (`approvals.locks`), so an owner change
-    waits for the check or the check for it.
+    The agent's row is locked first and the actor's last (`approvals.locks`), so an
+    owner change or a change of the actor's groups waits for the check or the check
+    for it.
     """
     agent = Agent.objects.select_for_update().get(pk=finding.agent_id)
     finding = (
@@ -108,7 +110,8 @@ def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     if finding.package is not None:
         finding.package.agent = agent
     if not actor.is_system:
-        check = can_handle_finding(actor.user, finding)
+        user = user_lock(actor.user) if actor.user is not None else None
+        check = can_handle_finding(user, finding)
         if not check:
             raise NotPermitted(check.message, code=check.code)
     return finding

@@ -6,6 +6,10 @@ lock the agent, then its packages). Two services on one agent therefore never
 each hold a row the other waits for, and a service deciding from the agent
 (is it suspended? retired? which version is approved?) reads it as the last
 committed change left it, not as it was before that change took the lock.
+
+A service that decides from a person's rights locks that person's row last
+(`agents.membership.user_lock`), as every change of those rights does: no
+service locks a user's row and then an agent's, so the order adds no deadlock.
 """
 
 from agents.models import Agent

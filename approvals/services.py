@@ -5,9 +5,16 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agents.membership import user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
-from agents.services import agent_fields_from_manifest, manifest_team_check, refuse_retired
+from agents.services import (
+    agent_approved_save,
+    agent_fields_from_manifest,
+    manifest_agent_check,
+    manifest_team_check,
+    refuse_retired,
+)
 from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.locks import package_lock
@@ -67,15 +74,6 @@ def _entries_replace(package: ApprovalPackage, manifest: dict) -> None:
     )
 
 
-def _check_manifest_agent(agent: Agent, manifest: dict) -> None:
-    if manifest["agent"] != agent.slug:
-        raise InvalidInput(
-            "The manifest names another agent.",
-            code="invalid_manifest",
-            fields={"manifest.agent": [f"Expected {agent.slug!r}, got {manifest['agent']!r}."]},
-        )
-
-
 def package_summary(package: ApprovalPackage) -> dict:
     return {
         "state": package.state,
@@ -101,10 +99,11 @@ def package_create(
         )
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
-    _check_manifest_agent(agent, doc)
+    manifest_agent_check(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)  # as the last change left it
+    refuse_retired(agent)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     package = ApprovalPackage(
         agent=agent,
@@ -151,7 +150,7 @@ def package_update_draft(
     refuse_retired(package.agent)
     source_digest = manifests.source_digest(manifest, content_type)  # before parsing it
     doc = parse_manifest(manifest, content_type)
-    _check_manifest_agent(package.agent, doc)
+    manifest_agent_check(package.agent, doc)
     manifest_team_check(package.agent, doc)
     before = package_summary(package)
     base = last_approved(package.agent)
@@ -190,6 +189,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
     refuse_retired(agent)
+    manifest_agent_check(agent, package.manifest)  # again: another agent may have its identity
     now = timezone.now()
     package_rate(package, agent)  # again: the runtime's fact may have changed since the draft
     stale = kill_switch_problem(package, now.date())
@@ -300,7 +300,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
     lifted = agent.suspended_at is not None
     agent.suspended_at = None
     agent.suspended_reason = ""
-    agent.save(update_fields=[*agent_before, "suspended_at", "suspended_reason", "updated_at"])
+    agent_approved_save(agent, [*agent_before, "suspended_at", "suspended_reason", "updated_at"])
     audit_record(
         actor=actor,
         action="package.approved",
@@ -348,7 +348,7 @@ def signoff_decide(
     signoff.package = package
     if actor.user is None:
         raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
-    standing = decision_standing(actor.user, signoff)
+    standing = decision_standing(user_lock(actor.user), signoff)
     if not standing:
         raise NotPermitted(standing.check.message, code=standing.check.code)
     if signoff.state != SignOffState.PENDING:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.models import VerificationRun, VerificationState
-from audit.services import audit_record
+from audit.services import audit_record, lock_chain
 from audit.verify import audit_verify_in_steps
 from config.celery import job_send
 
@@ -54,6 +54,9 @@ def verification_request(*, actor: Actor) -> tuple[VerificationRun, bool]:
     While a run is under way, asking again returns it instead of starting a
     second walk of the same chain. The job is sent once the request commits.
     """
+    # The request appends to the chain anyway; taking its lock first queues a second
+    # request until the first has committed its run, which the second then finds.
+    lock_chain()
     current = verification_in_progress()
     if current is not None:
         return current, False

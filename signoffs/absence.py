@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from agents.membership import user_lock
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotFound, NotPermitted
@@ -100,6 +101,9 @@ def absence_set(
     """
     if actor.user is None or not can_manage_absence(actor.user, reviewer):
         raise NotPermitted("Reviewers set their own absence; staff set anyone's.")
+    # The reviewer's row lock queues a second request for the same absence behind the
+    # first, which then finds the absence and replaces it rather than inserting another.
+    reviewer = user_lock(reviewer)
     _check_people(reviewer, delegate, dimension)
     _window(starts_at, ends_at, timezone.now())
     absence = (

@@ -6,7 +6,8 @@ from agents.models import Agent
 from agents.services import agent_create
 from approvals.ownership import agent_update
 from audit.actors import Actor
-from config.errors import InvalidInput, NotPermitted
+from config.errors import AlreadyExists, InvalidInput, NotPermitted
+from tests.concurrency import chain_held, queued
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,26 @@ def test_duplicate_slug_is_refused(owner):
             workload_id="spiffe://prod.example.com/ns/pay/sa/other",
         )
     assert "slug" in raised.value.fields
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("second", "field"),
+    [
+        ({"slug": "refund-bot-2"}, "workload_id"),
+        ({"workload_id": "spiffe://prod.example.com/ns/pay/sa/other"}, "slug"),
+    ],
+)
+def test_two_registrations_at_once_name_the_field_that_clashed(second, field):
+    """Both pass the checks before either commits; the constraint refuses the second, and the
+    refusal names the field whose constraint it broke."""
+    system = Actor.system("tests")
+    with chain_held() as chain:
+        errors = queued(
+            chain, lambda: create(system, team=None), lambda: create(system, team=None, **second)
+        )
+    assert [(type(e), list(e.fields)) for e in errors] == [(AlreadyExists, [field])], errors
+    assert Agent.objects.count() == 1
 
 
 def test_owner_updates_description_and_owners(owner, other_owner, audit_since):

@@ -6,6 +6,7 @@ from agents.models import Observation
 from agents.observations import MAX_ITEMS, UPSERT_CHUNK, observations_record
 from audit.actors import Actor
 from config.errors import InvalidInput
+from tests.concurrency import Held, queued
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("tests")
@@ -34,3 +35,21 @@ def test_one_item_over_the_limit_stores_nothing(agent, audit_since):
     assert "items" in raised.value.fields
     assert not Observation.objects.exists()
     assert since() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_listing_the_same_uses_in_opposite_orders_both_commit(agent):
+    """A batch locks its uses' rows in one order, whatever order it lists them in: two
+    replicas reporting the same uses at once queue for them instead of deadlocking."""
+    first, second = uses(2)  # in the order of their keys
+    observations_record(actor=ACTOR, agent=agent, items=[first, second])
+    row = Observation.objects.get(agent=agent, identifier=first["identifier"])
+
+    def batch(*items):
+        return lambda: observations_record(actor=ACTOR, agent=agent, items=list(items))
+
+    table = Observation._meta.db_table
+    with Held(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row.pk]) as held:  # noqa: S608
+        errors = queued(held, batch(first, second), batch(second, first))
+    assert not errors, errors
+    assert set(Observation.objects.filter(agent=agent).values_list("count", flat=True)) == {3}

@@ -3,14 +3,16 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Observation, UsageDay
-from agents.observations import observations_record
-from agents.usage import USAGE_DAYS_KEPT, usage_days_prune, usage_of
+from agents.observations import observations_record, observations_validate
+from agents.usage import USAGE_DAYS_KEPT, usage_days_add, usage_days_prune, usage_of
 from audit.actors import Actor
 from audit.models import AuditEvent
 from config.errors import InvalidInput, NotPermitted
+from tests.concurrency import Held, queued
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -136,3 +138,25 @@ def test_days_past_the_kept_window_are_pruned(agent, owner):
     assert usage_days_prune() == 1
     assert usage_days_prune() == 0
     assert UsageDay.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_listing_the_same_days_in_opposite_orders_both_commit(agent):
+    """The days are written in the order of their keys, whatever order the items come in:
+    two transactions adding to the same days queue for them instead of deadlocking."""
+    earlier, later = observations_validate([item(days_ago=1), item()])
+    usage_days_add(agent_id=agent.pk, items=[earlier, later], decisions=False)
+    row = UsageDay.objects.get(agent=agent, day=earlier["seen_at"].date())
+
+    def write(*items):
+        def run():
+            with transaction.atomic():
+                usage_days_add(agent_id=agent.pk, items=list(items), decisions=False)
+
+        return run
+
+    table = UsageDay._meta.db_table
+    with Held(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row.pk]) as held:  # noqa: S608
+        errors = queued(held, write(earlier, later), write(later, earlier))
+    assert not errors, errors
+    assert {day.uses for day in UsageDay.objects.filter(agent=agent)} == {3}

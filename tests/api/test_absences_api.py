@@ -9,9 +9,11 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from audit.actors import Actor
+from audit.models import AuditEvent
 from signoffs.absence import absence_set
 from signoffs.models import Absence
 from tests.approvals.delegation import away
+from tests.concurrency import chain_held, queued
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +47,25 @@ def test_a_reviewer_sets_lists_and_ends_an_absence(api, reviewers, audit_since):
     assert api(reviewers["security"][0]).delete(f"{BASE}/{body['id']}").status_code == 404
     assert client.delete(f"{BASE}/{body['id']}").status_code == 204
     assert not Absence.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_absence_sent_twice_at_once_is_set_once(api, reviewers):
+    """A double submit: the second request waits for the first and replaces its absence."""
+    clients = [api(reviewers["iam"][0]), api(reviewers["iam"][0])]
+    body = {"dimension": "iam", "delegate": "iam2", "ends_at": _ends()}
+    answers = []
+
+    def post(client):
+        client.raise_request_exception = False
+        return lambda: answers.append(client.post(BASE, body, format="json"))
+
+    with chain_held() as chain:
+        errors = queued(chain, *map(post, clients))
+    assert not errors, errors
+    assert [answer.status_code for answer in answers] == [201, 201], answers[-1].content
+    assert Absence.objects.count() == 1
+    assert AuditEvent.objects.filter(action="absence.set").count() == 2
 
 
 @pytest.mark.parametrize(

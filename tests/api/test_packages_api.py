@@ -84,6 +84,15 @@ def test_a_manifest_naming_another_agent_is_refused(writer, agent, other_team_ag
     assert "manifest.agent" in error_of(response)["fields"]
 
 
+def test_a_manifest_naming_another_agents_identity_is_409(writer, agent, other_team_agent):
+    doc = manifest_for(agent)
+    doc["identity"]["workload_id"] = other_team_agent.workload_id
+    response = writer.post(packages(), doc, format="json")
+    assert response.status_code == 409
+    assert list(error_of(response)["fields"]) == ["manifest.identity.workload_id"]
+    assert not agent.packages.exists()
+
+
 def test_a_reviewer_may_not_write_packages(api, reviewers, agent, checklists):
     response = api(reviewers["iam"][0]).post(packages(), manifest_for(agent), format="json")
     assert response.status_code == 403

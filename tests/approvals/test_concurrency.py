@@ -1,44 +1,23 @@
 """Real concurrent transactions on PostgreSQL: no lost decision, no forked chain."""
 
 import copy
-import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
+from agents.models import Agent, AgentStatus
 from approvals.models import PackageState
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
+from config.errors import InvalidTransition
 from signoffs.models import Decision, Dimension
-from tests.factories import AgentFactory
-from tests.jobs.conftest import wait_for
+from tests.concurrency import raced, run_together
+from tests.factories import AgentFactory, manifest_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("tests")
-
-
-def run_together(functions):
-    """Run the functions in threads released at the same moment; re-raise their errors."""
-    barrier = threading.Barrier(len(functions))
-    errors = []
-
-    def target(function):
-        try:
-            barrier.wait()
-            function()
-        except Exception as error:  # noqa: BLE001 - reported to the test below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(f,)) for f in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
 
 
 @pytest.mark.parametrize("trial", range(5))
@@ -90,45 +69,57 @@ def test_a_narrowing_submitted_during_a_suspension_waits_for_it(workflow, agent)
     narrower = copy.deepcopy(first.manifest)
     narrower["scope"]["tools"] = narrower["scope"]["tools"][:1]
     draft = package_create(actor=SYSTEM, agent=agent, manifest=narrower)
-    suspended, release = threading.Event(), threading.Event()
-
-    def suspend():
-        with transaction.atomic():
-            agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 46.")
-            suspended.set()
-            release.wait(timeout=30)  # holds the agent's row until the submission waits
-
-    def submit():
-        suspended.wait(timeout=30)
-        package_submit(actor=SYSTEM, package=draft)
-
-    threads = [threading.Thread(target=closing(f)) for f in (suspend, submit)]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: waiting_on_a_lock() == 1, message="the submission to wait for the agent")
-    release.set()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = raced(
+        lambda: agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 46."),
+        lambda: package_submit(actor=SYSTEM, package=draft),
+    )
+    assert not errors, errors
     draft.refresh_from_db()
     agent.refresh_from_db()
     assert agent.is_suspended
     assert draft.state == PackageState.IN_REVIEW and not draft.review_plan["carried_over"]
 
 
-def closing(function):
-    def run():
-        try:
-            function()
-        finally:
-            connection.close()
+def test_a_draft_made_during_a_suspension_leaves_the_agent_suspended(workflow, agent, owner):
+    """The draft derives the agent's status from its row as the suspension left it."""
+    workflow.approve(agent)
+    agent = Agent.objects.get(pk=agent.pk)  # as a request reads it before the service runs
+    errors = raced(
+        lambda: agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 7."),
+        lambda: package_create(
+            actor=Actor.for_user(owner), agent=agent, manifest=manifest_for(agent)
+        ),
+    )
+    assert not errors, errors
+    agent = Agent.objects.get(pk=agent.pk)
+    assert agent.suspended_at is not None
+    assert agent.status == AgentStatus.SUSPENDED
 
-    return run
 
-
-def waiting_on_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
+def test_two_agents_approved_at_once_into_one_identity(workflow, owner):
+    """Both manifests passed their checks while neither was approved; the final approval
+    that commits second is refused, naming the field, and changes nothing."""
+    shared = "spiffe://prod.example.com/ns/test/sa/shared"
+    packages = []
+    for agent in (AgentFactory(owners=[owner]), AgentFactory(owners=[owner])):
+        doc = manifest_for(agent)
+        doc["identity"]["workload_id"] = shared
+        package = workflow.submit(agent, doc)
+        for dimension in (Dimension.IAM, Dimension.PAM, Dimension.SECURITY):
+            needed = package.signoffs.get(dimension=dimension).required_approvals
+            for reviewer in workflow.reviewers[dimension][:needed]:
+                workflow.decide(package, dimension, reviewer)
+        packages.append(package)
+    first, second = packages
+    errors = raced(
+        lambda: workflow.decide(first, Dimension.COMPLIANCE),
+        lambda: workflow.decide(second, Dimension.COMPLIANCE),
+    )
+    assert [(type(e), getattr(e, "code", "")) for e in errors] == [
+        (InvalidTransition, "workload_id_taken")
+    ], errors
+    assert list(errors[0].fields) == ["manifest.identity.workload_id"]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == (PackageState.APPROVED, PackageState.IN_REVIEW)
+    assert Agent.objects.get(workload_id=shared) == first.agent

@@ -7,12 +7,13 @@ import pytest
 from django.utils import timezone
 
 from agents.models import AgentStatus
+from agents.services import WORKLOAD_ID_TAKEN
 from approvals.models import ApprovalPackage, PackageState
 from approvals.services import package_create, package_submit, package_update_draft
 from audit.actors import Actor
-from config.errors import InvalidInput, InvalidTransition, NotPermitted
-from signoffs.models import Dimension, SignOffState, Verdict
-from tests.factories import manifest_for
+from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
+from signoffs.models import Decision, Dimension, SignOffState, Verdict
+from tests.factories import AgentFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,59 @@ def test_manifest_for_another_agent_is_refused_and_nothing_is_stored(workflow, a
         workflow.create(agent, doc)
     assert "manifest.agent" in error.value.fields
     assert not ApprovalPackage.objects.exists()
+
+
+SHARED_IDENTITY = "spiffe://prod.example.com/ns/test/sa/shared"
+TAKEN = {"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]}
+
+
+def naming(agent, workload_id):
+    """Return the agent's manifest naming the workload identity."""
+    doc = manifest_for(agent)
+    doc["identity"]["workload_id"] = workload_id
+    return doc
+
+
+def test_a_manifest_naming_another_active_agents_identity_is_refused(workflow, agent, owner):
+    other = AgentFactory(owners=[owner])
+    with pytest.raises(AlreadyExists) as error:
+        workflow.create(agent, naming(agent, other.workload_id))
+    assert (error.value.code, error.value.fields) == ("workload_id_taken", TAKEN)
+    assert not agent.packages.exists()
+    draft = workflow.create(agent)
+    with pytest.raises(AlreadyExists) as error:
+        package_update_draft(
+            actor=Actor.for_user(owner), package=draft, manifest=naming(agent, other.workload_id)
+        )
+    assert error.value.fields == TAKEN
+    draft.refresh_from_db()
+    assert draft.manifest["identity"]["workload_id"] == agent.workload_id
+
+
+def test_an_identity_taken_after_the_draft_is_refused_at_submission(workflow, agent, owner):
+    draft = workflow.create(agent, naming(agent, SHARED_IDENTITY))
+    AgentFactory(owners=[owner], workload_id=SHARED_IDENTITY)
+    with pytest.raises(AlreadyExists) as error:
+        package_submit(actor=Actor.for_user(owner), package=draft)
+    assert error.value.fields == TAKEN
+    draft.refresh_from_db()
+    assert draft.state == PackageState.DRAFT
+
+
+def test_an_identity_taken_during_the_review_refuses_the_final_approval(workflow, agent, owner):
+    package = workflow.submit(agent, naming(agent, SHARED_IDENTITY))
+    for dimension in (Dimension.IAM, Dimension.PAM, Dimension.SECURITY):
+        needed = package.signoffs.get(dimension=dimension).required_approvals
+        for reviewer in workflow.reviewers[dimension][:needed]:
+            workflow.decide(package, dimension, reviewer)
+    AgentFactory(owners=[owner], workload_id=SHARED_IDENTITY)
+    with pytest.raises(InvalidTransition) as error:
+        workflow.decide(package, Dimension.COMPLIANCE)
+    assert (error.value.code, error.value.fields) == ("workload_id_taken", TAKEN)
+    package.refresh_from_db()
+    assert package.state == PackageState.IN_REVIEW
+    assert package.signoffs.get(dimension=Dimension.COMPLIANCE).state == SignOffState.PENDING
+    assert not Decision.objects.filter(signoff__dimension=Dimension.COMPLIANCE).exists()
 
 
 def test_invalid_manifest_names_the_field(workflow, agent):

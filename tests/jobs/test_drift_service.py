@@ -1,5 +1,7 @@
 """Drift evaluation as a service: set-based, idempotent, severity, resolution, suspension."""
 
+import copy
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -19,6 +21,8 @@ from approvals.ownership import agent_update
 from approvals.services import package_create, package_submit
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
+from signoffs.models import Dimension
+from tests.concurrency import raced
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -213,6 +217,43 @@ def test_a_new_approved_package_answers_the_finding(workflow, agent):
     run = drift_evaluate(actor=SYSTEM)
     assert (run.resolved, run.created) == (1, 0)
     finding.refresh_from_db()
+    assert finding.status == FindingStatus.RESOLVED
+    assert f"v{newer.version}" in finding.resolution
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drift_run_spares_the_approval_that_lands_during_it(workflow, agent):
+    """The final approval of a version covering the drift commits while the run measures
+    against the version before: the run re-measures the agent before it suspends it."""
+    admin = {"kind": "endpoint", "identifier": "https://admin.example.com", "access": "admin"}
+    wider = copy.deepcopy(workflow.approve(agent).manifest)
+    wider["scope"]["endpoints"].append(
+        {
+            "id": admin["identifier"],
+            "access": "admin",
+            "privileged": True,
+            "trust_boundary": "internal",
+            "justification": "Admin console for refunds.",
+        }
+    )
+    newer = workflow.submit(agent, wider)
+    for dimension in (Dimension.IAM, Dimension.PAM, Dimension.SECURITY):
+        needed = newer.signoffs.get(dimension=dimension).required_approvals
+        for reviewer in workflow.reviewers[dimension][:needed]:
+            workflow.decide(newer, dimension, reviewer)
+    assert newer.signoffs.get(dimension=Dimension.COMPLIANCE).required_approvals == 1
+    _observe(agent, admin)
+    runs = []
+    errors = raced(
+        lambda: workflow.decide(newer, Dimension.COMPLIANCE),
+        lambda: runs.append(drift_evaluate(actor=SYSTEM)),
+    )
+    assert not errors, errors
+    assert runs[0].created == 1 and runs[0].suspended == []
+    newer.refresh_from_db()
+    agent.refresh_from_db()
+    assert newer.state == PackageState.APPROVED and not agent.is_suspended
+    finding = DriftFinding.objects.get(agent=agent)
     assert finding.status == FindingStatus.RESOLVED
     assert f"v{newer.version}" in finding.resolution
 

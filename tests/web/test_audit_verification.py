@@ -9,6 +9,7 @@ from audit.models import AuditEvent, VerificationRun, VerificationState
 from audit.verification import verification_request, verification_run
 from audit.verify import DELETED, EDITED, audit_verify, audit_verify_in_steps
 from tests.audit.test_verify_database import record, sql
+from tests.concurrency import chain_held, queued
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,22 @@ def test_a_request_records_a_run_and_its_event_and_queues_the_job_on_commit(
     again, new = verification_request(actor=Actor.for_user(reader))
     assert again == run and not new
     assert AuditEvent.objects.filter(action="audit.verification_requested").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_start_one_run(reviewers):
+    """The second request waits for the first to commit its run, and is answered with it."""
+    reader = Actor.for_user(reviewers["compliance"][0])
+    answers = []
+
+    def ask():
+        answers.append(verification_request(actor=reader))
+
+    with chain_held() as chain:
+        errors = queued(chain, ask, ask)
+    assert not errors, errors
+    assert sorted(new for _, new in answers) == [False, True]
+    assert answers[0][0] == answers[1][0] == VerificationRun.objects.get()
 
 
 def test_the_job_walks_once_keeps_progress_and_records_the_result(reviewers, monkeypatch):

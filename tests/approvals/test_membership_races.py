@@ -1,0 +1,88 @@
+"""A reviewer's groups or account changed while they decide: the decision waits and sees it.
+
+A membership change locks the user's row until it commits; a decision locks
+its decider's row before asking whether they may decide, so a removal or a
+deactivation under way refuses the decision rather than landing just before it
+in the audit chain.
+"""
+
+import pytest
+
+from agents.membership import Source, user_flags_set, user_groups_change
+from approvals.emergency import emergency_approve, emergency_request
+from approvals.findings import finding_acknowledge
+from approvals.models import DriftFinding, EmergencyApproval, FindingStatus, PackageState
+from audit.actors import Actor
+from config.errors import NotPermitted
+from signoffs.models import Decision, Dimension, SignOffState
+from tests.concurrency import raced
+from tests.factories import AgentFactory, DriftFindingFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+STAFF = Actor.system("staff")
+
+
+def _refused(errors, code: str) -> bool:
+    return [(type(e), e.code) for e in errors] == [(NotPermitted, code)]
+
+
+def test_a_decision_racing_the_deciders_removal_from_the_group_is_refused(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    reviewer = workflow.reviewers["iam"][0]
+    errors = raced(
+        lambda: user_groups_change(reviewer, actor=STAFF, source=Source.COMMAND, remove=["iam"]),
+        lambda: workflow.decide(package, Dimension.IAM, reviewer),
+    )
+    assert _refused(errors, "not_reviewer"), errors
+    assert not Decision.objects.filter(signoff__package=package).exists()
+    assert package.signoffs.get(dimension=Dimension.IAM).state == SignOffState.PENDING
+
+
+def test_a_final_approval_racing_the_deciders_deactivation_is_refused(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    for dimension in (Dimension.IAM, Dimension.PAM, Dimension.SECURITY):
+        needed = package.signoffs.get(dimension=dimension).required_approvals
+        for reviewer in workflow.reviewers[dimension][:needed]:
+            workflow.decide(package, dimension, reviewer)
+    assert package.signoffs.get(dimension=Dimension.COMPLIANCE).required_approvals == 1
+    reviewer = workflow.reviewers["compliance"][0]
+    errors = raced(
+        lambda: user_flags_set(reviewer, actor=STAFF, source=Source.COMMAND, is_active=False),
+        lambda: workflow.decide(package, Dimension.COMPLIANCE, reviewer),
+    )
+    assert _refused(errors, "not_authenticated"), errors
+    package.refresh_from_db()
+    assert package.state == PackageState.IN_REVIEW
+    assert not Decision.objects.filter(reviewer=reviewer).exists()
+
+
+def test_an_emergency_approval_racing_the_approvers_removal_is_refused(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    emergency = emergency_request(
+        actor=Actor.for_user(owner), package=package, reason="Incident 12 needs the fix."
+    )
+    reviewer = workflow.reviewers["security"][0]
+    errors = raced(
+        lambda: user_groups_change(
+            reviewer, actor=STAFF, source=Source.COMMAND, remove=["security"]
+        ),
+        lambda: emergency_approve(
+            actor=Actor.for_user(reviewer), package=package, dimension=Dimension.SECURITY
+        ),
+    )
+    assert _refused(errors, "not_reviewer"), errors
+    assert EmergencyApproval.objects.get(pk=emergency.pk).security_approver is None
+
+
+def test_a_finding_handled_while_the_handler_leaves_security_is_refused(workflow, agent):
+    package = workflow.approve(agent)
+    finding = DriftFindingFactory(agent=agent, package=package)
+    reviewer = workflow.reviewers["security"][0]
+    errors = raced(
+        lambda: user_groups_change(
+            reviewer, actor=STAFF, source=Source.COMMAND, remove=["security"]
+        ),
+        lambda: finding_acknowledge(actor=Actor.for_user(reviewer), finding=finding),
+    )
+    assert _refused(errors, "not_security"), errors
+    assert DriftFinding.objects.get(pk=finding.pk).status == FindingStatus.OPEN
