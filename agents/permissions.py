@@ -109,7 +109,7 @@ def can_use_team(user, team) -> Check:
 
 
 def can_edit(user, agent) -> Check:
-    if user.is_authenticated and (user.is_staff or is_owner(user, agent)):
+    if user.is_authenticated and user.is_active and (user.is_staff or is_owner(user, agent)):
         return ALLOWED
     return Check(False, "not_owner", "Only the agent's owners and staff may change it.")
 

@@ -72,6 +72,15 @@ class ProviderBackend(OIDCAuthenticationBackend):
     def __init__(self, *args, **kwargs):
         self.UserModel = get_user_model()
 
+    def get_user(self, user_id):
+        """Return a session's user while the account is active here, as ModelBackend does.
+
+        A user deactivated here loses their session at the next request, not at
+        the next renewal from the provider.
+        """
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def authenticate(self, request, **kwargs):
         """Return the user of a valid provider sign-in; None, with its reason kept, otherwise."""
         try:

@@ -5,12 +5,13 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 
-from agents.models import Team
-from audit.actors import SESSION_KEY, AuthMethod
+from agents.membership import Source, user_flags_set
+from agents.models import Agent, Team
+from audit.actors import SESSION_KEY, Actor, AuthMethod
 from audit.models import AuditEvent
 from identity.models import ProviderIdentity
 from identity.sessions import OIDC_SESSION_KEY
-from tests.factories import TeamFactory, UserFactory
+from tests.factories import AgentFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +148,29 @@ def test_an_account_deactivated_here_cannot_sign_in(client, provider, sso):
     answer = sso("sub-ed")
     assert answer["Location"] == "/login/"
     assert "_auth_user_id" not in client.session
+
+
+def test_an_account_deactivated_here_ends_its_session_before_the_renewal(
+    client, provider, sso, settings, staff
+):
+    settings.OIDC_RENEW_SECONDS = 600
+    provider.user_set("sub-olga", preferred_username="olga", groups=["cs-people"])
+    sso("sub-olga")
+    user = get_user_model().objects.get(username="olga")
+    agent = AgentFactory(slug="olgas-agent", team="people-ops", owners=[user])
+    assert client.get("/agents/olgas-agent/").status_code == 200
+    user_flags_set(user, actor=Actor.for_user(staff), source=Source.ADMIN, is_active=False)
+
+    page = client.get("/agents/olgas-agent/")
+    edit = client.post(
+        "/agents/olgas-agent/edit/",
+        {"name": "Renamed by a deactivated user", "team": agent.team.slug, "owners": "olga"},
+    )
+
+    assert page.status_code == 302 and page["Location"].startswith("/login/")
+    assert edit.status_code == 302 and edit["Location"].startswith("/login/")
+    assert Agent.objects.get(pk=agent.pk).name == agent.name
+    assert not AuditEvent.objects.filter(action="agent.updated").exists()
 
 
 def test_a_local_account_is_never_taken_over(client, provider, sso):
