@@ -186,6 +186,23 @@ def test_a_local_account_is_never_taken_over(client, provider, sso):
     assert "belongs to another account" in page.content.decode()
 
 
+@pytest.mark.parametrize(
+    "username", ["\uff41\uff44\uff4d\uff49\uff4e", "\uff21\uff24\uff2d\uff29\uff2e"]
+)
+def test_a_name_that_is_a_local_accounts_once_normalised_is_refused_too(
+    client, provider, sso, username
+):
+    UserFactory(username="admin", is_staff=True)
+    provider.user_set("sub-mallory", preferred_username=username)  # full-width letters
+
+    answer = sso("sub-mallory")
+
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    assert "_auth_user_id" not in client.session
+    assert not ProviderIdentity.objects.exists()
+    assert "belongs to another account" in client.get("/login/").content.decode()
+
+
 def test_sign_out_ends_the_session_at_the_provider_too(client, provider, sso):
     provider.user_set("sub-lou", preferred_username="lou")
     sso("sub-lou")
