@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS, SEE_EVERY_AGENT_GROUPS
+from tokens.services import agents_bindable
 
 # Groups whose members may pull any agent's kill switch.
 SUSPEND_GROUPS = ("security", "pam")
@@ -108,19 +109,32 @@ def can_use_team(user, team) -> Check:
 
 
 def can_edit(user, agent) -> Check:
-    if user.is_authenticated and (user.is_staff or is_owner(user, agent)):
+    if user.is_authenticated and user.is_active and (user.is_staff or is_owner(user, agent)):
         return ALLOWED
     return Check(False, "not_owner", "Only the agent's owners and staff may change it.")
 
 
 def can_report_observations(user, agent, *, bound_to_agent: bool) -> Check:
-    """Owners report what their agent used, and so does a token bound to it (its runtime)."""
-    if bound_to_agent or (user.is_authenticated and user.is_active and is_owner(user, agent)):
-        return ALLOWED
+    """Owners report what their agent used, and so does a token bound to it (its runtime).
+
+    A binding counts only while its user could still bind the token to the agent
+    (`agents_bindable`: an owner; staff, any agent), since a token never carries
+    more than its user may do: an owner taken off the agent stops reporting
+    through the tokens bound while they owned it, and reports again if made an
+    owner again.
+    """
+    if user.is_authenticated and user.is_active:
+        if bound_to_agent:
+            allowed = agents_bindable(user).filter(pk=agent.pk).exists()
+        else:
+            allowed = is_owner(user, agent)
+        if allowed:
+            return ALLOWED
     return Check(
         False,
         "not_owner",
-        "Only the agent's owners, or a token bound to the agent, report its observations.",
+        "Only the agent's owners, or a token bound to the agent whose user owns it or is "
+        "staff, report its observations.",
     )
 
 

@@ -11,7 +11,7 @@ provider's groups at every sign-in (mapping.py), and a sign-in's authentication
 import logging
 import re
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import requests
@@ -34,7 +34,12 @@ from config.errors import ApplicationError
 from identity.discovery import DiscoveryError, oidc_setting
 from identity.mapping import group_map, provider_groups
 from identity.services import provider_user_sign_in
-from identity.sessions import OIDC_SESSION_KEY, provider_authentication
+from identity.sessions import (
+    OIDC_SESSION_KEY,
+    provider_authentication,
+    step_up_answered,
+    step_up_started,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +76,15 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def __init__(self, *args, **kwargs):
         self.UserModel = get_user_model()
+
+    def get_user(self, user_id):
+        """Return a session's user while the account is active here, as ModelBackend does.
+
+        A user deactivated here loses their session at the next request, not at
+        the next renewal from the provider.
+        """
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def authenticate(self, request, **kwargs):
         """Return the user of a valid provider sign-in; None, with its reason kept, otherwise."""
@@ -190,10 +204,14 @@ class ProviderSignInView(OIDCAuthenticationRequestView):
         if not settings.OIDC_ENABLED:
             raise Http404("Single sign-on is not configured.")
         try:
-            return super().get(request)
+            response = super().get(request)
         except DiscoveryError as error:
             logger.warning("OIDC sign-in not started: %s", error)
             return _refused(request, "the identity provider cannot be reached.")
+        if request.GET.get("step_up"):
+            (state,) = parse_qs(urlsplit(response.url).query)["state"]
+            step_up_started(request.session, state)
+        return response
 
     def get_extra_params(self, request):
         if request.GET.get("step_up"):
@@ -223,11 +241,15 @@ class ProviderCallbackView(OIDCAuthenticationCallbackView):
         return _refused(self.request, reason)
 
     def login_success(self):
+        # Read before login(), which starts a new session when another user signs in.
+        step_up = step_up_answered(self.request.session, self.request.GET.get("state", ""))
         response = super().login_success()
         now = time.time()
         claims = self.request.oidc_claims
         tokens = getattr(self.request, "oidc_tokens", {})
-        authentication_remember(self.request.session, provider_authentication(claims, now))
+        authentication_remember(
+            self.request.session, provider_authentication(claims, now, step_up=step_up)
+        )
         self.request.session[OIDC_SESSION_KEY] = {
             "sub": str(claims["sub"]),
             "id_token": tokens.get("id_token", ""),

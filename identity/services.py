@@ -6,7 +6,7 @@ change of them), leaving alone what the provider's mapping does not manage.
 """
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.membership import user_flags_set, user_groups_change
@@ -121,7 +121,8 @@ def provider_user_sign_in(
     """Return the user of a provider account, created on its first sign-in, its rights renewed.
 
     An account of the same username (a local one, or another provider account's) is
-    never taken over: the sign-in is refused.
+    never taken over: the sign-in is refused, also when that account is created
+    meanwhile (two first sign-ins racing).
     An account deactivated here stays refused.
     """
     actor = Actor.system("single sign-on")
@@ -132,14 +133,21 @@ def provider_user_sign_in(
         .first()
     )
     if link is None:
-        users = get_user_model().objects
-        if users.filter(username__iexact=username).exists():
-            raise AlreadyExists(
-                f"The username {username!r} belongs to another account; "
-                "an administrator links or renames it.",
-                fields={"username": ["Already taken by another account."]},
-            )
-        user = users.create_user(username=username, email=email)
+        model = get_user_model()
+        # create_user stores the NFKC form of the name: the check compares that form.
+        username = model.normalize_username(username)
+        taken = AlreadyExists(
+            f"The username {username!r} belongs to another account; "
+            "an administrator links or renames it.",
+            fields={"username": ["Already taken by another account."]},
+        )
+        if model.objects.filter(username__iexact=username).exists():
+            raise taken
+        try:
+            with transaction.atomic():
+                user = model.objects.create_user(username=username, email=email)
+        except IntegrityError:
+            raise taken from None
         link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
         user_created_record(user, actor=actor, source="oidc", issuer=issuer, subject=subject)
     user = link.user

@@ -3,7 +3,8 @@
 A decision writes nothing to the database. Each answered evaluation adds one
 to a Redis hash per minute (`usage:<minute>`), field: agent, kind, access,
 outcome (allow, deny, or claim: denied only for a claim beyond the approved
-entry), asker (a token bound to the agent, or the token's user), identifier.
+entry), asker (the token's user, marked when the token is bound to the
+agent), identifier.
 The flush job (`usage_flush`, every minute) takes each
 closed minute by renaming its hash (atomic: a late increment starts a new
 hash, flushed next time), adds its counts to the agents' observations and
@@ -26,8 +27,9 @@ A use that cannot be an observation (an unknown kind or access level, an
 identifier with control characters) is not counted. Anyone with the decision
 scope may ask about any agent, but what they ask becomes the agent's
 observations (and so its usage and drift) only as observations reported
-through the API do: from a token bound to the agent, or from one of its owners
-(`agents.permissions.can_report_observations`, asked by the flush). Other
+through the API do: from one of its owners, or a token bound to the agent
+whose user could still bind it (`agents.permissions.can_report_observations`,
+asked by the flush for each asker's user). Other
 askers' uses are flushed and dropped, so nobody else can raise findings on an
 agent or make its enforcement look proven.
 """
@@ -66,8 +68,9 @@ SOURCE = "authzen"
 SEP = "\x1f"  # never in a counted identifier: control characters are not counted
 # How an evaluation is counted (`outcome_of`).
 ALLOWED, DENIED, CLAIM_DENIED = "allow", "deny", "claim"
-# The asker of a use by a token bound to the agent (`asker_of`); any other asker is a user id.
-BOUND = "bound"
+# An asker is the token's user id, after this mark when the token is bound to the agent
+# (`asker_of`).
+BOUND = "bound:"
 ANONYMOUS = AnonymousUser()
 NOT_COUNTED = (
     "Runtime decisions are answered but not counted: REDIS_URL is not set, so no usage, "
@@ -120,9 +123,9 @@ def outcome_of(decision: Decision) -> str:
 
 
 def asker_of(token) -> str:
-    """Return who a token's uses are counted for: a token bound to agents (it reaches only
-    them), or the token's user."""
-    return BOUND if token.bound else str(token.user_id)
+    """Return who a token's uses are counted for: the token's user, marked when the token is
+    bound to agents (it reaches only them)."""
+    return f"{BOUND}{token.user_id}" if token.bound else str(token.user_id)
 
 
 def usage_count(uses: list[tuple[str, str, str, str, str, str]], now: float | None = None) -> None:
@@ -186,16 +189,22 @@ def _uses(counts: dict) -> list[Use]:
     return found
 
 
+def _user_id(asker: str) -> int | None:
+    """Return the user id an asker names, or None for an asker of another shape."""
+    user_id = asker.removeprefix(BOUND)
+    return int(user_id) if user_id.isdigit() else None
+
+
 def _reported(uses: list[Use], agents: dict[str, Agent]) -> list[Use]:
-    """Keep the uses whose asker may report the agent's observations: a token bound to it,
-    or one of its owners."""
-    users = get_user_model().objects.in_bulk({int(u.asker) for u in uses if u.asker.isdigit()})
+    """Keep the uses whose asker may report the agent's observations: one of its owners, or
+    a token bound to it whose user could still bind it."""
+    users = get_user_model().objects.in_bulk({_user_id(use.asker) for use in uses} - {None})
     may = {}
     for slug, asker in {(use.slug, use.asker) for use in uses}:
         agent = agents.get(slug)
-        user = users.get(int(asker), ANONYMOUS) if asker.isdigit() else ANONYMOUS
+        user = users.get(_user_id(asker), ANONYMOUS)
         may[slug, asker] = agent is not None and bool(
-            can_report_observations(user, agent, bound_to_agent=asker == BOUND)
+            can_report_observations(user, agent, bound_to_agent=asker.startswith(BOUND))
         )
     return [use for use in uses if may[use.slug, use.asker]]
 

@@ -134,6 +134,18 @@ def test_non_owner_cannot_update(owner, other_owner, audit_since):
     assert agent.name == "Refund bot"
 
 
+def test_a_deactivated_owner_cannot_update(owner, audit_since):
+    agent = create(Actor.for_user(owner))
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    since = audit_since()
+    with pytest.raises(NotPermitted):
+        agent_update(actor=Actor.for_user(owner), agent=agent, name="Still mine")
+    assert since() == []
+    agent.refresh_from_db()
+    assert agent.name == "Refund bot"
+
+
 def test_visible_to_scopes_owners_to_their_teams(owner, other_owner, reviewers):
     mine = create(Actor.for_user(owner))
     theirs = create(

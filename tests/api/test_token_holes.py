@@ -1,6 +1,7 @@
 """Three ways a token reached past its user's rights, each shown through the API.
 
-4. A user who may only look at an agent got it suspended with forged observations.
+4. A user who may only look at an agent got it suspended with forged observations, and so
+   did an owner taken off the agent, through a token bound while they owned it.
 5. A token scope widened a role: an owner's audit:read token read the whole trail.
 6. A gate deny handed the approved digest of any agent to any gate:check token.
 """
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Observation
 from approvals.drift import drift_evaluate
+from approvals.ownership import agent_update
 from audit.actors import Actor
 from tests.api.conftest import GATE, codes, error_of
 from tests.factories import AgentFactory, UserFactory, manifest_for
@@ -72,6 +74,38 @@ def test_hole_4_a_teammate_who_does_not_own_the_agent_cannot_report_for_it(api, 
     drift_evaluate(actor=Actor.system("tests"))
     agent.refresh_from_db()
     assert agent.suspended_at is None
+
+
+@override_settings(COUNTERSIGN=EVERY_TIER)
+def test_hole_4_an_owner_taken_off_the_agent_cannot_report_with_a_token_bound_before(
+    api, workflow, agent, owner
+):
+    workflow.approve(agent)
+    former = UserFactory(username="former-owner", groups=["product-owner"])
+    agent.team.members.add(former)
+    agent.owners.add(former)
+    client = api(former, Scope.OBSERVATIONS_WRITE, Scope.AGENTS_READ, agents=[agent])
+    item = {"kind": "tool", "identifier": "kb-search", "access": "read"}
+    path = f"/api/v1/agents/{agent.slug}/observations"
+    reported = client.post(path, {"items": [item]}, format="json")
+    assert reported.status_code == 202, reported.content  # bound while an owner: reports
+    Observation.objects.all().delete()
+
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner])
+    assert client.get(f"/api/v1/agents/{agent.slug}").status_code == 200  # the team sees it
+    for reporter in (signed_in(former), client):
+        response = reporter.post(path, FORGED, format="json")
+        assert response.status_code == 403, response.content
+        assert error_of(response)["code"] == "not_owner"
+    assert not Observation.objects.filter(agent=agent).exists()
+    drift_evaluate(actor=Actor.system("tests"))
+    agent.refresh_from_db()
+    assert agent.suspended_at is None
+
+    # Made an owner again, the same binding reports again: it follows the ownership.
+    agent.owners.add(former)
+    response = client.post(path, FORGED, format="json")
+    assert response.status_code == 202, response.content
 
 
 def test_hole_5_an_owner_cannot_read_the_audit_trail_with_a_token(api, owner, agent):

@@ -5,12 +5,13 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 
-from agents.models import Team
-from audit.actors import SESSION_KEY, AuthMethod
+from agents.membership import Source, user_flags_set
+from agents.models import Agent, Team
+from audit.actors import SESSION_KEY, Actor, AuthMethod
 from audit.models import AuditEvent
 from identity.models import ProviderIdentity
 from identity.sessions import OIDC_SESSION_KEY
-from tests.factories import TeamFactory, UserFactory
+from tests.factories import AgentFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +150,29 @@ def test_an_account_deactivated_here_cannot_sign_in(client, provider, sso):
     assert "_auth_user_id" not in client.session
 
 
+def test_an_account_deactivated_here_ends_its_session_before_the_renewal(
+    client, provider, sso, settings, staff
+):
+    settings.OIDC_RENEW_SECONDS = 600
+    provider.user_set("sub-olga", preferred_username="olga", groups=["cs-people"])
+    sso("sub-olga")
+    user = get_user_model().objects.get(username="olga")
+    agent = AgentFactory(slug="olgas-agent", team="people-ops", owners=[user])
+    assert client.get("/agents/olgas-agent/").status_code == 200
+    user_flags_set(user, actor=Actor.for_user(staff), source=Source.ADMIN, is_active=False)
+
+    page = client.get("/agents/olgas-agent/")
+    edit = client.post(
+        "/agents/olgas-agent/edit/",
+        {"name": "Renamed by a deactivated user", "team": agent.team.slug, "owners": "olga"},
+    )
+
+    assert page.status_code == 302 and page["Location"].startswith("/login/")
+    assert edit.status_code == 302 and edit["Location"].startswith("/login/")
+    assert Agent.objects.get(pk=agent.pk).name == agent.name
+    assert not AuditEvent.objects.filter(action="agent.updated").exists()
+
+
 def test_a_local_account_is_never_taken_over(client, provider, sso):
     UserFactory(username="admin", is_staff=True)
     provider.user_set("sub-mallory", preferred_username="admin", groups=["cs-admins"])
@@ -160,6 +184,23 @@ def test_a_local_account_is_never_taken_over(client, provider, sso):
     assert not ProviderIdentity.objects.exists()
     page = client.get("/login/")
     assert "belongs to another account" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "username", ["\uff41\uff44\uff4d\uff49\uff4e", "\uff21\uff24\uff2d\uff29\uff2e"]
+)
+def test_a_name_that_is_a_local_accounts_once_normalised_is_refused_too(
+    client, provider, sso, username
+):
+    UserFactory(username="admin", is_staff=True)
+    provider.user_set("sub-mallory", preferred_username=username)  # full-width letters
+
+    answer = sso("sub-mallory")
+
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    assert "_auth_user_id" not in client.session
+    assert not ProviderIdentity.objects.exists()
+    assert "belongs to another account" in client.get("/login/").content.decode()
 
 
 def test_sign_out_ends_the_session_at_the_provider_too(client, provider, sso):

@@ -221,3 +221,44 @@ def test_a_provider_reporting_an_old_authentication_does_not_count_as_fresh(
     asked = client.post(decide_url(package), REQUEST_CHANGES)
     assert asked["Location"].startswith(reverse("step-up"))
     assert not Decision.objects.exists()
+
+
+def test_a_sign_in_without_auth_time_is_fresh_only_when_it_answers_a_step_up(
+    client, provider, sso, workflow, agent, settings
+):
+    package = workflow.submit(agent)
+    # The provider sends no auth_time (Entra ID's default, for one).
+    provider.user_set("sub-ines", preferred_username="ines", groups=["cs-iam"], auth_time=None)
+    sso("sub-ines")
+    assert "prompt" not in sso.authorization and "max_age" not in sso.authorization
+    assert client.session[SESSION_KEY]["at"] is None
+    # A step-up started and left is not what the next plain sign-in answers.
+    started = client.get(f"{reverse('oidc-sign-in')}?step_up=1")["Location"]
+    assert "prompt=login" in started
+    sso("sub-ines")
+    assert client.session[SESSION_KEY]["at"] is None
+
+    asked = client.post(decide_url(package), REQUEST_CHANGES)
+    assert asked["Location"].startswith(reverse("step-up"))
+    assert not Decision.objects.exists()
+
+    to_provider = client.get(asked["Location"])["Location"]
+    authorization = client.get(to_provider)["Location"]
+    assert "prompt=login" in authorization and "max_age=0" in authorization
+    client.get(path_of(provider.authorize(authorization, "sub-ines")))
+    assert abs(client.session[SESSION_KEY]["at"] - time.time()) < 60
+    assert client.post(decide_url(package), REQUEST_CHANGES).status_code == 302
+    decision = Decision.objects.get(signoff__package=package)
+    assert (decision.reviewer.username, decision.auth_method) == ("ines", AuthMethod.OIDC)
+
+
+def test_a_plain_sign_in_is_fresh_by_the_providers_auth_time(
+    client, provider, sso, workflow, agent
+):
+    package = workflow.submit(agent)
+    just_now = int(time.time()) - 5
+    provider.user_set("sub-ines", preferred_username="ines", groups=["cs-iam"], auth_time=just_now)
+    sso("sub-ines")
+    assert client.session[SESSION_KEY]["at"] == just_now
+    assert client.post(decide_url(package), REQUEST_CHANGES).status_code == 302
+    assert Decision.objects.get(signoff__package=package).auth_time.timestamp() == just_now

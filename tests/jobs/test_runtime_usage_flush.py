@@ -120,8 +120,15 @@ class Crash(Exception):
     pass
 
 
+def runtime_of(agent) -> str:
+    """Return the asker of a token bound to the agent whose user owns it (its runtime)."""
+    return f"{BOUND}{agent.owners.get().pk}"
+
+
 def counted(agent, n, access="read", now=None):
-    usage_count([(agent.slug, "tool", "kb-search", access, ALLOWED, BOUND)] * n, now=now)
+    usage_count(
+        [(agent.slug, "tool", "kb-search", access, ALLOWED, runtime_of(agent))] * n, now=now
+    )
 
 
 def test_a_crash_before_the_commit_loses_nothing(workflow, agent):
@@ -165,10 +172,10 @@ def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
 def test_uses_no_observation_can_hold_are_not_counted(workflow, agent):
     usage_count(
         [
-            (agent.slug, "model", "x", "read", ALLOWED, BOUND),
-            (agent.slug, "tool", "x", "delete", ALLOWED, BOUND),
-            (agent.slug, "tool", "bad\x1bid", "read", DENIED, BOUND),
-            (None, "tool", "x", "read", DENIED, BOUND),
+            (agent.slug, "model", "x", "read", ALLOWED, runtime_of(agent)),
+            (agent.slug, "tool", "x", "delete", ALLOWED, runtime_of(agent)),
+            (agent.slug, "tool", "bad\x1bid", "read", DENIED, runtime_of(agent)),
+            (None, "tool", "x", "read", DENIED, runtime_of(agent)),
         ]
     )
     assert not list(usage_client().scan_iter(match="usage*"))

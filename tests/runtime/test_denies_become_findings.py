@@ -18,10 +18,12 @@ from agents.models import Observation
 from approvals import tasks as approval_tasks
 from approvals.drift import DRIFT_LOCK_KEY
 from approvals.models import DriftFinding, EmergencyApproval
+from approvals.ownership import agent_update
+from audit.actors import Actor
 from audit.models import AuditEvent
 from runtime import tasks
 from tests.approvals.emergency import emergency_grant
-from tests.factories import manifest_for
+from tests.factories import UserFactory, manifest_for
 from tests.jobs.test_runtime_usage_flush import close_minutes
 from tests.runtime.conftest import ask
 from tokens.models import Scope
@@ -149,3 +151,29 @@ def test_only_the_agents_owners_and_its_runtime_leave_a_trace(
         ("tool", "shell", "execute", "unapproved_tool"),
         ("tool", "refund-issue-2", "write", "unapproved_tool"),
     }
+
+
+def test_a_bound_token_leaves_a_trace_only_while_its_user_could_bind_it(
+    agent, approved, api, owner
+):
+    former = UserFactory(username="former-owner", groups=["product-owner"])
+    agent.owners.add(former)
+    bound_before = api(former, Scope.DECISIONS_EVALUATE, agents=[agent])
+    agent_update(actor=Actor.for_user(owner), agent=agent, owners=[owner])
+    # A service account an administrator bound, before it is one of the agent's owners.
+    service = UserFactory(username="runtime-support", password=None)
+    service_runtime = api(service, Scope.DECISIONS_EVALUATE, agents=[agent])
+    for client in (bound_before, service_runtime):
+        answer = ask(client, agent.slug, "admin", "tool", "evil").json()
+        assert answer["context"]["reason"] == "scope_mismatch"  # answered, as anyone is
+    close_minutes()
+    run = tasks.runtime_usage_flush()
+    assert (run["evaluations"], run["denies"]) == (2, 0) and "drift" not in run
+    assert not Observation.objects.filter(agent=agent).exists()
+    assert not DriftFinding.objects.exists()
+
+    agent.owners.add(service)
+    ask(service_runtime, agent.slug, "execute", "tool", "shell")
+    close_minutes()
+    assert tasks.runtime_usage_flush()["denies"] == 1
+    assert findings(agent) == {("tool", "shell", "execute", "unapproved_tool")}
