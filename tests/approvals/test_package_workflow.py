@@ -11,6 +11,7 @@ from approvals.models import ApprovalPackage, PackageState
 from approvals.services import package_create, package_submit, package_update_draft
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from config.times import whole_second
 from signoffs.models import Dimension, SignOffState, Verdict
 from tests.factories import manifest_for
 
@@ -107,7 +108,8 @@ def test_all_quorums_approve_and_set_expiry_by_tier(workflow, agent, audit_since
     since = audit_since()
     package = workflow.approve(agent)
     assert package.state == PackageState.APPROVED
-    assert package.expires_at - package.approved_at == timedelta(days=30)  # critical
+    # Critical: 30 days, written in whole seconds (the precision a Cedar bundle compares).
+    assert package.expires_at == whole_second(package.approved_at + timedelta(days=30))
     events = since()
     approved = only_event(events, "package.approved")
     assert approved.actor_label == "compliance1"
@@ -119,7 +121,7 @@ def test_all_quorums_approve_and_set_expiry_by_tier(workflow, agent, audit_since
 
 def test_shorter_lifetime_asked_by_package_wins(workflow, agent):
     package = workflow.approve(agent, manifest_for(agent, approval_valid_days=7))
-    assert package.expires_at - package.approved_at == timedelta(days=7)
+    assert package.expires_at == whole_second(package.approved_at + timedelta(days=7))
 
 
 def test_one_security_approval_is_not_enough_for_critical(workflow, agent):
