@@ -32,6 +32,7 @@ from approvals.services import package_submit
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from config.times import whole_second
 from outbox.services import notify
 from signoffs.permissions import can_approve_emergency
 
@@ -168,7 +169,7 @@ def emergency_approve(
     if all(emergency.approver(d) is not None for d in EMERGENCY_DIMENSIONS):
         emergency.state = EmergencyState.ACTIVE
         emergency.granted_at = now
-        emergency.ends_at = now + timedelta(hours=emergency_hours())
+        emergency.ends_at = whole_second(now + timedelta(hours=emergency_hours()))
         emergency.save(update_fields=["state", "granted_at", "ends_at"])
         audit_record(
             actor=actor,

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from agents.models import Agent
 from agents.usage import enforcement_seen
-from approvals.manifest import Enforcement, compute_risk_tier
+from approvals.manifest import Enforcement, compute_risk_tier, latest_test_date
 from approvals.models import ApprovalPackage, RiskTier
 
 
@@ -22,7 +22,11 @@ def kill_switch_problem(package: ApprovalPackage, today: date) -> str:
     tested = package.manifest["kill_switch"].get("last_tested")
     if not tested:
         return f"A {package.risk_tier} package needs a kill-switch test date."
-    if (today - date.fromisoformat(tested)).days > max_age:
+    day = date.fromisoformat(tested)
+    if day > latest_test_date(today):
+        # Stored before manifests refused it: it would count as fresh until that day.
+        return f"The kill switch test date {tested} is in the future."
+    if (today - day).days > max_age:
         return f"The kill switch was last tested {tested}, more than {max_age} days ago."
     return ""
 

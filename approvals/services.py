@@ -25,6 +25,7 @@ from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from config.times import whole_second
 from outbox.services import notify
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
@@ -290,7 +291,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
     before = _transition(package, PackageState.APPROVED)
     package.approved_at = now
     package.decided_at = now
-    package.expires_at = expires_at or now + approval_lifetime(package)
+    package.expires_at = whole_second(expires_at or now + approval_lifetime(package))
     package.save(update_fields=["state", "approved_at", "decided_at", "expires_at"])
     agent_before = {
         field: getattr(agent, field) for field in agent_fields_from_manifest(package.manifest)
@@ -494,7 +495,6 @@ def agent_refresh_status(*, agent: Agent) -> None:
 
 
 def _system_user():
-    user, _ = get_user_model().objects.get_or_create(
+    return get_user_model().objects.get_or_create(
         username="countersign-system", defaults={"is_active": False}
-    )
-    return user
+    )[0]

@@ -1,10 +1,15 @@
-"""Times a client sends, in any offset ISO 8601 allows, kept as UTC.
+"""Times a client sends, in any offset ISO 8601 allows, kept as UTC; the expiries written.
 
 Python reads offsets up to ±23:59 but PostgreSQL refuses any beyond ±15:59
 ("time zone displacement out of range"), so a time sent with such an offset
 reached the database as it was and answered 500. Converted to UTC first, every
 time Python can read is one PostgreSQL takes; one whose UTC falls outside the
 years 1 to 9999 is refused with the field named.
+
+An approval's expiry and an emergency approval's end are written in whole
+seconds (`whole_second`): a Cedar bundle compares whole seconds since the
+epoch, so the gate, the decision point and the bundle then stop allowing at
+the same instant.
 """
 
 from datetime import UTC, datetime
@@ -64,3 +69,12 @@ def stored_time(value: datetime | None) -> datetime | None:
     if value is not None and timezone.is_naive(value):
         return value.replace(tzinfo=UTC)
     return value
+
+
+def whole_second(value: datetime) -> datetime:
+    """Return the time cut down to its whole second: how an expiry is written.
+
+    Cut down, not rounded: an expiry written earlier than asked never lets anything
+    ship later than its approval allows.
+    """
+    return value.replace(microsecond=0)

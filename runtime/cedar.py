@@ -193,6 +193,12 @@ def policies_for(
 
 
 def _epoch(value: datetime | None) -> int | None:
+    """Return the time in seconds since the epoch, cut down to the whole second.
+
+    Expiries are written in whole seconds (`config.times.whole_second`), so the
+    permits stop at the instant the gate does; one written with a fraction stops
+    them up to a second early, never late.
+    """
     return int(value.timestamp()) if value is not None else None
 
 

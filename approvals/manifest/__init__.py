@@ -47,6 +47,7 @@ from approvals.manifest.schema import (
     FIELD_CLASSES,
     NARRATIVE,
     SCOPE,
+    latest_test_date,
     manifest_schema,
 )
 from approvals.manifest.scope import (
@@ -94,6 +95,7 @@ __all__ = [
     "compute_risk_tier",
     "diff_manifests",
     "diff_normalized",
+    "latest_test_date",
     "load_manifest",
     "manifest_schema",
     "normalize_manifest",

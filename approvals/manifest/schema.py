@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +168,34 @@ def _explain(error: jsonschema_rs.ValidationError) -> Iterator[tuple[tuple, str]
         yield path, error.message
 
 
+def latest_test_date(today: date) -> date:
+    """Return the latest kill-switch test date a manifest may give on `today` (UTC).
+
+    A test cannot have happened after today; the day after is allowed because it has
+    already begun in the time zones ahead of UTC.
+    """
+    return today + timedelta(days=1)
+
+
+# The dates the schema's `format: date` accepts (RFC 3339 full-date).
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _future_test_date(kill_switch: object) -> str:
+    """Return why the kill switch's `last_tested` cannot be taken today, or ''."""
+    tested = kill_switch.get("last_tested") if isinstance(kill_switch, dict) else None
+    if not isinstance(tested, str) or not _FULL_DATE.fullmatch(tested):
+        return ""  # absent, or the schema reports it
+    try:
+        day = date.fromisoformat(tested)
+    except ValueError:
+        return ""
+    latest = latest_test_date(datetime.now(UTC).date())
+    if day > latest:
+        return f"must not be in the future (the latest date taken today is {latest.isoformat()})"
+    return ""
+
+
 def _semantic_errors(doc: dict) -> Iterator[tuple[tuple, str]]:
     """Yield (path, message) pairs for rules a JSON Schema cannot express."""
     scope = doc.get("scope")
@@ -188,6 +218,10 @@ def _semantic_errors(doc: dict) -> Iterator[tuple[tuple, str]]:
     if isinstance(emergency, dict) and emergency.get("break_glass") is True:
         if not emergency.get("procedure"):
             yield ("emergency_access", "procedure"), "is required when break_glass is true"
+    # A date in the future would pass the kill-switch freshness rule until that date.
+    future = _future_test_date(doc.get("kill_switch"))
+    if future:
+        yield ("kill_switch", "last_tested"), future
 
 
 def validation_errors(doc: dict) -> dict[str, list[str]]:

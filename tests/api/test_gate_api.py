@@ -138,6 +138,14 @@ def test_an_invalid_manifest_is_a_deny_with_its_fields(ci, approved, body):
     assert answer["reasons"][0]["fields"]
 
 
+def test_a_kill_switch_test_date_in_the_future_is_denied_naming_it(ci, agent, approved):
+    manifest = plain(manifest_for(agent))
+    manifest["kill_switch"]["last_tested"] = "2099-12-31"
+    answer = check(ci, agent=agent.slug, manifest=manifest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_manifest"])
+    assert list(answer["reasons"][0]["fields"]) == ["manifest.kill_switch.last_tested"]
+
+
 def test_a_manifest_of_another_agent_is_denied(ci, agent, approved):
     other = AgentFactory(slug="other-bot")
     answer = check(ci, agent=agent.slug, manifest=plain(manifest_for(other)))

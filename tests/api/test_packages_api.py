@@ -67,6 +67,20 @@ def test_an_invalid_manifest_is_400_with_every_bad_field(writer, agent):
     assert "invalid YAML" in error_of(response)["fields"]["manifest"][0]
 
 
+def test_a_kill_switch_test_date_in_the_future_is_400_naming_it(writer, agent):
+    manifest = manifest_for(agent)
+    manifest["kill_switch"]["last_tested"] = "2099-12-31"
+    response = writer.post(packages(), manifest, format="json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid_manifest"
+    assert list(error["fields"]) == ["manifest.kill_switch.last_tested"]
+    assert error["fields"]["manifest.kill_switch.last_tested"][0].startswith(
+        "must not be in the future"
+    )
+    assert writer.get(packages()).json()["count"] == 0
+
+
 def test_a_body_or_manifest_nested_without_end_is_400_and_stores_nothing(writer, agent):
     deep = '{"manifest": ' + "[" * 50_000 + "]" * 50_000 + "}"
     response = writer.generic("POST", packages(), deep, content_type="application/json")

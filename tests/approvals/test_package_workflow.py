@@ -1,7 +1,7 @@
 """Package creation, submission, approval and the transitions around them."""
 
 import copy
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -9,9 +9,11 @@ from django.utils import timezone
 from agents.models import AgentStatus
 from agents.services import WORKLOAD_ID_TAKEN
 from approvals.models import ApprovalPackage, PackageState
+from approvals.policy import kill_switch_problem
 from approvals.services import package_create, package_submit, package_update_draft
 from audit.actors import Actor
 from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
+from config.times import whole_second
 from signoffs.models import Decision, Dimension, SignOffState, Verdict
 from tests.factories import AgentFactory, manifest_for
 
@@ -157,11 +159,37 @@ def test_stale_kill_switch_test_blocks_submission_of_high_tier(workflow, agent):
     assert package.state == PackageState.DRAFT
 
 
+def test_a_kill_switch_test_date_in_the_future_is_refused_and_never_counts_as_fresh(
+    workflow, agent
+):
+    doc = manifest_for(agent)
+    doc["kill_switch"]["last_tested"] = "2099-12-31"
+    with pytest.raises(InvalidInput) as error:
+        workflow.create(agent, doc)
+    assert list(error.value.fields) == ["manifest.kill_switch.last_tested"]
+    assert not ApprovalPackage.objects.exists()
+    # A draft stored with one before the rule existed is not submitted either: the 90-day
+    # rule would otherwise hold for it until 2099.
+    package = workflow.create(agent)
+    ApprovalPackage.objects.filter(pk=package.pk).update(manifest=doc)
+    package.refresh_from_db()
+    assert package.risk_tier == "critical"
+    with pytest.raises(InvalidInput) as error:
+        package_submit(actor=Actor.for_user(workflow.owner), package=package)
+    assert error.value.code == "kill_switch_untested"
+    assert "in the future" in error.value.fields["manifest.kill_switch.last_tested"][0]
+    package.refresh_from_db()
+    assert package.state == PackageState.DRAFT
+    # Nor at approval, nor at any re-certification on the way to 2099.
+    assert "in the future" in kill_switch_problem(package, date(2098, 12, 31))
+
+
 def test_all_quorums_approve_and_set_expiry_by_tier(workflow, agent, audit_since):
     since = audit_since()
     package = workflow.approve(agent)
     assert package.state == PackageState.APPROVED
-    assert package.expires_at - package.approved_at == timedelta(days=30)  # critical
+    # Critical: 30 days, written in whole seconds (the precision a Cedar bundle compares).
+    assert package.expires_at == whole_second(package.approved_at + timedelta(days=30))
     events = since()
     approved = only_event(events, "package.approved")
     assert approved.actor_label == "compliance1"
@@ -173,7 +201,7 @@ def test_all_quorums_approve_and_set_expiry_by_tier(workflow, agent, audit_since
 
 def test_shorter_lifetime_asked_by_package_wins(workflow, agent):
     package = workflow.approve(agent, manifest_for(agent, approval_valid_days=7))
-    assert package.expires_at - package.approved_at == timedelta(days=7)
+    assert package.expires_at == whole_second(package.approved_at + timedelta(days=7))
 
 
 def test_one_security_approval_is_not_enough_for_critical(workflow, agent):

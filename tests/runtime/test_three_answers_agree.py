@@ -2,21 +2,28 @@
 
 For every approved entry all three allow; for every single-step expansion of an
 entry or of the package (the request asks it, the manifest declares it) all
-three deny. The Cedar answers come from the real engine (cedarpy).
+three deny; at an approval's expiry and at the end of an emergency approval's
+time box all three stop allowing together. The Cedar answers come from the real
+engine (cedarpy).
 """
 
 import copy
 import json
+import math
 import time
+from datetime import timedelta
 
 import cedarpy
 import pytest
+from django.utils import timezone
 
 from approvals import manifest as manifests
 from approvals.gate import gate_check
+from approvals.models import ApprovalPackage, EmergencyApproval
 from audit.actors import Actor
 from runtime.cedar import cedar_request
 from runtime.requests import Evaluation
+from tests.approvals.emergency import emergency_grant
 from tests.factories import manifest_for
 from tests.runtime.conftest import EVALUATION
 
@@ -167,3 +174,73 @@ def test_chaining_where_none_was_approved_is_denied_by_all_three(workflow, agent
     doc["chaining"] = {"allowed": True, "max_depth": 1}
     assert (cedar_allows(bundle, chained), authzen_allows(gateway, chained)) == (False, False)
     assert gate_allows(agent, doc) == (False, ["scope_mismatch"])
+
+
+def _soon(written):
+    """Return the instant `written` moved by whole seconds to fall 1.5 to 2.5 s from now.
+
+    Moved by whole seconds, the instant keeps the sub-second part it was written with.
+    """
+    shift = math.floor((written - timezone.now() - timedelta(seconds=1.5)).total_seconds())
+    return written - timedelta(seconds=shift)
+
+
+def _sweep(instant, ask):
+    """Ask the three answers again and again from a second before `instant` to a second
+    after it; each time all three must allow before it and deny from it.
+
+    A round during which the instant passed (it takes a few milliseconds) proves nothing
+    and is left out.
+    """
+    edge = instant.timestamp()
+    while time.time() < edge - 1:
+        time.sleep(0.01)
+    seen = set()
+    while time.time() < edge + 1:
+        started = time.time()
+        answers = ask()
+        ended = time.time()
+        if started < edge <= ended:
+            continue
+        allowed = ended < edge
+        assert answers == (allowed, allowed, allowed), (
+            f"(gate, decision point, Cedar) {answers} at {started - edge:+.3f} s from the end"
+        )
+        seen.add(allowed)
+    assert seen == {True, False}
+
+
+def _three(agent, gateway, bundle, evaluation, digest):
+    def ask():
+        gate = gate_check(actor=CI, agent_slug=agent.slug, digest=digest)
+        cedar = cedar_allows(bundle, evaluation)  # the gateway's clock, in whole seconds
+        return gate.decision == "allow", authzen_allows(gateway, evaluation), cedar
+
+    return ask
+
+
+def test_at_the_approvals_expiry_all_three_stop_allowing_together(workflow, agent, gateway):
+    approved = workflow.approve(agent)
+    expires_at = _soon(approved.expires_at)
+    ApprovalPackage.objects.filter(pk=approved.pk).update(expires_at=expires_at)
+    # The bundle a gateway fetched before the expiry, which it enforces without a new poll.
+    bundle = json.loads(gateway.get(f"/api/v1/agents/{agent.slug}/policy").content)
+    evaluation = Evaluation("agent", agent.slug, "read", "tool", "kb-search", {})
+    _sweep(expires_at, _three(agent, gateway, bundle, evaluation, approved.digest))
+
+
+def test_at_the_end_of_an_emergency_all_three_stop_allowing_together(
+    workflow, agent, approved, gateway
+):
+    doc = manifest_for(agent)
+    doc["scope"]["tools"].append(
+        {"id": "refund-issue-2", "access": "write", "justification": "The incident's fix."}
+    )
+    second = workflow.submit(agent, doc)
+    emergency = emergency_grant(workflow, second)
+    ends_at = _soon(emergency.ends_at)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(ends_at=ends_at)
+    bundle = json.loads(gateway.get(f"/api/v1/agents/{agent.slug}/policy").content)
+    # Only the emergency version holds this use.
+    evaluation = Evaluation("agent", agent.slug, "write", "tool", "refund-issue-2", {})
+    _sweep(ends_at, _three(agent, gateway, bundle, evaluation, second.digest))

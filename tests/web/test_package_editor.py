@@ -86,6 +86,18 @@ def test_service_errors_are_shown_beside_their_fields(client, owner, agent, chec
     assert not ApprovalPackage.objects.exists()
 
 
+def test_a_kill_switch_test_date_in_the_future_is_shown_beside_its_field(
+    client, owner, agent, checklists
+):
+    data = editor_data(manifest_for(agent), kill_switch__last_tested="2099-12-31")
+    client.force_login(owner)
+    response = client.post(new_url(agent), data)
+    assert response.status_code == 200
+    (message,) = response.context["form"].errors["kill_switch__last_tested"]
+    assert message.startswith("must not be in the future")
+    assert not ApprovalPackage.objects.exists()
+
+
 def test_invalid_constraints_json_is_shown_on_its_row(client, owner, agent, checklists):
     data = editor_data(manifest_for(agent), **{"actions-0-constraints": "{not json"})
     client.force_login(owner)

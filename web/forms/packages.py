@@ -259,7 +259,8 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             "kill_switch.last_tested": (
                 forms.DateField(
                     label="Last tested",
-                    help_text="High and critical packages need a test within the last 90 days.",
+                    help_text="Not in the future; high and critical packages need a test "
+                    "within the last 90 days.",
                     required=False,
                     widget=forms.DateInput(attrs={"type": "date"}),
                 ),

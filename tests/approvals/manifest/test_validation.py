@@ -2,6 +2,7 @@
 
 import copy
 import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -246,6 +247,22 @@ def test_break_glass_needs_a_procedure(hr):
     assert errors == {"emergency_access.procedure": ["is required when break_glass is true"]}
     ok = with_change(hr, "emergency_access", {"break_glass": True, "procedure": "Page PAM."})
     assert m.load_manifest(ok)["emergency_access"]["break_glass"] is True
+
+
+def test_a_kill_switch_test_date_cannot_be_in_the_future(hr):
+    today = datetime.now(UTC).date()
+    for later in (today + timedelta(days=3), date(2099, 12, 31)):
+        errors = errors_of(with_change(hr, "kill_switch.last_tested", later.isoformat()))
+        assert list(errors) == ["kill_switch.last_tested"]
+        assert errors["kill_switch.last_tested"][0].startswith("must not be in the future")
+    # Today in UTC, and tomorrow: already today in time zones ahead of UTC.
+    for tested in (today, today + timedelta(days=1), today - timedelta(days=400)):
+        loaded = m.load_manifest(with_change(hr, "kill_switch.last_tested", tested.isoformat()))
+        assert loaded["kill_switch"]["last_tested"] == tested.isoformat()
+
+
+def test_the_latest_test_date_is_the_day_after_today_in_utc():
+    assert m.latest_test_date(date(2026, 12, 31)) == date(2027, 1, 1)
 
 
 def test_all_errors_are_collected_at_once(support):
