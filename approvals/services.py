@@ -1,6 +1,5 @@
 """The release workflow: packages, sign-offs, approval, expiry, the kill switch."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -22,6 +21,9 @@ from outbox.services import notify
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
 from signoffs.services import decision_on_behalf_of, decision_record
+from tokens.services import service_account_get_or_create
+
+SYSTEM_USERNAME = "countersign-system"  # who creates the packages the system writes
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -106,6 +108,11 @@ def package_create(
         manifest_team_check(agent, doc)
     refuse_retired(Agent.objects.select_for_update().get(pk=agent.pk))
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
+    created_by = actor.user
+    if created_by is None:  # an inactive account: it cannot sign in or use tokens
+        created_by = service_account_get_or_create(
+            actor=actor, username=SYSTEM_USERNAME, is_active=False
+        )
     package = ApprovalPackage(
         agent=agent,
         version=version,
@@ -113,7 +120,7 @@ def package_create(
         digest=manifests.text_digest(manifests.canonical_json(doc)),
         source_digest=source_digest,
         is_recertification=is_recertification,
-        created_by=actor.user if actor.user is not None else _system_user(),
+        created_by=created_by,
     )
     package_rate(package, agent)
     package.save(force_insert=True)
@@ -491,10 +498,3 @@ def agent_refresh_status(*, agent: Agent) -> None:
     if (agent.status, agent.risk_tier) != (status, tier):
         Agent.objects.filter(pk=agent.pk).update(status=status, risk_tier=tier)
         agent.status, agent.risk_tier = status, tier
-
-
-def _system_user():
-    user, _ = get_user_model().objects.get_or_create(
-        username="countersign-system", defaults={"is_active": False}
-    )
-    return user
