@@ -6,6 +6,8 @@ Whoever decides in another's place, every rule of who may decide applies to them
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign
@@ -187,6 +189,24 @@ def test_a_bad_absence_names_its_field_and_changes_nothing(
         )
     assert raised.value.code == code and field in raised.value.fields
     assert since() == []
+
+
+def test_changing_an_absence_writes_only_its_window_and_delegate(reviewers, audit_since):
+    pam1, pam2 = reviewers["pam"]
+    first = away(pam1, pam2, ends=5)
+    since = audit_since()
+    with CaptureQueriesContext(connection) as queries:
+        changed = away(pam1, pam2, ends=9)
+    assert changed.pk == first.pk and changed.created_at == first.created_at
+    (update,) = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "signoffs_absence"')]
+    written = update.partition(" SET ")[2].partition(" WHERE ")[0]
+    assert [column.split(" = ")[0] for column in written.split(", ")] == [
+        '"delegate_id"',
+        '"starts_at"',
+        '"ends_at"',
+    ]
+    (event,) = since()
+    assert event.before["ends_at"] == first.ends_at.isoformat() != event.after["ends_at"]
 
 
 def test_only_the_reviewer_or_staff_set_an_absence(reviewers, staff, audit_since):
