@@ -21,6 +21,7 @@ from approvals.emergency_state import emergency_close
 from approvals.locks import package_lock
 from approvals.models import (
     EMERGENCY_DIMENSIONS,
+    EMERGENCY_TRANSITIONS,
     ApprovalPackage,
     EmergencyApproval,
     EmergencyState,
@@ -146,7 +147,8 @@ def emergency_approve(
     check = can_approve_emergency(actor.user, emergency, dimension)
     if not check:
         raise NotPermitted(check.message, code=check.code)
-    if emergency.state != EmergencyState.REQUESTED:
+    # An approval counts only while it can still lead to the grant.
+    if EmergencyState.ACTIVE not in EMERGENCY_TRANSITIONS[EmergencyState(emergency.state)]:
         raise InvalidTransition(
             f"The emergency approval is {emergency.get_state_display().lower()}.",
             code="emergency_closed",
@@ -165,6 +167,7 @@ def emergency_approve(
         data={"dimension": dimension},
     )
     if all(emergency.approver(d) is not None for d in EMERGENCY_DIMENSIONS):
+        before = emergency.state
         emergency.state = EmergencyState.ACTIVE
         emergency.granted_at = now
         emergency.ends_at = now + timedelta(hours=emergency_hours())
@@ -175,7 +178,7 @@ def emergency_approve(
             target=emergency,
             agent_slug=package.agent.slug,
             package_version=package.version,
-            before={"state": EmergencyState.REQUESTED},
+            before={"state": before},
             after=emergency_summary(emergency),
         )
         notify(
