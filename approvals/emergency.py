@@ -32,30 +32,15 @@ from approvals.services import package_submit
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from config.reasons import reason_checked
 from outbox.services import notify
 from signoffs.permissions import can_approve_emergency
 
 logger = logging.getLogger(__name__)
 
-# The longest reason an owner may give.
-REASON_MAX_LENGTH = 2000
-
 
 def emergency_hours() -> int:
     return settings.COUNTERSIGN["EMERGENCY_APPROVAL_HOURS"]
-
-
-def reason_checked(reason: str) -> str:
-    """Return the reason an emergency request or a retirement gives, stripped; or refuse it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
-    if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidInput(
-            "The reason is too long.",
-            fields={"reason": [f"At most {REASON_MAX_LENGTH} characters."]},
-        )
-    return reason
 
 
 def emergency_summary(emergency: EmergencyApproval) -> dict:

@@ -17,6 +17,7 @@ from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from config.reasons import reason_checked
 from outbox.services import notify
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
@@ -433,13 +434,12 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()
-    if not reason or not reason.strip():
-        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    reason = reason_checked(reason)
     refuse_retired(agent)
     if agent.suspended_at is not None:
         raise InvalidTransition("The agent is already suspended.", code="already_suspended")
     agent.suspended_at = timezone.now()
-    agent.suspended_reason = reason.strip()
+    agent.suspended_reason = reason
     agent.save(update_fields=["suspended_at", "suspended_reason", "updated_at"])
     approved = agent.packages.select_for_update().filter(state=PackageState.APPROVED).first()
     if approved is not None:

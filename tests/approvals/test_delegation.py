@@ -18,6 +18,7 @@ from approvals.ownership import agent_update
 from approvals.services import signoff_decide
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
+from config.reasons import REASON_MAX_LENGTH
 from signoffs.absence import absence_clear, absence_set
 from signoffs.models import Decision, Dimension, Verdict
 from signoffs.permissions import decision_standing
@@ -295,11 +296,19 @@ def test_reassignment_is_refused_to_whoever_may_not_decide(
             user=assigned[1],
             reason="x",
         )
-    with pytest.raises(InvalidInput) as raised:
-        signoff_reassign(
-            actor=Actor.for_user(staff), package=package, dimension=PAM, user=assigned[1], reason=""
-        )
-    assert "reason" in raised.value.fields
+    for reason, problem in [
+        ("", "A reason is required."),
+        ("x" * (REASON_MAX_LENGTH + 1), f"At most {REASON_MAX_LENGTH} characters."),
+    ]:
+        with pytest.raises(InvalidInput) as raised:
+            signoff_reassign(
+                actor=Actor.for_user(staff),
+                package=package,
+                dimension=PAM,
+                user=assigned[1],
+                reason=reason,
+            )
+        assert raised.value.fields == {"reason": [problem]}
     assert since() == []
 
 

@@ -9,6 +9,7 @@ from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
 from config.errors import InvalidInput
 from config.identifiers import validate_identifier
+from config.reasons import REASON_MAX_LENGTH
 from web import selectors
 
 BLANK = [("", "Any")]
@@ -92,7 +93,7 @@ class StopForm(forms.Form):
 
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         help_text="Recorded in the audit trail and sent with the kill-switch webhook.",
     )
 
