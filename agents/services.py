@@ -196,6 +196,7 @@ def agent_create(
             else {"slug": ["Already taken."]}
         )
         raise AlreadyExists("The agent clashes with another.", fields=taken) from None
+    owners_refuse_inactive(owners)
     owner_list = list(owners) or ([actor.user] if actor.user is not None else [])
     agent.owners.set(owner_list)
     audit_record(
@@ -233,7 +234,9 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     after = _audited(dict(changes))
     if owners is not None:
         current = list(agent.owners.all())
-        refused = owners_guard(agent=agent, added=[u for u in owners if u not in current])
+        added = [u for u in owners if u not in current]
+        owners_refuse_inactive(added)
+        refused = owners_guard(agent=agent, added=added)
         if refused:
             raise InvalidInput(
                 "This owner change would change who may review the agent's package.",
@@ -257,7 +260,24 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     return agent
 
 
+def owners_refuse_inactive(added) -> None:
+    """Refuse to name a deactivated user an owner; one named before may stay or go."""
+    inactive = sorted(user.get_username() for user in added if not user.is_active)
+    if inactive:
+        raise InvalidInput(
+            "A deactivated user cannot be named an owner.",
+            code="inactive_user",
+            fields={
+                "owners": [
+                    f"{name} is deactivated: only an active user can be named an owner."
+                    for name in inactive
+                ]
+            },
+        )
+
+
 def users_by_username(usernames) -> list:
+    """Return the users of these usernames, active or not, or raise naming each unknown one."""
     refused = [message for message in map(identifier_message, usernames) if message]
     if refused:
         raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})

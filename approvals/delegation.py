@@ -23,6 +23,7 @@ from approvals.models import ApprovalPackage, PackageState
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from config.reasons import reason_checked
 from outbox.services import notify
 from signoffs.models import Dimension, Footing, SignOff, SignOffState
 from signoffs.permissions import decision_standing
@@ -75,11 +76,7 @@ def signoff_reassign(
         raise NotPermitted("Only staff reassign sign-offs.", code="not_staff")
     if dimension not in Dimension.values:
         raise NotFound(f"No sign-off dimension {dimension!r}.", code="unknown_dimension")
-    if not reason.strip():
-        raise InvalidInput(
-            "Say why the sign-off is reassigned.",
-            fields={"reason": ["A reason is required."]},
-        )
+    reason = reason_checked(reason)
     package = package_lock(package)
     if package.state != PackageState.IN_REVIEW:
         raise InvalidTransition(

@@ -22,6 +22,7 @@ from approvals.emergency_state import emergency_close
 from approvals.locks import package_lock
 from approvals.models import (
     EMERGENCY_DIMENSIONS,
+    EMERGENCY_TRANSITIONS,
     ApprovalPackage,
     EmergencyApproval,
     EmergencyState,
@@ -33,30 +34,15 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from config.times import whole_second
+from config.reasons import reason_checked
 from outbox.services import notify
 from signoffs.permissions import can_approve_emergency
 
 logger = logging.getLogger(__name__)
 
-# The longest reason an owner may give.
-REASON_MAX_LENGTH = 2000
-
 
 def emergency_hours() -> int:
     return settings.COUNTERSIGN["EMERGENCY_APPROVAL_HOURS"]
-
-
-def reason_checked(reason: str) -> str:
-    """Return the reason an emergency request or a retirement gives, stripped; or refuse it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
-    if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidInput(
-            "The reason is too long.",
-            fields={"reason": [f"At most {REASON_MAX_LENGTH} characters."]},
-        )
-    return reason
 
 
 def emergency_summary(emergency: EmergencyApproval) -> dict:
@@ -148,7 +134,8 @@ def emergency_approve(
     check = can_approve_emergency(user_lock(actor.user), emergency, dimension)
     if not check:
         raise NotPermitted(check.message, code=check.code)
-    if emergency.state != EmergencyState.REQUESTED:
+    # An approval counts only while it can still lead to the grant.
+    if EmergencyState.ACTIVE not in EMERGENCY_TRANSITIONS[EmergencyState(emergency.state)]:
         raise InvalidTransition(
             f"The emergency approval is {emergency.get_state_display().lower()}.",
             code="emergency_closed",
@@ -167,6 +154,7 @@ def emergency_approve(
         data={"dimension": dimension},
     )
     if all(emergency.approver(d) is not None for d in EMERGENCY_DIMENSIONS):
+        before = emergency.state
         emergency.state = EmergencyState.ACTIVE
         emergency.granted_at = now
         emergency.ends_at = whole_second(now + timedelta(hours=emergency_hours()))
@@ -177,7 +165,7 @@ def emergency_approve(
             target=emergency,
             agent_slug=package.agent.slug,
             package_version=package.version,
-            before={"state": EmergencyState.REQUESTED},
+            before={"state": before},
             after=emergency_summary(emergency),
         )
         notify(

@@ -101,6 +101,12 @@ def _plan_by_changes(
         )
     if diff.is_empty:
         return _all(FULL, f"Nothing changed against {since}: a resubmission is reviewed in full.")
+    if diff.keeps_approval:
+        reason = (
+            f"This version only narrows the scope or rewords the narrative approved in {since}."
+        )
+        carried = f"Carried over from {since}, which this version only narrows or rewords."
+        return ReviewPlan(CARRIED, reason, carry={dim: carried for dim in Dimension.values})
     fields = sorted(
         {
             path
@@ -120,12 +126,6 @@ def _plan_by_changes(
     unknown = [path for path in fields if path not in FIELD_CLASSES]
     if unknown:
         return _all(FULL, f"Changed fields no checklist knows ({', '.join(unknown)}).", fields)
-    if not fields:
-        reason = (
-            f"This version only narrows the scope or rewords the narrative approved in {since}."
-        )
-        carried = f"Carried over from {since}, which this version only narrows or rewords."
-        return ReviewPlan(CARRIED, reason, carry={dim: carried for dim in Dimension.values})
     plan = ReviewPlan(
         TARGETED, f"This version changes {', '.join(fields)} against {since}.", fields
     )

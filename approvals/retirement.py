@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_retire
-from approvals.emergency import reason_checked
 from approvals.models import PackageState
 from approvals.selectors import kill_switch_webhook
 from approvals.services import _close, agent_refresh_status
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidTransition, NotPermitted
+from config.reasons import reason_checked
 from outbox.services import notify
 
 

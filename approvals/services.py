@@ -1,6 +1,5 @@
 """The release workflow: packages, sign-offs, approval, expiry, the kill switch."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -26,10 +25,14 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from config.times import whole_second
+from config.reasons import reason_checked
 from outbox.services import notify
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
 from signoffs.services import decision_on_behalf_of, decision_record
+from tokens.services import service_account_get_or_create
+
+SYSTEM_USERNAME = "countersign-system"  # who creates the packages the system writes
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -106,6 +109,11 @@ def package_create(
     agent = Agent.objects.select_for_update().get(pk=agent.pk)  # as the last change left it
     refuse_retired(agent)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
+    created_by = actor.user
+    if created_by is None:  # an inactive account: it cannot sign in or use tokens
+        created_by = service_account_get_or_create(
+            actor=actor, username=SYSTEM_USERNAME, is_active=False
+        )
     package = ApprovalPackage(
         agent=agent,
         version=version,
@@ -113,7 +121,7 @@ def package_create(
         digest=manifests.text_digest(manifests.canonical_json(doc)),
         source_digest=source_digest,
         is_recertification=is_recertification,
-        created_by=actor.user if actor.user is not None else _system_user(),
+        created_by=created_by,
     )
     package_rate(package, agent)
     package.save(force_insert=True)
@@ -427,13 +435,12 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()
-    if not reason or not reason.strip():
-        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    reason = reason_checked(reason)
     refuse_retired(agent)
     if agent.suspended_at is not None:
         raise InvalidTransition("The agent is already suspended.", code="already_suspended")
     agent.suspended_at = timezone.now()
-    agent.suspended_reason = reason.strip()
+    agent.suspended_reason = reason
     agent.save(update_fields=["suspended_at", "suspended_reason", "updated_at"])
     approved = agent.packages.select_for_update().filter(state=PackageState.APPROVED).first()
     if approved is not None:
@@ -492,9 +499,3 @@ def agent_refresh_status(*, agent: Agent) -> None:
     if (agent.status, agent.risk_tier) != (status, tier):
         Agent.objects.filter(pk=agent.pk).update(status=status, risk_tier=tier)
         agent.status, agent.risk_tier = status, tier
-
-
-def _system_user():
-    return get_user_model().objects.get_or_create(
-        username="countersign-system", defaults={"is_active": False}
-    )[0]

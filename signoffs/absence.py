@@ -114,9 +114,16 @@ def absence_set(
     )
     before = _state(absence) if absence else None
     if absence is None:
-        absence = Absence(reviewer=reviewer, dimension=dimension)
-    absence.delegate, absence.starts_at, absence.ends_at = delegate, starts_at, ends_at
-    absence.save()
+        absence = Absence.objects.create(
+            reviewer=reviewer,
+            dimension=dimension,
+            delegate=delegate,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+    else:
+        absence.delegate, absence.starts_at, absence.ends_at = delegate, starts_at, ends_at
+        absence.save(update_fields=["delegate", "starts_at", "ends_at"])
     audit_record(
         actor=actor,
         action=ABSENCE_SET,

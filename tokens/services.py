@@ -168,9 +168,15 @@ def token_validate(
 
 
 @transaction.atomic
-def service_account_get_or_create(*, actor: Actor, username: str):
-    """Return the user, creating it without a password: it can only use tokens."""
-    user, created = get_user_model().objects.get_or_create(username=username)
+def service_account_get_or_create(*, actor: Actor, username: str, is_active: bool = True):
+    """Return the user, creating it without a password: it can only use tokens.
+
+    An inactive account cannot use tokens either; it only names who did what the
+    system itself does.
+    """
+    user, created = get_user_model().objects.get_or_create(
+        username=username, defaults={"is_active": is_active}
+    )
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -178,7 +184,7 @@ def service_account_get_or_create(*, actor: Actor, username: str):
             actor=actor,
             action="service_account.created",
             target=user,
-            after={"username": username},
+            after={"username": username, "is_active": is_active},
         )
     return user
 

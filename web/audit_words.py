@@ -72,6 +72,7 @@ SENTENCES: dict[str, str] = {
     "recertification.reminded": "The owners of {package} were reminded to re-certify it",
     "comment.created": "{actor} commented on {package}",
     "checklist.loaded": "{actor} loaded version {version} of the {dimension} checklist",
+    "schedule.synced": "{actor} copied the job schedule of the code into the periodic tasks",
     "team.created": "{actor} created the team {slug}",
     "team.members_changed": "{actor} changed the members of a team",
     "user.groups_changed": "{actor} changed the groups of {user}",

@@ -15,6 +15,7 @@ from agents.observations import (
 from agents.vocabulary import Access, Deployment
 from api.filters import NOT_BLANK_PATTERN
 from config.identifiers import IDENTIFIER_PATTERN, SLUG_PATTERN, validate_identifier
+from config.reasons import REASON_MAX_LENGTH
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -101,7 +102,7 @@ class AgentUpdateSerializer(serializers.Serializer):
 
 
 class SuspendSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 def _observation_item_schema() -> dict:

@@ -33,7 +33,8 @@ class AgentDetailView(ApiMixin, APIView):
         summary="Change an agent's name, description, team or owners",
         description=(
             "Owners name a team they are members of. While a package is in review, no "
-            "owner change may add someone who may review it (an `owners` error)."
+            "owner change may add someone who may review it (an `owners` error); nor may "
+            "any add a deactivated user (`inactive_user`)."
         ),
         request=AgentUpdateSerializer,
         responses={200: AgentSerializer, **errors(400, 401, 403, 404, 429)},

@@ -9,6 +9,7 @@ from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from approvals.api.views import package_visible
 from approvals.delegation import signoff_reassign
+from config.reasons import REASON_MAX_LENGTH
 from config.roles import Scope
 from signoffs.api.serializers import SignOffSerializer
 from signoffs.api.views import user_named
@@ -18,7 +19,7 @@ from tokens.authentication import actor_for
 
 class ReassignInputSerializer(serializers.Serializer):
     user = serializers.CharField(max_length=150, help_text="The new reviewer's username.")
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 class SignOffReassignView(ApiMixin, APIView):

@@ -12,9 +12,10 @@ from agents.models import Agent
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from approvals.api.views import package_visible
-from approvals.emergency import REASON_MAX_LENGTH, emergency_approve, emergency_request
+from approvals.emergency import emergency_approve, emergency_request
 from approvals.models import EMERGENCY_DIMENSIONS, ApprovalPackage, EmergencyApproval
 from approvals.retirement import agent_retire
+from config.reasons import REASON_MAX_LENGTH
 from tokens.authentication import actor_for
 from tokens.models import Scope
 

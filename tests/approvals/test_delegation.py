@@ -6,6 +6,8 @@ Whoever decides in another's place, every rule of who may decide applies to them
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign
@@ -16,6 +18,7 @@ from approvals.ownership import agent_update
 from approvals.services import signoff_decide
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
+from config.reasons import REASON_MAX_LENGTH
 from signoffs.absence import absence_clear, absence_set
 from signoffs.models import Decision, Dimension, Verdict
 from signoffs.permissions import decision_standing
@@ -189,6 +192,24 @@ def test_a_bad_absence_names_its_field_and_changes_nothing(
     assert since() == []
 
 
+def test_changing_an_absence_writes_only_its_window_and_delegate(reviewers, audit_since):
+    pam1, pam2 = reviewers["pam"]
+    first = away(pam1, pam2, ends=5)
+    since = audit_since()
+    with CaptureQueriesContext(connection) as queries:
+        changed = away(pam1, pam2, ends=9)
+    assert changed.pk == first.pk and changed.created_at == first.created_at
+    (update,) = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "signoffs_absence"')]
+    written = update.partition(" SET ")[2].partition(" WHERE ")[0]
+    assert [column.split(" = ")[0] for column in written.split(", ")] == [
+        '"delegate_id"',
+        '"starts_at"',
+        '"ends_at"',
+    ]
+    (event,) = since()
+    assert event.before["ends_at"] == first.ends_at.isoformat() != event.after["ends_at"]
+
+
 def test_only_the_reviewer_or_staff_set_an_absence(reviewers, staff, audit_since):
     pam1, pam2 = reviewers["pam"]
     since = audit_since()
@@ -275,11 +296,19 @@ def test_reassignment_is_refused_to_whoever_may_not_decide(
             user=assigned[1],
             reason="x",
         )
-    with pytest.raises(InvalidInput) as raised:
-        signoff_reassign(
-            actor=Actor.for_user(staff), package=package, dimension=PAM, user=assigned[1], reason=""
-        )
-    assert "reason" in raised.value.fields
+    for reason, problem in [
+        ("", "A reason is required."),
+        ("x" * (REASON_MAX_LENGTH + 1), f"At most {REASON_MAX_LENGTH} characters."),
+    ]:
+        with pytest.raises(InvalidInput) as raised:
+            signoff_reassign(
+                actor=Actor.for_user(staff),
+                package=package,
+                dimension=PAM,
+                user=assigned[1],
+                reason=reason,
+            )
+        assert raised.value.fields == {"reason": [problem]}
     assert since() == []
 
 

@@ -14,6 +14,7 @@ from approvals.emergency import (
 )
 from approvals.gate import ALLOW, DENY, gate_check
 from approvals.models import (
+    EMERGENCY_TRANSITIONS,
     ApprovalPackage,
     DriftFinding,
     EmergencyApproval,
@@ -202,6 +203,27 @@ def test_two_approvals_open_the_time_box_and_the_gate_allows_with_its_reason(
 
     result = gate_check(actor=CI, agent_slug=agent.slug, manifest=manifests.load_manifest(wider))
     assert result.decision == DENY and "emergency_approval" not in codes(result)
+
+
+def test_the_grant_is_a_move_of_the_transition_table(
+    workflow, agent, second, audit_since, monkeypatch
+):
+    """An approval that could not lead to the grant is refused, whatever the inline checks say."""
+    emergency = emergency_request(
+        actor=Actor.for_user(workflow.owner), package=second, reason=URGENT
+    )
+    requested = EmergencyState.REQUESTED
+    monkeypatch.setitem(EMERGENCY_TRANSITIONS, requested, frozenset({EmergencyState.ENDED}))
+    since = audit_since()
+    with pytest.raises(InvalidTransition) as refused:
+        emergency_approve(
+            actor=Actor.for_user(workflow.reviewers["security"][0]),
+            package=second,
+            dimension="security",
+        )
+    assert refused.value.code == "emergency_closed"
+    emergency.refresh_from_db()
+    assert emergency.security_approver is None and since() == []
 
 
 def test_after_the_box_the_gate_denies_and_the_job_expires_it_once(

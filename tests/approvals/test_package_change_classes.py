@@ -10,6 +10,7 @@ import copy
 
 import pytest
 
+from approvals.manifest import diff_manifests
 from approvals.models import PackageState
 from signoffs.models import SignOffState
 
@@ -43,6 +44,7 @@ def test_a_commitment_change_needs_a_review(workflow, agent, audit_since, change
     second = workflow.submit(agent, doc)
     assert second.state == PackageState.IN_REVIEW
     assert second.carried_over is False
+    assert not diff_manifests(first.manifest, second.manifest).keeps_approval
     assert second.diff["is_commitment_change"] is True
     assert len(second.diff["commitments"]) == 1
     states = {s.dimension: s.state for s in second.signoffs.all()}
@@ -89,10 +91,12 @@ def test_narrative_or_narrowing_carries_the_signoffs_over(workflow, agent, audit
     second = workflow.submit(agent, doc)
     assert second.state == PackageState.APPROVED
     assert second.carried_over is True
+    assert diff_manifests(first.manifest, second.manifest).keeps_approval
     assert second.expires_at == first.expires_at
     assert second.diff["narrative"]
     assert {s.state for s in second.signoffs.all()} == {SignOffState.CARRIED_OVER}
     events = since()
+    assert only_event(events, "package.submitted").data["review_plan"]["mode"] == "carried"
     carried = only_event(events, "package.signoffs_carried_over")
     assert carried.data["from_version"] == first.version
     assert carried.data["narrative"] == second.diff["narrative"]

@@ -40,6 +40,20 @@ def test_create_draft_records_version_digest_tier_and_event(workflow, agent, own
     assert (event.agent_slug, event.package_version) == (agent.slug, 1)
 
 
+def test_a_system_package_is_created_by_an_audited_inactive_system_account(agent, audit_since):
+    since = audit_since()
+    system = Actor.system("celery:recertification_open")
+    first = package_create(actor=system, agent=agent, manifest=manifest_for(agent))
+    package_create(actor=system, agent=agent, manifest=manifest_for(agent))
+    account = first.created_by
+    assert account.username == "countersign-system"
+    assert not account.is_active
+    assert not account.has_usable_password()
+    event = only_event(since(), "service_account.created")
+    assert (event.actor_label, event.target_id) == (system.label, str(account.pk))
+    assert event.after == {"username": "countersign-system", "is_active": False}
+
+
 def test_versions_are_numbered_per_agent(workflow, agent):
     assert [workflow.create(agent).version for _ in range(3)] == [1, 2, 3]
 

@@ -7,6 +7,7 @@ from approvals.models import PackageState
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from config.errors import InvalidInput, InvalidTransition, NotPermitted
+from config.reasons import REASON_MAX_LENGTH
 from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -38,10 +39,22 @@ def test_others_may_not_suspend(workflow, agent, reviewers, role, audit_since):
     assert since() == []
 
 
-def test_reason_is_required(workflow, agent, reviewers):
+@pytest.mark.parametrize(
+    ("reason", "problem"),
+    [
+        (" ", "A reason is required."),
+        ("x" * (REASON_MAX_LENGTH + 1), f"At most {REASON_MAX_LENGTH} characters."),
+    ],
+)
+def test_a_missing_or_overlong_reason_is_refused_and_changes_nothing(
+    workflow, agent, reviewers, audit_since, reason, problem
+):
+    since = audit_since()
     with pytest.raises(InvalidInput) as raised:
-        agent_suspend(actor=Actor.for_user(reviewers["pam"][0]), agent=agent, reason=" ")
-    assert "reason" in raised.value.fields
+        agent_suspend(actor=Actor.for_user(reviewers["pam"][0]), agent=agent, reason=reason)
+    assert raised.value.fields == {"reason": [problem]}
+    agent.refresh_from_db()
+    assert agent.suspended_at is None and since() == []
 
 
 def test_suspending_twice_is_refused(workflow, agent, staff):

@@ -4,8 +4,11 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from audit.actors import Actor
+from audit.models import AuditEvent
 from config.celery import TRANSIENT_ERRORS, app
 from config.schedule import SCHEDULE
+from outbox.schedule import schedule_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +42,35 @@ def test_sync_creates_missing_entries_and_keeps_staff_edits():
     call_command("sync_schedule", "--reset", stdout=open("/dev/null", "w"))
     assert PeriodicTask.objects.get(name="drift-evaluate").enabled
     assert PeriodicTask.objects.filter(name__in=SCHEDULE).count() == len(SCHEDULE)
+
+
+def test_a_sync_that_changes_the_schedule_is_audited_and_one_that_changes_nothing_is_not(
+    audit_since,
+):
+    actor = Actor.system("manage.py sync_schedule")
+    since = audit_since()
+    assert set(schedule_sync(actor=actor, reset=False).values()) == {"created"}
+    (event,) = since()
+    assert (event.action, event.actor_label) == ("schedule.synced", actor.label)
+    assert event.data == {"created": sorted(SCHEDULE), "reset": [], "repointed": []}
+
+    since = audit_since()
+    assert set(schedule_sync(actor=actor, reset=False).values()) == {"kept"}
+    assert schedule_sync(actor=actor, reset=True)["drift-evaluate"] == "kept"
+    assert since() == []
+
+    PeriodicTask.objects.filter(name="drift-evaluate").update(enabled=False)
+    PeriodicTask.objects.filter(name="notifications-sweep").update(task="outbox.tasks.gone")
+    since = audit_since()
+    outcome = schedule_sync(actor=actor, reset=False)
+    assert (outcome["drift-evaluate"], outcome["notifications-sweep"]) == ("kept", "repointed")
+    outcome = schedule_sync(actor=actor, reset=True)
+    assert outcome["drift-evaluate"] == "reset"
+    assert [e.data for e in since()] == [
+        {"created": [], "reset": [], "repointed": ["notifications-sweep"]},
+        {"created": [], "reset": ["drift-evaluate"], "repointed": []},
+    ]
+    assert AuditEvent.objects.filter(action="schedule.synced").count() == 3
 
 
 def test_staff_see_the_schedule_in_the_admin(client, django_user_model):

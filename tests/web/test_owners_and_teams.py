@@ -7,7 +7,7 @@ from django.urls import reverse
 from approvals.ownership import agent_update
 from audit.actors import Actor
 from signoffs.models import Decision, Dimension
-from tests.factories import TeamFactory
+from tests.factories import TeamFactory, UserFactory
 from web.selectors import packages_awaiting
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,64 @@ def test_the_edit_form_refuses_reviewers_as_owners_while_in_review(
     assert problem.startswith("security1 reviews v1, which is in review")
     assert list(agent.owners.values_list("username", flat=True)) == ["owner"]
     assert since() == []
+
+
+def test_a_deactivated_user_is_refused_as_owner_alike_on_the_page_and_over_the_api(
+    client, api, owner, agent, audit_since
+):
+    UserFactory(username="gone", groups=["product-owner"], is_active=False)
+    client.force_login(owner)
+    owner_api = api(owner)
+    since = audit_since()
+    response = edit(client, agent, "owner, gone")
+    assert response.status_code == 200
+    (problem,) = response.context["form"].errors["owners"]
+    assert problem == "gone is deactivated: only an active user can be named an owner."
+    response = owner_api.patch(
+        f"/api/v1/agents/{agent.slug}", {"owners": ["owner", "gone"]}, format="json"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["fields"]) == ("inactive_user", {"owners": [problem]})
+    body = {
+        "slug": "claims-bot",
+        "name": "Claims bot",
+        "team": agent.team.slug,
+        "workload_id": "spiffe://prod.example.com/ns/claims/sa/claims-bot",
+        "log_principal": "agent:claims-bot",
+        "deployment": "regulated_workflow",
+        "owners": ["gone"],
+    }
+    response = owner_api.post("/api/v1/agents", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"owners": [problem]}
+    assert list(agent.owners.values_list("username", flat=True)) == ["owner"]
+    assert since() == []
+
+
+def test_an_unknown_owner_is_named_alike_on_the_page_and_over_the_api(client, api, owner, agent):
+    client.force_login(owner)
+    (problem,) = edit(client, agent, "owner, ghost").context["form"].errors["owners"]
+    response = api(owner).patch(
+        f"/api/v1/agents/{agent.slug}", {"owners": ["owner", "ghost"]}, format="json"
+    )
+    assert response.json()["error"]["fields"] == {"owners": [problem]}
+
+
+def test_an_owner_deactivated_since_is_kept_or_removed_by_an_edit(
+    client, owner, agent, audit_since
+):
+    gone = UserFactory(username="gone", groups=["product-owner"])
+    agent.owners.add(gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    client.force_login(owner)
+    assert edit(client, agent, "gone, owner").status_code == 302
+    since = audit_since()
+    assert edit(client, agent, "owner").status_code == 302
+    assert list(agent.owners.values_list("username", flat=True)) == ["owner"]
+    (event,) = since()
+    assert event.after["owners"] == ["owner"]
 
 
 def test_the_team_choice_holds_only_the_users_teams(client, owner, staff, agent, audit_since):

@@ -69,7 +69,7 @@ def test_edit_an_agent(client, owner, other_owner, agent, reviewers):
         "owners": "owner, nobody",
     }
     response = client.post(url, data)
-    assert response.context["form"].errors["owners"] == ["No such user: nobody."]
+    assert response.context["form"].errors["owners"] == ["No user 'nobody'."]
     data["owners"] = "owner, other-owner"
     assert client.post(url, data).status_code == 302
     agent.refresh_from_db()

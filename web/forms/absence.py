@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from config.reasons import REASON_MAX_LENGTH
 from signoffs.models import Dimension
 
 WINDOW_FORMAT = "%Y-%m-%dT%H:%M"
@@ -52,4 +53,4 @@ class ReassignForm(forms.Form):
         max_length=150,
         help_text="Only this reviewer (or their delegate while absent) decides it from now on.",
     )
-    reason = forms.CharField(max_length=2000, help_text="Recorded in the audit trail.")
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH, help_text="Recorded in the audit trail.")

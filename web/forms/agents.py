@@ -1,13 +1,15 @@
 """Forms of the agent pages: filters, registration, editing, the kill switch, findings."""
 
 from django import forms
-from django.contrib.auth import get_user_model
 
 from agents.filters import AgentFilterSet
 from agents.models import Team
+from agents.services import users_by_username
 from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
-from config.identifiers import identifier_message, validate_identifier
+from config.errors import InvalidInput
+from config.identifiers import validate_identifier
+from config.reasons import REASON_MAX_LENGTH
 from web import selectors
 
 BLANK = [("", "Any")]
@@ -78,16 +80,12 @@ class AgentUpdateForm(forms.Form):
 
     def clean_owners(self) -> list:
         names = sorted({n.strip() for n in self.cleaned_data["owners"].split(",") if n.strip()})
-        refused = [message for message in map(identifier_message, names) if message]
-        if refused:
-            raise forms.ValidationError(refused[0])
-        users = list(get_user_model().objects.filter(username__in=names, is_active=True))
-        missing = set(names) - {user.username for user in users}
-        if missing:
-            raise forms.ValidationError(f"No such user: {', '.join(sorted(missing))}.")
-        if not users:
+        if not names:
             raise forms.ValidationError("Name at least one owner.")
-        return users
+        try:
+            return users_by_username(names)
+        except InvalidInput as error:
+            raise forms.ValidationError(error.fields["owners"]) from None
 
 
 class StopForm(forms.Form):
@@ -95,7 +93,7 @@ class StopForm(forms.Form):
 
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         help_text="Recorded in the audit trail and sent with the kill-switch webhook.",
     )
 

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from approvals.emergency import REASON_MAX_LENGTH
+from config.reasons import REASON_MAX_LENGTH
 
 
 class EmergencyRequestForm(forms.Form):
