@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 # The longest reason an owner may give.
 REASON_MAX_LENGTH = 2000
+# The event of one dimension's approval: the moment the eligibility evidence reads it at.
+EMERGENCY_APPROVED = "emergency.approved"
 
 
 def emergency_hours() -> int:
@@ -158,7 +160,7 @@ def emergency_approve(
     emergency.save(update_fields=[f"{dimension}_approver", f"{dimension}_approved_at"])
     audit_record(
         actor=actor,
-        action="emergency.approved",
+        action=EMERGENCY_APPROVED,
         target=emergency,
         agent_slug=package.agent.slug,
         package_version=package.version,

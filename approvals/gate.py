@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 ALLOW = "allow"
 DENY = "deny"
+# The event of every check, read by the audit page to word its decision.
+GATE_CHECKED = "gate.checked"
 # Reasons that go with an allow: the caller learns why it may ship.
 ALLOW_REASONS = frozenset({"emergency_approval"})
 
@@ -444,7 +446,7 @@ def _audited(actor: Actor, agent_slug: str, result: GateResult, requested: str |
     try:
         audit_record_alone(
             actor=actor,
-            action="gate.checked",
+            action=GATE_CHECKED,
             agent_slug=agent_slug[:64],
             package_version=result.package_version,
             data={
@@ -472,7 +474,7 @@ def gate_refuse(
     try:
         audit_record_alone(
             actor=actor,
-            action="gate.checked",
+            action=GATE_CHECKED,
             agent_slug=agent_slug[:64],
             data={"decision": result.decision, "reasons": [code], "requested_digest": None},
         )
