@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from agents.models import AgentStatus
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
 from approvals.gate import GATE_CHECKED
+from approvals.gate_vocabulary import GateDecision
 from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
 from audit.models import ActorType
 from audit.verification import CHAIN_VERIFIED
@@ -110,7 +111,7 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
     "access": dict(Access.choices),
     "kind": dict(ScopeKind.choices),
     "trust_boundary": dict(TrustBoundary.choices),
-    "decision": {"allow": "Allow", "deny": "Deny"},
+    "decision": dict(GateDecision.choices),
 }
 # What a verdict did, as the verb of a sentence.
 VERDICT_VERBS = {
@@ -219,7 +220,7 @@ def _words(event) -> dict[str, str]:
         )
     if event.action == GATE_CHECKED:
         reasons = ", ".join(recorded.get("reasons") or [])
-        allowed = recorded.get("decision") == "allow"
+        allowed = recorded.get("decision") == GateDecision.ALLOW
         words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
     if event.action == CHAIN_VERIFIED:
         words["outcome"] = (

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.gate_vocabulary import GateReason
+from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.manifest import CLASSIFICATION_LABELS
 from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
@@ -260,7 +260,7 @@ class GateReasonSerializer(serializers.Serializer):
 
 
 class GateResultSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["allow", "deny"])
+    decision = serializers.ChoiceField(choices=GateDecision.values)
     reasons = GateReasonSerializer(many=True)
     package_version = serializers.IntegerField(
         allow_null=True,
