@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
-from agents.permissions import sees_every_agent
+from agents.permissions import AGENT_PERMISSIONS, sees_every_agent
 from agents.vocabulary import Deployment
 
 
@@ -84,17 +84,7 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["slug"]
-        permissions = [
-            ("review_iam", "May decide the IAM sign-off of this agent"),
-            ("review_pam", "May decide the PAM sign-off of this agent"),
-            ("review_security", "May decide the security sign-off of this agent"),
-            ("review_compliance", "May decide the compliance sign-off of this agent"),
-            ("suspend_agent", "May pull the kill switch of this agent"),
-            ("fallback_iam", "Takes the overdue IAM sign-off of this agent over"),
-            ("fallback_pam", "Takes the overdue PAM sign-off of this agent over"),
-            ("fallback_security", "Takes the overdue security sign-off of this agent over"),
-            ("fallback_compliance", "Takes the overdue compliance sign-off of this agent over"),
-        ]
+        permissions = AGENT_PERMISSIONS
         constraints = [
             models.UniqueConstraint(
                 fields=["workload_id"],

@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS, SEE_EVERY_AGENT_GROUPS
+from config.roles import REGISTER_GROUPS, REVIEWER_GROUPS, SEE_EVERY_AGENT_GROUPS, Group
 from tokens.services import agents_bindable
 
 # Groups whose members may pull any agent's kill switch.
-SUSPEND_GROUPS = ("security", "pam")
+SUSPEND_GROUPS = (Group.SECURITY, Group.PAM)
 # The object permission that lets one user pull one agent's kill switch.
 SUSPEND_PERMISSION = "suspend_agent"
 
@@ -33,6 +33,29 @@ ASSIGNABLE_PERMISSIONS = {
     },
     SUSPEND_PERMISSION: "May pull the kill switch",
 }
+
+
+def _dimension_named(group: Group) -> str:
+    """Return the dimension of a reviewer group as a sentence names it: "IAM", "security"."""
+    name = group.label.removesuffix(" reviewers")
+    return name if name.isupper() else name.lower()
+
+
+# The object permissions of an agent as Django stores them (`Agent.Meta.permissions`).
+AGENT_PERMISSIONS = [
+    *(
+        (review_permission(str(g)), f"May decide the {_dimension_named(g)} sign-off of this agent")
+        for g in REVIEWER_GROUPS
+    ),
+    (SUSPEND_PERMISSION, "May pull the kill switch of this agent"),
+    *(
+        (
+            fallback_permission(str(g)),
+            f"Takes the overdue {_dimension_named(g)} sign-off of this agent over",
+        )
+        for g in REVIEWER_GROUPS
+    ),
+]
 
 
 def permission_dimension(codename: str) -> str | None:

@@ -35,9 +35,12 @@ from django.contrib.auth import get_user_model
 from agents.models import Agent
 from agents.permissions import fallback_permission, review_permission
 from agents.selectors import MembershipHistory
+from approvals.delegation import REASSIGNED
+from approvals.emergency import EMERGENCY_APPROVED
 from audit.models import AuditEvent
 from signoffs.models import Decision, Footing
 from signoffs.permissions import package_decisions
+from signoffs.services import SIGNOFF_DECIDED
 from signoffs.sla import overdue_since
 
 RULE = (
@@ -64,12 +67,12 @@ class Eligibility:
     def __init__(self, agent: Agent):
         self.agent = agent
         self.history = MembershipHistory(agent)
-        events = AuditEvent.objects.filter(agent_slug=agent.slug, action="signoff.decided")
+        events = AuditEvent.objects.filter(agent_slug=agent.slug, action=SIGNOFF_DECIDED)
         self.decision_seq, self.decision_basis = {}, {}
         for target, seq, data in events.values_list("target_id", "seq", "data"):
             self.decision_seq[int(target)] = seq
             self.decision_basis[int(target)] = (data or {}).get("basis") or ""
-        reassigned = AuditEvent.objects.filter(agent_slug=agent.slug, action="signoff.reassigned")
+        reassigned = AuditEvent.objects.filter(agent_slug=agent.slug, action=REASSIGNED)
         rows = list(reassigned.order_by("seq").values_list("target_id", "seq", "data"))
         names = {data.get("user") for _, _, data in rows}
         users = get_user_model().objects.filter(username__in=names)
@@ -171,7 +174,7 @@ class Eligibility:
         requester or whoever gave the emergency's other approval before.
         """
         events = AuditEvent.objects.filter(
-            action="emergency.approved", target_id=str(emergency.pk), agent_slug=self.agent.slug
+            action=EMERGENCY_APPROVED, target_id=str(emergency.pk), agent_slug=self.agent.slug
         ).order_by("seq")
         rows, approved_by = [], {}
         for seq, data in events.values_list("seq", "data"):

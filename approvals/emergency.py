@@ -33,12 +33,15 @@ from approvals.services import package_submit
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
-from config.times import whole_second
 from config.reasons import reason_checked
+from config.times import whole_second
 from outbox.services import notify
 from signoffs.permissions import can_approve_emergency
 
 logger = logging.getLogger(__name__)
+
+# The event of one dimension's approval: the moment the eligibility evidence reads it at.
+EMERGENCY_APPROVED = "emergency.approved"
 
 
 def emergency_hours() -> int:
@@ -147,7 +150,7 @@ def emergency_approve(
     emergency.save(update_fields=[f"{dimension}_approver", f"{dimension}_approved_at"])
     audit_record(
         actor=actor,
-        action="emergency.approved",
+        action=EMERGENCY_APPROVED,
         target=emergency,
         agent_slug=package.agent.slug,
         package_version=package.version,

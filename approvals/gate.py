@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from approvals import manifest as manifests
+from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.models import (
     GRANTED_EMERGENCY_STATES,
     LIVE_FINDING_STATUSES,
@@ -29,10 +30,11 @@ from config.times import stored_time
 
 logger = logging.getLogger(__name__)
 
-ALLOW = "allow"
-DENY = "deny"
+ALLOW, DENY = GateDecision.ALLOW, GateDecision.DENY
+# The event of every check, read by the audit page to word its decision.
+GATE_CHECKED = "gate.checked"
 # Reasons that go with an allow: the caller learns why it may ship.
-ALLOW_REASONS = frozenset({"emergency_approval"})
+ALLOW_REASONS = frozenset({GateReason.EMERGENCY_APPROVAL})
 
 
 @dataclass
@@ -130,7 +132,7 @@ def _evaluate(row: dict | None, agent_slug: str, manifest, digest: str | None) -
     """Decide from the decision row: the agent, its last approved version, an emergency."""
     result = GateResult()
     if row is None:
-        result.deny("unknown_agent", f"No agent {agent_slug!r} is registered.")
+        result.deny(GateReason.UNKNOWN_AGENT, f"No agent {agent_slug!r} is registered.")
         return result
     _deny_agent(result, row)
     answer = _approved_answer(row, manifest, digest)
@@ -147,19 +149,19 @@ def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
     """Answer from the last approved version alone: whether it stands and covers the scope."""
     result = GateResult()
     if row["package_pk"] is None:
-        result.deny("no_approved_package", "No version of this agent was ever approved.")
+        result.deny(GateReason.NO_APPROVED_PACKAGE, "No version of this agent was ever approved.")
         return result
     state, expires_at = row["state"], row["expires_at"]
     if state == PackageState.EXPIRED or (
         state == PackageState.APPROVED and expires_at <= timezone.now()
     ):
         result.deny(
-            "approval_expired",
+            GateReason.APPROVAL_EXPIRED,
             f"The approval of v{row['version']} expired on {expires_at:%Y-%m-%d}.",
         )
     elif state != PackageState.APPROVED:
         result.deny(
-            "no_approved_package",
+            GateReason.NO_APPROVED_PACKAGE,
             f"The last approved version v{row['version']} is {state}.",
         )
     result.package_version = row["version"]
@@ -203,7 +205,7 @@ def _emergency_answer(row: dict, digest: str | None) -> GateResult:
     if row["emergency_state"] == EmergencyState.ACTIVE and ends_at > timezone.now():
         result.reasons.append(
             {
-                "code": "emergency_approval",
+                "code": GateReason.EMERGENCY_APPROVAL,
                 "message": f"v{version} ships on an emergency approval until "
                 f"{ends_at:%Y-%m-%d %H:%M} UTC while its full review runs; unless that review "
                 "approves it by then, the gate denies it.",
@@ -211,12 +213,12 @@ def _emergency_answer(row: dict, digest: str | None) -> GateResult:
         )
     elif row["emergency_state"] == EmergencyState.ENDED:
         result.deny(
-            "emergency_expired",
+            GateReason.EMERGENCY_EXPIRED,
             f"The emergency approval of v{version} was ended before its full review approved it.",
         )
     else:
         result.deny(
-            "emergency_expired",
+            GateReason.EMERGENCY_EXPIRED,
             f"The emergency approval of v{version} ended on {ends_at:%Y-%m-%d %H:%M} UTC "
             "before its full review approved it.",
         )
@@ -257,11 +259,13 @@ def approved_manifest(row: dict, *, emergency: bool = False) -> dict:
 
 def _deny_agent(result: GateResult, row: dict) -> None:
     if row["retired_at"] is not None:
-        result.deny("agent_retired", "The agent is retired; it never ships again.")
+        result.deny(GateReason.AGENT_RETIRED, "The agent is retired; it never ships again.")
     if row["suspended_at"] is not None:
-        result.deny("agent_suspended", "The agent's kill switch was pulled; it may not ship.")
+        result.deny(
+            GateReason.AGENT_SUSPENDED, "The agent's kill switch was pulled; it may not ship."
+        )
     if row["critical_drift"]:
-        result.deny("open_critical_drift", "A critical scope-drift finding is open.")
+        result.deny(GateReason.OPEN_CRITICAL_DRIFT, "A critical scope-drift finding is open.")
 
 
 def _finish(result: GateResult) -> GateResult:
@@ -287,20 +291,20 @@ def _compare_scope(result: GateResult, package: dict, manifest, digest: str | No
         )
         if expansions:
             result.deny(
-                "scope_mismatch",
+                GateReason.SCOPE_MISMATCH,
                 f"The manifest expands the scope approved in v{package['version']}.",
                 expansions=[dict(change) for change in expansions],
             )
         if commitments:
             result.deny(
-                "commitment_changed",
+                GateReason.COMMITMENT_CHANGED,
                 f"The manifest changes commitments approved in v{package['version']}: "
                 f"{', '.join(commitments)}.",
                 changed_fields=list(commitments),
             )
     elif digest != package["digest"]:
         result.deny(
-            "scope_mismatch",
+            GateReason.SCOPE_MISMATCH,
             f"The digest is not the one approved in v{package['version']}.",
             expansions=[],
         )
@@ -407,7 +411,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
         return gate_refuse(
             actor=actor,
             agent_slug=agent_slug,
-            code="invalid_manifest",
+            code=GateReason.INVALID_MANIFEST,
             message=error.message,
             fields=error.fields,
         )
@@ -416,7 +420,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
         return gate_refuse(
             actor=actor,
             agent_slug=agent_slug,
-            code="invalid_manifest",
+            code=GateReason.INVALID_MANIFEST,
             message="The manifest names another agent.",
             fields={"manifest.agent": [f"Expected {agent_slug!r}, got {manifest['agent']!r}."]},
         )
@@ -435,7 +439,7 @@ def _decided(actor: Actor, agent_slug: str, row, manifest, digest: str | None) -
 
 def _internal_error() -> GateResult:
     result = GateResult()
-    result.deny("internal_error", "The gate could not decide, so it denies.")
+    result.deny(GateReason.INTERNAL_ERROR, "The gate could not decide, so it denies.")
     return result
 
 
@@ -444,7 +448,7 @@ def _audited(actor: Actor, agent_slug: str, result: GateResult, requested: str |
     try:
         audit_record_alone(
             actor=actor,
-            action="gate.checked",
+            action=GATE_CHECKED,
             agent_slug=agent_slug[:64],
             package_version=result.package_version,
             data={
@@ -457,7 +461,10 @@ def _audited(actor: Actor, agent_slug: str, result: GateResult, requested: str |
         logger.exception("gate check could not be audited for %s", agent_slug)
         return GateResult(
             reasons=[
-                {"code": "audit_unavailable", "message": "The decision could not be recorded."}
+                {
+                    "code": GateReason.AUDIT_UNAVAILABLE,
+                    "message": "The decision could not be recorded.",
+                }
             ]
         )
     return result
@@ -472,11 +479,11 @@ def gate_refuse(
     try:
         audit_record_alone(
             actor=actor,
-            action="gate.checked",
+            action=GATE_CHECKED,
             agent_slug=agent_slug[:64],
             data={"decision": result.decision, "reasons": [code], "requested_digest": None},
         )
     except Exception:
         logger.exception("gate check could not be audited for %s", agent_slug)
-        result.deny("audit_unavailable", "The decision could not be recorded.")
+        result.deny(GateReason.AUDIT_UNAVAILABLE, "The decision could not be recorded.")
     return result

@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.models import Agent
 from agents.vocabulary import Access, Classification, RiskTier, ScopeKind, TrustBoundary
 from approvals.manifest.risk import Enforcement
+from signoffs.models import Dimension
 
 
 class PackageState(models.TextChoices):
@@ -296,7 +297,7 @@ EMERGENCY_TRANSITIONS: dict[EmergencyState, frozenset[EmergencyState]] = {
 # The emergencies the gate reads: granted ones the full review has not concluded.
 GRANTED_EMERGENCY_STATES = (EmergencyState.ACTIVE, EmergencyState.EXPIRED, EmergencyState.ENDED)
 # Who grants an emergency approval: one approval from each of these dimensions.
-EMERGENCY_DIMENSIONS = ("security", "pam")
+EMERGENCY_DIMENSIONS = (Dimension.SECURITY, Dimension.PAM)
 
 
 class EmergencyApproval(models.Model):

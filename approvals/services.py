@@ -24,8 +24,8 @@ from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
-from config.times import whole_second
 from config.reasons import reason_checked
+from config.times import whole_second
 from outbox.services import notify
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing

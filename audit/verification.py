@@ -27,6 +27,8 @@ VERIFICATION_TASK = "audit.tasks.audit_verification"
 # A run still queued or running after this long is taken to be lost (its worker
 # stopped), and a new request starts a new run; the job's time limit is below it.
 RUN_STALE_AFTER = timedelta(hours=1)
+# The event of a finished run, read by the audit page to word its outcome.
+CHAIN_VERIFIED = "audit.chain_verified"
 
 
 def verification_in_progress(*, now=None) -> VerificationRun | None:
@@ -120,7 +122,7 @@ def verification_run(*, run_id: int, step: int | None = None) -> VerificationRun
         run.save(update_fields=["state", "result", "finished_at"])
         audit_record(
             actor=Actor.system("celery:audit_verification"),
-            action="audit.chain_verified",
+            action=CHAIN_VERIFIED,
             target=run,
             data={
                 "run": run.pk,

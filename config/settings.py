@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from dotenv import load_dotenv
 
+from config.roles import REVIEWER_GROUPS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A development checkout keeps the secrets `make run` generated in .env, so that
 # manage.py commands run by hand work there as the README shows them. An
@@ -329,7 +331,7 @@ COUNTERSIGN = {
     "REVIEW_SLA_DAYS": env_int("REVIEW_SLA_DAYS", 5),
     "REVIEW_SLA_DAYS_BY_DIMENSION": {
         dimension: env_int(f"REVIEW_SLA_DAYS_{dimension.upper()}", 0)
-        for dimension in ("iam", "pam", "security", "compliance")
+        for dimension in REVIEWER_GROUPS
         if env(f"REVIEW_SLA_DAYS_{dimension.upper()}").strip()
     },
     # The address people open Countersign at: links in notification mails start with it.
@@ -369,7 +371,6 @@ LOGGING = {
 }
 
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())
-
 
 # Operations: the client address behind proxies, the sign-in lockout, the
 # Content-Security-Policy, the health endpoint and the deployment checks

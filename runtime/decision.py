@@ -20,6 +20,7 @@ from cachetools import LRUCache, cached
 
 from agents.models import Agent, AgentStatus
 from approvals import gate
+from approvals.gate_vocabulary import GateReason
 from approvals.manifest import KEY_BY_KIND, widens
 from approvals.manifest.scope import scope_entries
 from runtime.requests import CLAIMS, Evaluation
@@ -28,22 +29,22 @@ from tokens.selectors import token_binds
 logger = logging.getLogger(__name__)
 
 SUBJECT_TYPE = "agent"
-SCOPE_MISMATCH = "scope_mismatch"
-# The codes a deny may carry: the gate's on the agent's standing, and the decision point's own.
+# The codes a deny may carry: the gate's on the agent's standing, and the decision point's own,
+# with what each means here.
 STANDING_REASONS = (
-    "unknown_agent",
-    "no_approved_package",
-    "approval_expired",
-    "emergency_expired",
-    "agent_suspended",
-    "agent_retired",
-    "open_critical_drift",
+    GateReason.UNKNOWN_AGENT,
+    GateReason.NO_APPROVED_PACKAGE,
+    GateReason.APPROVAL_EXPIRED,
+    GateReason.EMERGENCY_EXPIRED,
+    GateReason.AGENT_SUSPENDED,
+    GateReason.AGENT_RETIRED,
+    GateReason.OPEN_CRITICAL_DRIFT,
 )
 OWN_REASONS = {
-    "agent_not_bound": "the token is bound to other agents",
-    SCOPE_MISMATCH: "the request goes beyond the approved scope",
-    "invalid_request": "this evaluation could not be read (`error` says why)",
-    "internal_error": "the decision point could not decide",
+    GateReason.AGENT_NOT_BOUND: "the token is bound to other agents",
+    GateReason.SCOPE_MISMATCH: "the request goes beyond the approved scope",
+    GateReason.INVALID_REQUEST: "this evaluation could not be read (`error` says why)",
+    GateReason.INTERNAL_ERROR: "the decision point could not decide",
 }
 # Package fields a claim is compared with (entry fields are under the entry's own path).
 PACKAGE_CLAIMS = {
@@ -70,7 +71,7 @@ class Decision:
         """Return the decision in the AuthZEN shape; a deny names its reasons in context."""
         if self.allowed:
             return {"decision": True}
-        reasons = self.reasons or ["internal_error"]
+        reasons = self.reasons or [GateReason.INTERNAL_ERROR]
         return {"decision": False, "context": {"reason": reasons[0], "reasons": reasons}}
 
 
@@ -132,7 +133,7 @@ def decision_of(found: list[Standing], evaluation: Evaluation, slug: str) -> Dec
         s.scope is not None and not s.codes and within(s.scope, evaluation, claims=False)
         for s in found
     )
-    return Decision(False, [SCOPE_MISMATCH], slug, claims_only)
+    return Decision(False, [GateReason.SCOPE_MISMATCH], slug, claims_only)
 
 
 def memos_clear() -> None:
@@ -215,15 +216,15 @@ class Decider:
             return self._decide(evaluation)
         except Exception:
             logger.exception("runtime decision failed")
-            return _deny("internal_error")
+            return _deny(GateReason.INTERNAL_ERROR)
 
     def _decide(self, evaluation: Evaluation) -> Decision:
         bound = self.token is not None and getattr(self.token, "bound", False)
         slug = self._slug(evaluation.subject_type, evaluation.subject_id)
         if slug is None:
             # A bound token learns nothing of agents outside its binding.
-            return _deny("agent_not_bound" if bound else "unknown_agent")
+            return _deny(GateReason.AGENT_NOT_BOUND if bound else GateReason.UNKNOWN_AGENT)
         found = self._standings(slug)
         if found is None:
-            return _deny("agent_not_bound")
+            return _deny(GateReason.AGENT_NOT_BOUND)
         return decision_of(found, evaluation, slug)

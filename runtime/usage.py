@@ -54,6 +54,7 @@ from agents.observations import MAX_IDENTIFIER_LENGTH, MAX_ITEMS, observations_r
 from agents.permissions import can_report_observations
 from agents.vocabulary import Access
 from approvals.claims import claim_findings_record
+from approvals.gate_vocabulary import GateDecision
 from audit.actors import Actor
 from config.identifiers import identifier_message
 from runtime.decision import Decision
@@ -67,7 +68,7 @@ USAGE_TTL = 7 * 24 * 3600
 SOURCE = "authzen"
 SEP = "\x1f"  # never in a counted identifier: control characters are not counted
 # How an evaluation is counted (`outcome_of`).
-ALLOWED, DENIED, CLAIM_DENIED = "allow", "deny", "claim"
+ALLOWED, DENIED, CLAIM_DENIED = GateDecision.ALLOW, GateDecision.DENY, "claim"
 # An asker is the token's user id, after this mark when the token is bound to the agent
 # (`asker_of`).
 BOUND = "bound:"

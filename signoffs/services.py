@@ -15,6 +15,8 @@ from config.errors import InvalidInput
 from signoffs.models import Checklist, ChecklistItem, Decision, SignOff, SignOffState, Verdict
 
 CHECKLIST_DIR = Path(__file__).resolve().parent / "checklists"
+# The event of a decision: the moment the eligibility evidence reads it at.
+SIGNOFF_DECIDED = "signoff.decided"
 
 
 class ChecklistFileError(ValueError):
@@ -197,7 +199,7 @@ def decision_record(
     package = signoff.package
     audit_record(
         actor=actor,
-        action="signoff.decided",
+        action=SIGNOFF_DECIDED,
         target=decision,
         agent_slug=package.agent.slug,
         package_version=package.version,

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 
 from agents.models import AgentStatus
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
+from approvals.gate import GATE_CHECKED
+from approvals.gate_vocabulary import GateDecision
 from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
 from audit.models import ActorType
+from audit.verification import CHAIN_VERIFIED
 from signoffs.models import Dimension, Footing, SignOffState, Verdict
+from signoffs.services import SIGNOFF_DECIDED
 
 SENTENCES: dict[str, str] = {
     "agent.created": "{actor} registered the agent {agent}",
@@ -110,7 +114,7 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
     "access": dict(Access.choices),
     "kind": dict(ScopeKind.choices),
     "trust_boundary": dict(TrustBoundary.choices),
-    "decision": {"allow": "Allow", "deny": "Deny"},
+    "decision": dict(GateDecision.choices),
 }
 # What a verdict did, as the verb of a sentence.
 VERDICT_VERBS = {
@@ -209,7 +213,7 @@ def _words(event) -> dict[str, str]:
     )
     if "verdict" in recorded:
         words["verdict"] = VERDICT_VERBS.get(recorded["verdict"], words["verdict"])
-    if event.action == "signoff.decided":
+    if event.action == SIGNOFF_DECIDED:
         words["footing"] = (
             f" on behalf of {recorded['on_behalf_of']}"
             if recorded.get("on_behalf_of")
@@ -217,11 +221,11 @@ def _words(event) -> dict[str, str]:
             if recorded.get("basis") == Footing.FALLBACK
             else ""
         )
-    if event.action == "gate.checked":
+    if event.action == GATE_CHECKED:
         reasons = ", ".join(recorded.get("reasons") or [])
-        allowed = recorded.get("decision") == "allow"
+        allowed = recorded.get("decision") == GateDecision.ALLOW
         words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
-    if event.action == "audit.chain_verified":
+    if event.action == CHAIN_VERIFIED:
         words["outcome"] = (
             f"intact, {recorded.get('events', 0)} events"
             if recorded.get("ok")

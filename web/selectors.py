@@ -25,47 +25,6 @@ from audit.permissions import can_read_audit
 from config.errors import InvalidInput
 from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
 
-# Actions the audit page offers as suggestions; any other value is matched exactly too.
-KNOWN_ACTIONS = (
-    "agent.created",
-    "agent.updated",
-    "agent.suspended",
-    "agent.retired",
-    "emergency.requested",
-    "emergency.granted",
-    "package.created",
-    "package.updated",
-    "package.submitted",
-    "package.narrowed",
-    "package.signoffs_carried_over",
-    "package.approved",
-    "package.changes_requested",
-    "package.rejected",
-    "package.superseded",
-    "package.expired",
-    "package.revoked",
-    "signoff.decided",
-    "gate.checked",
-    "checklist.loaded",
-    "user.groups_changed",
-    "user.teams_changed",
-    "user.staff_changed",
-    "user.superuser_changed",
-    "user.active_changed",
-    "user.permissions_changed",
-    "user.created",
-    "user.email_changed",
-    "user.password_set",
-    "group.permissions_changed",
-    "agent.reviewer_assigned",
-    "agent.reviewer_unassigned",
-    "comment.created",
-    "absence.set",
-    "absence.cleared",
-    "signoff.reassigned",
-    "signoff.reminded",
-)
-
 
 def _per_request(user, name: str, compute):
     """Return a value computed once per user object, i.e. once per request."""

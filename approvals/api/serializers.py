@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.manifest import CLASSIFICATION_LABELS
 from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
@@ -229,29 +230,8 @@ def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
     return values, errors
 
 
-# The gate's deny reasons and what each means, as the API documents them.
-GATE_REASONS = {
-    "unknown_agent": "no agent has this slug",
-    "agent_not_bound": "the token is bound to other agents (this one is not read)",
-    "no_approved_package": "no version of the agent is approved",
-    "scope_mismatch": "the manifest widens the approved scope (`expansions` lists how), "
-    "or the digest is not the approved one",
-    "commitment_changed": "the manifest changes a commitment the reviewers approved, "
-    "such as the kill switch, rollback plan, credential revocation or log attribution "
-    "(`changed_fields` lists their paths)",
-    "approval_expired": "the approval is past its re-certification date",
-    "agent_suspended": "the agent's kill switch was pulled",
-    "agent_retired": "the agent is retired and never ships again",
-    "emergency_approval": "(with allow) the scope ships on an emergency approval while its "
-    "full review runs; `expires_at` is the end of its time box",
-    "emergency_expired": "the emergency approval of this scope ended before its full review "
-    "approved it",
-    "open_critical_drift": "a critical scope-drift finding is open",
-    "invalid_request": "the request is not a valid gate request (`fields` says why)",
-    "invalid_manifest": "the manifest is not valid or names another agent (`fields` says why)",
-    "internal_error": "the gate could not decide",
-    "audit_unavailable": "the decision could not be recorded",
-}
+# The gate's reasons and what each means, as the API documents them.
+GATE_REASONS = dict(GateReason.choices)
 
 
 class GateReasonSerializer(serializers.Serializer):
@@ -280,7 +260,7 @@ class GateReasonSerializer(serializers.Serializer):
 
 
 class GateResultSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["allow", "deny"])
+    decision = serializers.ChoiceField(choices=GateDecision.values)
     reasons = GateReasonSerializer(many=True)
     package_version = serializers.IntegerField(
         allow_null=True,

@@ -44,6 +44,7 @@ from approvals.api.serializers import (
 from approvals.filters import FindingFilterSet
 from approvals.findings import finding_acknowledge, finding_resolve
 from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
+from approvals.gate_vocabulary import GateReason
 from approvals.models import ApprovalPackage, DriftFinding
 from approvals.services import (
     agent_suspend,
@@ -394,7 +395,7 @@ class GateCheckView(APIView):
         except Exception:
             logger.exception("gate check failed")
             result = GateResult()
-            result.deny("internal_error", "The gate could not decide, so it denies.")
+            result.deny(GateReason.INTERNAL_ERROR, "The gate could not decide, so it denies.")
         return Response(result.as_dict())
 
     def _check(self, request, actor) -> GateResult:
@@ -404,7 +405,7 @@ class GateCheckView(APIView):
             return gate_refuse(
                 actor=actor,
                 agent_slug="",
-                code="invalid_request",
+                code=GateReason.INVALID_REQUEST,
                 message="The request body is not a JSON object.",
                 fields={"body": [str(error.detail)]},
             )
@@ -412,7 +413,7 @@ class GateCheckView(APIView):
             return gate_refuse(
                 actor=actor,
                 agent_slug="",
-                code="invalid_request",
+                code=GateReason.INVALID_REQUEST,
                 message="The request body is not a JSON object.",
                 fields={"body": ["Send a JSON object."]},
             )
@@ -421,7 +422,7 @@ class GateCheckView(APIView):
             return gate_refuse(
                 actor=actor,
                 agent_slug="" if "agent" in errors else values["agent"],
-                code="invalid_request",
+                code=GateReason.INVALID_REQUEST,
                 message="The gate request is not valid.",
                 fields=errors,
             )
@@ -431,7 +432,7 @@ class GateCheckView(APIView):
             return gate_refuse(
                 actor=actor,
                 agent_slug=slug,
-                code="agent_not_bound",
+                code=GateReason.AGENT_NOT_BOUND,
                 message="This token is bound to other agents; it checks only those.",
             )
         if "digest" in values:

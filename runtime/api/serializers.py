@@ -4,6 +4,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from approvals.gate_vocabulary import GateDecision
+
 
 class AccessDecisionContextSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="The first reason code.")
@@ -39,7 +41,7 @@ class PolicyBundleSerializer(serializers.Serializer):
     agent = serializers.CharField()
     workload_id = serializers.CharField()
     decision = serializers.ChoiceField(
-        choices=["allow", "deny"], help_text="deny: the bundle forbids everything."
+        choices=GateDecision.values, help_text="deny: the bundle forbids everything."
     )
     reasons = serializers.ListField(child=serializers.CharField())
     package_version = serializers.IntegerField(allow_null=True)

@@ -25,7 +25,7 @@ from agents.api.views import visible_agent
 from api.openapi import errors
 from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import DecisionThrottle
-from approvals.api.serializers import GATE_REASONS
+from approvals.gate_vocabulary import GateReason
 from audit import signing
 from config.errors import request_too_large
 from runtime.api.schema import EVALUATION_REQUEST, EVALUATIONS_REQUEST
@@ -51,9 +51,9 @@ SIGNATURE_HEADER = "X-Countersign-Signature"
 KEY_HEADER = "X-Countersign-Key-Fingerprint"
 # The gate's reasons that a decision can carry, with the decision point's own.
 REASONS = "; ".join(
-    f"`{code}`: {meaning}"
+    f"`{code.value}`: {meaning}"
     for code, meaning in {
-        **{code: GATE_REASONS[code] for code in STANDING_REASONS},
+        **{code: code.label for code in STANDING_REASONS},
         **OWN_REASONS,
     }.items()
 )
@@ -182,7 +182,7 @@ class EvaluationsView(AuthzenView):
         answers, decided = [], []
         for entry in batch.entries:
             if isinstance(entry, RequestError):
-                decision = Decision(False, ["invalid_request"])
+                decision = Decision(False, [GateReason.INVALID_REQUEST])
                 answer = decision.as_dict()
                 answer["context"]["error"] = {"status": 400, "message": entry.message}
             else:

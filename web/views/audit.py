@@ -72,7 +72,8 @@ def audit_log(request):
         "page": page,
         "ignored": ignored,
         "query": query.urlencode(),
-        "actions": selectors.KNOWN_ACTIONS,
+        # Every action the page can describe is a suggestion; any other value matches exactly.
+        "actions": tuple(audit_words.SENTENCES),
         "exports": exports,
         "fingerprint": fingerprint,
         "verification": verification,
