@@ -23,9 +23,6 @@ from audit.services import audit_record
 from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
 from config.identifiers import identifier_message
 
-# The agent's fields a package's manifest sets when it is approved. The team is not
-# one: staff administer teams, and a manifest names the agent's team or none.
-MANIFEST_FIELDS = ("name", "deployment", "workload_id", "log_principal")
 # The agent's fields that are identifiers (config.identifiers); the others are text.
 # (The team is one too: its slug is checked where it is looked up.)
 IDENTIFIER_FIELDS = ("slug", "log_principal")

@@ -209,10 +209,6 @@ class Comment(models.Model):
     def __str__(self):
         return f"{self.package} comment {self.pk}"
 
-    @property
-    def is_reply(self) -> bool:
-        return self.parent_id is not None or self.decision_id is not None
-
 
 class Severity(models.TextChoices):
     LOW = "low", "Low"

@@ -315,9 +315,6 @@ COUNTERSIGN = {
     # A customer-facing agent is at least high tier until the decision point has answered
     # its enforcement point within this many days (approvals.manifest.risk).
     "ENFORCEMENT_PROVEN_DAYS": env_int("ENFORCEMENT_PROVEN_DAYS", 14),
-    # Audit events are never deleted by the application; this is the period
-    # they must be kept, and they are exported before any archive.
-    "AUDIT_RETENTION_DAYS": env_int("AUDIT_RETENTION_DAYS", 2555),
     "TOKEN_PEPPER": env("TOKEN_PEPPER") or SECRET_KEY,
     "SIGNING_KEY_PATH": env("SIGNING_KEY_PATH", str(VAR_DIR / "signing-key.pem")),
     "SIGNING_KEY": env("SIGNING_KEY"),

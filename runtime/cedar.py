@@ -53,7 +53,6 @@ CLAIM_VALUES = {
     "classification": tuple(Classification.values),
     "credential_method": tuple(CredentialMethod.values),
 }
-CEDAR_TYPES = {bool: "Boolean", str: "String", int: "Long"}
 CLAIM_TYPES = {
     "privileged": "Boolean",
     "trust_boundary": "String",

@@ -186,7 +186,6 @@ class Decider:
     def _slug(self, subject_type: str, subject_id: str) -> str | None:
         key = (subject_type, subject_id)
         if key not in self._slugs:
-            slug = None
             if subject_type != SUBJECT_TYPE:
                 slug = None
             elif subject_id.startswith("spiffe://"):

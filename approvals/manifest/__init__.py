@@ -58,7 +58,6 @@ from approvals.manifest.scope import (
     DEPLOYMENT_ORDER,
     KEY_BY_KIND,
     KIND_BY_KEY,
-    RISK_TIERS,
     SCOPE_KINDS,
 )
 
@@ -83,7 +82,6 @@ __all__ = [
     "NARROWING",
     "NEEDS_REVIEW",
     "PACKAGE",
-    "RISK_TIERS",
     "SCOPE",
     "SCOPE_KINDS",
     "Change",

@@ -12,7 +12,6 @@ from agents.vocabulary import (
     Classification,
     CredentialMethod,
     Deployment,
-    RiskTier,
     ScopeKind,
     TrustBoundary,
     ranks,
@@ -26,7 +25,6 @@ ACCESS_ORDER = ranks(Access)
 BOUNDARY_ORDER = ranks(TrustBoundary)
 CLASSIFICATION_ORDER = ranks(Classification)
 DEPLOYMENT_ORDER = ranks(Deployment)
-RISK_TIERS = tuple(RiskTier.values)
 CREDENTIAL_METHOD_ORDER = ranks(CredentialMethod)
 # How a message names a kind: "tool", "external API".
 KIND_LABELS = {kind.value: kind.label[0].lower() + kind.label[1:] for kind in ScopeKind}
