@@ -11,7 +11,7 @@ provider), and writes its audit event in the same transaction:
 - `agent.reviewer_assigned` / `agent.reviewer_unassigned`, target the agent, data
   {"user", "user_id", "permission", "source"};
 - `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
-  user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_record`);
+  user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_set`);
 - `user.permissions_changed`, target the user, `before`/`after` {"permissions": [...]},
   data {"added", "removed", "source"} ("app_label.codename");
 - `group.permissions_changed`, target the group, `before`/`after` {"permissions": [...]},
@@ -19,7 +19,7 @@ provider), and writes its audit event in the same transaction:
 
 A call that changes nothing records nothing. The events carry whole before/after
 states so the membership at any point of the chain can be read back from them
-(`agents.selectors.group_members_at`, `assigned_at`).
+(`agents.selectors.MembershipHistory.members_at`, `assigned_at`).
 """
 
 from django.contrib.auth import get_user_model

@@ -1,4 +1,4 @@
-"""Writes on API tokens and idempotency records.
+"""Writes on API tokens and service accounts.
 
 A token reads ``cs_<8 hex>_<secret>``. The ``cs_<8 hex>`` part is its prefix,
 stored in clear to find the row; the whole string is stored only as an
