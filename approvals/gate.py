@@ -174,7 +174,7 @@ def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
 
 
 def _emergency_covers(row: dict, manifest, digest: str | None) -> bool:
-    """Whether a granted emergency approval, newer than the last approval, covers the scope."""
+    """Tell whether a granted emergency approval, newer than the last approval, covers the scope."""
     if not emergency_newer(row):
         return False
     package = {
@@ -188,7 +188,7 @@ def _emergency_covers(row: dict, manifest, digest: str | None) -> bool:
 
 
 def emergency_newer(row: dict) -> bool:
-    """Whether the row has a granted emergency of a version newer than the last approval.
+    """Tell whether the row has a granted emergency of a version newer than the last approval.
 
     The gate then answers for that version too: inside its time box it allows
     it, after it denies it with `emergency_expired`.

@@ -6,7 +6,7 @@ from config.roles import AUDIT_READER_GROUPS, Scope, scope_granted
 
 
 def can_read_audit(user) -> bool:
-    """Staff and members of the compliance groups read the audit trail."""
+    """Tell whether the user may read the audit trail: staff and the compliance groups may."""
     if not (user and user.is_authenticated and user.is_active):
         return False
     return user.is_staff or user.groups.filter(name__in=AUDIT_READER_GROUPS).exists()

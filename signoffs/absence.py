@@ -37,7 +37,7 @@ def _refuse(field: str, message: str, code: str = "invalid") -> InvalidInput:
 
 
 def can_manage_absence(user, reviewer) -> bool:
-    """Reviewers set their own absence; staff set anyone's."""
+    """Tell whether the user may set or clear the reviewer's absence: their own, or staff."""
     return bool(
         user.is_authenticated and user.is_active and (user.is_staff or user.pk == reviewer.pk)
     )

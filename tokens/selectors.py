@@ -53,7 +53,7 @@ class RequestToken:
 
 @cache
 def _token_sql() -> str:
-    """The statement reading a token by prefix, with its user's name and whether they are active."""
+    """Return the statement reading a token by prefix, with its user's name and is_active."""
     user_model = get_user_model()
     username = user_model._meta.get_field(user_model.USERNAME_FIELD).column
     return f"""
