@@ -121,7 +121,7 @@ def can_register(user) -> Check:
 
 
 def can_use_team(user, team) -> Check:
-    """Owners register agents for, and move them into, only the teams they are members of."""
+    """Tell whether the user may register agents in the team or move them to it: members, staff."""
     if user.is_authenticated and (user.is_staff or team.members.filter(pk=user.pk).exists()):
         return ALLOWED
     return Check(
@@ -138,7 +138,7 @@ def can_edit(user, agent) -> Check:
 
 
 def can_report_observations(user, agent, *, bound_to_agent: bool) -> Check:
-    """Owners report what their agent used, and so does a token bound to it (its runtime).
+    """Tell whether the user may report what the agent used: an owner, or a token bound to it.
 
     A binding counts only while its user could still bind the token to the agent
     (`agents_bindable`: an owner; staff, any agent), since a token never carries
@@ -162,7 +162,7 @@ def can_report_observations(user, agent, *, bound_to_agent: bool) -> Check:
 
 
 def can_administer_members(user) -> Check:
-    """Staff administer groups, teams and the reviewers assigned to agents."""
+    """Tell whether the user may administer groups, teams and the reviewers of agents: staff."""
     if user.is_authenticated and user.is_active and user.is_staff:
         return ALLOWED
     return Check(
@@ -171,7 +171,7 @@ def can_administer_members(user) -> Check:
 
 
 def can_retire(user, agent) -> Check:
-    """The agent's owners and staff retire it."""
+    """Tell whether the user may retire the agent: its owners and staff may."""
     if user.is_authenticated and user.is_active and (user.is_staff or is_owner(user, agent)):
         return ALLOWED
     return Check(False, "not_owner", "Only the agent's owners and staff may retire it.")
