@@ -86,7 +86,7 @@ class Agent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workload_id"],
-                condition=~Q(status="retired"),
+                condition=~Q(status=AgentStatus.RETIRED),
                 name="unique_workload_id_among_active_agents",
             )
         ]

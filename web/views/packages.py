@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from agents.permissions import can_edit
+from agents.vocabulary import CredentialMethod, EnforcementMode, EnforcementPoint, PolicyEngine
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
@@ -49,8 +50,12 @@ def _editor_source(agent: Agent) -> dict:
         "deployment": agent.deployment,
         "description": agent.description or None,
         "identity": {"workload_id": agent.workload_id, "log_principal": agent.log_principal},
-        "enforcement": {"point": "gateway", "engine": "cedar", "mode": "enforce"},
-        "credentials": {"method": "spiffe_svid", "jit": True},
+        "enforcement": {
+            "point": EnforcementPoint.GATEWAY,
+            "engine": PolicyEngine.CEDAR,
+            "mode": EnforcementMode.ENFORCE,
+        },
+        "credentials": {"method": CredentialMethod.SPIFFE_SVID, "jit": True},
         "chaining": {"allowed": False, "max_depth": 0},
         "scope": {},
     }
@@ -251,6 +256,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         for decision in decisions:
             own = decided is signoff
             decision.thread = decision_thread(talk, decision, comment_form) if own else None
+            decision.badge = review.VERDICT_BADGES[decision.verdict]
         standing = decision_standing(user, signoff) if in_review else None
         check = standing.check if standing is not None else None
         form = None
