@@ -239,7 +239,7 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
-def _review_context(request, package, forms_by_dimension=None, *, comment_form=None):
+def review_context(request, package, forms_by_dimension=None, *, comment_form=None):
     """Return the review page's context: changes, scope, risk, sign-off cards, my forms."""
     user = request.user
     signoffs = selectors.package_signoffs(package)
@@ -340,7 +340,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
 @login_required
 def package_detail(request, slug, version):
     package = package_or_404(request, slug, version)
-    return render(request, "packages/review.html", _review_context(request, package))
+    return render(request, "packages/review.html", review_context(request, package))
 
 
 @login_required
@@ -366,7 +366,7 @@ def package_decide(request, slug, version, dimension):
         and can_decide(request.user, signoff)
     ):
         # An approval is final: the page asks again, naming what is approved, before it is kept.
-        context = _review_context(request, package, {dimension: form})
+        context = review_context(request, package, {dimension: form})
         context["confirm"] = form.confirmation()
         return render(request, "packages/review.html", context)
     if form.is_valid():
@@ -389,5 +389,5 @@ def package_decide(request, slug, version, dimension):
             )
             return redirect(package)
     package.refresh_from_db()
-    context = _review_context(request, package, {dimension: form})
+    context = review_context(request, package, {dimension: form})
     return render(request, "packages/review.html", context, status=400)
