@@ -88,7 +88,7 @@ class Agent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workload_id"],
-                condition=~Q(status="retired"),
+                condition=~Q(status=AgentStatus.RETIRED),
                 name=UNIQUE_WORKLOAD_ID,
             )
         ]

@@ -13,7 +13,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from agents.models import Agent
-from approvals.drift import CLAIM_EXCEEDED, findings_recorded
+from approvals.drift import CLAIM_EXCEEDED, findings_record
 from approvals.models import LIVE_FINDING_STATUSES, DriftFinding, Severity
 from approvals.selectors import package_in_force
 from audit.actors import Actor
@@ -58,5 +58,5 @@ def claim_findings_record(*, actor: Actor, agent: Agent, uses: list[dict]) -> li
             | {"reason": CLAIM_EXCEEDED, "severity": Severity.HIGH.value}
         )
     if opened:
-        findings_recorded(actor, [agent.pk, agent.pk], opened, [])
+        findings_record(actor=actor, agent_ids=[agent.pk, agent.pk], opened=opened, closed=[])
     return opened

@@ -290,11 +290,11 @@ def drift_evaluate_batch(*, actor: Actor, lo: int, hi: int) -> tuple[list, list]
         }
         for pk, agent_id, kind, identifier, access, resolution in resolved
     ]
-    findings_recorded(actor, [lo, hi], opened, closed)
+    findings_record(actor=actor, agent_ids=[lo, hi], opened=opened, closed=closed)
     return opened, closed
 
 
-def findings_recorded(actor: Actor, agent_ids: list[int], opened: list, closed: list) -> None:
+def findings_record(*, actor: Actor, agent_ids: list[int], opened: list, closed: list) -> None:
     """Audit the findings a run opened and resolved, and tell the owners of the new ones."""
     audit_record(
         actor=actor,

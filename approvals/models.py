@@ -113,7 +113,7 @@ class ApprovalPackage(models.Model):
             models.UniqueConstraint(fields=["agent", "version"], name="one_package_per_version"),
             models.UniqueConstraint(
                 fields=["agent"],
-                condition=models.Q(state="approved"),
+                condition=models.Q(state=PackageState.APPROVED),
                 name="one_approved_package_per_agent",
             ),
         ]

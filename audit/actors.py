@@ -32,6 +32,16 @@ class AuthMethod(models.TextChoices):
 INTERACTIVE_METHODS = (AuthMethod.PASSWORD, AuthMethod.OIDC)
 
 
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    TOKEN = "token", "API token"
+    SYSTEM = "system", "System"
+
+
+# The label of the system acting as itself rather than as one of its jobs.
+SYSTEM_LABEL = "system"
+
+
 SESSION_KEY = "countersign_authentication"
 
 
@@ -89,7 +99,9 @@ class Actor:
 
     @classmethod
     def for_user(cls, user, auth: Authentication | None = None) -> "Actor":
-        return cls(type="user", id=str(user.pk), label=user.get_username(), user=user, auth=auth)
+        return cls(
+            type=ActorType.USER, id=str(user.pk), label=user.get_username(), user=user, auth=auth
+        )
 
     @classmethod
     def for_token(cls, user, *, user_id: int, username: str, token) -> "Actor":
@@ -98,7 +110,7 @@ class Actor:
         `user` may be loaded lazily: naming the actor does not load it.
         """
         return cls(
-            type="token",
+            type=ActorType.TOKEN,
             id=str(user_id),
             label=username,
             token_label=f"token:{token.prefix} ({token.name})",
@@ -120,12 +132,12 @@ class Actor:
         return cls.for_user(request.user, auth=auth)
 
     @classmethod
-    def system(cls, label: str = "system") -> "Actor":
-        return cls(type="system", id="", label=label)
+    def system(cls, label: str = SYSTEM_LABEL) -> "Actor":
+        return cls(type=ActorType.SYSTEM, id="", label=label)
 
     @property
     def is_system(self) -> bool:
-        return self.type == "system"
+        return self.type == ActorType.SYSTEM
 
     @property
     def authentication(self) -> Authentication:

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from audit.actors import ActorType
+
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -10,12 +12,6 @@ class AuditEventQuerySet(models.QuerySet):
 
     def delete(self):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
-
-
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    TOKEN = "token", "API token"
-    SYSTEM = "system", "System"
 
 
 class AuditEvent(models.Model):

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.membership import user_flags_set, user_groups_change
+from agents.membership import Source, user_flags_set, user_groups_change
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
@@ -149,12 +149,12 @@ def provider_user_sign_in(
         except IntegrityError:
             raise taken from None
         link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
-        user_created_record(user, actor=actor, source="oidc", issuer=issuer, subject=subject)
+        user_created_record(user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject)
     user = link.user
     if not user.is_active:
         raise NotPermitted("This account is deactivated.", code="inactive")
     if email and user.email != email:
-        user = user_email_set(user, email, actor=actor, source="oidc")
+        user = user_email_set(user, email, actor=actor, source=Source.OIDC)
     link.last_sign_in_at = timezone.now()
     link.save(update_fields=["last_sign_in_at"])
-    return user_rights_apply(user, rights, mapping, actor=actor, source="oidc")
+    return user_rights_apply(user, rights, mapping, actor=actor, source=Source.OIDC)

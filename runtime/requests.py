@@ -15,7 +15,10 @@ from config.identifiers import identifier_message
 # Evaluations per batch request; a larger batch is refused whole (400).
 MAX_EVALUATIONS = 1000
 MAX_ID_LENGTH = 2048
-SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
+EXECUTE_ALL = "execute_all"
+DENY_ON_FIRST_DENY = "deny_on_first_deny"
+PERMIT_ON_FIRST_PERMIT = "permit_on_first_permit"
+SEMANTICS = (EXECUTE_ALL, DENY_ON_FIRST_DENY, PERMIT_ON_FIRST_PERMIT)
 ENTITIES = ("subject", "action", "resource", "context")
 
 
@@ -147,7 +150,7 @@ class Batch:
     """A batch request: each entry an Evaluation, or the RequestError that entry raised."""
 
     entries: list
-    semantic: str = "execute_all"
+    semantic: str = EXECUTE_ALL
     single: bool = False  # no evaluations: answered as one evaluation
 
 
@@ -162,7 +165,7 @@ def batch_read(data) -> Batch:
     options = data.get("options", {})
     if not isinstance(options, dict):
         raise RequestError("options must be an object.")
-    semantic = options.get("evaluations_semantic", "execute_all")
+    semantic = options.get("evaluations_semantic", EXECUTE_ALL)
     if semantic not in SEMANTICS:
         raise RequestError(f"options.evaluations_semantic must be one of: {', '.join(SEMANTICS)}.")
     evaluations = data.get("evaluations", [])

@@ -16,7 +16,7 @@ from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoun
 from approvals.gate import GATE_CHECKED
 from approvals.gate_vocabulary import GateDecision
 from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
-from audit.models import ActorType
+from audit.actors import SYSTEM_LABEL, ActorType
 from audit.verification import CHAIN_VERIFIED
 from signoffs.models import Dimension, Footing, SignOffState, Verdict
 from signoffs.services import SIGNOFF_DECIDED
@@ -197,7 +197,7 @@ def event_facts(event) -> list[Fact]:
 def _actor(event) -> str:
     if event.actor_type == ActorType.SYSTEM:
         job = event.actor_label.removeprefix("celery:")
-        return f"Countersign ({job.replace('_', ' ')})" if job != "system" else "Countersign"
+        return f"Countersign ({job.replace('_', ' ')})" if job != SYSTEM_LABEL else "Countersign"
     return event.actor_label or dict(ActorType.choices).get(event.actor_type, event.actor_type)
 
 

@@ -26,6 +26,12 @@ from signoffs.models import SignOffState, Verdict
 from signoffs.sla import overdue_since
 from web import vocabulary
 
+# The badge a decision wears: the colour of the sign-off state its verdict leads to.
+VERDICT_BADGES = {
+    Verdict.APPROVE: SignOffState.APPROVED,
+    Verdict.REQUEST_CHANGES: SignOffState.CHANGES_REQUESTED,
+    Verdict.REJECT: SignOffState.REJECTED,
+}
 # An entry's state against the version before, and its words.
 ADDED, WIDENED, NARROWED, REWORDED, REMOVED = "added", "widened", "narrowed", "reworded", "removed"
 ENTRY_STATUS_LABELS = {

@@ -26,7 +26,7 @@ from agents.vocabulary import (
     TrustBoundary,
 )
 from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
-from audit.models import ActorType
+from audit.actors import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
 from web.forms.packages import PACKAGE_SECTIONS

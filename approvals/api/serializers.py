@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from approvals import depth, rereview
 from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.manifest import CLASSIFICATION_LABELS
 from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
@@ -58,7 +59,7 @@ class _DiffField(serializers.JSONField):
 
 class ReviewDepthSerializer(serializers.Serializer):
     tier = serializers.CharField()
-    rule = serializers.ChoiceField(choices=["light", "full"])
+    rule = serializers.ChoiceField(choices=[depth.LIGHT, depth.FULL])
     explanation = serializers.CharField()
     optional_items = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
@@ -70,7 +71,7 @@ class ReviewPlanSerializer(serializers.Serializer):
     """What the review of a submitted version covers, fixed at submission."""
 
     mode = serializers.ChoiceField(
-        choices=["first", "full", "targeted", "carried"],
+        choices=[rereview.FIRST, rereview.FULL, rereview.TARGETED, rereview.CARRIED],
         help_text="first version, full review, targeted re-review, or every sign-off carried.",
     )
     reason = serializers.CharField()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agents.vocabulary import EnforcementMode, EnforcementPoint, PolicyEngine
 from approvals.manifest.canonical import canonical_json, normalize_manifest
 from approvals.manifest.schema import COMMITMENT, FIELD_CLASSES, NARRATIVE, SCOPE
 from approvals.manifest.scope import (
@@ -95,9 +96,9 @@ SCOPE_RANKS: dict[str, Rank] = {
     "credentials.method": CREDENTIAL_METHOD_ORDER.get,
     "credentials.max_ttl_seconds": _amount,
     "credentials.jit": _ordered(True, False),
-    "enforcement.point": lambda value: int(value == "none"),
-    "enforcement.engine": lambda value: int(value == "none"),
-    "enforcement.mode": _ordered("enforce", "monitor"),
+    "enforcement.point": lambda value: int(value == EnforcementPoint.NONE),
+    "enforcement.engine": lambda value: int(value == PolicyEngine.NONE),
+    "enforcement.mode": _ordered(EnforcementMode.ENFORCE, EnforcementMode.MONITOR),
     "chaining.allowed": _ordered(False, True),
     "chaining.max_depth": _amount,
     "human_in_the_loop.writes": _ordered(True, False),

@@ -38,7 +38,13 @@ from runtime.api.serializers import (
 )
 from runtime.cedar import bundle_of
 from runtime.decision import OWN_REASONS, STANDING_REASONS, Decider, Decision
-from runtime.requests import RequestError, batch_read, evaluation_read
+from runtime.requests import (
+    DENY_ON_FIRST_DENY,
+    PERMIT_ON_FIRST_PERMIT,
+    RequestError,
+    batch_read,
+    evaluation_read,
+)
 from runtime.usage import asker_of, outcome_of, usage_count
 from tokens.authentication import TokenAuthentication
 from tokens.models import Scope
@@ -190,8 +196,8 @@ class EvaluationsView(AuthzenView):
                 decided.append((entry, decision))
                 answer = decision.as_dict()
             answers.append(answer)
-            if (batch.semantic == "deny_on_first_deny" and not decision.allowed) or (
-                batch.semantic == "permit_on_first_permit" and decision.allowed
+            if (batch.semantic == DENY_ON_FIRST_DENY and not decision.allowed) or (
+                batch.semantic == PERMIT_ON_FIRST_PERMIT and decision.allowed
             ):
                 break
         usage_count(_uses(request.auth, decided))

@@ -37,6 +37,9 @@ def test_after_changes_requested_the_other_cards_are_on_hold(
         ) in html
     assert cards[Dimension.SECURITY]["badge"] == "Changes requested"
     assert cards[Dimension.IAM]["badge"] == "Approved"
+    # Each decision wears the colour of the state its verdict leads to.
+    assert '<span class="badge changes_requested">Changes requested</span>' in html
+    assert '<span class="badge approved">Approved</span>' in html
     assert "Needed again" not in html and ">Pending<" not in html
     reason = html.split('data-testid="state-reason"', 1)[1].split("</div>", 1)[0]
     assert "by <strong>security2</strong>" in reason
@@ -49,6 +52,7 @@ def test_a_rejected_version_closes_the_other_cards(client, workflow, agent, owne
     workflow.decide(package, Dimension.PAM, verdict=Verdict.REJECT, comment="Static secrets.")
     client.force_login(owner)
     response = client.get(reverse("package-detail", args=[agent.slug, package.version]))
+    assert '<span class="badge rejected">Rejected</span>' in response.content.decode()
     cards = {card["signoff"].dimension: card for card in response.context["cards"]}
     for dimension in (Dimension.IAM, Dimension.SECURITY, Dimension.COMPLIANCE):
         assert cards[dimension]["badge"] == "Closed"

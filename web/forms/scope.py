@@ -20,7 +20,10 @@ class ScopeEntryForm(forms.Form):
         label="Trust boundary", choices=TrustBoundary.choices, required=False
     )
     classification = forms.ChoiceField(
-        label="Classification", choices=Classification.choices, required=False, initial="internal"
+        label="Classification",
+        choices=Classification.choices,
+        required=False,
+        initial=Classification.INTERNAL,
     )
     privileged = forms.BooleanField(required=False)
     constraints = forms.CharField(required=False, widget=forms.TextInput)

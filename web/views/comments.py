@@ -9,7 +9,7 @@ from approvals.comments import comment_create
 from config.errors import ApplicationError, InvalidInput
 from web.forms.comments import FORM_KEY, NEW, CommentForm
 from web.views.common import actor_of, package_or_404, refused
-from web.views.packages import _review_context
+from web.views.packages import review_context
 
 
 def _with_errors(form: CommentForm, error: InvalidInput, entries: list) -> CommentForm:
@@ -58,5 +58,5 @@ def package_comment(request, slug, version):
             return redirect(f"{package.get_absolute_url()}#comment-{comment.pk}")
     # The text comes back where it was written, with the focus on it.
     form.fields["body"].widget.attrs["autofocus"] = True
-    context = _review_context(request, package, comment_form=form)
+    context = review_context(request, package, comment_form=form)
     return render(request, "packages/review.html", context, status=400)

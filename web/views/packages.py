@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from agents.permissions import can_edit
+from agents.vocabulary import CredentialMethod, EnforcementMode, EnforcementPoint, PolicyEngine
 from approvals.depth import FULL, LIGHT, review_depth
 from approvals.manifest import risk_tier_reasons
 from approvals.models import ApprovalPackage, PackageState
@@ -49,8 +50,12 @@ def _editor_source(agent: Agent) -> dict:
         "deployment": agent.deployment,
         "description": agent.description or None,
         "identity": {"workload_id": agent.workload_id, "log_principal": agent.log_principal},
-        "enforcement": {"point": "gateway", "engine": "cedar", "mode": "enforce"},
-        "credentials": {"method": "spiffe_svid", "jit": True},
+        "enforcement": {
+            "point": EnforcementPoint.GATEWAY,
+            "engine": PolicyEngine.CEDAR,
+            "mode": EnforcementMode.ENFORCE,
+        },
+        "credentials": {"method": CredentialMethod.SPIFFE_SVID, "jit": True},
         "chaining": {"allowed": False, "max_depth": 0},
         "scope": {},
     }
@@ -234,7 +239,7 @@ def package_submit_view(request, slug, version):
     return redirect(package)
 
 
-def _review_context(request, package, forms_by_dimension=None, *, comment_form=None):
+def review_context(request, package, forms_by_dimension=None, *, comment_form=None):
     """Return the review page's context: changes, scope, risk, sign-off cards, my forms."""
     user = request.user
     signoffs = selectors.package_signoffs(package)
@@ -251,6 +256,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
         for decision in decisions:
             own = decided is signoff
             decision.thread = decision_thread(talk, decision, comment_form) if own else None
+            decision.badge = review.VERDICT_BADGES[decision.verdict]
         standing = decision_standing(user, signoff) if in_review else None
         check = standing.check if standing is not None else None
         form = None
@@ -334,7 +340,7 @@ def _review_context(request, package, forms_by_dimension=None, *, comment_form=N
 @login_required
 def package_detail(request, slug, version):
     package = package_or_404(request, slug, version)
-    return render(request, "packages/review.html", _review_context(request, package))
+    return render(request, "packages/review.html", review_context(request, package))
 
 
 @login_required
@@ -360,7 +366,7 @@ def package_decide(request, slug, version, dimension):
         and can_decide(request.user, signoff)
     ):
         # An approval is final: the page asks again, naming what is approved, before it is kept.
-        context = _review_context(request, package, {dimension: form})
+        context = review_context(request, package, {dimension: form})
         context["confirm"] = form.confirmation()
         return render(request, "packages/review.html", context)
     if form.is_valid():
@@ -383,5 +389,5 @@ def package_decide(request, slug, version, dimension):
             )
             return redirect(package)
     package.refresh_from_db()
-    context = _review_context(request, package, {dimension: form})
+    context = review_context(request, package, {dimension: form})
     return render(request, "packages/review.html", context, status=400)
