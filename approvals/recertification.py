@@ -53,13 +53,18 @@ class JobRun:
 
 
 def recertification_due(now=None):
-    """Return the approvals whose re-certification should be open and is not."""
+    """Return the approvals whose re-certification should be open and is not.
+
+    A re-certification a newer version superseded re-certified nothing.
+    """
     now = now or timezone.now()
     lead = timedelta(days=_settings()["RECERTIFICATION_LEAD_DAYS"])
     in_review = ApprovalPackage.objects.filter(
         agent_id=OuterRef("agent_id"), state=PackageState.IN_REVIEW
     )
-    recertified = ApprovalPackage.objects.filter(base_id=OuterRef("pk"), is_recertification=True)
+    recertified = ApprovalPackage.objects.filter(
+        base_id=OuterRef("pk"), is_recertification=True
+    ).exclude(state__in=[PackageState.SUPERSEDED, PackageState.REVOKED])
     return (
         ApprovalPackage.objects.filter(
             state=PackageState.APPROVED, expires_at__lte=now + lead, expires_at__gt=now

@@ -1,5 +1,6 @@
 """Re-certification services: due window, reminders, blocked openings, notifications on commit."""
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -8,11 +9,12 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from approvals.models import ApprovalPackage
+from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertifications_open_due, recertifications_remind_due
 from audit.actors import Actor
 from outbox.models import Notification
 from outbox.services import notify
+from signoffs.models import Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +66,31 @@ def test_a_stale_kill_switch_test_blocks_the_opening_and_says_so_once(workflow, 
     assert not ApprovalPackage.objects.filter(agent=agent, is_recertification=True).exists()
     assert [e.action for e in since()] == ["recertification.blocked"]
     assert Notification.objects.filter(event="recertification.blocked").count() == 1
+
+
+def _rollback_changed(doc):
+    """Return the manifest with its rollback plan changed: compliance alone reviews it."""
+    doc = copy.deepcopy(doc)
+    doc["rollback"]["plan"] = "Redeploy the previous version."
+    return doc
+
+
+def test_a_superseded_recertification_opens_again(workflow, agent):
+    """A re-certification a newer version superseded re-certified nothing: when that version
+    is not approved either, the approval still in force gets a re-certification again."""
+    approved = workflow.approve(agent)
+    _expire_in(approved, 10)
+    label = f"{agent.slug} v{approved.version}"
+    assert recertifications_open_due(actor=ACTOR).done == [label]
+    superseded = ApprovalPackage.objects.get(agent=agent, is_recertification=True)
+    change = workflow.submit(agent, _rollback_changed(approved.manifest))
+    superseded.refresh_from_db()
+    assert superseded.state == PackageState.SUPERSEDED
+    workflow.decide(change, "compliance", verdict=Verdict.REQUEST_CHANGES, comment="Say more.")
+    assert recertifications_open_due(actor=ACTOR).done == [label]
+    reopened = ApprovalPackage.objects.get(agent=agent, state=PackageState.IN_REVIEW)
+    assert reopened.is_recertification and reopened.base_id == approved.pk
+    assert recertifications_open_due(actor=ACTOR).done == []
 
 
 def test_a_rolled_back_change_leaves_no_notification(agent):
