@@ -55,6 +55,11 @@ def approval_expiry(package: ApprovalPackage, now: datetime) -> datetime:
     return expires_at
 
 
+def recertification_lead() -> timedelta:
+    """Return how long before an approval's expiry its re-certification is due."""
+    return timedelta(days=_settings()["RECERTIFICATION_LEAD_DAYS"])
+
+
 def enforcement_of(agent: Agent) -> Enforcement:
     """Return whether the agent's enforcement point was seen asking the decision point in
     the last ENFORCEMENT_PROVEN_DAYS days: a fact its risk tier is computed with."""

@@ -19,7 +19,7 @@ from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import RATING_FIELDS, approval_expiry, kill_switch_problem, package_rate
-from approvals.rereview import signoffs_open
+from approvals.rereview import carried_signoffs_reopen, signoffs_open
 from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
@@ -351,6 +351,8 @@ def signoff_decide(
             f"The package is {package.get_state_display().lower()}, not in review.",
             code="not_in_review",
         )
+    # Nothing carries over from a lapsed approval, whether the hourly job marked it yet or not.
+    carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
         package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)
     )
@@ -405,12 +407,19 @@ def _decide(actor, package, target: PackageState, now, reason: str) -> None:
 
 @transaction.atomic
 def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
-    """Mark an approval past its expiry as expired; return whether anything changed."""
+    """Mark an approval past its expiry as expired and re-open what reviews in progress carry
+    over from it; return whether anything changed."""
     package = package_lock(package)
     if package.state != PackageState.APPROVED or package.expires_at > timezone.now():
         return False
     _close(actor, package, PackageState.EXPIRED, "Approval reached its re-certification date.")
     notify("approval.expired", package=package)
+    reviews = package.agent.packages.select_for_update().filter(
+        state=PackageState.IN_REVIEW, base=package
+    )
+    for pending in reviews:
+        pending.agent, pending.base = package.agent, package
+        carried_signoffs_reopen(actor=actor, package=pending)
     agent_refresh_status(agent=package.agent)
     return True
 

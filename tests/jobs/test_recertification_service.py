@@ -93,6 +93,45 @@ def test_a_superseded_recertification_opens_again(workflow, agent):
     assert recertifications_open_due(actor=ACTOR).done == []
 
 
+def test_a_review_carrying_signoffs_over_gives_way_to_the_recertification(
+    workflow, agent, audit_since
+):
+    """A targeted review keeps the expiry it carries, so it re-certifies nothing: the
+    re-certification opens ahead of the expiry and supersedes it, and says so."""
+    approved = workflow.approve(agent)
+    change = workflow.submit(agent, _rollback_changed(approved.manifest))
+    assert change.review_plan["mode"] == "targeted"
+    _expire_in(approved, 10)
+    since = audit_since()
+    assert recertifications_open_due(actor=ACTOR).done == [f"{agent.slug} v{approved.version}"]
+    change.refresh_from_db()
+    assert change.state == PackageState.SUPERSEDED
+    recertification = ApprovalPackage.objects.get(agent=agent, is_recertification=True)
+    assert recertification.state == PackageState.IN_REVIEW
+    assert change.state_reason == f"Superseded by v{recertification.version}."
+    events = since()
+    assert [e.action for e in events] == [
+        "package.created",
+        "package.superseded",
+        "package.submitted",
+        "recertification.opened",
+    ]
+    assert events[-1].data["supersedes_version"] == change.version
+    due = Notification.objects.get(event="recertification.due")
+    assert due.payload["data"]["supersedes_version"] == change.version
+
+
+def test_a_review_in_full_stands_in_for_the_recertification(workflow, agent):
+    approved = workflow.approve(agent)
+    doc = copy.deepcopy(approved.manifest)
+    doc["kill_switch"]["max_minutes_to_revoke"] = 30  # a kill-switch change: reviewed in full
+    full = workflow.submit(agent, doc)
+    assert full.review_plan["mode"] == "full"
+    _expire_in(approved, 10)
+    assert recertifications_open_due(actor=ACTOR).done == []
+    assert not ApprovalPackage.objects.filter(agent=agent, is_recertification=True).exists()
+
+
 def test_a_rolled_back_change_leaves_no_notification(agent):
     class Boom(Exception):
         pass
