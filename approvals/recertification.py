@@ -19,11 +19,11 @@ from django.utils import timezone
 from approvals.delegation import signoff_fallbacks
 from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
-from approvals.policy import recertification_lead
+from approvals.policy import kill_switch_problem, recertification_lead
 from approvals.services import package_create, package_expire, package_submit
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import ApplicationError
+from config.errors import ApplicationError, InvalidInput
 from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
@@ -90,6 +90,7 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
         draft = package_create(
             actor=actor, agent=package.agent, manifest=package.manifest, is_recertification=True
         )
+        _kill_switch_check(draft, package)
         superseded = (
             package.agent.packages.filter(state=PackageState.IN_REVIEW)
             .values_list("version", flat=True)
@@ -118,6 +119,28 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
             },
         )
     return draft
+
+
+def _kill_switch_check(draft: ApprovalPackage, package: ApprovalPackage) -> None:
+    """Refuse a re-certification whose kill-switch test is too old by the approval's expiry.
+
+    The review must be approved by then, and the approval checks the test's age on
+    its own day (`approvals.services`): a test that will be too old before the
+    expiry would give a review nobody can approve, so the owners test again first.
+    """
+    expiry = package.expires_at.date()
+    stale = kill_switch_problem(draft, expiry)
+    if stale:
+        message = (
+            f"The re-certification of v{package.version} must be approved by {expiry}, when "
+            f"its approval expires, and on that day: {stale} Test the kill switch again and "
+            "submit a version with the new date."
+        )
+        raise InvalidInput(
+            message,
+            code="kill_switch_untested",
+            fields={"manifest.kill_switch.last_tested": [message]},
+        )
 
 
 def _blocked(actor: Actor, package: ApprovalPackage, error: ApplicationError) -> None:

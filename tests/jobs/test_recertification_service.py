@@ -15,6 +15,7 @@ from audit.actors import Actor
 from outbox.models import Notification
 from outbox.services import notify
 from signoffs.models import Verdict
+from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +131,37 @@ def test_a_review_in_full_stands_in_for_the_recertification(workflow, agent):
     _expire_in(approved, 10)
     assert recertifications_open_due(actor=ACTOR).done == []
     assert not ApprovalPackage.objects.filter(agent=agent, is_recertification=True).exists()
+
+
+def test_a_kill_switch_test_too_old_by_the_expiry_blocks_the_opening(workflow, agent, audit_since):
+    """The re-certification must be approved by the expiry, and the approval checks the
+    test's age on its day: a test recent enough today but too old by the expiry would give
+    a review nobody can approve, so the owners are told to test again before it opens."""
+    max_age = settings.COUNTERSIGN["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
+    doc = manifest_for(agent)
+    tested = timezone.now().date() - timedelta(days=max_age - 5)
+    doc["kill_switch"]["last_tested"] = tested.isoformat()
+    approved = workflow.approve(agent, doc)
+    _expire_in(approved, 10)
+    approved.refresh_from_db()
+    since = audit_since()
+    assert recertifications_open_due(actor=ACTOR).failed == [f"{agent.slug} v{approved.version}"]
+    assert not ApprovalPackage.objects.filter(agent=agent, is_recertification=True).exists()
+    (event,) = since()
+    assert event.action == "recertification.blocked"
+    assert event.data["code"] == "kill_switch_untested"
+    expiry = approved.expires_at.date().isoformat()
+    assert event.data["message"] == (
+        f"The re-certification of v{approved.version} must be approved by {expiry}, when its "
+        f"approval expires, and on that day: The kill switch was last tested {tested}, more "
+        f"than {max_age} days ago. Test the kill switch again and submit a version with the "
+        "new date."
+    )
+    blocked = Notification.objects.get(event="recertification.blocked")
+    assert blocked.payload["data"]["reason"] == event.data["message"]
+    # Four days before the expiry the same test is recent enough to the end: it opens.
+    _expire_in(approved, 4)
+    assert recertifications_open_due(actor=ACTOR).done == [f"{agent.slug} v{approved.version}"]
 
 
 def test_a_rolled_back_change_leaves_no_notification(agent):
