@@ -82,7 +82,8 @@ class ApprovalPackage(models.Model):
     diff = models.JSONField(default=dict, blank=True)
     carried_over = models.BooleanField(default=False)
     # What the review of this version covers, fixed at submission (approvals.rereview):
-    # which dimensions re-opened or carried over and why, and the review depth.
+    # which dimensions re-opened or carried over and why, and the review depth. What it
+    # carried over re-opens if that approval lapses during the review.
     review_plan = models.JSONField(default=dict, blank=True, db_default={})
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

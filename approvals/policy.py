@@ -1,6 +1,6 @@
 """The rules of the release workflow that the settings tune: quorum, lifetime, kill-switch age."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 
@@ -40,6 +40,24 @@ def approval_lifetime(package: ApprovalPackage) -> timedelta:
     days = _settings()["RECERTIFICATION_DAYS"][package.risk_tier]
     asked = package.manifest.get("approval_valid_days")
     return timedelta(days=min(days, asked) if asked else days)
+
+
+def approval_expiry(package: ApprovalPackage, now: datetime) -> datetime:
+    """Return when the package's approval, given now, expires.
+
+    A review that carried sign-offs over did not re-read those dimensions, so its
+    approval expires no later than the one it carried them from; within that, the
+    package's own lifetime (a shorter `approval_valid_days` too) holds.
+    """
+    expires_at = now + approval_lifetime(package)
+    if package.base_id is not None and package.review_plan.get("carried_over"):
+        return min(package.base.expires_at, expires_at)
+    return expires_at
+
+
+def recertification_lead() -> timedelta:
+    """Return how long before an approval's expiry its re-certification is due."""
+    return timedelta(days=_settings()["RECERTIFICATION_LEAD_DAYS"])
 
 
 def enforcement_of(agent: Agent) -> Enforcement:

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef, Q, Value
@@ -20,10 +19,11 @@ from django.utils import timezone
 from approvals.delegation import signoff_fallbacks
 from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
+from approvals.policy import kill_switch_problem, recertification_lead
 from approvals.services import package_create, package_expire, package_submit
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import ApplicationError
+from config.errors import ApplicationError, InvalidInput
 from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
@@ -38,10 +38,6 @@ REMINDER_KEY = "recertification-reminder:"
 REMINDER_DAYS_BEFORE_EXPIRY = 3
 
 
-def _settings() -> dict:
-    return settings.COUNTERSIGN
-
-
 @dataclass
 class JobRun:
     done: list[str] = field(default_factory=list)
@@ -53,18 +49,27 @@ class JobRun:
 
 
 def recertification_due(now=None):
-    """Return the approvals whose re-certification should be open and is not."""
+    """Return the approvals whose re-certification should be open and is not.
+
+    A review in full stands in for it: its approval re-certifies the scope. A review
+    carrying sign-offs over does not (its approval keeps the expiry it carries), and
+    neither does a re-certification a newer version superseded.
+    """
     now = now or timezone.now()
-    lead = timedelta(days=_settings()["RECERTIFICATION_LEAD_DAYS"])
-    in_review = ApprovalPackage.objects.filter(
+    carrying = SignOff.objects.filter(package_id=OuterRef("pk"), state=SignOffState.CARRIED_OVER)
+    in_full_review = ApprovalPackage.objects.filter(
         agent_id=OuterRef("agent_id"), state=PackageState.IN_REVIEW
-    )
-    recertified = ApprovalPackage.objects.filter(base_id=OuterRef("pk"), is_recertification=True)
+    ).exclude(Exists(carrying))
+    recertified = ApprovalPackage.objects.filter(
+        base_id=OuterRef("pk"), is_recertification=True
+    ).exclude(state__in=[PackageState.SUPERSEDED, PackageState.REVOKED])
     return (
         ApprovalPackage.objects.filter(
-            state=PackageState.APPROVED, expires_at__lte=now + lead, expires_at__gt=now
+            state=PackageState.APPROVED,
+            expires_at__lte=now + recertification_lead(),
+            expires_at__gt=now,
         )
-        .exclude(Exists(in_review))
+        .exclude(Exists(in_full_review))
         .exclude(Exists(recertified))
         .select_related("agent")
         .order_by("expires_at")
@@ -75,7 +80,8 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
     """Open the re-certification of an approval: a new version of the same scope, in review.
 
     Return the new package, or None when there is nothing to do any more
-    (expired, superseded, a review already open, or opened by another run).
+    (expired, superseded, a review already open, or opened by another run). A review
+    carrying sign-offs over is superseded by it.
     """
     with transaction.atomic():
         package = package_lock(package)
@@ -83,6 +89,12 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
             return None
         draft = package_create(
             actor=actor, agent=package.agent, manifest=package.manifest, is_recertification=True
+        )
+        _kill_switch_check(draft, package)
+        superseded = (
+            package.agent.packages.filter(state=PackageState.IN_REVIEW)
+            .values_list("version", flat=True)
+            .first()
         )
         draft = package_submit(actor=actor, package=draft)
         audit_record(
@@ -94,6 +106,7 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
             data={
                 "recertifies_version": package.version,
                 "expires_at": package.expires_at.isoformat(),
+                "supersedes_version": superseded,
             },
         )
         notify(
@@ -102,9 +115,32 @@ def recertification_open(*, actor: Actor, package: ApprovalPackage) -> ApprovalP
             data={
                 "recertifies_version": package.version,
                 "expires_at": package.expires_at.isoformat(),
+                "supersedes_version": superseded,
             },
         )
     return draft
+
+
+def _kill_switch_check(draft: ApprovalPackage, package: ApprovalPackage) -> None:
+    """Refuse a re-certification whose kill-switch test is too old by the approval's expiry.
+
+    The review must be approved by then, and the approval checks the test's age on
+    its own day (`approvals.services`): a test that will be too old before the
+    expiry would give a review nobody can approve, so the owners test again first.
+    """
+    expiry = package.expires_at.date()
+    stale = kill_switch_problem(draft, expiry)
+    if stale:
+        message = (
+            f"The re-certification of v{package.version} must be approved by {expiry}, when "
+            f"its approval expires, and on that day: {stale} Test the kill switch again and "
+            "submit a version with the new date."
+        )
+        raise InvalidInput(
+            message,
+            code="kill_switch_untested",
+            fields={"manifest.kill_switch.last_tested": [message]},
+        )
 
 
 def _blocked(actor: Actor, package: ApprovalPackage, error: ApplicationError) -> None:

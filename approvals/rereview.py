@@ -10,18 +10,26 @@ version, a re-certification, a rise of the risk tier, a change to the kill
 switch or the identity, or when the approved version is no longer approved.
 A dimension also re-opens, whatever changed, when a decision it would carry
 over was made by the package's creator or submitter or an owner of the agent:
-they never sign the package off, through an earlier version neither.
+they never sign the package off, through an earlier version neither. A change
+submitted once the approved version is due for re-certification is reviewed
+in full, and a review in progress re-opens what it carries over when the
+approval it carries from lapses (`carried_signoffs_reopen`).
 """
 
 from dataclasses import dataclass, field
+
+from django.utils import timezone
 
 from agents.vocabulary import RiskTier, ranks
 from approvals.checklists import change_fields, covering_items
 from approvals.depth import review_depth
 from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff, diff_manifests
 from approvals.models import ApprovalPackage, PackageState
-from approvals.policy import required_approvals
+from approvals.policy import recertification_lead, required_approvals
 from approvals.selectors import last_approved
+from audit.actors import Actor
+from audit.services import audit_record
+from outbox.services import notify
 from signoffs.models import Checklist, Dimension, SignOff, SignOffState
 from signoffs.permissions import author_refusal
 from signoffs.services import checklist_current
@@ -73,7 +81,29 @@ def review_plan(
     """Return which dimensions the submitted package re-opens, and which carry over."""
     plan = _plan_by_changes(package=package, base=base, diff=diff, checklists=checklists)
     _reopen_authors_decisions(plan, package, base)
+    if plan.mode == TARGETED and base.expires_at <= timezone.now() + recertification_lead():
+        # A targeted approval keeps the expiry it carries, already inside the window:
+        # waiting, it would hold the re-certification back, which would then supersede it.
+        return _all(
+            FULL,
+            f"v{base.version} is due for re-certification by {base.expires_at.date()}: every "
+            "dimension reviews, and the approval re-certifies the scope.",
+            plan.fields,
+        )
     return plan
+
+
+def _lapsed_reason(base: ApprovalPackage) -> str:
+    """Return why nothing carries over from the base any more, or '' while it is in force.
+
+    The gate denies an approval from its expiry on (`has_lapsed`), before the hourly job
+    marks it expired, so nothing leans on it from that moment either.
+    """
+    if base.state == PackageState.APPROVED and not base.has_lapsed:
+        return ""
+    state = PackageState.EXPIRED if base.has_lapsed else PackageState(base.state)
+    words = state.label.lower()
+    return f"v{base.version} is {words}, so nothing carries over: every dimension reviews."
 
 
 def _plan_by_changes(
@@ -87,10 +117,9 @@ def _plan_by_changes(
     if base is None:
         return _all(FIRST, "The first version: every dimension reviews it.")
     since = f"v{base.version}"
-    if base.state != PackageState.APPROVED or base.has_lapsed:
-        state = PackageState.EXPIRED if base.has_lapsed else PackageState(base.state)
-        words = state.label.lower()
-        return _all(FULL, f"{since} is {words}, so nothing carries over: every dimension reviews.")
+    lapsed = _lapsed_reason(base)
+    if lapsed:
+        return _all(FULL, lapsed)
     if package.is_recertification:
         return _all(FULL, "A re-certification: every dimension reviews the approved scope again.")
     if _TIER_RANK[package.risk_tier] > _TIER_RANK[base.risk_tier]:
@@ -244,3 +273,62 @@ def signoffs_open(
     package.review_plan = {**plan.as_dict(), "depth": depth.as_dict()}
     package.save(update_fields=["review_plan"])
     return plan
+
+
+def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
+    """Re-open the sign-offs a review in progress carries over from an approval no longer in
+    force; return whether any re-opened. The caller holds the package lock.
+
+    The review becomes a full one: the decisions made on it stand, the re-opened
+    dimensions review the version, and its approval gets a lifetime of its own
+    (`approvals.policy.approval_expiry`) instead of the lapsed approval's expiry.
+    """
+    if package.base_id is None or not package.review_plan.get("carried_over"):
+        return False
+    reason = _lapsed_reason(package.base)
+    if not reason:
+        return False
+    carried = list(
+        package.signoffs.select_for_update(of=("self",))
+        .filter(state=SignOffState.CARRIED_OVER)
+        .select_related("carried_over_from__package")
+    )
+    if not carried:
+        return False
+    origins = {
+        s.dimension: s.carried_over_from.package.version if s.carried_over_from else None
+        for s in carried
+    }
+    for signoff in carried:
+        signoff.state = SignOffState.PENDING
+        signoff.carried_over_from = None
+        signoff.review_reason = reason
+        signoff.save(update_fields=["state", "carried_over_from", "review_reason", "updated_at"])
+    reopened = {**package.review_plan["reopened"], **dict.fromkeys(origins, reason)}
+    package.review_plan = {
+        **package.review_plan,
+        "mode": FULL,
+        "reason": reason,
+        "reopened": {dim: reopened[dim] for dim in Dimension.values if dim in reopened},
+        "carried_over": {},
+    }
+    package.save(update_fields=["review_plan"])
+    audit_record(
+        actor=actor,
+        action="package.signoffs_reopened",
+        target=package,
+        agent_slug=package.agent.slug,
+        package_version=package.version,
+        data={"reason": reason, "reopened": origins},
+    )
+    notify(
+        "package.signoffs_reopened",
+        package=package,
+        data={
+            "reason": reason,
+            "reopened": ", ".join(
+                Dimension(dim).label for dim in Dimension.values if dim in origins
+            ),
+        },
+    )
+    return True

@@ -18,8 +18,8 @@ from approvals import manifest as manifests
 from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
-from approvals.policy import RATING_FIELDS, approval_lifetime, kill_switch_problem, package_rate
-from approvals.rereview import signoffs_open
+from approvals.policy import RATING_FIELDS, approval_expiry, kill_switch_problem, package_rate
+from approvals.rereview import carried_signoffs_reopen, signoffs_open
 from approvals.selectors import kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
@@ -264,7 +264,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     if not plan.reopen:
         package.carried_over = True
         package.save(update_fields=["carried_over"])
-        _approve(actor, package, now, expires_at=base.expires_at)
+        _approve(actor, package, now)
     agent_refresh_status(agent=agent)
     return package
 
@@ -288,7 +288,7 @@ def _close(actor: Actor, package: ApprovalPackage, target: PackageState, reason:
         emergency_end(actor=actor, package=package, reason=reason)
 
 
-def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> None:
+def _approve(actor: Actor, package: ApprovalPackage, now) -> None:
     """Approve the package, supersede the older approval and lift a suspension."""
     agent = package.agent
     stale = kill_switch_problem(package, now.date())
@@ -299,7 +299,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now, expires_at=None) -> No
     before = _transition(package, PackageState.APPROVED)
     package.approved_at = now
     package.decided_at = now
-    package.expires_at = whole_second(expires_at or now + approval_lifetime(package))
+    package.expires_at = whole_second(approval_expiry(package, now))
     package.save(update_fields=["state", "approved_at", "decided_at", "expires_at"])
     agent_before = {
         field: getattr(agent, field) for field in agent_fields_from_manifest(package.manifest)
@@ -351,6 +351,8 @@ def signoff_decide(
             f"The package is {package.get_state_display().lower()}, not in review.",
             code="not_in_review",
         )
+    # Nothing carries over from a lapsed approval, whether the hourly job marked it yet or not.
+    carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
         package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)
     )
@@ -392,20 +394,9 @@ def signoff_decide(
         _decide(actor, package, PackageState.CHANGES_REQUESTED, now, comment)
         notify("package.changes_requested", package=package)
     elif states <= {SignOffState.APPROVED, SignOffState.CARRIED_OVER}:
-        _approve(actor, package, now, expires_at=_carried_expiry(package, now))
+        _approve(actor, package, now)
     agent_refresh_status(agent=package.agent)
     return decision
-
-
-def _carried_expiry(package: ApprovalPackage, now):
-    """Return when a partly carried-over approval expires: no later than the one it carries.
-
-    Dimensions carried over were not re-read, so a targeted review does not
-    move the re-certification date; None when every dimension was reviewed.
-    """
-    if package.base_id is None or not package.review_plan.get("carried_over"):
-        return None
-    return min(package.base.expires_at, now + approval_lifetime(package))
 
 
 def _decide(actor, package, target: PackageState, now, reason: str) -> None:
@@ -416,12 +407,19 @@ def _decide(actor, package, target: PackageState, now, reason: str) -> None:
 
 @transaction.atomic
 def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
-    """Mark an approval past its expiry as expired; return whether anything changed."""
+    """Mark an approval past its expiry as expired and re-open what reviews in progress carry
+    over from it; return whether anything changed."""
     package = package_lock(package)
     if package.state != PackageState.APPROVED or package.expires_at > timezone.now():
         return False
     _close(actor, package, PackageState.EXPIRED, "Approval reached its re-certification date.")
     notify("approval.expired", package=package)
+    reviews = package.agent.packages.select_for_update().filter(
+        state=PackageState.IN_REVIEW, base=package
+    )
+    for pending in reviews:
+        pending.agent, pending.base = package.agent, package
+        carried_signoffs_reopen(actor=actor, package=pending)
     agent_refresh_status(agent=package.agent)
     return True
 

@@ -291,6 +291,18 @@ def test_pure_narrowing_carries_signoffs_over(workflow, agent, audit_since):
     only_event(events, "package.approved")
 
 
+def test_a_narrowing_that_shortens_the_lifetime_expires_by_it(workflow, agent):
+    """A version that only narrows carries every sign-off over and keeps the old expiry,
+    unless the lifetime it asks for (`approval_valid_days`) ends sooner."""
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["approval_valid_days"] = 7
+    second = workflow.submit(agent, doc)
+    assert second.state == PackageState.APPROVED
+    assert second.review_plan["mode"] == "carried"
+    assert second.expires_at == whole_second(second.approved_at + timedelta(days=7))
+
+
 def test_recertification_is_never_carried_over(workflow, agent):
     first = workflow.approve(agent)
     package = workflow.create(agent, first.manifest, is_recertification=True)

@@ -6,15 +6,21 @@ and a re-certification re-open all four.
 """
 
 import copy
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
+from approvals.gate import gate_check
 from approvals.models import ApprovalPackage, PackageState
 from approvals.ownership import agent_update
+from approvals.recertification import approvals_expire_due
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from config.errors import InvalidTransition, NotPermitted
+from config.times import whole_second
+from outbox.models import Notification
 from signoffs.models import SignOffState
 from tests.factories import UserFactory, manifest_for
 
@@ -294,3 +300,108 @@ def test_a_draft_older_than_the_approved_version_is_not_submitted(workflow, agen
     assert f"v{newer.version} was approved after this draft was made" in refused.value.message
     older.refresh_from_db()
     assert older.state == PackageState.DRAFT
+
+
+def _rollback_changed(doc):
+    doc = copy.deepcopy(doc)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    return doc
+
+
+def _expire_in(package, delta):
+    ApprovalPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now() + delta)
+    package.refresh_from_db()
+
+
+def test_a_change_submitted_once_the_approval_is_due_is_reviewed_in_full(workflow, agent):
+    """A targeted review would keep an expiry inside the re-certification window and stand
+    in the re-certification's way: once the approval is due, a change is reviewed in full
+    and its approval re-certifies the scope. A narrowing still carries over at once."""
+    first = workflow.approve(agent)
+    lead = settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"]
+    _expire_in(first, timedelta(days=lead - 1))
+    second = workflow.submit(agent, _rollback_changed(first.manifest))
+    assert set(states(second).values()) == {SignOffState.PENDING}
+    assert second.review_plan["mode"] == "full"
+    assert second.review_plan["reason"] == (
+        f"v1 is due for re-certification by {first.expires_at.date()}: every dimension "
+        "reviews, and the approval re-certifies the scope."
+    )
+    second = workflow.approve_submitted(second)
+    assert second.state == PackageState.APPROVED
+    assert second.expires_at == whole_second(second.approved_at + timedelta(days=30))
+    narrowed = copy.deepcopy(second.manifest)
+    narrowed["scope"]["external_apis"].clear()
+    _expire_in(second, timedelta(days=lead - 1))
+    third = workflow.submit(agent, narrowed)
+    assert third.state == PackageState.APPROVED
+    assert third.review_plan["mode"] == "carried"
+
+
+def test_the_signoffs_a_review_carries_reopen_when_its_approval_expires(
+    workflow, agent, audit_since
+):
+    """Nothing carries over from a lapsed approval: the expiry re-opens what a review in
+    progress carried from it, so its approval is a full one with a lifetime of its own."""
+    first = workflow.approve(agent)
+    second = workflow.submit(agent, _rollback_changed(first.manifest))
+    _expire_in(first, -timedelta(hours=1))
+    since = audit_since()
+    assert approvals_expire_due(actor=SYSTEM).done == [f"{agent.slug} v1"]
+    second.refresh_from_db()
+    assert second.state == PackageState.IN_REVIEW
+    reason = "v1 is expired, so nothing carries over: every dimension reviews."
+    assert states(second) == dict.fromkeys(ALL, SignOffState.PENDING)
+    signoffs = second.signoffs.all()
+    assert {s.dimension: s.review_reason for s in signoffs if s.dimension != "compliance"} == (
+        dict.fromkeys(["iam", "pam", "security"], reason)
+    )
+    assert not any(s.carried_over_from_id for s in signoffs)
+    assert second.review_plan["mode"] == "full"
+    assert second.review_plan["reason"] == reason
+    assert second.review_plan["carried_over"] == {}
+    assert list(second.review_plan["reopened"]) == ["iam", "pam", "security", "compliance"]
+    events = since()
+    assert [e.action for e in events] == ["package.expired", "package.signoffs_reopened"]
+    assert events[1].package_version == second.version
+    assert events[1].data == {
+        "reason": reason,
+        "reopened": {"iam": 1, "pam": 1, "security": 1},
+    }
+    notice = Notification.objects.get(event="package.signoffs_reopened")
+    assert notice.payload["data"]["reopened"] == "IAM, PAM, Security"
+    second = workflow.approve_submitted(second)
+    assert second.state == PackageState.APPROVED
+    assert second.expires_at == whole_second(second.approved_at + timedelta(days=30))
+
+
+def test_a_decision_after_the_approval_lapsed_reopens_what_the_review_carries(
+    workflow, agent, reviewers, audit_since
+):
+    """Before the hourly job marks the approval expired, the last needed decision does not
+    approve a version on sign-offs that stand on it: they re-open, the decision stands."""
+    first = workflow.approve(agent)
+    second = workflow.submit(agent, _rollback_changed(first.manifest))
+    _expire_in(first, -timedelta(hours=1))
+    since = audit_since()
+    workflow.decide(second, "compliance")
+    second.refresh_from_db()
+    assert second.state == PackageState.IN_REVIEW
+    assert states(second) == {
+        "iam": SignOffState.PENDING,
+        "pam": SignOffState.PENDING,
+        "security": SignOffState.PENDING,
+        "compliance": SignOffState.APPROVED,
+    }
+    reopened = only_event(since(), "package.signoffs_reopened")
+    assert reopened.actor_label == "compliance1"
+    assert set(reopened.data["reopened"]) == {"iam", "pam", "security"}
+    for dimension in ("iam", "pam", "security"):
+        for reviewer in reviewers[dimension][: 2 if dimension == "security" else 1]:
+            workflow.decide(second, dimension, reviewer)
+    second.refresh_from_db()
+    assert second.state == PackageState.APPROVED
+    assert second.expires_at == whole_second(second.approved_at + timedelta(days=30))
+    assert gate_check(actor=SYSTEM, agent_slug=agent.slug, digest=second.digest).decision == (
+        "allow"
+    )
