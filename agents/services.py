@@ -74,21 +74,26 @@ def manifest_agent_check(agent: Agent, manifest: dict) -> None:
 def agent_approved_save(agent: Agent, update_fields: list[str]) -> None:
     """Save the agent as an approved manifest set it.
 
-    Another agent may have taken the manifest's workload identity since it was
-    checked: the unique constraint refuses the second, which is told so.
+    Refuse the manifest's workload identity if another active agent took it since
+    the manifest was checked, or takes it at the same moment (the unique constraint
+    decides that race).
     """
-    try:
-        with transaction.atomic():
-            agent.save(update_fields=update_fields)
-    except IntegrityError as error:
-        if _broken_constraint(error) != UNIQUE_WORKLOAD_ID:
-            raise
+    taken = workload_id_taken(agent.workload_id, instance=agent)
+    if not taken:
+        try:
+            with transaction.atomic():
+                agent.save(update_fields=update_fields)
+        except IntegrityError as error:
+            if _broken_constraint(error) != UNIQUE_WORKLOAD_ID:
+                raise
+            taken = True
+    if taken:
         raise InvalidTransition(
             "Another active agent took the manifest's workload identity meanwhile: submit a "
             "new version naming the agent's own.",
             code="workload_id_taken",
             fields={"manifest.identity.workload_id": [WORKLOAD_ID_TAKEN]},
-        ) from None
+        )
 
 
 def manifest_team_check(agent: Agent, manifest: dict) -> None:
