@@ -472,6 +472,14 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
 def agent_refresh_status(*, agent: Agent) -> None:
     """Derive the agent's lifecycle status and tier from its packages and kill switch."""
     latest = agent.packages.order_by("-version").values("state", "risk_tier").first()
+    # A draft is the owner's work in progress: the agent stands where its last submitted
+    # version left it, so a draft after a request for changes still reads as one.
+    submitted = (
+        agent.packages.exclude(state=PackageState.DRAFT)
+        .order_by("-version")
+        .values("state")
+        .first()
+    )
     approved = agent.packages.filter(state=PackageState.APPROVED).values("risk_tier").first()
     if agent.retired_at is not None:
         status = AgentStatus.RETIRED
@@ -479,20 +487,17 @@ def agent_refresh_status(*, agent: Agent) -> None:
         status = AgentStatus.SUSPENDED
     elif approved is not None:
         status = AgentStatus.APPROVED
-    elif latest is None:
+    elif submitted is None:
         status = AgentStatus.NEW
     else:
         status = {
-            PackageState.DRAFT: AgentStatus.NEW,
             PackageState.IN_REVIEW: AgentStatus.IN_REVIEW,
             PackageState.CHANGES_REQUESTED: AgentStatus.CHANGES_REQUESTED,
             PackageState.REJECTED: AgentStatus.REJECTED,
             PackageState.EXPIRED: AgentStatus.EXPIRED,
             PackageState.SUPERSEDED: AgentStatus.IN_REVIEW,
             PackageState.REVOKED: AgentStatus.EXPIRED,
-        }[PackageState(latest["state"])]
-        if status == AgentStatus.NEW and last_approved(agent) is not None:
-            status = AgentStatus.EXPIRED
+        }[PackageState(submitted["state"])]
     tier = (approved or latest or {}).get("risk_tier", "")
     if (agent.status, agent.risk_tier) != (status, tier):
         Agent.objects.filter(pk=agent.pk).update(status=status, risk_tier=tier)
