@@ -1,5 +1,5 @@
-"""The user admin: Django's, with every change of a user's rights, address, password and
-existence made through the services that audit it, inside the admin's transaction."""
+"""The user admin: Django's, with every change of a user's rights, names, address, password
+and existence made through the services that audit it, inside the admin's transaction."""
 
 import copy
 from functools import partial
@@ -15,7 +15,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from agents.membership import FLAG_CHANGED, Source, user_flags_set, user_permissions_set
 from agents.membership import user_groups_set as membership_groups_set
 from audit.actors import Actor
-from identity.services import user_created_record, user_email_set, user_password_set
+from identity.services import (
+    NAME_FIELDS,
+    user_created_record,
+    user_email_set,
+    user_names_set,
+    user_password_set,
+)
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -43,7 +49,7 @@ class CountersignUserAdmin(UserAdmin):
             super().save_model(request, obj, form, change)
             user_created_record(obj, actor=actor, source=Source.ADMIN)
             return
-        wanted = {field: getattr(obj, field) for field in [*FLAG_CHANGED, "email"]}
+        wanted = {field: getattr(obj, field) for field in [*FLAG_CHANGED, *NAME_FIELDS, "email"]}
         # The form has set these on obj already: the row keeps its own values until the
         # services set them, each with its audit event.
         held = User.objects.filter(pk=obj.pk).values(*wanted).get()
@@ -51,8 +57,10 @@ class CountersignUserAdmin(UserAdmin):
             setattr(obj, field, value)
         super().save_model(request, obj, form, change)
         email = wanted.pop("email")
+        names = {field: wanted.pop(field) for field in NAME_FIELDS}
         user_flags_set(obj, actor=actor, source=Source.ADMIN, **wanted)
         user_email_set(obj, email, actor=actor, source=Source.ADMIN)
+        user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
 
     def save_related(self, request, form, formsets, change):
         actor = Actor.for_user(request.user)

@@ -67,18 +67,39 @@ def user_created_record(user, *, actor: Actor, source: str, **data) -> None:
 @transaction.atomic
 def user_email_set(user, email: str, *, actor: Actor, source: str):
     """Change the user's email address: notifications go there, so the change is recorded."""
+    return _user_fields_set(user, "user.email_changed", {"email": email}, actor, source)
+
+
+# The names a person is known by in the audit trail, the evidence and the pages.
+NAME_FIELDS = ("username", "first_name", "last_name")
+
+
+@transaction.atomic
+def user_names_set(user, *, actor: Actor, source: str, **names):
+    """Change the user's username or full name: the trail and the evidence name people by
+    them, so a rename is recorded with what it was before."""
+    unknown = set(names) - set(NAME_FIELDS)
+    if unknown:
+        raise ValueError(f"Not name fields: {sorted(unknown)}")
+    return _user_fields_set(user, "user.renamed", names, actor, source)
+
+
+def _user_fields_set(user, action: str, wanted: dict, actor: Actor, source: str):
+    """Set the fields of `wanted` that differ, as one event naming them before and after."""
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
-    before = user.email
-    if before == email:
+    before = {field: getattr(user, field) for field, value in wanted.items()}
+    changed = [field for field, value in wanted.items() if before[field] != value]
+    if not changed:
         return user
-    user.email = email
-    user.save(update_fields=["email"])
+    for field in changed:
+        setattr(user, field, wanted[field])
+    user.save(update_fields=changed)
     audit_record(
         actor=actor,
-        action="user.email_changed",
+        action=action,
         target=user,
-        before={"email": before},
-        after={"email": email},
+        before={field: before[field] for field in changed},
+        after={field: wanted[field] for field in changed},
         data={"user": user.get_username(), "source": source},
     )
     return user

@@ -88,6 +88,7 @@ SENTENCES: dict[str, str] = {
     "user.permissions_changed": "{actor} changed the permissions of {user}",
     "user.created": "{actor} created the account of {username}",
     "user.email_changed": "{actor} changed the email address of {user}",
+    "user.renamed": "{actor} changed the name of {user}",
     "user.password_set": "{actor} changed the password of {user}",
     "group.permissions_changed": "{actor} changed the permissions of the group {group}",
     "agent.reviewer_assigned": "{actor} assigned {user} to {agent} ({permission})",

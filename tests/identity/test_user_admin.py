@@ -210,3 +210,20 @@ def test_a_password_the_trail_cannot_record_is_not_set(admin_client):
     assert response.status_code == 500
     member.refresh_from_db()
     assert member.check_password("pw-for-tests-1")
+
+
+def test_a_rename_is_recorded_with_the_names_before(admin_client):
+    """The trail and the evidence name people by their username and full name: a rename
+    in the admin is an audit event holding what they were."""
+    member = UserFactory(username="frank", first_name="Frank", last_name="Old")
+    since = _head()
+    _post_user(admin_client, member, username="francis", last_name="New")
+    member.refresh_from_db()
+    assert (member.username, member.first_name, member.last_name) == ("francis", "Frank", "New")
+    assert _new_events(since) == [
+        (
+            "user.renamed",
+            {"username": "frank", "last_name": "Old"},
+            {"username": "francis", "last_name": "New"},
+        )
+    ]
