@@ -325,6 +325,7 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
     `suspend_agent`); return whether it was new."""
     source = _check(actor, source)
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    user = user_lock(user)  # checked as the last change of their groups left them
     _check_assignment(agent, user, permission)
     if permission in _held(agent, user):
         return False

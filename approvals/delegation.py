@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import user_lock
 from agents.permissions import can_administer_members, fallback_permission
 from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
@@ -92,6 +93,7 @@ def signoff_reassign(
     if signoff.state != SignOffState.PENDING:
         raise InvalidTransition("This sign-off is already decided.", code="signoff_closed")
     before = signoff.assigned_to.get_username() if signoff.assigned_to_id else None
+    user = user_lock(user)  # checked as the last change of their rights left them
     signoff.assigned_to = user
     standing = decision_standing(user, signoff)
     if not standing or standing.basis != Footing.ASSIGNED:

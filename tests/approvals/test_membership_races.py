@@ -8,12 +8,13 @@ in the audit chain.
 
 import pytest
 
-from agents.membership import Source, user_flags_set, user_groups_change
+from agents.membership import Source, reviewer_assign, user_flags_set, user_groups_change
+from approvals.delegation import signoff_reassign
 from approvals.emergency import emergency_approve, emergency_request
 from approvals.findings import finding_acknowledge
 from approvals.models import DriftFinding, EmergencyApproval, FindingStatus, PackageState
 from audit.actors import Actor
-from config.errors import NotPermitted
+from config.errors import InvalidInput, NotPermitted
 from signoffs.models import Decision, Dimension, SignOffState
 from tests.concurrency import raced
 from tests.factories import AgentFactory, DriftFindingFactory
@@ -86,3 +87,33 @@ def test_a_finding_handled_while_the_handler_leaves_security_is_refused(workflow
     )
     assert _refused(errors, "not_security"), errors
     assert DriftFinding.objects.get(pk=finding.pk).status == FindingStatus.OPEN
+
+
+def test_an_assignment_racing_the_reviewers_removal_from_the_group_is_refused(workflow, owner):
+    agent = AgentFactory(owners=[owner])
+    reviewer = workflow.reviewers["iam"][0]
+    errors = raced(
+        lambda: user_groups_change(reviewer, actor=STAFF, source=Source.COMMAND, remove=["iam"]),
+        lambda: reviewer_assign(
+            actor=STAFF, agent=agent, user=reviewer, permission="review_iam", source=Source.PAGE
+        ),
+    )
+    assert [(type(e), e.code) for e in errors] == [(InvalidInput, "not_reviewer")], errors
+    assert not reviewer.has_perm("agents.review_iam", agent)
+
+
+def test_a_reassignment_racing_the_reviewers_deactivation_is_refused(workflow, owner, staff):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    reviewer = workflow.reviewers["pam"][1]
+    errors = raced(
+        lambda: user_flags_set(reviewer, actor=STAFF, source=Source.COMMAND, is_active=False),
+        lambda: signoff_reassign(
+            actor=Actor.for_user(staff),
+            package=package,
+            dimension=Dimension.PAM,
+            user=reviewer,
+            reason="Covering a leave.",
+        ),
+    )
+    assert [type(e) for e in errors] == [InvalidInput], errors
+    assert package.signoffs.get(dimension=Dimension.PAM).assigned_to is None
