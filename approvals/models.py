@@ -141,6 +141,11 @@ class ApprovalPackage(models.Model):
         )
 
     @property
+    def state_shown(self) -> str:
+        """The state pages show: a lapsed approval reads as expired before the job marks it."""
+        return PackageState.EXPIRED if self.has_lapsed else self.state
+
+    @property
     def enforcement(self) -> Enforcement | None:
         """Return the runtime fact the tier was computed with, or None when it had none."""
         if self.enforcement_proven is None or self.enforcement_days is None:

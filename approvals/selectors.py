@@ -1,8 +1,11 @@
 """Reads of the release workflow that several apps' views and services share."""
 
-from django.db.models import Q
+from collections.abc import Iterable
 
-from agents.models import Agent
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
 from approvals.models import ApprovalPackage, PackageState
 
 
@@ -15,9 +18,19 @@ def last_approved(agent: Agent) -> ApprovalPackage | None:
     )
 
 
+def in_force() -> Q:
+    """Select the approvals in force now: approved and not past their expiry.
+
+    The queryset twin of `ApprovalPackage.has_lapsed`; a test holds the two together.
+    """
+    return Q(state=PackageState.APPROVED) & (
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+
+
 def package_in_force(agent: Agent) -> ApprovalPackage | None:
-    """Return the agent's approved package, or None when none is approved now."""
-    return agent.packages.filter(state=PackageState.APPROVED).first()
+    """Return the agent's approved package, or None when none is in force now."""
+    return agent.packages.filter(in_force()).first()
 
 
 def kill_switch_webhook(agent: Agent) -> str | None:
@@ -34,3 +47,39 @@ def kill_switch_webhook(agent: Agent) -> str | None:
         .first()
     )
     return shipped["kill_switch"].get("webhook") if shipped else None
+
+
+def agent_status(agent: Agent, packages: Iterable[ApprovalPackage]) -> tuple[str, str]:
+    """Derive the agent's lifecycle status and risk tier from its packages (newest first)
+    and its kill switch.
+
+    An approval past its expiry counts as expired from that moment, as the gate has it,
+    whether or not the job has marked it yet.
+    """
+    packages = list(packages)
+    approved = next((p for p in packages if p.state == PackageState.APPROVED), None)
+    if approved is not None and approved.has_lapsed:
+        approved = None
+    # A draft is the owner's work in progress: the agent stands where its last submitted
+    # version left it, so a draft after a request for changes still reads as one.
+    submitted = next((p for p in packages if p.state != PackageState.DRAFT), None)
+    if agent.retired_at is not None:
+        status = AgentStatus.RETIRED
+    elif agent.suspended_at is not None:
+        status = AgentStatus.SUSPENDED
+    elif approved is not None:
+        status = AgentStatus.APPROVED
+    elif submitted is None:
+        status = AgentStatus.NEW
+    else:
+        status = {
+            PackageState.IN_REVIEW: AgentStatus.IN_REVIEW,
+            PackageState.CHANGES_REQUESTED: AgentStatus.CHANGES_REQUESTED,
+            PackageState.REJECTED: AgentStatus.REJECTED,
+            PackageState.APPROVED: AgentStatus.EXPIRED,  # lapsed, not yet marked
+            PackageState.EXPIRED: AgentStatus.EXPIRED,
+            PackageState.SUPERSEDED: AgentStatus.IN_REVIEW,
+            PackageState.REVOKED: AgentStatus.EXPIRED,
+        }[PackageState(submitted.state)]
+    tiered = approved or (packages[0] if packages else None)
+    return status, tiered.risk_tier if tiered else ""

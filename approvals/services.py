@@ -20,7 +20,7 @@ from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import RATING_FIELDS, approval_expiry, kill_switch_problem, package_rate
 from approvals.rereview import carried_signoffs_reopen, signoffs_open
-from approvals.selectors import kill_switch_webhook, last_approved
+from approvals.selectors import agent_status, kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
@@ -470,35 +470,9 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
 
 
 def agent_refresh_status(*, agent: Agent) -> None:
-    """Derive the agent's lifecycle status and tier from its packages and kill switch."""
-    latest = agent.packages.order_by("-version").values("state", "risk_tier").first()
-    # A draft is the owner's work in progress: the agent stands where its last submitted
-    # version left it, so a draft after a request for changes still reads as one.
-    submitted = (
-        agent.packages.exclude(state=PackageState.DRAFT)
-        .order_by("-version")
-        .values("state")
-        .first()
-    )
-    approved = agent.packages.filter(state=PackageState.APPROVED).values("risk_tier").first()
-    if agent.retired_at is not None:
-        status = AgentStatus.RETIRED
-    elif agent.suspended_at is not None:
-        status = AgentStatus.SUSPENDED
-    elif approved is not None:
-        status = AgentStatus.APPROVED
-    elif submitted is None:
-        status = AgentStatus.NEW
-    else:
-        status = {
-            PackageState.IN_REVIEW: AgentStatus.IN_REVIEW,
-            PackageState.CHANGES_REQUESTED: AgentStatus.CHANGES_REQUESTED,
-            PackageState.REJECTED: AgentStatus.REJECTED,
-            PackageState.EXPIRED: AgentStatus.EXPIRED,
-            PackageState.SUPERSEDED: AgentStatus.IN_REVIEW,
-            PackageState.REVOKED: AgentStatus.EXPIRED,
-        }[PackageState(submitted["state"])]
-    tier = (approved or latest or {}).get("risk_tier", "")
+    """Store the agent's lifecycle status and tier as its packages and kill switch leave them."""
+    packages = agent.packages.order_by("-version").only("state", "risk_tier", "expires_at")
+    status, tier = agent_status(agent, packages)
     if (agent.status, agent.risk_tier) != (status, tier):
         Agent.objects.filter(pk=agent.pk).update(status=status, risk_tier=tier)
         agent.status, agent.risk_tier = status, tier

@@ -41,10 +41,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "0", "hour": "7"},
         "description": "Remind reviewers of re-certifications still pending near the expiry.",
     },
-    # Hourly at minute 5: expire approvals past their date (the gate denies from that moment).
+    # Every minute: expire approvals past their date. The gate, the decision point and the
+    # pages treat an approval as expired from that moment; the job brings the stored
+    # states, the lists' filters and the notifications level with them.
     "approvals-expire": {
         "task": "approvals.tasks.approvals_expire",
-        "crontab": {"minute": "5"},
+        "crontab": {"minute": "*"},
         "description": "Mark approvals past their re-certification date as expired.",
     },
     # Every 5 minutes: close emergency approvals whose time box ended (the gate denies

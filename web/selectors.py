@@ -19,6 +19,7 @@ from approvals.models import (
     FindingStatus,
     PackageState,
 )
+from approvals.selectors import in_force
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
@@ -54,7 +55,7 @@ def user_dimensions(user) -> list[str]:
 
 def agents_list(user) -> QuerySet:
     """Return the visible agents with their owners and current approval, by slug."""
-    current = ApprovalPackage.objects.filter(agent=OuterRef("pk"), state=PackageState.APPROVED)
+    current = ApprovalPackage.objects.filter(in_force(), agent=OuterRef("pk"))
     return (
         agents_visible(user)
         .annotate(

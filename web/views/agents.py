@@ -25,6 +25,7 @@ from approvals.findings import (
 )
 from approvals.models import PackageState
 from approvals.ownership import agent_update
+from approvals.selectors import agent_status
 from approvals.services import agent_suspend as agent_suspend_service
 from config.errors import ApplicationError, InvalidInput, NotPermitted
 from web import audit_words, selectors
@@ -77,7 +78,11 @@ def agent_new(request):
 def agent_detail(request, slug):
     agent = agent_or_404(request, slug)
     packages = list(selectors.agent_packages(agent))
-    current = next((p for p in packages if p.state == PackageState.APPROVED), None)
+    # As the gate sees it now: an approval past its expiry reads as expired at once.
+    agent.status, agent.risk_tier = agent_status(agent, packages)
+    current = next(
+        (p for p in packages if p.state == PackageState.APPROVED and not p.has_lapsed), None
+    )
     approved = next((p for p in packages if p.approved_at is not None), None)
     held = assignments(agent)
     drift = list(

@@ -1,0 +1,83 @@
+"""An approval past its expiry reads as expired at once, on the pages and in the usage API,
+before the expiry job marks it: what people see agrees with the gate's denial."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from agents.models import AgentStatus
+from approvals.models import ApprovalPackage, PackageState
+from approvals.recertification import recertification_open
+from approvals.selectors import agent_status, in_force, package_in_force
+from audit.actors import Actor
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+def _lapse(package, **delta):
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        expires_at=timezone.now() - timedelta(**delta or {"minutes": 1})
+    )
+    package.refresh_from_db()
+
+
+def test_the_agent_page_shows_a_lapsed_approval_as_expired(client, workflow, agent, owner):
+    approved = workflow.approve(agent)
+    client.force_login(owner)
+    page = reverse("agent-detail", args=[agent.slug])
+    assert 'data-testid="agent-status">Approved<' in client.get(page).content.decode()
+    listed = client.get(reverse("agent-list")).content.decode()
+    assert f"v{approved.version} <span" in listed
+    _lapse(approved)
+    html = client.get(page).content.decode()
+    assert 'data-testid="agent-status">Approval expired<' in html
+    assert "The last approved version was <a href=" in html and "(expired)" in html
+    assert '<span class="badge expired">Expired</span>' in html  # in the version history
+    review = client.get(approved.get_absolute_url()).content.decode()
+    assert 'data-testid="package-state">Expired<' in review
+    listed = client.get(reverse("agent-list")).content.decode()
+    assert f"v{approved.version} <span" not in listed  # no approval in force in the list
+
+
+def test_the_usage_api_names_no_version_in_force_once_it_lapsed(api, workflow, agent, owner):
+    approved = workflow.approve(agent)
+    path = f"/api/v1/agents/{agent.slug}/usage"
+    assert api(owner).get(path).json()["package_version"] == approved.version
+    _lapse(approved)
+    assert api(owner).get(path).json()["package_version"] is None
+
+
+def _status(agent):
+    return agent_status(agent, agent.packages.order_by("-version"))
+
+
+def test_a_lapsed_approval_under_re_certification_reads_as_in_review(workflow, agent):
+    approved = workflow.approve(agent)
+    assert _status(agent) == (AgentStatus.APPROVED, approved.risk_tier)
+    _lapse(approved, days=-10)  # due for re-certification: ten days left
+    assert recertification_open(actor=SYSTEM, package=approved) is not None
+    _lapse(approved)
+    assert _status(agent)[0] == AgentStatus.IN_REVIEW
+    assert package_in_force(agent) is None
+
+
+def test_in_force_selects_what_has_lapsed_does_not(workflow, owner):
+    """`in_force()` is the queryset twin of `has_lapsed`: they agree on every package."""
+    agents = [AgentFactory(slug=f"a{n}", owners=[owner]) for n in range(4)]
+    packages = [workflow.approve(a) for a in agents[:3]] + [workflow.submit(agents[3])]
+    _lapse(packages[0], seconds=1)
+    ApprovalPackage.objects.filter(pk=packages[1].pk).update(expires_at=None)
+    ApprovalPackage.objects.filter(pk=packages[2].pk).update(
+        expires_at=timezone.now() + timedelta(seconds=30)
+    )
+    selected = set(ApprovalPackage.objects.filter(in_force()).values_list("pk", flat=True))
+    held = {
+        p.pk
+        for p in ApprovalPackage.objects.all()
+        if p.state == PackageState.APPROVED and not p.has_lapsed
+    }
+    assert selected == held == {packages[1].pk, packages[2].pk}
