@@ -47,6 +47,7 @@ from approvals.manifest.schema import (
     FIELD_CLASSES,
     NARRATIVE,
     SCOPE,
+    field_bounds,
     latest_test_date,
     manifest_schema,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "compute_risk_tier",
     "diff_manifests",
     "diff_normalized",
+    "field_bounds",
     "latest_test_date",
     "load_manifest",
     "manifest_schema",

@@ -85,6 +85,12 @@ def field_classes(schema: dict) -> dict[str, str]:
 FIELD_CLASSES: dict[str, str] = field_classes(SCHEMA)
 
 
+def field_bounds(path: str) -> dict[str, int]:
+    """Return the ``minimum`` and ``maximum`` the schema sets on the field at ``path``."""
+    node = dict(schema_fields(SCHEMA))[path]
+    return {key: node[key] for key in ("minimum", "maximum") if key in node}
+
+
 _PATTERN_EXPLAINERS: dict[str, Callable[[str], list[str]]] = {
     SCHEMA["$defs"]["spiffe_id"]["pattern"]: spiffe_id_errors,
     SCHEMA["$defs"]["identifier_characters"]["pattern"]: identifier_errors,

@@ -225,6 +225,38 @@ def test_assigning_a_reviewer_outside_the_dimensions_group_names_the_field(
     assert get_perms(reviewers["pam"][0], agent) == []
 
 
+def test_a_refused_unassignment_says_why_and_changes_nothing(
+    client, staff, agent, reviewers, audit_since
+):
+    iam2 = reviewers["iam"][1]
+    reviewer_assign(
+        actor=Actor.system("tests"),
+        agent=agent,
+        user=iam2,
+        permission="review_iam",
+        source=Source.COMMAND,
+    )
+    gone = UserFactory(username="gone")
+    gone_pk = gone.pk
+    gone.delete()
+    client.force_login(staff)
+    url = reverse("agent-reviewer-unassign", args=[agent.slug])
+    since = audit_since()
+
+    # The user was deleted since the page was shown.
+    response = client.post(url, {"permission": "review_iam", "user": gone_pk})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was unassigned: this user no longer exists." in page
+    response = client.post(url, {"permission": "review_root", "user": iam2.pk})
+    assert response.status_code == 400
+    assert "Nothing was unassigned: review_root is not an assignment." in (
+        response.content.decode()
+    )
+    assert since() == []
+    assert get_perms(iam2, agent) == ["review_iam"]
+
+
 def test_an_assignment_decides_who_reviews_and_shows_on_the_agent_page(
     client, staff, workflow, agent, reviewers
 ):

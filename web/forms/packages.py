@@ -4,6 +4,8 @@ import copy
 from datetime import date
 
 from django import forms
+from django.conf import settings
+from django.utils.functional import lazy
 
 from agents.vocabulary import (
     CredentialMethod,
@@ -13,6 +15,7 @@ from agents.vocabulary import (
     PolicyEngine,
     RiskTier,
 )
+from approvals.manifest import field_bounds
 
 MANIFEST_MAX_BYTES = 1024 * 1024
 
@@ -87,8 +90,26 @@ def _text(label, help_text="", required=True, area=False, **kwargs):
     ), required
 
 
-def _integer(label, help_text="", required=True, **kwargs):
-    return forms.IntegerField(label=label, help_text=help_text, required=False, **kwargs), required
+def _integer(label, help_text="", required=True):
+    """A manifest integer: PackageForm bounds it as the schema does, and `{minimum}` and
+    `{maximum}` in its help text name those bounds."""
+    return forms.IntegerField(label=label, help_text=help_text, required=False), required
+
+
+def _schema_bounded(field: forms.IntegerField, path: str) -> forms.IntegerField:
+    bounds = field_bounds(path)
+    return forms.IntegerField(
+        label=field.label,
+        help_text=field.help_text.format(**bounds),
+        required=False,
+        min_value=bounds.get("minimum"),
+        max_value=bounds.get("maximum"),
+    )
+
+
+def _kill_switch_test_help() -> str:
+    days = settings.COUNTERSIGN["KILL_SWITCH_TEST_MAX_AGE_DAYS"]
+    return f"Not in the future; high and critical packages need a test within the last {days} days."
 
 
 def _choice(label, choices, help_text="", required=True):
@@ -140,10 +161,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             ),
             "approval_valid_days": _integer(
                 "Approval valid for (days)",
-                "Optional. A shorter approval lifetime than the risk tier's interval (1-365).",
+                "Optional. A shorter approval lifetime than the risk tier's interval "
+                "({minimum}-{maximum}).",
                 required=False,
-                min_value=1,
-                max_value=365,
             ),
         },
     ),
@@ -184,9 +204,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             ),
             "credentials.max_ttl_seconds": _integer(
                 "Maximum credential TTL (seconds)",
-                "1 to 2,592,000. A longer TTL than approved is an expansion.",
-                min_value=1,
-                max_value=2592000,
+                "{minimum:,} to {maximum:,}. A longer TTL than approved is an expansion.",
             ),
             "credentials.jit": _flag("Just-in-time issuance", "Credentials are minted per task."),
             "credentials.revocation": _text(
@@ -224,10 +242,8 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             ),
             "chaining.max_depth": _integer(
                 "Maximum chain depth",
-                "0 to 20; must be 0 when chaining is not allowed.",
+                "{minimum} to {maximum}; must be 0 when chaining is not allowed.",
                 required=False,
-                min_value=0,
-                max_value=20,
             ),
             "human_in_the_loop.writes": _flag(
                 "Human approves writes", "A person confirms every write before it happens."
@@ -247,9 +263,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             "kill_switch.owner": _text("Kill-switch owner", "Who pulls it, e.g. an on-call rota."),
             "kill_switch.max_minutes_to_revoke": _integer(
                 "Minutes to revoke",
-                "The longest it takes to stop the agent (1-10080).",
-                min_value=1,
-                max_value=10080,
+                "The longest it takes to stop the agent ({minimum}-{maximum}).",
             ),
             "kill_switch.webhook": _text(
                 "Kill-switch webhook",
@@ -259,8 +273,8 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             "kill_switch.last_tested": (
                 forms.DateField(
                     label="Last tested",
-                    help_text="Not in the future; high and critical packages need a test "
-                    "within the last 90 days.",
+                    # Read when shown, so that it names the setting in force.
+                    help_text=lazy(_kill_switch_test_help, str)(),
                     required=False,
                     widget=forms.DateInput(attrs={"type": "date"}),
                 ),
@@ -286,9 +300,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
             ),
             "logging.retention_days": _integer(
                 "Retention (days)",
-                "1 to 3650. A shorter retention is an expansion.",
-                min_value=1,
-                max_value=3650,
+                "{minimum} to {maximum}. A shorter retention is an expansion.",
             ),
             "logging.attribution": _text(
                 "Attribution", "How each call is tied to the agent's identity in logs."
@@ -324,7 +336,10 @@ class PackageForm(forms.Form):
         super().__init__(*args, **kwargs)
         for _, _, fields in PACKAGE_SECTIONS:
             for path, (field, required) in fields.items():
-                field = copy.deepcopy(field)
+                if isinstance(field, forms.IntegerField):
+                    field = _schema_bounded(field, path)
+                else:
+                    field = copy.deepcopy(field)
                 if required:
                     field.widget.attrs["aria-required"] = "true"
                 self.fields[FIELD_PATHS[path]] = field

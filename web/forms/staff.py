@@ -63,5 +63,18 @@ class AssignmentForm(forms.Form):
 
 
 class UnassignForm(forms.Form):
-    permission = forms.ChoiceField(choices=list(ASSIGNABLE_PERMISSIONS.items()))
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.all())
+    """A Revoke button's hidden fields; their errors are shown as the page's message."""
+
+    permission = forms.ChoiceField(
+        choices=list(ASSIGNABLE_PERMISSIONS.items()),
+        error_messages={"invalid_choice": "%(value)s is not an assignment."},
+    )
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(),
+        error_messages={"invalid_choice": "this user no longer exists."},
+    )
+
+    def refusal(self) -> str:
+        """Return why nothing was unassigned, for an invalid form."""
+        reasons = [str(message) for messages in self.errors.values() for message in messages]
+        return f"Nothing was unassigned: {' '.join(reasons)}"

@@ -1,8 +1,9 @@
 """What the page views share: the acting user, refusals, objects in the user's scope."""
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -18,13 +19,62 @@ def actor_of(request) -> Actor:
     return Actor.for_session(request)
 
 
+# The session key of what a user typed in a form refused for a stale sign-in.
+STEP_UP_KEPT_KEY = "countersign_step_up_kept"
+
+
 def step_up_needed(request, next_url: str):
     """Return the way to the step-up page when the user's sign-in is too old for a
-    consequential action (the service refuses it too); None when it is fresh enough."""
+    consequential action (the service refuses it too); None when it is fresh enough.
+
+    What the user posted waits in the session for the page `next_url` names, which
+    gives it back in its form (step_up_kept, form_kept) to be submitted again. The
+    forms behind a step-up ask for no secret, so nothing kept is one.
+    """
     if actor_of(request).authentication.is_fresh():
         return None
-    messages.warning(request, "Confirm it is you first: nothing was changed.")
+    typed = {name: request.POST.getlist(name) for name in request.POST}
+    typed.pop("csrfmiddlewaretoken", None)
+    if typed:
+        request.session[STEP_UP_KEPT_KEY] = {"page": urlsplit(next_url).path, "typed": typed}
+    messages.warning(
+        request,
+        "Confirm it is you first: nothing was changed. What you typed comes back for you "
+        "to check and send again.",
+    )
     return redirect(f"{reverse('step-up')}?{urlencode({'next': next_url})}")
+
+
+def step_up_kept(request) -> QueryDict | None:
+    """Return, once, what the user typed on this page before a step-up; None if nothing."""
+    kept = request.session.get(STEP_UP_KEPT_KEY)
+    if kept is None or kept["page"] != request.path:
+        return None
+    del request.session[STEP_UP_KEPT_KEY]
+    data = QueryDict(mutable=True)
+    for name, values in kept["typed"].items():
+        data.setlist(name, values)
+    return data
+
+
+def form_kept(form_class, kept: QueryDict | None, **kwargs):
+    """Return an unbound form filled with the kept input's visible fields.
+
+    Unbound, it shows no errors and submits nothing; its hidden fields (a verdict, a
+    confirmation) are the page's own steps and start again.
+    """
+    if kept is None:
+        return form_class(**kwargs)
+    typed = form_class(kept, **kwargs)
+    initial = {name: typed[name].data for name in typed.fields if not typed[name].is_hidden}
+    return form_class(initial=initial, **kwargs)
+
+
+def page_form(request, form_class, **kwargs):
+    """Return a page's form: bound to what is posted, else holding what a step-up kept."""
+    if request.method == "POST":
+        return form_class(request.POST or None, **kwargs)
+    return form_kept(form_class, step_up_kept(request), **kwargs)
 
 
 def refused(request, error: ApplicationError, *, status: int | None = None):
@@ -76,7 +126,7 @@ def agent_stop(request, agent: Agent, *, check, stop, stopped: bool, template: s
         again = step_up_needed(request, request.path)
         if again is not None:
             return again
-    form = StopForm(request.POST or None)
+    form = page_form(request, StopForm)
     confirming = False
     if request.method == "POST" and form.is_valid():
         if request.POST.get("step") != "confirm":

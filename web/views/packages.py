@@ -31,8 +31,10 @@ from web.views.common import (
     actor_of,
     agent_or_404,
     evidence_links,
+    form_kept,
     package_or_404,
     refused,
+    step_up_kept,
     step_up_needed,
 )
 from web.views.emergency import emergency_context
@@ -340,7 +342,17 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
 @login_required
 def package_detail(request, slug, version):
     package = package_or_404(request, slug, version)
-    return render(request, "packages/review.html", review_context(request, package))
+    kept = step_up_kept(request)
+    forms = None
+    if kept is not None:
+        # The decision forms' prefixes keep each dimension's input to its own form.
+        forms = {
+            signoff.dimension: form_kept(
+                web_forms.DecisionForm, kept, signoff=signoff, prefix=signoff.dimension
+            )
+            for signoff in package.signoffs.select_related("checklist")
+        }
+    return render(request, "packages/review.html", review_context(request, package, forms))
 
 
 @login_required

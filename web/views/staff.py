@@ -157,11 +157,20 @@ def agent_reviewer_unassign(request, slug):
         return denied
     form = UnassignForm(request.POST)
     if not form.is_valid():
-        return reviewers_page(request, agent, AssignmentForm(), status=400)
+        messages.error(request, form.refusal())
+        return reviewers_page(request, agent, status=400)
     user, permission = form.cleaned_data["user"], form.cleaned_data["permission"]
-    removed = reviewer_unassign(
-        actor=actor_of(request), agent=agent, user=user, permission=permission, source=Source.PAGE
-    )
+    try:
+        removed = reviewer_unassign(
+            actor=actor_of(request),
+            agent=agent,
+            user=user,
+            permission=permission,
+            source=Source.PAGE,
+        )
+    except ApplicationError as error:
+        messages.error(request, f"Nothing was unassigned: {error.message}")
+        return reviewers_page(request, agent, status=error.status_code)
     label = ASSIGNABLE_PERMISSIONS[permission]
     messages.success(
         request,

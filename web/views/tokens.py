@@ -14,7 +14,7 @@ from config.errors import InvalidInput, InvalidTransition
 from tokens.selectors import tokens_list
 from tokens.services import token_create, token_revoke
 from web import forms as web_forms
-from web.views.common import actor_of, step_up_needed
+from web.views.common import actor_of, page_form, step_up_needed
 
 
 @never_cache
@@ -25,7 +25,7 @@ def token_list(request):
         again = step_up_needed(request, reverse("token-list"))
         if again is not None:
             return again
-    form = web_forms.TokenCreateForm(request.POST or None, user=request.user)
+    form = page_form(request, web_forms.TokenCreateForm, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
