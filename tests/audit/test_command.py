@@ -66,6 +66,34 @@ def test_unreadable_checkpoint_file_is_a_usage_error(events, tmp_path):
     assert error.value.returncode == 2
 
 
+def unwritable(tmp_path, where):
+    (tmp_path / "file").write_text("")
+    return {
+        "missing directory": (tmp_path / "missing" / "out", "No such file or directory"),
+        "a directory": (tmp_path, "Is a directory"),
+        "beneath a file": (tmp_path / "file" / "out", "Not a directory"),
+    }[where]
+
+
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "beneath a file"])
+def test_checkpoint_export_to_a_path_it_cannot_write_is_a_usage_error(events, tmp_path, where):
+    path, why = unwritable(tmp_path, where)
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "checkpoint", "--export", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value) == f"--export: cannot write {path}: {why}."
+    assert not Checkpoint.objects.exists()
+
+
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "beneath a file"])
+def test_export_to_a_path_it_cannot_write_is_a_usage_error(events, tmp_path, where):
+    path, why = unwritable(tmp_path, where)
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "export", "-o", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value) == f"--output: cannot write {path}: {why}."
+
+
 def test_checkpoint_of_an_empty_trail_signs_nothing(db, capsys):
     call_command("audit", "checkpoint")
     assert "empty" in capsys.readouterr().err

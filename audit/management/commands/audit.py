@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from audit import signing
 from audit.actors import Actor
@@ -122,6 +123,8 @@ class Command(BaseCommand):
         if not result.ok:
             sys.exit(EXIT_BROKEN)
 
+    # One transaction, so a checkpoint that cannot be written to --export is not kept either.
+    @transaction.atomic
     def _checkpoint(self, options):
         checkpoint = checkpoint_create(actor=Actor.system("manage.py audit checkpoint"))
         if checkpoint is None:
@@ -129,7 +132,8 @@ class Command(BaseCommand):
             return
         document = json.dumps(checkpoint_export(checkpoint), indent=2)
         if options["export"]:
-            options["export"].write_text(document + "\n")
+            with _open_for_writing("--export", options["export"], "w") as out:
+                out.write(document + "\n")
         self.stdout.write(document)
 
     def _export(self, options):
@@ -144,9 +148,13 @@ class Command(BaseCommand):
         flt = ExportFilter(
             agent=options["agent"], actor=options["actor"], action=options["action"], **times
         )
-        rng, chunks = export_stream(flt, options["format"])
-        out = options["output"].open("wb") if options["output"] else sys.stdout.buffer
+        out = (
+            _open_for_writing("--output", options["output"], "wb")
+            if options["output"]
+            else sys.stdout.buffer
+        )
         try:
+            rng, chunks = export_stream(flt, options["format"])
             for chunk in chunks:
                 out.write(chunk)
         finally:
@@ -155,3 +163,12 @@ class Command(BaseCommand):
             else:
                 out.flush()
         self.stderr.write(json.dumps(rng.trailer()))
+
+
+def _open_for_writing(option: str, path: Path, mode: str):
+    """Open the file an option names, or refuse the option saying why it cannot be written."""
+    try:
+        return path.open(mode)
+    except OSError as error:
+        message = f"{option}: cannot write {path}: {error.strerror or error}."
+        raise CommandError(message, returncode=EXIT_USAGE) from error
