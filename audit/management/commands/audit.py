@@ -14,7 +14,13 @@ from django.db import transaction
 
 from audit import signing
 from audit.actors import Actor
-from audit.checkpoints import CHECKPOINT_UNTRUSTED, checkpoint_create, checkpoint_export
+from audit.checkpoints import (
+    CHECKPOINT_UNTRUSTED,
+    MAX_SEQ,
+    checkpoint_create,
+    checkpoint_export,
+    checkpoint_seq,
+)
 from audit.export import CSV, FORMATS, ExportFilter, export_stream
 from audit.verify import audit_verify
 from config.times import time_in_utc
@@ -81,6 +87,13 @@ class Command(BaseCommand):
                     "or a list of them.",
                     returncode=EXIT_USAGE,
                 )
+            for item in documents:
+                if checkpoint_seq(item.get("seq")) is None:
+                    raise CommandError(
+                        f"Checkpoint {path}: seq {item.get('seq')!r} is not a whole number "
+                        f"from 1 to {MAX_SEQ}.",
+                        returncode=EXIT_USAGE,
+                    )
             extra.extend(documents)
         keys = []
         for path in options["trusted_key"]:
