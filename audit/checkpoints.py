@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import BigIntegerField
 from django.utils import timezone
 
 from audit import signing
@@ -27,6 +28,9 @@ CHECKPOINT_TYPE = "countersign.audit.checkpoint"
 # Why a checkpoint breaks a verification (audit.verify names the other reasons).
 CHECKPOINT_INVALID = "checkpoint_invalid"
 CHECKPOINT_UNTRUSTED = "checkpoint_untrusted"
+
+# The largest seq the chain's column holds.
+MAX_SEQ = BigIntegerField.MAX_BIGINT
 
 
 def checkpoint_message(*, seq: int, head_hash: str, created_at: str, fingerprint: str) -> bytes:
@@ -102,9 +106,12 @@ def checkpoint_signature_valid(document: dict, key=None) -> bool:
     key = key or signing.public_key()
     if document.get("public_key_fingerprint") != signing.fingerprint(key):
         return False
+    seq = checkpoint_seq(document.get("seq"))
+    if seq is None:
+        return False
     try:
         message = checkpoint_message(
-            seq=int(document["seq"]),
+            seq=seq,
             head_hash=str(document["head_hash"]),
             created_at=str(document["created_at"]),
             fingerprint=str(document["public_key_fingerprint"]),
@@ -167,7 +174,7 @@ def checkpoint_anchors(stored: Iterable[dict], given: Iterable[dict], keys: dict
                 continue
             if not checkpoint_signature_valid(document, key.key):
                 anchors.fail(
-                    _seq_or_none(seq),
+                    checkpoint_seq(seq),
                     CHECKPOINT_INVALID,
                     f"The checkpoint at {seq} has an invalid signature (key {print_}).",
                 )
@@ -181,8 +188,12 @@ def checkpoint_anchors(stored: Iterable[dict], given: Iterable[dict], keys: dict
     return anchors
 
 
-def _seq_or_none(seq) -> int | None:
-    try:
-        return int(seq)
-    except (TypeError, ValueError):
+def checkpoint_seq(value) -> int | None:
+    """Return a checkpoint's seq when it is one the chain can hold, else None.
+
+    That is a JSON whole number from 1 to MAX_SEQ: JSON reads 1e400 as infinity
+    and 1.5 as a fraction, neither of which numbers an event.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
+    return value if 1 <= value <= MAX_SEQ else None

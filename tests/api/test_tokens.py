@@ -4,6 +4,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -232,6 +233,7 @@ def test_manage_py_token_create_list_revoke(owner, audit_since):
         (["--user", "owner", "--days", "0"], "--days must be from 1 to 366"),
         (["--user", "owner", "--days", "367"], "--days must be from 1 to 366"),
         (["--user", "owner", "--days", "1000000000000"], "--days must be from 1 to 366"),
+        (["--user", "owner", "--name", "x" * 101], "--name must be at most 100 characters"),
     ],
 )
 def test_manage_py_token_create_refuses_bad_input(owner, arguments, message):
@@ -248,6 +250,37 @@ def test_manage_py_token_create_refuses_bad_input(owner, arguments, message):
             stderr=StringIO(),
         )
     assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("u" * 151, "--user must be at most 150 characters"),
+        (
+            "ci\x1b[2Jbot",
+            r"--user: Must not contain control or format characters \(found U\+001B\)",
+        ),
+        ("ci\u202ebot", r"--user: Must not contain control or format characters \(found U\+202E\)"),
+    ],
+)
+def test_manage_py_token_create_refuses_a_service_account_name_no_user_can_have(
+    db, username, message
+):
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "token",
+            "create",
+            "--user",
+            username,
+            "--service-account",
+            "--name",
+            "x",
+            "--scope",
+            "gate:check",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not get_user_model().objects.filter(username=username).exists()
 
 
 def test_admin_creates_a_token_showing_its_secret_once_and_revokes(client, staff, owner):

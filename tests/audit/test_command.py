@@ -1,6 +1,7 @@
 """`manage.py audit verify|checkpoint|export` and their exit statuses."""
 
 import json
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -64,6 +65,51 @@ def test_unreadable_checkpoint_file_is_a_usage_error(events, tmp_path):
     with pytest.raises(CommandError) as error:
         call_command("audit", "verify", "--checkpoint", str(tmp_path / "missing.json"))
     assert error.value.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "seq", ["1e400", "-1e400", "NaN", "1.5", "4.0", '"4"', "true", "0", "-4", "null", str(2**63)]
+)
+def test_checkpoint_with_a_seq_no_event_can_have_is_a_usage_error(events, tmp_path, seq):
+    exported = tmp_path / "checkpoint.json"
+    call_command("audit", "checkpoint", "--export", str(exported), stdout=StringIO())
+    path = tmp_path / "changed.json"
+    path.write_text(exported.read_text().replace('"seq": 4,', f'"seq": {seq},'))
+    assert path.read_text() != exported.read_text()
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "verify", "--checkpoint", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value) == (
+        f"Checkpoint {path}: seq {json.loads(seq)!r} is not a whole number from 1 to {2**63 - 1}."
+    )
+
+
+def unwritable(tmp_path, where):
+    (tmp_path / "file").write_text("")
+    return {
+        "missing directory": (tmp_path / "missing" / "out", "No such file or directory"),
+        "a directory": (tmp_path, "Is a directory"),
+        "beneath a file": (tmp_path / "file" / "out", "Not a directory"),
+    }[where]
+
+
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "beneath a file"])
+def test_checkpoint_export_to_a_path_it_cannot_write_is_a_usage_error(events, tmp_path, where):
+    path, why = unwritable(tmp_path, where)
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "checkpoint", "--export", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value) == f"--export: cannot write {path}: {why}."
+    assert not Checkpoint.objects.exists()
+
+
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "beneath a file"])
+def test_export_to_a_path_it_cannot_write_is_a_usage_error(events, tmp_path, where):
+    path, why = unwritable(tmp_path, where)
+    with pytest.raises(CommandError) as error:
+        call_command("audit", "export", "-o", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value) == f"--output: cannot write {path}: {why}."
 
 
 def test_checkpoint_of_an_empty_trail_signs_nothing(db, capsys):

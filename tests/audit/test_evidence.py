@@ -251,6 +251,38 @@ def test_an_edited_decision_is_rejected(bundle, tmp_path):
     assert result.returncode == 1 and "differs from its event" in result.stdout
 
 
+def test_a_wrongly_shaped_bundle_is_rejected_naming_the_part(bundle, tmp_path):
+    """Signed as it is, so only the shape of its JSON is wrong: the verifier says where."""
+    files = read(bundle)
+    descriptor = json.loads(files["bundle.json"])
+    checkpoint = json.loads(files["checkpoints.json"])[0]
+    first_link = files["chain.jsonl"].split(b"\n", 1)[0]
+    infinite_seq = f'"seq": {checkpoint["seq"]},'.encode()
+    changes = {
+        "bundle.json": {"bundle.json": b"[]"},
+        "bundle.json ": {"bundle.json": json.dumps({**descriptor, "segment": [1]}).encode()},
+        "chain.jsonl": {"chain.jsonl": first_link.replace(b'"seq":', b'"seq":1e400,"x":')},
+        "events.jsonl": {"events.jsonl": b"[]\n" + files["events.jsonl"]},
+        "checkpoints.json": {"checkpoints.json": b'{"seq": 1}'},
+        "checkpoints.json ": {
+            "checkpoints.json": files["checkpoints.json"].replace(infinite_seq, b'"seq": 1e400,')
+        },
+        "package.json or manifest.json": {"package.json": b'{"agent": "x"}'},
+        "signoffs.json": {"signoffs.json": b"[" * 100_000 + b"]" * 100_000},
+        "comments.json": {"comments.json": b'{"id": 1}'},
+    }
+    for part, change in changes.items():
+        assert all(files[name] != content for name, content in change.items()), part
+        forged = write(tmp_path / "malformed.zip", resign({**files, **change}))
+        result = run_verifier(forged, "--fingerprint", signing.fingerprint())
+        assert result.returncode == 1, (part, result.stderr)
+        assert f"FAIL bundle well formed: {part.strip()} is malformed (" in result.stdout, (
+            part,
+            result.stdout + result.stderr,
+        )
+        assert result.stdout.strip().endswith("NOT VERIFIED") and not result.stderr, part
+
+
 def test_the_bundle_signs_a_checkpoint_when_none_covers_it(approved):
     assert not Checkpoint.objects.exists()
     package_evidence(actor=Actor.system("tests"), package=approved)

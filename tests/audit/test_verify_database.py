@@ -75,6 +75,9 @@ def test_checkpoint_is_idempotent_signed_and_exportable():
     assert document["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert checkpoint_signature_valid(document)
     assert not checkpoint_signature_valid({**document, "seq": 2})
+    # JSON reads 1e400 as infinity, which no int holds; 3.0 and "3" are not whole JSON numbers.
+    for seq in (float("inf"), float("-inf"), 3.0, "3", True):
+        assert not checkpoint_signature_valid({**document, "seq": seq})
     assert not checkpoint_signature_valid({**document, "head_hash": "0" * 64})
 
 

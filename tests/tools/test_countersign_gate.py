@@ -288,6 +288,42 @@ def test_usage_errors_exit_2(server, args):
     assert server.requests == []
 
 
+@pytest.mark.parametrize("timeout", ["inf", "nan", "-1", "0", "1e10"])
+def test_a_timeout_no_socket_can_wait_for_is_a_usage_error(server, yaml_manifest, timeout):
+    result = run_gate("check", "--manifest", yaml_manifest, "--timeout", timeout, url=server.url)
+
+    assert result.returncode == 2
+    assert (
+        "error: argument --timeout: must be a number of seconds greater than 0 and at most 86400, "
+        f"got {timeout!r}" in result.stderr
+    )
+    assert "internal error" not in result.stderr
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("countersign.example", "must be an http:// or https:// URL naming a host"),
+        ("ftp://countersign.example", "must be an http:// or https:// URL naming a host"),
+        ("http://:8000", "must be an http:// or https:// URL naming a host"),
+        ("http://[::1", "is not a valid URL"),
+        ("http://ci:pw\u2100@127.0.0.1", "is not a valid URL"),
+        ("http://127.0.0.1:99999", "has a port that is not a number from 0 to 65535"),
+        ("http://ci:pw@127.0.0.1:99999", "has a port that is not a number from 0 to 65535"),
+    ],
+)
+def test_a_url_no_request_can_go_to_is_a_usage_error(yaml_manifest, url, why):
+    given = run_gate("check", "--manifest", yaml_manifest, "--url", url)
+    from_environment = run_gate("check", "--manifest", yaml_manifest, url=url)
+
+    assert given.returncode == from_environment.returncode == 2
+    assert given.stderr.startswith(f"countersign-gate: error: --url {why}")
+    assert from_environment.stderr.startswith(f"countersign-gate: error: COUNTERSIGN_URL {why}")
+    assert len(given.stderr.splitlines()) == len(from_environment.stderr.splitlines()) == 1
+    assert "ci:pw" not in given.stderr + from_environment.stderr
+
+
 def test_missing_token_exits_2_without_calling(server, yaml_manifest):
     result = run_gate("check", "--manifest", yaml_manifest, url=server.url, token=None)
 

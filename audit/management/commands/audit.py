@@ -10,10 +10,17 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from audit import signing
 from audit.actors import Actor
-from audit.checkpoints import CHECKPOINT_UNTRUSTED, checkpoint_create, checkpoint_export
+from audit.checkpoints import (
+    CHECKPOINT_UNTRUSTED,
+    MAX_SEQ,
+    checkpoint_create,
+    checkpoint_export,
+    checkpoint_seq,
+)
 from audit.export import CSV, FORMATS, ExportFilter, export_stream
 from audit.verify import audit_verify
 from config.times import time_in_utc
@@ -80,6 +87,13 @@ class Command(BaseCommand):
                     "or a list of them.",
                     returncode=EXIT_USAGE,
                 )
+            for item in documents:
+                if checkpoint_seq(item.get("seq")) is None:
+                    raise CommandError(
+                        f"Checkpoint {path}: seq {item.get('seq')!r} is not a whole number "
+                        f"from 1 to {MAX_SEQ}.",
+                        returncode=EXIT_USAGE,
+                    )
             extra.extend(documents)
         keys = []
         for path in options["trusted_key"]:
@@ -122,6 +136,8 @@ class Command(BaseCommand):
         if not result.ok:
             sys.exit(EXIT_BROKEN)
 
+    # One transaction, so a checkpoint that cannot be written to --export is not kept either.
+    @transaction.atomic
     def _checkpoint(self, options):
         checkpoint = checkpoint_create(actor=Actor.system("manage.py audit checkpoint"))
         if checkpoint is None:
@@ -129,7 +145,8 @@ class Command(BaseCommand):
             return
         document = json.dumps(checkpoint_export(checkpoint), indent=2)
         if options["export"]:
-            options["export"].write_text(document + "\n")
+            with _open_for_writing("--export", options["export"], "w") as out:
+                out.write(document + "\n")
         self.stdout.write(document)
 
     def _export(self, options):
@@ -144,9 +161,13 @@ class Command(BaseCommand):
         flt = ExportFilter(
             agent=options["agent"], actor=options["actor"], action=options["action"], **times
         )
-        rng, chunks = export_stream(flt, options["format"])
-        out = options["output"].open("wb") if options["output"] else sys.stdout.buffer
+        out = (
+            _open_for_writing("--output", options["output"], "wb")
+            if options["output"]
+            else sys.stdout.buffer
+        )
         try:
+            rng, chunks = export_stream(flt, options["format"])
             for chunk in chunks:
                 out.write(chunk)
         finally:
@@ -155,3 +176,12 @@ class Command(BaseCommand):
             else:
                 out.flush()
         self.stderr.write(json.dumps(rng.trailer()))
+
+
+def _open_for_writing(option: str, path: Path, mode: str):
+    """Open the file an option names, or refuse the option saying why it cannot be written."""
+    try:
+        return path.open(mode)
+    except OSError as error:
+        message = f"{option}: cannot write {path}: {error.strerror or error}."
+        raise CommandError(message, returncode=EXIT_USAGE) from error

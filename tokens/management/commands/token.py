@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from config.errors import ApplicationError
+from config.identifiers import identifier_message
 from tokens.models import ApiToken, Scope
 from tokens.selectors import agents_by_slugs, tokens_list
 from tokens.services import (
@@ -85,6 +86,14 @@ class Command(BaseCommand):
     def _create(self, options):
         if not 1 <= options["days"] <= MAX_LIFETIME.days:
             raise CommandError(f"--days must be from 1 to {MAX_LIFETIME.days}.")
+        _check_length("--name", options["name"].strip(), ApiToken, "name")
+        if options["service_account"]:
+            # The account is created from this text, so it must hold as a username.
+            model = get_user_model()
+            _check_length("--user", options["user"], model, model.USERNAME_FIELD)
+            problem = identifier_message(options["user"])
+            if problem:
+                raise CommandError(f"--user: {problem}")
         agents, unknown = agents_by_slugs(options["agents"])
         if unknown:
             raise CommandError(f"No agent {', '.join(map(repr, unknown))}.")
@@ -134,3 +143,10 @@ class Command(BaseCommand):
                 f"{','.join(token.scopes)}\tagents {agents}\t"
                 f"expires {token.expires_at:%Y-%m-%d}\tlast used {last}"
             )
+
+
+def _check_length(option: str, value: str, model, field: str) -> None:
+    """Refuse a value longer than the model field that stores it holds."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise CommandError(f"{option} must be at most {limit} characters (got {len(value)}).")
