@@ -22,6 +22,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Stop with Ctrl-C."
 START_TIMEOUT_SECONDS = 240
+STOP_TIMEOUT_SECONDS = 240
 # The environment of `make test` configures the test process itself; the demo
 # site configures itself as `make run` does.
 TEST_ONLY_VARIABLES = {
@@ -117,7 +118,9 @@ def start(database: str, var_dir: Path):
         # waiting on its lock at exit; Celery's pool ignores SIGINT.
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            # Bounds a hang only: on a loaded machine the worker's warm shutdown (beat,
+            # the pool, messages handed back to the queue) has taken over a minute.
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
