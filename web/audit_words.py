@@ -228,10 +228,13 @@ def _words(event) -> dict[str, str]:
         allowed = recorded.get("decision") == GateDecision.ALLOW
         words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
     if event.action == CHAIN_VERIFIED:
+        # A run that could not finish (no worker took it, the walk raised) names no break.
         words["outcome"] = (
             f"intact, {recorded.get('events', 0)} events"
             if recorded.get("ok")
-            else f"broken at event {recorded.get('broken_seq')} ({recorded.get('reason')})"
+            else f"broken at event {recorded['broken_seq']} ({recorded.get('reason')})"
+            if recorded.get("broken_seq") is not None
+            else f"not finished ({recorded.get('reason')})"
         )
     return words
 
