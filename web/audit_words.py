@@ -69,6 +69,10 @@ SENTENCES: dict[str, str] = {
     ),
     "gate.checked": "{actor} asked the release gate about {package}: {decision}",
     "observations.recorded": "{actor} reported {count} uses of {agent} by its runtime",
+    "usage.days_pruned": (
+        "{actor} deleted {deleted} daily runtime usage counts dated before {older_than} "
+        "({days_kept} days are kept)"
+    ),
     "drift.evaluated": "Drift evaluation opened {opened} and resolved {resolved} findings",
     "drift.acknowledged": "{actor} acknowledged a {severity} drift finding of {agent}",
     "drift.resolved": "{actor} resolved a {severity} drift finding of {agent}",
