@@ -134,6 +134,7 @@ LABELS = {
     "risk_tier": "Risk tier",
     "digest": "Scope digest (SHA-256)",
     "requested_digest": "Digest asked about",
+    "requested_agent": "Agent asked about",
     "base_version": "Compared with version",
     "from_version": "Sign-offs from version",
     "recertifies_version": "Re-certifies version",
@@ -231,6 +232,9 @@ def _words(event) -> dict[str, str]:
         reasons = ", ".join(recorded.get("reasons") or [])
         allowed = recorded.get("decision") == GateDecision.ALLOW
         words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
+        if not event.agent_slug and recorded.get("requested_agent"):
+            # A name the gate did not read as an agent's: the client's, quoted as asked.
+            words["package"] = f"the name {recorded['requested_agent']!r}"
     if event.action == CHAIN_VERIFIED:
         # A run that could not finish (no worker took it, the walk raised) names no break.
         words["outcome"] = (
