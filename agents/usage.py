@@ -4,7 +4,8 @@ Observations (``agents.observations``) keep one running total per use; the
 days kept here answer "used in the last 30 / 90 days", "denied" and "does the
 agent's enforcement point ask". Both are written in the same transaction by
 ``observations_record``, from the observations API and from the runtime usage
-flush. Days older than USAGE_DAYS_KEPT are pruned by a daily job.
+flush. Days older than USAGE_DAYS_KEPT are pruned by a daily job, which records
+what it deleted on the audit trail.
 """
 
 # The SQL below interpolates only quoted identifiers; values go as parameters.
@@ -13,12 +14,14 @@ flush. Days older than USAGE_DAYS_KEPT are pruned by a daily job.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from agents.models import Agent, Observation, UsageDay
 from agents.vocabulary import Access, ScopeKind, ranks
+from audit.actors import Actor
+from audit.services import audit_record
 
 # Days kept: the longest window shown (90) and some slack for late reports.
 USAGE_DAYS_KEPT = 100
@@ -72,10 +75,31 @@ def usage_days_add(*, agent_id: int, items: list[dict], decisions: bool) -> None
             cursor.execute(sql, params)
 
 
-def usage_days_prune(*, today: date | None = None) -> int:
-    """Delete the days older than USAGE_DAYS_KEPT; return how many rows went."""
+# The event of a prune that deleted days.
+USAGE_DAYS_PRUNED = "usage.days_pruned"
+
+
+@transaction.atomic
+def usage_days_prune(*, actor: Actor, today: date | None = None) -> int:
+    """Delete the days older than USAGE_DAYS_KEPT; return how many rows went.
+
+    The days are what reviews read usage from, so a prune that deletes some is an
+    audit event (how many, the first day kept, the days kept); one that deletes
+    none records nothing.
+    """
     today = today or timezone.now().date()
-    deleted, _ = UsageDay.objects.filter(day__lt=today - timedelta(days=USAGE_DAYS_KEPT)).delete()
+    older_than = today - timedelta(days=USAGE_DAYS_KEPT)
+    deleted, _ = UsageDay.objects.filter(day__lt=older_than).delete()
+    if deleted:
+        audit_record(
+            actor=actor,
+            action=USAGE_DAYS_PRUNED,
+            data={
+                "deleted": deleted,
+                "older_than": older_than.isoformat(),
+                "days_kept": USAGE_DAYS_KEPT,
+            },
+        )
     return deleted
 
 

@@ -125,6 +125,8 @@ def idempotency_prune(*, now: datetime | None = None) -> int:
     """Delete the answers older than IDEMPOTENCY_TTL, which are never replayed; return how many.
 
     Meant for a periodic job; a stale record is also dropped when its key is reused.
+    The records are the API's delivery bookkeeping, not what reviews or the trail read,
+    so a prune is not an audit event (unlike the usage days' prune).
     """
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()

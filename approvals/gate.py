@@ -381,7 +381,7 @@ def gate_check(
         row = decision_row(agent_slug)
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
-        return _audited(actor, agent_slug, _internal_error(), digest)
+        return _audited(actor, agent_slug, False, _internal_error(), digest)
     return _decided(actor, agent_slug, row, manifest, digest)
 
 
@@ -399,7 +399,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
         row = decision_row(agent_slug)
     except Exception:
         logger.exception("gate check could not read the decision for %s", agent_slug)
-        return _audited(actor, agent_slug, _internal_error(), None)
+        return _audited(actor, agent_slug, False, _internal_error(), None)
     sent = manifests.source_digest(source, content_type)
     if sent and row is not None and row["source_digest"] == sent:
         return _decided(actor, agent_slug, row, None, row["digest"])
@@ -414,6 +414,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
             code=GateReason.INVALID_MANIFEST,
             message=error.message,
             fields=error.fields,
+            agent_found=row is not None,
         )
     manifest = read.manifest
     if manifest["agent"] != agent_slug:
@@ -423,6 +424,7 @@ def gate_check_manifest(*, actor: Actor, agent_slug: str, source, content_type: 
             code=GateReason.INVALID_MANIFEST,
             message="The manifest names another agent.",
             fields={"manifest.agent": [f"Expected {agent_slug!r}, got {manifest['agent']!r}."]},
+            agent_found=row is not None,
         )
     return _decided(actor, agent_slug, row, manifest, read.digest)
 
@@ -434,7 +436,7 @@ def _decided(actor: Actor, agent_slug: str, row, manifest, digest: str | None) -
     except Exception:
         logger.exception("gate check failed for %s", agent_slug)
         result = _internal_error()
-    return _audited(actor, agent_slug, result, digest)
+    return _audited(actor, agent_slug, row is not None, result, digest)
 
 
 def _internal_error() -> GateResult:
@@ -443,47 +445,56 @@ def _internal_error() -> GateResult:
     return result
 
 
-def _audited(actor: Actor, agent_slug: str, result: GateResult, requested: str | None):
-    """Record the decision and return it, or a deny when it could not be recorded."""
+def _recorded(
+    actor: Actor, agent_slug: str, found: bool, result: GateResult, requested: str | None
+) -> bool:
+    """Append the check's event; False when it could not be.
+
+    Only an agent the gate read (`found`) is the event's agent. Any other name is the
+    client's own string, kept as `requested_agent`: no agent's timeline holds it.
+    """
+    asked = {} if found or not agent_slug else {"requested_agent": agent_slug[:64]}
     try:
         audit_record_alone(
             actor=actor,
             action=GATE_CHECKED,
-            agent_slug=agent_slug[:64],
+            agent_slug=agent_slug if found else "",
             package_version=result.package_version,
             data={
                 "decision": result.decision,
                 "reasons": [r["code"] for r in result.reasons],
                 "requested_digest": requested,
+                **asked,
             },
         )
     except Exception:
         logger.exception("gate check could not be audited for %s", agent_slug)
-        return GateResult(
-            reasons=[
-                {
-                    "code": GateReason.AUDIT_UNAVAILABLE,
-                    "message": "The decision could not be recorded.",
-                }
-            ]
-        )
-    return result
+        return False
+    return True
+
+
+def _audited(actor: Actor, agent_slug: str, found: bool, result: GateResult, requested):
+    """Record the decision and return it, or a deny when it could not be recorded."""
+    if _recorded(actor, agent_slug, found, result, requested):
+        return result
+    failed = GateResult()
+    failed.deny(GateReason.AUDIT_UNAVAILABLE, "The decision could not be recorded.")
+    return failed
 
 
 def gate_refuse(
-    *, actor: Actor, agent_slug: str, code: str, message: str, fields: dict | None = None
+    *,
+    actor: Actor,
+    agent_slug: str,
+    code: str,
+    message: str,
+    fields: dict | None = None,
+    agent_found: bool = False,
 ) -> GateResult:
-    """Deny a check whose request or manifest could not be read, and audit it as any other."""
+    """Deny a check whose request or manifest could not be read, and audit it as any other
+    (under the agent only when `agent_found`: its decision row was read)."""
     result = GateResult()
     result.deny(code, message, fields=fields or {})
-    try:
-        audit_record_alone(
-            actor=actor,
-            action=GATE_CHECKED,
-            agent_slug=agent_slug[:64],
-            data={"decision": result.decision, "reasons": [code], "requested_digest": None},
-        )
-    except Exception:
-        logger.exception("gate check could not be audited for %s", agent_slug)
+    if not _recorded(actor, agent_slug, agent_found, result, None):
         result.deny(GateReason.AUDIT_UNAVAILABLE, "The decision could not be recorded.")
     return result

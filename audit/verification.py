@@ -80,13 +80,15 @@ def verification_request(*, actor: Actor) -> tuple[VerificationRun, bool]:
 def _queue(run_id: int) -> None:
     """Send the run to the workers by task name (the task module imports this one).
 
-    When the broker cannot take it, the run says so rather than waiting for ever.
+    When the broker cannot take it, the run ends at once, with its event, rather
+    than waiting for ever; its page says so and offers to ask again.
     """
     if not job_send(VERIFICATION_TASK, run_id):
-        VerificationRun.objects.filter(pk=run_id, state=VerificationState.QUEUED).update(
-            state=VerificationState.ERROR,
-            finished_at=timezone.now(),
-            result={"ok": False, "detail": "The job could not be queued: ask again later."},
+        _finish(
+            run_id,
+            VerificationState.ERROR,
+            {"ok": False, "detail": "The job could not be queued: ask again later."},
+            only_from=VerificationState.QUEUED,
         )
 
 
@@ -114,24 +116,39 @@ def verification_run(*, run_id: int, step: int | None = None) -> VerificationRun
     else:
         state = VerificationState.PASSED if result.ok else VerificationState.FAILED
         outcome = result.as_dict()
-    with transaction.atomic():
-        run = VerificationRun.objects.select_for_update().get(pk=run_id)
-        run.state = state
-        run.result = outcome
-        run.finished_at = timezone.now()
-        run.save(update_fields=["state", "result", "finished_at"])
-        audit_record(
-            actor=Actor.system("celery:audit_verification"),
-            action=CHAIN_VERIFIED,
-            target=run,
-            data={
-                "run": run.pk,
-                "ok": bool(outcome.get("ok")),
-                "events": outcome.get("events", 0),
-                "head_hash": outcome.get("head_hash", ""),
-                "broken_seq": outcome.get("broken_seq"),
-                "reason": outcome.get("reason", "") or outcome.get("detail", ""),
-                "signing_keys": outcome.get("signing_keys", []),
-            },
-        )
+    return _finish(run_id, state, outcome)
+
+
+@transaction.atomic
+def _finish(
+    run_id: int, state: str, outcome: dict, *, only_from: str | None = None
+) -> VerificationRun | None:
+    """End the run with its outcome and record the event saying what the walk showed.
+
+    With `only_from`, a run no longer in that state is left alone and None returned.
+    """
+    runs = VerificationRun.objects.select_for_update()
+    if only_from is not None:
+        runs = runs.filter(state=only_from)
+    run = runs.filter(pk=run_id).first()
+    if run is None:
+        return None
+    run.state = state
+    run.result = outcome
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "result", "finished_at"])
+    audit_record(
+        actor=Actor.system("celery:audit_verification"),
+        action=CHAIN_VERIFIED,
+        target=run,
+        data={
+            "run": run.pk,
+            "ok": bool(outcome.get("ok")),
+            "events": outcome.get("events", 0),
+            "head_hash": outcome.get("head_hash", ""),
+            "broken_seq": outcome.get("broken_seq"),
+            "reason": outcome.get("reason", "") or outcome.get("detail", ""),
+            "signing_keys": outcome.get("signing_keys", []),
+        },
+    )
     return run

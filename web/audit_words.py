@@ -69,6 +69,10 @@ SENTENCES: dict[str, str] = {
     ),
     "gate.checked": "{actor} asked the release gate about {package}: {decision}",
     "observations.recorded": "{actor} reported {count} uses of {agent} by its runtime",
+    "usage.days_pruned": (
+        "{actor} deleted {deleted} daily runtime usage counts dated before {older_than} "
+        "({days_kept} days are kept)"
+    ),
     "drift.evaluated": "Drift evaluation opened {opened} and resolved {resolved} findings",
     "drift.acknowledged": "{actor} acknowledged a {severity} drift finding of {agent}",
     "drift.resolved": "{actor} resolved a {severity} drift finding of {agent}",
@@ -130,6 +134,7 @@ LABELS = {
     "risk_tier": "Risk tier",
     "digest": "Scope digest (SHA-256)",
     "requested_digest": "Digest asked about",
+    "requested_agent": "Agent asked about",
     "base_version": "Compared with version",
     "from_version": "Sign-offs from version",
     "recertifies_version": "Re-certifies version",
@@ -227,11 +232,17 @@ def _words(event) -> dict[str, str]:
         reasons = ", ".join(recorded.get("reasons") or [])
         allowed = recorded.get("decision") == GateDecision.ALLOW
         words["decision"] = "allowed" if allowed else f"denied ({reasons or 'no reason given'})"
+        if not event.agent_slug and recorded.get("requested_agent"):
+            # A name the gate did not read as an agent's: the client's, quoted as asked.
+            words["package"] = f"the name {recorded['requested_agent']!r}"
     if event.action == CHAIN_VERIFIED:
+        # A run that could not finish (no worker took it, the walk raised) names no break.
         words["outcome"] = (
             f"intact, {recorded.get('events', 0)} events"
             if recorded.get("ok")
-            else f"broken at event {recorded.get('broken_seq')} ({recorded.get('reason')})"
+            else f"broken at event {recorded['broken_seq']} ({recorded.get('reason')})"
+            if recorded.get("broken_seq") is not None
+            else f"not finished ({recorded.get('reason')})"
         )
     return words
 

@@ -8,11 +8,14 @@ from django.utils import timezone
 
 from agents.models import Observation, UsageDay
 from agents.observations import observations_record, observations_validate
-from agents.usage import USAGE_DAYS_KEPT, usage_days_add, usage_days_prune, usage_of
+from agents.tasks import usage_days_prune_old
+from agents.usage import USAGE_DAYS_KEPT, usage_days_add, usage_of
 from audit.actors import Actor
 from audit.models import AuditEvent
+from audit.verify import audit_verify
 from config.errors import InvalidInput, NotPermitted
 from tests.concurrency import Held, queued
+from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -129,15 +132,36 @@ def test_a_use_older_than_the_days_kept_is_not_never_used(agent):
     assert use.last_used == last.date() and not use.never_used and not use.used_recently
 
 
-def test_days_past_the_kept_window_are_pruned(agent, owner):
+def test_days_past_the_kept_window_are_pruned_and_the_prune_is_an_audit_event(agent, owner):
+    """Reviews read usage from the days: the scheduled job that deletes some records it;
+    a run with nothing to delete records nothing."""
     observations_record(
         actor=Actor.for_user(owner),
         agent=agent,
-        items=[item(days_ago=USAGE_DAYS_KEPT + 1), item(days_ago=USAGE_DAYS_KEPT - 1)],
+        items=[
+            item(days_ago=USAGE_DAYS_KEPT + 1),
+            item("zendesk", days_ago=USAGE_DAYS_KEPT + 5),
+            item(days_ago=USAGE_DAYS_KEPT - 1),
+        ],
     )
-    assert usage_days_prune() == 1
-    assert usage_days_prune() == 0
+    before = AuditEvent.objects.count()
+    assert usage_days_prune_old.apply().get() == 2
     assert UsageDay.objects.count() == 1
+    (event,) = AuditEvent.objects.filter(action="usage.days_pruned")
+    older_than = timezone.now().date() - timedelta(days=USAGE_DAYS_KEPT)
+    assert event.data == {
+        "deleted": 2,
+        "older_than": older_than.isoformat(),
+        "days_kept": USAGE_DAYS_KEPT,
+    }
+    assert event.actor_label == "celery:usage_days_prune_old" and event.agent_slug == ""
+    assert event_sentence(event) == (
+        "Countersign (usage days prune old) deleted 2 daily runtime usage counts dated before "
+        f"{older_than.isoformat()} ({USAGE_DAYS_KEPT} days are kept)"
+    )
+    assert usage_days_prune_old.apply().get() == 0
+    assert AuditEvent.objects.count() == before + 1
+    assert audit_verify().ok
 
 
 @pytest.mark.django_db(transaction=True)

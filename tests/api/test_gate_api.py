@@ -23,6 +23,7 @@ from audit.verify import audit_verify
 from tests.api.conftest import GATE, FrozenClock, check, codes, error_of, plain, yaml_of
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
+from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,38 @@ def test_a_check_outside_a_transaction_appends_a_chained_event(ci, agent, approv
 def test_unknown_agent(ci, db):
     answer = check(ci, agent="nobody", digest="0" * 64)
     assert (answer["decision"], codes(answer)) == ("deny", ["unknown_agent"])
+
+
+def test_a_check_naming_an_agent_the_gate_did_not_find_is_recorded_under_no_agent(
+    api, ci, owner, agent, approved, audit_since
+):
+    """The name is the client's: the trail keeps it as asked, never as an agent's slug, so
+    no agent's timeline (one registered later under that name included) holds it."""
+    bound = api(owner, Scope.GATE_CHECK, agents=[agent])
+    since = audit_since()
+    check(ci, agent="made-up", digest="0" * 64)  # unknown_agent
+    check(ci, agent="made-up", manifest_yaml="agent: [unclosed")  # invalid_manifest
+    check(ci, agent="made-up", digest="00")  # invalid_request
+    check(bound, agent="made-up", digest="0" * 64)  # agent_not_bound
+    check(bound, agent=agent.slug, digest=approved.digest)
+    check(ci, agent=agent.slug, manifest_yaml="agent: [unclosed")
+    events = since()
+    assert [e.data["reasons"] for e in events] == [
+        ["unknown_agent"],
+        ["invalid_manifest"],
+        ["invalid_request"],
+        ["agent_not_bound"],
+        [],
+        ["invalid_manifest"],
+    ]
+    unread, read = events[:4], events[4:]
+    assert [(e.agent_slug, e.data["requested_agent"]) for e in unread] == [("", "made-up")] * 4
+    assert [e.agent_slug for e in read] == [agent.slug] * 2
+    assert all("requested_agent" not in e.data for e in read)
+    assert not AuditEvent.objects.filter(agent_slug="made-up").exists()
+    assert event_sentence(unread[0]).endswith(
+        "asked the release gate about the name 'made-up': denied (unknown_agent)"
+    )
 
 
 def test_no_approved_package(ci, workflow, agent):

@@ -17,13 +17,18 @@ import time
 
 import pytest
 from celery import Celery
+from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import PackageState
+from audit.models import AuditEvent, VerificationRun, VerificationState
+from audit.verification import CHAIN_VERIFIED
+from audit.verify import audit_verify
 from config.celery import app as countersign_app
 from outbox.models import Notification
 from outbox.services import SWEEP_GRACE, notifications_sweep
 from tokens.models import Scope
+from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -199,3 +204,27 @@ def test_a_final_approval_answers_within_seconds_while_redis_hangs(
     )
     package.refresh_from_db()
     assert package.state == PackageState.APPROVED
+
+
+def test_a_verification_the_broker_cannot_take_ends_at_once_and_the_trail_says_so(
+    client, reviewers, redis_at
+):
+    client.force_login(reviewers["compliance"][0])
+    redis_at(f"redis://127.0.0.1:{_closed_port()}/0")
+    response, elapsed = _timed(lambda: client.post(reverse("audit-verify")))
+    assert response.status_code == 302
+    assert elapsed < BUDGET_SECONDS, f"the request held its web worker {elapsed:.1f}s"
+    run = VerificationRun.objects.get()
+    assert run.state == VerificationState.ERROR and run.finished_at is not None
+    event = AuditEvent.objects.get(action=CHAIN_VERIFIED)
+    assert event.actor_label == "celery:audit_verification"
+    assert (event.data["run"], event.data["ok"]) == (run.pk, False)
+    detail = "The job could not be queued: ask again later."
+    assert event.data["reason"] == run.result["detail"] == detail
+    assert event_sentence(event) == f"The audit chain was verified: not finished ({detail})"
+    assert audit_verify().ok
+    page = client.get(response["Location"])
+    assert not page.has_header("Refresh")
+    assert "The verification could not finish: The job could not be queued" in (
+        page.content.decode()
+    )
