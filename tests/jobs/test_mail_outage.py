@@ -7,7 +7,6 @@ each send and retried by the sweep a bounded number of times.
 
 import socket
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -118,11 +117,18 @@ def test_a_batch_queues_every_webhook_and_leaves_the_mails_after_a_failure_to_th
 
 
 class HungSMTP:
-    """A server on 127.0.0.1 that accepts connections and never sends its greeting."""
+    """A server on 127.0.0.1 that accepts connections and never sends its greeting.
+
+    `on_accept` runs in the server's thread as each connection arrives, before the
+    client can get anything back; what it returns is kept in `seen_on_accept`.
+    """
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
         self.held: list[socket.socket] = []
+        self.on_accept = lambda: None
+        self.seen_on_accept: list = []
+        self.accepted = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -135,6 +141,8 @@ class HungSMTP:
                 self.held.append(self.server.accept()[0])
             except OSError:
                 return
+            self.seen_on_accept.append(self.on_accept())
+            self.accepted.set()
 
     def close(self):
         self.server.close()
@@ -167,14 +175,26 @@ def test_a_hanging_mail_server_delays_no_webhook_and_times_out(
             connection.close()
             finished.set()
 
-    started = time.monotonic()
-    threading.Thread(target=dispatch, daemon=True).start()
     deliveries = WebhookDelivery.objects.filter(
         notification=notification, purpose=DeliveryPurpose.KILL_SWITCH
     )
-    while not deliveries.exists() and time.monotonic() - started < 5:
-        time.sleep(0.05)
-    assert deliveries.exists(), "the kill-switch webhook waited for the mail server"
+
+    def queued():
+        from django.db import connection
+
+        try:
+            return deliveries.exists()
+        finally:
+            connection.close()
+
+    # Asked as the mail server takes the connection: whatever happens after it, the
+    # webhook was queued while the mail had yet to get its first answer.
+    smtp_hanging.on_accept = queued
+    threading.Thread(target=dispatch, daemon=True).start()
+    assert smtp_hanging.accepted.wait(60), "the mail server was never called"
+    assert smtp_hanging.seen_on_accept == [True], (
+        "the kill-switch webhook waited for the mail server"
+    )
 
     # The attempt under way is committed before the send: it counts, and no other
     # worker starts the same mail while it runs.
@@ -182,8 +202,8 @@ def test_a_hanging_mail_server_delays_no_webhook_and_times_out(
     assert claimed.mail_attempts == 1 and claimed.mail_next_attempt_at > timezone.now()
     assert notification_mail(notification_id=notification.pk) is None
 
-    assert finished.wait(settings.EMAIL_TIMEOUT + 10), (
-        f"the mail still waited on the server {settings.EMAIL_TIMEOUT + 10}s later"
-    )
+    # Generous: without its timeout the mail would wait on the server forever.
+    bound = settings.EMAIL_TIMEOUT + 60
+    assert finished.wait(bound), f"the mail still waited on the server {bound}s later"
     notification.refresh_from_db()
     assert notification.mailed_at is None and "timed out" in notification.mail_error
