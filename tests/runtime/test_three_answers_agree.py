@@ -176,27 +176,36 @@ def test_chaining_where_none_was_approved_is_denied_by_all_three(workflow, agent
     assert gate_allows(agent, doc) == (False, ["scope_mismatch"])
 
 
+# Seconds the sweep asks on each side of the instant, and the least time the test has to
+# store the instant and fetch a bundle before the sweep starts: a round takes milliseconds,
+# and these leave room for a loaded machine.
+SWEEP_SECONDS = 2
+SETUP_SECONDS = 3
+
+
 def _soon(written):
-    """Return the instant `written` moved by whole seconds to fall 1.5 to 2.5 s from now.
+    """Return the instant `written` moved by whole seconds to fall SETUP_SECONDS +
+    SWEEP_SECONDS to a second more from now.
 
     Moved by whole seconds, the instant keeps the sub-second part it was written with.
     """
-    shift = math.floor((written - timezone.now() - timedelta(seconds=1.5)).total_seconds())
+    ahead = timedelta(seconds=SETUP_SECONDS + SWEEP_SECONDS)
+    shift = math.floor((written - timezone.now() - ahead).total_seconds())
     return written - timedelta(seconds=shift)
 
 
 def _sweep(instant, ask):
-    """Ask the three answers again and again from a second before `instant` to a second
-    after it; each time all three must allow before it and deny from it.
+    """Ask the three answers again and again from SWEEP_SECONDS before `instant` to
+    SWEEP_SECONDS after it; each time all three must allow before it and deny from it.
 
     A round during which the instant passed (it takes a few milliseconds) proves nothing
     and is left out.
     """
     edge = instant.timestamp()
-    while time.time() < edge - 1:
+    while time.time() < edge - SWEEP_SECONDS:
         time.sleep(0.01)
     seen = set()
-    while time.time() < edge + 1:
+    while time.time() < edge + SWEEP_SECONDS:
         started = time.time()
         answers = ask()
         ended = time.time()

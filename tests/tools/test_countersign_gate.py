@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -70,16 +69,23 @@ class Recorded:
         return json.loads(self.body)
 
 
+# Far beyond any timeout a test gives a client, and within the bounds on a hung test.
+HOLD_SECONDS = 60
+
+
 class FakeServer:
     """A canned-answer HTTP server; `routes` maps a path to a list of answers, used in order.
 
     An answer is (status, body) where body is a dict (sent as JSON) or bytes; the
-    string "drop" closes the connection without answering; ("sleep", s) waits first.
+    string "drop" closes the connection without answering; ("hold", answer) sends the
+    answer only after HOLD_SECONDS, and never when the server stops first (a client
+    that waits for it gets it, late, and fails its test rather than hanging).
     """
 
     def __init__(self):
         self.routes = {}
         self.requests = []
+        self.stopping = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,9 +105,11 @@ class FakeServer:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                if answer[0] == "sleep":
-                    time.sleep(answer[1])
-                    answer = answer[2]
+                if answer[0] == "hold":
+                    if server.stopping.wait(HOLD_SECONDS):
+                        self.close_connection = True
+                        return
+                    answer = answer[1]
                 self._send(*answer)
 
             def _send(self, status, body, headers=None):
@@ -123,6 +131,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -435,13 +444,13 @@ def test_redirect_is_not_followed(server, yaml_manifest):
 
 
 def test_timeout_exits_2(server, yaml_manifest):
-    server.routes["/api/v1/gate/check"] = [("sleep", 3, (200, ALLOW))]
+    server.routes["/api/v1/gate/check"] = [("hold", (200, ALLOW))]
 
-    started = time.monotonic()
+    # The server holds its answer beyond run_gate's bound: only the gate's timeout ends it.
     result = run_gate("check", "--manifest", yaml_manifest, "--timeout", "0.5", url=server.url)
 
     assert result.returncode == 2
-    assert time.monotonic() - started < 3
+    assert len(server.requests) == 1
     assert "within 0.5 s" in result.stderr
 
 
