@@ -24,7 +24,7 @@ def test_a_failing_setup_step_stops_make_run(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in make_run.TEST_ONLY_VARIABLES}
     env.update(COUNTERSIGN_VAR_DIR=str(var_dir), COUNTERSIGN_ENV_FILE=str(tmp_path / ".env"))
     process = subprocess.Popen(
-        ["scripts/run.sh", str(make_run.free_port())],
+        [*make_run.RUN_COMMAND, str(make_run.free_port())],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
