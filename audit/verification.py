@@ -73,18 +73,20 @@ def verification_request(*, actor: Actor) -> tuple[VerificationRun, bool]:
         target=run,
         data={"run": run.pk},
     )
-    transaction.on_commit(lambda: _queue(run.pk))
+    transaction.on_commit(lambda: _queue(run.pk, actor))
     return run, True
 
 
-def _queue(run_id: int) -> None:
+def _queue(run_id: int, actor: Actor) -> None:
     """Send the run to the workers by task name (the task module imports this one).
 
     When the broker cannot take it, the run ends at once, with its event, rather
-    than waiting for ever; its page says so and offers to ask again.
+    than waiting for ever; its page says so and offers to ask again. The one who asked
+    is the event's actor: no worker ever saw the run.
     """
     if not job_send(VERIFICATION_TASK, run_id):
         _finish(
+            actor,
             run_id,
             VerificationState.ERROR,
             {"ok": False, "detail": "The job could not be queued: ask again later."},
@@ -116,12 +118,12 @@ def verification_run(*, run_id: int, step: int | None = None) -> VerificationRun
     else:
         state = VerificationState.PASSED if result.ok else VerificationState.FAILED
         outcome = result.as_dict()
-    return _finish(run_id, state, outcome)
+    return _finish(Actor.system("celery:audit_verification"), run_id, state, outcome)
 
 
 @transaction.atomic
 def _finish(
-    run_id: int, state: str, outcome: dict, *, only_from: str | None = None
+    actor: Actor, run_id: int, state: str, outcome: dict, *, only_from: str | None = None
 ) -> VerificationRun | None:
     """End the run with its outcome and record the event saying what the walk showed.
 
@@ -138,7 +140,7 @@ def _finish(
     run.finished_at = timezone.now()
     run.save(update_fields=["state", "result", "finished_at"])
     audit_record(
-        actor=Actor.system("celery:audit_verification"),
+        actor=actor,
         action=CHAIN_VERIFIED,
         target=run,
         data={
