@@ -132,7 +132,7 @@ class ApprovalPackage(models.Model):
 
     @property
     def has_lapsed(self) -> bool:
-        """Whether an approval is past its expiry but not yet marked expired by the hourly
+        """Whether an approval is past its expiry but not yet marked expired by the expiry
         job: the gate denies it from the moment it lapses, so nothing else leans on it."""
         return (
             self.state == PackageState.APPROVED

@@ -96,12 +96,12 @@ def review_plan(
 def _lapsed_reason(base: ApprovalPackage) -> str:
     """Return why nothing carries over from the base any more, or '' while it is in force.
 
-    The gate denies an approval from its expiry on (`has_lapsed`), before the hourly job
+    The gate denies an approval from its expiry on (`has_lapsed`), before the expiry job
     marks it expired, so nothing leans on it from that moment either.
     """
-    if base.state == PackageState.APPROVED and not base.has_lapsed:
+    state = PackageState(base.state_shown)
+    if state == PackageState.APPROVED:
         return ""
-    state = PackageState.EXPIRED if base.has_lapsed else PackageState(base.state)
     words = state.label.lower()
     return f"v{base.version} is {words}, so nothing carries over: every dimension reviews."
 

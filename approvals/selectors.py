@@ -57,9 +57,7 @@ def agent_status(agent: Agent, packages: Iterable[ApprovalPackage]) -> tuple[str
     whether or not the job has marked it yet.
     """
     packages = list(packages)
-    approved = next((p for p in packages if p.state == PackageState.APPROVED), None)
-    if approved is not None and approved.has_lapsed:
-        approved = None
+    approved = next((p for p in packages if p.state_shown == PackageState.APPROVED), None)
     # A draft is the owner's work in progress: the agent stands where its last submitted
     # version left it, so a draft after a request for changes still reads as one.
     submitted = next((p for p in packages if p.state != PackageState.DRAFT), None)
@@ -76,10 +74,9 @@ def agent_status(agent: Agent, packages: Iterable[ApprovalPackage]) -> tuple[str
             PackageState.IN_REVIEW: AgentStatus.IN_REVIEW,
             PackageState.CHANGES_REQUESTED: AgentStatus.CHANGES_REQUESTED,
             PackageState.REJECTED: AgentStatus.REJECTED,
-            PackageState.APPROVED: AgentStatus.EXPIRED,  # lapsed, not yet marked
             PackageState.EXPIRED: AgentStatus.EXPIRED,
             PackageState.SUPERSEDED: AgentStatus.IN_REVIEW,
             PackageState.REVOKED: AgentStatus.EXPIRED,
-        }[PackageState(submitted.state)]
+        }[PackageState(submitted.state_shown)]
     tiered = approved or (packages[0] if packages else None)
     return status, tiered.risk_tier if tiered else ""

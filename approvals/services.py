@@ -351,7 +351,7 @@ def signoff_decide(
             f"The package is {package.get_state_display().lower()}, not in review.",
             code="not_in_review",
         )
-    # Nothing carries over from a lapsed approval, whether the hourly job marked it yet or not.
+    # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
         package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)

@@ -378,7 +378,7 @@ def test_the_signoffs_a_review_carries_reopen_when_its_approval_expires(
 def test_a_decision_after_the_approval_lapsed_reopens_what_the_review_carries(
     workflow, agent, reviewers, audit_since
 ):
-    """Before the hourly job marks the approval expired, the last needed decision does not
+    """Before the expiry job marks the approval expired, the last needed decision does not
     approve a version on sign-offs that stand on it: they re-open, the decision stands."""
     first = workflow.approve(agent)
     second = workflow.submit(agent, _rollback_changed(first.manifest))

@@ -80,9 +80,7 @@ def agent_detail(request, slug):
     packages = list(selectors.agent_packages(agent))
     # As the gate sees it now: an approval past its expiry reads as expired at once.
     agent.status, agent.risk_tier = agent_status(agent, packages)
-    current = next(
-        (p for p in packages if p.state == PackageState.APPROVED and not p.has_lapsed), None
-    )
+    current = next((p for p in packages if p.state_shown == PackageState.APPROVED), None)
     approved = next((p for p in packages if p.approved_at is not None), None)
     held = assignments(agent)
     drift = list(
