@@ -480,7 +480,9 @@ if OIDC_ENABLED:
         }
     )
 
-INSTALLED_APPS += ["identity"]
+# Ahead of django.contrib.auth, so that its createsuperuser and changepassword (which record
+# the account change as an audit event) are the commands manage.py runs.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.auth"), "identity")
 AUTHENTICATION_BACKENDS = [
     "identity.backends.LocalPasswordBackend"
     if backend == "django.contrib.auth.backends.ModelBackend"
