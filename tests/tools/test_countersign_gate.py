@@ -320,6 +320,8 @@ def test_a_timeout_no_socket_can_wait_for_is_a_usage_error(server, yaml_manifest
         ("http://ci:pw\u2100@127.0.0.1", "is not a valid URL"),
         ("http://127.0.0.1:99999", "has a port that is not a number from 0 to 65535"),
         ("http://ci:pw@127.0.0.1:99999", "has a port that is not a number from 0 to 65535"),
+        ("http://ci:pw@127.0.0.1:8000/", "must not hold a user name or password"),
+        ("https://ci@countersign.example", "must not hold a user name or password"),
     ],
 )
 def test_a_url_no_request_can_go_to_is_a_usage_error(yaml_manifest, url, why):
