@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from agents.models import Agent
 from config.identifiers import SLUG_PATTERN
 from tokens.models import ApiToken, Scope
 
@@ -41,7 +42,7 @@ class TokenCreatedSerializer(TokenSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=ApiToken._meta.get_field("name").max_length)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=Scope.choices),
         min_length=1,
@@ -49,7 +50,9 @@ class TokenCreateSerializer(serializers.Serializer):
         help_text="At most what your role grants (e.g. reviewers decide, product owners write).",
     )
     agents = serializers.ListField(
-        child=serializers.RegexField(SLUG_PATTERN, max_length=63),
+        child=serializers.RegexField(
+            SLUG_PATTERN, max_length=Agent._meta.get_field("slug").max_length
+        ),
         required=False,
         default=list,
         max_length=100,
