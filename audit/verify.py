@@ -443,6 +443,15 @@ def audit_verify_in_steps(*, on_progress, step: int = STEP_EVENTS) -> VerifyResu
     return _with_signatures(result, anchors, started)
 
 
+# Hashes alone cannot tell a whole trail from one cut short at its end or rewritten and
+# re-hashed throughout; only a signed checkpoint can.
+UNANCHORED = (
+    "No signed checkpoint was checked: the hashes alone vouch for the chain, so a trail cut "
+    "short at its end, or edited and re-hashed throughout, would pass. The audit-checkpoint "
+    "job signs the head every 15 minutes; `manage.py audit checkpoint` signs it now."
+)
+
+
 def _with_signatures(result: VerifyResult, anchors: Anchors, started: float) -> VerifyResult:
     """Fold the checkpoints' verdict into the chain's, and time the whole.
 
@@ -450,6 +459,8 @@ def _with_signatures(result: VerifyResult, anchors: Anchors, started: float) -> 
     """
     result.warnings = anchors.warnings + result.warnings
     result.signing_keys = anchors.signing_keys
+    if result.events and not result.checkpoints:
+        result.warnings.append(UNANCHORED)
     if anchors.failure is not None and not result.ok:
         result.warnings.append(anchors.failure[2])
     elif anchors.failure is not None:

@@ -21,6 +21,7 @@ from audit.verify import (
     EDITED,
     INSERTED,
     TRUNCATED,
+    UNANCHORED,
     audit_verify,
     chain_verify,
     stored_rows,
@@ -61,6 +62,17 @@ def test_untouched_chain_verifies_with_its_checkpoints():
     assert (result.events, result.last_seq, result.checkpoints) == (9, 9, 2)
     assert (first.seq, last.seq) == (5, 9)
     assert result.head_hash == AuditEvent.objects.get(seq=9).hash
+    assert result.warnings == []
+
+
+def test_a_chain_no_checkpoint_vouches_for_passes_with_a_warning_saying_what_it_cannot_catch():
+    record(3)
+    result = audit_verify()
+    assert (result.ok, result.checkpoints) == (True, 0)
+    assert result.warnings == [UNANCHORED]
+    assert "cut short" in UNANCHORED
+    checkpoint_create(actor=Actor.system("tests"))
+    assert audit_verify().warnings == []
 
 
 def test_checkpoint_is_idempotent_signed_and_exportable():
