@@ -18,6 +18,7 @@ from approvals.drift import drift_evaluate
 from approvals.emergency import emergency_request
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
+from audit.checkpoints import checkpoint_create
 from config.roles import Group as Role
 from signoffs.absence import absence_set
 from signoffs.models import Dimension, Verdict
@@ -281,4 +282,8 @@ def seed_demo() -> list[str]:
     )
     make("travel-booking", _renamed(support, "travel-booking", "Travel booking agent"), suspended)
     make("sales-notes", _renamed(hr, "sales-notes", "Sales notes summarizer"), draft)
+    if created:
+        # The demo's trail is vouched for by a signed checkpoint from the start, as the
+        # checkpoint job leaves a deployed one's within 15 minutes.
+        checkpoint_create(actor=Actor.system("demo"))
     return created
