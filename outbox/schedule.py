@@ -7,7 +7,11 @@ all, so a sync that changes it is an audit event; a sync that changes nothing
 (every start of the stack runs one) records nothing.
 """
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from audit.actors import Actor
@@ -66,3 +70,45 @@ def schedule_sync(*, actor: Actor, reset: bool) -> dict[str, str]:
     if any(done.values()):
         audit_record(actor=actor, action="schedule.synced", data=done)
     return outcome
+
+
+# Beat writes an entry's last run to the database every few minutes (its sync), not at
+# every run, so a job counts as late only once a run it owed is this far past.
+LATE_AFTER = timedelta(minutes=10)
+
+RUNNING, LATE, OFF, MISSING = "running", "late", "off", "missing"
+
+
+@dataclass(frozen=True)
+class JobState:
+    name: str
+    state: str  # RUNNING, LATE, OFF (disabled by staff) or MISSING (never synced)
+    last_run_at: datetime | None = None
+    # The run owed after the last one (or after the entry was last changed, if it never ran).
+    due_at: datetime | None = None
+
+
+def schedule_states() -> list[JobState]:
+    """Tell, for each entry of config/schedule.py, whether beat is running it.
+
+    Expiry, re-certification, drift and checkpoints all hang on these jobs; a stopped
+    beat stops them without a sound, so this is what monitoring and staff look at.
+    """
+    now = timezone.now()
+    rows = {row.name: row for row in PeriodicTask.objects.filter(name__in=SCHEDULE)}
+    states = []
+    for name in SCHEDULE:
+        row = rows.get(name)
+        if row is None:
+            states.append(JobState(name, MISSING))
+            continue
+        # Celery's own reckoning of the next run, for whatever schedule staff gave the entry;
+        # it reads the clock a moment after `now`, so the sum is rounded to the second.
+        estimate = row.schedule.remaining_estimate(row.last_run_at or row.date_changed)
+        due_at = (now + estimate + timedelta(milliseconds=500)).replace(microsecond=0)
+        if not row.enabled:
+            state = OFF
+        else:
+            state = LATE if due_at + LATE_AFTER < now else RUNNING
+        states.append(JobState(name, state, row.last_run_at, due_at))
+    return states
