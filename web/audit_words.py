@@ -73,6 +73,14 @@ SENTENCES: dict[str, str] = {
         "{actor} deleted {deleted} daily runtime usage counts dated before {older_than} "
         "({days_kept} days are kept)"
     ),
+    "sign_ins.pruned": (
+        "{actor} deleted {sign_in_logs} sign-in records from before {older_than} "
+        "({days_kept} days are kept) and {sessions} expired sessions"
+    ),
+    "notifications.pruned": (
+        "{actor} deleted {notifications} sent notifications from before {older_than} "
+        "({days_kept} days are kept) and their {webhook_deliveries} webhook deliveries"
+    ),
     "drift.evaluated": "Drift evaluation opened {opened} and resolved {resolved} findings",
     "drift.acknowledged": "{actor} acknowledged a {severity} drift finding of {agent}",
     "drift.resolved": "{actor} resolved a {severity} drift finding of {agent}",
