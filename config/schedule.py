@@ -80,6 +80,12 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "45", "hour": "3"},
         "description": "Delete agents' usage days older than USAGE_DAYS_KEPT (100 days).",
     },
+    # Daily at 06:00: warn the users of API tokens expiring within 14 days, once each.
+    "tokens-expiry-warn": {
+        "task": "tokens.tasks.tokens_expiry_warn",
+        "crontab": {"minute": "0", "hour": "6"},
+        "description": "Tell token users (or staff) of API tokens expiring within 14 days.",
+    },
     # Daily at 04:00: drop expired sessions, and sign-in logs past SIGN_IN_LOG_DAYS.
     "sign-ins-prune": {
         "task": "identity.tasks.sign_ins_prune_old",

@@ -65,6 +65,7 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "comment.mentioned": ("You were mentioned in a comment", (EXPLICIT,)),
     "comment.replied": ("A reply in your conversation", (EXPLICIT,)),
     "agent.retired": ("Agent retired", (OWNERS, SECURITY)),
+    "token.expiring": ("An API token expires soon", (EXPLICIT,)),
     "emergency.requested": ("Emergency approval requested", (REVIEWERS,)),
     "emergency.granted": ("Emergency approval granted", (OWNERS, REVIEWERS)),
     "emergency.expired": ("Emergency approval expired before its review", (OWNERS, REVIEWERS)),

@@ -107,6 +107,7 @@ SENTENCES: dict[str, str] = {
     "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}",
     "token.created": "{actor} created the API token {name}",
     "token.revoked": "{actor} revoked the API token {name}",
+    "token.expiry_warned": "{actor} warned {user} that the API token {name} expires {expires_at}",
     "service_account.created": "{actor} created the service account {username}",
     "audit.verification_requested": "{actor} asked for the audit chain to be verified",
     "audit.chain_verified": "The audit chain was verified: {outcome}",
