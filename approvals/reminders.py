@@ -34,9 +34,12 @@ REMINDED = "signoff.reminded"
 REMIND_AFTER = timedelta(days=1)
 
 
+REMINDER_KEY = "signoff-reminder:"
+
+
 def reminder_key(signoff_pk: int, day) -> str:
     """Return the key of a sign-off's reminder of a given day (a date)."""
-    return f"signoff-reminder:{day.isoformat()}:{signoff_pk}"
+    return f"{REMINDER_KEY}{day.isoformat()}:{signoff_pk}"
 
 
 def signoff_remind(*, actor: Actor, signoff: SignOff, now=None) -> bool:
@@ -95,6 +98,9 @@ def reviews_remind_pending(*, actor: Actor, now=None) -> JobRun:
     now = now or timezone.now()
     run = JobRun()
     prefix = reminder_key(0, now.date()).removesuffix("0")
+    # A day's keys only keep that day's re-runs from reminding twice; those of the days
+    # before (ISO dates sort as they fall) are never read again.
+    Reminder.objects.filter(key__startswith=REMINDER_KEY, key__lt=prefix).delete()
     reminded = Reminder.objects.filter(key=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
     pending = (
         SignOff.objects.filter(

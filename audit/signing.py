@@ -146,6 +146,11 @@ def retired_public_keys() -> tuple[Ed25519PublicKey, ...]:
     return _retired(settings.COUNTERSIGN.get("RETIRED_SIGNING_PUBLIC_KEYS") or "")
 
 
+def retired_fingerprints() -> list[str]:
+    """Return the fingerprints of the retired keys, for readers of what they signed."""
+    return [fingerprint(key) for key in retired_public_keys()]
+
+
 @dataclass(frozen=True)
 class TrustedKey:
     """A public key a verification trusts, and why: the `CURRENT` key, `RETIRED` or `GIVEN`."""

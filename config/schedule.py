@@ -80,6 +80,24 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "45", "hour": "3"},
         "description": "Delete agents' usage days older than USAGE_DAYS_KEPT (100 days).",
     },
+    # Daily at 06:00: warn the users of API tokens expiring within 14 days, once each.
+    "tokens-expiry-warn": {
+        "task": "tokens.tasks.tokens_expiry_warn",
+        "crontab": {"minute": "0", "hour": "6"},
+        "description": "Tell token users (or staff) of API tokens expiring within 14 days.",
+    },
+    # Daily at 04:00: drop expired sessions, and sign-in logs past SIGN_IN_LOG_DAYS.
+    "sign-ins-prune": {
+        "task": "identity.tasks.sign_ins_prune_old",
+        "crontab": {"minute": "0", "hour": "4"},
+        "description": "Delete expired sessions and sign-in logs older than SIGN_IN_LOG_DAYS.",
+    },
+    # Daily at 04:15: drop notifications past NOTIFICATION_DAYS whose sending is done.
+    "notifications-prune": {
+        "task": "outbox.tasks.notifications_prune_old",
+        "crontab": {"minute": "15", "hour": "4"},
+        "description": "Delete sent notifications and their deliveries past NOTIFICATION_DAYS.",
+    },
     # Every 15 minutes: sign the chain head, so an edit re-hashed into the chain is
     # caught by a checkpoint at most 15 minutes younger than it.
     "audit-checkpoint": {

@@ -350,6 +350,9 @@ COUNTERSIGN = {
     # later is taken to be abandoned (its process was killed; gunicorn kills a worker
     # after gunicorn.conf.py's `timeout`), and a retry with the key runs again.
     "IDEMPOTENCY_ABANDONED_SECONDS": env_int("IDEMPOTENCY_ABANDONED_SECONDS", 300),
+    # Days sign-in logs and sent notifications are kept (docs/operations.md, "Housekeeping").
+    "SIGN_IN_LOG_DAYS": env_int("SIGN_IN_LOG_DAYS", 180),
+    "NOTIFICATION_DAYS": env_int("NOTIFICATION_DAYS", 90),
     # Agents of these risk tiers are suspended on an open critical drift finding
     # (when SUSPEND_ON_CRITICAL_DRIFT is on).
     "SUSPEND_ON_CRITICAL_DRIFT_TIERS": env_list("SUSPEND_ON_CRITICAL_DRIFT_TIERS", "critical"),

@@ -5,7 +5,12 @@ user's role groups and teams, through agents.membership (which records every
 change of them), leaving alone what the provider's mapping does not manage.
 """
 
+from datetime import timedelta
+
+from axes.models import AccessFailureLog, AccessLog
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -184,3 +189,38 @@ def provider_user_sign_in(
     link.last_sign_in_at = timezone.now()
     link.save(update_fields=["last_sign_in_at"])
     return user_rights_apply(user, rights, mapping, actor=actor, source=Source.OIDC)
+
+
+# The event of a prune that deleted sign-in records.
+SIGN_INS_PRUNED = "sign_ins.pruned"
+
+
+@transaction.atomic
+def sign_ins_prune(*, actor: Actor, now=None) -> dict:
+    """Delete expired sessions and sign-in logs past SIGN_IN_LOG_DAYS; return how many of each.
+
+    An expired session is never read again (Django refuses it), yet its row stays
+    until something deletes it. django-axes keeps a row per sign-in (and, where
+    enabled, per failure) for ever; the lockout reads only its attempts, which it
+    clears itself. The logs are the sign-in history security may ask for, so a
+    prune that deletes some is an audit event; one that deletes none records nothing.
+    """
+    now = now or timezone.now()
+    days = settings.COUNTERSIGN["SIGN_IN_LOG_DAYS"]
+    older_than = now - timedelta(days=days)
+    # Sessions live in the database (django.contrib.sessions' default engine).
+    sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+    logs, _ = AccessLog.objects.filter(attempt_time__lt=older_than).delete()
+    failures, _ = AccessFailureLog.objects.filter(attempt_time__lt=older_than).delete()
+    pruned = {"sessions": sessions, "sign_in_logs": logs + failures}
+    if logs or failures:
+        audit_record(
+            actor=actor,
+            action=SIGN_INS_PRUNED,
+            data={
+                **pruned,
+                "older_than": older_than.isoformat(timespec="seconds"),
+                "days_kept": days,
+            },
+        )
+    return pruned

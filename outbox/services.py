@@ -65,6 +65,7 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "comment.mentioned": ("You were mentioned in a comment", (EXPLICIT,)),
     "comment.replied": ("A reply in your conversation", (EXPLICIT,)),
     "agent.retired": ("Agent retired", (OWNERS, SECURITY)),
+    "token.expiring": ("An API token expires soon", (EXPLICIT,)),
     "emergency.requested": ("Emergency approval requested", (REVIEWERS,)),
     "emergency.granted": ("Emergency approval granted", (OWNERS, REVIEWERS)),
     "emergency.expired": ("Emergency approval expired before its review", (OWNERS, REVIEWERS)),
@@ -413,3 +414,44 @@ def notifications_sweep() -> tuple[list[int], list[int]]:
         ).values_list("pk", flat=True)[:1000]
     )
     return notifications, deliveries
+
+
+# The event of a prune that deleted notifications.
+NOTIFICATIONS_PRUNED = "notifications.pruned"
+PRUNE_BATCH = 1000
+
+
+@transaction.atomic
+def notifications_prune(*, actor: Actor, now=None) -> dict:
+    """Delete notifications past NOTIFICATION_DAYS whose work is done, with their deliveries.
+
+    Done: dispatched, no mail left to try, no webhook delivery pending; what is
+    still being sent stays whatever its age. The change each one reported is in
+    the audit trail, and so is every kill-switch call; the rows are the record of
+    the sending (recipients, attempts, errors), which the admin shows. A prune that
+    deletes some is an audit event; one that deletes none records nothing.
+    """
+    now = now or timezone.now()
+    days = _settings()["NOTIFICATION_DAYS"]
+    older_than = now - timedelta(days=days)
+    done = Notification.objects.filter(
+        created_at__lt=older_than, dispatched_at__isnull=False, mail_next_attempt_at__isnull=True
+    ).exclude(deliveries__status=DeliveryStatus.PENDING)
+    pruned = {"notifications": 0, "webhook_deliveries": 0}
+    # In batches: deleting a notification loads it (its deliveries protect it).
+    while batch := list(done.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deliveries, _ = WebhookDelivery.objects.filter(notification__in=batch).delete()
+        notifications, _ = Notification.objects.filter(pk__in=batch).delete()
+        pruned["webhook_deliveries"] += deliveries
+        pruned["notifications"] += notifications
+    if pruned["notifications"]:
+        audit_record(
+            actor=actor,
+            action=NOTIFICATIONS_PRUNED,
+            data={
+                **pruned,
+                "older_than": older_than.isoformat(timespec="seconds"),
+                "days_kept": days,
+            },
+        )
+    return pruned

@@ -8,12 +8,14 @@ server that is down delays no webhook.
 
 from celery import shared_task
 
+from audit.actors import Actor
 from config.celery import RETRY
 from outbox.services import (
     deliveries_enqueue,
     notification_mail,
     notification_prepare,
     notifications_enqueue,
+    notifications_prune,
     webhook_attempt,
 )
 from outbox.services import notifications_sweep as sweep
@@ -62,3 +64,9 @@ def notifications_sweep() -> dict:
     notifications_enqueue(notifications)
     deliveries_enqueue(deliveries)
     return {"notifications": len(notifications), "deliveries": len(deliveries)}
+
+
+@shared_task(ignore_result=True, soft_time_limit=300, time_limit=360, **RETRY)
+def notifications_prune_old() -> dict:
+    """Delete sent notifications past NOTIFICATION_DAYS; running twice deletes nothing more."""
+    return notifications_prune(actor=Actor.system("celery:notifications_prune_old"))

@@ -17,12 +17,16 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
+from outbox.models import Reminder
+from outbox.services import notify
 from tokens.models import ApiToken, Scope
 from tokens.prefix import PREFIX_PATTERN, PREFIX_RANDOM_BYTES, TOKEN_PREFIX
 
@@ -289,3 +293,63 @@ def network_allowed(token, remote_addr: str | None) -> bool:
         except (ValueError, TypeError):
             continue
     return False
+
+
+# A token's user (staff, for an account without an address) is told this long before
+# it expires: a pipeline's gate check or a runtime's enforcement point using it is
+# refused from that moment, and every call the enforcement point asks about is denied.
+EXPIRY_WARNING = timedelta(days=14)
+EXPIRY_WARNED = "token.expiry_warned"
+EXPIRY_WARNING_KEY = "token-expiring:"
+
+
+def tokens_warn_expiring(*, actor: Actor, now: datetime | None = None) -> list[str]:
+    """Tell the users of tokens expiring within EXPIRY_WARNING, once per token; return prefixes.
+
+    Revoked tokens and those of inactive users are left out. Each warning is a
+    notification (mail and webhooks, `token.expiring`) and an audit event.
+    """
+    now = now or timezone.now()
+    warned = Reminder.objects.filter(
+        key=Concat(Value(EXPIRY_WARNING_KEY), Cast(OuterRef("pk"), CharField()))
+    )
+    expiring = (
+        ApiToken.objects.filter(
+            revoked_at__isnull=True,
+            user__is_active=True,
+            expires_at__gt=now,
+            expires_at__lte=now + EXPIRY_WARNING,
+        )
+        .exclude(Exists(warned))
+        .select_related("user")
+        .prefetch_related("agents")
+        .order_by("expires_at", "pk")
+    )
+    done = []
+    for token in expiring:
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(key=f"{EXPIRY_WARNING_KEY}{token.pk}")
+                _expiry_warn(actor, token)
+        except IntegrityError:
+            continue  # warned by a run at the same time
+        done.append(token.prefix)
+    return done
+
+
+def _expiry_warn(actor: Actor, token: ApiToken) -> None:
+    user = token.user
+    recipients = [user.email] if user.email else []
+    if not recipients:
+        staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+        recipients = sorted(staff.values_list("email", flat=True))
+    facts = {
+        "prefix": token.prefix,
+        "name": token.name,
+        "user": user.get_username(),
+        "agents": sorted(agent.slug for agent in token.agents.all()),
+        "expires_at": token.expires_at.isoformat(),
+    }
+    audit_record(actor=actor, action=EXPIRY_WARNED, target=token, data=facts)
+    agents = ", ".join(facts["agents"])
+    notify("token.expiring", data={**facts, "agents": agents, "recipients": recipients})

@@ -26,7 +26,12 @@ Two ways to decide:
   decides locally, polling the bundle every `poll_seconds` with If-None-Match
   (a 304 costs nothing). With `public_key` (the PEM of the evidence key,
   `GET /api/v1/audit/public-key`) a bundle is used only when its detached
-  Ed25519 signature verifies, which needs the `cryptography` package.
+  Ed25519 signature verifies, which needs the `cryptography` package. It may
+  hold several PEM blocks (or be a list of them): before the signing key is
+  rotated, give it the new key beside the old one, so bundles signed by either
+  verify; a bundle signed by a key it does not hold is denied with
+  `policy_key_untrusted`, one whose signature does not hold with
+  `policy_signature_invalid`.
   Without cedarpy it asks the decision point as above.
 
 Every error denies: the server unreachable or slow (`timeout`), an answer
@@ -35,7 +40,9 @@ not verify or that names another agent. Nothing is kept from a failed answer.
 """
 
 import base64
+import hashlib
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -61,6 +68,7 @@ ENTITY_TYPES = {
     "external_api": "ExternalApi",
 }
 SIGNATURE_HEADER = "X-Countersign-Signature"
+KEY_HEADER = "X-Countersign-Key-Fingerprint"
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 MAX_CACHED = 4096
@@ -125,7 +133,7 @@ class Enforcer:
         timeout: float = 2.0,
         allow_ttl: float = 30.0,
         policy_url: str | None = None,
-        public_key: bytes | str | None = None,
+        public_key: bytes | str | list | tuple | None = None,
         poll_seconds: float = 30.0,
         clock=time.monotonic,
         wall_clock=time.time,
@@ -139,7 +147,8 @@ class Enforcer:
         self.clock = clock
         self.wall_clock = wall_clock
         self.policy_url = _http_url(policy_url) if policy_url and cedarpy is not None else None
-        self._key = _public_key(public_key) if public_key else None
+        # The trusted keys by fingerprint; none: bundles are used unsigned.
+        self._keys = _public_keys(public_key) if public_key else {}
         self._lock = threading.Lock()
         self._allows: dict[str, float] = {}
         self._bundle: dict | None = None
@@ -327,6 +336,7 @@ class Enforcer:
                 status = response.status
                 body = response.read(MAX_BUNDLE_BYTES + 1)
                 signature = response.headers.get(SIGNATURE_HEADER, "")
+                signer = response.headers.get(KEY_HEADER, "")
                 etag = response.headers.get("ETag")
         except urllib.error.HTTPError as error:
             if error.code == 304 and self._bundle is not None:
@@ -336,7 +346,13 @@ class Enforcer:
             raise PolicyError("policy_unavailable", str(error)) from None
         if status != 200 or len(body) > MAX_BUNDLE_BYTES:
             raise PolicyError("policy_unavailable", f"answered {status}")
-        if self._key is not None and not _signed(self._key, body, signature):
+        if self._keys and not any(_signed(key, body, signature) for key in self._keys.values()):
+            if signer and signer.lower() not in self._keys:
+                # After a rotation the server signs with a key this point was not given.
+                raise PolicyError(
+                    "policy_key_untrusted",
+                    f"signed by key {signer}, which is not one of this enforcement point's",
+                )
             raise PolicyError("policy_signature_invalid", "the signature does not verify")
         try:
             bundle = json.loads(body)
@@ -385,17 +401,35 @@ def _uid(entity_type: str, ident: str) -> dict:
     return {"type": f"{NAMESPACE}::{entity_type}", "id": ident}
 
 
-def _public_key(pem: bytes | str):
-    """Return the Ed25519 key of a PEM; refuse to start without the library to verify with."""
+def _public_keys(pems) -> dict:
+    """Return the Ed25519 keys of PEM text (one block or several, or a list) by fingerprint.
+
+    Refuse to start without the library to verify with, or with anything but Ed25519 keys.
+    """
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError as error:
         raise RuntimeError("verifying policy signatures needs the cryptography package") from error
-    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("the public key is not an Ed25519 key")
-    return key
+    texts = [pems] if isinstance(pems, (bytes, str)) else list(pems)
+    blocks = [
+        block.group(0)
+        for text in texts
+        for block in _PEM_BLOCK.finditer(text.decode() if isinstance(text, bytes) else text)
+    ]
+    if not blocks:
+        raise ValueError("no PEM public key given")
+    keys = {}
+    for block in blocks:
+        key = serialization.load_pem_public_key(block.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the public key is not an Ed25519 key")
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        keys[hashlib.sha256(raw).hexdigest()] = key
+    return keys
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.*?-----END \1-----", re.DOTALL)
 
 
 def _signed(key, body: bytes, signature: str) -> bool:

@@ -73,6 +73,14 @@ SENTENCES: dict[str, str] = {
         "{actor} deleted {deleted} daily runtime usage counts dated before {older_than} "
         "({days_kept} days are kept)"
     ),
+    "sign_ins.pruned": (
+        "{actor} deleted {sign_in_logs} sign-in records from before {older_than} "
+        "({days_kept} days are kept) and {sessions} expired sessions"
+    ),
+    "notifications.pruned": (
+        "{actor} deleted {notifications} sent notifications from before {older_than} "
+        "({days_kept} days are kept) and their {webhook_deliveries} webhook deliveries"
+    ),
     "drift.evaluated": "Drift evaluation opened {opened} and resolved {resolved} findings",
     "drift.acknowledged": "{actor} acknowledged a {severity} drift finding of {agent}",
     "drift.resolved": "{actor} resolved a {severity} drift finding of {agent}",
@@ -99,6 +107,7 @@ SENTENCES: dict[str, str] = {
     "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}",
     "token.created": "{actor} created the API token {name}",
     "token.revoked": "{actor} revoked the API token {name}",
+    "token.expiry_warned": "{actor} warned {user} that the API token {name} expires {expires_at}",
     "service_account.created": "{actor} created the service account {username}",
     "audit.verification_requested": "{actor} asked for the audit chain to be verified",
     "audit.chain_verified": "The audit chain was verified: {outcome}",

@@ -179,11 +179,22 @@ class CheckpointListView(AuditApiView):
 class PublicKeyView(AuditApiView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **errors(401, 403)})
     def get(self, request):
-        """Return the public key that checkpoints and evidence bundles are signed with."""
+        """Return the public key that checkpoints and evidence bundles are signed with.
+
+        `retired` lists the keys it replaced that are still trusted
+        (RETIRED_SIGNING_PUBLIC_KEYS): what was signed before a rotation carries one.
+        """
         return Response(
             {
                 "algorithm": "Ed25519",
                 "public_key": signing.public_key_pem(),
                 "fingerprint": signing.fingerprint(),
+                "retired": [
+                    {
+                        "public_key": signing.public_key_pem(key),
+                        "fingerprint": signing.fingerprint(key),
+                    }
+                    for key in signing.retired_public_keys()
+                ],
             }
         )

@@ -11,10 +11,10 @@ from agents.membership import Source, reviewer_assign
 from approvals import tasks
 from approvals.models import ApprovalPackage
 from approvals.recertification import reviews_escalate_late
-from approvals.reminders import reviews_remind_pending
+from approvals.reminders import reminder_key, reviews_remind_pending
 from audit.actors import Actor
 from audit.models import AuditEvent
-from outbox.models import Notification
+from outbox.models import Notification, Reminder
 from outbox.services import notification_mail, notification_prepare
 from tests.approvals.delegation import away
 from tests.jobs.conftest import wait_for
@@ -71,6 +71,11 @@ def test_each_pending_signoff_is_reminded_once_a_day(
     assert len(since()) == 3
     tomorrow = reviews_remind_pending(actor=ACTOR, now=timezone.now() + timedelta(days=1))
     assert len(tomorrow.done) == 3
+    # Only the day's keys are kept: a sign-off pending for months leaves no row per day.
+    day = (timezone.now() + timedelta(days=1)).date()
+    assert sorted(Reminder.objects.values_list("key", flat=True)) == sorted(
+        reminder_key(signoff.pk, day) for signoff in package.signoffs.exclude(dimension="iam")
+    )
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ import pytest
 
 from audit import signing
 from tests.approvals.emergency import emergency_grant
+from tests.audit.test_checkpoint_key_rotation import rotate
 
 pytestmark = pytest.mark.django_db
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify-policy"
@@ -56,3 +57,29 @@ def test_a_bundle_of_a_first_version_on_an_emergency_verifies_until_its_box_ends
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith(f"OK: {agent.slug} vNone digest None expires None (allow)")
     assert f"; emergency v1 digest {emergency.package.digest} until" in ok.stdout
+
+
+def test_a_bundle_signed_by_another_key_is_told_apart_from_a_changed_one(
+    approved, agent, gateway, tmp_path, settings
+):
+    base = f"/api/v1/agents/{agent.slug}/policy"
+    old_key, new_key = tmp_path / "old.pem", tmp_path / "new.pem"
+    old_key.write_text(signing.public_key_pem())
+    old = signing.fingerprint()
+    rotate(settings)
+    new_key.write_text(signing.public_key_pem())
+    bundle, signature = tmp_path / "b.json", tmp_path / "b.json.sig"
+    bundle.write_bytes(gateway.get(base + "?download=1").content)
+    signature.write_bytes(gateway.get(base + "?download=signature").content)
+
+    only_old = run(bundle, signature, "--public-key", old_key)
+    assert only_old.returncode == 1
+    assert only_old.stdout.startswith(
+        f"FAIL: the bundle names signing key {signing.fingerprint()}, none of the keys given "
+        f"({old})"
+    ), only_old.stdout
+    both = run(bundle, signature, "--public-key", old_key, "--public-key", new_key)
+    assert both.returncode == 0, both.stdout + both.stderr
+    bundle.write_bytes(bundle.read_bytes().replace(b'"allow"', b'"deny"', 1))
+    changed = run(bundle, signature, "--public-key", old_key, "--public-key", new_key)
+    assert changed.returncode == 1 and "signature does not match" in changed.stdout

@@ -19,6 +19,8 @@ from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
 from audit import signing
 from audit.actors import Actor
+from runtime.api.views import KEY_HEADER
+from tests.audit.conftest import pem_of
 from tests.factories import manifest_for
 from tests.tools.test_countersign_gate import FakeServer
 from tokens.models import Scope
@@ -231,7 +233,7 @@ def test_local_mode_denies_a_bundle_it_cannot_trust_or_fetch(
         clock=clock,
     )
     assert forged.decide("read", "tool", "kb-search") == enforce.Decision(
-        False, "policy_signature_invalid"
+        False, "policy_key_untrusted"
     )
     down = enforce.Enforcer(
         live_server.url,
@@ -338,3 +340,47 @@ def test_an_id_cedar_text_would_escape_is_decided_alike(workflow, agent, local_a
     for enforcer in local_and_remote:
         assert enforcer.decide("read", "tool", "o'reilly-lookup").allowed
         assert not enforcer.decide("write", "tool", "o'reilly-lookup").allowed
+
+
+def test_a_key_rotation_keeps_an_enforcement_point_given_the_next_key_deciding(
+    live_server, runtime_token, agent, approved, clock, settings, monkeypatch
+):
+    """Given the next key beside the current one, it verifies bundles signed by either."""
+    assert enforce.KEY_HEADER == KEY_HEADER
+    before = signing.public_key_pem()
+    next_key = Ed25519PrivateKey.generate()
+
+    def pep(public_key):
+        return enforce.Enforcer(
+            live_server.url,
+            runtime_token,
+            agent.slug,
+            policy_url=policy_url(live_server, agent),
+            public_key=public_key,
+            clock=clock,
+        )
+
+    next_pem = next_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    both = pep(before + next_pem.decode())
+    assert both.decide("read", "tool", "kb-search").allowed
+    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "SIGNING_KEY": pem_of(next_key)}
+    assert pep([before, next_pem]).decide("read", "tool", "kb-search").allowed
+    assert pep(before).decide("read", "tool", "kb-search") == enforce.Decision(
+        False, "policy_key_untrusted"
+    )
+
+    # A signature that does not hold under a key it trusts is another failure.
+    opener = enforce._OPENER
+
+    class Corrupting:
+        def open(self, request, timeout):
+            response = opener.open(request, timeout=timeout)
+            response.headers.replace_header(enforce.SIGNATURE_HEADER, "A" * 88)
+            return response
+
+    monkeypatch.setattr(enforce, "_OPENER", Corrupting())
+    assert pep(next_pem).decide("read", "tool", "kb-search") == enforce.Decision(
+        False, "policy_signature_invalid"
+    )

@@ -54,13 +54,14 @@ def audit_log(request):
     query = request.GET.copy()
     for key in ("before", "after"):
         query.pop(key, None)
-    exports, fingerprint, verification = [], "", None
+    exports, fingerprint, retired, verification = [], "", [], None
     if can_read_audit(request.user):
         verification = verification_latest()
         suffix = f"?{urlencode(filters)}" if filters else ""
         exports = [(label, href + suffix) for label, href in audit_export_links()]
         # What an evidence bundle's reader pins its verification to.
         fingerprint = signing.fingerprint()
+        retired = signing.retired_fingerprints()
     audit_words.describe(page.events)
     # Named by their labels, as the form shows them.
     ignored = [
@@ -76,6 +77,7 @@ def audit_log(request):
         "actions": tuple(audit_words.SENTENCES),
         "exports": exports,
         "fingerprint": fingerprint,
+        "retired_fingerprints": retired,
         "verification": verification,
     }
     template = "audit/_events.html" if request.htmx else "audit/log.html"
