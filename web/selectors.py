@@ -15,11 +15,10 @@ from approvals.models import (
     ApprovalPackage,
     DriftFinding,
     EmergencyApproval,
-    EmergencyState,
     FindingStatus,
     PackageState,
 )
-from approvals.selectors import in_force
+from approvals.selectors import emergency_pending, in_force
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
@@ -328,10 +327,7 @@ def audit_events(
 def emergencies_open(user) -> QuerySet:
     """Return the visible emergency approvals asked for or in their time box, soonest end first."""
     return (
-        EmergencyApproval.objects.filter(
-            agent__in=agents_visible(user),
-            state__in=(EmergencyState.REQUESTED, EmergencyState.ACTIVE),
-        )
+        EmergencyApproval.objects.filter(emergency_pending(), agent__in=agents_visible(user))
         .select_related("package", "agent", "requested_by")
         .order_by(F("ends_at").asc(nulls_last=True), "requested_at")
     )
