@@ -18,13 +18,13 @@ def last_approved(agent: Agent) -> ApprovalPackage | None:
     )
 
 
-def in_force() -> Q:
-    """Select the approvals in force now: approved and not past their expiry.
+def in_force(now=None) -> Q:
+    """Select the approvals in force now (or at `now`): approved and not past their expiry.
 
     The queryset twin of `ApprovalPackage.has_lapsed`; a test holds the two together.
     """
     return Q(state=PackageState.APPROVED) & (
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
     )
 
 

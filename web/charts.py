@@ -20,7 +20,8 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from agents.vocabulary import RiskTier
-from approvals.models import ApprovalPackage, DriftFinding, PackageState, Severity
+from approvals.models import ApprovalPackage, DriftFinding, Severity
+from approvals.selectors import in_force
 from signoffs.models import Decision, Dimension
 from signoffs.sla import review_slas
 from web.selectors import agents_visible
@@ -167,10 +168,7 @@ def expiry_timeline(user, *, now: datetime) -> Chart:
     end = now + timedelta(weeks=WEEKS)
     rows = (
         ApprovalPackage.objects.filter(
-            agent__in=agents_visible(user),
-            state=PackageState.APPROVED,
-            expires_at__gte=now,
-            expires_at__lt=end,
+            in_force(now), agent__in=agents_visible(user), expires_at__lt=end
         )
         .annotate(day=TruncDate("expires_at"))
         .values("day", "risk_tier")

@@ -163,13 +163,14 @@ def agent_status_counts(user) -> dict[str, int]:
 
 
 def approvals_expiring(user, *, within_days: int | None = None, now: datetime | None = None):
-    """Return approved packages expiring within the recertification lead time, soonest first."""
+    """Return the approvals in force expiring within the recertification lead time, soonest
+    first: one past its expiry is expired (`in_force`), marked by the job or not."""
     now = now or timezone.now()
     days = within_days or settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"]
     return (
         ApprovalPackage.objects.filter(
+            in_force(now),
             agent__in=agents_visible(user),
-            state=PackageState.APPROVED,
             expires_at__lte=now + timedelta(days=days),
         )
         .select_related("agent")
