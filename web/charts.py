@@ -242,7 +242,8 @@ def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, d
     )
     late = Q()
     for dimension, days in slas.items():
-        late |= Q(signoff__dimension=dimension, lead__gt=timedelta(days=days))
+        # Late from the target on, as escalation and the fallbacks count it (`overdue_since`).
+        late |= Q(signoff__dimension=dimension, lead__gte=timedelta(days=days))
     return {
         row["signoff__dimension"]: row
         for row in Decision.objects.filter(

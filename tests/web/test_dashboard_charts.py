@@ -206,3 +206,16 @@ def test_an_approval_expiring_at_the_instant_asked_is_no_longer_expiring(owner):
     chart = by_slug(owner)["expiry"]
     assert sum(int(row[-1]) for row in chart.rows) == 1
     assert list(selectors.approvals_expiring(owner, now=NOW + timedelta(days=1))) == [ahead]
+
+
+def test_a_decision_at_its_target_to_the_second_counts_as_late(workflow, agent, settings):
+    """From the target on, escalation counts the review late and the fallbacks may take it
+    over (`signoffs.sla.overdue_since`); the chart's "over target" counts it as well."""
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 5,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {},
+    }
+    _, rows, _ = _lead_times(workflow, agent, iam_days=5, security_days=4.99)
+    assert rows["IAM"][-1] == "1"
+    assert rows["Security"][-1] == "0"
