@@ -18,7 +18,7 @@ from django.utils import timezone
 from agents.membership import user_lock
 from agents.permissions import can_edit
 from agents.services import refuse_retired
-from approvals.emergency_state import emergency_close
+from approvals.emergency_state import EMERGENCY_EXPIRED_REASON, emergency_close
 from approvals.locks import package_lock
 from approvals.models import (
     EMERGENCY_DIMENSIONS,
@@ -201,7 +201,7 @@ def emergency_expire(*, actor: Actor, emergency_id: int) -> bool:
             actor=actor,
             emergency=emergency,
             target=EmergencyState.EXPIRED,
-            reason="The time box ended before the full review approved the package.",
+            reason=EMERGENCY_EXPIRED_REASON,
         )
     return True
 

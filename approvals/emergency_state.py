@@ -16,13 +16,22 @@ from audit.actors import Actor
 from audit.services import audit_record
 from outbox.services import notify
 
+# Why an emergency closes as expired: its box ended before the full review approved it.
+EMERGENCY_EXPIRED_REASON = "The time box ended before the full review approved the package."
+
 
 def emergency_close(
     *, actor: Actor, emergency: EmergencyApproval, target: EmergencyState, reason: str
 ) -> None:
     """Move a locked emergency approval to a closed state and audit it, inside the caller's
-    transaction."""
+    transaction.
+
+    An active one whose box has ended closes as expired, whatever closes it: the gate
+    denied the version from that moment, whether or not the emergencies job marked it.
+    """
     before = EmergencyState(emergency.state)
+    if before == EmergencyState.ACTIVE and not emergency.is_open:
+        target, reason = EmergencyState.EXPIRED, EMERGENCY_EXPIRED_REASON
     if target not in EMERGENCY_TRANSITIONS[before]:
         return
     emergency.state = target

@@ -350,5 +350,13 @@ class EmergencyApproval(models.Model):
         """Whether the time box is open now (the gate allows the package)."""
         return self.state == EmergencyState.ACTIVE and self.ends_at > timezone.now()
 
+    @property
+    def state_shown(self) -> str:
+        """The state pages show: a time box past its end reads as expired before the
+        emergencies job marks it, as the gate denies the package from that moment."""
+        if self.state == EmergencyState.ACTIVE and not self.is_open:
+            return EmergencyState.EXPIRED
+        return self.state
+
     def approver(self, dimension: str):
         return getattr(self, f"{dimension}_approver")

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from approvals.models import ApprovalPackage, PackageState
+from approvals.models import ApprovalPackage, EmergencyState, PackageState
 
 
 def last_approved(agent: Agent) -> ApprovalPackage | None:
@@ -18,13 +18,24 @@ def last_approved(agent: Agent) -> ApprovalPackage | None:
     )
 
 
-def in_force() -> Q:
-    """Select the approvals in force now: approved and not past their expiry.
+def in_force(now=None) -> Q:
+    """Select the approvals in force now (or at `now`): approved and not past their expiry.
 
     The queryset twin of `ApprovalPackage.has_lapsed`; a test holds the two together.
     """
     return Q(state=PackageState.APPROVED) & (
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+    )
+
+
+def emergency_pending() -> Q:
+    """Select the emergency approvals asked for or inside their time box now.
+
+    The queryset twin of `EmergencyApproval.state_shown`: an active one past its end
+    is expired from that moment, whether or not the emergencies job marked it.
+    """
+    return Q(state=EmergencyState.REQUESTED) | Q(
+        state=EmergencyState.ACTIVE, ends_at__gt=timezone.now()
     )
 
 

@@ -50,7 +50,8 @@ SCHEDULE: dict[str, dict] = {
         "description": "Mark approvals past their re-certification date as expired.",
     },
     # Every 5 minutes: close emergency approvals whose time box ended (the gate denies
-    # them from that moment already); owners and reviewers are told.
+    # them, and the pages show them expired, from that moment already); owners and
+    # reviewers are told.
     "emergencies-expire": {
         "task": "approvals.tasks.emergencies_expire",
         "crontab": {"minute": "*/5"},

@@ -18,6 +18,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
 
 NOT_A_TIME = "Must be an ISO 8601 date-time."
 NO_OFFSET = "Must be an ISO 8601 date-time with a time zone."
@@ -59,6 +60,21 @@ class UTCDateTimeField(forms.DateTimeField):
             return time_in_utc(result, naive_is_utc=True)
         except ValueError as error:
             raise ValidationError(str(error), code="invalid") from error
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    """An API date-time: ISO 8601 with its offset (`Z` or `±hh:mm`), kept as UTC.
+
+    A time without one (a bare date too) is refused: read in the server's zone it
+    would silently move an absence or a token's expiry by the client's offset, and a
+    bare date as midnight would end an absence "until" that date as the day begins.
+    """
+
+    def to_internal_value(self, value):
+        try:
+            return time_in_utc(value, naive_is_utc=False)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from error
 
 
 def stored_time(value: datetime | None) -> datetime | None:

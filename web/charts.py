@@ -20,7 +20,8 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from agents.vocabulary import RiskTier
-from approvals.models import ApprovalPackage, DriftFinding, PackageState, Severity
+from approvals.models import ApprovalPackage, DriftFinding, Severity
+from approvals.selectors import in_force
 from signoffs.models import Decision, Dimension
 from signoffs.sla import review_slas
 from web.selectors import agents_visible
@@ -167,10 +168,7 @@ def expiry_timeline(user, *, now: datetime) -> Chart:
     end = now + timedelta(weeks=WEEKS)
     rows = (
         ApprovalPackage.objects.filter(
-            agent__in=agents_visible(user),
-            state=PackageState.APPROVED,
-            expires_at__gte=now,
-            expires_at__lt=end,
+            in_force(now), agent__in=agents_visible(user), expires_at__lt=end
         )
         .annotate(day=TruncDate("expires_at"))
         .values("day", "risk_tier")
@@ -244,7 +242,8 @@ def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, d
     )
     late = Q()
     for dimension, days in slas.items():
-        late |= Q(signoff__dimension=dimension, lead__gt=timedelta(days=days))
+        # Late from the target on, as escalation and the fallbacks count it (`overdue_since`).
+        late |= Q(signoff__dimension=dimension, lead__gte=timedelta(days=days))
     return {
         row["signoff__dimension"]: row
         for row in Decision.objects.filter(

@@ -15,11 +15,10 @@ from approvals.models import (
     ApprovalPackage,
     DriftFinding,
     EmergencyApproval,
-    EmergencyState,
     FindingStatus,
     PackageState,
 )
-from approvals.selectors import in_force
+from approvals.selectors import emergency_pending, in_force
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
@@ -164,13 +163,14 @@ def agent_status_counts(user) -> dict[str, int]:
 
 
 def approvals_expiring(user, *, within_days: int | None = None, now: datetime | None = None):
-    """Return approved packages expiring within the recertification lead time, soonest first."""
+    """Return the approvals in force expiring within the recertification lead time, soonest
+    first: one past its expiry is expired (`in_force`), marked by the job or not."""
     now = now or timezone.now()
     days = within_days or settings.COUNTERSIGN["RECERTIFICATION_LEAD_DAYS"]
     return (
         ApprovalPackage.objects.filter(
+            in_force(now),
             agent__in=agents_visible(user),
-            state=PackageState.APPROVED,
             expires_at__lte=now + timedelta(days=days),
         )
         .select_related("agent")
@@ -328,10 +328,7 @@ def audit_events(
 def emergencies_open(user) -> QuerySet:
     """Return the visible emergency approvals asked for or in their time box, soonest end first."""
     return (
-        EmergencyApproval.objects.filter(
-            agent__in=agents_visible(user),
-            state__in=(EmergencyState.REQUESTED, EmergencyState.ACTIVE),
-        )
+        EmergencyApproval.objects.filter(emergency_pending(), agent__in=agents_visible(user))
         .select_related("package", "agent", "requested_by")
         .order_by(F("ends_at").asc(nulls_last=True), "requested_at")
     )

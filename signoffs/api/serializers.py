@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from config.times import OffsetDateTimeField
 from signoffs.models import Absence, Decision, Dimension, SignOff, Verdict
 
 
@@ -87,10 +88,10 @@ class AbsenceSerializer(serializers.ModelSerializer):
 class AbsenceInputSerializer(serializers.Serializer):
     dimension = serializers.ChoiceField(choices=Dimension.choices)
     delegate = serializers.CharField(max_length=150, help_text="The delegate's username.")
-    starts_at = serializers.DateTimeField(
-        required=False, help_text="When the absence starts; now when left out."
+    starts_at = OffsetDateTimeField(
+        required=False, help_text="When the absence starts, with its offset; now when left out."
     )
-    ends_at = serializers.DateTimeField()
+    ends_at = OffsetDateTimeField(help_text="When the absence ends (exclusive), with its offset.")
     reviewer = serializers.CharField(
         max_length=150,
         required=False,

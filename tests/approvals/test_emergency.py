@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.observations import observations_record
 from approvals.drift import drift_evaluate
 from approvals.emergency import (
+    EMERGENCY_EXPIRED_REASON,
     emergencies_expire_due,
     emergency_approve,
     emergency_request,
@@ -302,6 +303,38 @@ def test_the_full_review_approving_concludes_it(workflow, agent, second, reviewe
     assert emergency.state == EmergencyState.CONCLUDED
     result = check(agent, second)
     assert (result.decision, result.reasons) == (ALLOW, [])
+
+
+def test_a_full_approval_after_the_box_ended_finds_it_expired_job_or_not(
+    workflow, agent, second, audit_since
+):
+    """From its end the gate denies the version (`emergency_expired`): an approval that
+    comes later, before the emergencies job ran, does not record it as concluded."""
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(ends_at=timezone.now())
+    assert codes(check(agent, second)) == ["emergency_expired"]
+    since = audit_since()
+    workflow.approve_submitted(second)
+    emergency = EmergencyApproval.objects.get(package=second)
+    assert emergency.state == EmergencyState.EXPIRED
+    assert emergency.state_reason == EMERGENCY_EXPIRED_REASON
+    assert [e.action for e in since() if e.action.startswith("emergency.")] == ["emergency.expired"]
+    assert Notification.objects.filter(event="emergency.expired").count() == 1
+    assert emergencies_expire_due(actor=CI).done == []
+    result = check(agent, second)
+    assert (result.decision, result.reasons) == (ALLOW, [])
+
+
+def test_a_rejection_after_the_box_ended_finds_it_expired(workflow, agent, second):
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(ends_at=timezone.now())
+    workflow.decide(second, "compliance", verdict=Verdict.REJECT, comment="No rollback evidence.")
+    emergency = EmergencyApproval.objects.get(package=second)
+    assert (emergency.state, emergency.state_reason) == (
+        EmergencyState.EXPIRED,
+        EMERGENCY_EXPIRED_REASON,
+    )
+    assert codes(check(agent, second)) == ["emergency_expired"]
 
 
 def test_a_rejection_ends_it_and_the_gate_denies(workflow, agent, second):

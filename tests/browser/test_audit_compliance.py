@@ -29,7 +29,7 @@ def test_a_bad_time_filter_is_named_and_ignored_on_the_page_and_its_exports(
     page.goto(f"{live_server.url}/audit/?since=notadate&action=signoff.decided")
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("A filter is invalid and was ignored")
-    expect(alert).to_contain_text("From: Enter a valid date/time.")
+    expect(alert).to_contain_text("From (UTC): Enter a valid date/time.")
     expect(page.locator(".field.has-error")).to_contain_text("Enter a valid date/time.")
     # The events shown are those of the good filter alone, as are the exports.
     rows = page.locator("table.audit-events tbody tr")

@@ -127,7 +127,7 @@ def test_invalid_filters_are_reported_not_a_crash(client, trail, reviewers):
     assert response.context["form"].errors["since"]
     html = response.content.decode()
     assert 'class="errorlist' in html and "A filter is invalid and was ignored" in html
-    assert "<strong>From</strong>: Enter a valid date/time." in html
+    assert "<strong>From (UTC)</strong>: Enter a valid date/time." in html
     unfiltered = client.get(reverse("audit-log")).context["page"].events
     assert response.context["page"].events == unfiltered != []
     assert f'href="{reverse("audit-export-csv")}"' in html
@@ -180,3 +180,17 @@ def test_an_export_with_a_bad_filter_answers_the_json_error_shape(client, trail,
     body = response.json()["error"]
     assert body["code"] == "invalid" and body["message"]
     assert list(body["fields"]) == ["since"] and body["fields"]["since"]
+
+
+def test_the_time_filters_read_their_wall_clock_time_as_utc_and_say_so(client, trail, reviewers):
+    """A browser's datetime-local input sends no offset: the page reads it as UTC, the zone
+    of the times it lists, and its labels say so, and that "until" is exclusive."""
+    client.force_login(reviewers["compliance"][0])
+    newest = AuditEvent.objects.order_by("-seq").first()
+    at = newest.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    html = client.get(reverse("audit-log")).content.decode()
+    assert ">From (UTC)</label>" in html and ">Until (UTC, exclusive)</label>" in html
+    events = client.get(reverse("audit-log"), {"until": at}).context["page"].events
+    assert events and newest.seq not in [event.seq for event in events]
+    events = client.get(reverse("audit-log"), {"since": at}).context["page"].events
+    assert newest.seq in [event.seq for event in events]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from approvals.models import ApprovalPackage, PackageState
 from signoffs.models import Decision
 from tests.factories import AgentFactory, DriftFindingFactory
-from web import charts
+from web import charts, selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +194,28 @@ def test_the_dashboard_draws_accessible_svg_without_inline_styles(client, owner)
     assert html.count("The numbers as a table") == 3
     assert '<th scope="row">' in html
     assert "1 approval expires in the next 91 days" in html
+
+
+def test_an_approval_expiring_at_the_instant_asked_is_no_longer_expiring(owner):
+    """The gate denies an approval from its expiry on; neither the chart nor the list of
+    approvals expiring soon counts it from that instant, marked expired by the job or not."""
+    agents = [AgentFactory(slug=f"mine-{n}", owners=[owner]) for n in range(3)]
+    approved(agents[0], owner, version=1, expires_in_days=0)  # at NOW, to the microsecond
+    approved(agents[1], owner, version=1, expires_in_days=-2)  # lapsed, not marked yet
+    ahead = approved(agents[2], owner, version=1, expires_in_days=3)
+    chart = by_slug(owner)["expiry"]
+    assert sum(int(row[-1]) for row in chart.rows) == 1
+    assert list(selectors.approvals_expiring(owner, now=NOW + timedelta(days=1))) == [ahead]
+
+
+def test_a_decision_at_its_target_to_the_second_counts_as_late(workflow, agent, settings):
+    """From the target on, escalation counts the review late and the fallbacks may take it
+    over (`signoffs.sla.overdue_since`); the chart's "over target" counts it as well."""
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 5,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {},
+    }
+    _, rows, _ = _lead_times(workflow, agent, iam_days=5, security_days=4.99)
+    assert rows["IAM"][-1] == "1"
+    assert rows["Security"][-1] == "0"

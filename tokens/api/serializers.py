@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from agents.models import Agent
 from config.identifiers import SLUG_PATTERN
+from config.times import OffsetDateTimeField
 from tokens.models import ApiToken, Scope
 
 
@@ -58,8 +59,11 @@ class TokenCreateSerializer(serializers.Serializer):
         max_length=100,
         help_text="Slugs of agents you own to bind the token to; empty: not bound.",
     )
-    expires_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="Default: in 90 days."
+    expires_at = OffsetDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="With its offset; default: in 90 days.",
     )
     allowed_networks = serializers.ListField(
         child=serializers.CharField(max_length=64),

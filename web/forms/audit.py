@@ -13,11 +13,17 @@ class AuditFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "username"}),
     )
     action = forms.CharField(required=False, max_length=64)
+    # A browser's datetime-local sends no offset: the labels say the times are read as UTC,
+    # the times the list shows, and that "until" is exclusive, as the API's filter has it.
     since = UTCDateTimeField(
-        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        required=False,
+        label="From (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     until = UTCDateTimeField(
-        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        required=False,
+        label="Until (UTC, exclusive)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
     after = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)

@@ -60,7 +60,7 @@ def emergency_context(user, package) -> dict:
         approvable = [d for d in EMERGENCY_DIMENSIONS if can_approve_emergency(user, emergency, d)]
     return {
         "emergency": emergency,
-        "emergency_badge": EMERGENCY_BADGES[emergency.state] if emergency else "",
+        "emergency_badge": EMERGENCY_BADGES[emergency.state_shown] if emergency else "",
         "may_ask_emergency": may_ask,
         "emergency_approvable": approvable,
         "emergency_hours": emergency_hours(),

@@ -1,0 +1,55 @@
+"""An emergency approval past its time box reads as expired at once, on the package page and
+the dashboard, before the emergencies job marks it: what people see agrees with the gate."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.gate import gate_check
+from approvals.models import EmergencyApproval, EmergencyState
+from audit.actors import Actor
+from tests.approvals.emergency import emergency_grant
+from tests.factories import manifest_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_emergency_past_its_box_reads_as_expired_before_the_job_runs(
+    client, workflow, agent, reviewers
+):
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    client.force_login(reviewers["compliance"][0])
+    page = client.get(second.get_absolute_url()).content.decode()
+    assert 'data-testid="emergency-state">Active<' in page
+    dashboard = client.get(reverse("dashboard"))
+    assert f'data-testid="emergency-{agent.slug}"' in dashboard.content.decode()
+    assert [s.emergency for s in dashboard.context["queue"]] == [True]
+
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(ends_at=timezone.now())
+    assert EmergencyApproval.objects.get(pk=emergency.pk).state == EmergencyState.ACTIVE
+    answer = gate_check(
+        actor=Actor.system("tests"), agent_slug=agent.slug, manifest=second.manifest
+    )
+    assert answer.decision == "deny"
+
+    page = client.get(second.get_absolute_url()).content.decode()
+    assert 'data-testid="emergency-state">Expired<' in page
+    assert "left)" not in page and "until the time box ends" not in page
+    dashboard = client.get(reverse("dashboard"))
+    assert f'data-testid="emergency-{agent.slug}"' not in dashboard.content.decode()
+    assert [s.emergency for s in dashboard.context["queue"]] == [False]
+
+
+def test_an_emergency_inside_its_box_is_open_to_the_second(workflow, agent):
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() + timedelta(minutes=1)
+    )
+    emergency.refresh_from_db()
+    assert emergency.state_shown == EmergencyState.ACTIVE
