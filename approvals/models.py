@@ -264,7 +264,11 @@ class DriftFinding(models.Model):
                 name="one_live_finding_per_use",
             )
         ]
-        indexes = [models.Index(fields=["agent", "status", "severity"])]
+        indexes = [
+            models.Index(fields=["agent", "status", "severity"]),
+            # The dashboard's open findings, last seen first: walked, never sorted.
+            models.Index(fields=["status", "-last_seen"]),
+        ]
 
     def __str__(self):
         return f"{self.agent_id}: {self.kind} {self.identifier} ({self.severity})"
