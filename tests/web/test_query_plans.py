@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from approvals.models import ApprovalPackage, PackageState
 from tests.factories import AgentFactory, DriftFindingFactory
 from web import selectors
 
@@ -39,4 +40,22 @@ def test_the_dashboards_open_findings_are_walked_in_order_not_sorted(staff, owne
             )
     text = plan(selectors.drift_open(staff)[:20])
     assert "approvals_d_status_cb4f61_idx" in text
+    assert "Sort" not in text, text
+
+
+def test_the_packages_list_is_walked_newest_first_not_sorted(staff, owner):
+    for n in range(3):
+        agent = AgentFactory(slug=f"packaged-agent-{n}", owners=[owner])
+        for version in (1, 2):
+            ApprovalPackage.objects.create(
+                agent=agent,
+                version=version,
+                state=PackageState.DRAFT,
+                manifest={},
+                digest="a" * 64,
+                risk_tier="low",
+                created_by=owner,
+            )
+    text = plan(selectors.packages_list(staff)[:25])
+    assert "approvals_a_created_1ada50_idx" in text
     assert "Sort" not in text, text
