@@ -193,7 +193,7 @@ def usage_of(agent: Agent, entries: list[tuple[str, str, str]], today: date | No
     access level or a lower one (as the gate's diff orders them). A use no entry
     allows is listed as outside the scope. Last used is the newest day with a
     use; a use older than the days kept falls back to its observation's last
-    sighting. Two queries, whatever the number of entries or days.
+    sighting. At most two queries, whatever the number of entries, days or uses.
     """
     today = today or timezone.now().date()
     starts = {days: window_start(days, today) for days in WINDOWS}
@@ -216,9 +216,13 @@ def usage_of(agent: Agent, entries: list[tuple[str, str, str]], today: date | No
         if use.used_recently:
             use.highest_used = use.access
         uses[(use.kind, use.identifier, use.access)] = use
-    seen = Observation.objects.filter(agent=agent, kind__in=ScopeKind.values).values_list(
-        "kind", "identifier", "access", "last_seen"
-    )
+    # Only an entry's own uses fall back to their sighting (a use outside the scope is
+    # listed for its days alone): an agent seen using thousands of endpoints reads a few rows.
+    seen = Observation.objects.filter(
+        agent=agent,
+        kind__in=ScopeKind.values,
+        identifier__in={identifier for _, identifier, _ in entries},
+    ).values_list("kind", "identifier", "access", "last_seen")
     for kind, identifier, access, last_seen in seen:
         use = uses.setdefault((kind, identifier, access), Use(kind, identifier, access))
         if use.last_used is None and not any(use.denies.values()):

@@ -118,7 +118,11 @@ class ApprovalPackage(models.Model):
                 name="one_approved_package_per_agent",
             ),
         ]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "expires_at"]),
+            # The packages page and list, newest first: a page is walked, never sorted.
+            models.Index(fields=["-created_at", "-id"]),
+        ]
 
     def __str__(self):
         return f"{self.agent_id and self.agent.slug} v{self.version}"
@@ -264,7 +268,11 @@ class DriftFinding(models.Model):
                 name="one_live_finding_per_use",
             )
         ]
-        indexes = [models.Index(fields=["agent", "status", "severity"])]
+        indexes = [
+            models.Index(fields=["agent", "status", "severity"]),
+            # The dashboard's open findings, last seen first: walked, never sorted.
+            models.Index(fields=["status", "-last_seen"]),
+        ]
 
     def __str__(self):
         return f"{self.agent_id}: {self.kind} {self.identifier} ({self.severity})"

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Observation, UsageDay
@@ -130,6 +130,42 @@ def test_a_use_older_than_the_days_kept_is_not_never_used(agent):
     )
     (use,) = usage_of(agent, [("tool", "zendesk", "write")]).entries
     assert use.last_used == last.date() and not use.never_used and not use.used_recently
+
+
+def test_usage_reads_the_sightings_of_its_entries_only(agent):
+    """An agent seen using thousands of endpoints: only its entries' sightings are read."""
+    last = timezone.now() - timedelta(days=200)
+    Observation.objects.bulk_create(
+        Observation(
+            agent=agent,
+            kind="endpoint",
+            identifier=f"https://svc.internal/orders/{n}",
+            access="read",
+            first_seen=last,
+            last_seen=last,
+        )
+        for n in range(40)
+    )
+    Observation.objects.create(
+        agent=agent,
+        kind="tool",
+        identifier="zendesk",
+        access="read",
+        first_seen=last,
+        last_seen=last,
+    )
+    read = []
+
+    def count_rows(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if 'FROM "agents_observation"' in sql:
+            read.append(context["cursor"].rowcount)
+        return result
+
+    with connection.execute_wrapper(count_rows):
+        usage = usage_of(agent, [("tool", "zendesk", "write")])
+    assert read == [1]
+    assert usage.entries[0].last_used == last.date() and usage.outside == []
 
 
 def test_days_past_the_kept_window_are_pruned_and_the_prune_is_an_audit_event(agent, owner):
