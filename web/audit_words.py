@@ -269,10 +269,28 @@ def event_sentence(event) -> str:
     return f"{words['actor']} recorded {event.action}{subject}"
 
 
+# Past this many characters an event's JSON is cut on the page: a drift run's event lists
+# every finding it opened, which can be megabytes (the exports keep it whole).
+LONGEST_RECORD = 20_000
+
+
 def event_json(event) -> str:
-    """Return the event's recorded data as indented JSON, as the exports hold it."""
-    recorded = {"before": event.before, "after": event.after, "data": event.data}
-    return json.dumps({k: v for k, v in recorded.items() if v}, indent=2, sort_keys=True)
+    """Return the event's recorded data as indented JSON, as the exports hold it; a record
+    too long to read on a page is cut, compact, saying how long it is."""
+    recorded = {
+        k: v
+        for k, v in {"before": event.before, "after": event.after, "data": event.data}.items()
+        if v
+    }
+    # Compact JSON is written by the C encoder, indented JSON only in Python: a record is
+    # measured compact before it is ever indented.
+    compact = json.dumps(recorded, sort_keys=True)
+    if len(compact) > LONGEST_RECORD:
+        return (
+            f"{compact[:LONGEST_RECORD]}… (cut: {len(compact):,} characters in all; "
+            "the audit export holds the whole event)"
+        )
+    return json.dumps(recorded, indent=2, sort_keys=True)
 
 
 def describe(events) -> list:

@@ -226,3 +226,18 @@ def test_the_agents_timeline_shows_sentences(client, workflow, agent, owner):
     html = client.get(reverse("agent-detail", args=[agent.slug])).content.decode()
     assert "owner submitted support-assistant v1 for review" in html
     assert "pam1 approved the PAM sign-off of support-assistant v1" in html
+
+
+def test_a_record_too_long_for_a_page_is_cut_saying_so(client, reviewers):
+    findings = [{"agent": f"agent-{n}", "identifier": f"tool-{n}"} for n in range(20_000)]
+    with transaction.atomic():
+        audit_record(
+            actor=Actor.system("tests"), action="drift.evaluated", data={"opened": findings}
+        )
+    client.force_login(reviewers["compliance"][0])
+    html = client.get(reverse("audit-log")).content.decode()
+    assert "(cut: " in html and "the audit export holds the whole event)" in html
+    assert "tool-19999" not in html and len(html) < 100_000
+    small = AuditEvent.objects.filter(action="drift.evaluated").get()
+    small.data = {"opened": findings[:2]}
+    assert audit_words.event_json(small).startswith('{\n  "data": {')
