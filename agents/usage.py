@@ -21,7 +21,7 @@ from django.utils import timezone
 from agents.models import Agent, Observation, UsageDay
 from agents.vocabulary import Access, ScopeKind, ranks
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_prune_record
 
 # Days kept: the longest window shown (90) and some slack for late reports.
 USAGE_DAYS_KEPT = 100
@@ -91,14 +91,12 @@ def usage_days_prune(*, actor: Actor, today: date | None = None) -> int:
     older_than = today - timedelta(days=USAGE_DAYS_KEPT)
     deleted, _ = UsageDay.objects.filter(day__lt=older_than).delete()
     if deleted:
-        audit_record(
+        audit_prune_record(
             actor=actor,
             action=USAGE_DAYS_PRUNED,
-            data={
-                "deleted": deleted,
-                "older_than": older_than.isoformat(),
-                "days_kept": USAGE_DAYS_KEPT,
-            },
+            deleted={"deleted": deleted},
+            older_than=older_than,
+            days_kept=USAGE_DAYS_KEPT,
         )
     return deleted
 

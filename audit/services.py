@@ -1,6 +1,7 @@
 """Append events to the audit trail."""
 
 import json
+from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -47,6 +48,21 @@ def audit_record(
     digest = event_hash(prev_hash, {**fields, "seq": seq, "created_at": format_time(now)})
     return AuditEvent.objects.create(
         seq=seq, created_at=now, prev_hash=prev_hash, hash=digest, **fields
+    )
+
+
+def audit_prune_record(
+    *, actor: Actor, action: str, deleted: dict, older_than: date, days_kept: int
+) -> None:
+    """Record what a housekeeping job deleted: how many of each kind (`deleted`), from
+    before when (a day, or a time to the second) and how many days are kept."""
+    since = (
+        older_than.isoformat(timespec="seconds")
+        if isinstance(older_than, datetime)
+        else older_than.isoformat()
+    )
+    audit_record(
+        actor=actor, action=action, data={**deleted, "older_than": since, "days_kept": days_kept}
     )
 
 

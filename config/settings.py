@@ -353,8 +353,7 @@ COUNTERSIGN = {
     # Days sign-in logs and sent notifications are kept (docs/operations.md, "Housekeeping").
     "SIGN_IN_LOG_DAYS": env_int("SIGN_IN_LOG_DAYS", 180),
     "NOTIFICATION_DAYS": env_int("NOTIFICATION_DAYS", 90),
-    # Agents of these risk tiers are suspended on an open critical drift finding
-    # (when SUSPEND_ON_CRITICAL_DRIFT is on).
+    # Risk tiers suspended on an open critical drift finding (if SUSPEND_ON_CRITICAL_DRIFT).
     "SUSPEND_ON_CRITICAL_DRIFT_TIERS": env_list("SUSPEND_ON_CRITICAL_DRIFT_TIERS", "critical"),
     # Agents evaluated per drift batch: one set-based statement per batch.
     "DRIFT_BATCH_SIZE": env_int("DRIFT_BATCH_SIZE", 1000),
@@ -483,8 +482,7 @@ if OIDC_ENABLED:
         }
     )
 
-# Ahead of django.contrib.auth, so that its createsuperuser and changepassword (which record
-# the account change as an audit event) are the commands manage.py runs.
+# Ahead of django.contrib.auth: manage.py runs identity's audited createsuperuser/changepassword.
 INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.auth"), "identity")
 AUTHENTICATION_BACKENDS = [
     "identity.backends.LocalPasswordBackend"

@@ -18,7 +18,7 @@ from agents.membership import Source, user_flags_set, user_groups_change
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
 from config.roles import Group
 from identity.mapping import GroupMap, Rights
@@ -214,13 +214,11 @@ def sign_ins_prune(*, actor: Actor, now=None) -> dict:
     failures, _ = AccessFailureLog.objects.filter(attempt_time__lt=older_than).delete()
     pruned = {"sessions": sessions, "sign_in_logs": logs + failures}
     if logs or failures:
-        audit_record(
+        audit_prune_record(
             actor=actor,
             action=SIGN_INS_PRUNED,
-            data={
-                **pruned,
-                "older_than": older_than.isoformat(timespec="seconds"),
-                "days_kept": days,
-            },
+            deleted=pruned,
+            older_than=older_than,
+            days_kept=days,
         )
     return pruned

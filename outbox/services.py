@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_prune_record, audit_record
 from config.celery import job_send
 from config.roles import REVIEWER_GROUPS, Group
 from outbox.models import DeliveryPurpose, DeliveryStatus, Notification, WebhookDelivery
@@ -445,13 +445,11 @@ def notifications_prune(*, actor: Actor, now=None) -> dict:
         pruned["webhook_deliveries"] += deliveries
         pruned["notifications"] += notifications
     if pruned["notifications"]:
-        audit_record(
+        audit_prune_record(
             actor=actor,
             action=NOTIFICATIONS_PRUNED,
-            data={
-                **pruned,
-                "older_than": older_than.isoformat(timespec="seconds"),
-                "days_kept": days,
-            },
+            deleted=pruned,
+            older_than=older_than,
+            days_kept=days,
         )
     return pruned
