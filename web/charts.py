@@ -308,9 +308,9 @@ def review_lead_times(user, *, now: datetime) -> Chart:
         value = top * index / 4
         x = NAMES + plot_w * index / 4
         shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
-        shapes.append(
-            Shape("text", "axis middle", x=x, y=HEIGHT - BOTTOM + 16, text=f"{value:g} d")
-        )
+        # The last tick stands on the plot's right edge: its label ends there, inside the box.
+        anchor = "axis end" if index == 4 else "axis middle"
+        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + 16, text=f"{value:g} d"))
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
         row, sla_days = rows.get(value), slas[value]

@@ -91,6 +91,9 @@ def test_lead_time_per_dimension_against_the_target(workflow, agent, settings):
     assert bars == {"IAM": "bar late", "Security": "bar on-time"}
     targets = [shape for shape in chart.shapes if shape.css == "target"]
     assert len(targets) == 4 and len({shape.x for shape in targets}) == 1
+    # No centred label runs past the picture's edge (12px text: under 7px a character).
+    for label in (shape for shape in chart.shapes if shape.css == "axis middle"):
+        assert label.x + len(label.text) * 7 / 2 <= chart.width, label
 
 
 def test_each_dimension_is_drawn_against_its_own_target(workflow, agent, settings):
