@@ -30,7 +30,7 @@ def emergency_close(
     denied the version from that moment, whether or not the emergencies job marked it.
     """
     before = EmergencyState(emergency.state)
-    if before == EmergencyState.ACTIVE and not emergency.is_open:
+    if emergency.state_shown != before:
         target, reason = EmergencyState.EXPIRED, EMERGENCY_EXPIRED_REASON
     if target not in EMERGENCY_TRANSITIONS[before]:
         return

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from approvals.gate import gate_check
 from approvals.models import EmergencyApproval, EmergencyState
+from approvals.selectors import emergency_pending
 from audit.actors import Actor
 from tests.approvals.emergency import emergency_grant
 from tests.factories import manifest_for
@@ -53,3 +54,29 @@ def test_an_emergency_inside_its_box_is_open_to_the_second(workflow, agent):
     )
     emergency.refresh_from_db()
     assert emergency.state_shown == EmergencyState.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("state", "ends_in"),
+    [
+        (EmergencyState.REQUESTED, timedelta(hours=1)),
+        (EmergencyState.ACTIVE, timedelta(hours=1)),
+        (EmergencyState.ACTIVE, timedelta(0)),
+        (EmergencyState.ACTIVE, -timedelta(seconds=1)),
+        (EmergencyState.EXPIRED, -timedelta(hours=1)),
+        (EmergencyState.ENDED, timedelta(hours=1)),
+        (EmergencyState.CONCLUDED, timedelta(hours=1)),
+    ],
+)
+def test_emergency_pending_is_the_queryset_twin_of_state_shown(workflow, agent, state, ends_in):
+    """The dashboard's open emergencies and the package page's badge agree on every one."""
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        state=state, ends_at=timezone.now() + ends_in
+    )
+    emergency.refresh_from_db()
+    selected = EmergencyApproval.objects.filter(emergency_pending(), pk=emergency.pk).exists()
+    shown_open = emergency.state_shown in (EmergencyState.REQUESTED, EmergencyState.ACTIVE)
+    assert selected == shown_open
