@@ -10,7 +10,7 @@ all, so a sync that changes it is an audit event; a sync that changes nothing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -76,13 +76,18 @@ def schedule_sync(*, actor: Actor, reset: bool) -> dict[str, str]:
 # every run, so a job counts as late only once a run it owed is this far past.
 LATE_AFTER = timedelta(minutes=10)
 
-RUNNING, LATE, OFF, MISSING = "running", "late", "off", "missing"
+
+class JobStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    LATE = "late", "Late"
+    OFF = "off", "Disabled by staff"
+    MISSING = "missing", "Never synced"
 
 
 @dataclass(frozen=True)
 class JobState:
     name: str
-    state: str  # RUNNING, LATE, OFF (disabled by staff) or MISSING (never synced)
+    state: JobStatus
     last_run_at: datetime | None = None
     # The run owed after the last one (or after the entry was last changed, if it never ran).
     due_at: datetime | None = None
@@ -100,15 +105,15 @@ def schedule_states() -> list[JobState]:
     for name in SCHEDULE:
         row = rows.get(name)
         if row is None:
-            states.append(JobState(name, MISSING))
+            states.append(JobState(name, JobStatus.MISSING))
             continue
         # Celery's own reckoning of the next run, for whatever schedule staff gave the entry;
         # it reads the clock a moment after `now`, so the sum is rounded to the second.
         estimate = row.schedule.remaining_estimate(row.last_run_at or row.date_changed)
         due_at = (now + estimate + timedelta(milliseconds=500)).replace(microsecond=0)
         if not row.enabled:
-            state = OFF
+            state = JobStatus.OFF
         else:
-            state = LATE if due_at + LATE_AFTER < now else RUNNING
+            state = JobStatus.LATE if due_at + LATE_AFTER < now else JobStatus.RUNNING
         states.append(JobState(name, state, row.last_run_at, due_at))
     return states

@@ -8,7 +8,7 @@ from django.utils import timezone
 from agents.models import AgentStatus
 from agents.permissions import can_register
 from approvals.models import PackageState
-from outbox.schedule import RUNNING, schedule_states
+from outbox.schedule import JobStatus, schedule_states
 from web import charts, owner_home, selectors
 from web.delegation import queue_notes
 
@@ -72,7 +72,9 @@ def dashboard(request):
         ],
         # Staff keep beat running: a stopped job stops drift, expiry and checkpoints quietly.
         "jobs_stopped": (
-            [job for job in schedule_states() if job.state != RUNNING] if user.is_staff else []
+            [job for job in schedule_states() if job.state != JobStatus.RUNNING]
+            if user.is_staff
+            else []
         ),
     }
     return render(request, "dashboard.html", context)

@@ -1,8 +1,8 @@
 """Whether beat runs every job of config/schedule.py: for monitoring and for staff."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from outbox.schedule import RUNNING, schedule_states
+from outbox.schedule import JobStatus, schedule_states
 
 
 class Command(BaseCommand):
@@ -17,5 +17,6 @@ class Command(BaseCommand):
             last = f"{job.last_run_at:%Y-%m-%d %H:%M} UTC" if job.last_run_at else "never"
             due = f"{job.due_at:%Y-%m-%d %H:%M} UTC" if job.due_at else "-"
             self.stdout.write(f"{job.state:<8} {job.name:<24} last run {last:<21} due {due}")
-        if any(job.state != RUNNING for job in states):
-            raise SystemExit(1)
+        stopped = [job.name for job in states if job.state != JobStatus.RUNNING]
+        if stopped:
+            raise CommandError(f"not running: {', '.join(stopped)}")
