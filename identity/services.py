@@ -123,19 +123,14 @@ def user_password_set(user, password: str | None, *, actor: Actor, source: str):
     else:
         user.set_password(password)
     user.save(update_fields=["password"])
-    user_password_record(user, actor=actor, source=source)
-    return user
-
-
-def user_password_record(user, *, actor: Actor, source: str) -> None:
-    """Record that the user's password was set (by Django's forms or commands)."""
     audit_record(
         actor=actor,
         action="user.password_set",
         target=user,
-        after={"usable_password": user.has_usable_password()},
+        after={"usable_password": password is not None},
         data={"user": user.get_username(), "source": source},
     )
+    return user
 
 
 def user_rights_apply(user, rights: Rights, mapping: GroupMap, *, actor: Actor, source: str):

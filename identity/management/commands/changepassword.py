@@ -1,17 +1,50 @@
-"""Django's changepassword, with the change recorded in the audit trail."""
+"""Django's changepassword, setting the password through the service that audits it."""
 
+import getpass
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import changepassword
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 
 from agents.membership import Source
 from audit.actors import Actor
-from identity.management.recorded import UserSavesRecorded
-from identity.services import user_password_record
+from identity.services import user_password_set
 
 ACTOR = Actor.system("manage.py changepassword")
+MAX_TRIES = 3
 
 
-class Command(UserSavesRecorded, changepassword.Command):
+def ask(prompt: str) -> str:
+    """Read a password from the terminal; an empty one ends the command, as Django's does."""
+    password = getpass.getpass(prompt=prompt)
+    if not password:
+        raise CommandError("aborted")
+    return password
+
+
+class Command(changepassword.Command):
     help = f"{changepassword.Command.help} The change is an audit event (user.password_set)."
 
-    def record(self, user, created):
-        user_password_record(user, actor=ACTOR, source=Source.COMMAND)
+    def handle(self, *args, **options):
+        username = options["username"] or getpass.getuser()
+        model = get_user_model()
+        try:
+            user = model.objects.db_manager(options["database"]).get_by_natural_key(username)
+        except model.DoesNotExist:
+            raise CommandError(f"user '{username}' does not exist") from None
+        self.stdout.write(f"Changing password for user '{user}'")
+        for _ in range(MAX_TRIES):
+            password = ask("Password: ")
+            if password != ask("Password (again): "):
+                self.stdout.write("Passwords do not match. Please try again.")
+                continue
+            try:
+                validate_password(password, user)
+            except ValidationError as error:
+                self.stderr.write("\n".join(error.messages))
+                continue
+            user_password_set(user, password, actor=ACTOR, source=Source.COMMAND)
+            return f"Password changed successfully for user '{user}'"
+        raise CommandError(f"Aborting password change for user '{user}' after {MAX_TRIES} attempts")

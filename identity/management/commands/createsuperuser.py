@@ -1,24 +1,40 @@
 """Django's createsuperuser, with the new account recorded in the audit trail."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import createsuperuser
+from django.db import transaction
+from django.db.models.signals import post_save
 
 from agents.membership import Source
 from audit.actors import Actor
-from identity.management.recorded import UserSavesRecorded
 from identity.services import user_created_record
 
 ACTOR = Actor.system("manage.py createsuperuser")
 
 
-class Command(UserSavesRecorded, createsuperuser.Command):
+class Command(createsuperuser.Command):
     help = f"{createsuperuser.Command.help} The creation is an audit event (user.created)."
 
-    def record(self, user, created):
-        if created:
-            user_created_record(
-                user,
-                actor=ACTOR,
-                source=Source.COMMAND,
-                is_staff=user.is_staff,
-                is_superuser=user.is_superuser,
-            )
+    def handle(self, *args, **options):
+        # Django's command creates the account itself and offers no hook around it, so the
+        # creation is observed, only while the command runs and inside its transaction:
+        # the account and its event commit together, or neither does.
+        model = get_user_model()
+        uid = "identity.createsuperuser"
+
+        def created(sender, instance, created, **kwargs):
+            if created:
+                user_created_record(
+                    instance,
+                    actor=ACTOR,
+                    source=Source.COMMAND,
+                    is_staff=instance.is_staff,
+                    is_superuser=instance.is_superuser,
+                )
+
+        post_save.connect(created, sender=model, weak=False, dispatch_uid=uid)
+        try:
+            with transaction.atomic(using=options["database"]):
+                return super().handle(*args, **options)
+        finally:
+            post_save.disconnect(sender=model, dispatch_uid=uid)
