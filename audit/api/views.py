@@ -30,8 +30,12 @@ def _identifier(name: str, description: str) -> OpenApiParameter:
 
 
 FILTER_PARAMETERS = [
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="From (inclusive)."),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Until (exclusive)."),
+    OpenApiParameter(
+        "since", OpenApiTypes.DATETIME, description="From (inclusive). Without an offset, UTC."
+    ),
+    OpenApiParameter(
+        "until", OpenApiTypes.DATETIME, description="Until (exclusive). Without an offset, UTC."
+    ),
     _identifier("agent", "Agent slug."),
     _identifier("actor", "Actor username or id."),
     _identifier("action", "Action, e.g. signoff.decided."),
