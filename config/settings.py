@@ -1,43 +1,12 @@
-"""Settings for Countersign, read from the environment in this one place."""
+"""Settings for Countersign, read from the environment in this one place (config/environment.py)."""
 
-import os
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
-from dotenv import load_dotenv
 
+from config.environment import BASE_DIR, VAR_DIR, env, env_bool, env_int, env_list
 from config.roles import REVIEWER_GROUPS
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-# A development checkout keeps the secrets `make run` generated in .env, so that
-# manage.py commands run by hand work there as the README shows them. An
-# environment that sets SECRET_KEY is configured on its own: .env is not read.
-if "SECRET_KEY" not in os.environ:
-    load_dotenv(os.environ.get("COUNTERSIGN_ENV_FILE", BASE_DIR / ".env"), override=False)
-VAR_DIR = Path(os.environ.get("COUNTERSIGN_VAR_DIR", BASE_DIR / "var"))
-
-
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY") or ("insecure-development-key-" + "x" * 40 if DEBUG else "")
