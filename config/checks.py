@@ -25,7 +25,10 @@ def _secrets() -> dict[str, str]:
 
 def _fallbacks() -> dict[str, list[str]]:
     """Return the secrets each secret replaced, still accepted while a rotation runs."""
-    return {"SECRET_KEY_FALLBACKS": settings.SECRET_KEY_FALLBACKS}
+    return {
+        "SECRET_KEY_FALLBACKS": settings.SECRET_KEY_FALLBACKS,
+        "WEBHOOK_SECRET_FALLBACKS": settings.COUNTERSIGN["WEBHOOK_SECRET_FALLBACKS"],
+    }
 
 
 @register(Tags.security, deploy=True)

@@ -309,6 +309,9 @@ COUNTERSIGN = {
     "EMERGENCY_APPROVAL_HOURS": env_int("EMERGENCY_APPROVAL_HOURS", 72),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
+    # While rotating WEBHOOK_SECRET: the secrets it replaced, comma-separated; each webhook
+    # carries a signature under each of them as well (docs/api.md, "Webhooks").
+    "WEBHOOK_SECRET_FALLBACKS": env_list("WEBHOOK_SECRET_FALLBACKS"),
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),
     # A failing webhook is retried after BACKOFF, 2*BACKOFF, 4*BACKOFF... seconds
     # (capped at an hour) until it has been tried MAX_ATTEMPTS times.
