@@ -27,6 +27,7 @@ def _fallbacks() -> dict[str, list[str]]:
     """Return the secrets each secret replaced, still accepted while a rotation runs."""
     return {
         "SECRET_KEY_FALLBACKS": settings.SECRET_KEY_FALLBACKS,
+        "TOKEN_PEPPER_FALLBACKS": settings.COUNTERSIGN["TOKEN_PEPPER_FALLBACKS"],
         "WEBHOOK_SECRET_FALLBACKS": settings.COUNTERSIGN["WEBHOOK_SECRET_FALLBACKS"],
     }
 

@@ -288,6 +288,9 @@ COUNTERSIGN = {
     # its enforcement point within this many days (approvals.manifest.risk).
     "ENFORCEMENT_PROVEN_DAYS": env_int("ENFORCEMENT_PROVEN_DAYS", 14),
     "TOKEN_PEPPER": env("TOKEN_PEPPER") or SECRET_KEY,
+    # While rotating TOKEN_PEPPER: the peppers it replaced, comma-separated; the tokens made
+    # under them still authenticate (docs/operations.md, "Rotating secrets").
+    "TOKEN_PEPPER_FALLBACKS": env_list("TOKEN_PEPPER_FALLBACKS"),
     "SIGNING_KEY_PATH": env("SIGNING_KEY_PATH", str(VAR_DIR / "signing-key.pem")),
     "SIGNING_KEY": env("SIGNING_KEY"),
     # Public keys (PEM, one block after another) of signing keys rotated out: the

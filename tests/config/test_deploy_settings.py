@@ -87,6 +87,7 @@ def test_check_deploy_passes_with_debug_off_and_secrets_set():
             "E001",
             "SECRET_KEY_FALLBACKS",
         ),
+        ({"TOKEN_PEPPER_FALLBACKS": "change-me"}, "E001", "TOKEN_PEPPER_FALLBACKS"),
         ({"WEBHOOK_SECRET_FALLBACKS": "change-me"}, "E001", "WEBHOOK_SECRET_FALLBACKS"),
         ({"TOKEN_PEPPER": None}, "E002", "TOKEN_PEPPER"),
         ({"WEBHOOK_SECRET": None}, "E002", "WEBHOOK_SECRET"),

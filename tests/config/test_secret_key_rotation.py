@@ -1,36 +1,16 @@
 """Rotating SECRET_KEY signs nobody out while the old key is in SECRET_KEY_FALLBACKS."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.environment import setting_read_from
+
 OLD_KEY = "rotation-old-" + "o1d" * 20
 NEW_KEY = "rotation-new-" + "n3w" * 20
 
 
 def fallbacks_read_from(environment: dict[str, str]) -> list[str]:
-    """Return SECRET_KEY_FALLBACKS as config/settings.py reads it from an environment."""
-    code = (
-        "import django, json; from django.conf import settings; django.setup(); "
-        "print(json.dumps(settings.SECRET_KEY_FALLBACKS))"
-    )
-    base = {k: v for k, v in os.environ.items() if k != "SECRET_KEY_FALLBACKS"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **environment},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return setting_read_from(environment, "SECRET_KEY_FALLBACKS")
 
 
 def test_the_fallbacks_are_read_as_a_comma_separated_list():
