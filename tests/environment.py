@@ -1,4 +1,4 @@
-"""What config/settings.py reads from an environment, asked of a process of its own."""
+"""What the settings make of an environment, asked of a process of its own."""
 
 import json
 import os
@@ -9,16 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setting_read_from(environment: dict[str, str], name: str, key: str | None = None):
-    """Return the setting `name` (its `key`, for a dict) read from the test's environment
-    with `environment` over it; a variable of the same name is left out of the test's."""
-    variable = key or name
-    expression = f"settings.{name}" + (f"[{key!r}]" if key else "")
+def read_under(environment: dict[str, str], expression: str, *, cleared: str, imports: str = ""):
+    """Return `expression` (JSON-compatible) in a Django process set up on an environment.
+
+    The environment is the test's, without its variables whose names start with
+    `cleared`, and with `environment` over it; `imports` runs after django.setup().
+    """
     code = (
         "import django, json; from django.conf import settings; django.setup(); "
-        f"print(json.dumps({expression}))"
+        f"{imports or 'pass'}; print(json.dumps({expression}))"
     )
-    base = {k: v for k, v in os.environ.items() if k != variable}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
     result = subprocess.run(
         [sys.executable, "-c", code],
         env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **environment},

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.api.conftest import GATE, check
-from tests.environment import setting_read_from
+from tests.environment import read_under
 from tokens.models import Scope
 from tokens.selectors import token_for_secret
 
@@ -17,8 +17,10 @@ NEW_PEPPER = "pepper-after-the-rotation-" + "n3w" * 10
 
 def rotate(settings, listed: str) -> None:
     """Change TOKEN_PEPPER, with the fallbacks the settings read from `listed`."""
-    fallbacks = setting_read_from(
-        {"TOKEN_PEPPER_FALLBACKS": listed}, "COUNTERSIGN", "TOKEN_PEPPER_FALLBACKS"
+    fallbacks = read_under(
+        {"TOKEN_PEPPER_FALLBACKS": listed},
+        "settings.COUNTERSIGN['TOKEN_PEPPER_FALLBACKS']",
+        cleared="TOKEN_PEPPER_FALLBACKS",
     )
     settings.COUNTERSIGN = {
         **settings.COUNTERSIGN,

@@ -3,14 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from tests.environment import setting_read_from
+from tests.environment import read_under
 
 OLD_KEY = "rotation-old-" + "o1d" * 20
 NEW_KEY = "rotation-new-" + "n3w" * 20
 
 
 def fallbacks_read_from(environment: dict[str, str]) -> list[str]:
-    return setting_read_from(environment, "SECRET_KEY_FALLBACKS")
+    """Return SECRET_KEY_FALLBACKS as the settings read it from an environment."""
+    return read_under(environment, "settings.SECRET_KEY_FALLBACKS", cleared="SECRET_KEY_FALLBACKS")
 
 
 def test_the_fallbacks_are_read_as_a_comma_separated_list():
