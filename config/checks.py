@@ -23,19 +23,33 @@ def _secrets() -> dict[str, str]:
     }
 
 
+def _fallbacks() -> dict[str, list[str]]:
+    """Return the secrets each secret replaced, still accepted while a rotation runs."""
+    return {
+        "SECRET_KEY_FALLBACKS": settings.SECRET_KEY_FALLBACKS,
+        "TOKEN_PEPPER_FALLBACKS": settings.COUNTERSIGN["TOKEN_PEPPER_FALLBACKS"],
+        "WEBHOOK_SECRET_FALLBACKS": settings.COUNTERSIGN["WEBHOOK_SECRET_FALLBACKS"],
+    }
+
+
 @register(Tags.security, deploy=True)
 def check_secrets(app_configs, **kwargs):
     """Refuse the placeholder secrets, and secrets that fall back to SECRET_KEY."""
     secrets = _secrets()
+    placeholders = [(name, "is") for name, value in secrets.items() if PLACEHOLDER in value.lower()]
+    placeholders += [
+        (name, "holds")
+        for name, values in _fallbacks().items()
+        if any(PLACEHOLDER in value.lower() for value in values)
+    ]
     errors = [
         Error(
-            f"{name} is the placeholder of .env.example.",
+            f"{name} {verb} the placeholder of .env.example.",
             hint="Set it to a long random value, e.g. the output of "
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
             id="countersign.E001",
         )
-        for name, value in secrets.items()
-        if PLACEHOLDER in value.lower()
+        for name, verb in placeholders
     ]
     # Webhook receivers hold the webhook secret, and the token pepper outlives a
     # SECRET_KEY rotation: neither may be SECRET_KEY itself.

@@ -1,48 +1,20 @@
-"""Settings for Countersign, read from the environment in this one place."""
+"""Settings for Countersign, read from the environment in this one place (config/environment.py)."""
 
-import os
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
-from dotenv import load_dotenv
 
+from config.environment import BASE_DIR, VAR_DIR, env, env_bool, env_int, env_list
 from config.roles import REVIEWER_GROUPS
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-# A development checkout keeps the secrets `make run` generated in .env, so that
-# manage.py commands run by hand work there as the README shows them. An
-# environment that sets SECRET_KEY is configured on its own: .env is not read.
-if "SECRET_KEY" not in os.environ:
-    load_dotenv(os.environ.get("COUNTERSIGN_ENV_FILE", BASE_DIR / ".env"), override=False)
-VAR_DIR = Path(os.environ.get("COUNTERSIGN_VAR_DIR", BASE_DIR / "var"))
-
-
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY") or ("insecure-development-key-" + "x" * 40 if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set when DEBUG is off (see .env.example).")
+# The keys SECRET_KEY replaced: sessions and signed cookies made under them still hold
+# while they are listed (docs/operations.md, "Rotating secrets").
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -316,6 +288,9 @@ COUNTERSIGN = {
     # its enforcement point within this many days (approvals.manifest.risk).
     "ENFORCEMENT_PROVEN_DAYS": env_int("ENFORCEMENT_PROVEN_DAYS", 14),
     "TOKEN_PEPPER": env("TOKEN_PEPPER") or SECRET_KEY,
+    # While rotating TOKEN_PEPPER: the peppers it replaced, comma-separated; the tokens made
+    # under them still authenticate (docs/operations.md, "Rotating secrets").
+    "TOKEN_PEPPER_FALLBACKS": env_list("TOKEN_PEPPER_FALLBACKS"),
     "SIGNING_KEY_PATH": env("SIGNING_KEY_PATH", str(VAR_DIR / "signing-key.pem")),
     "SIGNING_KEY": env("SIGNING_KEY"),
     # Public keys (PEM, one block after another) of signing keys rotated out: the
@@ -337,6 +312,9 @@ COUNTERSIGN = {
     "EMERGENCY_APPROVAL_HOURS": env_int("EMERGENCY_APPROVAL_HOURS", 72),
     "WEBHOOK_URLS": env_list("WEBHOOK_URLS"),
     "WEBHOOK_SECRET": env("WEBHOOK_SECRET") or SECRET_KEY,
+    # While rotating WEBHOOK_SECRET: the secrets it replaced, comma-separated; each webhook
+    # carries a signature under each of them as well (docs/api.md, "Webhooks").
+    "WEBHOOK_SECRET_FALLBACKS": env_list("WEBHOOK_SECRET_FALLBACKS"),
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 5),
     # A failing webhook is retried after BACKOFF, 2*BACKOFF, 4*BACKOFF... seconds
     # (capped at an hour) until it has been tried MAX_ATTEMPTS times.

@@ -154,9 +154,20 @@ def deliveries_enqueue(delivery_ids: list[int]) -> None:
 
 
 def sign(body: bytes) -> str:
-    """Return the signature header value of a webhook body: HMAC-SHA256 with the shared secret."""
-    secret = _settings()["WEBHOOK_SECRET"].encode()
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    """Return the signature header value of a webhook body: HMAC-SHA256 with the shared secret.
+
+    While WEBHOOK_SECRET_FALLBACKS lists the secrets WEBHOOK_SECRET replaced, the
+    value holds one signature per secret, the current one's first, comma-separated:
+    a receiver that accepts any of them keeps working whether it holds the old secret
+    or the new, so receivers switch one by one. With no fallback it is one signature.
+    """
+    secrets = dict.fromkeys(
+        [_settings()["WEBHOOK_SECRET"], *_settings()["WEBHOOK_SECRET_FALLBACKS"]]
+    )
+    return ",".join(
+        "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        for secret in secrets
+    )
 
 
 def _recipients(notification: Notification) -> list[str]:

@@ -1,6 +1,5 @@
 """Reads on API tokens."""
 
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +12,7 @@ from django.db.models import QuerySet
 
 from config.times import stored_time
 from tokens.models import ApiToken
-from tokens.services import token_hash, token_prefix_of
+from tokens.services import token_hash_matches, token_prefix_of
 
 Binding = ApiToken.agents.through
 
@@ -84,7 +83,7 @@ def token_for_secret(secret: str) -> RequestToken | None:
         return None
     (pk, key_hash, name, scopes, networks, expires_at, revoked_at, last_used_at, bound) = row[:9]
     user_id, username, user_active = row[9:]
-    if not hmac.compare_digest(key_hash, token_hash(secret)):
+    if not token_hash_matches(key_hash, secret):
         return None
     return RequestToken(
         pk=pk,

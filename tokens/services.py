@@ -38,10 +38,24 @@ MAX_LIFETIME = timedelta(days=366)
 # A replay is honoured this long after the first answer.
 
 
-def token_hash(secret: str) -> str:
-    """Return the keyed hash stored for a token string."""
-    pepper = settings.COUNTERSIGN["TOKEN_PEPPER"].encode()
-    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+def token_hash(secret: str, pepper: str | None = None) -> str:
+    """Return the keyed hash stored for a token string: under TOKEN_PEPPER unless one is given."""
+    key = (settings.COUNTERSIGN["TOKEN_PEPPER"] if pepper is None else pepper).encode()
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def token_hash_matches(key_hash: str, secret: str) -> bool:
+    """Return whether a stored hash is the token string's, under TOKEN_PEPPER or a fallback.
+
+    While TOKEN_PEPPER_FALLBACKS lists the peppers TOKEN_PEPPER replaced, the tokens
+    stored under them keep working until they expire. The current pepper is tried
+    first: a token made since the rotation costs one hash, as it does with no fallback,
+    and none costs another read of the database.
+    """
+    fallbacks = settings.COUNTERSIGN["TOKEN_PEPPER_FALLBACKS"]
+    return any(
+        hmac.compare_digest(key_hash, token_hash(secret, pepper)) for pepper in (None, *fallbacks)
+    )
 
 
 def token_prefix_of(secret: str) -> str | None:

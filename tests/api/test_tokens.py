@@ -212,6 +212,8 @@ def test_manage_py_token_create_list_revoke(owner, audit_since):
     listing = StringIO()
     call_command("token", "list", stdout=listing)
     assert token.prefix in listing.getvalue() and "active" in listing.getvalue()
+    # When it was made: tokens made before a TOKEN_PEPPER rotation are found by it.
+    assert f"created {token.created_at:%Y-%m-%d %H:%M}\t" in listing.getvalue()
     assert secret not in listing.getvalue()
 
     call_command("token", "revoke", token.prefix, stdout=StringIO())

@@ -82,6 +82,13 @@ def test_check_deploy_passes_with_debug_off_and_secrets_set():
         ({"SECRET_KEY": "change-me-to-50-random-characters" + "x" * 20}, "E001", "SECRET_KEY"),
         ({"TOKEN_PEPPER": "change-me"}, "E001", "TOKEN_PEPPER"),
         ({"WEBHOOK_SECRET": "change-me"}, "E001", "WEBHOOK_SECRET"),
+        (
+            {"SECRET_KEY_FALLBACKS": "old-" + "k3y" * 20 + ",change-me-to-50-random-characters"},
+            "E001",
+            "SECRET_KEY_FALLBACKS",
+        ),
+        ({"TOKEN_PEPPER_FALLBACKS": "change-me"}, "E001", "TOKEN_PEPPER_FALLBACKS"),
+        ({"WEBHOOK_SECRET_FALLBACKS": "change-me"}, "E001", "WEBHOOK_SECRET_FALLBACKS"),
         ({"TOKEN_PEPPER": None}, "E002", "TOKEN_PEPPER"),
         ({"WEBHOOK_SECRET": None}, "E002", "WEBHOOK_SECRET"),
         ({"ALLOWED_HOSTS": "*"}, "E003", "ALLOWED_HOSTS"),

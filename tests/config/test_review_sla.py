@@ -1,33 +1,18 @@
 """The review targets: one default, a dimension's own from the environment, read in one place."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from signoffs.models import Dimension
 from signoffs.sla import review_sla_days, review_slas
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.environment import read_under
 
 
 def _settings_under(env: dict) -> dict:
     """Return the review targets the settings read from an environment."""
-    code = (
-        "import django, json; from django.conf import settings; django.setup(); "
-        "from signoffs.sla import review_slas; print(json.dumps(review_slas()))"
+    return read_under(
+        env,
+        "review_slas()",
+        cleared="REVIEW_SLA_DAYS",
+        imports="from signoffs.sla import review_slas",
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith("REVIEW_SLA_DAYS")}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_every_dimension_takes_the_default_unless_it_has_its_own(settings):

@@ -81,8 +81,8 @@ def celery_worker(transactional_db, tmp_path):
             CELERY_BROKER_URL=broker_url or settings.CELERY_BROKER_URL,
             WEBHOOK_SECRET=WEBHOOK_SECRET,
             EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
-            **{key: str(value) for key, value in env_overrides.items()},
         )
+        env.update({key: str(value) for key, value in env_overrides.items()})
         log = tmp_path / f"worker-{len(started)}.log"
         process = subprocess.Popen(
             [

@@ -141,6 +141,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{token.prefix}\t{state}\t{token.user.get_username()}\t{token.name}\t"
                 f"{','.join(token.scopes)}\tagents {agents}\t"
+                f"created {token.created_at:%Y-%m-%d %H:%M}\t"
                 f"expires {token.expires_at:%Y-%m-%d}\tlast used {last}"
             )
 
