@@ -111,7 +111,8 @@ def _entry_checked(package: ApprovalPackage, entry: dict | None) -> tuple[str, s
 def comment_link(comment: Comment) -> str:
     """Return the address of the comment on its package's page."""
     page = comment.package.get_absolute_url()
-    return f"{settings.COUNTERSIGN['SITE_URL']}{page}#comment-{comment.pk}"
+    # The page folds a long conversation; `comment` has it show this one.
+    return f"{settings.COUNTERSIGN['SITE_URL']}{page}?comment={comment.pk}#comment-{comment.pk}"
 
 
 @transaction.atomic
@@ -260,4 +261,14 @@ def package_comments(package: ApprovalPackage):
         .select_related("author")
         .prefetch_related(Prefetch("mentions", get_user_model().objects.order_by("username")))
         .order_by("created_at", "pk")
+    )
+
+
+def package_comments_outline(package: ApprovalPackage):
+    """Return the package's comments, oldest first, as (pk, parent_id, decision_id,
+    entry_kind, entry_identifier): where each one is, without its text or author."""
+    return (
+        Comment.objects.filter(package=package)
+        .order_by("created_at", "pk")
+        .values_list("pk", "parent_id", "decision_id", "entry_kind", "entry_identifier")
     )

@@ -1,17 +1,29 @@
 """What the package page shows of its conversation: threads on the package, on each scope
 entry and on each decision, each with its reply form.
 
-A fixed number of queries, however many comments: the comments with their authors,
-and their mentions.
+A long review stays quick to read and to load: each list (a group's threads, a thread's
+replies, a decision's answers) shows its newest items, and in place of the older ones a
+link that loads the newest few of them (`conversation_earlier`). A comment the page must
+show (the one its address names, the thread of a form sent back with an error) is shown
+where it belongs, the ones around it folded. A fixed number of queries, however many
+comments: where each comment is, then the comments shown with their authors and mentions.
 """
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
-from approvals.comments import can_comment, package_comments
+from approvals.comments import can_comment, package_comments, package_comments_outline
 from web import vocabulary
-from web.forms.comments import NEW, CommentForm, entry_value
+from web.forms.comments import NEW, PACKAGE_THREADS, CommentForm, entry_value
 from web.review import REMOVED
+
+# The newest threads of a group, and the newest replies of a thread or answers of a
+# decision, that the page shows; a "Show earlier" link loads EARLIER_PAGE more.
+THREADS_SHOWN = 20
+REPLIES_SHOWN = 3
+EARLIER_PAGE = 20
 
 
 def entry_anchor(kind: str, identifier: str) -> str:
@@ -20,28 +32,66 @@ def entry_anchor(kind: str, identifier: str) -> str:
     return f"talk-{kind}-{digest}"
 
 
+def entry_threads(kind: str, identifier: str) -> str:
+    """Return the key of the list of a scope entry's threads."""
+    return f"entry:{entry_value(kind, identifier)}"
+
+
 @dataclass
-class Thread:
-    """A first comment and its replies, or a decision's answers, with the form to add one."""
+class Gap:
+    """Items of a list left off the page, between two shown: a link loads the newest of them."""
 
     key: str
-    comments: list = field(default_factory=list)
-    form: CommentForm | None = None
+    after: int | None
+    before: int
+    count: int
+    is_gap: bool = True
 
     @property
-    def first(self):
-        return self.comments[0] if self.comments else None
+    def loads(self) -> int:
+        return min(self.count, EARLIER_PAGE)
+
+    @property
+    def noun(self) -> str:
+        if self.key.startswith("answer-"):
+            return "answer" if self.loads == 1 else "answers"
+        if self.key.startswith("reply-"):
+            return "reply" if self.loads == 1 else "replies"
+        return "thread" if self.loads == 1 else "threads"
+
+    @property
+    def query(self) -> str:
+        query = {"of": self.key, "before": self.before}
+        if self.after is not None:
+            query["after"] = self.after
+        return urlencode(query)
+
+
+@dataclass
+class Thread:
+    """A first comment and its replies, or a decision's answers, with the form to add one.
+
+    `items` are the replies (answers) shown, oldest first, a Gap where some are folded;
+    `count` is how many comments the thread holds.
+    """
+
+    key: str
+    first: object = None
+    items: list = field(default_factory=list)
+    count: int = 0
+    form: CommentForm | None = None
 
 
 @dataclass
 class EntryTalk:
-    """The threads on one scope entry."""
+    """The threads on one scope entry (`threads`: shown ones and Gaps)."""
 
     kind: str
     identifier: str
     anchor: str
     threads: list = field(default_factory=list)
     in_scope: bool = True
+    count: int = 0
 
     @property
     def label(self) -> str:
@@ -65,55 +115,172 @@ class Conversation:
         return next((t for t in self.entries if (t.kind, t.identifier) == (kind, identifier)), None)
 
 
-def conversation(package, user, *, bound: CommentForm | None = None, about: str = ""):
+class _Reader:
+    """The conversation's lists by key, ids oldest first, and the comments read to show.
+
+    Keys: PACKAGE_THREADS and `entry_threads(...)` list first comments, `reply-<first>`
+    a thread's replies, `answer-<decision>` a decision's answers.
+    """
+
+    def __init__(self, package, user, *, bound: CommentForm | None = None, shown=()):
+        self.package = package
+        self.may = bool(can_comment(user, package))
+        self.bound = bound
+        self.lists: dict[str, list[int]] = defaultdict(list)
+        self.entries: dict[str, tuple[str, str]] = {}
+        self.count = 0
+        threads: set[int] = set()
+        for pk, parent, decision, kind, identifier in package_comments_outline(package):
+            self.count += 1
+            if decision is not None:
+                self.lists[f"answer-{decision}"].append(pk)
+            elif parent is not None and parent in threads:
+                self.lists[f"reply-{parent}"].append(pk)
+            else:
+                threads.add(pk)
+                key = PACKAGE_THREADS
+                if kind:
+                    key = entry_threads(kind, identifier)
+                    self.entries.setdefault(key, (kind, identifier))
+                self.lists[key].append(pk)
+        self.pinned = self._pinned(shown)
+        self.comments: dict = {}
+
+    def _pinned(self, shown) -> set[int]:
+        """Return the comments to show wherever they are: those given and their threads'."""
+        where = {pk: key for key, pks in self.lists.items() for pk in pks}
+        pinned = set()
+        for pk in shown:
+            if pk in where:
+                pinned.add(pk)
+                if where[pk].startswith("reply-"):
+                    pinned.add(int(where[pk].removeprefix("reply-")))
+        return pinned
+
+    def newest(self, key: str, count: int) -> set[int]:
+        """Return the list's newest `count` items and those pinned."""
+        pks = self.lists.get(key, [])
+        return set(pks[-count:]) | (self.pinned & set(pks))
+
+    def thread_ids(self, first: int) -> set[int]:
+        return {first} | self.newest(f"reply-{first}", REPLIES_SHOWN)
+
+    def read(self, pks: set[int]) -> None:
+        self.comments = {c.pk: c for c in package_comments(self.package).filter(pk__in=pks)}
+
+    def form(self, key: str) -> CommentForm | None:
+        if not self.may or key.startswith("answer-"):
+            return None
+        if self.bound is not None and self.bound.key == key:
+            return self.bound
+        return CommentForm(key=key)
+
+    def items(self, key: str, pks: list[int], shown: set[int], after: int | None = None) -> list:
+        """Return the shown items of `pks`, oldest first, a Gap for each run of others."""
+        items, run = [], 0
+        for pk in pks:
+            if pk not in shown:
+                run += 1
+                continue
+            if run:
+                items.append(Gap(key, after, pk, run))
+                run = 0
+            if key.startswith(("reply-", "answer-")):
+                items.append(self.comments[pk])
+            else:
+                items.append(self.thread(pk))
+            after = pk
+        return items
+
+    def thread(self, first: int) -> Thread:
+        key = f"reply-{first}"
+        replies = self.lists.get(key, [])
+        shown = self.newest(key, REPLIES_SHOWN)
+        items = self.items(key, replies, shown)
+        return Thread(key, self.comments[first], items, 1 + len(replies), self.form(key))
+
+    def answers(self, decision: int) -> Thread:
+        key = f"answer-{decision}"
+        pks = self.lists.get(key, [])
+        return Thread(key, None, self.items(key, pks, self.newest(key, REPLIES_SHOWN)), len(pks))
+
+    def entry_count(self, key: str) -> int:
+        return sum(1 + len(self.lists.get(f"reply-{pk}", [])) for pk in self.lists[key])
+
+
+def conversation(
+    package, user, *, bound: CommentForm | None = None, about: str = "", comment: int | None = None
+):
     """Return the package's conversation for the user, `bound` in place of its empty form.
 
-    `about` preselects a scope entry (its `entry` choice) in the new comment's form.
+    `about` preselects a scope entry (its `entry` choice) in the new comment's form;
+    `comment` is shown (with its thread) however old.
     """
-    may = bool(can_comment(user, package))
+    shown = [comment] if comment else []
+    if bound is not None and bound.key.startswith("reply-"):
+        shown.append(int(bound.key.removeprefix("reply-")))
+    reader = _Reader(package, user, bound=bound, shown=shown)
     scope = list(package.entries.order_by("kind", "identifier").values_list("kind", "identifier"))
-
-    def form(key: str) -> CommentForm | None:
-        if not may:
-            return None
-        if bound is not None and bound.key == key:
-            return bound
-        if key != NEW:
-            return CommentForm(key=key)
-        new = CommentForm(key=key, entries=scope, initial={"entry": about})
-        if about and about in dict(new.fields["entry"].choices):
-            # Opened from a scope row's link: the text is what comes next.
-            new.fields["body"].widget.attrs["autofocus"] = True
-        return new
-
-    comments = list(package_comments(package))
-    talk = Conversation(may_comment=may, new_form=form(NEW), count=len(comments))
-    threads: dict[int, Thread] = {}
-    by_entry: dict[tuple[str, str], EntryTalk] = {}
-    for comment in comments:
-        if comment.decision_id is not None:
-            thread = talk.decisions.get(comment.decision_id)
-            if thread is None:
-                thread = Thread(f"answer-{comment.decision_id}", form=None)
-                talk.decisions[comment.decision_id] = thread
-            thread.comments.append(comment)
-        elif comment.parent_id is not None and comment.parent_id in threads:
-            threads[comment.parent_id].comments.append(comment)
-        else:
-            thread = Thread(f"reply-{comment.pk}", [comment], form(f"reply-{comment.pk}"))
-            threads[comment.pk] = thread
-            if comment.entry_kind:
-                key = (comment.entry_kind, comment.entry_identifier)
-                if key not in by_entry:
-                    by_entry[key] = EntryTalk(*key, anchor=entry_anchor(*key))
-                by_entry[key].threads.append(thread)
-            else:
-                talk.package_threads.append(thread)
+    new = None
+    if reader.may:
+        new = bound if bound is not None and bound.key == NEW else None
+        if new is None:
+            new = CommentForm(key=NEW, entries=scope, initial={"entry": about})
+            if about and about in dict(new.fields["entry"].choices):
+                # Opened from a scope row's link: the text is what comes next.
+                new.fields["body"].widget.attrs["autofocus"] = True
+    groups = {key: reader.newest(key, THREADS_SHOWN) for key in (PACKAGE_THREADS, *reader.entries)}
+    pks: set[int] = set()
+    for firsts in groups.values():
+        for first in firsts:
+            pks |= reader.thread_ids(first)
+    decisions = [key for key in reader.lists if key.startswith("answer-")]
+    for key in decisions:
+        pks |= reader.newest(key, REPLIES_SHOWN)
+    reader.read(pks)
+    talk = Conversation(may_comment=reader.may, new_form=new, count=reader.count)
+    package_threads = reader.lists.get(PACKAGE_THREADS, [])
+    talk.package_threads = reader.items(PACKAGE_THREADS, package_threads, groups[PACKAGE_THREADS])
+    for key in decisions:
+        decision = int(key.removeprefix("answer-"))
+        talk.decisions[decision] = reader.answers(decision)
     order = {key: index for index, key in enumerate(scope)}
-    talk.entries = sorted(by_entry.values(), key=lambda t: order.get((t.kind, t.identifier), -1))
-    for entry in talk.entries:
-        entry.in_scope = (entry.kind, entry.identifier) in order
+    for key, (kind, identifier) in reader.entries.items():
+        entry = EntryTalk(kind, identifier, anchor=entry_anchor(kind, identifier))
+        entry.threads = reader.items(key, reader.lists[key], groups[key])
+        entry.in_scope = (kind, identifier) in order
+        entry.count = reader.entry_count(key)
+        talk.entries.append(entry)
+    talk.entries.sort(key=lambda t: order.get((t.kind, t.identifier), -1))
     return talk
+
+
+def conversation_earlier(package, user, *, key: str, before: int, after: int | None = None):
+    """Return the newest EARLIER_PAGE items of a list between `after` and `before` (threads
+    or comments, oldest first), a Gap first if more are left; None if the list has no
+    `before`, or `after` is not before it."""
+    reader = _Reader(package, user)
+    pks = reader.lists.get(key, [])
+    if before not in pks:
+        return None
+    end = pks.index(before)
+    start = 0
+    if after is not None:
+        if after not in pks[:end]:
+            return None
+        start = pks.index(after) + 1
+    shown = set(pks[start:end][-EARLIER_PAGE:])
+    threads = not key.startswith(("reply-", "answer-"))
+    read = set(shown)
+    if threads:
+        for first in shown:
+            read |= reader.thread_ids(first)
+    reader.read(read)
+    items = reader.items(key, pks[start:end], shown, after)
+    # The focus goes to the first comment loaded, where reading goes on.
+    first = next(item for item in items if not isinstance(item, Gap))
+    (first.first if isinstance(first, Thread) else first).autofocus = True
+    return items
 
 
 def decision_thread(talk: Conversation, decision, bound: CommentForm | None) -> Thread:
@@ -133,5 +300,5 @@ def scope_rows_annotate(talk: Conversation, rows) -> None:
     for row in rows:
         entry = talk.entry(row.kind, row.identifier)
         row.talk_anchor = entry.anchor if entry else ""
-        row.talk_count = sum(len(t.comments) for t in entry.threads) if entry else 0
+        row.talk_count = entry.count if entry else 0
         row.talk_about = "" if row.status == REMOVED else entry_value(row.kind, row.identifier)

@@ -59,6 +59,11 @@ urlpatterns = [
         comments.package_comment,
         name="package-comment",
     ),
+    path(
+        "agents/<slug:slug>/v<int:version>/comments/earlier/",
+        comments.package_comments_earlier,
+        name="package-comments-earlier",
+    ),
     path("agents/<slug:slug>/v<int:version>/clone/", packages.package_clone, name="package-clone"),
     path(
         "agents/<slug:slug>/v<int:version>/decide/<slug:dimension>/",

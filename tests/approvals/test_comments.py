@@ -152,7 +152,10 @@ def test_a_mention_mails_the_person_with_the_package_commenter_comment_and_link(
     assert "Package version: v1" in mail.body
     assert "Commenter: owner" in mail.body
     assert "Comment: @iam1 @pam1 can you look at <b>refunds</b>?" in mail.body
-    link = f"https://cs.example.com/agents/support-assistant/v1/#comment-{comment.pk}"
+    link = (
+        f"https://cs.example.com/agents/support-assistant/v1/?comment={comment.pk}"
+        f"#comment-{comment.pk}"
+    )
     assert f"Link: {link}" in mail.body
     # The mentioned are not mailed twice, nor the author about their own comment.
     assert not Notification.objects.filter(event="comment.replied").exists()

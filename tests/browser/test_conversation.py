@@ -1,5 +1,6 @@
 """The conversation in a real Chromium: a reviewer asks about a scope entry from its row, the
-owner answers the decision that requested changes in place, all by keyboard; a phone's width."""
+owner answers the decision that requested changes in place, all by keyboard; a long
+conversation unfolds by keyboard; a phone's width."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,6 +12,7 @@ from outbox.models import Notification
 from signoffs.models import Dimension, Verdict
 from tests.browser.test_phone import PHONE, no_sideways_scroll, phone_page
 from tests.browser.test_review_keyboard import tab_to
+from web.conversation import REPLIES_SHOWN, THREADS_SHOWN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -110,3 +112,34 @@ def test_the_conversation_fits_a_phone(
         shots(page, "phone-conversation")
     finally:
         context.close()
+
+
+def test_a_long_conversation_unfolds_by_keyboard(live_server, sign_in, asked, owner, shots):
+    package, _ = asked
+    actor = Actor.for_user(owner)
+    threads = [
+        comment_create(actor=actor, package=package, body=f"Thread {n}.")
+        for n in range(THREADS_SHOWN + 2)
+    ]
+    replies = [
+        comment_create(actor=actor, package=package, body=f"Reply {n}.", parent=threads[-1])
+        for n in range(REPLIES_SHOWN + 1)
+    ]
+    page = sign_in("iam1")
+    page.goto(f"{live_server.url}{package.get_absolute_url()}")
+    conversation = page.locator("#conversation")
+    expect(conversation.locator(".thread")).to_have_count(THREADS_SHOWN)
+    # The two oldest threads come before the shown ones, the first of them focused.
+    tab_to(page, "#conversation > .gap a")
+    expect(page.locator("*:focus")).to_have_text("Show 2 earlier threads")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#comment-{threads[0].pk}")).to_be_focused()
+    expect(conversation.locator(".thread")).to_have_count(THREADS_SHOWN + 2)
+    expect(conversation.locator(".thread").first).to_contain_text("Thread 0.")
+    # The newest thread's oldest reply, folded: Enter on its link loads it in place, focused.
+    tab_to(page, "#conversation .thread .gap a")
+    expect(page.locator("*:focus")).to_have_text("Show 1 earlier reply")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#comment-{replies[0].pk}")).to_be_focused()
+    expect(conversation.locator(".gap")).to_have_count(0)
+    shots(page, "conversation-unfolded")

@@ -152,7 +152,12 @@ def test_api_user_creates_a_bound_token_and_calls_the_api(demo_sign_in, demo_sit
     owner.fill("#id_name", "GitHub Actions")
     owner.check("input[name=scopes][value='gate:check']")
     owner.check("input[name=scopes][value='agents:read']")
-    owner.check("input[name=agents] >> nth=0")
+    # The agents to bind by slug, found by searching those the owner may bind.
+    owner.fill("#agent-q", "hr-policy")
+    matches = owner.get_by_test_id("agent-matches")
+    expect(matches).to_contain_text("hr-policy-copilot")
+    expect(matches.locator("li")).to_have_count(1)
+    owner.fill("#id_agents", "hr-policy-copilot")
     guide_shots(owner, "api-token-new")
     owner.click("button:has-text('Create token')")
     secret = owner.get_by_test_id("token-secret").input_value()

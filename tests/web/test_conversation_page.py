@@ -37,7 +37,8 @@ def test_a_comment_on_an_entry_is_linked_from_its_scope_row(client, workflow, ag
     )
     comment = Comment.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == f"{_page(agent, package)}#comment-{comment.pk}"
+    page = _page(agent, package)
+    assert response["Location"] == f"{page}?comment={comment.pk}#comment-{comment.pk}"
     html = client.get(_page(agent, package)).content.decode()
     anchor = entry_anchor(entry.kind, entry.identifier)
     assert f'<a href="#{anchor}">1<span class="visually-hidden"> comment on' in html
@@ -145,7 +146,9 @@ def test_the_page_queries_do_not_grow_with_comments(client, workflow, agent, own
         comment_create(actor=actor, package=package, body="Answer.", decision=decision)
     with CaptureQueriesContext(connection) as many:
         html = client.get(_page(agent, package)).content.decode()
-    assert html.count('data-testid="comment"') == 13
+    # The decision's oldest answer is folded: its newest three are shown.
+    assert html.count('data-testid="comment"') == 12
+    assert "Show 1 earlier answer<" in html
     assert len(many) == len(few)
 
 

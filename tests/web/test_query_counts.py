@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign
 from agents.models import Agent, AgentStatus
-from approvals.models import ApprovalPackage, DriftFinding, PackageState
+from approvals.comments import comment_create
+from approvals.models import ApprovalPackage, Comment, DriftFinding, PackageState
 from audit.actors import Actor
 from audit.services import audit_record
-from signoffs.models import Checklist, Dimension, SignOff
+from signoffs.models import Checklist, Dimension, SignOff, Verdict
 from tests.factories import AgentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +80,10 @@ def viewers(db, checklists):
         "owner": UserFactory(username="row-owner", groups=["product-owner"]),
         "reviewer": UserFactory(username="row-reviewer", groups=["security"]),
     }
+
+
+# The package page with its conversation, for a reviewer of one dimension.
+PACKAGE_PAGE_QUERIES = 21
 
 
 def counted(client, django_assert_num_queries, url, expected):
@@ -238,3 +243,46 @@ def test_list_partials_keep_their_count_as_rows_grow(client, viewers, checklists
     page = dict(((n, v), q) for n, v, q in LIST_PAGES)[(name, "owner")]
     assert small == large <= page
     assert small_content != large_content
+
+
+def test_package_page_and_earlier_comments_keep_their_count(
+    client, django_assert_num_queries, workflow, agent, owner, reviewers
+):
+    """The conversation shows the newest of each list and folds the rest: the page and a
+    "Show earlier" partial read as much with 2,000 comments as with a few."""
+    package = workflow.submit(agent)
+    decision = workflow.decide(
+        package, Dimension.PAM, verdict=Verdict.REQUEST_CHANGES, comment="Break-glass?"
+    )
+    entry = package.entries.first()
+    about = {"kind": entry.kind, "identifier": entry.identifier}
+    actor = Actor.for_user(owner)
+    first = comment_create(actor=actor, package=package, body="First.")
+
+    def add(count):
+        for n in range(count):
+            comment_create(actor=actor, package=package, body=f"Thread {n} @iam1.")
+            comment_create(actor=actor, package=package, body=f"On it {n}.", entry=about)
+            comment_create(actor=actor, package=package, body=f"Reply {n}.", parent=first)
+            comment_create(actor=actor, package=package, body=f"Answer {n}.", decision=decision)
+
+    client.force_login(reviewers["iam"][0])
+    page = package.get_absolute_url()
+    earlier = reverse("package-comments-earlier", args=[agent.slug, package.version])
+
+    def partial(query):
+        client.get(earlier, query, headers={"HX-Request": "true"})
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(earlier, query, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return len(queries)
+
+    add(5)
+    counted(client, django_assert_num_queries, page, PACKAGE_PAGE_QUERIES)
+    threads = Comment.objects.filter(parent=None, decision=None, entry_kind="").values_list("pk")
+    few_partial = partial({"of": "package", "before": threads.last()[0]})
+    add(495)
+    assert Comment.objects.count() == 2001
+    many = counted(client, django_assert_num_queries, page, PACKAGE_PAGE_QUERIES)
+    assert many.content.decode().count('data-testid="comment"') < 100
+    assert partial({"of": "package", "before": threads.last()[0]}) == few_partial

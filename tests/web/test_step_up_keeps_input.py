@@ -90,7 +90,7 @@ def test_a_stale_token_creation_comes_back_with_its_name_scopes_and_days(
         {
             "name": "GitHub Actions",
             "scopes": [Scope.GATE_CHECK, Scope.AGENTS_READ],
-            "agents": [agent.pk],
+            "agents": agent.slug,
             "days": 30,
         },
     )
@@ -100,7 +100,7 @@ def test_a_stale_token_creation_comes_back_with_its_name_scopes_and_days(
     form = client.get(back).context["form"]
     assert form["name"].value() == "GitHub Actions"
     assert form["scopes"].value() == [Scope.GATE_CHECK, Scope.AGENTS_READ]
-    assert form["agents"].value() == [str(agent.pk)]
+    assert form["agents"].value() == agent.slug
     assert form["days"].value() == "30"
     assert not ApiToken.objects.exists()
     assert [event.action for event in since()] == []

@@ -40,8 +40,10 @@ def test_the_page_offers_the_roles_scopes_and_the_owners_agents(
         Scope.COMMENTS_WRITE,
         Scope.DECISIONS_EVALUATE,
     ]
-    assert list(form.fields["agents"].queryset) == [agent]
+    assert list(response.context["matches"].object_list) == [agent]
     page = response.content.decode()
+    assert f'<span class="mono">{agent.slug}</span>' in page
+    assert "hr-policy-copilot" not in page
     assert f'href="{PAGE}" aria-current="page"' in page
     assert "You have no API tokens." in page
 
@@ -52,7 +54,7 @@ def test_an_owner_creates_a_bound_token_and_sees_its_secret_once(client, owner, 
     since = audit_since()
     response = client.post(
         PAGE,
-        {"name": "runtime", "scopes": [Scope.OBSERVATIONS_WRITE], "agents": [agent.pk], "days": 30},
+        {"name": "runtime", "scopes": [Scope.OBSERVATIONS_WRITE], "agents": agent.slug, "days": 30},
     )
     assert response.status_code == 200
     secret = response.context["secret"]
@@ -80,14 +82,14 @@ def test_an_owner_creates_a_bound_token_and_sees_its_secret_once(client, owner, 
         ({"name": "", "scopes": [Scope.GATE_CHECK], "days": 30}, "name"),
         ({"name": "x", "scopes": [Scope.REVIEWS_WRITE], "days": 30}, "scopes"),
         ({"name": "x", "scopes": [Scope.GATE_CHECK], "days": 400}, "days"),
-        ({"name": "x", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": ["foreign"]}, "agents"),
+        ({"name": "x", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": "foreign"}, "agents"),
     ],
 )
 def test_a_refused_token_shows_the_field_and_creates_nothing(
     client, owner, other_team_agent, audit_since, data, field
 ):
-    if data.get("agents") == ["foreign"]:
-        data = {**data, "agents": [other_team_agent.pk]}
+    if data.get("agents") == "foreign":
+        data = {**data, "agents": other_team_agent.slug}
     client.force_login(owner)
     since = audit_since()
     response = client.post(PAGE, data)
@@ -170,3 +172,67 @@ def test_the_list_query_count_does_not_grow_with_tokens(client, owner, agent, ma
         second = AgentFactory(slug=f"more-{n}", owners=[owner])
         make_token(owner, Scope.GATE_CHECK, name=f"t{n}", agents=[agent, second])
     assert count() == before
+
+
+def test_every_slug_is_checked_and_a_refusal_names_the_field_and_the_slug(
+    client, owner, agent, other_team_agent, audit_since
+):
+    client.force_login(owner)
+    since = audit_since()
+    typed = f"{agent.slug}, no-such-agent {other_team_agent.slug}\nbad/slug {agent.slug}"
+    data = {"name": "ci", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": typed}
+    response = client.post(PAGE, data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["agents"] == [
+        f"Agents: {slug} is not an agent you may bind a token to."
+        for slug in ["no-such-agent", other_team_agent.slug, "bad/slug"]
+    ]
+    page = response.content.decode()
+    # What was typed comes back to be corrected.
+    assert 'value="support-assistant, no-such-agent hr-policy-copilot' in page
+    assert not ApiToken.objects.exists()
+    assert since() == []
+    both = AgentFactory(slug="second-agent", owners=[owner])
+    data["agents"] = f" {both.slug},{agent.slug} {both.slug}"
+    assert client.post(PAGE, data).status_code == 200
+    bound = ApiToken.objects.get().agents.values_list("slug", flat=True)
+    assert sorted(bound) == sorted([agent.slug, both.slug])
+
+
+def test_too_many_slugs_are_refused(client, owner, agent):
+    client.force_login(owner)
+    slugs = " ".join(f"agent-{n}" for n in range(101))
+    data = {"name": "ci", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": slugs}
+    response = client.post(PAGE, data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["agents"] == ["Agents: at most 100 (101 given)."]
+    assert not ApiToken.objects.exists()
+
+
+def test_the_bindable_agents_are_searched_a_page_at_a_time(client, owner, staff, agent):
+    for n in range(25):
+        AgentFactory(slug=f"fleet-{n:02}", name=f"Fleet {n}", owners=[owner])
+    client.force_login(owner)
+    headers = {"HX-Request": "true"}
+
+    def search(q):
+        client.get(PAGE, {"q": q}, headers=headers)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(PAGE, {"q": q}, headers=headers)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "<html" not in html
+        return len(queries), re.findall(r'<span class="mono">([^<]+)</span>', html), html
+
+    few, slugs, _ = search("support")
+    assert slugs == [agent.slug]
+    many, slugs, html = search("fleet")
+    assert slugs == [f"fleet-{n:02}" for n in range(20)]
+    assert "The first 20 of 25 agents: search to narrow them." in html
+    assert few == many
+    assert search("fleet-2")[1] == ["fleet-20", "fleet-21", "fleet-22", "fleet-23", "fleet-24"]
+    assert "No agent you may bind matches." in search("nothing-like-it")[2]
+    assert "No agent you may bind matches." in search("a\x00b")[2]
+    # Without htmx the search comes back as the whole page.
+    page = client.get(PAGE, {"q": "fleet-1"}).content.decode()
+    assert 'value="fleet-1"' in page and "fleet-10" in page and "fleet-02" not in page

@@ -11,6 +11,11 @@ from web import vocabulary
 # answer to a decision. The key names the form's field ids and the thread's anchor.
 FORM_KEY = re.compile(r"^(new|reply-(\d{1,18})|answer-(\d{1,18}))$")
 NEW = "new"
+# The conversation's lists a "Show earlier" link loads from: the threads on the package,
+# a scope entry's threads (`entry:` and its `entry` choice), a thread's replies, a
+# decision's answers.
+PACKAGE_THREADS = "package"
+LIST_KEY = re.compile(r"^(package|entry:[\s\S]+|reply-\d{1,18}|answer-\d{1,18})$")
 
 
 def entry_value(kind: str, identifier: str) -> str:
@@ -61,3 +66,13 @@ class CommentForm(forms.Form):
         """Put a service's error beside the field it names, or above the form."""
         name = "entry" if field.startswith("entry") else field
         self.add_error(name if name in self.fields else None, message)
+
+
+class EarlierForm(forms.Form):
+    """Which folded comments a "Show earlier" link asks for: of a list, those between two."""
+
+    of = forms.RegexField(
+        LIST_KEY, max_length=2100, error_messages={"invalid": "No such list of comments."}
+    )
+    before = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    after = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False)

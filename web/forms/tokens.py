@@ -1,9 +1,17 @@
 """The API tokens page's form: what a signed-in user may give a token of their own."""
 
-from django import forms
+import re
 
+from django import forms
+from django.core.exceptions import ValidationError
+
+from config.identifiers import SLUG_PATTERN
 from config.roles import Scope, scopes_granted
 from tokens.services import MAX_LIFETIME, agents_bindable
+
+# As many agents as the API binds a token to at once.
+MAX_AGENTS = 100
+SLUG = re.compile(SLUG_PATTERN)
 
 
 class TokenCreateForm(forms.Form):
@@ -12,11 +20,13 @@ class TokenCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Only the scopes your role grants are offered.",
     )
-    agents = forms.ModelMultipleChoiceField(
-        queryset=None,
+    agents = forms.CharField(
         required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Bind the token to these agents: it then reaches only them. None: not bound.",
+        max_length=MAX_AGENTS * 101,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="The slugs of the agents to bind the token to, separated by spaces or "
+        "commas (find them under Agents you may bind): it then reaches only them. "
+        "None: not bound.",
     )
     days = forms.IntegerField(
         label="Expires in (days)", min_value=1, max_value=MAX_LIFETIME.days, initial=90
@@ -24,9 +34,34 @@ class TokenCreateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         granted = set(scopes_granted(user))
         self.fields["scopes"].choices = [
             (value, f"{value} — {label}") for value, label in Scope.choices if value in granted
         ]
-        self.fields["agents"].queryset = agents_bindable(user).order_by("slug")
-        self.fields["agents"].label_from_instance = lambda agent: f"{agent.name} ({agent.slug})"
+
+    def clean_agents(self) -> list:
+        """Return the agents the slugs name, or refuse each slug no agent the user may bind has.
+
+        An agent that does not exist and one of someone else's are refused alike: the
+        page does not tell which slugs exist.
+        """
+        slugs = list(
+            dict.fromkeys(s for s in re.split(r"[\s,]+", self.cleaned_data["agents"]) if s)
+        )
+        if len(slugs) > MAX_AGENTS:
+            raise ValidationError(f"Agents: at most {MAX_AGENTS} ({len(slugs)} given).")
+        found = {
+            agent.slug: agent
+            for agent in agents_bindable(self.user).filter(
+                slug__in=[slug for slug in slugs if SLUG.match(slug)]
+            )
+        }
+        problems = [
+            f"Agents: {slug} is not an agent you may bind a token to."
+            for slug in slugs
+            if slug not in found
+        ]
+        if problems:
+            raise ValidationError(problems)
+        return [found[slug] for slug in slugs]

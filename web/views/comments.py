@@ -1,13 +1,16 @@
-"""The package page's comment forms: a new comment, a reply, an answer to a decision."""
+"""The package page's comment forms (a new comment, a reply, an answer to a decision) and
+the folded comments a "Show earlier" link loads."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from approvals.comments import comment_create
 from config.errors import ApplicationError, InvalidInput
-from web.forms.comments import FORM_KEY, NEW, CommentForm
+from web.conversation import conversation_earlier
+from web.forms.comments import FORM_KEY, NEW, CommentForm, EarlierForm
 from web.views.common import actor_of, package_or_404, refused
 from web.views.packages import review_context
 
@@ -55,8 +58,38 @@ def package_comment(request, slug, version):
             return refused(request, error)
         else:
             messages.success(request, "Your comment is posted.")
-            return redirect(f"{package.get_absolute_url()}#comment-{comment.pk}")
+            page = package.get_absolute_url()
+            # The page folds a long conversation; `comment` has it show the new one.
+            return redirect(f"{page}?comment={comment.pk}#comment-{comment.pk}")
     # The text comes back where it was written, with the focus on it.
     form.fields["body"].widget.attrs["autofocus"] = True
     context = review_context(request, package, comment_form=form)
     return render(request, "packages/review.html", context, status=400)
+
+
+@login_required
+@require_GET
+def package_comments_earlier(request, slug, version):
+    """Show the newest of the folded comments (or threads) a "Show earlier" link names.
+
+    htmx puts them in the link's place; without it they come as a page of their own.
+    """
+    package = package_or_404(request, slug, version)
+    form = EarlierForm(request.GET)
+    if not form.is_valid():
+        fields = {name: list(problems) for name, problems in form.errors.items()}
+        message = " ".join(f"{name}: {' '.join(problems)}" for name, problems in fields.items())
+        return refused(request, InvalidInput(message, fields=fields), status=400)
+    items = conversation_earlier(
+        package,
+        request.user,
+        key=form.cleaned_data["of"],
+        before=form.cleaned_data["before"],
+        after=form.cleaned_data["after"],
+    )
+    if items is None:
+        raise Http404("No such comments.")
+    comments = form.cleaned_data["of"].startswith(("reply-", "answer-"))
+    context = {"package": package, "agent": package.agent, "items": items, "comments": comments}
+    template = "packages/_earlier.html" if request.htmx else "packages/earlier.html"
+    return render(request, template, context)

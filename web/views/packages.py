@@ -245,7 +245,14 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
     """Return the review page's context: changes, scope, risk, sign-off cards, my forms."""
     user = request.user
     signoffs = selectors.package_signoffs(package)
-    talk = conversation(package, user, bound=comment_form, about=request.GET.get("about", ""))
+    shown = request.GET.get("comment", "")
+    talk = conversation(
+        package,
+        user,
+        bound=comment_form,
+        about=request.GET.get("about", ""),
+        comment=int(shown) if shown.isascii() and shown.isdigit() and len(shown) <= 18 else None,
+    )
     forms_by_dimension = forms_by_dimension or {}
     in_review = package.state == PackageState.IN_REVIEW
     closing = review.closing_decision(package, signoffs)
