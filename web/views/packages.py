@@ -21,7 +21,7 @@ from approvals.services import (
     signoff_decide,
 )
 from audit.permissions import can_read_audit
-from config.errors import ApplicationError, InvalidInput
+from config.errors import ApplicationError, InvalidInput, NotPermitted
 from signoffs.models import Dimension, SignOffState, Verdict
 from signoffs.permissions import can_decide, decision_standing
 from web import forms as web_forms
@@ -234,6 +234,9 @@ def package_submit_view(request, slug, version):
     package = package_or_404(request, slug, version)
     try:
         package_submit(actor=actor_of(request), package=package)
+    except NotPermitted as error:
+        # The editor it would go back to refuses this user too: say why, with the status.
+        return refused(request, error)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("package-edit", slug=slug, version=version)
