@@ -42,3 +42,18 @@ def test_submitting_a_draft_one_does_not_own_is_refused(
     draft.refresh_from_db()
     assert draft.state == PackageState.DRAFT
     assert since() == []
+
+
+def test_uploading_a_manifest_to_an_agent_one_does_not_own_is_refused_before_the_editor(
+    client, workflow, agent, onlooker, audit_since
+):
+    workflow.approve(agent)
+    since = audit_since()
+    client.force_login(onlooker)
+    url = reverse("package-upload", args=[agent.slug])
+    for data in ({}, {"manifest_text": "agent: [unclosed"}):
+        response = client.post(url, data)
+        assert response.status_code == 403, data
+        assert b'name="manifest_text"' not in response.content
+    assert agent.packages.count() == 1
+    assert since() == []

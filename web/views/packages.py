@@ -63,14 +63,22 @@ def _editor_source(agent: Agent) -> dict:
     }
 
 
+def _refused_unless_writer(request, agent: Agent):
+    """Return the refusal of a user who may not write the agent's packages; None if they may."""
+    if can_edit(request.user, agent):
+        return None
+    return refused(
+        request,
+        InvalidInput("Only the agent's owners and staff may write its packages."),
+        status=403,
+    )
+
+
 def _editor(request, agent: Agent, package: ApprovalPackage | None):
     """Show and save the package editor for a new draft (no package) or an existing one."""
-    if not can_edit(request.user, agent):
-        return refused(
-            request,
-            InvalidInput("Only the agent's owners and staff may write its packages."),
-            status=403,
-        )
+    denied = _refused_unless_writer(request, agent)
+    if denied is not None:
+        return denied
     if package is not None and not package.is_editable:
         messages.info(request, "A submitted package is immutable; create a new version.")
         return redirect(package)
@@ -163,6 +171,11 @@ def package_upload(request, slug):
     The draft then opens in the editor, or is submitted at once when asked.
     """
     agent = agent_or_404(request, slug)
+    # Refused before the upload is read: its errors come back in the editor, which
+    # only those who may write the agent's packages are shown.
+    denied = _refused_unless_writer(request, agent)
+    if denied is not None:
+        return denied
     upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
     valid = upload.is_valid()
     if "version" in upload.errors:
