@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from agents.models import Agent
 from agents.permissions import can_edit
@@ -355,6 +355,7 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
     }
 
 
+@require_safe
 @login_required
 def package_detail(request, slug, version):
     package = package_or_404(request, slug, version)
