@@ -386,14 +386,14 @@ def package_decide(request, slug, version, dimension):
     signoff = package.signoffs.select_related("checklist").filter(dimension=dimension).first()
     if signoff is None:
         return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)
+    check = can_decide(request.user, signoff)
+    if not check:
+        # Refused before the form is read: its errors would come back on a page that shows
+        # this user no decision form.
+        return refused(request, NotPermitted(check.message, code=check.code))
     form = web_forms.DecisionForm(request.POST, signoff=signoff, prefix=dimension)
     decidable = package.state == PackageState.IN_REVIEW and signoff.state == SignOffState.PENDING
-    if (
-        form.is_valid()
-        and form.needs_confirmation()
-        and decidable
-        and can_decide(request.user, signoff)
-    ):
+    if form.is_valid() and form.needs_confirmation() and decidable:
         # An approval is final: the page asks again, naming what is approved, before it is kept.
         context = review_context(request, package, {dimension: form})
         context["confirm"] = form.confirmation()
