@@ -2,9 +2,11 @@
 
 import pytest
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 from approvals.models import PackageState
 from signoffs.models import Decision, Dimension, SignOffState
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +197,24 @@ def test_a_critical_package_waits_for_a_second_security_reviewer(
     assert card["form"] is not None
     assert (card["approvals"], card["signoff"].required_approvals) == (1, 2)
     assert "1 of 2 approvals" in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["teammate", "unassigned", "other_dimension"])
+def test_an_incomplete_decision_of_someone_who_may_not_decide_is_refused_not_corrected(
+    client, workflow, agent, reviewers, who
+):
+    """The refusal comes first: a form's errors are for those the page gives the form."""
+    assign_perm("agents.review_iam", reviewers[Dimension.IAM][0], agent)
+    package = workflow.submit(agent)
+    teammate = UserFactory(username="teammate")
+    agent.team.members.add(teammate)
+    user, code = {
+        "teammate": (teammate, b"not_reviewer"),
+        "unassigned": (reviewers[Dimension.IAM][1], b"not_assigned"),
+        "other_dimension": (reviewers[Dimension.PAM][0], b"not_reviewer"),
+    }[who]
+    client.force_login(user)
+    response = client.post(decide_url(package, Dimension.IAM), {"iam-verdict": "maybe"})
+    assert response.status_code == 403
+    assert code in response.content
+    assert not Decision.objects.filter(signoff__package=package).exists()

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
 
 from agents.permissions import (
     SUSPEND_PERMISSION,
@@ -40,6 +41,7 @@ from web.views.common import (
 from web.views.usage import usage_context
 
 
+@require_safe
 @login_required
 def agent_list(request):
     user = request.user
@@ -74,6 +76,7 @@ def agent_new(request):
     return render(request, "agents/new.html", {"form": form})
 
 
+@require_safe
 @login_required
 def agent_detail(request, slug):
     agent = agent_or_404(request, slug)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit import signing
 from audit.models import VerificationRun
@@ -24,6 +24,7 @@ from web.views.common import (
 VERIFICATION_REFRESH_SECONDS = 2
 
 
+@require_safe
 @login_required
 def audit_log(request):
     """Show one page of the audit trail; a filter with a bad value is reported and ignored."""
@@ -96,6 +97,7 @@ def audit_verify_start(request):
     return redirect("audit-verification", pk=run.pk)
 
 
+@require_safe
 @login_required
 def audit_verification(request, pk: int):
     """Show a verification run: its progress while it walks the chain, then its result.

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from agents.models import AgentStatus
 from agents.permissions import can_register
@@ -30,6 +31,7 @@ def _owner_home(user, may_register: bool):
     return None
 
 
+@require_safe
 @login_required
 def dashboard(request):
     user = request.user

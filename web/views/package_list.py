@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from approvals.models import PackageState
 from signoffs.models import Dimension, SignOffState
@@ -12,6 +13,7 @@ from web.forms.package_list import package_filters
 PAGE_SIZE = 25
 
 
+@require_safe
 @login_required
 def package_list(request):
     user = request.user

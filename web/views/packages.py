@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from agents.models import Agent
 from agents.permissions import can_edit
@@ -21,7 +21,7 @@ from approvals.services import (
     signoff_decide,
 )
 from audit.permissions import can_read_audit
-from config.errors import ApplicationError, InvalidInput
+from config.errors import ApplicationError, InvalidInput, NotPermitted
 from signoffs.models import Dimension, SignOffState, Verdict
 from signoffs.permissions import can_decide, decision_standing
 from web import forms as web_forms
@@ -63,14 +63,22 @@ def _editor_source(agent: Agent) -> dict:
     }
 
 
+def _refused_unless_writer(request, agent: Agent):
+    """Return the refusal of a user who may not write the agent's packages; None if they may."""
+    if can_edit(request.user, agent):
+        return None
+    return refused(
+        request,
+        InvalidInput("Only the agent's owners and staff may write its packages."),
+        status=403,
+    )
+
+
 def _editor(request, agent: Agent, package: ApprovalPackage | None):
     """Show and save the package editor for a new draft (no package) or an existing one."""
-    if not can_edit(request.user, agent):
-        return refused(
-            request,
-            InvalidInput("Only the agent's owners and staff may write its packages."),
-            status=403,
-        )
+    denied = _refused_unless_writer(request, agent)
+    if denied is not None:
+        return denied
     if package is not None and not package.is_editable:
         messages.info(request, "A submitted package is immutable; create a new version.")
         return redirect(package)
@@ -163,6 +171,11 @@ def package_upload(request, slug):
     The draft then opens in the editor, or is submitted at once when asked.
     """
     agent = agent_or_404(request, slug)
+    # Refused before the upload is read: its errors come back in the editor, which
+    # only those who may write the agent's packages are shown.
+    denied = _refused_unless_writer(request, agent)
+    if denied is not None:
+        return denied
     upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
     valid = upload.is_valid()
     if "version" in upload.errors:
@@ -234,6 +247,9 @@ def package_submit_view(request, slug, version):
     package = package_or_404(request, slug, version)
     try:
         package_submit(actor=actor_of(request), package=package)
+    except NotPermitted as error:
+        # The editor it would go back to refuses this user too: say why, with the status.
+        return refused(request, error)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("package-edit", slug=slug, version=version)
@@ -346,6 +362,7 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
     }
 
 
+@require_safe
 @login_required
 def package_detail(request, slug, version):
     package = package_or_404(request, slug, version)
@@ -376,14 +393,14 @@ def package_decide(request, slug, version, dimension):
     signoff = package.signoffs.select_related("checklist").filter(dimension=dimension).first()
     if signoff is None:
         return refused(request, InvalidInput("This package has no sign-offs yet."), status=409)
+    check = can_decide(request.user, signoff)
+    if not check:
+        # Refused before the form is read: its errors would come back on a page that shows
+        # this user no decision form.
+        return refused(request, NotPermitted(check.message, code=check.code))
     form = web_forms.DecisionForm(request.POST, signoff=signoff, prefix=dimension)
     decidable = package.state == PackageState.IN_REVIEW and signoff.state == SignOffState.PENDING
-    if (
-        form.is_valid()
-        and form.needs_confirmation()
-        and decidable
-        and can_decide(request.user, signoff)
-    ):
+    if form.is_valid() and form.needs_confirmation() and decidable:
         # An approval is final: the page asks again, naming what is approved, before it is kept.
         context = review_context(request, package, {dimension: form})
         context["confirm"] = form.confirmation()

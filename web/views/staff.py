@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from agents.membership import (
     Source,
@@ -38,6 +38,7 @@ def refused_unless_staff(request):
     return None
 
 
+@require_safe
 @login_required
 def user_list(request):
     """List the users with their groups and teams; `q` narrows by username.
