@@ -258,7 +258,7 @@ def conversation(
 def conversation_earlier(package, user, *, key: str, before: int, after: int | None = None):
     """Return the newest EARLIER_PAGE items of a list between `after` and `before` (threads
     or comments, oldest first), a Gap first if more are left; None if the list has no
-    `before`, or `after` is not before it."""
+    `before`, `after` is not before it, or nothing is between them."""
     reader = _Reader(package, user)
     pks = reader.lists.get(key, [])
     if before not in pks:
@@ -269,6 +269,8 @@ def conversation_earlier(package, user, *, key: str, before: int, after: int | N
         if after not in pks[:end]:
             return None
         start = pks.index(after) + 1
+    if start == end:
+        return None
     shown = set(pks[start:end][-EARLIER_PAGE:])
     threads = not key.startswith(("reply-", "answer-"))
     read = set(shown)

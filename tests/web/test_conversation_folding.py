@@ -160,11 +160,15 @@ def test_a_wrong_earlier_link_says_why(client, owner, talk, query, status, probl
     assert problem in response.content.decode()
 
 
-def test_a_link_with_before_older_than_after_is_a_404(client, owner, talk):
+def test_a_link_with_nothing_between_after_and_before_is_a_404(client, owner, talk):
     package, threads, *_ = talk
     client.force_login(owner)
     url = reverse("package-comments-earlier", args=[package.agent.slug, package.version])
     query = {"of": "package", "before": threads[1], "after": threads[3]}
+    assert client.get(url, query).status_code == 404
+    # Nothing earlier than the oldest thread, nor between two neighbours.
+    assert client.get(url, {"of": "package", "before": threads[0]}).status_code == 404
+    query = {"of": "package", "before": threads[3], "after": threads[2]}
     assert client.get(url, query).status_code == 404
     query = {"of": "package", "before": threads[3], "after": threads[1]}
     assert _shown(client.get(url, query).content.decode()) == [threads[2]]
