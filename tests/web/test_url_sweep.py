@@ -59,6 +59,8 @@ HIDDEN_FROM = (STRANGER, OTHER_MEMBER, TOK_STRANGER, TOK_ELSEWHERE)
 SECRET_COMMENT = "Refund limits look too wide to the team."
 # Stands for the agent's reference manifest in a probe's body.
 MANIFEST = "the agent's manifest"
+# The "Show earlier" link of the package's threads, before the newest.
+EARLIER = "the threads before the newest"
 
 # Patterns anyone may reach, with why: none of them names or returns an object of a user.
 PUBLIC = {
@@ -218,6 +220,7 @@ SWEPT = {
     "package-edit": [page("get", 403, version=3), page("post", 403, version=3)],
     "package-submit": [page("post", 403, version=3)],
     "package-comment": [page("post", 302, {"thread": "new", "body": "Seen."}, events=COMMENTED)],
+    "package-comments-earlier": [page("get", 200, EARLIER)],
     "package-clone": [page("post", 403)],
     "package-decide": [page("post", 403, DECISION)],
     "package-emergency": [page("get", 403), page("post", 403, {"reason": "Urgent."})],
@@ -342,6 +345,7 @@ def world(workflow, agent, owner, other_owner, reviewers, make_token, settings):
     emergency_request(actor=Actor.for_user(owner), package=in_review, reason="Refunds fail.")
     workflow.create(agent)
     comment_create(actor=Actor.for_user(owner), package=in_review, body=SECRET_COMMENT)
+    newest = comment_create(actor=Actor.for_user(owner), package=in_review, body="Later.")
     finding = DriftFindingFactory(agent=agent, package=in_review)
     auditor = UserFactory(username="auditor", groups=["compliance-officer"])
     teammate = UserFactory(username="teammate")
@@ -381,6 +385,7 @@ def world(workflow, agent, owner, other_owner, reviewers, make_token, settings):
         "absence": absence.pk,
         "run": run.pk,
         "user": owner.pk,
+        "newest_thread": newest.pk,
     }
     markers = (SECRET_COMMENT, agent.workload_id, own_token.prefix)
     return clients, ids, markers, manifest_for(agent)
@@ -422,7 +427,11 @@ def test_sweep(world):
         pattern = served[name]
         for probe in probes:
             url = reverse(name, kwargs=_kwargs(pattern, probe, ids))
-            body = manifest if probe.body == MANIFEST else probe.body
+            body = probe.body
+            if body == MANIFEST:
+                body = manifest
+            elif body == EARLIER:
+                body = {"of": "package", "before": ids["newest_thread"]}
             for actor, expected in probe.expect.items():
                 cache.clear()  # the API's rate limits count in the cache
                 last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
