@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Observation, ObservationKind
-from agents.permissions import can_report_observations
+from agents.permissions import Check, can_report_observations
 from agents.usage import usage_days_add
 from agents.vocabulary import Access
 from audit.actors import Actor
@@ -192,6 +192,17 @@ def _upsert_chunk(agent_id: int, rows: list[dict]) -> None:
         cursor.execute(sql, params)
 
 
+def can_report(actor: Actor, agent: Agent) -> Check:
+    """Return whether the person or token may report the agent's observations, and if not, why.
+
+    The rule is `can_report_observations`'s; the token counts as bound when it is bound to
+    this agent.
+    """
+    token = actor.token
+    bound = token is not None and token.bound and token_binds(token, agent.slug)
+    return can_report_observations(actor.user, agent, bound_to_agent=bound)
+
+
 @transaction.atomic
 def observations_record(
     *, actor: Actor, agent: Agent, items: list[dict], decisions: bool = False
@@ -211,9 +222,7 @@ def observations_record(
     if decisions and not actor.is_system:
         raise NotPermitted("Only the decision point records decisions.", code="not_permitted")
     if not actor.is_system:
-        token = actor.token
-        bound = token is not None and token.bound and token_binds(token, agent.slug)
-        check = can_report_observations(actor.user, agent, bound_to_agent=bound)
+        check = can_report(actor, agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
     cleaned = observations_validate(items, decisions=decisions)

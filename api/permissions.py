@@ -1,8 +1,10 @@
-"""Which token scope each API operation needs, and whether the token's user may still use it."""
+"""Which token scope each API operation needs, whether the token's user may still use it, and
+the refusal a view raises before it reads the body."""
 
 from rest_framework import exceptions, permissions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from config.errors import NotPermitted
 from config.roles import Scope, scope_granted, scope_open
 
 
@@ -55,3 +57,14 @@ class TokenHasScope(BasePermission):
         if not scope_open(scope) and not scope_granted(request.user, scope):
             raise ScopeNotGranted(f"The token's user is no longer granted the {scope!s} scope.")
         return True
+
+
+def refuse_unless(check) -> None:
+    """Raise the refusal of a falsy `can_*` answer (403 with its code), as its service would.
+
+    A view asks the rule before it reads the body, so a caller the rule refuses gets the
+    same 403 whatever they sent, never field errors for a request they may not make. The
+    service asks the rule again under its row lock and stays the authority.
+    """
+    if not check:
+        raise NotPermitted(check.message, code=check.code)

@@ -14,10 +14,12 @@ from agents.api.serializers import (
 )
 from agents.filters import AgentFilterSet
 from agents.models import Agent
-from agents.observations import observations_record
+from agents.observations import can_report, observations_record
+from agents.permissions import can_register
 from agents.services import agent_create, team_by_slug, users_by_username
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import refuse_unless
 from config.errors import NotPermitted
 from tokens.authentication import actor_for
 from tokens.models import Scope
@@ -69,6 +71,7 @@ class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
             raise NotPermitted(
                 "A token bound to agents reaches only them: it registers none.", code="token_bound"
             )
+        refuse_unless(can_register(request.user))
         serializer = AgentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -95,9 +98,11 @@ class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="observations")
     def observations(self, request, slug=None):
         agent = visible_agent(request, slug)
+        actor = actor_for(request)
+        refuse_unless(can_report(actor, agent))
         serializer = ObservationBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         accepted = observations_record(
-            actor=actor_for(request), agent=agent, items=serializer.validated_data["items"]
+            actor=actor, agent=agent, items=serializer.validated_data["items"]
         )
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

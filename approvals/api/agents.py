@@ -7,9 +7,11 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentSerializer, AgentUpdateSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
+from agents.permissions import can_edit
 from agents.services import team_by_slug, users_by_username
 from api.base import ApiMixin
 from api.openapi import errors
+from api.permissions import refuse_unless
 from approvals.ownership import agent_update
 from tokens.authentication import actor_for
 from tokens.models import Scope
@@ -41,6 +43,7 @@ class AgentDetailView(ApiMixin, APIView):
     )
     def patch(self, request, slug):
         agent = visible_agent(request, slug)
+        refuse_unless(can_edit(request.user, agent))
         serializer = AgentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)

@@ -5,8 +5,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.permissions import can_administer_members
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import refuse_unless
 from approvals.api.views import package_visible
 from approvals.delegation import signoff_reassign
 from config.reasons import REASON_MAX_LENGTH
@@ -38,6 +40,7 @@ class SignOffReassignView(ApiMixin, APIView):
     )
     def post(self, request, slug, version, dimension):
         package = package_visible(request, slug, version)
+        refuse_unless(can_administer_members(request.user))
         serializer = ReassignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         signoff = signoff_reassign(

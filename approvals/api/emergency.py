@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
+from agents.permissions import can_edit, can_retire
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import refuse_unless
 from approvals.api.views import package_visible
 from approvals.emergency import emergency_approve, emergency_request
 from approvals.models import EMERGENCY_DIMENSIONS, ApprovalPackage, EmergencyApproval
@@ -101,6 +103,7 @@ class EmergencyView(ApiMixin, APIView):
     )
     def post(self, request, slug, version):
         package = package_visible(request, slug, version)
+        refuse_unless(can_edit(request.user, package.agent))
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         emergency_request(actor=actor_for(request), package=package, **serializer.validated_data)
@@ -150,6 +153,7 @@ class AgentRetireView(ApiMixin, APIView):
     )
     def post(self, request, slug):
         agent = visible_agent(request, slug)
+        refuse_unless(can_retire(request.user, agent))
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         agent_retire(actor=actor_for(request), agent=agent, **serializer.validated_data)

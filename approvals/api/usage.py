@@ -6,9 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api.views import visible_agent
+from agents.permissions import can_edit
 from agents.usage import NARROW_WINDOW, WINDOWS
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from api.permissions import refuse_unless
 from approvals.api.serializers import PackageSerializer
 from approvals.api.views import package_visible
 from approvals.narrowing import package_narrow, package_usage
@@ -102,6 +104,7 @@ class AgentNarrowView(ApiMixin, APIView):
     )
     def post(self, request, slug):
         agent = visible_agent(request, slug)
+        refuse_unless(can_edit(request.user, agent))
         NarrowSerializer(data=request.data).is_valid(raise_exception=True)
         package = package_narrow(actor=actor_for(request), agent=agent)
         package = package_visible(request, slug, package.version, detail=True)

@@ -21,9 +21,10 @@ from rest_framework.views import APIView
 from agents.api.serializers import AgentSerializer, SuspendSerializer
 from agents.api.views import visible_agent
 from agents.models import Agent
+from agents.permissions import can_edit, can_suspend
 from api.base import ApiMixin, JsonParser
 from api.openapi import IDEMPOTENCY_KEY, errors
-from api.permissions import IsAuthenticated, TokenHasScope
+from api.permissions import IsAuthenticated, TokenHasScope, refuse_unless
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.serializers import (
@@ -42,7 +43,7 @@ from approvals.api.serializers import (
     gate_request,
 )
 from approvals.filters import FindingFilterSet
-from approvals.findings import finding_acknowledge, finding_resolve
+from approvals.findings import can_handle_finding, finding_acknowledge, finding_resolve
 from approvals.gate import GateResult, gate_check, gate_check_manifest, gate_refuse
 from approvals.gate_vocabulary import GateReason
 from approvals.models import ApprovalPackage, DriftFinding
@@ -54,6 +55,7 @@ from approvals.services import (
 )
 from signoffs.api.serializers import DecisionInputSerializer, DecisionSerializer
 from signoffs.models import Decision, SignOff
+from signoffs.permissions import can_decide
 from tokens.authentication import actor_for
 from tokens.models import Scope
 from tokens.selectors import token_binds
@@ -155,6 +157,7 @@ class PackageListCreateView(ApiMixin, mixins.ListModelMixin, generics.GenericAPI
     )
     def post(self, request, slug):
         agent = visible_agent(request, slug)
+        refuse_unless(can_edit(request.user, agent))
         manifest, content_type = _manifest_from(request.data)
         package = package_create(
             actor=actor_for(request), agent=agent, manifest=manifest, content_type=content_type
@@ -231,6 +234,10 @@ class DecisionCreateView(ApiMixin, APIView):
     )
     def post(self, request, slug, version, dimension):
         package = package_visible(request, slug, version)
+        # A package in draft has no sign-offs, an unknown dimension none: the service says so.
+        signoff = package.signoffs.filter(dimension=dimension).first()
+        if signoff is not None:
+            refuse_unless(can_decide(request.user, signoff))
         serializer = DecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decision = signoff_decide(
@@ -269,6 +276,7 @@ class AgentSuspendView(ApiMixin, APIView):
     )
     def post(self, request, slug):
         agent = visible_agent(request, slug)
+        refuse_unless(can_suspend(request.user, agent))
         serializer = SuspendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         agent_suspend(actor=actor_for(request), agent=agent, **serializer.validated_data)
@@ -312,7 +320,8 @@ class FindingDetailView(ApiMixin, APIView):
 
 
 class _FindingActionView(ApiMixin, APIView):
-    """Validate the body, hand the finding to its service, answer the finding as it now is."""
+    """Refuse whoever may not handle the finding, validate the body, hand the finding to its
+    service, answer the finding as it now is."""
 
     required_scopes = {"POST": Scope.REVIEWS_WRITE}
     input_serializer: type
@@ -320,6 +329,7 @@ class _FindingActionView(ApiMixin, APIView):
 
     def post(self, request, slug, pk):
         finding = _finding(request, slug, pk)
+        refuse_unless(can_handle_finding(request.user, finding))
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.service(actor=actor_for(request), finding=finding, **serializer.validated_data)
