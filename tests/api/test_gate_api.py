@@ -7,8 +7,9 @@ import pytest
 from django.conf import settings as dj_settings
 from django.core.cache import caches
 from django.db import OperationalError, connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -204,6 +205,29 @@ def test_bad_requests_deny_with_200_never_4xx(ci, db, body, content_type):
     assert response.status_code == 200
     answer = response.json()
     assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("{not json", "application/json"), ("agent: x", "text/plain")],
+)
+def test_a_signed_in_session_gets_the_same_deny_for_a_bad_body(
+    owner, agent, audit_since, body, content_type
+):
+    # A session's CSRF check reads the body's form fields: the bad body must not be
+    # refused there, before the gate answers it.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    client.get(reverse("token-list"))  # a page with a form sets the CSRF cookie
+    since = audit_since()
+    response = client.post(
+        GATE, body, content_type=content_type, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
+    )
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])
+    assert "body" in answer["reasons"][0]["fields"]
+    assert [event.action for event in since()] == ["gate.checked"]
 
 
 def test_an_internal_error_answers_deny(ci, agent, approved, monkeypatch):
