@@ -116,6 +116,18 @@ def test_a_token_manages_no_tokens(api, owner, staff):
     assert ApiToken.objects.filter(revoked_at__isnull=True).count() == 2
 
 
+def test_the_schema_says_the_token_endpoints_take_a_session_only(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        operation
+        for path, item in schema["paths"].items()
+        if path.startswith(TOKENS)
+        for operation in item.values()
+    ]
+    assert len(operations) == 4
+    assert all(operation["security"] == [{"cookieAuth": []}] for operation in operations)
+
+
 @pytest.mark.parametrize("how", ["post", "delete"])
 def test_an_owner_revokes_their_token_once_and_nobody_elses(
     make_token, owner, other_owner, audit_since, how

@@ -41,6 +41,8 @@ class SessionOnly(BasePermission):
         return True
 
 
+# The schema says what SessionOnly enforces: a browser session, never a token.
+@extend_schema(auth=[{"cookieAuth": []}])
 class TokenApiView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JsonParser]
