@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
+from approvals.api.serializers import DIMENSION
 from approvals.api.views import package_visible
 from approvals.delegation import signoff_reassign
 from config.reasons import REASON_MAX_LENGTH
@@ -33,7 +34,7 @@ class SignOffReassignView(ApiMixin, APIView):
             "decide; otherwise 400 names the rule as the error code."
         ),
         request=ReassignInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, DIMENSION],
         responses={200: SignOffSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):

@@ -28,6 +28,7 @@ from api.throttling import GateThrottle
 from approvals import manifest as manifests
 from approvals.api.gate_body import GATE_PARSERS, UnreadBody
 from approvals.api.serializers import (
+    DIMENSION,
     GATE_REASONS,
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
@@ -227,7 +228,7 @@ class DecisionCreateView(ApiMixin, APIView):
             "a token's decision records the authentication method `token`."
         ),
         request=DecisionInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, DIMENSION],
         responses={201: DecisionResultSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):
