@@ -4,7 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -126,6 +128,25 @@ def test_the_schema_says_the_token_endpoints_take_a_session_only(client):
     ]
     assert len(operations) == 4
     assert all(operation["security"] == [{"cookieAuth": []}] for operation in operations)
+
+
+def test_a_body_revoke_cannot_read_is_a_documented_400(client, make_token, owner):
+    token, _ = make_token(owner)
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(owner)
+    session.get(reverse("token-list"))  # a page with a form sets the CSRF cookie
+    response = session.post(
+        f"{TOKENS}/{token.prefix}/revoke",
+        "{not json",
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=session.cookies["csrftoken"].value,
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "400" in schema["paths"][TOKENS + "/{prefix}/revoke"]["post"]["responses"]
 
 
 @pytest.mark.parametrize("how", ["post", "delete"])
