@@ -7,9 +7,8 @@ import pytest
 from django.conf import settings as dj_settings
 from django.core.cache import caches
 from django.db import OperationalError, connection
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +20,16 @@ from approvals.services import agent_suspend
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.verify import audit_verify
-from tests.api.conftest import GATE, FrozenClock, check, codes, error_of, plain, yaml_of
+from tests.api.conftest import (
+    GATE,
+    FrozenClock,
+    check,
+    codes,
+    csrf_session,
+    error_of,
+    plain,
+    yaml_of,
+)
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 from web.audit_words import event_sentence
@@ -216,13 +224,9 @@ def test_a_signed_in_session_gets_the_same_deny_for_a_bad_body(
 ):
     # A session's CSRF check reads the body's form fields: the bad body must not be
     # refused there, before the gate answers it.
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(owner)
-    client.get(reverse("token-list"))  # a page with a form sets the CSRF cookie
+    client, csrf = csrf_session(owner)
     since = audit_since()
-    response = client.post(
-        GATE, body, content_type=content_type, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
-    )
+    response = client.post(GATE, body, content_type=content_type, **csrf)
     assert response.status_code == 200, response.content
     answer = response.json()
     assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])

@@ -4,14 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from tests.api.conftest import error_of
+from tests.api.conftest import csrf_session, error_of
 from tests.factories import AgentFactory
 from tokens.models import ApiToken, Scope
 from tokens.services import token_hash
@@ -132,14 +130,9 @@ def test_the_schema_says_the_token_endpoints_take_a_session_only(client):
 
 def test_a_body_revoke_cannot_read_is_a_documented_400(client, make_token, owner):
     token, _ = make_token(owner)
-    session = Client(enforce_csrf_checks=True)
-    session.force_login(owner)
-    session.get(reverse("token-list"))  # a page with a form sets the CSRF cookie
+    session, csrf = csrf_session(owner)
     response = session.post(
-        f"{TOKENS}/{token.prefix}/revoke",
-        "{not json",
-        content_type="application/json",
-        HTTP_X_CSRFTOKEN=session.cookies["csrftoken"].value,
+        f"{TOKENS}/{token.prefix}/revoke", "{not json", content_type="application/json", **csrf
     )
     assert response.status_code == 400
     assert error_of(response)["code"] == "parse_error"
