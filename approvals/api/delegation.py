@@ -9,6 +9,7 @@ from agents.permissions import can_administer_members
 from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from api.permissions import refuse_unless
+from approvals.api.serializers import DIMENSION
 from approvals.api.views import package_visible
 from approvals.delegation import signoff_reassign
 from config.reasons import REASON_MAX_LENGTH
@@ -35,7 +36,7 @@ class SignOffReassignView(ApiMixin, APIView):
             "decide; otherwise 400 names the rule as the error code."
         ),
         request=ReassignInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, DIMENSION],
         responses={200: SignOffSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):

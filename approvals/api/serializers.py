@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from approvals import depth, rereview
@@ -13,6 +13,7 @@ from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.manifest import CLASSIFICATION_LABELS
 from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
+from signoffs.models import Dimension
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -325,3 +326,9 @@ class FindingResolveSerializer(serializers.Serializer):
 
 
 ManifestBody = OpenApiTypes.OBJECT
+
+
+# A sign-off's dimension in a path: one of four (another is 404 `unknown_dimension`).
+DIMENSION = OpenApiParameter(
+    name="dimension", location=OpenApiParameter.PATH, enum=Dimension.values
+)

@@ -27,7 +27,9 @@ from api.openapi import IDEMPOTENCY_KEY, errors
 from api.permissions import IsAuthenticated, TokenHasScope, refuse_unless
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
+from approvals.api.gate_body import GATE_PARSERS, UnreadBody
 from approvals.api.serializers import (
+    DIMENSION,
     GATE_REASONS,
     DecisionResultSerializer,
     FindingAcknowledgeSerializer,
@@ -229,7 +231,7 @@ class DecisionCreateView(ApiMixin, APIView):
             "a token's decision records the authentication method `token`."
         ),
         request=DecisionInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, DIMENSION],
         responses={201: DecisionResultSerializer, **errors(400, 401, 403, 404, 409, 422, 429)},
     )
     def post(self, request, slug, version, dimension):
@@ -375,6 +377,7 @@ class GateCheckView(APIView):
     """
 
     renderer_classes = [JSONRenderer]
+    parser_classes = GATE_PARSERS
     permission_classes = [IsAuthenticated, TokenHasScope]
     throttle_classes = [GateThrottle]
     required_scopes = {"POST": Scope.GATE_CHECK}
@@ -388,7 +391,7 @@ class GateCheckView(APIView):
             + ". A narrowed scope and reworded narrative pass; the manifest schema's "
             "`x-change-class` says which fields are scope, commitment or narrative."
         ),
-        request=GateCheckInputSerializer,
+        request={"application/json": GateCheckInputSerializer},
         responses={200: GateResultSerializer, **errors(401, 403, 429)},
         examples=[
             OpenApiExample(
@@ -409,15 +412,14 @@ class GateCheckView(APIView):
         return Response(result.as_dict())
 
     def _check(self, request, actor) -> GateResult:
-        try:
-            data = request.data
-        except exceptions.APIException as error:
+        data = request.data
+        if isinstance(data, UnreadBody):
             return gate_refuse(
                 actor=actor,
                 agent_slug="",
                 code=GateReason.INVALID_REQUEST,
                 message="The request body is not a JSON object.",
-                fields={"body": [str(error.detail)]},
+                fields={"body": [data.detail]},
             )
         if not isinstance(data, Mapping):
             return gate_refuse(

@@ -250,10 +250,23 @@ class PolicyView(APIView):
             "bundle as a file, `?download=signature` its signature as a file."
         ),
         parameters=[
-            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False)
+            OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(
+                "download",
+                str,
+                OpenApiParameter.QUERY,
+                required=False,
+                description=(
+                    "`signature`: the bundle's signature as a text file; any other value: "
+                    "the bundle as a file."
+                ),
+            ),
         ],
         responses={
-            200: PolicyBundleSerializer,
+            (200, "application/json"): PolicyBundleSerializer,
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="With `?download=signature`: the signature."
+            ),
             304: OpenApiResponse(description="The bundle is unchanged since that ETag."),
             **errors(401, 403, 404),
         },

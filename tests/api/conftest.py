@@ -5,6 +5,8 @@ import json
 import pytest
 import yaml
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 
 from api.throttling import LEASES
 from approvals import services
@@ -55,6 +57,15 @@ def other_team_agent(db, other_owner):
 @pytest.fixture
 def security_oncall(db):
     return UserFactory(username="oncall", groups=["security"])
+
+
+def csrf_session(user) -> tuple[Client, dict]:
+    """Return a client signed in as the user that enforces CSRF as a browser meets it,
+    and the header carrying its CSRF token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(reverse("token-list"))  # a page with a form sets the CSRF cookie
+    return client, {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
 
 
 def error_of(response) -> dict:

@@ -20,7 +20,16 @@ from approvals.services import agent_suspend
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.verify import audit_verify
-from tests.api.conftest import GATE, FrozenClock, check, codes, error_of, plain, yaml_of
+from tests.api.conftest import (
+    GATE,
+    FrozenClock,
+    check,
+    codes,
+    csrf_session,
+    error_of,
+    plain,
+    yaml_of,
+)
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tokens.models import Scope
 from web.audit_words import event_sentence
@@ -204,6 +213,25 @@ def test_bad_requests_deny_with_200_never_4xx(ci, db, body, content_type):
     assert response.status_code == 200
     answer = response.json()
     assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("{not json", "application/json"), ("agent: x", "text/plain")],
+)
+def test_a_signed_in_session_gets_the_same_deny_for_a_bad_body(
+    owner, agent, audit_since, body, content_type
+):
+    # A session's CSRF check reads the body's form fields: the bad body must not be
+    # refused there, before the gate answers it.
+    client, csrf = csrf_session(owner)
+    since = audit_since()
+    response = client.post(GATE, body, content_type=content_type, **csrf)
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert (answer["decision"], codes(answer)) == ("deny", ["invalid_request"])
+    assert "body" in answer["reasons"][0]["fields"]
+    assert [event.action for event in since()] == ["gate.checked"]
 
 
 def test_an_internal_error_answers_deny(ci, agent, approved, monkeypatch):

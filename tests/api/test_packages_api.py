@@ -206,6 +206,15 @@ def test_who_may_decide_refusals(api, reviewers, in_review, who, dimension, code
     assert error_of(response)["code"] == code
 
 
+def test_the_schema_names_the_dimensions_a_sign_off_path_takes(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    signoffs = "/api/v1/agents/{slug}/packages/{version}/signoffs/{dimension}"
+    for action in ("decisions", "reassign"):
+        parameters = schema["paths"][f"{signoffs}/{action}"]["post"]["parameters"]
+        (dimension,) = (p for p in parameters if p["name"] == "dimension")
+        assert sorted(dimension["schema"]["enum"]) == sorted(Dimension.values)
+
+
 def test_one_reviewer_decides_once_and_one_dimension(api, reviewers, in_review, workflow):
     client = api(reviewers["iam"][0])
     answers = workflow.answers(in_review, "iam")

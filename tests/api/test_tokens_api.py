@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from tests.api.conftest import error_of
+from tests.api.conftest import csrf_session, error_of
 from tests.factories import AgentFactory
 from tokens.models import ApiToken, Scope
 from tokens.services import token_hash
@@ -114,6 +114,32 @@ def test_a_token_manages_no_tokens(api, owner, staff):
             assert response.status_code == 403
             assert error_of(response)["code"] == "session_required"
     assert ApiToken.objects.filter(revoked_at__isnull=True).count() == 2
+
+
+def test_the_schema_says_the_token_endpoints_take_a_session_only(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        operation
+        for path, item in schema["paths"].items()
+        if path.startswith(TOKENS)
+        for operation in item.values()
+    ]
+    assert len(operations) == 4
+    assert all(operation["security"] == [{"cookieAuth": []}] for operation in operations)
+
+
+def test_a_body_revoke_cannot_read_is_a_documented_400(client, make_token, owner):
+    token, _ = make_token(owner)
+    session, csrf = csrf_session(owner)
+    response = session.post(
+        f"{TOKENS}/{token.prefix}/revoke", "{not json", content_type="application/json", **csrf
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "400" in schema["paths"][TOKENS + "/{prefix}/revoke"]["post"]["responses"]
 
 
 @pytest.mark.parametrize("how", ["post", "delete"])

@@ -40,3 +40,16 @@ def test_the_schema_lists_the_runtime_operations(client):
     policy = paths["/api/v1/agents/{slug}/policy"]["get"]
     assert set(policy["responses"]) >= {"200", "304", "401", "403", "404"}
     assert "X-Countersign-Signature" in policy["description"]
+
+
+@pytest.mark.parametrize("download", ["", "1", "signature"])
+def test_the_policy_answers_in_a_media_type_its_schema_lists(
+    client, approved, agent, gateway, download
+):
+    policy = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"][
+        "/api/v1/agents/{slug}/policy"
+    ]["get"]
+    assert "download" in {parameter["name"] for parameter in policy["parameters"]}
+    response = gateway.get(f"/api/v1/agents/{agent.slug}/policy", {"download": download})
+    assert response.status_code == 200
+    assert response["Content-Type"] in policy["responses"]["200"]["content"]

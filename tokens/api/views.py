@@ -41,6 +41,8 @@ class SessionOnly(BasePermission):
         return True
 
 
+# The schema says what SessionOnly enforces: a browser session, never a token.
+@extend_schema(auth=[{"cookieAuth": []}])
 class TokenApiView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JsonParser]
@@ -98,7 +100,8 @@ class TokenRevokeView(TokenApiView):
     @extend_schema(
         summary="Revoke one of your tokens: from now on it authenticates nothing",
         request=None,
-        responses={200: TokenSerializer, **errors(401, 403, 404, 409, 429)},
+        # 400: a session's CSRF check parses any body sent, and refuses one it cannot read.
+        responses={200: TokenSerializer, **errors(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request, prefix):
         token = token_revoke(actor=Actor.for_user(request.user), token=_own_token(request, prefix))
