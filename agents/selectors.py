@@ -6,10 +6,11 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from guardian.models import UserObjectPermission
 
 from agents.membership import GROUPS_CHANGED, REVIEWER_ASSIGNED, REVIEWER_UNASSIGNED
-from agents.models import Agent
+from agents.models import Agent, AgentStatus
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from audit.models import AuditEvent
 from config.roles import REVIEWER_GROUPS
@@ -31,6 +32,23 @@ def assignments(agent: Agent) -> dict[str, list]:
     for row in rows.order_by("user__username"):
         held[row.permission.codename].append(row.user)
     return held
+
+
+def agents_without_active_owner() -> QuerySet:
+    """Return the agents, retired ones aside, none of whose owners is active, with their owners.
+
+    Nobody answers for such an agent: its packages, comments and tokens wait for an
+    owner that staff name (a deactivated owner may stay named, never be added).
+    """
+    active = Agent.owners.through.objects.filter(agent=OuterRef("pk"), user__is_active=True)
+    owners = get_user_model().objects.order_by("username")
+    return (
+        Agent.objects.exclude(status=AgentStatus.RETIRED)
+        .filter(~Exists(active))
+        .select_related("team")
+        .prefetch_related(Prefetch("owners", queryset=owners))
+        .order_by("slug")
+    )
 
 
 class MembershipHistory:
