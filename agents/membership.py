@@ -11,7 +11,8 @@ provider), and writes its audit event in the same transaction:
 - `agent.reviewer_assigned` / `agent.reviewer_unassigned`, target the agent, data
   {"user", "user_id", "permission", "source"};
 - `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
-  user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_set`);
+  user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_set`); a
+  deactivation's also {"sessions_ended"}: the signed-in sessions it ended;
 - `user.permissions_changed`, target the user, `before`/`after` {"permissions": [...]},
   data {"added", "removed", "source"} ("app_label.codename");
 - `group.permissions_changed`, target the group, `before`/`after` {"permissions": [...]},
@@ -22,10 +23,12 @@ states so the membership at any point of the chain can be read back from them
 (`agents.selectors.MembershipHistory.members_at`, `assigned_at`).
 """
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.db import models, transaction
+from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -177,15 +180,33 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
     if changed:
         user.save(update_fields=list(changed))
     for flag, value in changed.items():
+        data = {"user": user.get_username(), "source": source}
+        if flag == "is_active" and not value:
+            data["sessions_ended"] = _sessions_end(user)
         audit_record(
             actor=actor,
             action=FLAG_CHANGED[flag],
             target=user,
             before={flag: not value},
             after={flag: value},
-            data={"user": user.get_username(), "source": source},
+            data=data,
         )
     return user
+
+
+def _sessions_end(user) -> int:
+    """Delete the user's unexpired sessions; return how many.
+
+    Django answers an inactive user's session as signed out but keeps it, so
+    reactivating the account would sign that browser in again. A session names its
+    user only inside its signed data (the database engine, as in
+    identity.services.sign_ins_prune), so each unexpired one is read.
+    """
+    key = str(user.pk)
+    sessions = Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+    ended = [session.pk for session in sessions if session.get_decoded().get(SESSION_KEY) == key]
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)
 
 
 @transaction.atomic

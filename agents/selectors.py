@@ -6,10 +6,16 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from guardian.models import UserObjectPermission
 
-from agents.membership import GROUPS_CHANGED, REVIEWER_ASSIGNED, REVIEWER_UNASSIGNED
-from agents.models import Agent
+from agents.membership import (
+    FLAG_CHANGED,
+    GROUPS_CHANGED,
+    REVIEWER_ASSIGNED,
+    REVIEWER_UNASSIGNED,
+)
+from agents.models import Agent, AgentStatus
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from audit.models import AuditEvent
 from config.roles import REVIEWER_GROUPS
@@ -33,6 +39,23 @@ def assignments(agent: Agent) -> dict[str, list]:
     return held
 
 
+def agents_without_active_owner() -> QuerySet:
+    """Return the agents, retired ones aside, none of whose owners is active, with their owners.
+
+    Nobody answers for such an agent: its packages, comments and tokens wait for an
+    owner that staff name (a deactivated owner may stay named, never be added).
+    """
+    active = Agent.owners.through.objects.filter(agent=OuterRef("pk"), user__is_active=True)
+    owners = get_user_model().objects.order_by("username")
+    return (
+        Agent.objects.exclude(status=AgentStatus.RETIRED)
+        .filter(~Exists(active))
+        .select_related("team")
+        .prefetch_related(Prefetch("owners", queryset=owners))
+        .order_by("slug")
+    )
+
+
 class MembershipHistory:
     """Who was in which reviewer group, and who was assigned to an agent, at a point of the chain.
 
@@ -42,10 +65,13 @@ class MembershipHistory:
     Each event carries the whole before/after state, so a user's answer rests on
     one event (its seq is returned as the basis), or on the present state.
 
+    Whether an account was active at a point reads the same way from its
+    `user.active_changed` events (`inactive_at`).
+
     Limits: it is exact when every change since the installation began recording
     them went through `agents.membership` (every path of the application does);
-    a change made beneath the application (SQL, a shell calling `groups.add`) is
-    not seen, and nor is a deactivation or a user's deletion.
+    a change made beneath the application (SQL, a shell calling `groups.add` or
+    saving `is_active`) is not seen, and nor is a user's deletion.
     """
 
     def __init__(self, agent: Agent):
@@ -74,14 +100,21 @@ class MembershipHistory:
         self._assigned_now = set(
             _agent_permissions([agent]).values_list("user_id", "permission__codename")
         )
+        self._active = defaultdict(list)  # user id -> [(seq, active after)]
+        events = AuditEvent.objects.filter(action=FLAG_CHANGED["is_active"]).order_by("seq")
+        for seq, target, after in events.values_list("seq", "target_id", "after"):
+            self._active[int(target)].append((seq, bool(after.get("is_active"))))
         users = get_user_model().objects.filter(
             pk__in=set(self._groups) | set(self._groups_now) | {k[0] for k in self._assigned}
         )
-        self.superusers = set()
-        for pk, username, is_superuser in users.values_list("pk", "username", "is_superuser"):
+        self.superusers, self._inactive_now = set(), set()
+        rows = users.values_list("pk", "username", "is_superuser", "is_active")
+        for pk, username, is_superuser, is_active in rows:
             self._names[pk] = username
             if is_superuser:
                 self.superusers.add(pk)
+            if not is_active:
+                self._inactive_now.add(pk)
 
     def username(self, user_id: int) -> str:
         return self._names.get(user_id, f"user #{user_id}")
@@ -105,6 +138,16 @@ class MembershipHistory:
                 members[user_id] = basis
         return members
 
+    def inactive_at(self, user_ids, seq: int) -> dict[int, int | None]:
+        """Return {user id: basis seq} of the users of `user_ids` inactive at event `seq`."""
+        inactive = {}
+        for user_id in user_ids:
+            now = user_id not in self._inactive_now
+            active, basis = _flag_at(self._active.get(user_id, []), seq, now)
+            if not active:
+                inactive[user_id] = basis
+        return inactive
+
     def assigned_at(self, permission: str, seq: int) -> dict[int, int | None]:
         """Return {user id: basis seq} of the users holding `permission` on the agent at `seq`."""
         holders = {}
@@ -112,14 +155,20 @@ class MembershipHistory:
         users |= {user_id for user_id, codename in self._assigned if codename == permission}
         for user_id in users:
             changes = self._assigned.get((user_id, permission), [])
-            index = bisect_left([change[0] for change in changes], seq)
-            if index > 0:
-                held, basis = changes[index - 1][1], changes[index - 1][0]
-            elif index < len(changes):
-                # The first recorded change after `seq` flipped the state it found.
-                held, basis = not changes[index][1], changes[index][0]
-            else:
-                held, basis = (user_id, permission) in self._assigned_now, None
+            now = (user_id, permission) in self._assigned_now
+            held, basis = _flag_at(changes, seq, now)
             if held:
                 holders[user_id] = basis
         return holders
+
+
+def _flag_at(changes: list, seq: int, now: bool) -> tuple[bool, int | None]:
+    """Return a yes/no state at event `seq` from its changes [(seq, state after)] in chain
+    order, and the seq of the change that says so (None: the present state `now`)."""
+    index = bisect_left([change[0] for change in changes], seq)
+    if index > 0:
+        return changes[index - 1][1], changes[index - 1][0]
+    if index < len(changes):
+        # The first recorded change after `seq` flipped the state it found.
+        return not changes[index][1], changes[index][0]
+    return now, None

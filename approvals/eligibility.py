@@ -5,7 +5,8 @@ before it in the chain had happened, those after it had not. At that moment a
 user was eligible to decide the dimension of the package (the rules of
 `signoffs.permissions.can_decide`) when
 
-1. they were a member of the dimension's reviewer group;
+1. they were a member of the dimension's reviewer group, their account active
+   (one deactivated then is listed as excluded, `inactive`);
 2. where the agent had reviewers assigned for the dimension (`review_<dimension>`),
    or staff had reassigned the sign-off to one reviewer (`signoff.reassigned`),
    they were one of them (or a superuser, whom Django's object permissions never
@@ -25,9 +26,9 @@ else their state now. Each user's answer names the event it rests on (`basis`,
 a seq of the chain; null where it rests on the present state).
 
 Limits: membership is only as complete as its recording: a change made beneath
-the application (SQL, a shell) is not seen. Whether an account was active is not
-recorded, so a deactivated account counts as it stood in its groups. Group
-members whom rule 3 or 4 excluded are listed with the reason.
+the application (SQL, a shell) is not seen. Whether an account was active reads
+the same way from its `user.active_changed` events. Group members whom rule 1's
+activity, 2, 3 or 4 excluded are listed with the reason.
 """
 
 from django.contrib.auth import get_user_model
@@ -44,20 +45,21 @@ from signoffs.services import SIGNOFF_DECIDED
 from signoffs.sla import overdue_since
 
 RULE = (
-    "At the decision's event in the chain: members of the dimension's reviewer group; where "
-    "reviewers were assigned to the agent for the dimension (or staff reassigned the sign-off), "
-    "only they, the delegate who decided on behalf of one of them, and, past the review "
-    "target, the agent's fallback reviewers of the dimension; never the package's "
+    "At the decision's event in the chain: active members of the dimension's reviewer group; "
+    "where reviewers were assigned to the agent for the dimension (or staff reassigned the "
+    "sign-off), only they, the delegate who decided on behalf of one of them, and, past the "
+    "review target, the agent's fallback reviewers of the dimension; never the package's "
     "creator, submitter or the agent's owners since submission; nobody who had decided a "
-    "sign-off of the package before. Each user's membership is the last recorded change "
-    "before the decision, else the first one after it, else the present state."
+    "sign-off of the package before. Each user's membership and whether their account was "
+    "active is the last recorded change before the decision, else the first one after it, "
+    "else the present state."
 )
 
 EMERGENCY_RULE = (
-    "At the approval's event in the chain: members of the dimension's reviewer group (security "
-    "or PAM); where reviewers were assigned to the agent for the dimension, only they; never "
-    "the package's creator, submitter, the agent's owners since submission or the emergency's "
-    "requester; nobody who gave the emergency's other approval before."
+    "At the approval's event in the chain: active members of the dimension's reviewer group "
+    "(security or PAM); where reviewers were assigned to the agent for the dimension, only "
+    "they; never the package's creator, submitter, the agent's owners since submission or the "
+    "emergency's requester; nobody who gave the emergency's other approval before."
 )
 
 
@@ -111,9 +113,10 @@ class Eligibility:
         if seq is None:
             return {"decision": decision.pk, "dimension": dimension, "at_seq": None}
         candidates = self.history.members_at(dimension, seq)
+        inactive = self.history.inactive_at(candidates, seq)
         assigned = self._assigned(signoff, seq)
         stand_ins = self._stand_ins(decision, seq, assigned)
-        excluded = self._excluded(package, candidates, assigned, stand_ins)
+        excluded = self._excluded(package, candidates, assigned, stand_ins, inactive)
         earlier = package_decisions(package).exclude(pk=decision.pk)
         for other_id, user_id, other_dimension in earlier.values_list(
             "pk", "reviewer_id", "signoff__dimension"
@@ -130,15 +133,20 @@ class Eligibility:
             "reviewers_assigned": sorted(self.history.username(u) for u in assigned),
             "stood_in": sorted(self.history.username(u) for u in stand_ins if u in candidates),
             "decided_as": self.decision_basis.get(decision.pk) or None,
-            **self._answer(decision.reviewer_id, candidates, assigned, stand_ins, excluded),
+            **self._answer(
+                decision.reviewer_id, candidates, assigned, stand_ins, excluded, inactive
+            ),
         }
 
-    def _excluded(self, package, candidates: dict, assigned: dict, stand_ins: dict) -> dict:
-        """Return {user id: reason} of the members whom assignment or authorship excluded."""
-        excluded = {}
+    def _excluded(
+        self, package, candidates: dict, assigned: dict, stand_ins: dict, inactive: dict
+    ) -> dict:
+        """Return {user id: reason} of the members whom deactivation, assignment or authorship
+        excluded."""
+        excluded = dict.fromkeys(inactive, "inactive")
         if assigned:
             others = set(candidates) - set(assigned) - set(stand_ins) - self.history.superusers
-            for user_id in others:
+            for user_id in others - set(excluded):
                 excluded[user_id] = "not_assigned"
         owners = set(package.owners_in_review.values_list("pk", flat=True))
         owners |= set(package.agent.owners.values_list("pk", flat=True))
@@ -151,11 +159,12 @@ class Eligibility:
                 excluded[user_id] = "owner_review"
         return excluded
 
-    def _answer(self, decider_id, candidates, assigned, stand_ins, excluded) -> dict:
+    def _answer(self, decider_id, candidates, assigned, stand_ins, excluded, inactive) -> dict:
         """Return who was eligible, who was excluded and why, and the events it rests on."""
         name = self.history.username
         eligible = sorted(name(u) for u in candidates if u not in excluded)
         basis = {candidates[u] for u in candidates} | set(assigned.values())
+        basis |= set(inactive.values())
         basis |= {stand_ins[u] for u in stand_ins if u in candidates}
         return {
             "eligible": eligible,
@@ -182,8 +191,9 @@ class Eligibility:
             approver = getattr(emergency, f"{dimension}_approver", None)
             approver_id = approver.pk if approver is not None else None
             candidates = self.history.members_at(dimension, seq)
+            inactive = self.history.inactive_at(candidates, seq)
             assigned = self.history.assigned_at(review_permission(dimension), seq)
-            excluded = self._excluded(emergency.package, candidates, assigned, {})
+            excluded = self._excluded(emergency.package, candidates, assigned, {}, inactive)
             for user_id in candidates:
                 if user_id in excluded:
                     continue
@@ -198,7 +208,7 @@ class Eligibility:
                     "reviewer": approver.get_username() if approver else None,
                     "at_seq": seq,
                     "reviewers_assigned": sorted(self.history.username(u) for u in assigned),
-                    **self._answer(approver_id, candidates, assigned, {}, excluded),
+                    **self._answer(approver_id, candidates, assigned, {}, excluded, inactive),
                 }
             )
             approved_by[dimension] = approver_id

@@ -1,12 +1,20 @@
 """Reads of the release workflow that several apps' views and services share."""
 
 from collections.abc import Iterable
+from functools import reduce
+from operator import or_
 
-from django.db.models import Q
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
+from guardian.models import UserObjectPermission
 
 from agents.models import Agent, AgentStatus
+from agents.permissions import review_permission
 from approvals.models import ApprovalPackage, EmergencyState, PackageState
+from signoffs.models import Dimension, SignOff, SignOffState
+from signoffs.permissions import reviewers_able
 
 
 def last_approved(agent: Agent) -> ApprovalPackage | None:
@@ -91,3 +99,35 @@ def agent_status(agent: Agent, packages: Iterable[ApprovalPackage]) -> tuple[str
         }[PackageState(submitted.state_shown)]
     tiered = approved or (packages[0] if packages else None)
     return status, tiered.risk_tier if tiered else ""
+
+
+def signoffs_left_behind() -> QuerySet:
+    """Return the pending sign-offs in review that wait only for people who cannot decide them.
+
+    A sign-off staff reassigned waits for that one reviewer; one of an agent with
+    reviewers assigned for its dimension waits for them. When every one of them has
+    been deactivated or has left the dimension's reviewer group since, nobody it
+    waits for decides it: it stays pending until a fallback reviewer takes it over
+    past the review target, if the agent has one, or until staff reassign it.
+    """
+    reassigned = Q(assigned_to__isnull=False) & ~Exists(
+        reviewers_able(OuterRef("dimension")).filter(pk=OuterRef("assigned_to_id"))
+    )
+    agent_type = ContentType.objects.get_for_model(Agent)
+    by_agent = []
+    for dimension in Dimension.values:
+        named = UserObjectPermission.objects.filter(
+            content_type=agent_type,
+            object_pk=Cast(OuterRef("package__agent_id"), CharField()),
+            permission__codename=review_permission(dimension),
+        )
+        able = named.filter(user__in=reviewers_able(dimension))
+        by_agent.append(
+            Q(dimension=dimension, assigned_to__isnull=True) & Exists(named) & ~Exists(able)
+        )
+    return (
+        SignOff.objects.filter(package__state=PackageState.IN_REVIEW, state=SignOffState.PENDING)
+        .filter(reduce(or_, by_agent, reassigned))
+        .select_related("package__agent", "assigned_to")
+        .order_by("package__submitted_at", "pk")
+    )

@@ -180,10 +180,11 @@ def _recipients(notification: Notification) -> list[str]:
         query |= Q(groups__name__in=REVIEWER_GROUPS)
     if SECURITY in audiences:
         query |= Q(groups__name=Group.SECURITY)
-    emails = set(users.filter(query).values_list("email", flat=True).distinct())
     if EXPLICIT in audiences:
-        emails |= set(notification.payload.get("data", {}).get("recipients", []))
-    return sorted(emails)
+        # Named when the event happened: someone deactivated since gets no more mail.
+        named = notification.payload.get("data", {}).get("recipients", [])
+        query |= Q(email__in=named)
+    return sorted(set(users.filter(query).values_list("email", flat=True).distinct()))
 
 
 def _mail(notification: Notification) -> None:

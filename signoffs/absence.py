@@ -17,7 +17,7 @@ transaction:
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from agents.membership import user_lock
@@ -25,6 +25,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotFound, NotPermitted
 from signoffs.models import Absence, Dimension
+from signoffs.permissions import reviewers_able
 
 ABSENCE_SET = "absence.set"
 ABSENCE_CLEARED = "absence.cleared"
@@ -177,3 +178,18 @@ def absences_covered(user, now=None) -> QuerySet:
     """Return the absences in whose window the user decides for the absent reviewer now."""
     now = now or timezone.now()
     return Absence.objects.filter(delegate=user, starts_at__lte=now, ends_at__gt=now)
+
+
+def absences_left_behind(now=None) -> QuerySet:
+    """Return the absences not over whose delegate cannot decide: deactivated or out of the
+    dimension's reviewer group since the absence was set.
+
+    In such a window nobody decides in the absent reviewer's place.
+    """
+    able = reviewers_able(OuterRef("dimension")).filter(pk=OuterRef("delegate_id"))
+    return (
+        Absence.objects.filter(ends_at__gt=now or timezone.now())
+        .filter(~Exists(able))
+        .select_related("reviewer", "delegate")
+        .order_by("starts_at", "pk")
+    )

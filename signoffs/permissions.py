@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
@@ -27,6 +28,7 @@ __all__ = [
     "may_review",
     "owner_refusal",
     "review_permission",
+    "reviewers_able",
 ]
 
 
@@ -150,6 +152,14 @@ def _member_refusal(user, dimension: str) -> Check | None:
             False, "not_reviewer", f"Only members of the {dimension} reviewer group decide it."
         )
     return None
+
+
+def reviewers_able(dimension) -> QuerySet:
+    """Return the users `_member_refusal` lets decide the dimension: its group's active members.
+
+    `dimension` may be an OuterRef, to ask it of each row of an outer query.
+    """
+    return get_user_model().objects.filter(is_active=True, groups__name=dimension)
 
 
 def owner_refusal(user, agent, package=None) -> Check | None:

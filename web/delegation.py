@@ -1,4 +1,5 @@
-"""What the queue and the package page say about delegation, fallback and reassignment."""
+"""What the queue and the package page say about delegation, fallback and reassignment, and
+what staff see of the reviews and agents that people who left still hold."""
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
@@ -6,8 +7,10 @@ from guardian.models import UserObjectPermission
 
 from agents.models import Agent
 from agents.permissions import fallback_permission
+from agents.selectors import agents_without_active_owner
 from approvals.models import PackageState
-from signoffs.absence import absences_covered
+from approvals.selectors import signoffs_left_behind
+from signoffs.absence import absences_covered, absences_left_behind
 from signoffs.models import Dimension, SignOff, SignOffState
 from signoffs.permissions import author_refusal, reviewers_assigned
 from signoffs.sla import overdue_since
@@ -78,11 +81,56 @@ def pending_signoffs(agent) -> list:
     assigned = reviewers_assigned([agent.pk])
     now = timezone.now()
     for signoff in signoffs:
-        if signoff.assigned_to_id:
-            signoff.waiting_for = [signoff.assigned_to.get_username()]
-        else:
-            users = assigned.get((agent.pk, signoff.dimension), [])
-            signoff.waiting_for = [user.get_username() for user in users]
+        signoff.waiting_for = [user.get_username() for user in _named(signoff, assigned)]
         due = overdue_since(signoff)
         signoff.overdue_since = due if due is not None and due <= now else None
     return signoffs
+
+
+def _named(signoff, assigned) -> list:
+    """Return the reviewers a pending sign-off waits for by name; none when any member may.
+
+    `assigned` is `reviewers_assigned` of the sign-off's agent.
+    """
+    if signoff.assigned_to_id:
+        return [signoff.assigned_to]
+    return assigned.get((signoff.package.agent_id, signoff.dimension), [])
+
+
+def _why_not(user, dimension: str) -> str:
+    """Say why a reviewer named for the dimension no longer decides it."""
+    if not user.is_active:
+        return "deactivated"
+    return f"not in the {Dimension(dimension).label} group"
+
+
+# The rows of each kind the staff page lists; its counts say how many there are in all.
+LEFT_BEHIND_LISTED = 100
+
+
+def left_behind_counts() -> dict[str, int]:
+    """Count what people who left still hold: sign-offs, ownerless agents and absences."""
+    return {
+        "signoffs": signoffs_left_behind().count(),
+        "agents": agents_without_active_owner().count(),
+        "absences": absences_left_behind().count(),
+    }
+
+
+def left_behind() -> dict[str, list]:
+    """Return the first LEFT_BEHIND_LISTED of each kind that `left_behind_counts` counts.
+
+    Each sign-off carries `waiting_for`, and each absence `why`: who can no longer
+    decide and why (deactivated, or no longer in the dimension's reviewer group).
+    """
+    signoffs = list(signoffs_left_behind()[:LEFT_BEHIND_LISTED])
+    assigned = reviewers_assigned({signoff.package.agent_id for signoff in signoffs})
+    for signoff in signoffs:
+        signoff.waiting_for = [
+            (user, _why_not(user, signoff.dimension)) for user in _named(signoff, assigned)
+        ]
+    absences = list(absences_left_behind()[:LEFT_BEHIND_LISTED])
+    for absence in absences:
+        absence.why = _why_not(absence.delegate, absence.dimension)
+    agents = list(agents_without_active_owner()[:LEFT_BEHIND_LISTED])
+    return {"signoffs": signoffs, "agents": agents, "absences": absences}

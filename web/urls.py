@@ -85,6 +85,7 @@ urlpatterns = [
     path("audit/verify/<int:pk>/", audit.audit_verification, name="audit-verification"),
     path("tokens/", tokens.token_list, name="token-list"),
     path("staff/users/", staff.user_list, name="staff-users"),
+    path("staff/left-behind/", staff.left_behind_list, name="staff-left-behind"),
     path("staff/users/<int:pk>/", staff.user_edit, name="staff-user-edit"),
     path("tokens/<token_prefix:prefix>/revoke/", tokens.token_revoke_view, name="token-revoke"),
 ]

@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from agents.membership import Source, reviewer_assign, reviewer_unassign, user_groups_set
+from agents.membership import (
+    Source,
+    reviewer_assign,
+    reviewer_unassign,
+    user_flags_set,
+    user_groups_set,
+)
+from approvals.eligibility import eligibility_of
 from approvals.models import PackageState
 from audit import signing
 from audit.actors import Actor
-from signoffs.models import Dimension
+from audit.models import AuditEvent
+from signoffs.models import Decision, Dimension
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +126,30 @@ def test_the_summary_names_the_eligible_and_the_bundle_still_verifies(bundle):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "VERIFIED" in result.stdout
     assert "file eligibility.json" in result.stdout
+
+
+def test_an_account_deactivated_at_the_decision_was_not_eligible(workflow, agent, reviewers):
+    iam1 = reviewers[Dimension.IAM][0]
+    gone, later, back = (UserFactory(username=name) for name in ("gone", "later", "back"))
+    for user in (gone, later, back):
+        groups(user, "iam")
+    package = workflow.submit(agent)
+    for user in (gone, back):
+        user_flags_set(user, actor=STAFF, source=Source.PAGE, is_active=False)
+    workflow.decide(package, Dimension.IAM, iam1)
+    user_flags_set(later, actor=STAFF, source=Source.PAGE, is_active=False)  # leaves after it
+    user_flags_set(back, actor=STAFF, source=Source.PAGE, is_active=True)  # returns after it
+
+    (row,) = eligibility_of(Decision.objects.filter(signoff__package=package))["decisions"]
+
+    assert row["eligible"] == ["iam1", "iam2", "later"]
+    assert row["excluded"] == [
+        {"user": "back", "reason": "inactive"},
+        {"user": "gone", "reason": "inactive"},
+    ]
+    deactivated = AuditEvent.objects.filter(
+        action="user.active_changed", target_id__in=[str(gone.pk), str(back.pk)]
+    )
+    assert set(deactivated.filter(after={"is_active": False}).values_list("seq", flat=True)) <= set(
+        row["basis"]
+    )

@@ -1,11 +1,14 @@
 """The user admin changes a user's rights, address and existence only with an audit event."""
 
 import pytest
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.sessions.models import Session
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
-from agents.membership import Source, reviewer_assign
+from agents.membership import Source, reviewer_assign, user_flags_set
 from audit.actors import Actor
 from audit.models import AuditEvent
 from signoffs.permissions import decision_standing
@@ -13,6 +16,8 @@ from tests.factories import UserFactory
 from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 
 @pytest.fixture
@@ -105,6 +110,27 @@ def test_deactivating_and_readdressing_a_user_and_their_permissions_are_audited(
         ("user.email_changed", {"email": "dana@example.com"}, {"email": "dana@example.org"}),
         ("user.permissions_changed", {"permissions": []}, {"permissions": ["agents.view_team"]}),
     ]
+
+
+def test_deactivating_a_user_ends_their_sessions_at_once_so_reactivating_revives_none(
+    admin_client, owner, agent
+):
+    browsers = [Client(), Client()]
+    for browser in browsers:
+        browser.force_login(owner)
+        assert browser.get(f"/agents/{agent.slug}/").status_code == 200
+    since = _head()
+
+    _post_user(admin_client, owner, is_active=None)
+
+    signed_in = [session.get_decoded()[SESSION_KEY] for session in Session.objects.all()]
+    assert signed_in == [str(User.objects.get(username="root").pk)]  # the admin's own
+    event = AuditEvent.objects.get(action="user.active_changed", seq__gt=since)
+    assert (event.actor_label, event.data["sessions_ended"]) == ("root", 2)
+    user_flags_set(owner, actor=Actor.system("tests"), source=Source.COMMAND, is_active=True)
+    for browser in browsers:
+        response = browser.get(f"/agents/{agent.slug}/")
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
 def test_the_groups_change_through_the_membership_service(admin_client, reviewers):

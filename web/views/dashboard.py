@@ -11,7 +11,7 @@ from agents.permissions import can_register
 from approvals.models import PackageState
 from outbox.schedule import JobStatus, schedule_states
 from web import charts, owner_home, selectors
-from web.delegation import queue_notes
+from web.delegation import left_behind_counts, queue_notes
 
 
 def _age(delta) -> str:
@@ -72,6 +72,8 @@ def dashboard(request):
         "agent_statuses": [
             (status, label, agent_counts[status]) for status, label in AgentStatus.choices
         ],
+        # Staff name new reviewers and owners for what people who left still hold.
+        "left_behind": left_behind_counts() if user.is_staff else {},
         # Staff keep beat running: a stopped job stops drift, expiry and checkpoints quietly.
         "jobs_stopped": (
             [job for job in schedule_states() if job.state != JobStatus.RUNNING]

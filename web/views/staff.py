@@ -24,7 +24,7 @@ from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
 from agents.selectors import assignments
 from config.errors import ApplicationError, NotPermitted
-from web.delegation import pending_signoffs
+from web.delegation import LEFT_BEHIND_LISTED, left_behind, left_behind_counts, pending_signoffs
 from web.forms import errors_show
 from web.forms.absence import ReassignForm
 from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm, UserSearchForm
@@ -98,6 +98,16 @@ def user_edit(request, pk):
         {"member": member, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+@login_required
+def left_behind_list(request):
+    """List the pending sign-offs, agents and absences that people who left still hold."""
+    denied = refused_unless_staff(request)
+    if denied:
+        return denied
+    context = {**left_behind(), "counts": left_behind_counts(), "listed": LEFT_BEHIND_LISTED}
+    return render(request, "staff/left_behind.html", context)
 
 
 def reviewers_page(request, agent, form=None, status=200, reassign_form=None):
