@@ -21,6 +21,7 @@ def test_read_only_pages_refuse_a_post(client, workflow, agent, staff):
         reverse("audit-log"),
         reverse("audit-verification", args=[run.pk]),
         reverse("staff-users"),
+        reverse("staff-left-behind"),
     ]
     client.force_login(staff)
     for url in urls:

@@ -179,6 +179,7 @@ SWEPT = {
     "agent-new": [but(page("get", 403, hidden=403), {STRANGER: 200})],
     "my-absence": [page("get", {"*": 200, TEAMMATE: 403, AUDITOR: 403}, hidden=403)],
     "staff-users": [page("get", 403, hidden=403)],
+    "staff-left-behind": [page("get", 403, hidden=403), page("post", 405, hidden=405, anon=405)],
     "staff-user-edit": [page("get", 403, hidden=403), page("post", 403, hidden=403)],
     # The world's run is under way: an audit reader's request is shown it, not a new one.
     "audit-verify": [but(page("post", 403, hidden=403), {"compliance": 302, AUDITOR: 302})],

@@ -100,6 +100,7 @@ def user_edit(request, pk):
     )
 
 
+@require_safe
 @login_required
 def left_behind_list(request):
     """List the pending sign-offs, agents and absences that people who left still hold."""
