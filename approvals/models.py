@@ -150,6 +150,17 @@ class ApprovalPackage(models.Model):
         return PackageState.EXPIRED if self.has_lapsed else self.state
 
     @property
+    def carries_from_lapsed(self) -> bool:
+        """Whether this review in progress rests on an approval no longer in force, whatever
+        ended it, the expiry job or not: nothing it carried over from that approval stands
+        (`approvals.rereview.carried_signoffs_reopen`), nor counts against who decides it."""
+        return (
+            self.state == PackageState.IN_REVIEW
+            and self.base_id is not None
+            and self.base.state_shown != PackageState.APPROVED
+        )
+
+    @property
     def enforcement(self) -> Enforcement | None:
         """Return the runtime fact the tier was computed with, or None when it had none."""
         if self.enforcement_proven is None or self.enforcement_days is None:

@@ -283,10 +283,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
     dimensions review the version, and its approval gets a lifetime of its own
     (`approvals.policy.approval_expiry`) instead of the lapsed approval's expiry.
     """
-    if package.base_id is None or not package.review_plan.get("carried_over"):
-        return False
-    reason = _lapsed_reason(package.base)
-    if not reason:
+    if not package.carries_from_lapsed:
         return False
     carried = list(
         package.signoffs.select_for_update(of=("self",))
@@ -295,6 +292,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
     )
     if not carried:
         return False
+    reason = _lapsed_reason(package.base)
     origins = {
         s.dimension: s.carried_over_from.package.version if s.carried_over_from else None
         for s in carried
@@ -304,7 +302,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
         signoff.carried_over_from = None
         signoff.review_reason = reason
         signoff.save(update_fields=["state", "carried_over_from", "review_reason", "updated_at"])
-    reopened = {**package.review_plan["reopened"], **dict.fromkeys(origins, reason)}
+    reopened = {**package.review_plan.get("reopened", {}), **dict.fromkeys(origins, reason)}
     package.review_plan = {
         **package.review_plan,
         "mode": FULL,

@@ -61,11 +61,16 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
 
 
 def package_decisions(package):
-    """Return the decisions the package stands on: its own and those its sign-offs carry over."""
-    carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False).values(
-        "carried_over_from"
-    )
-    return Decision.objects.filter(Q(signoff__package=package) | Q(signoff__in=carried))
+    """Return the decisions the package stands on: its own and those its sign-offs carry over.
+
+    Carried-over ones count while the approval they come from is in force: the deciding
+    service re-opens them first once it lapses (`ApprovalPackage.carries_from_lapsed`).
+    """
+    stands_on = Q(signoff__package=package)
+    if not package.carries_from_lapsed:
+        carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False)
+        stands_on |= Q(signoff__in=carried.values("carried_over_from"))
+    return Decision.objects.filter(stands_on)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from config.errors import InvalidTransition, NotPermitted
 from config.times import whole_second
 from outbox.models import Notification
 from signoffs.models import SignOffState
+from signoffs.permissions import can_decide
 from tests.factories import UserFactory, manifest_for
 
 pytestmark = pytest.mark.django_db
@@ -405,3 +406,28 @@ def test_a_decision_after_the_approval_lapsed_reopens_what_the_review_carries(
     assert gate_check(actor=SYSTEM, agent_slug=agent.slug, digest=second.digest).decision == (
         "allow"
     )
+
+
+@pytest.mark.parametrize(
+    ("dimension", "refused"), [("iam", "already_decided"), ("compliance", "other_dimension")]
+)
+def test_can_decide_agrees_with_the_service_once_the_approval_lapsed(
+    workflow, agent, reviewers, dimension, refused
+):
+    """The rule pages and the API ask before reading the form is the service's: decisions
+    carried over from an approval past its expiry count no more, before the expiry job runs."""
+    first = workflow.approve(agent)
+    iam1 = reviewers["iam"][0]
+    iam1.groups.add(*UserFactory(groups=["compliance"]).groups.all())
+    second = workflow.submit(agent, _rollback_changed(first.manifest))
+    signoff = second.signoffs.get(dimension=dimension)
+    assert can_decide(iam1, signoff).code == refused  # v1 is in force: its decision counts
+    with pytest.raises(NotPermitted) as raised:
+        workflow.decide(second, dimension, iam1)
+    assert raised.value.code == refused
+    _expire_in(first, -timedelta(seconds=1))
+    assert first.state == PackageState.APPROVED  # the expiry job has not run
+    second = ApprovalPackage.objects.get(pk=second.pk)
+    assert can_decide(iam1, second.signoffs.get(dimension=dimension))
+    workflow.decide(second, dimension, iam1)
+    assert second.signoffs.get(dimension=dimension).decisions.get().reviewer == iam1

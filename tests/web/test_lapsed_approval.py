@@ -1,6 +1,7 @@
 """An approval past its expiry reads as expired at once, on the pages and in the usage API,
 before the expiry job marks it: what people see agrees with the gate's denial."""
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,8 @@ from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertification_open
 from approvals.selectors import agent_status, in_force, package_in_force
 from audit.actors import Actor
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, UserFactory
+from tests.web.test_review_permissions import approve_data
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -81,3 +83,26 @@ def test_in_force_selects_what_has_lapsed_does_not(workflow, owner):
         if p.state == PackageState.APPROVED and not p.has_lapsed
     }
     assert selected == held == {packages[1].pk, packages[2].pk}
+
+
+def test_the_review_page_lets_decide_once_the_carried_approval_lapsed(
+    client, workflow, agent, reviewers
+):
+    """A decision carried over from an approval past its expiry counts no more on the page, as
+    in the service, before the expiry job marks it: the form shows and the decision records."""
+    first = workflow.approve(agent)
+    iam1 = reviewers["iam"][0]
+    iam1.groups.add(*UserFactory(groups=["compliance"]).groups.all())
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    client.force_login(iam1)
+    _lapse(first, seconds=1)
+    assert first.state == PackageState.APPROVED  # the expiry job has not run
+    page = client.get(second.get_absolute_url())
+    card = next(c for c in page.context["cards"] if c["signoff"].dimension == "compliance")
+    assert card["form"] is not None and card["refusal"] == ""
+    data = approve_data(workflow, second, "compliance")
+    decide = reverse("package-decide", args=[agent.slug, second.version, "compliance"])
+    assert client.post(decide, data).status_code == 302
+    assert second.signoffs.get(dimension="compliance").decisions.get().reviewer == iam1
