@@ -66,6 +66,17 @@ def _lone_surrogate(where: str, surrogate: str) -> exceptions.ParseError:
     )
 
 
+class AnyAccept:
+    """Answer in the view's one media type whatever the Accept header asks; errors are JSON.
+
+    For a body that is a file (a ZIP, CSV): DRF's content negotiation would refuse
+    an Accept it cannot render with 406.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
 class ApiMixin(IdempotentMixin):
     renderer_classes = [JSONRenderer]
     permission_classes = [IsAuthenticated, TokenHasScope]

@@ -2,12 +2,15 @@
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from api.base import AnyAccept
 from api.filters import NOT_BLANK_PATTERN, TEXT_PATTERN
 from api.pagination import PAGING_PARAMETERS
 from api.services import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY_LENGTH
+from config.handlers import API_PREFIX
 from config.identifiers import IDENTIFIER_PATTERN, IdentifierValidator
 
 ErrorSerializer = inline_serializer(
@@ -31,14 +34,20 @@ _DESCRIPTIONS = {
     401: "No token, or an invalid, expired or revoked one.",
     403: "The token lacks the scope, or the user may not do this.",
     404: "No such object, or it is outside your scope.",
+    406: "The `Accept` header names no media type this operation answers in.",
     409: "The object is not in a state that allows this, or what the input names is taken.",
     422: "The Idempotency-Key was used before with another request.",
     429: "Too many requests for this token.",
 }
-# Every API operation can answer these (api.middleware, config.handlers).
-_COMMON = {
+# Every operation under /api/ can answer these (api.middleware, config.handlers).
+_API_COMMON = {
     "413": "The request body is over the limit (`error.fields.body` says it).",
     "500": "The server failed; nothing about the cause is said.",
+}
+# Outside /api/, a server error is Django's error page (config.handlers).
+_PAGE_500 = {
+    "description": "The server failed; the answer is the server's error page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -66,21 +75,43 @@ def errors(*statuses: int) -> dict:
     }
 
 
-def declare_common_errors(result, generator, request, public):
-    """Add the answers every operation can give (413, 500) to each operation of the schema.
+class ApiSchema(AutoSchema):
+    """Add to each operation the answers it gives whatever its view declares.
 
-    A drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]).
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]. A view whose exception handler answers
+    in another shape says so with a subclass overriding `error_content`.
     """
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            common = dict(_COMMON)
-            if {p["name"] for p in operation.get("parameters", ())} & PAGING_PARAMETERS:
-                common["400"] = _DESCRIPTIONS[400]  # api.pagination refuses bad paging
-            for status, description in common.items():
-                responses.setdefault(status, {"description": description, "content": error})
-    return result
+
+    def one_shape(self) -> dict:
+        """Return the content of an error in the one error shape."""
+        error = self.resolve_serializer(ErrorSerializer, "response")
+        return {"application/json": {"schema": error.ref}}
+
+    def error_content(self) -> dict:
+        """Return the content of an error the view's exception handler answers."""
+        return self.one_shape()
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        api_error = self.one_shape()
+        common = {}
+        if not isinstance(self.view, AnyAccept):
+            # An Accept it cannot render: DRF's negotiation refuses it before authentication.
+            common["406"] = {"description": _DESCRIPTIONS[406], "content": self.error_content()}
+        if path.startswith(API_PREFIX):
+            for status, description in _API_COMMON.items():
+                common[status] = {"description": description, "content": api_error}
+        else:
+            common["500"] = _PAGE_500
+        if {p["name"] for p in operation.get("parameters", ())} & PAGING_PARAMETERS:
+            # api.pagination refuses bad paging.
+            common["400"] = {"description": _DESCRIPTIONS[400], "content": api_error}
+        responses = operation.setdefault("responses", {})
+        for status, response in common.items():
+            responses.setdefault(status, response)
+        return operation
 
 
 class TextPattern(OpenApiSerializerFieldExtension):

@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from agents.api.views import visible_agent
+from api.base import AnyAccept
 from api.openapi import errors
 from api.permissions import IsAuthenticated
 from approvals.evidence import package_evidence
@@ -16,13 +17,9 @@ from audit.permissions import AuditReader
 from tokens.authentication import actor_for
 
 
-class PackageEvidenceView(APIView):
+class PackageEvidenceView(AnyAccept, APIView):
     permission_classes = [IsAuthenticated, AuditReader]
     renderer_classes = [JSONRenderer]
-
-    def perform_content_negotiation(self, request, force=False):
-        # The body is a ZIP whatever the Accept header; errors are JSON.
-        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         summary="Download the signed evidence bundle of a package version",

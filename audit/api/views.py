@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.base import AnyAccept
 from api.openapi import errors
 from api.pagination import CursorPagination
 from api.permissions import IsAuthenticated
@@ -128,12 +129,8 @@ def export_response(flt: ExportFilter, fmt: str) -> StreamingHttpResponse:
     return response
 
 
-class AuditExportView(AuditApiView):
+class AuditExportView(AnyAccept, AuditApiView):
     fmt = "csv"
-
-    def perform_content_negotiation(self, request, force=False):
-        # The body is CSV or JSON Lines whatever the Accept header; errors are JSON.
-        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         operation_id="audit_export_csv",

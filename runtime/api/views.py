@@ -2,10 +2,11 @@
 
 The AuthZEN endpoints answer as the specification's HTTPS binding does: 200
 with a decision (a deny is `decision: false`, never an error), and 400, 401,
-403, 429 or 500 with an error message string as the body. They are rate-limited
-per token (`THROTTLE_DECISIONS`, a batch counting once). They take a token only
-(no browser session): one bound to the agent asked about, or one with the
-`decisions:evaluate` scope.
+403, 406 or 429 with an error message string as the body (a body over the size
+limit is a 400). A server error is Django's error page, as anywhere outside
+/api/. They are rate-limited per token (`THROTTLE_DECISIONS`, a batch counting
+once). They take a token only (no browser session): one bound to the agent asked
+about, or one with the `decisions:evaluate` scope.
 """
 
 import logging
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.api.views import visible_agent
-from api.openapi import errors
+from api.openapi import ApiSchema, errors
 from api.permissions import IsAuthenticated, TokenHasScope
 from api.throttling import DecisionThrottle
 from approvals.gate_vocabulary import GateReason
@@ -81,7 +82,25 @@ def authzen_exception_handler(exc, context):
     return response
 
 
+class AuthzenSchema(ApiSchema):
+    def error_content(self) -> dict:
+        return {"application/json": {"schema": {"type": "string"}}}
+
+
+# The refusals of both AuthZEN operations (406 and 500 come from ApiSchema).
+ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.STR,
+        description="The body is not JSON, is over the size limit, or is not a valid request.",
+    ),
+    401: AuthzenError,
+    403: AuthzenError,
+    429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
+}
+
+
 class AuthzenView(APIView):
+    schema = AuthzenSchema()
     throttle_classes = [DecisionThrottle]
     renderer_classes = [JSONRenderer]
     authentication_classes = [TokenAuthentication]
@@ -127,10 +146,7 @@ class EvaluationView(AuthzenView):
         request={"application/json": EVALUATION_REQUEST},
         responses={
             200: AccessDecisionSerializer,
-            400: AuthzenError,
-            401: AuthzenError,
-            403: AuthzenError,
-            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
+            **ERRORS,
         },
         examples=[
             OpenApiExample(
@@ -172,10 +188,7 @@ class EvaluationsView(AuthzenView):
         request={"application/json": EVALUATIONS_REQUEST},
         responses={
             200: EvaluationsResponseSerializer,
-            400: AuthzenError,
-            401: AuthzenError,
-            403: AuthzenError,
-            429: OpenApiResponse(OpenApiTypes.STR, description=THROTTLED),
+            **ERRORS,
         },
     )
     def post(self, request):

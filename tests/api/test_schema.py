@@ -3,8 +3,10 @@
 Every operation the schema lists (whatever the apps add) is called with valid
 and invalid input, and every answer goes through every check schemathesis
 has: no server error, status codes, content types, headers and bodies as
-declared, valid data accepted, invalid data refused, auth not ignored. The
-number of examples is bounded so the run stays under two minutes.
+declared, valid data accepted, invalid data refused, auth not ignored. Each is
+also asked once for a media type no operation answers in, which is a 406 where
+the schema says so and answered as usual where it does not. The number of
+examples is bounded so the run stays under two minutes.
 """
 
 import re
@@ -27,6 +29,9 @@ from tests.conftest import ALL_SCOPES
 pytestmark = pytest.mark.django_db
 
 EXAMPLES = {GenerationMode.POSITIVE: 16, GenerationMode.NEGATIVE: 6}
+UNACCEPTABLE = {"Accept": "application/xml"}
+# A value each path converter takes (a token prefix has a form of its own).
+PATH_VALUES = {"prefix": "cs_00000000"}
 
 # What an OpenAPI schema cannot say. A request it calls valid may still be refused for
 # the state it meets (a key used before), a rule across fields or against the clock,
@@ -130,6 +135,8 @@ CHECKS = [
     or check
     for name, check in BUILT_IN.items()
 ]
+# What an answer to an Accept the operation cannot satisfy is held to: the schema alone.
+CONFORMANCE = [check for name, check in BUILT_IN.items() if name.endswith("conformance")]
 
 
 @pytest.fixture
@@ -179,12 +186,30 @@ def fuzz(strategy, examples: int, headers: dict, label: str, exercised: set) -> 
     return ""
 
 
+def ask_unacceptable(operation, agent, headers: dict) -> tuple[int, str]:
+    """Ask once for a media type no operation answers in; return the status and the failure.
+
+    No body or query: the refusal comes before they are read. Path values match
+    every path converter, so the request reaches its view.
+    """
+    known = {"slug": agent.slug, **PATH_VALUES}
+    values = {p.name: known.get(p.name, "1") for p in operation.path_parameters}
+    case = operation.Case(path_parameters=values)
+    headers = {**headers, **UNACCEPTABLE}
+    response = case.call(headers=headers)
+    try:
+        case.validate_response(response, checks=CONFORMANCE, headers=headers)
+    except (AssertionError, BaseExceptionGroup) as failure:
+        return response.status_code, f"{operation.label} (Accept: {UNACCEPTABLE}): {failure}"
+    return response.status_code, ""
+
+
 def test_every_operation_conforms_to_the_schema(seeded, agent, keep_test_connection):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
     headers = {"Authorization": f"Bearer {seeded}"}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
-    exercised, failures = set(), []
+    exercised, unacceptable, failures = set(), set(), []
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
         fixed = {"slug": agent.slug} if "slug" in names else {}
@@ -192,10 +217,17 @@ def test_every_operation_conforms_to_the_schema(seeded, agent, keep_test_connect
             for path_parameters in (fixed, {}) if fixed else ({},):
                 strategy = operation.as_strategy(mode, path_parameters=path_parameters or None)
                 failures.append(fuzz(strategy, examples, headers, operation.label, exercised))
+        status, failure = ask_unacceptable(operation, agent, headers)
+        unacceptable.add((operation.label, status))
+        failures.append(failure)
     failures = [failure for failure in failures if failure]
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures)
-    assert {label for label, _ in exercised} == {operation.label for operation in operations}
+    labels = {operation.label for operation in operations}
+    assert {label for label, _ in exercised} == labels
     assert any(status < 300 for _, status in exercised)
+    assert {label for label, _ in unacceptable} == labels
+    refusing = {o.label for o in operations if "406" in o.definition.raw["responses"]}
+    assert {label for label, status in unacceptable if status == 406} == refusing
 
 
 def test_the_schema_and_the_manifest_schema_are_public(db):

@@ -1,10 +1,13 @@
 """Runtime fixtures: an approved agent, a gateway client, Redis usage counts emptied."""
 
 import pytest
+from django.core.cache import cache
 
+from api.throttling import LEASES
 from runtime.cedar import bundles_clear
 from runtime.decision import memos_clear
 from runtime.usage import FLUSHING, PREFIX, usage_client
+from tests.api.conftest import FrozenClock
 from tokens.models import Scope
 
 EVALUATION = "/access/v1/evaluation"
@@ -30,6 +33,18 @@ def empty_usage():
     empty()
     yield
     empty()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Freeze the throttles' clock, their buckets empty, so no test straddles a window."""
+    frozen = FrozenClock(1_800_000_000.0)
+    monkeypatch.setattr("api.throttling.time", frozen)
+    cache.clear()
+    LEASES.clear()
+    yield frozen
+    cache.clear()
+    LEASES.clear()
 
 
 @pytest.fixture

@@ -2,26 +2,12 @@
 
 import pytest
 from django.conf import settings as dj_settings
-from django.core.cache import cache
 from django.test import override_settings
 
-from api.throttling import LEASES
-from tests.api.conftest import FrozenClock
 from tests.runtime.conftest import EVALUATIONS, ask
 from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    frozen = FrozenClock(1_800_000_000.0)
-    monkeypatch.setattr("api.throttling.time", frozen)
-    cache.clear()
-    LEASES.clear()
-    yield frozen
-    cache.clear()
-    LEASES.clear()
 
 
 def test_decisions_are_throttled_per_token_with_the_bindings_error_shape(
