@@ -192,7 +192,7 @@ def _upsert_chunk(agent_id: int, rows: list[dict]) -> None:
         cursor.execute(sql, params)
 
 
-def can_report(actor: Actor, agent: Agent) -> Check:
+def can_report(*, actor: Actor, agent: Agent) -> Check:
     """Return whether the person or token may report the agent's observations, and if not, why.
 
     The rule is `can_report_observations`'s; the token counts as bound when it is bound to
@@ -222,7 +222,7 @@ def observations_record(
     if decisions and not actor.is_system:
         raise NotPermitted("Only the decision point records decisions.", code="not_permitted")
     if not actor.is_system:
-        check = can_report(actor, agent)
+        check = can_report(actor=actor, agent=agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
     cleaned = observations_validate(items, decisions=decisions)

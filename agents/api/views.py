@@ -99,7 +99,7 @@ class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     def observations(self, request, slug=None):
         agent = visible_agent(request, slug)
         actor = actor_for(request)
-        refuse_unless(can_report(actor, agent))
+        refuse_unless(can_report(actor=actor, agent=agent))
         serializer = ObservationBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         accepted = observations_record(
