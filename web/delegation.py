@@ -68,7 +68,8 @@ def queue_notes(user, signoffs, now=None) -> None:
 
 def pending_signoffs(agent) -> list:
     """Return the pending sign-offs of the agent's package in review, each with `waiting_for`
-    (usernames) and `overdue_since` (None while within the target)."""
+    (the users named; none when any member may decide) and `overdue_since` (None while
+    within the target)."""
     signoffs = list(
         SignOff.objects.filter(
             package__agent=agent,
@@ -81,7 +82,7 @@ def pending_signoffs(agent) -> list:
     assigned = reviewers_assigned([agent.pk])
     now = timezone.now()
     for signoff in signoffs:
-        signoff.waiting_for = [user.get_username() for user in _named(signoff, assigned)]
+        signoff.waiting_for = _named(signoff, assigned)
         due = overdue_since(signoff)
         signoff.overdue_since = due if due is not None and due <= now else None
     return signoffs

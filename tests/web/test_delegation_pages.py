@@ -8,10 +8,13 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from agents.membership import user_flags_set
 from approvals.models import ApprovalPackage
+from audit.actors import Actor
 from signoffs.models import Absence, SignOff
 from tests.approvals.delegation import away
 from tests.factories import UserFactory
+from tests.web.dom import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -132,9 +135,23 @@ def test_the_reviewers_page_lists_pending_signoffs_and_who_they_wait_for(
     client.force_login(staff)
     page = client.get(reverse("agent-reviewers", args=[agent.slug]))
     rows = {s.dimension: s for s in page.context["pending"]}
-    assert rows["pam"].waiting_for == ["pam1"] and rows["iam"].waiting_for == []
+    assert [u.username for u in rows["pam"].waiting_for] == ["pam1"]
+    assert rows["iam"].waiting_for == []
     assert rows["pam"].overdue_since is not None
     assert b"Fallback for the pam sign-off when it is overdue" in page.content
+
+
+def test_the_reviewers_page_marks_a_deactivated_reviewer(client, workflow, agent, reviewers, staff):
+    pam1 = reviewers["pam"][0]
+    assign_perm("agents.review_pam", pam1, agent)
+    workflow.submit(agent)
+    user_flags_set(pam1, actor=Actor.for_user(staff), source="admin", is_active=False)
+    client.force_login(staff)
+    page = parse(client.get(reverse("agent-reviewers", args=[agent.slug])).content)
+    assigned = page.find("section", aria_labelledby="assigned-title").text()
+    assert "pam1 deactivated" in assigned and "iam1 deactivated" not in assigned
+    pending = [row.text() for row in page.find_all("tr", data_testid="pending-signoff")]
+    assert any("pam1 (deactivated)" in row for row in pending)
 
 
 def test_queue_and_package_page_say_on_whose_behalf(client, workflow, agent, reviewers):
