@@ -101,6 +101,10 @@ def _scopes_clean(scopes, user) -> list[str]:
     return scopes
 
 
+# As many agents as one token is bound to when it is made (the API's and the page's limit).
+MAX_BOUND_AGENTS = 100
+
+
 def not_bindable_message(slugs) -> str:
     """Return the refusal of binding a token to these agents (unknown or not the user's alike)."""
     return f"Bind a token only to agents its user owns; not {', '.join(sorted(slugs))}."

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import AgentFactory
 from tokens.models import ApiToken, Scope
-from tokens.services import token_hash
+from tokens.services import not_bindable_message, token_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -184,8 +184,7 @@ def test_every_slug_is_checked_and_a_refusal_names_the_field_and_the_slug(
     response = client.post(PAGE, data)
     assert response.status_code == 400
     assert response.context["form"].errors["agents"] == [
-        f"Agents: {slug} is not an agent you may bind a token to."
-        for slug in ["no-such-agent", other_team_agent.slug, "bad/slug"]
+        not_bindable_message(["no-such-agent", other_team_agent.slug, "bad/slug"])
     ]
     page = response.content.decode()
     # What was typed comes back to be corrected.
@@ -205,7 +204,7 @@ def test_too_many_slugs_are_refused(client, owner, agent):
     data = {"name": "ci", "scopes": [Scope.GATE_CHECK], "days": 30, "agents": slugs}
     response = client.post(PAGE, data)
     assert response.status_code == 400
-    assert response.context["form"].errors["agents"] == ["Agents: at most 100 (101 given)."]
+    assert response.context["form"].errors["agents"] == ["At most 100 agents (101 given)."]
     assert not ApiToken.objects.exists()
 
 

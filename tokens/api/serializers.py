@@ -6,6 +6,7 @@ from agents.models import Agent
 from config.identifiers import SLUG_PATTERN
 from config.times import OffsetDateTimeField
 from tokens.models import ApiToken, Scope
+from tokens.services import MAX_BOUND_AGENTS
 
 
 class TokenSerializer(serializers.ModelSerializer):
@@ -56,7 +57,7 @@ class TokenCreateSerializer(serializers.Serializer):
         ),
         required=False,
         default=list,
-        max_length=100,
+        max_length=MAX_BOUND_AGENTS,
         help_text="Slugs of agents you own to bind the token to; empty: not bound.",
     )
     expires_at = OffsetDateTimeField(

@@ -7,10 +7,13 @@ from django.core.exceptions import ValidationError
 
 from config.identifiers import SLUG_PATTERN
 from config.roles import Scope, scopes_granted
-from tokens.services import MAX_LIFETIME, agents_bindable
+from tokens.services import (
+    MAX_BOUND_AGENTS,
+    MAX_LIFETIME,
+    agents_bindable,
+    not_bindable_message,
+)
 
-# As many agents as the API binds a token to at once.
-MAX_AGENTS = 100
 SLUG = re.compile(SLUG_PATTERN)
 
 
@@ -22,7 +25,7 @@ class TokenCreateForm(forms.Form):
     )
     agents = forms.CharField(
         required=False,
-        max_length=MAX_AGENTS * 101,
+        max_length=MAX_BOUND_AGENTS * 101,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text="The slugs of the agents to bind the token to, separated by spaces or "
         "commas (find them under Agents you may bind): it then reaches only them. "
@@ -41,7 +44,8 @@ class TokenCreateForm(forms.Form):
         ]
 
     def clean_agents(self) -> list:
-        """Return the agents the slugs name, or refuse each slug no agent the user may bind has.
+        """Return the agents the slugs name, or refuse the slugs no agent the user may bind has
+        in the words of the API (`tokens.services.not_bindable_message`).
 
         An agent that does not exist and one of someone else's are refused alike: the
         page does not tell which slugs exist.
@@ -49,19 +53,15 @@ class TokenCreateForm(forms.Form):
         slugs = list(
             dict.fromkeys(s for s in re.split(r"[\s,]+", self.cleaned_data["agents"]) if s)
         )
-        if len(slugs) > MAX_AGENTS:
-            raise ValidationError(f"Agents: at most {MAX_AGENTS} ({len(slugs)} given).")
+        if len(slugs) > MAX_BOUND_AGENTS:
+            raise ValidationError(f"At most {MAX_BOUND_AGENTS} agents ({len(slugs)} given).")
         found = {
             agent.slug: agent
             for agent in agents_bindable(self.user).filter(
                 slug__in=[slug for slug in slugs if SLUG.match(slug)]
             )
         }
-        problems = [
-            f"Agents: {slug} is not an agent you may bind a token to."
-            for slug in slugs
-            if slug not in found
-        ]
-        if problems:
-            raise ValidationError(problems)
+        refused = [slug for slug in slugs if slug not in found]
+        if refused:
+            raise ValidationError(not_bindable_message(refused))
         return [found[slug] for slug in slugs]
