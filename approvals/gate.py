@@ -157,7 +157,7 @@ def _approved_answer(row: dict, manifest, digest: str | None) -> GateResult:
     ):
         result.deny(
             GateReason.APPROVAL_EXPIRED,
-            f"The approval of v{row['version']} expired on {expires_at:%Y-%m-%d}.",
+            f"The approval of v{row['version']} expired on {expires_at:%Y-%m-%d %H:%M} UTC.",
         )
     elif state != PackageState.APPROVED:
         result.deny(

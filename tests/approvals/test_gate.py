@@ -92,12 +92,17 @@ def test_other_digest_is_denied(workflow, agent):
 
 def test_expired_approval_is_denied_before_and_after_the_job(workflow, agent):
     package = workflow.approve(agent)
-    ApprovalPackage.objects.filter(pk=package.pk).update(
-        expires_at=timezone.now() - timedelta(minutes=1)
-    )
+    expired = (timezone.now() - timedelta(minutes=1)).replace(microsecond=0)
+    ApprovalPackage.objects.filter(pk=package.pk).update(expires_at=expired)
     assert codes(check(agent.slug, manifest_for(agent))) == ["approval_expired"]
     assert package_expire(actor=CI, package=package) is True
-    assert codes(check(agent.slug, manifest_for(agent))) == ["approval_expired"]
+    result = check(agent.slug, manifest_for(agent))
+    assert codes(result) == ["approval_expired"]
+    # The instant it stopped, in the zone of the emergency approval's end: a date alone
+    # leaves a pipeline to guess which part of that day it still had.
+    assert result.reasons[0]["message"] == (
+        f"The approval of v{package.version} expired on {expired:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 def test_suspended_agent_is_denied(workflow, agent, reviewers):

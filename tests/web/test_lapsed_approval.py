@@ -34,6 +34,8 @@ def test_the_agent_page_shows_a_lapsed_approval_as_expired(client, workflow, age
     assert 'data-testid="agent-status">Approved<' in client.get(page).content.decode()
     listed = client.get(reverse("agent-list")).content.decode()
     assert f"v{approved.version} <span" in listed
+    review = client.get(approved.get_absolute_url()).content.decode()
+    assert "; expires " in review and 'data-testid="runtime-policy"' in review
     _lapse(approved)
     html = client.get(page).content.decode()
     assert 'data-testid="agent-status">Approval expired<' in html
@@ -41,6 +43,9 @@ def test_the_agent_page_shows_a_lapsed_approval_as_expired(client, workflow, age
     assert '<span class="badge expired">Expired</span>' in html  # in the version history
     review = client.get(approved.get_absolute_url()).content.decode()
     assert 'data-testid="package-state">Expired<' in review
+    # Past tense, and no bundle of a scope the gate no longer allows, job or not.
+    assert "; was to expire " in review and "; expires " not in review
+    assert 'data-testid="runtime-policy"' not in review
     listed = client.get(reverse("agent-list")).content.decode()
     assert f"v{approved.version} <span" not in listed  # no approval in force in the list
 

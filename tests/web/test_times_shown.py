@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from approvals.services import agent_suspend
 from audit.actors import Actor
@@ -38,3 +39,18 @@ def test_the_agent_and_package_pages_label_their_times_utc(client, workflow, age
     assert f"Suspended {suspended_at:%Y-%m-%d %H:%M} UTC." in page
     page = client.get(package.get_absolute_url()).content.decode()
     assert f"Created {package.created_at:%Y-%m-%d %H:%M} UTC by" in page
+
+
+@pytest.mark.django_db
+def test_an_expiry_is_shown_to_the_minute_in_utc(client, workflow, agent, make_token):
+    """The gate denies from the expiry's instant, and the token is refused from its own: a
+    date alone leaves a reader to guess whether the day it names is still theirs."""
+    package = workflow.approve(agent)
+    token, _ = make_token(workflow.owner, name="pipeline")
+    client.force_login(workflow.owner)
+    expires = f"{package.expires_at:%Y-%m-%d %H:%M}</time> UTC"
+    review = client.get(package.get_absolute_url()).content.decode()
+    assert "; expires <time datetime=" in review and expires in review
+    assert expires in client.get(agent.get_absolute_url()).content.decode()
+    tokens = client.get(reverse("token-list")).content.decode()
+    assert f"{token.expires_at:%Y-%m-%d %H:%M}</time> UTC" in tokens

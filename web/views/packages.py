@@ -348,7 +348,9 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
         "closed_by": closing,
         # The page's wording follows the state; the template tests these, not state strings.
         "is_draft": package.state == PackageState.DRAFT,
-        "is_approved": package.state == PackageState.APPROVED,
+        # In force, as the gate has it: an approval past its expiry reads as expired before
+        # the expiry job marks it.
+        "is_approved": package.state_shown == PackageState.APPROVED,
         "is_refused": package.state in (PackageState.REJECTED, PackageState.REVOKED),
         "awaits_new_version": package.state == PackageState.CHANGES_REQUESTED,
         "needs_full_review": bool(selectors.changes_needing_review(diff))
