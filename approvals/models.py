@@ -117,6 +117,13 @@ class ApprovalPackage(models.Model):
                 condition=models.Q(state=PackageState.APPROVED),
                 name="one_approved_package_per_agent",
             ),
+            # An approval is in force only up to its expiry, so one without an expiry
+            # could be neither allowed nor denied by the gate's rule.
+            models.CheckConstraint(
+                condition=~models.Q(state=PackageState.APPROVED)
+                | models.Q(expires_at__isnull=False),
+                name="approved_package_expires",
+            ),
         ]
         indexes = [
             models.Index(fields=["state", "expires_at"]),
@@ -138,11 +145,7 @@ class ApprovalPackage(models.Model):
     def has_lapsed(self) -> bool:
         """Whether an approval is past its expiry but not yet marked expired by the expiry
         job: the gate denies it from the moment it lapses, so nothing else leans on it."""
-        return (
-            self.state == PackageState.APPROVED
-            and self.expires_at is not None
-            and self.expires_at <= timezone.now()
-        )
+        return self.state == PackageState.APPROVED and self.expires_at <= timezone.now()
 
     @property
     def state_shown(self) -> str:

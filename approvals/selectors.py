@@ -31,9 +31,7 @@ def in_force(now=None) -> Q:
 
     The queryset twin of `ApprovalPackage.has_lapsed`; a test holds the two together.
     """
-    return Q(state=PackageState.APPROVED) & (
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
-    )
+    return Q(state=PackageState.APPROVED, expires_at__gt=now or timezone.now())
 
 
 def emergency_pending() -> Q:

@@ -5,6 +5,7 @@ import copy
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -77,7 +78,6 @@ def test_in_force_selects_what_has_lapsed_does_not(workflow, owner):
     agents = [AgentFactory(slug=f"a{n}", owners=[owner]) for n in range(4)]
     packages = [workflow.approve(a) for a in agents[:3]] + [workflow.submit(agents[3])]
     _lapse(packages[0], seconds=1)
-    ApprovalPackage.objects.filter(pk=packages[1].pk).update(expires_at=None)
     ApprovalPackage.objects.filter(pk=packages[2].pk).update(
         expires_at=timezone.now() + timedelta(seconds=30)
     )
@@ -88,6 +88,16 @@ def test_in_force_selects_what_has_lapsed_does_not(workflow, owner):
         if p.state == PackageState.APPROVED and not p.has_lapsed
     }
     assert selected == held == {packages[1].pk, packages[2].pk}
+
+
+def test_the_database_refuses_an_approval_without_an_expiry(workflow, agent):
+    """The gate's rule needs an instant to stop allowing at: no approval is kept without one,
+    however it is written."""
+    approved = workflow.approve(agent)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApprovalPackage.objects.filter(pk=approved.pk).update(expires_at=None)
+    in_review = workflow.submit(AgentFactory(slug="in-review", owners=list(agent.owners.all())))
+    assert in_review.expires_at is None
 
 
 def test_the_review_page_lets_decide_once_the_carried_approval_lapsed(
