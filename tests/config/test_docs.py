@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from approvals.gate_vocabulary import GateReason
 from approvals.models import ALLOWED_TRANSITIONS, PackageState
 from config.roles import Scope
 
@@ -73,3 +74,22 @@ def test_the_package_states_table_is_the_allowed_transitions():
         source, targets = move.split(" → ")
         listed |= {(state[source], state[target]) for target in targets.split(" / ")}
     assert listed == allowed
+
+
+def test_every_gate_reason_is_described():
+    """The README's list of the gate's reasons and the CI guide's table of them (with the
+    allow's reason below it) name every code of approvals.gate_vocabulary.GateReason, and
+    no other."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("Deny reasons: ", 1)[1].split("\n\n", 1)[0]
+    guide = (DOCS / "guide-ci.md").read_text(encoding="utf-8")
+    section = guide.split("\n## Deny reasons\n", 1)[1].split("\n## ", 1)[0]
+    table = {
+        code
+        for row in re.findall(r"^\| (`.*?) \|", section, re.M)
+        for code in re.findall(r"`([a-z_]+)`", row)
+    }
+    for code in GateReason.values:
+        assert f"`{code}`" in listed, f"README: {code}"
+        assert f"`{code}`" in section, f"guide-ci.md: {code}"
+    assert table <= set(GateReason.values), table - set(GateReason.values)
