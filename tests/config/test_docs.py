@@ -27,6 +27,30 @@ def test_no_page_points_outside_the_repository():
             assert resolved.exists(), f"{page.name}: {target} does not exist"
 
 
+# What `make run`, the benchmark or an operator writes; a checkout does not hold it.
+WRITTEN_LATER = ("var/", "secrets/", "bench/results/")
+# A file by its kind; what else a top-level directory starts (`audit/verify`) is a URL.
+FILE_KINDS = {".py", ".md", ".sh", ".yaml", ".yml", ".html", ".toml", ".txt", ".json", ".css"}
+
+
+def test_every_file_a_page_names_exists():
+    """A file or directory of the repository named in code (`config/schedule.py`,
+    `signoffs/checklists/`) is there."""
+    tops = "|".join(path.name for path in ROOT.iterdir() if path.is_dir() and path.name[0] != ".")
+    named = re.compile(rf"(?<![\w/.-])((?:{tops})/[\w.-]*(?:/[\w.-]+)*/?)")
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for span in re.findall(r"`([^`\n]+)`", text):
+            if "://" in span:
+                continue
+            for path in named.findall(span):
+                path = path.rstrip(".")
+                kind = Path(path).suffix
+                if path.startswith(WRITTEN_LATER) or not (path.endswith("/") or kind in FILE_KINDS):
+                    continue
+                assert (ROOT / path).exists(), f"{page.relative_to(ROOT)}: {path} does not exist"
+
+
 def test_every_guide_picture_is_shown_and_every_shown_one_exists():
     shown = set()
     for page in DOCS.glob("*.md"):
