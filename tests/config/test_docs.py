@@ -5,7 +5,7 @@ from pathlib import Path
 
 from approvals.gate_vocabulary import GateReason
 from approvals.models import ALLOWED_TRANSITIONS, PackageState
-from config.roles import Scope
+from config.roles import REVIEWER_GROUPS, Scope
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -49,6 +49,22 @@ def test_every_file_a_page_names_exists():
                 if path.startswith(WRITTEN_LATER) or not (path.endswith("/") or kind in FILE_KINDS):
                     continue
                 assert (ROOT / path).exists(), f"{page.relative_to(ROOT)}: {path} does not exist"
+
+
+# Read by config/settings.py but set only by the suite and the benchmark, never a deployment.
+NOT_FOR_DEPLOYMENTS = {"CELERY_TASK_ALWAYS_EAGER", "BENCH_VIEWS"}
+
+
+def test_env_example_lists_every_setting():
+    """The README and docs/operations.md say `.env.example` lists every setting
+    config/settings.py reads from the environment (a commented line counts)."""
+    settings = (ROOT / "config" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r"\benv(?:_bool|_int|_list)?\(\s*\"([A-Z0-9_]+)\"", settings))
+    read |= {f"REVIEW_SLA_DAYS_{dimension.upper()}" for dimension in REVIEWER_GROUPS}
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", example, re.M))
+    assert len(read) > 70
+    assert read - NOT_FOR_DEPLOYMENTS <= listed, sorted(read - NOT_FOR_DEPLOYMENTS - listed)
 
 
 def test_every_guide_picture_is_shown_and_every_shown_one_exists():
