@@ -1,5 +1,7 @@
 """The admin adds, changes and deletes only what a service behind it audits."""
 
+from pathlib import Path
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -12,6 +14,8 @@ from tests.factories import DriftFindingFactory
 from tokens.models import ApiToken
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Added and changed in the admin through the services that audit them: teams, users and
 # groups through agents.membership and identity.services, tokens through tokens.services.
@@ -74,3 +78,29 @@ def test_a_token_is_revoked_in_the_admin_never_deleted(client, superuser, make_t
     assert token.revoked_at is not None
     event = AuditEvent.objects.order_by("-seq").first()
     assert (event.action, event.actor_label) == ("token.revoked", superuser.username)
+
+
+# The admin's pages as the guides name them (docs/guide-staff.md, docs/operations.md).
+NAMED_IN_THE_GUIDES = [
+    "API tokens",
+    "Teams",
+    "Periodic tasks",
+    "Checklists",
+    "Access attempts",
+    "Access logs",
+    "Notifications",
+    "Webhook deliveries",
+]
+
+
+def test_the_admin_names_its_pages_as_the_guides_do(client, superuser):
+    guides = "".join(
+        (ROOT / "docs" / name).read_text(encoding="utf-8")
+        for name in ("guide-staff.md", "operations.md")
+    )
+    client.force_login(superuser)
+    index = client.get("/admin/")
+    names = {model["name"] for app in index.context["app_list"] for model in app["models"]}
+    for name in NAMED_IN_THE_GUIDES:
+        assert f"**{name}**" in guides, name
+        assert name in names, f"the admin has no {name!r}: {sorted(names)}"

@@ -3,8 +3,9 @@
 import re
 from pathlib import Path
 
+from approvals.gate_vocabulary import GateReason
 from approvals.models import ALLOWED_TRANSITIONS, PackageState
-from config.roles import Scope
+from config.roles import REVIEWER_GROUPS, Scope
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -24,6 +25,46 @@ def test_no_page_points_outside_the_repository():
             resolved = (page.parent / target).resolve()
             assert resolved.is_relative_to(ROOT), f"{page.name}: {target}"
             assert resolved.exists(), f"{page.name}: {target} does not exist"
+
+
+# What `make run`, the benchmark or an operator writes; a checkout does not hold it.
+WRITTEN_LATER = ("var/", "secrets/", "bench/results/")
+# A file by its kind; what else a top-level directory starts (`audit/verify`) is a URL.
+FILE_KINDS = {".py", ".md", ".sh", ".yaml", ".yml", ".html", ".toml", ".txt", ".json", ".css"}
+
+
+def test_every_file_a_page_names_exists():
+    """A file or directory of the repository named in code (`config/schedule.py`,
+    `signoffs/checklists/`) is there."""
+    tops = "|".join(path.name for path in ROOT.iterdir() if path.is_dir() and path.name[0] != ".")
+    named = re.compile(rf"(?<![\w/.-])((?:{tops})/[\w.-]*(?:/[\w.-]+)*/?)")
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for span in re.findall(r"`([^`\n]+)`", text):
+            if "://" in span:
+                continue
+            for path in named.findall(span):
+                path = path.rstrip(".")
+                kind = Path(path).suffix
+                if path.startswith(WRITTEN_LATER) or not (path.endswith("/") or kind in FILE_KINDS):
+                    continue
+                assert (ROOT / path).exists(), f"{page.relative_to(ROOT)}: {path} does not exist"
+
+
+# Read by config/settings.py but set only by the suite and the benchmark, never a deployment.
+NOT_FOR_DEPLOYMENTS = {"CELERY_TASK_ALWAYS_EAGER", "BENCH_VIEWS"}
+
+
+def test_env_example_lists_every_setting():
+    """The README and docs/operations.md say `.env.example` lists every setting
+    config/settings.py reads from the environment (a commented line counts)."""
+    settings = (ROOT / "config" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r"\benv(?:_bool|_int|_list)?\(\s*\"([A-Z0-9_]+)\"", settings))
+    read |= {f"REVIEW_SLA_DAYS_{dimension.upper()}" for dimension in REVIEWER_GROUPS}
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", example, re.M))
+    assert len(read) > 70
+    assert read - NOT_FOR_DEPLOYMENTS <= listed, sorted(read - NOT_FOR_DEPLOYMENTS - listed)
 
 
 def test_every_guide_picture_is_shown_and_every_shown_one_exists():
@@ -73,3 +114,22 @@ def test_the_package_states_table_is_the_allowed_transitions():
         source, targets = move.split(" → ")
         listed |= {(state[source], state[target]) for target in targets.split(" / ")}
     assert listed == allowed
+
+
+def test_every_gate_reason_is_described():
+    """The README's list of the gate's reasons and the CI guide's table of them (with the
+    allow's reason below it) name every code of approvals.gate_vocabulary.GateReason, and
+    no other."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("Deny reasons: ", 1)[1].split("\n\n", 1)[0]
+    guide = (DOCS / "guide-ci.md").read_text(encoding="utf-8")
+    section = guide.split("\n## Deny reasons\n", 1)[1].split("\n## ", 1)[0]
+    table = {
+        code
+        for row in re.findall(r"^\| (`.*?) \|", section, re.M)
+        for code in re.findall(r"`([a-z_]+)`", row)
+    }
+    for code in GateReason.values:
+        assert f"`{code}`" in listed, f"README: {code}"
+        assert f"`{code}`" in section, f"guide-ci.md: {code}"
+    assert table <= set(GateReason.values), table - set(GateReason.values)
