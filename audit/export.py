@@ -12,6 +12,15 @@ unfiltered export of the same range.
 On PostgreSQL the rows come from `COPY (SELECT ...) TO STDOUT`, passed through in
 large chunks without being parsed: memory stays constant and the rate stays near
 COPY's own.
+
+A CSV export is opened in spreadsheets, which run a cell that starts with
+`=`, `+`, `-`, `@`, a tab or a carriage return as a formula (OWASP, "CSV
+Injection"). Usernames, slugs and request ids come from outside and may start
+so: a username `+E3` would show another row's actor. So a CSV cell that starts
+with one of these, or with the apostrophe itself, starts with one apostrophe
+more (`CELL_ESCAPE`), which spreadsheets read as "text". Removing one leading
+apostrophe from every cell that has one gives back the stored value, so each
+row still re-hashes; JSON Lines carries the values as stored.
 """
 
 import csv
@@ -34,6 +43,24 @@ CHUNK_BYTES = 256 * 1024
 
 # Exported columns: the hashed fields (time in its hashed form), then the links.
 EXPORT_COLUMNS = STORED_COLUMNS
+
+# What a spreadsheet takes for the start of a formula, and what a CSV cell starting
+# with one of them (or with the escape itself, so the escape can be undone) gets first.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CELL_ESCAPE = "'"
+# The columns whose text comes from outside: a username (from single sign-on too), an
+# agent's slug, the request id a client sent. No other cell can start so: numbers, the
+# time, hex hashes, JSON objects (`audit_record` takes dicts), ids of rows, the app's
+# own words, and token labels ("token:<prefix> (<name>)"). Testing these three
+# alone keeps COPY's rate.
+ESCAPED_COLUMNS = ("actor_label", "agent_slug", "request_id")
+
+
+def csv_cell(value: str) -> str:
+    """Return a text value as its CSV cell: with `CELL_ESCAPE` first if it could start a formula."""
+    if value.startswith((*FORMULA_STARTS, CELL_ESCAPE)):
+        return CELL_ESCAPE + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -140,12 +167,18 @@ def _with_trailer(chunks: Iterator[bytes], rng: ExportRange) -> Iterator[bytes]:
 # --- PostgreSQL: COPY passed straight through --------------------------------------
 
 _TIME = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+# `csv_cell` in SQL: the code of the first character (`ascii`, no substring made) is
+# compared with those of the starts.
+_STARTS = ", ".join(str(ord(c)) for c in (*FORMULA_STARTS, CELL_ESCAPE))
+_ESCAPE = "'" + CELL_ESCAPE.replace("'", "''") + "'"
+_ESCAPED = f"CASE WHEN ascii({{0}}) IN ({_STARTS}) THEN {_ESCAPE} || {{0}} ELSE {{0}} END AS {{0}}"
 _CSV_SELECT = ", ".join(
     {
         "created_at": f"{_TIME} AS created_at",
         "before": "before::text AS before",
         "after": "after::text AS after",
         "data": "data::text AS data",
+        **{name: _ESCAPED.format(name) for name in ESCAPED_COLUMNS},
     }.get(name, name)
     for name in EXPORT_COLUMNS
 )
@@ -225,10 +258,15 @@ def _python_chunks(rng: ExportRange, flt: ExportFilter, fmt: str) -> Iterator[by
         writer.writerow(EXPORT_COLUMNS)
     if rng.first_seq is not None:
         json_at = {EXPORT_COLUMNS.index(name) for name in ("before", "after", "data")}
+        text_at = {EXPORT_COLUMNS.index(name) for name in ESCAPED_COLUMNS}
         for row in _python_rows(rng, flt):
             if fmt == CSV:
                 writer.writerow(
-                    json.dumps(v, ensure_ascii=False) if i in json_at else ("" if v is None else v)
+                    json.dumps(v, ensure_ascii=False)
+                    if i in json_at
+                    else csv_cell(v)
+                    if i in text_at and v
+                    else ("" if v is None else v)
                     for i, v in enumerate(row)
                 )
             else:

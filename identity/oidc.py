@@ -227,6 +227,10 @@ class ProviderCallbackView(OIDCAuthenticationCallbackView):
     def get(self, request):
         if not settings.OIDC_ENABLED:
             raise Http404("Single sign-on is not configured.")
+        # Read before the library forgets the state: only the provider's answer to a
+        # sign-in this browser started names one its session holds.
+        state = request.GET.get("state")
+        request.oidc_answered = state in request.session.get("oidc_states", {})
         try:
             return super().get(request)
         except REFUSALS as error:
@@ -235,10 +239,18 @@ class ProviderCallbackView(OIDCAuthenticationCallbackView):
             return self.login_failure()
 
     def login_failure(self):
-        reason = getattr(self.request, "oidc_refusal", "") or self.request.GET.get(
-            "error_description", self.request.GET.get("error", "the sign-in was not completed")
-        )
-        return _refused(self.request, reason)
+        """Say why the sign-in failed; the provider's words only in the provider's answer.
+
+        Anyone can link to the callback with an `error_description` of their own, which
+        the sign-in page would show as the site's message.
+        """
+        reason = getattr(self.request, "oidc_refusal", "")
+        said = self.request.GET.get("error_description") or self.request.GET.get("error")
+        if not reason and said:
+            logger.warning("OIDC callback answered an error: %r", said)
+            if getattr(self.request, "oidc_answered", False):
+                reason = said
+        return _refused(self.request, reason or "the sign-in was not completed")
 
     def login_success(self):
         # Read before login(), which starts a new session when another user signs in.

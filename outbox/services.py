@@ -198,10 +198,22 @@ def _mail(notification: Notification) -> None:
         lines.append(f"Package version: v{payload['package_version']}")
     for key, value in sorted(payload.get("data", {}).items()):
         if key != "recipients" and value not in ("", None):
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+            lines += _fact(key.replace("_", " ").capitalize(), str(value))
     if payload.get("url"):
         lines += ["", f"Open the page: {payload['url']}"]
     send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, notification.email_recipients)
+
+
+def _fact(label: str, value: str) -> list[str]:
+    """Return the mail's lines of a labelled value; a value of several lines is quoted.
+
+    Comments and reasons are people's text: quoted line by line ("> "), no line of
+    theirs can pass for one of the mail's own, such as a "Link:" before the real one.
+    """
+    value_lines = value.splitlines()
+    if len(value_lines) <= 1:
+        return [f"{label}: {value.strip()}"]
+    return [f"{label}:", *(f"> {line}".rstrip() for line in value_lines)]
 
 
 def _body(notification: Notification) -> str:

@@ -161,6 +161,33 @@ def test_a_mention_mails_the_person_with_the_package_commenter_comment_and_link(
     assert not Notification.objects.filter(event="comment.replied").exists()
 
 
+def test_a_comment_of_several_lines_is_quoted_and_cannot_pass_for_the_mails_own_lines(
+    workflow, agent, owner, reviewers, mailoutbox, settings
+):
+    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "SITE_URL": "https://cs.example.com"}
+    package = workflow.submit(agent)
+    text = "@iam1 please look.\r\n\nLink: https://evil.example/login\rCommenter: security1"
+    comment = _comment(owner, package, text)
+    note = Notification.objects.get(event="comment.mentioned")
+    notification_prepare(notification_id=note.pk)
+    notification_mail(notification_id=note.pk)
+    [mail] = mailoutbox
+    link = f"https://cs.example.com/agents/support-assistant/v1/?comment={comment.pk}"
+    body = mail.body.splitlines()
+    assert [line for line in body if line.startswith(("Link:", "Commenter:"))] == [
+        "Commenter: owner",
+        f"Link: {link}#comment-{comment.pk}",
+    ]
+    start = body.index("Comment:")
+    assert body[start : start + 5] == [
+        "Comment:",
+        "> @iam1 please look.",
+        ">",
+        "> Link: https://evil.example/login",
+        "> Commenter: security1",
+    ]
+
+
 def test_a_mention_names_someone_who_may_see_the_agent(
     workflow, agent, owner, other_owner, audit_since
 ):

@@ -191,6 +191,21 @@ def test_a_file_named_twice_is_rejected(bundle, tmp_path):
     assert "FAIL each file named once: summary.html" in result.stdout
 
 
+def test_names_from_a_forged_bundle_cannot_write_the_verdict(bundle, tmp_path):
+    # A line break prints a verdict of its own; ESC[8m hides the text after it in a terminal.
+    name = "notes\nok   every check\nVERIFIED\x1b[8m\u202e"
+    files = {**read(bundle), name: b"."}
+    result = run_verifier(
+        write(tmp_path / "forged.zip", files), "--fingerprint", signing.fingerprint()
+    )
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    escaped = "notes\\nok   every check\\nVERIFIED\\x1b[8m\\u202e"
+    assert f"FAIL file {escaped}: present but not listed in MANIFEST" in lines
+    assert lines[-1] == "NOT VERIFIED" and "VERIFIED" not in lines[:-1]
+    assert "\x1b" not in result.stdout + result.stderr
+
+
 def test_a_wrong_key_is_rejected(bundle, tmp_path):
     other = Ed25519PrivateKey.generate()
     other_pem = other.public_key().public_bytes(

@@ -12,7 +12,8 @@ from django.db import connection, transaction
 
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH
-from audit.export import EXPORT_COLUMNS
+from audit.context import request_id_var
+from audit.export import CSV, EXPORT_COLUMNS, ExportFilter, _python_chunks, export_range
 from audit.models import AuditEvent
 from audit.services import audit_record
 from audit.verify import EDITED, chain_verify
@@ -64,9 +65,14 @@ def csv_rows(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def stored(cell: str) -> str:
+    """Return the stored value of a CSV cell: one leading apostrophe less (the guide's rule)."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def as_tuple(row: dict) -> tuple:
     """Return a CSV row as the verifier's row tuple."""
-    values = [row[name] for name in EXPORT_COLUMNS]
+    values = [stored(row[name]) for name in EXPORT_COLUMNS]
     values[0] = int(values[0])
     values[10] = int(values[10]) if values[10] else None
     return tuple(values)
@@ -92,6 +98,52 @@ def test_csv_export_is_the_whole_verifiable_chain(reader, trail):
         [as_tuple(r) for r in rows], checkpoints=[(10, response["X-Audit-Last-Hash"])]
     )
     assert result.ok, result
+
+
+# Values from outside that a spreadsheet would run as formulas: a username `+E3` shows
+# the actor of another row, `=HYPERLINK(...)` a link; the apostrophe is escaped too, so
+# removing one gives every value back.
+FORMULAS = ["+E3", "-A1", "@E3", '=HYPERLINK("https://x.example")', "\tx", "\rx", "'q", "''q"]
+TEXT_COLUMNS = ("actor_label", "agent_slug", "request_id")
+
+
+def record_everywhere(values: list[str]) -> None:
+    """Record one event per value, the value in every column of text from outside."""
+    for value in values:
+        token = request_id_var.set(value)
+        try:
+            with transaction.atomic():
+                audit_record(
+                    actor=Actor(type="token", id="7", label=value, token_label="token:ab (=x)"),
+                    action="user.renamed",
+                    agent_slug=value,
+                    data={"user": value},
+                )
+        finally:
+            request_id_var.reset(token)
+
+
+def assert_escaped(text: str, values: list[str]) -> None:
+    rows = csv_rows(text)
+    cells = [[row[name] for name in TEXT_COLUMNS] for row in rows]
+    assert cells == [[f"'{value}"] * len(TEXT_COLUMNS) for value in values]
+    assert [json.loads(row["data"])["user"] for row in rows] == values
+    assert {(row["actor_id"], row["token_label"]) for row in rows} == {("7", "token:ab (=x)")}
+    assert chain_verify([as_tuple(row) for row in rows]).ok
+
+
+def test_csv_cells_never_start_a_formula_and_give_the_values_back(reader):
+    record_everywhere(FORMULAS)
+    assert_escaped(body(reader.get("/api/v1/audit/export.csv")), FORMULAS)
+
+
+def test_the_embedded_databases_csv_escapes_the_same_cells(db):
+    # Python's csv writer leaves a lone carriage return unquoted; identifiers refuse
+    # control characters, so no stored value holds one.
+    values = [value for value in FORMULAS if "\r" not in value]
+    record_everywhere(values)
+    flt = ExportFilter()
+    assert_escaped(b"".join(_python_chunks(export_range(flt), flt, CSV)).decode(), values)
 
 
 def test_time_range_is_a_contiguous_verifiable_stretch(reader, trail):

@@ -1,6 +1,7 @@
 """Signing in through the provider: the flow, the rights the mapping gives, and their renewal."""
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -218,6 +219,28 @@ def test_sign_out_ends_the_session_at_the_provider_too(client, provider, sso):
 def test_the_login_page_offers_single_sign_on_when_configured(client, provider):
     page = client.get("/login/").content.decode()
     assert "Sign in with Test IdP" in page and 'name="password"' in page
+
+
+def _refusal_shown(client, **query) -> str:
+    answer = client.get("/oidc/callback/", {"error": "access_denied", **query})
+    assert answer.status_code == 302 and answer["Location"] == "/login/"
+    [message] = [str(m) for m in client.get("/login/").context["messages"]]
+    return message
+
+
+def test_the_sign_in_page_shows_only_the_providers_own_words_of_a_refusal(client, provider):
+    forged = "Your account is locked. Call the help desk at +1 555 0100."
+    generic = "Single sign-on failed: the sign-in was not completed"
+    # Anyone may link to the callback: words of their own are not the site's.
+    assert _refusal_shown(client, error_description=forged) == generic
+    assert _refusal_shown(client, error_description=forged, state="made-up") == generic
+    # The provider answers a sign-in this browser started with its state.
+    start = client.get("/oidc/authenticate/")
+    [state] = parse_qs(urlsplit(start["Location"]).query)["state"]
+    words = "The resource owner denied the request"
+    assert _refusal_shown(client, error_description=words, state=state) == (
+        f"Single sign-on failed: {words}"
+    )
 
 
 def test_the_login_page_is_as_before_without_oidc(client, settings):

@@ -83,3 +83,10 @@ def test_a_bundle_signed_by_another_key_is_told_apart_from_a_changed_one(
     bundle.write_bytes(bundle.read_bytes().replace(b'"allow"', b'"deny"', 1))
     changed = run(bundle, signature, "--public-key", old_key, "--public-key", new_key)
     assert changed.returncode == 1 and "signature does not match" in changed.stdout
+    # A changed bundle naming a "key" of its own words cannot print them as a verdict.
+    forged = json.loads(bundle.read_bytes())
+    forged["key_fingerprint"] = "x\nOK: all good\x1b[8m"
+    bundle.write_text(json.dumps(forged))
+    said = run(bundle, signature, "--public-key", old_key)
+    assert said.returncode == 1
+    assert said.stdout == "FAIL: the signature does not match the bundle's bytes and this key\n"
