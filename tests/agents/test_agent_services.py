@@ -61,6 +61,25 @@ def test_invalid_spiffe_id_is_refused_with_its_field(owner, workload_id, audit_s
     assert since() == []
 
 
+@pytest.mark.parametrize(
+    ("slug", "message"),
+    [
+        ('bot"; filename=x', "Enter a valid"),
+        ("../bot", "Enter a valid"),
+        ("b" * 64, "At most 63 characters."),
+    ],
+)
+def test_a_slug_is_checked_by_the_service_whoever_calls(owner, slug, message, audit_since):
+    """A slug names files (the policy bundle's download) and URLs as it is, so the service
+    refuses what the forms and the API refuse, for callers that pass neither."""
+    since = audit_since()
+    with pytest.raises(InvalidInput) as raised:
+        create(Actor.for_user(owner), slug=slug)
+    assert raised.value.fields["slug"][0].startswith(message)
+    assert not Agent.objects.exists()
+    assert since() == []
+
+
 def test_workload_identity_is_unique_among_active_agents(owner):
     create(Actor.for_user(owner))
     with pytest.raises(InvalidInput) as raised:
