@@ -231,6 +231,10 @@ class ProviderCallbackView(OIDCAuthenticationCallbackView):
         # sign-in this browser started names one its session holds.
         state = request.GET.get("state")
         request.oidc_answered = state in request.session.get("oidc_states", {})
+        if request.GET.get("error") and not request.oidc_answered:
+            # An error answering no sign-in of this browser's is a link anyone can make: the
+            # library would sign the person out on it.
+            return self.login_failure()
         try:
             return super().get(request)
         except REFUSALS as error:

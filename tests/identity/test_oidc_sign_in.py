@@ -243,6 +243,20 @@ def test_the_sign_in_page_shows_only_the_providers_own_words_of_a_refusal(client
     )
 
 
+def test_a_link_to_the_callback_with_an_error_signs_nobody_out(client, provider):
+    """Only the provider's error answer to this browser's own sign-in ends its session."""
+    user = UserFactory(username="signed-in")
+    client.force_login(user)
+    for state in ("made-up", None):
+        query = {"error": "access_denied", "state": state} if state else {"error": "x"}
+        assert client.get("/oidc/callback/", query).status_code == 302
+        assert client.session.get("_auth_user_id") == str(user.pk)
+    start = client.get("/oidc/authenticate/")
+    [state] = parse_qs(urlsplit(start["Location"]).query)["state"]
+    client.get("/oidc/callback/", {"error": "access_denied", "state": state})
+    assert "_auth_user_id" not in client.session
+
+
 def test_the_login_page_is_as_before_without_oidc(client, settings):
     assert not settings.OIDC_ENABLED
     page = client.get("/login/").content.decode()
