@@ -6,13 +6,14 @@ from django.db.models import Exists, OuterRef
 from agents.vocabulary import RiskTier
 from api.filters import BlankIsAnyFilterSet, IdentifierFilter
 from approvals.models import ApprovalPackage, DriftFinding, FindingStatus, PackageState, Severity
+from approvals.selectors import shown_as
 from signoffs.models import Dimension, SignOff, SignOffState
 
 
 class PackageFilterSet(BlankIsAnyFilterSet):
     """The packages list's filters: the packages page and `GET /api/v1/packages` use this one."""
 
-    state = django_filters.MultipleChoiceFilter(choices=PackageState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=PackageState.choices, method="state_shown")
     agent = IdentifierFilter(field_name="agent__slug", label="Agent", help_text="An agent's slug")
     team = IdentifierFilter(field_name="agent__team__slug", label="Team", help_text="A team's slug")
     owner = IdentifierFilter(
@@ -31,6 +32,10 @@ class PackageFilterSet(BlankIsAnyFilterSet):
     class Meta:
         model = ApprovalPackage
         fields = ["state", "agent", "team", "owner", "pending", "risk_tier"]
+
+    def state_shown(self, queryset, name, value):
+        # As the list shows it: an approval past its expiry is expired at once.
+        return queryset.filter(shown_as(value))
 
     def sign_off_pending(self, queryset, name, value):
         # A closed package can keep sign-offs nobody decided: only a review in progress waits.

@@ -34,6 +34,24 @@ def in_force(now=None) -> Q:
     return Q(state=PackageState.APPROVED, expires_at__gt=now or timezone.now())
 
 
+def shown_as(states: Iterable[str], now=None) -> Q:
+    """Select the packages whose `state_shown` is one of `states` (now, or at `now`).
+
+    The queryset twin of `ApprovalPackage.state_shown`: an approval past its expiry is
+    expired, not approved, before the expiry job marks it.
+    """
+    now = now or timezone.now()
+
+    def shown(state: str) -> Q:
+        if state == PackageState.APPROVED:
+            return in_force(now)
+        if state == PackageState.EXPIRED:
+            return Q(state=state) | Q(state=PackageState.APPROVED, expires_at__lte=now)
+        return Q(state=state)
+
+    return reduce(or_, map(shown, states), Q(pk__in=[]))
+
+
 def emergency_pending() -> Q:
     """Select the emergency approvals asked for or inside their time box now.
 

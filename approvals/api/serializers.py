@@ -11,7 +11,12 @@ from rest_framework import serializers
 from approvals import depth, rereview
 from approvals.gate_vocabulary import GateDecision, GateReason
 from approvals.manifest import CLASSIFICATION_LABELS
-from approvals.models import FINDING_TEXT_MAX_LENGTH, ApprovalPackage, DriftFinding
+from approvals.models import (
+    FINDING_TEXT_MAX_LENGTH,
+    ApprovalPackage,
+    DriftFinding,
+    PackageState,
+)
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
 from signoffs.models import Dimension
 
@@ -97,6 +102,12 @@ class _ReviewPlanField(serializers.JSONField):
 
 class PackageListSerializer(serializers.ModelSerializer):
     agent = serializers.CharField(source="agent.slug", read_only=True)
+    state = serializers.ChoiceField(
+        source="state_shown",
+        choices=PackageState.choices,
+        read_only=True,
+        help_text="An approval past its expiry is `expired` from that instant.",
+    )
 
     class Meta:
         model = ApprovalPackage

@@ -12,7 +12,7 @@ from django.utils import timezone
 from agents.models import AgentStatus
 from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertification_open
-from approvals.selectors import agent_status, in_force, package_in_force
+from approvals.selectors import agent_status, in_force, package_in_force, shown_as
 from audit.actors import Actor
 from tests.factories import AgentFactory, UserFactory
 from tests.web.test_review_permissions import approve_data
@@ -57,6 +57,37 @@ def test_the_usage_api_names_no_version_in_force_once_it_lapsed(api, workflow, a
     assert api(owner).get(path).json()["package_version"] == approved.version
     _lapse(approved)
     assert api(owner).get(path).json()["package_version"] is None
+
+
+def test_the_packages_list_and_api_filter_a_lapsed_approval_as_expired(
+    client, api, workflow, owner
+):
+    """The packages page and `GET /api/v1/packages` filter by the state they show."""
+    kept, lapsed = (workflow.approve(AgentFactory(slug=s, owners=[owner])) for s in ("agent-a", "agent-b"))
+    _lapse(lapsed)
+
+    def api_listed(state):
+        answer = api(owner).get("/api/v1/packages", {"state": state}).json()
+        return {(row["agent"], row["state"]) for row in answer["results"]}
+
+    assert api_listed("approved") == {("agent-a", "approved")}
+    assert api_listed("expired") == {("agent-b", "expired")}
+    client.force_login(owner)
+    page = client.get(reverse("package-list"), {"state": "expired"}).content.decode()
+    assert f'href="{lapsed.get_absolute_url()}"' in page
+    assert f'href="{kept.get_absolute_url()}"' not in page
+
+
+def test_shown_as_selects_what_state_shown_says(workflow, owner):
+    """`shown_as()` is the queryset twin of `state_shown`: they agree for every state."""
+    agents = [AgentFactory(slug=f"s{n}", owners=[owner]) for n in range(3)]
+    packages = [workflow.approve(a) for a in agents[:2]] + [workflow.submit(agents[2])]
+    _lapse(packages[0])
+    for state in PackageState.values:
+        selected = set(
+            ApprovalPackage.objects.filter(shown_as([state])).values_list("pk", flat=True)
+        )
+        assert selected == {p.pk for p in ApprovalPackage.objects.all() if p.state_shown == state}
 
 
 def _status(agent):
