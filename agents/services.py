@@ -21,7 +21,7 @@ from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
-from config.identifiers import identifier_message
+from config.identifiers import agent_slug_message, identifier_message
 
 # The agent's fields that are identifiers (config.identifiers); the others are text.
 # (The team is one too: its slug is checked where it is looked up.)
@@ -113,25 +113,11 @@ def refuse_retired(agent: Agent) -> None:
         )
 
 
-def slug_errors(slug: str, max_length: int) -> list[str]:
-    """Return what makes `slug` no slug (letters, digits, hyphens, underscores) of at most
-    `max_length` characters, whoever calls: a slug names files and URLs as it is."""
-    if len(slug) > max_length:
-        return [f"At most {max_length} characters."]
-    try:
-        validate_slug(slug)
-    except ValidationError as error:
-        return list(error.messages)
-    return []
-
-
 def _validate(fields: dict, *, instance: Agent | None = None) -> None:
     errors: dict[str, list[str]] = {}
     taken: dict[str, list[str]] = {}
-    if "slug" in fields:
-        problems = slug_errors(fields["slug"], Agent._meta.get_field("slug").max_length)
-        if problems:
-            errors["slug"] = problems
+    if "slug" in fields and agent_slug_message(fields["slug"]):
+        errors["slug"] = [agent_slug_message(fields["slug"])]
     if "workload_id" in fields:
         problems = spiffe_id_errors(fields["workload_id"])
         if problems:
@@ -326,11 +312,15 @@ def team_by_slug(slug: str) -> Team | None:
 def team_create(*, actor: Actor, slug: str, name: str) -> Team:
     """Create a team (staff administer teams); agents.membership changes its members."""
     errors = {}
-    problems = slug_errors(slug, TEAM_SLUG_LENGTH)
-    if problems:
-        errors["slug"] = problems
-    elif Team.objects.filter(slug=slug).exists():
-        errors["slug"] = ["Already taken."]
+    try:
+        validate_slug(slug)
+    except ValidationError as error:
+        errors["slug"] = list(error.messages)
+    else:
+        if Team.objects.filter(slug=slug).exists():
+            errors["slug"] = ["Already taken."]
+    if len(slug) > TEAM_SLUG_LENGTH:
+        errors["slug"] = [f"At most {TEAM_SLUG_LENGTH} characters."]
     if len(name) > TEAM_NAME_LENGTH:
         errors["name"] = [f"At most {TEAM_NAME_LENGTH} characters."]
     if not name.strip():

@@ -30,11 +30,24 @@ REFUSED_CHARACTERS = (
 )
 # As JSON Schema and OpenAPI spell it ($ is the end of the text in ECMA-262).
 IDENTIFIER_PATTERN = f"^[^{REFUSED_CHARACTERS}]*$"
-# An agent's slug, as the API takes it: ASCII letters, digits, "-" and "_" only.
+# A slug as a lookup takes it (the agents a token binds): ASCII letters, digits, "-", "_".
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+# An agent's slug as it is registered: what a manifest's `agent` may name (its JSON Schema's
+# `$defs.slug`, held to this by a test), and what URLs and file names carry as it is.
+AGENT_SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+AGENT_SLUG_MESSAGE = (
+    "Must be 2 to 63 lowercase letters, digits or '-', starting with a letter or digit."
+)
 MESSAGE = "must not contain control or format characters"
 
 _REFUSED = re.compile(f"[{REFUSED_CHARACTERS}]")
+# The whole text must match ($ in Python also matches before a final newline).
+_AGENT_SLUG = re.compile(AGENT_SLUG_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def agent_slug_message(slug: str) -> str:
+    """Return why ``slug`` cannot be an agent's slug, or "" when it can."""
+    return "" if _AGENT_SLUG.fullmatch(slug) else AGENT_SLUG_MESSAGE
 
 
 def identifier_errors(value: str) -> list[str]:

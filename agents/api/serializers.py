@@ -14,7 +14,12 @@ from agents.observations import (
 )
 from agents.vocabulary import Access, Deployment
 from api.filters import NOT_BLANK_PATTERN
-from config.identifiers import IDENTIFIER_PATTERN, SLUG_PATTERN, validate_identifier
+from config.identifiers import (
+    AGENT_SLUG_MESSAGE,
+    AGENT_SLUG_PATTERN,
+    IDENTIFIER_PATTERN,
+    validate_identifier,
+)
 from config.reasons import REASON_MAX_LENGTH
 
 
@@ -60,7 +65,11 @@ def _username():
 
 
 class AgentCreateSerializer(serializers.Serializer):
-    slug = serializers.RegexField(SLUG_PATTERN, max_length=63)
+    slug = serializers.RegexField(
+        AGENT_SLUG_PATTERN,
+        help_text=AGENT_SLUG_MESSAGE,
+        error_messages={"invalid": AGENT_SLUG_MESSAGE},
+    )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     team = serializers.CharField(

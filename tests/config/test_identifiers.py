@@ -18,8 +18,11 @@ from drf_spectacular.generators import SchemaGenerator
 from api.filters import NOT_BLANK_PATTERN
 from approvals import manifest as manifests
 from config.identifiers import (
+    AGENT_SLUG_MESSAGE,
+    AGENT_SLUG_PATTERN,
     IDENTIFIER_PATTERN,
     REFUSED_CHARACTERS,
+    agent_slug_message,
     identifier_errors,
     validate_identifier,
 )
@@ -72,6 +75,19 @@ def test_the_manifest_schema_pattern_is_the_definition_and_reads_alike_in_jsonsc
     assert disagreements({CODE_POINTS[index] for index in failing}) == []
     pattern = python_reading(IDENTIFIER_PATTERN)
     assert disagreements({char for char in CODE_POINTS if not pattern.match(char)}) == []
+
+
+def test_an_agent_slug_is_what_a_manifest_may_name():
+    """The manifest's `agent` is held to config.identifiers' agent slug, so an agent that
+    can be registered can be named by its manifest, and no other."""
+    slug = manifests.manifest_schema()["$defs"]["slug"]
+    assert (slug["pattern"], slug["description"]) == (AGENT_SLUG_PATTERN, AGENT_SLUG_MESSAGE)
+    validator = jsonschema_rs.validator_for(slug)
+    for value in ("support-bot", "a1", "9-lives", "x" * 63):
+        assert agent_slug_message(value) == "" and validator.is_valid(value)
+    for value in ("Support_Bot", "a", "-bot", "x" * 64, "bot\n", "bot.v2", ""):
+        assert agent_slug_message(value) == AGENT_SLUG_MESSAGE
+        assert not validator.is_valid(value)
 
 
 def test_the_openapi_schema_carries_the_pattern_on_identifier_fields(db):
