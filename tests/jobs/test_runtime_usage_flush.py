@@ -30,6 +30,7 @@ from runtime.usage import (
     usage_count,
     usage_flush,
 )
+from tests.concurrency import chain_held, queued
 from tests.jobs.conftest import wait_for
 from tests.runtime.conftest import ask
 from tokens.models import Scope
@@ -159,6 +160,26 @@ def test_a_crash_after_the_commit_counts_nothing_twice(workflow, agent):
     assert usage_flush(actor=SYSTEM)["evaluations"] == 0
     assert uses(agent) == {("tool", "kb-search", "read"): 3}
     assert days(agent) == {("tool", "kb-search", "read"): (3, 0, 3)}
+    assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_two_runs_at_once_count_each_use_once_and_both_finish(workflow, agent):
+    """The second run read the hash before the first deleted it: it finds the first's
+    flush record once that commits, and leaves the hash to it."""
+    workflow.approve(agent)
+    counted(agent, 5, now=time.time() - 120)
+    runs = []
+
+    def run():
+        runs.append(usage_flush(actor=SYSTEM))
+
+    with chain_held() as held:  # the first run waits to audit its observations
+        errors = queued(held, run, run)
+    assert not errors, errors
+    assert sorted(done["evaluations"] for done in runs) == [0, 5]
+    assert uses(agent) == {("tool", "kb-search", "read"): 5}
+    assert days(agent) == {("tool", "kb-search", "read"): (5, 0, 5)}
+    assert UsageFlush.objects.count() == 1
     assert not list(usage_client().scan_iter(match="usage*"))
 
 
