@@ -1,19 +1,23 @@
 """Real concurrent transactions on PostgreSQL: no lost decision, no forked chain."""
 
 import copy
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from approvals.models import PackageState
+from approvals.emergency import emergency_expire
+from approvals.models import EmergencyApproval, EmergencyState, PackageState
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import InvalidTransition
-from signoffs.models import Decision, Dimension
-from tests.concurrency import raced, run_together
+from signoffs.models import Decision, Dimension, SignOffState
+from tests.approvals.emergency import emergency_grant
+from tests.concurrency import chain_held, queued, raced, run_together
 from tests.factories import AgentFactory, manifest_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +127,31 @@ def test_two_agents_approved_at_once_into_one_identity(workflow, owner):
     second.refresh_from_db()
     assert (first.state, second.state) == (PackageState.APPROVED, PackageState.IN_REVIEW)
     assert Agent.objects.get(workload_id=shared) == first.agent
+
+
+def test_an_emergency_expiring_while_its_package_is_approved_waits_for_the_approval(
+    workflow, agent
+):
+    """The expiry job locks the agent's and the package's rows before the emergency's, as
+    the approval does, so it waits for the approval instead of holding the emergency's row
+    the approval needs while waiting for the package's."""
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() - timedelta(minutes=1)
+    )
+    (last,) = second.signoffs.filter(state=SignOffState.PENDING)
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: workflow.decide(second, last.dimension),
+            lambda: emergency_expire(actor=SYSTEM, emergency_id=emergency.pk),
+        )
+    assert not errors, errors
+    second.refresh_from_db()
+    assert second.state == PackageState.APPROVED
+    # The approval closed it, as expired (its box had ended); the job found it closed.
+    assert EmergencyApproval.objects.get(pk=emergency.pk).state == EmergencyState.EXPIRED
+    (closed,) = AuditEvent.objects.filter(action="emergency.expired")
+    assert closed.actor_label == workflow.reviewers[last.dimension][0].username
