@@ -9,13 +9,16 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from approvals.emergency import emergency_expire
-from approvals.models import EmergencyApproval, EmergencyState, PackageState
+from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
+from approvals.recertification import signoff_escalate
+from approvals.reminders import signoff_remind
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import InvalidTransition
-from signoffs.models import Decision, Dimension, SignOffState
+from outbox.models import Notification
+from signoffs.models import Decision, Dimension, SignOffState, Verdict
 from tests.approvals.emergency import emergency_grant
 from tests.concurrency import chain_held, queued, raced, run_together
 from tests.factories import AgentFactory, manifest_for
@@ -155,3 +158,28 @@ def test_an_emergency_expiring_while_its_package_is_approved_waits_for_the_appro
     assert EmergencyApproval.objects.get(pk=emergency.pk).state == EmergencyState.EXPIRED
     (closed,) = AuditEvent.objects.filter(action="emergency.expired")
     assert closed.actor_label == workflow.reviewers[last.dimension][0].username
+
+
+@pytest.mark.parametrize("job", ["remind", "escalate"])
+def test_a_late_review_rejected_meanwhile_is_neither_reminded_nor_escalated(workflow, agent, job):
+    """The reminder and the escalation jobs lock the agent's and the package's rows before
+    the sign-off's, so they read the package as the rejection left it."""
+    package = workflow.submit(agent)
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        submitted_at=timezone.now() - timedelta(days=30)
+    )
+    pam = package.signoffs.get(dimension=Dimension.PAM)
+    chase = {
+        "remind": lambda: signoff_remind(actor=SYSTEM, signoff=pam),
+        "escalate": lambda: signoff_escalate(actor=SYSTEM, signoff=pam),
+    }[job]
+    errors = raced(
+        lambda: workflow.decide(
+            package, Dimension.IAM, verdict=Verdict.REJECT, comment="No identity."
+        ),
+        chase,
+    )
+    assert not errors, errors
+    assert ApprovalPackage.objects.get(pk=package.pk).state == PackageState.REJECTED
+    assert not AuditEvent.objects.filter(action__in=["signoff.reminded", "signoff.escalated"])
+    assert not Notification.objects.filter(event__in=["signoff.reminder", "signoff.escalated"])
