@@ -293,6 +293,8 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
 @transaction.atomic
 def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
     """Make `members` (users) the team's members, auditing each user whose teams change."""
+    # The members replaced are read under the team's lock, as a save at the same time left them.
+    team = Team.objects.select_for_update().get(pk=team.pk)
     current = set(team.members.all())
     wanted = set(members)
     return team_members_change(
