@@ -271,6 +271,17 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> tuple[int, int]:
             # A run at the same time read the hash too and recorded it first (the insert
             # waits for that run to commit): its counts are in, this run adds none.
             return 0, 0
+        # The agents' rows are locked before anything is written or audited, in one order:
+        # a reviewer handling a finding locks its agent's row first too, then the finding's,
+        # and would otherwise hold a finding added to below while waiting for the audit
+        # chain's lock this transaction holds from its first event (`approvals.locks`).
+        reported_agents = [agents[slug].pk for slug in per_agent]
+        list(
+            Agent.objects.select_for_update()
+            .filter(pk__in=reported_agents)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         for slug, items in sorted(per_agent.items()):
             agent = agents[slug]
             claims = []

@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 
 from agents.models import Observation, UsageDay
+from approvals.findings import finding_acknowledge
 from approvals.models import DriftFinding
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -19,6 +20,7 @@ from runtime.models import UsageFlush
 from runtime.usage import (
     ALLOWED,
     BOUND,
+    CLAIM_DENIED,
     DENIED,
     FLUSHING,
     PREFIX,
@@ -31,6 +33,7 @@ from runtime.usage import (
     usage_flush,
 )
 from tests.concurrency import chain_held, queued
+from tests.factories import DriftFindingFactory
 from tests.jobs.conftest import wait_for
 from tests.runtime.conftest import ask
 from tokens.models import Scope
@@ -181,6 +184,35 @@ def test_two_runs_at_once_count_each_use_once_and_both_finish(workflow, agent):
     assert days(agent) == {("tool", "kb-search", "read"): (5, 0, 5)}
     assert UsageFlush.objects.count() == 1
     assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_a_claim_deny_flushed_while_a_reviewer_acknowledges_its_finding(workflow, agent):
+    """The flush locks the agent's row before it writes (and audits) anything, as the
+    reviewer's service does: the reviewer waits for the flush instead of holding the
+    finding the flush adds to while waiting for the audit chain the flush holds."""
+    package = workflow.approve(agent)
+    finding = DriftFindingFactory(
+        agent=agent,
+        package=package,
+        identifier="kb-search",
+        access="read",
+        reason="claim_exceeded",
+        severity="high",
+    )
+    usage_count(
+        [(agent.slug, "tool", "kb-search", "read", CLAIM_DENIED, runtime_of(agent))] * 2,
+        now=time.time() - 120,
+    )
+    reviewer = Actor.for_user(workflow.reviewers["security"][0])
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: usage_flush(actor=SYSTEM),
+            lambda: finding_acknowledge(actor=reviewer, finding=finding),
+        )
+    assert not errors, errors
+    finding.refresh_from_db()
+    assert (finding.status, finding.count) == ("acknowledged", 3)
 
 
 def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
