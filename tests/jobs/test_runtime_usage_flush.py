@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 
 from agents.models import Observation, UsageDay
+from agents.observations import observations_record
 from approvals.findings import finding_acknowledge
 from approvals.models import DriftFinding
 from audit.actors import Actor
@@ -33,7 +34,7 @@ from runtime.usage import (
     usage_flush,
 )
 from tests.concurrency import chain_held, queued
-from tests.factories import DriftFindingFactory
+from tests.factories import AgentFactory, DriftFindingFactory
 from tests.jobs.conftest import wait_for
 from tests.runtime.conftest import ask
 from tokens.models import Scope
@@ -213,6 +214,27 @@ def test_a_claim_deny_flushed_while_a_reviewer_acknowledges_its_finding(workflow
     assert not errors, errors
     finding.refresh_from_db()
     assert (finding.status, finding.count) == ("acknowledged", 3)
+
+
+def test_a_flush_of_two_agents_and_a_report_of_the_second_at_once(workflow, owner):
+    """An observation report locks its agent's row before its uses' rows, as the flush
+    does: the report waits for the flush instead of holding the second agent's rows the
+    flush adds to while waiting for the audit chain the flush holds from the first's event."""
+    first = AgentFactory(slug="a-first", owners=[owner])
+    second = AgentFactory(slug="b-second", owners=[owner])
+    for agent in (first, second):
+        workflow.approve(agent)
+        counted(agent, 2, now=time.time() - 120)
+    reported = [{"kind": "tool", "identifier": "kb-search", "access": "read", "count": 5}]
+    with chain_held() as held:  # the flush waits to audit the first agent's observations
+        errors = queued(
+            held,
+            lambda: usage_flush(actor=SYSTEM),
+            lambda: observations_record(actor=Actor.for_user(owner), agent=second, items=reported),
+        )
+    assert not errors, errors
+    assert uses(first) == {("tool", "kb-search", "read"): 2}
+    assert Observation.objects.get(agent=second).count == 7
 
 
 def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
