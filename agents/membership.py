@@ -277,9 +277,11 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
     source = _check(actor, source)
     team = Team.objects.select_for_update().get(pk=team.pk)
     removing = {user.pk for user in remove}
-    users = {user.pk: user for user in [*add, *remove]}
-    for pk in sorted(users):
-        user = user_lock(users[pk])
+    # Every member changed is locked before the first change is recorded: a change of one
+    # of them holding their row waits for the audit chain's lock the first record takes.
+    changed = {user.pk: user for user in [*add, *remove]}
+    users = {pk: user_lock(changed[pk]) for pk in sorted(changed)}
+    for pk, user in users.items():
         before = set(user.teams.values_list("slug", flat=True))
         if pk in removing:
             user.teams.remove(team)
