@@ -277,9 +277,11 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
     source = _check(actor, source)
     team = Team.objects.select_for_update().get(pk=team.pk)
     removing = {user.pk for user in remove}
-    users = {user.pk: user for user in [*add, *remove]}
-    for pk in sorted(users):
-        user = user_lock(users[pk])
+    # Every member changed is locked before the first change is recorded: a change of one
+    # of them holding their row waits for the audit chain's lock the first record takes.
+    changed = {user.pk: user for user in [*add, *remove]}
+    users = {pk: user_lock(changed[pk]) for pk in sorted(changed)}
+    for pk, user in users.items():
         before = set(user.teams.values_list("slug", flat=True))
         if pk in removing:
             user.teams.remove(team)
@@ -293,6 +295,8 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
 @transaction.atomic
 def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
     """Make `members` (users) the team's members, auditing each user whose teams change."""
+    # The members replaced are read under the team's lock, as a save at the same time left them.
+    team = Team.objects.select_for_update().get(pk=team.pk)
     current = set(team.members.all())
     wanted = set(members)
     return team_members_change(

@@ -183,19 +183,19 @@ def emergency_expire(*, actor: Actor, emergency_id: int) -> bool:
     """Close an emergency whose time box ended before the full review approved the package.
 
     Return whether anything changed (a second run, or a concluded emergency, changes nothing).
+    The agent's and the package's rows are locked before the emergency's, as the services
+    that conclude or end it lock them (`approvals.locks`).
     """
     with transaction.atomic():
         emergency = (
-            EmergencyApproval.objects.select_for_update()
-            .select_related("package__agent")
-            .filter(pk=emergency_id)
-            .first()
+            EmergencyApproval.objects.select_related("package").filter(pk=emergency_id).first()
         )
-        if (
-            emergency is None
-            or emergency.state != EmergencyState.ACTIVE
-            or emergency.ends_at > timezone.now()
-        ):
+        if emergency is None:
+            return False
+        package = package_lock(emergency.package)
+        emergency = EmergencyApproval.objects.select_for_update().get(pk=emergency_id)
+        emergency.package = package
+        if emergency.state != EmergencyState.ACTIVE or emergency.ends_at > timezone.now():
             return False
         emergency_close(
             actor=actor,

@@ -7,9 +7,12 @@ each hold a row the other waits for, and a service deciding from the agent
 (is it suspended? retired? which version is approved?) reads it as the last
 committed change left it, not as it was before that change took the lock.
 
-A service that decides from a person's rights locks that person's row last
-(`agents.membership.user_lock`), as every change of those rights does: no
-service locks a user's row and then an agent's, so the order adds no deadlock.
+A service that decides from a person's rights locks that person's row after
+the agent's and the package's (`agents.membership.user_lock`), as every change
+of those rights does, and before it writes anything: no service locks a user's
+row and then an agent's, and none waits for a user's row while holding the
+audit chain's lock (taken by its first event), which a change of that user's
+rights waits for while holding the row. So the order adds no deadlock.
 """
 
 from agents.models import Agent

@@ -225,14 +225,15 @@ def _staff() -> list:
 
 def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
     """Escalate one late sign-off, once, to the agent's fallback reviewers of the dimension
-    (failing them, the dimension's other reviewers) and to staff; return if it did."""
+    (failing them, the dimension's other reviewers) and to staff; return if it did.
+
+    The agent's and the package's rows are locked first (`approvals.locks`), so a decision
+    closing the package meanwhile is seen.
+    """
     with transaction.atomic():
-        signoff = (
-            SignOff.objects.select_for_update(of=("self",))
-            .select_related("package__agent")
-            .get(pk=signoff.pk)
-        )
-        package = signoff.package
+        package = package_lock(signoff.package)
+        signoff = SignOff.objects.select_for_update().get(pk=signoff.pk)
+        signoff.package = package
         sla = review_sla(signoff.dimension)
         if (
             signoff.state != SignOffState.PENDING

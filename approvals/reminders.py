@@ -20,6 +20,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from approvals.delegation import signoff_waiting_for
+from approvals.locks import package_lock
 from approvals.models import PackageState
 from approvals.recertification import JobRun
 from audit.actors import Actor
@@ -43,15 +44,20 @@ def reminder_key(signoff_pk: int, day) -> str:
 
 
 def signoff_remind(*, actor: Actor, signoff: SignOff, now=None) -> bool:
-    """Remind the reviewers a pending sign-off waits for, once a day; return whether it did."""
+    """Remind the reviewers a pending sign-off waits for, once a day; return whether it did.
+
+    The agent's and the package's rows are locked first (`approvals.locks`), so a decision
+    closing the package meanwhile is seen.
+    """
     now = now or timezone.now()
     with transaction.atomic():
+        package = package_lock(signoff.package)
         signoff = (
             SignOff.objects.select_for_update(of=("self",))
-            .select_related("package__agent", "assigned_to")
+            .select_related("assigned_to")
             .get(pk=signoff.pk)
         )
-        package = signoff.package
+        signoff.package = package
         if (
             signoff.state != SignOffState.PENDING
             or package.state != PackageState.IN_REVIEW

@@ -351,15 +351,18 @@ def signoff_decide(
             f"The package is {package.get_state_display().lower()}, not in review.",
             code="not_in_review",
         )
+    if actor.user is None:
+        raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
+    # Before anything is written: the re-opening below takes the audit chain's lock, which a
+    # change of the decider's rights waits for while it holds their row.
+    decider = user_lock(actor.user)
     # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
         package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)
     )
     signoff.package = package
-    if actor.user is None:
-        raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
-    standing = decision_standing(user_lock(actor.user), signoff)
+    standing = decision_standing(decider, signoff)
     if not standing:
         raise NotPermitted(standing.check.message, code=standing.check.code)
     if signoff.state != SignOffState.PENDING:

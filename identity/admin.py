@@ -12,7 +12,13 @@ from django.db import transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from agents.membership import FLAG_CHANGED, Source, user_flags_set, user_permissions_set
+from agents.membership import (
+    FLAG_CHANGED,
+    Source,
+    user_flags_set,
+    user_lock,
+    user_permissions_set,
+)
 from agents.membership import user_groups_set as membership_groups_set
 from audit.actors import Actor
 from identity.services import (
@@ -49,27 +55,33 @@ class CountersignUserAdmin(UserAdmin):
             super().save_model(request, obj, form, change)
             user_created_record(obj, actor=actor, source=Source.ADMIN)
             return
-        wanted = {field: getattr(obj, field) for field in [*FLAG_CHANGED, *NAME_FIELDS, "email"]}
-        # The form has set these on obj already: the row keeps its own values until the
-        # services set them, each with its audit event.
-        held = User.objects.filter(pk=obj.pk).values(*wanted).get()
-        for field, value in held.items():
-            setattr(obj, field, value)
-        super().save_model(request, obj, form, change)
-        email = wanted.pop("email")
-        names = {field: wanted.pop(field) for field in NAME_FIELDS}
-        user_flags_set(obj, actor=actor, source=Source.ADMIN, **wanted)
-        user_email_set(obj, email, actor=actor, source=Source.ADMIN)
-        user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
+        # Only what this form changed is applied, each field through the service that
+        # audits it. The form was filled from the row as read before this lock: a change
+        # of the user committed meanwhile (a deactivation, a group removed at sign-in)
+        # stands, unless the form changes that very field.
+        user_lock(obj)
+        changed = set(form.changed_data)
+        audited = {*FLAG_CHANGED, *NAME_FIELDS, "email"}
+        plain = {field.name for field in obj._meta.concrete_fields} - audited - {"password"}
+        if plain & changed:
+            obj.save(update_fields=sorted(plain & changed))
+        flags = {field: getattr(obj, field) for field in FLAG_CHANGED if field in changed}
+        user_flags_set(obj, actor=actor, source=Source.ADMIN, **flags)
+        if "email" in changed:
+            user_email_set(obj, obj.email, actor=actor, source=Source.ADMIN)
+        names = {field: getattr(obj, field) for field in NAME_FIELDS if field in changed}
+        if names:
+            user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
 
     def save_related(self, request, form, formsets, change):
         actor = Actor.for_user(request.user)
         groups = form.cleaned_data.pop("groups", None)
         permissions = form.cleaned_data.pop("user_permissions", None)
         super().save_related(request, form, formsets, change)
-        if groups is not None:
+        # As in save_model: a field this form left as shown is left as it now stands.
+        if groups is not None and "groups" in form.changed_data:
             membership_groups_set(form.instance, groups, actor=actor, source=Source.ADMIN)
-        if permissions is not None:
+        if permissions is not None and "user_permissions" in form.changed_data:
             user_permissions_set(form.instance, permissions, actor=actor, source=Source.ADMIN)
 
     @method_decorator(sensitive_post_parameters())

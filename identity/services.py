@@ -14,7 +14,7 @@ from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.membership import Source, user_flags_set, user_groups_change
+from agents.membership import Source, user_flags_set, user_groups_change, user_lock
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
@@ -37,6 +37,8 @@ def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | No
     unknown = wanted - set(Group.values)
     if unknown:
         raise ValueError(f"Not role groups: {sorted(unknown)}")
+    # What is replaced is read as a change of the user at the same moment left it.
+    user = user_lock(user)
     held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
     user_groups_change(user, actor=actor, source=source, add=wanted - held, remove=held - wanted)
     if staff is not None:
@@ -51,6 +53,8 @@ def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> N
     `managed` None means every team. A slug naming no team is skipped: staff
     create teams. Teams outside `managed` are left alone.
     """
+    # Teams outside `managed` are kept as a change of the user at the same moment left them.
+    user = user_lock(user)
     held = set(user.teams.values_list("slug", flat=True))
     scope = Team.objects.all() if managed is None else Team.objects.filter(slug__in=managed)
     in_scope = set(scope.values_list("slug", flat=True))

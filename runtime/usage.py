@@ -46,7 +46,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Agent, ObservationKind
@@ -250,7 +250,7 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> tuple[int, int]:
     """Add one claimed hash's uses to observations and record it as flushed, atomically.
 
     Return how many evaluations the hash counted, and how many of its denies
-    became observations.
+    became observations: none when another run flushed the hash meanwhile.
     """
     minute = int(name[len(FLUSHING) :].split(":", 1)[0])
     uses = _uses(counts)
@@ -259,11 +259,28 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> tuple[int, int]:
     reported = _reported(uses, agents)
     per_agent = _items(reported, minute)
     with transaction.atomic():
-        UsageFlush.objects.create(
-            key=name,
-            minute=datetime.fromtimestamp(minute * 60, tz=UTC),
-            evaluations=evaluations,
-            denies=denies_in(uses),
+        try:
+            with transaction.atomic():
+                UsageFlush.objects.create(
+                    key=name,
+                    minute=datetime.fromtimestamp(minute * 60, tz=UTC),
+                    evaluations=evaluations,
+                    denies=denies_in(uses),
+                )
+        except IntegrityError:
+            # A run at the same time read the hash too and recorded it first (the insert
+            # waits for that run to commit): its counts are in, this run adds none.
+            return 0, 0
+        # The agents' rows are locked before anything is written or audited, in one order:
+        # a reviewer handling a finding locks its agent's row first too, then the finding's,
+        # and would otherwise hold a finding added to below while waiting for the audit
+        # chain's lock this transaction holds from its first event (`approvals.locks`).
+        reported_agents = [agents[slug].pk for slug in per_agent]
+        list(
+            Agent.objects.select_for_update()
+            .filter(pk__in=reported_agents)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         for slug, items in sorted(per_agent.items()):
             agent = agents[slug]

@@ -1,19 +1,26 @@
 """Real concurrent transactions on PostgreSQL: no lost decision, no forked chain."""
 
 import copy
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from approvals.models import PackageState
+from approvals.emergency import emergency_expire
+from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
+from approvals.recertification import signoff_escalate
+from approvals.reminders import signoff_remind
 from approvals.services import agent_suspend, package_create, package_submit
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import InvalidTransition
-from signoffs.models import Decision, Dimension
-from tests.concurrency import raced, run_together
+from outbox.models import Notification
+from signoffs.models import Decision, Dimension, SignOffState, Verdict
+from tests.approvals.emergency import emergency_grant
+from tests.concurrency import chain_held, queued, raced, run_together
 from tests.factories import AgentFactory, manifest_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +130,56 @@ def test_two_agents_approved_at_once_into_one_identity(workflow, owner):
     second.refresh_from_db()
     assert (first.state, second.state) == (PackageState.APPROVED, PackageState.IN_REVIEW)
     assert Agent.objects.get(workload_id=shared) == first.agent
+
+
+def test_an_emergency_expiring_while_its_package_is_approved_waits_for_the_approval(
+    workflow, agent
+):
+    """The expiry job locks the agent's and the package's rows before the emergency's, as
+    the approval does, so it waits for the approval instead of holding the emergency's row
+    the approval needs while waiting for the package's."""
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(
+        ends_at=timezone.now() - timedelta(minutes=1)
+    )
+    (last,) = second.signoffs.filter(state=SignOffState.PENDING)
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: workflow.decide(second, last.dimension),
+            lambda: emergency_expire(actor=SYSTEM, emergency_id=emergency.pk),
+        )
+    assert not errors, errors
+    second.refresh_from_db()
+    assert second.state == PackageState.APPROVED
+    # The approval closed it, as expired (its box had ended); the job found it closed.
+    assert EmergencyApproval.objects.get(pk=emergency.pk).state == EmergencyState.EXPIRED
+    (closed,) = AuditEvent.objects.filter(action="emergency.expired")
+    assert closed.actor_label == workflow.reviewers[last.dimension][0].username
+
+
+@pytest.mark.parametrize("job", ["remind", "escalate"])
+def test_a_late_review_rejected_meanwhile_is_neither_reminded_nor_escalated(workflow, agent, job):
+    """The reminder and the escalation jobs lock the agent's and the package's rows before
+    the sign-off's, so they read the package as the rejection left it."""
+    package = workflow.submit(agent)
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        submitted_at=timezone.now() - timedelta(days=30)
+    )
+    pam = package.signoffs.get(dimension=Dimension.PAM)
+    chase = {
+        "remind": lambda: signoff_remind(actor=SYSTEM, signoff=pam),
+        "escalate": lambda: signoff_escalate(actor=SYSTEM, signoff=pam),
+    }[job]
+    errors = raced(
+        lambda: workflow.decide(
+            package, Dimension.IAM, verdict=Verdict.REJECT, comment="No identity."
+        ),
+        chase,
+    )
+    assert not errors, errors
+    assert ApprovalPackage.objects.get(pk=package.pk).state == PackageState.REJECTED
+    assert not AuditEvent.objects.filter(action__in=["signoff.reminded", "signoff.escalated"])
+    assert not Notification.objects.filter(event__in=["signoff.reminder", "signoff.escalated"])

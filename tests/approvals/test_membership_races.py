@@ -6,17 +6,27 @@ deactivation under way refuses the decision rather than landing just before it
 in the audit chain.
 """
 
+import copy
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign, user_flags_set, user_groups_change
 from approvals.delegation import signoff_reassign
 from approvals.emergency import emergency_approve, emergency_request
 from approvals.findings import finding_acknowledge
-from approvals.models import DriftFinding, EmergencyApproval, FindingStatus, PackageState
+from approvals.models import (
+    ApprovalPackage,
+    DriftFinding,
+    EmergencyApproval,
+    FindingStatus,
+    PackageState,
+)
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
 from signoffs.models import Decision, Dimension, SignOffState
-from tests.concurrency import raced
+from tests.concurrency import chain_held, queued, raced
 from tests.factories import AgentFactory, DriftFindingFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,3 +127,29 @@ def test_a_reassignment_racing_the_reviewers_deactivation_is_refused(workflow, o
     )
     assert [type(e) for e in errors] == [InvalidInput], errors
     assert package.signoffs.get(dimension=Dimension.PAM).assigned_to is None
+
+
+def test_a_decision_reopening_a_lapsed_carry_over_and_a_group_change_of_its_decider(
+    workflow, agent
+):
+    """The decision locks its decider's row before it writes anything (re-opening what the
+    review carried from a lapsed approval is audited first): a change of the decider's
+    groups at the same moment waits for it, instead of holding the decider's row while
+    waiting for the audit chain's lock the decision holds."""
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1."
+    second = workflow.submit(agent, doc)
+    ApprovalPackage.objects.filter(pk=first.pk).update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    reviewer = workflow.reviewers["compliance"][0]
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: workflow.decide(second, Dimension.COMPLIANCE, reviewer),
+            lambda: user_groups_change(reviewer, actor=STAFF, source=Source.COMMAND, add=["iam"]),
+        )
+    assert not errors, errors
+    assert second.signoffs.get(dimension=Dimension.COMPLIANCE).state == SignOffState.APPROVED
+    assert second.signoffs.filter(state=SignOffState.PENDING).count() == 3

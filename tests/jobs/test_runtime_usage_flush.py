@@ -11,6 +11,8 @@ import pytest
 from django.db import transaction
 
 from agents.models import Observation, UsageDay
+from agents.observations import observations_record
+from approvals.findings import finding_acknowledge
 from approvals.models import DriftFinding
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -19,6 +21,7 @@ from runtime.models import UsageFlush
 from runtime.usage import (
     ALLOWED,
     BOUND,
+    CLAIM_DENIED,
     DENIED,
     FLUSHING,
     PREFIX,
@@ -30,6 +33,8 @@ from runtime.usage import (
     usage_count,
     usage_flush,
 )
+from tests.concurrency import chain_held, queued
+from tests.factories import AgentFactory, DriftFindingFactory
 from tests.jobs.conftest import wait_for
 from tests.runtime.conftest import ask
 from tokens.models import Scope
@@ -160,6 +165,76 @@ def test_a_crash_after_the_commit_counts_nothing_twice(workflow, agent):
     assert uses(agent) == {("tool", "kb-search", "read"): 3}
     assert days(agent) == {("tool", "kb-search", "read"): (3, 0, 3)}
     assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_two_runs_at_once_count_each_use_once_and_both_finish(workflow, agent):
+    """The second run read the hash before the first deleted it: it finds the first's
+    flush record once that commits, and leaves the hash to it."""
+    workflow.approve(agent)
+    counted(agent, 5, now=time.time() - 120)
+    runs = []
+
+    def run():
+        runs.append(usage_flush(actor=SYSTEM))
+
+    with chain_held() as held:  # the first run waits to audit its observations
+        errors = queued(held, run, run)
+    assert not errors, errors
+    assert sorted(done["evaluations"] for done in runs) == [0, 5]
+    assert uses(agent) == {("tool", "kb-search", "read"): 5}
+    assert days(agent) == {("tool", "kb-search", "read"): (5, 0, 5)}
+    assert UsageFlush.objects.count() == 1
+    assert not list(usage_client().scan_iter(match="usage*"))
+
+
+def test_a_claim_deny_flushed_while_a_reviewer_acknowledges_its_finding(workflow, agent):
+    """The flush locks the agent's row before it writes (and audits) anything, as the
+    reviewer's service does: the reviewer waits for the flush instead of holding the
+    finding the flush adds to while waiting for the audit chain the flush holds."""
+    package = workflow.approve(agent)
+    finding = DriftFindingFactory(
+        agent=agent,
+        package=package,
+        identifier="kb-search",
+        access="read",
+        reason="claim_exceeded",
+        severity="high",
+    )
+    usage_count(
+        [(agent.slug, "tool", "kb-search", "read", CLAIM_DENIED, runtime_of(agent))] * 2,
+        now=time.time() - 120,
+    )
+    reviewer = Actor.for_user(workflow.reviewers["security"][0])
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: usage_flush(actor=SYSTEM),
+            lambda: finding_acknowledge(actor=reviewer, finding=finding),
+        )
+    assert not errors, errors
+    finding.refresh_from_db()
+    assert (finding.status, finding.count) == ("acknowledged", 3)
+
+
+def test_a_flush_of_two_agents_and_a_report_of_the_second_at_once(workflow, owner):
+    """An observation report locks its agent's row before its uses' rows, as the flush
+    does: the report waits for the flush instead of holding the second agent's rows the
+    flush adds to while waiting for the audit chain the flush holds from the first's event."""
+    first = AgentFactory(slug="a-first", owners=[owner])
+    second = AgentFactory(slug="b-second", owners=[owner])
+    for agent in (first, second):
+        workflow.approve(agent)
+        counted(agent, 2, now=time.time() - 120)
+    reported = [{"kind": "tool", "identifier": "kb-search", "access": "read", "count": 5}]
+    with chain_held() as held:  # the flush waits to audit the first agent's observations
+        errors = queued(
+            held,
+            lambda: usage_flush(actor=SYSTEM),
+            lambda: observations_record(actor=Actor.for_user(owner), agent=second, items=reported),
+        )
+    assert not errors, errors
+    assert uses(first) == {("tool", "kb-search", "read"): 2}
+    assert Observation.objects.get(agent=second).count == 7
 
 
 def test_the_open_minute_waits_and_a_late_count_is_not_lost(workflow, agent):
