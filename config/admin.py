@@ -1,6 +1,63 @@
-"""The admin's base for rows that change only through the services, which audit each change."""
+"""The admin site, and its base for rows that change only through the services, which audit
+each change."""
+
+import re
+from functools import update_wrapper
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
+from django.shortcuts import render
+
+from config.errors import InvalidInput
+
+# The date hierarchy's parameters. The admin reads them with int() and builds a date,
+# turning a ValueError into its "wrong lookup" page, but a number past what a C int holds
+# raises OverflowError instead; no year, month or day has more than four digits.
+DATE_PART = re.compile(r"__(year|month|day)\Z")
+DATE_PART_DIGITS = 4
+
+
+def query_refusal(query) -> InvalidInput | None:
+    """Return why an admin page cannot use its query string, naming the parameter; None if
+    it can.
+
+    A NUL anywhere is refused: PostgreSQL holds none in text, and a list filtered by one
+    (`?status=%00`) would fail in the database instead of saying why.
+    """
+    for name in query:
+        for value in (name, *query.getlist(name)):
+            try:
+                ProhibitNullCharactersValidator()(value)
+            except ValidationError as error:
+                shown = name.replace("\x00", "\\x00")
+                return _refusal(shown, f"{shown}: {' '.join(error.messages)}")
+        if DATE_PART.search(name) and not all(
+            value.isascii() and value.isdigit() and len(value) <= DATE_PART_DIGITS
+            for value in query.getlist(name)
+        ):
+            return _refusal(name, f"{name}: a whole number of at most {DATE_PART_DIGITS} digits.")
+    return None
+
+
+def _refusal(name: str, message: str) -> InvalidInput:
+    return InvalidInput(message, code="invalid_query", fields={name: [message]})
+
+
+class AdminSite(admin.AdminSite):
+    """Django's admin site, answering a query string none of its lists can read with a 400
+    that names the parameter, before any view reads it."""
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def checked(request, *args, **kwargs):
+            error = query_refusal(request.GET)
+            if error is not None:
+                return render(request, "refused.html", {"error": error}, status=400)
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(checked, inner)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

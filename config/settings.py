@@ -19,7 +19,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.CountersignAdminConfig",  # django.contrib.admin on the site of config.admin
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,77 @@
+"""The admin answers a query string its lists cannot read with a 400 naming the parameter.
+
+Every list of every registered model (the project's and the third-party apps' alike) is
+asked with a NUL in each of its filters and its search, and for a date hierarchy with a
+year past what the admin can turn into a date: each was a server error, PostgreSQL
+refusing the NUL or Python the year. New admins are swept as they are registered.
+"""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from config.admin import query_refusal
+
+pytestmark = pytest.mark.django_db
+
+HUGE = "9" * 20
+
+
+@pytest.fixture
+def superuser(staff):
+    staff.is_superuser = True
+    staff.save()
+    return staff
+
+
+def _changelists():
+    for model, model_admin in admin.site._registry.items():
+        info = (model._meta.app_label, model._meta.model_name)
+        yield reverse("admin:{}_{}_changelist".format(*info)), model_admin
+
+
+def _filter_parameters(model_admin) -> list[str]:
+    """Return the query parameters of the list's field filters, as its sidebar's links send."""
+    names = [f for f in model_admin.list_filter if isinstance(f, str)]
+    return ["q", *names, *(f"{name}__exact" for name in names)]
+
+
+def test_a_nul_in_any_filter_is_a_400_naming_it(client, superuser, agent):
+    client.force_login(superuser)
+    wrong = []
+    for url, model_admin in _changelists():
+        assert client.get(url).status_code == 200, url
+        for name in _filter_parameters(model_admin):
+            response = client.get(f"{url}?{name}=a%00b")
+            text = response.content.decode()
+            if response.status_code != 400 or f"{name}: Null characters" not in text:
+                wrong.append(f"{url}?{name}=a%00b: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_date_hierarchy_past_any_year_is_a_400_naming_it(client, superuser):
+    client.force_login(superuser)
+    dated = [(url, a.date_hierarchy) for url, a in _changelists() if a.date_hierarchy]
+    assert dated, "no list has a date hierarchy: sweep another parameter"
+    for url, field in dated:
+        for part in ("year", "month", "day"):
+            name = f"{field}__{part}"
+            response = client.get(f"{url}?{field}__year=2026&{name}={HUGE}")
+            assert response.status_code == 400, (url, name)
+            assert f"{name}: a whole number" in response.content.decode()
+        # A year of the hierarchy's own links still lists.
+        assert client.get(f"{url}?{field}__year=2026").status_code == 200
+
+
+def test_the_refusal_changes_nothing_the_admin_does_with_good_input(client, superuser, agent):
+    client.force_login(superuser)
+    response = client.get("/admin/agents/agent/?status__exact=draft&q=support")
+    assert response.status_code == 200
+    assert query_refusal(response.wsgi_request.GET) is None
+
+
+def test_a_nul_in_a_parameters_name_is_refused_too(client, superuser):
+    client.force_login(superuser)
+    response = client.get("/admin/agents/agent/?status%00=draft")
+    assert response.status_code == 400
+    assert "status\\x00: Null characters" in response.content.decode()
