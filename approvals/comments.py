@@ -14,9 +14,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch
 
+from agents.membership import user_lock
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check
 from agents.vocabulary import ScopeKind
+from approvals.locks import package_lock
 from approvals.models import COMMENT_MAX_LENGTH, COMMENT_MAX_MENTIONS, ApprovalPackage, Comment
 from audit.actors import Actor
 from audit.services import audit_record
@@ -135,11 +137,13 @@ def comment_create(
     """
     if actor.user is None:
         raise NotPermitted("Comments are written by people.", code="not_a_person")
-    check = can_comment(actor.user, package)
+    # Sight of the agent is read under the locks its changes take (approvals.locks), so
+    # a comment racing its author's removal waits for it and is refused.
+    package = package_lock(package)
+    check = can_comment(user_lock(actor.user), package)
     if not check:
         raise NotPermitted(check.message, code=check.code)
     body = _body_checked(body)
-    package = ApprovalPackage.objects.select_related("agent").get(pk=package.pk)
     given = [name for name, value in (("parent", parent), ("decision", decision)) if value]
     if len(given) > 1 or (given and entry):
         names = " and ".join([*given, *(["entry"] if entry else [])])

@@ -13,11 +13,13 @@ import pytest
 from django.utils import timezone
 
 from agents.membership import Source, reviewer_assign, user_flags_set, user_groups_change
+from approvals.comments import comment_create
 from approvals.delegation import signoff_reassign
 from approvals.emergency import emergency_approve, emergency_request
 from approvals.findings import finding_acknowledge
 from approvals.models import (
     ApprovalPackage,
+    Comment,
     DriftFinding,
     EmergencyApproval,
     FindingStatus,
@@ -153,3 +155,13 @@ def test_a_decision_reopening_a_lapsed_carry_over_and_a_group_change_of_its_deci
     assert not errors, errors
     assert second.signoffs.get(dimension=Dimension.COMPLIANCE).state == SignOffState.APPROVED
     assert second.signoffs.filter(state=SignOffState.PENDING).count() == 3
+
+
+def test_a_comment_racing_its_authors_deactivation_is_refused(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    errors = raced(
+        lambda: user_flags_set(owner, actor=STAFF, source=Source.COMMAND, is_active=False),
+        lambda: comment_create(actor=Actor.for_user(owner), package=package, body="Still here?"),
+    )
+    assert _refused(errors, "not_authenticated"), errors
+    assert not Comment.objects.filter(package=package).exists()
