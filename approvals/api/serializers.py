@@ -97,6 +97,11 @@ class _ReviewPlanField(serializers.JSONField):
 
 class PackageListSerializer(serializers.ModelSerializer):
     agent = serializers.CharField(source="agent.slug", read_only=True)
+    state_label = serializers.CharField(
+        source="get_state_display",
+        read_only=True,
+        help_text="The state in words, as the pages show it (`In review`).",
+    )
 
     class Meta:
         model = ApprovalPackage
@@ -104,6 +109,7 @@ class PackageListSerializer(serializers.ModelSerializer):
             "agent",
             "version",
             "state",
+            "state_label",
             "risk_tier",
             "digest",
             "is_recertification",
