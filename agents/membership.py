@@ -320,8 +320,8 @@ def _check_assignment(agent: Agent, user, permission: str) -> None:
         return
     if not user.groups.filter(name=dimension).exists():
         message = (
-            f"{user.get_username()} is not in the {dimension} reviewer group; only its "
-            "members review the dimension."
+            f"{user.get_username()} is not one of the {Role(dimension).label}; only they "
+            "review the dimension."
         )
         raise InvalidInput(message, code="not_reviewer", fields={"user": [message]})
     if is_owner(user, agent):

@@ -24,17 +24,6 @@ def fallback_permission(dimension: str) -> str:
     return f"fallback_{dimension}"
 
 
-# The object permissions staff assign per agent, with what each lets its holder do.
-ASSIGNABLE_PERMISSIONS = {
-    **{review_permission(str(g)): f"Reviewer of the {g} sign-off" for g in REVIEWER_GROUPS},
-    **{
-        fallback_permission(str(g)): f"Fallback for the {g} sign-off when it is overdue"
-        for g in REVIEWER_GROUPS
-    },
-    SUSPEND_PERMISSION: "May pull the kill switch",
-}
-
-
 def _dimension_named(group: Group) -> str:
     """Return the dimension of a reviewer group as a sentence names it: "IAM", "security"."""
     name = group.label.removesuffix(" reviewers")
@@ -56,6 +45,17 @@ AGENT_PERMISSIONS = [
         for g in REVIEWER_GROUPS
     ),
 ]
+# The object permissions staff assign per agent, reviewers first, each with its name above
+# (what it lets its holder do), which the pages show.
+_NAMES = dict(AGENT_PERMISSIONS)
+ASSIGNABLE_PERMISSIONS = {
+    codename: _NAMES[codename]
+    for codename in (
+        *(review_permission(str(g)) for g in REVIEWER_GROUPS),
+        *(fallback_permission(str(g)) for g in REVIEWER_GROUPS),
+        SUSPEND_PERMISSION,
+    )
+}
 
 
 def permission_dimension(codename: str) -> str | None:

@@ -32,3 +32,22 @@ class HasScope(BasePermission):
 
 class AuditReader(HasScope):
     scope = Scope.AUDIT_READ
+
+
+class SigningKeyReader(BasePermission):
+    """Allow whoever verifies what the signing key signs to read its public half.
+
+    Audit readers verify checkpoints and evidence bundles with it; a gateway holding a
+    `decisions:evaluate` token verifies the policy bundles it polls, and anyone signed in
+    may download a bundle and its signature from the package page. The key is public,
+    but like every API answer it goes to a token or a session only.
+    """
+
+    scopes = (Scope.AUDIT_READ, Scope.DECISIONS_EVALUATE)
+    message = "Reading the signing key needs the audit:read or decisions:evaluate scope."
+
+    def has_permission(self, request, view):
+        held = getattr(request.auth, "scopes", None)
+        if held is not None:
+            return any(s in held and scope_granted(request.user, s) for s in self.scopes)
+        return bool(request.user and request.user.is_authenticated)

@@ -111,6 +111,10 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Object permissions are given to people only, never to visitors who are not signed in:
+# without this django-guardian adds a user row, "AnonymousUser", that every list and
+# count of people would show (identity's migration 0002 removes one made before).
+ANONYMOUS_USER_NAME = None
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

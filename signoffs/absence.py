@@ -24,6 +24,7 @@ from agents.membership import user_lock
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotFound, NotPermitted
+from config.roles import Group
 from signoffs.models import Absence, Dimension
 from signoffs.permissions import reviewers_able
 
@@ -61,7 +62,7 @@ def _check_people(reviewer, delegate, dimension: str) -> None:
     if not reviewer.groups.filter(name=dimension).exists():
         raise _refuse(
             "dimension",
-            f"{reviewer.get_username()} is not in the {dimension} reviewer group.",
+            f"{reviewer.get_username()} is not one of the {Group(dimension).label}.",
             "not_reviewer",
         )
     if delegate.pk == reviewer.pk:
@@ -71,8 +72,8 @@ def _check_people(reviewer, delegate, dimension: str) -> None:
     if not delegate.groups.filter(name=dimension).exists():
         raise _refuse(
             "delegate",
-            f"{delegate.get_username()} is not in the {dimension} reviewer group; "
-            "only its members decide the dimension.",
+            f"{delegate.get_username()} is not one of the {Group(dimension).label}; "
+            "only they decide the dimension.",
             "not_reviewer",
         )
 

@@ -16,6 +16,7 @@ from agents.permissions import (
     is_owner,
     review_permission,
 )
+from config.roles import Group
 from signoffs.models import Absence, Decision, Dimension, Footing, SignOff
 from signoffs.sla import overdue_since
 
@@ -153,9 +154,7 @@ def _member_refusal(user, dimension: str) -> Check | None:
     if not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
     if not user.groups.filter(name=dimension).exists():
-        return Check(
-            False, "not_reviewer", f"Only members of the {dimension} reviewer group decide it."
-        )
+        return Check(False, "not_reviewer", f"Only the {Group(dimension).label} decide it.")
     return None
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from agents.models import AgentStatus
+from agents.permissions import ASSIGNABLE_PERMISSIONS
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
 from approvals.gate import GATE_CHECKED
 from approvals.gate_vocabulary import GateDecision
@@ -130,6 +131,7 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
     "kind": dict(ScopeKind.choices),
     "trust_boundary": dict(TrustBoundary.choices),
     "decision": dict(GateDecision.choices),
+    "permission": ASSIGNABLE_PERMISSIONS,
 }
 # What a verdict did, as the verb of a sentence.
 VERDICT_VERBS = {
@@ -180,7 +182,11 @@ def value_words(name: str, value) -> str:
         return f"{len(value)} entries"
     if isinstance(value, dict):
         if all(not isinstance(item, dict | list) for item in value.values()):
-            return "; ".join(f"{key}: {value_words(key, item)}" for key, item in value.items())
+            # Such a record is keyed by dimension where it says something of each sign-off.
+            return "; ".join(
+                f"{VALUE_WORDS['dimension'].get(key, key)}: {value_words(key, item)}"
+                for key, item in value.items()
+            )
         counts = (f"{label(key)}: {value_words(key, item)}" for key, item in value.items())
         return "; ".join(counts) or "none"
     return str(value)

@@ -108,6 +108,9 @@ class PackageListSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="An approval past its expiry is `expired` from that instant.",
     )
+    state_label = serializers.SerializerMethodField(
+        help_text="The state in words, as the pages show it (`In review`)."
+    )
 
     class Meta:
         model = ApprovalPackage
@@ -115,6 +118,7 @@ class PackageListSerializer(serializers.ModelSerializer):
             "agent",
             "version",
             "state",
+            "state_label",
             "risk_tier",
             "digest",
             "is_recertification",
@@ -125,6 +129,9 @@ class PackageListSerializer(serializers.ModelSerializer):
             "expires_at",
         ]
         read_only_fields = fields
+
+    def get_state_label(self, package) -> str:
+        return PackageState(package.state_shown).label
 
 
 class PackageSerializer(PackageListSerializer):

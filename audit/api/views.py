@@ -18,7 +18,7 @@ from audit.checkpoints import checkpoint_export
 from audit.export import FORMATS, ExportFilter, export_stream
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent, Checkpoint
-from audit.permissions import AuditReader
+from audit.permissions import AuditReader, SigningKeyReader
 from audit.verify import audit_verify
 from config.errors import InvalidInput, NotFound
 from config.identifiers import IDENTIFIER_PATTERN
@@ -178,10 +178,14 @@ class CheckpointListView(AuditApiView):
 
 
 class PublicKeyView(AuditApiView):
+    permission_classes = [IsAuthenticated, SigningKeyReader]
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **errors(401, 403)})
     def get(self, request):
-        """Return the public key that checkpoints and evidence bundles are signed with.
+        """Return the public key that checkpoints, evidence and policy bundles are signed with.
 
+        Any signed-in user reads it, and a token with `audit:read` or
+        `decisions:evaluate` (a gateway verifying the policy bundles it polls).
         `retired` lists the keys it replaced that are still trusted
         (RETIRED_SIGNING_PUBLIC_KEYS): what was signed before a rotation carries one.
         """

@@ -68,6 +68,8 @@ def test_ci_gate_allows_the_approved_scope_and_denies_an_expansion(
     submitted = run_gate(live_server, secret, "submit", "--manifest", str(tmp_path / "w.yaml"))
     assert submitted.returncode == 0, submitted.stderr
     assert "created package v2" in submitted.stdout
+    # The state as the API words it (PackageState's label), never its stored value.
+    assert "submitted v2 for review; state: In review" in submitted.stdout
     latest = ApprovalPackage.objects.get(agent=agent, version=2)
     assert latest.state == PackageState.IN_REVIEW
     assert (

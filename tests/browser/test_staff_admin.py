@@ -40,7 +40,7 @@ def test_staff_administer_membership_and_reviewers_by_keyboard(people, sign_in, 
     tab_to(page, "el.textContent.trim() === 'Save membership'")
     page.keyboard.press("Enter")
     expect(page.locator(".messages")).to_contain_text("paula: membership changed.")
-    expect(page.locator("tr", has_text="paula")).to_contain_text("iam")
+    expect(page.locator("tr", has_text="paula")).to_contain_text("IAM reviewers")
     event = AuditEvent.objects.filter(action="user.groups_changed").latest("seq")
     assert (event.actor_label, event.data["added"], event.data["source"]) == (
         "root",
@@ -59,7 +59,7 @@ def test_staff_administer_membership_and_reviewers_by_keyboard(people, sign_in, 
     page.keyboard.type("ivan")
     page.keyboard.press("Enter")
     error = page.locator(".field.has-error")
-    expect(error).to_contain_text("ivan is not in the pam reviewer group")
+    expect(error).to_contain_text("ivan is not one of the PAM reviewers")
     shots(page, "staff-reviewers-refused")
 
     # paula is in PAM: assign her, then revoke with the keyboard.
@@ -68,10 +68,11 @@ def test_staff_administer_membership_and_reviewers_by_keyboard(people, sign_in, 
     page.keyboard.type("paula")
     page.keyboard.press("Enter")
     expect(page.locator(".messages")).to_contain_text("paula assigned")
-    expect(page.get_by_role("row", name="Reviewer of the pam sign-off")).to_contain_text("paula")
+    decides_pam = "May decide the PAM sign-off of this agent"
+    expect(page.get_by_role("row", name=decides_pam)).to_contain_text("paula")
     shots(page, "staff-reviewers")
     page.keyboard.press("Tab")  # from the top of the new page
-    tab_to(page, "el.getAttribute('aria-label') === 'Revoke review_pam from paula'")
+    tab_to(page, f"el.getAttribute('aria-label') === 'Revoke from paula: {decides_pam}'")
     page.keyboard.press("Enter")
     expect(page.locator(".messages")).to_contain_text("paula unassigned")
     actions = list(

@@ -57,6 +57,24 @@ def test_the_bundle_is_signed_over_its_bytes(approved, agent, gateway):
     assert validation.validation_passed, [str(error) for error in validation.errors]
 
 
+def test_a_gateway_token_reads_the_key_that_verifies_its_bundle(approved, agent, owner, api):
+    """The agent's owner runs the gateway: their decisions:evaluate token, bound to the
+    agent, polls the bundle and reads the public key that checks its signature."""
+    gateway = api(owner, Scope.DECISIONS_EVALUATE, agents=[agent])
+    bundle = gateway.get(url(agent.slug))
+    answer = gateway.get("/api/v1/audit/public-key")
+
+    assert answer.status_code == 200
+    key = answer.json()
+    assert key["fingerprint"] == bundle["X-Countersign-Key-Fingerprint"]
+    public = serialization.load_pem_public_key(key["public_key"].encode())
+    public.verify(base64.b64decode(bundle["X-Countersign-Signature"]), bundle.content)
+    # A token for neither the audit trail nor the bundles is refused it, as before.
+    refused = api(owner, Scope.GATE_CHECK).get("/api/v1/audit/public-key")
+    assert refused.status_code == 403
+    assert "decisions:evaluate" in refused.json()["error"]["message"]
+
+
 def test_an_unchanged_bundle_is_304(approved, agent, gateway):
     first = gateway.get(url(agent.slug))
     again = gateway.get(url(agent.slug), HTTP_IF_NONE_MATCH=first["ETag"])

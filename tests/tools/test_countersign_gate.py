@@ -488,7 +488,7 @@ CREATED = {
 def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
     server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
     server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [
-        (200, {"version": 4, "state": "submitted"})
+        (200, {"version": 4, "state": "in_review", "state_label": "In review"})
     ]
 
     result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
@@ -502,7 +502,20 @@ def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
     assert submit.path == "/api/v1/agents/support-assistant/packages/4/submit"
     assert submit.json() == {}
     assert submit.headers["Idempotency-Key"] != create.headers["Idempotency-Key"]
-    assert "v4" in result.stdout and "submitted" in result.stdout
+    assert "submitted v4 for review; state: In review" in result.stdout
+    assert "in_review" not in result.stdout
+
+
+def test_submit_names_the_state_by_its_value_when_the_server_gives_no_label(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [
+        (200, {"version": 4, "state": "in_review"})
+    ]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert "submitted v4 for review; state: in_review" in result.stdout
 
 
 def test_submit_json_manifest_uses_json_content_type(server, json_manifest):

@@ -138,7 +138,7 @@ def test_the_reviewers_page_lists_pending_signoffs_and_who_they_wait_for(
     assert [u.username for u in rows["pam"].waiting_for] == ["pam1"]
     assert rows["iam"].waiting_for == []
     assert rows["pam"].overdue_since is not None
-    assert b"Fallback for the pam sign-off when it is overdue" in page.content
+    assert b"Takes the overdue PAM sign-off of this agent over" in page.content
 
 
 def test_the_reviewers_page_marks_a_deactivated_reviewer(client, workflow, agent, reviewers, staff):

@@ -280,7 +280,16 @@ SWEPT = {
     "api-audit-export-csv": [but(endpoint("get", 403, **AUDIT_ONLY), READERS)],
     "api-audit-export-jsonl": [but(endpoint("get", 403, **AUDIT_ONLY), READERS)],
     "api-audit-checkpoints": [but(endpoint("get", 403, **AUDIT_ONLY), READERS)],
-    "api-audit-public-key": [but(endpoint("get", 403, **AUDIT_ONLY), READERS)],
+    # The key that verifies checkpoints, evidence and policy bundles: anyone signed in, a
+    # token that reads the trail or the bundles (a product owner's decisions:evaluate).
+    "api-audit-public-key": [
+        Probe(
+            "get",
+            _statuses(
+                200, anon=401, hidden=200, tokens={**dict.fromkeys(TOKENS, 200), TOK_NARROW: 403}
+            ),
+        )
+    ],
     # The signed-in person's own tokens and absences: another's are 404.
     "api-token-list": [session_only("get", 200)],
     "api-token-detail": [session_only("delete", 404)],

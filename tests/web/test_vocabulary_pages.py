@@ -6,6 +6,9 @@ import re
 import pytest
 from django.urls import reverse
 
+from agents.membership import Source, reviewer_assign
+from agents.permissions import AGENT_PERMISSIONS, fallback_permission
+from audit.actors import Actor
 from signoffs.models import Dimension, Verdict
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
 from tests.web.dom import parse
@@ -15,18 +18,32 @@ pytestmark = pytest.mark.django_db
 
 
 def _raw_tokens() -> list[str]:
-    """Return the values that are not words (snake_case, hyphenated), longest first."""
+    """Return the values that are not words (snake_case, hyphenated), longest first: the
+    vocabularies' and the codenames of an agent's object permissions (`review_iam`)."""
     tokens = {
         value
         for choices in VOCABULARIES.values()
         for value, text in choices.choices
         if ("_" in value or "-" in value) and value != text
     }
+    tokens |= {codename for codename, _ in AGENT_PERMISSIONS}
     return sorted(tokens, key=len, reverse=True)
 
 
-TOKEN_PATTERN = re.compile(
-    r"(?<![\w.:/-])(" + "|".join(map(re.escape, _raw_tokens())) + r")(?![\w-])"
+def _token_pattern(tokens) -> re.Pattern:
+    return re.compile(r"(?<![\w.:/@-])(" + "|".join(map(re.escape, tokens)) + r")(?![\w-])")
+
+
+TOKEN_PATTERN = _token_pattern(_raw_tokens())
+# Values whose label is their upper case ("iam" for "IAM"): in lower case they are no
+# word, so a sentence showing one ("any iam reviewer") shows the raw value.
+ACRONYM_PATTERN = _token_pattern(
+    sorted(
+        value
+        for choices in VOCABULARIES.values()
+        for value, text in choices.choices
+        if text == value.upper() != value
+    )
 )
 # Values that are words, but not their labels ("high" for "High"), and their upper case
 # ("SECURITY"): a badge or a table cell showing one of them whole shows the raw value.
@@ -59,7 +76,9 @@ def raw_values(html: bytes) -> list[str]:
     page = parse(html)
     _drop_recorded(page)
     main = page.find("main")
-    found = [f"text: {m.group(1)}" for m in TOKEN_PATTERN.finditer(page.text(spoken=True))]
+    text = page.text(spoken=True)
+    found = [f"text: {m.group(1)}" for m in TOKEN_PATTERN.finditer(text)]
+    found += [f"text: {m.group(1)}" for m in ACRONYM_PATTERN.finditer(text)]
     for node in page.iter():
         for name in ("title", "aria-label"):
             found += [
@@ -98,6 +117,13 @@ def story(workflow, agent, owner, reviewers):
     )
     finding = DriftFindingFactory(agent=agent, package=first, kind="external_api")
     draft = workflow.create(other, copy.deepcopy(sent_back.manifest))
+    reviewer_assign(
+        actor=Actor.system("tests"),
+        agent=agent,
+        user=reviewers[Dimension.SECURITY][0],
+        permission=fallback_permission(Dimension.SECURITY),
+        source=Source.COMMAND,
+    )
     return {
         "agent": agent,
         "first": first,
@@ -130,6 +156,10 @@ def story_pages(story) -> list[str]:
         reverse("package-list") + "?state=in_review&pending=security&risk_tier=high",
         reverse("audit-log"),
         reverse("audit-log") + f"?agent={agent.slug}",
+        reverse("agent-reviewers", args=[agent.slug]),
+        reverse("my-absence"),
+        reverse("staff-users"),
+        reverse("staff-left-behind"),
     ]
 
 
@@ -172,10 +202,13 @@ def test_the_check_finds_raw_values():
         '<span class="badge high">high risk</span>'
         "<table><tr><td>read</td><td>Read</td><td>hr.benefit_plans</td></tr></table>"
         "<p>Approve by iam1</p><dl><dd>SECURITY</dd></dl>"
+        "<p>Reviewer of the pam sign-off (review_pam), not @pam1's.</p>"
         "</main></body></html>"
     )
     assert raw_values(page.encode()) == [
         "text: customer_facing",
+        "text: review_pam",
+        "text: pam",
         "title: third_party",
         "<span class='badge high'>: high risk",
         "<td class=''>: read",

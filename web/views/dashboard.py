@@ -54,6 +54,9 @@ def dashboard(request):
         "package_counts": [
             (state, label, package_counts[state]) for state, label in PackageState.choices
         ],
+        # What waits for review is a version, whatever its agent's status (an approved
+        # agent's next version too): the count of the packages list it links to.
+        "packages_in_review": package_counts[PackageState.IN_REVIEW],
         "agent_counts": agent_counts,
         "agents_total": sum(agent_counts.values()),
         "expiring": list(selectors.approvals_expiring(user)[:20]),
