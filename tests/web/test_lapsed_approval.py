@@ -63,7 +63,9 @@ def test_the_packages_list_and_api_filter_a_lapsed_approval_as_expired(
     client, api, workflow, owner
 ):
     """The packages page and `GET /api/v1/packages` filter by the state they show."""
-    kept, lapsed = (workflow.approve(AgentFactory(slug=s, owners=[owner])) for s in ("agent-a", "agent-b"))
+    kept, lapsed = (
+        workflow.approve(AgentFactory(slug=s, owners=[owner])) for s in ("agent-a", "agent-b")
+    )
     _lapse(lapsed)
 
     def api_listed(state):
