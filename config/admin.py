@@ -54,12 +54,12 @@ def selection_refusal(post, model) -> InvalidInput | None:
             ProhibitNullCharactersValidator()(value)
             model._meta.pk.to_python(value)
         except ValidationError as error:
-            return _refusal(name, f"{name}: {' '.join(error.messages)}")
+            return _refusal(name, f"{name}: {' '.join(error.messages)}", "invalid_selection")
     return None
 
 
-def _refusal(name: str, message: str) -> InvalidInput:
-    return InvalidInput(message, code="invalid_query", fields={name: [message]})
+def _refusal(name: str, message: str, code: str = "invalid_query") -> InvalidInput:
+    return InvalidInput(message, code=code, fields={name: [message]})
 
 
 class AdminSite(admin.AdminSite):

@@ -101,9 +101,11 @@ def test_a_bulk_action_naming_no_row_by_its_key_is_a_400_naming_the_parameter(
         for key in ("abc", "", "1\x00"):
             data = {"action": action, "index": "0", "_selected_action": [key]}
             response = client.post(url, data)
-            if response.status_code != 400 or "_selected_action: " not in response.content.decode():
+            text = response.content.decode()
+            if response.status_code != 400 or "_selected_action: " not in text:
                 wrong.append(f"{url} {action} {key!r}: {response.status_code}")
     assert not wrong, "\n".join(wrong)
+    assert "invalid_selection" in text
     assert AuditEvent.objects.count() == since
     # A key of the list's model still reaches the action.
     data = {"action": "revoke", "index": "0", "_selected_action": [str(token.pk)]}
