@@ -11,6 +11,7 @@ from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
 from config.admin import ReadOnlyAdmin
+from config.errors import AlreadyExists
 
 
 @admin.register(Team)
@@ -25,6 +26,14 @@ class TeamAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "name"] if obj is not None else []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except AlreadyExists:
+            # Another team took the slug between the form's check and team_create, which
+            # rolled back. It is committed now, so the form shown again names the slug.
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:

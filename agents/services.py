@@ -327,7 +327,14 @@ def team_create(*, actor: Actor, slug: str, name: str) -> Team:
         errors["name"] = ["This field is required."]
     if errors:
         raise InvalidInput("The team is not valid.", fields=errors)
-    team = Team.objects.create(slug=slug, name=name.strip())
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(slug=slug, name=name.strip())
+    except IntegrityError:
+        # Created meanwhile by a concurrent request: the slug is the team's one unique field.
+        raise AlreadyExists(
+            "The team clashes with another.", fields={"slug": ["Already taken."]}
+        ) from None
     audit_record(
         actor=actor, action="team.created", target=team, after={"slug": slug, "name": team.name}
     )

@@ -5,6 +5,7 @@ import re
 from functools import update_wrapper
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.shortcuts import render
@@ -40,19 +41,45 @@ def query_refusal(query) -> InvalidInput | None:
     return None
 
 
-def _refusal(name: str, message: str) -> InvalidInput:
-    return InvalidInput(message, code="invalid_query", fields={name: [message]})
+def selection_refusal(post, model) -> InvalidInput | None:
+    """Return why the rows a list's bulk action names are no keys of `model`, naming the
+    parameter; None if they are.
+
+    The admin filters the list by them as they come (`pk__in`), so one that is no key
+    (`abc`, empty, a NUL) raised a ValueError from the query instead of saying why.
+    """
+    name = ACTION_CHECKBOX_NAME
+    for value in post.getlist(name):
+        try:
+            ProhibitNullCharactersValidator()(value)
+            model._meta.pk.to_python(value)
+        except ValidationError as error:
+            return _refusal(name, f"{name}: {' '.join(error.messages)}", "invalid_selection")
+    return None
+
+
+def _refusal(name: str, message: str, code: str = "invalid_query") -> InvalidInput:
+    return InvalidInput(message, code=code, fields={name: [message]})
 
 
 class AdminSite(admin.AdminSite):
-    """Django's admin site, answering a query string none of its lists can read with a 400
-    that names the parameter, before any view reads it."""
+    """Django's admin site, answering a query string none of its lists can read, or a bulk
+    action naming rows by what is no key, with a 400 that names the parameter, before any
+    view reads it."""
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)
 
+        # A model admin's views are its bound methods: their rows are its model's. The site's
+        # own views (the index, the password change) are the site's.
+        model_admin = getattr(view, "__self__", None)
+        if not isinstance(model_admin, admin.ModelAdmin):
+            model_admin = None
+
         def checked(request, *args, **kwargs):
             error = query_refusal(request.GET)
+            if error is None and request.method == "POST" and model_admin is not None:
+                error = selection_refusal(request.POST, model_admin.model)
             if error is not None:
                 return render(request, "refused.html", {"error": error}, status=400)
             return inner(request, *args, **kwargs)

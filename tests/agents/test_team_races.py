@@ -1,10 +1,15 @@
-"""A team's members saved while another change of them commits: no change is lost, none
-deadlocks."""
+"""A team created, or its members saved, while another change of it commits: no change is
+lost, none deadlocks, the one that cannot stand is refused naming the field."""
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from agents.membership import Source, team_members_set, user_groups_change
+from agents.models import Team
+from agents.services import team_create
 from audit.actors import Actor
+from config.errors import AlreadyExists
 from tests.concurrency import chain_held, queued, raced
 from tests.factories import TeamFactory, UserFactory
 
@@ -46,3 +51,47 @@ def test_a_team_saved_with_two_new_members_while_the_second_ones_groups_change(o
     assert not errors, errors
     assert set(team.members.all()) == {first, second}
     assert second.groups.filter(name="iam").exists()
+
+
+def test_two_teams_of_one_slug_created_at_once_refuse_the_second_naming_the_slug(audit_since):
+    """Both pass the slug check before either commits; the unique index refuses the second,
+    and the refusal says which field."""
+    since = audit_since()
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: team_create(actor=STAFF, slug="legal", name="Legal"),
+            lambda: team_create(actor=STAFF, slug="legal", name="Legal too"),
+        )
+    assert [(type(e), e.fields) for e in errors] == [(AlreadyExists, {"slug": ["Already taken."]})]
+    assert list(Team.objects.values_list("name", flat=True)) == ["Legal"]
+    assert [e.action for e in since()] == ["team.created"]
+
+
+def test_two_staff_adding_one_team_in_the_admin_at_once(audit_since):
+    """The second admin form passed its own unique check before the first committed: it comes
+    back with the slug's error, as if it had been checked after."""
+    clients = []
+    for username in ("admin-1", "admin-2"):
+        clients.append(Client())
+        clients[-1].force_login(UserFactory(username=username, is_staff=True, is_superuser=True))
+    url = reverse("admin:agents_team_add")
+    responses = []
+    since = audit_since()
+    with chain_held() as held:
+        errors = queued(
+            held,
+            *(
+                lambda client=client: responses.append(
+                    client.post(url, {"slug": "legal", "name": "Legal"})
+                )
+                for client in clients
+            ),
+        )
+    assert not errors, errors
+    first, second = responses
+    assert first.status_code == 302
+    assert second.status_code == 200
+    assert list(second.context["adminform"].form.errors) == ["slug"]
+    assert Team.objects.count() == 1
+    assert [(e.action, e.actor_label) for e in since()] == [("team.created", "admin-1")]

@@ -7,9 +7,11 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from approvals.models import DriftFinding
 from audit.models import AuditEvent
+from outbox.admin import CRON_PARTS
 from tests.factories import DriftFindingFactory
 from tokens.models import ApiToken
 
@@ -104,3 +106,52 @@ def test_the_admin_names_its_pages_as_the_guides_do(client, superuser):
     for name in NAMED_IN_THE_GUIDES:
         assert f"**{name}**" in guides, name
         assert name in names, f"the admin has no {name!r}: {sorted(names)}"
+
+
+BEAT = "/admin/django_celery_beat"
+# The inline of the tasks that use a schedule, which the crontab's page posts with it.
+NO_TASKS = {"periodictask_set-TOTAL_FORMS": "0", "periodictask_set-INITIAL_FORMS": "0"}
+EVERY_MINUTE = dict.fromkeys(CRON_PARTS, "*") | {"timezone": "UTC"} | NO_TASKS
+
+
+@pytest.mark.parametrize("task", ["outbox.tasks.a\x00b", "t" * 3000])
+def test_a_periodic_task_the_form_cannot_read_is_a_field_error(client, superuser, task):
+    client.force_login(superuser)
+    crontab = CrontabSchedule.objects.create()
+    form = {"name": "fuzzed", "task": task, "crontab": crontab.pk, "enabled": "on"}
+    form |= {"args": "[]", "kwargs": "{}", "headers": "{}"}
+    response = client.post(f"{BEAT}/periodictask/add/", form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["task"]
+    assert ("Null characters" in errors["task"][0]) == ("\x00" in task)
+    assert not PeriodicTask.objects.filter(name="fuzzed").exists()
+    response = client.post(f"{BEAT}/periodictask/add/", {**form, "task": "outbox.tasks.b"})
+    assert response.status_code == 302
+    assert PeriodicTask.objects.get(name="fuzzed").task == "outbox.tasks.b"
+
+
+@pytest.mark.parametrize("part", CRON_PARTS)
+def test_a_crontab_part_celery_cannot_read_is_a_field_error(client, superuser, part):
+    client.force_login(superuser)
+    before = CrontabSchedule.objects.count()
+    response = client.post(f"{BEAT}/crontabschedule/add/", {**EVERY_MINUTE, part: "-1"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [part]
+    assert "negative numbers not supported" in errors[part][0]
+    assert CrontabSchedule.objects.count() == before
+
+
+def test_a_time_zone_past_any_name_is_refused_wherever_it_is_sent(client, superuser):
+    client.force_login(superuser)
+    url = f"{BEAT}/crontabschedule/add/"
+    before = CrontabSchedule.objects.count()
+    response = client.post(url, {**EVERY_MINUTE, "timezone": "z" * 3000})
+    assert list(response.context["adminform"].form.errors) == ["timezone"]
+    assert CrontabSchedule.objects.count() == before
+    # The form also reads the initial value the page sends back hidden; zoneinfo looked one
+    # this long up as a file.
+    response = client.post(url, {**EVERY_MINUTE, "minute": "5", "initial-timezone": "z" * 3000})
+    assert response.status_code == 302
+    assert CrontabSchedule.objects.filter(minute="5", timezone="UTC").count() == 1

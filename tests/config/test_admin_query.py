@@ -1,4 +1,5 @@
-"""The admin answers a query string its lists cannot read with a 400 naming the parameter.
+"""The admin answers a query string its lists cannot read, or a bulk action naming rows by
+what is no key, with a 400 naming the parameter.
 
 Every list of every registered model (the project's and the third-party apps' alike) is
 asked with a NUL in each of its filters and its search, and for a date hierarchy with a
@@ -8,8 +9,10 @@ refusing the NUL or Python the year. New admins are swept as they are registered
 
 import pytest
 from django.contrib import admin
+from django.test import RequestFactory
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from config.admin import query_refusal
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +78,37 @@ def test_a_nul_in_a_parameters_name_is_refused_too(client, superuser):
     response = client.get("/admin/agents/agent/?status%00=draft")
     assert response.status_code == 400
     assert "status\\x00: Null characters" in response.content.decode()
+
+
+def test_a_bulk_action_naming_no_row_by_its_key_is_a_400_naming_the_parameter(
+    client, superuser, make_token, owner
+):
+    """The admin filters a list by the rows an action names as they come: one that is no key
+    of the list's model was a ValueError from the query, on every list with actions."""
+    token, _ = make_token(owner, "gate:check")
+    client.force_login(superuser)
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
+    lists = [
+        (url, next(iter(actions)))
+        for url, model_admin in _changelists()
+        if (actions := model_admin.get_actions(request))
+    ]
+    assert "/admin/tokens/apitoken/" in dict(lists)
+    since = AuditEvent.objects.count()
+    wrong = []
+    for url, action in lists:
+        for key in ("abc", "", "1\x00"):
+            data = {"action": action, "index": "0", "_selected_action": [key]}
+            response = client.post(url, data)
+            text = response.content.decode()
+            if response.status_code != 400 or "_selected_action: " not in text:
+                wrong.append(f"{url} {action} {key!r}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert "invalid_selection" in text
+    assert AuditEvent.objects.count() == since
+    # A key of the list's model still reaches the action.
+    data = {"action": "revoke", "index": "0", "_selected_action": [str(token.pk)]}
+    assert client.post("/admin/tokens/apitoken/", data).status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None

@@ -313,10 +313,22 @@ def test_an_upload_replaces_the_draft_its_version_names(client, owner, agent, wo
 
 
 @pytest.mark.parametrize(
-    "version", ["²", "9" * 5000, "99999999999999999999", "0", "-1", "1.5", "one", "\x00"]
+    ("version", "status", "why"),
+    [
+        ("²", 400, "Enter a whole number."),
+        ("9" * 5000, 400, "Enter a whole number."),
+        ("0", 400, "greater than or equal to 1"),
+        ("-1", 400, "greater than or equal to 1"),
+        ("1.5", 400, "Enter a whole number."),
+        ("abc", 400, "Enter a whole number."),
+        ("\x00", 400, "Enter a whole number."),
+        # Whole numbers that name no version of the agent.
+        ("99", 404, ""),
+        ("99999999999999999999", 404, ""),
+    ],
 )
-def test_an_upload_naming_no_version_is_a_404_and_changes_nothing(
-    client, owner, agent, workflow, audit_since, version
+def test_an_upload_naming_no_version_is_refused_and_changes_nothing(
+    client, owner, agent, workflow, audit_since, version, status, why
 ):
     draft = workflow.create(agent)
     before = draft.manifest
@@ -327,7 +339,11 @@ def test_an_upload_naming_no_version_is_a_404_and_changes_nothing(
     response = client.post(
         upload_url(agent), {"manifest_text": as_yaml(manifest).decode(), "version": version}
     )
-    assert response.status_code == 404
+    assert response.status_code == status
+    if status == 400:
+        error = response.context["error"]
+        assert list(error.fields) == ["version"] and why in error.fields["version"][0]
+        assert error.message.startswith("version: ")
     draft.refresh_from_db()
     assert draft.manifest == before
     assert ApprovalPackage.objects.filter(agent=agent).count() == 1

@@ -188,5 +188,8 @@ def finding_handle(request, slug, pk):
             messages.success(request, f"Finding {form.cleaned_data['action']}d.")
             return redirect(agent)
     return render(
-        request, "agents/finding.html", {"agent": agent, "finding": finding, "form": form}
+        request,
+        "agents/finding.html",
+        {"agent": agent, "finding": finding, "form": form},
+        status=400 if form.errors else 200,
     )

@@ -179,7 +179,11 @@ def package_upload(request, slug):
     upload = web_forms.ManifestUploadForm(request.POST, request.FILES)
     valid = upload.is_valid()
     if "version" in upload.errors:
-        raise Http404("No such version.")
+        # The hidden field names the draft to replace; without a readable one there is no
+        # draft to show the upload's errors in, so the refusal is a page of its own.
+        problems = list(upload.errors["version"])
+        message = f"version: {' '.join(problems)}"
+        return refused(request, InvalidInput(message, fields={"version": problems}))
     version = upload.cleaned_data["version"]
     package = package_or_404(request, slug, version) if version else None
     errors = []
