@@ -148,7 +148,9 @@ def test_a_state_no_event_set_is_refused(workflow, agent, tmp_path):
     package = workflow.submit(agent)
     workflow.decide(package, "security", verdict=Verdict.REJECT, comment="Unbounded.")
     SignOff.objects.filter(package=package).update(state=SignOffState.APPROVED)
-    ApprovalPackage.objects.filter(pk=package.pk).update(state=PackageState.APPROVED)
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        state=PackageState.APPROVED, expires_at=timezone.now() + timedelta(days=30)
+    )
 
     path = bundle_of(package, tmp_path)
     assert "State <b>Approved</b>" in read(path)["summary.html"].decode()
