@@ -1,5 +1,6 @@
 """Only people are users: django-guardian's stand-in for visitors is neither made nor kept."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -24,10 +25,20 @@ def migrate(targets):
     return executor
 
 
-def apps_before(executor):
-    """Return the models as they stand with every migration but identity's removal applied."""
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "identity"]
-    return executor.loader.project_state([*others, *BEFORE]).apps
+@contextmanager
+def before_the_removal():
+    """Yield the models as they stand with every migration but identity's removal applied,
+    and the stand-in guardian made; apply the removal on leaving."""
+    executor = migrate(BEFORE)
+    try:
+        others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "identity"]
+        apps = executor.loader.project_state([*others, *BEFORE]).apps
+        stand_in = apps.get_model("auth", "User").objects.create(
+            username=STAND_IN, password=UNUSABLE
+        )
+        yield apps, stand_in
+    finally:
+        migrate(None)
 
 
 @pytest.mark.django_db
@@ -43,18 +54,12 @@ def test_a_migrated_database_holds_no_stand_in_and_the_staff_list_only_people(cl
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_removes_the_stand_in_and_keeps_people():
-    executor = migrate(BEFORE)
-    try:
-        apps = apps_before(executor)
-        User = apps.get_model("auth", "User")
-        Group = apps.get_model("auth", "Group")
-        Team = apps.get_model("agents", "Team")
-        stand_in = User.objects.create(username=STAND_IN, password=UNUSABLE)
-        stand_in.groups.add(Group.objects.get_or_create(name="iam")[0])
-        Team.objects.create(slug="care", name="Care").members.add(stand_in)
-        User.objects.create(username="olivia", password=UNUSABLE)
-    finally:
-        migrate(None)
+    with before_the_removal() as (apps, stand_in):
+        stand_in.groups.add(apps.get_model("auth", "Group").objects.get_or_create(name="iam")[0])
+        apps.get_model("agents", "Team").objects.create(slug="care", name="Care").members.add(
+            stand_in
+        )
+        apps.get_model("auth", "User").objects.create(username="olivia", password=UNUSABLE)
     names = set(get_user_model().objects.values_list("username", flat=True))
     assert STAND_IN not in names
     assert "olivia" in names
@@ -62,12 +67,8 @@ def test_the_migration_removes_the_stand_in_and_keeps_people():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_stand_in_the_workflow_names_is_deactivated_instead():
-    executor = migrate(BEFORE)
-    try:
-        apps = apps_before(executor)
-        User = apps.get_model("auth", "User")
-        stand_in = User.objects.create(username=STAND_IN, password=UNUSABLE)
-        olivia = User.objects.create(username="olivia", password=UNUSABLE)
+    with before_the_removal() as (apps, stand_in):
+        olivia = apps.get_model("auth", "User").objects.create(username="olivia", password=UNUSABLE)
         now = timezone.now()
         apps.get_model("signoffs", "Absence").objects.create(
             reviewer=olivia,
@@ -76,6 +77,4 @@ def test_a_stand_in_the_workflow_names_is_deactivated_instead():
             starts_at=now,
             ends_at=now + timedelta(days=1),
         )
-    finally:
-        migrate(None)
     assert get_user_model().objects.get(username=STAND_IN).is_active is False
