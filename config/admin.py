@@ -68,8 +68,6 @@ class AdminSite(admin.AdminSite):
     view reads it."""
 
     def admin_view(self, view, cacheable=False):
-        inner = super().admin_view(view, cacheable)
-
         # A model admin's views are its bound methods: their rows are its model's. The site's
         # own views (the index, the password change) are the site's.
         model_admin = getattr(view, "__self__", None)
@@ -82,9 +80,11 @@ class AdminSite(admin.AdminSite):
                 error = selection_refusal(request.POST, model_admin.model)
             if error is not None:
                 return render(request, "refused.html", {"error": error}, status=400)
-            return inner(request, *args, **kwargs)
+            return view(request, *args, **kwargs)
 
-        return update_wrapper(checked, inner)
+        # Inside the site's own wrapper: who may not use the admin is sent to sign in, and a
+        # POST without its CSRF token refused, before the query is read.
+        return super().admin_view(update_wrapper(checked, view), cacheable)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

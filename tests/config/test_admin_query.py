@@ -112,3 +112,12 @@ def test_a_bulk_action_naming_no_row_by_its_key_is_a_400_naming_the_parameter(
     assert client.post("/admin/tokens/apitoken/", data).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_who_may_not_use_the_admin_is_sent_to_sign_in_before_the_query_is_read(client, owner):
+    path = reverse("admin:agents_agent_changelist")
+    answer = client.get(path, {"q": "a\x00b"})
+    assert answer.status_code == 302 and answer["Location"].startswith(reverse("admin:login"))
+    client.force_login(owner)
+    answer = client.get(path, {"q": "a\x00b"})
+    assert answer.status_code == 302 and answer["Location"].startswith(reverse("admin:login"))
