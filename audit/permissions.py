@@ -13,28 +13,32 @@ def can_read_audit(user) -> bool:
 
 
 class HasScope(BasePermission):
-    """Allow a token carrying `scope` whose user's role grants it, or an audit reader's session.
+    """Allow a token carrying one of `scopes` whose user's role grants it, or a session
+    whose user `session_allowed` admits (an audit reader's).
 
     The token authentication (tokens.authentication) puts the token in
     `request.auth`; a token is admitted on its scope and its user's role
     (config.roles.SCOPE_GROUPS), a session on its user.
     """
 
-    scope = ""
+    scopes: tuple[str, ...] = ()
     message = "Reading the audit trail needs staff, a compliance group or the audit:read scope."
 
     def has_permission(self, request, view):
-        scopes = getattr(request.auth, "scopes", None)
-        if scopes is not None:
-            return self.scope in scopes and scope_granted(request.user, self.scope)
-        return can_read_audit(request.user)
+        held = getattr(request.auth, "scopes", None)
+        if held is not None:
+            return any(s in held and scope_granted(request.user, s) for s in self.scopes)
+        return self.session_allowed(request.user)
+
+    def session_allowed(self, user) -> bool:
+        return can_read_audit(user)
 
 
 class AuditReader(HasScope):
-    scope = Scope.AUDIT_READ
+    scopes = (Scope.AUDIT_READ,)
 
 
-class SigningKeyReader(BasePermission):
+class SigningKeyReader(HasScope):
     """Allow whoever verifies what the signing key signs to read its public half.
 
     Audit readers verify checkpoints and evidence bundles with it; a gateway holding a
@@ -46,8 +50,5 @@ class SigningKeyReader(BasePermission):
     scopes = (Scope.AUDIT_READ, Scope.DECISIONS_EVALUATE)
     message = "Reading the signing key needs the audit:read or decisions:evaluate scope."
 
-    def has_permission(self, request, view):
-        held = getattr(request.auth, "scopes", None)
-        if held is not None:
-            return any(s in held and scope_granted(request.user, s) for s in self.scopes)
-        return bool(request.user and request.user.is_authenticated)
+    def session_allowed(self, user) -> bool:
+        return bool(user and user.is_authenticated)
