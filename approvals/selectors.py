@@ -5,7 +5,7 @@ from functools import reduce
 from operator import or_
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from guardian.models import UserObjectPermission
@@ -50,6 +50,16 @@ def shown_as(states: Iterable[str], now=None) -> Q:
         return Q(state=state)
 
     return reduce(or_, map(shown, states), Q(pk__in=[]))
+
+
+def state_shown_expression(now=None) -> Case:
+    """The database's `ApprovalPackage.state_shown` (now, or at `now`), to group by: an
+    approval past its expiry reads as expired before the expiry job marks it."""
+    return Case(
+        When(Q(state=PackageState.APPROVED) & ~in_force(now), then=Value(PackageState.EXPIRED)),
+        default=F("state"),
+        output_field=CharField(),
+    )
 
 
 def emergency_pending() -> Q:

@@ -18,7 +18,7 @@ from approvals.models import (
     FindingStatus,
     PackageState,
 )
-from approvals.selectors import emergency_pending, in_force
+from approvals.selectors import emergency_pending, in_force, state_shown_expression
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
@@ -143,14 +143,15 @@ def package_state_counts(user, *, owner=None) -> dict[str, int]:
     agents = agents_visible(user)
     if owner is not None:
         agents = agents.filter(owners=owner)
+    # By the state the pages show, which the packages list each count links to filters by.
     rows = (
         ApprovalPackage.objects.filter(agent__in=agents)
-        .values("state")
+        .values(shown=state_shown_expression())
         .annotate(n=Count("pk"))
         .order_by()
     )
     counts = dict.fromkeys(PackageState.values, 0)
-    counts.update({row["state"]: row["n"] for row in rows})
+    counts.update({row["shown"]: row["n"] for row in rows})
     return counts
 
 

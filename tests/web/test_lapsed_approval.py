@@ -12,10 +12,17 @@ from django.utils import timezone
 from agents.models import AgentStatus
 from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertification_open
-from approvals.selectors import agent_status, in_force, package_in_force, shown_as
+from approvals.selectors import (
+    agent_status,
+    in_force,
+    package_in_force,
+    shown_as,
+    state_shown_expression,
+)
 from audit.actors import Actor
 from tests.factories import AgentFactory, UserFactory
 from tests.web.test_review_permissions import approve_data
+from web.selectors import package_state_counts
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -81,15 +88,22 @@ def test_the_packages_list_and_api_filter_a_lapsed_approval_as_expired(
 
 
 def test_shown_as_selects_what_state_shown_says(workflow, owner):
-    """`shown_as()` is the queryset twin of `state_shown`: they agree for every state."""
+    """`shown_as()` and `state_shown_expression()` are the database's twins of `state_shown`:
+    the three agree for every state, and so do the dashboard's counts that link to the list."""
     agents = [AgentFactory(slug=f"s{n}", owners=[owner]) for n in range(3)]
     packages = [workflow.approve(a) for a in agents[:2]] + [workflow.submit(agents[2])]
     _lapse(packages[0])
+    annotated = dict(
+        ApprovalPackage.objects.annotate(shown=state_shown_expression()).values_list("pk", "shown")
+    )
     for state in PackageState.values:
         selected = set(
             ApprovalPackage.objects.filter(shown_as([state])).values_list("pk", flat=True)
         )
-        assert selected == {p.pk for p in ApprovalPackage.objects.all() if p.state_shown == state}
+        shown = {p.pk for p in ApprovalPackage.objects.all() if p.state_shown == state}
+        assert selected == shown == {pk for pk, value in annotated.items() if value == state}
+    counts = package_state_counts(owner)
+    assert (counts["approved"], counts["expired"], counts["in_review"]) == (1, 1, 1)
 
 
 def _status(agent):
