@@ -44,11 +44,6 @@ _API_COMMON = {
     "413": "The request body is over the limit (`error.fields.body` says it).",
     "500": "The server failed; nothing about the cause is said.",
 }
-# Outside /api/, a server error is Django's error page (config.handlers).
-_PAGE_500 = {
-    "description": "The server failed; the answer is the server's error page.",
-    "content": {"text/html": {"schema": {"type": "string"}}},
-}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
@@ -104,7 +99,12 @@ class ApiSchema(AutoSchema):
             for status, description in _API_COMMON.items():
                 common[status] = {"description": description, "content": api_error}
         else:
-            common["500"] = _PAGE_500
+            # Outside /api/ only the AuthZEN endpoints answer, in their own shape
+            # (config.handlers.server_error).
+            common["500"] = {
+                "description": _API_COMMON["500"],
+                "content": self.error_content(),
+            }
         if {p["name"] for p in operation.get("parameters", ())} & PAGING_PARAMETERS:
             # api.pagination refuses bad paging.
             common["400"] = {"description": _DESCRIPTIONS[400], "content": api_error}

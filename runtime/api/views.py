@@ -2,11 +2,11 @@
 
 The AuthZEN endpoints answer as the specification's HTTPS binding does: 200
 with a decision (a deny is `decision: false`, never an error), and 400, 401,
-403, 406 or 429 with an error message string as the body (a body over the size
-limit is a 400). A server error is Django's error page, as anywhere outside
-/api/. They are rate-limited per token (`THROTTLE_DECISIONS`, a batch counting
-once). They take a token only (no browser session): one bound to the agent asked
-about, or one with the `decisions:evaluate` scope.
+403, 406, 429 or 500 with an error message string as the body (a body over the
+size limit is a 400; a server error's message says nothing of its cause). They
+are rate-limited per token (`THROTTLE_DECISIONS`, a batch counting once). They
+take a token only (no browser session): one bound to the agent asked about, or
+one with the `decisions:evaluate` scope.
 """
 
 import logging

@@ -11,7 +11,10 @@ import logging
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
+from config.handlers import AUTHZEN_PATHS
+from runtime.urls import urlpatterns as authzen_routes
 from tests.api.conftest import error_of
 from tokens.models import Scope
 
@@ -63,3 +66,32 @@ def test_a_request_django_refuses_is_json_on_the_api(client, settings):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert error_of(response)["code"] == "bad_request"
+
+
+def test_a_server_error_on_the_decision_point_is_a_json_string(api, staff, caplog):
+    client = api(staff, Scope.DECISIONS_EVALUATE)
+    client.raise_request_exception = False
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE tokens_apitoken RENAME TO tokens_apitoken_away")
+    body = {
+        "subject": {"type": "agent", "id": "support-assistant"},
+        "action": {"name": "read"},
+        "resource": {"type": "tool", "id": "kb-search"},
+    }
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = client.post("/access/v1/evaluation", body, format="json")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == "The server failed to answer; the error is logged."
+
+
+def test_an_unknown_authzen_path_is_a_json_404(client):
+    response = client.post("/access/v1/evaluate", {}, content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == "No such AuthZEN endpoint."
+
+
+def test_the_authzen_routes_are_where_the_error_handlers_look_for_them():
+    """config.handlers names the specification's paths; runtime.urls serves them."""
+    for pattern in authzen_routes:
+        assert reverse(pattern.name).startswith(AUTHZEN_PATHS), pattern.name
