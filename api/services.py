@@ -53,7 +53,8 @@ def idempotency_claim(
     IDEMPOTENCY_ABANDONED_SECONDS belongs to a request whose process was killed
     (its change may or may not have committed): this request takes the claim
     over and runs again, and the service's own refusal answers a change made
-    twice.
+    twice. A request that was only slow keeps no answer once its claim is taken
+    over (idempotency_store).
     """
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput(
@@ -109,16 +110,34 @@ def _claim_take_over(record: IdempotencyRecord) -> bool:
     return bool(taken)
 
 
-def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> None:
-    """Keep the answer so that a retry with the same key gets it again."""
-    record.status_code = status_code
-    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
-    record.save(update_fields=["status_code", "response_body"])
+def idempotency_store(*, record: IdempotencyRecord, status_code: int, body) -> bool:
+    """Keep the answer so that a retry with the same key gets it again; False if superseded.
+
+    A request that outlived IDEMPOTENCY_ABANDONED_SECONDS may have had its claim taken over
+    by a retry, which now holds the key: the update matches only the claim this request
+    holds (its `created_at`, still unanswered), so a superseded request keeps nothing and
+    the key keeps the answer its current holder gives. The superseded request still
+    answers its own client.
+    """
+    kept = _own_claim(record).update(
+        status_code=status_code, response_body=json.dumps(body, cls=DjangoJSONEncoder)
+    )
+    return bool(kept)
 
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget a claim whose request failed on the server, so a retry runs again."""
-    IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+    """Forget a claim whose request failed on the server, so a retry runs again.
+
+    Only the claim this request holds: one a retry took over stays with the retry.
+    """
+    _own_claim(record).delete()
+
+
+def _own_claim(record: IdempotencyRecord):
+    """Return the record as long as the request holding `record` still holds its claim."""
+    return IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code__isnull=True, created_at=record.created_at
+    )
 
 
 def idempotency_prune(*, now: datetime | None = None) -> int:

@@ -13,6 +13,12 @@ of those rights does, and before it writes anything: no service locks a user's
 row and then an agent's, and none waits for a user's row while holding the
 audit chain's lock (taken by its first event), which a change of that user's
 rights waits for while holding the row. So the order adds no deadlock.
+
+A decision then locks the absences naming its decider delegate
+(`signoffs.absence.delegations_lock`), still before it writes anything: setting
+or clearing an absence locks the absence's row alone (after the absent
+reviewer's, when setting) and then writes its event, so no service holds an
+absence's row while waiting for a user's row.
 """
 
 from agents.models import Agent

@@ -27,6 +27,7 @@ from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitte
 from config.reasons import reason_checked
 from config.times import whole_second
 from outbox.services import notify
+from signoffs.absence import delegations_lock
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
 from signoffs.services import decision_on_behalf_of, decision_record
@@ -354,8 +355,10 @@ def signoff_decide(
     if actor.user is None:
         raise NotPermitted("Only people decide sign-offs.", code="not_reviewer")
     # Before anything is written: the re-opening below takes the audit chain's lock, which a
-    # change of the decider's rights waits for while it holds their row.
+    # change of the decider's rights waits for while holding their row, and a change of an
+    # absence they cover while holding the absence's.
     decider = user_lock(actor.user)
+    delegations_lock(decider, dimension)
     # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)
     signoff = (

@@ -5,8 +5,11 @@ reviewer (`signoffs.permissions.decision_standing`), every rule of who may
 decide still applied to the delegate; never those of a package the absent
 reviewer may not decide themselves (its creator, submitter or an owner of the
 agent since its submission), so an owner who is the assigned reviewer does not
-choose who reviews their package. Each change is audited in its own
-transaction:
+choose who reviews their package. A change holds the absence's row (not its
+people's) until it commits, and a decision locks the absences naming its decider
+delegate before deciding (`delegations_lock`), so a delegate's decision and the
+end of their absence commit one after the other. Each change is audited in its
+own transaction:
 
 - `absence.set`, target the absence, `before`/`after` {"delegate", "starts_at",
   "ends_at"}, data {"reviewer", "dimension", "delegate"};
@@ -109,7 +112,7 @@ def absence_set(
     _check_people(reviewer, delegate, dimension)
     _window(starts_at, ends_at, timezone.now())
     absence = (
-        Absence.objects.select_for_update()
+        Absence.objects.select_for_update(of=("self",))
         .select_related("delegate")
         .filter(reviewer=reviewer, dimension=dimension)
         .first()
@@ -145,7 +148,7 @@ def absence_set(
 def absence_clear(*, actor: Actor, absence: Absence) -> None:
     """End the absence now: the delegate no longer decides for the reviewer."""
     absence = (
-        Absence.objects.select_for_update()
+        Absence.objects.select_for_update(of=("self",))
         .select_related("reviewer", "delegate")
         .filter(pk=absence.pk)
         .first()
@@ -163,6 +166,22 @@ def absence_clear(*, actor: Actor, absence: Absence) -> None:
         data={"reviewer": absence.reviewer.get_username(), "dimension": absence.dimension},
     )
     absence.delete()
+
+
+def delegations_lock(user, dimension: str) -> None:
+    """Lock the absences of the dimension naming the user delegate, as the last change left them.
+
+    Setting and clearing an absence hold its row until they commit. A decision takes
+    these locks before it asks whether the user decides as a delegate, so an absence
+    ended or handed to another delegate meanwhile refuses the decision, and one ended
+    after the lock waits until the decision commits: a delegate's decision never lands
+    after the end of the absence it rests on. Taken after the decider's row
+    (`agents.membership.user_lock`) and before the first audit event; the services
+    here lock the reviewer's row, then the absence row alone (never a user's row
+    after it), so the order adds no deadlock.
+    """
+    absences = Absence.objects.select_for_update().filter(delegate=user, dimension=dimension)
+    list(absences.order_by("pk").values_list("pk", flat=True))
 
 
 def absences_visible(user) -> QuerySet:
