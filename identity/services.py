@@ -95,7 +95,7 @@ def user_names_set(user, *, actor: Actor, source: str, **names):
 
 def _user_fields_set(user, action: str, wanted: dict, actor: Actor, source: str):
     """Set the fields of `wanted` that differ, as one event naming them before and after."""
-    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    user = user_lock(user)
     before = {field: getattr(user, field) for field, value in wanted.items()}
     changed = [field for field, value in wanted.items() if before[field] != value]
     if not changed:
@@ -121,7 +121,7 @@ def user_password_set(user, password: str | None, *, actor: Actor, source: str):
     Whoever sets a password can sign in as the user, so the change is recorded: the
     actor, the user and whether password sign-in stays open, never the password or its hash.
     """
-    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    user = user_lock(user)
     if password is None:
         user.set_unusable_password()
     else:
@@ -157,7 +157,7 @@ def provider_user_sign_in(
     """
     actor = Actor.system("single sign-on")
     link = (
-        ProviderIdentity.objects.select_for_update()
+        ProviderIdentity.objects.select_for_update(of=("self",))
         .select_related("user")
         .filter(issuer=issuer, subject=subject)
         .first()
@@ -180,7 +180,9 @@ def provider_user_sign_in(
             raise taken from None
         link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
         user_created_record(user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject)
-    user = link.user
+    # Its row as the last change left it (a deactivation committed meanwhile is seen), locked
+    # without changing its key: a write naming the user commits meanwhile.
+    user = user_lock(link.user)
     if not user.is_active:
         raise NotPermitted("This account is deactivated.", code="inactive")
     if email and user.email != email:
