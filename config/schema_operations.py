@@ -26,7 +26,6 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
                 self, app_label, schema_editor, from_state, to_state
             )
             return
-        self._ensure_not_in_transaction(schema_editor)
         with schema_editor.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
