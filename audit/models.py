@@ -46,6 +46,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "seq"]),
             models.Index(fields=["created_at", "seq"]),
             models.Index(fields=["actor_id", "seq"]),
+            # The actor filter matches the label or the id: PostgreSQL combines the two
+            # indexes (a bitmap OR) only when both columns have one.
+            models.Index(fields=["actor_label", "seq"]),
         ]
 
     def __str__(self):

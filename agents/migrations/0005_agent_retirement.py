@@ -2,6 +2,60 @@
 
 from django.db import migrations, models
 
+RETIRED = "retired"
+# Begins the reason of the suspension that stands for a retirement in the schema before
+# this one (see suspend_the_retired).
+RETIRED_PREFIX = "Retired: "
+
+
+def retire_again(apps, schema_editor):
+    """Retire again the agents that unapplying this migration suspended in their stead.
+
+    Their suspension still stands, its reason beginning with RETIRED_PREFIX; one that a
+    new approval brought back into service meanwhile has none. The schema before this
+    one writes no such reason of its own: on a first upgrade only a suspension whose
+    reason a person began so is taken for a retirement.
+    """
+    Agent = apps.get_model("agents", "Agent")
+    stand_ins = Agent.objects.filter(
+        retired_at__isnull=True,
+        suspended_at__isnull=False,
+        suspended_reason__startswith=RETIRED_PREFIX,
+    )
+    for agent in stand_ins:
+        agent.retired_at = agent.suspended_at
+        agent.retired_reason = agent.suspended_reason.removeprefix(RETIRED_PREFIX)
+        agent.suspended_at, agent.suspended_reason = None, ""
+        agent.status = RETIRED
+        agent.save(
+            update_fields=[
+                "retired_at",
+                "retired_reason",
+                "suspended_at",
+                "suspended_reason",
+                "status",
+            ]
+        )
+
+
+def suspend_the_retired(apps, schema_editor):
+    """Keep every retired agent out of service in the schema before this one: suspended.
+
+    That schema knows no retirement. Its gate denies a suspended agent, and only a
+    new version approved by every dimension lifts a suspension. The suspension takes
+    the retirement's time and reason (a suspension before it is in the audit trail),
+    so that applying this migration again retires the agent as it was. The status
+    stays `retired`, a value that schema has and shows, and whose agents its unique
+    workload identity constraint leaves aside: an active agent that took the same
+    identity is no clash.
+    """
+    Agent = apps.get_model("agents", "Agent")
+    for agent in Agent.objects.filter(retired_at__isnull=False):
+        agent.suspended_at = agent.retired_at
+        agent.suspended_reason = f"{RETIRED_PREFIX}{agent.retired_reason}"
+        agent.status = RETIRED
+        agent.save(update_fields=["suspended_at", "suspended_reason", "status"])
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -19,4 +73,5 @@ class Migration(migrations.Migration):
             name="retired_reason",
             field=models.TextField(blank=True, db_default="", default="", editable=False),
         ),
+        migrations.RunPython(retire_again, suspend_the_retired),
     ]

@@ -13,6 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
+from audit.actors import Actor, ActorType
+from audit.filters import AuditEventFilterSet
+from audit.models import AuditEvent
+from audit.services import audit_record
 from tests.factories import AgentFactory, DriftFindingFactory
 from web import selectors
 
@@ -59,3 +63,21 @@ def test_the_packages_list_is_walked_newest_first_not_sorted(staff, owner):
     text = plan(selectors.packages_list(staff)[:25])
     assert "approvals_a_created_1ada50_idx" in text
     assert "Sort" not in text, text
+
+
+@pytest.mark.parametrize("actor", ["olivia", "42"])
+def test_the_audit_filter_by_actor_reads_both_columns_by_index(actor):
+    """The filter matches a username (label) or an id: each column has its index, so
+    PostgreSQL combines them (a bitmap OR) instead of walking every event."""
+    for n, (label, actor_id) in enumerate([("olivia", "42"), ("ci-bot", "7"), ("drift", "")]):
+        audit_record(
+            actor=Actor(type=ActorType.USER, id=actor_id, label=label),
+            action="agent.updated",
+            agent_slug=f"agent-{n}",
+        )
+    events = AuditEventFilterSet({"actor": actor}, queryset=AuditEvent.objects.all()).qs
+    assert [event.actor_label for event in events] == ["olivia"]
+    text = plan(events.order_by("-seq")[:51])
+    assert "BitmapOr" in text, text
+    assert "audit_audit_actor_l_b10e31_idx" in text, text
+    assert "audit_audit_actor_i_828ebb_idx" in text, text
