@@ -362,7 +362,9 @@ def signoff_decide(
     # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
-        package.signoffs.select_for_update().select_related("checklist").get(dimension=dimension)
+        package.signoffs.select_for_update(of=("self",))
+        .select_related("checklist")
+        .get(dimension=dimension)
     )
     signoff.package = package
     standing = decision_standing(decider, signoff)

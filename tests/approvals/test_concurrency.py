@@ -183,3 +183,21 @@ def test_a_late_review_rejected_meanwhile_is_neither_reminded_nor_escalated(work
     assert ApprovalPackage.objects.get(pk=package.pk).state == PackageState.REJECTED
     assert not AuditEvent.objects.filter(action__in=["signoff.reminded", "signoff.escalated"])
     assert not Notification.objects.filter(event__in=["signoff.reminder", "signoff.escalated"])
+
+
+def test_a_decision_while_another_agent_is_submitted_commits_after_it(workflow, owner):
+    """A decision locks its sign-off's row, not its checklist's: a submission's new
+    sign-offs name that checklist, which PostgreSQL checks at their commit."""
+    reviewing, submitted = AgentFactory(owners=[owner]), AgentFactory(owners=[owner])
+    package = workflow.submit(reviewing)
+    errors = raced(
+        lambda: workflow.submit(submitted),
+        lambda: workflow.decide(package, "iam"),
+    )
+    assert not errors, errors
+    actions = list(
+        AuditEvent.objects.filter(action__in=["package.submitted", "signoff.decided"])
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == ["package.submitted", "signoff.decided"]
