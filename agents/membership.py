@@ -225,7 +225,7 @@ def user_permissions_set(user, permissions, *, actor: Actor, source: str) -> boo
 def group_permissions_set(group, permissions, *, actor: Actor, source: str) -> bool:
     """Make `permissions` the group's model permissions; return whether any changed."""
     source = _check(actor, source)
-    group = Group.objects.select_for_update().get(pk=group.pk)
+    group = Group.objects.select_for_update(no_key=True).get(pk=group.pk)
     before = {_label(p) for p in group.permissions.select_related("content_type")}
     permissions = list(permissions)
     group.permissions.set(permissions)
@@ -275,7 +275,7 @@ def user_teams_set(user, teams, *, actor: Actor, source: str) -> bool:
 def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove=()) -> Team:
     """Add and remove members of a team: one `user.teams_changed` event per user changed."""
     source = _check(actor, source)
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     removing = {user.pk for user in remove}
     # Every member changed is locked before the first change is recorded: a change of one
     # of them holding their row waits for the audit chain's lock the first record takes.
@@ -296,7 +296,7 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
 def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
     """Make `members` (users) the team's members, auditing each user whose teams change."""
     # The members replaced are read under the team's lock, as a save at the same time left them.
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     current = set(team.members.all())
     wanted = set(members)
     return team_members_change(
@@ -349,7 +349,7 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
     """Grant the user an object permission on the agent (`review_<dimension>` or
     `suspend_agent`); return whether it was new."""
     source = _check(actor, source)
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     user = user_lock(user)  # checked as the last change of their groups left them
     _check_assignment(agent, user, permission)
     if permission in _held(agent, user):
@@ -363,7 +363,7 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
 def reviewer_unassign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
     """Revoke the user's object permission on the agent; return whether they held it."""
     source = _check(actor, source)
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if permission not in _held(agent, user):
         return False
     remove_perm(f"agents.{permission}", user, agent)

@@ -229,7 +229,7 @@ def observations_record(
     rows = _aggregate(cleaned)
     # The agent's row before its uses' rows, as the usage flush takes them: the flush holds
     # several agents' rows, and the audit chain's lock from its first event, while it writes.
-    Agent.objects.select_for_update().get(pk=agent.pk)
+    Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     _upsert(agent.pk, rows)
     usage_days_add(agent_id=agent.pk, items=cleaned, decisions=decisions)
     audit_record(

@@ -220,7 +220,7 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     `owners_guard(agent=..., added=[...])` comes from the layer that knows the
     agent's reviews: it says why adding each user as an owner is refused.
     """
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system and not can_edit(actor.user, agent):
         raise NotPermitted("Only the agent's owners and staff may change it.", code="not_owner")
     allowed = {"name", "description", "team", "owners"}

@@ -34,7 +34,7 @@ def claim_findings_record(*, actor: Actor, agent: Agent, uses: list[dict]) -> li
     for use in uses:
         seen = datetime.fromisoformat(use["seen_at"])
         key = {"kind": use["kind"], "identifier": use["identifier"], "access": use["access"]}
-        live = agent.drift_findings.select_for_update().filter(
+        live = agent.drift_findings.select_for_update(no_key=True).filter(
             status__in=LIVE_FINDING_STATUSES, **key
         )
         finding = live.first()

@@ -85,7 +85,7 @@ def signoff_reassign(
             code="not_in_review",
         )
     signoff = (
-        package.signoffs.select_for_update(of=("self",))
+        package.signoffs.select_for_update(no_key=True, of=("self",))
         .select_related("assigned_to")
         .get(dimension=dimension)
     )

@@ -347,7 +347,7 @@ def drift_suspend(*, actor: Actor, agent_id: int) -> bool:
     its batch ran resolves the findings it covers, and a suspension would revoke it.
     """
     with transaction.atomic():
-        agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
+        agent = Agent.objects.select_for_update(no_key=True).filter(pk=agent_id).first()
         if agent is None or agent.suspended_at is not None:
             return False
         drift_evaluate_batch(actor=actor, lo=agent.pk, hi=agent.pk)

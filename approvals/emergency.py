@@ -128,7 +128,9 @@ def emergency_approve(
             code="unknown_dimension",
             fields={"dimension": [f"Choose one of {', '.join(EMERGENCY_DIMENSIONS)}."]},
         )
-    emergency = EmergencyApproval.objects.select_for_update().filter(package=package).first()
+    emergency = (
+        EmergencyApproval.objects.select_for_update(no_key=True).filter(package=package).first()
+    )
     if emergency is None:
         raise NotFound("No emergency approval was asked for this package.", code="no_emergency")
     emergency.package = package
@@ -193,7 +195,7 @@ def emergency_expire(*, actor: Actor, emergency_id: int) -> bool:
         if emergency is None:
             return False
         package = package_lock(emergency.package)
-        emergency = EmergencyApproval.objects.select_for_update().get(pk=emergency_id)
+        emergency = EmergencyApproval.objects.select_for_update(no_key=True).get(pk=emergency_id)
         emergency.package = package
         if emergency.state != EmergencyState.ACTIVE or emergency.ends_at > timezone.now():
             return False

@@ -60,7 +60,7 @@ def emergency_close(
 
 def _open_emergency(package: ApprovalPackage) -> EmergencyApproval | None:
     emergency = (
-        EmergencyApproval.objects.select_for_update()
+        EmergencyApproval.objects.select_for_update(no_key=True)
         .filter(package=package, state__in=(EmergencyState.REQUESTED, EmergencyState.ACTIVE))
         .first()
     )

@@ -100,9 +100,9 @@ def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     owner change or a change of the actor's groups waits for the check or the check
     for it.
     """
-    agent = Agent.objects.select_for_update().get(pk=finding.agent_id)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=finding.agent_id)
     finding = (
-        DriftFinding.objects.select_for_update(of=("self",))
+        DriftFinding.objects.select_for_update(no_key=True, of=("self",))
         .select_related("package")
         .get(pk=finding.pk)
     )

@@ -19,6 +19,14 @@ A decision then locks the absences naming its decider delegate
 or clearing an absence locks the absence's row alone (after the absent
 reviewer's, when setting) and then writes its event, so no service holds an
 absence's row while waiting for a user's row.
+
+Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)
+unless the row is deleted under it. PostgreSQL checks a foreign key when the row
+naming it commits (Django makes them deferred), with a lock that only FOR UPDATE
+blocks: a token bound to an agent, or a package's new sign-offs naming their
+checklist, would wait at their commit, holding the audit chain's lock, for a
+service that holds the agent's or the checklist's row FOR UPDATE and waits for the
+chain's lock. tests/config/test_row_locks.py holds the product's code to the rule.
 """
 
 from agents.models import Agent
@@ -27,7 +35,7 @@ from approvals.models import ApprovalPackage
 
 def package_lock(package: ApprovalPackage) -> ApprovalPackage:
     """Return the package re-read under a row lock, its agent locked and re-read before it."""
-    agent = Agent.objects.select_for_update().get(pk=package.agent_id)
-    locked = ApprovalPackage.objects.select_for_update().get(pk=package.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=package.agent_id)
+    locked = ApprovalPackage.objects.select_for_update(no_key=True).get(pk=package.pk)
     locked.agent = agent
     return locked

@@ -109,7 +109,7 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
     removed or lowered, or nothing would be left; the draft's own validation refuses a
     result the manifest schema does not accept.
     """
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if actor.user is None or not can_edit(actor.user, agent):
         raise NotPermitted(
             "Only the agent's owners and staff may narrow its scope.", code="not_owner"

@@ -11,7 +11,7 @@ from signoffs.permissions import may_review
 
 def _packages_in_review(agent: Agent) -> list[ApprovalPackage]:
     return list(
-        ApprovalPackage.objects.select_for_update()
+        ApprovalPackage.objects.select_for_update(no_key=True)
         .filter(agent=agent, state=PackageState.IN_REVIEW)
         .order_by("version")
     )

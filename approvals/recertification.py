@@ -232,7 +232,7 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
     """
     with transaction.atomic():
         package = package_lock(signoff.package)
-        signoff = SignOff.objects.select_for_update().get(pk=signoff.pk)
+        signoff = SignOff.objects.select_for_update(no_key=True).get(pk=signoff.pk)
         signoff.package = package
         sla = review_sla(signoff.dimension)
         if (

@@ -53,7 +53,7 @@ def signoff_remind(*, actor: Actor, signoff: SignOff, now=None) -> bool:
     with transaction.atomic():
         package = package_lock(signoff.package)
         signoff = (
-            SignOff.objects.select_for_update(of=("self",))
+            SignOff.objects.select_for_update(no_key=True, of=("self",))
             .select_related("assigned_to")
             .get(pk=signoff.pk)
         )

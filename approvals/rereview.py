@@ -286,7 +286,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
     if not package.carries_from_lapsed:
         return False
     carried = list(
-        package.signoffs.select_for_update(of=("self",))
+        package.signoffs.select_for_update(no_key=True, of=("self",))
         .filter(state=SignOffState.CARRIED_OVER)
         .select_related("carried_over_from__package")
     )

@@ -24,7 +24,7 @@ from outbox.services import notify
 @transaction.atomic
 def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     """Retire the agent: revoke its approval, withdraw its review, call its kill switch."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system:
         check = can_retire(actor.user, agent)
         if not check:
@@ -38,7 +38,7 @@ def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     agent.retired_reason = reason
     agent.save(update_fields=["retired_at", "retired_reason", "updated_at"])
     closed = []
-    live = agent.packages.select_for_update().filter(
+    live = agent.packages.select_for_update(no_key=True).filter(
         state__in=(PackageState.APPROVED, PackageState.IN_REVIEW)
     )
     for package in live.order_by("version"):

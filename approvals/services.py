@@ -107,7 +107,9 @@ def package_create(
     manifest_agent_check(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)  # as the last change left it
+    agent = Agent.objects.select_for_update(no_key=True).get(
+        pk=agent.pk
+    )  # as the last change left it
     refuse_retired(agent)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     created_by = actor.user
@@ -227,7 +229,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     # The agent's row lock (package_lock) orders this against an owner change.
     package.owners_in_review.set(agent.owners.all())
     for pending in (
-        agent.packages.select_for_update()
+        agent.packages.select_for_update(no_key=True)
         .filter(state=PackageState.IN_REVIEW)
         .exclude(pk=package.pk)
     ):
@@ -295,7 +297,7 @@ def _approve(actor: Actor, package: ApprovalPackage, now) -> None:
     stale = kill_switch_problem(package, now.date())
     if stale:
         raise NotPermitted(stale, code="kill_switch_untested")
-    for older in agent.packages.select_for_update().filter(state=PackageState.APPROVED):
+    for older in agent.packages.select_for_update(no_key=True).filter(state=PackageState.APPROVED):
         _close(actor, older, PackageState.SUPERSEDED, f"Superseded by v{package.version}.")
     before = _transition(package, PackageState.APPROVED)
     package.approved_at = now
@@ -362,7 +364,7 @@ def signoff_decide(
     # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)
     signoff = (
-        package.signoffs.select_for_update(of=("self",))
+        package.signoffs.select_for_update(no_key=True, of=("self",))
         .select_related("checklist")
         .get(dimension=dimension)
     )
@@ -422,7 +424,7 @@ def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
         return False
     _close(actor, package, PackageState.EXPIRED, "Approval reached its re-certification date.")
     notify("approval.expired", package=package)
-    reviews = package.agent.packages.select_for_update().filter(
+    reviews = package.agent.packages.select_for_update(no_key=True).filter(
         state=PackageState.IN_REVIEW, base=package
     )
     for pending in reviews:
@@ -435,7 +437,7 @@ def package_expire(*, actor: Actor, package: ApprovalPackage) -> bool:
 @transaction.atomic
 def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     """Pull the kill switch: the gate denies from the next check, the approval is revoked."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system:
         check = can_suspend(actor.user, agent)
         if not check:
@@ -448,14 +450,18 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     agent.suspended_at = timezone.now()
     agent.suspended_reason = reason
     agent.save(update_fields=["suspended_at", "suspended_reason", "updated_at"])
-    approved = agent.packages.select_for_update().filter(state=PackageState.APPROVED).first()
+    approved = (
+        agent.packages.select_for_update(no_key=True).filter(state=PackageState.APPROVED).first()
+    )
     if approved is not None:
         approved.agent = agent
         _close(actor, approved, PackageState.REVOKED, f"Agent suspended: {agent.suspended_reason}")
     # Lifting a suspension needs a fresh approval: a review carrying sign-offs over from
     # the revoked approval would lift it on decisions that no longer stand.
     carried = "Agent suspended: the sign-offs this review carried over no longer stand."
-    for pending in agent.packages.select_for_update().filter(state=PackageState.IN_REVIEW):
+    for pending in agent.packages.select_for_update(no_key=True).filter(
+        state=PackageState.IN_REVIEW
+    ):
         if pending.review_plan.get("carried_over"):
             pending.agent = agent
             _close(actor, pending, PackageState.REVOKED, carried)

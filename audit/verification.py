@@ -129,7 +129,7 @@ def _finish(
 
     With `only_from`, a run no longer in that state is left alone and None returned.
     """
-    runs = VerificationRun.objects.select_for_update()
+    runs = VerificationRun.objects.select_for_update(no_key=True)
     if only_from is not None:
         runs = runs.filter(state=only_from)
     run = runs.filter(pk=run_id).first()

@@ -157,7 +157,7 @@ def provider_user_sign_in(
     """
     actor = Actor.system("single sign-on")
     link = (
-        ProviderIdentity.objects.select_for_update(of=("self",))
+        ProviderIdentity.objects.select_for_update(no_key=True, of=("self",))
         .select_related("user")
         .filter(issuer=issuer, subject=subject)
         .first()

@@ -277,7 +277,7 @@ def _flush_one(actor: Actor, name: str, counts: dict) -> tuple[int, int]:
         # chain's lock this transaction holds from its first event (`approvals.locks`).
         reported_agents = [agents[slug].pk for slug in per_agent]
         list(
-            Agent.objects.select_for_update()
+            Agent.objects.select_for_update(no_key=True)
             .filter(pk__in=reported_agents)
             .order_by("pk")
             .values_list("pk", flat=True)

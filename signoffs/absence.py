@@ -112,7 +112,7 @@ def absence_set(
     _check_people(reviewer, delegate, dimension)
     _window(starts_at, ends_at, timezone.now())
     absence = (
-        Absence.objects.select_for_update(of=("self",))
+        Absence.objects.select_for_update(no_key=True, of=("self",))
         .select_related("delegate")
         .filter(reviewer=reviewer, dimension=dimension)
         .first()
@@ -147,6 +147,7 @@ def absence_set(
 @transaction.atomic
 def absence_clear(*, actor: Actor, absence: Absence) -> None:
     """End the absence now: the delegate no longer decides for the reviewer."""
+    # FOR UPDATE, not NO KEY: the row is deleted.
     absence = (
         Absence.objects.select_for_update(of=("self",))
         .select_related("reviewer", "delegate")
@@ -180,7 +181,9 @@ def delegations_lock(user, dimension: str) -> None:
     here lock the reviewer's row, then the absence row alone (never a user's row
     after it), so the order adds no deadlock.
     """
-    absences = Absence.objects.select_for_update().filter(delegate=user, dimension=dimension)
+    absences = Absence.objects.select_for_update(no_key=True).filter(
+        delegate=user, dimension=dimension
+    )
     list(absences.order_by("pk").values_list("pk", flat=True))
 
 

@@ -275,7 +275,11 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     """Revoke a token: from now on it authenticates nothing."""
     # The token's row alone: the user's row stays free for the key check at the commit of
     # any write naming them, which holds the audit chain's lock this revocation waits for.
-    token = ApiToken.objects.select_for_update(of=("self",)).select_related("user").get(pk=token.pk)
+    token = (
+        ApiToken.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("user")
+        .get(pk=token.pk)
+    )
     if token.revoked_at is not None:
         raise InvalidTransition("The token is already revoked.", code="already_revoked")
     token.revoked_at = timezone.now()

@@ -201,3 +201,21 @@ def test_a_decision_while_another_agent_is_submitted_commits_after_it(workflow, 
         .values_list("action", flat=True)
     )
     assert actions[-2:] == ["package.submitted", "signoff.decided"]
+
+
+def test_an_agent_suspended_while_a_token_is_bound_to_it_is_suspended_after(
+    workflow, agent, owner, make_token
+):
+    """A suspension locks the agent's row without changing its key: a token bound to the
+    agent meanwhile names it, which PostgreSQL checks at the token's commit."""
+    errors = raced(
+        lambda: make_token(owner, agents=[agent]),
+        lambda: agent_suspend(actor=SYSTEM, agent=agent, reason="Incident 47."),
+    )
+    assert not errors, errors
+    actions = list(
+        AuditEvent.objects.filter(action__in=["token.created", "agent.suspended"])
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["token.created", "agent.suspended"]
