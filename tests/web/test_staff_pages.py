@@ -145,8 +145,10 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     page = client.get(url)
     assert page.status_code == 200
     since = audit_since()
-    iam = Group.objects.get(name="iam")
-    response = client.post(url, {"groups": [iam.pk], "teams": [team.pk]})
+    iam, pam = Group.objects.get(name="iam"), Group.objects.get(name="pam")
+    # The page sends back what it showed: PAM cleared and IAM ticked against it.
+    shown = {"groups_shown": [pam.pk], "teams_shown": []}
+    response = client.post(url, {**shown, "groups": [iam.pk], "teams": [team.pk]})
     assert response.status_code == 302
     assert sorted(member.groups.values_list("name", flat=True)) == ["iam"]
     assert list(member.teams.values_list("slug", flat=True)) == ["care"]
@@ -159,7 +161,8 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     listing = client.get(reverse("staff-users"), {"q": "pam1"}).content.decode()
     assert "pam1" in listing and ">care<" in listing and "pam2" not in listing
     since = audit_since()
-    assert client.post(url, {"groups": [iam.pk], "teams": [team.pk]}).status_code == 302
+    shown = {"groups_shown": [iam.pk], "teams_shown": [team.pk]}
+    assert client.post(url, {**shown, "groups": [iam.pk], "teams": [team.pk]}).status_code == 302
     assert since() == []
 
 
