@@ -14,6 +14,7 @@ from guardian.shortcuts import get_perms
 from agents.membership import Source, reviewer_assign
 from audit.actors import Actor
 from tests.factories import AgentFactory, TeamFactory, UserFactory
+from tests.web.dom import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +165,34 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     shown = {"groups_shown": [iam.pk], "teams_shown": [team.pk]}
     assert client.post(url, {**shown, "groups": [iam.pk], "teams": [team.pk]}).status_code == 302
     assert since() == []
+
+
+def test_a_users_page_names_the_groups_in_words_and_keeps_their_values(
+    client, staff, owner, reviewers
+):
+    member = reviewers["pam"][0]
+    legacy = Group.objects.create(name="legacy-auditors")
+    client.force_login(staff)
+    response = client.get(reverse("staff-user-edit", args=[member.pk]))
+    boxes = {
+        node.attrs["value"]: node
+        for node in parse(response.content).find_all("input", type="checkbox", name="groups")
+    }
+    labels = {
+        value: parse(response.content).find("label", **{"for": box.attrs["id"]}).text()
+        for value, box in boxes.items()
+    }
+    pam = Group.objects.get(name="pam")
+    assert labels[str(pam.pk)] == "PAM reviewers"
+    assert "checked" in boxes[str(pam.pk)].attrs
+    assert labels[str(Group.objects.get(name="product-owner").pk)] == "Product owners"
+    assert labels[str(legacy.pk)] == "legacy-auditors"
+    assert set(labels.values()) >= {
+        "IAM reviewers",
+        "Security reviewers",
+        "Compliance reviewers",
+    }
+    assert not any("(" in text for text in labels.values())
 
 
 @pytest.mark.parametrize(

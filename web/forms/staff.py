@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from config.identifiers import identifier_message
-from config.roles import Group as Role
+from web.vocabulary import label
 
 
 class ShownField(forms.Field):
@@ -58,10 +58,8 @@ class MembershipForm(forms.Form):
                 "teams_shown": [team.pk for team in teams],
             }
         super().__init__(*args, **kwargs)
-        labels = dict(Role.choices)
-        self.fields["groups"].label_from_instance = lambda group: (
-            f"{labels[group.name]} ({group.name})" if group.name in labels else group.name
-        )
+        # A group of the vocabulary in its words; any other by its name.
+        self.fields["groups"].label_from_instance = lambda group: label("group", group.name)
         self.fields["teams"].label_from_instance = lambda team: f"{team.name} ({team.slug})"
 
     def clean(self):
