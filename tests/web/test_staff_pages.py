@@ -195,6 +195,40 @@ def test_a_users_page_names_the_groups_in_words_and_keeps_their_values(
     assert not any("(" in text for text in labels.values())
 
 
+def test_groups_are_listed_in_the_vocabularys_order_on_every_page(client, reviewers):
+    # Created out of the vocabulary's order, and out of the alphabet's and the labels'.
+    member = UserFactory(
+        username="many",
+        is_staff=True,
+        groups=["security", "legacy-auditors", "iam", "compliance-officer", "product-owner"],
+    )
+    in_words = [
+        "Product owners",
+        "IAM reviewers",
+        "Security reviewers",
+        "Compliance officers",
+        "legacy-auditors",
+    ]
+    client.force_login(member)
+
+    listing = parse(client.get(reverse("staff-users"), {"q": "many"}).content)
+    row = next(tr for tr in listing.find_all("tr") if "many" in tr.text())
+    assert [badge.text() for badge in row.find_all(class_="badge")] == in_words
+    assert listing.find("span", class_="roles").text() == f"({', '.join(in_words)})"
+
+    page = parse(client.get(reverse("staff-user-edit", args=[member.pk])).content)
+    boxes = [box.text() for box in page.find_all("label") if box.find_all("input", name="groups")]
+    assert boxes == [
+        "Product owners",
+        "IAM reviewers",
+        "PAM reviewers",
+        "Security reviewers",
+        "Compliance reviewers",
+        "Compliance officers",
+        "legacy-auditors",
+    ]
+
+
 @pytest.mark.parametrize(
     ("q", "message"),
     [

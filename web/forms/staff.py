@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from config.identifiers import identifier_message
-from web.vocabulary import label
+from web.vocabulary import in_order, label
 
 
 class ShownField(forms.Field):
@@ -34,7 +34,7 @@ class MembershipForm(forms.Form):
     """
 
     groups = forms.ModelMultipleChoiceField(
-        queryset=Group.objects.order_by("name"),
+        queryset=Group.objects.order_by(*in_order("group", "name")),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="A reviewer group's members decide its sign-off dimension.",

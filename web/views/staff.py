@@ -7,6 +7,7 @@ which audits it. A page's changes commit together or not at all.
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
@@ -29,6 +30,7 @@ from web.forms import errors_show
 from web.forms.absence import ReassignForm
 from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm, UserSearchForm
 from web.views.common import actor_of, agent_or_404, refused
+from web.vocabulary import in_order
 
 
 def refused_unless_staff(request):
@@ -53,7 +55,10 @@ def user_list(request):
     users = (
         get_user_model()
         .objects.order_by("username")
-        .prefetch_related("groups", Prefetch("teams", queryset=Team.objects.order_by("slug")))
+        .prefetch_related(
+            Prefetch("groups", queryset=Group.objects.order_by(*in_order("group", "name"))),
+            Prefetch("teams", queryset=Team.objects.order_by("slug")),
+        )
     )
     if query:
         users = users.filter(username__icontains=query)
