@@ -29,6 +29,7 @@ from approvals.models import EmergencyState, FindingStatus, PackageState, Severi
 from audit.actors import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
+from tokens.models import TokenState
 from web.forms.packages import PACKAGE_SECTIONS
 from web.forms.scope import ScopeEntryForm
 
@@ -52,6 +53,7 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "scope_kind": ScopeKind,
     "severity": Severity,
     "signoff_state": SignOffState,
+    "token_state": TokenState,
     "trust_boundary": TrustBoundary,
     "verdict": Verdict,
 }
