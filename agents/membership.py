@@ -259,12 +259,28 @@ def _teams_by_slug(slugs: set[str]) -> list[Team]:
 
 
 @transaction.atomic
+def user_teams_change(user, *, actor: Actor, source: str, add=(), remove=()) -> bool:
+    """Add the user to the teams `add` and take them out of `remove` (slugs or teams).
+
+    Return whether anything changed; the user's other teams stay as they are.
+    """
+    source = _check(actor, source, user)
+    user = user_lock(user)
+    before = set(user.teams.values_list("slug", flat=True))
+    wanted = (before | {_slug(t) for t in add}) - {_slug(t) for t in remove}
+    return _teams_apply(actor, user, before, wanted, source)
+
+
+@transaction.atomic
 def user_teams_set(user, teams, *, actor: Actor, source: str) -> bool:
     """Make `teams` (slugs or teams) the user's teams; return whether anything changed."""
     source = _check(actor, source, user)
     user = user_lock(user)
     before = set(user.teams.values_list("slug", flat=True))
-    wanted = {_slug(t) for t in teams}
+    return _teams_apply(actor, user, before, {_slug(t) for t in teams}, source)
+
+
+def _teams_apply(actor, user, before: set, wanted: set, source: str) -> bool:
     if wanted == before:
         return False
     user.teams.set(_teams_by_slug(wanted))

@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         # The two dimensions whose approvals grant an emergency release.
         "EmergencyDimensionEnum": "approvals.models.EMERGENCY_DIMENSIONS",
         "SigningKeySourceEnum": "audit.signing.KEY_SOURCES",
+        "TokenStateEnum": "tokens.models.TokenState",
     },
 }
 

@@ -51,7 +51,7 @@ class ApiTokenCreateForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "expires_at", "last_used_at", "revoked_at"]
+    list_display = ["prefix", "name", "user", "state", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
     actions = ["revoke"]
@@ -66,7 +66,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "revoked_at",
+        "state",
     ]
+
+    def get_queryset(self, request):
+        # The state shown names the user's activation: read with the token, not per row.
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description="State")
+    def state(self, token: ApiToken) -> str:
+        return token.state().label
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

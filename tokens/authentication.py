@@ -11,8 +11,16 @@ from rest_framework.authentication import BaseAuthentication
 
 from audit.actors import Actor
 from config.clients import client_address
+from tokens.models import TokenState
 from tokens.selectors import RequestToken, token_for_secret
 from tokens.services import network_allowed, token_touch
+
+# What a token in each state but ACTIVE is answered: the message and its code.
+REFUSALS = {
+    TokenState.REVOKED: ("The token was revoked.", "token_revoked"),
+    TokenState.EXPIRED: ("The token has expired.", "token_expired"),
+    TokenState.USER_INACTIVE: ("The token's user is inactive.", "user_inactive"),
+}
 
 
 class NetworkNotAllowed(exceptions.PermissionDenied):
@@ -45,14 +53,10 @@ class TokenAuthentication(BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
         now = timezone.now()
-        if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("The token was revoked.", code="token_revoked")
-        if token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("The token has expired.", code="token_expired")
-        if not token.user_active:
-            raise exceptions.AuthenticationFailed(
-                "The token's user is inactive.", code="user_inactive"
-            )
+        state = token.state(now)
+        if state != TokenState.ACTIVE:
+            message, code = REFUSALS[state]
+            raise exceptions.AuthenticationFailed(message, code=code)
         # Only a token limited to networks needs the client's address worked out.
         if token.allowed_networks and not network_allowed(token, client_address(request)):
             raise NetworkNotAllowed()

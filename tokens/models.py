@@ -1,11 +1,41 @@
 """API tokens for machines: only a keyed hash of the secret is stored."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from config.roles import Scope
 
-__all__ = ["ApiToken", "Scope"]
+__all__ = ["ApiToken", "Scope", "TokenState", "token_state"]
+
+
+class TokenState(models.TextChoices):
+    """What a use of the token is answered: the first refusal that applies, in this order."""
+
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+    # Not revoked: reactivating the user makes the token usable again.
+    USER_INACTIVE = "user_inactive", "Refused: user deactivated"
+
+
+def token_state(
+    *, revoked_at: datetime | None, expires_at: datetime, user_active: bool, now: datetime
+) -> TokenState:
+    """Return the state of a token with these facts at `now`.
+
+    The one definition: authentication refuses a token in any state but ACTIVE,
+    and every page, list and answer that shows a token's state shows this one.
+    """
+    if revoked_at is not None:
+        return TokenState.REVOKED
+    if expires_at <= now:
+        return TokenState.EXPIRED
+    if not user_active:
+        return TokenState.USER_INACTIVE
+    return TokenState.ACTIVE
 
 
 class ApiToken(models.Model):
@@ -35,3 +65,12 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix} ({self.name})"
+
+    def state(self, now: datetime | None = None) -> TokenState:
+        """Return what a use of the token is answered at `now` (default: now)."""
+        return token_state(
+            revoked_at=self.revoked_at,
+            expires_at=self.expires_at,
+            user_active=self.user.is_active,
+            now=now or timezone.now(),
+        )

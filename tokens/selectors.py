@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from config.times import stored_time
-from tokens.models import ApiToken
+from tokens.models import ApiToken, TokenState, token_state
 from tokens.services import token_hash_matches, token_prefix_of
 
 Binding = ApiToken.agents.through
@@ -38,6 +38,15 @@ class RequestToken:
     user_id: int
     username: str
     user_active: bool
+
+    def state(self, now: datetime) -> TokenState:
+        """Return what a use of the token is answered at `now` (`tokens.models.token_state`)."""
+        return token_state(
+            revoked_at=self.revoked_at,
+            expires_at=self.expires_at,
+            user_active=self.user_active,
+            now=now,
+        )
 
     def bound_agent_slugs(self) -> list[str] | None:
         """Return the slugs of the agents the token is bound to, or None when it is not bound."""

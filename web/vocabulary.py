@@ -10,7 +10,7 @@ change list show every value in the same words.
 import json
 from typing import Any
 
-from django.db.models import TextChoices
+from django.db.models import Case, TextChoices, Value, When
 
 from agents.models import AgentStatus, ObservationKind
 from agents.vocabulary import (
@@ -29,6 +29,7 @@ from approvals.models import EmergencyState, FindingStatus, PackageState, Severi
 from audit.actors import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
+from tokens.models import TokenState
 from web.forms.packages import PACKAGE_SECTIONS
 from web.forms.scope import ScopeEntryForm
 
@@ -52,6 +53,7 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "scope_kind": ScopeKind,
     "severity": Severity,
     "signoff_state": SignOffState,
+    "token_state": TokenState,
     "trust_boundary": TrustBoundary,
     "verdict": Verdict,
 }
@@ -69,6 +71,23 @@ def label(vocabulary: str, value: Any) -> str:
     if value is None or value == "":
         return ""
     return _LABELS[vocabulary].get(str(value), str(value))
+
+
+def in_order(vocabulary: str, field: str) -> list:
+    """Return the `order_by()` terms that sort rows by `field` in the vocabulary's order.
+
+    Its values come as its members are listed (``config.roles.Group``: product
+    owners, then the reviewers dimension by dimension), any value it does not
+    know after them, alphabetically.
+    """
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"No vocabulary named {vocabulary!r}: one of {sorted(VOCABULARIES)}.")
+    values = VOCABULARIES[vocabulary].values
+    rank = Case(
+        *(When(**{field: value}, then=Value(index)) for index, value in enumerate(values)),
+        default=Value(len(values)),
+    )
+    return [rank, field]
 
 
 # A manifest field's vocabulary, by its path; an entry's fields by their name.

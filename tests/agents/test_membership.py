@@ -13,6 +13,7 @@ from agents.membership import (
     reviewer_unassign,
     user_groups_change,
     user_groups_set,
+    user_teams_change,
     user_teams_set,
 )
 from audit.actors import Actor
@@ -48,6 +49,38 @@ def test_setting_groups_is_one_event_with_what_changed(owner, audit_since):
     assert since() == []
     assert user_groups_change(owner, actor=SYSTEM, source=Source.COMMAND, remove=["iam"])
     assert [e.data["removed"] for e in since()] == [["iam"]]
+
+
+def test_changing_teams_adds_and_removes_only_those_named(owner, audit_since):
+    care, ops, people = (TeamFactory(slug=slug) for slug in ("care", "ops", "people"))
+    care.members.add(owner)
+    ops.members.add(owner)
+    since = audit_since()
+    assert user_teams_change(
+        owner, actor=SYSTEM, source=Source.COMMAND, add=[people], remove=["ops", "nowhere"]
+    )
+    assert sorted(owner.teams.values_list("slug", flat=True)) == ["care", "people"]
+    (event,) = since()
+    assert (event.action, event.before, event.after) == (
+        "user.teams_changed",
+        {"teams": ["care", "ops"]},
+        {"teams": ["care", "people"]},
+    )
+    assert event.data == {
+        "user": "owner",
+        "added": ["people"],
+        "removed": ["ops"],
+        "source": "command",
+    }
+    since = audit_since()
+    assert not user_teams_change(owner, actor=SYSTEM, source=Source.COMMAND, add=["care"])
+    assert since() == []
+    with pytest.raises(InvalidInput) as raised:
+        user_teams_change(owner, actor=SYSTEM, source=Source.PAGE, add=["nowhere"])
+    assert raised.value.fields == {"teams": ["No team 'nowhere'."]}
+    with pytest.raises(NotPermitted):
+        user_teams_change(owner, actor=Actor.for_user(owner), source=Source.PAGE, remove=[care])
+    assert since() == []
 
 
 def test_an_unknown_group_or_team_is_refused_naming_the_field(owner, audit_since):

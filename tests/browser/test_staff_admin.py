@@ -35,7 +35,9 @@ def test_staff_administer_membership_and_reviewers_by_keyboard(people, sign_in, 
     shots(page, "staff-user-edit")
 
     # Add paula to the IAM group with the space bar, then save with Enter.
-    tab_to(page, "el.type === 'checkbox' && el.parentElement.textContent.includes('(iam)')")
+    tab_to(
+        page, "el.type === 'checkbox' && el.parentElement.textContent.trim() === 'IAM reviewers'"
+    )
     page.keyboard.press("Space")
     tab_to(page, "el.textContent.trim() === 'Save membership'")
     page.keyboard.press("Enter")

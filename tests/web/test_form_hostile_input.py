@@ -99,7 +99,12 @@ def _forms(agent, package, reviewers, finding, team) -> dict[str, Form]:
             who="staff",
             url=reverse("staff-user-edit", args=[iam1.pk]),
             good={"groups": str(Group.objects.get(name="iam").pk), "teams": str(team.pk)},
-            hostile={"groups": ["-1", PAST_ANY_ROW, NUL], "teams": [PAST_ANY_ROW, NUL]},
+            hostile={
+                "groups": ["-1", PAST_ANY_ROW, NUL],
+                "teams": [PAST_ANY_ROW, NUL],
+                "groups_shown": [NUL, "iam"],
+                "teams_shown": [NUL],
+            },
             recorded=["user.teams_changed"],
         ),
         "assignment": Form(

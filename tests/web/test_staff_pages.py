@@ -14,6 +14,7 @@ from guardian.shortcuts import get_perms
 from agents.membership import Source, reviewer_assign
 from audit.actors import Actor
 from tests.factories import AgentFactory, TeamFactory, UserFactory
+from tests.web.dom import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -145,8 +146,10 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     page = client.get(url)
     assert page.status_code == 200
     since = audit_since()
-    iam = Group.objects.get(name="iam")
-    response = client.post(url, {"groups": [iam.pk], "teams": [team.pk]})
+    iam, pam = Group.objects.get(name="iam"), Group.objects.get(name="pam")
+    # The page sends back what it showed: PAM cleared and IAM ticked against it.
+    shown = {"groups_shown": [pam.pk], "teams_shown": []}
+    response = client.post(url, {**shown, "groups": [iam.pk], "teams": [team.pk]})
     assert response.status_code == 302
     assert sorted(member.groups.values_list("name", flat=True)) == ["iam"]
     assert list(member.teams.values_list("slug", flat=True)) == ["care"]
@@ -159,8 +162,71 @@ def test_staff_change_a_users_groups_and_teams(client, staff, reviewers, audit_s
     listing = client.get(reverse("staff-users"), {"q": "pam1"}).content.decode()
     assert "pam1" in listing and ">care<" in listing and "pam2" not in listing
     since = audit_since()
-    assert client.post(url, {"groups": [iam.pk], "teams": [team.pk]}).status_code == 302
+    shown = {"groups_shown": [iam.pk], "teams_shown": [team.pk]}
+    assert client.post(url, {**shown, "groups": [iam.pk], "teams": [team.pk]}).status_code == 302
     assert since() == []
+
+
+def test_a_users_page_names_the_groups_in_words_and_keeps_their_values(
+    client, staff, owner, reviewers
+):
+    member = reviewers["pam"][0]
+    legacy = Group.objects.create(name="legacy-auditors")
+    client.force_login(staff)
+    response = client.get(reverse("staff-user-edit", args=[member.pk]))
+    boxes = {
+        node.attrs["value"]: node
+        for node in parse(response.content).find_all("input", type="checkbox", name="groups")
+    }
+    labels = {
+        value: parse(response.content).find("label", **{"for": box.attrs["id"]}).text()
+        for value, box in boxes.items()
+    }
+    pam = Group.objects.get(name="pam")
+    assert labels[str(pam.pk)] == "PAM reviewers"
+    assert "checked" in boxes[str(pam.pk)].attrs
+    assert labels[str(Group.objects.get(name="product-owner").pk)] == "Product owners"
+    assert labels[str(legacy.pk)] == "legacy-auditors"
+    assert set(labels.values()) >= {
+        "IAM reviewers",
+        "Security reviewers",
+        "Compliance reviewers",
+    }
+    assert not any("(" in text for text in labels.values())
+
+
+def test_groups_are_listed_in_the_vocabularys_order_on_every_page(client, reviewers):
+    # Created out of the vocabulary's order, and out of the alphabet's and the labels'.
+    member = UserFactory(
+        username="many",
+        is_staff=True,
+        groups=["security", "legacy-auditors", "iam", "compliance-officer", "product-owner"],
+    )
+    in_words = [
+        "Product owners",
+        "IAM reviewers",
+        "Security reviewers",
+        "Compliance officers",
+        "legacy-auditors",
+    ]
+    client.force_login(member)
+
+    listing = parse(client.get(reverse("staff-users"), {"q": "many"}).content)
+    row = next(tr for tr in listing.find_all("tr") if "many" in tr.text())
+    assert [badge.text() for badge in row.find_all(class_="badge")] == in_words
+    assert listing.find("span", class_="roles").text() == f"({', '.join(in_words)})"
+
+    page = parse(client.get(reverse("staff-user-edit", args=[member.pk])).content)
+    boxes = [box.text() for box in page.find_all("label") if box.find_all("input", name="groups")]
+    assert boxes == [
+        "Product owners",
+        "IAM reviewers",
+        "PAM reviewers",
+        "Security reviewers",
+        "Compliance reviewers",
+        "Compliance officers",
+        "legacy-auditors",
+    ]
 
 
 @pytest.mark.parametrize(

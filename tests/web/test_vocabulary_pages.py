@@ -131,6 +131,7 @@ def story(workflow, agent, owner, reviewers):
         "sent_back": sent_back,
         "draft": draft,
         "finding": finding,
+        "owner": owner,
     }
 
 
@@ -159,6 +160,7 @@ def story_pages(story) -> list[str]:
         reverse("agent-reviewers", args=[agent.slug]),
         reverse("my-absence"),
         reverse("staff-users"),
+        reverse("staff-user-edit", args=[story["owner"].pk]),
         reverse("staff-left-behind"),
     ]
 

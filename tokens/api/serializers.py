@@ -5,7 +5,7 @@ from rest_framework import serializers
 from agents.models import Agent
 from config.identifiers import SLUG_PATTERN
 from config.times import OffsetDateTimeField
-from tokens.models import ApiToken, Scope
+from tokens.models import ApiToken, Scope, TokenState
 from tokens.services import MAX_BOUND_AGENTS
 
 
@@ -16,12 +16,21 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="The agents the token is limited to; empty: every agent its user may see.",
     )
+    state = serializers.ChoiceField(
+        choices=TokenState.choices,
+        read_only=True,
+        help_text=(
+            "What a use of the token is answered now: `active`, else the refusal (`revoked`, "
+            "`expired`, or `user_inactive` while its user is deactivated)."
+        ),
+    )
 
     class Meta:
         model = ApiToken
         fields = [
             "prefix",
             "name",
+            "state",
             "scopes",
             "agents",
             "allowed_networks",

@@ -15,3 +15,9 @@ register = template.Library()
 def label(value, name: str) -> str:
     """Return `value`'s human label in the vocabulary called `name`."""
     return vocabulary.label(name, value)
+
+
+@register.filter
+def groups_in_order(user):
+    """Return the user's groups as every page lists them: in the vocabulary's order."""
+    return user.groups.order_by(*vocabulary.in_order("group", "name"))

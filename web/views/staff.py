@@ -7,6 +7,7 @@ which audits it. A page's changes commit together or not at all.
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
@@ -17,8 +18,8 @@ from agents.membership import (
     Source,
     reviewer_assign,
     reviewer_unassign,
-    user_groups_set,
-    user_teams_set,
+    user_groups_change,
+    user_teams_change,
 )
 from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
@@ -29,6 +30,7 @@ from web.forms import errors_show
 from web.forms.absence import ReassignForm
 from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm, UserSearchForm
 from web.views.common import actor_of, agent_or_404, refused
+from web.vocabulary import in_order
 
 
 def refused_unless_staff(request):
@@ -53,7 +55,10 @@ def user_list(request):
     users = (
         get_user_model()
         .objects.order_by("username")
-        .prefetch_related("groups", Prefetch("teams", queryset=Team.objects.order_by("slug")))
+        .prefetch_related(
+            Prefetch("groups", queryset=Group.objects.order_by(*in_order("group", "name"))),
+            Prefetch("teams", queryset=Team.objects.order_by("slug")),
+        )
     )
     if query:
         users = users.filter(username__icontains=query)
@@ -64,22 +69,32 @@ def user_list(request):
 
 @login_required
 def user_edit(request, pk):
-    """Change a user's groups and teams."""
+    """Change a user's groups and teams: those ticked or cleared on the page, no others."""
     denied = refused_unless_staff(request)
     if denied:
         return denied
     member = get_object_or_404(get_user_model(), pk=pk)
-    initial = {"groups": member.groups.all(), "teams": member.teams.all()}
-    form = MembershipForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        form = MembershipForm(request.POST)
+    else:
+        form = MembershipForm(member=member)
     if request.method == "POST" and form.is_valid():
         actor = actor_of(request)
+        # Only the boxes ticked or cleared on the page are applied, each against the
+        # membership as it stands under the user's lock.
+        groups_added, groups_removed = form.changes("groups")
+        teams_added, teams_removed = form.changes("teams")
         try:
             with transaction.atomic():
-                groups = user_groups_set(
-                    member, form.cleaned_data["groups"], actor=actor, source=Source.PAGE
+                groups = user_groups_change(
+                    member,
+                    actor=actor,
+                    source=Source.PAGE,
+                    add=groups_added,
+                    remove=groups_removed,
                 )
-                teams = user_teams_set(
-                    member, form.cleaned_data["teams"], actor=actor, source=Source.PAGE
+                teams = user_teams_change(
+                    member, actor=actor, source=Source.PAGE, add=teams_added, remove=teams_removed
                 )
         except ApplicationError as error:
             errors_show(error, form)

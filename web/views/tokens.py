@@ -67,7 +67,6 @@ def token_list(request):
     context = {
         "form": form,
         "tokens": tokens_list(user=request.user),
-        "now": timezone.now(),
         "matches": _bindable_matches(request),
         "q": request.GET.get("q", ""),
     }

@@ -130,12 +130,7 @@ class Command(BaseCommand):
         user = self._user(options["user"]) if options["user"] else None
         now = timezone.now()
         for token in tokens_list(user=user, include_revoked=not options["active"]):
-            if token.revoked_at:
-                state = "revoked"
-            elif token.expires_at <= now:
-                state = "expired"
-            else:
-                state = "active"
+            state = token.state(now)
             last = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
             agents = ",".join(agent.slug for agent in token.agents.all()) or "unbound"
             self.stdout.write(
