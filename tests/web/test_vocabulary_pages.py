@@ -198,6 +198,25 @@ def test_no_page_of_the_story_shows_a_raw_value(client, story, everyone):
     assert not problems, "\n".join(f"{page}: {found}" for page, found in problems.items())
 
 
+def test_no_page_of_the_story_shows_markdown_backticks(client, story, everyone):
+    """Help texts and sentences are HTML: a `name` in backticks reads as stray marks."""
+    problems = []
+    for user in everyone:
+        client.force_login(user)
+        for url in story_pages(story):
+            response = client.get(url)
+            if response.status_code != 200:
+                continue
+            page = parse(response.content)
+            _drop_recorded(page)
+            for node in page.find("main").iter():
+                if node.tag in ("textarea", "pre"):
+                    node.children = []  # what a person typed or a file holds, as it is
+            if "`" in page.find("main").text(spoken=True):
+                problems.append(f"{user.username} {url}")
+    assert not problems, problems
+
+
 def test_every_reason_a_finding_is_recorded_with_has_words():
     """The drift run composes its reasons (``unapproved_`` and the kind, the kind and
     ``_changed``) and the decision point adds its own: each one is a FindingReason."""
