@@ -247,6 +247,22 @@ class FindingStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class FindingReason(models.TextChoices):
+    """Why a use is a finding, as the drift run (``approvals.drift``) and the decision point
+    record it: a scope kind's use outside the scope, more access than approved, another
+    model or prompt, or a claim beyond an approved entry."""
+
+    UNAPPROVED_ACTION = "unapproved_action", "Not in the approved scope"
+    UNAPPROVED_TOOL = "unapproved_tool", "Not in the approved scope"
+    UNAPPROVED_DATASET = "unapproved_dataset", "Not in the approved scope"
+    UNAPPROVED_ENDPOINT = "unapproved_endpoint", "Not in the approved scope"
+    UNAPPROVED_EXTERNAL_API = "unapproved_external_api", "Not in the approved scope"
+    HIGHER_ACCESS = "higher_access", "More access than approved"
+    MODEL_CHANGED = "model_changed", "Not the approved model"
+    PROMPT_CHANGED = "prompt_changed", "Not the approved prompt"
+    CLAIM_EXCEEDED = "claim_exceeded", "Beyond what the approved entry allows"
+
+
 # A live finding is still to be dealt with; a critical live one makes the gate deny.
 LIVE_FINDING_STATUSES = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
 # The longest note or resolution a person may write on a finding.

@@ -104,7 +104,7 @@ class DriftFindingFactory(factory.django.DjangoModelFactory):
     kind = "tool"
     identifier = "shell"
     access = "execute"
-    reason = "unapproved"
+    reason = factory.LazyAttribute(lambda f: f"unapproved_{f.kind}")
     severity = "critical"
     first_seen = factory.LazyFunction(timezone.now)
     last_seen = factory.LazyAttribute(lambda f: f.first_seen)

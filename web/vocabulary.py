@@ -25,7 +25,13 @@ from agents.vocabulary import (
     ScopeKind,
     TrustBoundary,
 )
-from approvals.models import EmergencyState, FindingStatus, PackageState, Severity
+from approvals.models import (
+    EmergencyState,
+    FindingReason,
+    FindingStatus,
+    PackageState,
+    Severity,
+)
 from audit.actors import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
@@ -44,6 +50,7 @@ VOCABULARIES: dict[str, type[TextChoices]] = {
     "emergency_state": EmergencyState,
     "enforcement_mode": EnforcementMode,
     "enforcement_point": EnforcementPoint,
+    "finding_reason": FindingReason,
     "finding_status": FindingStatus,
     "group": Group,
     "observation_kind": ObservationKind,

@@ -59,6 +59,7 @@ from approvals.manifest.scope import (
     DEPLOYMENT_ORDER,
     KEY_BY_KIND,
     KIND_BY_KEY,
+    KIND_LABELS,
     SCOPE_KINDS,
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "FIELD_CLASSES",
     "KEY_BY_KIND",
     "KIND_BY_KEY",
+    "KIND_LABELS",
     "MAX_DEPTH",
     "MAX_VALUES",
     "NARRATIVE",

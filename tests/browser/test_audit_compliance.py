@@ -46,6 +46,24 @@ def test_a_bad_time_filter_is_named_and_ignored_on_the_page_and_its_exports(
     assert error["code"] == "invalid" and list(error["fields"]) == ["since"]
 
 
+def test_an_events_number_reads_on_one_line(trail, sign_in, live_server):
+    """The # column is as wide as its longest number: 83 is never 8 above 3, even where the
+    sentences beside it need the room (a window narrower than the table's widest rows)."""
+    page = sign_in("compliance1")
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(f"{live_server.url}/audit/")
+    numbers = page.locator("table.audit-events tbody td.num")
+    assert AuditEvent.objects.latest("seq").seq >= 10
+    lines = numbers.evaluate_all(
+        """cells => cells.map(cell => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            return [cell.textContent.trim(), range.getClientRects().length];
+        })"""
+    )
+    assert lines and all(count == 1 for _, count in lines), lines
+
+
 def test_without_javascript_the_export_links_carry_the_submitted_filters(
     trail, browser, live_server
 ):

@@ -88,3 +88,10 @@ def test_a_finding_of_another_agent_is_not_found(client, agent, reviewers):
     client.force_login(reviewers["security"][0])
     url = reverse("finding-handle", args=[agent.slug, finding.pk])
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(("count", "seen"), [(1, "1 time, last"), (2, "2 times, last")])
+def test_the_finding_says_how_often_it_was_seen(client, agent, reviewers, count, seen):
+    finding = DriftFindingFactory(agent=agent, count=count)
+    client.force_login(reviewers["security"][0])
+    assert seen in client.get(finding_url(finding)).content.decode()

@@ -165,6 +165,23 @@ def test_htmx_add_row_answers_with_the_page_holding_the_new_row(client, owner, a
     assert f'name="datasets-{rows}-id"' in response.content.decode()
 
 
+def test_each_kinds_add_button_names_one_entry_of_it(client, owner, agent, checklists):
+    """The buttons read as the guide names them: "+ Add tool entry", not "+ Add tools entry"."""
+    client.force_login(owner)
+    manifest = manifest_for(agent)
+    manifest["scope"]["external_apis"] = []
+    page = client.post(new_url(agent), editor_data(manifest, add_row="tools")).content.decode()
+    buttons = re.findall(r'name="add_row" value="(\w+)"[^>]*>([^<]*)</button>', page, re.S)
+    assert dict(buttons) == {
+        "actions": "+ Add action entry",
+        "tools": "+ Add tool entry",
+        "datasets": "+ Add dataset entry",
+        "endpoints": "+ Add endpoint entry",
+        "external_apis": "+ Add external API entry",
+    }
+    assert "No external API entries." in page
+
+
 def test_save_and_submit(client, owner, agent, checklists):
     client.force_login(owner)
     response = client.post(new_url(agent), editor_data(manifest_for(agent), then="submit"))

@@ -7,7 +7,11 @@ import pytest
 from django.urls import reverse
 
 from agents.membership import Source, reviewer_assign
+from agents.models import ObservationKind
 from agents.permissions import AGENT_PERMISSIONS, fallback_permission
+from agents.vocabulary import ScopeKind
+from approvals.drift import CLAIM_EXCEEDED
+from approvals.models import FindingReason
 from audit.actors import Actor
 from signoffs.models import Dimension, Verdict
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
@@ -194,6 +198,34 @@ def test_no_page_of_the_story_shows_a_raw_value(client, story, everyone):
     assert pages > 60
     assert set(story_pages(story)) == shown  # every page, the audit log too, for some role
     assert not problems, "\n".join(f"{page}: {found}" for page, found in problems.items())
+
+
+def test_no_page_of_the_story_shows_markdown_backticks(client, story, everyone):
+    """Help texts and sentences are HTML: a `name` in backticks reads as stray marks."""
+    problems = []
+    for user in everyone:
+        client.force_login(user)
+        for url in story_pages(story):
+            response = client.get(url)
+            if response.status_code != 200:
+                continue
+            page = parse(response.content)
+            _drop_recorded(page)
+            for node in page.find("main").iter():
+                if node.tag in ("textarea", "pre"):
+                    node.children = []  # what a person typed or a file holds, as it is
+            if "`" in page.find("main").text(spoken=True):
+                problems.append(f"{user.username} {url}")
+    assert not problems, problems
+
+
+def test_every_reason_a_finding_is_recorded_with_has_words():
+    """The drift run composes its reasons (``unapproved_`` and the kind, the kind and
+    ``_changed``) and the decision point adds its own: each one is a FindingReason."""
+    recorded = {f"unapproved_{kind}" for kind in ScopeKind.values}
+    recorded |= {f"{kind}_changed" for kind in (ObservationKind.MODEL, ObservationKind.PROMPT)}
+    recorded |= {"higher_access", CLAIM_EXCEEDED}
+    assert recorded == set(FindingReason.values)
 
 
 def test_the_check_finds_raw_values():

@@ -44,7 +44,7 @@ class AgentCreateForm(forms.Form):
         AGENT_SLUG_PATTERN,
         max_length=Agent._meta.get_field("slug").max_length,
         error_messages={"invalid": AGENT_SLUG_MESSAGE},
-        help_text="The identifier CI uses in the manifest's `agent` field; it never changes: "
+        help_text="The identifier CI uses in the manifest's agent field; it never changes: "
         "2 to 63 lowercase letters, digits or '-', starting with a letter or digit.",
     )
     name = forms.CharField(max_length=200)

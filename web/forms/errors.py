@@ -74,7 +74,7 @@ def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="p
     sections = [[field for field, _ in fields] for _, _, fields in form.sections()] if form else []
     if form is not None and form.is_bound and sections:
         entries += _field_entries(form, "", sections[0])
-    for _kind, label, rows, _focus in scope.kinds() if scope is not None else ():
+    for _kind, label, _entry_label, rows, _focus in scope.kinds() if scope is not None else ():
         for number, row in enumerate(rows, start=1):
             if not row.is_bound:
                 continue

@@ -92,6 +92,10 @@ SCOPE_LABELS = {
     "endpoints": "Endpoints",
     "external_apis": "External APIs",
 }
+# One entry of a kind, in a sentence: "+ Add external API entry".
+SCOPE_ENTRY_LABELS = {
+    key: manifests.KIND_LABELS[kind] for key, kind in manifests.KIND_BY_KEY.items()
+}
 
 
 def entry_initial(entry: dict) -> dict:
@@ -189,9 +193,16 @@ class ScopeEditor:
         }
 
     def kinds(self):
-        """Yield (kind, label, rows, whether its add button takes the focus) for the template."""
+        """Yield (kind, label, one entry's label, rows, whether its add button takes the
+        focus) for the template."""
         for kind in manifests.SCOPE_KINDS:
-            yield kind, SCOPE_LABELS[kind], self.rows[kind], kind == self.focus_add
+            yield (
+                kind,
+                SCOPE_LABELS[kind],
+                SCOPE_ENTRY_LABELS[kind],
+                self.rows[kind],
+                kind == self.focus_add,
+            )
 
     def columns(self):
         """Yield (label, meaning, required) per column of the scope table."""
