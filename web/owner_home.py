@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from approvals.models import ApprovalPackage, PackageState
-from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
+from signoffs.models import (
+    DIMENSION_RANK,
+    Decision,
+    SignOff,
+    SignOffState,
+    Verdict,
+)
 from signoffs.permissions import reviewers_assigned
 from web import selectors
 
@@ -128,10 +134,9 @@ def owner_home(user) -> OwnerHome:
     rows = rows[:OWNER_HOME_MAX_PACKAGES]
     in_review = [p for p in rows if p.state == PackageState.IN_REVIEW]
     assigned = reviewers_assigned({p.agent_id for p in in_review}) if in_review else {}
-    order = {dimension: index for index, dimension in enumerate(Dimension.values)}
     drafts, closed, waiting = [], [], []
     for package in rows:
-        signoffs = sorted(package.signoffs.all(), key=lambda s: order[s.dimension])
+        signoffs = sorted(package.signoffs.all(), key=lambda s: DIMENSION_RANK[s.dimension])
         if package.state == PackageState.DRAFT:
             drafts.append(OwnerPackage(package))
         elif package.state == PackageState.IN_REVIEW:

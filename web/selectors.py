@@ -23,7 +23,15 @@ from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
-from signoffs.models import Decision, Dimension, SignOff, SignOffState, Verdict
+from signoffs.models import (
+    DIMENSION_RANK,
+    Decision,
+    Dimension,
+    SignOff,
+    SignOffState,
+    Verdict,
+    dimension_ranked,
+)
 
 
 def _per_request(user, name: str, compute):
@@ -119,7 +127,7 @@ def packages_awaiting(user) -> QuerySet:
         .exclude(package__created_by=user)
         .annotate(approvals=Count("decisions", filter=Q(decisions__verdict=Verdict.APPROVE)))
         .select_related("package", "package__agent")
-        .order_by("package__submitted_at", "package_id", "dimension")
+        .order_by("package__submitted_at", "package_id", dimension_ranked())
     )
 
 
@@ -198,7 +206,9 @@ def agent_packages(agent) -> QuerySet:
     return (
         ApprovalPackage.objects.filter(agent=agent)
         .select_related("created_by", "submitted_by")
-        .prefetch_related(Prefetch("signoffs", queryset=SignOff.objects.order_by("dimension")))
+        .prefetch_related(
+            Prefetch("signoffs", queryset=SignOff.objects.order_by(dimension_ranked()))
+        )
         .order_by("-version")
     )
 
@@ -218,8 +228,7 @@ def package_signoffs(package) -> list[SignOff]:
             "checklist__items",
         )
     )
-    order = {dimension: index for index, dimension in enumerate(Dimension.values)}
-    result = sorted(signoffs, key=lambda signoff: order[signoff.dimension])
+    result = sorted(signoffs, key=lambda signoff: DIMENSION_RANK[signoff.dimension])
     for signoff in result:
         signoff.package = package
     return result

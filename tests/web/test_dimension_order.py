@@ -1,0 +1,39 @@
+"""Pages list dimensions in the vocabulary's order (IAM, PAM, Security, Compliance).
+
+`signoffs.models.DIMENSION_RANK` is the order, `dimension_ranked` its SQL twin: the
+selectors ordering in the database and those sorting in Python agree with it.
+"""
+
+import pytest
+
+from signoffs.models import DIMENSION_RANK, Dimension
+from tests.factories import AgentFactory, UserFactory
+from web.delegation import pending_signoffs
+from web.selectors import agent_packages, package_signoffs, packages_awaiting
+
+pytestmark = pytest.mark.django_db
+
+IN_ORDER = ["iam", "pam", "security", "compliance"]
+
+
+def test_the_rank_follows_the_vocabulary():
+    assert list(DIMENSION_RANK) == Dimension.values == IN_ORDER
+
+
+def test_a_versions_signoffs_are_in_the_vocabularys_order(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    (listed,) = agent_packages(package.agent)
+    assert [signoff.dimension for signoff in listed.signoffs.all()] == IN_ORDER
+    assert [signoff.dimension for signoff in package_signoffs(package)] == IN_ORDER
+
+
+def test_the_pending_signoffs_of_an_agent_are_in_the_vocabularys_order(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    assert [signoff.dimension for signoff in pending_signoffs(package.agent)] == IN_ORDER
+
+
+def test_a_reviewer_of_every_dimension_is_queued_them_in_order(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    everyone = UserFactory(groups=IN_ORDER)
+    queue = packages_awaiting(everyone).filter(package=package)
+    assert [signoff.dimension for signoff in queue] == IN_ORDER
