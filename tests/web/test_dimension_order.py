@@ -1,4 +1,5 @@
-"""Pages list dimensions in the vocabulary's order (IAM, PAM, Security, Compliance).
+"""Pages list dimensions in the vocabulary's order (IAM, PAM, Security, Compliance), and name
+agents as the other tables do.
 
 `signoffs.models.DIMENSION_RANK` is the order, `dimension_ranked` its SQL twin: the
 selectors ordering in the database and those sorting in Python agree with it.
@@ -7,7 +8,8 @@ selectors ordering in the database and those sorting in Python agree with it.
 import pytest
 
 from signoffs.models import DIMENSION_RANK, Dimension
-from tests.factories import AgentFactory, UserFactory
+from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
+from tests.web.dom import parse
 from web.delegation import pending_signoffs
 from web.selectors import agent_packages, package_signoffs, packages_awaiting
 
@@ -37,3 +39,13 @@ def test_a_reviewer_of_every_dimension_is_queued_them_in_order(workflow, owner):
     everyone = UserFactory(groups=IN_ORDER)
     queue = packages_awaiting(everyone).filter(package=package)
     assert [signoff.dimension for signoff in queue] == IN_ORDER
+
+
+def test_the_dashboards_open_findings_name_their_agent_as_the_other_tables_do(client, staff):
+    agent = AgentFactory(slug="refund-bot", name="Refund assistant")
+    DriftFindingFactory(agent=agent)
+    client.force_login(staff)
+    row = parse(client.get("/").content).find("section", id="drift").find("tbody").find("tr")
+    cell = row.find_all("td")[0]
+    assert cell.find("a").text() == "Refund assistant"
+    assert cell.find(class_="mono").text() == "refund-bot"
