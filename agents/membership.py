@@ -210,14 +210,15 @@ def _sessions_end(user) -> int:
 
 
 @transaction.atomic
-def user_permissions_set(user, permissions, *, actor: Actor, source: str) -> bool:
-    """Make `permissions` the user's own model permissions; return whether any changed."""
+def user_permissions_change(user, *, actor: Actor, source: str, add=(), remove=()) -> bool:
+    """Give the user the model permissions `add` and take away `remove`; return whether any
+    changed. The user's other permissions stay as they are."""
     source = _check(actor, source, user)
     user = user_lock(user)
     before = {_label(p) for p in user.user_permissions.select_related("content_type")}
-    permissions = list(permissions)
-    user.user_permissions.set(permissions)
-    after = {_label(p) for p in permissions}
+    user.user_permissions.add(*add)
+    user.user_permissions.remove(*remove)
+    after = {_label(p) for p in user.user_permissions.select_related("content_type")}
     return _record_change(actor, PERMISSIONS_CHANGED, user, "permissions", before, after, source)
 
 

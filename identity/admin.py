@@ -1,5 +1,10 @@
 """The user admin: Django's, with every change of a user's rights, names, address, password
-and existence made through the services that audit it, inside the admin's transaction."""
+and existence made through the services that audit it, inside the admin's transaction.
+
+A user's page sends back what it showed (config.shown), and a save applies only what its
+administrator changed on it: a change of the user committed since the page was opened
+stands unless the administrator changed that very field.
+"""
 
 import copy
 from functools import partial
@@ -7,7 +12,7 @@ from functools import partial
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -16,11 +21,12 @@ from agents.membership import (
     FLAG_CHANGED,
     Source,
     user_flags_set,
+    user_groups_change,
     user_lock,
-    user_permissions_set,
+    user_permissions_change,
 )
-from agents.membership import user_groups_set as membership_groups_set
 from audit.actors import Actor
+from config.shown import ShownForm
 from identity.services import (
     NAME_FIELDS,
     user_created_record,
@@ -47,42 +53,61 @@ class PasswordSetForm(AdminPasswordChangeForm):
         return self.user
 
 
+# The user's fields of several choices, each with the service that adds and removes them.
+CHOICES_CHANGED = {"groups": user_groups_change, "user_permissions": user_permissions_change}
+
+
+class UserShownChangeForm(ShownForm, UserChangeForm):
+    """Django's user form, sending back what it showed of the fields the services change."""
+
+    shown = (*FLAG_CHANGED, *NAME_FIELDS, "email", *CHOICES_CHANGED)
+
+
 @admin.register(User)
 class CountersignUserAdmin(UserAdmin):
+    form = UserShownChangeForm
+    # Its template renders the values shown, in hidden inputs.
+    change_form_template = "admin/auth/user/change_form.html"
+    # A page opened before a sign-in would post its last login back over it; neither date
+    # is anyone's to edit.
+    readonly_fields = ("last_login", "date_joined")
+
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
         if not change:
             super().save_model(request, obj, form, change)
             user_created_record(obj, actor=actor, source=Source.ADMIN)
             return
-        # Only what this form changed is applied, each field through the service that
-        # audits it. The form was filled from the row as read before this lock: a change
-        # of the user committed meanwhile (a deactivation, a group removed at sign-in)
-        # stands, unless the form changes that very field.
+        # Only the fields the administrator changed against the page shown are applied, each
+        # through the service that audits it, to the user as they stand under this lock: a
+        # change committed since the page opened (a deactivation, a group removed) stands,
+        # unless the administrator changed that very field, knowingly, having seen it.
         user_lock(obj)
         changed = set(form.changed_data)
-        audited = {*FLAG_CHANGED, *NAME_FIELDS, "email"}
-        plain = {field.name for field in obj._meta.concrete_fields} - audited - {"password"}
-        if plain & changed:
-            obj.save(update_fields=sorted(plain & changed))
-        flags = {field: getattr(obj, field) for field in FLAG_CHANGED if field in changed}
+        posted = form.cleaned_data
+        flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}
         user_flags_set(obj, actor=actor, source=Source.ADMIN, **flags)
         if "email" in changed:
-            user_email_set(obj, obj.email, actor=actor, source=Source.ADMIN)
-        names = {field: getattr(obj, field) for field in NAME_FIELDS if field in changed}
+            user_email_set(obj, posted["email"], actor=actor, source=Source.ADMIN)
+        names = {field: posted[field] for field in NAME_FIELDS if field in changed}
         if names:
             user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
+        # The admin names the user as saved in its message and history, not as posted.
+        obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
         actor = Actor.for_user(request.user)
-        groups = form.cleaned_data.pop("groups", None)
-        permissions = form.cleaned_data.pop("user_permissions", None)
+        changes = {}
+        if change:
+            # As in save_model: the choices ticked or cleared on the page, and no others.
+            changes = {name: form.changes(name) for name in CHOICES_CHANGED if name in form.shown}
+            for name in changes:
+                form.cleaned_data.pop(name)
         super().save_related(request, form, formsets, change)
-        # As in save_model: a field this form left as shown is left as it now stands.
-        if groups is not None and "groups" in form.changed_data:
-            membership_groups_set(form.instance, groups, actor=actor, source=Source.ADMIN)
-        if permissions is not None and "user_permissions" in form.changed_data:
-            user_permissions_set(form.instance, permissions, actor=actor, source=Source.ADMIN)
+        for name, (added, removed) in changes.items():
+            CHOICES_CHANGED[name](
+                form.instance, actor=actor, source=Source.ADMIN, add=added, remove=removed
+            )
 
     @method_decorator(sensitive_post_parameters())
     def user_change_password(self, request, id, form_url=""):

@@ -13,6 +13,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from signoffs.permissions import decision_standing
 from tests.factories import UserFactory
+from tests.web.dom import parse
 from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +27,10 @@ def admin_client(client):
     return client
 
 
-def _post_user(client, member, **changes):
-    """Post the admin's change form of `member` as shown, with `changes`."""
-    url = reverse("admin:auth_user_change", args=[member.pk])
-    form = client.get(url).context["adminform"].form
+def _page(client, member) -> dict:
+    """Return the admin's change form of `member` as its page shows it, ready to post back."""
+    response = client.get(reverse("admin:auth_user_change", args=[member.pk]))
+    form = response.context["adminform"].form
     data = {
         name: value
         for name, value in form.initial.items()
@@ -47,10 +48,25 @@ def _post_user(client, member, **changes):
             "date_joined_1": member.date_joined.strftime("%H:%M:%S"),
             "last_login_0": "",
             "last_login_1": "",
-            **changes,
         }
     )
-    response = client.post(url, {k: v for k, v in data.items() if v is not None})
+    # What the page showed, in its hidden inputs, as a browser sends them back.
+    for node in parse(response.content).find("form", id="user_form").find_all("input"):
+        name = node.attrs["name"]
+        if node.attrs.get("type") == "hidden" and name != "csrfmiddlewaretoken":
+            data.setdefault(name, []).append(node.attrs.get("value") or "")
+    return data
+
+
+def _save(client, member, page: dict, **changes):
+    """Post `page` (from `_page`) with `changes` as the admin's change form of `member`."""
+    url = reverse("admin:auth_user_change", args=[member.pk])
+    return client.post(url, {k: v for k, v in {**page, **changes}.items() if v is not None})
+
+
+def _post_user(client, member, **changes):
+    """Post the admin's change form of `member` as shown, with `changes`."""
+    response = _save(client, member, _page(client, member), **changes)
     assert response.status_code == 302, response.context["adminform"].form.errors
 
 

@@ -9,7 +9,12 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from tests.concurrency import raced
 from tests.factories import UserFactory
-from tests.identity.test_user_admin import _post_user, admin_client  # noqa: F401  (a fixture)
+from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
+    _page,
+    _post_user,
+    _save,
+    admin_client,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,3 +54,27 @@ def test_a_rename_in_the_admin_leaves_a_group_removal_committed_meanwhile(
     assert not member.groups.filter(name="iam").exists()
     assert User.objects.get(pk=member.pk).last_name == "Renamed"
     assert not AuditEvent.objects.filter(action="user.groups_changed", data__added=["iam"]).exists()
+
+
+def test_a_stale_page_saved_while_a_group_is_removed_gives_back_neither_that_nor_a_deactivation(
+    admin_client,  # noqa: F811  (the fixture imported above)
+    reviewers,
+):
+    """The page opened before the deactivation shows the user active; its save, running
+    into a group removal that commits meanwhile, leaves both changes standing."""
+    member = reviewers["iam"][0]
+    page = _page(admin_client, member)
+    user_flags_set(member, actor=STAFF, source=Source.COMMAND, is_active=False)
+    posted = []
+    errors = raced(
+        lambda: user_groups_change(member, actor=STAFF, source=Source.COMMAND, remove=["iam"]),
+        lambda: posted.append(_save(admin_client, member, page, last_name="Renamed")),
+    )
+    assert not errors, errors
+    assert posted[0].status_code == 302
+    member = User.objects.get(pk=member.pk)
+    assert (member.is_active, member.last_name) == (False, "Renamed")
+    assert not member.groups.exists()
+    assert list(
+        AuditEvent.objects.filter(action__startswith="user.").values_list("action", flat=True)
+    ) == ["user.active_changed", "user.groups_changed", "user.renamed"]

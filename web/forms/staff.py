@@ -3,35 +3,24 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 
 from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from config.identifiers import identifier_message
+from config.shown import ShownForm
 from web.vocabulary import in_order, label
 
 
-class ShownField(forms.Field):
-    """The ids of the choices a page was rendered with ticked, sent back in hidden inputs."""
-
-    widget = forms.MultipleHiddenInput
-    default_error_messages = {"invalid": "Not ids of the choices shown."}
-
-    def to_python(self, value) -> set[int]:
-        try:
-            return {int(item) for item in value or ()}
-        except (TypeError, ValueError):
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class MembershipForm(forms.Form):
+class MembershipForm(ShownForm, forms.Form):
     """A user's groups and teams, and those the page showed them in.
 
     A save applies only the boxes the person ticked or cleared against the page as
-    rendered (`changes`): a group or team someone else (or a sign-in through the
-    identity provider) added or removed after the page was opened stands. A post
-    that does not say what it showed removes nothing.
+    rendered (`changes`, config.shown): a group or team someone else (or a sign-in
+    through the identity provider) added or removed after the page was opened stands.
+    A post that does not say what it showed removes nothing.
     """
+
+    shown = ("groups", "teams")
 
     groups = forms.ModelMultipleChoiceField(
         queryset=Group.objects.order_by(*in_order("group", "name")),
@@ -45,37 +34,17 @@ class MembershipForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="A team's members see and register its agents.",
     )
-    groups_shown = ShownField(required=False)
-    teams_shown = ShownField(required=False)
 
     def __init__(self, *args, member=None, **kwargs):
         if member is not None:
-            groups, teams = list(member.groups.all()), list(member.teams.all())
             kwargs["initial"] = {
-                "groups": groups,
-                "teams": teams,
-                "groups_shown": [group.pk for group in groups],
-                "teams_shown": [team.pk for team in teams],
+                "groups": list(member.groups.all()),
+                "teams": list(member.teams.all()),
             }
         super().__init__(*args, **kwargs)
         # A group of the vocabulary in its words; any other by its name.
         self.fields["groups"].label_from_instance = lambda group: label("group", group.name)
         self.fields["teams"].label_from_instance = lambda team: f"{team.name} ({team.slug})"
-
-    def clean(self):
-        cleaned = super().clean()
-        if any(name in self.errors for name in ("groups_shown", "teams_shown")):
-            # Hidden inputs have no place to show an error: the page says it instead.
-            self.add_error(None, "The page sent back is not the one shown: reload it.")
-        return cleaned
-
-    def changes(self, name: str) -> tuple[list, list]:
-        """Return the choices of field `name` ticked and those cleared against the page shown."""
-        chosen = list(self.cleaned_data[name])
-        shown = self.cleaned_data[f"{name}_shown"]
-        added = [item for item in chosen if item.pk not in shown]
-        cleared = shown - {item.pk for item in chosen}
-        return added, list(self.fields[name].queryset.filter(pk__in=cleared))
 
 
 class UserSearchForm(forms.Form):
