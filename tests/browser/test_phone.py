@@ -107,6 +107,13 @@ def test_no_page_of_the_story_scrolls_sideways_at_390_px(
                 shots(page, "phone-dashboard-reviewer")
             if username == "compliance1":
                 page.goto(base + "/audit/")
+                # The first event's card starts where its table does, with no band above it.
+                gap = page.evaluate(
+                    "() => { const t = document.querySelector('#audit-events table');"
+                    " return t.querySelector('tbody').getBoundingClientRect().top"
+                    " - t.parentElement.getBoundingClientRect().top; }"
+                )
+                assert gap == 0
                 shots(page, "phone-audit-log")
         finally:
             context.close()
