@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 
-from agents.membership import Source, group_permissions_set, team_members_set
+from agents.membership import Source, group_permissions_set, team_members_set, users_lock
 from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
@@ -37,6 +37,9 @@ class TeamAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            # The members are locked before the team's event, as team_members_change locks
+            # them before its first: save_related adds them after it, in this transaction.
+            users_lock(form.cleaned_data["members"])
             team = team_create(
                 actor=Actor.for_user(request.user),
                 slug=form.cleaned_data["slug"],

@@ -107,6 +107,17 @@ def user_lock(user):
     return get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
 
 
+def users_lock(users) -> dict:
+    """Lock the users' rows (`user_lock`) in id order; return them re-read, by id.
+
+    A change of several people's membership locks them all before it records the
+    first change: a change of one of them holding their row waits for the audit
+    chain's lock that first record takes.
+    """
+    wanted = {user.pk: user for user in users}
+    return {pk: user_lock(wanted[pk]) for pk in sorted(wanted)}
+
+
 def _groups_by_name(names: set[str]) -> list[Group]:
     """Return the groups of these names; the vocabulary's groups are created on first use."""
     found = {group.name: group for group in Group.objects.filter(name__in=names)}
@@ -296,8 +307,7 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
     removing = {user.pk for user in remove}
     # Every member changed is locked before the first change is recorded: a change of one
     # of them holding their row waits for the audit chain's lock the first record takes.
-    changed = {user.pk: user for user in [*add, *remove]}
-    users = {pk: user_lock(changed[pk]) for pk in sorted(changed)}
+    users = users_lock([*add, *remove])
     for pk, user in users.items():
         before = set(user.teams.values_list("slug", flat=True))
         if pk in removing:

@@ -1,5 +1,8 @@
 """Fixtures shared by every test: users per role, an agent, the workflow driven to a state."""
 
+import json
+import os
+from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
@@ -50,6 +53,45 @@ def audit_triggers_around_flush(request):
     yield
     if transactional:
         _audit_triggers("DISABLE")
+
+
+@pytest.fixture(autouse=True)
+def lock_order(request, audit_triggers_around_flush):
+    """Fail a test whose transaction locks a row after taking the audit chain's lock.
+
+    tests/lockorder.py watches each transaction's statements; a lock or write of
+    rows after its first audit event fails the test unless `SAFE` there says why it
+    cannot deadlock. LOCK_ORDER=0 turns the guard off; LOCK_ORDER_REPORT=<file> turns
+    it into a survey instead, appending every finding (and the rows each transaction
+    locks before the chain's lock) to the file as JSON lines, failing nothing.
+    """
+    report = os.environ.get("LOCK_ORDER_REPORT")
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if not uses_db or not (report or os.environ.get("LOCK_ORDER", "1") == "1"):
+        yield
+        return
+    from django.db import connection
+
+    from tests.lockorder import Watcher, unsafe
+
+    watcher = Watcher(connection, before=bool(report))
+    try:
+        yield
+    finally:
+        findings = watcher.close()
+    if report:
+        with open(report, "a") as out:
+            for finding in findings:
+                out.write(json.dumps({"test": request.node.nodeid, **asdict(finding)}) + "\n")
+    elif wrong := unsafe(findings):
+        lines = [f"{f.kind} {f.table} at {' < '.join(f.frames[:4])}" for f in wrong]
+        pytest.fail(
+            "Rows locked after the audit chain's lock (taken at "
+            f"{wrong[0].chain_frame}); lock them before the first event, or say in "
+            "tests/lockorder.py SAFE why they cannot deadlock:\n" + "\n".join(lines)
+        )
 
 
 @pytest.fixture

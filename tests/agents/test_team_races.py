@@ -95,3 +95,28 @@ def test_two_staff_adding_one_team_in_the_admin_at_once(audit_since):
     assert list(second.context["adminform"].form.errors) == ["slug"]
     assert Team.objects.count() == 1
     assert [(e.action, e.actor_label) for e in since()] == [("team.created", "admin-1")]
+
+
+def test_a_team_added_in_the_admin_with_a_member_whose_groups_change_meanwhile(owner):
+    """The admin locks the new team's members before the team's first event, so a change of
+    one of them at the same moment waits for the save, instead of holding that member's row
+    while waiting for the audit chain's lock the save holds from the team's creation."""
+    client = Client()
+    client.force_login(UserFactory(username="admin-1", is_staff=True, is_superuser=True))
+    member = UserFactory(username="member")
+    responses = []
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: responses.append(
+                client.post(
+                    reverse("admin:agents_team_add"),
+                    {"slug": "legal", "name": "Legal", "members": [member.pk]},
+                )
+            ),
+            lambda: user_groups_change(member, actor=STAFF, source=Source.COMMAND, add=["iam"]),
+        )
+    assert not errors, errors
+    assert [response.status_code for response in responses] == [302]
+    assert list(Team.objects.get(slug="legal").members.all()) == [member]
+    assert member.groups.filter(name="iam").exists()
