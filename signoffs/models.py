@@ -13,22 +13,6 @@ class Dimension(models.TextChoices):
     COMPLIANCE = "compliance", "Compliance"
 
 
-# The order every page lists dimensions in: the vocabulary's, not their names' (which
-# would put compliance first).
-DIMENSION_RANK = {dimension: rank for rank, dimension in enumerate(Dimension.values)}
-
-
-def dimension_ranked(field: str = "dimension") -> models.Case:
-    """Return DIMENSION_RANK in SQL, to order a queryset by the dimension in `field`."""
-    return models.Case(
-        *(
-            models.When(**{field: dimension}, then=rank)
-            for dimension, rank in DIMENSION_RANK.items()
-        ),
-        output_field=models.IntegerField(),
-    )
-
-
 class Checklist(models.Model):
     """One version of a dimension's checklist; the newest active one is used for new reviews."""
 

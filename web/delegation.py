@@ -10,8 +10,9 @@ from agents.permissions import fallback_permission
 from agents.selectors import agents_without_active_owner
 from approvals.models import PackageState
 from approvals.selectors import signoffs_left_behind
+from config.ordering import ranked
 from signoffs.absence import absences_covered, absences_left_behind
-from signoffs.models import Dimension, SignOff, SignOffState, dimension_ranked
+from signoffs.models import Dimension, SignOff, SignOffState
 from signoffs.permissions import author_refusal, reviewers_assigned
 from signoffs.sla import overdue_since
 
@@ -77,7 +78,7 @@ def pending_signoffs(agent) -> list:
             state=SignOffState.PENDING,
         )
         .select_related("package", "assigned_to")
-        .order_by("package__version", dimension_ranked())
+        .order_by("package__version", ranked(Dimension, "dimension"))
     )
     assigned = reviewers_assigned([agent.pk])
     now = timezone.now()

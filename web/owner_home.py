@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from approvals.models import ApprovalPackage, PackageState
+from config.ordering import rank
 from signoffs.models import (
-    DIMENSION_RANK,
     Decision,
+    Dimension,
     SignOff,
     SignOffState,
     Verdict,
@@ -136,7 +137,7 @@ def owner_home(user) -> OwnerHome:
     assigned = reviewers_assigned({p.agent_id for p in in_review}) if in_review else {}
     drafts, closed, waiting = [], [], []
     for package in rows:
-        signoffs = sorted(package.signoffs.all(), key=lambda s: DIMENSION_RANK[s.dimension])
+        signoffs = sorted(package.signoffs.all(), key=lambda s: rank(Dimension)[s.dimension])
         if package.state == PackageState.DRAFT:
             drafts.append(OwnerPackage(package))
         elif package.state == PackageState.IN_REVIEW:

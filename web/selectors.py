@@ -23,14 +23,13 @@ from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
+from config.ordering import rank, ranked
 from signoffs.models import (
-    DIMENSION_RANK,
     Decision,
     Dimension,
     SignOff,
     SignOffState,
     Verdict,
-    dimension_ranked,
 )
 
 
@@ -127,7 +126,7 @@ def packages_awaiting(user) -> QuerySet:
         .exclude(package__created_by=user)
         .annotate(approvals=Count("decisions", filter=Q(decisions__verdict=Verdict.APPROVE)))
         .select_related("package", "package__agent")
-        .order_by("package__submitted_at", "package_id", dimension_ranked())
+        .order_by("package__submitted_at", "package_id", ranked(Dimension, "dimension"))
     )
 
 
@@ -207,7 +206,7 @@ def agent_packages(agent) -> QuerySet:
         ApprovalPackage.objects.filter(agent=agent)
         .select_related("created_by", "submitted_by")
         .prefetch_related(
-            Prefetch("signoffs", queryset=SignOff.objects.order_by(dimension_ranked()))
+            Prefetch("signoffs", queryset=SignOff.objects.order_by(ranked(Dimension, "dimension")))
         )
         .order_by("-version")
     )
@@ -228,7 +227,7 @@ def package_signoffs(package) -> list[SignOff]:
             "checklist__items",
         )
     )
-    result = sorted(signoffs, key=lambda signoff: DIMENSION_RANK[signoff.dimension])
+    result = sorted(signoffs, key=lambda signoff: rank(Dimension)[signoff.dimension])
     for signoff in result:
         signoff.package = package
     return result

@@ -10,7 +10,7 @@ change list show every value in the same words.
 import json
 from typing import Any
 
-from django.db.models import Case, TextChoices, Value, When
+from django.db.models import TextChoices
 
 from agents.models import AgentStatus, ObservationKind
 from agents.vocabulary import (
@@ -78,23 +78,6 @@ def label(vocabulary: str, value: Any) -> str:
     if value is None or value == "":
         return ""
     return _LABELS[vocabulary].get(str(value), str(value))
-
-
-def in_order(vocabulary: str, field: str) -> list:
-    """Return the `order_by()` terms that sort rows by `field` in the vocabulary's order.
-
-    Its values come as its members are listed (``config.roles.Group``: product
-    owners, then the reviewers dimension by dimension), any value it does not
-    know after them, alphabetically.
-    """
-    if vocabulary not in VOCABULARIES:
-        raise ValueError(f"No vocabulary named {vocabulary!r}: one of {sorted(VOCABULARIES)}.")
-    values = VOCABULARIES[vocabulary].values
-    rank = Case(
-        *(When(**{field: value}, then=Value(index)) for index, value in enumerate(values)),
-        default=Value(len(values)),
-    )
-    return [rank, field]
 
 
 # A manifest field's vocabulary, by its path; an entry's fields by their name.

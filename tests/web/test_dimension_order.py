@@ -1,13 +1,14 @@
 """Pages list dimensions in the vocabulary's order (IAM, PAM, Security, Compliance), and name
 agents as the other tables do.
 
-`signoffs.models.DIMENSION_RANK` is the order, `dimension_ranked` its SQL twin: the
-selectors ordering in the database and those sorting in Python agree with it.
+`config.ordering.rank` is the order, `ranked` its SQL twin: the selectors ordering in the
+database and those sorting in Python agree with it.
 """
 
 import pytest
 
-from signoffs.models import DIMENSION_RANK, Dimension
+from config.ordering import rank, ranked
+from signoffs.models import Dimension, SignOff
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
 from tests.web.dom import parse
 from web.delegation import pending_signoffs
@@ -19,7 +20,21 @@ IN_ORDER = ["iam", "pam", "security", "compliance"]
 
 
 def test_the_rank_follows_the_vocabulary():
-    assert list(DIMENSION_RANK) == Dimension.values == IN_ORDER
+    assert list(rank(Dimension)) == Dimension.values == IN_ORDER
+
+
+def test_the_database_ranks_as_python_does_and_puts_a_value_it_does_not_know_last(workflow, owner):
+    package = workflow.submit(AgentFactory(owners=[owner]))
+    SignOff.objects.filter(package=package, dimension="pam").update(dimension="legal")
+    in_database = SignOff.objects.filter(package=package).order_by(ranked(Dimension, "dimension"))
+    assert [signoff.dimension for signoff in in_database] == [
+        "iam",
+        "security",
+        "compliance",
+        "legal",
+    ]
+    known = [signoff for signoff in in_database if signoff.dimension in rank(Dimension)]
+    assert sorted(known, key=lambda s: rank(Dimension)[s.dimension]) == known[:3]
 
 
 def test_a_versions_signoffs_are_in_the_vocabularys_order(workflow, owner):

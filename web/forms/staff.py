@@ -7,8 +7,10 @@ from django.contrib.auth.models import Group
 from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from config.identifiers import identifier_message
+from config.ordering import ranked
+from config.roles import Group as Role
 from config.shown import ShownForm
-from web.vocabulary import in_order, label
+from web.vocabulary import label
 
 
 class MembershipForm(ShownForm, forms.Form):
@@ -23,7 +25,7 @@ class MembershipForm(ShownForm, forms.Form):
     shown = ("groups", "teams")
 
     groups = forms.ModelMultipleChoiceField(
-        queryset=Group.objects.order_by(*in_order("group", "name")),
+        queryset=Group.objects.order_by(ranked(Role, "name"), "name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="A reviewer group's members decide its sign-off dimension.",

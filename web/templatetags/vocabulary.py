@@ -6,6 +6,8 @@ shows a raw value such as ``customer_facing`` or ``in_review``.
 
 from django import template
 
+from config.ordering import ranked
+from config.roles import Group
 from web import vocabulary
 
 register = template.Library()
@@ -20,4 +22,4 @@ def label(value, name: str) -> str:
 @register.filter
 def groups_in_order(user):
     """Return the user's groups as every page lists them: in the vocabulary's order."""
-    return user.groups.order_by(*vocabulary.in_order("group", "name"))
+    return user.groups.order_by(ranked(Group, "name"), "name")

@@ -25,12 +25,13 @@ from agents.models import Team
 from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
 from agents.selectors import assignments
 from config.errors import ApplicationError, NotPermitted
+from config.ordering import ranked
+from config.roles import Group as Role
 from web.delegation import LEFT_BEHIND_LISTED, left_behind, left_behind_counts, pending_signoffs
 from web.forms import errors_show
 from web.forms.absence import ReassignForm
 from web.forms.staff import AssignmentForm, MembershipForm, UnassignForm, UserSearchForm
 from web.views.common import actor_of, agent_or_404, refused
-from web.vocabulary import in_order
 
 
 def refused_unless_staff(request):
@@ -56,7 +57,7 @@ def user_list(request):
         get_user_model()
         .objects.order_by("username")
         .prefetch_related(
-            Prefetch("groups", queryset=Group.objects.order_by(*in_order("group", "name"))),
+            Prefetch("groups", queryset=Group.objects.order_by(ranked(Role, "name"), "name")),
             Prefetch("teams", queryset=Team.objects.order_by("slug")),
         )
     )
