@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.db import transaction
+from django.forms.utils import ErrorList
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -75,6 +76,14 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
     # A page opened before a sign-in would post its last login back over it; neither date
     # is anyone's to edit.
     readonly_fields = ("last_login", "date_joined")
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The page says "error" or "errors" by how many lists of errors it is given, and it
+        # shows no hidden input's: a page sent back unlike the one shown is one error.
+        form = context["adminform"].form
+        if isinstance(form, ShownForm) and form.is_bound:
+            context["errors"] = ErrorList(form.page_errors())
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
