@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from tests.concurrency import chain_held, queued
+from tests.concurrency import queued_behind_the_chain
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,15 +22,10 @@ def test_two_staff_adding_one_group_in_the_admin_at_once(audit_since):
     # A group made with a permission records it, so each save waits for the audit chain's
     # lock after it inserted its group.
     data = {"name": "readers", "permissions": [Permission.objects.get(codename="view_team").pk]}
-    responses = []
     since = audit_since()
-    with chain_held() as held:
-        errors = queued(
-            held,
-            *(lambda client=client: responses.append(client.post(url, data)) for client in clients),
-        )
-    assert not errors, errors
-    added, refused = responses
+    added, refused = queued_behind_the_chain(
+        *(lambda client=client: client.post(url, data) for client in clients)
+    )
     assert (added.status_code, refused.status_code) == (302, 200)
     assert refused.context["adminform"].form.errors == {
         "name": ["Group with this Name already exists."]

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from tests.concurrency import chain_held, queued
+from tests.concurrency import queued_behind_the_chain
 from tests.factories import UserFactory
 from tests.identity.test_user_admin import _page, _save
 
@@ -24,15 +24,6 @@ def _admin(username: str) -> Client:
     return client
 
 
-def _queued(*posts) -> list:
-    """Run the posts as `queued` does, behind the audit chain's lock; return their answers."""
-    responses = []
-    with chain_held() as held:
-        errors = queued(held, *(lambda post=post: responses.append(post()) for post in posts))
-    assert not errors, errors
-    return responses
-
-
 def _state(*users) -> list[tuple]:
     return [
         User.objects.filter(pk=user.pk).values_list("username", "is_staff").get() for user in users
@@ -45,7 +36,7 @@ def test_two_users_renamed_to_one_username_at_once(audit_since):
     dana_page, erin_page = _page(first, dana), _page(second, erin)
     since = audit_since()
 
-    renamed, refused = _queued(
+    renamed, refused = queued_behind_the_chain(
         lambda: _save(first, dana, dana_page, username="dee"),
         lambda: _save(second, erin, erin_page, username="dee"),
     )
@@ -68,7 +59,7 @@ def test_a_rename_saved_with_a_flag_while_another_takes_the_name(audit_since):
     dana_page, erin_page = _page(first, dana), _page(second, erin)
     since = audit_since()
 
-    renamed, refused = _queued(
+    renamed, refused = queued_behind_the_chain(
         lambda: _save(first, dana, dana_page, username="dee", is_staff="on"),
         lambda: _save(second, erin, erin_page, username="dee"),
     )
@@ -90,7 +81,9 @@ def test_two_users_of_one_username_added_at_once(audit_since):
     }
     since = audit_since()
 
-    added, refused = _queued(lambda: first.post(url, data), lambda: second.post(url, data))
+    added, refused = queued_behind_the_chain(
+        lambda: first.post(url, data), lambda: second.post(url, data)
+    )
 
     assert (added.status_code, refused.status_code) == (302, 200)
     assert refused.context["adminform"].form.errors == {"username": [TAKEN]}
