@@ -10,14 +10,14 @@ from agents.membership import Source, group_permissions_set, team_members_set, u
 from agents.models import Agent, Observation, Team
 from agents.services import team_create
 from audit.actors import Actor
-from config.admin import ReadOnlyAdmin
-from config.errors import AlreadyExists
+from config.admin import ReadOnlyAdmin, UniqueRaceAdmin
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(UniqueRaceAdmin):
     """Staff administer teams here; creation and every membership change go through the
-    services, so each is an audit event."""
+    services, so each is an audit event. A slug another team took between the form's check
+    and team_create is refused on the form (UniqueRaceAdmin)."""
 
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name", "members__username"]
@@ -26,14 +26,6 @@ class TeamAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "name"] if obj is not None else []
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except AlreadyExists:
-            # Another team took the slug between the form's check and team_create, which
-            # rolled back. It is committed now, so the form shown again names the slug.
-            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -84,10 +76,11 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class CountersignGroupAdmin(GroupAdmin):
+class CountersignGroupAdmin(UniqueRaceAdmin, GroupAdmin):
     """Groups and their permissions, which change through agents.membership. A group keeps
     its name and is never deleted: either would change who holds a role
-    (config.roles.Group) without an audit event."""
+    (config.roles.Group) without an audit event. A name another group took between the
+    form's check and the save is refused on the form (UniqueRaceAdmin)."""
 
     def get_readonly_fields(self, request, obj=None):
         return ["name"] if obj is not None else []

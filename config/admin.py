@@ -8,9 +8,10 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db import IntegrityError
 from django.shortcuts import render
 
-from config.errors import InvalidInput
+from config.errors import AlreadyExists, InvalidInput
 
 # The date hierarchy's parameters. The admin reads them with int() and builds a date,
 # turning a ValueError into its "wrong lookup" page, but a number past what a C int holds
@@ -85,6 +86,37 @@ class AdminSite(admin.AdminSite):
         # Inside the site's own wrapper: who may not use the admin is sent to sign in, and a
         # POST without its CSRF token refused, before the query is read.
         return super().admin_view(update_wrapper(checked, view), cacheable)
+
+
+def unique_violated(error: IntegrityError) -> bool:
+    """Tell whether the database refused the write for a value a unique constraint holds."""
+    cause = error.__cause__
+    # PostgreSQL's SQLSTATE unique_violation; SQLite's extended result code.
+    return (
+        getattr(cause, "sqlstate", None) == "23505"
+        or getattr(cause, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE"
+    )
+
+
+class UniqueRaceAdmin(admin.ModelAdmin):
+    """An admin whose add and change forms refuse a unique value taken by a save committed
+    after the form's own check with the form's error on that field, not a server error.
+
+    A form checks its unique fields before it saves; another save of the same value can
+    commit in between, and the database refuses this one (`AlreadyExists` is a service's
+    refusal of the same clash). A unique index makes a write of a value another
+    transaction holds wait until that transaction ends, so by the refusal the other row is
+    committed. The view's transaction rolls back, leaving nothing of the save and no event,
+    and the view runs once more: its form's check now finds the row and names the field.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (IntegrityError, AlreadyExists) as error:
+            if isinstance(error, IntegrityError) and not unique_violated(error):
+                raise
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

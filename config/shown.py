@@ -91,6 +91,12 @@ class ShownForm:
             self.add_error(None, RELOAD)
         return cleaned
 
+    def page_errors(self) -> list:
+        """Return the form's lists of errors as a page shows them: the values shown are
+        one error, said by `RELOAD`, whatever their hidden inputs' own errors."""
+        hidden = {f"{name}_shown" for name in self.shown}
+        return [errors for name, errors in self.errors.items() if name not in hidden]
+
     def changes(self, name: str) -> tuple[list, list]:
         """Return the choices of field `name` ticked and those cleared against the page shown."""
         chosen = list(self.cleaned_data[name])

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.db import transaction
+from django.forms.utils import ErrorList
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -26,6 +27,7 @@ from agents.membership import (
     user_permissions_change,
 )
 from audit.actors import Actor
+from config.admin import UniqueRaceAdmin
 from config.shown import ShownForm
 from identity.services import (
     NAME_FIELDS,
@@ -64,13 +66,24 @@ class UserShownChangeForm(ShownForm, UserChangeForm):
 
 
 @admin.register(User)
-class CountersignUserAdmin(UserAdmin):
+class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
+    """Django's user admin, each change through its service; a username another save took
+    between the form's check and this one is refused on the form (UniqueRaceAdmin)."""
+
     form = UserShownChangeForm
     # Its template renders the values shown, in hidden inputs.
     change_form_template = "admin/auth/user/change_form.html"
     # A page opened before a sign-in would post its last login back over it; neither date
     # is anyone's to edit.
     readonly_fields = ("last_login", "date_joined")
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The page says "error" or "errors" by how many lists of errors it is given, and it
+        # shows no hidden input's: a page sent back unlike the one shown is one error.
+        form = context["adminform"].form
+        if isinstance(form, ShownForm) and form.is_bound:
+            context["errors"] = ErrorList(form.page_errors())
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
@@ -85,13 +98,16 @@ class CountersignUserAdmin(UserAdmin):
         user_lock(obj)
         changed = set(form.changed_data)
         posted = form.cleaned_data
+        # The names first: a username another save holds uncommitted makes this write wait
+        # for that save, which may wait for the audit chain's lock; no event of this save
+        # holds that lock yet, so the two queue instead of deadlocking.
+        names = {field: posted[field] for field in NAME_FIELDS if field in changed}
+        if names:
+            user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
         flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}
         user_flags_set(obj, actor=actor, source=Source.ADMIN, **flags)
         if "email" in changed:
             user_email_set(obj, posted["email"], actor=actor, source=Source.ADMIN)
-        names = {field: posted[field] for field in NAME_FIELDS if field in changed}
-        if names:
-            user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
         # The admin names the user as saved in its message and history, not as posted.
         obj.refresh_from_db()
 

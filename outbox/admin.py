@@ -5,9 +5,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django_celery_beat import admin as beat_admin
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, PeriodicTask, SolarSchedule
 
-from config.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin, UniqueRaceAdmin
 from outbox.models import Notification, Reminder, WebhookDelivery
 
 
@@ -107,11 +107,19 @@ class CrontabScheduleForm(forms.ModelForm):
 
 admin.site.unregister(PeriodicTask)
 admin.site.unregister(CrontabSchedule)
+admin.site.unregister(SolarSchedule)
 
 
+# A task's name and a solar event's place are unique: a save that another commits the same
+# value before is refused on its form (UniqueRaceAdmin).
 @admin.register(PeriodicTask)
-class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+class PeriodicTaskAdmin(UniqueRaceAdmin, beat_admin.PeriodicTaskAdmin):
     form = PeriodicTaskForm
+
+
+@admin.register(SolarSchedule)
+class SolarScheduleAdmin(UniqueRaceAdmin, beat_admin.SolarScheduleAdmin):
+    """django-celery-beat's, refusing an event and place taken meanwhile on its form."""
 
 
 @admin.register(CrontabSchedule)

@@ -151,3 +151,20 @@ def queued(held: Held, *functions) -> list[Exception]:
     held.release()
     join(threads)
     return errors
+
+
+def queued_behind_the_chain(*functions) -> list:
+    """Run the functions as `queued` does, behind the audit chain's lock; fail on their
+    errors; return what each returned, in the order given rather than the order they ended."""
+    returned = [None] * len(functions)
+
+    def keeping(index, function):
+        def run():
+            returned[index] = function()
+
+        return run
+
+    with chain_held() as held:
+        errors = queued(held, *(keeping(index, f) for index, f in enumerate(functions)))
+    assert not errors, errors
+    return returned

@@ -226,7 +226,10 @@ def test_a_page_that_was_not_the_one_shown_is_refused_saying_so(
     response = _save(admin_client, member, page, **tampered, is_active=None, groups=[])
 
     assert response.status_code == 200
-    assert RELOAD in response.content.decode()
+    content = response.content.decode()
+    assert RELOAD in content
+    # The hidden input's own error is not shown: the page counts the one it says.
+    assert "Please correct the error below." in content
     assert _state(member) == before
     assert since() == []
 
