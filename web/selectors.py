@@ -19,7 +19,7 @@ from approvals.models import (
     PackageState,
 )
 from approvals.selectors import emergency_pending, in_force, state_shown_expression
-from audit.filters import AuditEventFilterSet
+from audit.filters import AuditEventFilterSet, first_of
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
@@ -264,8 +264,11 @@ AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
 AUDIT_UNION_MAX_AGENTS = 100
 
 
-def _first(events, order: str, limit: int, slugs: list[str] | None) -> list:
+def _first(events, order: str, limit: int, slugs: list[str] | None, parts: list) -> list:
     """Return the first `limit` events in `order`, of the given agents only when `slugs` is set.
+
+    Without `slugs`, split in `parts` (``AuditEventFilterSet.parts``), the events
+    are read among the first `limit` of each part, each walked by its own index.
 
     An owner's agents are usually a handful among thousands: one index walk per
     agent on (agent_slug, seq), merged, reads at most `limit` rows per agent,
@@ -274,6 +277,8 @@ def _first(events, order: str, limit: int, slugs: list[str] | None) -> list:
     limit the branches of a UNION, so there the single filter serves.
     """
     if slugs is None:
+        if len(parts) > 1:
+            events = first_of(parts, order, limit)
         return list(events.order_by(order)[:limit])
     union_limits = connections[events.db].features.supports_slicing_ordering_in_compound
     if len(slugs) > AUDIT_UNION_MAX_AGENTS or not union_limits:
@@ -314,16 +319,18 @@ def audit_events(
             "Some filters are invalid.",
             fields={name: [str(m) for m in msgs] for name, msgs in filterset.errors.items()},
         )
-    events = filterset.qs
+    events, parts = filterset.qs, filterset.parts()
     if after is not None:
-        rows = _first(events.filter(seq__gt=after), "seq", limit + 1, slugs)
+        parts = [part.filter(seq__gt=after) for part in parts]
+        rows = _first(events.filter(seq__gt=after), "seq", limit + 1, slugs, parts)
         has_newer = len(rows) > limit
         rows = rows[:limit][::-1]
         has_older = bool(rows)
     else:
         if before is not None:
             events = events.filter(seq__lt=before)
-        rows = _first(events, "-seq", limit + 1, slugs)
+            parts = [part.filter(seq__lt=before) for part in parts]
+        rows = _first(events, "-seq", limit + 1, slugs, parts)
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)

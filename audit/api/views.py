@@ -16,7 +16,7 @@ from audit import signing
 from audit.api.serializers import AuditEventSerializer, CheckpointSerializer, VerifyResultSerializer
 from audit.checkpoints import checkpoint_export
 from audit.export import FORMATS, ExportFilter, export_stream
-from audit.filters import AuditEventFilterSet
+from audit.filters import AuditEventFilterSet, first_of
 from audit.models import AuditEvent, Checkpoint
 from audit.permissions import AuditReader, SigningKeyReader
 from audit.verify import audit_verify
@@ -52,6 +52,26 @@ class NewestFirst(CursorPagination):
     ordering = "-seq"
     page_size = 50
 
+    def paginate_parts(self, queryset, parts: list, request, view=None):
+        """Paginate the events as `paginate_queryset` does, narrowed first to the first
+        events of each of their `parts` (``AuditEventFilterSet.parts``) past the cursor.
+
+        The rows DRF reads (past the cursor's position, in the cursor's direction,
+        its offset and a page and one more) lie among them.
+        """
+        if len(parts) > 1:
+            # decode_cursor checks the position against the ordering's field, which
+            # paginate_queryset sets before reading the cursor: here it is read first.
+            self.model, self.ordering = queryset.model, self.get_ordering(request, queryset, view)
+            offset, reverse, position = self.decode_cursor(request) or (0, False, None)
+            if position is not None:
+                parts = [
+                    part.filter(**{"seq__gt" if reverse else "seq__lt": position}) for part in parts
+                ]
+            limit = offset + self.get_page_size(request) + 1
+            queryset = first_of(parts, "seq" if reverse else "-seq", limit)
+        return self.paginate_queryset(queryset, request, view)
+
 
 def agents_reached(request) -> list[str] | None:
     """Return the slugs of the agents a token bound to agents is limited to; None when unbound.
@@ -77,6 +97,13 @@ class AuditEventListView(AuditApiView, generics.ListAPIView):
         events = AuditEvent.objects.all()
         reached = agents_reached(self.request)
         return events if reached is None else events.filter(agent_slug__in=reached)
+
+    def list(self, request, *args, **kwargs):
+        events = self.get_queryset()
+        filtered = self.filter_queryset(events)  # a bad filter is a 400 here
+        parts = AuditEventFilterSet(request.query_params, queryset=events).parts()
+        page = self.paginator.paginate_parts(filtered, parts, request, view=self)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         parameters=FILTER_PARAMETERS,

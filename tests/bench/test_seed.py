@@ -116,3 +116,27 @@ def test_the_drift_bench_seeds_and_evaluates_a_tiny_volume(scratch_database):
     # Per agent: 4 uses above the approved access and 2 unapproved tools.
     assert (figures["first_run"]["findings_created"], figures["findings"]) == (18, 18)
     assert figures["second_run"]["findings_created"] == 0
+
+
+def test_the_actor_filter_bench_seeds_and_times_every_actor_at_a_tiny_volume(scratch_database):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/actor_filter.py",
+            "--database-url",
+            scratch_database,
+            "--rows",
+            "4000",
+            "--runs",
+            "1",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("4,000 events")
+    assert len(lines) == 1 + 7 and all("narrowed by parts" in line for line in lines[1:])

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
@@ -81,3 +83,28 @@ def test_the_audit_filter_by_actor_reads_both_columns_by_index(actor):
     assert "BitmapOr" in text, text
     assert "audit_audit_actor_l_b10e31_idx" in text, text
     assert "audit_audit_actor_i_828ebb_idx" in text, text
+
+
+@pytest.mark.parametrize("actor", ["old-timer", "77"])
+@pytest.mark.parametrize("reader", ["audit-log", "api-audit-events"])
+def test_a_page_of_an_actors_events_walks_each_actor_index_apart(client, staff, actor, reader):
+    """Neither a walk of every event by seq (which passes every later event when the actor's
+    lie far back) nor a read of all the actor's events: each column's index is walked
+    backwards, only as far as a page."""
+    for n, (label, actor_id) in enumerate([("old-timer", "77"), ("ci-bot", "1"), ("7", "8")]):
+        audit_record(
+            actor=Actor(type=ActorType.USER, id=actor_id, label=label),
+            action="agent.updated",
+            agent_slug=f"agent-{n}",
+        )
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse(reader), {"actor": actor}).status_code == 200
+    (sql,) = [q["sql"] for q in queries if '"actor_label" =' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        text = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Scan Backward using audit_audit_actor_l_b10e31_idx" in text, text
+    assert "Scan Backward using audit_audit_actor_i_828ebb_idx" in text, text
+    assert "BitmapOr" not in text, text
