@@ -19,12 +19,11 @@ The database (`--database-url`, default cs_bench_actor) is kept; drop it after.
 import argparse
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from audit_bench import ROOT, database_create, django_setup, environment  # noqa: E402
+from audit_bench import django_migrated  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cs_bench_actor"
 PAGE = 51
@@ -102,15 +101,7 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true", help="Print each plan's outer nodes.")
     args = parser.parse_args()
 
-    env = environment(args.database_url)
-    database_create(args.database_url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    django_setup(env)
+    django_migrated(args.database_url)
     from audit.models import AuditEvent
 
     if not (args.reuse and AuditEvent.objects.count() == args.rows):

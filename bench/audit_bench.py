@@ -78,6 +78,19 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
+def django_migrated(database_url: str) -> None:
+    """Create the scratch database if it is missing, migrate it, and set Django up on it."""
+    env = environment(database_url)
+    database_create(database_url)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    django_setup(env)
+
+
 ACTIONS = [
     ("gate.checked", 70),
     ("signoff.decided", 12),
@@ -353,15 +366,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="Verification runs (--verify-only).")
     args = parser.parse_args()
 
-    env = environment(args.database_url)
-    database_create(args.database_url)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    django_setup(env)
+    django_migrated(args.database_url)
     from audit.actors import Actor
     from audit.checkpoints import checkpoint_create
     from audit.models import AuditEvent

@@ -45,27 +45,26 @@ def scratch_database(db):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_the_bench_seed_fills_a_migrated_database(scratch_database):
-    env = {**os.environ, "DATABASE_URL": scratch_database}
+def bench_output(script: str, *args: str, env: dict | None = None) -> list[str]:
+    """Run a bench script to its end; return the lines it printed, failing on its error."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "bench/seed.py",
-            "--agents",
-            "3",
-            "--events",
-            "40",
-            "--observations",
-            "30",
-        ],
+        [sys.executable, script, *args],
         cwd=ROOT,
-        env=env,
+        env=env or dict(os.environ),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()
+
+
+def test_the_bench_seed_fills_a_migrated_database(scratch_database):
+    env = {**os.environ, "DATABASE_URL": scratch_database}
+    lines = bench_output(
+        "bench/seed.py", "--agents", "3", "--events", "40", "--observations", "30", env=env
+    )
+    counts = json.loads(lines[-1])
     assert (counts["agents"], counts["packages"], counts["audit_events"]) == (3, 15, 40)
     with psycopg.connect(scratch_database) as seeded:
         approved = seeded.execute(
@@ -93,25 +92,16 @@ def bench_fixture_allows(url: str) -> None:
 
 
 def test_the_drift_bench_seeds_and_evaluates_a_tiny_volume(scratch_database):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/drift_bench.py",
-            "--url",
-            scratch_database,
-            "--agents",
-            "3",
-            "--observations-per-agent",
-            "100",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    lines = bench_output(
+        "bench/drift_bench.py",
+        "--url",
+        scratch_database,
+        "--agents",
+        "3",
+        "--observations-per-agent",
+        "100",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures = json.loads(lines[-1])
     assert figures["observations"] == 300
     # Per agent: 4 uses above the approved access and 2 unapproved tools.
     assert (figures["first_run"]["findings_created"], figures["findings"]) == (18, 18)
@@ -119,24 +109,8 @@ def test_the_drift_bench_seeds_and_evaluates_a_tiny_volume(scratch_database):
 
 
 def test_the_actor_filter_bench_seeds_and_times_every_actor_at_a_tiny_volume(scratch_database):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/actor_filter.py",
-            "--database-url",
-            scratch_database,
-            "--rows",
-            "4000",
-            "--runs",
-            "1",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    lines = bench_output(
+        "bench/actor_filter.py", "--database-url", scratch_database, "--rows", "4000", "--runs", "1"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("4,000 events")
     assert len(lines) == 1 + 7 and all("narrowed by parts" in line for line in lines[1:])
