@@ -13,8 +13,10 @@ from api.services import (
 )
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
-# Answers that say nothing about the request itself are not kept: a retry runs again.
-NOT_KEPT = {429}
+# Answers that say nothing about the request itself are not kept: a retry runs again. A
+# 401 reaches a claimed key when the token is refused at the write's own check
+# (`tokens.authentication.token_confirm`): its user reactivated, a retry may succeed.
+NOT_KEPT = {401, 429}
 
 
 class _Replay(Exception):

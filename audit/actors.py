@@ -8,6 +8,7 @@ the authentication on what it decides.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,11 @@ class Actor:
     # How the user proved who they were; None for the system and for code run on the
     # server (commands, the shell), which record AuthMethod.CONSOLE.
     auth: Authentication | None = None
+    # Run in the transaction before each event of the actor's is appended, so before the
+    # chain's lock: it raises when the actor may no longer act, and locks what says so
+    # until the commit. A token's request gets its token's check (`tokens.authentication`):
+    # the audit app knows no tokens.
+    confirm: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def for_user(cls, user, auth: Authentication | None = None) -> "Actor":
@@ -104,10 +110,13 @@ class Actor:
         )
 
     @classmethod
-    def for_token(cls, user, *, user_id: int, username: str, token) -> "Actor":
+    def for_token(
+        cls, user, *, user_id: int, username: str, token, confirm: Callable[[], None] | None = None
+    ) -> "Actor":
         """Return the actor of a token's request, named from the token's read.
 
-        `user` may be loaded lazily: naming the actor does not load it.
+        `user` may be loaded lazily: naming the actor does not load it. `confirm` checks,
+        before each of the actor's events, that the token may still act.
         """
         return cls(
             type=ActorType.TOKEN,
@@ -117,6 +126,7 @@ class Actor:
             user=user,
             token=token,
             auth=Authentication(method=AuthMethod.TOKEN),
+            confirm=confirm,
         )
 
     @classmethod

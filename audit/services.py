@@ -35,10 +35,22 @@ def audit_record(
     after: dict | None = None,
     data: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction."""
+    """Append one event to the chain, inside the caller's transaction.
+
+    The actor's `confirm` runs first: an actor that may no longer act (a token revoked
+    while its request ran) is refused, and the caller's transaction rolls back.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of its change.")
-    fields = _event_fields(actor, action, target, agent_slug, package_version, before, after, data)
+    if actor.confirm is not None:
+        actor.confirm()
+    return _append(
+        _event_fields(actor, action, target, agent_slug, package_version, before, after, data)
+    )
+
+
+def _append(fields: dict) -> AuditEvent:
+    """Append the event of these fields to the chain, inside the transaction under way."""
     if connection.vendor == "postgresql":
         return _append_in_database(fields)
     # SQLite serializes writers on its database lock: no lock of the chain's own.
@@ -78,24 +90,20 @@ def audit_record_alone(
 
     On PostgreSQL, outside a transaction, the appender function is one statement
     and so its own transaction: lock, head, insert and commit together, with no
-    round trips for a BEGIN and a COMMIT. Anywhere else it is `audit_record` in a
+    round trips for a BEGIN and a COMMIT. Anywhere else it is appended in a
     transaction of its own. Nothing is returned: the gate answers from its
     decision and reads nothing of the stored event, so none is built.
+
+    The actor's `confirm` does not run: the event records the answer to a request
+    its token authenticated and changes no state, which is what a revocation
+    committed meanwhile would forbid.
     """
+    fields = _event_fields(actor, action, None, agent_slug, package_version, None, None, data)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _append_row(
-            _event_fields(actor, action, None, agent_slug, package_version, None, None, data),
-            APPEND_RETURNING_SEQ,
-        )
+        _append_row(fields, APPEND_RETURNING_SEQ)
         return
     with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action=action,
-            agent_slug=agent_slug,
-            package_version=package_version,
-            data=data,
-        )
+        _append(fields)
 
 
 def _event_fields(actor, action, target, agent_slug, package_version, before, after, data):

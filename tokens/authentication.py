@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from audit.actors import Actor
 from config.clients import client_address
-from tokens.models import TokenState
+from tokens.models import ApiToken, TokenState, token_state
 from tokens.selectors import RequestToken, token_for_secret
 from tokens.services import network_allowed, token_touch
 
@@ -21,6 +21,12 @@ REFUSALS = {
     TokenState.EXPIRED: ("The token has expired.", "token_expired"),
     TokenState.USER_INACTIVE: ("The token's user is inactive.", "user_inactive"),
 }
+
+
+def _refuse_unless_active(state: TokenState) -> None:
+    if state != TokenState.ACTIVE:
+        message, code = REFUSALS[state]
+        raise exceptions.AuthenticationFailed(message, code=code)
 
 
 class NetworkNotAllowed(exceptions.PermissionDenied):
@@ -53,10 +59,7 @@ class TokenAuthentication(BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid.", code="invalid_token")
         now = timezone.now()
-        state = token.state(now)
-        if state != TokenState.ACTIVE:
-            message, code = REFUSALS[state]
-            raise exceptions.AuthenticationFailed(message, code=code)
+        _refuse_unless_active(token.state(now))
         # Only a token limited to networks needs the client's address worked out.
         if token.allowed_networks and not network_allowed(token, client_address(request)):
             raise NetworkNotAllowed()
@@ -88,7 +91,46 @@ def actor_for(request) -> Actor:
     if token is None:
         return Actor.for_session(request)
     return Actor.for_token(
-        request.user, user_id=token.user_id, username=token.username, token=token
+        request.user,
+        user_id=token.user_id,
+        username=token.username,
+        token=token,
+        confirm=partial(token_confirm, token),
+    )
+
+
+def token_confirm(token: RequestToken) -> None:
+    """Lock the token's row until the commit and refuse the token unless it is still active.
+
+    The actor of a token's request runs it before each of its events (`Actor.confirm`):
+    its first event's is before the transaction takes the audit chain's lock, as
+    approvals.locks orders locks, and a later one's reads a row the transaction holds.
+    A revocation locks the same row before its own event: either the write commits
+    first and its events precede the revocation's in the trail, or it reads the
+    revocation here and is refused as authentication refuses the token (401), its
+    transaction rolled back with nothing written. No write of the token waits longer
+    for it: it is held from just before the chain's lock, which every write holds
+    until its commit; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for
+    it as for that commit. The row alone is locked: the user's stays free, as
+    token_revoke leaves it.
+    """
+    try:
+        revoked_at, expires_at, user_active = (
+            ApiToken.objects.select_for_update(no_key=True, of=("self",))
+            .values_list("revoked_at", "expires_at", "user__is_active")
+            .get(pk=token.pk)
+        )
+    except ApiToken.DoesNotExist:
+        raise exceptions.AuthenticationFailed(
+            "The token is not valid.", code="invalid_token"
+        ) from None
+    _refuse_unless_active(
+        token_state(
+            revoked_at=revoked_at,
+            expires_at=expires_at,
+            user_active=user_active,
+            now=timezone.now(),
+        )
     )
 
 
