@@ -21,8 +21,15 @@ with one of these, or with the apostrophe itself, starts with one apostrophe
 more (`CELL_ESCAPE`), which spreadsheets read as "text". Removing one leading
 apostrophe from every cell that has one gives back the stored value, so each
 row still re-hashes; JSON Lines carries the values as stored.
+
+A CSV export starts with a UTF-8 byte order mark (`CSV_BOM`): without it Excel
+reads a CSV in the machine's legacy code page, and a username, a comment or an
+agent's name outside ASCII shows garbled. Python reads the file with
+`encoding="utf-8-sig"`, which drops the mark. JSON Lines has none: it is for
+programs, and JSON text carries no byte order mark (RFC 8259).
 """
 
+import codecs
 import csv
 import io
 import json
@@ -40,6 +47,7 @@ CSV = "csv"
 JSONL = "jsonl"
 FORMATS = {CSV: "text/csv; charset=utf-8", JSONL: "application/x-ndjson; charset=utf-8"}
 CHUNK_BYTES = 256 * 1024
+CSV_BOM = codecs.BOM_UTF8
 
 # Exported columns: the hashed fields (time in its hashed form), then the links.
 EXPORT_COLUMNS = STORED_COLUMNS
@@ -156,12 +164,19 @@ def export_stream(flt: ExportFilter, fmt: str) -> tuple[ExportRange, Iterator[by
         chunks = _python_chunks(rng, flt, fmt)
     if fmt == JSONL:
         chunks = _with_trailer(chunks, rng)
+    else:
+        chunks = _with_bom(chunks)
     return rng, chunks
 
 
 def _with_trailer(chunks: Iterator[bytes], rng: ExportRange) -> Iterator[bytes]:
     yield from chunks
     yield (json.dumps(rng.trailer(), separators=(",", ":")) + "\n").encode()
+
+
+def _with_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield CSV_BOM
+    yield from chunks
 
 
 # --- PostgreSQL: COPY passed straight through --------------------------------------

@@ -38,6 +38,24 @@ def token_state(
     return TokenState.ACTIVE
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def in_state(self, state: TokenState, *, now: datetime) -> "ApiTokenQuerySet":
+        """Return the tokens `token_state` puts in `state` at `now`, in one query.
+
+        The same refusals in the same order as `token_state`: a revoked token
+        is revoked whatever its expiry, an expired one expired whatever its
+        user. `tests/api/test_token_state_filter.py` holds the two to agree.
+        """
+        live = models.Q(revoked_at__isnull=True, expires_at__gt=now)
+        condition = {
+            TokenState.REVOKED: models.Q(revoked_at__isnull=False),
+            TokenState.EXPIRED: models.Q(revoked_at__isnull=True, expires_at__lte=now),
+            TokenState.USER_INACTIVE: live & models.Q(user__is_active=False),
+            TokenState.ACTIVE: live & models.Q(user__is_active=True),
+        }[TokenState(state)]
+        return self.filter(condition)
+
+
 class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -58,6 +76,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

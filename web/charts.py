@@ -36,9 +36,14 @@ LEAD_TIME_CACHE_SECONDS = 300
 logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 440, 220
-LEFT, RIGHT, TOP, BOTTOM = 34, 10, 14, 40
-# Where the lead-time chart's bars start, right of the dimensions' names.
-NAMES = 84
+# The margins hold the axis labels at the size a phone draws them, 16 units (the
+# stylesheet's `.chart text`): a y label such as "3.75" left of the plot, the last
+# week's date below its right edge.
+LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
+# How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
+BELOW = 24
+# Where the lead-time chart's bars start, right of the dimensions' names ("Compliance").
+NAMES = 106
 
 
 @dataclass
@@ -127,13 +132,14 @@ def _stacked_weeks(
                     title=title,
                 )
             )
-        if index % 2 == 0:
+        # Every third week's date: apart at the phone's 16 units, the first and the last shown.
+        if index % 3 == 0:
             shapes.append(
                 Shape(
                     "text",
                     "axis middle",
                     x=x + slot * 0.35,
-                    y=HEIGHT - BOTTOM + 16,
+                    y=HEIGHT - BOTTOM + BELOW,
                     text=f"{start:%d %b}",
                 )
             )
@@ -310,15 +316,16 @@ def review_lead_times(user, *, now: datetime) -> Chart:
         shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
         # The last tick stands on the plot's right edge: its label ends there, inside the box.
         anchor = "axis end" if index == 4 else "axis middle"
-        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + 16, text=f"{value:g} d"))
+        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + BELOW, text=f"{value:g} d"))
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
         row, sla_days = rows.get(value), slas[value]
         y = TOP + band * index
         middle = y + band / 2
-        shapes.append(Shape("text", "axis end", x=NAMES - 6, y=middle - 2, text=label))
+        # The name above the middle, its target below: apart at the phone's 16 units too.
+        shapes.append(Shape("text", "axis end", x=NAMES - 6, y=middle - 6, text=label))
         shapes.append(
-            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 12, text=f"{sla_days} d")
+            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 14, text=f"{sla_days} d")
         )
         target = NAMES + plot_w * sla_days / top
         shapes.append(

@@ -111,6 +111,9 @@ class PackageListSerializer(serializers.ModelSerializer):
     state_label = serializers.SerializerMethodField(
         help_text="The state in words, as the pages show it (`In review`)."
     )
+    risk_tier_label = serializers.SerializerMethodField(
+        help_text="The risk tier in words, as the pages show it (`High`)."
+    )
 
     class Meta:
         model = ApprovalPackage
@@ -120,6 +123,7 @@ class PackageListSerializer(serializers.ModelSerializer):
             "state",
             "state_label",
             "risk_tier",
+            "risk_tier_label",
             "digest",
             "is_recertification",
             "carried_over",
@@ -132,6 +136,9 @@ class PackageListSerializer(serializers.ModelSerializer):
 
     def get_state_label(self, package) -> str:
         return PackageState(package.state_shown).label
+
+    def get_risk_tier_label(self, package) -> str:
+        return package.get_risk_tier_display()
 
 
 class PackageSerializer(PackageListSerializer):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agents.vocabulary import RiskTier
 from approvals.models import ApprovalPackage, PackageState
 from tests.factories import manifest_for
 from tokens.models import Scope
@@ -72,6 +73,8 @@ def test_ci_gate_allows_the_approved_scope_and_denies_an_expansion(
     assert "submitted v2 for review; state: In review" in submitted.stdout
     latest = ApprovalPackage.objects.get(agent=agent, version=2)
     assert latest.state == PackageState.IN_REVIEW
+    # The risk tier in words too (RiskTier's label).
+    assert f", risk tier {RiskTier(latest.risk_tier).label}\n" in submitted.stdout
     assert (
         run_gate(live_server, secret, "check", "--manifest", str(tmp_path / "w.yaml")).returncode
         == 1

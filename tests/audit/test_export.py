@@ -1,6 +1,7 @@
 """Streaming CSV / JSON Lines exports: filters, chain range, permissions, and the verify API."""
 
 import base64
+import codecs
 import csv
 import io
 import json
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 
 from audit.actors import Actor
@@ -56,9 +58,18 @@ def reader(client, staff):
     return client
 
 
-def body(response) -> str:
+# What a spreadsheet needs first to read a CSV as UTF-8.
+CSV_BOM = codecs.BOM_UTF8
+
+
+def raw(response) -> bytes:
     assert response.streaming
-    return b"".join(response.streaming_content).decode()
+    return b"".join(response.streaming_content)
+
+
+def body(response) -> str:
+    """Return an export's text as a reader of it gets it: a CSV's byte order mark dropped."""
+    return raw(response).decode("utf-8-sig")
 
 
 def csv_rows(text: str) -> list[dict]:
@@ -209,6 +220,29 @@ def test_empty_trail_exports_a_header_only(reader):
     response = reader.get("/api/v1/audit/export.jsonl")
     trailer = json.loads(body(response))
     assert (trailer["first_seq"], trailer["events"]) == (None, 0)
+
+
+def test_a_csv_export_starts_with_a_byte_order_mark_and_json_lines_with_none(reader, tmp_path):
+    """Excel reads a CSV without the mark in a legacy code page: non-ASCII text is garbled."""
+    with transaction.atomic():
+        audit_record(actor=Actor.system("Zoë Müller"), action="user.renamed", data={"to": "Zoë"})
+
+    csv_bytes = raw(reader.get("/api/v1/audit/export.csv"))
+    jsonl_bytes = raw(reader.get("/api/v1/audit/export.jsonl"))
+
+    assert csv_bytes.startswith(CSV_BOM) and not csv_bytes[len(CSV_BOM) :].startswith(CSV_BOM)
+    (row,) = csv_rows(csv_bytes.decode("utf-8-sig"))
+    assert row["actor_label"] == "Zoë Müller"
+    assert jsonl_bytes.startswith(b"{")
+    path = tmp_path / "trail.csv"
+    call_command("audit", "export", "-o", str(path))
+    assert path.read_bytes() == csv_bytes
+
+
+def test_an_empty_csv_export_starts_with_a_byte_order_mark(reader):
+    assert raw(reader.get("/api/v1/audit/export.csv")) == (
+        CSV_BOM + ",".join(EXPORT_COLUMNS).encode() + b"\n"
+    )
 
 
 def test_bad_filter_is_one_error_shape(reader):

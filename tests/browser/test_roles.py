@@ -128,7 +128,7 @@ def test_compliance_officer_pages(demo_sign_in, demo_site, guide_shots):
     guide_shots(auditor, "compliance-audit-filtered")
     with auditor.expect_download() as download:
         auditor.locator("#audit-exports a", has_text="CSV").first.click()
-    csv_text = open(download.value.path(), encoding="utf-8").read()
+    csv_text = open(download.value.path(), encoding="utf-8-sig").read()
     assert "travel-booking" in csv_text and "agent.suspended" in csv_text
     # Verify the chain: the run's page follows the walk to its result.
     auditor.goto(f"{demo_site.url}/audit/")

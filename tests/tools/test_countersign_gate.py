@@ -481,6 +481,7 @@ CREATED = {
     "version": 4,
     "digest": DIGEST,
     "risk_tier": "high",
+    "risk_tier_label": "High",
     "diff": {"expansions": [{"kind": "tool", "identifier": "zendesk"}], "narrowings": []},
 }
 
@@ -504,6 +505,9 @@ def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
     assert submit.headers["Idempotency-Key"] != create.headers["Idempotency-Key"]
     assert "submitted v4 for review; state: In review" in result.stdout
     assert "in_review" not in result.stdout
+    assert f"created package v4 of agent support-assistant (digest {DIGEST}), risk tier High" in (
+        result.stdout
+    )
 
 
 def test_submit_names_the_state_by_its_value_when_the_server_gives_no_label(server, yaml_manifest):
@@ -516,6 +520,18 @@ def test_submit_names_the_state_by_its_value_when_the_server_gives_no_label(serv
 
     assert result.returncode == 0, result.stderr
     assert "submitted v4 for review; state: in_review" in result.stdout
+
+
+def test_submit_names_the_risk_tier_by_its_value_when_the_server_gives_no_label(
+    server, yaml_manifest
+):
+    created = {key: value for key, value in CREATED.items() if key != "risk_tier_label"}
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, created)]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, "--no-submit", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert ", risk tier high" in result.stdout
 
 
 def test_submit_json_manifest_uses_json_content_type(server, json_manifest):

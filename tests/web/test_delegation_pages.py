@@ -149,7 +149,7 @@ def test_the_reviewers_page_marks_a_deactivated_reviewer(client, workflow, agent
     client.force_login(staff)
     page = parse(client.get(reverse("agent-reviewers", args=[agent.slug])).content)
     assigned = page.find("section", aria_labelledby="assigned-title").text()
-    assert "pam1 deactivated" in assigned and "iam1 deactivated" not in assigned
+    assert "pam1 Deactivated" in assigned and "iam1 Deactivated" not in assigned
     pending = [row.text() for row in page.find_all("tr", data_testid="pending-signoff")]
     assert any("pam1 (deactivated)" in row for row in pending)
 

@@ -8,7 +8,7 @@ from web.forms.agents import (
     agent_filters,
 )
 from web.forms.audit import AuditFilterForm
-from web.forms.errors import error_summary, errors_apply, errors_show
+from web.forms.errors import error_summary, errors_apply, errors_show, filters_ignored
 from web.forms.packages import ManifestUploadForm, PackageForm, manifest_build, manifest_initial
 from web.forms.review import DecisionForm
 from web.forms.scope import SCOPE_LABELS, ScopeEditor, entry_initial
@@ -31,6 +31,7 @@ __all__ = [
     "error_summary",
     "errors_apply",
     "errors_show",
+    "filters_ignored",
     "manifest_build",
     "manifest_initial",
 ]

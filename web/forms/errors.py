@@ -28,6 +28,19 @@ def errors_apply(error: ApplicationError, form: forms.Form, scope: ScopeEditor |
     return rest
 
 
+def filters_ignored(form: forms.Form) -> list[tuple[str, list[str]]]:
+    """Return a list's filters whose values are invalid, by their labels, with the errors.
+
+    A list answers without them and says so (`templates/_filters_ignored.html`),
+    in the part of the page a search replaces: a NUL in a search, or any value
+    no filter can read, is named, never taken for a search that matches nothing.
+    """
+    return [
+        (form.fields[name].label or name.capitalize() if name in form.fields else "Filters", errs)
+        for name, errs in form.errors.items()
+    ]
+
+
 def errors_show(error: ApplicationError, form: forms.Form) -> None:
     """Put a service's field errors beside their fields and the others above the form."""
     for _, message in errors_apply(error, form):

@@ -51,6 +51,7 @@ def agent_list(request):
     query.pop("page", None)
     context = {
         "form": filters.form,
+        "ignored": web_forms.filters_ignored(filters.form),
         "page": page,
         "query": query.urlencode(),
         "can_register": not request.htmx and bool(can_register(user)),

@@ -64,15 +64,10 @@ def audit_log(request):
         fingerprint = signing.fingerprint()
         retired = signing.retired_fingerprints()
     audit_words.describe(page.events)
-    # Named by their labels, as the form shows them.
-    ignored = [
-        (form.fields[name].label or name.capitalize() if name in form.fields else "Filters", errs)
-        for name, errs in form.errors.items()
-    ]
     context = {
         "form": form,
         "page": page,
-        "ignored": ignored,
+        "ignored": web_forms.filters_ignored(form),
         "query": query.urlencode(),
         # Every action the page can describe is a suggestion; any other value matches exactly.
         "actions": tuple(audit_words.SENTENCES),

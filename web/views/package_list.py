@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 from approvals.models import PackageState
 from signoffs.models import Dimension, SignOffState
 from web import selectors
+from web.forms.errors import filters_ignored
 from web.forms.package_list import package_filters
 
 PAGE_SIZE = 25
@@ -26,6 +27,11 @@ def package_list(request):
         package.pending = [d for d in Dimension.values if d in pending] if waiting else []
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": filters.form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": filters.form,
+        "ignored": filters_ignored(filters.form),
+        "page": page,
+        "query": query.urlencode(),
+    }
     template = "packages/_list_table.html" if request.htmx else "packages/list.html"
     return render(request, template, context)

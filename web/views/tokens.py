@@ -23,15 +23,17 @@ from web.views.common import actor_of, page_form, step_up_needed
 MATCHES_SHOWN = 20
 
 
-def _bindable_matches(request):
+def _bindable_matches(request) -> dict:
     """Return the first page of the agents the user may bind whose slug, name or description
-    holds the search (`q`), by slug."""
+    holds the search (`q`), by slug, and the search if it is invalid and ignored."""
     search = QueryDict(mutable=True)
     search["q"] = request.GET.get("q", "")
     queryset = agents_bindable(request.user).order_by("slug")
     filters = AgentFilterSet(search, queryset=queryset)
-    agents = filters.qs if filters.is_valid() else queryset.none()
-    return Paginator(agents.only("slug", "name"), MATCHES_SHOWN).get_page(1)
+    return {
+        "matches": Paginator(filters.qs.only("slug", "name"), MATCHES_SHOWN).get_page(1),
+        "ignored": web_forms.filters_ignored(filters.form),
+    }
 
 
 @never_cache
@@ -42,7 +44,7 @@ def token_list(request):
     The agents a token may be bound to are searched (`q`); htmx asks for the matches alone.
     """
     if request.htmx and request.method == "GET":
-        return render(request, "tokens/_agents.html", {"matches": _bindable_matches(request)})
+        return render(request, "tokens/_agents.html", _bindable_matches(request))
     if request.method == "POST":
         again = step_up_needed(request, reverse("token-list"))
         if again is not None:
@@ -67,8 +69,8 @@ def token_list(request):
     context = {
         "form": form,
         "tokens": tokens_list(user=request.user),
-        "matches": _bindable_matches(request),
         "q": request.GET.get("q", ""),
+        **_bindable_matches(request),
     }
     return render(request, "tokens/list.html", context, status=400 if form.errors else 200)
 

@@ -1,0 +1,66 @@
+"""The dashboard's charts read on a phone: at 390 px wide their axis labels are drawn at
+least 11 px high, inside their chart and clear of one another, as on a desktop."""
+
+import pytest
+
+from tests.browser.test_phone import phone_page
+from tests.browser.test_phone import story as story  # a fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Each chart text as drawn: its font size in the SVG's units times the SVG's scale (the
+# pixels it is high on screen), its box and its SVG's box.
+LABELS = """() => [...document.querySelectorAll('.chart svg text')].map(t => {
+  const box = t.getBoundingClientRect(), svg = t.ownerSVGElement.getBoundingClientRect();
+  return {chart: t.closest('.chart').id, text: t.textContent,
+          px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
+          box: [box.left, box.top, box.right, box.bottom],
+          svg: [svg.left, svg.top, svg.right, svg.bottom]};
+})"""
+# Pixels two boxes may share: a glyph box's rounding, never a letter.
+TOUCH = 0.5
+
+
+def overlap(a, b) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > TOUCH and min(a[3], b[3]) - max(a[1], b[1]) > TOUCH
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_chart_labels_are_readable_inside_their_chart_and_apart(
+    story, browser, live_server, csp_violations, width
+):
+    context, page = phone_page(browser, live_server, "security1", csp_violations)
+    try:
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(live_server.url + "/")
+        labels = page.evaluate(LABELS)
+    finally:
+        context.close()
+
+    assert {label["chart"] for label in labels} == {
+        "chart-expiry",
+        "chart-drift",
+        "chart-lead-time",
+    }
+    small = [(lb["chart"], lb["text"], round(lb["px"], 1)) for lb in labels if lb["px"] < 11]
+    assert small == []
+    # A desktop's stay the size they were (12 units on a chart wider than its 440).
+    assert width < 1280 or all(label["px"] <= 16 for label in labels)
+    outside = [
+        (lb["chart"], lb["text"])
+        for lb in labels
+        if not (
+            lb["svg"][0] - TOUCH <= lb["box"][0]
+            and lb["box"][2] <= lb["svg"][2] + TOUCH
+            and lb["svg"][1] - TOUCH <= lb["box"][1]
+            and lb["box"][3] <= lb["svg"][3] + TOUCH
+        )
+    ]
+    assert outside == []
+    crowded = [
+        (a["chart"], a["text"], b["text"])
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        if a["chart"] == b["chart"] and overlap(a["box"], b["box"])
+    ]
+    assert crowded == []
