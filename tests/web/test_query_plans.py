@@ -102,9 +102,12 @@ def test_a_page_of_an_actors_events_walks_each_actor_index_apart(client, staff, 
         assert client.get(reverse(reader), {"actor": actor}).status_code == 200
     (sql,) = [q["sql"] for q in queries if '"actor_label" =' in q["sql"]]
     with connection.cursor() as cursor:
+        # A table of a few rows is as cheap to read whole (or by bitmap) and sort, whatever
+        # the statistics earlier tests left: the test holds the query's shape, which lets
+        # each index be walked apart as PostgreSQL does at volume (docs/performance.md).
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute(f"EXPLAIN {sql}")
         text = "\n".join(row[0] for row in cursor.fetchall())
     assert "Scan Backward using audit_audit_actor_l_b10e31_idx" in text, text
     assert "Scan Backward using audit_audit_actor_i_828ebb_idx" in text, text
-    assert "BitmapOr" not in text, text
