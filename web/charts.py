@@ -10,8 +10,10 @@ the newest decision, which tells whether its cached figures still hold.
 """
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 from django.core.cache import cache
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
@@ -37,11 +39,16 @@ logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 440, 220
 # The margins hold the axis labels at the size a phone draws them, 16 units (the
-# stylesheet's `.chart text`): a y label such as "3.75" left of the plot, the last
-# week's date below its right edge.
+# stylesheet's `.chart text`): a y label of three digits or "500k" (`tick_label`) left
+# of the plot, the last week's date below its right edge.
 LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
 # How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
 BELOW = 24
+# The most steps on an axis (`ticks`): their labels stay apart at the phone's 16 units.
+MOST_STEPS = 5
+# The weekly counts' axes reach at least this far: one approval or finding is a short
+# column, not the plot's whole height.
+LEAST_COUNT_TOP = 4
 # Where the lead-time chart's bars start, right of the dimensions' names ("Compliance").
 NAMES = 106
 
@@ -80,26 +87,54 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _ceiling(value: float) -> int:
-    """Return a round axis maximum at or above `value`: 1, 2, 5, 10, 20, 50..."""
-    step = 1
+def ticks(maximum: float, *, whole: bool = True) -> list[float]:
+    """Return an axis's ticks: 0 up to the first at or above `maximum`, in equal round steps.
+
+    A step is 1, 2 or 5 times a power of ten, the smallest that reaches `maximum`
+    in at most `MOST_STEPS` steps, so the top tick is less than a step above it.
+    A `whole` axis counts things: its step is at least 1 and its ticks are ints.
+    Any other steps by a tenth at least, the precision of the charts' tables.
+    A maximum of 0 gives the axis 0 to one step.
+    """
+    # The maximum as written (`repr`): 0.8 is four fifths, not the binary float just above it.
+    peak = Fraction(repr(max(maximum, 0)))
+    exponent = 0 if whole else -1
     while True:
-        for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
+        for mantissa in (1, 2, 5):
+            step = mantissa * Fraction(10) ** exponent
+            steps = max(1, math.ceil(peak / step))
+            if steps <= MOST_STEPS:
+                values = [step * index for index in range(steps + 1)]
+                return [int(value) if whole else float(value) for value in values]
+        exponent += 1
 
 
-def _y_axis(top: float, unit: str) -> list[Shape]:
-    """Return the horizontal grid lines and labels of a 0..top axis, in four steps."""
+def _tenths(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def tick_label(value: float, unit: str = "") -> str:
+    """Return a tick's label: a count's digits, any other value to the tenth, "2" not "2.0".
+
+    A count from a thousand on is written in thousands ("1.5k", "20k"): four digits
+    are wider than the margin left of the plot at a phone's size. A count's ticks
+    from there on are multiples of a hundred (`ticks`), so tenths of a thousand are exact.
+    """
+    if isinstance(value, int):
+        digits = str(value) if value < 1000 else _tenths(value / 1000) + "k"
+    else:
+        digits = _tenths(value)
+    return digits + unit
+
+
+def _y_axis(values: list[float]) -> list[Shape]:
+    """Return the horizontal grid lines and labels of a count axis with these ticks."""
     shapes = []
-    plot = HEIGHT - TOP - BOTTOM
-    for index in range(5):
-        value = top * index / 4
-        y = TOP + plot - plot * index / 4
-        label = f"{value:g}{unit}"
+    plot, top = HEIGHT - TOP - BOTTOM, values[-1]
+    for value in values:
+        y = TOP + plot - plot * value / top
         shapes.append(Shape("line", "grid", x=LEFT, y=y, x2=WIDTH - RIGHT, y2=y))
-        shapes.append(Shape("text", "axis end", x=LEFT - 6, y=y + 4, text=label))
+        shapes.append(Shape("text", "axis end", x=LEFT - 6, y=y + 4, text=tick_label(value)))
     return shapes
 
 
@@ -107,10 +142,11 @@ def _stacked_weeks(
     weeks: list[date], counts: list[dict[str, int]], series: list[tuple[str, str]], what: str
 ) -> list[Shape]:
     """Return one stacked column per week, a series' count in each layer."""
-    top = _ceiling(max([sum(week.values()) for week in counts] + [4]))
+    values = ticks(max([sum(week.values()) for week in counts] + [LEAST_COUNT_TOP]))
+    top = values[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(weeks)
-    shapes = _y_axis(top, "")
+    shapes = _y_axis(values)
     for index, (start, week) in enumerate(zip(weeks, counts, strict=True)):
         x = LEFT + slot * index + slot * 0.15
         base = TOP + plot_h
@@ -306,17 +342,19 @@ def review_lead_times(user, *, now: datetime) -> Chart:
     rows = lead_time_rows(user, now=now, slas=slas)
     dimensions = list(Dimension.choices)
     longest_shown = [_days(row["longest"]) for row in rows.values()]
-    top = _ceiling(max(longest_shown + [max(slas.values()) * 1.2]))
+    # Days are a measure, not a count: half a day is a lead time, so the axis may step by it.
+    values = ticks(max(longest_shown + [max(slas.values()) * 1.2]), whole=False)
+    top = values[-1]
     plot_w = WIDTH - NAMES - RIGHT
     band = (HEIGHT - TOP - BOTTOM) / len(dimensions)
     shapes = []
-    for index in range(5):
-        value = top * index / 4
-        x = NAMES + plot_w * index / 4
+    for value in values:
+        x = NAMES + plot_w * value / top
         shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
         # The last tick stands on the plot's right edge: its label ends there, inside the box.
-        anchor = "axis end" if index == 4 else "axis middle"
-        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + BELOW, text=f"{value:g} d"))
+        anchor = "axis end" if value == top else "axis middle"
+        text = tick_label(value, " d")
+        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + BELOW, text=text))
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
         row, sla_days = rows.get(value), slas[value]

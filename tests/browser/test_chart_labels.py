@@ -3,8 +3,10 @@ least 11 px high, inside their chart and clear of one another, as on a desktop."
 
 import pytest
 
+from approvals.models import DriftFinding
 from tests.browser.test_phone import phone_page
 from tests.browser.test_phone import story as story  # a fixture
+from tests.factories import DriftFindingFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +27,26 @@ def overlap(a, b) -> bool:
     return min(a[2], b[2]) - max(a[0], b[0]) > TOUCH and min(a[3], b[3]) - max(a[1], b[1]) > TOUCH
 
 
+def crowd_the_axes(story, settings) -> None:
+    """Give the axes their widest labels: a drift count in thousands (up to "2.5k"), and
+    review lead times in half days ("0 d" to "2.5 d", six labels) against a 2-day target."""
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 2,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {},
+    }
+    DriftFinding.objects.bulk_create(
+        DriftFindingFactory.build(agent=story.agent, identifier=f"tool-{n}") for n in range(2400)
+    )
+
+
+@pytest.mark.parametrize("crowded", [False, True])
 @pytest.mark.parametrize("width", [390, 1280])
 def test_chart_labels_are_readable_inside_their_chart_and_apart(
-    story, browser, live_server, csp_violations, width
+    story, browser, live_server, csp_violations, settings, width, crowded
 ):
+    if crowded:
+        crowd_the_axes(story, settings)
     context, page = phone_page(browser, live_server, "security1", csp_violations)
     try:
         page.set_viewport_size({"width": width, "height": 844})

@@ -16,6 +16,7 @@ from web import charts, selectors
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+PLOT_HEIGHT = charts.HEIGHT - charts.TOP - charts.BOTTOM
 
 
 def approved(agent, owner, *, version, expires_in_days, tier="high"):
@@ -222,3 +223,29 @@ def test_a_decision_at_its_target_to_the_second_counts_as_late(workflow, agent, 
     _, rows, _ = _lead_times(workflow, agent, iam_days=5, security_days=4.99)
     assert rows["IAM"][-1] == "1"
     assert rows["Security"][-1] == "0"
+
+
+def axis_labels(html: str, slug: str) -> list[str]:
+    """Return the chart's axis labels as drawn, from 0 up: its ticks, not its names or targets."""
+    svg = re.search(rf'id="chart-{slug}".*?</svg>', html, re.S).group(0)
+    texts = re.findall(r'<text class="axis (?:end|middle)" [^>]*>([^<]*)</text>', svg)
+    return [text for text in texts if re.fullmatch(r"[\d.]+( d)?", text)]
+
+
+def test_small_counts_are_drawn_on_whole_number_axes(client, owner, settings):
+    """Three approvals in a week and no findings: a count axis reads 0 to 4 one by one, never
+    1.25 or 2.5 approvals; the lead-time axis measures days in round steps."""
+    settings.COUNTERSIGN = {
+        **settings.COUNTERSIGN,
+        "REVIEW_SLA_DAYS": 1,
+        "REVIEW_SLA_DAYS_BY_DIMENSION": {},
+    }
+    for n in range(3):
+        approved(AgentFactory(slug=f"few-{n}", owners=[owner]), owner, version=1, expires_in_days=2)
+    client.force_login(owner)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert axis_labels(html, "expiry") == ["0", "1", "2", "3", "4"]
+    assert axis_labels(html, "drift") == ["0", "1", "2", "3", "4"]  # none at all
+    assert axis_labels(html, "lead-time") == ["0 d", "0.5 d", "1 d", "1.5 d"]
+    bars = re.findall(r'<rect class="bar high" [^>]*height="([\d.]+)"', html)
+    assert [float(height) for height in bars] == [pytest.approx(PLOT_HEIGHT * 3 / 4, abs=0.1)]
