@@ -152,34 +152,13 @@ def provider_user_sign_in(
 
     An account of the same username (a local one, or another provider account's) is
     never taken over: the sign-in is refused, also when that account is created
-    meanwhile (two first sign-ins racing).
+    meanwhile. Two first sign-ins of one provider account at once sign in one user.
     An account deactivated here stays refused.
     """
     actor = Actor.system("single sign-on")
-    link = (
-        ProviderIdentity.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("user")
-        .filter(issuer=issuer, subject=subject)
-        .first()
+    link = _provider_link(issuer, subject) or _provider_user_create(
+        issuer=issuer, subject=subject, username=username, email=email, actor=actor
     )
-    if link is None:
-        model = get_user_model()
-        # create_user stores the NFKC form of the name: the check compares that form.
-        username = model.normalize_username(username)
-        taken = AlreadyExists(
-            f"The username {username!r} belongs to another account; "
-            "an administrator links or renames it.",
-            fields={"username": ["Already taken by another account."]},
-        )
-        if model.objects.filter(username__iexact=username).exists():
-            raise taken
-        try:
-            with transaction.atomic():
-                user = model.objects.create_user(username=username, email=email)
-        except IntegrityError:
-            raise taken from None
-        link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
-        user_created_record(user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject)
     # Its row as the last change left it (a deactivation committed meanwhile is seen), locked
     # without changing its key: a write naming the user commits meanwhile.
     user = user_lock(link.user)
@@ -190,6 +169,50 @@ def provider_user_sign_in(
     link.last_sign_in_at = timezone.now()
     link.save(update_fields=["last_sign_in_at"])
     return user_rights_apply(user, rights, mapping, actor=actor, source=Source.OIDC)
+
+
+def _provider_link(issuer: str, subject: str) -> ProviderIdentity | None:
+    """Return the provider account's link with its user, locked; None before its first sign-in."""
+    return (
+        ProviderIdentity.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
+
+
+def _provider_user_create(*, issuer: str, subject: str, username: str, email: str, actor: Actor):
+    """Create the user of a provider account's first sign-in and its link; return the link.
+
+    The username, or the link, can be held by another first sign-in of the same account
+    that committed after this one looked for its link: that sign-in's link is returned, so
+    both sign in as the one user it created. Any other holder of the username refuses it.
+    """
+    model = get_user_model()
+    # create_user stores the NFKC form of the name: the check compares that form.
+    username = model.normalize_username(username)
+    if not model.objects.filter(username__iexact=username).exists():
+        try:
+            with transaction.atomic():
+                user = model.objects.create_user(username=username, email=email)
+                link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+        except IntegrityError:
+            # A unique index made the insert wait for the transaction holding the value,
+            # so whoever holds it has committed and the look-up below sees it.
+            pass
+        else:
+            user_created_record(
+                user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject
+            )
+            return link
+    link = _provider_link(issuer, subject)
+    if link is None:
+        raise AlreadyExists(
+            f"The username {username!r} belongs to another account; "
+            "an administrator links or renames it.",
+            fields={"username": ["Already taken by another account."]},
+        )
+    return link
 
 
 # The event of a prune that deleted sign-in records.

@@ -1,4 +1,5 @@
-"""Two first sign-ins of one username racing: the second is refused as a taken name, not a 500."""
+"""First sign-ins racing: of two provider accounts of one username, the second is refused as
+a taken name, not a 500; two of one provider account sign in the one user the first created."""
 
 import threading
 
@@ -10,6 +11,7 @@ from config.errors import AlreadyExists
 from identity.mapping import group_map
 from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in
+from tests.concurrency import raced
 from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,3 +71,49 @@ def test_a_name_taken_between_the_check_and_the_insert_is_refused_cleanly():
     assert raised[0].fields == {"username": ["Already taken by another account."]}
     assert get_user_model().objects.filter(username__iexact="ines").count() == 1
     assert not ProviderIdentity.objects.exists()
+
+
+def _sign_in(subject: str, username: str, mapping, email: str = ""):
+    return provider_user_sign_in(
+        issuer=ISSUER,
+        subject=subject,
+        username=username,
+        email=email,
+        rights=mapping.rights([]),
+        mapping=mapping,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first_name", "second_name"),
+    [
+        # The second's new user waits for the first's, which takes the username.
+        ("ines", "ines"),
+        # The provider's name for the account changed between the two: the second's new user
+        # stands beside the first's, and its link waits for the first's.
+        ("ines", "ines.r"),
+    ],
+)
+def test_two_first_sign_ins_of_one_account_at_once_sign_in_one_user(
+    audit_since, first_name, second_name
+):
+    """Both find no link before either commits one; the second is signed in as the account
+    the first created, as if it had come after it."""
+    mapping = group_map()
+    users = [None, None]
+    since = audit_since()
+
+    def sign_in(index, username):
+        def run():
+            users[index] = _sign_in("sub-ines", username, mapping, email="ines@example.com")
+
+        return run
+
+    errors = raced(sign_in(0, first_name), sign_in(1, second_name))
+
+    assert not errors, errors
+    link = ProviderIdentity.objects.select_related("user").get()
+    assert (link.issuer, link.subject, link.user.username) == (ISSUER, "sub-ines", first_name)
+    assert [user.pk for user in users] == [link.user.pk, link.user.pk]
+    assert list(get_user_model().objects.values_list("username", flat=True)) == [first_name]
+    assert [e.action for e in since()] == ["user.created"]
