@@ -21,6 +21,12 @@ from audit.actors import Actor
 from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
 from config.roles import Group
+from config.usernames import (
+    username_check,
+    username_refusal,
+    username_taken,
+    username_taken_message,
+)
 from identity.mapping import GroupMap, Rights
 from identity.models import ProviderIdentity
 
@@ -86,11 +92,26 @@ NAME_FIELDS = ("username", "first_name", "last_name")
 @transaction.atomic
 def user_names_set(user, *, actor: Actor, source: str, **names):
     """Change the user's username or full name: the trail and the evidence name people by
-    them, so a rename is recorded with what it was before."""
+    them, so a rename is recorded with what it was before.
+
+    A username another user holds, in any case, is refused naming the field
+    (config.usernames).
+    """
     unknown = set(names) - set(NAME_FIELDS)
     if unknown:
         raise ValueError(f"Not name fields: {sorted(unknown)}")
-    return _user_fields_set(user, "user.renamed", names, actor, source)
+    if "username" not in names:
+        return _user_fields_set(user, "user.renamed", names, actor, source)
+    # Stored in the NFKC form, as Django's forms and create_user store it, and compared so.
+    username = names["username"] = get_user_model().normalize_username(names["username"])
+    username_check(username, other_than=user)
+    try:
+        with transaction.atomic():
+            return _user_fields_set(user, "user.renamed", names, actor, source)
+    except IntegrityError:
+        # The unique index made the write wait for a save of the name committed after the
+        # check: the name is that user's now.
+        raise username_refusal(username) from None
 
 
 def _user_fields_set(user, action: str, wanted: dict, actor: Actor, source: str):
@@ -191,7 +212,7 @@ def _provider_user_create(*, issuer: str, subject: str, username: str, email: st
     model = get_user_model()
     # create_user stores the NFKC form of the name: the check compares that form.
     username = model.normalize_username(username)
-    if not model.objects.filter(username__iexact=username).exists():
+    if not username_taken(username):
         try:
             with transaction.atomic():
                 user = model.objects.create_user(username=username, email=email)
@@ -210,7 +231,7 @@ def _provider_user_create(*, issuer: str, subject: str, username: str, email: st
         raise AlreadyExists(
             f"The username {username!r} belongs to another account; "
             "an administrator links or renames it.",
-            fields={"username": ["Already taken by another account."]},
+            fields={"username": [username_taken_message()]},
         )
     return link
 

@@ -7,6 +7,7 @@ from django.db.models.signals import post_save
 
 from agents.membership import Source
 from audit.actors import Actor
+from config.usernames import username_taken
 from identity.services import user_created_record
 
 ACTOR = Actor.system("manage.py createsuperuser")
@@ -14,6 +15,15 @@ ACTOR = Actor.system("manage.py createsuperuser")
 
 class Command(createsuperuser.Command):
     help = f"{createsuperuser.Command.help} The creation is an audit event (user.created)."
+
+    def _validate_username(self, username, verbose_field_name, database):
+        # Django's command checks the name as written, and asks again (or, without input,
+        # stops) with the error this returns; a name another user holds in another case is
+        # taken too (config.usernames).
+        error = super()._validate_username(username, verbose_field_name, database)
+        if error is None and username and username_taken(username):
+            return f"Error: That {verbose_field_name} is already taken."
+        return error
 
     def handle(self, *args, **options):
         # Django's command creates the account itself and offers no hook around it, so the
