@@ -123,6 +123,30 @@ def test_createsuperuser_refuses_another_users_name_in_another_case(
     assert since() == []
 
 
+class Terminal(StringIO):
+    """Standard input as a person's terminal: the command asks only at one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_createsuperuser_refuses_a_name_typed_at_its_prompt_in_another_case(
+    monkeypatch, dana, audit_since
+):
+    # Django's prompt checks the name as written and takes "DANA"; the index on the names'
+    # upper case refuses it at the save, and the command says why instead of a traceback.
+    answers = iter(["DANA", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "a-long-unusual-passphrase-9")
+    since = audit_since()
+
+    with pytest.raises(CommandError, match="That username is already taken"):
+        call_command("createsuperuser", interactive=True, stdin=Terminal(), verbosity=0)
+
+    assert _usernames() == ["dana"]
+    assert since() == []
+
+
 @pytest.mark.parametrize("username", ["Dana", "DANA"])
 def test_a_service_account_is_not_another_users_name_in_another_case(dana, audit_since, username):
     since = audit_since()
