@@ -12,7 +12,12 @@ from functools import partial
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+)
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.utils import ErrorList
 from django.utils.decorators import method_decorator
@@ -29,6 +34,7 @@ from agents.membership import (
 from audit.actors import Actor
 from config.admin import UniqueRaceAdmin
 from config.shown import ShownForm
+from config.usernames import username_taken, username_taken_message
 from identity.services import (
     NAME_FIELDS,
     user_created_record,
@@ -59,7 +65,21 @@ class PasswordSetForm(AdminPasswordChangeForm):
 CHOICES_CHANGED = {"groups": user_groups_change, "user_permissions": user_permissions_change}
 
 
-class UserShownChangeForm(ShownForm, UserChangeForm):
+class UsernameFreeForm:
+    """A user form refusing a username another user holds, in any case (config.usernames)."""
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username")
+        if username and username_taken(username, other_than=self.instance):
+            raise ValidationError(username_taken_message(), code="unique")
+        return username
+
+
+class UserAddForm(UsernameFreeForm, AdminUserCreationForm):
+    """Django's form of a new user, its username checked as every rename's is."""
+
+
+class UserShownChangeForm(UsernameFreeForm, ShownForm, UserChangeForm):
     """Django's user form, sending back what it showed of the fields the services change."""
 
     shown = (*FLAG_CHANGED, *NAME_FIELDS, "email", *CHOICES_CHANGED)
@@ -71,6 +91,7 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
     between the form's check and this one is refused on the form (UniqueRaceAdmin)."""
 
     form = UserShownChangeForm
+    add_form = UserAddForm
     # Its template renders the values shown, in hidden inputs.
     change_form_template = "admin/auth/user/change_form.html"
     # A page opened before a sign-in would post its last login back over it; neither date

@@ -21,6 +21,12 @@ from audit.actors import Actor
 from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
 from config.roles import Group
+from config.usernames import (
+    username_check,
+    username_refusal,
+    username_taken,
+    username_taken_message,
+)
 from identity.mapping import GroupMap, Rights
 from identity.models import ProviderIdentity
 
@@ -86,11 +92,26 @@ NAME_FIELDS = ("username", "first_name", "last_name")
 @transaction.atomic
 def user_names_set(user, *, actor: Actor, source: str, **names):
     """Change the user's username or full name: the trail and the evidence name people by
-    them, so a rename is recorded with what it was before."""
+    them, so a rename is recorded with what it was before.
+
+    A username another user holds, in any case, is refused naming the field
+    (config.usernames).
+    """
     unknown = set(names) - set(NAME_FIELDS)
     if unknown:
         raise ValueError(f"Not name fields: {sorted(unknown)}")
-    return _user_fields_set(user, "user.renamed", names, actor, source)
+    if "username" not in names:
+        return _user_fields_set(user, "user.renamed", names, actor, source)
+    # Stored in the NFKC form, as Django's forms and create_user store it, and compared so.
+    username = names["username"] = get_user_model().normalize_username(names["username"])
+    username_check(username, other_than=user)
+    try:
+        with transaction.atomic():
+            return _user_fields_set(user, "user.renamed", names, actor, source)
+    except IntegrityError:
+        # The unique index made the write wait for a save of the name committed after the
+        # check: the name is that user's now.
+        raise username_refusal(username) from None
 
 
 def _user_fields_set(user, action: str, wanted: dict, actor: Actor, source: str):
@@ -152,34 +173,13 @@ def provider_user_sign_in(
 
     An account of the same username (a local one, or another provider account's) is
     never taken over: the sign-in is refused, also when that account is created
-    meanwhile (two first sign-ins racing).
+    meanwhile. Two first sign-ins of one provider account at once sign in one user.
     An account deactivated here stays refused.
     """
     actor = Actor.system("single sign-on")
-    link = (
-        ProviderIdentity.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("user")
-        .filter(issuer=issuer, subject=subject)
-        .first()
+    link = _provider_link(issuer, subject) or _provider_user_create(
+        issuer=issuer, subject=subject, username=username, email=email, actor=actor
     )
-    if link is None:
-        model = get_user_model()
-        # create_user stores the NFKC form of the name: the check compares that form.
-        username = model.normalize_username(username)
-        taken = AlreadyExists(
-            f"The username {username!r} belongs to another account; "
-            "an administrator links or renames it.",
-            fields={"username": ["Already taken by another account."]},
-        )
-        if model.objects.filter(username__iexact=username).exists():
-            raise taken
-        try:
-            with transaction.atomic():
-                user = model.objects.create_user(username=username, email=email)
-        except IntegrityError:
-            raise taken from None
-        link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
-        user_created_record(user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject)
     # Its row as the last change left it (a deactivation committed meanwhile is seen), locked
     # without changing its key: a write naming the user commits meanwhile.
     user = user_lock(link.user)
@@ -190,6 +190,50 @@ def provider_user_sign_in(
     link.last_sign_in_at = timezone.now()
     link.save(update_fields=["last_sign_in_at"])
     return user_rights_apply(user, rights, mapping, actor=actor, source=Source.OIDC)
+
+
+def _provider_link(issuer: str, subject: str) -> ProviderIdentity | None:
+    """Return the provider account's link with its user, locked; None before its first sign-in."""
+    return (
+        ProviderIdentity.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
+
+
+def _provider_user_create(*, issuer: str, subject: str, username: str, email: str, actor: Actor):
+    """Create the user of a provider account's first sign-in and its link; return the link.
+
+    The username, or the link, can be held by another first sign-in of the same account
+    that committed after this one looked for its link: that sign-in's link is returned, so
+    both sign in as the one user it created. Any other holder of the username refuses it.
+    """
+    model = get_user_model()
+    # create_user stores the NFKC form of the name: the check compares that form.
+    username = model.normalize_username(username)
+    if not username_taken(username):
+        try:
+            with transaction.atomic():
+                user = model.objects.create_user(username=username, email=email)
+                link = ProviderIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+        except IntegrityError:
+            # A unique index made the insert wait for the transaction holding the value,
+            # so whoever holds it has committed and the look-up below sees it.
+            pass
+        else:
+            user_created_record(
+                user, actor=actor, source=Source.OIDC, issuer=issuer, subject=subject
+            )
+            return link
+    link = _provider_link(issuer, subject)
+    if link is None:
+        raise AlreadyExists(
+            f"The username {username!r} belongs to another account; "
+            "an administrator links or renames it.",
+            fields={"username": [username_taken_message()]},
+        )
+    return link
 
 
 # The event of a prune that deleted sign-in records.

@@ -25,6 +25,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
+from config.usernames import username_check, username_refusal
 from outbox.models import Reminder
 from outbox.services import notify
 from tokens.models import ApiToken, Scope
@@ -194,11 +195,22 @@ def service_account_get_or_create(*, actor: Actor, username: str, is_active: boo
     """Return the user, creating it without a password: it can only use tokens.
 
     An inactive account cannot use tokens either; it only names who did what the
-    system itself does.
+    system itself does. A name another user holds in another case is that user's: it
+    is refused, naming the field (config.usernames).
     """
-    user, created = get_user_model().objects.get_or_create(
-        username=username, defaults={"is_active": is_active}
-    )
+    model = get_user_model()
+    user = model.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    username_check(username)
+    try:
+        user, created = model.objects.get_or_create(
+            username=username, defaults={"is_active": is_active}
+        )
+    except IntegrityError:
+        # The unique index on the names' upper case made the insert wait for another
+        # user's save of the name in another case, committed after the check.
+        raise username_refusal(username) from None
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])

@@ -10,7 +10,7 @@ from agents.models import Team
 from agents.services import team_create
 from audit.actors import Actor
 from config.errors import AlreadyExists
-from tests.concurrency import chain_held, queued, raced
+from tests.concurrency import chain_held, queued, queued_behind_the_chain, raced
 from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,20 +76,13 @@ def test_two_staff_adding_one_team_in_the_admin_at_once(audit_since):
         clients.append(Client())
         clients[-1].force_login(UserFactory(username=username, is_staff=True, is_superuser=True))
     url = reverse("admin:agents_team_add")
-    responses = []
     since = audit_since()
-    with chain_held() as held:
-        errors = queued(
-            held,
-            *(
-                lambda client=client: responses.append(
-                    client.post(url, {"slug": "legal", "name": "Legal"})
-                )
-                for client in clients
-            ),
+    first, second = queued_behind_the_chain(
+        *(
+            lambda client=client: client.post(url, {"slug": "legal", "name": "Legal"})
+            for client in clients
         )
-    assert not errors, errors
-    first, second = responses
+    )
     assert first.status_code == 302
     assert second.status_code == 200
     assert list(second.context["adminform"].form.errors) == ["slug"]

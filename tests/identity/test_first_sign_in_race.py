@@ -1,71 +1,78 @@
-"""Two first sign-ins of one username racing: the second is refused as a taken name, not a 500."""
-
-import threading
+"""First sign-ins racing: one whose username another account, in any case, takes after its
+check is refused as a taken name, not a 500; two of one provider account sign in the one
+user the first created."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
 
 from config.errors import AlreadyExists
 from identity.mapping import group_map
 from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in
-from tests.jobs.conftest import wait_for
+from tests.concurrency import raced
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ISSUER = "https://idp.example.com"
 
 
-def blocked_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def test_a_name_taken_between_the_check_and_the_insert_is_refused_cleanly():
+@pytest.mark.parametrize("held", ["ines", "Ines"])
+def test_a_name_taken_between_the_check_and_the_insert_is_refused_cleanly(held):
+    """Another account of the name, in any case, created and not yet committed: the
+    sign-in's check does not see it, and its insert waits for it."""
     mapping = group_map()
-    created, release = threading.Event(), threading.Event()
-    raised = []
 
-    def first_sign_in():
-        # Another account of the name, created and not yet committed: the check does not see it.
-        try:
-            with transaction.atomic():
-                get_user_model().objects.create_user(username="ines")
-                created.set()
-                release.wait(30)
-        finally:
-            connection.close()
+    errors = raced(
+        lambda: get_user_model().objects.create_user(username=held),
+        lambda: _sign_in("sub-second", "ines", mapping),
+    )
 
-    def second_sign_in():
-        try:
-            provider_user_sign_in(
-                issuer=ISSUER,
-                subject="sub-second",
-                username="ines",
-                email="",
-                rights=mapping.rights([]),
-                mapping=mapping,
-            )
-        except Exception as error:  # noqa: BLE001 - asserted below
-            raised.append(error)
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=first_sign_in)
-    first.start()
-    assert created.wait(30)
-    second = threading.Thread(target=second_sign_in)
-    second.start()
-    wait_for(blocked_on_a_lock, message="the second insert waiting for the first")
-    release.set()
-    first.join(30)
-    second.join(30)
-
-    assert [type(error) for error in raised] == [AlreadyExists]
-    assert raised[0].fields == {"username": ["Already taken by another account."]}
-    assert get_user_model().objects.filter(username__iexact="ines").count() == 1
+    assert [type(error) for error in errors] == [AlreadyExists]
+    assert errors[0].fields == {"username": ["A user with that username already exists."]}
+    assert list(get_user_model().objects.values_list("username", flat=True)) == [held]
     assert not ProviderIdentity.objects.exists()
+
+
+def _sign_in(subject: str, username: str, mapping, email: str = ""):
+    return provider_user_sign_in(
+        issuer=ISSUER,
+        subject=subject,
+        username=username,
+        email=email,
+        rights=mapping.rights([]),
+        mapping=mapping,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first_name", "second_name"),
+    [
+        # The second's new user waits for the first's, which takes the username.
+        ("ines", "ines"),
+        # The provider's name for the account changed between the two: the second's new user
+        # stands beside the first's, and its link waits for the first's.
+        ("ines", "ines.r"),
+    ],
+)
+def test_two_first_sign_ins_of_one_account_at_once_sign_in_one_user(
+    audit_since, first_name, second_name
+):
+    """Both find no link before either commits one; the second is signed in as the account
+    the first created, as if it had come after it."""
+    mapping = group_map()
+    users = [None, None]
+    since = audit_since()
+
+    def sign_in(index, username):
+        def run():
+            users[index] = _sign_in("sub-ines", username, mapping, email="ines@example.com")
+
+        return run
+
+    errors = raced(sign_in(0, first_name), sign_in(1, second_name))
+
+    assert not errors, errors
+    link = ProviderIdentity.objects.select_related("user").get()
+    assert (link.issuer, link.subject, link.user.username) == (ISSUER, "sub-ines", first_name)
+    assert [user.pk for user in users] == [link.user.pk, link.user.pk]
+    assert list(get_user_model().objects.values_list("username", flat=True)) == [first_name]
+    assert [e.action for e in since()] == ["user.created"]

@@ -1,7 +1,7 @@
-"""Two administrators giving one username to two users at the same moment, in the user
-admin: both forms pass their unique check before either save commits. The second comes
-back with the username's error, as if it had been checked after the first committed, and
-nothing of it is saved or recorded."""
+"""Two administrators giving one username, in one case or two, to two users at the same
+moment, in the user admin: both forms pass their unique check before either save commits.
+The second comes back with the username's error, as if it had been checked after the first
+committed, and nothing of it is saved or recorded."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -88,4 +88,48 @@ def test_two_users_of_one_username_added_at_once(audit_since):
     assert (added.status_code, refused.status_code) == (302, 200)
     assert refused.context["adminform"].form.errors == {"username": [TAKEN]}
     assert User.objects.filter(username="ines").count() == 1
+    assert [(e.action, e.actor_label) for e in since()] == [("user.created", "admin-1")]
+
+
+def test_two_users_renamed_to_one_name_in_two_cases_at_once(audit_since):
+    """Neither name is the other as written; the index on their upper case makes the second
+    rename wait for the first and refuses it once the first commits."""
+    dana, erin = UserFactory(username="dana"), UserFactory(username="erin")
+    first, second = _admin("admin-1"), _admin("admin-2")
+    dana_page, erin_page = _page(first, dana), _page(second, erin)
+    since = audit_since()
+
+    renamed, refused = queued_behind_the_chain(
+        lambda: _save(first, dana, dana_page, username="Dee"),
+        lambda: _save(second, erin, erin_page, username="dee"),
+    )
+
+    assert (renamed.status_code, refused.status_code) == (302, 200)
+    assert refused.context["adminform"].form.errors == {"username": [TAKEN]}
+    assert _state(dana, erin) == [("Dee", False), ("erin", False)]
+    assert [(e.action, e.actor_label, e.after) for e in since()] == [
+        ("user.renamed", "admin-1", {"username": "Dee"})
+    ]
+
+
+def test_two_users_of_one_name_in_two_cases_added_at_once(audit_since):
+    first, second = _admin("admin-1"), _admin("admin-2")
+    url = reverse("admin:auth_user_add")
+    data = {
+        "password1": "a-long-enough-passphrase-42",
+        "password2": "a-long-enough-passphrase-42",
+        "usable_password": "true",
+    }
+    since = audit_since()
+
+    added, refused = queued_behind_the_chain(
+        lambda: first.post(url, {**data, "username": "ines"}),
+        lambda: second.post(url, {**data, "username": "INES"}),
+    )
+
+    assert (added.status_code, refused.status_code) == (302, 200)
+    assert refused.context["adminform"].form.errors == {"username": [TAKEN]}
+    assert list(
+        User.objects.filter(username__iexact="ines").values_list("username", flat=True)
+    ) == ["ines"]
     assert [(e.action, e.actor_label) for e in since()] == [("user.created", "admin-1")]

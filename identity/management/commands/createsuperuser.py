@@ -2,14 +2,18 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import createsuperuser
-from django.db import transaction
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_save
 
 from agents.membership import Source
 from audit.actors import Actor
+from config.admin import unique_violated
+from config.usernames import username_taken
 from identity.services import user_created_record
 
 ACTOR = Actor.system("manage.py createsuperuser")
+TAKEN = "Error: That username is already taken, in this or another case."
 
 
 class Command(createsuperuser.Command):
@@ -32,9 +36,19 @@ class Command(createsuperuser.Command):
                     is_superuser=instance.is_superuser,
                 )
 
+        # Django's command checks the name as written; a name another user holds in another
+        # case is taken too (config.usernames), and the index on the names' upper case
+        # refuses one typed at the prompt.
+        username = options.get(model.USERNAME_FIELD)
+        if username and username_taken(username):
+            raise CommandError(TAKEN)
         post_save.connect(created, sender=model, weak=False, dispatch_uid=uid)
         try:
             with transaction.atomic(using=options["database"]):
                 return super().handle(*args, **options)
+        except IntegrityError as error:
+            if not unique_violated(error):
+                raise
+            raise CommandError(TAKEN) from error
         finally:
             post_save.disconnect(sender=model, dispatch_uid=uid)
