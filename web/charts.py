@@ -113,18 +113,24 @@ def _tenths(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+# The units large counts are written in, largest first.
+COUNT_UNITS = ((1_000_000, "M"), (1_000, "k"))
+
+
 def tick_label(value: float, unit: str = "") -> str:
     """Return a tick's label: a count's digits, any other value to the tenth, "2" not "2.0".
 
-    A count from a thousand on is written in thousands ("1.5k", "20k"): four digits
-    are wider than the margin left of the plot at a phone's size. A count's ticks
-    from there on are multiples of a hundred (`ticks`), so tenths of a thousand are exact.
+    A count from a thousand on is written in thousands ("1.5k", "20k"), from a
+    million on in millions ("2.5M"): four digits are wider than the margin left of
+    the plot at a phone's size. A count's ticks from there on are multiples of a
+    tenth of that unit (`ticks`), so the tenths are exact.
     """
-    if isinstance(value, int):
-        digits = str(value) if value < 1000 else _tenths(value / 1000) + "k"
-    else:
-        digits = _tenths(value)
-    return digits + unit
+    if not isinstance(value, int):
+        return _tenths(value) + unit
+    for size, suffix in COUNT_UNITS:
+        if value >= size:
+            return _tenths(value / size) + suffix + unit
+    return str(value) + unit
 
 
 def _y_axis(values: list[float]) -> list[Shape]:

@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from web.charts import MOST_STEPS, tick_label, ticks
+from web.charts import COUNT_UNITS, MOST_STEPS, tick_label, ticks
 
 counts = st.integers(min_value=0, max_value=10**12) | st.floats(min_value=0, max_value=1e12)
 days = st.floats(min_value=0, max_value=1e6)
@@ -39,6 +39,8 @@ def check_axis(values: list, maximum: float, least_step: float) -> float:
 @example(4)
 @example(5)
 @example(6)
+@example(940_000)
+@example(1_200_000)
 def test_a_count_axis_steps_by_whole_round_numbers(maximum):
     values = ticks(maximum)
     check_axis(values, maximum, least_step=1)
@@ -46,10 +48,10 @@ def test_a_count_axis_steps_by_whole_round_numbers(maximum):
     for value in values:
         label = tick_label(value)
         # Read back, the label is the count itself.
-        number = float(label.removesuffix("k")) * (1000 if label.endswith("k") else 1)
-        assert number == value, label
-        # Up to half a million a week: no wider than the margin left of the plot holds.
-        assert maximum > 500_000 or len(label) <= 4, label
+        size = dict((suffix, size) for size, suffix in COUNT_UNITS).get(label[-1], 1)
+        assert round(float(label.rstrip("kM")) * size) == value, label
+        # Up to half a billion a week: no wider than the margin left of the plot holds.
+        assert maximum > 500_000_000 or len(label) <= 4, label
 
 
 @given(days)
@@ -65,7 +67,7 @@ def test_a_days_axis_steps_by_round_numbers_to_the_tenth(maximum):
         assert "e" not in tick_label(value) and not tick_label(value).endswith(".0")
 
 
-def test_large_counts_are_labelled_in_thousands():
+def test_large_counts_are_labelled_in_thousands_and_millions():
     assert [tick_label(value) for value in ticks(2345)] == ["0", "500", "1k", "1.5k", "2k", "2.5k"]
     assert [tick_label(value) for value in ticks(480_000)] == [
         "0",
@@ -75,6 +77,15 @@ def test_large_counts_are_labelled_in_thousands():
         "400k",
         "500k",
     ]
+    assert [tick_label(value) for value in ticks(940_000)] == [
+        "0",
+        "200k",
+        "400k",
+        "600k",
+        "800k",
+        "1M",
+    ]
+    assert [tick_label(value) for value in ticks(1_200_000)] == ["0", "500k", "1M", "1.5M"]
 
 
 def test_small_counts_are_counted_one_by_one():
