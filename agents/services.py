@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
 from config.identifiers import agent_slug_message, identifier_message
+from config.usernames import user_named
 
 # The agent's fields that are identifiers (config.identifiers); the others are text.
 # (The team is one too: its slug is checked where it is looked up.)
@@ -281,19 +281,20 @@ def owners_refuse_inactive(added) -> None:
 
 
 def users_by_username(usernames) -> list:
-    """Return the users of these usernames, active or not, or raise naming each unknown one."""
+    """Return the users of these usernames (in any case), active or not, or raise naming
+    each unknown one."""
     refused = [message for message in map(identifier_message, usernames) if message]
     if refused:
         raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})
-    users = list(get_user_model().objects.filter(username__in=usernames))
-    missing = set(usernames) - {u.username for u in users}
+    named = {name: user_named(name) for name in usernames}
+    missing = {name for name, user in named.items() if user is None}
     if missing:
         raise InvalidInput(
             "Unknown owners.",
             code="unknown_owner",
             fields={"owners": [f"No user {name!r}." for name in sorted(missing)]},
         )
-    return users
+    return list({user.pk: user for user in named.values()}.values())
 
 
 def team_by_slug(slug: str) -> Team | None:

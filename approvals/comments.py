@@ -23,6 +23,7 @@ from approvals.models import COMMENT_MAX_LENGTH, COMMENT_MAX_MENTIONS, ApprovalP
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
+from config.usernames import user_named
 from outbox.services import notify
 from signoffs.models import Decision
 
@@ -80,20 +81,18 @@ def _mentions_checked(body: str, package: ApprovalPackage) -> list:
     names = mentioned_names(body)
     if len(names) > COMMENT_MAX_MENTIONS:
         raise _invalid("body", f"Mention at most {COMMENT_MAX_MENTIONS} people in one comment.")
-    users = {
-        user.get_username(): user
-        for user in get_user_model().objects.filter(username__in=names, is_active=True)
-    }
+    users = {name: user_named(name) for name in names}
     problems = []
     for name in names:
-        user = users.get(name)
-        if user is None:
+        user = users[name]
+        if user is None or not user.is_active:
             problems.append(f"@{name} is not a user of Countersign.")
         elif not may_see(user, package.agent):
             problems.append(f"@{name} cannot see {package.agent.slug}, so cannot be mentioned.")
     if problems:
         raise InvalidInput(" ".join(problems), code="invalid_mention", fields={"body": problems})
-    return [users[name] for name in names]
+    # "@Dana" and "@dana" mention one person, once.
+    return list({user.pk: user for user in users.values()}.values())
 
 
 def _entry_checked(package: ApprovalPackage, entry: dict | None) -> tuple[str, str]:

@@ -31,9 +31,7 @@ from signoffs.absence import delegations_lock
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
 from signoffs.services import decision_on_behalf_of, decision_record
-from tokens.services import service_account_get_or_create
-
-SYSTEM_USERNAME = "countersign-system"  # who creates the packages the system writes
+from tokens.services import system_account_get_or_create
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:
@@ -114,9 +112,7 @@ def package_create(
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     created_by = actor.user
     if created_by is None:  # an inactive account: it cannot sign in or use tokens
-        created_by = service_account_get_or_create(
-            actor=actor, username=SYSTEM_USERNAME, is_active=False
-        )
+        created_by = system_account_get_or_create(actor=actor)
     package = ApprovalPackage(
         agent=agent,
         version=version,

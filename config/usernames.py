@@ -8,12 +8,23 @@ user checks it here first, to refuse with the username field's error; the index 
 a save committed between that check and its own.
 
 Both compare as the database upper-cases (`iexact` is `UPPER(a) = UPPER(b)` on
-PostgreSQL), so the check and the index agree on every name.
+PostgreSQL), so the check and the index agree on every name. For the same reason a
+username a person or a command types names the user holding it in any case
+(`user_named`): "Dana" can only be dana.
+
+The system creates its own accounts by name when it first needs them, so those names
+(`RESERVED_USERNAMES`) are never a person's, in any case: a person holding one would
+either be taken for the system or stop it from creating its account.
 """
 
 from django.contrib.auth import get_user_model
 
-from config.errors import AlreadyExists
+from config.errors import AlreadyExists, InvalidInput
+
+# The inactive account named as the creator of what the system itself writes (a
+# re-certification's package).
+SYSTEM_USERNAME = "countersign-system"
+RESERVED_USERNAMES = frozenset({SYSTEM_USERNAME})
 
 
 def username_taken_message() -> str:
@@ -48,3 +59,67 @@ def username_check(username: str, *, other_than=None) -> None:
     """Refuse (AlreadyExists) a username a user other than `other_than` holds, in any case."""
     if username_taken(username, other_than=other_than):
         raise username_refusal(username)
+
+
+def user_named(username: str, *, using: str | None = None):
+    """Return the user a person or a command names by this username, in any case, or None.
+
+    The name is read in its stored NFKC form and matched as the unique index compares, so
+    at most one user answers.
+    """
+    model = get_user_model()
+    username = model.normalize_username(username)
+    users = model.objects.db_manager(using)
+    return users.filter(**{f"{model.USERNAME_FIELD}__iexact": username}).first()
+
+
+def username_reserved(username: str) -> bool:
+    """Tell whether the username is one of the system's own (RESERVED_USERNAMES), in any case.
+
+    Compared in Python on the NFKC form: Python's upper case maps onto these ASCII names
+    every letter the database's does, so no name the index takes for one of them passes.
+    """
+    upper = get_user_model().normalize_username(username).upper()
+    return any(upper == name.upper() for name in RESERVED_USERNAMES)
+
+
+def username_reserved_message(username: str) -> str:
+    """Return the username field's error for a name of the system's own."""
+    return f"{username!r} is the name of one of Countersign's own accounts, never a person's."
+
+
+def username_reserved_refusal(username: str, message: str = "") -> InvalidInput:
+    """Return the refusal of a name of the system's own, naming the field."""
+    problem = username_reserved_message(username)
+    return InvalidInput(
+        message or problem, code="reserved_username", fields={"username": [problem]}
+    )
+
+
+def _reserved_for(username: str, user) -> bool:
+    """Tell whether `user` may not take the username: one of the system's own it does not
+    hold exactly (its own account keeps its name; any other case of it is another name)."""
+    if not username_reserved(username):
+        return False
+    held = user.get_username() if user is not None and user.pk is not None else None
+    return held != get_user_model().normalize_username(username)
+
+
+def person_username_problem(username: str, *, other_than=None) -> str | None:
+    """Return the username field's error for a name `other_than` (None: a new user) is to
+    take, or None when it is free.
+
+    Nobody takes a name of the system's own, nor one another user holds in any case.
+    """
+    if _reserved_for(username, other_than):
+        return username_reserved_message(username)
+    if username_taken(username, other_than=other_than):
+        return username_taken_message()
+    return None
+
+
+def person_username_check(username: str, *, other_than=None) -> None:
+    """Refuse a name `other_than` is to take: a name of the system's own, or another user's."""
+    if _reserved_for(username, other_than):
+        raise username_reserved_refusal(username)
+    username_check(username, other_than=other_than)

@@ -34,7 +34,7 @@ from agents.membership import (
 from audit.actors import Actor
 from config.admin import UniqueRaceAdmin
 from config.shown import ShownForm
-from config.usernames import username_taken, username_taken_message
+from config.usernames import person_username_problem, username_taken_message
 from identity.services import (
     NAME_FIELDS,
     user_created_record,
@@ -66,12 +66,15 @@ CHOICES_CHANGED = {"groups": user_groups_change, "user_permissions": user_permis
 
 
 class UsernameFreeForm:
-    """A user form refusing a username another user holds, in any case (config.usernames)."""
+    """A user form refusing a username another user holds, in any case, or one of the
+    system's own (config.usernames)."""
 
     def clean_username(self):
         username = self.cleaned_data.get("username")
-        if username and username_taken(username, other_than=self.instance):
-            raise ValidationError(username_taken_message(), code="unique")
+        problem = username and person_username_problem(username, other_than=self.instance)
+        if problem:
+            code = "unique" if problem == username_taken_message() else "reserved"
+            raise ValidationError(problem, code=code)
         return username
 
 

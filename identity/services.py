@@ -22,8 +22,10 @@ from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
 from config.roles import Group
 from config.usernames import (
-    username_check,
+    person_username_check,
     username_refusal,
+    username_reserved,
+    username_reserved_refusal,
     username_taken,
     username_taken_message,
 )
@@ -94,8 +96,8 @@ def user_names_set(user, *, actor: Actor, source: str, **names):
     """Change the user's username or full name: the trail and the evidence name people by
     them, so a rename is recorded with what it was before.
 
-    A username another user holds, in any case, is refused naming the field
-    (config.usernames).
+    A username another user holds, in any case, or one of the system's own is refused
+    naming the field (config.usernames).
     """
     unknown = set(names) - set(NAME_FIELDS)
     if unknown:
@@ -104,7 +106,7 @@ def user_names_set(user, *, actor: Actor, source: str, **names):
         return _user_fields_set(user, "user.renamed", names, actor, source)
     # Stored in the NFKC form, as Django's forms and create_user store it, and compared so.
     username = names["username"] = get_user_model().normalize_username(names["username"])
-    username_check(username, other_than=user)
+    person_username_check(username, other_than=user)
     try:
         with transaction.atomic():
             return _user_fields_set(user, "user.renamed", names, actor, source)
@@ -207,11 +209,18 @@ def _provider_user_create(*, issuer: str, subject: str, username: str, email: st
 
     The username, or the link, can be held by another first sign-in of the same account
     that committed after this one looked for its link: that sign-in's link is returned, so
-    both sign in as the one user it created. Any other holder of the username refuses it.
+    both sign in as the one user it created. Any other holder of the username refuses it,
+    and so does the system, for a name of its own accounts (config.usernames).
     """
     model = get_user_model()
     # create_user stores the NFKC form of the name: the check compares that form.
     username = model.normalize_username(username)
+    if username_reserved(username):
+        raise username_reserved_refusal(
+            username,
+            f"The username {username!r} is the name of one of Countersign's own accounts; "
+            "the identity provider must name this account otherwise.",
+        )
     if not username_taken(username):
         try:
             with transaction.atomic():

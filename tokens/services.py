@@ -25,7 +25,13 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
-from config.usernames import username_check, username_refusal
+from config.usernames import (
+    SYSTEM_USERNAME,
+    username_check,
+    username_refusal,
+    username_reserved,
+    username_reserved_refusal,
+)
 from outbox.models import Reminder
 from outbox.services import notify
 from tokens.models import ApiToken, Scope
@@ -194,10 +200,27 @@ def token_validate(
 def service_account_get_or_create(*, actor: Actor, username: str, is_active: bool = True):
     """Return the user, creating it without a password: it can only use tokens.
 
-    An inactive account cannot use tokens either; it only names who did what the
-    system itself does. A name another user holds in another case is that user's: it
-    is refused, naming the field (config.usernames).
+    A name another user holds in another case is that user's, and a name of the system's
+    own accounts is the system's (system_account_get_or_create): both are refused, naming
+    the field (config.usernames).
     """
+    if username_reserved(username):
+        raise username_reserved_refusal(username)
+    return _account_get_or_create(actor=actor, username=username, is_active=is_active)
+
+
+@transaction.atomic
+def system_account_get_or_create(*, actor: Actor):
+    """Return the system's own account (config.usernames.SYSTEM_USERNAME), creating it.
+
+    It is inactive, so it cannot sign in or use tokens; it only names who did what the
+    system itself does. Nobody else takes its name, in any case.
+    """
+    return _account_get_or_create(actor=actor, username=SYSTEM_USERNAME, is_active=False)
+
+
+def _account_get_or_create(*, actor: Actor, username: str, is_active: bool):
+    """Return the user of the username as written, creating it without a password."""
     model = get_user_model()
     user = model.objects.filter(username=username).first()
     if user is not None:

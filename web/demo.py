@@ -19,7 +19,9 @@ from approvals.emergency import emergency_request
 from approvals.services import agent_suspend, package_create, package_submit, signoff_decide
 from audit.actors import Actor
 from audit.checkpoints import checkpoint_create
+from config.errors import AlreadyExists
 from config.roles import Group as Role
+from config.usernames import user_named
 from signoffs.absence import absence_set
 from signoffs.models import Dimension, Verdict
 
@@ -58,7 +60,27 @@ REVIEWERS = {
 SECOND_REVIEWERS = {Dimension.SECURITY: "security2"}
 
 
+def demo_names_check() -> None:
+    """Refuse, naming each, the demo users' names another user holds in another case.
+
+    The demo's users are people: one is found by its name as written, and a user holding
+    the name in another case is someone else, whom the demo neither takes over nor renames.
+    """
+    held = []
+    for username in DEMO_USERS:
+        user = user_named(username)
+        if user is not None and user.get_username() != username:
+            held.append(f"{username!r} is held as {user.get_username()!r} (user id {user.pk})")
+    if held:
+        raise AlreadyExists(
+            f"The demo users cannot be created: {'; '.join(held)}. "
+            "Rename or delete those users first.",
+            fields={"username": held},
+        )
+
+
 def demo_users() -> dict:
+    demo_names_check()
     User = get_user_model()
     users = {}
     for username, (groups, is_staff, _) in DEMO_USERS.items():

@@ -15,7 +15,7 @@ from approvals.delegation import signoff_reassign
 from config.reasons import REASON_MAX_LENGTH
 from config.roles import Scope
 from signoffs.api.serializers import SignOffSerializer
-from signoffs.api.views import user_named
+from signoffs.api.views import user_of_field
 from signoffs.models import SignOff
 from tokens.authentication import actor_for
 
@@ -48,7 +48,7 @@ class SignOffReassignView(ApiMixin, APIView):
             actor=actor_for(request),
             package=package,
             dimension=dimension,
-            user=user_named("user", serializer.validated_data["user"]),
+            user=user_of_field("user", serializer.validated_data["user"]),
             reason=serializer.validated_data["reason"],
         )
         signoff = (

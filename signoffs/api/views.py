@@ -1,6 +1,5 @@
 """Absence endpoints: a reviewer's out-of-office window and the delegate deciding for them."""
 
-from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -12,15 +11,16 @@ from api.base import ApiMixin
 from api.openapi import IDEMPOTENCY_KEY, errors
 from config.errors import InvalidInput
 from config.roles import Scope
+from config.usernames import user_named
 from signoffs.absence import absence_clear, absence_set, absences_visible
 from signoffs.api.serializers import AbsenceInputSerializer, AbsenceSerializer
 from signoffs.models import Absence
 from tokens.authentication import actor_for
 
 
-def user_named(field: str, username: str):
-    """Return the user of this username, or raise naming the field."""
-    user = get_user_model().objects.filter(username=username).first()
+def user_of_field(field: str, username: str):
+    """Return the user of this username, in any case, or raise naming the field."""
+    user = user_named(username)
     if user is None:
         message = f"No user {username!r}."
         raise InvalidInput(message, code="unknown_user", fields={field: [message]})
@@ -59,12 +59,14 @@ class AbsenceListCreateView(ApiMixin, mixins.ListModelMixin, generics.GenericAPI
         serializer = AbsenceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        reviewer = user_named("reviewer", data["reviewer"]) if "reviewer" in data else request.user
+        reviewer = (
+            user_of_field("reviewer", data["reviewer"]) if "reviewer" in data else request.user
+        )
         absence = absence_set(
             actor=actor_for(request),
             reviewer=reviewer,
             dimension=data["dimension"],
-            delegate=user_named("delegate", data["delegate"]),
+            delegate=user_of_field("delegate", data["delegate"]),
             starts_at=data.get("starts_at") or timezone.now(),
             ends_at=data["ends_at"],
         )

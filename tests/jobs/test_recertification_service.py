@@ -11,13 +11,12 @@ from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
 from approvals.recertification import recertifications_open_due, recertifications_remind_due
-from approvals.services import SYSTEM_USERNAME
 from audit.actors import Actor
 from outbox.models import Notification
 from outbox.services import notify
 from signoffs.models import Verdict
 from tests.factories import manifest_for
-from tokens.services import service_account_get_or_create
+from tokens.services import system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +102,7 @@ def test_a_review_carrying_signoffs_over_gives_way_to_the_recertification(
     re-certification opens ahead of the expiry and supersedes it, and says so."""
     # The account the system writes packages as exists already: its creation is an event
     # of its own, written once, whichever job needs it first.
-    service_account_get_or_create(actor=ACTOR, username=SYSTEM_USERNAME, is_active=False)
+    system_account_get_or_create(actor=ACTOR)
     approved = workflow.approve(agent)
     change = workflow.submit(agent, _rollback_changed(approved.manifest))
     assert change.review_plan["mode"] == "targeted"

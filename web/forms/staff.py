@@ -10,6 +10,7 @@ from config.identifiers import identifier_message
 from config.ordering import ranked
 from config.roles import Group as Role
 from config.shown import ShownForm
+from config.usernames import user_named
 from web.vocabulary import label
 
 
@@ -72,7 +73,7 @@ class AssignmentForm(forms.Form):
         message = identifier_message(name)
         if message:
             raise forms.ValidationError(message)
-        user = get_user_model().objects.filter(username=name).first()
+        user = user_named(name)
         if user is None:
             raise forms.ValidationError(f"No user {name!r}.")
         return user

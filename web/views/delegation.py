@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 from approvals.delegation import signoff_reassign
 from approvals.models import PackageState
 from config.errors import ApplicationError, InvalidInput
+from config.usernames import user_named
 from signoffs.absence import absence_clear, absence_set, absences_visible
 from web import selectors
 from web.forms import errors_show
@@ -90,7 +90,7 @@ def signoff_reassign_view(request, slug):
     package = agent.packages.filter(state=PackageState.IN_REVIEW).order_by("-version").first()
     if form.is_valid():
         data = form.cleaned_data
-        user = get_user_model().objects.filter(username=data["user"].strip()).first()
+        user = user_named(data["user"].strip())
         if package is None:
             form.add_error(None, "No package of this agent is in review.")
         elif user is None:

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from agents.membership import Source, user_groups_change, user_groups_set
 from audit.actors import Actor
 from config.errors import ApplicationError
+from config.usernames import user_named
 
 ACTOR = Actor.system("manage.py groups")
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         command = options["command"]
         if command == "list":
             return self._list(options["usernames"])
-        user = get_user_model().objects.filter(username=options["username"]).first()
+        user = user_named(options["username"])
         if user is None:
             raise CommandError(f"No user {options['username']!r}.")
         groups = options["groups"]
@@ -48,7 +49,8 @@ class Command(BaseCommand):
     def _list(self, usernames):
         users = get_user_model().objects.order_by("username").prefetch_related("groups")
         if usernames:
-            users = users.filter(username__in=usernames)
+            named = (user_named(name) for name in usernames)
+            users = users.filter(pk__in=[user.pk for user in named if user is not None])
         for user in users:
             names = ", ".join(sorted(group.name for group in user.groups.all()))
             self.stdout.write(f"{user.username}\t{names or 'no groups'}")

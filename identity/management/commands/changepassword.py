@@ -2,7 +2,6 @@
 
 import getpass
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import changepassword
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -10,6 +9,7 @@ from django.core.management.base import CommandError
 
 from agents.membership import Source
 from audit.actors import Actor
+from config.usernames import user_named
 from identity.services import user_password_set
 
 ACTOR = Actor.system("manage.py changepassword")
@@ -29,11 +29,10 @@ class Command(changepassword.Command):
 
     def handle(self, *args, **options):
         username = options["username"] or getpass.getuser()
-        model = get_user_model()
-        try:
-            user = model.objects.db_manager(options["database"]).get_by_natural_key(username)
-        except model.DoesNotExist:
-            raise CommandError(f"user '{username}' does not exist") from None
+        # The name typed, in any case (config.usernames).
+        user = user_named(username, using=options["database"])
+        if user is None:
+            raise CommandError(f"user '{username}' does not exist")
         self.stdout.write(f"Changing password for user '{user}'")
         for _ in range(MAX_TRIES):
             password = ask("Password: ")

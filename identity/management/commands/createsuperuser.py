@@ -9,7 +9,7 @@ from django.db.models.signals import post_save
 from agents.membership import Source
 from audit.actors import Actor
 from config.admin import unique_violated
-from config.usernames import username_taken
+from config.usernames import username_reserved, username_reserved_message, username_taken
 from identity.services import user_created_record
 
 ACTOR = Actor.system("manage.py createsuperuser")
@@ -27,6 +27,9 @@ class Command(createsuperuser.Command):
         uid = "identity.createsuperuser"
 
         def created(sender, instance, created, **kwargs):
+            # A name typed at the prompt is seen only here: refusing it rolls the account back.
+            if created and username_reserved(instance.get_username()):
+                raise CommandError(f"Error: {username_reserved_message(instance.get_username())}")
             if created:
                 user_created_record(
                     instance,
@@ -40,6 +43,8 @@ class Command(createsuperuser.Command):
         # case is taken too (config.usernames), and the index on the names' upper case
         # refuses one typed at the prompt.
         username = options.get(model.USERNAME_FIELD)
+        if username and username_reserved(username):
+            raise CommandError(f"Error: {username_reserved_message(username)}")
         if username and username_taken(username):
             raise CommandError(TAKEN)
         post_save.connect(created, sender=model, weak=False, dispatch_uid=uid)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from config.errors import ApplicationError
 from config.identifiers import identifier_message
+from config.usernames import user_named
 from tokens.models import ApiToken, Scope
 from tokens.selectors import agents_by_slugs, tokens_list
 from tokens.services import (
@@ -72,14 +73,15 @@ class Command(BaseCommand):
             raise CommandError(f"{error.message} {details}".strip()) from None
 
     def _user(self, username):
-        try:
-            return get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"No user {username!r}.") from None
+        user = user_named(username)
+        if user is None:
+            raise CommandError(f"No user {username!r}.")
+        return user
 
     def _service_account(self, username):
-        user = service_account_get_or_create(actor=ACTOR, username=username)
-        self.stderr.write(f"Using service account {username!r} (no password).")
+        # A user of the name, in any case, is the one named; only a name nobody holds is new.
+        user = user_named(username) or service_account_get_or_create(actor=ACTOR, username=username)
+        self.stderr.write(f"Using service account {user.get_username()!r} (no password).")
         return user
 
     @transaction.atomic

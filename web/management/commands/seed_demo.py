@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from config.errors import ApplicationError
 from web.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 
@@ -15,5 +16,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<12} {description}")
             self.stdout.write(f"  password: {DEMO_PASSWORD}")
             return
-        created = seed_demo()
+        try:
+            created = seed_demo()
+        except ApplicationError as error:
+            raise CommandError(error.message) from None
         self.stdout.write(f"Demo data ready ({len(created)} agent(s) created).")
