@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import reverse
 
 from agents.membership import Source
 from approvals.services import package_create
@@ -19,7 +18,7 @@ from identity.mapping import group_map
 from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in, user_names_set
 from tests.factories import UserFactory, manifest_for
-from tests.identity.test_user_admin import _page, _save
+from tests.identity.test_user_admin import _add, _page, _save
 from tokens.services import service_account_get_or_create, system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
@@ -93,15 +92,7 @@ def test_the_user_admin_refuses_the_systems_name_to_a_new_user_and_a_rename(
     response = _save(root, erin, _page(root, erin), username=username)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"username": [_reserved(typed)]}
-    response = root.post(
-        reverse("admin:auth_user_add"),
-        {
-            "username": username,
-            "password1": "a-long-enough-passphrase-42",
-            "password2": "a-long-enough-passphrase-42",
-            "usable_password": "true",
-        },
-    )
+    response = _add(root, username)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"username": [_reserved(typed)]}
     assert _usernames() == ["erin", "root"] and since() == []

@@ -64,6 +64,19 @@ def _save(client, member, page: dict, **changes):
     return client.post(url, {k: v for k, v in {**page, **changes}.items() if v is not None})
 
 
+# A new user's password, as the admin's add form asks for it.
+NEW_PASSWORD = {
+    "password1": "a-long-enough-passphrase-42",
+    "password2": "a-long-enough-passphrase-42",
+    "usable_password": "true",
+}
+
+
+def _add(client, username: str):
+    """Post the admin's add form for a user named `username`, with a password."""
+    return client.post(reverse("admin:auth_user_add"), {"username": username, **NEW_PASSWORD})
+
+
 def _post_user(client, member, **changes):
     """Post the admin's change form of `member` as shown, with `changes`."""
     response = _save(client, member, _page(client, member), **changes)
@@ -172,15 +185,7 @@ def test_a_save_that_changes_nothing_records_nothing(admin_client):
 
 def test_a_user_created_in_the_admin_is_audited(admin_client):
     since = _head()
-    response = admin_client.post(
-        reverse("admin:auth_user_add"),
-        {
-            "username": "frank",
-            "password1": "a-long-enough-passphrase-42",
-            "password2": "a-long-enough-passphrase-42",
-            "usable_password": "true",
-        },
-    )
+    response = _add(admin_client, "frank")
     assert response.status_code == 302
     assert _new_events(since) == [("user.created", {}, {"username": "frank", "email": ""})]
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tests.concurrency import queued_behind_the_chain
 from tests.factories import UserFactory
-from tests.identity.test_user_admin import _page, _save
+from tests.identity.test_user_admin import NEW_PASSWORD, _page, _save
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,9 +75,7 @@ def test_two_users_of_one_username_added_at_once(audit_since):
     url = reverse("admin:auth_user_add")
     data = {
         "username": "ines",
-        "password1": "a-long-enough-passphrase-42",
-        "password2": "a-long-enough-passphrase-42",
-        "usable_password": "true",
+        **NEW_PASSWORD,
     }
     since = audit_since()
 
@@ -115,11 +113,7 @@ def test_two_users_renamed_to_one_name_in_two_cases_at_once(audit_since):
 def test_two_users_of_one_name_in_two_cases_added_at_once(audit_since):
     first, second = _admin("admin-1"), _admin("admin-2")
     url = reverse("admin:auth_user_add")
-    data = {
-        "password1": "a-long-enough-passphrase-42",
-        "password2": "a-long-enough-passphrase-42",
-        "usable_password": "true",
-    }
+    data = NEW_PASSWORD
     since = audit_since()
 
     added, refused = queued_behind_the_chain(

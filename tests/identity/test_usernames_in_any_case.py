@@ -9,7 +9,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.test import Client
-from django.urls import reverse
 
 from agents.membership import Source
 from audit.actors import Actor
@@ -18,7 +17,7 @@ from identity.mapping import group_map
 from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in, user_names_set
 from tests.factories import UserFactory
-from tests.identity.test_user_admin import _page, _save
+from tests.identity.test_user_admin import _add, _page, _save
 from tokens.services import service_account_get_or_create
 
 pytestmark = pytest.mark.django_db
@@ -74,15 +73,7 @@ def test_the_user_admin_refuses_a_new_user_of_another_users_name_in_another_case
     root, dana, audit_since, username
 ):
     since = audit_since()
-    response = root.post(
-        reverse("admin:auth_user_add"),
-        {
-            "username": username,
-            "password1": "a-long-enough-passphrase-42",
-            "password2": "a-long-enough-passphrase-42",
-            "usable_password": "true",
-        },
-    )
+    response = _add(root, username)
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"username": [TAKEN]}
