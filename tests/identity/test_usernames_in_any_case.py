@@ -149,7 +149,8 @@ def test_a_service_account_is_not_another_users_name_in_another_case(dana, audit
     assert since() == []
 
     # The command names a user by what was typed, in any case (config.usernames.user_named):
-    # the name is dana's, so the token is dana's and no account is created.
+    # the name is dana's, so the token is dana's, no account is created, and it says so.
+    err = StringIO()
     call_command(
         "token",
         "create",
@@ -161,8 +162,9 @@ def test_a_service_account_is_not_another_users_name_in_another_case(dana, audit
         "--scope",
         "gate:check",
         stdout=StringIO(),
-        stderr=StringIO(),
+        stderr=err,
     )
+    assert err.getvalue().startswith("Using the existing user 'dana'.\n")
     assert _usernames() == ["dana"]
     assert [e.action for e in since()] == ["token.created"]
     assert dana.api_tokens.count() == 1

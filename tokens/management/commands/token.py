@@ -80,8 +80,12 @@ class Command(BaseCommand):
 
     def _service_account(self, username):
         # A user of the name, in any case, is the one named; only a name nobody holds is new.
-        user = user_named(username) or service_account_get_or_create(actor=ACTOR, username=username)
-        self.stderr.write(f"Using service account {user.get_username()!r} (no password).")
+        user = user_named(username)
+        if user is not None:
+            self.stderr.write(f"Using the existing user {user.get_username()!r}.")
+            return user
+        user = service_account_get_or_create(actor=ACTOR, username=username)
+        self.stderr.write(f"Created the service account {user.get_username()!r} (no password).")
         return user
 
     @transaction.atomic
