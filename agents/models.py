@@ -22,6 +22,8 @@ class AgentStatus(models.TextChoices):
 
 TEAM_SLUG_LENGTH = 100
 TEAM_NAME_LENGTH = 200
+# The most owners one request names: enough for any team, and a bound on the lookups.
+OWNERS_MAX = 100
 # The constraint keeping one active agent per workload identity.
 UNIQUE_WORKLOAD_ID = "unique_workload_id_among_active_agents"
 

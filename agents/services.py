@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
 from agents.models import (
+    OWNERS_MAX,
     TEAM_NAME_LENGTH,
     TEAM_SLUG_LENGTH,
     UNIQUE_WORKLOAD_ID,
@@ -21,7 +22,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import AlreadyExists, InvalidInput, InvalidTransition, NotPermitted
 from config.identifiers import agent_slug_message, identifier_message
-from config.usernames import user_named
+from config.usernames import users_named
 
 # The agent's fields that are identifiers (config.identifiers); the others are text.
 # (The team is one too: its slug is checked where it is looked up.)
@@ -283,10 +284,14 @@ def owners_refuse_inactive(added) -> None:
 def users_by_username(usernames) -> list:
     """Return the users of these usernames (in any case), active or not, or raise naming
     each unknown one."""
+    usernames = list(usernames)
+    if len(usernames) > OWNERS_MAX:
+        problem = f"Name at most {OWNERS_MAX} owners ({len(usernames)} given)."
+        raise InvalidInput(problem, fields={"owners": [problem]})
     refused = [message for message in map(identifier_message, usernames) if message]
     if refused:
         raise InvalidInput("Owners are named by username.", fields={"owners": refused[:1]})
-    named = {name: user_named(name) for name in usernames}
+    named = users_named(usernames)
     missing = {name for name, user in named.items() if user is None}
     if missing:
         raise InvalidInput(

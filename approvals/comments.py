@@ -23,7 +23,7 @@ from approvals.models import COMMENT_MAX_LENGTH, COMMENT_MAX_MENTIONS, ApprovalP
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
-from config.usernames import user_named
+from config.usernames import users_named
 from outbox.services import notify
 from signoffs.models import Decision
 
@@ -81,7 +81,7 @@ def _mentions_checked(body: str, package: ApprovalPackage) -> list:
     names = mentioned_names(body)
     if len(names) > COMMENT_MAX_MENTIONS:
         raise _invalid("body", f"Mention at most {COMMENT_MAX_MENTIONS} people in one comment.")
-    users = {name: user_named(name) for name in names}
+    users = users_named(names)
     problems = []
     for name in names:
         user = users[name]

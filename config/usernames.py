@@ -18,6 +18,7 @@ either be taken for the system or stop it from creating its account.
 """
 
 from django.contrib.auth import get_user_model
+from django.db.models import Value
 
 from config.errors import AlreadyExists, InvalidInput
 
@@ -71,6 +72,28 @@ def user_named(username: str, *, using: str | None = None):
     username = model.normalize_username(username)
     users = model.objects.db_manager(using)
     return users.filter(**{f"{model.USERNAME_FIELD}__iexact": username}).first()
+
+
+def users_named(usernames) -> dict:
+    """Return {username: the user it names in any case, or None} for these names, in one
+    query.
+
+    Each name keeps its own lookup, as in `user_named`, so the database alone says which
+    user a name names; the lookups travel as one UNION ALL.
+    """
+    model = get_user_model()
+    names = list(dict.fromkeys(usernames))
+    if not names:
+        return {}
+    field = f"{model.USERNAME_FIELD}__iexact"
+    lookups = [
+        model.objects.filter(**{field: model.normalize_username(name)}).annotate(
+            named_as=Value(index)
+        )
+        for index, name in enumerate(names)
+    ]
+    found = {user.named_as: user for user in lookups[0].union(*lookups[1:], all=True)}
+    return {name: found.get(index) for index, name in enumerate(names)}
 
 
 def username_reserved(username: str) -> bool:

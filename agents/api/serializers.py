@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.identity import validate_spiffe_id
-from agents.models import Agent, ObservationKind
+from agents.models import OWNERS_MAX, Agent, ObservationKind
 from agents.observations import (
     DIGEST_KINDS,
     MAX_COUNT,
@@ -86,7 +86,7 @@ class AgentCreateSerializer(serializers.Serializer):
     owners = serializers.ListField(
         child=_username(),
         required=False,
-        max_length=100,
+        max_length=OWNERS_MAX,
         help_text="Usernames; the caller owns the agent when none are given.",
     )
 
@@ -105,7 +105,7 @@ class AgentUpdateSerializer(serializers.Serializer):
         child=_username(),
         required=False,
         min_length=1,
-        max_length=100,
+        max_length=OWNERS_MAX,
         help_text="Usernames. While a package is in review, none may be added who may review it.",
     )
 

@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_perms
 
+from agents.models import OWNERS_MAX
 from agents.services import users_by_username
 from approvals.comments import comment_create
 from audit.actors import Actor
 from config.errors import InvalidInput
-from config.usernames import user_named
+from config.usernames import user_named, users_named
 from signoffs.models import Absence, SignOff
 from tests.factories import UserFactory
 from tokens.models import ApiToken
@@ -150,6 +151,27 @@ def test_owners_are_named_in_any_case_each_once(owner, reviewers):
     with pytest.raises(InvalidInput) as refused:
         users_by_username(["OWNER", "ghost"])
     assert refused.value.fields == {"owners": ["No user 'ghost'."]}
+
+
+@pytest.mark.parametrize("count", [1, 50, OWNERS_MAX])
+def test_owners_are_named_in_one_query_however_many(django_assert_num_queries, count):
+    users = [UserFactory(username=f"named{n}") for n in range(count)]
+    typed = [user.username.upper() for user in users]
+    with django_assert_num_queries(1):
+        assert users_by_username(typed) == users
+
+
+def test_more_owners_than_the_most_are_refused_before_any_lookup(django_assert_num_queries):
+    with django_assert_num_queries(0), pytest.raises(InvalidInput) as refused:
+        users_by_username([f"named{n}" for n in range(OWNERS_MAX + 1)])
+    problem = f"Name at most {OWNERS_MAX} owners ({OWNERS_MAX + 1} given)."
+    assert refused.value.fields == {"owners": [problem]}
+
+
+def test_users_named_answers_each_name_as_user_named_does(reviewers):
+    names = ["pam2", *PAM2, "pam3", "IAM1"]
+    assert users_named(names) == {name: user_named(name) for name in names}
+    assert users_named([]) == {}
 
 
 def test_a_mention_names_its_user_in_any_case_once(workflow, agent, owner, reviewers):

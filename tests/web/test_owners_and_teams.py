@@ -4,6 +4,7 @@ the review page and the review queue."""
 import pytest
 from django.urls import reverse
 
+from agents.models import OWNERS_MAX
 from approvals.ownership import agent_update
 from audit.actors import Actor
 from signoffs.models import Decision, Dimension
@@ -28,6 +29,21 @@ def test_the_edit_form_refuses_reviewers_as_owners_while_in_review(
     assert response.status_code == 200
     (problem,) = response.context["form"].errors["owners"]
     assert problem.startswith("security1 reviews v1, which is in review")
+    assert list(agent.owners.values_list("username", flat=True)) == ["owner"]
+    assert since() == []
+
+
+def test_the_edit_form_refuses_more_owners_than_the_most_and_changes_nothing(
+    client, agent, owner, audit_since
+):
+    client.force_login(owner)
+    since = audit_since()
+    names = ", ".join(f"owner{n}" for n in range(OWNERS_MAX + 1))
+    response = edit(client, agent, names)
+    assert response.status_code == 200
+    assert response.context["form"].errors["owners"] == [
+        f"Name at most {OWNERS_MAX} owners ({OWNERS_MAX + 1} given)."
+    ]
     assert list(agent.owners.values_list("username", flat=True)) == ["owner"]
     assert since() == []
 

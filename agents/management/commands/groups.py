@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from agents.membership import Source, user_groups_change, user_groups_set
 from audit.actors import Actor
 from config.errors import ApplicationError
-from config.usernames import user_named
+from config.usernames import user_named, users_named
 
 ACTOR = Actor.system("manage.py groups")
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def _list(self, usernames):
         users = get_user_model().objects.order_by("username").prefetch_related("groups")
         if usernames:
-            named = (user_named(name) for name in usernames)
+            named = users_named(usernames).values()
             users = users.filter(pk__in=[user.pk for user in named if user is not None])
         for user in users:
             names = ", ".join(sorted(group.name for group in user.groups.all()))
