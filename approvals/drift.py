@@ -15,6 +15,7 @@ never makes a second finding for the same use.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from agents.models import Agent, ObservationKind
 from agents.vocabulary import Access, Classification, TrustBoundary, ranks
+from approvals.leases import lease_release, lease_renew, lease_take
 from approvals.models import (
     LIVE_FINDING_STATUSES,
     ApprovalPackage,
@@ -39,8 +41,10 @@ from outbox.services import notify_many
 
 logger = logging.getLogger(__name__)
 
-# Key of the PostgreSQL advisory lock held by the one drift run in progress.
-DRIFT_LOCK_KEY = 0x0D41F7
+# The lease of the one drift run in progress (approvals.leases), renewed after each batch:
+# far longer than a batch takes, and it lapses soon after the job's time limit kills a run.
+DRIFT_JOB = "drift-evaluate"
+DRIFT_LEASE = timedelta(minutes=5)
 # The reason of a finding the decision point raised: a claim beyond an approved entry.
 CLAIM_EXCEEDED = "claim_exceeded"
 
@@ -369,20 +373,6 @@ def drift_suspend(*, actor: Actor, agent_id: int) -> bool:
     return True
 
 
-def _try_lock() -> bool:
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRIFT_LOCK_KEY])
-        return cursor.fetchone()[0]
-
-
-def _unlock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK_KEY])
-
-
 class _QueryCounter:
     """Count the statements a batch runs (connection.execute_wrapper)."""
 
@@ -402,7 +392,8 @@ def drift_evaluate(*, actor: Actor, batch_size: int | None = None) -> DriftRun:
     and the next run catches up from the database.
     """
     run = DriftRun()
-    if not _try_lock():
+    holder = lease_take(DRIFT_JOB, DRIFT_LEASE)
+    if holder is None:
         run.skipped = True
         return run
     try:
@@ -420,8 +411,12 @@ def drift_evaluate(*, actor: Actor, batch_size: int | None = None) -> DriftRun:
             run.created += len(opened)
             run.resolved += len(closed)
             after = hi
+            if not lease_renew(DRIFT_JOB, holder, DRIFT_LEASE):
+                # The lease lapsed and another run holds it: that run evaluates the rest.
+                logger.warning("drift run stopped after %s batches: its lease lapsed", run.batches)
+                break
     finally:
-        _unlock()
+        lease_release(DRIFT_JOB, holder)
     for agent_id in _suspension_candidates():
         try:
             if drift_suspend(actor=actor, agent_id=agent_id):

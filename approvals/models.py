@@ -398,3 +398,16 @@ class EmergencyApproval(models.Model):
 
     def approver(self, dimension: str):
         return getattr(self, f"{dimension}_approver")
+
+
+class JobLease(models.Model):
+    """The lease a job's run holds while it runs, so that one run of the job works at a
+    time (approvals.leases)."""
+
+    job = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=32, blank=True)
+    # The lease is free from this moment (or when empty); its holder renews it as it goes.
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.job

@@ -2,21 +2,20 @@
 
 An evaluation is counted in Redis; the usage flush (every minute) folds the
 counts into observations and, when they hold a deny, evaluates drift at once;
-when another drift run holds the drift lock then, the scheduled drift job
+when another drift run holds the drift lease then, the scheduled drift job
 (every five minutes) finds it. The jobs run here in-process; the same path on
 a real worker is tests/jobs/test_runtime_usage_flush.py.
 """
 
 from datetime import timedelta
 
-import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from agents.models import Observation
 from approvals import tasks as approval_tasks
-from approvals.drift import DRIFT_LOCK_KEY
+from approvals.drift import DRIFT_JOB, DRIFT_LEASE
+from approvals.leases import lease_release, lease_take
 from approvals.models import DriftFinding, EmergencyApproval
 from approvals.ownership import agent_update
 from audit.actors import Actor
@@ -72,23 +71,12 @@ def test_a_flush_meeting_a_drift_run_leaves_the_deny_to_the_next_drift_run(
 ):
     assert ask(runtime, agent.slug, "execute", "tool", "shell").json()["decision"] is False
     close_minutes()
-    settings = connection.settings_dict
-    # Another process's drift run holds the lock while the flush runs.
-    with psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"],
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [DRIFT_LOCK_KEY])
-        run = tasks.runtime_usage_flush()
-        assert run["denies"] == 1 and run["drift"]["skipped"] is True
-        assert not DriftFinding.objects.exists()
-        # Released here, not by closing: the server drops a closed session's locks
-        # only once it notices the close, which may be after the next line.
-        other.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK_KEY])
+    # Another drift run holds the lease while the flush runs.
+    holder = lease_take(DRIFT_JOB, DRIFT_LEASE)
+    run = tasks.runtime_usage_flush()
+    assert run["denies"] == 1 and run["drift"]["skipped"] is True
+    assert not DriftFinding.objects.exists()
+    lease_release(DRIFT_JOB, holder)
     # The scheduled drift job (every drift interval) finds it.
     assert approval_tasks.drift_evaluate()["created"] == 1
     assert findings(agent) == {("tool", "shell", "execute", "unapproved_tool")}
