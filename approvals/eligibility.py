@@ -57,9 +57,12 @@ RULE = (
 
 EMERGENCY_RULE = (
     "At the approval's event in the chain: active members of the dimension's reviewer group "
-    "(security or PAM); where reviewers were assigned to the agent for the dimension, only "
-    "they; never the package's creator, submitter, the agent's owners since submission or the "
-    "emergency's requester; nobody who gave the emergency's other approval before."
+    "(security or PAM); where reviewers were assigned to the agent for the dimension (or staff "
+    "reassigned the package's sign-off of it), only they, the delegate who approved on behalf "
+    "of one of them, and, past the sign-off's review target, the agent's fallback reviewers of "
+    "the dimension; never the package's creator, submitter, the agent's owners since "
+    "submission or the emergency's requester; nobody who gave the emergency's other approval "
+    "before."
 )
 
 
@@ -91,17 +94,18 @@ class Eligibility:
             return {before[-1][1]: before[-1][0]}
         return self.history.assigned_at(review_permission(signoff.dimension), seq)
 
-    def _stand_ins(self, decision: Decision, seq: int, assigned: dict) -> dict[int, int | None]:
-        """Return {user id: basis seq} of who stood in for the assigned reviewers at `seq`."""
-        signoff = decision.signoff
+    def _stand_ins(
+        self, signoff, seq: int, assigned: dict, *, at, decider_id, basis, on_behalf_of_id
+    ) -> dict[int, int | None]:
+        """Return {user id: basis seq} of who stood in for the assigned reviewers at `seq`:
+        past the sign-off's review target (at the moment `at`), its fallback reviewers, and
+        the decider recorded as deciding on behalf of an assigned reviewer."""
         stand_ins = {}
         due = overdue_since(signoff)
-        if due is not None and decision.created_at >= due:
+        if due is not None and at >= due:
             stand_ins.update(self.history.assigned_at(fallback_permission(signoff.dimension), seq))
-        if self.decision_basis.get(decision.pk) == Footing.DELEGATE and (
-            decision.on_behalf_of_id in assigned
-        ):
-            stand_ins[decision.reviewer_id] = seq
+        if basis == Footing.DELEGATE and on_behalf_of_id in assigned:
+            stand_ins[decider_id] = seq
         return stand_ins
 
     def of(self, decision: Decision) -> dict:
@@ -115,7 +119,15 @@ class Eligibility:
         candidates = self.history.members_at(dimension, seq)
         inactive = self.history.inactive_at(candidates, seq)
         assigned = self._assigned(signoff, seq)
-        stand_ins = self._stand_ins(decision, seq, assigned)
+        stand_ins = self._stand_ins(
+            signoff,
+            seq,
+            assigned,
+            at=decision.created_at,
+            decider_id=decision.reviewer_id,
+            basis=self.decision_basis.get(decision.pk),
+            on_behalf_of_id=decision.on_behalf_of_id,
+        )
         excluded = self._excluded(package, candidates, assigned, stand_ins, inactive)
         earlier = package_decisions(package).exclude(pk=decision.pk)
         for other_id, user_id, other_dimension in earlier.values_list(
@@ -179,21 +191,43 @@ class Eligibility:
     def of_emergency(self, emergency) -> list[dict]:
         """Return who was eligible to give each approval of an emergency release, at its moment.
 
-        The reviewer rules of a sign-off (group, assignment, authorship), and never the
-        requester or whoever gave the emergency's other approval before.
+        The reviewer rules of the package's sign-off of the dimension (group, assignment or
+        reassignment, a delegate or fallback reviewer standing in, authorship), and never
+        the requester or whoever gave the emergency's other approval before.
         """
         events = AuditEvent.objects.filter(
             action=EMERGENCY_APPROVED, target_id=str(emergency.pk), agent_slug=self.agent.slug
         ).order_by("seq")
+        approvals = list(events.values_list("seq", "created_at", "data"))
+        signoffs = {signoff.dimension: signoff for signoff in emergency.package.signoffs.all()}
+        names = {(data or {}).get("on_behalf_of") for _, _, data in approvals} - {None}
+        ids = dict(
+            get_user_model().objects.filter(username__in=names).values_list("username", "pk")
+        )
         rows, approved_by = [], {}
-        for seq, data in events.values_list("seq", "data"):
-            dimension = (data or {}).get("dimension", "")
+        for seq, created_at, data in approvals:
+            data = data or {}
+            dimension = data.get("dimension", "")
             approver = getattr(emergency, f"{dimension}_approver", None)
             approver_id = approver.pk if approver is not None else None
             candidates = self.history.members_at(dimension, seq)
             inactive = self.history.inactive_at(candidates, seq)
+            signoff = signoffs.get(dimension)
+            # Every submitted version has its sign-offs; the agent's assignment serves otherwise.
             assigned = self.history.assigned_at(review_permission(dimension), seq)
-            excluded = self._excluded(emergency.package, candidates, assigned, {}, inactive)
+            stand_ins = {}
+            if signoff is not None:
+                assigned = self._assigned(signoff, seq)
+                stand_ins = self._stand_ins(
+                    signoff,
+                    seq,
+                    assigned,
+                    at=created_at,
+                    decider_id=approver_id,
+                    basis=data.get("basis"),
+                    on_behalf_of_id=ids.get(data.get("on_behalf_of")),
+                )
+            excluded = self._excluded(emergency.package, candidates, assigned, stand_ins, inactive)
             for user_id in candidates:
                 if user_id in excluded:
                     continue
@@ -208,7 +242,13 @@ class Eligibility:
                     "reviewer": approver.get_username() if approver else None,
                     "at_seq": seq,
                     "reviewers_assigned": sorted(self.history.username(u) for u in assigned),
-                    **self._answer(approver_id, candidates, assigned, {}, excluded, inactive),
+                    "stood_in": sorted(
+                        self.history.username(u) for u in stand_ins if u in candidates
+                    ),
+                    "approved_as": data.get("basis") or None,
+                    **self._answer(
+                        approver_id, candidates, assigned, stand_ins, excluded, inactive
+                    ),
                 }
             )
             approved_by[dimension] = approver_id

@@ -36,7 +36,7 @@ from config.errors import InvalidInput, InvalidTransition, NotFound, NotPermitte
 from config.reasons import reason_checked
 from config.times import whole_second
 from outbox.services import notify
-from signoffs.permissions import can_approve_emergency
+from signoffs.permissions import emergency_standing
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +136,9 @@ def emergency_approve(
     emergency.package = package
     if actor.user is None:
         raise NotPermitted("Only people approve emergencies.", code="not_reviewer")
-    check = can_approve_emergency(user_lock(actor.user), emergency, dimension)
-    if not check:
-        raise NotPermitted(check.message, code=check.code)
+    standing = emergency_standing(user_lock(actor.user), emergency, dimension)
+    if not standing:
+        raise NotPermitted(standing.check.message, code=standing.check.code)
     # An approval counts only while it can still lead to the grant.
     if EmergencyState.ACTIVE not in EMERGENCY_TRANSITIONS[EmergencyState(emergency.state)]:
         raise InvalidTransition(
@@ -156,7 +156,13 @@ def emergency_approve(
         target=emergency,
         agent_slug=package.agent.slug,
         package_version=package.version,
-        data={"dimension": dimension},
+        # On what footing, as a sign-off's decision records it: the evidence's eligibility
+        # reads a delegate's or a fallback reviewer's standing from here.
+        data={
+            "dimension": dimension,
+            "basis": standing.basis,
+            "on_behalf_of": standing.on_behalf_of.get_username() if standing.on_behalf_of else None,
+        },
     )
     if all(emergency.approver(d) is not None for d in EMERGENCY_DIMENSIONS):
         before = emergency.state

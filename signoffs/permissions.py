@@ -21,25 +21,16 @@ from signoffs.models import Absence, Decision, Dimension, Footing, SignOff
 from signoffs.sla import overdue_since
 
 __all__ = [
-    "assigned_reviewers_exist",
     "author_refusal",
     "can_approve_emergency",
     "can_decide",
     "decision_standing",
+    "emergency_standing",
     "may_review",
     "owner_refusal",
     "review_permission",
     "reviewers_able",
 ]
-
-
-def assigned_reviewers_exist(agent, dimension: str) -> bool:
-    """Return whether the agent has reviewers assigned by name for this dimension."""
-    return UserObjectPermission.objects.filter(
-        content_type=ContentType.objects.get_for_model(Agent),
-        object_pk=str(agent.pk),
-        permission__codename=review_permission(dimension),
-    ).exists()
 
 
 def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
@@ -250,36 +241,52 @@ def may_review(user, package) -> bool:
     return any(can_decide(user, signoff) for signoff in package.signoffs.all())
 
 
-def can_approve_emergency(user, emergency, dimension: str) -> Check:
-    """Return whether the user may give the emergency approval of this dimension, and if not, why.
+def emergency_standing(user, emergency, dimension: str, now=None) -> Standing:
+    """Return whether the user may give the emergency approval of this dimension, on what
+    footing, or why not.
 
-    The reviewer rules of `decision_standing` apply to the emergency's package:
-    the dimension's group, where the agent has reviewers assigned for it only
-    they, never an author or owner. The requester never approves it, and one
-    person gives at most one of its approvals.
+    The reviewer rules of `decision_standing` apply to the package's sign-off of the
+    dimension: its group; where staff reassigned the sign-off, that reviewer, else where
+    the agent has reviewers assigned for it, only they; the delegate of an absent assigned
+    reviewer on their behalf, and once the sign-off is overdue the agent's fallback
+    reviewers; never an author or owner. The requester never approves it, and one person
+    gives at most one of its approvals. An emergency approval decides no sign-off, so a
+    decision of the package does not bar its reviewer from giving one.
     """
     package = emergency.package
     refusal = _member_refusal(user, dimension)
     if refusal is not None:
-        return refusal
-    if assigned_reviewers_exist(package.agent, dimension) and not user.has_perm(
-        f"agents.{review_permission(dimension)}", package.agent
-    ):
-        return Check(
-            False, "not_assigned", f"Other reviewers are assigned to this agent's {dimension}."
+        return Standing(refusal)
+    signoff = package.signoffs.filter(dimension=dimension).first()
+    if signoff is None:
+        return Standing(
+            Check(False, "no_signoff", f"This version has no {dimension} sign-off to stand on.")
         )
+    standing = _assignment(user, signoff, now or timezone.now())
+    if not standing:
+        return standing
     refusal = author_refusal(user, package)
     if refusal is not None:
-        return refusal
+        return Standing(refusal)
     if emergency.requested_by_id == user.pk:
-        return Check(False, "self_review", "You asked for this emergency approval.")
+        return Standing(Check(False, "self_review", "You asked for this emergency approval."))
     approvers = {
         dim: getattr(emergency, f"{dim}_approver_id") for dim in (Dimension.SECURITY, Dimension.PAM)
     }
     if approvers[dimension] is not None:
-        return Check(False, "already_decided", f"The {dimension} approval is already given.")
-    if user.pk in approvers.values():
-        return Check(
-            False, "other_dimension", "You gave the other approval of this emergency already."
+        return Standing(
+            Check(False, "already_decided", f"The {dimension} approval is already given.")
         )
-    return ALLOWED
+    if user.pk in approvers.values():
+        return Standing(
+            Check(
+                False, "other_dimension", "You gave the other approval of this emergency already."
+            )
+        )
+    return standing
+
+
+def can_approve_emergency(user, emergency, dimension: str) -> Check:
+    """Return whether the user may give the emergency approval of this dimension, and if not,
+    why. The rule is `emergency_standing`'s."""
+    return emergency_standing(user, emergency, dimension).check
