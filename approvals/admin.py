@@ -1,7 +1,9 @@
 from django.contrib import admin
 
+from approvals.manifest import fields_named
 from approvals.models import ApprovalPackage, DriftFinding, ScopeEntry
 from config.admin import ReadOnlyAdmin
+from signoffs.models import Checklist, ChecklistItem
 
 
 class ScopeEntryInline(admin.TabularInline):
@@ -30,3 +32,24 @@ class DriftFindingAdmin(ReadOnlyAdmin):
     list_display = ["agent", "kind", "identifier", "access", "severity", "status", "count"]
     list_filter = ["severity", "status", "kind"]
     list_select_related = ["agent"]
+
+
+class ChecklistItemInline(admin.TabularInline):
+    model = ChecklistItem
+    extra = 0
+    fields = ["code", "text", "help_text", "controls", "required", "order", "covered_fields"]
+    readonly_fields = fields
+    can_delete = False
+
+    @admin.display(description="Covers")
+    def covered_fields(self, item: ChecklistItem) -> str:
+        """Name the manifest fields the item covers in words, each with its path."""
+        return fields_named(item.covers) or "-"
+
+
+@admin.register(Checklist)
+class ChecklistAdmin(ReadOnlyAdmin):
+    """Checklists are shipped as data and loaded by `load_checklists`, never edited here."""
+
+    list_display = ["dimension", "version", "title", "is_active"]
+    inlines = [ChecklistItemInline]

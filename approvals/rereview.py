@@ -23,7 +23,13 @@ from django.utils import timezone
 from agents.vocabulary import RiskTier, ranks
 from approvals.checklists import change_fields, covering_items
 from approvals.depth import review_depth
-from approvals.manifest import FIELD_CLASSES, NEEDS_REVIEW, ScopeDiff, diff_manifests
+from approvals.manifest import (
+    FIELD_CLASSES,
+    NEEDS_REVIEW,
+    ScopeDiff,
+    diff_manifests,
+    fields_named,
+)
 from approvals.models import ApprovalPackage, PackageState
 from approvals.policy import recertification_lead, required_approvals
 from approvals.selectors import last_approved
@@ -148,15 +154,15 @@ def _plan_by_changes(
     if bound:
         return _all(
             FULL,
-            f"The kill switch or the identity changed ({', '.join(bound)}): every dimension "
-            "reviews again.",
+            f"This version changes {fields_named(bound)}; every dimension relies on the kill "
+            "switch and the identity, so every dimension reviews again.",
             fields,
         )
     unknown = [path for path in fields if path not in FIELD_CLASSES]
     if unknown:
-        return _all(FULL, f"Changed fields no checklist knows ({', '.join(unknown)}).", fields)
+        return _all(FULL, f"Changed fields no checklist knows: {fields_named(unknown)}.", fields)
     plan = ReviewPlan(
-        TARGETED, f"This version changes {', '.join(fields)} against {since}.", fields
+        TARGETED, f"This version changes {fields_named(fields)} against {since}.", fields
     )
     changed = set(fields)
     for dimension in Dimension.values:
@@ -172,16 +178,18 @@ def _plan_by_changes(
         if covering:
             plan.reopen[dimension] = (
                 "Re-opened: "
-                + "; ".join(f"{code} covers {', '.join(paths)}" for code, paths in covering.items())
+                + "; ".join(
+                    f"{code} covers {fields_named(paths)}" for code, paths in covering.items()
+                )
                 + "."
             )
         else:
             plan.carry[dimension] = (
-                f"Carried over from {since}: the changed fields ({', '.join(fields)}) are "
-                f"covered by no item of the {label} checklist."
+                f"Carried over from {since}: no item of the {label} checklist covers "
+                f"{fields_named(fields)}."
             )
     if not plan.reopen:  # a change nobody would re-read: everyone reads it
-        return _all(FULL, f"No checklist item covers {', '.join(fields)}.", fields)
+        return _all(FULL, f"No checklist item covers {fields_named(fields)}.", fields)
     return plan
 
 

@@ -14,6 +14,9 @@ functions; the package reads no model and no setting.
 - ``diff_manifests`` classifies every change as a scope expansion or
   narrowing, a commitment change or narrative, by each field's change class
   in the schema (``FIELD_CLASSES``, ``diff``).
+- ``field_named`` / ``fields_named`` name fields as a reason does, by each
+  field's title in the schema (``FIELD_TITLES``): "the rollback plan
+  (rollback.plan)".
 """
 
 from approvals.manifest.canonical import (
@@ -45,9 +48,12 @@ from approvals.manifest.schema import (
     CHANGE_CLASSES,
     COMMITMENT,
     FIELD_CLASSES,
+    FIELD_TITLES,
     NARRATIVE,
     SCOPE,
     field_bounds,
+    field_named,
+    fields_named,
     latest_test_date,
     manifest_schema,
 )
@@ -76,6 +82,7 @@ __all__ = [
     "DEPLOYMENT_ORDER",
     "EXPANSION",
     "FIELD_CLASSES",
+    "FIELD_TITLES",
     "KEY_BY_KIND",
     "KIND_BY_KEY",
     "KIND_LABELS",
@@ -97,6 +104,8 @@ __all__ = [
     "diff_manifests",
     "diff_normalized",
     "field_bounds",
+    "field_named",
+    "fields_named",
     "latest_test_date",
     "load_manifest",
     "manifest_schema",

@@ -20,7 +20,7 @@ import jsonschema_rs
 from agents.identity import spiffe_id_errors
 from approvals.manifest.errors import add_error, dotted
 from approvals.manifest.reading import type_name
-from approvals.manifest.scope import SCOPE_KINDS
+from approvals.manifest.scope import KIND_BY_KEY, KIND_LABELS, SCOPE_KINDS
 from config.identifiers import identifier_errors
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
@@ -83,6 +83,51 @@ def field_classes(schema: dict) -> dict[str, str]:
 
 # Read once per process: a field without a class stops the application from starting.
 FIELD_CLASSES: dict[str, str] = field_classes(SCHEMA)
+
+# How a sentence names a field, from its ``title`` in the schema: a noun phrase in lower
+# case without an article ("rollback plan"). A manifest's field reads "the rollback plan";
+# a field of a scope entry takes its kind ("a tool's trust boundary"), as one title serves
+# every kind. The words stand before the path, which stays for precision.
+TITLE = "title"
+
+
+def _entry_owner(path: str) -> str:
+    """Return "a tool" for a field of ``scope.tools[]``; raise for another list of entries."""
+    owner, _, _ = path.partition("[]")
+    section, _, key = owner.partition(".")
+    if section != "scope" or key not in KIND_BY_KEY:
+        raise ValueError(f"manifest field {path} is in a list the field words do not know")
+    noun = KIND_LABELS[KIND_BY_KEY[key]]
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def field_titles(schema: dict) -> dict[str, str]:
+    """Return every field's words by path ("a tool's trust boundary"); raise if one has none."""
+    titles = {path: node.get(TITLE) for path, node in schema_fields(schema)}
+    untitled = sorted(path for path, title in titles.items() if not title)
+    if untitled:
+        raise ValueError(f"manifest fields without a {TITLE}: {untitled}")
+    return {
+        path: f"{_entry_owner(path)}'s {title}" if "[]" in path else f"the {title}"
+        for path, title in titles.items()
+    }
+
+
+# Read once per process: a field without words stops the application from starting.
+FIELD_TITLES: dict[str, str] = field_titles(SCHEMA)
+
+
+def field_named(path: str) -> str:
+    """Name a field as a reason does: its words, then its path ("the rollback plan
+    (rollback.plan)"); a path the schema does not know, as it is."""
+    title = FIELD_TITLES.get(path)
+    return f"{title} ({path})" if title else path
+
+
+def fields_named(paths: list[str]) -> str:
+    """Name fields in one phrase, in the given order: "a, b and c"."""
+    named = [field_named(path) for path in paths]
+    return " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
 
 
 def field_bounds(path: str) -> dict[str, int]:

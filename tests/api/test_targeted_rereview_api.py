@@ -39,10 +39,10 @@ def test_submitting_a_new_version_reopens_what_its_changes_concern(writer, workf
         "compliance": "pending",
     }
     assert signoffs["compliance"]["review_reason"] == (
-        "Re-opened: CMP-2 covers logging.retention_days."
+        "Re-opened: CMP-2 covers the log retention (logging.retention_days)."
     )
     assert signoffs["iam"]["carried_over"] is True
-    assert "covered by no item of the IAM checklist" in signoffs["iam"]["review_reason"]
+    assert "no item of the IAM checklist covers" in signoffs["iam"]["review_reason"]
     assert signoffs["compliance"]["required_items"] == [f"CMP-{n}" for n in range(1, 8)]
     plan = body["review_plan"]
     assert plan["mode"] == "targeted"

@@ -54,10 +54,13 @@ def test_a_rollback_change_reopens_compliance_only(workflow, agent, audit_since)
         "compliance": SignOffState.PENDING,
     }
     signoffs = {s.dimension: s for s in second.signoffs.select_related("carried_over_from")}
-    assert signoffs["compliance"].review_reason == "Re-opened: CMP-5 covers rollback.plan."
+    assert (
+        signoffs["compliance"].review_reason
+        == "Re-opened: CMP-5 covers the rollback plan (rollback.plan)."
+    )
     assert signoffs["pam"].review_reason == (
-        "Carried over from v1: the changed fields (rollback.plan) are covered by no item "
-        "of the PAM checklist."
+        "Carried over from v1: no item of the PAM checklist covers the rollback "
+        "plan (rollback.plan)."
     )
     assert signoffs["pam"].carried_over_from.package_id == first.pk
     assert second.review_plan["mode"] == "targeted"
@@ -67,7 +70,9 @@ def test_a_rollback_change_reopens_compliance_only(workflow, agent, audit_since)
     assert carried.actor_label == workflow.owner.username
     assert carried.data["from_version"] == 1
     assert set(carried.data["carried_over"]) == {"iam", "pam", "security"}
-    assert carried.data["reopened"] == {"compliance": "Re-opened: CMP-5 covers rollback.plan."}
+    assert carried.data["reopened"] == {
+        "compliance": "Re-opened: CMP-5 covers the rollback plan (rollback.plan)."
+    }
     assert "package.approved" not in [e.action for e in events]
     first.refresh_from_db()
     assert first.state == PackageState.APPROVED  # still in force while v2 is reviewed
@@ -105,20 +110,30 @@ def test_a_carried_over_signoff_points_at_the_decision_it_stands_on(workflow, ag
 
 
 @pytest.mark.parametrize(
-    "change, words",
+    "change, named",
     [
-        (lambda d: d["identity"].update(log_principal="agent:renamed"), "identity"),
-        (lambda d: d["kill_switch"].update(max_minutes_to_revoke=30), "kill switch"),
+        (
+            lambda d: d["identity"].update(log_principal="agent:renamed"),
+            "the log principal (identity.log_principal)",
+        ),
+        (
+            lambda d: d["kill_switch"].update(max_minutes_to_revoke=30, owner="sre-oncall"),
+            "the kill-switch time to revoke (kill_switch.max_minutes_to_revoke) and the "
+            "kill-switch owner (kill_switch.owner)",
+        ),
     ],
 )
-def test_a_kill_switch_or_identity_change_reopens_all_four(workflow, agent, change, words):
+def test_a_kill_switch_or_identity_change_reopens_all_four(workflow, agent, change, named):
     first = workflow.approve(agent)
     doc = copy.deepcopy(first.manifest)
     change(doc)
     second = workflow.submit(agent, doc)
     assert set(states(second).values()) == {SignOffState.PENDING}
     assert second.review_plan["mode"] == "full"
-    assert words in second.review_plan["reason"]
+    assert second.review_plan["reason"] == (
+        f"This version changes {named}; every dimension relies on the kill switch and the "
+        "identity, so every dimension reviews again."
+    )
     assert not second.review_plan["carried_over"]
 
 
@@ -229,7 +244,7 @@ def test_a_decision_of_the_submitter_or_an_owner_reopens_its_dimension(
     assert set(second.review_plan["carried_over"]) == {"iam", "pam"}
     assert only_event(since(), "package.signoffs_carried_over").data["reopened"] == {
         "security": reason,
-        "compliance": "Re-opened: CMP-5 covers rollback.plan.",
+        "compliance": "Re-opened: CMP-5 covers the rollback plan (rollback.plan).",
     }
 
     # Security is reviewed again, by others: the approval stands on none of security1's.

@@ -32,17 +32,23 @@ def test_the_bundle_records_the_targeted_review(workflow, agent, tmp_path):
     assert package["review_plan"]["depth"]["rule"] == "full"
     signoffs = {s["dimension"]: s for s in json.loads(files["signoffs.json"])}
     assert signoffs["compliance"]["state"] == "approved"
-    assert signoffs["compliance"]["review_reason"] == "Re-opened: CMP-5 covers rollback.plan."
+    assert (
+        signoffs["compliance"]["review_reason"]
+        == "Re-opened: CMP-5 covers the rollback plan (rollback.plan)."
+    )
     assert signoffs["iam"]["state"] == "carried_over"
     assert signoffs["iam"]["carried_over_from"]["package_version"] == 1
     assert signoffs["iam"]["carried_over_from"]["decisions"]
-    assert "covered by no item of the IAM checklist" in signoffs["iam"]["review_reason"]
+    assert "no item of the IAM checklist covers" in signoffs["iam"]["review_reason"]
     assert "IAM-1" in signoffs["iam"]["required_items"]
     items = {item["code"]: item for item in signoffs["compliance"]["checklist"]["items"]}
     assert items["CMP-5"]["covers"] == ["rollback.plan", "deployment"]
     summary = files["summary.html"].decode()
-    assert "Why this review: This version changes rollback.plan against v1." in summary
-    assert "covered by no item of the IAM checklist" in summary
+    assert (
+        "Why this review: This version changes the rollback plan (rollback.plan) against v1."
+        in summary
+    )
+    assert "no item of the IAM checklist covers" in summary
     assert run_verifier(path, "--fingerprint", signing.fingerprint()).returncode == 0
 
 

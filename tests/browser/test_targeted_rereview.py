@@ -24,10 +24,10 @@ def test_a_targeted_rereview_is_decided_by_the_dimension_it_reopens(
         "the others carry over: IAM, PAM, Security."
     )
     expect(page.get_by_test_id("review-plan")).to_have_text(
-        "This version changes rollback.plan against v1."
+        "This version changes the rollback plan (rollback.plan) against v1."
     )
     expect(page.get_by_test_id("review-reason-compliance")).to_have_text(
-        "Re-opened: CMP-5 covers rollback.plan."
+        "Re-opened: CMP-5 covers the rollback plan (rollback.plan)."
     )
     expect(page.get_by_test_id("review-reason-pam")).to_contain_text("Carried over from v1")
     expect(page.get_by_test_id("required-iam")).to_have_text(

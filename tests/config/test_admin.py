@@ -12,6 +12,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from approvals.models import DriftFinding
 from audit.models import AuditEvent
 from outbox.admin import CRON_PARTS
+from signoffs.services import checklist_current
 from tests.factories import DriftFindingFactory
 from tokens.models import ApiToken
 
@@ -106,6 +107,18 @@ def test_the_admin_names_its_pages_as_the_guides_do(client, superuser):
     for name in NAMED_IN_THE_GUIDES:
         assert f"**{name}**" in guides, name
         assert name in names, f"the admin has no {name!r}: {sorted(names)}"
+
+
+def test_a_checklist_names_the_fields_its_items_cover_in_words(client, superuser, checklists):
+    checklist = checklist_current("compliance")
+    client.force_login(superuser)
+    response = client.get(f"/admin/signoffs/checklist/{checklist.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "CMP-5" in page
+    # CMP-5's covers, in the checklist file's order; no list of bare paths is shown.
+    assert "the rollback plan (rollback.plan) and the deployment model (deployment)" in page
+    assert "&quot;rollback.plan&quot;" not in page
 
 
 BEAT = "/admin/django_celery_beat"

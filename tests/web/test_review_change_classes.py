@@ -87,7 +87,7 @@ def test_a_commitment_change_alone_says_so(client, workflow, agent, owner):
         in " ".join(notice.split())
     )
     reason = parse(html).find(data_testid="review-reason-compliance").text()
-    assert reason == "Re-opened: CMP-5 covers rollback.plan."
+    assert reason == "Re-opened: CMP-5 covers the rollback plan (rollback.plan)."
 
 
 def test_a_reworded_version_says_its_signoffs_were_carried_over(client, workflow, agent, owner):

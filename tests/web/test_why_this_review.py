@@ -34,7 +34,7 @@ def test_a_targeted_rereview_shows_what_reopened_and_what_carried_over(
     why = dom.find(data_testid="why-review")
     assert dom.find(data_testid="review-depth").text() == "Full review"
     assert dom.find(data_testid="review-plan").text() == (
-        "This version changes rollback.plan against v1."
+        "This version changes the rollback plan (rollback.plan) against v1."
     )
     assert dom.find(data_testid="required-pam").text() == (
         "Carried over; not reviewed in this version."
@@ -44,8 +44,8 @@ def test_a_targeted_rereview_shows_what_reopened_and_what_carried_over(
     )
     assert "High risk" in why.text() or "Critical risk" in why.text()
     assert dom.find(data_testid="review-reason-iam").text() == (
-        "Carried over from v1: the changed fields (rollback.plan) are covered by no item "
-        "of the IAM checklist."
+        "Carried over from v1: no item of the IAM checklist covers the rollback "
+        "plan (rollback.plan)."
     )
     assert dom.find(data_testid="signoff-iam").text() == "Carried over"
     assert dom.find(data_testid="signoff-compliance").text() == "Pending"
@@ -109,7 +109,7 @@ def test_a_draft_says_which_teams_would_review_it_again(client, workflow, agent,
         "would carry over."
     )
     assert dom.find(data_testid="review-plan").text() == (
-        "This version changes credentials.max_ttl_seconds against v1."
+        "This version changes the maximum credential TTL (credentials.max_ttl_seconds) against v1."
     )
 
 
