@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 440, 220
 # The margins hold the axis labels at the size a phone draws them, 16 units (the
-# stylesheet's `.chart text`): a y label of three digits or "500k" (`tick_label`) left
-# of the plot, the last week's date below its right edge.
+# stylesheet's `.chart text`): a y label of three digits and a unit ("800M", `tick_label`)
+# left of the plot, the last week's date below its right edge.
 LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
 # How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
 BELOW = 24
@@ -113,17 +113,22 @@ def _tenths(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-# The units large counts are written in, largest first.
-COUNT_UNITS = ((1_000_000, "M"), (1_000, "k"))
+# The units large counts are written in, largest first. A count is of a table's rows,
+# and a PostgreSQL table (32 TB at most) holds far fewer than a thousand trillion.
+COUNT_UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "k"))
+# The most characters a count's label has (`tick_label`): the margin left of the plot
+# holds this many.
+COUNT_LABEL_CHARS = 4
 
 
 def tick_label(value: float, unit: str = "") -> str:
     """Return a tick's label: a count's digits, any other value to the tenth, "2" not "2.0".
 
-    A count from a thousand on is written in thousands ("1.5k", "20k"), from a
-    million on in millions ("2.5M"): four digits are wider than the margin left of
-    the plot at a phone's size. A count's ticks from there on are multiples of a
-    tenth of that unit (`ticks`), so the tenths are exact.
+    A count from a thousand on is written in the largest unit it reaches, from
+    thousands ("1.5k", "20k") to trillions ("2.5T"), so it has at most three digits
+    and a letter (`COUNT_LABEL_CHARS`): four digits are wider than the margin left
+    of the plot at a phone's size. A count's ticks from there on are multiples of
+    a tenth of that unit (`ticks`), so the tenths are exact.
     """
     if not isinstance(value, int):
         return _tenths(value) + unit
