@@ -44,6 +44,10 @@ WIDTH, HEIGHT = 440, 220
 LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
 # How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
 BELOW = 24
+# Every other week has its date below it: 7 on the 13 weeks, the first and the last among
+# them. A phone's larger labels need twice the room: the stylesheet hides those `between`,
+# every fourth week's date stays.
+DATE_EVERY = 2
 # The most steps on an axis (`ticks`): their labels stay apart at the phone's 16 units.
 MOST_STEPS = 5
 # The weekly counts' axes reach at least this far: one approval or finding is a short
@@ -179,12 +183,12 @@ def _stacked_weeks(
                     title=title,
                 )
             )
-        # Every third week's date: apart at the phone's 16 units, the first and the last shown.
-        if index % 3 == 0:
+        if index % DATE_EVERY == 0:
+            between = index % (DATE_EVERY * 2) != 0
             shapes.append(
                 Shape(
                     "text",
-                    "axis middle",
+                    "axis middle between" if between else "axis middle",
                     x=x + slot * 0.35,
                     y=HEIGHT - BOTTOM + BELOW,
                     text=f"{start:%d %b}",

@@ -10,11 +10,12 @@ from tests.factories import DriftFindingFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Each chart text as drawn: its font size in the SVG's units times the SVG's scale (the
-# pixels it is high on screen), its box and its SVG's box.
-LABELS = """() => [...document.querySelectorAll('.chart svg text')].map(t => {
+# Each chart text drawn (not hidden by the stylesheet): its font size in the SVG's units
+# times the SVG's scale (the pixels it is high on screen), its box and its SVG's box.
+LABELS = """() => [...document.querySelectorAll('.chart svg text')]
+    .filter(t => getComputedStyle(t).display !== 'none').map(t => {
   const box = t.getBoundingClientRect(), svg = t.ownerSVGElement.getBoundingClientRect();
-  return {chart: t.closest('.chart').id, text: t.textContent,
+  return {chart: t.closest('.chart').id, text: t.textContent, css: t.getAttribute('class'),
           px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
           box: [box.left, box.top, box.right, box.bottom],
           svg: [svg.left, svg.top, svg.right, svg.bottom]};
@@ -82,3 +83,7 @@ def test_chart_labels_are_readable_inside_their_chart_and_apart(
         if a["chart"] == b["chart"] and overlap(a["box"], b["box"])
     ]
     assert crowded == []
+    # A date under every other of the 13 weeks; a phone keeps every fourth.
+    for chart in ("chart-expiry", "chart-drift"):
+        dates = [lb for lb in labels if lb["chart"] == chart and "middle" in lb["css"]]
+        assert len(dates) == (7 if width == 1280 else 4), [lb["text"] for lb in dates]
