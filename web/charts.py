@@ -37,24 +37,27 @@ LEAD_TIME_CACHE_SECONDS = 300
 
 logger = logging.getLogger(__name__)
 
-WIDTH, HEIGHT = 440, 220
-# The margins hold the axis labels at the size a phone draws them, 16 units (the
-# stylesheet's `.chart text`): a y label of three digits and a unit ("800M", `tick_label`)
-# left of the plot, the last week's date below its right edge.
-LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
+# The height leaves the lead-time chart's bands room for a name and its target, one above
+# the other, at the largest size a phone draws them.
+WIDTH, HEIGHT = 440, 260
+# The margins hold the axis labels at the largest size a phone draws them, 19 units at
+# 320 px wide (the stylesheet's `.chart text`): a y label of three digits and a unit
+# ("800M", `tick_label`) left of the plot, the last week's date or half the last lead time
+# ("250 d") below its right edge.
+LEFT, RIGHT, TOP, BOTTOM = 60, 30, 16, 40
 # How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
-BELOW = 24
+BELOW = 30
 # Every other week has its date below it: 7 on the 13 weeks, the first and the last among
 # them. A phone's larger labels need twice the room: the stylesheet hides those `between`,
 # every fourth week's date stays.
 DATE_EVERY = 2
-# The most steps on an axis (`ticks`): their labels stay apart at the phone's 16 units.
+# The most steps on an axis (`ticks`): their labels stay apart at the phone's 19 units.
 MOST_STEPS = 5
 # The weekly counts' axes reach at least this far: one approval or finding is a short
 # column, not the plot's whole height.
 LEAST_COUNT_TOP = 4
 # Where the lead-time chart's bars start, right of the dimensions' names ("Compliance").
-NAMES = 106
+NAMES = 120
 
 
 @dataclass
@@ -366,19 +369,19 @@ def review_lead_times(user, *, now: datetime) -> Chart:
     for value in values:
         x = NAMES + plot_w * value / top
         shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
-        # The last tick stands on the plot's right edge: its label ends there, inside the box.
-        anchor = "axis end" if value == top else "axis middle"
+        # Each label centred under its line, the last one too: the margin right of the plot
+        # holds its half ("250 d"), and one ending at the edge would reach its neighbour.
         text = tick_label(value, " d")
-        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + BELOW, text=text))
+        shapes.append(Shape("text", "axis middle", x=x, y=HEIGHT - BOTTOM + BELOW, text=text))
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
         row, sla_days = rows.get(value), slas[value]
         y = TOP + band * index
         middle = y + band / 2
-        # The name above the middle, its target below: apart at the phone's 16 units too.
+        # The name above the middle, its target below: apart at the phone's 19 units too.
         shapes.append(Shape("text", "axis end", x=NAMES - 6, y=middle - 6, text=label))
         shapes.append(
-            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 14, text=f"{sla_days} d")
+            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 19, text=f"{sla_days} d")
         )
         target = NAMES + plot_w * sla_days / top
         shapes.append(
