@@ -37,20 +37,27 @@ LEAD_TIME_CACHE_SECONDS = 300
 
 logger = logging.getLogger(__name__)
 
-WIDTH, HEIGHT = 440, 220
-# The margins hold the axis labels at the size a phone draws them, 16 units (the
-# stylesheet's `.chart text`): a y label of three digits or "500k" (`tick_label`) left
-# of the plot, the last week's date below its right edge.
-LEFT, RIGHT, TOP, BOTTOM = 46, 22, 14, 40
+# The height leaves the lead-time chart's bands room for a name and its target, one above
+# the other, at the largest size a phone draws them.
+WIDTH, HEIGHT = 440, 260
+# The margins hold the axis labels at the largest size a phone draws them, 19 units at
+# 320 px wide (the stylesheet's `.chart text`): a y label of three digits and a unit
+# ("800M", `tick_label`) left of the plot, the last week's date or half the last lead time
+# ("250 d") below its right edge.
+LEFT, RIGHT, TOP, BOTTOM = 60, 30, 16, 40
 # How far below the plot the x axis's labels stand: clear of the y axis's lowest label.
-BELOW = 24
-# The most steps on an axis (`ticks`): their labels stay apart at the phone's 16 units.
+BELOW = 30
+# Every other week has its date below it: 7 on the 13 weeks, the first and the last among
+# them. A phone's larger labels need twice the room: the stylesheet hides those `between`,
+# every fourth week's date stays.
+DATE_EVERY = 2
+# The most steps on an axis (`ticks`): their labels stay apart at the phone's 19 units.
 MOST_STEPS = 5
 # The weekly counts' axes reach at least this far: one approval or finding is a short
 # column, not the plot's whole height.
 LEAST_COUNT_TOP = 4
 # Where the lead-time chart's bars start, right of the dimensions' names ("Compliance").
-NAMES = 106
+NAMES = 120
 
 
 @dataclass
@@ -113,17 +120,22 @@ def _tenths(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-# The units large counts are written in, largest first.
-COUNT_UNITS = ((1_000_000, "M"), (1_000, "k"))
+# The units large counts are written in, largest first. A count is of a table's rows,
+# and a PostgreSQL table (32 TB at most) holds far fewer than a thousand trillion.
+COUNT_UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "k"))
+# The most characters a count's label has (`tick_label`): the margin left of the plot
+# holds this many.
+COUNT_LABEL_CHARS = 4
 
 
 def tick_label(value: float, unit: str = "") -> str:
     """Return a tick's label: a count's digits, any other value to the tenth, "2" not "2.0".
 
-    A count from a thousand on is written in thousands ("1.5k", "20k"), from a
-    million on in millions ("2.5M"): four digits are wider than the margin left of
-    the plot at a phone's size. A count's ticks from there on are multiples of a
-    tenth of that unit (`ticks`), so the tenths are exact.
+    A count from a thousand on is written in the largest unit it reaches, from
+    thousands ("1.5k", "20k") to trillions ("2.5T"), so it has at most three digits
+    and a letter (`COUNT_LABEL_CHARS`): four digits are wider than the margin left
+    of the plot at a phone's size. A count's ticks from there on are multiples of
+    a tenth of that unit (`ticks`), so the tenths are exact.
     """
     if not isinstance(value, int):
         return _tenths(value) + unit
@@ -174,12 +186,12 @@ def _stacked_weeks(
                     title=title,
                 )
             )
-        # Every third week's date: apart at the phone's 16 units, the first and the last shown.
-        if index % 3 == 0:
+        if index % DATE_EVERY == 0:
+            between = index % (DATE_EVERY * 2) != 0
             shapes.append(
                 Shape(
                     "text",
-                    "axis middle",
+                    "axis middle between" if between else "axis middle",
                     x=x + slot * 0.35,
                     y=HEIGHT - BOTTOM + BELOW,
                     text=f"{start:%d %b}",
@@ -357,19 +369,19 @@ def review_lead_times(user, *, now: datetime) -> Chart:
     for value in values:
         x = NAMES + plot_w * value / top
         shapes.append(Shape("line", "grid", x=x, y=TOP, x2=x, y2=HEIGHT - BOTTOM))
-        # The last tick stands on the plot's right edge: its label ends there, inside the box.
-        anchor = "axis end" if value == top else "axis middle"
+        # Each label centred under its line, the last one too: the margin right of the plot
+        # holds its half ("250 d"), and one ending at the edge would reach its neighbour.
         text = tick_label(value, " d")
-        shapes.append(Shape("text", anchor, x=x, y=HEIGHT - BOTTOM + BELOW, text=text))
+        shapes.append(Shape("text", "axis middle", x=x, y=HEIGHT - BOTTOM + BELOW, text=text))
     table, over = [], []
     for index, (value, label) in enumerate(dimensions):
         row, sla_days = rows.get(value), slas[value]
         y = TOP + band * index
         middle = y + band / 2
-        # The name above the middle, its target below: apart at the phone's 16 units too.
+        # The name above the middle, its target below: apart at the phone's 19 units too.
         shapes.append(Shape("text", "axis end", x=NAMES - 6, y=middle - 6, text=label))
         shapes.append(
-            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 14, text=f"{sla_days} d")
+            Shape("text", "axis end target-label", x=NAMES - 6, y=middle + 19, text=f"{sla_days} d")
         )
         target = NAMES + plot_w * sla_days / top
         shapes.append(

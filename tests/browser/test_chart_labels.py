@@ -1,5 +1,6 @@
-"""The dashboard's charts read on a phone: at 390 px wide their axis labels are drawn at
-least 11 px high, inside their chart and clear of one another, as on a desktop."""
+"""The dashboard's charts read on a phone: from 320 px wide on their axis labels are drawn
+at least 11 px high, inside their chart, clear of one another and of the plot, as on a
+desktop, and the page does not scroll sideways."""
 
 import pytest
 
@@ -10,15 +11,36 @@ from tests.factories import DriftFindingFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Each chart text as drawn: its font size in the SVG's units times the SVG's scale (the
-# pixels it is high on screen), its box and its SVG's box.
-LABELS = """() => [...document.querySelectorAll('.chart svg text')].map(t => {
+# Each chart text drawn (not hidden by the stylesheet): its font size in the SVG's units
+# times the SVG's scale (the pixels it is high on screen), its box, its SVG's box and its
+# plot's (the box of the grid lines).
+LABELS = """() => [...document.querySelectorAll('.chart svg text')]
+    .filter(t => getComputedStyle(t).display !== 'none').map(t => {
   const box = t.getBoundingClientRect(), svg = t.ownerSVGElement.getBoundingClientRect();
-  return {chart: t.closest('.chart').id, text: t.textContent,
+  const grid = [...t.ownerSVGElement.querySelectorAll('line.grid')]
+    .map(line => line.getBoundingClientRect());
+  return {chart: t.closest('.chart').id, text: t.textContent, css: t.getAttribute('class'),
           px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
           box: [box.left, box.top, box.right, box.bottom],
-          svg: [svg.left, svg.top, svg.right, svg.bottom]};
+          svg: [svg.left, svg.top, svg.right, svg.bottom],
+          plot: [Math.min(...grid.map(g => g.left)), Math.min(...grid.map(g => g.top)),
+                 Math.max(...grid.map(g => g.right)), Math.max(...grid.map(g => g.bottom))]};
 })"""
+# The widest label a count axis has (`web.charts.tick_label`): three digits and the widest
+# unit letter. Written into each count chart's top tick label, it returns that label's left
+# and right edges, its SVG's left edge and its plot's.
+WIDEST_COUNT = "800M"
+WIDEST = """widest => ['chart-expiry', 'chart-drift'].map(id => {
+  const svg = document.querySelector(`#${id} svg`);
+  const label = [...svg.querySelectorAll('text.end')].reduce((a, b) => a.y.baseVal[0].value
+    <= b.y.baseVal[0].value ? a : b);
+  label.textContent = widest;
+  const box = label.getBoundingClientRect(), grid = svg.querySelector('line.grid');
+  return {chart: id, left: box.left, right: box.right,
+          svg: svg.getBoundingClientRect().left, plot: grid.getBoundingClientRect().left};
+})"""
+# The page's width beyond the viewport's: what it scrolls sideways.
+SIDEWAYS = "() => document.documentElement.scrollWidth - window.innerWidth"
 # Pixels two boxes may share: a glyph box's rounding, never a letter.
 TOUCH = 0.5
 
@@ -41,7 +63,7 @@ def crowd_the_axes(story, settings) -> None:
 
 
 @pytest.mark.parametrize("crowded", [False, True])
-@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("width", [320, 360, 390, 1280])
 def test_chart_labels_are_readable_inside_their_chart_and_apart(
     story, browser, live_server, csp_violations, settings, width, crowded
 ):
@@ -52,6 +74,8 @@ def test_chart_labels_are_readable_inside_their_chart_and_apart(
         page.set_viewport_size({"width": width, "height": 844})
         page.goto(live_server.url + "/")
         labels = page.evaluate(LABELS)
+        sideways = page.evaluate(SIDEWAYS)
+        widest = page.evaluate(WIDEST, WIDEST_COUNT)
     finally:
         context.close()
 
@@ -75,6 +99,18 @@ def test_chart_labels_are_readable_inside_their_chart_and_apart(
         )
     ]
     assert outside == []
+    # Tick labels, names and targets stand beside the plot, never on it.
+    on_plot = [
+        (lb["chart"], lb["text"])
+        for lb in labels
+        if {"end", "middle"} & set(lb["css"].split()) and overlap(lb["box"], lb["plot"])
+    ]
+    assert on_plot == []
+    clipped = [
+        w["chart"] for w in widest if w["left"] < w["svg"] - TOUCH or w["right"] > w["plot"] + TOUCH
+    ]
+    assert clipped == [], f"{WIDEST_COUNT} does not fit left of the plot"
+    assert sideways <= 0
     crowded = [
         (a["chart"], a["text"], b["text"])
         for i, a in enumerate(labels)
@@ -82,3 +118,7 @@ def test_chart_labels_are_readable_inside_their_chart_and_apart(
         if a["chart"] == b["chart"] and overlap(a["box"], b["box"])
     ]
     assert crowded == []
+    # A date under every other of the 13 weeks; a phone keeps every fourth.
+    for chart in ("chart-expiry", "chart-drift"):
+        dates = [lb for lb in labels if lb["chart"] == chart and "middle" in lb["css"]]
+        assert len(dates) == (7 if width == 1280 else 4), [lb["text"] for lb in dates]

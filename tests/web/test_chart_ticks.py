@@ -7,9 +7,10 @@ from itertools import pairwise
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from web.charts import COUNT_UNITS, MOST_STEPS, tick_label, ticks
+from web.charts import COUNT_LABEL_CHARS, COUNT_UNITS, MOST_STEPS, tick_label, ticks
 
-counts = st.integers(min_value=0, max_value=10**12) | st.floats(min_value=0, max_value=1e12)
+# Up to half a thousand trillion: more than a PostgreSQL table's rows.
+counts = st.integers(min_value=0, max_value=5 * 10**14) | st.floats(min_value=0, max_value=5e14)
 days = st.floats(min_value=0, max_value=1e6)
 
 
@@ -41,6 +42,9 @@ def check_axis(values: list, maximum: float, least_step: float) -> float:
 @example(6)
 @example(940_000)
 @example(1_200_000)
+@example(600_000_000)
+@example(900_000_000)
+@example(5 * 10**14)
 def test_a_count_axis_steps_by_whole_round_numbers(maximum):
     values = ticks(maximum)
     check_axis(values, maximum, least_step=1)
@@ -48,10 +52,11 @@ def test_a_count_axis_steps_by_whole_round_numbers(maximum):
     for value in values:
         label = tick_label(value)
         # Read back, the label is the count itself.
-        size = dict((suffix, size) for size, suffix in COUNT_UNITS).get(label[-1], 1)
-        assert round(float(label.rstrip("kM")) * size) == value, label
-        # Up to half a billion a week: no wider than the margin left of the plot holds.
-        assert maximum > 500_000_000 or len(label) <= 4, label
+        sizes = {suffix: size for size, suffix in COUNT_UNITS}
+        size = sizes.get(label[-1], 1)
+        assert round(float(label.rstrip("".join(sizes))) * size) == value, label
+        # Whatever the count: no wider than the margin left of the plot holds.
+        assert len(label) <= COUNT_LABEL_CHARS, label
 
 
 @given(days)
@@ -86,6 +91,27 @@ def test_large_counts_are_labelled_in_thousands_and_millions():
         "1M",
     ]
     assert [tick_label(value) for value in ticks(1_200_000)] == ["0", "500k", "1M", "1.5M"]
+
+
+def test_counts_past_half_a_billion_are_labelled_in_billions_and_trillions():
+    """A phone's margin left of the plot holds "500M" but not "1000M"."""
+    assert [tick_label(value) for value in ticks(900_000_000)] == [
+        "0",
+        "200M",
+        "400M",
+        "600M",
+        "800M",
+        "1B",
+    ]
+    assert [tick_label(value) for value in ticks(2_400_000_000)] == [
+        "0",
+        "500M",
+        "1B",
+        "1.5B",
+        "2B",
+        "2.5B",
+    ]
+    assert [tick_label(value) for value in ticks(7 * 10**12)] == ["0", "2T", "4T", "6T", "8T"]
 
 
 def test_small_counts_are_counted_one_by_one():

@@ -1,7 +1,7 @@
 """The dashboard's charts: expiries ahead, review lead time against the target, drift over time."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.test import override_settings
@@ -166,6 +166,19 @@ def test_drift_findings_by_the_week_they_were_first_seen(owner, other_owner):
     assert chart.rows[-1][1:] == ["1", "1", "0", "0", "2"]
     assert chart.rows[-2][1:] == ["0", "1", "0", "0", "1"]
     assert chart.description.startswith("3 drift findings were first seen in the last 13 weeks")
+
+
+@pytest.mark.parametrize("slug", ["expiry", "drift"])
+def test_every_other_week_is_dated_on_a_desktop_and_every_fourth_on_a_phone(owner, slug):
+    """Seven dates under the 13 weeks, the first and the last among them; a phone's larger
+    labels keep four of them, the stylesheet hiding those marked `between`."""
+    chart = by_slug(owner)[slug]
+    weeks = [date.fromisoformat(row[0]) for row in chart.rows]
+    dates = [shape for shape in chart.shapes if shape.kind == "text" and "middle" in shape.css]
+    assert [shape.text for shape in dates] == [f"{week:%d %b}" for week in weeks[::2]]
+    phone = [shape.text for shape in dates if "between" not in shape.css.split()]
+    assert phone == [f"{week:%d %b}" for week in weeks[::4]]
+    assert phone[0] == f"{weeks[0]:%d %b}" and phone[-1] == f"{weeks[-1]:%d %b}"
 
 
 def test_three_queries_whatever_the_number_of_rows(owner, django_assert_num_queries):
