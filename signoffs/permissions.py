@@ -241,7 +241,7 @@ def may_review(user, package) -> bool:
     return any(can_decide(user, signoff) for signoff in package.signoffs.all())
 
 
-def emergency_standing(user, emergency, dimension: str, now=None) -> Standing:
+def emergency_standing(user, emergency, dimension: str) -> Standing:
     """Return whether the user may give the emergency approval of this dimension, on what
     footing, or why not.
 
@@ -262,7 +262,7 @@ def emergency_standing(user, emergency, dimension: str, now=None) -> Standing:
         return Standing(
             Check(False, "no_signoff", f"This version has no {dimension} sign-off to stand on.")
         )
-    standing = _assignment(user, signoff, now or timezone.now())
+    standing = _assignment(user, signoff, timezone.now())
     if not standing:
         return standing
     refusal = author_refusal(user, package)
