@@ -1,10 +1,22 @@
-"""Configuration checks of single sign-on, run by `manage.py check` and at start-up."""
+"""Configuration checks of single sign-on, run by `manage.py check` and at start-up, and the
+check of Countersign's own account, which needs the database: Django runs it when a check
+names one (`manage.py check --database default`, `migrate`, and web, worker and beat
+before they start); without `--database` it reports nothing.
+"""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 
 from identity.mapping import group_map
+from tokens.models import ApiToken
+from tokens.system_account import (
+    SYSTEM_ACCOUNT_REMEDY,
+    system_account_holder_message,
+    system_account_holders,
+)
 
 
 @checks.register()
@@ -30,3 +42,25 @@ def oidc_configuration(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@checks.register(checks.Tags.database)
+def system_account_held(app_configs, databases=None, **kwargs):
+    """Name each account holding the system's name that is not the system's own: the system
+    refuses to write as it, so re-certifications stay closed until it is renamed."""
+    errors = []
+    for alias in databases or ():
+        tables = set(connections[alias].introspection.table_names())
+        if not {get_user_model()._meta.db_table, ApiToken._meta.db_table} <= tables:
+            continue  # not migrated yet: nobody holds anything
+        errors += [
+            checks.Error(
+                system_account_holder_message(user, problems),
+                hint=f"{SYSTEM_ACCOUNT_REMEDY} Until then the system writes nothing that "
+                "needs its account, such as a re-certification (docs/operations.md, "
+                "Countersign's own account).",
+                id="identity.E003",
+            )
+            for user, problems in system_account_holders(using=alias)
+        ]
+    return errors

@@ -36,6 +36,7 @@ from outbox.models import Reminder
 from outbox.services import notify
 from tokens.models import ApiToken, Scope
 from tokens.prefix import PREFIX_PATTERN, PREFIX_RANDOM_BYTES, TOKEN_PREFIX
+from tokens.system_account import system_account_holder_refusal, system_account_holders
 
 _TOKEN_START = re.compile(rf"({PREFIX_PATTERN})_")
 # last_used_at is written at most this often per token, to keep authentication cheap.
@@ -214,8 +215,13 @@ def system_account_get_or_create(*, actor: Actor):
     """Return the system's own account (config.usernames.SYSTEM_USERNAME), creating it.
 
     It is inactive, so it cannot sign in or use tokens; it only names who did what the
-    system itself does. Nobody else takes its name, in any case.
+    system itself does. Nobody else takes its name, in any case. An account holding the
+    name that is not the system's own (tokens.system_account) is refused (AlreadyExists,
+    code `system_account_held`): what the system writes is never credited to a person.
     """
+    held = system_account_holders()
+    if held:
+        raise system_account_holder_refusal(*held[0])
     return _account_get_or_create(actor=actor, username=SYSTEM_USERNAME, is_active=False)
 
 

@@ -19,6 +19,7 @@ from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in, user_names_set
 from tests.factories import UserFactory, manifest_for
 from tests.identity.test_user_admin import _add, _page, _save
+from tests.identity.test_usernames_in_any_case import Terminal, _prompted
 from tokens.services import service_account_get_or_create, system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
@@ -129,18 +130,22 @@ def test_createsuperuser_refuses_the_systems_name(monkeypatch, audit_since, user
     assert _usernames() == [] and since() == []
 
 
-def test_createsuperuser_refuses_the_systems_name_typed_at_its_prompt(monkeypatch, audit_since):
-    class Terminal(StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    answers = iter(["Countersign-System", ""])
-    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "a-long-unusual-passphrase-9")
+@pytest.mark.parametrize("username", SYSTEM_NAMES)
+def test_createsuperuser_asks_again_for_the_systems_name_typed_at_its_prompt(
+    monkeypatch, audit_since, username
+):
+    asked = _prompted(monkeypatch, username, "ops")
+    err = StringIO()
     since = audit_since()
-    with pytest.raises(CommandError, match="Countersign's own accounts"):
-        call_command("createsuperuser", interactive=True, stdin=Terminal(), verbosity=0)
-    assert _usernames() == [] and since() == []
+
+    call_command(
+        "createsuperuser", interactive=True, stdin=Terminal(), stdout=StringIO(), stderr=err
+    )
+
+    assert err.getvalue() == f"Error: {_reserved(User.normalize_username(username))}\n"
+    assert [prompt.split(" ")[0] for prompt in asked] == ["Username", "Username", "Email"]
+    assert _usernames() == ["ops"]
+    assert [e.action for e in since()] == ["user.created"]
 
 
 @pytest.mark.parametrize("username", SYSTEM_NAMES[:2])

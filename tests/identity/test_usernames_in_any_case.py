@@ -114,6 +114,22 @@ def test_createsuperuser_refuses_another_users_name_in_another_case(
     assert since() == []
 
 
+def test_createsuperuser_refuses_a_name_in_another_case_from_its_environment(
+    monkeypatch, dana, audit_since
+):
+    # Django reads DJANGO_SUPERUSER_USERNAME itself and checks it as written; the index on
+    # the names' upper case refuses it at the save, and the command says why.
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "DANA")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-unusual-passphrase-9")
+    since = audit_since()
+
+    with pytest.raises(CommandError, match="That username is already taken, in this or an"):
+        call_command("createsuperuser", interactive=False, email="", verbosity=0)
+
+    assert _usernames() == ["dana"]
+    assert since() == []
+
+
 class Terminal(StringIO):
     """Standard input as a person's terminal: the command asks only at one."""
 
@@ -121,21 +137,61 @@ class Terminal(StringIO):
         return True
 
 
-def test_createsuperuser_refuses_a_name_typed_at_its_prompt_in_another_case(
-    monkeypatch, dana, audit_since
-):
-    # Django's prompt checks the name as written and takes "DANA"; the index on the names'
-    # upper case refuses it at the save, and the command says why instead of a traceback.
-    answers = iter(["DANA", ""])
-    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+def _prompted(monkeypatch, *usernames: str) -> list[str]:
+    """Answer createsuperuser's username prompt with each name in turn, then its e-mail
+    prompt with nothing; return the prompts the command asked, in order."""
+    asked = []
+    answers = iter([*usernames, ""])
+
+    def answer(prompt=""):
+        asked.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("builtins.input", answer)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "a-long-unusual-passphrase-9")
+    return asked
+
+
+@pytest.mark.parametrize("username", OTHER_CASES)
+def test_createsuperuser_asks_again_for_a_name_typed_at_its_prompt_in_another_case(
+    monkeypatch, dana, audit_since, username
+):
+    # Django's prompt checks the name as written; a name dana holds in another case is
+    # taken too, so the prompt says so and asks again, as Django does for "dana".
+    asked = _prompted(monkeypatch, username, "dana2")
+    err = StringIO()
     since = audit_since()
 
-    with pytest.raises(CommandError, match="That username is already taken"):
-        call_command("createsuperuser", interactive=True, stdin=Terminal(), verbosity=0)
+    call_command(
+        "createsuperuser", interactive=True, stdin=Terminal(), stdout=StringIO(), stderr=err
+    )
 
-    assert _usernames() == ["dana"]
-    assert since() == []
+    assert err.getvalue() == f"Error: {TAKEN}\n"
+    assert [prompt.split(" ")[0] for prompt in asked] == ["Username", "Username", "Email"]
+    assert _usernames() == ["dana", "dana2"]
+    assert [(e.action, e.target_id) for e in since()] == [
+        ("user.created", str(User.objects.get(username="dana2").pk))
+    ]
+
+
+def test_createsuperuser_asks_again_for_a_name_given_in_another_case_with_its_prompt(
+    monkeypatch, dana, audit_since
+):
+    asked = _prompted(monkeypatch, "dana2")
+    err = StringIO()
+
+    call_command(
+        "createsuperuser",
+        interactive=True,
+        username="DANA",
+        stdin=Terminal(),
+        stdout=StringIO(),
+        stderr=err,
+    )
+
+    assert err.getvalue() == f"Error: {TAKEN}\n"
+    assert [prompt.split(" ")[0] for prompt in asked] == ["Username", "Email"]
+    assert _usernames() == ["dana", "dana2"]
 
 
 @pytest.mark.parametrize("username", ["Dana", "DANA"])
