@@ -47,19 +47,22 @@ def oidc_configuration(app_configs, **kwargs):
 @checks.register(checks.Tags.database)
 def system_account_held(app_configs, databases=None, **kwargs):
     """Name each account holding the system's name that is not the system's own: the system
-    refuses to write as it, so re-certifications stay closed until it is renamed."""
+    refuses to write as it, so re-certifications stay closed until it is renamed.
+
+    A warning, not an error: the refusal keeps the harm out, and the product goes on
+    serving, so that staff can rename the account in its admin."""
     errors = []
     for alias in databases or ():
         tables = set(connections[alias].introspection.table_names())
         if not {get_user_model()._meta.db_table, ApiToken._meta.db_table} <= tables:
             continue  # not migrated yet: nobody holds anything
         errors += [
-            checks.Error(
+            checks.Warning(
                 system_account_holder_message(user, problems),
                 hint=f"{SYSTEM_ACCOUNT_REMEDY} Until then the system writes nothing that "
                 "needs its account, such as a re-certification (docs/operations.md, "
                 "Countersign's own account).",
-                id="identity.E003",
+                id="identity.W003",
             )
             for user, problems in system_account_holders(using=alias)
         ]

@@ -8,7 +8,7 @@ nothing the system does gives it any of these; it never signs in and holds no to
 account of that name with any of them is a person's or a service's: one created under the
 name before the name was reserved, or one given sign-in or rights since. The system does
 not write as such an account (the service refuses), and `manage.py check --database
-default` names it (identity.E003).
+default` warns of it (identity.W003).
 """
 
 from django.contrib.auth import get_user_model

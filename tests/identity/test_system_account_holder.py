@@ -1,6 +1,6 @@
 """An account holding the system's name (config.usernames.SYSTEM_USERNAME) that is not the
 system's own, such as one a person created before the name was reserved, is named by
-`manage.py check --database default` (identity.E003), and the system refuses to write as it
+`manage.py check --database default` (identity.W003), and the system refuses to write as it
 rather than credit a person with what it does."""
 
 from datetime import timedelta
@@ -118,10 +118,10 @@ def test_the_check_names_an_account_holding_the_systems_name_that_is_not_its_own
 
     [error] = system_account_held(None, databases=["default"])
 
-    assert (error.id, error.level, error.msg) == ("identity.E003", 40, _named(user, problems))
+    assert (error.id, error.level, error.msg) == ("identity.W003", 30, _named(user, problems))
     assert error.hint.startswith("Rename that account in the admin (Users)")
-    with pytest.raises(SystemCheckError, match="identity.E003"):
-        call_command("check", databases=["default"])
+    with pytest.raises(SystemCheckError, match="identity.W003"):
+        call_command("check", databases=["default"], fail_level="WARNING")
     # Without a database named, the check reads nothing and says nothing.
     assert system_account_held(None) == []
 
