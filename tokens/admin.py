@@ -4,12 +4,33 @@ never deleted."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from audit.actors import Actor
 from config.errors import InvalidInput
 from tokens.models import ApiToken, Scope, TokenState
-from tokens.services import token_create, token_revoke, token_validate
+from tokens.services import token_create, token_revoke, token_users, token_validate
+
+
+class OfferedChoiceIterator(ModelChoiceIterator):
+    """List the field's `offered` objects rather than all its queryset reads."""
+
+    def __init__(self, field):
+        super().__init__(field)
+        self.queryset = field.offered
+
+
+class TokenUserField(forms.ModelChoiceField):
+    """A token's user, offered from those its creator may choose (tokens.services.token_users)
+    and read from every user: one not offered, from a stale page or a crafted request, is
+    refused by token_validate, which says why, rather than as an unknown choice."""
+
+    iterator = OfferedChoiceIterator
+
+    def __init__(self, *args, offered, **kwargs):
+        self.offered = offered
+        super().__init__(*args, **kwargs)
 
 
 class ApiTokenCreateForm(forms.ModelForm):
@@ -96,6 +117,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(description="State")
     def state(self, token: ApiToken) -> str:
         return token.state().label
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            offered = token_users(Actor.for_session(request)).filter(is_active=True)
+            kwargs.update(form_class=TokenUserField, offered=offered.order_by("username"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from audit.actors import Actor
+from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
@@ -150,19 +152,72 @@ def _agents_clean(agents, user, actor: Actor | None) -> list:
     return agents
 
 
+SERVICE_ACCOUNT_CREATED = "service_account.created"
+
+
+def service_accounts() -> QuerySet:
+    """Return the service accounts: the users service_account_get_or_create made, still
+    without a password.
+
+    Having no usable password does not tell one: single sign-on creates its people
+    without one, and staff may turn a person's password sign-in off. The account's
+    creation event does, and a password set on it since lets someone sign in as it.
+    """
+    made = AuditEvent.objects.filter(
+        action=SERVICE_ACCOUNT_CREATED,
+        target_type=get_user_model()._meta.label_lower,
+        target_id=Cast(OuterRef("pk"), CharField()),
+    )
+    return get_user_model().objects.filter(
+        Exists(made), password__startswith=UNUSABLE_PASSWORD_PREFIX
+    )
+
+
+def token_users(actor: Actor) -> QuerySet:
+    """Return the users `actor` may create tokens for.
+
+    A token acts as its user, so a person's token is made by that person alone. Staff
+    also make the tokens of service accounts, as no person acts through those; the
+    system (manage.py token, run on the server by an operator) makes anyone's.
+    """
+    users = get_user_model().objects.all()
+    if actor.is_system:
+        return users
+    if actor.user is None:
+        return users.none()
+    own = Q(pk=actor.user.pk)
+    if actor.user.is_staff:
+        return users.filter(own | Q(pk__in=service_accounts().values("pk")))
+    return users.filter(own)
+
+
+def _user_refusal(user, actor: Actor) -> str | None:
+    """Return why `actor` may not create a token for `user`, or None when they may."""
+    if token_users(actor).filter(pk=user.pk).exists():
+        return None
+    name = user.get_username()
+    if actor.user is not None and actor.user.is_staff:
+        return (
+            "Staff create tokens only for themselves and for service accounts; "
+            f"{name} creates their own on the API tokens page."
+        )
+    return f"A token for {name} is created by {name}, on the API tokens page."
+
+
 def token_validate(
     *,
+    actor: Actor,
     user,
     name: str,
     scopes,
     expires_at: datetime | None,
     allowed_networks=(),
     agents=(),
-    actor: Actor | None = None,
 ) -> dict:
     """Return the cleaned token fields, or raise InvalidInput naming every bad one.
 
-    `agents` are Agent objects to bind the token to; `actor` is who creates it.
+    `agents` are Agent objects to bind the token to; `actor` is who creates it, for a
+    user of token_users(actor).
     """
     now = timezone.now()
     errors: dict[str, list[str]] = {}
@@ -173,7 +228,10 @@ def token_validate(
         errors["expires_at"] = ["Must be in the future."]
     elif expires_at > now + MAX_LIFETIME:
         errors["expires_at"] = [f"At most {MAX_LIFETIME.days} days from now."]
-    if user is None or not user.is_active:
+    refusal = user is not None and _user_refusal(user, actor)
+    if refusal:
+        errors["user"] = [refusal]
+    elif user is None or not user.is_active:
         errors["user"] = ["The user is inactive."]
     cleaned = {}
     for field, clean in (
@@ -245,7 +303,7 @@ def _account_get_or_create(*, actor: Actor, username: str, is_active: bool):
         user.save(update_fields=["password"])
         audit_record(
             actor=actor,
-            action="service_account.created",
+            action=SERVICE_ACCOUNT_CREATED,
             target=user,
             after={"username": username, "is_active": is_active},
         )
@@ -265,8 +323,9 @@ def token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token (bound to `agents`, if any) and return it with its secret.
 
-    The secret is never available again. The token's scopes are capped by its
-    user's role and its agents by what the user may bind (see token_validate).
+    The secret is never available again. The user is one the actor may create tokens
+    for (token_users), the token's scopes are capped by its user's role and its agents
+    by what the user may bind (see token_validate).
     """
     actor.require_fresh_authentication()
     fields = token_validate(

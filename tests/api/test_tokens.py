@@ -16,7 +16,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from tests.api.conftest import error_of
 from tokens.models import ApiToken, Scope
-from tokens.services import token_hash, token_revoke
+from tokens.services import service_account_get_or_create, token_hash, token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -285,15 +285,16 @@ def test_manage_py_token_create_refuses_a_service_account_name_no_user_can_have(
     assert not get_user_model().objects.filter(username=username).exists()
 
 
-def test_admin_creates_a_token_showing_its_secret_once_and_revokes(client, staff, owner):
+def test_admin_creates_a_token_showing_its_secret_once_and_revokes(client, staff):
     staff.is_superuser = True
     staff.save()
+    robot = service_account_get_or_create(actor=Actor.system("tests"), username="ci-bot")
     client.force_login(staff)
     expires = (timezone.now() + timedelta(days=10)).strftime("%Y-%m-%d")
     response = client.post(
         "/admin/tokens/apitoken/add/",
         {
-            "user": owner.pk,
+            "user": robot.pk,
             "name": "GitLab",
             "scopes": ["gate:check"],
             "expires_at_0": expires,
