@@ -43,6 +43,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
 from config.roles import Group as Role
+from tokens.services import user_tokens_lock
 
 GROUPS_CHANGED = "user.groups_changed"
 TEAMS_CHANGED = "user.teams_changed"
@@ -179,12 +180,20 @@ def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
 
 @transaction.atomic
 def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
-    """Set the account flags of FLAG_CHANGED given; each change is its own event."""
+    """Set the account flags of FLAG_CHANGED given; each change is its own event.
+
+    A deactivation locks the user's token rows before its event (user_tokens_lock): a
+    write of one of the tokens under way either commits before it, its events first in
+    the trail, or is refused (`user_inactive`) with nothing written.
+    """
     source = _check(actor, source, user)
     unknown = set(flags) - set(FLAG_CHANGED)
     if unknown:
         raise ValueError(f"Not account flags: {sorted(unknown)}")
     user = user_lock(user)
+    if flags.get("is_active") is False:
+        # Before any event: a write of one of their tokens either commits first or is refused.
+        user_tokens_lock(user)
     changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
     for flag, value in changed.items():
         setattr(user, flag, value)

@@ -20,6 +20,16 @@ or clearing an absence locks the absence's row alone (after the absent
 reviewer's, when setting) and then writes its event, so no service holds an
 absence's row while waiting for a user's row.
 
+A token's write locks its token's row just before its first event
+(`tokens.authentication.token_confirm`) and no other token's. A revocation locks
+the token's row, and a deactivation its user's row and then all their tokens' rows
+in id order (`tokens.services.user_tokens_lock`), each before its first event; a
+token is made (`token_create`) holding its user's row. A write holding its token's
+row locks no user's row after it (that would be after its first event), so a
+deactivation waiting for the row while holding the user's adds no deadlock, and
+the write's check reads the user's activation after its lock is granted: it
+commits before the deactivation's event, or reads it and is refused.
+
 Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)
 unless the row is deleted under it. PostgreSQL checks a foreign key when the row
 naming it commits (Django makes them deferred), with a lock that only FOR UPDATE

@@ -42,6 +42,7 @@ from identity.services import (
     user_names_set,
     user_password_set,
 )
+from tokens.services import user_tokens_lock
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -122,13 +123,18 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
         user_lock(obj)
         changed = set(form.changed_data)
         posted = form.cleaned_data
+        flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}
+        if flags.get("is_active") is False:
+            # As user_flags_set does, but before the rename's event below: locking a token's
+            # row after an event could wait for a write of the token that waits for the
+            # audit chain's lock this save then holds.
+            user_tokens_lock(obj)
         # The names first: a username another save holds uncommitted makes this write wait
         # for that save, which may wait for the audit chain's lock; no event of this save
         # holds that lock yet, so the two queue instead of deadlocking.
         names = {field: posted[field] for field in NAME_FIELDS if field in changed}
         if names:
             user_names_set(obj, actor=actor, source=Source.ADMIN, **names)
-        flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}
         user_flags_set(obj, actor=actor, source=Source.ADMIN, **flags)
         if "email" in changed:
             user_email_set(obj, posted["email"], actor=actor, source=Source.ADMIN)

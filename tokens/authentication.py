@@ -105,25 +105,33 @@ def token_confirm(token: RequestToken) -> None:
     The actor of a token's request runs it before each of its events (`Actor.confirm`):
     its first event's is before the transaction takes the audit chain's lock, as
     approvals.locks orders locks, and a later one's reads a row the transaction holds.
-    A revocation locks the same row before its own event: either the write commits
-    first and its events precede the revocation's in the trail, or it reads the
-    revocation here and is refused as authentication refuses the token (401), its
+    A revocation locks the same row before its own event, and so does a deactivation
+    of the token's user (tokens.services.user_tokens_lock): either the write commits
+    first and its events precede theirs in the trail, or it reads the revocation or the
+    deactivation here and is refused as authentication refuses the token (401), its
     transaction rolled back with nothing written. No write of the token waits longer
     for it: it is held from just before the chain's lock, which every write holds
     until its commit; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for
     it as for that commit. The row alone is locked: the user's stays free, as
     token_revoke leaves it.
+
+    The user's activation is read by a statement of its own, once the lock is granted:
+    under READ COMMITTED it sees a deactivation that committed while the lock waited,
+    which the locking statement, reading the user's row as it started, would not.
     """
     try:
-        revoked_at, expires_at, user_active = (
-            ApiToken.objects.select_for_update(no_key=True, of=("self",))
-            .values_list("revoked_at", "expires_at", "user__is_active")
+        revoked_at, expires_at = (
+            ApiToken.objects.select_for_update(no_key=True)
+            .values_list("revoked_at", "expires_at")
             .get(pk=token.pk)
         )
     except ApiToken.DoesNotExist:
         raise exceptions.AuthenticationFailed(
             "The token is not valid.", code="invalid_token"
         ) from None
+    user_active = (
+        get_user_model().objects.filter(pk=token.user_id).values_list("is_active", flat=True).get()
+    )
     _refuse_unless_active(
         token_state(
             revoked_at=revoked_at,

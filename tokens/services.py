@@ -328,6 +328,12 @@ def token_create(
     by what the user may bind (see token_validate).
     """
     actor.require_fresh_authentication()
+    if user is not None:
+        # The user's row, locked as agents.membership.user_lock locks it (agents imports
+        # this app): a deactivation locks it before the user's tokens (user_tokens_lock),
+        # so a token made meanwhile is among those it locks, or is made once it committed
+        # and refused here.
+        user = get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
     fields = token_validate(
         user=user,
         name=name,
@@ -392,6 +398,31 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
         after={"prefix": token.prefix, "name": token.name, "revoked_at": token.revoked_at},
     )
     return token
+
+
+def user_tokens_lock(user) -> None:
+    """Lock the rows of the user's tokens, in id order, until the commit.
+
+    A deactivation takes it after the user's row and before its first event, as a
+    revocation locks its token's row: a write made with one of the tokens holds that
+    row from just before its first event to its commit (tokens.authentication.
+    token_confirm), so either the write commits first, its events before the
+    deactivation's, or its check waits for the deactivation's commit, reads it, and
+    refuses the write. Meanwhile `token_touch` waits as it does for a write's commit.
+
+    The caller holds the user's row (agents.membership.user_lock), under which no token
+    of theirs is made (token_create): the ids read first are all their tokens. The rows
+    are locked by id, so a second call in one transaction (the admin's save takes it
+    before a rename's event, user_flags_set again after it) names rows it holds.
+    """
+    ids = list(user.api_tokens.order_by("pk").values_list("pk", flat=True))
+    if ids:
+        list(
+            ApiToken.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def token_touch(*, token, now: datetime | None = None) -> None:

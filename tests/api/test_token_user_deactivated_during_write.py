@@ -1,0 +1,216 @@
+"""A token's user deactivated while a write made with the token runs: the write commits
+first, or not at all.
+
+A deactivation locks its user's token rows before its event, as a revocation locks its
+token's; the write locks its token's row before its first event and reads its user's
+activation after that lock is granted (`tokens.authentication.token_confirm`). So the
+trail never shows a deactivated user's token writing after the deactivation: either the
+write's event comes first, or the write is refused with the API's 401 `user_inactive`
+and leaves nothing behind. The Django admin's deactivation, which may record a rename
+first, locks the tokens before that event too.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from agents.membership import Source, user_flags_set
+from api.models import IdempotencyRecord
+from approvals.models import PackageState
+from audit.actors import Actor
+from audit.models import AuditEvent
+from config.errors import InvalidInput
+from tests.api.conftest import error_of
+from tests.concurrency import chain_held, queued, raced, run_together
+from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
+    _post_user,
+    admin_client,
+)
+from tokens.models import ApiToken, Scope
+from tokens.services import token_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUBMITTED, DEACTIVATED, RENAMED = "package.submitted", "user.active_changed", "user.renamed"
+STAFF = Actor.system("staff")
+
+
+def _in_use(client):
+    """Return the client, its token marked used just now, as a pipeline's busy token is.
+
+    Authentication then leaves the token's row alone (`token_touch` writes it at most once
+    a minute), so the request meets a deactivation at its write's check.
+    """
+    ApiToken.objects.filter(pk=client.token.pk).update(last_used_at=timezone.now())
+    return client
+
+
+def _submit_url(package) -> str:
+    return f"/api/v1/agents/{package.agent.slug}/packages/{package.version}/submit"
+
+
+def _trail(client, user, since: int = 0) -> list[str]:
+    """Return the submissions made with the client's token and the user's own changes
+    after the event `since`, in the trail's order."""
+    label = f"token:{client.token.prefix} ({client.token.name})"
+    events = AuditEvent.objects.filter(action__in=[SUBMITTED, DEACTIVATED, RENAMED], seq__gt=since)
+    return [
+        event.action
+        for event in events.order_by("seq")
+        if event.action == SUBMITTED
+        and event.token_label == label
+        or event.action != SUBMITTED
+        and event.target_id == str(user.pk)
+    ]
+
+
+def _poster(client, url, answers: list, **headers):
+    def post():
+        answers.append(client.post(url, {}, format="json", **headers))
+
+    return post
+
+
+def _deactivator(user):
+    return lambda: user_flags_set(user, actor=STAFF, source=Source.COMMAND, is_active=False)
+
+
+def _refused(answer, package) -> None:
+    assert answer.status_code == 401, answer.json()
+    assert error_of(answer)["code"] == "user_inactive"
+    package.refresh_from_db()
+    assert package.state == PackageState.DRAFT
+    # A refusal of who sent it says nothing of the request: its key is not kept.
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_deactivation_appending_first_refuses_the_write_that_waits_for_it(
+    api, owner, agent, workflow
+):
+    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+    package = workflow.create(agent)
+    answers: list = []
+    # The deactivation holds the user's token rows and waits for the chain's lock; the
+    # write waits for its token's row, and reads the deactivation once it has it.
+    with chain_held() as held:
+        errors = queued(
+            held,
+            _deactivator(owner),
+            _poster(client, _submit_url(package), answers, HTTP_IDEMPOTENCY_KEY="submit-1"),
+        )
+    assert not errors, errors
+    _refused(answers[0], package)
+    assert _trail(client, owner) == [DEACTIVATED]
+
+
+def test_a_deactivation_committing_while_the_write_waits_refuses_it(api, owner, agent, workflow):
+    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+    package = workflow.create(agent)
+    answers: list = []
+    errors = raced(_deactivator(owner), _poster(client, _submit_url(package), answers))
+    assert not errors, errors
+    _refused(answers[0], package)
+    assert _trail(client, owner) == [DEACTIVATED]
+
+
+def test_a_deactivation_waits_for_a_write_that_reached_its_event_first(api, owner, agent, workflow):
+    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+    package = workflow.create(agent)
+    answers: list = []
+    # The write holds its token's row and waits for the chain's lock; the deactivation
+    # waits for that row, so it cannot append its event between the write's and its commit.
+    with chain_held() as held:
+        errors = queued(held, _poster(client, _submit_url(package), answers), _deactivator(owner))
+    assert not errors, errors
+    assert answers[0].status_code == 200, answers[0].json()
+    assert _trail(client, owner) == [SUBMITTED, DEACTIVATED]
+    assert get_user_model().objects.get(pk=owner.pk).is_active is False
+
+
+def test_the_admins_rename_and_deactivation_first_refuses_the_write(
+    admin_client,  # noqa: F811  (the fixture imported above)
+    api,
+    owner,
+    agent,
+    workflow,
+):
+    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+    package = workflow.create(agent)
+    answers: list = []
+    # The admin's save records the rename before the deactivation: it holds the tokens'
+    # rows from before the rename's event, so the write waits for the whole save.
+    with chain_held() as held:
+        errors = queued(
+            held,
+            lambda: _post_user(admin_client, owner, first_name="Olive", is_active=None),
+            _poster(client, _submit_url(package), answers),
+        )
+    assert not errors, errors
+    _refused(answers[0], package)
+    assert _trail(client, owner) == [RENAMED, DEACTIVATED]
+
+
+def test_the_admins_rename_and_deactivation_wait_for_a_write_that_reached_its_event_first(
+    admin_client,  # noqa: F811  (the fixture imported above)
+    api,
+    owner,
+    agent,
+    workflow,
+):
+    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+    package = workflow.create(agent)
+    answers: list = []
+    with chain_held() as held:
+        errors = queued(
+            held,
+            _poster(client, _submit_url(package), answers),
+            lambda: _post_user(admin_client, owner, first_name="Olive", is_active=None),
+        )
+    assert not errors, errors
+    assert answers[0].status_code == 200, answers[0].json()
+    assert _trail(client, owner) == [SUBMITTED, RENAMED, DEACTIVATED]
+
+
+def test_a_deactivation_racing_a_write_never_follows_it_in_the_trail(api, owner, agent, workflow):
+    outcomes = set()
+    for _ in range(6):
+        user_flags_set(owner, actor=STAFF, source=Source.COMMAND, is_active=True)
+        client = _in_use(api(owner, Scope.PACKAGES_WRITE))
+        package = workflow.create(agent)
+        answers: list = []
+        since = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+        run_together([_poster(client, _submit_url(package), answers), _deactivator(owner)])
+        (answer,) = answers
+        trail = _trail(client, owner, since)
+        package.refresh_from_db()
+        if answer.status_code == 200:
+            assert trail == [SUBMITTED, DEACTIVATED]
+            assert package.state == PackageState.IN_REVIEW
+        else:
+            # Refused at the write's check, or before it: a deactivation committed before
+            # the permission check leaves the token's user no scope.
+            assert answer.status_code in (401, 403), answer.json()
+            assert error_of(answer)["code"] in ("user_inactive", "scope_not_granted")
+            assert trail == [DEACTIVATED]
+            assert package.state == PackageState.DRAFT
+        outcomes.add(answer.status_code)
+    assert outcomes <= {200, 401, 403}
+
+
+def test_a_token_created_while_its_user_is_deactivated_is_refused(owner):
+    """A token made meanwhile would escape the deactivation's lock of the user's tokens:
+    its creation waits for the user's row and finds them inactive."""
+    created: list = []
+
+    def create():
+        created.append(
+            token_create(
+                actor=STAFF, user=owner, name="late", scopes=[Scope.PACKAGES_WRITE], agents=()
+            )
+        )
+
+    errors = raced(_deactivator(owner), create)
+    assert [type(error) for error in errors] == [InvalidInput], errors
+    assert errors[0].fields["user"] == ["The user is inactive."]
+    assert not created
+    assert not ApiToken.objects.filter(user=owner).exists()
