@@ -31,7 +31,7 @@ from signoffs.absence import delegations_lock
 from signoffs.models import Dimension, SignOffState
 from signoffs.permissions import decision_standing
 from signoffs.services import decision_on_behalf_of, decision_record
-from tokens.services import system_account_get_or_create
+from tokens.accounts import system_account_get_or_create
 
 
 def _transition(package: ApprovalPackage, target: PackageState) -> PackageState:

@@ -11,12 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from identity.mapping import group_map
-from tokens.models import ApiToken
-from tokens.system_account import (
+from tokens.accounts import (
     SYSTEM_ACCOUNT_REMEDY,
     system_account_holder_message,
     system_account_holders,
 )
+from tokens.models import ApiToken
 
 
 @checks.register()

@@ -1,4 +1,4 @@
-"""Writes on API tokens and service accounts.
+"""Writes on API tokens (the accounts they may belong to: tokens.accounts).
 
 A token reads ``cs_<8 hex>_<secret>``. The ``cs_<8 hex>`` part is its prefix,
 stored in clear to find the row; the whole string is stored only as an
@@ -16,29 +16,20 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import InvalidInput, InvalidTransition
 from config.roles import scopes_granted
-from config.usernames import (
-    SYSTEM_USERNAME,
-    username_check,
-    username_refusal,
-    username_reserved,
-    username_reserved_refusal,
-)
 from outbox.models import Reminder
 from outbox.services import notify
+from tokens.accounts import service_accounts
 from tokens.models import ApiToken, Scope
 from tokens.prefix import PREFIX_PATTERN, PREFIX_RANDOM_BYTES, TOKEN_PREFIX
-from tokens.system_account import system_account_holder_refusal, system_account_holders
 
 _TOKEN_START = re.compile(rf"({PREFIX_PATTERN})_")
 # last_used_at is written at most this often per token, to keep authentication cheap.
@@ -152,27 +143,6 @@ def _agents_clean(agents, user, actor: Actor | None) -> list:
     return agents
 
 
-SERVICE_ACCOUNT_CREATED = "service_account.created"
-
-
-def service_accounts() -> QuerySet:
-    """Return the service accounts: the users service_account_get_or_create made, still
-    without a password.
-
-    Having no usable password does not tell one: single sign-on creates its people
-    without one, and staff may turn a person's password sign-in off. The account's
-    creation event does, and a password set on it since lets someone sign in as it.
-    """
-    made = AuditEvent.objects.filter(
-        action=SERVICE_ACCOUNT_CREATED,
-        target_type=get_user_model()._meta.label_lower,
-        target_id=Cast(OuterRef("pk"), CharField()),
-    )
-    return get_user_model().objects.filter(
-        Exists(made), password__startswith=UNUSABLE_PASSWORD_PREFIX
-    )
-
-
 def token_users(actor: Actor) -> QuerySet:
     """Return the users `actor` may create tokens for.
 
@@ -253,61 +223,6 @@ def token_validate(
         "allowed_networks": cleaned["allowed_networks"],
         "agents": cleaned["agents"],
     }
-
-
-@transaction.atomic
-def service_account_get_or_create(*, actor: Actor, username: str, is_active: bool = True):
-    """Return the user, creating it without a password: it can only use tokens.
-
-    A name another user holds in another case is that user's, and a name of the system's
-    own accounts is the system's (system_account_get_or_create): both are refused, naming
-    the field (config.usernames).
-    """
-    if username_reserved(username):
-        raise username_reserved_refusal(username)
-    return _account_get_or_create(actor=actor, username=username, is_active=is_active)
-
-
-@transaction.atomic
-def system_account_get_or_create(*, actor: Actor):
-    """Return the system's own account (config.usernames.SYSTEM_USERNAME), creating it.
-
-    It is inactive, so it cannot sign in or use tokens; it only names who did what the
-    system itself does. Nobody else takes its name, in any case. An account holding the
-    name that is not the system's own (tokens.system_account) is refused (AlreadyExists,
-    code `system_account_held`): what the system writes is never credited to a person.
-    """
-    held = system_account_holders()
-    if held:
-        raise system_account_holder_refusal(*held[0])
-    return _account_get_or_create(actor=actor, username=SYSTEM_USERNAME, is_active=False)
-
-
-def _account_get_or_create(*, actor: Actor, username: str, is_active: bool):
-    """Return the user of the username as written, creating it without a password."""
-    model = get_user_model()
-    user = model.objects.filter(username=username).first()
-    if user is not None:
-        return user
-    username_check(username)
-    try:
-        user, created = model.objects.get_or_create(
-            username=username, defaults={"is_active": is_active}
-        )
-    except IntegrityError:
-        # The unique index on the names' upper case made the insert wait for another
-        # user's save of the name in another case, committed after the check.
-        raise username_refusal(username) from None
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-        audit_record(
-            actor=actor,
-            action=SERVICE_ACCOUNT_CREATED,
-            target=user,
-            after={"username": username, "is_active": is_active},
-        )
-    return user
 
 
 @transaction.atomic

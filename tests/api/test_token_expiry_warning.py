@@ -16,8 +16,9 @@ from audit.models import AuditEvent
 from config.schedule import SCHEDULE
 from outbox.models import Notification
 from outbox.services import notification_mail, notification_prepare
+from tokens.accounts import service_account_get_or_create
 from tokens.models import Scope
-from tokens.services import EXPIRY_WARNED, service_account_get_or_create, token_revoke
+from tokens.services import EXPIRY_WARNED, token_revoke
 from tokens.tasks import tokens_expiry_warn
 from web.audit_words import event_sentence
 

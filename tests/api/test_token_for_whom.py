@@ -17,8 +17,9 @@ from audit.actors import Actor
 from config.errors import InvalidInput
 from identity.services import user_password_set
 from tests.factories import UserFactory
+from tokens.accounts import service_account_get_or_create
 from tokens.models import ApiToken, Scope
-from tokens.services import service_account_get_or_create, token_create
+from tokens.services import token_create
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 from audit.actors import Actor
 from audit.models import AuditEvent
 from tests.api.conftest import error_of
+from tokens.accounts import service_account_get_or_create
 from tokens.models import ApiToken, Scope
-from tokens.services import service_account_get_or_create, token_hash, token_revoke
+from tokens.services import token_hash, token_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from identity.services import provider_user_sign_in, user_names_set
 from tests.factories import UserFactory, manifest_for
 from tests.identity.test_user_admin import _add, _page, _save
 from tests.identity.test_usernames_in_any_case import Terminal, _prompted
-from tokens.services import service_account_get_or_create, system_account_get_or_create
+from tokens.accounts import service_account_get_or_create, system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
 

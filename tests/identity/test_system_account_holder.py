@@ -20,7 +20,7 @@ from config.errors import AlreadyExists
 from config.usernames import SYSTEM_USERNAME
 from identity.checks import system_account_held
 from tests.factories import UserFactory, manifest_for
-from tokens.services import system_account_get_or_create
+from tokens.accounts import system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from identity.models import ProviderIdentity
 from identity.services import provider_user_sign_in, user_names_set
 from tests.factories import UserFactory
 from tests.identity.test_user_admin import _add, _page, _save
-from tokens.services import service_account_get_or_create
+from tokens.accounts import service_account_get_or_create
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from outbox.models import Notification
 from outbox.services import notify
 from signoffs.models import Verdict
 from tests.factories import manifest_for
-from tokens.services import system_account_get_or_create
+from tokens.accounts import system_account_get_or_create
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,10 @@ from audit.actors import Actor
 from config.errors import ApplicationError
 from config.identifiers import identifier_message
 from config.usernames import user_named
+from tokens.accounts import service_account_get_or_create
 from tokens.models import ApiToken, Scope
 from tokens.selectors import agents_by_slugs, tokens_list
-from tokens.services import (
-    MAX_LIFETIME,
-    service_account_get_or_create,
-    token_create,
-    token_revoke,
-)
+from tokens.services import MAX_LIFETIME, token_create, token_revoke
 
 ACTOR = Actor.system("manage.py token")
 
