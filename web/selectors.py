@@ -19,7 +19,7 @@ from approvals.models import (
     PackageState,
 )
 from approvals.selectors import emergency_pending, in_force, state_shown_expression
-from audit.filters import AuditEventFilterSet, first_of
+from audit.filters import UNION_MAX_AGENTS, AuditEventFilterSet, first_of
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
@@ -260,8 +260,6 @@ class AuditPage:
 
 
 AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
-# Past this many agents, a product owner's events are read with one IN filter.
-AUDIT_UNION_MAX_AGENTS = 100
 
 
 def _first(events, order: str, limit: int, slugs: list[str] | None, parts: list) -> list:
@@ -281,7 +279,7 @@ def _first(events, order: str, limit: int, slugs: list[str] | None, parts: list)
             events = first_of(parts, order, limit)
         return list(events.order_by(order)[:limit])
     union_limits = connections[events.db].features.supports_slicing_ordering_in_compound
-    if len(slugs) > AUDIT_UNION_MAX_AGENTS or not union_limits:
+    if len(slugs) > UNION_MAX_AGENTS or not union_limits:
         return list(events.filter(agent_slug__in=slugs).order_by(order)[:limit])
     branches = [events.filter(agent_slug=slug).order_by(order)[:limit] for slug in slugs]
     if len(branches) < 2:

@@ -83,6 +83,12 @@ def agents_reached(request) -> list[str] | None:
     return slugs() if callable(slugs) else None
 
 
+def events_reached(reached: list[str] | None):
+    """Return the events of the agents `reached` (`agents_reached`); every event when None."""
+    events = AuditEvent.objects.all()
+    return events if reached is None else events.filter(agent_slug__in=reached)
+
+
 class AuditEventListView(AuditApiView, generics.ListAPIView):
     """List audit events, newest first, filtered by time range, agent, actor and action.
 
@@ -94,14 +100,14 @@ class AuditEventListView(AuditApiView, generics.ListAPIView):
     pagination_class = NewestFirst
 
     def get_queryset(self):
-        events = AuditEvent.objects.all()
-        reached = agents_reached(self.request)
-        return events if reached is None else events.filter(agent_slug__in=reached)
+        return events_reached(agents_reached(self.request))
 
     def list(self, request, *args, **kwargs):
-        events = self.get_queryset()
+        reached = agents_reached(request)
+        events = events_reached(reached)
         filtered = self.filter_queryset(events)  # a bad filter is a 400 here
-        parts = AuditEventFilterSet(request.query_params, queryset=events).parts()
+        every = AuditEvent.objects.all()
+        parts = AuditEventFilterSet(request.query_params, queryset=every).parts(agents=reached)
         page = self.paginator.paginate_parts(filtered, parts, request, view=self)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
