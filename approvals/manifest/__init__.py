@@ -74,7 +74,7 @@ from approvals.manifest.scope import (
     KIND_LABELS,
     SCOPE_KINDS,
 )
-from approvals.manifest.words import change_named, change_words
+from approvals.manifest.words import change_named, change_words, entry_field_words, field_words
 
 __all__ = [
     "ACCESS_ORDER",
@@ -115,9 +115,11 @@ __all__ = [
     "diff_manifests",
     "diff_normalized",
     "entry_field_title",
+    "entry_field_words",
     "field_bounds",
     "field_named",
     "field_title",
+    "field_words",
     "fields_named",
     "latest_test_date",
     "load_manifest",

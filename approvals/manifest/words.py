@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from approvals.manifest.diff import CLASSIFICATION_LABELS, PACKAGE, change_detail, change_path
 from approvals.manifest.schema import ITEM_TITLES, entry_field_title, field_title
-from approvals.manifest.scope import KEY_BY_KIND, KIND_LABELS
+from approvals.manifest.scope import KIND_LABELS, SCOPE_KINDS
 
 ARROW = "→"
 
@@ -21,17 +21,19 @@ def _item(path: str, key: str) -> str:
     return f"{ITEM_TITLES.get(path, field_title(path))} {key}"
 
 
-def _package_subject(identifier: str) -> str:
-    """Name a field outside the scope, or one of its items, by its path as the diff keeps it."""
+def field_words(identifier: str) -> str:
+    """Name a field outside the scope, or one item of it, by its path as a diff keeps it:
+    "rollback plan", "log destination siem" (``logging.destinations[siem]``)."""
     path, bracket, key = identifier.partition("[")
     return _item(path, key.removesuffix("]")) if bracket else field_title(path)
 
 
-def _entry_field(kind: str, field: str) -> str:
-    """Name a scope entry's field ("trust boundary"), or one of its constraints."""
+def entry_field_words(field: str) -> str:
+    """Name a scope entry's field, or one of its constraints, as a diff keeps it:
+    "trust boundary", "constraint max_calls" (``constraints.max_calls``)."""
     name, dot, key = field.partition(".")
     if dot:
-        return _item(f"scope.{KEY_BY_KIND.get(kind, '')}[].{name}", key)
+        return _item(f"scope.{SCOPE_KINDS[0]}[].{name}", key)
     return entry_field_title(field)
 
 
@@ -43,11 +45,11 @@ def change_words(change: Mapping) -> str:
     kind, field = change["kind"], change["field"]
     detail = change_detail(field, change["change"], change["old"], change["new"], ARROW)
     if kind == PACKAGE:
-        return f"{_package_subject(change['identifier'])}: {detail}"
+        return f"{field_words(change['identifier'])}: {detail}"
     subject = f"{KIND_LABELS.get(kind, kind)} {change['identifier']}"
     if field == "entry":
         return f"{subject}: {detail}"
-    return f"{subject}: {_entry_field(kind, field)} {detail}"
+    return f"{subject}: {entry_field_words(field)} {detail}"
 
 
 def change_named(change: Mapping) -> dict:

@@ -41,7 +41,10 @@ def test_every_change_is_listed_with_its_class_in_words_review_first(
     response = client.get(reverse("package-detail", args=[agent.slug, second.version]))
     html = response.content.decode()
     assert review_changes(html) == [
-        ("expansion", ["Scope expansion", "Credentials", "Just-in-time issuance", "yes", "no"]),
+        (
+            "expansion",
+            ["Scope expansion", "Credentials", "Just-in-time credential issuance", "yes", "no"],
+        ),
         (
             "commitment",
             [
