@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, Prefetch
 from django.template.loader import render_to_string
 
-from agents.vocabulary import RiskTier, ScopeKind
+from agents.vocabulary import RiskTier
 from approvals.comments import package_comments
 from approvals.eligibility import eligibility_of
-from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, diff_manifests
+from approvals.manifest import DIFF_GROUPS, change_named, diff_manifests
 from approvals.models import ApprovalPackage, EmergencyApproval, EmergencyState, PackageState
 from audit import signing
 from audit.actors import Actor
@@ -373,13 +373,7 @@ def summary_html(
             if signoff["review_reason"] and record["package"]["base_version"] is not None
         ],
         "changes": [
-            {
-                **change,
-                "classification": CLASSIFICATION_LABELS[change["classification"]],
-                "kind": ScopeKind(change["kind"]).label if change["kind"] in ScopeKind else "",
-            }
-            for group, _ in DIFF_GROUPS
-            for change in diff["diff"][group]
+            change_named(change) for group, _ in DIFF_GROUPS for change in diff["diff"][group]
         ],
         "base_version": diff["base_version"],
         "segment": segment,

@@ -237,10 +237,10 @@ def _entry_field_changes(row: EntryRow) -> list[FieldChange]:
 def _package_change(change: dict, classification: str) -> FieldChange:
     """Return a change to a field outside the scope, in words."""
     path = change["identifier"]
-    if path.startswith("logging.destinations["):
-        name = path.partition("[")[2].rstrip("]")
+    if change["field"] == "entry":  # one log destination added or removed
         before, now = ("in the logs", "removed") if change["new"] is None else ("", "added")
-        return FieldChange("Logging", f"Log destination {name}", before, now, classification)
+        section, subject = vocabulary.field_section(path), vocabulary.field_label(path)
+        return FieldChange(section, subject, before, now, classification)
     return FieldChange(
         vocabulary.field_section(path),
         vocabulary.field_label(path),

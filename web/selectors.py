@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, Team
 from agents.permissions import sees_every_agent
-from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW
+from approvals.manifest import DIFF_GROUPS, NEEDS_REVIEW, change_named
 from approvals.models import (
     ApprovalPackage,
     DriftFinding,
@@ -233,18 +233,15 @@ def package_signoffs(package) -> list[SignOff]:
     return result
 
 
-def package_changes(diff: dict | None) -> list[dict]:
-    """Return a package's stored diff as one list, the changes that need a review first.
-
-    Each change's message names its class in words (scope expansion or
-    narrowing, commitment change, narrative).
-    """
-    return [change for group, _ in DIFF_GROUPS for change in (diff or {}).get(group, [])]
-
-
 def changes_needing_review(diff: dict | None) -> list[dict]:
-    """Return the changes of a stored diff that need every sign-off again."""
-    return [c for c in package_changes(diff) if c["classification"] in NEEDS_REVIEW]
+    """Return the changes of a stored diff that need a review again, the expansions first,
+    each with its words, its path and its class in words (``change_named``)."""
+    return [
+        change_named(change)
+        for group, classification in DIFF_GROUPS
+        if classification in NEEDS_REVIEW
+        for change in (diff or {}).get(group, [])
+    ]
 
 
 def audit_timeline(agent, *, limit: int = 50) -> list[AuditEvent]:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django.db.models import TextChoices
+from django.utils.text import capfirst
 
 from agents.models import AgentStatus, ObservationKind
 from agents.vocabulary import (
@@ -25,6 +26,7 @@ from agents.vocabulary import (
     ScopeKind,
     TrustBoundary,
 )
+from approvals import manifest as manifests
 from approvals.models import (
     EmergencyState,
     FindingReason,
@@ -36,8 +38,7 @@ from audit.actors import ActorType
 from config.roles import Group
 from signoffs.models import Dimension, SignOffState, Verdict
 from tokens.models import TokenState
-from web.forms.packages import PACKAGE_SECTIONS
-from web.forms.scope import ScopeEntryForm
+from web.forms.packages import PACKAGE_SECTIONS, editor_label
 
 VOCABULARIES: dict[str, type[TextChoices]] = {
     "access": Access,
@@ -94,39 +95,28 @@ ENTRY_VOCABULARIES = {
     "trust_boundary": "trust_boundary",
     "classification": "classification",
 }
-# A manifest field's name in words, and the section it is in: as the editor shows them.
-FIELD_LABELS = {
-    "agent": "Agent",
-    **{
-        path: field.label
-        for _, _, fields in PACKAGE_SECTIONS
-        for path, (field, _) in fields.items()
-    },
-}
+# The section of the editor a manifest field is in, as the editor shows it. A field's name
+# is its label in the editor, which is its title in the manifest schema (``editor_label``).
 FIELD_SECTIONS = {path: title for title, _, fields in PACKAGE_SECTIONS for path in fields}
-ENTRY_LABELS = {
-    name: field.label or name.replace("_", " ").capitalize()
-    for name, field in ScopeEntryForm.base_fields.items()
-}
 
 
 def field_label(path: str) -> str:
-    """Return a manifest field's name in words (``Maximum credential TTL (seconds)``)."""
-    if path.startswith("logging.destinations["):
-        return f"Log destination {path.partition('[')[2].rstrip(']')}"
-    return FIELD_LABELS.get(path, path)
+    """Return a manifest field's name in words, as the editor labels it (``Maximum
+    credential TTL (seconds)``); one item of a list by its items' title (``Log destination
+    siem``)."""
+    return editor_label(path) if path in manifests.TITLES else capfirst(manifests.field_words(path))
 
 
 def field_section(path: str) -> str:
-    """Return the title of the editor's section a manifest field is in (``Credentials``)."""
-    return FIELD_SECTIONS.get(path, "About")
+    """Return the title of the editor's section a manifest field (or an item of it) is in
+    (``Credentials``)."""
+    return FIELD_SECTIONS.get(path.partition("[")[0], "About")
 
 
 def entry_field_label(field: str) -> str:
-    """Return a scope entry's field name in words; a constraint by its key."""
-    if field.startswith("constraints."):
-        return f"Constraint {field.partition('.')[2]}"
-    return ENTRY_LABELS.get(field, field)
+    """Return a scope entry's field name in words, as the editor labels it; a constraint
+    by its key (``Constraint max_calls``)."""
+    return capfirst(manifests.entry_field_words(field))
 
 
 def value_text(value: Any, vocabulary: str | None = None) -> str:

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from approvals import depth, rereview
 from approvals.gate_vocabulary import GateDecision, GateReason
-from approvals.manifest import CLASSIFICATION_LABELS
+from approvals.manifest import CLASSIFICATION_LABELS, DIFF_GROUPS, change_words
 from approvals.models import (
     FINDING_TEXT_MAX_LENGTH,
     ApprovalPackage,
@@ -38,13 +38,21 @@ class ChangeSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class DiffChangeSerializer(ChangeSerializer):
+    words = serializers.CharField(
+        help_text="The change in words, its field named by the title the manifest schema "
+        "gives it, as the pages show it: `tool zendesk: access read → write`, "
+        "`rollback plan: … → …`. For people; kind, identifier and field are for machines."
+    )
+
+
 class DiffSerializer(serializers.Serializer):
-    expansions = ChangeSerializer(many=True, help_text="Scope expansions: need a full review.")
-    narrowings = ChangeSerializer(many=True, help_text="Scope narrowings.")
-    commitments = ChangeSerializer(
+    expansions = DiffChangeSerializer(many=True, help_text="Scope expansions: need a full review.")
+    narrowings = DiffChangeSerializer(many=True, help_text="Scope narrowings.")
+    commitments = DiffChangeSerializer(
         many=True, help_text="Changed commitments: any change needs a full review."
     )
-    narrative = ChangeSerializer(many=True, help_text="Reworded narrative text: free.")
+    narrative = DiffChangeSerializer(many=True, help_text="Reworded narrative text: free.")
     is_expansion = serializers.BooleanField()
     is_commitment_change = serializers.BooleanField()
     is_pure_narrowing = serializers.BooleanField()
@@ -57,10 +65,23 @@ class PackageDiffSerializer(serializers.Serializer):
     diff = DiffSerializer()
 
 
+def diff_shown(diff: dict | None) -> dict | None:
+    """Return a diff as the API shows it: as stored, each change with its words added."""
+    if not diff:
+        return None
+    groups = {group for group, _ in DIFF_GROUPS}
+    return {
+        key: [{**change, "words": change_words(change)} for change in value]
+        if key in groups
+        else value
+        for key, value in diff.items()
+    }
+
+
 @extend_schema_field(DiffSerializer(allow_null=True))
 class _DiffField(serializers.JSONField):
     def to_representation(self, value):
-        return value or None
+        return diff_shown(value)
 
 
 class ReviewDepthSerializer(serializers.Serializer):

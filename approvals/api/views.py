@@ -42,6 +42,7 @@ from approvals.api.serializers import (
     PackageListSerializer,
     PackageSerializer,
     SubmitSerializer,
+    diff_shown,
     gate_request,
 )
 from approvals.filters import FindingFilterSet
@@ -214,7 +215,12 @@ class PackageDiffView(ApiMixin, APIView):
             raise exceptions.NotFound("No such package version.")
         diff = manifests.diff_manifests(packages[a].manifest, packages[b].manifest)
         return Response(
-            {"agent": agent.slug, "from_version": a, "to_version": b, "diff": diff.as_dict()}
+            {
+                "agent": agent.slug,
+                "from_version": a,
+                "to_version": b,
+                "diff": diff_shown(diff.as_dict()),
+            }
         )
 
 

@@ -16,7 +16,9 @@ functions; the package reads no model and no setting.
   in the schema (``FIELD_CLASSES``, ``diff``).
 - ``field_named`` / ``fields_named`` name fields as a reason does, by each
   field's title in the schema (``FIELD_TITLES``): "the rollback plan
-  (rollback.plan)".
+  (rollback.plan)"; ``field_title`` gives a field's title ("rollback plan"), and
+  ``change_words`` says a diff's change with it ("tool crm: access read → write",
+  ``words``).
 """
 
 from approvals.manifest.canonical import (
@@ -49,10 +51,14 @@ from approvals.manifest.schema import (
     COMMITMENT,
     FIELD_CLASSES,
     FIELD_TITLES,
+    ITEM_TITLES,
     NARRATIVE,
     SCOPE,
+    TITLES,
+    entry_field_title,
     field_bounds,
     field_named,
+    field_title,
     fields_named,
     latest_test_date,
     manifest_schema,
@@ -68,6 +74,7 @@ from approvals.manifest.scope import (
     KIND_LABELS,
     SCOPE_KINDS,
 )
+from approvals.manifest.words import change_named, change_words, entry_field_words, field_words
 
 __all__ = [
     "ACCESS_ORDER",
@@ -83,6 +90,7 @@ __all__ = [
     "EXPANSION",
     "FIELD_CLASSES",
     "FIELD_TITLES",
+    "ITEM_TITLES",
     "KEY_BY_KIND",
     "KIND_BY_KEY",
     "KIND_LABELS",
@@ -94,17 +102,24 @@ __all__ = [
     "PACKAGE",
     "SCOPE",
     "SCOPE_KINDS",
+    "TITLES",
     "Change",
     "Enforcement",
     "ManifestError",
     "ScopeDiff",
+    "change_named",
     "change_path",
+    "change_words",
     "canonical_json",
     "compute_risk_tier",
     "diff_manifests",
     "diff_normalized",
+    "entry_field_title",
+    "entry_field_words",
     "field_bounds",
     "field_named",
+    "field_title",
+    "field_words",
     "fields_named",
     "latest_test_date",
     "load_manifest",

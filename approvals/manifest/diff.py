@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -243,16 +243,23 @@ class ScopeDiff:
         }
 
 
-def change_path(change: Change) -> str:
-    """Return the manifest path a change is to (``kill_switch.owner``, ``scope.tools[crm]``)."""
-    if change.kind == PACKAGE:
-        return change.identifier.partition("[")[0]
-    entry = f"scope.{KEY_BY_KIND[change.kind]}[{change.identifier}]"
-    return entry if change.field == "entry" else f"{entry}.{change.field}"
+def change_path(change: Change | Mapping) -> str:
+    """Return the manifest path a change is to (``kill_switch.owner``, ``scope.tools[crm]``).
+
+    ``change`` is a Change or a stored one (its ``as_dict()``).
+    """
+    if isinstance(change, Change):
+        kind, identifier, field = change.kind, change.identifier, change.field
+    else:
+        kind, identifier, field = change["kind"], change["identifier"], change["field"]
+    if kind == PACKAGE:
+        return identifier.partition("[")[0]
+    entry = f"scope.{KEY_BY_KIND[kind]}[{identifier}]"
+    return entry if field == "entry" else f"{entry}.{field}"
 
 
-def _show(value: Any) -> str:
-    """Render a value briefly for a change message."""
+def show_value(value: Any) -> str:
+    """Render a value briefly for a change's message or words."""
     if isinstance(value, bool) or value is None:
         text = json.dumps(value)
     else:
@@ -260,15 +267,20 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def change_detail(field: str, change: str, old: Any, new: Any, arrow: str = "->") -> str:
+    """Say what happened to a field or entry: "added", "set to 5", "read -> write"."""
+    return {
+        "added": "added" if field == "entry" else f"set to {show_value(new)}",
+        "removed": "removed" if field == "entry" else f"removed (was {show_value(old)})",
+        "changed": f"{show_value(old)} {arrow} {show_value(new)}",
+    }[change]
+
+
 def _change(kind, identifier, field, change, old, new, classification) -> Change:
     """Build a Change and its human message."""
     subject = identifier if kind == PACKAGE else f"{KIND_LABELS[kind]} {identifier}"
     label = "" if field in ("entry", "value") else f"{field} "
-    detail = {
-        "added": "added" if field == "entry" else f"set to {_show(new)}",
-        "removed": "removed" if field == "entry" else f"removed (was {_show(old)})",
-        "changed": f"{_show(old)} -> {_show(new)}",
-    }[change]
+    detail = change_detail(field, change, old, new)
     message = f"{subject}: {label}{detail} ({CLASSIFICATION_LABELS[classification]})"
     return Change(kind, identifier, field, change, old, new, classification, message)
 

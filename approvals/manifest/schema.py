@@ -101,20 +101,54 @@ def _entry_owner(path: str) -> str:
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
-def field_titles(schema: dict) -> dict[str, str]:
-    """Return every field's words by path ("a tool's trust boundary"); raise if one has none."""
+def schema_titles(schema: dict) -> dict[str, str]:
+    """Return every field's title by path, as the schema gives it; raise if one has none."""
     titles = {path: node.get(TITLE) for path, node in schema_fields(schema)}
     untitled = sorted(path for path, title in titles.items() if not title)
     if untitled:
         raise ValueError(f"manifest fields without a {TITLE}: {untitled}")
+    return titles
+
+
+def item_titles(schema: dict) -> dict[str, str]:
+    """Return the title of one item of a list or mapping field, by the field's path.
+
+    A log destination (``logging.destinations[siem]``) or one of an entry's
+    constraints (``constraints.max_amount_eur``) is named by the title of the
+    field's ``items`` or ``additionalProperties``: "log destination", "constraint".
+    """
+    titles = {}
+    for path, node in schema_fields(schema):
+        for key in ("items", "additionalProperties"):
+            item = node.get(key)
+            if isinstance(item, dict) and resolve(item).get(TITLE):
+                titles[path] = resolve(item)[TITLE]
+    return titles
+
+
+def field_titles(schema: dict) -> dict[str, str]:
+    """Return every field's words by path ("a tool's trust boundary"); raise if one has none."""
     return {
         path: f"{_entry_owner(path)}'s {title}" if "[]" in path else f"the {title}"
-        for path, title in titles.items()
+        for path, title in schema_titles(schema).items()
     }
 
 
 # Read once per process: a field without words stops the application from starting.
+TITLES: dict[str, str] = schema_titles(SCHEMA)
+ITEM_TITLES: dict[str, str] = item_titles(SCHEMA)
 FIELD_TITLES: dict[str, str] = field_titles(SCHEMA)
+
+
+def field_title(path: str) -> str:
+    """Return a field's title ("rollback plan"); a path the schema does not know, as it is."""
+    return TITLES.get(path, path)
+
+
+def entry_field_title(name: str) -> str:
+    """Return the title of a scope entry's field by its name ("trust boundary"), one for
+    every kind."""
+    return field_title(f"scope.{SCOPE_KINDS[0]}[].{name}")
 
 
 def field_named(path: str) -> str:

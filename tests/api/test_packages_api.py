@@ -206,6 +206,43 @@ def test_who_may_decide_refusals(api, reviewers, in_review, who, dimension, code
     assert error_of(response)["code"] == code
 
 
+def test_each_change_of_a_diff_carries_its_words_beside_its_machine_fields(writer, agent):
+    first = manifest_for(agent)
+    assert writer.post(packages(), first, format="json").status_code == 201
+    second = manifest_for(agent)
+    second["rollback"]["plan"] = "Roll forward."
+    second["scope"]["tools"][0]["access"] = "admin"
+    tool = second["scope"]["tools"][0]["id"]
+    writer.post(packages(), second, format="json")
+    diff = writer.get(f"{packages()}/1/diff/2").json()["diff"]
+    (commitment,) = diff["commitments"]
+    assert commitment["words"] == f"rollback plan: {first['rollback']['plan']} → Roll forward."
+    assert (commitment["kind"], commitment["identifier"], commitment["field"]) == (
+        "package",
+        "rollback.plan",
+        "value",
+    )
+    assert commitment["message"].startswith("rollback.plan: ")
+    (expansion,) = diff["expansions"]
+    assert expansion["words"] == f"tool {tool}: access write → admin"
+    assert (expansion["identifier"], expansion["field"]) == (tool, "access")
+    assert expansion["classification"] == "expansion"
+    # A package's stored diff (a first version's, against nothing) reads the same way.
+    stored = writer.get(f"{packages()}/1").json()["diff"]
+    plan = next(c for c in stored["expansions"] if c["identifier"] == "rollback.plan")
+    assert plan["words"] == f"rollback plan: set to {first['rollback']['plan']}"
+
+
+def test_the_schema_documents_a_changes_words(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    diff = components["Diff"]["properties"]
+    change = components[diff["commitments"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert change["properties"]["words"]["type"] == "string"
+    assert "title the manifest schema gives it" in change["properties"]["words"]["description"]
+    assert "words" in change["required"] and "path" not in change["properties"]
+
+
 def test_the_schema_names_the_dimensions_a_sign_off_path_takes(client):
     schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     signoffs = "/api/v1/agents/{slug}/packages/{version}/signoffs/{dimension}"

@@ -135,8 +135,21 @@ def test_the_summary_shows_values_in_words(bundle, approved):
     summary = read(bundle)["summary.html"].decode()
     assert f"State <b>Approved</b>, risk tier <b>{approved.get_risk_tier_display()}</b>." in summary
     assert "<tr><td>Security</td><td>Approved</td>" in summary
-    assert "<td>scope expansion</td><td>Tool refund-desk</td>" in summary
+    assert (
+        '<tr><td>Scope expansion</td><td>Tool refund-desk: added <code class="path">'
+        "scope.tools[refund-desk]</code></td></tr>"
+    ) in summary
     assert ">approve<" not in summary and "<td>security</td>" not in summary
+
+
+def test_the_summary_names_each_changed_field_in_words_with_its_path(bundle, approved):
+    summary = read(bundle)["summary.html"].decode()
+    assert (
+        "<tr><td>Narrative</td><td>Business justification: Answers support questions, opens "
+        "tickets and issues small refunds. → Second release: handle refunds faster. "
+        '<code class="path">justification</code></td></tr>'
+    ) in summary
+    assert "<td>justification</td>" not in summary and "->" not in summary
 
 
 def test_fresh_bundle_verifies(bundle, public_key_file):

@@ -41,7 +41,10 @@ def test_every_change_is_listed_with_its_class_in_words_review_first(
     response = client.get(reverse("package-detail", args=[agent.slug, second.version]))
     html = response.content.decode()
     assert review_changes(html) == [
-        ("expansion", ["Scope expansion", "Credentials", "Just-in-time issuance", "yes", "no"]),
+        (
+            "expansion",
+            ["Scope expansion", "Credentials", "Just-in-time credential issuance", "yes", "no"],
+        ),
         (
             "commitment",
             [
@@ -117,10 +120,29 @@ def test_the_editor_lists_the_changes_that_need_review(client, workflow, agent, 
     assert diff_items(html) == [
         (
             "commitment",
-            "kill_switch.procedure: Disable the agent&#x27;s route at the gateway "
-            "and revoke its SPIRE entry. -&gt; Unplug it. (commitment change)",
+            "Kill-switch procedure: Disable the agent&#x27;s route at the gateway "
+            "and revoke its SPIRE entry. → Unplug it. "
+            '<code class="path">kill_switch.procedure</code> (commitment change)',
         ),
     ]
+
+
+def test_the_editor_names_a_changed_entry_field_in_words_with_its_path(
+    client, workflow, agent, owner
+):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    tool = doc["scope"]["tools"][0]
+    tool["trust_boundary"] = "third_party"
+    draft = workflow.create(agent, doc)
+    client.force_login(owner)
+    html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
+    item = parse(html).find("ul", class_="diff-list").find("li")
+    assert item.text() == (
+        f"Tool {tool['id']}: trust boundary internal → third_party "
+        f"scope.tools[{tool['id']}].trust_boundary (scope expansion)"
+    )
+    assert item.find("code").text() == f"scope.tools[{tool['id']}].trust_boundary"
 
 
 def test_a_carried_over_signoff_shows_the_decisions_it_stands_on(client, workflow, agent, owner):

@@ -66,8 +66,8 @@ def test_each_added_or_widened_entry_is_shown_whole_with_old_and_new_values(
         "Widened Action refund.issue": {
             "Access": "Execute",
             "Trust boundary": "Internal",
-            "Classification": "Internal",
-            "Privileged": "yes",
+            "Data classification": "Internal",
+            "Privileged flag": "yes",
             "Constraints": "max_amount_eur = 50, requires_human_approval_above_eur = 20 → "
             "max_amount_eur = 100, requires_human_approval_above_eur = 20 (scope expansion)",
             "Justification": "Small goodwill refunds without waiting for an agent.",
@@ -75,16 +75,16 @@ def test_each_added_or_widened_entry_is_shown_whole_with_old_and_new_values(
         "New Tool billing-api": {
             "Access": "Write",
             "Trust boundary": "External",
-            "Classification": "Confidential",
-            "Privileged": "yes",
+            "Data classification": "Confidential",
+            "Privileged flag": "yes",
             "Constraints": "max_calls = 10",
             "Justification": "Reads and corrects invoices.",
         },
         "Widened Tool zendesk": {
             "Access": "Write → Admin (scope expansion)",
             "Trust boundary": "Third party",
-            "Classification": "Internal",
-            "Privileged": "no",
+            "Data classification": "Internal",
+            "Privileged flag": "no",
             "Constraints": "none set",
             "Justification": "Ticketing system of record.",
         },
@@ -104,12 +104,12 @@ def test_every_other_change_is_listed_in_words_those_needing_review_first(
         for row in page.find(data_testid="other-changes").find("tbody").find_all("tr")
     ]
     assert rows == [
-        ["Scope expansion", "Credentials", "Just-in-time issuance", "yes", "no"],
-        ["Scope expansion", "Enforcement", "Mode", "Enforce", "Monitor only"],
+        ["Scope expansion", "Credentials", "Just-in-time credential issuance", "yes", "no"],
+        ["Scope expansion", "Enforcement", "Enforcement mode", "Enforce", "Monitor only"],
         ["Commitment change", "Kill switch and rollback", "Kill-switch owner",
          "oncall-customer-care", "someone-else"],
         ["Scope narrowing", "Credentials", "Maximum credential TTL (seconds)", "900", "300"],
-        ["Scope narrowing", "Dataset orders.history", "Classification", "Internal", "Public"],
+        ["Scope narrowing", "Dataset orders.history", "Data classification", "Internal", "Public"],
         ["Scope narrowing", "Tool", "kb-search", "in the scope", "removed"],
     ]  # fmt: skip
 

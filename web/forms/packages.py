@@ -6,6 +6,7 @@ from datetime import date
 from django import forms
 from django.conf import settings
 from django.utils.functional import lazy
+from django.utils.text import capfirst
 
 from agents.vocabulary import (
     CredentialMethod,
@@ -15,7 +16,7 @@ from agents.vocabulary import (
     PolicyEngine,
     RiskTier,
 )
-from approvals.manifest import field_bounds
+from approvals.manifest import field_bounds, field_title
 
 MANIFEST_MAX_BYTES = 1024 * 1024
 
@@ -83,17 +84,33 @@ class ManifestUploadForm(forms.Form):
 # --------------------------------------------------------------------- package editor
 
 
-def _text(label, help_text="", required=True, area=False, **kwargs):
+# The label of each field is its title in the manifest schema, as a label: the pages name
+# a field one way, and the review reasons and the diffs say the same words. An amount's
+# unit follows it, since the input takes a bare number.
+UNITS = {
+    "approval_valid_days": "days",
+    "credentials.max_ttl_seconds": "seconds",
+    "kill_switch.max_minutes_to_revoke": "minutes",
+    "logging.retention_days": "days",
+}
+
+
+def editor_label(path: str) -> str:
+    """Return the editor's label of a manifest field: its title, capitalised, then its unit
+    ("Maximum credential TTL (seconds)")."""
+    label = capfirst(field_title(path))
+    return f"{label} ({UNITS[path]})" if path in UNITS else label
+
+
+def _text(help_text="", required=True, area=False, **kwargs):
     widget = forms.Textarea(attrs={"rows": 2}) if area else forms.TextInput
-    return forms.CharField(
-        label=label, help_text=help_text, required=False, widget=widget, **kwargs
-    ), required
+    return forms.CharField(help_text=help_text, required=False, widget=widget, **kwargs), required
 
 
-def _integer(label, help_text="", required=True):
+def _integer(help_text="", required=True):
     """A manifest integer: PackageForm bounds it as the schema does, and `{minimum}` and
     `{maximum}` in its help text name those bounds."""
-    return forms.IntegerField(label=label, help_text=help_text, required=False), required
+    return forms.IntegerField(help_text=help_text, required=False), required
 
 
 def _schema_bounded(field: forms.IntegerField, path: str) -> forms.IntegerField:
@@ -112,15 +129,13 @@ def _kill_switch_test_help() -> str:
     return f"Not in the future; high and critical packages need a test within the last {days} days."
 
 
-def _choice(label, choices, help_text="", required=True):
+def _choice(choices, help_text="", required=True):
     choices = ([("", "(not set)")] if not required else []) + list(choices)
-    return forms.ChoiceField(
-        label=label, help_text=help_text, choices=choices, required=False
-    ), required
+    return forms.ChoiceField(help_text=help_text, choices=choices, required=False), required
 
 
-def _flag(label, help_text=""):
-    return forms.BooleanField(label=label, help_text=help_text, required=False), False
+def _flag(help_text=""):
+    return forms.BooleanField(help_text=help_text, required=False), False
 
 
 # Form field -> (manifest path, field, required). Every field of the manifest but
@@ -131,36 +146,27 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "About",
         "What the agent is and why it needs this scope.",
         {
-            "name": _text(
-                "Name", "How people know the agent; it replaces the agent's name on approval."
-            ),
+            "name": _text("How people know the agent; it replaces the agent's name on approval."),
             "team": _text(
-                "Team",
                 "The agent's team (its slug), or empty: staff administer teams.",
                 required=False,
             ),
             "deployment": _choice(
-                "Deployment",
                 Deployment.choices,
                 "Customer-facing and regulated workflows carry more risk than internal copilots.",
             ),
             "description": _text(
-                "Description",
                 "Optional. What the agent does, for reviewers.",
                 required=False,
                 area=True,
             ),
-            "justification": _text(
-                "Business justification", "Why the business needs the agent to act.", area=True
-            ),
+            "justification": _text("Why the business needs the agent to act.", area=True),
             "risk_tier": _choice(
-                "Declared risk tier",
                 RiskTier.choices,
                 "Optional. It may raise the computed tier, never lower it.",
                 required=False,
             ),
             "approval_valid_days": _integer(
-                "Approval valid for (days)",
                 "Optional. A shorter approval lifetime than the risk tier's interval "
                 "({minimum}-{maximum}).",
                 required=False,
@@ -172,25 +178,18 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "The agent's workload identity and how its actions show in logs.",
         {
             "identity.workload_id": _text(
-                "Workload identity (SPIFFE ID)",
-                "spiffe://<trust domain>/<path>; unique to this agent.",
+                "A SPIFFE ID, spiffe://<trust domain>/<path>; unique to this agent."
             ),
-            "identity.log_principal": _text(
-                "Log principal", "The principal that names the agent in audit logs."
-            ),
+            "identity.log_principal": _text("The principal that names the agent in audit logs."),
         },
     ),
     (
         "Model",
         "A new model or prompt digest is a scope expansion and needs a full review.",
         {
-            "model.provider": _text(
-                "Model provider", "Who serves the model, e.g. a vendor or in-house."
-            ),
-            "model.id": _text("Model identifier", "The exact model version, not an alias."),
-            "model.prompt_digest": _text(
-                "Prompt digest", "'sha256:' followed by 64 lowercase hex digits."
-            ),
+            "model.provider": _text("Who serves the model, e.g. a vendor or in-house."),
+            "model.id": _text("The exact model version, not an alias."),
+            "model.prompt_digest": _text("'sha256:' followed by 64 lowercase hex digits."),
         },
     ),
     (
@@ -198,17 +197,15 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "How short-lived credentials are issued and revoked.",
         {
             "credentials.method": _choice(
-                "Issuing method",
                 CredentialMethod.choices,
                 "SPIFFE SVIDs are preferred; static secrets raise questions from PAM.",
             ),
             "credentials.max_ttl_seconds": _integer(
-                "Maximum credential TTL (seconds)",
                 "{minimum:,} to {maximum:,}. A longer TTL than approved is an expansion.",
             ),
-            "credentials.jit": _flag("Just-in-time issuance", "Credentials are minted per task."),
+            "credentials.jit": _flag("Credentials are minted per task."),
             "credentials.revocation": _text(
-                "Revocation", "How a credential is revoked before it expires.", area=True
+                "How a credential is revoked before it expires.", area=True
             ),
         },
     ),
@@ -217,17 +214,14 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Where policy is enforced at request time.",
         {
             "enforcement.point": _choice(
-                "Enforcement point",
                 EnforcementPoint.choices,
                 "Where each call is checked against policy; none is an expansion.",
             ),
             "enforcement.engine": _choice(
-                "Policy engine",
                 PolicyEngine.choices,
                 "What evaluates the policy at request time.",
             ),
             "enforcement.mode": _choice(
-                "Mode",
                 EnforcementMode.choices,
                 "Monitor only logs what enforce would block.",
             ),
@@ -237,42 +231,30 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Tool chaining and human oversight",
         "Whether the agent may chain actions across systems.",
         {
-            "chaining.allowed": _flag(
-                "Chaining allowed", "The agent may feed one tool's output into another call."
-            ),
+            "chaining.allowed": _flag("The agent may feed one tool's output into another call."),
             "chaining.max_depth": _integer(
-                "Maximum chain depth",
                 "{minimum} to {maximum}; must be 0 when chaining is not allowed.",
                 required=False,
             ),
-            "human_in_the_loop.writes": _flag(
-                "Human approves writes", "A person confirms every write before it happens."
-            ),
-            "human_in_the_loop.privileged": _flag(
-                "Human approves privileged actions", "A person confirms every privileged action."
-            ),
+            "human_in_the_loop.writes": _flag("A person confirms every write before it happens."),
+            "human_in_the_loop.privileged": _flag("A person confirms every privileged action."),
         },
     ),
     (
         "Kill switch and rollback",
         "How the agent is stopped and rolled back.",
         {
-            "kill_switch.procedure": _text(
-                "Kill-switch procedure", "The steps that stop the agent.", area=True
-            ),
-            "kill_switch.owner": _text("Kill-switch owner", "Who pulls it, e.g. an on-call rota."),
+            "kill_switch.procedure": _text("The steps that stop the agent.", area=True),
+            "kill_switch.owner": _text("Who pulls it, e.g. an on-call rota."),
             "kill_switch.max_minutes_to_revoke": _integer(
-                "Minutes to revoke",
                 "The longest it takes to stop the agent ({minimum}-{maximum}).",
             ),
             "kill_switch.webhook": _text(
-                "Kill-switch webhook",
                 "Optional http(s) URL called when the agent is suspended.",
                 required=False,
             ),
             "kill_switch.last_tested": (
                 forms.DateField(
-                    label="Last tested",
                     # Read when shown, so that it names the setting in force.
                     help_text=lazy(_kill_switch_test_help, str)(),
                     required=False,
@@ -280,9 +262,7 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
                 ),
                 False,
             ),
-            "rollback.plan": _text(
-                "Rollback plan", "How to return to the last approved version.", area=True
-            ),
+            "rollback.plan": _text("How to return to the last approved version.", area=True),
         },
     ),
     (
@@ -291,7 +271,6 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         {
             "logging.destinations": (
                 forms.CharField(
-                    label="Log destinations",
                     help_text="One per line, e.g. siem.",
                     required=False,
                     widget=forms.Textarea(attrs={"rows": 2}),
@@ -299,12 +278,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
                 True,
             ),
             "logging.retention_days": _integer(
-                "Retention (days)",
                 "{minimum} to {maximum}. A shorter retention is an expansion.",
             ),
-            "logging.attribution": _text(
-                "Attribution", "How each call is tied to the agent's identity in logs."
-            ),
+            "logging.attribution": _text("How each call is tied to the agent's identity in logs."),
         },
     ),
     (
@@ -312,10 +288,9 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         "Break-glass access makes the package critical.",
         {
             "emergency_access.break_glass": _flag(
-                "Break-glass access", "Emergency access outside the approved scope exists."
+                "Emergency access outside the approved scope exists."
             ),
             "emergency_access.procedure": _text(
-                "Break-glass procedure",
                 "Required when break-glass access is enabled.",
                 required=False,
                 area=True,
@@ -323,6 +298,16 @@ PACKAGE_SECTIONS: list[tuple[str, str, dict]] = [
         },
     ),
 ]
+
+
+def _label_fields() -> None:
+    """Give every field of the editor its label from the schema (``editor_label``)."""
+    for _, _, fields in PACKAGE_SECTIONS:
+        for path, (field, _) in fields.items():
+            field.label = editor_label(path)
+
+
+_label_fields()
 FIELD_PATHS = {
     path: path.replace(".", "__") for _, _, fields in PACKAGE_SECTIONS for path in fields
 }

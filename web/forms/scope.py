@@ -5,29 +5,38 @@ import re
 import sys
 
 from django import forms
+from django.utils.text import capfirst
 
 from agents.vocabulary import Access, Classification, TrustBoundary
 from approvals import manifest as manifests
+
+
+def entry_label(name: str) -> str:
+    """Return the label of a scope entry's field: its title in the manifest schema,
+    capitalised ("Trust boundary"), as the package editor labels every field."""
+    return capfirst(manifests.entry_field_words(name))
 
 
 class ScopeEntryForm(forms.Form):
     """One scope entry: one row of the scope table. The columns' meaning is said once,
     above the table (SCOPE_COLUMNS), not beside every row."""
 
-    id = forms.CharField(label="Identifier", required=False, max_length=512)
-    access = forms.ChoiceField(choices=Access.choices, required=False)
+    id = forms.CharField(label=entry_label("id"), required=False, max_length=512)
+    access = forms.ChoiceField(label=entry_label("access"), choices=Access.choices, required=False)
     trust_boundary = forms.ChoiceField(
-        label="Trust boundary", choices=TrustBoundary.choices, required=False
+        label=entry_label("trust_boundary"), choices=TrustBoundary.choices, required=False
     )
     classification = forms.ChoiceField(
-        label="Classification",
+        label=entry_label("classification"),
         choices=Classification.choices,
         required=False,
         initial=Classification.INTERNAL,
     )
-    privileged = forms.BooleanField(required=False)
-    constraints = forms.CharField(required=False, widget=forms.TextInput)
-    justification = forms.CharField(required=False)
+    privileged = forms.BooleanField(label=entry_label("privileged"), required=False)
+    constraints = forms.CharField(
+        label=entry_label("constraints"), required=False, widget=forms.TextInput
+    )
+    justification = forms.CharField(label=entry_label("justification"), required=False)
 
     def clean_constraints(self) -> dict:
         text = self.cleaned_data["constraints"].strip()
@@ -207,8 +216,7 @@ class ScopeEditor:
     def columns(self):
         """Yield (label, meaning, required) per column of the scope table."""
         for name, field in ScopeEntryForm.base_fields.items():
-            label = field.label or name.replace("_", " ").capitalize()
-            yield label, SCOPE_COLUMNS[name], name in REQUIRED_COLUMNS
+            yield field.label, SCOPE_COLUMNS[name], name in REQUIRED_COLUMNS
 
     def add_error(self, kind: str, index: int, field: str | None, message: str) -> bool:
         forms_ = self.rows.get(kind, [])
