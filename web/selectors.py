@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -19,7 +18,7 @@ from approvals.models import (
     PackageState,
 )
 from approvals.selectors import emergency_pending, in_force, state_shown_expression
-from audit.filters import UNION_MAX_AGENTS, AuditEventFilterSet, first_of
+from audit.filters import AuditEventFilterSet, first_of
 from audit.models import AuditEvent
 from audit.permissions import can_read_audit
 from config.errors import InvalidInput
@@ -259,29 +258,12 @@ class AuditPage:
 AUDIT_FILTERS = ("agent", "actor", "action", "since", "until")
 
 
-def _first(events, order: str, limit: int, slugs: list[str] | None, parts: list) -> list:
-    """Return the first `limit` events in `order`, of the given agents only when `slugs` is set.
-
-    Without `slugs`, split in `parts` (``AuditEventFilterSet.parts``), the events
-    are read among the first `limit` of each part, each walked by its own index.
-
-    An owner's agents are usually a handful among thousands: one index walk per
-    agent on (agent_slug, seq), merged, reads at most `limit` rows per agent,
-    where a single `agent_slug IN (...)` filter makes PostgreSQL walk the whole
-    sequence index backwards past every other agent's events. SQLite cannot
-    limit the branches of a UNION, so there the single filter serves.
-    """
-    if slugs is None:
-        if len(parts) > 1:
-            events = first_of(parts, order, limit)
-        return list(events.order_by(order)[:limit])
-    union_limits = connections[events.db].features.supports_slicing_ordering_in_compound
-    if len(slugs) > UNION_MAX_AGENTS or not union_limits:
-        return list(events.filter(agent_slug__in=slugs).order_by(order)[:limit])
-    branches = [events.filter(agent_slug=slug).order_by(order)[:limit] for slug in slugs]
-    if len(branches) < 2:
-        return list(branches[0]) if branches else []
-    return list(branches[0].union(*branches[1:], all=True).order_by(order)[:limit])
+def _first(parts: list, order: str, limit: int) -> list:
+    """Return the first `limit` events in `order` of the disjoint `parts`
+    (``AuditEventFilterSet.parts``), read among the first `limit` of each part, each
+    walked by its own index."""
+    events = first_of(parts, order, limit) if len(parts) > 1 else parts[0]
+    return list(events.order_by(order)[:limit])
 
 
 def audit_events(
@@ -314,18 +296,18 @@ def audit_events(
             "Some filters are invalid.",
             fields={name: [str(m) for m in msgs] for name, msgs in filterset.errors.items()},
         )
-    events, parts = filterset.qs, filterset.parts()
+    # An owner's agents are read apart, as the API reads a bound token's.
+    parts = filterset.parts(agents=slugs)
     if after is not None:
         parts = [part.filter(seq__gt=after) for part in parts]
-        rows = _first(events.filter(seq__gt=after), "seq", limit + 1, slugs, parts)
+        rows = _first(parts, "seq", limit + 1)
         has_newer = len(rows) > limit
         rows = rows[:limit][::-1]
         has_older = bool(rows)
     else:
         if before is not None:
-            events = events.filter(seq__lt=before)
             parts = [part.filter(seq__lt=before) for part in parts]
-        rows = _first(events, "-seq", limit + 1, slugs, parts)
+        rows = _first(parts, "-seq", limit + 1)
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)
