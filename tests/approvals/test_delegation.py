@@ -30,19 +30,6 @@ PAM = Dimension.PAM
 SYSTEM = Actor.system("tests")
 
 
-@pytest.fixture
-def assigned(agent, reviewers, staff):
-    """pam1 is the agent's assigned PAM reviewer; pam2 is not."""
-    reviewer_assign(
-        actor=Actor.for_user(staff),
-        agent=agent,
-        user=reviewers["pam"][0],
-        permission="review_pam",
-        source=Source.PAGE,
-    )
-    return reviewers["pam"]
-
-
 def away(reviewer, delegate, *, starts=-1, ends=5, dimension=PAM, actor=None):
     now = timezone.now()
     return absence_set(

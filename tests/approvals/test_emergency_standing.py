@@ -5,20 +5,17 @@ the agent's fallback reviewers, as the evidence's eligibility reads them back.""
 import io
 import json
 import zipfile
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
-from agents.membership import Source, reviewer_assign
 from approvals.delegation import signoff_reassign
 from approvals.emergency import emergency_approve, emergency_request
 from approvals.evidence import package_evidence
 from audit.actors import Actor
 from audit.models import AuditEvent
 from config.errors import NotPermitted
-from signoffs.absence import absence_set
 from signoffs.models import Dimension
+from tests.approvals.test_delegation import away
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +24,8 @@ URGENT = "Fix for incident 42 must ship tonight."
 
 
 @pytest.fixture
-def asked(workflow, agent, reviewers, staff):
+def asked(workflow, agent, assigned):
     """v1 in review under an emergency request; pam1 is the agent's assigned PAM reviewer."""
-    reviewer_assign(
-        actor=Actor.for_user(staff),
-        agent=agent,
-        user=reviewers["pam"][0],
-        permission="review_pam",
-        source=Source.PAGE,
-    )
     package = workflow.submit(agent)
     emergency_request(actor=Actor.for_user(workflow.owner), package=package, reason=URGENT)
     return package
@@ -61,11 +51,11 @@ def emergency_eligibility(package) -> dict:
 def test_after_a_staff_reassignment_only_the_new_reviewer_approves(
     workflow, asked, reviewers, staff
 ):
-    assigned, other = reviewers["pam"]
+    first, other = reviewers["pam"]
     signoff_reassign(
         actor=Actor.for_user(staff), package=asked, dimension=PAM, user=other, reason="Leave."
     )
-    assert refused_code(assigned, asked) == "not_assigned"
+    assert refused_code(first, asked) == "not_assigned"
     approve(other, asked)
     approve(reviewers["security"][0], asked, Dimension.SECURITY)
     row = emergency_eligibility(asked)[PAM]
@@ -78,15 +68,7 @@ def test_the_delegate_of_the_absent_assigned_reviewer_approves_on_their_behalf(
     workflow, asked, reviewers
 ):
     absent, delegate = reviewers["pam"]
-    now = timezone.now()
-    absence_set(
-        actor=Actor.for_user(absent),
-        reviewer=absent,
-        dimension=PAM,
-        delegate=delegate,
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=5),
-    )
+    away(absent, delegate)
     approve(delegate, asked)
     event = AuditEvent.objects.get(action="emergency.approved", data__dimension=PAM)
     assert (event.data["basis"], event.data["on_behalf_of"]) == ("delegate", "pam1")
