@@ -4,6 +4,7 @@ never deleted."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
 from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
@@ -27,14 +28,12 @@ class TokenUserField(forms.ModelChoiceField):
     refused by token_validate, which says why, rather than as an unknown choice."""
 
     iterator = OfferedChoiceIterator
-
-    def __init__(self, *args, offered, **kwargs):
-        self.offered = offered
-        super().__init__(*args, **kwargs)
+    offered = None  # set per request by the form, from its actor
 
 
 class ApiTokenCreateForm(forms.ModelForm):
     actor: Actor | None = None  # who creates the token, set per request by the admin
+    user = TokenUserField(queryset=get_user_model().objects.all())
     scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
     allowed_networks = forms.CharField(
         required=False,
@@ -45,6 +44,15 @@ class ApiTokenCreateForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["user", "name", "scopes", "agents", "expires_at", "allowed_networks"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        users = get_user_model().objects.none()
+        if self.actor is not None:
+            users = token_users(actor=self.actor).filter(is_active=True)
+        field = self.fields["user"]
+        field.offered = users.order_by("username")
+        field.widget.choices = field.choices  # as a queryset set on the field refreshes them
 
     def clean_allowed_networks(self):
         lines = self.cleaned_data["allowed_networks"].splitlines()
@@ -117,12 +125,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(description="State")
     def state(self, token: ApiToken) -> str:
         return token.state().label
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user":
-            offered = token_users(Actor.for_session(request)).filter(is_active=True)
-            kwargs.update(form_class=TokenUserField, offered=offered.order_by("username"))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -143,7 +143,7 @@ def _agents_clean(agents, user, actor: Actor | None) -> list:
     return agents
 
 
-def token_users(actor: Actor) -> QuerySet:
+def token_users(*, actor: Actor) -> QuerySet:
     """Return the users `actor` may create tokens for.
 
     A token acts as its user, so a person's token is made by that person alone. Staff
@@ -163,7 +163,7 @@ def token_users(actor: Actor) -> QuerySet:
 
 def _user_refusal(user, actor: Actor) -> str | None:
     """Return why `actor` may not create a token for `user`, or None when they may."""
-    if token_users(actor).filter(pk=user.pk).exists():
+    if token_users(actor=actor).filter(pk=user.pk).exists():
         return None
     name = user.get_username()
     if actor.user is not None and actor.user.is_staff:
@@ -187,7 +187,7 @@ def token_validate(
     """Return the cleaned token fields, or raise InvalidInput naming every bad one.
 
     `agents` are Agent objects to bind the token to; `actor` is who creates it, for a
-    user of token_users(actor).
+    user of token_users(actor=actor).
     """
     now = timezone.now()
     errors: dict[str, list[str]] = {}

@@ -113,4 +113,8 @@ def test_the_actor_filter_bench_seeds_and_times_every_actor_at_a_tiny_volume(scr
         "bench/actor_filter.py", "--database-url", scratch_database, "--rows", "4000", "--runs", "1"
     )
     assert lines[0].startswith("4,000 events")
-    assert len(lines) == 1 + 7 and all("narrowed by parts" in line for line in lines[1:])
+    groups = [line for line in lines[1:] if line.startswith("== ")]
+    assert groups == ["== actor", "== agent", "== action", "== time", "== token"]
+    shapes = [line for line in lines[1:] if not line.startswith("== ")]
+    assert len(shapes) >= len(groups)
+    assert all("filter alone" in line and "as the page reads it" in line for line in shapes)
