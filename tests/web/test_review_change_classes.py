@@ -139,7 +139,7 @@ def test_the_editor_names_a_changed_entry_field_in_words_with_its_path(
     html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
     item = parse(html).find("ul", class_="diff-list").find("li")
     assert item.text() == (
-        f"Tool {tool['id']}: trust boundary internal → third_party "
+        f"Tool {tool['id']}: trust boundary Internal → Third party "
         f"scope.tools[{tool['id']}].trust_boundary (scope expansion)"
     )
     assert item.find("code").text() == f"scope.tools[{tool['id']}].trust_boundary"
