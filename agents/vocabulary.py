@@ -81,6 +81,11 @@ class EnforcementMode(models.TextChoices):
     MONITOR = "monitor", "Monitor only"
 
 
+def label_of(choices: type[models.TextChoices], value: str) -> str:
+    """Return the label of `value` among `choices`; a value they do not know, as it is."""
+    return dict(choices.choices).get(value, value)
+
+
 def ranks(choices: type[models.TextChoices]) -> dict[str, int]:
     """Return the rank of each value of `choices`: its member's position, from 0."""
     return {member.value: position for position, member in enumerate(choices)}

@@ -19,6 +19,7 @@ from approvals.manifest import (
     NARROWING,
     PACKAGE,
     SCOPE_KINDS,
+    change_path,
     normalize_manifest,
 )
 from approvals.models import PackageState
@@ -95,13 +96,18 @@ class EntryRow:
 
 @dataclass
 class FieldChange:
-    """A change the entry rows do not show: a package field, or a narrowed or removed entry."""
+    """A change the entry rows do not show: a package field, or a narrowed or removed entry.
+
+    ``path`` is the manifest path the change is to, shown beside the field's words as
+    the editor's diff shows it.
+    """
 
     section: str
     subject: str
     before: str
     now: str
     classification: str
+    path: str
 
     @property
     def classification_label(self) -> str:
@@ -211,8 +217,9 @@ def package_changes(package, base) -> Changes:
             row = _entry_row(kind, old, None, {})
             row.status = REMOVED
             changes.scope_rows.append(row)
+            path = change_path({"kind": kind, "identifier": ident, "field": "entry"})
             changes.others.append(
-                FieldChange(row.kind_label, ident, "in the scope", "removed", NARROWING)
+                FieldChange(row.kind_label, ident, "in the scope", "removed", NARROWING, path)
             )
     order = [classification for _, classification in DIFF_GROUPS]
     changes.others.sort(key=lambda c: order.index(c.classification))
@@ -228,6 +235,7 @@ def _entry_field_changes(row: EntryRow) -> list[FieldChange]:
             attribute.before,
             attribute.now,
             attribute.classification,
+            change_path({"kind": row.kind, "identifier": row.identifier, "field": attribute.name}),
         )
         for attribute in row.attributes
         if attribute.changed
@@ -240,13 +248,14 @@ def _package_change(change: dict, classification: str) -> FieldChange:
     if change["field"] == "entry":  # one log destination added or removed
         before, now = ("in the logs", "removed") if change["new"] is None else ("", "added")
         section, subject = vocabulary.field_section(path), vocabulary.field_label(path)
-        return FieldChange(section, subject, before, now, classification)
+        return FieldChange(section, subject, before, now, classification, change_path(change))
     return FieldChange(
         vocabulary.field_section(path),
         vocabulary.field_label(path),
         vocabulary.field_value_text(path, change["old"]),
         vocabulary.field_value_text(path, change["new"]),
         classification,
+        change_path(change),
     )
 
 

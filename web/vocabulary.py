@@ -4,7 +4,8 @@ A value's human label is defined once, as the label of its member in the
 vocabulary's ``TextChoices``, next to the vocabulary itself. This module only
 says which vocabulary a value belongs to, so that templates (through the
 ``label`` filter of ``web.templatetags.vocabulary``) and the review page's
-change list show every value in the same words.
+change list show every value in the same words; a manifest field's vocabulary
+is the manifest's (``FIELD_VOCABULARIES``), which a diff's words use too.
 """
 
 import json
@@ -81,20 +82,6 @@ def label(vocabulary: str, value: Any) -> str:
     return _LABELS[vocabulary].get(str(value), str(value))
 
 
-# A manifest field's vocabulary, by its path; an entry's fields by their name.
-FIELD_VOCABULARIES = {
-    "deployment": "deployment",
-    "risk_tier": "risk_tier",
-    "credentials.method": "credential_method",
-    "enforcement.point": "enforcement_point",
-    "enforcement.engine": "policy_engine",
-    "enforcement.mode": "enforcement_mode",
-}
-ENTRY_VOCABULARIES = {
-    "access": "access",
-    "trust_boundary": "trust_boundary",
-    "classification": "classification",
-}
 # The section of the editor a manifest field is in, as the editor shows it. A field's name
 # is its label in the editor, which is its title in the manifest schema (``editor_label``).
 FIELD_SECTIONS = {path: title for title, _, fields in PACKAGE_SECTIONS for path in fields}
@@ -119,14 +106,13 @@ def entry_field_label(field: str) -> str:
     return capfirst(manifests.entry_field_words(field))
 
 
-def value_text(value: Any, vocabulary: str | None = None) -> str:
-    """Return a manifest value in words: its label, yes/no, a list or object spelled out."""
+def value_text(value: Any, vocabulary: type[TextChoices] | None = None) -> str:
+    """Return a manifest value in words: yes/no or its label as a diff's words show it
+    (``value_words``), a list or object spelled out."""
     if value is None or value == "" or value == [] or value == {}:
         return "not set"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if vocabulary is not None:
-        return label(vocabulary, value)
+    if isinstance(value, bool) or vocabulary is not None:
+        return str(manifests.value_words(value, vocabulary))
     if isinstance(value, list):
         return ", ".join(value_text(item) for item in value)
     if isinstance(value, dict):
@@ -136,11 +122,11 @@ def value_text(value: Any, vocabulary: str | None = None) -> str:
 
 def field_value_text(path: str, value: Any) -> str:
     """Return the value of a manifest field (by path) in words."""
-    return value_text(value, FIELD_VOCABULARIES.get(path))
+    return value_text(value, manifests.FIELD_VOCABULARIES.get(path))
 
 
 def entry_value_text(field: str, value: Any) -> str:
     """Return the value of a scope entry's field in words."""
     if field.startswith("constraints.") and value is None:
         return "no limit"
-    return value_text(value, ENTRY_VOCABULARIES.get(field))
+    return value_text(value, manifests.ENTRY_VOCABULARIES.get(field))

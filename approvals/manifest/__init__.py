@@ -17,8 +17,9 @@ functions; the package reads no model and no setting.
 - ``field_named`` / ``fields_named`` name fields as a reason does, by each
   field's title in the schema (``FIELD_TITLES``): "the rollback plan
   (rollback.plan)"; ``field_title`` gives a field's title ("rollback plan"), and
-  ``change_words`` says a diff's change with it ("tool crm: access read → write",
-  ``words``).
+  ``change_words`` says a diff's change with it and each value in words
+  ("tool crm: access Read → Write", ``words``), by the fields' vocabularies
+  (``FIELD_VOCABULARIES``, ``scope``).
 """
 
 from approvals.manifest.canonical import (
@@ -69,12 +70,20 @@ from approvals.manifest.scope import (
     CLASSIFICATION_ORDER,
     CREDENTIAL_METHOD_ORDER,
     DEPLOYMENT_ORDER,
+    ENTRY_VOCABULARIES,
+    FIELD_VOCABULARIES,
     KEY_BY_KIND,
     KIND_BY_KEY,
     KIND_LABELS,
     SCOPE_KINDS,
 )
-from approvals.manifest.words import change_named, change_words, entry_field_words, field_words
+from approvals.manifest.words import (
+    change_named,
+    change_words,
+    entry_field_words,
+    field_words,
+    value_words,
+)
 
 __all__ = [
     "ACCESS_ORDER",
@@ -87,9 +96,11 @@ __all__ = [
     "DIFF_GROUPS",
     "CREDENTIAL_METHOD_ORDER",
     "DEPLOYMENT_ORDER",
+    "ENTRY_VOCABULARIES",
     "EXPANSION",
     "FIELD_CLASSES",
     "FIELD_TITLES",
+    "FIELD_VOCABULARIES",
     "ITEM_TITLES",
     "KEY_BY_KIND",
     "KIND_BY_KEY",
@@ -128,5 +139,6 @@ __all__ = [
     "risk_tier_reasons",
     "source_digest",
     "text_digest",
+    "value_words",
     "widens",
 ]

@@ -3,15 +3,26 @@
 A change keeps its machine fields (kind, identifier, field, classification)
 and the message it was stored with; its words are derived from the machine
 fields when it is shown, so a diff stored before reads the same way. The words
-name a field by its title ("tool refund-issue: access read → write",
-"rollback plan: … → …"); the page shows the change's path beside them.
+name a field by its title ("tool refund-issue: access Read → Write",
+"rollback plan: … → …") and show a value of a vocabulary by its label, a yes or
+no for a boolean, as the review page does; the page shows the change's path
+beside them.
 """
 
 from collections.abc import Mapping
+from typing import Any
 
+from django.db.models import TextChoices
+
+from agents.vocabulary import label_of
 from approvals.manifest.diff import CLASSIFICATION_LABELS, PACKAGE, change_detail, change_path
 from approvals.manifest.schema import ITEM_TITLES, entry_field_title, field_title
-from approvals.manifest.scope import KIND_LABELS, SCOPE_KINDS
+from approvals.manifest.scope import (
+    ENTRY_VOCABULARIES,
+    FIELD_VOCABULARIES,
+    KIND_LABELS,
+    SCOPE_KINDS,
+)
 
 ARROW = "→"
 
@@ -37,13 +48,28 @@ def entry_field_words(field: str) -> str:
     return entry_field_title(field)
 
 
+def value_words(value: Any, vocabulary: type[TextChoices] | None = None) -> Any:
+    """Return a value as the pages show it: yes or no, or its label in ``vocabulary``; any
+    other value as it is."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if vocabulary is not None and isinstance(value, str):
+        return label_of(vocabulary, value)
+    return value
+
+
 def change_words(change: Mapping) -> str:
-    """Say a stored change in words: "tool refund-issue: access read → write".
+    """Say a stored change in words: "tool refund-issue: access Read → Write".
 
     ``change`` is a diff's change as stored (``Change.as_dict()``).
     """
     kind, field = change["kind"], change["field"]
-    detail = change_detail(field, change["change"], change["old"], change["new"], ARROW)
+    if kind == PACKAGE:
+        vocabulary = FIELD_VOCABULARIES.get(change["identifier"])
+    else:
+        vocabulary = ENTRY_VOCABULARIES.get(field)
+    old, new = (value_words(change[key], vocabulary) for key in ("old", "new"))
+    detail = change_detail(field, change["change"], old, new, ARROW)
     if kind == PACKAGE:
         return f"{field_words(change['identifier'])}: {detail}"
     subject = f"{KIND_LABELS.get(kind, kind)} {change['identifier']}"

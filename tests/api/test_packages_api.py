@@ -224,8 +224,9 @@ def test_each_change_of_a_diff_carries_its_words_beside_its_machine_fields(write
     )
     assert commitment["message"].startswith("rollback.plan: ")
     (expansion,) = diff["expansions"]
-    assert expansion["words"] == f"tool {tool}: access write → admin"
+    assert expansion["words"] == f"tool {tool}: access Write → Admin"
     assert (expansion["identifier"], expansion["field"]) == (tool, "access")
+    assert (expansion["old"], expansion["new"]) == ("write", "admin")
     assert expansion["classification"] == "expansion"
     # A package's stored diff (a first version's, against nothing) reads the same way.
     stored = writer.get(f"{packages()}/1").json()["diff"]

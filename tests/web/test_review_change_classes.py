@@ -43,14 +43,20 @@ def test_every_change_is_listed_with_its_class_in_words_review_first(
     assert review_changes(html) == [
         (
             "expansion",
-            ["Scope expansion", "Credentials", "Just-in-time credential issuance", "yes", "no"],
+            [
+                "Scope expansion",
+                "Credentials",
+                "Just-in-time credential issuance credentials.jit",
+                "yes",
+                "no",
+            ],
         ),
         (
             "commitment",
             [
                 "Commitment change",
                 "Kill switch and rollback",
-                "Kill-switch owner",
+                "Kill-switch owner kill_switch.owner",
                 "oncall-customer-care",
                 "someone-else",
             ],
@@ -60,12 +66,15 @@ def test_every_change_is_listed_with_its_class_in_words_review_first(
             [
                 "Scope narrowing",
                 "Credentials",
-                "Maximum credential TTL (seconds)",
+                "Maximum credential TTL (seconds) credentials.max_ttl_seconds",
                 "900",
                 "300",
             ],
         ),
-        ("narrative", ["Narrative", "About", "Description", "not set", "Now described."]),
+        (
+            "narrative",
+            ["Narrative", "About", "Description description", "not set", "Now described."],
+        ),
     ]
     notice = html.split('data-testid="review-needed"', 1)[1].split("</div>", 1)[0]
     assert "expands the scope and changes commitments approved in" in notice
@@ -139,7 +148,7 @@ def test_the_editor_names_a_changed_entry_field_in_words_with_its_path(
     html = client.get(reverse("package-edit", args=[agent.slug, draft.version])).content.decode()
     item = parse(html).find("ul", class_="diff-list").find("li")
     assert item.text() == (
-        f"Tool {tool['id']}: trust boundary internal → third_party "
+        f"Tool {tool['id']}: trust boundary Internal → Third party "
         f"scope.tools[{tool['id']}].trust_boundary (scope expansion)"
     )
     assert item.find("code").text() == f"scope.tools[{tool['id']}].trust_boundary"

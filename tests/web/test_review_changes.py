@@ -104,14 +104,37 @@ def test_every_other_change_is_listed_in_words_those_needing_review_first(
         for row in page.find(data_testid="other-changes").find("tbody").find_all("tr")
     ]
     assert rows == [
-        ["Scope expansion", "Credentials", "Just-in-time credential issuance", "yes", "no"],
-        ["Scope expansion", "Enforcement", "Enforcement mode", "Enforce", "Monitor only"],
-        ["Commitment change", "Kill switch and rollback", "Kill-switch owner",
+        ["Scope expansion", "Credentials", "Just-in-time credential issuance credentials.jit",
+         "yes", "no"],
+        ["Scope expansion", "Enforcement", "Enforcement mode enforcement.mode", "Enforce",
+         "Monitor only"],
+        ["Commitment change", "Kill switch and rollback", "Kill-switch owner kill_switch.owner",
          "oncall-customer-care", "someone-else"],
-        ["Scope narrowing", "Credentials", "Maximum credential TTL (seconds)", "900", "300"],
-        ["Scope narrowing", "Dataset orders.history", "Data classification", "Internal", "Public"],
-        ["Scope narrowing", "Tool", "kb-search", "in the scope", "removed"],
+        ["Scope narrowing", "Credentials",
+         "Maximum credential TTL (seconds) credentials.max_ttl_seconds", "900", "300"],
+        ["Scope narrowing", "Dataset orders.history",
+         "Data classification scope.datasets[orders.history].classification", "Internal",
+         "Public"],
+        ["Scope narrowing", "Tool", "kb-search scope.tools[kb-search]", "in the scope",
+         "removed"],
     ]  # fmt: skip
+
+
+def test_each_other_change_names_its_field_in_words_then_its_path(client, second, reviewers):
+    """As in the editor's diff: the field's words, then its manifest path in a <code>."""
+    page = review_page(client, reviewers[Dimension.SECURITY][0], second)
+    fields = [
+        row.find_all("td")[2]
+        for row in page.find(data_testid="other-changes").find("tbody").find_all("tr")
+    ]
+    assert [(cell.find("code").attrs["class"], cell.find("code").text()) for cell in fields] == [
+        ("path", "credentials.jit"),
+        ("path", "enforcement.mode"),
+        ("path", "kill_switch.owner"),
+        ("path", "credentials.max_ttl_seconds"),
+        ("path", "scope.datasets[orders.history].classification"),
+        ("path", "scope.tools[kb-search]"),
+    ]
 
 
 def test_the_scope_table_marks_each_changed_row(client, second, reviewers):

@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from approvals import manifest as m
+from approvals.manifest.schema import SCHEMA, schema_fields
 from tests.approvals.manifest.helpers import entry, with_change, with_entries
 
 
@@ -22,12 +23,67 @@ def test_a_field_of_an_entry_reads_with_its_kind_identifier_and_title(hr):
         hr, "tools", entry("tools", "refund-issue", access="write", trust_boundary="external")
     )
     assert named(before, after) == [
-        ("tool refund-issue: access read → write", "scope.tools[refund-issue].access"),
+        ("tool refund-issue: access Read → Write", "scope.tools[refund-issue].access"),
         (
-            "tool refund-issue: trust boundary internal → external",
+            "tool refund-issue: trust boundary Internal → External",
             "scope.tools[refund-issue].trust_boundary",
         ),
     ]
+
+
+def test_a_value_of_a_vocabulary_reads_by_its_label_and_a_boolean_as_yes_or_no(hr):
+    before = with_entries(hr, "tools", entry("tools", "refund-issue"))
+    before = with_change(before, "deployment", "internal_copilot")
+    before = with_change(before, "enforcement.mode", "enforce")
+    before = with_change(before, "credentials.jit", True)
+    before = with_change(before, "risk_tier", None)
+    after = with_entries(
+        hr,
+        "tools",
+        entry(
+            "tools",
+            "refund-issue",
+            access="execute",
+            trust_boundary="third_party",
+            classification="restricted",
+            privileged=True,
+        ),
+    )
+    after = with_change(after, "deployment", "customer_facing")
+    after = with_change(after, "enforcement.mode", "monitor")
+    after = with_change(after, "credentials.jit", False)
+    after = with_change(after, "risk_tier", "high")
+    assert dict((path, words) for words, path in named(before, after)) == {
+        "scope.tools[refund-issue].access": "tool refund-issue: access Read → Execute",
+        "scope.tools[refund-issue].trust_boundary": (
+            "tool refund-issue: trust boundary Internal → Third party"
+        ),
+        "scope.tools[refund-issue].classification": (
+            "tool refund-issue: data classification Internal → Restricted"
+        ),
+        "scope.tools[refund-issue].privileged": "tool refund-issue: privileged flag no → yes",
+        "deployment": "deployment model: Internal copilot → Customer-facing",
+        "enforcement.mode": "enforcement mode: Enforce → Monitor only",
+        "credentials.jit": "just-in-time credential issuance: yes → no",
+        "risk_tier": "declared risk tier: set to High",
+    }
+    assert ("declared risk tier: removed (was High)", "risk_tier") in named(after, before)
+
+
+def test_every_field_with_an_enum_reads_by_a_vocabulary_of_the_same_values():
+    """A field the schema gives a list of values shows their labels: it has a vocabulary."""
+    entry_fields = {}
+    for path, node in schema_fields(SCHEMA):
+        if "enum" not in node:
+            continue
+        owner, entries, name = path.partition("[].")
+        vocabulary = m.ENTRY_VOCABULARIES[name] if entries else m.FIELD_VOCABULARIES[path]
+        assert set(node["enum"]) - {None} == set(vocabulary.values), path
+        if entries:
+            entry_fields[name] = vocabulary
+    assert entry_fields == m.ENTRY_VOCABULARIES
+    enums = {path for path, node in schema_fields(SCHEMA) if "enum" in node}
+    assert set(m.FIELD_VOCABULARIES) <= enums
 
 
 def test_a_field_outside_the_scope_reads_by_its_title(support):
