@@ -182,19 +182,20 @@ def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
 def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
     """Set the account flags of FLAG_CHANGED given; each change is its own event.
 
-    A deactivation locks the user's token rows before its event (user_tokens_lock): a
-    write of one of the tokens under way either commits before it, its events first in
-    the trail, or is refused (`user_inactive`) with nothing written.
+    A flag set to False withdraws rights: the user's token rows are locked before the
+    first event (user_tokens_lock), so a write of one of the tokens under way either
+    commits before it, its events first in the trail, or is refused with nothing
+    written (`user_inactive`; `scope_not_granted` for staff or superuser status).
     """
     source = _check(actor, source, user)
     unknown = set(flags) - set(FLAG_CHANGED)
     if unknown:
         raise ValueError(f"Not account flags: {sorted(unknown)}")
     user = user_lock(user)
-    if flags.get("is_active") is False:
+    changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
+    if False in changed.values():
         # Before any event: a write of one of their tokens either commits first or is refused.
         user_tokens_lock(user)
-    changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
     for flag, value in changed.items():
         setattr(user, flag, value)
     if changed:
@@ -263,6 +264,10 @@ def _label(permission) -> str:
 def _groups_apply(actor, user, before: set, wanted: set, source: str) -> bool:
     if wanted == before:
         return False
+    if before - wanted:
+        # A group left may have granted a scope of their tokens, or reach: as for a
+        # deactivation (user_flags_set), a write of one of them commits first or is refused.
+        user_tokens_lock(user)
     user.groups.set(_groups_by_name(wanted))
     return _record_change(actor, GROUPS_CHANGED, user, "groups", before, wanted, source)
 

@@ -17,6 +17,8 @@ HEADER = "HTTP_IDEMPOTENCY_KEY"
 # 401 reaches a claimed key when the token is refused at the write's own check
 # (`tokens.authentication.token_confirm`): its user reactivated, a retry may succeed.
 NOT_KEPT = {401, 429}
+# Nor a 403 of the same check finding the user's role withdrawn: granted again, it may too.
+NOT_KEPT_CODES = {"scope_not_granted"}
 
 
 class _Replay(Exception):
@@ -63,7 +65,11 @@ class IdempotentMixin:
         record = getattr(request, "idempotency_record", None)
         if record is not None:
             request.idempotency_record = None
-            if response.status_code >= 500 or response.status_code in NOT_KEPT:
+            if (
+                response.status_code >= 500
+                or response.status_code in NOT_KEPT
+                or _error_code(response) in NOT_KEPT_CODES
+            ):
                 idempotency_release(record=record)
             else:
                 idempotency_store(
@@ -78,3 +84,9 @@ class IdempotentMixin:
         if record is not None:
             self.request.idempotency_record = None
             idempotency_release(record=record)
+
+
+def _error_code(response) -> str | None:
+    error = getattr(response, "data", None)
+    error = error.get("error") if isinstance(error, dict) else None
+    return error.get("code") if isinstance(error, dict) else None

@@ -35,7 +35,9 @@ class TokenHasScope(BasePermission):
     not listed needs the view's ``read_scope`` (agents:read unless it names
     another), any other method not listed none in particular. The user's role
     is checked on every use as well as at the token's creation: a user who
-    left a group keeps tokens that no longer carry its scopes. Browser
+    left a group keeps tokens that no longer carry its scopes. The scope
+    admitted is kept as `request.token_scope` for the write's own check
+    (`tokens.authentication.token_confirm`). Browser
     sessions are not limited by scopes: the services' own permission checks
     apply to them as to tokens.
     """
@@ -48,6 +50,9 @@ class TokenHasScope(BasePermission):
         scope = getter(request) if getter else view.required_scopes.get(request.method)
         if scope is None and request.method in SAFE_METHODS:
             scope = getattr(view, "read_scope", Scope.AGENTS_READ)
+        # The token's writes check the scope again under their token's lock, against the
+        # user's role as a withdrawal of it committed meanwhile leaves it (token_confirm).
+        request.token_scope = scope
         if scope is None:
             return True
         if scope not in scopes:

@@ -22,13 +22,19 @@ absence's row while waiting for a user's row.
 
 A token's write locks its token's row just before its first event
 (`tokens.authentication.token_confirm`) and no other token's. A revocation locks
-the token's row, and a deactivation its user's row and then all their tokens' rows
-in id order (`tokens.services.user_tokens_lock`), each before its first event; a
-token is made (`token_create`) holding its user's row. A write holding its token's
-row locks no user's row after it (that would be after its first event), so a
-deactivation waiting for the row while holding the user's adds no deadlock, and
-the write's check reads the user's activation after its lock is granted: it
-commits before the deactivation's event, or reads it and is refused.
+the token's row, and a withdrawal of its user's rights (a deactivation, a group
+left, staff or superuser status taken away) its user's row and then all their
+tokens' rows in id order (`tokens.services.user_tokens_lock`), each before its
+first event; the Django admin's save of a user takes them before its first event
+(a rename's) when the form withdraws a flag or a group, though it changes the
+groups last. A token is made
+(`token_create`) holding its user's row. A write holding its token's row locks no
+user's row after it (that would be after its first event), so a withdrawal waiting
+for the row while holding the user's adds no deadlock, and the write's check reads
+the user's activation, staff and superuser status and whether their groups grant
+the request's scope after its lock is granted: it commits before the withdrawal's
+event, or reads it and is refused. Adding rights locks no token: a write it lets
+through was let through before it.
 
 Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)
 unless the row is deleted under it. PostgreSQL checks a foreign key when the row

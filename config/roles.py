@@ -4,7 +4,9 @@ Every app names groups and scopes through these members, so a group or scope
 is spelled in one place. Groups are Django auth groups of these names.
 """
 
+from django.contrib.auth import get_user_model
 from django.db import models
+from django.db.models import Exists, OuterRef
 
 
 class Group(models.TextChoices):
@@ -71,11 +73,26 @@ def scope_open(scope: str) -> bool:
     return scope in SCOPE_GROUPS and SCOPE_GROUPS[scope] is None
 
 
+def scope_groups_held(scope: str) -> Exists | None:
+    """Return whether the user of the outer query (`OuterRef("pk")`) is in a group granting
+    `scope`, as a subquery to filter or annotate users with; None when every active user
+    holds the scope.
+
+    A token's write reads it with its user's flags, in the statement that reads them
+    (tokens.authentication.token_confirm), so the re-check costs no query of its own.
+    """
+    groups = SCOPE_GROUPS[scope]
+    if groups is None:
+        return None
+    memberships = get_user_model().groups.through.objects
+    return Exists(memberships.filter(user_id=OuterRef("pk"), group__name__in=groups))
+
+
 def scope_granted(user, scope: str) -> bool:
     """Return whether the user's role lets a token of theirs use `scope` (checked on each use)."""
     if scope not in SCOPE_GROUPS or user is None or not user.is_active:
         return False
-    groups = SCOPE_GROUPS[scope]
-    if groups is None or user.is_staff:
+    held = scope_groups_held(scope)
+    if held is None or user.is_staff:
         return True
-    return user.groups.filter(name__in=groups).exists()
+    return get_user_model().objects.filter(pk=user.pk).filter(held).exists()

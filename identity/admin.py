@@ -124,10 +124,12 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
         changed = set(form.changed_data)
         posted = form.cleaned_data
         flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}
-        if flags.get("is_active") is False:
-            # As user_flags_set does, but before the rename's event below: locking a token's
-            # row after an event could wait for a write of the token that waits for the
-            # audit chain's lock this save then holds.
+        if False in flags.values() or "groups" in form.shown and form.changes("groups")[1]:
+            # A withdrawal of a flag or a group locks the user's tokens, as user_flags_set and
+            # user_groups_change do, but before the rename's event below and the flags' and
+            # email's, which save_related's group changes follow: locking a token's row after
+            # an event could wait for a write of the token that waits for the audit chain's
+            # lock this save then holds.
             user_tokens_lock(obj)
         # The names first: a username another save holds uncommitted makes this write wait
         # for that save, which may wait for the audit chain's lock; no event of this save

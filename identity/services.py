@@ -31,6 +31,7 @@ from config.usernames import (
 )
 from identity.mapping import GroupMap, Rights
 from identity.models import ProviderIdentity
+from tokens.services import user_tokens_lock
 
 
 @transaction.atomic
@@ -48,6 +49,10 @@ def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | No
     # What is replaced is read as a change of the user at the same moment left it.
     user = user_lock(user)
     held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
+    if staff is False and user.is_staff:
+        # Before the groups' event, as user_flags_set locks them before its own: a write of
+        # one of the user's tokens commits first or is refused.
+        user_tokens_lock(user)
     user_groups_change(user, actor=actor, source=source, add=wanted - held, remove=held - wanted)
     if staff is not None:
         user = user_flags_set(user, actor=actor, source=source, is_staff=staff)

@@ -9,8 +9,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from api.permissions import ScopeNotGranted
 from audit.actors import Actor
 from config.clients import client_address
+from config.roles import scope_groups_held
 from tokens.models import ApiToken, TokenState, token_state
 from tokens.selectors import RequestToken, token_for_secret
 from tokens.services import network_allowed, token_touch
@@ -95,29 +97,36 @@ def actor_for(request) -> Actor:
         user_id=token.user_id,
         username=token.username,
         token=token,
-        confirm=partial(token_confirm, token),
+        confirm=partial(token_confirm, token, scope=getattr(request, "token_scope", None)),
     )
 
 
-def token_confirm(token: RequestToken) -> None:
-    """Lock the token's row until the commit and refuse the token unless it is still active.
+def token_confirm(token: RequestToken, scope: str | None = None) -> None:
+    """Lock the token's row until the commit and refuse the token unless it is still active
+    and its user still holds the rights its request was admitted with.
 
     The actor of a token's request runs it before each of its events (`Actor.confirm`):
     its first event's is before the transaction takes the audit chain's lock, as
     approvals.locks orders locks, and a later one's reads a row the transaction holds.
     A revocation locks the same row before its own event, and so does a deactivation
-    of the token's user (tokens.services.user_tokens_lock): either the write commits
-    first and its events precede theirs in the trail, or it reads the revocation or the
-    deactivation here and is refused as authentication refuses the token (401), its
-    transaction rolled back with nothing written. No write of the token waits longer
-    for it: it is held from just before the chain's lock, which every write holds
-    until its commit; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for
-    it as for that commit. The row alone is locked: the user's stays free, as
-    token_revoke leaves it.
+    of the token's user, or a withdrawal of their groups, staff or superuser status
+    (tokens.services.user_tokens_lock): either the write commits first and its events
+    precede theirs in the trail, or it reads the change here and is refused with
+    nothing written: as authentication refuses the token (401) when it is revoked,
+    expired or its user inactive; as the scope check refuses it (403
+    `scope_not_granted`) when the user's role no longer grants `scope`, the scope the
+    request was admitted with (api.permissions.TokenHasScope), or the user lost the
+    staff or superuser status they held when the token was read, which widen what
+    every check let the request touch. No write of the token waits longer for it: it
+    is held from just before the chain's lock, which every write holds until its
+    commit; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for it as for
+    that commit. The row alone is locked: the user's stays free, as token_revoke
+    leaves it.
 
-    The user's activation is read by a statement of its own, once the lock is granted:
-    under READ COMMITTED it sees a deactivation that committed while the lock waited,
-    which the locking statement, reading the user's row as it started, would not.
+    The user is read by a statement of its own, once the lock is granted: under READ
+    COMMITTED it sees a change that committed while the lock waited, which the locking
+    statement, reading the user's row as it started, would not. The same statement
+    reads whether the user's groups grant `scope`, so the re-check adds no query.
     """
     try:
         revoked_at, expires_at = (
@@ -129,17 +138,27 @@ def token_confirm(token: RequestToken) -> None:
         raise exceptions.AuthenticationFailed(
             "The token is not valid.", code="invalid_token"
         ) from None
-    user_active = (
-        get_user_model().objects.filter(pk=token.user_id).values_list("is_active", flat=True).get()
-    )
+    held = scope_groups_held(scope) if scope else None
+    users = get_user_model().objects.filter(pk=token.user_id)
+    if held is not None:
+        users = users.annotate(in_scope_groups=held)
+    user = users.values(
+        "is_active", "is_staff", "is_superuser", *(["in_scope_groups"] if held is not None else [])
+    ).get()
     _refuse_unless_active(
         token_state(
             revoked_at=revoked_at,
             expires_at=expires_at,
-            user_active=user_active,
+            user_active=user["is_active"],
             now=timezone.now(),
         )
     )
+    if token.user_staff and not user["is_staff"]:
+        raise ScopeNotGranted("The token's user is no longer staff.")
+    if token.user_superuser and not user["is_superuser"]:
+        raise ScopeNotGranted("The token's user is no longer a superuser.")
+    if held is not None and not (user["is_staff"] or user["in_scope_groups"]):
+        raise ScopeNotGranted(f"The token's user is no longer granted the {scope!s} scope.")
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -38,6 +38,10 @@ class RequestToken:
     user_id: int
     username: str
     user_active: bool
+    # Rights that widen what the user may touch, as the request found them: a write of the
+    # token is refused if either is withdrawn before it records its event (token_confirm).
+    user_staff: bool
+    user_superuser: bool
 
     def state(self, now: datetime) -> TokenState:
         """Return what a use of the token is answered at `now` (`tokens.models.token_state`)."""
@@ -61,14 +65,14 @@ class RequestToken:
 
 @cache
 def _token_sql() -> str:
-    """Return the statement reading a token by prefix, with its user's name and is_active."""
+    """Return the statement reading a token by prefix, with its user's name and flags."""
     user_model = get_user_model()
     username = user_model._meta.get_field(user_model.USERNAME_FIELD).column
     return f"""
 SELECT t.id, t.key_hash, t.name, t.scopes, t.allowed_networks, t.expires_at, t.revoked_at,
        t.last_used_at,
        EXISTS (SELECT 1 FROM {Binding._meta.db_table} b WHERE b.apitoken_id = t.id),
-       u.id, u.{username}, u.is_active
+       u.id, u.{username}, u.is_active, u.is_staff, u.is_superuser
 FROM {ApiToken._meta.db_table} t JOIN {user_model._meta.db_table} u ON u.id = t.user_id
 WHERE t.prefix = %s"""  # noqa: S608 - no value is formatted in, only the models' names
 
@@ -91,7 +95,7 @@ def token_for_secret(secret: str) -> RequestToken | None:
     if row is None:
         return None
     (pk, key_hash, name, scopes, networks, expires_at, revoked_at, last_used_at, bound) = row[:9]
-    user_id, username, user_active = row[9:]
+    user_id, username, user_active, user_staff, user_superuser = row[9:]
     if not token_hash_matches(key_hash, secret):
         return None
     return RequestToken(
@@ -107,6 +111,8 @@ def token_for_secret(secret: str) -> RequestToken | None:
         user_id=user_id,
         username=username,
         user_active=bool(user_active),
+        user_staff=bool(user_staff),
+        user_superuser=bool(user_superuser),
     )
 
 

@@ -318,17 +318,19 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
 def user_tokens_lock(user) -> None:
     """Lock the rows of the user's tokens, in id order, until the commit.
 
-    A deactivation takes it after the user's row and before its first event, as a
+    A withdrawal of the user's rights (a deactivation, a group left, staff or superuser
+    status taken away) takes it after the user's row and before its first event, as a
     revocation locks its token's row: a write made with one of the tokens holds that
     row from just before its first event to its commit (tokens.authentication.
     token_confirm), so either the write commits first, its events before the
-    deactivation's, or its check waits for the deactivation's commit, reads it, and
+    withdrawal's, or its check waits for the withdrawal's commit, reads it, and
     refuses the write. Meanwhile `token_touch` waits as it does for a write's commit.
 
     The caller holds the user's row (agents.membership.user_lock), under which no token
     of theirs is made (token_create): the ids read first are all their tokens. The rows
     are locked by id, so a second call in one transaction (the admin's save takes it
-    before a rename's event, user_flags_set again after it) names rows it holds.
+    before a rename's event, user_flags_set or user_groups_change again after it) names
+    rows it holds.
     """
     ids = list(user.api_tokens.order_by("pk").values_list("pk", flat=True))
     if ids:

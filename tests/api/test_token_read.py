@@ -32,6 +32,8 @@ def orm_answer(token: ApiToken) -> RequestToken:
         user_id=token.user.pk,
         username=token.user.get_username(),
         user_active=token.user.is_active,
+        user_staff=token.user.is_staff,
+        user_superuser=token.user.is_superuser,
     )
 
 
@@ -63,6 +65,15 @@ def test_an_inactive_users_token_reads_as_such(make_token, owner):
     owner.save(update_fields=["is_active"])
     assert token_for_secret(secret) == orm_answer(token)
     assert token_for_secret(secret).user_active is False
+
+
+def test_a_staff_superusers_token_reads_as_such(make_token, owner):
+    owner.is_staff = owner.is_superuser = True
+    owner.save(update_fields=["is_staff", "is_superuser"])
+    token, secret = make_token(owner, Scope.GATE_CHECK)
+    read = token_for_secret(secret)
+    assert read == orm_answer(token)
+    assert (read.user_staff, read.user_superuser) == (True, True)
 
 
 def test_no_token_is_read_for_a_wrong_secret_or_an_unknown_prefix(make_token, owner):
