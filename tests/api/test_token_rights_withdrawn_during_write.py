@@ -1,5 +1,6 @@
-"""A token's user losing a group, staff or superuser status while a write made with the token
-runs: the write commits first, or not at all.
+"""A token's user deactivated, or losing a group, staff or superuser status, while a write
+made with the token runs: the write commits first, or not at all (the admin's deactivation,
+a free race and a token made meanwhile: test_token_user_deactivated_during_write).
 
 A withdrawal locks its user's token rows before its first event, as a deactivation does;
 the write locks its token's row before its first event and, once that lock is granted,
@@ -14,16 +15,25 @@ it takes away a group or a flag.
 """
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from agents.membership import Source, user_flags_set, user_groups_change
 from api.models import IdempotencyRecord
 from approvals.models import PackageState
 from audit.actors import Actor
-from audit.models import AuditEvent
 from identity.services import user_groups_set
 from tests.api.conftest import error_of
-from tests.api.test_token_user_deactivated_during_write import _in_use, _poster, _submit_url
+from tests.api.test_token_user_deactivated_during_write import (
+    DEACTIVATED,
+    GROUPS,
+    RENAMED,
+    STAFF_CHANGED,
+    SUBMITTED,
+    SUPERUSER_CHANGED,
+    _in_use,
+    _poster,
+    _submit_url,
+    _trail,
+)
 from tests.concurrency import chain_held, queued, raced
 from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
     _post_user,
@@ -33,24 +43,7 @@ from tokens.models import Scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SUBMITTED, RENAMED = "package.submitted", "user.renamed"
-GROUPS, STAFF, SUPERUSER = "user.groups_changed", "user.staff_changed", "user.superuser_changed"
 ADMIN = Actor.system("staff")
-
-
-def _trail(client, user) -> list[str]:
-    """Return the submissions made with the client's token and the user's own changes, in
-    the trail's order."""
-    label = f"token:{client.token.prefix} ({client.token.name})"
-    events = AuditEvent.objects.filter(action__in=[SUBMITTED, RENAMED, GROUPS, STAFF, SUPERUSER])
-    return [
-        event.action
-        for event in events.order_by("seq")
-        if event.action == SUBMITTED
-        and event.token_label == label
-        or event.action != SUBMITTED
-        and event.target_id == str(user.pk)
-    ]
 
 
 def _leaving(user, group: str):
@@ -61,14 +54,15 @@ def _flag_off(user, flag: str):
     return lambda: user_flags_set(user, actor=ADMIN, source=Source.COMMAND, **{flag: False})
 
 
-def _refused(answer, package, message: str) -> None:
-    assert answer.status_code == 403, answer.json()
+def _refused(answer, package, status: int, code: str, message: str | None) -> None:
+    assert answer.status_code == status, answer.json()
     error = error_of(answer)
-    assert error["code"] == "scope_not_granted"
-    assert error["message"] == message
+    assert error["code"] == code
+    assert message is None or error["message"] == message
     package.refresh_from_db()
     assert package.state == PackageState.DRAFT
-    # The refusal of a withdrawn right says nothing of the request: its key is not kept.
+    # A refusal of who sent it, or of a withdrawn right, says nothing of the request: its
+    # key is not kept.
     assert not IdempotencyRecord.objects.exists()
 
 
@@ -82,47 +76,88 @@ def _raised(owner, flag: str):
     return owner
 
 
-def test_leaving_the_group_first_refuses_the_write_that_waits_for_it(api, owner, agent, workflow):
+# What is taken away: the owner's state before, the change, its event, and the refusal of a
+# write that meets it (status, code, message).
+WITHDRAWALS = {
+    "deactivation": (
+        None,
+        lambda owner: _flag_off(owner, "is_active"),
+        DEACTIVATED,
+        (401, "user_inactive", None),
+    ),
+    "group": (
+        None,
+        lambda owner: _leaving(owner, "product-owner"),
+        GROUPS,
+        (403, "scope_not_granted", NO_SCOPE),
+    ),
+    "staff": (
+        "is_staff",
+        lambda owner: _flag_off(owner, "is_staff"),
+        STAFF_CHANGED,
+        (403, "scope_not_granted", "The token's user is no longer staff."),
+    ),
+    "superuser": (
+        "is_superuser",
+        lambda owner: _flag_off(owner, "is_superuser"),
+        SUPERUSER_CHANGED,
+        (403, "scope_not_granted", "The token's user is no longer a superuser."),
+    ),
+}
+
+
+def _prepared(api, owner, agent, workflow, withdrawal: str):
+    """Return the owner's token client (busy), a draft to submit, and the withdrawal."""
+    flag, change, event, refusal = WITHDRAWALS[withdrawal]
+    owner = _raised(owner, flag) if flag else owner
     client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
+    return client, workflow.create(agent), change(owner), event, refusal
+
+
+@pytest.mark.parametrize("withdrawal", sorted(WITHDRAWALS))
+def test_a_withdrawal_appending_first_refuses_the_write_that_waits_for_it(
+    api, owner, agent, workflow, withdrawal
+):
+    client, package, change, event, refusal = _prepared(api, owner, agent, workflow, withdrawal)
     answers: list = []
-    # The change holds the user's token rows and waits for the chain's lock; the write waits
-    # for its token's row, and checks its scope against the role the change leaves.
+    # The withdrawal holds the user's token rows and waits for the chain's lock; the write
+    # waits for its token's row, and reads the withdrawal once it has it.
     with chain_held() as held:
         errors = queued(
             held,
-            _leaving(owner, "product-owner"),
+            change,
             _poster(client, _submit_url(package), answers, HTTP_IDEMPOTENCY_KEY="submit-1"),
         )
     assert not errors, errors
-    _refused(answers[0], package, NO_SCOPE)
-    assert _trail(client, owner) == [GROUPS]
+    _refused(answers[0], package, *refusal)
+    assert _trail(client, owner) == [event]
 
 
-def test_leaving_the_group_committed_while_the_write_waits_refuses_it(api, owner, agent, workflow):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    errors = raced(_leaving(owner, "product-owner"), _poster(client, _submit_url(package), answers))
-    assert not errors, errors
-    _refused(answers[0], package, NO_SCOPE)
-    assert _trail(client, owner) == [GROUPS]
-
-
-def test_leaving_the_group_waits_for_a_write_that_reached_its_event_first(
-    api, owner, agent, workflow
+@pytest.mark.parametrize("withdrawal", ["deactivation", "group"])
+def test_a_withdrawal_committing_while_the_write_waits_refuses_it(
+    api, owner, agent, workflow, withdrawal
 ):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
+    client, package, change, event, refusal = _prepared(api, owner, agent, workflow, withdrawal)
     answers: list = []
+    errors = raced(change, _poster(client, _submit_url(package), answers))
+    assert not errors, errors
+    _refused(answers[0], package, *refusal)
+    assert _trail(client, owner) == [event]
+
+
+@pytest.mark.parametrize("withdrawal", sorted(WITHDRAWALS))
+def test_a_withdrawal_waits_for_a_write_that_reached_its_event_first(
+    api, owner, agent, workflow, withdrawal
+):
+    client, package, change, event, _ = _prepared(api, owner, agent, workflow, withdrawal)
+    answers: list = []
+    # The write holds its token's row and waits for the chain's lock; the withdrawal waits
+    # for that row, so it cannot append its event between the write's and its commit.
     with chain_held() as held:
-        errors = queued(
-            held, _poster(client, _submit_url(package), answers), _leaving(owner, "product-owner")
-        )
+        errors = queued(held, _poster(client, _submit_url(package), answers), change)
     assert not errors, errors
     assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, GROUPS]
-    assert not get_user_model().objects.get(pk=owner.pk).groups.exists()
+    assert _trail(client, owner) == [SUBMITTED, event]
 
 
 def test_leaving_a_group_that_grants_none_of_the_write_lets_it_through(api, owner, agent, workflow):
@@ -139,56 +174,13 @@ def test_leaving_a_group_that_grants_none_of_the_write_lets_it_through(api, owne
     assert _trail(client, owner) == [GROUPS, GROUPS, SUBMITTED]
 
 
-@pytest.mark.parametrize(
-    "flag, event, message",
-    [
-        ("is_staff", STAFF, "The token's user is no longer staff."),
-        ("is_superuser", SUPERUSER, "The token's user is no longer a superuser."),
-    ],
-)
-def test_losing_staff_or_superuser_first_refuses_the_write_that_waits_for_it(
-    api, owner, agent, workflow, flag, event, message
-):
-    owner = _raised(owner, flag)
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    with chain_held() as held:
-        errors = queued(
-            held, _flag_off(owner, flag), _poster(client, _submit_url(package), answers)
-        )
-    assert not errors, errors
-    _refused(answers[0], package, message)
-    assert _trail(client, owner) == [event]
-
-
-@pytest.mark.parametrize("flag, event", [("is_staff", STAFF), ("is_superuser", SUPERUSER)])
-def test_losing_staff_or_superuser_waits_for_a_write_that_reached_its_event_first(
-    api, owner, agent, workflow, flag, event
-):
-    owner = _raised(owner, flag)
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    with chain_held() as held:
-        errors = queued(
-            held, _poster(client, _submit_url(package), answers), _flag_off(owner, flag)
-        )
-    assert not errors, errors
-    assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, event]
-
-
-# The admin's change form, posted with a rename and the product owners' group taken away
-# (`groups` posted empty), or with staff status taken away (an unticked box is not posted).
+# The admin's change form, posted with a rename and the account deactivated or staff status
+# taken away (an unticked box is not posted), or the product owners' group taken away
+# (`groups` posted empty); the flag the owner holds first; the refusal, as WITHDRAWALS has it.
 ADMIN_WITHDRAWALS = {
-    "group": ({"groups": []}, None, [RENAMED, GROUPS], NO_SCOPE),
-    "staff": (
-        {"is_staff": None},
-        "is_staff",
-        [RENAMED, STAFF],
-        "The token's user is no longer staff.",
-    ),
+    "deactivation": ({"is_active": None}, None, DEACTIVATED, WITHDRAWALS["deactivation"][3]),
+    "group": ({"groups": []}, None, GROUPS, WITHDRAWALS["group"][3]),
+    "staff": ({"is_staff": None}, "is_staff", STAFF_CHANGED, WITHDRAWALS["staff"][3]),
 }
 
 
@@ -201,13 +193,14 @@ def test_the_admins_rename_and_withdrawal_first_refuse_the_write(
     workflow,
     withdrawal,
 ):
-    posted, flag, trail, message = ADMIN_WITHDRAWALS[withdrawal]
+    posted, flag, event, refusal = ADMIN_WITHDRAWALS[withdrawal]
     owner = _raised(owner, flag) if flag else owner
     client = _in_use(api(owner, Scope.PACKAGES_WRITE))
     package = workflow.create(agent)
     answers: list = []
-    # The save records the rename before the withdrawal, whose group change save_related
-    # makes last: it holds the tokens' rows from before the rename's event.
+    # The save records the rename before the withdrawal (a group change save_related makes
+    # last): it holds the tokens' rows from before the rename's event, so the write waits
+    # for the whole save.
     with chain_held() as held:
         errors = queued(
             held,
@@ -215,8 +208,8 @@ def test_the_admins_rename_and_withdrawal_first_refuse_the_write(
             _poster(client, _submit_url(package), answers),
         )
     assert not errors, errors
-    _refused(answers[0], package, message)
-    assert _trail(client, owner) == trail
+    _refused(answers[0], package, *refusal)
+    assert _trail(client, owner) == [RENAMED, event]
 
 
 @pytest.mark.parametrize("withdrawal", sorted(ADMIN_WITHDRAWALS))
@@ -228,7 +221,7 @@ def test_the_admins_rename_and_withdrawal_wait_for_a_write_that_reached_its_even
     workflow,
     withdrawal,
 ):
-    posted, flag, trail, _ = ADMIN_WITHDRAWALS[withdrawal]
+    posted, flag, event, _ = ADMIN_WITHDRAWALS[withdrawal]
     owner = _raised(owner, flag) if flag else owner
     client = _in_use(api(owner, Scope.PACKAGES_WRITE))
     package = workflow.create(agent)
@@ -241,7 +234,7 @@ def test_the_admins_rename_and_withdrawal_wait_for_a_write_that_reached_its_even
         )
     assert not errors, errors
     assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, *trail]
+    assert _trail(client, owner) == [SUBMITTED, RENAMED, event]
 
 
 def test_the_providers_mapping_adding_a_group_and_taking_staff_waits_for_the_write(
@@ -262,4 +255,4 @@ def test_the_providers_mapping_adding_a_group_and_taking_staff_waits_for_the_wri
         errors = queued(held, _poster(client, _submit_url(package), answers), mapping)
     assert not errors, errors
     assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, GROUPS, STAFF]
+    assert _trail(client, owner) == [SUBMITTED, GROUPS, STAFF_CHANGED]

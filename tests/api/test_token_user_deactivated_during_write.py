@@ -1,5 +1,6 @@
 """A token's user deactivated while a write made with the token runs: the write commits
-first, or not at all.
+first, or not at all (each order of it, as of every withdrawal of rights:
+test_token_rights_withdrawn_during_write).
 
 A deactivation locks its user's token rows before its event, as a revocation locks its
 token's; the write locks its token's row before its first event and reads its user's
@@ -11,27 +12,25 @@ first, locks the tokens before that event too.
 """
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from agents.membership import Source, user_flags_set
-from api.models import IdempotencyRecord
 from approvals.models import PackageState
 from audit.actors import Actor
 from audit.models import AuditEvent
 from config.errors import InvalidInput
 from tests.api.conftest import error_of
-from tests.concurrency import chain_held, queued, raced, run_together
-from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
-    _post_user,
-    admin_client,
-)
+from tests.concurrency import raced, run_together
 from tokens.models import ApiToken, Scope
 from tokens.services import token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SUBMITTED, DEACTIVATED, RENAMED = "package.submitted", "user.active_changed", "user.renamed"
+GROUPS, STAFF_CHANGED = "user.groups_changed", "user.staff_changed"
+SUPERUSER_CHANGED = "user.superuser_changed"
+# The user's own changes a token's write is ordered against.
+WITHDRAWN = [DEACTIVATED, RENAMED, GROUPS, STAFF_CHANGED, SUPERUSER_CHANGED]
 STAFF = Actor.system("staff")
 
 
@@ -53,7 +52,7 @@ def _trail(client, user, since: int = 0) -> list[str]:
     """Return the submissions made with the client's token and the user's own changes
     after the event `since`, in the trail's order."""
     label = f"token:{client.token.prefix} ({client.token.name})"
-    events = AuditEvent.objects.filter(action__in=[SUBMITTED, DEACTIVATED, RENAMED], seq__gt=since)
+    events = AuditEvent.objects.filter(action__in=[SUBMITTED, *WITHDRAWN], seq__gt=since)
     return [
         event.action
         for event in events.order_by("seq")
@@ -73,102 +72,6 @@ def _poster(client, url, answers: list, **headers):
 
 def _deactivator(user):
     return lambda: user_flags_set(user, actor=STAFF, source=Source.COMMAND, is_active=False)
-
-
-def _refused(answer, package) -> None:
-    assert answer.status_code == 401, answer.json()
-    assert error_of(answer)["code"] == "user_inactive"
-    package.refresh_from_db()
-    assert package.state == PackageState.DRAFT
-    # A refusal of who sent it says nothing of the request: its key is not kept.
-    assert not IdempotencyRecord.objects.exists()
-
-
-def test_a_deactivation_appending_first_refuses_the_write_that_waits_for_it(
-    api, owner, agent, workflow
-):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    # The deactivation holds the user's token rows and waits for the chain's lock; the
-    # write waits for its token's row, and reads the deactivation once it has it.
-    with chain_held() as held:
-        errors = queued(
-            held,
-            _deactivator(owner),
-            _poster(client, _submit_url(package), answers, HTTP_IDEMPOTENCY_KEY="submit-1"),
-        )
-    assert not errors, errors
-    _refused(answers[0], package)
-    assert _trail(client, owner) == [DEACTIVATED]
-
-
-def test_a_deactivation_committing_while_the_write_waits_refuses_it(api, owner, agent, workflow):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    errors = raced(_deactivator(owner), _poster(client, _submit_url(package), answers))
-    assert not errors, errors
-    _refused(answers[0], package)
-    assert _trail(client, owner) == [DEACTIVATED]
-
-
-def test_a_deactivation_waits_for_a_write_that_reached_its_event_first(api, owner, agent, workflow):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    # The write holds its token's row and waits for the chain's lock; the deactivation
-    # waits for that row, so it cannot append its event between the write's and its commit.
-    with chain_held() as held:
-        errors = queued(held, _poster(client, _submit_url(package), answers), _deactivator(owner))
-    assert not errors, errors
-    assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, DEACTIVATED]
-    assert get_user_model().objects.get(pk=owner.pk).is_active is False
-
-
-def test_the_admins_rename_and_deactivation_first_refuses_the_write(
-    admin_client,  # noqa: F811  (the fixture imported above)
-    api,
-    owner,
-    agent,
-    workflow,
-):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    # The admin's save records the rename before the deactivation: it holds the tokens'
-    # rows from before the rename's event, so the write waits for the whole save.
-    with chain_held() as held:
-        errors = queued(
-            held,
-            lambda: _post_user(admin_client, owner, first_name="Olive", is_active=None),
-            _poster(client, _submit_url(package), answers),
-        )
-    assert not errors, errors
-    _refused(answers[0], package)
-    assert _trail(client, owner) == [RENAMED, DEACTIVATED]
-
-
-def test_the_admins_rename_and_deactivation_wait_for_a_write_that_reached_its_event_first(
-    admin_client,  # noqa: F811  (the fixture imported above)
-    api,
-    owner,
-    agent,
-    workflow,
-):
-    client = _in_use(api(owner, Scope.PACKAGES_WRITE))
-    package = workflow.create(agent)
-    answers: list = []
-    with chain_held() as held:
-        errors = queued(
-            held,
-            _poster(client, _submit_url(package), answers),
-            lambda: _post_user(admin_client, owner, first_name="Olive", is_active=None),
-        )
-    assert not errors, errors
-    assert answers[0].status_code == 200, answers[0].json()
-    assert _trail(client, owner) == [SUBMITTED, RENAMED, DEACTIVATED]
 
 
 def test_a_deactivation_racing_a_write_never_follows_it_in_the_trail(api, owner, agent, workflow):
