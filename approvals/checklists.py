@@ -8,7 +8,7 @@ re-opens the item's dimension (``approvals.rereview``).
 
 from pathlib import Path
 
-from approvals.manifest import FIELD_CLASSES, KEY_BY_KIND, PACKAGE, Change
+from approvals.manifest import FIELD_CLASSES, KEY_BY_KIND, PACKAGE, WHOLE_ENTRY, Change
 from audit.actors import Actor
 from signoffs.models import Checklist
 from signoffs.services import checklists_load as _checklists_load
@@ -28,7 +28,7 @@ def change_fields(change: Change) -> set[str]:
     if change.kind == PACKAGE:
         return {change.identifier.partition("[")[0]}
     prefix = f"scope.{KEY_BY_KIND[change.kind]}[]."
-    if change.field == "entry":
+    if change.field == WHOLE_ENTRY:
         return {path for path in FIELD_CLASSES if path.startswith(prefix)}
     return {prefix + change.field.partition(".")[0]}
 

@@ -19,6 +19,7 @@ from approvals.manifest import (
     NARROWING,
     PACKAGE,
     SCOPE_KINDS,
+    WHOLE_ENTRY,
     change_path,
     normalize_manifest,
 )
@@ -217,7 +218,7 @@ def package_changes(package, base) -> Changes:
             row = _entry_row(kind, old, None, {})
             row.status = REMOVED
             changes.scope_rows.append(row)
-            path = change_path({"kind": kind, "identifier": ident, "field": "entry"})
+            path = change_path({"kind": kind, "identifier": ident, "field": WHOLE_ENTRY})
             changes.others.append(
                 FieldChange(row.kind_label, ident, "in the scope", "removed", NARROWING, path)
             )
@@ -245,7 +246,7 @@ def _entry_field_changes(row: EntryRow) -> list[FieldChange]:
 def _package_change(change: dict, classification: str) -> FieldChange:
     """Return a change to a field outside the scope, in words."""
     path = change["identifier"]
-    if change["field"] == "entry":  # one log destination added or removed
+    if change["field"] == WHOLE_ENTRY:  # one log destination added or removed
         before, now = ("in the logs", "removed") if change["new"] is None else ("", "added")
         section, subject = vocabulary.field_section(path), vocabulary.field_label(path)
         return FieldChange(section, subject, before, now, classification, change_path(change))

@@ -50,6 +50,8 @@ DIFF_GROUPS = (
     ("narrative", NARRATIVE),
 )
 PACKAGE = "package"
+# The field of a change that adds or removes a whole entry (a scope entry, a log destination).
+WHOLE_ENTRY = "entry"
 
 Rank = Callable[[Any], Any]
 _MISSING = object()
@@ -255,7 +257,7 @@ def change_path(change: Change | Mapping) -> str:
     if kind == PACKAGE:
         return identifier.partition("[")[0]
     entry = f"scope.{KEY_BY_KIND[kind]}[{identifier}]"
-    return entry if field == "entry" else f"{entry}.{field}"
+    return entry if field == WHOLE_ENTRY else f"{entry}.{field}"
 
 
 def show_value(value: Any) -> str:
@@ -270,8 +272,8 @@ def show_value(value: Any) -> str:
 def change_detail(field: str, change: str, old: Any, new: Any, arrow: str = "->") -> str:
     """Say what happened to a field or entry: "added", "set to 5", "read -> write"."""
     return {
-        "added": "added" if field == "entry" else f"set to {show_value(new)}",
-        "removed": "removed" if field == "entry" else f"removed (was {show_value(old)})",
+        "added": "added" if field == WHOLE_ENTRY else f"set to {show_value(new)}",
+        "removed": "removed" if field == WHOLE_ENTRY else f"removed (was {show_value(old)})",
         "changed": f"{show_value(old)} {arrow} {show_value(new)}",
     }[change]
 
@@ -279,7 +281,7 @@ def change_detail(field: str, change: str, old: Any, new: Any, arrow: str = "->"
 def _change(kind, identifier, field, change, old, new, classification) -> Change:
     """Build a Change and its human message."""
     subject = identifier if kind == PACKAGE else f"{KIND_LABELS[kind]} {identifier}"
-    label = "" if field in ("entry", "value") else f"{field} "
+    label = "" if field in (WHOLE_ENTRY, "value") else f"{field} "
     detail = change_detail(field, change, old, new)
     message = f"{subject}: {label}{detail} ({CLASSIFICATION_LABELS[classification]})"
     return Change(kind, identifier, field, change, old, new, classification, message)
@@ -315,9 +317,9 @@ def _entry_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
     for kind, ident in sorted(before.keys() | after.keys()):
         old, new = before.get((kind, ident)), after.get((kind, ident))
         if old is None:
-            yield _change(kind, ident, "entry", "added", None, new, EXPANSION)
+            yield _change(kind, ident, WHOLE_ENTRY, "added", None, new, EXPANSION)
         elif new is None:
-            yield _change(kind, ident, "entry", "removed", old, None, NARROWING)
+            yield _change(kind, ident, WHOLE_ENTRY, "removed", old, None, NARROWING)
         elif old != new:
             yield from _constraint_changes(kind, ident, old["constraints"], new["constraints"])
             for field in sorted((old.keys() | new.keys()) - {"id", "constraints"}):
@@ -354,9 +356,11 @@ def _package_fields(doc: dict, keys: Iterable[str] | None = None) -> dict[str, A
 def _destination_changes(old: list, new: list, removed: str, added: str) -> Iterator[Change]:
     """Yield a change per log destination removed (``removed``) or added (``added``)."""
     for name in sorted(set(old) - set(new)):
-        yield _change(PACKAGE, f"{_DESTINATIONS}[{name}]", "entry", "removed", name, None, removed)
+        yield _change(
+            PACKAGE, f"{_DESTINATIONS}[{name}]", WHOLE_ENTRY, "removed", name, None, removed
+        )
     for name in sorted(set(new) - set(old)):
-        yield _change(PACKAGE, f"{_DESTINATIONS}[{name}]", "entry", "added", None, name, added)
+        yield _change(PACKAGE, f"{_DESTINATIONS}[{name}]", WHOLE_ENTRY, "added", None, name, added)
 
 
 # As a scope field, a log destination removed widens what goes unrecorded, one added narrows it.
@@ -397,7 +401,7 @@ def _package_changes(old_doc: dict, new_doc: dict) -> Iterator[Change]:
 def _first_version_changes(doc: dict) -> Iterator[Change]:
     """Yield every entry and set field of a first version as an added expansion."""
     for kind, entry in scope_entries(doc):
-        yield _change(kind, entry["id"], "entry", "added", None, entry, EXPANSION)
+        yield _change(kind, entry["id"], WHOLE_ENTRY, "added", None, entry, EXPANSION)
     fields = _package_fields(doc)
     yield from _destination_changes([], fields.pop(_DESTINATIONS, None) or [], EXPANSION, EXPANSION)
     for path, value in sorted(fields.items()):

@@ -15,7 +15,13 @@ from typing import Any
 from django.db.models import TextChoices
 
 from agents.vocabulary import label_of
-from approvals.manifest.diff import CLASSIFICATION_LABELS, PACKAGE, change_detail, change_path
+from approvals.manifest.diff import (
+    CLASSIFICATION_LABELS,
+    PACKAGE,
+    WHOLE_ENTRY,
+    change_detail,
+    change_path,
+)
 from approvals.manifest.schema import ITEM_TITLES, entry_field_title, field_title
 from approvals.manifest.scope import (
     ENTRY_VOCABULARIES,
@@ -73,7 +79,7 @@ def change_words(change: Mapping) -> str:
     if kind == PACKAGE:
         return f"{field_words(change['identifier'])}: {detail}"
     subject = f"{KIND_LABELS.get(kind, kind)} {change['identifier']}"
-    if field == "entry":
+    if field == WHOLE_ENTRY:
         return f"{subject}: {detail}"
     return f"{subject}: {entry_field_words(field)} {detail}"
 
