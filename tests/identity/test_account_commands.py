@@ -64,6 +64,17 @@ def test_a_superuser_whose_creation_cannot_be_recorded_is_not_created(monkeypatc
     assert not User.objects.filter(username="ops").exists()
 
 
+def test_a_superuser_for_another_database_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-unusual-passphrase-9")
+    since = _head()
+    with pytest.raises(CommandError, match="--database: .*'default'"):
+        call_command(
+            "createsuperuser", interactive=False, username="ops", email="", database="replica"
+        )
+    assert not User.objects.filter(username="ops").exists()
+    assert _events_since(since) == []
+
+
 def test_a_password_changed_on_the_command_line_is_audited(typed):
     user = UserFactory(username="dana")
     typed("another-long-passphrase-4", "another-long-passphrase-4")

@@ -8,7 +8,7 @@ as written. Given on the command line without the prompt, such a name is refused
 from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import createsuperuser
 from django.core.management.base import CommandError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models.signals import post_save
 
 from agents.membership import Source
@@ -47,6 +47,13 @@ class Command(createsuperuser.Command):
         # Django's command creates the account itself and offers no hook around it, so the
         # creation is observed, only while the command runs and inside its transaction:
         # the account and its event commit together, or neither does.
+        # The account's event goes to the audit trail in the default database, and the two
+        # commit together only in one transaction: another database would leave them apart.
+        if options["database"] != DEFAULT_DB_ALIAS:
+            raise CommandError(
+                f"Error: --database: accounts and their audit trail live in the "
+                f"{DEFAULT_DB_ALIAS!r} database; {options['database']!r} is not it."
+            )
         model = get_user_model()
         uid = "identity.createsuperuser"
 
