@@ -116,7 +116,11 @@ def value_text(value: Any, vocabulary: type[TextChoices] | None = None) -> str:
     if isinstance(value, list):
         return ", ".join(value_text(item) for item in value)
     if isinstance(value, dict):
-        return ", ".join(f"{key} = {json.dumps(item)}" for key, item in value.items())
+        # A flag in an object reads yes or no, as the diff's words say it.
+        return ", ".join(
+            f"{key} = {manifests.value_words(item) if isinstance(item, bool) else json.dumps(item)}"
+            for key, item in value.items()
+        )
     return str(value)
 
 

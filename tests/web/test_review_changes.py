@@ -38,7 +38,7 @@ def second(workflow, agent):
             "trust_boundary": "external",
             "classification": "confidential",
             "privileged": True,
-            "constraints": {"max_calls": 10},
+            "constraints": {"max_calls": 10, "human_in_loop": True},
             "justification": "Reads and corrects invoices.",
         }
     )
@@ -77,7 +77,7 @@ def test_each_added_or_widened_entry_is_shown_whole_with_old_and_new_values(
             "Trust boundary": "External",
             "Data classification": "Confidential",
             "Privileged flag": "yes",
-            "Constraints": "max_calls = 10",
+            "Constraints": "max_calls = 10, human_in_loop = yes",
             "Justification": "Reads and corrects invoices.",
         },
         "Widened Tool zendesk": {
