@@ -133,3 +133,19 @@ def test_every_gate_reason_is_described():
         assert f"`{code}`" in listed, f"README: {code}"
         assert f"`{code}`" in section, f"guide-ci.md: {code}"
     assert table <= set(GateReason.values), table - set(GateReason.values)
+
+
+def test_the_readme_tree_names_every_directory():
+    """The README's "How it works" tree has a line for each top-level directory of the
+    checkout (docs/ has its own section; what .gitignore names is written later)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## How it works\n\n```\n", 1)[1].split("```", 1)[0]
+    listed = set(re.findall(r"^([\w-]+)/ ", tree, re.M))
+    ignored = set(re.findall(r"^([\w-]+)/$", (ROOT / ".gitignore").read_text(), re.M))
+    present = {
+        path.name
+        for path in ROOT.iterdir()
+        if path.is_dir() and path.name[0] != "." and path.name not in ignored | {"docs"}
+    }
+    assert present <= listed, sorted(present - listed)
+    assert listed <= present, sorted(listed - present)
