@@ -316,3 +316,35 @@ def test_every_error_code_a_page_gives_with_its_status_is_the_products():
         for check in re.findall(r"\b((?:countersign|audit|identity)\.[EW]\d{3})\b", text):
             assert check in spelled, f"{page.relative_to(ROOT)}: {check} is no check"
     assert given > 15
+
+
+# What the enforcement point denies through: `_deny(reason)`, `PolicyError(reason, ...)`.
+DENIALS = {"_deny", "PolicyError"}
+
+
+def test_every_reason_the_enforcement_point_gives_is_described():
+    """docs/api.md's section on tools/countersign_enforce.py names each reason code the
+    enforcement point writes itself (`unreachable`, `http_<status>`, `enforcement_error`)."""
+    source = ast.parse((ROOT / "tools" / "countersign_enforce.py").read_text(encoding="utf-8"))
+    written = set()
+    for node in ast.walk(source):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") in DENIALS):
+            continue
+        written |= _codes(node.args[0])
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    section = api.split("\n## The reference enforcement point\n", 1)[1].split("\n## ", 1)[0]
+    assert {"unreachable", "http_<", "not_permitted"} <= written
+    for code in written:
+        assert f"`{code}" in section, f"docs/api.md: {code}"
+
+
+def _codes(expression: ast.expr) -> set[str]:
+    """Return the codes an expression spells: a literal, `http_<` for `f"http_{status}"`, each
+    branch of a conditional (`... else "not_permitted"`); none for a variable."""
+    if isinstance(expression, ast.Constant) and isinstance(expression.value, str):
+        return {expression.value}
+    if isinstance(expression, ast.JoinedStr):
+        return {expression.values[0].value + "<"}
+    if isinstance(expression, ast.IfExp):
+        return _codes(expression.body) | _codes(expression.orelse)
+    return set()
