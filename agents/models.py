@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from agents.permissions import AGENT_PERMISSIONS, sees_every_agent
 from agents.vocabulary import Deployment
+from config.identifiers import AGENT_SLUG_MAX_LENGTH
 
 
 class AgentStatus(models.TextChoices):
@@ -59,7 +60,7 @@ class AgentQuerySet(models.QuerySet):
 
 
 class Agent(models.Model):
-    slug = models.SlugField(max_length=63, unique=True)
+    slug = models.SlugField(max_length=AGENT_SLUG_MAX_LENGTH, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     team = models.ForeignKey(

@@ -34,10 +34,13 @@ IDENTIFIER_PATTERN = f"^[^{REFUSED_CHARACTERS}]*$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 # An agent's slug as it is registered: what a manifest's `agent` may name (its JSON Schema's
 # `$defs.slug`, held to this by a test), and what URLs and file names carry as it is.
-AGENT_SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-AGENT_SLUG_MESSAGE = (
-    "Must be 2 to 63 lowercase letters, digits or '-', starting with a letter or digit."
+AGENT_SLUG_MAX_LENGTH = 63
+AGENT_SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{1,{AGENT_SLUG_MAX_LENGTH - 1}}}$"
+AGENT_SLUG_RULE = (
+    f"2 to {AGENT_SLUG_MAX_LENGTH} lowercase letters, digits or '-', "
+    "starting with a letter or digit."
 )
+AGENT_SLUG_MESSAGE = f"Must be {AGENT_SLUG_RULE}"
 MESSAGE = "must not contain control or format characters"
 
 _REFUSED = re.compile(f"[{REFUSED_CHARACTERS}]")

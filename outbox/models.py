@@ -9,10 +9,12 @@ down never holds back a webhook.
 
 from django.db import models
 
+from config.identifiers import AGENT_SLUG_MAX_LENGTH
+
 
 class Notification(models.Model):
     event = models.CharField(max_length=64, db_index=True)
-    agent_slug = models.CharField(max_length=63, blank=True, db_index=True)
+    agent_slug = models.CharField(max_length=AGENT_SLUG_MAX_LENGTH, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     # When its recipients were fixed and its webhook deliveries created.

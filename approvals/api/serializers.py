@@ -17,6 +17,7 @@ from approvals.models import (
     DriftFinding,
     PackageState,
 )
+from config.identifiers import AGENT_SLUG_MAX_LENGTH
 from signoffs.api.serializers import DecisionSerializer, SignOffSerializer
 from signoffs.models import Dimension
 
@@ -203,7 +204,6 @@ class DecisionResultSerializer(serializers.Serializer):
 
 # The gate's request, as GateCheckInputSerializer documents it and gate_request checks it.
 AGENT_PATTERN = r"^[-a-zA-Z0-9_]+\Z"
-AGENT_MAX_LENGTH = 63
 DIGEST_PATTERN = r"^[0-9a-fA-F]{64}\Z"
 # A longer text cannot arrive: the request body holding it would be over the one limit.
 MANIFEST_YAML_MAX_LENGTH = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -219,7 +219,7 @@ class GateCheckInputSerializer(serializers.Serializer):
     together) without a serializer's per-call copy of its fields.
     """
 
-    agent = serializers.RegexField(AGENT_PATTERN, max_length=AGENT_MAX_LENGTH)
+    agent = serializers.RegexField(AGENT_PATTERN, max_length=AGENT_SLUG_MAX_LENGTH)
     manifest = serializers.DictField(
         required=False, help_text="The manifest as JSON (see schema/manifest.json)."
     )
@@ -244,7 +244,7 @@ _DIGEST = re.compile(DIGEST_PATTERN)
 
 
 def agent_slug_valid(agent: str) -> bool:
-    return bool(_AGENT.match(agent)) and len(agent) <= AGENT_MAX_LENGTH
+    return bool(_AGENT.match(agent)) and len(agent) <= AGENT_SLUG_MAX_LENGTH
 
 
 def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
@@ -258,7 +258,7 @@ def gate_request(data: Mapping) -> tuple[dict, dict[str, list[str]]]:
     elif not isinstance(agent, str) or not _AGENT.match(agent):
         errors["agent"] = ["Letters, digits, '-' and '_' only."]
     elif not agent_slug_valid(agent):
-        errors["agent"] = [f"At most {AGENT_MAX_LENGTH} characters."]
+        errors["agent"] = [f"At most {AGENT_SLUG_MAX_LENGTH} characters."]
     values = {"agent": agent}
     for name in GATE_SUBJECTS:
         value = data.get(name)

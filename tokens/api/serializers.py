@@ -2,8 +2,7 @@
 
 from rest_framework import serializers
 
-from agents.models import Agent
-from config.identifiers import SLUG_PATTERN
+from config.identifiers import AGENT_SLUG_MAX_LENGTH, SLUG_PATTERN
 from config.times import OffsetDateTimeField
 from tokens.models import ApiToken, Scope, TokenState
 from tokens.services import MAX_BOUND_AGENTS
@@ -61,9 +60,7 @@ class TokenCreateSerializer(serializers.Serializer):
         help_text="At most what your role grants (e.g. reviewers decide, product owners write).",
     )
     agents = serializers.ListField(
-        child=serializers.RegexField(
-            SLUG_PATTERN, max_length=Agent._meta.get_field("slug").max_length
-        ),
+        child=serializers.RegexField(SLUG_PATTERN, max_length=AGENT_SLUG_MAX_LENGTH),
         required=False,
         default=list,
         max_length=MAX_BOUND_AGENTS,

@@ -3,12 +3,18 @@
 from django import forms
 
 from agents.filters import AgentFilterSet
-from agents.models import Agent, Team
+from agents.models import Team
 from agents.services import users_by_username
 from agents.vocabulary import Deployment
 from approvals.models import FINDING_TEXT_MAX_LENGTH
 from config.errors import InvalidInput
-from config.identifiers import AGENT_SLUG_MESSAGE, AGENT_SLUG_PATTERN, validate_identifier
+from config.identifiers import (
+    AGENT_SLUG_MAX_LENGTH,
+    AGENT_SLUG_MESSAGE,
+    AGENT_SLUG_PATTERN,
+    AGENT_SLUG_RULE,
+    validate_identifier,
+)
 from config.reasons import REASON_MAX_LENGTH
 from web import selectors
 
@@ -42,10 +48,10 @@ def _team_field() -> forms.ModelChoiceField:
 class AgentCreateForm(forms.Form):
     slug = forms.RegexField(
         AGENT_SLUG_PATTERN,
-        max_length=Agent._meta.get_field("slug").max_length,
+        max_length=AGENT_SLUG_MAX_LENGTH,
         error_messages={"invalid": AGENT_SLUG_MESSAGE},
         help_text="The identifier CI uses in the manifest's agent field; it never changes: "
-        "2 to 63 lowercase letters, digits or '-', starting with a letter or digit.",
+        + AGENT_SLUG_RULE,
     )
     name = forms.CharField(max_length=200)
     team = _team_field()
