@@ -23,10 +23,9 @@ states so the membership at any point of the chain can be read back from them
 (`agents.selectors.MembershipHistory.members_at`, `assigned_at`).
 """
 
-from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.contrib.sessions.models import Session
 from django.db import models, transaction
 from django.utils import timezone
 from guardian.models import UserObjectPermission
@@ -44,6 +43,7 @@ from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
 from config.roles import Group as Role
 from tokens.services import user_tokens_lock
+from tokens.sessions import BrowserSession
 
 GROUPS_CHANGED = "user.groups_changed"
 TEAMS_CHANGED = "user.teams_changed"
@@ -200,10 +200,12 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
         setattr(user, flag, value)
     if changed:
         user.save(update_fields=list(changed))
+    # Before the events: none of this call's holds the chain's lock while the rows are deleted.
+    ended = _sessions_end(user) if changed.get("is_active") is False else None
     for flag, value in changed.items():
         data = {"user": user.get_username(), "source": source}
         if flag == "is_active" and not value:
-            data["sessions_ended"] = _sessions_end(user)
+            data["sessions_ended"] = ended
         audit_record(
             actor=actor,
             action=FLAG_CHANGED[flag],
@@ -216,18 +218,16 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
 
 
 def _sessions_end(user) -> int:
-    """Delete the user's unexpired sessions; return how many.
+    """Delete the user's unexpired sessions, in one statement; return how many.
 
     Django answers an inactive user's session as signed out but keeps it, so
-    reactivating the account would sign that browser in again. A session names its
-    user only inside its signed data (the database engine, as in
-    identity.services.sign_ins_prune), so each unexpired one is read.
+    reactivating the account would sign that browser in again. Each session names
+    its user in an indexed column (tokens.sessions), so only theirs are touched; an
+    expired one is left to the daily prune (identity.services.sign_ins_prune).
     """
-    key = str(user.pk)
-    sessions = Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-    ended = [session.pk for session in sessions if session.get_decoded().get(SESSION_KEY) == key]
-    Session.objects.filter(pk__in=ended).delete()
-    return len(ended)
+    sessions = BrowserSession.objects.filter(user_id=user.pk, expire_date__gt=timezone.now())
+    ended, _ = sessions.delete()
+    return ended
 
 
 @transaction.atomic

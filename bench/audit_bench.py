@@ -224,7 +224,8 @@ def session_cookie() -> str:
         SESSION_KEY,
         get_user_model,
     )
-    from django.contrib.sessions.backends.db import SessionStore
+
+    from tokens.sessions import SessionStore
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench-auditor", defaults={"is_staff": True}

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "config.apps.CountersignAdminConfig",  # django.contrib.admin on the site of config.admin
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    # Its table holds the sessions of the engine before SESSION_ENGINE's (tokens 0007 empties it).
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
@@ -352,6 +353,9 @@ LOGGING = {
 }
 
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())
+# Django's database engine on a model that names each session's user in an indexed
+# column, so one user's sessions are found without reading everyone's.
+SESSION_ENGINE = "tokens.sessions"
 
 # Operations: the client address behind proxies, the sign-in lockout, the
 # Content-Security-Policy, the health endpoint and the deployment checks

@@ -10,7 +10,6 @@ from datetime import timedelta
 from axes.models import AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,6 +31,7 @@ from config.usernames import (
 from identity.mapping import GroupMap, Rights
 from identity.models import ProviderIdentity
 from tokens.services import user_tokens_lock
+from tokens.sessions import BrowserSession
 
 
 @transaction.atomic
@@ -267,8 +267,8 @@ def sign_ins_prune(*, actor: Actor, now=None) -> dict:
     now = now or timezone.now()
     days = settings.COUNTERSIGN["SIGN_IN_LOG_DAYS"]
     older_than = now - timedelta(days=days)
-    # Sessions live in the database (django.contrib.sessions' default engine).
-    sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+    # Sessions live in the database (SESSION_ENGINE, tokens.sessions).
+    sessions, _ = BrowserSession.objects.filter(expire_date__lt=now).delete()
     logs, _ = AccessLog.objects.filter(attempt_time__lt=older_than).delete()
     failures, _ = AccessFailureLog.objects.filter(attempt_time__lt=older_than).delete()
     pruned = {"sessions": sessions, "sign_in_logs": logs + failures}

@@ -95,10 +95,19 @@ SAFE = {
     ("agents/membership.py _groups_apply", "auth_user_groups"): _USER,
     ("agents/membership.py _teams_apply", "agents_team_members"): _USER,
     ("agents/membership.py team_members_change", "agents_team_members"): _USER,
-    ("identity/admin.py user_change_password", "django_session"): (
+    ("identity/admin.py user_change_password", "tokens_browsersession"): (
         "the administrator's own session, cycled by Django: the session middleware writes "
         "sessions outside any transaction that appends an event, so nothing holds a "
         "session's row while waiting for the chain's lock"
+    ),
+    ("agents/membership.py _sessions_end", "tokens_browsersession"): (
+        "the deactivated user's sessions, deleted after the chain's lock only when a rename "
+        "in the same save took it first (identity/admin.py save_model): a transaction that "
+        "writes their sessions after the chain's lock (their own password change) locks their "
+        "row first, as this one did; login() and the session middleware write sessions outside "
+        "any transaction that appends an event; the daily prune deletes the sessions expired "
+        "when it starts and this delete those unexpired at its own, so only one expiring in "
+        "between could be wanted by both"
     ),
     ("signoffs/services.py checklists_load", "signoffs_checklist"): (
         "only loads write checklists, each loading every file in one order: a second load "

@@ -1,4 +1,5 @@
-"""API tokens for machines: only a keyed hash of the secret is stored."""
+"""API tokens for machines: only a keyed hash of the secret is stored; browser sessions
+(their model is in tokens.sessions, with the session engine)."""
 
 from datetime import datetime
 
@@ -7,8 +8,9 @@ from django.db import models
 from django.utils import timezone
 
 from config.roles import Scope
+from tokens.sessions import BrowserSession
 
-__all__ = ["ApiToken", "Scope", "TokenState", "token_state"]
+__all__ = ["ApiToken", "BrowserSession", "Scope", "TokenState", "token_state"]
 
 
 class TokenState(models.TextChoices):

@@ -3,7 +3,6 @@ and a decision that records the provider's authentication."""
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import expect
 
 from agents.models import Agent
@@ -16,6 +15,7 @@ from tests.identity.provider import (  # noqa: F401  (fixtures)
     provider,
     provider_url,
 )
+from tokens.sessions import SessionStore
 
 
 def age_sign_in(context, seconds: int) -> None:

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessLog
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from config.schedule import SCHEDULE
 from identity.services import SIGN_INS_PRUNED
 from identity.tasks import sign_ins_prune_old
 from tests.web.test_login import sign_in
+from tokens.sessions import BrowserSession
 from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
@@ -30,15 +30,17 @@ def test_expired_sessions_and_old_sign_in_logs_go_and_the_rest_stays(owner, sett
     for client in (gone, kept):
         assert sign_in(client, "owner").status_code == 302
     gone_key, kept_key = gone.session.session_key, kept.session.session_key
-    assert Session.objects.count() == 2 and AccessLog.objects.count() == 2
+    assert BrowserSession.objects.count() == 2 and AccessLog.objects.count() == 2
     now = timezone.now()
-    Session.objects.filter(session_key=gone_key).update(expire_date=now - timedelta(seconds=1))
+    BrowserSession.objects.filter(session_key=gone_key).update(
+        expire_date=now - timedelta(seconds=1)
+    )
     first, second = AccessLog.objects.order_by("pk")
     AccessLog.objects.filter(pk=first.pk).update(attempt_time=now - timedelta(days=31))
     before = AuditEvent.objects.count()
 
     assert sign_ins_prune_old.apply().get() == {"sessions": 1, "sign_in_logs": 1}
-    assert list(Session.objects.values_list("session_key", flat=True)) == [kept_key]
+    assert list(BrowserSession.objects.values_list("session_key", flat=True)) == [kept_key]
     assert list(AccessLog.objects.values_list("pk", flat=True)) == [second.pk]
     assert kept.get(reverse("dashboard")).status_code == 200, "a live session is untouched"
     (event,) = AuditEvent.objects.filter(action=SIGN_INS_PRUNED)
@@ -58,6 +60,6 @@ def test_expired_sessions_and_old_sign_in_logs_go_and_the_rest_stays(owner, sett
 def test_expired_sessions_alone_leave_no_event(owner):
     client = Client()
     sign_in(client, "owner")
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    BrowserSession.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     assert sign_ins_prune_old.apply().get() == {"sessions": 1, "sign_in_logs": 0}
     assert not AuditEvent.objects.filter(action=SIGN_INS_PRUNED).exists()

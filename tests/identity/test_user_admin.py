@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -14,6 +13,7 @@ from audit.models import AuditEvent
 from signoffs.permissions import decision_standing
 from tests.factories import UserFactory
 from tests.web.dom import parse
+from tokens.sessions import BrowserSession
 from web.audit_words import event_sentence
 
 pytestmark = pytest.mark.django_db
@@ -152,8 +152,9 @@ def test_deactivating_a_user_ends_their_sessions_at_once_so_reactivating_revives
 
     _post_user(admin_client, owner, is_active=None)
 
-    signed_in = [session.get_decoded()[SESSION_KEY] for session in Session.objects.all()]
-    assert signed_in == [str(User.objects.get(username="root").pk)]  # the admin's own
+    root = User.objects.get(username="root")
+    signed_in = [(s.get_decoded()[SESSION_KEY], s.user_id) for s in BrowserSession.objects.all()]
+    assert signed_in == [(str(root.pk), root.pk)]  # the admin's own
     event = AuditEvent.objects.get(action="user.active_changed", seq__gt=since)
     assert (event.actor_label, event.data["sessions_ended"]) == ("root", 2)
     user_flags_set(owner, actor=Actor.system("tests"), source=Source.COMMAND, is_active=True)
@@ -274,3 +275,15 @@ def test_a_rename_is_recorded_with_the_names_before(admin_client):
             {"username": "francis", "last_name": "New"},
         )
     ]
+
+
+def test_a_rename_and_a_deactivation_in_one_save_end_the_users_sessions(admin_client, owner):
+    browser = Client()
+    browser.force_login(owner)
+    since = _head()
+
+    _post_user(admin_client, owner, username="owner-renamed", is_active=None)
+
+    assert not BrowserSession.objects.filter(user_id=owner.pk).exists()
+    event = AuditEvent.objects.get(action="user.active_changed", seq__gt=since)
+    assert event.data["sessions_ended"] == 1
