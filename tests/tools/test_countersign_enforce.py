@@ -6,9 +6,12 @@ failure denies.
 """
 
 import importlib.util
+import re
 import socket
+import sys
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -384,3 +387,27 @@ def test_a_key_rotation_keeps_an_enforcement_point_given_the_next_key_deciding(
     assert pep(next_pem).decide("read", "tool", "kb-search") == enforce.Decision(
         False, "policy_signature_invalid"
     )
+
+
+def test_the_readme_dispatcher_runs_as_written(
+    live_server, runtime_token, agent, approved, monkeypatch
+):
+    """The README's tool dispatcher, run as shown: the environment names the server."""
+    readme = (SOURCE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("`tools/countersign_enforce.py` is a reference enforcement point", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    monkeypatch.setenv("COUNTERSIGN_URL", live_server.url)
+    monkeypatch.setenv("COUNTERSIGN_TOKEN", runtime_token)
+    monkeypatch.syspath_prepend(str(SOURCE.parent))
+    monkeypatch.delitem(sys.modules, "countersign_enforce", raising=False)
+    ran = []
+    runtime = {"TOOLS": {"kb-search": lambda query: ran.append(query) or "answer"}}
+    exec(compile(example, "README.md", "exec"), runtime)  # noqa: S102 - the README's own code
+
+    def call(access, name, depth=0, **arguments):
+        return SimpleNamespace(access=access, name=name, depth=depth, arguments=arguments)
+
+    assert runtime["dispatch"](call("read", "kb-search", query="refunds")) == "answer"
+    denied = runtime["dispatch"](call("execute", "shell", command="rm -rf /"))
+    assert denied == {"error": "not allowed: scope_mismatch"}
+    assert ran == ["refunds"]
