@@ -19,8 +19,9 @@ Two ways to decide:
 
 - by default it asks the decision point: `POST /access/v1/evaluation`
   (OpenID AuthZEN) with the agent's token. An allow is kept for `allow_ttl`
-  seconds (30 by default); a deny is never kept, so a lifted deny is seen at
-  once and a kill switch within `allow_ttl`.
+  seconds (30 by default) or until the decision point answers any call a deny;
+  a deny is never kept, so a lifted deny is seen at once and a kill switch
+  within `allow_ttl`, at once after the first call it denies.
 - with `policy_url` (the agent's `GET /api/v1/agents/{slug}/policy`) and the
   `cedarpy` package installed, it keeps the agent's exported Cedar bundle and
   decides locally, polling the bundle every `poll_seconds` with If-None-Match
@@ -151,6 +152,7 @@ class Enforcer:
         self._keys = _public_keys(public_key) if public_key else {}
         self._lock = threading.Lock()
         self._allows: dict[str, float] = {}
+        self._denies = 0  # the denies the decision point answered
         self._bundle: dict | None = None
         self._etag: str | None = None
         self._polled: float | None = None
@@ -216,9 +218,13 @@ class Enforcer:
             until = self._allows.get(key)
             if until is not None and now < until:
                 return Decision(True)
+            denies = self._denies
         decision = self._ask(request)
         if decision.allowed and self.allow_ttl > 0:
             with self._lock:
+                if denies != self._denies:
+                    # Answered after another call's deny, which may have stopped the agent.
+                    return decision
                 if len(self._allows) >= MAX_CACHED:
                     self._allows = {k: t for k, t in self._allows.items() if t > now}
                     if len(self._allows) >= MAX_CACHED:
@@ -256,6 +262,10 @@ class Enforcer:
             return _deny("bad_response")
         if answer["decision"] is True:
             return Decision(True)
+        # A deny may be the whole agent's (its kill switch, its expiry): no allow kept outlives it.
+        with self._lock:
+            self._denies += 1
+            self._allows.clear()
         context = answer.get("context")
         reason = context.get("reason") if isinstance(context, dict) else None
         return _deny(reason if isinstance(reason, str) and reason else "denied")

@@ -9,6 +9,7 @@ import importlib.util
 import re
 import socket
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -152,6 +153,7 @@ def test_an_allow_is_kept_for_its_ttl_and_a_deny_never(pep, approved, agent, clo
     )
     workflow.approve(agent, wider)
     assert pep.decide("write", "tool", "refund-issue-2").allowed
+    assert pep.decide("read", "tool", "kb-search").allowed  # asked again: the deny forgot it
 
     suspend(agent)
     clock.now += 29.9
@@ -411,3 +413,42 @@ def test_the_readme_dispatcher_runs_as_written(
     denied = runtime["dispatch"](call("execute", "shell", command="rm -rf /"))
     assert denied == {"error": "not allowed: scope_mismatch"}
     assert ran == ["refunds"]
+
+
+def test_a_deny_the_decision_point_answers_forgets_every_allow_kept(pep, approved, agent):
+    """A deny may be the whole agent's (its kill switch, its expiry): once one is seen, no
+    allow kept from before it is used."""
+    assert pep.decide("read", "tool", "kb-search").allowed
+    suspend(agent)
+    assert pep.decide("read", "tool", "kb-search").allowed, "kept, while no deny is seen"
+    suspended = enforce.Decision(False, "agent_suspended")
+    assert pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}) == suspended
+    assert pep.decide("read", "tool", "kb-search") == suspended
+
+
+def test_an_allow_answered_while_another_thread_saw_a_deny_is_not_kept(
+    pep, approved, agent, monkeypatch
+):
+    """A call asked before the kill switch, answered after another call was denied for it,
+    runs (it was allowed when asked) but is not kept for the calls after it."""
+    opener, answered, denied = enforce._OPENER, threading.Event(), threading.Event()
+
+    class Slow:
+        def open(self, request, timeout):
+            response = opener.open(request, timeout=timeout)
+            if threading.current_thread() is not threading.main_thread():
+                answered.set()
+                assert denied.wait(30)
+            return response
+
+    monkeypatch.setattr(enforce, "_OPENER", Slow())
+    asked = []
+    before = threading.Thread(target=lambda: asked.append(pep.decide("read", "tool", "kb-search")))
+    before.start()
+    assert answered.wait(30)
+    suspend(agent)
+    assert not pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}).allowed
+    denied.set()
+    before.join(30)
+    assert asked == [enforce.Decision(True)]
+    assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, "agent_suspended")
