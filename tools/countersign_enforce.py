@@ -151,7 +151,7 @@ class Enforcer:
         # The trusted keys by fingerprint; none: bundles are used unsigned.
         self._keys = _public_keys(public_key) if public_key else {}
         self._lock = threading.Lock()
-        self._allows: dict[str, float] = {}
+        self._allows: dict[str, float] = {}  # when each allow kept was asked
         self._denies = 0  # the denies the decision point answered
         self._bundle: dict | None = None
         self._etag: str | None = None
@@ -209,14 +209,21 @@ class Enforcer:
 
         return decorate
 
+    @staticmethod
+    def _fresh(since: float | None, now: float, seconds: float) -> bool:
+        """Return whether `now` is less than `seconds` after `since`, and not before it.
+
+        A clock set back (a wall clock given as `clock`) stretches nothing kept.
+        """
+        return since is not None and since <= now < since + seconds
+
     # The decision point.
 
     def _decide_remotely(self, request: dict) -> Decision:
         key = json.dumps(request, sort_keys=True)
         now = self.clock()
         with self._lock:
-            until = self._allows.get(key)
-            if until is not None and now < until:
+            if self._fresh(self._allows.get(key), now, self.allow_ttl):
                 return Decision(True)
             denies = self._denies
         decision = self._ask(request)
@@ -226,10 +233,12 @@ class Enforcer:
                     # Answered after another call's deny, which may have stopped the agent.
                     return decision
                 if len(self._allows) >= MAX_CACHED:
-                    self._allows = {k: t for k, t in self._allows.items() if t > now}
+                    self._allows = {
+                        k: t for k, t in self._allows.items() if self._fresh(t, now, self.allow_ttl)
+                    }
                     if len(self._allows) >= MAX_CACHED:
                         self._allows.clear()
-                self._allows[key] = now + self.allow_ttl
+                self._allows[key] = now
         return decision
 
     def _ask(self, request: dict) -> Decision:
@@ -325,7 +334,7 @@ class Enforcer:
         """Return the bundle to decide with, polling for a new one when it is due."""
         now = self.clock()
         with self._lock:
-            if self._polled is not None and now - self._polled < self.poll_seconds:
+            if self._fresh(self._polled, now, self.poll_seconds):
                 return self._bundle
             try:
                 self._poll()

@@ -452,3 +452,24 @@ def test_an_allow_answered_while_another_thread_saw_a_deny_is_not_kept(
     before.join(30)
     assert asked == [enforce.Decision(True)]
     assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, "agent_suspended")
+
+
+def test_a_clock_set_back_keeps_no_allow_and_no_bundle(
+    pep, live_server, runtime_token, approved, agent, clock
+):
+    """A clock that steps back (a wall clock given as `clock`, a restored VM) does not stretch
+    a kept allow or a held bundle past its time."""
+    local = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        clock=clock,
+    )
+    assert pep.decide("read", "tool", "kb-search").allowed
+    assert local.decide("read", "tool", "kb-search").allowed
+    suspend(agent)
+    clock.now -= 3600
+    suspended = enforce.Decision(False, "agent_suspended")
+    assert pep.decide("read", "tool", "kb-search") == suspended
+    assert local.decide("read", "tool", "kb-search") == suspended
