@@ -110,3 +110,17 @@ def test_something_else_the_key_signed_is_no_bundle(body, tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stdout == "FAIL: not a countersign.cedar-policy/1 bundle\n"
     assert "Traceback" not in result.stderr
+
+
+def test_a_signature_file_that_is_not_there_is_unreadable_not_a_changed_bundle(
+    approved, agent, gateway, tmp_path
+):
+    bundle, key = tmp_path / "b.json", tmp_path / "key.pem"
+    bundle.write_bytes(gateway.get(f"/api/v1/agents/{agent.slug}/policy?download=1").content)
+    key.write_text(signing.public_key_pem())
+    missing = tmp_path / "b.json.sig"
+    result = run(bundle, missing, "--public-key", key)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"cannot read: {missing} is neither a file nor a base64 Ed25519 signature\n"
+    )
