@@ -264,7 +264,7 @@ class Enforcer:
         if status != 200 or len(body) > MAX_ANSWER_BYTES:
             return _deny(f"http_{status}")
         try:
-            answer = json.loads(body)
+            answer = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:
             return _deny("bad_response")
         if not isinstance(answer, dict) or not isinstance(answer.get("decision"), bool):
@@ -374,7 +374,7 @@ class Enforcer:
                 )
             raise PolicyError("policy_signature_invalid", "the signature does not verify")
         try:
-            bundle = json.loads(body)
+            bundle = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:
             raise PolicyError("policy_invalid", "the bundle is not JSON") from None
         if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
@@ -398,6 +398,18 @@ def _http_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
     return url
+
+
+def _unique_names(pairs: list) -> dict:
+    """Return a JSON object's members, refusing one named twice.
+
+    Parsers differ on which of the two counts (Python's takes the last): such an
+    answer says nothing for certain, so it denies.
+    """
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member is named twice")
+    return members
 
 
 def _claim(name: str, value, kind):
