@@ -261,8 +261,10 @@ class Enforcer:
             return _deny(f"http_{error.code}")
         except (OSError, ValueError):
             return _deny("unreachable")
-        if status != 200 or len(body) > MAX_ANSWER_BYTES:
+        if status != 200:
             return _deny(f"http_{status}")
+        if len(body) > MAX_ANSWER_BYTES:
+            return _deny("bad_response")
         try:
             answer = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:

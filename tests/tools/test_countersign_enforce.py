@@ -130,6 +130,7 @@ def test_any_failure_denies(live_server, runtime_token, agent, approved):
         ((200, b"not json"), 30, "bad_response"),
         ((200, {"decision": "true"}), 30, "bad_response"),
         ((200, b'{"decision": false, "decision": true}'), 30, "bad_response"),
+        ((200, b'{"decision": true, "x": "' + b"a" * 65536 + b'"}'), 30, "bad_response"),
         ((500, {"decision": True}), 30, "http_500"),
         (("hold", (200, {"decision": True})), 0.3, "unreachable"),
     ],
