@@ -148,8 +148,9 @@ class Enforcer:
         self.clock = clock
         self.wall_clock = wall_clock
         self.policy_url = _http_url(policy_url) if policy_url and cedarpy is not None else None
-        # The trusted keys by fingerprint; none: bundles are used unsigned.
-        self._keys = _public_keys(public_key) if public_key else {}
+        # The trusted keys by fingerprint; none: bundles are used unsigned, which only None
+        # asks for (an empty value, an unset variable read as "", refuses to start).
+        self._keys = _public_keys(public_key) if public_key is not None else {}
         self._lock = threading.Lock()
         self._allows: dict[str, float] = {}  # when each allow kept was asked
         self._denies = 0  # the denies the decision point answered

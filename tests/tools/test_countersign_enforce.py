@@ -475,3 +475,19 @@ def test_a_clock_set_back_keeps_no_allow_and_no_bundle(
     suspended = enforce.Decision(False, "agent_suspended")
     assert pep.decide("read", "tool", "kb-search") == suspended
     assert local.decide("read", "tool", "kb-search") == suspended
+
+
+@pytest.mark.parametrize("public_key", ["", b"", [], "not a key"])
+def test_an_empty_or_unreadable_public_key_refuses_to_start_rather_than_trust_any_bundle(
+    live_server, runtime_token, agent, public_key
+):
+    """An unset variable read as `public_key=os.environ.get(..., "")` must not turn signature
+    checks off: only None means unsigned bundles."""
+    with pytest.raises(ValueError, match="no PEM public key given"):
+        enforce.Enforcer(
+            live_server.url,
+            runtime_token,
+            agent.slug,
+            policy_url=policy_url(live_server, agent),
+            public_key=public_key,
+        )
