@@ -19,8 +19,9 @@ Two ways to decide:
 
 - by default it asks the decision point: `POST /access/v1/evaluation`
   (OpenID AuthZEN) with the agent's token. An allow is kept for `allow_ttl`
-  seconds (30 by default); a deny is never kept, so a lifted deny is seen at
-  once and a kill switch within `allow_ttl`.
+  seconds (30 by default) or until the decision point answers any call a deny;
+  a deny is never kept, so a lifted deny is seen at once and a kill switch
+  within `allow_ttl`, at once after the first call it denies.
 - with `policy_url` (the agent's `GET /api/v1/agents/{slug}/policy`) and the
   `cedarpy` package installed, it keeps the agent's exported Cedar bundle and
   decides locally, polling the bundle every `poll_seconds` with If-None-Match
@@ -147,10 +148,12 @@ class Enforcer:
         self.clock = clock
         self.wall_clock = wall_clock
         self.policy_url = _http_url(policy_url) if policy_url and cedarpy is not None else None
-        # The trusted keys by fingerprint; none: bundles are used unsigned.
-        self._keys = _public_keys(public_key) if public_key else {}
+        # The trusted keys by fingerprint; none: bundles are used unsigned, which only None
+        # asks for (an empty value, an unset variable read as "", refuses to start).
+        self._keys = _public_keys(public_key) if public_key is not None else {}
         self._lock = threading.Lock()
-        self._allows: dict[str, float] = {}
+        self._allows: dict[str, float] = {}  # when each allow kept was asked
+        self._denies = 0  # the denies the decision point answered
         self._bundle: dict | None = None
         self._etag: str | None = None
         self._polled: float | None = None
@@ -207,23 +210,36 @@ class Enforcer:
 
         return decorate
 
+    @staticmethod
+    def _fresh(since: float | None, now: float, seconds: float) -> bool:
+        """Return whether `now` is less than `seconds` after `since`, and not before it.
+
+        A clock set back (a wall clock given as `clock`) stretches nothing kept.
+        """
+        return since is not None and since <= now < since + seconds
+
     # The decision point.
 
     def _decide_remotely(self, request: dict) -> Decision:
         key = json.dumps(request, sort_keys=True)
         now = self.clock()
         with self._lock:
-            until = self._allows.get(key)
-            if until is not None and now < until:
+            if self._fresh(self._allows.get(key), now, self.allow_ttl):
                 return Decision(True)
+            denies = self._denies
         decision = self._ask(request)
         if decision.allowed and self.allow_ttl > 0:
             with self._lock:
+                if denies != self._denies:
+                    # Answered after another call's deny, which may have stopped the agent.
+                    return decision
                 if len(self._allows) >= MAX_CACHED:
-                    self._allows = {k: t for k, t in self._allows.items() if t > now}
+                    self._allows = {
+                        k: t for k, t in self._allows.items() if self._fresh(t, now, self.allow_ttl)
+                    }
                     if len(self._allows) >= MAX_CACHED:
                         self._allows.clear()
-                self._allows[key] = now + self.allow_ttl
+                self._allows[key] = now
         return decision
 
     def _ask(self, request: dict) -> Decision:
@@ -246,16 +262,22 @@ class Enforcer:
             return _deny(f"http_{error.code}")
         except (OSError, ValueError):
             return _deny("unreachable")
-        if status != 200 or len(body) > MAX_ANSWER_BYTES:
+        if status != 200:
             return _deny(f"http_{status}")
+        if len(body) > MAX_ANSWER_BYTES:
+            return _deny("bad_response")
         try:
-            answer = json.loads(body)
+            answer = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:
             return _deny("bad_response")
         if not isinstance(answer, dict) or not isinstance(answer.get("decision"), bool):
             return _deny("bad_response")
         if answer["decision"] is True:
             return Decision(True)
+        # A deny may be the whole agent's (its kill switch, its expiry): no allow kept outlives it.
+        with self._lock:
+            self._denies += 1
+            self._allows.clear()
         context = answer.get("context")
         reason = context.get("reason") if isinstance(context, dict) else None
         return _deny(reason if isinstance(reason, str) and reason else "denied")
@@ -315,7 +337,7 @@ class Enforcer:
         """Return the bundle to decide with, polling for a new one when it is due."""
         now = self.clock()
         with self._lock:
-            if self._polled is not None and now - self._polled < self.poll_seconds:
+            if self._fresh(self._polled, now, self.poll_seconds):
                 return self._bundle
             try:
                 self._poll()
@@ -355,7 +377,7 @@ class Enforcer:
                 )
             raise PolicyError("policy_signature_invalid", "the signature does not verify")
         try:
-            bundle = json.loads(body)
+            bundle = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:
             raise PolicyError("policy_invalid", "the bundle is not JSON") from None
         if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
@@ -379,6 +401,18 @@ def _http_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
     return url
+
+
+def _unique_names(pairs: list) -> dict:
+    """Return a JSON object's members, refusing one named twice.
+
+    Parsers differ on which of the two counts (Python's takes the last): such an
+    answer says nothing for certain, so it denies.
+    """
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member is named twice")
+    return members
 
 
 def _claim(name: str, value, kind):

@@ -90,3 +90,37 @@ def test_a_bundle_signed_by_another_key_is_told_apart_from_a_changed_one(
     said = run(bundle, signature, "--public-key", old_key)
     assert said.returncode == 1
     assert said.stdout == "FAIL: the signature does not match the bundle's bytes and this key\n"
+
+
+# The evidence key signs more than bundles (an evidence bundle's MANIFEST, checkpoints): one of
+# those, given in a bundle's place, verifies and must still be refused as no bundle.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"3f2a  bundle.json\n",
+        b"[1, 2]",
+        b'{"format": "countersign.evidence/1", "emergency": "none"}',
+    ],
+)
+def test_something_else_the_key_signed_is_no_bundle(body, tmp_path):
+    bundle, key = tmp_path / "b.json", tmp_path / "key.pem"
+    bundle.write_bytes(body)
+    key.write_text(signing.public_key_pem())
+    result = run(bundle, signing.sign(body), "--public-key", key)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "FAIL: not a countersign.cedar-policy/1 bundle\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_a_signature_file_that_is_not_there_is_unreadable_not_a_changed_bundle(
+    approved, agent, gateway, tmp_path
+):
+    bundle, key = tmp_path / "b.json", tmp_path / "key.pem"
+    bundle.write_bytes(gateway.get(f"/api/v1/agents/{agent.slug}/policy?download=1").content)
+    key.write_text(signing.public_key_pem())
+    missing = tmp_path / "b.json.sig"
+    result = run(bundle, missing, "--public-key", key)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"cannot read: {missing} is neither a file nor a base64 Ed25519 signature\n"
+    )

@@ -6,9 +6,13 @@ failure denies.
 """
 
 import importlib.util
+import re
 import socket
+import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -125,6 +129,8 @@ def test_any_failure_denies(live_server, runtime_token, agent, approved):
     [
         ((200, b"not json"), 30, "bad_response"),
         ((200, {"decision": "true"}), 30, "bad_response"),
+        ((200, b'{"decision": false, "decision": true}'), 30, "bad_response"),
+        ((200, b'{"decision": true, "x": "' + b"a" * 65536 + b'"}'), 30, "bad_response"),
         ((500, {"decision": True}), 30, "http_500"),
         (("hold", (200, {"decision": True})), 0.3, "unreachable"),
     ],
@@ -149,6 +155,7 @@ def test_an_allow_is_kept_for_its_ttl_and_a_deny_never(pep, approved, agent, clo
     )
     workflow.approve(agent, wider)
     assert pep.decide("write", "tool", "refund-issue-2").allowed
+    assert pep.decide("read", "tool", "kb-search").allowed  # asked again: the deny forgot it
 
     suspend(agent)
     clock.now += 29.9
@@ -384,3 +391,103 @@ def test_a_key_rotation_keeps_an_enforcement_point_given_the_next_key_deciding(
     assert pep(next_pem).decide("read", "tool", "kb-search") == enforce.Decision(
         False, "policy_signature_invalid"
     )
+
+
+def test_the_readme_dispatcher_runs_as_written(
+    live_server, runtime_token, agent, approved, monkeypatch
+):
+    """The README's tool dispatcher, run as shown: the environment names the server."""
+    readme = (SOURCE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("`tools/countersign_enforce.py` is a reference enforcement point", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    monkeypatch.setenv("COUNTERSIGN_URL", live_server.url)
+    monkeypatch.setenv("COUNTERSIGN_TOKEN", runtime_token)
+    monkeypatch.syspath_prepend(str(SOURCE.parent))
+    monkeypatch.delitem(sys.modules, "countersign_enforce", raising=False)
+    ran = []
+    runtime = {"TOOLS": {"kb-search": lambda query: ran.append(query) or "answer"}}
+    exec(compile(example, "README.md", "exec"), runtime)  # noqa: S102 - the README's own code
+
+    def call(access, name, depth=0, **arguments):
+        return SimpleNamespace(access=access, name=name, depth=depth, arguments=arguments)
+
+    assert runtime["dispatch"](call("read", "kb-search", query="refunds")) == "answer"
+    denied = runtime["dispatch"](call("execute", "shell", command="rm -rf /"))
+    assert denied == {"error": "not allowed: scope_mismatch"}
+    assert ran == ["refunds"]
+
+
+def test_a_deny_the_decision_point_answers_forgets_every_allow_kept(pep, approved, agent):
+    """A deny may be the whole agent's (its kill switch, its expiry): once one is seen, no
+    allow kept from before it is used."""
+    assert pep.decide("read", "tool", "kb-search").allowed
+    suspend(agent)
+    assert pep.decide("read", "tool", "kb-search").allowed, "kept, while no deny is seen"
+    suspended = enforce.Decision(False, "agent_suspended")
+    assert pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}) == suspended
+    assert pep.decide("read", "tool", "kb-search") == suspended
+
+
+def test_an_allow_answered_while_another_thread_saw_a_deny_is_not_kept(
+    pep, approved, agent, monkeypatch
+):
+    """A call asked before the kill switch, answered after another call was denied for it,
+    runs (it was allowed when asked) but is not kept for the calls after it."""
+    opener, answered, denied = enforce._OPENER, threading.Event(), threading.Event()
+
+    class Slow:
+        def open(self, request, timeout):
+            response = opener.open(request, timeout=timeout)
+            if threading.current_thread() is not threading.main_thread():
+                answered.set()
+                assert denied.wait(30)
+            return response
+
+    monkeypatch.setattr(enforce, "_OPENER", Slow())
+    asked = []
+    before = threading.Thread(target=lambda: asked.append(pep.decide("read", "tool", "kb-search")))
+    before.start()
+    assert answered.wait(30)
+    suspend(agent)
+    assert not pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}).allowed
+    denied.set()
+    before.join(30)
+    assert asked == [enforce.Decision(True)]
+    assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, "agent_suspended")
+
+
+def test_a_clock_set_back_keeps_no_allow_and_no_bundle(
+    pep, live_server, runtime_token, approved, agent, clock
+):
+    """A clock that steps back (a wall clock given as `clock`, a restored VM) does not stretch
+    a kept allow or a held bundle past its time."""
+    local = enforce.Enforcer(
+        live_server.url,
+        runtime_token,
+        agent.slug,
+        policy_url=policy_url(live_server, agent),
+        clock=clock,
+    )
+    assert pep.decide("read", "tool", "kb-search").allowed
+    assert local.decide("read", "tool", "kb-search").allowed
+    suspend(agent)
+    clock.now -= 3600
+    suspended = enforce.Decision(False, "agent_suspended")
+    assert pep.decide("read", "tool", "kb-search") == suspended
+    assert local.decide("read", "tool", "kb-search") == suspended
+
+
+@pytest.mark.parametrize("public_key", ["", b"", [], "not a key"])
+def test_an_empty_or_unreadable_public_key_refuses_to_start_rather_than_trust_any_bundle(
+    live_server, runtime_token, agent, public_key
+):
+    """An unset variable read as `public_key=os.environ.get(..., "")` must not turn signature
+    checks off: only None means unsigned bundles."""
+    with pytest.raises(ValueError, match="no PEM public key given"):
+        enforce.Enforcer(
+            live_server.url,
+            runtime_token,
+            agent.slug,
+            policy_url=policy_url(live_server, agent),
+            public_key=public_key,
+        )

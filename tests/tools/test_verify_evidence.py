@@ -9,7 +9,12 @@ tests/audit/test_evidence*.py.
 
 import importlib.machinery
 import importlib.util
+import io
 import json
+import struct
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +96,35 @@ def test_the_script_digests_any_manifest_as_the_definition(manifest, description
     manifest = {**manifest, "description": description}
     expected = text_digest(canonical_json(manifest))
     assert verify_evidence.manifest_digest(as_in_a_bundle_file(manifest)) == expected
+
+
+def damaged(kind: str) -> bytes:
+    """Return a ZIP of one file that zipfile lists but cannot read back, as `kind` says."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("MANIFEST", "x" * 1000)
+    data = bytearray(buffer.getvalue())
+    central = data.find(b"PK\x01\x02")
+    if kind == "deflate":
+        data[30 + len("MANIFEST")] = 0xFF  # the first block's type is one no stream uses
+    elif kind == "method":
+        data[8:10] = data[central + 10 : central + 12] = struct.pack("<H", 9)  # Deflate64
+    else:
+        data[6] |= 1  # encrypted, and no password to read it with
+        data[central + 8] |= 1
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["deflate", "method", "encrypted"])
+def test_an_archive_zipfile_cannot_read_back_is_unreadable_not_a_crash(kind, tmp_path):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(damaged(kind))
+    result = subprocess.run(
+        [sys.executable, str(_PATH), str(path), "--fingerprint", "0" * 64],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: cannot read {path}: "), result.stderr
+    assert "Traceback" not in result.stderr
