@@ -100,12 +100,19 @@ def user_lock(user):
 
     Every change of a user's groups, teams, flags or permissions holds this lock
     until it commits; whoever decides from the user's rights (a sign-off, an
-    emergency approval, a drift finding) takes it too, after the agent's row and
-    its package's (`approvals.locks`), and so decides from the rights as changed.
+    emergency approval, a suspension, a registration, a drift finding) takes it too,
+    after the agent's row and its package's (`approvals.locks`), and so decides from
+    the rights as changed.
     The lock changes no key (FOR NO KEY UPDATE), so it does not hold up a row that
     only refers to the user, such as an absence naming them delegate.
     """
     return get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
+
+
+def actor_user_lock(*, actor: Actor):
+    """Return the actor's user under `user_lock`, to decide from their rights; None for the
+    system, which holds every right."""
+    return None if actor.is_system else user_lock(actor.user)
 
 
 def users_lock(users) -> dict:

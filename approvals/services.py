@@ -435,7 +435,10 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     """Pull the kill switch: the gate denies from the next check, the approval is revoked."""
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system:
-        check = can_suspend(actor.user, agent)
+        # Before anything is written, as a sign-off's decider is locked (approvals.locks):
+        # a withdrawal of the rights to suspend either commits first and is read here, or
+        # waits for this suspension's commit.
+        check = can_suspend(user_lock(actor.user), agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()
