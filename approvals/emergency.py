@@ -64,7 +64,7 @@ def emergency_request(*, actor: Actor, package: ApprovalPackage, reason: str) ->
     """
     package = package_lock(package)
     agent = package.agent
-    if actor.user is None or not can_edit(actor.user, agent):
+    if actor.user is None or not can_edit(user_lock(actor.user), agent):
         raise NotPermitted(
             "Only the agent's owners and staff ask for an emergency approval.", code="not_owner"
         )

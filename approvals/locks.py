@@ -7,14 +7,17 @@ each hold a row the other waits for, and a service deciding from the agent
 (is it suspended? retired? which version is approved?) reads it as the last
 committed change left it, not as it was before that change took the lock.
 
-A service that decides from a person's rights (a sign-off, an emergency approval,
-a suspension, a registration or change of an agent and the team it names, a
-comment, a drift finding) locks that person's row after the agent's and, deciding
+A service that decides from a person's rights (a sign-off, an emergency approval
+or its request, a suspension, a retirement, a package written, submitted or
+narrowed, a registration or change of an agent and the team it names, a comment,
+a drift finding) locks that person's row after the agent's and, deciding
 about a package, the package's (`agents.membership.user_lock`), as every change
 of those rights does, and before it writes anything: no service locks a user's
 row and then an agent's, and none waits for a user's row while holding the
 audit chain's lock (taken by its first event), which a change of that user's
-rights waits for while holding the row. So the order adds no deadlock.
+rights waits for while holding the row. So the order adds no deadlock; nor do
+the packages a suspension or a retirement locks after the user's row, since
+whoever holds one of them holds the agent's row.
 
 A decision then locks the absences naming its decider delegate
 (`signoffs.absence.delegations_lock`), still before it writes anything: setting
