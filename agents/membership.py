@@ -111,8 +111,19 @@ def user_lock(user):
 
 def actor_user_lock(*, actor: Actor):
     """Return the actor's user under `user_lock`, to decide from their rights; None for the
-    system, which holds every right."""
-    return None if actor.is_system else user_lock(actor.user)
+    system, which holds every right.
+
+    A token's actor is confirmed (`Actor.confirm`) once the row is locked: a withdrawal
+    committed meanwhile refuses the write as the token's own check does (`user_inactive`,
+    `scope_not_granted`), before any rule of the caller's. The token's row is locked after
+    the user's, as a withdrawal of the user's rights locks them.
+    """
+    if actor.is_system:
+        return None
+    user = user_lock(actor.user)
+    if actor.confirm is not None:
+        actor.confirm()
+    return user
 
 
 def users_lock(users) -> dict:

@@ -26,20 +26,20 @@ reviewer's, when setting) and then writes its event, so no service holds an
 absence's row while waiting for a user's row.
 
 A token's write locks its token's row just before its first event
-(`tokens.authentication.token_confirm`) and no other token's. A revocation locks
-the token's row, and a withdrawal of its user's rights (a deactivation, a group
-left, staff or superuser status taken away) its user's row and then all their
-tokens' rows in id order (`tokens.services.user_tokens_lock`), each before its
-first event; the Django admin's save of a user takes them before its first event
-(a rename's) when the form withdraws a flag or a group, though it changes the
-groups last. A token is made
+(`tokens.authentication.token_confirm`) and no other token's; one deciding from its
+user's rights locks it earlier, once it holds the user's row
+(`agents.membership.actor_user_lock`). A revocation locks the token's row, and a
+withdrawal of its user's rights (a deactivation, a group left, staff or superuser
+status taken away) its user's row and then all their tokens' rows in id order
+(`tokens.services.user_tokens_lock`), each before its first event; the Django
+admin's save of a user takes them before its first event (a rename's) when the form
+withdraws a flag or a group, though it changes the groups last. A token is made
 (`token_create`) holding its user's row. A write holding its token's row locks no
-user's row after it (that would be after its first event), so a withdrawal waiting
-for the row while holding the user's adds no deadlock, and the write's check reads
-the user's activation, staff and superuser status and whether their groups grant
-the request's scope after its lock is granted: it commits before the withdrawal's
-event, or reads it and is refused. Adding rights locks no token: a write it lets
-through was let through before it.
+user's row after it, so a withdrawal waiting for the row while holding the user's
+adds no deadlock, and the write's check reads the user's activation, staff and
+superuser status and whether their groups grant the request's scope after its lock
+is granted: it commits before the withdrawal's event, or reads it and is refused.
+Adding rights locks no token: a write it lets through was let through before it.
 
 The other rights a token's write may rest on need no token lock. A team left: what
 a team grants (naming it for an agent registered or moved, commenting on an agent

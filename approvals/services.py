@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock, user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
 from agents.services import (
@@ -98,7 +98,7 @@ def package_create(
     """Create a new draft version of the agent's package from a manifest."""
     # As the last change of its owners, and of the actor's rights, left them (approvals.locks).
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
-    if not actor.is_system and not can_edit(user_lock(actor.user), agent):
+    if not actor.is_system and not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff may write its packages.", code="not_owner"
         )
@@ -146,7 +146,7 @@ def package_update_draft(
 ) -> ApprovalPackage:
     """Replace a draft's manifest; submitted packages are immutable."""
     package = package_lock(package)
-    if not can_edit(user_lock(actor.user), package.agent):
+    if not can_edit(actor_user_lock(actor=actor), package.agent):
         raise NotPermitted(
             "Only the agent's owners and staff may edit its packages.", code="not_owner"
         )
@@ -191,7 +191,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     """
     package = package_lock(package)
     agent = package.agent
-    if not actor.is_system and not can_edit(user_lock(actor.user), agent):
+    if not actor.is_system and not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
@@ -437,7 +437,7 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         # Before anything is written, as a sign-off's decider is locked (approvals.locks):
         # a withdrawal of the rights to suspend either commits first and is read here, or
         # waits for this suspension's commit.
-        check = can_suspend(user_lock(actor.user), agent)
+        check = can_suspend(actor_user_lock(actor=actor), agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()
