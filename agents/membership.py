@@ -100,12 +100,30 @@ def user_lock(user):
 
     Every change of a user's groups, teams, flags or permissions holds this lock
     until it commits; whoever decides from the user's rights (a sign-off, an
-    emergency approval, a drift finding) takes it too, after the agent's row and
-    its package's (`approvals.locks`), and so decides from the rights as changed.
+    emergency approval, a suspension, a registration, a drift finding) takes it too,
+    after the agent's row and its package's (`approvals.locks`), and so decides from
+    the rights as changed.
     The lock changes no key (FOR NO KEY UPDATE), so it does not hold up a row that
     only refers to the user, such as an absence naming them delegate.
     """
     return get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
+
+
+def actor_user_lock(*, actor: Actor):
+    """Return the actor's user under `user_lock`, to decide from their rights; None for the
+    system, which holds every right.
+
+    A token's actor is confirmed (`Actor.confirm`) once the row is locked: a withdrawal
+    committed meanwhile refuses the write as the token's own check does (`user_inactive`,
+    `scope_not_granted`), before any rule of the caller's. The token's row is locked after
+    the user's, as a withdrawal of the user's rights locks them.
+    """
+    if actor.is_system:
+        return None
+    user = user_lock(actor.user)
+    if actor.confirm is not None:
+        actor.confirm()
+    return user
 
 
 def users_lock(users) -> dict:

@@ -7,6 +7,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
+from agents.membership import actor_user_lock
 from agents.models import (
     OWNERS_MAX,
     TEAM_NAME_LENGTH,
@@ -142,11 +143,11 @@ def _validate(fields: dict, *, instance: Agent | None = None) -> None:
         raise AlreadyExists("The agent clashes with another.", fields=taken)
 
 
-def _check_team(actor: Actor, team: Team | None) -> None:
-    """Refuse a team the actor is not a member of (staff and the system use any)."""
-    if team is None or actor.is_system:
+def _check_team(user, team: Team | None) -> None:
+    """Refuse a team the user is not a member of (staff and the system, user None, use any)."""
+    if team is None or user is None:
         return
-    check = can_use_team(actor.user, team)
+    check = can_use_team(user, team)
     if not check:
         raise InvalidInput(check.message, code=check.code, fields={"team": [check.message]})
 
@@ -175,8 +176,11 @@ def agent_create(
 
     Product owners register agents only for teams they are members of.
     """
-    if not actor.is_system:
-        check = can_register(actor.user)
+    # The actor's groups and teams as the last change of them left them (approvals.locks): a
+    # group or team left either commits first and is read here, or waits for this commit.
+    user = actor_user_lock(actor=actor)
+    if user is not None:
+        check = can_register(user)
         if not check:
             raise NotPermitted(check.message, code=check.code)
     fields = {
@@ -189,7 +193,7 @@ def agent_create(
         "deployment": deployment,
     }
     _validate(fields)
-    _check_team(actor, team)
+    _check_team(user, team)
     try:
         with transaction.atomic():
             agent = Agent.objects.create(**fields)
@@ -222,7 +226,8 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     agent's reviews: it says why adding each user as an owner is refused.
     """
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
-    if not actor.is_system and not can_edit(actor.user, agent):
+    user = actor_user_lock(actor=actor)  # its teams as the last change left them, as agent_create
+    if user is not None and not can_edit(user, agent):
         raise NotPermitted("Only the agent's owners and staff may change it.", code="not_owner")
     allowed = {"name", "description", "team", "owners"}
     unknown = set(changes) - allowed
@@ -234,7 +239,7 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     owners = changes.pop("owners", None)
     _validate(changes, instance=agent)
     if "team" in changes and changes["team"] != agent.team:
-        _check_team(actor, changes["team"])
+        _check_team(user, changes["team"])
     before = _audited({name: getattr(agent, name) for name in changes})
     after = _audited(dict(changes))
     if owners is not None:

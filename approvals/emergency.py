@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock, user_lock
 from agents.permissions import can_edit
 from agents.services import refuse_retired
 from approvals.emergency_state import EMERGENCY_EXPIRED_REASON, emergency_close
@@ -64,7 +64,7 @@ def emergency_request(*, actor: Actor, package: ApprovalPackage, reason: str) ->
     """
     package = package_lock(package)
     agent = package.agent
-    if actor.user is None or not can_edit(actor.user, agent):
+    if actor.user is None or not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff ask for an emergency approval.", code="not_owner"
         )

@@ -7,12 +7,17 @@ each hold a row the other waits for, and a service deciding from the agent
 (is it suspended? retired? which version is approved?) reads it as the last
 committed change left it, not as it was before that change took the lock.
 
-A service that decides from a person's rights locks that person's row after
-the agent's and the package's (`agents.membership.user_lock`), as every change
+A service that decides from a person's rights (a sign-off, an emergency approval
+or its request, a suspension, a retirement, a package written, submitted or
+narrowed, a registration or change of an agent and the team it names, a comment,
+a drift finding) locks that person's row after the agent's and, deciding
+about a package, the package's (`agents.membership.user_lock`), as every change
 of those rights does, and before it writes anything: no service locks a user's
 row and then an agent's, and none waits for a user's row while holding the
 audit chain's lock (taken by its first event), which a change of that user's
-rights waits for while holding the row. So the order adds no deadlock.
+rights waits for while holding the row. So the order adds no deadlock; nor do
+the packages a suspension or a retirement locks after the user's row, since
+whoever holds one of them holds the agent's row.
 
 A decision then locks the absences naming its decider delegate
 (`signoffs.absence.delegations_lock`), still before it writes anything: setting
@@ -21,20 +26,29 @@ reviewer's, when setting) and then writes its event, so no service holds an
 absence's row while waiting for a user's row.
 
 A token's write locks its token's row just before its first event
-(`tokens.authentication.token_confirm`) and no other token's. A revocation locks
-the token's row, and a withdrawal of its user's rights (a deactivation, a group
-left, staff or superuser status taken away) its user's row and then all their
-tokens' rows in id order (`tokens.services.user_tokens_lock`), each before its
-first event; the Django admin's save of a user takes them before its first event
-(a rename's) when the form withdraws a flag or a group, though it changes the
-groups last. A token is made
+(`tokens.authentication.token_confirm`) and no other token's; one deciding from its
+user's rights locks it earlier, once it holds the user's row
+(`agents.membership.actor_user_lock`). A revocation locks the token's row, and a
+withdrawal of its user's rights (a deactivation, a group left, staff or superuser
+status taken away) its user's row and then all their tokens' rows in id order
+(`tokens.services.user_tokens_lock`), each before its first event; the Django
+admin's save of a user takes them before its first event (a rename's) when the form
+withdraws a flag or a group, though it changes the groups last. A token is made
 (`token_create`) holding its user's row. A write holding its token's row locks no
-user's row after it (that would be after its first event), so a withdrawal waiting
-for the row while holding the user's adds no deadlock, and the write's check reads
-the user's activation, staff and superuser status and whether their groups grant
-the request's scope after its lock is granted: it commits before the withdrawal's
-event, or reads it and is refused. Adding rights locks no token: a write it lets
-through was let through before it.
+user's row after it, so a withdrawal waiting for the row while holding the user's
+adds no deadlock, and the write's check reads the user's activation, staff and
+superuser status and whether their groups grant the request's scope after its lock
+is granted: it commits before the withdrawal's event, or reads it and is refused.
+Adding rights locks no token: a write it lets through was let through before it.
+
+The other rights a token's write may rest on need no token lock. A team left: what
+a team grants (naming it for an agent registered or moved, commenting on an agent
+seen through it) is decided under the user's row lock, which the team change holds
+from before its first event. An agent's object permission (a reviewer's, the kill
+switch's): it is assigned and taken away under the agent's row lock, and every
+decision from one (a sign-off, an emergency approval, a suspension) reads it under
+that lock. Model permissions grant nothing here: every check asks for an object
+permission, which Django's model backend never gives for an object.
 
 Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)
 unless the row is deleted under it. PostgreSQL checks a foreign key when the row

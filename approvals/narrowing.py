@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from agents.membership import actor_user_lock
 from agents.models import Agent
 from agents.permissions import can_edit
 from agents.usage import NARROW_WINDOW, Usage, Use, usage_of
@@ -110,7 +111,7 @@ def package_narrow(*, actor: Actor, agent: Agent) -> ApprovalPackage:
     result the manifest schema does not accept.
     """
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
-    if actor.user is None or not can_edit(actor.user, agent):
+    if actor.user is None or not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff may narrow its scope.", code="not_owner"
         )

@@ -9,6 +9,7 @@ and exportable.
 from django.db import transaction
 from django.utils import timezone
 
+from agents.membership import actor_user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_retire
 from approvals.models import PackageState
@@ -26,7 +27,7 @@ def agent_retire(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     """Retire the agent: revoke its approval, withdraw its review, call its kill switch."""
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system:
-        check = can_retire(actor.user, agent)
+        check = can_retire(actor_user_lock(actor=actor), agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()

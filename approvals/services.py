@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock, user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
 from agents.services import (
@@ -96,7 +96,9 @@ def package_create(
     is_recertification: bool = False,
 ) -> ApprovalPackage:
     """Create a new draft version of the agent's package from a manifest."""
-    if not actor.is_system and not can_edit(actor.user, agent):
+    # As the last change of its owners, and of the actor's rights, left them (approvals.locks).
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
+    if not actor.is_system and not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff may write its packages.", code="not_owner"
         )
@@ -105,9 +107,6 @@ def package_create(
     manifest_agent_check(agent, doc)
     if not is_recertification:  # a re-certification copies the approved scope as it is
         manifest_team_check(agent, doc)
-    agent = Agent.objects.select_for_update(no_key=True).get(
-        pk=agent.pk
-    )  # as the last change left it
     refuse_retired(agent)
     version = (agent.packages.aggregate(v=Max("version"))["v"] or 0) + 1
     created_by = actor.user
@@ -147,7 +146,7 @@ def package_update_draft(
 ) -> ApprovalPackage:
     """Replace a draft's manifest; submitted packages are immutable."""
     package = package_lock(package)
-    if not can_edit(actor.user, package.agent):
+    if not can_edit(actor_user_lock(actor=actor), package.agent):
         raise NotPermitted(
             "Only the agent's owners and staff may edit its packages.", code="not_owner"
         )
@@ -192,7 +191,7 @@ def package_submit(*, actor: Actor, package: ApprovalPackage) -> ApprovalPackage
     """
     package = package_lock(package)
     agent = package.agent
-    if not actor.is_system and not can_edit(actor.user, agent):
+    if not actor.is_system and not can_edit(actor_user_lock(actor=actor), agent):
         raise NotPermitted(
             "Only the agent's owners and staff may submit its packages.", code="not_owner"
         )
@@ -435,7 +434,10 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
     """Pull the kill switch: the gate denies from the next check, the approval is revoked."""
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     if not actor.is_system:
-        check = can_suspend(actor.user, agent)
+        # Before anything is written, as a sign-off's decider is locked (approvals.locks):
+        # a withdrawal of the rights to suspend either commits first and is read here, or
+        # waits for this suspension's commit.
+        check = can_suspend(actor_user_lock(actor=actor), agent)
         if not check:
             raise NotPermitted(check.message, code=check.code)
         actor.require_fresh_authentication()

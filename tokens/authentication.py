@@ -108,6 +108,8 @@ def token_confirm(token: RequestToken, scope: str | None = None) -> None:
     The actor of a token's request runs it before each of its events (`Actor.confirm`):
     its first event's is before the transaction takes the audit chain's lock, as
     approvals.locks orders locks, and a later one's reads a row the transaction holds.
+    A service deciding from the user's rights runs it first once it holds the user's row
+    (agents.membership.actor_user_lock), so a withdrawal it waited for is answered here.
     A revocation locks the same row before its own event, and so does a deactivation
     of the token's user, or a withdrawal of their groups, staff or superuser status
     (tokens.services.user_tokens_lock): either the write commits first and its events
@@ -119,8 +121,9 @@ def token_confirm(token: RequestToken, scope: str | None = None) -> None:
     staff or superuser status they held when the token was read, which widen what
     every check let the request touch. No write of the token waits longer for it: it
     is held from just before the chain's lock, which every write holds until its
-    commit; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for it as for
-    that commit. The row alone is locked: the user's stays free, as token_revoke
+    commit, or from the user's row lock, which serializes the writes deciding from the
+    user's rights; `token_touch` (at most once a LAST_USED_RESOLUTION) waits for it as
+    for that commit. The row alone is locked: the user's stays free, as token_revoke
     leaves it.
 
     The user is read by a statement of its own, once the lock is granted: under READ

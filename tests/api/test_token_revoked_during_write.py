@@ -131,14 +131,17 @@ def _token_locks(queries) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_tokens_write_locks_its_token_once_and_a_sessions_write_locks_none(
+def test_a_tokens_write_locks_its_token_alone_and_a_sessions_write_locks_none(
     api, owner, agent, workflow
 ):
     client = api(owner, Scope.PACKAGES_WRITE)
     with CaptureQueriesContext(connection) as queries:
         answer = client.post(_submit_url(workflow.create(agent)), {}, format="json")
     assert answer.status_code == 200, answer.json()
-    assert len(_token_locks(queries)) == 1
+    # Its own row, confirmed once its user's row is locked (the submission decides from
+    # their rights) and again before its event.
+    assert len(_token_locks(queries)) == 2
+    assert len(set(_token_locks(queries))) == 1
 
     session = APIClient()
     session.force_login(owner)

@@ -11,12 +11,27 @@ the withdrawal of what it relied on: either the write's event comes first, or th
 is refused with the scope check's 403 `scope_not_granted` and leaves nothing behind. A
 group left that grants none of it holds the write up, and lets it through. The Django
 admin's save, which may record a rename first, locks the tokens before that event when
-it takes away a group or a flag.
+it takes away a group or a flag. A write resting on more than its scope (a suspension on
+the security group or the agent's kill-switch permission, an agent registered in or moved
+to a team on the team's membership) is ordered against that right's withdrawal by the
+user's or the agent's row lock instead (DECIDED_WRITES).
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
-from agents.membership import Source, user_flags_set, user_groups_change
+from agents.membership import (
+    Source,
+    reviewer_assign,
+    reviewer_unassign,
+    team_members_change,
+    user_flags_set,
+    user_groups_change,
+)
+from agents.models import Agent
+from agents.permissions import SUSPEND_PERMISSION
 from api.models import IdempotencyRecord
 from approvals.models import PackageState
 from audit.actors import Actor
@@ -29,12 +44,15 @@ from tests.api.test_token_user_deactivated_during_write import (
     STAFF_CHANGED,
     SUBMITTED,
     SUPERUSER_CHANGED,
+    TEAMS,
+    UNASSIGNED,
     _in_use,
     _poster,
     _submit_url,
     _trail,
 )
 from tests.concurrency import chain_held, queued, raced
+from tests.factories import TeamFactory, UserFactory
 from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
     _post_user,
     admin_client,
@@ -256,3 +274,134 @@ def test_the_providers_mapping_adding_a_group_and_taking_staff_waits_for_the_wri
     assert not errors, errors
     assert answers[0].status_code == 200, answers[0].json()
     assert _trail(client, owner) == [SUBMITTED, GROUPS, STAFF_CHANGED]
+
+
+# Writes that decide from a right their token's scope does not carry: a suspension from the
+# security group or the agent's suspend permission (reviews:write is any reviewer's), a
+# registration from the membership of the team it names. Each decides under its user's row
+# lock, or its agent's, which the withdrawal holds from before its first event.
+SUSPENDED, REGISTERED, UPDATED = "agent.suspended", "agent.created", "agent.updated"
+NOT_SUSPENDER = (403, "not_permitted")
+
+
+@dataclass(frozen=True)
+class DecidedWrite:
+    client: object
+    url: str
+    body: dict
+    event: str  # the write's
+    method: str
+    written: Callable[[], bool]
+    change: Callable[[], object]  # the withdrawal
+    withdrawn: str  # the withdrawal's event
+    refusal: tuple[int, str]  # the status and code of a write that meets it
+
+
+def _suspension(api, agent, groups, change, withdrawn) -> DecidedWrite:
+    user = UserFactory(username="responder", groups=groups)
+    return DecidedWrite(
+        client=_in_use(api(user, Scope.REVIEWS_WRITE)),
+        url=f"/api/v1/agents/{agent.slug}/suspend",
+        body={"reason": "Incident 42."},
+        event=SUSPENDED,
+        method="post",
+        written=lambda: Agent.objects.get(pk=agent.pk).suspended_at is not None,
+        change=change(user),
+        withdrawn=withdrawn,
+        refusal=NOT_SUSPENDER,
+    )
+
+
+def _security_left(api, owner, agent) -> DecidedWrite:
+    return _suspension(
+        api, agent, ["iam", "security"], lambda user: _leaving(user, "security"), GROUPS
+    )
+
+
+def _suspend_permission_unassigned(api, owner, agent) -> DecidedWrite:
+    def unassign(user):
+        assign = {"actor": ADMIN, "agent": agent, "user": user, "source": Source.COMMAND}
+        reviewer_assign(**assign, permission=SUSPEND_PERMISSION)
+        return lambda: reviewer_unassign(**assign, permission=SUSPEND_PERMISSION)
+
+    return _suspension(api, agent, ["iam"], unassign, UNASSIGNED)
+
+
+def _team_left(api, owner, agent) -> DecidedWrite:
+    slug = "fin-bot"
+    return DecidedWrite(
+        client=_in_use(api(owner, Scope.PACKAGES_WRITE)),
+        url="/api/v1/agents",
+        body={
+            "slug": slug,
+            "name": "Finance bot",
+            "team": agent.team.slug,
+            "workload_id": f"spiffe://prod.example.com/ns/fin/sa/{slug}",
+            "log_principal": f"agent:{slug}",
+            "deployment": "internal_copilot",
+        },
+        event=REGISTERED,
+        method="post",
+        written=lambda: Agent.objects.filter(slug=slug).exists(),
+        change=lambda: team_members_change(
+            actor=ADMIN, team=agent.team, source=Source.COMMAND, remove=[owner]
+        ),
+        withdrawn=TEAMS,
+        refusal=(400, "not_team_member"),
+    )
+
+
+def _moved_team_left(api, owner, agent) -> DecidedWrite:
+    team = TeamFactory(slug="finance", members=[owner])
+    return DecidedWrite(
+        client=_in_use(api(owner, Scope.PACKAGES_WRITE)),
+        url=f"/api/v1/agents/{agent.slug}",
+        body={"team": team.slug},
+        event=UPDATED,
+        method="patch",
+        written=lambda: Agent.objects.get(pk=agent.pk).team_id == team.pk,
+        change=lambda: team_members_change(
+            actor=ADMIN, team=team, source=Source.COMMAND, remove=[owner]
+        ),
+        withdrawn=TEAMS,
+        refusal=(400, "not_team_member"),
+    )
+
+
+DECIDED_WRITES = {
+    "suspension, security left": _security_left,
+    "suspension, its permission unassigned": _suspend_permission_unassigned,
+    "registration in a team, the team left": _team_left,
+    "move to a team, the team left": _moved_team_left,
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECIDED_WRITES))
+def test_a_withdrawal_first_refuses_a_write_deciding_from_the_right(api, owner, agent, case):
+    race = DECIDED_WRITES[case](api, owner, agent)
+    answers: list = []
+    with chain_held() as held:
+        errors = queued(
+            held, race.change, _poster(race.client, race.url, answers, race.body, race.method)
+        )
+    assert not errors, errors
+    assert answers[0].status_code == race.refusal[0], answers[0].json()
+    assert error_of(answers[0])["code"] == race.refusal[1]
+    assert not race.written()
+    user = race.client.token.user
+    assert _trail(race.client, user, write=race.event) == [race.withdrawn]
+
+
+@pytest.mark.parametrize("case", sorted(DECIDED_WRITES))
+def test_a_write_deciding_from_the_right_first_precedes_its_withdrawal(api, owner, agent, case):
+    race = DECIDED_WRITES[case](api, owner, agent)
+    answers: list = []
+    with chain_held() as held:
+        errors = queued(
+            held, _poster(race.client, race.url, answers, race.body, race.method), race.change
+        )
+    assert not errors, errors
+    assert answers[0].status_code in (200, 201), answers[0].json()
+    assert race.written()
+    user = race.client.token.user
+    assert _trail(race.client, user, write=race.event) == [race.event, race.withdrawn]

@@ -28,9 +28,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SUBMITTED, DEACTIVATED, RENAMED = "package.submitted", "user.active_changed", "user.renamed"
 GROUPS, STAFF_CHANGED = "user.groups_changed", "user.staff_changed"
-SUPERUSER_CHANGED = "user.superuser_changed"
-# The user's own changes a token's write is ordered against.
-WITHDRAWN = [DEACTIVATED, RENAMED, GROUPS, STAFF_CHANGED, SUPERUSER_CHANGED]
+SUPERUSER_CHANGED, TEAMS = "user.superuser_changed", "user.teams_changed"
+UNASSIGNED = "agent.reviewer_unassigned"
+# The user's own changes a token's write is ordered against, and an agent's permission of
+# theirs taken away.
+WITHDRAWN = [DEACTIVATED, RENAMED, GROUPS, STAFF_CHANGED, SUPERUSER_CHANGED, TEAMS, UNASSIGNED]
 STAFF = Actor.system("staff")
 
 
@@ -48,24 +50,25 @@ def _submit_url(package) -> str:
     return f"/api/v1/agents/{package.agent.slug}/packages/{package.version}/submit"
 
 
-def _trail(client, user, since: int = 0) -> list[str]:
-    """Return the submissions made with the client's token and the user's own changes
-    after the event `since`, in the trail's order."""
+def _trail(client, user, since: int = 0, write: str = SUBMITTED) -> list[str]:
+    """Return the writes (`write` events) made with the client's token and the withdrawals
+    of the user's rights after the event `since`, in the trail's order."""
     label = f"token:{client.token.prefix} ({client.token.name})"
-    events = AuditEvent.objects.filter(action__in=[SUBMITTED, *WITHDRAWN], seq__gt=since)
+    events = AuditEvent.objects.filter(action__in=[write, *WITHDRAWN], seq__gt=since)
     return [
         event.action
         for event in events.order_by("seq")
-        if event.action == SUBMITTED
+        if event.action == write
         and event.token_label == label
-        or event.action != SUBMITTED
-        and event.target_id == str(user.pk)
+        or event.action != write
+        and (event.target_id == str(user.pk) or event.data.get("user_id") == user.pk)
     ]
 
 
-def _poster(client, url, answers: list, **headers):
+def _poster(client, url, answers: list, body: dict | None = None, method="post", **headers):
     def post():
-        answers.append(client.post(url, {}, format="json", **headers))
+        send = getattr(client, method)
+        answers.append(send(url, body or {}, format="json", **headers))
 
     return post
 

@@ -25,11 +25,15 @@ from approvals.models import (
     FindingStatus,
     PackageState,
 )
+from approvals.narrowing import package_narrow
+from approvals.retirement import agent_retire
+from approvals.services import package_create, package_submit, package_update_draft
 from audit.actors import Actor
+from audit.models import AuditEvent
 from config.errors import InvalidInput, NotPermitted
 from signoffs.models import Decision, Dimension, SignOffState
 from tests.concurrency import chain_held, queued, raced
-from tests.factories import AgentFactory, DriftFindingFactory
+from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STAFF = Actor.system("staff")
@@ -165,3 +169,36 @@ def test_a_comment_racing_its_authors_deactivation_is_refused(workflow, owner):
     )
     assert _refused(errors, "not_authenticated"), errors
     assert not Comment.objects.filter(package=package).exists()
+
+
+# What a staff member who owns no agent may do to one as staff, given the agent, a draft of
+# it and the workflow: each decides from their staff status under their row lock.
+STAFF_WRITES = {
+    "create": lambda actor, agent, draft: package_create(
+        actor=actor, agent=agent, manifest=manifest_for(agent)
+    ),
+    "update": lambda actor, agent, draft: package_update_draft(
+        actor=actor, package=draft, manifest=manifest_for(agent)
+    ),
+    "submit": lambda actor, agent, draft: package_submit(actor=actor, package=draft),
+    "emergency": lambda actor, agent, draft: emergency_request(
+        actor=actor, package=draft, reason="Incident 12 needs the fix."
+    ),
+    "narrow": lambda actor, agent, draft: package_narrow(actor=actor, agent=agent),
+    "retire": lambda actor, agent, draft: agent_retire(
+        actor=actor, agent=agent, reason="Replaced by the new bot."
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(STAFF_WRITES))
+def test_a_staff_write_racing_the_removal_of_staff_status_is_refused(workflow, agent, staff, write):
+    """The signed-in user is read as the request began; the write decides from their row
+    re-read under its lock, which the change holds until it commits."""
+    draft = workflow.create(agent)
+    errors = raced(
+        lambda: user_flags_set(staff, actor=STAFF, source=Source.COMMAND, is_staff=False),
+        lambda: STAFF_WRITES[write](Actor.for_user(staff), agent, draft),
+    )
+    assert _refused(errors, "not_owner"), errors
+    assert not AuditEvent.objects.filter(actor_id=str(staff.pk)).exists()
