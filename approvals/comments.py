@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check
 from agents.vocabulary import ScopeKind
@@ -139,7 +139,7 @@ def comment_create(
     # Sight of the agent is read under the locks its changes take (approvals.locks), so
     # a comment racing its author's removal waits for it and is refused.
     package = package_lock(package)
-    check = can_comment(user_lock(actor.user), package)
+    check = can_comment(actor_user_lock(actor=actor), package)
     if not check:
         raise NotPermitted(check.message, code=check.code)
     body = _body_checked(body)

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents.membership import actor_user_lock, user_lock
+from agents.membership import actor_user_lock
 from agents.permissions import can_edit
 from agents.services import refuse_retired
 from approvals.emergency_state import EMERGENCY_EXPIRED_REASON, emergency_close
@@ -136,7 +136,7 @@ def emergency_approve(
     emergency.package = package
     if actor.user is None:
         raise NotPermitted("Only people approve emergencies.", code="not_reviewer")
-    standing = emergency_standing(user_lock(actor.user), emergency, dimension)
+    standing = emergency_standing(actor_user_lock(actor=actor), emergency, dimension)
     if not standing:
         raise NotPermitted(standing.check.message, code=standing.check.code)
     # An approval counts only while it can still lead to the grant.

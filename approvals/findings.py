@@ -6,7 +6,7 @@ the people's side, each a state change with its audit event in one transaction.
 
 from django.db import transaction
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock
 from agents.models import Agent
 from agents.permissions import ALLOWED, Check
 from approvals.models import FINDING_TEXT_MAX_LENGTH, DriftFinding, FindingStatus
@@ -110,7 +110,7 @@ def _finding_locked(actor: Actor, finding: DriftFinding) -> DriftFinding:
     if finding.package is not None:
         finding.package.agent = agent
     if not actor.is_system:
-        user = user_lock(actor.user) if actor.user is not None else None
+        user = actor_user_lock(actor=actor) if actor.user is not None else None
         check = can_handle_finding(user, finding)
         if not check:
             raise NotPermitted(check.message, code=check.code)

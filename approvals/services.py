@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from agents.membership import actor_user_lock, user_lock
+from agents.membership import actor_user_lock
 from agents.models import Agent, AgentStatus
 from agents.permissions import can_edit, can_suspend
 from agents.services import (
@@ -354,7 +354,7 @@ def signoff_decide(
     # Before anything is written: the re-opening below takes the audit chain's lock, which a
     # change of the decider's rights waits for while holding their row, and a change of an
     # absence they cover while holding the absence's.
-    decider = user_lock(actor.user)
+    decider = actor_user_lock(actor=actor)
     delegations_lock(decider, dimension)
     # Nothing carries over from a lapsed approval, whether the expiry job marked it yet or not.
     carried_signoffs_reopen(actor=actor, package=package)

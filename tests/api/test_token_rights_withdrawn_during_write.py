@@ -36,6 +36,8 @@ from api.models import IdempotencyRecord
 from approvals.models import PackageState
 from audit.actors import Actor
 from identity.services import user_groups_set
+from signoffs.models import Decision, Dimension
+from signoffs.services import SIGNOFF_DECIDED
 from tests.api.conftest import error_of
 from tests.api.test_token_user_deactivated_during_write import (
     DEACTIVATED,
@@ -46,6 +48,7 @@ from tests.api.test_token_user_deactivated_during_write import (
     SUPERUSER_CHANGED,
     TEAMS,
     UNASSIGNED,
+    _deactivator,
     _in_use,
     _poster,
     _submit_url,
@@ -312,13 +315,13 @@ def _suspension(api, agent, groups, change, withdrawn) -> DecidedWrite:
     )
 
 
-def _security_left(api, owner, agent) -> DecidedWrite:
+def _security_left(api, owner, agent, request) -> DecidedWrite:
     return _suspension(
         api, agent, ["iam", "security"], lambda user: _leaving(user, "security"), GROUPS
     )
 
 
-def _suspend_permission_unassigned(api, owner, agent) -> DecidedWrite:
+def _suspend_permission_unassigned(api, owner, agent, request) -> DecidedWrite:
     def unassign(user):
         assign = {"actor": ADMIN, "agent": agent, "user": user, "source": Source.COMMAND}
         reviewer_assign(**assign, permission=SUSPEND_PERMISSION)
@@ -327,7 +330,7 @@ def _suspend_permission_unassigned(api, owner, agent) -> DecidedWrite:
     return _suspension(api, agent, ["iam"], unassign, UNASSIGNED)
 
 
-def _team_left(api, owner, agent) -> DecidedWrite:
+def _team_left(api, owner, agent, request) -> DecidedWrite:
     slug = "fin-bot"
     return DecidedWrite(
         client=_in_use(api(owner, Scope.PACKAGES_WRITE)),
@@ -351,7 +354,7 @@ def _team_left(api, owner, agent) -> DecidedWrite:
     )
 
 
-def _moved_team_left(api, owner, agent) -> DecidedWrite:
+def _moved_team_left(api, owner, agent, request) -> DecidedWrite:
     team = TeamFactory(slug="finance", members=[owner])
     return DecidedWrite(
         client=_in_use(api(owner, Scope.PACKAGES_WRITE)),
@@ -368,7 +371,28 @@ def _moved_team_left(api, owner, agent) -> DecidedWrite:
     )
 
 
+def _decider_deactivated(api, owner, agent, request) -> DecidedWrite:
+    package = request.getfixturevalue("workflow").submit(agent)
+    reviewer = request.getfixturevalue("reviewers")[Dimension.COMPLIANCE][0]
+    return DecidedWrite(
+        client=_in_use(api(reviewer, Scope.REVIEWS_WRITE)),
+        url=f"{_submit_url(package).removesuffix('/submit')}/signoffs/compliance/decisions",
+        body={
+            "verdict": "approve",
+            "comment": "Checked.",
+            "answers": request.getfixturevalue("workflow").answers(package, Dimension.COMPLIANCE),
+        },
+        event=SIGNOFF_DECIDED,
+        method="post",
+        written=lambda: Decision.objects.filter(reviewer=reviewer).exists(),
+        change=_deactivator(reviewer),
+        withdrawn=DEACTIVATED,
+        refusal=(401, "user_inactive"),
+    )
+
+
 DECIDED_WRITES = {
+    "sign-off decision, its decider deactivated": _decider_deactivated,
     "suspension, security left": _security_left,
     "suspension, its permission unassigned": _suspend_permission_unassigned,
     "registration in a team, the team left": _team_left,
@@ -377,8 +401,10 @@ DECIDED_WRITES = {
 
 
 @pytest.mark.parametrize("case", sorted(DECIDED_WRITES))
-def test_a_withdrawal_first_refuses_a_write_deciding_from_the_right(api, owner, agent, case):
-    race = DECIDED_WRITES[case](api, owner, agent)
+def test_a_withdrawal_first_refuses_a_write_deciding_from_the_right(
+    api, owner, agent, case, request
+):
+    race = DECIDED_WRITES[case](api, owner, agent, request)
     answers: list = []
     with chain_held() as held:
         errors = queued(
@@ -393,8 +419,10 @@ def test_a_withdrawal_first_refuses_a_write_deciding_from_the_right(api, owner, 
 
 
 @pytest.mark.parametrize("case", sorted(DECIDED_WRITES))
-def test_a_write_deciding_from_the_right_first_precedes_its_withdrawal(api, owner, agent, case):
-    race = DECIDED_WRITES[case](api, owner, agent)
+def test_a_write_deciding_from_the_right_first_precedes_its_withdrawal(
+    api, owner, agent, case, request
+):
+    race = DECIDED_WRITES[case](api, owner, agent, request)
     answers: list = []
     with chain_held() as held:
         errors = queued(
