@@ -97,6 +97,11 @@ class ShownForm:
         hidden = {f"{name}_shown" for name in self.shown}
         return [errors for name, errors in self.errors.items() if name not in hidden]
 
+    def refused_as_stale(self) -> bool:
+        """Tell whether the page's one error is `RELOAD`: nothing on it to correct, the page
+        itself is out of date."""
+        return self.page_errors() == [[RELOAD]] and self.non_field_errors() == [RELOAD]
+
     def changes(self, name: str) -> tuple[list, list]:
         """Return the choices of field `name` ticked and those cleared against the page shown."""
         chosen = list(self.cleaned_data[name])

@@ -33,7 +33,7 @@ from agents.membership import (
 )
 from audit.actors import Actor
 from config.admin import UniqueRaceAdmin
-from config.shown import ShownForm
+from config.shown import RELOAD, ShownForm
 from config.usernames import person_username_problem, username_taken_message
 from identity.services import (
     NAME_FIELDS,
@@ -106,7 +106,12 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
         # The page says "error" or "errors" by how many lists of errors it is given, and it
         # shows no hidden input's: a page sent back unlike the one shown is one error.
         form = context["adminform"].form
-        if isinstance(form, ShownForm) and form.is_bound:
+        if isinstance(form, ShownForm) and form.is_bound and form.refused_as_stale():
+            # Its note would ask to correct the fields below, none of which is wrong: the
+            # template's own note says instead that the page is out of date.
+            context["errors"] = ErrorList()
+            context["page_refusal"] = RELOAD
+        elif isinstance(form, ShownForm) and form.is_bound:
             context["errors"] = ErrorList(form.page_errors())
         return super().render_change_form(request, context, *args, **kwargs)
 

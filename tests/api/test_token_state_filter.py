@@ -1,11 +1,14 @@
 """The admin's token list filters by state with the one definition of a token's state
 (`tokens.models.token_state`): for every state, the filter lists exactly the tokens whose
-State column shows that state."""
+State column shows that state, in as many queries however many tokens it lists."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents.membership import Source, user_flags_set
 from tests.api.test_token_state import STAFF, put_in
+from tests.factories import UserFactory
 from tests.web.dom import parse
 from tokens.models import ApiToken, TokenState
 
@@ -14,10 +17,9 @@ pytestmark = pytest.mark.django_db
 LIST = "/admin/tokens/apitoken/"
 
 
-@pytest.fixture
-def tokens(make_token, owner, other_owner):
-    """Return a token in each state of an active user's, and a revoked, an expired and a
-    live token of a deactivated user's: a state whose refusal comes first wins."""
+def make_in_every_state(make_token, owner, other_owner) -> dict:
+    """Return {prefix: state shown} of a token in each state of an active user's, and a
+    revoked, an expired and a live token of a deactivated user's."""
     made = []
     for state in (TokenState.ACTIVE, TokenState.REVOKED, TokenState.EXPIRED):
         for user in (owner, other_owner):
@@ -29,6 +31,13 @@ def tokens(make_token, owner, other_owner):
         token.prefix: token.state()
         for token in ApiToken.objects.select_related("user").filter(pk__in=[t.pk for t in made])
     }
+
+
+@pytest.fixture
+def tokens(make_token, owner, other_owner):
+    """Return a token in each state of an active user's, and a revoked, an expired and a
+    live token of a deactivated user's: a state whose refusal comes first wins."""
+    return make_in_every_state(make_token, owner, other_owner)
 
 
 def listed(response) -> set[str]:
@@ -72,3 +81,29 @@ def test_the_queryset_agrees_with_token_state_at_the_moment_of_expiry(tokens, st
         now = token.expires_at
         chosen = ApiToken.objects.in_state(state, now=now).filter(pk=token.pk).exists()
         assert chosen == (token.state(now) == state), (token.name, state)
+
+
+@pytest.mark.parametrize("state", list(TokenState))
+def test_the_filtered_list_answers_in_as_many_queries_for_more_tokens(
+    client, staff, make_token, tokens, state
+):
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
+    client.force_login(staff)
+
+    def counted() -> tuple[int, set[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(LIST, {"state": state.value})
+        assert response.status_code == 200
+        return len(queries), listed(response)
+
+    few, shown = counted()
+    more = {}
+    for n in range(3):
+        users = [UserFactory(username=f"more-{n}-{i}", groups=["product-owner"]) for i in (1, 2)]
+        more |= make_in_every_state(make_token, *users)
+    many, shown_after = counted()
+
+    in_state = {prefix for prefix, shown in {**tokens, **more}.items() if shown == state}
+    assert shown_after == in_state and len(shown_after) == 4 * len(shown)
+    assert many == few

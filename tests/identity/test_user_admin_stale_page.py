@@ -7,6 +7,8 @@ group, staff or superuser status taken away after the page was opened (security
 pulling access during an incident) is not given back by a save of the stale page.
 """
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -22,6 +24,14 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 ELSEWHERE = Actor.system("security on call")
 RELOAD = "The page sent back is not the one shown: reload it."
+
+
+def _notes(content: str) -> list[str]:
+    """Return the texts of the page's notes at the top of its form."""
+    return [
+        " ".join(note.split())
+        for note in re.findall(r'<p class="errornote">(.*?)</p>', content, re.S)
+    ]
 
 
 def _events(since) -> list[tuple[str, dict, dict]]:
@@ -227,10 +237,30 @@ def test_a_page_that_was_not_the_one_shown_is_refused_saying_so(
 
     assert response.status_code == 200
     content = response.content.decode()
-    assert RELOAD in content
-    # The hidden input's own error is not shown: the page counts the one it says.
-    assert "Please correct the error below." in content
+    # The note at the top says what happened, once, and the title that the save failed.
+    assert _notes(content) == [RELOAD]
+    assert content.count(RELOAD) == 1
+    assert "<title>Error: " in content
+    assert "Please correct" not in content
     assert _state(member) == before
+    assert since() == []
+
+
+def test_a_page_not_the_one_shown_with_a_field_wrong_too_asks_for_corrections(
+    admin_client,  # noqa: F811  (the fixture imported above)
+    member,
+    audit_since,
+):
+    page = _page(admin_client, member)
+    since = audit_since()
+
+    response = _save(admin_client, member, page, is_active_shown="maybe", username="")
+
+    content = response.content.decode()
+    # The hidden input's own error is not counted: the page counts the one it says.
+    assert _notes(content) == ["Please correct the errors below."]
+    assert RELOAD in content
+    assert response.context["adminform"].form.errors["username"]
     assert since() == []
 
 
