@@ -360,6 +360,19 @@ def test_a_url_no_request_can_go_to_is_a_usage_error(yaml_manifest, url, why):
     assert "ci:pw" not in given.stderr + from_environment.stderr
 
 
+@pytest.mark.parametrize("slug", ["support-assistant\n", "support-assistant\nx", ""])
+def test_a_slug_with_a_line_break_is_refused_without_calling(server, json_manifest, slug):
+    by_option = run_gate("check", "--manifest", json_manifest, "--agent", slug, url=server.url)
+    named = json_manifest.parent / "named.json"
+    named.write_text(json.dumps({**JSON_MANIFEST, "agent": slug}))
+    in_manifest = run_gate("submit", "--manifest", named, url=server.url)
+
+    for result in (by_option, in_manifest):
+        assert result.returncode == 2
+        assert result.stderr == f"countersign-gate: error: invalid agent slug {slug!r}\n"
+    assert server.requests == []
+
+
 def test_missing_token_exits_2_without_calling(server, yaml_manifest):
     result = run_gate("check", "--manifest", yaml_manifest, url=server.url, token=None)
 
