@@ -35,13 +35,16 @@ Two ways to decide:
   `policy_signature_invalid`.
   Without cedarpy it asks the decision point as above.
 
-Every error denies: the server unreachable or slow (`timeout`), an answer
+Every error denies: the server unreachable or slow (`timeout` bounds each request in
+all, from connecting to the answer's last byte, however slowly it comes), an answer
 that is not a 200 or not the expected JSON, a bundle whose signature does
 not verify or that names another agent. Nothing is kept from a failed answer.
 """
 
 import base64
 import hashlib
+import http.client
+import io
 import json
 import re
 import threading
@@ -110,7 +113,78 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    """A connection whose `timeout` bounds the whole exchange, not each socket operation.
+
+    A socket's timeout bounds one read: a server sending its answer a byte at a time
+    would hold the call as long as it liked. Here the timeout is a deadline, and
+    connecting, each send and each read of the answer get only the time left before it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline = time.monotonic() + self.timeout
+
+    def left(self) -> float:
+        """Return the seconds left before the deadline; raise TimeoutError when none are."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        return left
+
+    def connect(self):
+        self.timeout = self.left()
+        super().connect()
+        # An HTTPS connection's TLS handshake follows, with what is left.
+        self.sock.settimeout(self.left())
+
+    def send(self, data):
+        if self.sock is not None:
+            self.sock.settimeout(self.left())
+        super().send(data)
+
+    def response_class(self, sock, *args, **kwargs):
+        response = http.client.HTTPResponse(sock, *args, **kwargs)
+        # The socket's own reader stays beneath: it keeps the socket open until the
+        # response is closed.
+        response.fp = io.BufferedReader(_DeadlineReader(response.fp.detach(), sock, self.left))
+        return response
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection, _DeadlineHTTPConnection):
+    """The HTTPS connection, with the deadline of _DeadlineHTTPConnection."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reader whose every read gets only the time `left()` returns."""
+
+    def __init__(self, raw, sock, left):
+        super().__init__()
+        self.raw, self.sock, self.left = raw, sock, left
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer):
+        self.sock.settimeout(self.left())
+        return self.raw.readinto(buffer)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_DeadlineHTTPConnection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_DeadlineHTTPSConnection, req)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _DeadlineHTTPHandler, _DeadlineHTTPSHandler)
 
 
 def _deny(reason: str) -> Decision:

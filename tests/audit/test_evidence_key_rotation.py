@@ -76,6 +76,17 @@ def test_the_published_fingerprints_verify_bundles_of_either_key(rotated, settin
     assert result.stdout.strip().endswith("VERIFIED")
 
 
+def test_every_key_of_a_public_key_file_is_trusted(rotated, tmp_path):
+    """The current key and the keys it replaced may be given in one PEM file."""
+    path, _ = rotated
+    keys = tmp_path / "keys.pem"
+    retired = signing.public_key_pem(signing.retired_public_keys()[0])
+    keys.write_text(signing.public_key_pem() + retired)
+    result = run_verifier(path, "--public-key", str(keys))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().endswith("VERIFIED")
+
+
 def test_a_bundle_re_signed_by_an_unknown_key_is_not_intact(rotated, tmp_path):
     """The friendly verdict needs the content to hold: a forger's own key does not give it."""
     path, _ = rotated

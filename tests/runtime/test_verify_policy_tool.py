@@ -80,6 +80,11 @@ def test_a_bundle_signed_by_another_key_is_told_apart_from_a_changed_one(
     ), only_old.stdout
     both = run(bundle, signature, "--public-key", old_key, "--public-key", new_key)
     assert both.returncode == 0, both.stdout + both.stderr
+    # Every key of a PEM file is read: the key and the keys it replaced may share one.
+    one_file = tmp_path / "keys.pem"
+    one_file.write_text(old_key.read_text() + new_key.read_text())
+    in_one_file = run(bundle, signature, "--public-key", one_file)
+    assert in_one_file.returncode == 0, in_one_file.stdout + in_one_file.stderr
     bundle.write_bytes(bundle.read_bytes().replace(b'"allow"', b'"deny"', 1))
     changed = run(bundle, signature, "--public-key", old_key, "--public-key", new_key)
     assert changed.returncode == 1 and "signature does not match" in changed.stdout

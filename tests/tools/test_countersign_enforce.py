@@ -10,6 +10,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,6 +134,9 @@ def test_any_failure_denies(live_server, runtime_token, agent, approved):
         ((200, b'{"decision": true, "x": "' + b"a" * 65536 + b'"}'), 30, "bad_response"),
         ((500, {"decision": True}), 30, "http_500"),
         (("hold", (200, {"decision": True})), 0.3, "unreachable"),
+        # Each byte comes well within the timeout; the whole answer would not.
+        (("drip", "headers", (200, {"decision": True})), 0.3, "unreachable"),
+        (("drip", "body", (200, {"decision": True})), 0.3, "unreachable"),
     ],
 )
 def test_a_bad_or_slow_answer_denies(answer, timeout, reason):
@@ -141,7 +145,9 @@ def test_a_bad_or_slow_answer_denies(answer, timeout, reason):
     server.routes[route] = [answer]
     with server:
         pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", timeout=timeout)
+        started = time.monotonic()
         assert pep.decide("read", "tool", "kb-search") == enforce.Decision(False, reason)
+        assert time.monotonic() - started < timeout + 1
 
 
 def test_an_allow_is_kept_for_its_ttl_and_a_deny_never(pep, approved, agent, clock, workflow):
@@ -491,3 +497,15 @@ def test_an_empty_or_unreadable_public_key_refuses_to_start_rather_than_trust_an
             policy_url=policy_url(live_server, agent),
             public_key=public_key,
         )
+
+
+def test_the_gate_client_bounds_its_requests_with_the_same_code():
+    """Each tool runs alone, so each carries the connection whose timeout is a deadline:
+    the two copies are held equal."""
+
+    def deadline_code(path):
+        text = path.read_text(encoding="utf-8")
+        start = text.index("class _DeadlineHTTPConnection")
+        return text[start : text.index("\n_OPENER = ", start)]
+
+    assert deadline_code(SOURCE) == deadline_code(SOURCE.parent / "countersign-gate")

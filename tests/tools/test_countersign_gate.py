@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +72,8 @@ class Recorded:
 
 # Far beyond any timeout a test gives a client, and within the bounds on a hung test.
 HOLD_SECONDS = 60
+# Well within any timeout a test gives a client: each byte of a dripped answer comes in time.
+DRIP_SECONDS = 0.05
 
 
 class FakeServer:
@@ -79,7 +82,9 @@ class FakeServer:
     An answer is (status, body) where body is a dict (sent as JSON) or bytes; the
     string "drop" closes the connection without answering; ("hold", answer) sends the
     answer only after HOLD_SECONDS, and never when the server stops first (a client
-    that waits for it gets it, late, and fails its test rather than hanging).
+    that waits for it gets it, late, and fails its test rather than hanging);
+    ("drip", "headers" or "body", answer) sends the answer's headers and body, or its
+    body only, a byte every DRIP_SECONDS, until the server stops.
     """
 
     def __init__(self):
@@ -105,12 +110,32 @@ class FakeServer:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if answer[0] == "drip":
+                    self._drip(answer[1], *answer[2])
+                    return
                 if answer[0] == "hold":
                     if server.stopping.wait(HOLD_SECONDS):
                         self.close_connection = True
                         return
                     answer = answer[1]
                 self._send(*answer)
+
+            def _drip(self, where, status, body):
+                payload = json.dumps(body).encode()
+                head = (
+                    f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                self.close_connection = True
+                if where == "body":
+                    self.wfile.write(head)
+                for byte in (head if where == "headers" else b"") + payload:
+                    if server.stopping.wait(DRIP_SECONDS):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                    except OSError:  # the client gave up
+                        return
 
             def _send(self, status, body, headers=None):
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -335,6 +360,19 @@ def test_a_url_no_request_can_go_to_is_a_usage_error(yaml_manifest, url, why):
     assert "ci:pw" not in given.stderr + from_environment.stderr
 
 
+@pytest.mark.parametrize("slug", ["support-assistant\n", "support-assistant\nx", ""])
+def test_a_slug_with_a_line_break_is_refused_without_calling(server, json_manifest, slug):
+    by_option = run_gate("check", "--manifest", json_manifest, "--agent", slug, url=server.url)
+    named = json_manifest.parent / "named.json"
+    named.write_text(json.dumps({**JSON_MANIFEST, "agent": slug}))
+    in_manifest = run_gate("submit", "--manifest", named, url=server.url)
+
+    for result in (by_option, in_manifest):
+        assert result.returncode == 2
+        assert result.stderr == f"countersign-gate: error: invalid agent slug {slug!r}\n"
+    assert server.requests == []
+
+
 def test_missing_token_exits_2_without_calling(server, yaml_manifest):
     result = run_gate("check", "--manifest", yaml_manifest, url=server.url, token=None)
 
@@ -454,6 +492,21 @@ def test_timeout_exits_2(server, yaml_manifest):
     assert result.returncode == 2
     assert len(server.requests) == 1
     assert "within 0.5 s" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_an_answer_sent_a_byte_at_a_time_times_out_as_a_whole(server, yaml_manifest, where):
+    """--timeout bounds the whole request, not each read: every byte comes in time, and
+    the whole answer would take many times the timeout."""
+    server.routes["/api/v1/gate/check"] = [("drip", where, (200, ALLOW))]
+
+    started = time.monotonic()
+    result = run_gate("check", "--manifest", yaml_manifest, "--timeout", "0.5", url=server.url)
+
+    assert result.returncode == 2
+    assert f"no complete answer from {server.url}/api/v1/gate/check within 0.5 s" in result.stderr
+    assert time.monotonic() - started < 3
+    assert len(server.requests) == 1
 
 
 def test_dropped_connection_is_retried_once_with_same_idempotency_key(server, yaml_manifest):

@@ -4,9 +4,11 @@ approvals.manifest does, and names a package's events as audit.services does.
 The script runs alone, with its own copies of the definitions; this holds the copies
 to the originals over events and manifests with every kind of value, read back from
 a bundle's files as the script reads them. The bundles themselves are checked in
-tests/audit/test_evidence*.py.
+tests/audit/test_evidence*.py. A file the script cannot read (the bundle, a key file)
+exits 2, as it does in tools/verify-policy.
 """
 
+import base64
 import importlib.machinery
 import importlib.util
 import io
@@ -18,6 +20,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,4 +131,50 @@ def test_an_archive_zipfile_cannot_read_back_is_unreadable_not_a_crash(kind, tmp
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"error: cannot read {path}: "), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def ec_public_pem() -> bytes:
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+@pytest.mark.parametrize("tool", ["verify-evidence", "verify-policy"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        b"",
+        b"not a key\n",
+        b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ec_public_pem(),
+    ],
+)
+def test_a_key_file_that_cannot_be_read_or_parsed_exits_2_in_both_verifiers(
+    tool, content, tmp_path
+):
+    """One rule for both verifiers: a --public-key file that cannot be opened, or holds no
+    Ed25519 PEM key, is a file that cannot be read (2), not a bundle that fails (1)."""
+    key = tmp_path / "key.pem"
+    if content is not None:
+        key.write_bytes(content)
+    bundle = tmp_path / "bundle"
+    if tool == "verify-evidence":
+        with zipfile.ZipFile(bundle, "w") as archive:
+            archive.writestr("MANIFEST", "")
+        args = [bundle]
+    else:
+        bundle.write_bytes(b"{}")
+        args = [bundle, base64.b64encode(bytes(64)).decode()]
+    result = subprocess.run(
+        [sys.executable, str(_PATH.parent / tool), *map(str, args), "--public-key", str(key)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cannot read the public key {key}: " in result.stderr
     assert "Traceback" not in result.stderr
