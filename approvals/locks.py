@@ -52,7 +52,11 @@ seen through it) is decided under the user's row lock, which the team change hol
 from before its first event. An agent's object permission (a reviewer's, the kill
 switch's): it is assigned and taken away under the agent's row lock, and every
 decision from one (a sign-off, an emergency approval, a suspension) reads it under
-that lock. Model permissions grant nothing here: every check asks for an object
+that lock. An agent's ownership: it changes under the agent's row lock too, and a
+report of the agent's observations asks whether its reporter owns the agent (or may
+bind a token to it) under that lock, taking no user's row lock, which would queue one
+service account's reports of all its agents behind each other. Model permissions
+grant nothing here: every check asks for an object
 permission, which Django's model backend never gives for an object.
 
 Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)
