@@ -2,9 +2,10 @@
 commits before the withdrawal, or not at all.
 
 The signed-in user is read as the request began. A change of membership, a reviewer's
-assignment, a sign-off's reassignment and an absence set or cleared decide from their
-actor's row re-read under its lock (`agents.membership.users_lock`), which the withdrawal
-holds from before its event until it commits. So the trail never shows such a change
+assignment, a sign-off's reassignment, an absence set or cleared and a service account's
+token made by staff decide from their actor's row re-read under its lock
+(`agents.membership.users_lock`), which the withdrawal holds from before its event until
+it commits. So the trail never shows such a change
 after the withdrawal of the right it rests on: either its event comes first, or it is
 refused and leaves nothing behind. Two people changing each other lock both rows in id
 order, whoever acts first, and never deadlock.
@@ -34,11 +35,14 @@ from agents.membership import (
 from approvals.delegation import signoff_reassign
 from audit.actors import Actor
 from audit.models import AuditEvent
-from config.errors import NotPermitted
+from config.errors import InvalidInput, NotPermitted
 from signoffs.absence import absence_clear, absence_set
 from signoffs.models import Absence, Dimension
 from tests.concurrency import Held, chain_held, queued
 from tests.factories import AgentFactory, TeamFactory, UserFactory
+from tokens.accounts import service_account_get_or_create
+from tokens.models import ApiToken, Scope
+from tokens.services import token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system("staff")
@@ -53,6 +57,7 @@ class Administered:
     change: Callable[[], object]  # the withdrawal
     withdrawn: str  # its event
     code: str  # the refusal of a write that meets it
+    error: type = NotPermitted
 
 
 def _staff_withdrawn(staff):
@@ -63,8 +68,8 @@ def _deactivated(user):
     return lambda: user_flags_set(user, actor=SYSTEM, source=Source.COMMAND, is_active=False)
 
 
-def _by_staff(staff, write, event, written, code="not_staff") -> Administered:
-    return Administered(write, event, written, _staff_withdrawn(staff), STAFF_CHANGED, code)
+def _by_staff(staff, write, event, written, code="not_staff", error=NotPermitted):
+    return Administered(write, event, written, _staff_withdrawn(staff), STAFF_CHANGED, code, error)
 
 
 def _groups(staff, ctx) -> Administered:
@@ -244,6 +249,20 @@ def _own_absence_cleared(staff, ctx) -> Administered:
     )
 
 
+def _service_token(staff, ctx) -> Administered:
+    robot = service_account_get_or_create(actor=SYSTEM, username="ci-bot")
+    return _by_staff(
+        staff,
+        lambda: token_create(
+            actor=Actor.for_user(staff), user=robot, name="ci", scopes=[Scope.GATE_CHECK]
+        ),
+        "token.created",
+        ApiToken.objects.filter(user=robot).exists,
+        "invalid",
+        InvalidInput,
+    )
+
+
 ADMINISTERED = {
     "groups of another, staff withdrawn": _groups,
     "teams of another, staff withdrawn": _teams,
@@ -258,6 +277,7 @@ ADMINISTERED = {
     "absence of another cleared, staff withdrawn": _absence_cleared,
     "own absence set, deactivated": _own_absence_set,
     "own absence cleared, deactivated": _own_absence_cleared,
+    "service account's token, staff withdrawn": _service_token,
 }
 
 
@@ -278,7 +298,7 @@ def test_a_withdrawal_first_refuses_the_change_resting_on_it(race):
     # for that row and reads the withdrawal once it has it.
     with chain_held() as held:
         errors = queued(held, race.change, race.write)
-    assert [(type(e), e.code) for e in errors] == [(NotPermitted, race.code)], errors
+    assert [(type(e), e.code) for e in errors] == [(race.error, race.code)], errors
     assert not race.written()
     assert _trail(race, since) == [race.withdrawn]
 
