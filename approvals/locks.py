@@ -39,7 +39,8 @@ status taken away) its user's row and then all their tokens' rows in id order
 (`tokens.services.user_tokens_lock`), each before its first event; the Django
 admin's save of a user takes them before its first event (a rename's) when the form
 withdraws a flag or a group, though it changes the groups last. A token is made
-(`token_create`) holding its user's row. A write holding its token's row locks no
+(`token_create`) holding its user's row, and its maker's, whose staff status it
+decides from, in id order. A write holding its token's row locks no
 user's row after it, so a withdrawal waiting for the row while holding the user's
 adds no deadlock, and the write's check reads the user's activation, staff and
 superuser status and whether their groups grant the request's scope after its lock
