@@ -31,9 +31,10 @@ class TeamAdmin(UniqueRaceAdmin):
         if not change:
             # The members are locked before the team's event, as team_members_change locks
             # them before its first: save_related adds them after it, in this transaction.
-            users_lock(form.cleaned_data["members"])
+            actor = Actor.for_user(request.user)
+            users_lock(form.cleaned_data["members"], actor=actor)
             team = team_create(
-                actor=Actor.for_user(request.user),
+                actor=actor,
                 slug=form.cleaned_data["slug"],
                 name=form.cleaned_data["name"],
             )

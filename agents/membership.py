@@ -70,20 +70,29 @@ class Source(models.TextChoices):
     PAGE = "page", "Staff pages"
 
 
-def _check(actor: Actor, source: str, subject=None) -> str:
-    """Refuse an actor who may not administer membership; return the source as recorded.
+def _administered(actor: Actor, source: str, users=(), subject=None) -> tuple[str, dict]:
+    """Lock the users changed and the actor's row (`users_lock`); refuse an actor who may not
+    administer membership, as the last change of their rights left them; return the source as
+    recorded and the users re-read, by id.
 
     Staff and the system administer anyone's; at sign-in through the identity
     provider, the user signing in is the actor of the provider's mapping of them.
     """
     if source not in Source.values:
         raise ValueError(f"Unknown membership change source {source!r}.")
+    locked = users_lock(users, actor=actor)
     signing_in = source == Source.OIDC and subject is not None and actor.user == subject
     if not actor.is_system and not signing_in:
-        check = can_administer_members(actor.user)
+        check = can_administer_members(locked[actor.user.pk])
         if not check:
             raise NotPermitted(check.message, code=check.code)
-    return str(source)
+    return str(source), locked
+
+
+def _administered_user(actor: Actor, source: str, user) -> tuple:
+    """Return the source as recorded and the user re-read, as `_administered` locks them."""
+    source, locked = _administered(actor, source, [user], user)
+    return source, locked[user.pk]
 
 
 def _name(item) -> str:
@@ -120,21 +129,25 @@ def actor_user_lock(*, actor: Actor):
     """
     if actor.is_system:
         return None
-    user = user_lock(actor.user)
-    if actor.confirm is not None:
-        actor.confirm()
-    return user
+    return users_lock((), actor=actor)[actor.user.pk]
 
 
-def users_lock(users) -> dict:
+def users_lock(users, *, actor: Actor | None = None) -> dict:
     """Lock the users' rows (`user_lock`) in id order; return them re-read, by id.
 
     A change of several people's membership locks them all before it records the
     first change: a change of one of them holding their row waits for the audit
-    chain's lock that first record takes.
+    chain's lock that first record takes. A person `actor` deciding the change from
+    their rights has their row locked among them, once when they are one of them, and
+    is confirmed as `actor_user_lock` confirms them: two people changing each other
+    lock the same rows in the same order.
     """
-    wanted = {user.pk: user for user in users}
-    return {pk: user_lock(wanted[pk]) for pk in sorted(wanted)}
+    people = [*users, actor.user] if actor is not None and not actor.is_system else list(users)
+    wanted = {user.pk: user for user in people}
+    locked = {pk: user_lock(wanted[pk]) for pk in sorted(wanted)}
+    if actor is not None and actor.confirm is not None:
+        actor.confirm()
+    return locked
 
 
 def _groups_by_name(names: set[str]) -> list[Group]:
@@ -180,8 +193,7 @@ def user_groups_change(user, *, actor: Actor, source: str, add=(), remove=()) ->
     Names of the vocabulary (config.roles.Group) are created on first use; any
     other name must be an existing group. Return whether anything changed.
     """
-    source = _check(actor, source, user)
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     before = set(user.groups.values_list("name", flat=True))
     wanted = (before | {_name(g) for g in add}) - {_name(g) for g in remove}
     return _groups_apply(actor, user, before, wanted, source)
@@ -190,8 +202,7 @@ def user_groups_change(user, *, actor: Actor, source: str, add=(), remove=()) ->
 @transaction.atomic
 def user_groups_set(user, groups, *, actor: Actor, source: str) -> bool:
     """Make `groups` (names or groups) the user's groups; return whether anything changed."""
-    source = _check(actor, source, user)
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     before = set(user.groups.values_list("name", flat=True))
     return _groups_apply(actor, user, before, {_name(g) for g in groups}, source)
 
@@ -205,11 +216,10 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
     commits before it, its events first in the trail, or is refused with nothing
     written (`user_inactive`; `scope_not_granted` for staff or superuser status).
     """
-    source = _check(actor, source, user)
     unknown = set(flags) - set(FLAG_CHANGED)
     if unknown:
         raise ValueError(f"Not account flags: {sorted(unknown)}")
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     changed = {flag: value for flag, value in flags.items() if getattr(user, flag) != value}
     if False in changed.values():
         # Before any event: a write of one of their tokens either commits first or is refused.
@@ -252,8 +262,7 @@ def _sessions_end(user) -> int:
 def user_permissions_change(user, *, actor: Actor, source: str, add=(), remove=()) -> bool:
     """Give the user the model permissions `add` and take away `remove`; return whether any
     changed. The user's other permissions stay as they are."""
-    source = _check(actor, source, user)
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     before = {_label(p) for p in user.user_permissions.select_related("content_type")}
     user.user_permissions.add(*add)
     user.user_permissions.remove(*remove)
@@ -264,8 +273,8 @@ def user_permissions_change(user, *, actor: Actor, source: str, add=(), remove=(
 @transaction.atomic
 def group_permissions_set(group, permissions, *, actor: Actor, source: str) -> bool:
     """Make `permissions` the group's model permissions; return whether any changed."""
-    source = _check(actor, source)
     group = Group.objects.select_for_update(no_key=True).get(pk=group.pk)
+    source, _ = _administered(actor, source)
     before = {_label(p) for p in group.permissions.select_related("content_type")}
     permissions = list(permissions)
     group.permissions.set(permissions)
@@ -308,8 +317,7 @@ def user_teams_change(user, *, actor: Actor, source: str, add=(), remove=()) -> 
 
     Return whether anything changed; the user's other teams stay as they are.
     """
-    source = _check(actor, source, user)
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     before = set(user.teams.values_list("slug", flat=True))
     wanted = (before | {_slug(t) for t in add}) - {_slug(t) for t in remove}
     return _teams_apply(actor, user, before, wanted, source)
@@ -318,8 +326,7 @@ def user_teams_change(user, *, actor: Actor, source: str, add=(), remove=()) -> 
 @transaction.atomic
 def user_teams_set(user, teams, *, actor: Actor, source: str) -> bool:
     """Make `teams` (slugs or teams) the user's teams; return whether anything changed."""
-    source = _check(actor, source, user)
-    user = user_lock(user)
+    source, user = _administered_user(actor, source, user)
     before = set(user.teams.values_list("slug", flat=True))
     return _teams_apply(actor, user, before, {_slug(t) for t in teams}, source)
 
@@ -334,13 +341,15 @@ def _teams_apply(actor, user, before: set, wanted: set, source: str) -> bool:
 @transaction.atomic
 def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove=()) -> Team:
     """Add and remove members of a team: one `user.teams_changed` event per user changed."""
-    source = _check(actor, source)
     team = Team.objects.select_for_update(no_key=True).get(pk=team.pk)
     removing = {user.pk for user in remove}
+    changing = {user.pk for user in [*add, *remove]}
     # Every member changed is locked before the first change is recorded: a change of one
     # of them holding their row waits for the audit chain's lock the first record takes.
-    users = users_lock([*add, *remove])
+    source, users = _administered(actor, source, [*add, *remove])
     for pk, user in users.items():
+        if pk not in changing:
+            continue  # the actor, locked with them
         before = set(user.teams.values_list("slug", flat=True))
         if pk in removing:
             user.teams.remove(team)
@@ -407,9 +416,9 @@ def _assignment_event(actor, action, agent, user, permission, source) -> None:
 def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
     """Grant the user an object permission on the agent (`review_<dimension>` or
     `suspend_agent`); return whether it was new."""
-    source = _check(actor, source)
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
-    user = user_lock(user)  # checked as the last change of their groups left them
+    source, locked = _administered(actor, source, [user])
+    user = locked[user.pk]  # checked as the last change of their groups left them
     _check_assignment(agent, user, permission)
     if permission in _held(agent, user):
         return False
@@ -421,8 +430,8 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
 @transaction.atomic
 def reviewer_unassign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
     """Revoke the user's object permission on the agent; return whether they held it."""
-    source = _check(actor, source)
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
+    source, _ = _administered(actor, source)
     if permission not in _held(agent, user):
         return False
     remove_perm(f"agents.{permission}", user, agent)

@@ -221,15 +221,18 @@ def observations_record(
     """
     if decisions and not actor.is_system:
         raise NotPermitted("Only the decision point records decisions.", code="not_permitted")
-    if not actor.is_system:
-        check = can_report(actor=actor, agent=agent)
-        if not check:
-            raise NotPermitted(check.message, code=check.code)
     cleaned = observations_validate(items, decisions=decisions)
     rows = _aggregate(cleaned)
     # The agent's row before its uses' rows, as the usage flush takes them: the flush holds
     # several agents' rows, and the audit chain's lock from its first event, while it writes.
-    Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
+    if not actor.is_system:
+        # Its owners as the last change of them left them: a change of owners holds the
+        # agent's row until it commits. The reporter's row stays unlocked, so one service
+        # account's reports of several agents do not queue behind each other.
+        check = can_report(actor=actor, agent=agent)
+        if not check:
+            raise NotPermitted(check.message, code=check.code)
     _upsert(agent.pk, rows)
     usage_days_add(agent_id=agent.pk, items=cleaned, decisions=decisions)
     audit_record(

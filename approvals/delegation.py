@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from agents.membership import user_lock
+from agents.membership import users_lock
 from agents.permissions import can_administer_members, fallback_permission
 from approvals.locks import package_lock
 from approvals.models import ApprovalPackage, PackageState
@@ -73,12 +73,16 @@ def signoff_reassign(
     The new reviewer must be able to decide it under every rule of who may
     decide; the refusal names the rule.
     """
-    if actor.user is None or not can_administer_members(actor.user):
-        raise NotPermitted("Only staff reassign sign-offs.", code="not_staff")
     if dimension not in Dimension.values:
         raise NotFound(f"No sign-off dimension {dimension!r}.", code="unknown_dimension")
     reason = reason_checked(reason)
     package = package_lock(package)
+    # The actor's rights and the reviewer's as the last change left them, their rows locked
+    # in id order after the package's and before the sign-off's, as a decision locks them.
+    people = users_lock([user], actor=actor)
+    if actor.user is None or not can_administer_members(people[actor.user.pk]):
+        raise NotPermitted("Only staff reassign sign-offs.", code="not_staff")
+    user = people[user.pk]
     if package.state != PackageState.IN_REVIEW:
         raise InvalidTransition(
             f"The package is {package.get_state_display().lower()}, not in review.",
@@ -93,7 +97,6 @@ def signoff_reassign(
     if signoff.state != SignOffState.PENDING:
         raise InvalidTransition("This sign-off is already decided.", code="signoff_closed")
     before = signoff.assigned_to.get_username() if signoff.assigned_to_id else None
-    user = user_lock(user)  # checked as the last change of their rights left them
     signoff.assigned_to = user
     standing = decision_standing(user, signoff)
     if not standing or standing.basis != Footing.ASSIGNED:

@@ -10,20 +10,25 @@ committed change left it, not as it was before that change took the lock.
 A service that decides from a person's rights (a sign-off, an emergency approval
 or its request, a suspension, a retirement, a package written, submitted or
 narrowed, a registration or change of an agent and the team it names, a comment,
-a drift finding) locks that person's row after the agent's and, deciding
-about a package, the package's (`agents.membership.user_lock`), as every change
-of those rights does, and before it writes anything: no service locks a user's
-row and then an agent's, and none waits for a user's row while holding the
+a drift finding, a change of membership or of a reviewer's assignment, a sign-off
+reassigned, an absence set or cleared) locks that person's row after the agent's
+and, deciding about a package, the package's (`agents.membership.user_lock`), as
+every change of those rights does, and before it writes anything: no service locks
+a user's row and then an agent's, and none waits for a user's row while holding the
 audit chain's lock (taken by its first event), which a change of that user's
 rights waits for while holding the row. So the order adds no deadlock; nor do
 the packages a suspension or a retirement locks after the user's row, since
-whoever holds one of them holds the agent's row.
+whoever holds one of them holds the agent's row. A service that also locks other
+users (those whose membership it changes, a sign-off's new reviewer, an absent
+reviewer) locks them and its actor together in id order, the actor's row once if
+they are one of them (`agents.membership.users_lock`), so two people changing each
+other wait for one another rather than deadlock.
 
 A decision then locks the absences naming its decider delegate
 (`signoffs.absence.delegations_lock`), still before it writes anything: setting
-or clearing an absence locks the absence's row alone (after the absent
-reviewer's, when setting) and then writes its event, so no service holds an
-absence's row while waiting for a user's row.
+or clearing an absence locks the absence's row alone (after its actor's row, and
+the absent reviewer's when setting) and then writes its event, so no service holds
+an absence's row while waiting for a user's row.
 
 A token's write locks its token's row just before its first event
 (`tokens.authentication.token_confirm`) and no other token's; one deciding from its
@@ -34,7 +39,8 @@ status taken away) its user's row and then all their tokens' rows in id order
 (`tokens.services.user_tokens_lock`), each before its first event; the Django
 admin's save of a user takes them before its first event (a rename's) when the form
 withdraws a flag or a group, though it changes the groups last. A token is made
-(`token_create`) holding its user's row. A write holding its token's row locks no
+(`token_create`) holding its user's row, and its maker's, whose staff status it
+decides from, in id order. A write holding its token's row locks no
 user's row after it, so a withdrawal waiting for the row while holding the user's
 adds no deadlock, and the write's check reads the user's activation, staff and
 superuser status and whether their groups grant the request's scope after its lock
@@ -47,7 +53,11 @@ seen through it) is decided under the user's row lock, which the team change hol
 from before its first event. An agent's object permission (a reviewer's, the kill
 switch's): it is assigned and taken away under the agent's row lock, and every
 decision from one (a sign-off, an emergency approval, a suspension) reads it under
-that lock. Model permissions grant nothing here: every check asks for an object
+that lock. An agent's ownership: it changes under the agent's row lock too, and a
+report of the agent's observations asks whether its reporter owns the agent (or may
+bind a token to it) under that lock, taking no user's row lock, which would queue one
+service account's reports of all its agents behind each other. Model permissions
+grant nothing here: every check asks for an object
 permission, which Django's model backend never gives for an object.
 
 Every such lock, in every app, is FOR NO KEY UPDATE (`select_for_update(no_key=True)`)

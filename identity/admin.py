@@ -28,8 +28,8 @@ from agents.membership import (
     Source,
     user_flags_set,
     user_groups_change,
-    user_lock,
     user_permissions_change,
+    users_lock,
 )
 from audit.actors import Actor
 from config.admin import UniqueRaceAdmin
@@ -124,8 +124,9 @@ class CountersignUserAdmin(UniqueRaceAdmin, UserAdmin):
         # Only the fields the administrator changed against the page shown are applied, each
         # through the service that audits it, to the user as they stand under this lock: a
         # change committed since the page opened (a deactivation, a group removed) stands,
-        # unless the administrator changed that very field, knowingly, having seen it.
-        user_lock(obj)
+        # unless the administrator changed that very field, knowingly, having seen it. The
+        # administrator's row is locked with it, in the order each service below locks them.
+        users_lock([obj], actor=actor)
         changed = set(form.changed_data)
         posted = form.cleaned_data
         flags = {field: posted[field] for field in FLAG_CHANGED if field in changed}

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.membership import Source, user_flags_set, user_groups_change, user_lock
+from agents.membership import Source, user_flags_set, user_groups_change, user_lock, users_lock
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
 from audit.actors import Actor
@@ -46,8 +46,9 @@ def user_groups_set(user, groups, *, actor: Actor, source: str, staff: bool | No
     unknown = wanted - set(Group.values)
     if unknown:
         raise ValueError(f"Not role groups: {sorted(unknown)}")
-    # What is replaced is read as a change of the user at the same moment left it.
-    user = user_lock(user)
+    # What is replaced is read as a change of the user at the same moment left it; a person
+    # acting is locked with them, in the order the membership services lock them.
+    user = users_lock([user], actor=actor)[user.pk]
     held = set(user.groups.filter(name__in=Group.values).values_list("name", flat=True))
     if staff is False and user.is_staff:
         # Before the groups' event, as user_flags_set locks them before its own: a write of
@@ -67,7 +68,7 @@ def user_teams_set(user, teams, *, actor: Actor, source: str, managed=None) -> N
     create teams. Teams outside `managed` are left alone.
     """
     # Teams outside `managed` are kept as a change of the user at the same moment left them.
-    user = user_lock(user)
+    user = users_lock([user], actor=actor)[user.pk]
     held = set(user.teams.values_list("slug", flat=True))
     scope = Team.objects.all() if managed is None else Team.objects.filter(slug__in=managed)
     in_scope = set(scope.values_list("slug", flat=True))

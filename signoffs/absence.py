@@ -5,11 +5,11 @@ reviewer (`signoffs.permissions.decision_standing`), every rule of who may
 decide still applied to the delegate; never those of a package the absent
 reviewer may not decide themselves (its creator, submitter or an owner of the
 agent since its submission), so an owner who is the assigned reviewer does not
-choose who reviews their package. A change holds the absence's row (not its
-people's) until it commits, and a decision locks the absences naming its decider
-delegate before deciding (`delegations_lock`), so a delegate's decision and the
-end of their absence commit one after the other. Each change is audited in its
-own transaction:
+choose who reviews their package. A change locks its actor's row (and, setting one,
+the absent reviewer's), then holds the absence's row until it commits, and a decision
+locks the absences naming its decider delegate before deciding (`delegations_lock`),
+so a delegate's decision and the end of their absence commit one after the other.
+Each change is audited in its own transaction:
 
 - `absence.set`, target the absence, `before`/`after` {"delegate", "starts_at",
   "ends_at"}, data {"reviewer", "dimension", "delegate"};
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from agents.membership import user_lock
+from agents.membership import actor_user_lock, users_lock
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotFound, NotPermitted
@@ -104,11 +104,13 @@ def absence_set(
     The delegate must be an active member of the dimension's reviewer group;
     whether they may decide a given package is decided when they decide.
     """
-    if actor.user is None or not can_manage_absence(actor.user, reviewer):
-        raise NotPermitted("Reviewers set their own absence; staff set anyone's.")
     # The reviewer's row lock queues a second request for the same absence behind the
-    # first, which then finds the absence and replaces it rather than inserting another.
-    reviewer = user_lock(reviewer)
+    # first, which then finds the absence and replaces it rather than inserting another;
+    # the actor's, taken with it, holds their rights as the last change left them.
+    people = users_lock([reviewer], actor=actor)
+    reviewer = people[reviewer.pk]
+    if actor.user is None or not can_manage_absence(people[actor.user.pk], reviewer):
+        raise NotPermitted("Reviewers set their own absence; staff set anyone's.")
     _check_people(reviewer, delegate, dimension)
     _window(starts_at, ends_at, timezone.now())
     absence = (
@@ -147,6 +149,9 @@ def absence_set(
 @transaction.atomic
 def absence_clear(*, actor: Actor, absence: Absence) -> None:
     """End the absence now: the delegate no longer decides for the reviewer."""
+    # The actor's rights as the last change left them; their row before the absence's, as a
+    # decision locks its decider's.
+    user = actor_user_lock(actor=actor)
     # FOR UPDATE, not NO KEY: the row is deleted.
     absence = (
         Absence.objects.select_for_update(of=("self",))
@@ -156,7 +161,7 @@ def absence_clear(*, actor: Actor, absence: Absence) -> None:
     )
     if absence is None:
         raise NotFound("No such absence.")
-    if actor.user is None or not can_manage_absence(actor.user, absence.reviewer):
+    if user is None or not can_manage_absence(user, absence.reviewer):
         raise NotPermitted("Reviewers clear their own absence; staff clear anyone's.")
     before = _state(absence)
     audit_record(
@@ -178,8 +183,8 @@ def delegations_lock(user, dimension: str) -> None:
     after the lock waits until the decision commits: a delegate's decision never lands
     after the end of the absence it rests on. Taken after the decider's row
     (`agents.membership.user_lock`) and before the first audit event; the services
-    here lock the reviewer's row, then the absence row alone (never a user's row
-    after it), so the order adds no deadlock.
+    here lock the actor's and the reviewer's rows, then the absence row alone (never a
+    user's row after it), so the order adds no deadlock.
     """
     absences = Absence.objects.select_for_update(no_key=True).filter(
         delegate=user, dimension=dimension

@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.apps import apps
@@ -247,8 +248,17 @@ def token_create(
         # The user's row, locked as agents.membership.user_lock locks it (agents imports
         # this app): a deactivation locks it before the user's tokens (user_tokens_lock),
         # so a token made meanwhile is among those it locks, or is made once it committed
-        # and refused here.
-        user = get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
+        # and refused here. The actor's staff status lets them make a service account's
+        # token and bind it to any agent: their row is locked with it, in id order as
+        # agents.membership.users_lock locks them, and read as the last change left it.
+        people = {person.pk: person for person in (user, actor.user) if person is not None}
+        locked = {
+            pk: get_user_model().objects.select_for_update(no_key=True).get(pk=pk)
+            for pk in sorted(people)
+        }
+        user = locked[user.pk]
+        if actor.user is not None:
+            actor = replace(actor, user=locked[actor.user.pk])
     fields = token_validate(
         user=user,
         name=name,
