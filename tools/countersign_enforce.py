@@ -515,6 +515,7 @@ def _public_keys(pems) -> dict:
     Refuse to start without the library to verify with, or with anything but Ed25519 keys.
     """
     try:
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError as error:
@@ -529,7 +530,10 @@ def _public_keys(pems) -> dict:
         raise ValueError("no PEM public key given")
     keys = {}
     for block in blocks:
-        key = serialization.load_pem_public_key(block.encode())
+        try:
+            key = serialization.load_pem_public_key(block.encode())
+        except UnsupportedAlgorithm as error:
+            raise ValueError(f"the public key is of no known type: {error}") from None
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("the public key is not an Ed25519 key")
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -28,6 +28,7 @@ from runtime.api.views import KEY_HEADER
 from tests.audit.conftest import pem_of
 from tests.factories import manifest_for
 from tests.tools.test_countersign_gate import FakeServer
+from tests.tools.test_verify_evidence import ec_public_pem, unknown_key_type_pem
 from tokens.models import Scope
 
 SOURCE = Path(__file__).resolve().parents[2] / "tools" / "countersign_enforce.py"
@@ -490,6 +491,20 @@ def test_an_empty_or_unreadable_public_key_refuses_to_start_rather_than_trust_an
     """An unset variable read as `public_key=os.environ.get(..., "")` must not turn signature
     checks off: only None means unsigned bundles."""
     with pytest.raises(ValueError, match="no PEM public key given"):
+        enforce.Enforcer(
+            live_server.url,
+            runtime_token,
+            agent.slug,
+            policy_url=policy_url(live_server, agent),
+            public_key=public_key,
+        )
+
+
+@pytest.mark.parametrize("public_key", [ec_public_pem(), unknown_key_type_pem()])
+def test_a_public_key_of_another_type_refuses_to_start(
+    live_server, runtime_token, agent, public_key
+):
+    with pytest.raises(ValueError, match="the public key is (not an Ed25519 key|of no known type)"):
         enforce.Enforcer(
             live_server.url,
             runtime_token,

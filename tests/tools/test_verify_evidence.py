@@ -134,6 +134,14 @@ def test_an_archive_zipfile_cannot_read_back_is_unreadable_not_a_crash(kind, tmp
     assert "Traceback" not in result.stderr
 
 
+def unknown_key_type_pem() -> bytes:
+    """Return a PEM public key of an algorithm nobody knows (a private-use OID)."""
+    oid = bytes([0x06, 0x09, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x86, 0x8D, 0x1F, 0x01])
+    body = bytes([0x30, len(oid)]) + oid + bytes([0x03, 33, 0x00]) + bytes(32)
+    der = bytes([0x30, len(body)]) + body
+    return b"-----BEGIN PUBLIC KEY-----\n%s-----END PUBLIC KEY-----\n" % base64.encodebytes(der)
+
+
 def ec_public_pem() -> bytes:
     return (
         ec.generate_private_key(ec.SECP256R1())
@@ -151,6 +159,7 @@ def ec_public_pem() -> bytes:
         b"not a key\n",
         b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
         ec_public_pem(),
+        unknown_key_type_pem(),
     ],
 )
 def test_a_key_file_that_cannot_be_read_or_parsed_exits_2_in_both_verifiers(
