@@ -12,7 +12,8 @@ provider), and writes its audit event in the same transaction:
   {"user", "user_id", "permission", "source"};
 - `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
   user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_set`); a
-  deactivation's also {"sessions_ended"}: the signed-in sessions it ended;
+  deactivation's and a reactivation's also {"sessions_ended"}: the signed-in sessions
+  it ended;
 - `user.permissions_changed`, target the user, `before`/`after` {"permissions": [...]},
   data {"added", "removed", "source"} ("app_label.codename");
 - `group.permissions_changed`, target the group, `before`/`after` {"permissions": [...]},
@@ -229,10 +230,13 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
     if changed:
         user.save(update_fields=list(changed))
     # Before the events: none of this call's holds the chain's lock while the rows are deleted.
-    ended = _sessions_end(user) if changed.get("is_active") is False else None
+    # A reactivation ends sessions too: one stored while the user was inactive (a sign-in
+    # whose answer was saved just after their deactivation) was refused meanwhile and
+    # would sign its browser in again now.
+    ended = _sessions_end(user) if "is_active" in changed else None
     for flag, value in changed.items():
         data = {"user": user.get_username(), "source": source}
-        if flag == "is_active" and not value:
+        if flag == "is_active":
             data["sessions_ended"] = ended
         audit_record(
             actor=actor,

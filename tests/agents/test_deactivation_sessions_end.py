@@ -65,6 +65,21 @@ def test_one_statement_ends_the_users_sessions_with_one_or_fifty_others_signed_i
     assert sorted(model.objects.values_list("session_key", flat=True)) == sorted(kept)
 
 
+def test_a_reactivation_ends_a_session_stored_while_the_user_was_inactive():
+    """A sign-in whose session is saved just after its user's deactivation escapes it; it is
+    refused while they are inactive, and must not sign its browser in once they are back."""
+    user = UserFactory()
+    _deactivate(user)
+    [late] = _signed_in(user)
+
+    user_flags_set(user, actor=Actor.system("tests"), source=Source.COMMAND, is_active=True)
+    reactivated = AuditEvent.objects.filter(action="user.active_changed").latest("seq")
+    assert reactivated.after == {"is_active": True}
+    assert reactivated.data["sessions_ended"] == 1
+    model = SessionStore.get_model_class()
+    assert not model.objects.filter(session_key=late).exists()
+
+
 def test_an_expired_session_is_left_to_the_prune_and_not_counted():
     user = UserFactory()
     [live, expired] = _signed_in(user, 2)
