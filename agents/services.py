@@ -17,7 +17,7 @@ from agents.models import (
     AgentStatus,
     Team,
 )
-from agents.permissions import can_edit, can_register, can_use_team
+from agents.permissions import can_administer_members, can_edit, can_register, can_use_team
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
@@ -321,7 +321,12 @@ def team_by_slug(slug: str) -> Team | None:
 
 @transaction.atomic
 def team_create(*, actor: Actor, slug: str, name: str) -> Team:
-    """Create a team (staff administer teams); agents.membership changes its members."""
+    """Create a team (staff and the system administer teams); agents.membership changes its
+    members."""
+    # The actor's staff status as the last change left it, as every membership change reads it.
+    user = actor_user_lock(actor=actor)
+    if user is not None and not can_administer_members(user):
+        raise NotPermitted("Only staff create teams.", code="not_staff")
     errors = {}
     try:
         validate_slug(slug)

@@ -7,22 +7,22 @@ each hold a row the other waits for, and a service deciding from the agent
 (is it suspended? retired? which version is approved?) reads it as the last
 committed change left it, not as it was before that change took the lock.
 
-A service that decides from a person's rights (a sign-off, an emergency approval
-or its request, a suspension, a retirement, a package written, submitted or
-narrowed, a registration or change of an agent and the team it names, a comment,
-a drift finding, a change of membership or of a reviewer's assignment, a sign-off
-reassigned, an absence set or cleared) locks that person's row after the agent's
-and, deciding about a package, the package's (`agents.membership.user_lock`), as
-every change of those rights does, and before it writes anything: no service locks
-a user's row and then an agent's, and none waits for a user's row while holding the
-audit chain's lock (taken by its first event), which a change of that user's
-rights waits for while holding the row. So the order adds no deadlock; nor do
-the packages a suspension or a retirement locks after the user's row, since
-whoever holds one of them holds the agent's row. A service that also locks other
+A service that decides from a person's rights (a sign-off, an emergency approval or
+its request, a suspension, a retirement, a package written, submitted or narrowed, a
+registration or change of an agent and the team it names, a comment, a drift finding,
+a change of membership or of a reviewer's assignment, a sign-off reassigned, an
+absence set or cleared, a team created, a password set, a token revoked) locks that
+person's row after the agent's and, deciding about a package, the package's
+(`agents.membership.user_lock`), as every change of those rights does, and before it
+writes anything: no service locks a user's row and then an agent's, and none waits for
+a user's row while holding the audit chain's lock (taken by its first event), which a
+change of that user's rights waits for while holding the row. So the order adds no
+deadlock; nor do the packages a suspension or a retirement locks after the user's row,
+since whoever holds one of them holds the agent's row. A service that also locks other
 users (those whose membership it changes, a sign-off's new reviewer, an absent
-reviewer) locks them and its actor together in id order, the actor's row once if
-they are one of them (`agents.membership.users_lock`), so two people changing each
-other wait for one another rather than deadlock.
+reviewer) locks them and its actor together in id order, the actor's row once if they
+are one of them (`agents.membership.users_lock`), so two people changing each other
+wait for one another rather than deadlock.
 
 A decision then locks the absences naming its decider delegate
 (`signoffs.absence.delegations_lock`), still before it writes anything: setting
@@ -33,19 +33,19 @@ an absence's row while waiting for a user's row.
 A token's write locks its token's row just before its first event
 (`tokens.authentication.token_confirm`) and no other token's; one deciding from its
 user's rights locks it earlier, once it holds the user's row
-(`agents.membership.actor_user_lock`). A revocation locks the token's row, and a
-withdrawal of its user's rights (a deactivation, a group left, staff or superuser
-status taken away) its user's row and then all their tokens' rows in id order
-(`tokens.services.user_tokens_lock`), each before its first event; the Django
-admin's save of a user takes them before its first event (a rename's) when the form
-withdraws a flag or a group, though it changes the groups last. A token is made
-(`token_create`) holding its user's row, and its maker's, whose staff status it
-decides from, in id order. A write holding its token's row locks no
-user's row after it, so a withdrawal waiting for the row while holding the user's
+(`agents.membership.actor_user_lock`). A revocation locks its actor's row, whose staff
+status it decides from, then the token's row, and a withdrawal of its user's rights (a
+deactivation, a group left, staff or superuser status taken away) its user's row and
+then all their tokens' rows in id order (`tokens.services.user_tokens_lock`), each
+before its first event; the Django admin's save of a user takes them before its first
+event (a rename's) when the form withdraws a flag or a group, though it changes the
+groups last. A token is made (`token_create`) holding its user's row, and its maker's,
+whose staff status it decides from, in id order. A write holding its token's row locks
+no user's row after it, so a withdrawal waiting for the row while holding the user's
 adds no deadlock, and the write's check reads the user's activation, staff and
-superuser status and whether their groups grant the request's scope after its lock
-is granted: it commits before the withdrawal's event, or reads it and is refused.
-Adding rights locks no token: a write it lets through was let through before it.
+superuser status and whether their groups grant the request's scope after its lock is
+granted: it commits before the withdrawal's event, or reads it and is refused. Adding
+rights locks no token: a write it lets through was let through before it.
 
 The other rights a token's write may rest on need no token lock. A team left: what
 a team grants (naming it for an agent registered or moved, commenting on an agent

@@ -16,6 +16,7 @@ from django.utils import timezone
 from agents.membership import Source, user_flags_set, user_groups_change, user_lock, users_lock
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
+from agents.permissions import can_administer_members
 from audit.actors import Actor
 from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
@@ -149,8 +150,17 @@ def user_password_set(user, password: str | None, *, actor: Actor, source: str):
 
     Whoever sets a password can sign in as the user, so the change is recorded: the
     actor, the user and whether password sign-in stays open, never the password or its hash.
+    Staff (the admin) and the system (manage.py changepassword) set passwords; the product
+    offers a person no page to set their own.
     """
-    user = user_lock(user)
+    # The actor's staff status as the last change left it: their row is locked with the
+    # user's, in id order, as the membership services lock the people they change.
+    people = users_lock([user], actor=actor)
+    if not actor.is_system and (
+        actor.user is None or not can_administer_members(people[actor.user.pk])
+    ):
+        raise NotPermitted("Only staff set people's passwords.", code="not_staff")
+    user = people[user.pk]
     if password is None:
         user.set_unusable_password()
     else:

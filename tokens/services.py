@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
-from config.errors import InvalidInput, InvalidTransition
+from config.errors import InvalidInput, InvalidTransition, NotPermitted
 from config.roles import scopes_granted
 from outbox.models import Reminder
 from outbox.services import notify
@@ -301,16 +301,38 @@ def token_create(
     return token, secret
 
 
+def _may_revoke(person, token: ApiToken) -> bool:
+    """Tell whether a person (their row locked) may revoke the token: its user, or staff."""
+    if person is None:
+        return False
+    return person.pk == token.user_id or (person.is_active and person.is_staff)
+
+
 @transaction.atomic
 def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
-    """Revoke a token: from now on it authenticates nothing."""
-    # The token's row alone: the user's row stays free for the key check at the commit of
-    # any write naming them, which holds the audit chain's lock this revocation waits for.
+    """Revoke a token: from now on it authenticates nothing.
+
+    Its own user, staff and the system revoke it.
+    """
+    # The actor's row, as agents.membership.actor_user_lock locks it (agents imports this
+    # app), so their staff status is read as the last change left it; then the token's row,
+    # as a withdrawal of rights locks a user's row before their tokens' (approvals.locks).
+    # Neither lock changes a key: the key check at the commit of a write naming the user,
+    # which holds the audit chain's lock this revocation waits for, does not wait for them.
+    person = None
+    if not actor.is_system and actor.user is not None:
+        person = get_user_model().objects.select_for_update(no_key=True).get(pk=actor.user.pk)
     token = (
         ApiToken.objects.select_for_update(no_key=True, of=("self",))
         .select_related("user")
         .get(pk=token.pk)
     )
+    if not actor.is_system and not _may_revoke(person, token):
+        raise NotPermitted(
+            f"Token {token.prefix} is revoked by its user, {token.user.get_username()}, or by "
+            "staff.",
+            code="not_token_user",
+        )
     if token.revoked_at is not None:
         raise InvalidTransition("The token is already revoked.", code="already_revoked")
     token.revoked_at = timezone.now()
