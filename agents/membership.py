@@ -25,7 +25,7 @@ states so the membership at any point of the chain can be read back from them
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
@@ -81,13 +81,24 @@ def _administered(actor: Actor, source: str, users=(), subject=None) -> tuple[st
     """
     if source not in Source.values:
         raise ValueError(f"Unknown membership change source {source!r}.")
-    locked = users_lock(users, actor=actor)
     signing_in = source == Source.OIDC and subject is not None and actor.user == subject
-    if not actor.is_system and not signing_in:
-        check = can_administer_members(locked[actor.user.pk])
-        if not check:
-            raise NotPermitted(check.message, code=check.code)
+    locked = users_lock(users, actor=actor) if signing_in else staff_users_lock(users, actor=actor)
     return str(source), locked
+
+
+def staff_users_lock(users, *, actor: Actor, refusal: str = "") -> dict:
+    """Lock the users and the actor's row (`users_lock`); refuse an actor who is neither the
+    system nor staff, as the last change of their rights left them, with `refusal` (else
+    the membership rule's message); return the users re-read, by id."""
+    locked = users_lock(users, actor=actor)
+    if actor.is_system:
+        return locked
+    check = can_administer_members(
+        locked[actor.user.pk] if actor.user is not None else AnonymousUser()
+    )
+    if not check:
+        raise NotPermitted(refusal or check.message, code=check.code)
+    return locked
 
 
 def _administered_user(actor: Actor, source: str, user) -> tuple:

@@ -7,7 +7,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from agents.identity import spiffe_id_errors
-from agents.membership import actor_user_lock
+from agents.membership import actor_user_lock, staff_users_lock
 from agents.models import (
     OWNERS_MAX,
     TEAM_NAME_LENGTH,
@@ -17,7 +17,7 @@ from agents.models import (
     AgentStatus,
     Team,
 )
-from agents.permissions import can_administer_members, can_edit, can_register, can_use_team
+from agents.permissions import can_edit, can_register, can_use_team
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
@@ -324,9 +324,7 @@ def team_create(*, actor: Actor, slug: str, name: str) -> Team:
     """Create a team (staff and the system administer teams); agents.membership changes its
     members."""
     # The actor's staff status as the last change left it, as every membership change reads it.
-    user = actor_user_lock(actor=actor)
-    if user is not None and not can_administer_members(user):
-        raise NotPermitted("Only staff create teams.", code="not_staff")
+    staff_users_lock((), actor=actor, refusal="Only staff create teams.")
     errors = {}
     try:
         validate_slug(slug)

@@ -13,10 +13,16 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.membership import Source, user_flags_set, user_groups_change, user_lock, users_lock
+from agents.membership import (
+    Source,
+    staff_users_lock,
+    user_flags_set,
+    user_groups_change,
+    user_lock,
+    users_lock,
+)
 from agents.membership import user_teams_set as membership_teams_set
 from agents.models import Team
-from agents.permissions import can_administer_members
 from audit.actors import Actor
 from audit.services import audit_prune_record, audit_record
 from config.errors import AlreadyExists, NotPermitted
@@ -91,7 +97,9 @@ def user_created_record(user, *, actor: Actor, source: str, **data) -> None:
 @transaction.atomic
 def user_email_set(user, email: str, *, actor: Actor, source: str):
     """Change the user's email address: notifications go there, so the change is recorded."""
-    user = _person_administered(user, actor, "Only staff change people's email addresses.")
+    user = staff_users_lock(
+        [user], actor=actor, refusal="Only staff change people's email addresses."
+    )[user.pk]
     return _user_fields_set(user, "user.email_changed", {"email": email}, actor, source)
 
 
@@ -110,7 +118,7 @@ def user_names_set(user, *, actor: Actor, source: str, **names):
     unknown = set(names) - set(NAME_FIELDS)
     if unknown:
         raise ValueError(f"Not name fields: {sorted(unknown)}")
-    user = _person_administered(user, actor, "Only staff rename people.")
+    user = staff_users_lock([user], actor=actor, refusal="Only staff rename people.")[user.pk]
     if "username" not in names:
         return _user_fields_set(user, "user.renamed", names, actor, source)
     # Stored in the NFKC form, as Django's forms and create_user store it, and compared so.
@@ -125,21 +133,9 @@ def user_names_set(user, *, actor: Actor, source: str, **names):
         raise username_refusal(username) from None
 
 
-def _person_administered(user, actor: Actor, refusal: str):
-    """Return the user re-read under their row lock; refuse with `refusal` anyone but the
-    system and staff, whose status is read as the last change left it: their row is locked
-    with the user's, in id order, as the membership services lock the people they change."""
-    people = users_lock([user], actor=actor)
-    if not actor.is_system and (
-        actor.user is None or not can_administer_members(people[actor.user.pk])
-    ):
-        raise NotPermitted(refusal, code="not_staff")
-    return people[user.pk]
-
-
 def _user_fields_set(user, action: str, wanted: dict, actor: Actor, source: str):
     """Set the fields of `wanted` that differ, as one event naming them before and after;
-    the caller holds the user's row (`_person_administered`)."""
+    the caller holds the user's row (`agents.membership.staff_users_lock`)."""
     before = {field: getattr(user, field) for field, value in wanted.items()}
     changed = [field for field, value in wanted.items() if before[field] != value]
     if not changed:
@@ -167,7 +163,9 @@ def user_password_set(user, password: str | None, *, actor: Actor, source: str):
     Staff (the admin) and the system (manage.py changepassword) set passwords; the product
     offers a person no page to set their own.
     """
-    user = _person_administered(user, actor, "Only staff set people's passwords.")
+    user = staff_users_lock([user], actor=actor, refusal="Only staff set people's passwords.")[
+        user.pk
+    ]
     if password is None:
         user.set_unusable_password()
     else:
