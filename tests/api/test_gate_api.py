@@ -243,6 +243,22 @@ def test_an_internal_error_answers_deny(ci, agent, approved, monkeypatch):
     assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
 
 
+def test_an_approved_version_whose_stored_manifest_no_longer_reads_answers_deny(
+    ci, agent, approved, audit_since
+):
+    """Inconsistent data: a scope cannot be compared with an approval the gate cannot read."""
+    ApprovalPackage.objects.filter(pk=approved.pk).update(manifest={"agent": agent.slug})
+    narrowed = plain(manifest_for(agent))
+    narrowed["scope"]["datasets"].pop()
+    since = audit_since()
+    answer = check(ci, agent=agent.slug, manifest=narrowed)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+    assert answer["reasons"][0]["message"]
+    assert [(e.action, e.data["reasons"]) for e in since()] == [
+        ("gate.checked", ["internal_error"])
+    ]
+
+
 def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent):
     response = APIClient().post(GATE, {"agent": agent.slug, "digest": "0" * 64}, format="json")
     assert response.status_code == 401
