@@ -484,6 +484,19 @@ def test_a_decision_that_cannot_be_read_is_a_deny_and_audited(
     assert events[0].data["reasons"] == ["internal_error"]
 
 
+def test_a_binding_that_cannot_be_read_is_a_deny_and_audited(
+    api, owner, agent, approved, audit_since
+):
+    bound = api(owner, Scope.GATE_CHECK, agents=[agent])
+    since = audit_since()
+    with failing('"agents_agent"."slug"'):
+        answer = check(bound, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+    assert [(e.action, e.data["decision"], e.data["reasons"]) for e in since()] == [
+        ("gate.checked", "deny", ["internal_error"])
+    ]
+
+
 def test_a_decision_that_cannot_be_recorded_is_a_deny(ci, agent, approved):
     with failing("audit"):
         decided = check(ci, agent=agent.slug, digest=approved.digest)
