@@ -491,10 +491,10 @@ def gate_refuse(
     fields: dict | None = None,
     agent_found: bool = False,
 ) -> GateResult:
-    """Deny a check whose request or manifest could not be read, and audit it as any other
-    (under the agent only when `agent_found`: its decision row was read)."""
+    """Deny a check that could not be decided, and audit it as any other (under the agent only
+    when `agent_found`: its decision row was read). The reason carries `fields` when given."""
     result = GateResult()
-    result.deny(code, message, fields=fields or {})
+    result.deny(code, message, **({} if fields is None else {"fields": fields}))
     if not _recorded(actor, agent_slug, agent_found, result, None):
         result.deny(GateReason.AUDIT_UNAVAILABLE, "The decision could not be recorded.")
     return result

@@ -413,8 +413,13 @@ class GateCheckView(APIView):
             result = self._check(request, actor)
         except Exception:
             logger.exception("gate check failed")
-            result = GateResult()
-            result.deny(GateReason.INTERNAL_ERROR, "The gate could not decide, so it denies.")
+            # Undecided, it is still a check: audited, under no agent (none was read).
+            result = gate_refuse(
+                actor=actor,
+                agent_slug="",
+                code=GateReason.INTERNAL_ERROR,
+                message="The gate could not decide, so it denies.",
+            )
         return Response(result.as_dict())
 
     def _check(self, request, actor) -> GateResult:
@@ -452,6 +457,7 @@ class GateCheckView(APIView):
                 agent_slug=slug,
                 code=GateReason.AGENT_NOT_BOUND,
                 message="This token is bound to other agents; it checks only those.",
+                fields={},
             )
         if "digest" in values:
             return gate_check(actor=actor, agent_slug=slug, digest=values["digest"].lower())

@@ -243,6 +243,22 @@ def test_an_internal_error_answers_deny(ci, agent, approved, monkeypatch):
     assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
 
 
+def test_an_approved_version_whose_stored_manifest_no_longer_reads_answers_deny(
+    ci, agent, approved, audit_since
+):
+    """Inconsistent data: a scope cannot be compared with an approval the gate cannot read."""
+    ApprovalPackage.objects.filter(pk=approved.pk).update(manifest={"agent": agent.slug})
+    narrowed = plain(manifest_for(agent))
+    narrowed["scope"]["datasets"].pop()
+    since = audit_since()
+    answer = check(ci, agent=agent.slug, manifest=narrowed)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+    assert answer["reasons"][0]["message"]
+    assert [(e.action, e.data["reasons"]) for e in since()] == [
+        ("gate.checked", ["internal_error"])
+    ]
+
+
 def test_no_token_is_401_and_a_token_without_gate_scope_is_403(api, owner, agent):
     response = APIClient().post(GATE, {"agent": agent.slug, "digest": "0" * 64}, format="json")
     assert response.status_code == 401
@@ -466,6 +482,19 @@ def test_a_decision_that_cannot_be_read_is_a_deny_and_audited(
     events = since()
     assert [(e.action, e.data["decision"]) for e in events] == [("gate.checked", "deny")]
     assert events[0].data["reasons"] == ["internal_error"]
+
+
+def test_a_binding_that_cannot_be_read_is_a_deny_and_audited(
+    api, owner, agent, approved, audit_since
+):
+    bound = api(owner, Scope.GATE_CHECK, agents=[agent])
+    since = audit_since()
+    with failing('"agents_agent"."slug"'):
+        answer = check(bound, agent=agent.slug, digest=approved.digest)
+    assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
+    assert [(e.action, e.data["decision"], e.data["reasons"]) for e in since()] == [
+        ("gate.checked", "deny", ["internal_error"])
+    ]
 
 
 def test_a_decision_that_cannot_be_recorded_is_a_deny(ci, agent, approved):
