@@ -70,6 +70,10 @@ def signoff_reassign(
 ) -> SignOff:
     """Make the user the one reviewer a pending sign-off waits for (staff only).
 
+    Unlike the membership rules (`agents.membership.staff_users_lock`), the system is
+    refused too: a reassignment is a staff judgement with its reason, made on the agent's
+    reviewers page or through the API, and no job or command makes one.
+
     The new reviewer must be able to decide it under every rule of who may
     decide; the refusal names the rule.
     """

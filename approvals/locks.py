@@ -20,15 +20,15 @@ change of that user's rights waits for while holding the row. So the order adds 
 deadlock; nor do the packages a suspension or a retirement locks after the user's row,
 since whoever holds one of them holds the agent's row. A service that also locks other
 users (those whose membership it changes, a sign-off's new reviewer, an absent
-reviewer) locks them and its actor together in id order, the actor's row once if they
-are one of them (`agents.membership.users_lock`), so two people changing each other
-wait for one another rather than deadlock.
+reviewer and their delegate) locks them and its actor together in id order, the
+actor's row once if they are one of them (`agents.membership.users_lock`), so two
+people changing each other wait for one another rather than deadlock.
 
 A decision then locks the absences naming its decider delegate
 (`signoffs.absence.delegations_lock`), still before it writes anything: setting
 or clearing an absence locks the absence's row alone (after its actor's row, and
-the absent reviewer's when setting) and then writes its event, so no service holds
-an absence's row while waiting for a user's row.
+the absent reviewer's and the delegate's when setting) and then writes its event, so
+no service holds an absence's row while waiting for a user's row.
 
 A token's write locks its token's row just before its first event
 (`tokens.authentication.token_confirm`) and no other token's; one deciding from its

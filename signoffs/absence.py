@@ -6,9 +6,11 @@ decide still applied to the delegate; never those of a package the absent
 reviewer may not decide themselves (its creator, submitter or an owner of the
 agent since its submission), so an owner who is the assigned reviewer does not
 choose who reviews their package. A change locks its actor's row (and, setting one,
-the absent reviewer's), then holds the absence's row until it commits, and a decision
-locks the absences naming its decider delegate before deciding (`delegations_lock`),
-so a delegate's decision and the end of their absence commit one after the other.
+the absent reviewer's and the delegate's, in id order), then holds the absence's row
+until it commits, and a decision locks the absences naming its decider delegate before
+deciding (`delegations_lock`), so a delegate's decision and the end of their absence
+commit one after the other; an absence set as its delegate leaves the reviewer group or
+is deactivated commits before that change, or is refused.
 Each change is audited in its own transaction:
 
 - `absence.set`, target the absence, `before`/`after` {"delegate", "starts_at",
@@ -106,9 +108,10 @@ def absence_set(
     """
     # The reviewer's row lock queues a second request for the same absence behind the
     # first, which then finds the absence and replaces it rather than inserting another;
-    # the actor's, taken with it, holds their rights as the last change left them.
-    people = users_lock([reviewer], actor=actor)
-    reviewer = people[reviewer.pk]
+    # the actor's and the delegate's, taken with it, hold their rights as the last change
+    # left them: a delegate deactivated or out of the group meanwhile is refused.
+    people = users_lock([reviewer, delegate], actor=actor)
+    reviewer, delegate = people[reviewer.pk], people[delegate.pk]
     if actor.user is None or not can_manage_absence(people[actor.user.pk], reviewer):
         raise NotPermitted("Reviewers set their own absence; staff set anyone's.")
     _check_people(reviewer, delegate, dimension)

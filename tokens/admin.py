@@ -6,10 +6,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.forms.models import ModelChoiceIterator
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from audit.actors import Actor
-from config.errors import InvalidInput
+from config.errors import ApplicationError, InvalidInput
 from tokens.models import ApiToken, Scope, TokenState
 from tokens.services import token_create, token_revoke, token_users, token_validate
 
@@ -170,9 +171,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
+        """Revoke each selected token in a transaction of its own, with its event; say which
+        were revoked and, one by one, which were not and why (already revoked, refused)."""
         actor = Actor.for_user(request.user)
-        revoked = 0
-        for token in queryset.filter(revoked_at__isnull=True):
-            token_revoke(actor=actor, token=token)
-            revoked += 1
-        self.message_user(request, f"Revoked {revoked} token(s).")
+        revoked, refused = [], []
+        for token in queryset.order_by("pk"):
+            named = f"{token.prefix} ({token.name})"
+            try:
+                token_revoke(actor=actor, token=token)
+            except ApplicationError as error:
+                refused.append(f"Token {named} not revoked: {error.message}")
+            else:
+                revoked.append(named)
+        if revoked:
+            count = len(revoked)
+            said = f"Revoked {count} token{pluralize(count)}: {', '.join(revoked)}."
+            self.message_user(request, said, messages.SUCCESS)
+        for said in refused:
+            self.message_user(request, said, messages.WARNING)

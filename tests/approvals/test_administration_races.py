@@ -7,8 +7,9 @@ token made by staff decide from their actor's row re-read under its lock
 (`agents.membership.users_lock`), which the withdrawal holds from before its event until
 it commits. So the trail never shows such a change
 after the withdrawal of the right it rests on: either its event comes first, or it is
-refused and leaves nothing behind. Two people changing each other lock both rows in id
-order, whoever acts first, and never deadlock.
+refused and leaves nothing behind. An absence's delegate is locked with its actor, so an
+absence set as its delegate is deactivated or leaves the group does the same. Two people
+changing each other lock both rows in id order, whoever acts first, and never deadlock.
 """
 
 from collections.abc import Callable
@@ -249,6 +250,26 @@ def _own_absence_cleared(staff, ctx) -> Administered:
     )
 
 
+def _delegate_withdrawn(withdrawal, event, code):
+    def build(staff, ctx) -> Administered:
+        reviewer, delegate = ctx["reviewers"]["iam"]
+        return Administered(
+            _absence(Actor.for_user(reviewer), reviewer, delegate),
+            "absence.set",
+            Absence.objects.exists,
+            withdrawal(delegate),
+            event,
+            code,
+            InvalidInput,
+        )
+
+    return build
+
+
+def _left_iam(user):
+    return lambda: user_groups_change(user, actor=SYSTEM, source=Source.COMMAND, remove=["iam"])
+
+
 def _service_token(staff, ctx) -> Administered:
     robot = service_account_get_or_create(actor=SYSTEM, username="ci-bot")
     return _by_staff(
@@ -277,6 +298,12 @@ ADMINISTERED = {
     "absence of another cleared, staff withdrawn": _absence_cleared,
     "own absence set, deactivated": _own_absence_set,
     "own absence cleared, deactivated": _own_absence_cleared,
+    "absence set, delegate deactivated": _delegate_withdrawn(
+        _deactivated, DEACTIVATED, "inactive_user"
+    ),
+    "absence set, delegate left the group": _delegate_withdrawn(
+        _left_iam, "user.groups_changed", "not_reviewer"
+    ),
     "service account's token, staff withdrawn": _service_token,
 }
 

@@ -275,14 +275,12 @@ def test_reassignment_is_refused_to_whoever_may_not_decide(
             actor=Actor.for_user(staff), package=package, dimension=PAM, user=owner, reason="x"
         )
     assert raised.value.code == "not_reviewer" and "user" in raised.value.fields
-    with pytest.raises(NotPermitted):
-        signoff_reassign(
-            actor=Actor.for_user(assigned[0]),
-            package=package,
-            dimension=PAM,
-            user=assigned[1],
-            reason="x",
-        )
+    for actor in (Actor.for_user(assigned[0]), SYSTEM):
+        with pytest.raises(NotPermitted) as raised:
+            signoff_reassign(
+                actor=actor, package=package, dimension=PAM, user=assigned[1], reason="x"
+            )
+        assert raised.value.code == "not_staff"
     for reason, problem in [
         ("", "A reason is required."),
         ("x" * (REASON_MAX_LENGTH + 1), f"At most {REASON_MAX_LENGTH} characters."),

@@ -528,6 +528,37 @@ def test_connection_dropped_twice_exits_2(server, yaml_manifest):
     assert len(server.requests) == 2
 
 
+def test_no_retry_is_made_with_too_little_of_the_timeout_left(server, yaml_manifest):
+    """--timeout bounds the whole run: a retry needs its delay (1 s) and 1 s for itself."""
+    server.routes["/api/v1/gate/check"] = ["drop", (200, ALLOW)]
+
+    result = run_gate("check", "--manifest", yaml_manifest, "--timeout", "1.5", url=server.url)
+
+    assert result.returncode == 2
+    assert len(server.requests) == 1
+    assert "(not retried: less than 2 s of --timeout 1.5 s left)" in result.stderr
+
+
+def test_the_retry_ends_at_the_runs_deadline(server, yaml_manifest):
+    """The retry, made with 2.5 s less the first attempt and the delay left, times out as the
+    run does; the server holds its answer beyond run_gate's bound."""
+    server.routes["/api/v1/gate/check"] = ["drop", ("hold", (200, ALLOW))]
+
+    result = run_gate("check", "--manifest", yaml_manifest, "--timeout", "2.5", url=server.url)
+
+    assert result.returncode == 2
+    first, second = server.requests
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert f"no complete answer from {server.url}/api/v1/gate/check within 2.5 s" in (result.stderr)
+
+
+def test_the_help_says_the_timeout_bounds_the_whole_run():
+    result = run_gate("check", "--help")
+
+    assert result.returncode == 0
+    assert "seconds the whole run may take" in " ".join(result.stdout.split())
+
+
 # --- submit -------------------------------------------------------------------------------
 
 CREATED = {

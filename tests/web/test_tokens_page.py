@@ -9,9 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.actors import Actor
 from tests.factories import AgentFactory
 from tokens.models import ApiToken, Scope
-from tokens.services import not_bindable_message, token_hash
+from tokens.services import not_bindable_message, token_hash, token_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +122,23 @@ def test_revoking_from_the_page(client, owner, other_owner, make_token, audit_si
     again = client.post(revoke, follow=True)
     assert "already revoked" in again.content.decode()
     assert since() == [event]
+
+
+def test_revoking_a_token_not_on_the_page_is_a_404_that_changes_nothing(
+    client, owner, other_owner, make_token, audit_since
+):
+    theirs, _ = make_token(other_owner, Scope.GATE_CHECK, name="theirs")
+    gone, _ = make_token(other_owner, Scope.GATE_CHECK, name="gone")
+    token_revoke(actor=Actor.system("tests"), token=gone)
+    client.force_login(owner)
+    since = audit_since()
+    # Another user's token, active or revoked, and a well-formed prefix of no token.
+    for prefix in (theirs.prefix, gone.prefix, "cs_00000000"):
+        assert not ApiToken.objects.filter(user=owner, prefix=prefix).exists()
+        assert client.post(reverse("token-revoke", args=[prefix])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None
+    assert since() == []
 
 
 @pytest.mark.parametrize("prefix", ["%00", "cs_ABCDEF12", "x" * 300])
