@@ -169,3 +169,13 @@ def test_beat_schedule_names_the_real_task():
     entry = SCHEDULE["audit-checkpoint"]
     assert entry["task"] == audit_checkpoint.name
     assert audit_checkpoint.soft_time_limit < audit_checkpoint.time_limit
+
+
+@pytest.mark.parametrize(("signed", "words"), [(1, "1 checkpoint,"), (2, "2 checkpoints,")])
+def test_verify_counts_the_checkpoints_in_words(events, capsys, signed, words):
+    for i in range(signed):
+        audit_record(actor=Actor.system("tests"), action="test.event", data={"after": i})
+        call_command("audit", "checkpoint")
+    capsys.readouterr()
+    call_command("audit", "verify")
+    assert words in capsys.readouterr().out.splitlines()[0]

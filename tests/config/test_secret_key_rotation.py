@@ -37,3 +37,19 @@ def test_a_session_signed_under_the_old_key_holds_while_it_is_a_fallback(
     else:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_session_used_during_the_rotation_outlives_the_fallback(client, settings, owner):
+    """docs/operations.md: a session used while the old key is a fallback is signed again
+    with the new key, so emptying SECRET_KEY_FALLBACKS afterwards keeps it signed in."""
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD_KEY, []
+    client.force_login(owner)
+    assert client.get(reverse("dashboard")).status_code == 200
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    assert client.get(reverse("dashboard")).status_code == 200
+
+    settings.SECRET_KEY_FALLBACKS = []
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert response.context["user"] == owner

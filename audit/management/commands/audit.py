@@ -114,9 +114,10 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
         elif result.ok:
+            signed = result.checkpoints
             self.stdout.write(
                 f"OK: {result.events} events, head {result.last_seq} {result.head_hash}, "
-                f"{result.checkpoints} checkpoints, {result.seconds} s."
+                f"{signed} checkpoint{'' if signed == 1 else 's'}, {result.seconds} s."
             )
         elif result.reason == CHECKPOINT_UNTRUSTED:
             self.stderr.write(f"NOT VERIFIED ({result.reason}): {result.detail}")
