@@ -129,7 +129,7 @@ class Eligibility:
             on_behalf_of_id=decision.on_behalf_of_id,
         )
         excluded = self._excluded(package, candidates, assigned, stand_ins, inactive)
-        earlier = package_decisions(package).exclude(pk=decision.pk)
+        earlier = package_decisions(package, at=decision.created_at).exclude(pk=decision.pk)
         for other_id, user_id, other_dimension in earlier.values_list(
             "pk", "reviewer_id", "signoff__dimension"
         ):

@@ -51,6 +51,8 @@ def _decision(decision: Decision, items: dict) -> dict:
         "verdict": decision.verdict,
         "comment": decision.comment,
         "created_at": _time(decision.created_at),
+        # A suspension after the decision set it aside: it is in the record, and counts no more.
+        "set_aside_at": _time(decision.set_aside_at),
         "authentication": decision_authentication(decision),
         "answers": decision.answers,
         "answered_items": [

@@ -13,7 +13,9 @@ over was made by the package's creator or submitter or an owner of the agent:
 they never sign the package off, through an earlier version neither. A change
 submitted once the approved version is due for re-certification is reviewed
 in full, and a review in progress re-opens what it carries over when the
-approval it carries from lapses (`carried_signoffs_reopen`).
+approval it carries from lapses (`carried_signoffs_reopen`). A suspension of the
+agent sets aside the decisions a review in progress stands on, and re-opens the
+sign-offs they decided (`decided_signoffs_reopen`): only a fresh approval lifts it.
 """
 
 from dataclasses import dataclass, field
@@ -34,12 +36,18 @@ from approvals.models import ApprovalPackage, PackageState
 from approvals.policy import recertification_lead, required_approvals
 from approvals.selectors import last_approved
 from audit.actors import Actor
+from audit.chain import format_time
 from audit.services import audit_record
 from outbox.services import notify
-from signoffs.models import Checklist, Dimension, SignOff, SignOffState
+from signoffs.models import Checklist, Decision, Dimension, SignOff, SignOffState
 from signoffs.permissions import author_refusal
 from signoffs.services import checklist_current
 
+# Why a sign-off decided before a suspension of the agent is open again.
+SUSPENDED_REASON = (
+    "Re-opened: the agent was suspended after this sign-off was decided; only decisions "
+    "made since the suspension lift it."
+)
 # A change to a field under these sections re-opens every dimension: the kill switch
 # and the identity are what every team's sign-off relies on.
 FULL_REVIEW_SECTIONS = ("kill_switch", "identity")
@@ -335,6 +343,64 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
             "reopened": ", ".join(
                 Dimension(dim).label for dim in Dimension.values if dim in origins
             ),
+        },
+    )
+    return True
+
+
+def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bool:
+    """Set aside the decisions a review in progress stands on and re-open what they decided;
+    return whether any were. The caller holds the package lock and suspends the agent at `at`.
+
+    The decisions stay in the sign-offs' history, marked set aside at the suspension's
+    moment, and count no more (`signoffs.models.DecisionQuerySet.standing`): the
+    approval that lifts the suspension stands on decisions made after it alone. The
+    review carries nothing over (a suspension revokes a review that does).
+    """
+    decided = Decision.objects.standing().filter(signoff__package=package).values("signoff")
+    signoffs = list(
+        package.signoffs.select_for_update(no_key=True).filter(pk__in=decided).order_by("pk")
+    )
+    if not signoffs:
+        return False
+    standing = Decision.objects.standing().filter(signoff__in=signoffs).order_by("pk")
+    set_aside: dict[str, list[int]] = {}
+    for dimension, pk in standing.values_list("signoff__dimension", "pk"):
+        set_aside.setdefault(dimension, []).append(pk)
+    standing.update(set_aside_at=at)
+    for signoff in signoffs:
+        signoff.state = SignOffState.PENDING
+        signoff.review_reason = SUSPENDED_REASON
+        signoff.save(update_fields=["state", "review_reason", "updated_at"])
+    dimensions = [dim for dim in Dimension.values if dim in set_aside]
+    reopened = {
+        **package.review_plan.get("reopened", {}),
+        **dict.fromkeys(dimensions, SUSPENDED_REASON),
+    }
+    package.review_plan = {
+        **package.review_plan,
+        "reopened": {dim: reopened[dim] for dim in Dimension.values if dim in reopened},
+    }
+    package.save(update_fields=["review_plan"])
+    audit_record(
+        actor=actor,
+        action="package.signoffs_reopened",
+        target=package,
+        agent_slug=package.agent.slug,
+        package_version=package.version,
+        data={
+            "reason": SUSPENDED_REASON,
+            "reopened": dict.fromkeys(dimensions),
+            "set_aside": {dim: set_aside[dim] for dim in dimensions},
+            "set_aside_at": format_time(at),
+        },
+    )
+    notify(
+        "package.signoffs_reopened",
+        package=package,
+        data={
+            "reason": SUSPENDED_REASON,
+            "reopened": ", ".join(Dimension(dim).label for dim in dimensions),
         },
     )
     return True

@@ -19,7 +19,7 @@ from approvals.emergency_state import emergency_conclude, emergency_end
 from approvals.locks import package_lock
 from approvals.models import ALLOWED_TRANSITIONS, ApprovalPackage, PackageState, ScopeEntry
 from approvals.policy import RATING_FIELDS, approval_expiry, kill_switch_problem, package_rate
-from approvals.rereview import carried_signoffs_reopen, signoffs_open
+from approvals.rereview import carried_signoffs_reopen, decided_signoffs_reopen, signoffs_open
 from approvals.selectors import agent_status, kill_switch_webhook, last_approved
 from audit.actors import Actor
 from audit.services import audit_record
@@ -455,14 +455,17 @@ def agent_suspend(*, actor: Actor, agent: Agent, reason: str) -> Agent:
         approved.agent = agent
         _close(actor, approved, PackageState.REVOKED, f"Agent suspended: {agent.suspended_reason}")
     # Lifting a suspension needs a fresh approval: a review carrying sign-offs over from
-    # the revoked approval would lift it on decisions that no longer stand.
+    # the revoked approval would lift it on decisions that no longer stand, and a review
+    # in full on decisions made before the suspension.
     carried = "Agent suspended: the sign-offs this review carried over no longer stand."
     for pending in agent.packages.select_for_update(no_key=True).filter(
         state=PackageState.IN_REVIEW
     ):
+        pending.agent = agent
         if pending.review_plan.get("carried_over"):
-            pending.agent = agent
             _close(actor, pending, PackageState.REVOKED, carried)
+        else:
+            decided_signoffs_reopen(actor=actor, package=pending, at=agent.suspended_at)
     audit_record(
         actor=actor,
         action="agent.suspended",

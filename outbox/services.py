@@ -53,7 +53,7 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "decision.made": ("A reviewer decided a sign-off", (OWNERS,)),
     "package.approved": ("Package approved", (OWNERS,)),
     "package.changes_requested": ("Changes requested", (OWNERS,)),
-    "package.signoffs_reopened": ("Carried-over sign-offs re-opened", (OWNERS, REVIEWERS)),
+    "package.signoffs_reopened": ("Sign-offs re-opened", (OWNERS, REVIEWERS)),
     "recertification.due": ("Re-certification due", (OWNERS, REVIEWERS)),
     "recertification.blocked": ("Re-certification cannot open", (OWNERS,)),
     "approval.expired": ("Approval expired", (OWNERS,)),

@@ -130,6 +130,12 @@ class Footing(models.TextChoices):
     FALLBACK = "fallback", "As fallback reviewer of an overdue sign-off"
 
 
+class DecisionQuerySet(models.QuerySet):
+    def standing(self):
+        """Return the decisions that count: those no suspension set aside."""
+        return self.filter(set_aside_at__isnull=True)
+
+
 class Decision(models.Model):
     signoff = models.ForeignKey(SignOff, on_delete=models.CASCADE, related_name="decisions")
     reviewer = models.ForeignKey(
@@ -153,17 +159,29 @@ class Decision(models.Model):
     auth_time = models.DateTimeField(null=True, blank=True)
     auth_acr = models.CharField(max_length=200, blank=True)
     auth_amr = models.JSONField(default=list, blank=True)
+    # When a suspension of the agent set the decision aside: it stays in the history but
+    # counts no more, as the kill switch is lifted only by decisions made after it.
+    set_aside_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["signoff", "created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["signoff", "reviewer"], name="one_decision_per_reviewer"
+                fields=["signoff", "reviewer"],
+                condition=models.Q(set_aside_at__isnull=True),
+                name="one_decision_per_reviewer",
             )
         ]
 
     def __str__(self):
         return f"{self.reviewer} {self.verdict}"
+
+    @property
+    def stands(self) -> bool:
+        """Return whether the decision counts (no suspension set it aside)."""
+        return self.set_aside_at is None
 
 
 class Absence(models.Model):

@@ -52,17 +52,22 @@ def reviewers_assigned(agent_ids) -> dict[tuple[int, str], list]:
     return assigned
 
 
-def package_decisions(package):
+def package_decisions(package, *, at=None):
     """Return the decisions the package stands on: its own and those its sign-offs carry over.
 
     Carried-over ones count while the approval they come from is in force: the deciding
     service re-opens them first once it lapses (`ApprovalPackage.carries_from_lapsed`).
+    One a suspension set aside counts no more; given a moment `at`, the decisions that
+    stood at that moment (those set aside later included).
     """
     stands_on = Q(signoff__package=package)
     if not package.carries_from_lapsed:
         carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False)
         stands_on |= Q(signoff__in=carried.values("carried_over_from"))
-    return Decision.objects.filter(stands_on)
+    standing = Q(set_aside_at__isnull=True)
+    if at is not None:
+        standing |= Q(set_aside_at__gt=at)
+    return Decision.objects.filter(stands_on & standing)
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def _assignment(user, signoff, now) -> Standing:
             starts_at__lte=now,
             ends_at__gt=now,
         )
-        .exclude(reviewer__decisions__signoff=signoff)
+        .exclude(reviewer__in=signoff.decisions.standing().values("reviewer"))
         .select_related("reviewer")
         .order_by("reviewer__username")
     )
@@ -195,7 +200,8 @@ def decision_standing(user, signoff, now=None) -> Standing:
     Whoever decides, the submitter and everyone who owned the agent from the
     package's submission on (the owners recorded on the package and the current
     ones) never decide it; one person decides at most one dimension of a
-    package, and once; a decision carried over from an earlier version counts.
+    package, and once; a decision carried over from an earlier version counts, one a
+    suspension set aside does not (`package_decisions`).
     """
     package = signoff.package
     dimension = signoff.dimension

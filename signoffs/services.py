@@ -194,7 +194,7 @@ def decision_record(
         auth_amr=authentication.amr,
     )
     before = signoff.state
-    signoff.state = signoff_state_from(signoff.decisions.all(), signoff.required_approvals)
+    signoff.state = signoff_state_from(signoff.decisions.standing(), signoff.required_approvals)
     signoff.save(update_fields=["state", "updated_at"])
     package = signoff.package
     audit_record(

@@ -74,6 +74,12 @@ SAFE = {
     ("approvals/services.py package_submit", "approvals_approvalpackage"): _AGENT,
     ("approvals/rereview.py carried_signoffs_reopen", "approvals_approvalpackage"): _AGENT,
     ("approvals/rereview.py carried_signoffs_reopen", "signoffs_signoff"): _AGENT,
+    ("approvals/rereview.py decided_signoffs_reopen", "approvals_approvalpackage"): _AGENT,
+    ("approvals/rereview.py decided_signoffs_reopen", "signoffs_signoff"): _AGENT,
+    ("approvals/rereview.py decided_signoffs_reopen", "signoffs_decision"): (
+        _AGENT + "; a decision is written only by decision_record and this set-aside, both "
+        "holding it"
+    ),
     ("approvals/services.py signoff_decide", "signoffs_signoff"): _AGENT,
     ("signoffs/services.py decision_record", "signoffs_signoff"): _AGENT,
     ("approvals/emergency_state.py _open_emergency", "approvals_emergencyapproval"): _AGENT,

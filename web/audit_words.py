@@ -50,7 +50,7 @@ SENTENCES: dict[str, str] = {
     "package.signoffs_carried_over": (
         "{package} carries over the sign-offs of v{from_version} that its changes do not concern"
     ),
-    "package.signoffs_reopened": "{package} re-opens the sign-offs it carried over: {reason}",
+    "package.signoffs_reopened": "{package} re-opens sign-offs: {reason}",
     "package.approved": "{package} is approved: every sign-off is complete",
     "package.changes_requested": "{actor} requested changes on {package}",
     "package.rejected": "{actor} rejected {package}",

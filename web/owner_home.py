@@ -115,7 +115,7 @@ def owner_packages(user):
 
 def _progress(signoff: SignOff, agent_id: int, assigned: dict) -> SignOffProgress:
     decisions = list(signoff.decisions.all())
-    approvers = [d.reviewer for d in decisions if d.verdict == Verdict.APPROVE]
+    approvers = [d.reviewer for d in decisions if d.stands and d.verdict == Verdict.APPROVE]
     return SignOffProgress(
         dimension=signoff.dimension,
         label=signoff.get_dimension_display(),

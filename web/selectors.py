@@ -100,11 +100,11 @@ def packages_awaiting(user) -> QuerySet:
     """Return the pending sign-offs of the user's dimensions, oldest submission first.
 
     Sign-offs of packages the user wrote or owns, and of packages the user has
-    already decided a dimension of (carried-over decisions included), are left
-    out: the user may not decide them.
+    already decided a dimension of (carried-over decisions included, those a suspension
+    set aside not), are left out: the user may not decide them.
     """
     dimensions = user_dimensions(user)
-    decided = Decision.objects.filter(reviewer=user).values("signoff__package_id")
+    decided = Decision.objects.standing().filter(reviewer=user).values("signoff__package_id")
     # A decision carried over to a later version counts as one on it.
     carried = SignOff.objects.filter(carried_over_from__decisions__reviewer=user).values(
         "package_id"
@@ -123,7 +123,12 @@ def packages_awaiting(user) -> QuerySet:
         .exclude(package__owners_in_review=user)
         .exclude(package__submitted_by=user)
         .exclude(package__created_by=user)
-        .annotate(approvals=Count("decisions", filter=Q(decisions__verdict=Verdict.APPROVE)))
+        .annotate(
+            approvals=Count(
+                "decisions",
+                filter=Q(decisions__verdict=Verdict.APPROVE, decisions__set_aside_at__isnull=True),
+            )
+        )
         .select_related("package", "package__agent")
         .order_by("package__submitted_at", "package_id", ranked(Dimension, "dimension"))
     )

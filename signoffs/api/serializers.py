@@ -16,9 +16,25 @@ class DecisionSerializer(serializers.ModelSerializer):
         help_text="The absent reviewer whose delegate made the decision; null otherwise.",
     )
 
+    set_aside_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When a suspension of the agent set the decision aside, after which it no "
+        "longer counts; null while it counts.",
+    )
+
     class Meta:
         model = Decision
-        fields = ["id", "reviewer", "on_behalf_of", "verdict", "comment", "answers", "created_at"]
+        fields = [
+            "id",
+            "reviewer",
+            "on_behalf_of",
+            "verdict",
+            "comment",
+            "answers",
+            "created_at",
+            "set_aside_at",
+        ]
         read_only_fields = fields
 
 

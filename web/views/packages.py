@@ -303,7 +303,7 @@ def review_context(request, package, forms_by_dimension=None, *, comment_form=No
                 "badge": badge,
                 "why": why,
                 "decisions": decisions,
-                "approvals": sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
+                "approvals": sum(1 for d in decisions if d.stands and d.verdict == Verdict.APPROVE),
                 "carried": carried,
                 "required": [item.code for item in items if signoff.item_required(item)],
                 "optional": [item.code for item in items if not signoff.item_required(item)],
