@@ -1,0 +1,63 @@
+"""The per-agent kill-switch grant (`suspend_agent`) counts only for someone who may see the
+agent: it is granted only to them, and a holder who can no longer see it may not suspend."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from agents.membership import (
+    Source,
+    reviewer_assign,
+    team_members_change,
+    user_flags_set,
+)
+from agents.models import Agent
+from agents.permissions import SUSPEND_PERMISSION, can_suspend
+from approvals.services import agent_suspend
+from audit.actors import Actor
+from config.errors import NotPermitted
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SYSTEM = Actor.system("tests")
+
+
+def grant(agent, user) -> bool:
+    return reviewer_assign(
+        actor=SYSTEM, agent=agent, user=user, permission=SUSPEND_PERMISSION, source=Source.COMMAND
+    )
+
+
+def reread(user):
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def test_the_grant_is_made_to_anyone_who_sees_the_agent(agent, owner, reviewers, staff):
+    teammate = UserFactory(username="teammate", groups=["product-owner"])
+    team_members_change(actor=SYSTEM, team=agent.team, source=Source.COMMAND, add=[teammate])
+    officer = UserFactory(username="officer", groups=["compliance-officer"])
+    for user in (owner, teammate, officer, reviewers["iam"][0], staff):
+        assert grant(agent, user), user
+        assert can_suspend(reread(user), agent), user
+
+
+def test_a_holder_who_can_no_longer_see_the_agent_may_not_suspend_it(agent, audit_since):
+    teammate = UserFactory(username="teammate", groups=["product-owner"])
+    team_members_change(actor=SYSTEM, team=agent.team, source=Source.COMMAND, add=[teammate])
+    assert grant(agent, teammate)
+    assert can_suspend(reread(teammate), agent)
+    team_members_change(actor=SYSTEM, team=agent.team, source=Source.COMMAND, remove=[teammate])
+    teammate = reread(teammate)
+    assert teammate.has_perm(f"agents.{SUSPEND_PERMISSION}", agent)  # still held
+    check = can_suspend(teammate, agent)
+    assert not check and check.code == "not_permitted"
+    since = audit_since()
+    with pytest.raises(NotPermitted):
+        agent_suspend(actor=Actor.for_user(teammate), agent=agent, reason="Incident 42.")
+    assert since() == [] and Agent.objects.get(pk=agent.pk).suspended_at is None
+
+
+def test_a_deactivated_holder_may_not_suspend(agent, owner):
+    assert grant(agent, owner)
+    user_flags_set(owner, actor=SYSTEM, source=Source.COMMAND, is_active=False)
+    assert not can_suspend(reread(owner), agent)
