@@ -3,6 +3,7 @@ agent: it is granted only to them, and a holder who can no longer see it may not
 
 import pytest
 from django.contrib.auth import get_user_model
+from guardian.shortcuts import get_perms
 
 from agents.membership import (
     Source,
@@ -14,8 +15,8 @@ from agents.models import Agent
 from agents.permissions import SUSPEND_PERMISSION, can_suspend
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from config.errors import NotPermitted
-from tests.factories import UserFactory
+from config.errors import InvalidInput, NotPermitted
+from tests.factories import AgentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,27 @@ def grant(agent, user) -> bool:
 
 def reread(user):
     return get_user_model().objects.get(pk=user.pk)
+
+
+def test_the_grant_is_refused_for_someone_who_cannot_see_the_agent(agent, audit_since):
+    outsider = UserFactory(username="outsider", groups=["product-owner"])
+    since = audit_since()
+    with pytest.raises(InvalidInput) as raised:
+        grant(agent, outsider)
+    assert raised.value.code == "cannot_see_agent"
+    [message] = raised.value.fields["user"]
+    assert message.startswith("outsider cannot see support-assistant")
+    assert "team 'customer-care'" in message and "group that sees every agent" in message
+    assert since() == [] and get_perms(outsider, agent) == []
+
+
+def test_an_agent_without_a_team_names_the_groups_only(owner, audit_since):
+    loner = AgentFactory(slug="loner", team=None, owners=[owner])
+    outsider = UserFactory(username="outsider", groups=["product-owner"])
+    with pytest.raises(InvalidInput) as raised:
+        grant(loner, outsider)
+    [message] = raised.value.fields["user"]
+    assert "has no team" in message and "group that sees every agent" in message
 
 
 def test_the_grant_is_made_to_anyone_who_sees_the_agent(agent, owner, reviewers, staff):
