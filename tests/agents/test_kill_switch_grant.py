@@ -11,7 +11,7 @@ from agents.membership import (
     team_members_change,
     user_flags_set,
 )
-from agents.models import Agent
+from agents.models import Agent, viewer_condition
 from agents.permissions import SUSPEND_PERMISSION, can_suspend
 from approvals.services import agent_suspend
 from audit.actors import Actor
@@ -83,3 +83,34 @@ def test_a_deactivated_holder_may_not_suspend(agent, owner):
     assert grant(agent, owner)
     user_flags_set(owner, actor=SYSTEM, source=Source.COMMAND, is_active=False)
     assert not can_suspend(reread(owner), agent)
+
+
+def test_the_holders_listed_see_the_agent_as_visible_to_says(agent, owner, reviewers, staff):
+    """`viewer_condition`, which lists holders in one query, reads visibility from the users'
+    side; it answers as `Agent.objects.visible_to` does for each user and agent."""
+    loner = AgentFactory(slug="loner", team=None, owners=[owner])
+    teammate = UserFactory(username="teammate", groups=["product-owner"])
+    team_members_change(actor=SYSTEM, team=agent.team, source=Source.COMMAND, add=[teammate])
+    people = [
+        owner,
+        teammate,
+        staff,
+        reviewers["iam"][0],
+        reviewers["compliance"][0],
+        UserFactory(username="officer", groups=["compliance-officer"]),
+        UserFactory(username="stranger", groups=["product-owner"]),
+        UserFactory(username="nobody"),
+    ]
+    users = get_user_model().objects.filter(pk__in=[user.pk for user in people])
+    for target in (agent, loner):
+        seeing = set(users.filter(viewer_condition(target)).values_list("username", flat=True))
+        expected = {
+            user.username
+            for user in people
+            if Agent.objects.visible_to(user).filter(pk=target.pk).exists()
+        }
+        assert seeing == expected, target
+        assert {"stranger", "nobody"}.isdisjoint(seeing) and "owner" in seeing
+    assert "teammate" not in set(
+        users.filter(viewer_condition(loner)).values_list("username", flat=True)
+    )
