@@ -35,13 +35,16 @@ from guardian.shortcuts import assign_perm, remove_perm
 from agents.models import Agent, Team
 from agents.permissions import (
     ASSIGNABLE_PERMISSIONS,
+    SUSPEND_PERMISSION,
     can_administer_members,
     is_owner,
     permission_dimension,
+    sees_agent,
 )
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
+from config.roles import SEE_EVERY_AGENT_GROUPS
 from config.roles import Group as Role
 from tokens.services import user_tokens_lock
 from tokens.sessions import BrowserSession
@@ -388,7 +391,9 @@ def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
 
 
 def _check_assignment(agent: Agent, user, permission: str) -> None:
-    """Refuse an assignment the rules of sign-off would make meaningless, naming the field."""
+    """Refuse an assignment the rules of sign-off or of the kill switch would make
+    meaningless (`can_suspend` counts the grant only for someone who sees the agent),
+    naming the field."""
     if permission not in ASSIGNABLE_PERMISSIONS:
         raise InvalidInput(
             "Unknown permission.",
@@ -398,6 +403,9 @@ def _check_assignment(agent: Agent, user, permission: str) -> None:
     if not user.is_active:
         message = f"{user.get_username()} is deactivated."
         raise InvalidInput(message, code="inactive_user", fields={"user": [message]})
+    if permission == SUSPEND_PERMISSION and not sees_agent(user, agent):
+        message = _unseen_message(agent, user)
+        raise InvalidInput(message, code="cannot_see_agent", fields={"user": [message]})
     dimension = permission_dimension(permission)
     if dimension is None:
         return
@@ -410,6 +418,20 @@ def _check_assignment(agent: Agent, user, permission: str) -> None:
     if is_owner(user, agent):
         message = f"{user.get_username()} owns this agent; owners never sign it off."
         raise InvalidInput(message, code="owner_review", fields={"user": [message]})
+
+
+def _unseen_message(agent: Agent, user) -> str:
+    """Say that the user cannot see the agent, so its kill switch, and what lets them."""
+    groups = ", ".join(Role(group).label for group in SEE_EVERY_AGENT_GROUPS)
+    team = (
+        f"add them to the agent's team {agent.team.slug!r} or"
+        if agent.team is not None
+        else "the agent has no team: add them"
+    )
+    return (
+        f"{user.get_username()} cannot see {agent.slug}, so could not pull its kill switch; "
+        f"{team} to a group that sees every agent ({groups}) first."
+    )
 
 
 def _assignment_event(actor, action, agent, user, permission, source) -> None:

@@ -1,6 +1,7 @@
 """Agents (non-human identities with execution authority) and what they were seen using."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
@@ -8,6 +9,7 @@ from django.urls import reverse
 from agents.permissions import AGENT_PERMISSIONS, sees_every_agent
 from agents.vocabulary import Deployment
 from config.identifiers import AGENT_SLUG_MAX_LENGTH
+from config.roles import SEE_EVERY_AGENT_GROUPS
 
 
 class AgentStatus(models.TextChoices):
@@ -54,9 +56,33 @@ class AgentQuerySet(models.QuerySet):
             return self
         # Asked per agent row: the owners' and members' unique indexes answer it,
         # however many agents the user owns.
-        owned = Agent.owners.through.objects.filter(agent=OuterRef("pk"), user=user)
-        member = Team.members.through.objects.filter(team=OuterRef("team"), user=user)
-        return self.filter(Exists(owned) | Exists(member))
+        return self.filter(_owner_or_member(user, OuterRef("pk"), OuterRef("team")))
+
+
+def _owner_or_member(user, agent, team) -> Q:
+    """Return the condition that `user` owns `agent` or is a member of `team`, each a value
+    or an OuterRef: the part of seeing an agent that depends on the agent."""
+    owned = Agent.owners.through.objects.filter(agent=agent, user=user)
+    member = Team.members.through.objects.filter(team=team, user=user)
+    return Exists(owned) | Exists(member)
+
+
+def viewer_condition(agent, user_id: str = "pk") -> Q:
+    """Return the condition a user meets when they may see the agent, as
+    `AgentQuerySet.visible_to` decides it, read from the users' side: to filter or annotate
+    many users in one query. `user_id` names the user's id in the query it is put in (a
+    user's own pk by default). The agent's row gives its team as it was read.
+
+    Staff and the groups that see every agent (`sees_every_agent`), then owners and the
+    members of its team; tests/agents/test_kill_switch_grant.py holds it to `visible_to`.
+    """
+    user = OuterRef(user_id)
+    users = get_user_model().objects
+    staff = users.filter(pk=user, is_staff=True)
+    groups = users.model.groups.through.objects.filter(
+        user_id=user, group__name__in=list(SEE_EVERY_AGENT_GROUPS)
+    )
+    return Exists(staff) | Exists(groups) | _owner_or_member(user, agent.pk, agent.team_id)
 
 
 class Agent(models.Model):

@@ -95,16 +95,38 @@ def is_owner(user, agent) -> bool:
     return agent.owners.filter(pk=user.pk).exists()
 
 
+def sees_agent(user, agent) -> bool:
+    """Tell whether the user, signed in and active, may see the agent, by the one rule of
+    `Agent.objects.visible_to`: staff, the groups that see every agent, its owners and the
+    members of its team."""
+    # The agent's own manager: agents.models imports this module.
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and type(agent).objects.visible_to(user).filter(pk=agent.pk).exists()
+    )
+
+
 def can_suspend(user, agent) -> Check:
+    """Tell whether the user may pull the agent's kill switch: staff, security and PAM
+    reviewers, and a holder of SUSPEND_PERMISSION on the agent while they may see it.
+
+    The grant reaches no further than sight: someone taken off the agent's team, or out of
+    the group that let them see it, keeps the permission row but cannot use it.
+    """
     if not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
-    if (
-        user.is_staff
-        or in_groups(user, SUSPEND_GROUPS)
-        or user.has_perm(f"agents.{SUSPEND_PERMISSION}", agent)
-    ):
+    if user.is_staff or in_groups(user, SUSPEND_GROUPS):
         return ALLOWED
-    return Check(False, "not_permitted", "Only security or PAM reviewers and staff may suspend.")
+    if user.has_perm(f"agents.{SUSPEND_PERMISSION}", agent) and sees_agent(user, agent):
+        return ALLOWED
+    return Check(
+        False,
+        "not_permitted",
+        "Only security or PAM reviewers, staff, and those granted this agent's kill switch "
+        "who may see the agent may suspend it.",
+    )
 
 
 # Groups whose members may register agents (they become the new agent's owners).

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, QuerySet
 from guardian.models import UserObjectPermission
 
 from agents.membership import (
@@ -15,8 +15,8 @@ from agents.membership import (
     REVIEWER_ASSIGNED,
     REVIEWER_UNASSIGNED,
 )
-from agents.models import Agent, AgentStatus
-from agents.permissions import ASSIGNABLE_PERMISSIONS
+from agents.models import Agent, AgentStatus, viewer_condition
+from agents.permissions import ASSIGNABLE_PERMISSIONS, SUSPEND_PERMISSION
 from audit.models import AuditEvent
 from config.roles import REVIEWER_GROUPS
 
@@ -31,12 +31,24 @@ def _agent_permissions(agents):
 
 def assignments(agent: Agent) -> dict[str, list]:
     """Return, per assignable permission (in ASSIGNABLE_PERMISSIONS order), the users
-    holding it on the agent, by username; one query."""
+    holding it on the agent, by username; one query.
+
+    Each user carries `sees_agent`: whether they may see the agent now, which a grant of
+    its kill switch needs to count (`suspend_usable`).
+    """
     held = {permission: [] for permission in ASSIGNABLE_PERMISSIONS}
-    rows = _agent_permissions([agent]).select_related("user", "permission")
+    sees = ExpressionWrapper(viewer_condition(agent, "user_id"), output_field=BooleanField())
+    rows = _agent_permissions([agent]).select_related("user", "permission").annotate(sees=sees)
     for row in rows.order_by("user__username"):
+        row.user.sees_agent = row.sees
         held[row.permission.codename].append(row.user)
     return held
+
+
+def suspend_usable(held: dict[str, list]) -> list:
+    """Return the holders of the agent's kill switch in `assignments(agent)` who may pull it
+    now, as `can_suspend` decides for each: active, and seeing the agent."""
+    return [user for user in held[SUSPEND_PERMISSION] if user.is_active and user.sees_agent]
 
 
 def agents_without_active_owner() -> QuerySet:

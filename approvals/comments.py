@@ -15,8 +15,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from agents.membership import actor_user_lock
-from agents.models import Agent
-from agents.permissions import ALLOWED, Check
+from agents.permissions import ALLOWED, Check, sees_agent
 from agents.vocabulary import ScopeKind
 from approvals.locks import package_lock
 from approvals.models import COMMENT_MAX_LENGTH, COMMENT_MAX_MENTIONS, ApprovalPackage, Comment
@@ -36,21 +35,11 @@ MENTIONED_EVENT = "comment.mentioned"
 REPLIED_EVENT = "comment.replied"
 
 
-def may_see(user, agent: Agent) -> bool:
-    """Return whether the user may see the agent, by the one visibility rule."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and Agent.objects.visible_to(user).filter(pk=agent.pk).exists()
-    )
-
-
 def can_comment(user, package: ApprovalPackage) -> Check:
     """Return whether the user may comment on the package: whoever may see its agent."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Check(False, "not_authenticated", "Sign in first.")
-    if not may_see(user, package.agent):
+    if not sees_agent(user, package.agent):
         return Check(False, "not_visible", "Only people who may see the agent comment on it.")
     return ALLOWED
 
@@ -87,7 +76,7 @@ def _mentions_checked(body: str, package: ApprovalPackage) -> list:
         user = users[name]
         if user is None or not user.is_active:
             problems.append(f"@{name} is not a user of Countersign.")
-        elif not may_see(user, package.agent):
+        elif not sees_agent(user, package.agent):
             problems.append(f"@{name} cannot see {package.agent.slug}, so cannot be mentioned.")
     if problems:
         raise InvalidInput(" ".join(problems), code="invalid_mention", fields={"body": problems})
@@ -236,7 +225,7 @@ def _notify(comment: Comment, mentioned: list) -> None:
         answered is not None
         and answered.pk not in mailed
         and answered.email
-        and may_see(answered, comment.package.agent)
+        and sees_agent(answered, comment.package.agent)
     ):
         notify(
             REPLIED_EVENT, package=comment.package, data={**data, "recipients": [answered.email]}

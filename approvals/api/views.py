@@ -275,8 +275,11 @@ class AgentSuspendView(ApiMixin, APIView):
     @extend_schema(
         summary="Pull the kill switch: every gate check denies from now on",
         description=(
-            "Signed in (no token), the sign-in must be at most STEP_UP_SECONDS old "
-            "(403 `step_up_required`)."
+            "Security or PAM reviewers, staff, and whoever staff granted the agent's kill "
+            "switch while they see the agent (403 `not_permitted` otherwise). A token needs "
+            "`reviews:write`, which product owners never hold: one granted the kill switch "
+            "pulls it signed in. Signed in (no token), the sign-in must be at most "
+            "STEP_UP_SECONDS old (403 `step_up_required`)."
         ),
         request=SuspendSerializer,
         parameters=[IDEMPOTENCY_KEY],

@@ -291,6 +291,22 @@ def test_assigning_a_reviewer_outside_the_dimensions_group_names_the_field(
     assert get_perms(reviewers["pam"][0], agent) == []
 
 
+def test_granting_the_kill_switch_to_someone_who_cannot_see_the_agent_names_the_field(
+    client, staff, agent, other_owner, audit_since
+):
+    client.force_login(staff)
+    url = reverse("agent-reviewers", args=[agent.slug])
+    since = audit_since()
+    response = client.post(url, {"permission": "suspend_agent", "user": "other-owner"})
+    assert response.status_code == 400
+    [message] = response.context["form"].errors["user"]
+    assert message.startswith("other-owner cannot see support-assistant")
+    assert "add them to the agent's team 'customer-care'" in message
+    assert "other-owner cannot see support-assistant" in response.content.decode()
+    assert since() == []
+    assert get_perms(other_owner, agent) == []
+
+
 def test_a_refused_unassignment_says_why_and_changes_nothing(
     client, staff, agent, reviewers, audit_since
 ):

@@ -60,7 +60,11 @@ class AssignmentForm(forms.Form):
     permission = forms.ChoiceField(
         label="Assignment",
         choices=list(ASSIGNABLE_PERMISSIONS.items()),
-        help_text="Once a dimension has assigned reviewers, only they decide it for this agent.",
+        help_text=(
+            "Once a dimension has assigned reviewers, only they decide it for this agent. "
+            "The kill switch goes to someone who sees the agent; a product owner pulls it "
+            "in the browser, not with an API token."
+        ),
     )
     user = forms.CharField(
         label="Username",

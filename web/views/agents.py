@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
 from agents.permissions import (
-    SUSPEND_PERMISSION,
     can_administer_members,
     can_edit,
     can_register,
@@ -16,7 +15,7 @@ from agents.permissions import (
     permission_dimension,
     review_permission,
 )
-from agents.selectors import assignments
+from agents.selectors import assignments, suspend_usable
 from agents.services import agent_create
 from approvals.findings import (
     can_handle_finding,
@@ -113,7 +112,7 @@ def agent_detail(request, slug):
             for p, users in held.items()
             if permission_dimension(p) and p == review_permission(permission_dimension(p))
         ],
-        "suspenders": held[SUSPEND_PERMISSION],
+        "suspenders": suspend_usable(held),
         **usage_context(request.user, agent, current, current),
     }
     return render(request, "agents/detail.html", context)

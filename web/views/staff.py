@@ -22,7 +22,11 @@ from agents.membership import (
     user_teams_change,
 )
 from agents.models import Team
-from agents.permissions import ASSIGNABLE_PERMISSIONS, can_administer_members
+from agents.permissions import (
+    ASSIGNABLE_PERMISSIONS,
+    SUSPEND_PERMISSION,
+    can_administer_members,
+)
 from agents.selectors import assignments
 from config.errors import ApplicationError, NotPermitted
 from config.ordering import ranked
@@ -130,8 +134,14 @@ def left_behind_list(request):
 def reviewers_page(request, agent, form=None, status=200, reassign_form=None):
     """Render the agent's reviewers page with its assignment and reassignment forms."""
     held = assignments(agent)
+    # A kill-switch holder who cannot see the agent is shown, marked, for staff to revoke.
     rows = [
-        {"permission": permission, "label": label, "users": held[permission]}
+        {
+            "permission": permission,
+            "label": label,
+            "users": held[permission],
+            "needs_sight": permission == SUSPEND_PERMISSION,
+        }
         for permission, label in ASSIGNABLE_PERMISSIONS.items()
     ]
     context = {
