@@ -4,6 +4,9 @@
 import os
 import sys
 
+# The status a shell shows for a tool that SIGPIPE stopped: 128 + the signal's number, 13.
+EXIT_READER_GONE = 141
+
 
 def main():
     """Run administrative tasks."""
@@ -16,7 +19,26 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    try:
+        try:
+            execute_from_command_line(sys.argv)
+        finally:
+            # Output still buffered fails here, not in the interpreter's last flush, which
+            # would print a message of its own and exit 120.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def reader_gone():
+    """Stop quietly, as Unix tools do, when the output's reader (head, less, grep -m1) is gone.
+
+    Every command's output reaches here, Django's own commands' too. Standard output is
+    pointed at /dev/null first, so nothing flushes to the closed pipe again at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_READER_GONE)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,17 @@ def check_shared_cache(app_configs, **kwargs):
             id="countersign.E005",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def check_bench_views(app_configs, **kwargs):
+    """Refuse the benchmark's reference views: they answer anyone, signed in or not."""
+    if not settings.BENCH_VIEWS:
+        return []
+    return [
+        Error(
+            "BENCH_VIEWS is on: /bench/ping and /bench/one-query/<pk> answer without sign-in.",
+            hint="Unset BENCH_VIEWS; only the benchmark harness (bench/run.py) sets it.",
+            id="countersign.E006",
+        )
+    ]

@@ -61,8 +61,10 @@ MIDDLEWARE = [
 # with 413 before it is parsed, whatever its content type.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 5 * 1024 * 1024)
 
-# The benchmark harness (bench/run.py) serves its reference views beside the app's.
-ROOT_URLCONF = "bench.urls" if env_bool("BENCH_VIEWS", False) else "config.urls"
+# The benchmark harness (bench/run.py) serves its reference views beside the app's, without
+# sign-in; `check --deploy` refuses it (config/checks.py).
+BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
+ROOT_URLCONF = "bench.urls" if BENCH_VIEWS else "config.urls"
 
 TEMPLATES = [
     {

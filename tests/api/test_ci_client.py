@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from agents.vocabulary import RiskTier
+from approvals.manifest import change_words
 from approvals.models import ApprovalPackage, PackageState
 from tests.factories import manifest_for
 from tokens.models import Scope
@@ -75,6 +76,13 @@ def test_ci_gate_allows_the_approved_scope_and_denies_an_expansion(
     assert latest.state == PackageState.IN_REVIEW
     # The risk tier in words too (RiskTier's label).
     assert f", risk tier {RiskTier(latest.risk_tier).label}\n" in submitted.stdout
+    # Each change as the API words it, one a line, its class marked; no field names.
+    (added,) = latest.diff["expansions"]
+    assert (
+        f"  changes against v{package.version}, the last approved version:\n"
+        f"    {change_words(added)} (expansion)\n"
+    ) in submitted.stdout
+    assert "shell" in change_words(added) and "is_expansion" not in submitted.stdout
     assert (
         run_gate(live_server, secret, "check", "--manifest", str(tmp_path / "w.yaml")).returncode
         == 1

@@ -25,7 +25,7 @@ RELAXED = {
     "WEBHOOK_SECRET",
     "SIGNING_KEY",
 }
-DEPLOY_CHECK_IDS = [f"countersign.E00{n}" for n in range(1, 6)]
+DEPLOY_CHECK_IDS = [f"countersign.E00{n}" for n in range(1, 7)]
 
 
 def signing_key_pem() -> str:
@@ -96,6 +96,7 @@ def test_check_deploy_passes_with_debug_off_and_secrets_set():
         ({"SIGNING_KEY": None}, "E004", "SIGNING_KEY"),
         ({"SIGNING_KEY": ""}, "E004", "SIGNING_KEY"),
         ({"REDIS_URL": None}, "E005", "REDIS_URL"),
+        ({"BENCH_VIEWS": "1"}, "E006", "BENCH_VIEWS"),
     ],
 )
 def test_check_deploy_refuses_what_only_fits_a_laptop(changes, check_id, names):

@@ -181,8 +181,9 @@ def json_manifest(tmp_path):
     return path
 
 
-def run_gate(*args, url=None, token=TOKEN, timeout=30):
+def run_gate(*args, url=None, token=TOKEN, timeout=30, **environment):
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNTERSIGN_")}
+    env.update(environment)
     env["NO_PROXY"] = env["no_proxy"] = "*"
     if url is not None:
         env["COUNTERSIGN_URL"] = url
@@ -561,13 +562,67 @@ def test_the_help_says_the_timeout_bounds_the_whole_run():
 
 # --- submit -------------------------------------------------------------------------------
 
+
+def change(kind, identifier, field, what, old, new, classification, words=None):
+    """Return a change as the API gives it in a package's diff; `words` None as an older
+    server gave it, without them."""
+    shown = {
+        "kind": kind,
+        "identifier": identifier,
+        "field": field,
+        "change": what,
+        "old": old,
+        "new": new,
+        "classification": classification,
+        "message": f"{kind} {identifier}: {field} {what} ({classification})",
+    }
+    return shown if words is None else {**shown, "words": words}
+
+
+# A diff as the API gives it: its groups in the server's order, then its flags.
+DIFF = {
+    "expansions": [
+        change("tool", "zendesk", "entry", "added", None, {}, "expansion", "tool zendesk: added")
+    ],
+    "commitments": [
+        change(
+            "package",
+            "kill_switch.max_minutes_to_revoke",
+            "value",
+            "changed",
+            5,
+            15,
+            "commitment",
+            "kill switch: minutes to revoke: 5 → 15",
+        )
+    ],
+    "narrowings": [
+        change(
+            "tool",
+            "kb-search",
+            "access",
+            "changed",
+            "write",
+            "read",
+            "narrowing",
+            "tool kb-search: access Write → Read",
+        )
+    ],
+    "narrative": [],
+    "is_expansion": True,
+    "is_commitment_change": True,
+    "is_pure_narrowing": False,
+}
 CREATED = {
     "version": 4,
     "digest": DIGEST,
     "risk_tier": "high",
     "risk_tier_label": "High",
-    "diff": {"expansions": [{"kind": "tool", "identifier": "zendesk"}], "narrowings": []},
+    "base_version": None,
+    "diff": DIFF,
 }
+# The submit answer: the package again, its base fixed and its diff against that base.
+SUBMITTED = {**CREATED, "state": "in_review", "state_label": "In review", "base_version": 3}
 
 
 def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
@@ -592,6 +647,96 @@ def test_submit_posts_raw_manifest_then_submits(server, yaml_manifest):
     assert f"created package v4 of agent support-assistant (digest {DIGEST}), risk tier High" in (
         result.stdout
     )
+
+
+def test_submit_says_each_change_in_the_servers_words_one_a_line_its_class_marked(
+    server, yaml_manifest
+):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [(200, SUBMITTED)]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "  changes against v3, the last approved version:",
+        "    tool zendesk: added (expansion)",
+        "    kill switch: minutes to revoke: 5 → 15 (commitment)",
+        "    tool kb-search: access Write → Read (narrowing)",
+        "countersign-gate: submitted v4 for review; state: In review",
+    ]
+
+
+def test_submit_no_submit_says_a_drafts_changes_against_no_version_named(server, yaml_manifest):
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, "--no-submit", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:3] == [
+        "  changes against the last approved version, if any:",
+        "    tool zendesk: added (expansion)",
+    ]
+    for raw in ("expansions", "narrative", "is_expansion", "True", "kill_switch"):
+        assert raw not in result.stdout
+
+
+def test_submit_words_reach_an_output_that_takes_ascii_only(server, yaml_manifest):
+    """A CI log in another encoding than UTF-8 gets the words escaped, not a failed step."""
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+
+    result = run_gate(
+        "submit", "--manifest", yaml_manifest, "--no-submit", url=server.url, **ascii_only
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "    tool kb-search: access Write \\u2192 Read (narrowing)\n" in result.stdout
+
+
+def test_submit_says_a_first_version_has_nothing_to_compare_with(server, yaml_manifest):
+    only_added = {**DIFF, "commitments": [], "narrowings": []}
+    first = {**SUBMITTED, "base_version": None, "diff": only_added}
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [(200, first)]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert "  changes, with no version approved before:\n    tool zendesk: added (expansion)\n" in (
+        result.stdout
+    )
+
+
+def test_submit_says_when_nothing_changed_against_the_approved_version(server, yaml_manifest):
+    empty = {group: [] for group in ("expansions", "commitments", "narrowings", "narrative")}
+    unchanged = {**SUBMITTED, "diff": {**DIFF, **empty, "is_expansion": False}}
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, CREATED)]
+    server.routes["/api/v1/agents/support-assistant/packages/4/submit"] = [(200, unchanged)]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert "  no change against v3, the last approved version\n" in result.stdout
+
+
+def test_submit_shows_the_diff_by_its_fields_when_the_server_gives_no_words(server, yaml_manifest):
+    """An older server's diff has no words: its fields, as it gives them."""
+    older = {
+        "expansions": [change("tool", "zendesk", "entry", "added", None, {}, "expansion")],
+        "narrative": [],
+        "is_expansion": True,
+    }
+    server.routes["/api/v1/agents/support-assistant/packages"] = [(201, {**CREATED, "diff": older})]
+
+    result = run_gate("submit", "--manifest", yaml_manifest, "--no-submit", url=server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        "  expansions: 1\n    - tool zendesk: entry added (expansion)\n  narrative: 0\n"
+        "  is_expansion: True\n"
+    ) in result.stdout
 
 
 def test_submit_names_the_state_by_its_value_when_the_server_gives_no_label(server, yaml_manifest):

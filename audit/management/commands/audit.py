@@ -1,7 +1,8 @@
 """`manage.py audit verify|checkpoint|export`: check, anchor and export the audit trail.
 
 Exit status: 0 when all is well, 1 when the chain is broken or a checkpoint given
-with --checkpoint cannot be checked, 2 on bad arguments.
+with --checkpoint cannot be checked, 2 on bad arguments; 141, quietly, when the output's
+reader (head, grep -m1) is gone before all of it is written (manage.py, for every command).
 """
 
 import json
