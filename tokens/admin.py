@@ -3,6 +3,7 @@ never deleted."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.forms.models import ModelChoiceIterator
@@ -174,6 +175,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         """Revoke each selected token in a transaction of its own, with its event; say which
         were revoked and, one by one, which were not and why (already revoked, refused)."""
         actor = Actor.for_user(request.user)
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if selected and request.POST.get("select_across") != "1":
+            # The tokens ticked, not those of them the list's filter still holds: one revoked
+            # or expired since the page was shown is named too, not passed over unsaid.
+            queryset = ApiToken.objects.filter(pk__in=selected)
         revoked, refused = [], []
         for token in queryset.order_by("pk"):
             named = f"{token.prefix} ({token.name})"

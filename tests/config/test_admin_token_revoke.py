@@ -88,3 +88,29 @@ def test_a_refused_revocation_is_said_and_leaves_nothing(owner, make_token, audi
     assert token.revoked_at is None
     assert [e.action for e in since()] == ["user.staff_changed"]
     assert not AuditEvent.objects.filter(action="token.revoked").exists()
+
+
+@pytest.mark.django_db
+def test_a_token_that_left_the_filtered_list_since_it_was_selected_is_named(
+    client, owner, make_token, audit_since
+):
+    """The list shown filtered to active tokens: one revoked meanwhile is no longer among
+    them when the action runs, and is still the one chosen."""
+    admin = _admin()
+    gone, _ = make_token(owner, Scope.GATE_CHECK, name="gone")
+    kept, _ = make_token(owner, Scope.GATE_CHECK, name="kept")
+    token_revoke(actor=Actor.system("tests"), token=gone)  # after the page was shown
+    client.force_login(admin)
+    since = audit_since()
+    response = client.post(
+        f"{LISTING}?state=active", {"action": "revoke", "_selected_action": [gone.pk, kept.pk]}
+    )
+    assert response.status_code == 302
+    assert _said(response) == [
+        (messages.SUCCESS, f"Revoked 1 token: {kept.prefix} (kept)."),
+        (
+            messages.WARNING,
+            f"Token {gone.prefix} (gone) not revoked: The token is already revoked.",
+        ),
+    ]
+    assert [(e.action, e.target_id) for e in since()] == [("token.revoked", str(kept.pk))]

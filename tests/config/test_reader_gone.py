@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from audit.actors import Actor
 from audit.services import audit_record
-from tests.tools.test_countersign_gate import CREATED, TOKEN, FakeServer, change
+from tests.tools.test_countersign_gate import ALLOW, CREATED, TOKEN, FakeServer, change
 
 ROOT = Path(__file__).resolve().parents[2]
 READER_GONE = 141
@@ -155,3 +155,41 @@ def test_a_long_submit_piped_into_head_stops_quietly(tmp_path):
         status, error = reader_gone([*command, "--manifest", str(manifest)], env, lines=1)
 
     assert_quiet(status, error)
+
+
+def without_stdout(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `command` with its standard output closed (`>&-`), as a job started without one."""
+    return subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *command],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_gate_with_no_standard_output_still_answers_by_its_status(tmp_path):
+    """Python writes nothing where there is no standard output; the answer is the status."""
+    manifest = tmp_path / "agent.json"
+    manifest.write_text(json.dumps({"agent": "support-assistant", "scope": {}}))
+    with FakeServer() as server:
+        server.routes["/api/v1/gate/check"] = [(200, ALLOW)]
+        env = {**os.environ, "COUNTERSIGN_URL": server.url, "COUNTERSIGN_TOKEN": TOKEN}
+        env["NO_PROXY"] = env["no_proxy"] = "*"
+        command = [sys.executable, "tools/countersign-gate", "check", "--manifest", str(manifest)]
+
+        finished = without_stdout(command, env)
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr == ""
+
+
+@pytest.mark.parametrize("tool", ["verify-evidence", "verify-policy"])
+def test_a_verifier_with_no_standard_output_still_answers_by_its_status(tool, tmp_path):
+    command = [sys.executable, f"tools/{tool}", *verifier_arguments(tool, tmp_path)]
+
+    finished = without_stdout(command, dict(os.environ))
+
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr, finished.stderr
