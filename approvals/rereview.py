@@ -219,7 +219,8 @@ def _reopen_authors_decisions(
     A carried-over sign-off counts as a decision on this package, so a decision
     by its creator, its submitter or an owner of the agent (`author_refusal`)
     would sign it off through an earlier version: that dimension is reviewed
-    again. A plan that carried everything over becomes a targeted one.
+    again. A decision a suspension set aside is not one it stands on. A plan that
+    carried everything over becomes a targeted one.
     """
     if not plan.carry or base is None:
         return
@@ -228,7 +229,7 @@ def _reopen_authors_decisions(
     )
     for signoff in signoffs:
         decided = _decided(signoff)
-        for decision in decided.decisions.select_related("reviewer").order_by("pk"):
+        for decision in decided.decisions.standing().select_related("reviewer").order_by("pk"):
             refusal = author_refusal(decision.reviewer, package)
             if refusal is None:
                 continue
