@@ -4,13 +4,16 @@ for who may decide a later version that carries its sign-off over, nor for what 
 import copy
 
 import pytest
+from django.contrib.auth.models import Group
 
 from approvals.models import PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from signoffs.models import Dimension, SignOffState
+from signoffs.permissions import can_decide
 from tests.factories import manifest_for
+from web.selectors import packages_awaiting
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +51,23 @@ def test_a_set_aside_decision_of_a_later_owner_does_not_reopen_its_dimension(
     assert third.signoffs.get(dimension="pam").state == SignOffState.CARRIED_OVER
     assert third.state == PackageState.APPROVED
 
+
+def test_a_set_aside_decision_carried_over_does_not_keep_its_reviewer_out_of_the_queue(
+    workflow, agent, reviewers, approved_after_suspension
+):
+    """pam1 may decide another dimension of a version carrying PAM over: the queue offers it."""
+    pam1 = reviewers["pam"][0]
+    pam1.groups.add(Group.objects.get(name="compliance"))
+    doc = copy.deepcopy(approved_after_suspension.manifest)
+    doc["rollback"]["plan"] = "Redeploy v2."
+    third = workflow.submit(agent, doc)
+    assert third.signoffs.get(dimension="pam").state == SignOffState.CARRIED_OVER
+    compliance = third.signoffs.get(dimension="compliance")
+    assert compliance.state == SignOffState.PENDING
+    assert can_decide(pam1, compliance)
+    assert packages_awaiting(pam1).filter(pk=compliance.pk).exists()
+    # A standing decision carried over still keeps its reviewer out.
+    pam2 = reviewers["pam"][1]
+    pam2.groups.add(Group.objects.get(name="compliance"))
+    assert not can_decide(pam2, compliance)
+    assert not packages_awaiting(pam2).filter(pk=compliance.pk).exists()
