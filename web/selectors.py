@@ -29,6 +29,7 @@ from signoffs.models import (
     SignOff,
     SignOffState,
     Verdict,
+    standing_condition,
 )
 
 
@@ -127,7 +128,7 @@ def packages_awaiting(user) -> QuerySet:
         .annotate(
             approvals=Count(
                 "decisions",
-                filter=Q(decisions__verdict=Verdict.APPROVE, decisions__set_aside_at__isnull=True),
+                filter=Q(decisions__verdict=Verdict.APPROVE) & standing_condition("decisions__"),
             )
         )
         .select_related("package", "package__agent")

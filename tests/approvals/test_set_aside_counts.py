@@ -10,7 +10,7 @@ from approvals.models import PackageState
 from approvals.ownership import agent_update
 from approvals.services import agent_suspend
 from audit.actors import Actor
-from signoffs.models import Dimension, SignOffState
+from signoffs.models import Decision, Dimension, SignOffState
 from signoffs.permissions import can_decide
 from tests.factories import manifest_for
 from web.selectors import packages_awaiting
@@ -71,3 +71,12 @@ def test_a_set_aside_decision_carried_over_does_not_keep_its_reviewer_out_of_the
     pam2.groups.add(Group.objects.get(name="compliance"))
     assert not can_decide(pam2, compliance)
     assert not packages_awaiting(pam2).filter(pk=compliance.pk).exists()
+
+
+def test_a_decision_stands_in_python_as_in_the_database(approved_after_suspension):
+    """`Decision.stands` and `standing()` say the same of each decision."""
+    decisions = Decision.objects.filter(signoff__package=approved_after_suspension)
+    assert any(not decision.stands for decision in decisions)
+    assert {d.pk for d in decisions if d.stands} == set(
+        decisions.standing().values_list("pk", flat=True)
+    )
