@@ -43,6 +43,9 @@ from signoffs.models import Checklist, Decision, Dimension, SignOff, SignOffStat
 from signoffs.permissions import author_refusal
 from signoffs.services import checklist_current
 
+# The event of sign-offs re-opened in a review in progress; one a suspension caused names
+# the decisions it set aside (tools/verify-evidence holds a bundle's decisions to it).
+SIGNOFFS_REOPENED = "package.signoffs_reopened"
 # Why a sign-off decided before a suspension of the agent is open again.
 SUSPENDED_REASON = (
     "Re-opened: the agent was suspended after this sign-off was decided; only decisions "
@@ -330,7 +333,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
     package.save(update_fields=["review_plan"])
     audit_record(
         actor=actor,
-        action="package.signoffs_reopened",
+        action=SIGNOFFS_REOPENED,
         target=package,
         agent_slug=package.agent.slug,
         package_version=package.version,
@@ -385,7 +388,7 @@ def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bo
     package.save(update_fields=["review_plan"])
     audit_record(
         actor=actor,
-        action="package.signoffs_reopened",
+        action=SIGNOFFS_REOPENED,
         target=package,
         agent_slug=package.agent.slug,
         package_version=package.version,
