@@ -105,3 +105,12 @@ def test_a_set_aside_moment_changed_is_rejected(files, tmp_path):
     set_aside["set_aside_at"] = set_aside["created_at"]
     out = verify(tmp_path, files, signoffs)
     assert f"decision {set_aside['id']}: differs from its event" in out
+
+
+def test_eligibility_counts_no_decision_set_aside_before_the_moment(files):
+    """iam1 could decide IAM again when iam2 did; the rule the bundle states says why."""
+    eligibility = json.loads(files["eligibility.json"])
+    iam = iam_decisions(json.loads(files["signoffs.json"]))
+    rows = {row["decision"]: row for row in eligibility["decisions"]}
+    assert rows[iam[1]["id"]]["eligible"] == ["iam1", "iam2"]
+    assert "a decision a suspension had set aside by then does not count" in eligibility["rule"]
