@@ -18,7 +18,8 @@ user was eligible to decide the dimension of the package (the rules of
    its submission (the package's recorded owners in review and the agent's
    owners), and
 4. they had not decided a sign-off of the package before, carried-over ones
-   included (this dimension: once; another one: one dimension per person).
+   included (this dimension: once; another one: one dimension per person); a
+   decision a suspension had set aside by then does not count.
 
 Groups and assignments at the moment come from `agents.selectors.MembershipHistory`:
 a user's last recorded change before the moment, else their first one after it,
@@ -50,7 +51,8 @@ RULE = (
     "sign-off), only they, the delegate who decided on behalf of one of them, and, past the "
     "review target, the agent's fallback reviewers of the dimension; never the package's "
     "creator, submitter or the agent's owners since submission; nobody who had decided a "
-    "sign-off of the package before. Each user's membership and whether their account was "
+    "sign-off of the package before (a decision a suspension had set aside by then does not "
+    "count). Each user's membership and whether their account was "
     "active is the last recorded change before the decision, else the first one after it, "
     "else the present state."
 )

@@ -43,6 +43,9 @@ from signoffs.models import Checklist, Decision, Dimension, SignOff, SignOffStat
 from signoffs.permissions import author_refusal
 from signoffs.services import checklist_current
 
+# The event of sign-offs re-opened in a review in progress; one a suspension caused names
+# the decisions it set aside (tools/verify-evidence holds a bundle's decisions to it).
+SIGNOFFS_REOPENED = "package.signoffs_reopened"
 # Why a sign-off decided before a suspension of the agent is open again.
 SUSPENDED_REASON = (
     "Re-opened: the agent was suspended after this sign-off was decided; only decisions "
@@ -219,7 +222,8 @@ def _reopen_authors_decisions(
     A carried-over sign-off counts as a decision on this package, so a decision
     by its creator, its submitter or an owner of the agent (`author_refusal`)
     would sign it off through an earlier version: that dimension is reviewed
-    again. A plan that carried everything over becomes a targeted one.
+    again. A decision a suspension set aside is not one it stands on. A plan that
+    carried everything over becomes a targeted one.
     """
     if not plan.carry or base is None:
         return
@@ -228,7 +232,7 @@ def _reopen_authors_decisions(
     )
     for signoff in signoffs:
         decided = _decided(signoff)
-        for decision in decided.decisions.select_related("reviewer").order_by("pk"):
+        for decision in decided.decisions.standing().select_related("reviewer").order_by("pk"):
             refusal = author_refusal(decision.reviewer, package)
             if refusal is None:
                 continue
@@ -329,7 +333,7 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
     package.save(update_fields=["review_plan"])
     audit_record(
         actor=actor,
-        action="package.signoffs_reopened",
+        action=SIGNOFFS_REOPENED,
         target=package,
         agent_slug=package.agent.slug,
         package_version=package.version,
@@ -384,7 +388,7 @@ def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bo
     package.save(update_fields=["review_plan"])
     audit_record(
         actor=actor,
-        action="package.signoffs_reopened",
+        action=SIGNOFFS_REOPENED,
         target=package,
         agent_slug=package.agent.slug,
         package_version=package.version,

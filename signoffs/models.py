@@ -130,10 +130,16 @@ class Footing(models.TextChoices):
     FALLBACK = "fallback", "As fallback reviewer of an overdue sign-off"
 
 
+def standing_condition(through: str = "") -> models.Q:
+    """Return the condition a decision counts on (no suspension set it aside), on the decision
+    itself or, `through` a relation ("decisions__"), for a filter or an aggregate's filter."""
+    return models.Q(**{f"{through}set_aside_at__isnull": True})
+
+
 class DecisionQuerySet(models.QuerySet):
     def standing(self):
         """Return the decisions that count: those no suspension set aside."""
-        return self.filter(set_aside_at__isnull=True)
+        return self.filter(standing_condition())
 
 
 class Decision(models.Model):
@@ -170,7 +176,7 @@ class Decision(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["signoff", "reviewer"],
-                condition=models.Q(set_aside_at__isnull=True),
+                condition=standing_condition(),
                 name="one_decision_per_reviewer",
             )
         ]

@@ -17,7 +17,7 @@ from agents.permissions import (
     review_permission,
 )
 from config.roles import Group
-from signoffs.models import Absence, Decision, Dimension, Footing, SignOff
+from signoffs.models import Absence, Decision, Dimension, Footing, SignOff, standing_condition
 from signoffs.sla import overdue_since
 
 __all__ = [
@@ -64,7 +64,7 @@ def package_decisions(package, *, at=None):
     if not package.carries_from_lapsed:
         carried = SignOff.objects.filter(package=package, carried_over_from__isnull=False)
         stands_on |= Q(signoff__in=carried.values("carried_over_from"))
-    standing = Q(set_aside_at__isnull=True)
+    standing = standing_condition()
     if at is not None:
         standing |= Q(set_aside_at__gt=at)
     return Decision.objects.filter(stands_on & standing)

@@ -296,7 +296,11 @@ def _days(delta: timedelta | None) -> float:
 
 
 def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, dict]:
-    """Return each dimension's decision count, average and longest lead, and how many were late."""
+    """Return each dimension's decision count, average and longest lead, and how many were late.
+
+    A decision a suspension set aside is no decision of the sign-off: the one made again
+    measures its lead.
+    """
     lead = ExpressionWrapper(
         F("created_at") - F("signoff__package__submitted_at"), output_field=DurationField()
     )
@@ -306,7 +310,8 @@ def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, d
         late |= Q(signoff__dimension=dimension, lead__gte=timedelta(days=days))
     return {
         row["signoff__dimension"]: row
-        for row in Decision.objects.filter(
+        for row in Decision.objects.standing()
+        .filter(
             signoff__package__agent__in=agents_visible(user),
             signoff__package__submitted_at__isnull=False,
             created_at__gte=now - timedelta(days=LEAD_TIME_DAYS),
@@ -329,7 +334,8 @@ def lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, di
     The aggregate reads every decision of the window, so it grows with them,
     while its answer changes only when a decision is recorded: the newest
     decision is part of the key. The few minutes bound what the key does not
-    hold, the user's visibility changing and old decisions leaving the window.
+    hold, the user's visibility changing, old decisions leaving the window and a
+    suspension setting decisions aside.
     When the cache cannot be reached, the chart is computed.
     """
     newest = Decision.objects.order_by("-pk").values_list("pk", "created_at").first()

@@ -29,6 +29,7 @@ from signoffs.models import (
     SignOff,
     SignOffState,
     Verdict,
+    standing_condition,
 )
 
 
@@ -104,9 +105,10 @@ def packages_awaiting(user) -> QuerySet:
     set aside not), are left out: the user may not decide them.
     """
     dimensions = user_dimensions(user)
-    decided = Decision.objects.standing().filter(reviewer=user).values("signoff__package_id")
+    mine = Decision.objects.standing().filter(reviewer=user)
+    decided = mine.values("signoff__package_id")
     # A decision carried over to a later version counts as one on it.
-    carried = SignOff.objects.filter(carried_over_from__decisions__reviewer=user).values(
+    carried = SignOff.objects.filter(carried_over_from__in=mine.values("signoff")).values(
         "package_id"
     )
     owned = Agent.owners.through.objects.filter(user=user).values("agent_id")
@@ -126,7 +128,7 @@ def packages_awaiting(user) -> QuerySet:
         .annotate(
             approvals=Count(
                 "decisions",
-                filter=Q(decisions__verdict=Verdict.APPROVE, decisions__set_aside_at__isnull=True),
+                filter=Q(decisions__verdict=Verdict.APPROVE) & standing_condition("decisions__"),
             )
         )
         .select_related("package", "package__agent")

@@ -1,11 +1,14 @@
-"""The review in a real Chromium: keyboard alone, Enter on the checklist, the confirmation
-without JavaScript, and what the owner sees after changes are requested."""
+"""The review in a real Chromium: keyboard alone, Enter on the checklist (beside a decision a
+suspension set aside), the confirmation without JavaScript, and what the owner sees after
+changes are requested."""
 
 import copy
 
 import pytest
 from playwright.sync_api import expect
 
+from approvals.services import agent_suspend
+from audit.actors import Actor
 from signoffs.models import Decision, Dimension, SignOffState, Verdict
 from tests.browser.test_progressive import open_page
 
@@ -77,10 +80,17 @@ def test_the_whole_review_works_with_the_keyboard_alone(
     shots(page, "22-review-approved")
 
 
-def test_enter_on_a_checklist_box_decides_nothing(live_server, sign_in, workflow, agent):
+def test_enter_on_a_checklist_box_decides_nothing(live_server, sign_in, workflow, agent, shots):
     package = workflow.submit(agent)
+    # The PAM approval made before a suspension stays in the history, set aside.
+    workflow.decide(package, Dimension.PAM)
+    agent_suspend(actor=Actor.system("tests"), agent=agent, reason="Incident 56.")
     page = sign_in("iam1")
     page.goto(f"{live_server.url}/agents/{agent.slug}/v{package.version}/")
+    expect(page.get_by_test_id("set-aside-pam")).to_contain_text(
+        "Set aside: the agent was suspended at"
+    )
+    expect(page.locator("#signoff-pam")).to_contain_text("0 of 1 approval")
     box = page.locator("#decide-iam input[type=checkbox]").first
     box.focus()
     page.keyboard.press("Space")
@@ -88,8 +98,9 @@ def test_enter_on_a_checklist_box_decides_nothing(live_server, sign_in, workflow
     # The form went to the server with no verdict: nothing is recorded, the tick is kept.
     expect(page.get_by_test_id("verdict-missing")).to_contain_text("Nothing was decided")
     expect(page.locator("#decide-iam input[type=checkbox]").first).to_be_checked()
-    assert not Decision.objects.filter(signoff__package=package).exists()
+    assert not Decision.objects.filter(signoff__package=package, signoff__dimension="iam").exists()
     assert package.signoffs.get(dimension=Dimension.IAM).state == SignOffState.PENDING
+    shots(page, "25-review-with-a-decision-set-aside")
 
 
 def test_the_approval_is_confirmed_without_javascript(live_server, browser, workflow, agent, shots):

@@ -28,7 +28,9 @@ from hypothesis import strategies as st
 from approvals.evidence import dumps
 from approvals.manifest import canonical_json, normalize_manifest, text_digest
 from approvals.models import ApprovalPackage
+from approvals.rereview import SIGNOFFS_REOPENED
 from audit.chain import HASHED_FIELDS, event_hash, format_time
+from signoffs.models import SignOffState, Verdict
 from tests.approvals.manifest.helpers import HR, SUPPORT, example
 from tests.audit.strategies import TRICKY, json_objects, json_values, stored_columns
 
@@ -82,6 +84,15 @@ def as_in_a_bundle_file(manifest: dict) -> dict:
 
 def test_the_script_names_a_package_as_its_events_do():
     assert verify_evidence.PACKAGE_TARGET == ApprovalPackage._meta.label_lower
+
+
+def test_the_script_names_the_event_setting_decisions_aside_as_the_service_does():
+    assert verify_evidence.SIGNOFFS_REOPENED == SIGNOFFS_REOPENED
+    assert set(verify_evidence.APPROVED_STATES) == {
+        SignOffState.APPROVED,
+        SignOffState.CARRIED_OVER,
+    }
+    assert verify_evidence.APPROVE == Verdict.APPROVE
 
 
 @pytest.mark.parametrize("name", [HR, SUPPORT])

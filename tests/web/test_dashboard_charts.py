@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
+from approvals.services import agent_suspend
+from audit.actors import Actor
 from signoffs.models import Decision
 from tests.factories import AgentFactory, DriftFindingFactory
 from web import charts, selectors
@@ -133,6 +135,21 @@ def test_lead_time_figures_are_reused_until_the_next_decision(
     workflow.decide(ApprovalPackage.objects.get(agent=agent), "pam")
     rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
     assert rows["PAM"][1] == "1" and rows["IAM"][1] == "1"
+
+
+def test_lead_time_counts_no_decision_a_suspension_set_aside(workflow, agent, staff):
+    """The IAM sign-off is decided 8 days after submission: the decision of day 1 no longer
+    counts, so it is neither a second decision nor a shorter lead."""
+    package = workflow.submit(agent)
+    first = workflow.decide(package, "iam")
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 54.")
+    again = workflow.decide(package, "iam")
+    submitted = NOW - timedelta(days=10)
+    ApprovalPackage.objects.filter(pk=package.pk).update(submitted_at=submitted)
+    Decision.objects.filter(pk=first.pk).update(created_at=submitted + timedelta(days=1))
+    Decision.objects.filter(pk=again.pk).update(created_at=submitted + timedelta(days=8))
+    rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
+    assert rows["IAM"][1:4] == ["1", "8.0 d", "8.0 d"]
 
 
 # A cache nothing listens at, for the chart alone: the fixtures clear the real one after.
