@@ -224,8 +224,9 @@ def _staff() -> list:
 
 
 def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
-    """Escalate one late sign-off, once, to the agent's fallback reviewers of the dimension
-    (failing them, the dimension's other reviewers) and to staff; return if it did.
+    """Escalate one late sign-off, once per review (its re-opening starts another), to the
+    agent's fallback reviewers of the dimension (failing them, the dimension's other
+    reviewers) and to staff; return if it did.
 
     The agent's and the package's rows are locked first (`approvals.locks`), so a decision
     closing the package meanwhile is seen.
@@ -243,9 +244,12 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
             or due > timezone.now()
         ):
             return False
+        key = f"{ESCALATION_KEY}{signoff.pk}"
+        # Once per review: one sent before the sign-off re-opened escalated an earlier review.
+        Reminder.objects.filter(key=key, sent_at__lt=review_started_at(signoff)).delete()
         try:
             with transaction.atomic():
-                Reminder.objects.create(key=f"{ESCALATION_KEY}{signoff.pk}")
+                Reminder.objects.create(key=key)
         except IntegrityError:
             return False
         fallbacks = signoff_fallbacks(signoff)
@@ -285,7 +289,8 @@ def reviews_escalate_late(*, actor: Actor) -> JobRun:
     """Escalate every sign-off pending past its dimension's review SLA, once."""
     run = JobRun()
     escalated = Reminder.objects.filter(
-        key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField()))
+        key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField())),
+        sent_at__gte=OuterRef("review_from"),
     )
     pending = SignOff.objects.filter(
         state=SignOffState.PENDING, package__state=PackageState.IN_REVIEW

@@ -19,6 +19,7 @@ from approvals.reminders import reviews_remind_pending
 from approvals.services import agent_suspend
 from audit.actors import Actor
 from config.errors import NotPermitted
+from outbox.models import Reminder
 from signoffs.models import SignOff, SignOffState
 from signoffs.permissions import can_decide
 from signoffs.sla import overdue_by, overdue_since, review_started_at, started_by
@@ -112,6 +113,27 @@ def test_a_lapsed_approval_restarts_the_review_clock_of_what_it_reopens(
     )
     assert approvals_expire_due(actor=SYSTEM).done == [f"{agent.slug} v1"]
     _assert_counts_from_the_reopening(workflow, second, pam2, ["compliance"], timedelta(days=5))
+
+
+def test_a_signoff_escalated_before_a_suspension_escalates_again_once_late_again(
+    workflow, agent, assigned, staff
+):
+    pam1 = assigned[0]
+    workflow.approve(agent)
+    full = workflow.submit(agent, _expansion(agent))
+    _submitted_days_ago(full, 12)
+    assert "pam" in _dimensions(reviews_escalate_late(actor=SYSTEM))
+    workflow.decide(full, "pam", pam1)
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 51.")
+    assert _dimensions(reviews_escalate_late(actor=SYSTEM)) == []
+    # The escalation went out seven days ago, the suspension re-opened it past the target.
+    pam = full.signoffs.get(dimension="pam")
+    Reminder.objects.filter(key=f"signoff-escalated:{pam.pk}").update(
+        sent_at=timezone.now() - timedelta(days=7)
+    )
+    SignOff.objects.filter(pk=pam.pk).update(reopened_at=timezone.now() - timedelta(days=6))
+    assert _dimensions(reviews_escalate_late(actor=SYSTEM)) == ["pam"]
+    assert _dimensions(reviews_escalate_late(actor=SYSTEM)) == []
 
 
 def test_the_queries_count_the_review_clock_as_overdue_since_does(workflow, agent, staff):
