@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, OuterRef, Q, Value
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
 from signoffs.permissions import review_permission
-from signoffs.sla import overdue_since, review_sla, review_slas
+from signoffs.sla import overdue_by, overdue_since, review_sla, review_started_at
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +224,9 @@ def _staff() -> list:
 
 
 def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
-    """Escalate one late sign-off, once, to the agent's fallback reviewers of the dimension
-    (failing them, the dimension's other reviewers) and to staff; return if it did.
+    """Escalate one late sign-off, once per review (its re-opening starts another), to the
+    agent's fallback reviewers of the dimension (failing them, the dimension's other
+    reviewers) and to staff; return if it did.
 
     The agent's and the package's rows are locked first (`approvals.locks`), so a decision
     closing the package meanwhile is seen.
@@ -235,21 +236,26 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
         signoff = SignOff.objects.select_for_update(no_key=True).get(pk=signoff.pk)
         signoff.package = package
         sla = review_sla(signoff.dimension)
+        due = overdue_since(signoff)
         if (
             signoff.state != SignOffState.PENDING
             or package.state != PackageState.IN_REVIEW
-            or package.submitted_at > timezone.now() - sla
+            or due is None
+            or due > timezone.now()
         ):
             return False
+        key = f"{ESCALATION_KEY}{signoff.pk}"
+        # Once per review: one sent before the sign-off re-opened escalated an earlier review.
+        Reminder.objects.filter(key=key, sent_at__lt=review_started_at(signoff)).delete()
         try:
             with transaction.atomic():
-                Reminder.objects.create(key=f"{ESCALATION_KEY}{signoff.pk}")
+                Reminder.objects.create(key=key)
         except IntegrityError:
             return False
         fallbacks = signoff_fallbacks(signoff)
         reviewers = fallbacks or _other_reviewers(signoff)
         staff = _staff()
-        days = (timezone.now() - package.submitted_at).days
+        days = (timezone.now() - review_started_at(signoff)).days
         audit_record(
             actor=actor,
             action="signoff.escalated",
@@ -271,7 +277,7 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
             data={
                 "dimension": signoff.dimension,
                 "pending_days": days,
-                "overdue_since": overdue_since(signoff).isoformat(),
+                "overdue_since": due.isoformat(),
                 "escalated_to": ", ".join(user.get_username() for user in reviewers),
                 "recipients": sorted({u.email for u in [*reviewers, *staff] if u.email}),
             },
@@ -282,24 +288,18 @@ def signoff_escalate(*, actor: Actor, signoff: SignOff) -> bool:
 def reviews_escalate_late(*, actor: Actor) -> JobRun:
     """Escalate every sign-off pending past its dimension's review SLA, once."""
     run = JobRun()
-    now = timezone.now()
-    # Each dimension is late by its own target.
-    late_by_dimension = Q()
-    for dimension, days in review_slas().items():
-        cutoff = now - timedelta(days=days)
-        late_by_dimension |= Q(dimension=dimension, package__submitted_at__lte=cutoff)
     escalated = Reminder.objects.filter(
-        key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField()))
+        key=Concat(Value(ESCALATION_KEY), Cast(OuterRef("pk"), CharField())),
+        sent_at__gte=OuterRef("review_from"),
+    )
+    pending = SignOff.objects.filter(
+        state=SignOffState.PENDING, package__state=PackageState.IN_REVIEW
     )
     late = (
-        SignOff.objects.filter(
-            late_by_dimension,
-            state=SignOffState.PENDING,
-            package__state=PackageState.IN_REVIEW,
-        )
+        overdue_by(pending, timezone.now())
         .exclude(Exists(escalated))
         .select_related("package__agent")
-        .order_by("package__submitted_at", "pk")
+        .order_by("review_from", "pk")
     )
     for signoff in late:
         label = f"{signoff.package.agent.slug} v{signoff.package.version} {signoff.dimension}"

@@ -28,10 +28,11 @@ from audit.services import audit_record
 from outbox.models import Reminder
 from outbox.services import notify
 from signoffs.models import SignOff, SignOffState
-from signoffs.sla import overdue_since
+from signoffs.sla import overdue_since, review_started_at, started_by
 
 REMINDED = "signoff.reminded"
-# The notice of submission is the first word to reviewers; reminders start a day later.
+# The notice of submission (or of a re-opening) is the first word to reviewers; reminders
+# start a day after the review does (`signoffs.sla.review_started_at`).
 REMIND_AFTER = timedelta(days=1)
 
 
@@ -58,11 +59,12 @@ def signoff_remind(*, actor: Actor, signoff: SignOff, now=None) -> bool:
             .get(pk=signoff.pk)
         )
         signoff.package = package
+        started_at = review_started_at(signoff)
         if (
             signoff.state != SignOffState.PENDING
             or package.state != PackageState.IN_REVIEW
-            or package.submitted_at is None
-            or package.submitted_at > now - REMIND_AFTER
+            or started_at is None
+            or started_at > now - REMIND_AFTER
         ):
             return False
         try:
@@ -91,7 +93,7 @@ def signoff_remind(*, actor: Actor, signoff: SignOff, now=None) -> bool:
             data={
                 "dimension": signoff.dimension,
                 "reviewers": ", ".join(user.get_username() for user in reviewers),
-                "waiting_since": package.submitted_at.isoformat(),
+                "waiting_since": started_at.isoformat(),
                 "overdue_since": due.isoformat() if overdue else "",
                 "recipients": sorted({user.email for user in reviewers if user.email}),
             },
@@ -108,15 +110,14 @@ def reviews_remind_pending(*, actor: Actor, now=None) -> JobRun:
     # before (ISO dates sort as they fall) are never read again.
     Reminder.objects.filter(key__startswith=REMINDER_KEY, key__lt=prefix).delete()
     reminded = Reminder.objects.filter(key=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
+    open_signoffs = SignOff.objects.filter(
+        state=SignOffState.PENDING, package__state=PackageState.IN_REVIEW
+    )
     pending = (
-        SignOff.objects.filter(
-            state=SignOffState.PENDING,
-            package__state=PackageState.IN_REVIEW,
-            package__submitted_at__lte=now - REMIND_AFTER,
-        )
+        started_by(open_signoffs, now - REMIND_AFTER)
         .exclude(Exists(reminded))
         .select_related("package__agent")
-        .order_by("package__submitted_at", "pk")
+        .order_by("review_from", "pk")
     )
     for signoff in pending:
         label = f"{signoff.package.agent.slug} v{signoff.package.version} {signoff.dimension}"

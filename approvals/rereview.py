@@ -317,11 +317,15 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
         s.dimension: s.carried_over_from.package.version if s.carried_over_from else None
         for s in carried
     }
+    # Their review starts now: the target counts from here, not the submission (`signoffs.sla`).
+    now = timezone.now()
     for signoff in carried:
         signoff.state = SignOffState.PENDING
         signoff.carried_over_from = None
         signoff.review_reason = reason
-        signoff.save(update_fields=["state", "carried_over_from", "review_reason", "updated_at"])
+        signoff.reopened_at = now
+        fields = ["state", "carried_over_from", "review_reason", "reopened_at", "updated_at"]
+        signoff.save(update_fields=fields)
     reopened = {**package.review_plan.get("reopened", {}), **dict.fromkeys(origins, reason)}
     package.review_plan = {
         **package.review_plan,
@@ -372,10 +376,12 @@ def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bo
     for dimension, pk in standing.values_list("signoff__dimension", "pk"):
         set_aside.setdefault(dimension, []).append(pk)
     standing.update(set_aside_at=at)
+    # Their reviewers decide again from the suspension on: so counts the target (`signoffs.sla`).
     for signoff in signoffs:
         signoff.state = SignOffState.PENDING
         signoff.review_reason = SUSPENDED_REASON
-        signoff.save(update_fields=["state", "review_reason", "updated_at"])
+        signoff.reopened_at = at
+        signoff.save(update_fields=["state", "review_reason", "reopened_at", "updated_at"])
     dimensions = [dim for dim in Dimension.values if dim in set_aside]
     reopened = {
         **package.review_plan.get("reopened", {}),

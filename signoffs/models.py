@@ -92,6 +92,10 @@ class SignOff(models.Model):
     required_items = models.JSONField(null=True, blank=True)
     # Why this sign-off is open or carried over in this version, in words.
     review_reason = models.TextField(blank=True, default="", db_default="")
+    # When a suspension or a lapsed approval re-opened the sign-off: its review target
+    # counts from here (`signoffs.sla`), as its reviewers were asked to decide again then.
+    # None: it counts from the package's submission.
+    reopened_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

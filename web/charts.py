@@ -306,7 +306,10 @@ def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, d
     )
     late = Q()
     for dimension, days in slas.items():
-        # Late from the target on, as escalation and the fallbacks count it (`overdue_since`).
+        # Late from the target on. The lead counts from the submission, also for a sign-off a
+        # suspension or a lapsed approval re-opened (whose overdue counts from the re-opening,
+        # `signoffs.sla.overdue_since`): the chart shows how long a version waited for its
+        # decisions, and a re-opening lengthens that wait.
         late |= Q(signoff__dimension=dimension, lead__gte=timedelta(days=days))
     return {
         row["signoff__dimension"]: row
