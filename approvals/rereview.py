@@ -318,40 +318,14 @@ def carried_signoffs_reopen(*, actor: Actor, package: ApprovalPackage) -> bool:
         for s in carried
     }
     # Their review starts now: the target counts from here, not the submission (`signoffs.sla`).
-    now = timezone.now()
-    for signoff in carried:
-        signoff.state = SignOffState.PENDING
-        signoff.carried_over_from = None
-        signoff.review_reason = reason
-        signoff.reopened_at = now
-        fields = ["state", "carried_over_from", "review_reason", "reopened_at", "updated_at"]
-        signoff.save(update_fields=fields)
-    reopened = {**package.review_plan.get("reopened", {}), **dict.fromkeys(origins, reason)}
-    package.review_plan = {
-        **package.review_plan,
-        "mode": FULL,
-        "reason": reason,
-        "reopened": {dim: reopened[dim] for dim in Dimension.values if dim in reopened},
-        "carried_over": {},
-    }
-    package.save(update_fields=["review_plan"])
-    audit_record(
+    _reopen_signoffs(
         actor=actor,
-        action=SIGNOFFS_REOPENED,
-        target=package,
-        agent_slug=package.agent.slug,
-        package_version=package.version,
-        data={"reason": reason, "reopened": origins},
-    )
-    notify(
-        "package.signoffs_reopened",
         package=package,
-        data={
-            "reason": reason,
-            "reopened": ", ".join(
-                Dimension(dim).label for dim in Dimension.values if dim in origins
-            ),
-        },
+        signoffs=carried,
+        reason=reason,
+        at=timezone.now(),
+        plan={"mode": FULL, "reason": reason, "carried_over": {}},
+        data={"reopened": origins},
     )
     return True
 
@@ -377,18 +351,41 @@ def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bo
         set_aside.setdefault(dimension, []).append(pk)
     standing.update(set_aside_at=at)
     # Their reviewers decide again from the suspension on: so counts the target (`signoffs.sla`).
+    dimensions = [dim for dim in Dimension.values if dim in set_aside]
+    _reopen_signoffs(
+        actor=actor,
+        package=package,
+        signoffs=signoffs,
+        reason=SUSPENDED_REASON,
+        at=at,
+        plan={},
+        data={
+            "reopened": dict.fromkeys(dimensions),
+            "set_aside": {dim: set_aside[dim] for dim in dimensions},
+            "set_aside_at": format_time(at),
+        },
+    )
+    return True
+
+
+def _reopen_signoffs(
+    *, actor: Actor, package: ApprovalPackage, signoffs, reason: str, at, plan: dict, data: dict
+) -> None:
+    """Re-open the sign-offs for `reason`, their review counting from `at`; note them in the
+    package's review plan (with `plan`'s other keys), audit it with `data`, and tell the
+    owners and reviewers."""
     for signoff in signoffs:
         signoff.state = SignOffState.PENDING
-        signoff.review_reason = SUSPENDED_REASON
+        signoff.carried_over_from = None
+        signoff.review_reason = reason
         signoff.reopened_at = at
-        signoff.save(update_fields=["state", "review_reason", "reopened_at", "updated_at"])
-    dimensions = [dim for dim in Dimension.values if dim in set_aside]
-    reopened = {
-        **package.review_plan.get("reopened", {}),
-        **dict.fromkeys(dimensions, SUSPENDED_REASON),
-    }
+        fields = ["state", "carried_over_from", "review_reason", "reopened_at", "updated_at"]
+        signoff.save(update_fields=fields)
+    dimensions = [dim for dim in Dimension.values if dim in {s.dimension for s in signoffs}]
+    reopened = {**package.review_plan.get("reopened", {}), **dict.fromkeys(dimensions, reason)}
     package.review_plan = {
         **package.review_plan,
+        **plan,
         "reopened": {dim: reopened[dim] for dim in Dimension.values if dim in reopened},
     }
     package.save(update_fields=["review_plan"])
@@ -398,19 +395,13 @@ def decided_signoffs_reopen(*, actor: Actor, package: ApprovalPackage, at) -> bo
         target=package,
         agent_slug=package.agent.slug,
         package_version=package.version,
-        data={
-            "reason": SUSPENDED_REASON,
-            "reopened": dict.fromkeys(dimensions),
-            "set_aside": {dim: set_aside[dim] for dim in dimensions},
-            "set_aside_at": format_time(at),
-        },
+        data={"reason": reason, **data},
     )
     notify(
         "package.signoffs_reopened",
         package=package,
         data={
-            "reason": SUSPENDED_REASON,
+            "reason": reason,
             "reopened": ", ".join(Dimension(dim).label for dim in dimensions),
         },
     )
-    return True
