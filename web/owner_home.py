@@ -1,8 +1,8 @@
 """Reads behind the product owner's part of the home page: the packages that need them.
 
 A fixed number of queries, however many packages: the packages with their
-agents, their sign-offs, the sign-offs' decisions with their reviewers, and the
-reviewers assigned by name.
+agents, their sign-offs, the sign-offs' decisions with their reviewers, the
+decisions carried-over sign-offs stand on, and the reviewers assigned by name.
 """
 
 from dataclasses import dataclass, field
@@ -38,6 +38,8 @@ class SignOffProgress:
     approvals: int
     required: int
     approved_by: list = field(default_factory=list)
+    # For a carried-over sign-off: the version whose decisions it stands on.
+    carried_from: int | None = None
     # Reviewers assigned to the agent for this dimension; empty: any reviewer of the group.
     assigned: list = field(default_factory=list)
 
@@ -106,7 +108,12 @@ def owner_packages(user):
         .prefetch_related(
             Prefetch(
                 "signoffs",
-                queryset=SignOff.objects.prefetch_related(Prefetch("decisions", decisions)),
+                queryset=SignOff.objects.select_related(
+                    "carried_over_from__package"
+                ).prefetch_related(
+                    Prefetch("decisions", decisions),
+                    Prefetch("carried_over_from__decisions", decisions),
+                ),
             )
         )
         .order_by("-created_at", "-pk")
@@ -114,7 +121,9 @@ def owner_packages(user):
 
 
 def _progress(signoff: SignOff, agent_id: int, assigned: dict) -> SignOffProgress:
-    decisions = list(signoff.decisions.all())
+    # A carried-over sign-off stands on the decisions taken on an earlier version.
+    carried = signoff.state == SignOffState.CARRIED_OVER and signoff.carried_over_from
+    decisions = list((carried or signoff).decisions.all())
     approvers = [d.reviewer for d in decisions if d.stands and d.verdict == Verdict.APPROVE]
     return SignOffProgress(
         dimension=signoff.dimension,
@@ -124,6 +133,7 @@ def _progress(signoff: SignOff, agent_id: int, assigned: dict) -> SignOffProgres
         approvals=len(approvers),
         required=signoff.required_approvals,
         approved_by=approvers[::-1],
+        carried_from=carried.package.version if carried else None,
         assigned=assigned.get((agent_id, signoff.dimension), []),
     )
 

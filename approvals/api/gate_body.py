@@ -7,10 +7,13 @@ and an error raised there is answered 400 or 415 before the gate is asked. These
 parsers return an UnreadBody instead, which the view denies.
 """
 
+from collections.abc import Mapping
+
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 
 from api.base import JsonParser
+from approvals.api.serializers import gate_request
 
 
 class UnreadBody:
@@ -38,3 +41,14 @@ class GateOtherParser(BaseParser):
 
 
 GATE_PARSERS = [GateJsonParser, GateOtherParser]
+
+
+def named_agent(data) -> str:
+    """Return the agent slug a read body names, read as a valid request reads it; else "".
+
+    Only the agent field is read again, so it cannot raise whatever else the body holds:
+    the gate keeps the name when a check fails after reading the body.
+    """
+    agent = data.get("agent") if isinstance(data, Mapping) else None
+    values, errors = gate_request({"agent": agent})
+    return "" if "agent" in errors else values["agent"]

@@ -27,7 +27,7 @@ from api.openapi import IDEMPOTENCY_KEY, errors
 from api.permissions import IsAuthenticated, TokenHasScope, refuse_unless
 from api.throttling import GateThrottle
 from approvals import manifest as manifests
-from approvals.api.gate_body import GATE_PARSERS, UnreadBody
+from approvals.api.gate_body import GATE_PARSERS, UnreadBody, named_agent
 from approvals.api.serializers import (
     DIMENSION,
     GATE_REASONS,
@@ -412,14 +412,17 @@ class GateCheckView(APIView):
     )
     def post(self, request):
         actor = actor_for(request)
+        data = None
         try:
+            data = request.data
             result = self._check(request, actor)
         except Exception:
             logger.exception("gate check failed")
-            # Undecided, it is still a check: audited, under no agent (none was read).
+            # Undecided, it is still a check: audited under no agent (none was read), with
+            # the agent the body named, as the client asked for it.
             result = gate_refuse(
                 actor=actor,
-                agent_slug="",
+                agent_slug=named_agent(data),
                 code=GateReason.INTERNAL_ERROR,
                 message="The gate could not decide, so it denies.",
             )

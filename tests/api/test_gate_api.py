@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from approvals.api.gate_body import UnreadBody, named_agent
 from approvals.api.serializers import GateCheckInputSerializer, gate_request
 from approvals.models import ApprovalPackage
 from approvals.services import agent_suspend
@@ -482,6 +483,7 @@ def test_a_decision_that_cannot_be_read_is_a_deny_and_audited(
     events = since()
     assert [(e.action, e.data["decision"]) for e in events] == [("gate.checked", "deny")]
     assert events[0].data["reasons"] == ["internal_error"]
+    assert events[0].data["requested_agent"] == agent.slug
 
 
 def test_a_binding_that_cannot_be_read_is_a_deny_and_audited(
@@ -492,9 +494,30 @@ def test_a_binding_that_cannot_be_read_is_a_deny_and_audited(
     with failing('"agents_agent"."slug"'):
         answer = check(bound, agent=agent.slug, digest=approved.digest)
     assert (answer["decision"], codes(answer)) == ("deny", ["internal_error"])
-    assert [(e.action, e.data["decision"], e.data["reasons"]) for e in since()] == [
+    events = since()
+    assert [(e.action, e.data["decision"], e.data["reasons"]) for e in events] == [
         ("gate.checked", "deny", ["internal_error"])
     ]
+    # No agent was read, so the event is under none; it keeps the one the client named.
+    assert (events[0].agent_slug, events[0].data["requested_agent"]) == ("", agent.slug)
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"agent": " support-bot ", "digest": 3}, "support-bot"),
+        ({"agent": 42}, "42"),
+        ({"agent": "no spaces"}, ""),
+        ({"agent": ["support-bot"]}, ""),
+        ({"agent": "x" * 200}, ""),
+        ({}, ""),
+        (["support-bot"], ""),
+        (UnreadBody("Not JSON."), ""),
+        (None, ""),
+    ],
+)
+def test_a_failed_check_keeps_the_agent_only_as_a_valid_request_names_it(data, named):
+    assert named_agent(data) == named
 
 
 def test_a_decision_that_cannot_be_recorded_is_a_deny(ci, agent, approved):

@@ -46,9 +46,14 @@ def test_migrate_grants_the_runtime_role_after_migrating():
 
 
 @pytest.mark.parametrize("service", SERVING)
-def test_each_serving_process_starts_only_after_the_database_role_check(service):
-    check, _, start = command(service).partition("&&")
-    assert "manage.py check --deploy --database default" in check
+def test_each_serving_process_starts_only_after_every_deploy_check(service):
+    """The database role's check and the settings' (secrets, hosts, signing key, shared
+    cache, Django's security checks) at the default fail level: errors stop the process,
+    warnings print."""
+    shell, flag, script = SERVICES[service]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    check, _, start = script.partition("&&")
+    assert check.split() == ["python", "manage.py", "check", "--deploy", "--database", "default"]
     assert start.strip().startswith("exec ")
 
 

@@ -1,5 +1,6 @@
 """The product owner's home: packages needing action first, who is still pending, status counts."""
 
+import copy
 import re
 
 import pytest
@@ -96,6 +97,25 @@ def test_in_review_shows_who_is_still_pending_per_signoff(client, owner, fleet):
     assert progress["compliance"].endswith("waiting for a Compliance reviewer")
 
 
+def test_a_carried_over_signoff_names_the_version_and_reviewers_it_stands_on(
+    client, owner, agent, workflow
+):
+    first = workflow.approve(agent)
+    doc = copy.deepcopy(first.manifest)
+    doc["rollback"]["plan"] = "Redeploy v1 and hand open cases to the support desk."
+    workflow.submit(agent, doc)
+    client.force_login(owner)
+    html = client.get(reverse("dashboard")).content.decode()
+    progress = {
+        dimension: text(section(html, f"progress-{agent.slug}-{dimension}", tag="li"))
+        for dimension in ("pam", "security", "compliance")
+    }
+    # Said as the review page says it: "Carried over from v1", then who decided it there.
+    assert progress["pam"] == "PAM Carried over from v1, by pam1"
+    assert progress["security"] == "Security Carried over from v1, by security1, security2"
+    assert progress["compliance"].startswith("Compliance Pending 0 of 1 approval")
+
+
 def test_state_counts_link_to_their_filtered_lists(client, owner, fleet):
     client.force_login(owner)
     response = client.get(reverse("dashboard"))
@@ -160,6 +180,11 @@ def add_situations(workflow, owner, reviewers, start, count):
         assign_perm("agents.review_pam", reviewers["pam"][n % 2], waiting)
         package = workflow.submit(sent_back)
         workflow.decide(package, "security", verdict=Verdict.REQUEST_CHANGES, comment="No.")
+        # In review with three sign-offs carried over from the approved v1.
+        carried = AgentFactory(slug=f"carried-{n}", owners=[owner])
+        doc = copy.deepcopy(workflow.approve(carried).manifest)
+        doc["rollback"]["plan"] = f"Redeploy v1 ({n})."
+        workflow.submit(carried, doc)
 
 
 def test_the_owner_home_reads_a_fixed_number_of_queries(
@@ -169,18 +194,19 @@ def test_the_owner_home_reads_a_fixed_number_of_queries(
     url = reverse("dashboard")
     # Each count follows a first view, as the lead-time chart is computed once after
     # the newest decision and then read from the cache (one query more when computed).
+    # One query reads the decisions the carried-over sign-offs stand on.
     add_situations(workflow, owner, reviewers, 0, 1)
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(24):
         client.get(url)
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         small = client.get(url)
     add_situations(workflow, owner, reviewers, 1, 3)
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(24):
         client.get(url)
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         large = client.get(url)
     home = large.context["owner_home"]
-    assert (len(home.drafts), len(home.closed), len(home.in_review)) == (4, 4, 4)
+    assert (len(home.drafts), len(home.closed), len(home.in_review)) == (4, 4, 8)
     assert small.content != large.content
 
 
