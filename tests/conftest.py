@@ -180,17 +180,34 @@ class Workflow:
     def approve_submitted(self, package):
         """Have each dimension's reviewers approve a package in review, as many as it needs.
 
-        Sign-offs carried over from the approved version need nobody.
+        Sign-offs carried over from the approved version, or approved already, need nobody.
         """
         for dimension in Dimension.values:
             signoff = package.signoffs.get(dimension=dimension)
-            if signoff.state == SignOffState.CARRIED_OVER:
+            if signoff.state in (SignOffState.CARRIED_OVER, SignOffState.APPROVED):
                 continue
             needed = signoff.required_approvals
             for reviewer in self.reviewers[dimension][:needed]:
                 self.decide(package, dimension, reviewer)
         package.refresh_from_db()
         return package
+
+    def approve_after_suspension(self, agent, dimension, actor):
+        """Approve a wider version of the agent, reviewed in full, after a suspension set
+        aside the dimension's first reviewer's decision on it; its second decides it again."""
+        from approvals.services import agent_suspend
+
+        self.approve(agent)
+        wider = manifest_for(agent)
+        wider["scope"]["tools"].append(
+            {"id": "refund-issue-2", "access": "read", "justification": "x"}
+        )
+        package = self.submit(agent, wider)
+        first, second = self.reviewers[dimension][:2]
+        self.decide(package, dimension, first)
+        agent_suspend(actor=actor, agent=agent, reason="Incident under investigation.")
+        self.decide(package, dimension, second)
+        return self.approve_submitted(package)
 
 
 @pytest.fixture

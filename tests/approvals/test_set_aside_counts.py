@@ -8,32 +8,19 @@ from django.contrib.auth.models import Group
 
 from approvals.models import PackageState
 from approvals.ownership import agent_update
-from approvals.services import agent_suspend
 from audit.actors import Actor
 from signoffs.models import Decision, Dimension, SignOffState
 from signoffs.permissions import can_decide
-from tests.factories import manifest_for
 from web.selectors import packages_awaiting
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def approved_after_suspension(workflow, agent, staff, reviewers):
+def approved_after_suspension(workflow, agent, staff):
     """v2, a review in full, approved after a suspension set pam1's PAM decision aside;
     pam2 decided PAM again, and the others decided after the suspension."""
-    workflow.approve(agent)
-    wider = manifest_for(agent)
-    wider["scope"]["tools"].append({"id": "refund-issue-2", "access": "read", "justification": "x"})
-    full = workflow.submit(agent, wider)
-    workflow.decide(full, "pam", reviewers["pam"][0])
-    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 53.")
-    workflow.decide(full, "pam", reviewers["pam"][1])
-    for dimension in (Dimension.IAM, Dimension.SECURITY, Dimension.COMPLIANCE):
-        needed = full.signoffs.get(dimension=dimension).required_approvals
-        for reviewer in reviewers[dimension][:needed]:
-            workflow.decide(full, dimension, reviewer)
-    full.refresh_from_db()
+    full = workflow.approve_after_suspension(agent, Dimension.PAM, Actor.for_user(staff))
     assert full.state == PackageState.APPROVED
     assert full.signoffs.get(dimension="pam").decisions.count() == 2
     return full

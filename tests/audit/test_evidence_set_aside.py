@@ -8,32 +8,19 @@ import pytest
 from approvals.evidence import package_evidence
 from approvals.models import PackageState
 from approvals.rereview import SIGNOFFS_REOPENED
-from approvals.services import agent_suspend
 from audit import signing
 from audit.actors import Actor
 from audit.models import AuditEvent
 from signoffs.models import Dimension
 from tests.audit.test_evidence import read, resign, run_verifier, write
-from tests.factories import manifest_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def approved_after_suspension(workflow, agent, staff, reviewers):
+def approved_after_suspension(workflow, agent, staff):
     """v2, reviewed in full: iam1's IAM approval set aside by a suspension, iam2's made after."""
-    workflow.approve(agent)
-    wider = manifest_for(agent)
-    wider["scope"]["tools"].append({"id": "refund-issue-2", "access": "read", "justification": "x"})
-    full = workflow.submit(agent, wider)
-    workflow.decide(full, "iam", reviewers["iam"][0])
-    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 55.")
-    workflow.decide(full, "iam", reviewers["iam"][1])
-    for dimension in (Dimension.PAM, Dimension.SECURITY, Dimension.COMPLIANCE):
-        needed = full.signoffs.get(dimension=dimension).required_approvals
-        for reviewer in reviewers[dimension][:needed]:
-            workflow.decide(full, dimension, reviewer)
-    full.refresh_from_db()
+    full = workflow.approve_after_suspension(agent, Dimension.IAM, Actor.for_user(staff))
     assert full.state == PackageState.APPROVED
     return full
 
