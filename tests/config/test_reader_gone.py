@@ -193,3 +193,17 @@ def test_a_verifier_with_no_standard_output_still_answers_by_its_status(tool, tm
 
     assert finished.returncode == 1
     assert "Traceback" not in finished.stderr, finished.stderr
+
+
+def test_the_tools_stop_for_a_reader_gone_with_the_same_code():
+    """Each tool runs alone, so each carries `reader_gone`: the copies are held equal."""
+
+    def reader_gone_code(name):
+        text = (ROOT / "tools" / name).read_text(encoding="utf-8")
+        start = text.index("\ndef reader_gone() -> int:")
+        return text[start : text.index("\n\n\n", start)]
+
+    gate = reader_gone_code("countersign-gate")
+    assert "EXIT_READER_GONE" in gate
+    assert reader_gone_code("verify-evidence") == gate
+    assert reader_gone_code("verify-policy") == gate
