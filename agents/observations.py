@@ -23,7 +23,8 @@ UPSERT_CHUNK = 2_000
 MAX_COUNT = 1_000_000_000
 MAX_IDENTIFIER_LENGTH = 2048
 MAX_SOURCE_LENGTH = 200
-# Clocks drift; a report a little ahead of the server is accepted, further is a bug.
+# Clocks drift; a report a little ahead of the server is accepted (as the server's now),
+# further is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ACCESS_LEVELS = tuple(Access.values)
 # Kinds CI reports as a digest; they carry no access level.
@@ -85,6 +86,9 @@ def _validate_item(item, now: datetime, decisions: bool) -> tuple[dict, dict[str
         else:
             if seen_at > now + MAX_CLOCK_SKEW:
                 errors["seen_at"] = ["Must not be in the future."]
+            # A clock a little ahead is read as the report's arrival: no use happens later,
+            # and a time to come would put a sighting, its day and its findings ahead.
+            seen_at = min(seen_at, now)
 
     source = item.get("source", "")
     if source is None:

@@ -6,6 +6,10 @@ from the environment). Escalation and the dashboard's lead-time chart read the
 targets here, so a late review is late by the same measure in both; so do the
 fallback reviewers' right to decide and the reminders (`overdue_since`).
 
+A target is in calendar days, counted to the second: weekends and holidays count,
+and a sign-off is overdue from the instant its target passes (`overdue_since`),
+the same instant for every reader.
+
 A sign-off's review counts from the package's submission, or from its re-opening
 when a suspension or a lapsed approval re-opened it (`SignOff.reopened_at`): its
 reviewers were asked to decide again then. `review_started_at` is the one

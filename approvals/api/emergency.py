@@ -15,7 +15,12 @@ from api.openapi import IDEMPOTENCY_KEY, errors
 from api.permissions import refuse_unless
 from approvals.api.views import package_visible
 from approvals.emergency import emergency_approve, emergency_request
-from approvals.models import EMERGENCY_DIMENSIONS, ApprovalPackage, EmergencyApproval
+from approvals.models import (
+    EMERGENCY_DIMENSIONS,
+    ApprovalPackage,
+    EmergencyApproval,
+    EmergencyState,
+)
 from approvals.retirement import agent_retire
 from config.reasons import REASON_MAX_LENGTH
 from tokens.authentication import actor_for
@@ -39,6 +44,12 @@ class EmergencySerializer(serializers.ModelSerializer):
     )
     pam_approver = serializers.CharField(
         source="pam_approver.username", read_only=True, allow_null=True, default=None
+    )
+    state = serializers.ChoiceField(
+        source="state_shown",
+        choices=EmergencyState.choices,
+        read_only=True,
+        help_text="A granted emergency past its `ends_at` is `expired` from that instant.",
     )
     is_open = serializers.BooleanField(
         read_only=True, help_text="Whether the gate allows the package now."

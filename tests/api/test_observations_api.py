@@ -1,8 +1,12 @@
 """Observations over HTTP: 202 for a batch, every bad item by index, nothing stored on error."""
 
-import pytest
+from datetime import timedelta
 
-from agents.models import Observation
+import pytest
+from django.utils import timezone
+
+from agents.models import Observation, UsageDay
+from agents.observations import MAX_CLOCK_SKEW
 from tests.api.conftest import error_of
 from tokens.models import Scope
 
@@ -71,3 +75,18 @@ def test_nul_characters_are_refused_not_a_server_error(api, owner, agent):
     assert response.status_code == 400
     assert {"items[0].identifier", "items[0].source"} <= set(error_of(response)["fields"])
     assert not Observation.objects.exists()
+
+
+def test_a_time_a_little_ahead_of_the_server_is_kept_as_the_report_arrived(api, owner, agent):
+    """A runtime's clock may run ahead (up to MAX_CLOCK_SKEW is accepted), but a use cannot
+    have happened after its report arrived: the sighting and its day are the server's now,
+    never a time to come ("last used" tomorrow, a finding first seen later than it is read)."""
+    client = api(owner, Scope.OBSERVATIONS_WRITE)
+    ahead = (timezone.now() + MAX_CLOCK_SKEW - timedelta(seconds=30)).isoformat()
+    item = {"kind": "tool", "identifier": "kb-search", "access": "read", "seen_at": ahead}
+    response = client.post(url(agent), {"items": [item]}, format="json")
+    after = timezone.now()
+    assert response.status_code == 202, response.json()
+    observation = Observation.objects.get(agent=agent)
+    assert observation.first_seen == observation.last_seen <= after
+    assert UsageDay.objects.get(agent=agent).day <= after.date()

@@ -19,8 +19,8 @@ from approvals.services import signoff_decide
 from audit.actors import Actor
 from config.errors import InvalidInput, NotPermitted
 from config.reasons import REASON_MAX_LENGTH
-from signoffs.absence import absence_clear, absence_set
-from signoffs.models import Decision, Dimension, Verdict
+from signoffs.absence import absence_clear, absence_set, absences_covered
+from signoffs.models import Decision, Dimension, Footing, Verdict
 from signoffs.permissions import decision_standing
 from tests.factories import UserFactory
 
@@ -350,3 +350,24 @@ def test_the_evidence_eligibility_reads_delegates_fallbacks_and_reassignments(
     assert {"user": "security1", "reason": "not_assigned"} in rows[reassigned.pk]["excluded"]
     assert rows[fallback.pk]["reviewer_was_eligible"]
     assert rows[fallback.pk]["decided_as"] == "fallback"
+
+
+def test_the_window_holds_from_its_start_to_just_before_its_end(workflow, agent, assigned):
+    """An absence covers [starts_at, ends_at): at `ends_at` itself the reviewer is back, for
+    who decides, the queue's notes and the absence page's "(ended)" alike."""
+    absent, delegate = assigned
+    package = workflow.submit(agent)
+    absence = away(absent, delegate, starts=1, ends=3)
+    signoff = package.signoffs.get(dimension=PAM)
+    start, end = absence.starts_at, absence.ends_at
+    moments = {
+        start - timedelta(seconds=1): False,
+        start: True,
+        end - timedelta(microseconds=1): True,
+        end: False,
+    }
+    for moment, covered in moments.items():
+        standing = decision_standing(delegate, signoff, moment)
+        assert (standing.basis == Footing.DELEGATE) is covered, moment
+        assert absences_covered(delegate, moment).exists() is covered, moment
+        assert (delegate in signoff_waiting_for(signoff, moment)) is covered, moment

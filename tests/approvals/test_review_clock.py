@@ -7,7 +7,7 @@ waiting since the submission.
 """
 
 import copy
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -159,3 +159,19 @@ def test_the_queries_count_the_review_clock_as_overdue_since_does(workflow, agen
         started = {s.dimension for s in signoffs if review_started_at(s) <= moment}
         assert {s.dimension for s in started_by(signoffs, moment)} == started
     assert {s.dimension for s in started_by(signoffs, now)} == {"iam", "pam", "security"}
+
+
+def test_the_target_counts_calendar_days_to_the_second(workflow, agent, settings):
+    """The reviewer's guide's example: submitted on a Friday at 16:00 UTC with a 5-day target,
+    overdue on the Wednesday at 16:00 UTC, the weekend and the month's end counted alike; the
+    query form agrees at that instant and the second before."""
+    settings.COUNTERSIGN = {**settings.COUNTERSIGN, "REVIEW_SLA_DAYS": 5}
+    settings.COUNTERSIGN["REVIEW_SLA_DAYS_BY_DIMENSION"] = {}
+    package = workflow.submit(agent)
+    friday = datetime(2026, 2, 27, 16, 0, tzinfo=UTC)
+    ApprovalPackage.objects.filter(pk=package.pk).update(submitted_at=friday)
+    signoffs = SignOff.objects.filter(package=package).select_related("package")
+    wednesday = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+    assert {overdue_since(s) for s in signoffs} == {wednesday}
+    assert not overdue_by(signoffs, wednesday - timedelta(seconds=1)).exists()
+    assert overdue_by(signoffs, wednesday).count() == len(signoffs) == 4

@@ -80,3 +80,29 @@ def test_emergency_pending_is_the_queryset_twin_of_state_shown(workflow, agent, 
     selected = EmergencyApproval.objects.filter(emergency_pending(), pk=emergency.pk).exists()
     shown_open = emergency.state_shown in (EmergencyState.REQUESTED, EmergencyState.ACTIVE)
     assert selected == shown_open
+
+
+def test_the_emergency_api_answers_the_state_the_page_shows_at_the_end_instant(
+    api, workflow, agent, owner
+):
+    """At `ends_at` itself the time box is over: the API's `state` says expired, as the page's
+    badge and the gate do, before the emergencies job marks it."""
+    workflow.approve(agent)
+    second = workflow.submit(agent, manifest_for(agent, rollback={"plan": "Second."}))
+    emergency = emergency_grant(workflow, second)
+    path = f"/api/v1/agents/{agent.slug}/packages/{second.version}/emergency"
+    answer = api(owner).get(path).json()
+    assert (answer["state"], answer["is_open"]) == ("active", True)
+
+    EmergencyApproval.objects.filter(pk=emergency.pk).update(ends_at=timezone.now())
+    emergency.refresh_from_db()
+    assert emergency.state == EmergencyState.ACTIVE  # the job has not run
+    answer = api(owner).get(path).json()
+    assert (
+        (answer["state"], answer["is_open"])
+        == (emergency.state_shown, False)
+        == (
+            "expired",
+            False,
+        )
+    )

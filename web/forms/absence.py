@@ -26,10 +26,17 @@ class AbsenceForm(forms.Form):
         "still applies to them when they decide.",
     )
     starts_at = forms.DateTimeField(
-        label="Away from (UTC)", input_formats=[WINDOW_FORMAT], widget=_When()
+        label="Away from (UTC)",
+        input_formats=[WINDOW_FORMAT],
+        widget=_When(),
+        help_text="Your delegate decides for you from this minute on.",
     )
     ends_at = forms.DateTimeField(
-        label="Back on (UTC)", input_formats=[WINDOW_FORMAT], widget=_When()
+        label="Back on (UTC)",
+        input_formats=[WINDOW_FORMAT],
+        widget=_When(),
+        help_text="You are back at this minute: from then on, your delegate no longer "
+        "decides for you.",
     )
 
     def __init__(self, *args, reviewer, dimensions, **kwargs):
