@@ -2,6 +2,7 @@
 """Django's command-line utility for administrative tasks."""
 
 import os
+import select
 import sys
 
 # The status a shell shows for a tool that SIGPIPE stopped: 128 + the signal's number, 13.
@@ -27,7 +28,31 @@ def main():
             # would print a message of its own and exit 120.
             sys.stdout.flush()
     except BrokenPipeError:
+        if not output_gone():
+            raise
         reader_gone()
+
+
+def output_gone() -> bool:
+    """Tell whether standard output is a pipe or socket whose reader is gone.
+
+    A BrokenPipeError is the reader gone only when standard output is what broke; one of
+    a socket the run opened is an ordinary failure. poll() asks the descriptor, writing
+    nothing: a writer whose reader closed is POLLERR (Linux's pipes) or POLLHUP (sockets,
+    and pipes on macOS and the BSDs). Without poll() (Windows), every BrokenPipeError is
+    taken for the reader gone.
+    """
+    if sys.stdout is None:  # started without one (>&-): nothing of it can break
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def reader_gone():

@@ -142,15 +142,20 @@ def can_register(user) -> Check:
     return Check(False, "not_product_owner", "Only product owners and staff register agents.")
 
 
+def not_team_member(slug: str) -> Check:
+    """Return the refusal of a team the user may not use, whether or not a team has the slug."""
+    return Check(
+        False,
+        "not_team_member",
+        f"You are not a member of team {slug!r}; staff administer team membership.",
+    )
+
+
 def can_use_team(user, team) -> Check:
     """Tell whether the user may register agents in the team or move them to it: members, staff."""
     if user.is_authenticated and (user.is_staff or team.members.filter(pk=user.pk).exists()):
         return ALLOWED
-    return Check(
-        False,
-        "not_team_member",
-        f"You are not a member of team {team.slug!r}; staff administer team membership.",
-    )
+    return not_team_member(team.slug)
 
 
 def can_edit(user, agent) -> Check:

@@ -17,7 +17,7 @@ from agents.models import (
     AgentStatus,
     Team,
 )
-from agents.permissions import can_edit, can_register, can_use_team
+from agents.permissions import can_edit, can_register, can_use_team, not_team_member
 from agents.vocabulary import Deployment
 from audit.actors import Actor
 from audit.services import audit_record
@@ -307,11 +307,19 @@ def users_by_username(usernames) -> list:
     return list({user.pk: user for user in named.values()}.values())
 
 
-def team_by_slug(slug: str) -> Team | None:
-    """Return the team of this slug (None for an empty one), or raise naming the field."""
+def team_by_slug(slug: str, *, user) -> Team | None:
+    """Return the team of this slug (None for an empty one), or raise naming the field.
+
+    `user` names it (None: the system). Only staff, who administer every team, are told
+    that no team has the slug; anyone else is refused as for a team they are not a member
+    of (`can_use_team`), so naming teams does not tell which exist.
+    """
     if not slug:
         return None
     team = Team.objects.filter(slug=slug).first()
+    if team is None and user is not None and not user.is_staff:
+        check = not_team_member(slug)
+        raise InvalidInput(check.message, code=check.code, fields={"team": [check.message]})
     if team is None:
         raise InvalidInput(
             "Unknown team.", code="unknown_team", fields={"team": [f"No team {slug!r}."]}

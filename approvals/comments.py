@@ -66,18 +66,23 @@ def _body_checked(body: str) -> str:
 
 
 def _mentions_checked(body: str, package: ApprovalPackage) -> list:
-    """Return the users the body mentions, or refuse a name that is nobody or cannot see it."""
+    """Return the users the body mentions, or refuse a name that is nobody or cannot see it.
+
+    A name that is no one's, a deactivated user's or that of someone who cannot see
+    the agent is refused in the same words: the commenter may not see who else has an
+    account, so the answer does not tell whether the name is someone's.
+    """
     names = mentioned_names(body)
     if len(names) > COMMENT_MAX_MENTIONS:
         raise _invalid("body", f"Mention at most {COMMENT_MAX_MENTIONS} people in one comment.")
     users = users_named(names)
-    problems = []
-    for name in names:
-        user = users[name]
-        if user is None or not user.is_active:
-            problems.append(f"@{name} is not a user of Countersign.")
-        elif not sees_agent(user, package.agent):
-            problems.append(f"@{name} cannot see {package.agent.slug}, so cannot be mentioned.")
+    problems = [
+        f"@{name} cannot be mentioned: mention only people who may see {package.agent.slug}."
+        for name in names
+        if users[name] is None
+        or not users[name].is_active
+        or not sees_agent(users[name], package.agent)
+    ]
     if problems:
         raise InvalidInput(" ".join(problems), code="invalid_mention", fields={"body": problems})
     # "@Dana" and "@dana" mention one person, once.

@@ -6,7 +6,8 @@ is inline), a title and a one-sentence description for screen readers, and the
 same numbers as a table. The queries group by day in the database and return at
 most one row per day and category, so a chart costs one query whatever the
 number of packages, decisions or findings; the lead-time chart asks first for
-the newest decision, which tells whether its cached figures still hold.
+the newest decision and the latest setting aside, which tell whether its cached figures
+still hold.
 """
 
 import logging
@@ -16,7 +17,7 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -24,7 +25,7 @@ from redis.exceptions import RedisError
 from agents.vocabulary import RiskTier
 from approvals.models import ApprovalPackage, DriftFinding, Severity
 from approvals.selectors import in_force
-from signoffs.models import Decision, Dimension
+from signoffs.models import Decision, Dimension, standing_condition
 from signoffs.sla import review_slas
 from web.selectors import agents_visible
 
@@ -32,7 +33,7 @@ from web.selectors import agents_visible
 # and the last 90 days of decisions.
 WEEKS = 13
 LEAD_TIME_DAYS = 90
-# How long the lead-time chart's figures may be reused while no decision is made.
+# How long the lead-time chart's figures may be reused while no decision is made or set aside.
 LEAD_TIME_CACHE_SECONDS = 300
 
 logger = logging.getLogger(__name__)
@@ -332,20 +333,34 @@ def _lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, d
 
 
 def lead_time_rows(user, *, now: datetime, slas: dict[str, int]) -> dict[str, dict]:
-    """Return `_lead_time_rows`, kept in the cache until the next decision or a few minutes.
+    """Return `_lead_time_rows`, kept in the cache until decisions change or a few minutes.
 
     The aggregate reads every decision of the window, so it grows with them,
-    while its answer changes only when a decision is recorded: the newest
-    decision is part of the key. The few minutes bound what the key does not
-    hold, the user's visibility changing, old decisions leaving the window and a
-    suspension setting decisions aside.
+    while its answer changes only when a decision is recorded or a suspension
+    sets decisions aside: the newest decision and the latest setting aside (one
+    query, the latter on the set-aside decisions' own index) are part of the key.
+    The few minutes bound what the key does not hold: the user's visibility
+    changing, old decisions leaving the window, and transactions committing out
+    of the order of their decisions or suspensions.
     When the cache cannot be reached, the chart is computed.
     """
-    newest = Decision.objects.order_by("-pk").values_list("pk", "created_at").first()
+    latest_set_aside = (
+        Decision.objects.exclude(standing_condition())
+        .order_by("-set_aside_at")
+        .values("set_aside_at")[:1]
+    )
+    newest = (
+        Decision.objects.annotate(set_aside=Subquery(latest_set_aside))
+        .order_by("-pk")
+        .values_list("pk", "created_at", "set_aside")
+        .first()
+    )
     if newest is None:
         return {}
+    pk, decided, set_aside = newest
+    set_aside = set_aside.timestamp() if set_aside else "none"
     targets = ",".join(f"{name}={days}" for name, days in sorted(slas.items()))
-    key = f"charts:lead-time:{user.pk}:{newest[0]}:{newest[1].timestamp()}:{targets}"
+    key = f"charts:lead-time:{user.pk}:{pk}:{decided.timestamp()}:{set_aside}:{targets}"
     try:
         rows = cache.get(key)
     except RedisError:

@@ -79,7 +79,7 @@ class AgentViewSet(ApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         agent = agent_create(
             actor=actor_for(request),
             owners=users_by_username(owners) if owners else (),
-            team=team_by_slug(data.pop("team")),
+            team=team_by_slug(data.pop("team"), user=request.user),
             **data,
         )
         # Read back past the caller's scope: they may have named other owners than themselves.

@@ -50,6 +50,6 @@ class AgentDetailView(ApiMixin, APIView):
         if "owners" in changes:
             changes["owners"] = users_by_username(changes["owners"])
         if "team" in changes:
-            changes["team"] = team_by_slug(changes["team"])
+            changes["team"] = team_by_slug(changes["team"], user=request.user)
         agent_update(actor=actor_for(request), agent=agent, **changes)
         return Response(_agent_out(agent))

@@ -1,5 +1,7 @@
 """A package's conversation over HTTP: list and write comments, with the shared error shape."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -86,6 +88,26 @@ def test_bad_input_names_the_field_and_changes_nothing(
     error = error_of(response)
     assert error["code"] == code and field in error["fields"], error
     assert Comment.objects.count() == 0 and since() == []
+
+
+def test_a_mention_of_someone_who_cannot_see_the_agent_reads_as_one_of_nobody(
+    api, package, owner, other_owner, reviewers
+):
+    """A commenter is not told whether a username they may not see is someone's: a person
+    outside the agent, a deactivated reviewer and no one are refused in the same words."""
+    gone = reviewers["iam"][1]
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    writer = api(owner, Scope.COMMENTS_WRITE)
+    answers = {}
+    for name in (other_owner.username, gone.username, "no-such-person"):
+        response = writer.post(COMMENTS, {"body": f"Over to @{name}."}, format="json")
+        assert response.status_code == 400
+        answers[name] = json.dumps(error_of(response)).replace(name, "NAME")
+    assert len(set(answers.values())) == 1, answers
+    error = json.loads(answers["no-such-person"])
+    assert error["code"] == "invalid_mention" and list(error["fields"]) == ["body"]
+    assert Comment.objects.count() == 0
 
 
 def test_a_token_without_the_scope_or_outside_the_agent_is_refused(

@@ -1,5 +1,7 @@
 """Teams over HTTP: administered, not declared; owners see the agents of their teams."""
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -72,6 +74,34 @@ def test_a_product_owner_cannot_declare_another_team_to_read_its_work(
     assert sees_people_ops(client, browser) == hidden
 
 
+def test_another_teams_name_and_no_teams_name_read_alike(
+    api, client, finance_owner, owner, agent, people_ops_agent
+):
+    """A team the caller is not a member of and a team that does not exist are refused in the
+    same words, over the API and on the pages: naming teams does not tell which exist."""
+    answers = {}
+    for team in ("people-ops", "no-such-team"):
+        registered = register(api(finance_owner), team)
+        moved = api(owner).patch(f"{AGENTS}/{agent.slug}", {"team": team}, format="json")
+        answers[team] = [
+            json.dumps(error_of(response)).replace(team, "TEAM") for response in (registered, moved)
+        ]
+    assert answers["people-ops"] == answers["no-such-team"]
+    assert json.loads(answers["no-such-team"][0])["fields"].keys() == {"team"}
+    client.force_login(owner)
+    pages = {}
+    for team in ("people-ops", "no-such-team"):
+        data = {"name": agent.name, "team": team, "owners": owner.username}
+        response = client.post(reverse("agent-edit", args=[agent.slug]), data)
+        errors = response.context["form"].errors.get_json_data()
+        assert errors.keys() == {"team"}
+        pages[team] = json.dumps(errors).replace(team, "TEAM")
+    assert pages["people-ops"] == pages["no-such-team"]
+    agent.refresh_from_db()
+    assert agent.team.slug == "customer-care"
+    assert not Agent.objects.filter(slug="fin-bot").exists()
+
+
 def test_an_owner_cannot_move_an_agent_into_another_team(api, owner, agent, people_ops_agent):
     response = api(owner).patch(f"{AGENTS}/{agent.slug}", {"team": "people-ops"}, format="json")
     assert response.status_code == 400
@@ -90,8 +120,12 @@ def test_registration_names_a_team_of_ones_own_or_staff_name_any(
     response = register(api(staff), "people-ops", slug="hr-bot")
     assert response.status_code == 201, response.json()
     assert response.json()["team"] == "people-ops"
-    response = register(api(finance_owner), "no-such-team", slug="ghost-bot")
+    # Staff, who administer every team, are told that none has the slug; an owner is
+    # refused as for another team's.
+    response = register(api(staff), "no-such-team", slug="ghost-bot")
     assert error_of(response)["fields"] == {"team": ["No team 'no-such-team'."]}
+    response = register(api(finance_owner), "no-such-team", slug="ghost-bot")
+    assert error_of(response)["code"] == "not_team_member"
     response = register(api(finance_owner), "", slug="teamless-bot")
     assert response.status_code == 201
     assert response.json()["team"] is None

@@ -1,5 +1,6 @@
 """The token API: signed-in users list, create and revoke their own tokens; tokens never do."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -99,6 +100,26 @@ def test_the_refusals_of_another_teams_agent_and_of_no_agent_read_alike(owner, o
     ]
     foreign, unknown = (messages[0] for messages in answers)
     assert unknown.replace("no-such-agent", other_team_agent.slug) == foreign
+
+
+def test_a_list_naming_another_teams_agent_beside_no_agent_reads_as_two_of_no_agent(
+    owner, other_team_agent
+):
+    """The refusal names every slug the owner may not bind, so no slug left out of it tells
+    that an agent has it."""
+    answers = [
+        error_of(
+            signed_in(owner).post(
+                TOKENS,
+                {"name": "x", "scopes": ["gate:check"], "agents": [slug, "no-such-agent"]},
+                format="json",
+            )
+        )
+        for slug in (other_team_agent.slug, "no-agent-either")
+    ]
+    foreign, unknown = (json.dumps(answer) for answer in answers)
+    assert other_team_agent.slug in foreign
+    assert unknown.replace("no-agent-either", other_team_agent.slug) == foreign
 
 
 def test_a_token_manages_no_tokens(api, owner, staff):

@@ -83,7 +83,7 @@ def test_reviewer_asks_about_an_entry_and_the_owner_answers_in_place(
     expect(body).to_be_focused()
     expect(body).to_have_value(f"It is for {label}; ask @nobody.")
     expect(owner.locator("#conversation .thread")).to_contain_text(
-        "@nobody is not a user of Countersign."
+        "@nobody cannot be mentioned: mention only people who may see support-assistant."
     )
     shots(owner, "conversation-reply-error")
     assert Comment.objects.count() == 2

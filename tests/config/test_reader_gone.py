@@ -7,8 +7,11 @@ command runs in a process of its own with its standard output a pipe that the te
 closes, after one line or before any.
 """
 
+import importlib.machinery
+import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import zipfile
@@ -98,6 +101,79 @@ def test_a_command_whose_reader_is_gone_before_it_writes_stops_quietly(
     for noise in ("Traceback", "BrokenPipeError", "Broken pipe", "Exception ignored"):
         assert noise not in error, error
     assert status == READER_GONE, error
+
+
+# A socket whose peer is gone: writing to it raises BrokenPipeError, standard output intact.
+SOCKET_BREAKS = "import socket; a, b = socket.socketpair(); b.close(); a.sendall(b'x')"
+
+
+def test_a_broken_socket_is_an_ordinary_failure_with_its_traceback():
+    """Only standard output's reader gone is the quiet 141: a BrokenPipeError of anything
+    else is a failure, with its traceback to say where."""
+    command = [sys.executable, "manage.py", "shell", "-c", SOCKET_BREAKS]
+
+    finished = subprocess.run(
+        command, cwd=ROOT, env=manage_env(), capture_output=True, text=True, timeout=120
+    )
+
+    assert finished.returncode == 1, finished.stderr
+    assert "Traceback" in finished.stderr and "BrokenPipeError" in finished.stderr
+
+
+def tool(name: str):
+    """Return the module of a standalone tool (or of manage.py), loaded from its file."""
+    path = ROOT / name if name == "manage.py" else ROOT / "tools" / name
+    loader = importlib.machinery.SourceFileLoader(
+        name.replace("-", "_").replace(".", "_"), str(path)
+    )
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def stdout_on(monkeypatch):
+    """Return a function pointing sys.stdout at a descriptor (closed after the test)."""
+    opened = []
+
+    def point(fd: int):
+        stream = os.fdopen(fd, "w")
+        opened.append(stream)
+        monkeypatch.setattr(sys, "stdout", stream)
+
+    yield point
+    for stream in opened:
+        try:
+            stream.close()
+        except BrokenPipeError:
+            pass
+
+
+TOOLS = ["manage.py", "countersign-gate", "verify-evidence", "verify-policy"]
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_output_is_gone_only_when_its_reader_is(name, stdout_on):
+    """A pipe or a socket whose reader closed is gone; one still read, a file, or no
+    standard output at all is not, whatever broke."""
+    output_gone = tool(name).output_gone
+    read, write = os.pipe()
+    stdout_on(write)
+    assert not output_gone()
+    os.close(read)
+    assert output_gone()
+    ours, theirs = socket.socketpair()
+    stdout_on(os.dup(ours.fileno()))
+    assert not output_gone()
+    theirs.close()
+    assert output_gone()
+    ours.close()
+    stdout_on(os.open(os.devnull, os.O_WRONLY))
+    assert not output_gone()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", None)
+        assert not output_gone()
 
 
 def verifier_arguments(tool: str, where: Path) -> list[str]:
@@ -196,14 +272,25 @@ def test_a_verifier_with_no_standard_output_still_answers_by_its_status(tool, tm
 
 
 def test_the_tools_stop_for_a_reader_gone_with_the_same_code():
-    """Each tool runs alone, so each carries `reader_gone`: the copies are held equal."""
+    """Each tool runs alone, so each carries `reader_gone` and `output_gone`: the copies are
+    held equal, manage.py's `output_gone` with them."""
+
+    def code(path, start):
+        text = path.read_text(encoding="utf-8")
+        at = text.index(start)
+        return text[at : text.index("\n\n\n", at)]
 
     def reader_gone_code(name):
-        text = (ROOT / "tools" / name).read_text(encoding="utf-8")
-        start = text.index("\ndef reader_gone() -> int:")
-        return text[start : text.index("\n\n\n", start)]
+        return code(ROOT / "tools" / name, "\ndef reader_gone() -> int:")
+
+    def output_gone_code(path):
+        return code(path, "\ndef output_gone() -> bool:")
 
     gate = reader_gone_code("countersign-gate")
     assert "EXIT_READER_GONE" in gate
     assert reader_gone_code("verify-evidence") == gate
     assert reader_gone_code("verify-policy") == gate
+    gone = output_gone_code(ROOT / "tools" / "countersign-gate")
+    for path in (ROOT / "tools" / "verify-evidence", ROOT / "tools" / "verify-policy"):
+        assert output_gone_code(path) == gone
+    assert output_gone_code(ROOT / "manage.py") == gone

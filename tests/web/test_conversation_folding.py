@@ -125,7 +125,7 @@ def test_an_error_in_a_folded_thread_keeps_the_thread_and_the_text(client, owner
     assert threads[1] in _shown(html)
     form = html.split(f'id="c-reply-{threads[1]}-body"', 1)[1]
     assert "Ask @nobody." in form.split("</textarea>", 1)[0]
-    assert "@nobody is not a user of Countersign." in html
+    assert "@nobody cannot be mentioned: mention only people who may see support-assistant." in html
     assert Comment.objects.count() == count
 
 

@@ -1,5 +1,7 @@
 """The package page's conversation: threads on the package, on scope entries, under decisions."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -93,7 +95,10 @@ def test_the_owner_answers_a_decision_in_place(client, workflow, agent, owner, r
     [
         ({"thread": "new", "body": ""}, "Write a comment."),
         ({"thread": "new", "body": "x" * 4001}, "at most 4000 characters"),
-        ({"thread": "new", "body": "Ask @nobody."}, "@nobody is not a user of Countersign."),
+        (
+            {"thread": "new", "body": "Ask @nobody."},
+            "@nobody cannot be mentioned: mention only people who may see support-assistant.",
+        ),
         ({"thread": "new", "body": "Hi.", "entry": "tool:no-such"}, "Select a valid choice"),
         ({"thread": "reply-999999", "body": "Hi."}, "v1 has no comment 999999."),
     ],
@@ -109,6 +114,24 @@ def test_an_error_keeps_the_text_and_says_why(client, workflow, agent, owner, da
         assert data["body"][:50] in html
     assert Comment.objects.count() == 0
     assert not AuditEvent.objects.filter(action="comment.created").exists()
+
+
+def test_a_mention_of_someone_who_cannot_see_the_agent_reads_as_one_of_nobody(
+    client, workflow, agent, owner, other_owner
+):
+    package = workflow.submit(agent)
+    client.force_login(owner)
+    answers = {}
+    for name in (other_owner.username, "no-such-person"):
+        body = f"Over to @{name}."
+        response = client.post(_post(agent, package), {"thread": "new", "body": body})
+        assert response.status_code == 400
+        errors = response.context["talk"].new_form.errors.get_json_data()
+        answers[name] = json.dumps(errors).replace(name, "NAME")
+        assert body in response.content.decode()
+    assert answers[other_owner.username] == answers["no-such-person"]
+    assert "body" in json.loads(answers["no-such-person"])
+    assert Comment.objects.count() == 0
 
 
 def test_an_unknown_form_or_an_unseen_agent_changes_nothing(

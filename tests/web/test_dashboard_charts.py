@@ -129,7 +129,7 @@ def test_lead_time_figures_are_reused_until_the_next_decision(
     chart, rows, _ = _lead_times(workflow, agent, iam_days=8, security_days=2)
     assert rows["PAM"][1] == "0"
     slas = charts.review_slas()
-    with django_assert_num_queries(1):  # the newest decision only
+    with django_assert_num_queries(1):  # the newest decision and setting aside
         kept = charts.lead_time_rows(workflow.owner, now=NOW, slas=slas)
     assert set(kept) == {"iam", "security"} and kept["iam"]["n"] == 1
     workflow.decide(ApprovalPackage.objects.get(agent=agent), "pam")
@@ -150,6 +150,20 @@ def test_lead_time_counts_no_decision_a_suspension_set_aside(workflow, agent, st
     Decision.objects.filter(pk=again.pk).update(created_at=submitted + timedelta(days=8))
     rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
     assert rows["IAM"][1:4] == ["1", "8.0 d", "8.0 d"]
+
+
+def test_lead_time_figures_drop_at_once_the_decisions_a_suspension_sets_aside(
+    workflow, agent, staff
+):
+    """The chart drawn before a suspension is not reused after it: a suspension makes no
+    decision, yet the decisions it sets aside count no more."""
+    package = workflow.submit(agent)
+    workflow.decide(package, "iam")
+    rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
+    assert rows["IAM"][1] == "1"
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 54.")
+    rows = {row[0]: row[1:] for row in by_slug(workflow.owner)["lead-time"].rows}
+    assert rows["IAM"][1:4] == ["0", "–", "–"]
 
 
 # A cache nothing listens at, for the chart alone: the fixtures clear the real one after.

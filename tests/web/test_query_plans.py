@@ -15,13 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalPackage, PackageState
+from approvals.services import agent_suspend
 from audit.actors import Actor, ActorType
 from audit.filters import AuditEventFilterSet
 from audit.models import AuditEvent
 from audit.services import audit_record
 from tests.factories import AgentFactory, DriftFindingFactory, UserFactory
 from tokens.models import Scope
-from web import selectors
+from web import charts, selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +153,19 @@ def test_a_token_bound_to_agents_reads_each_agents_events_apart(api, params):
         assert f"= '{slug}'::text" in text, text
     if not params:
         assert text.count("Scan Backward using audit_audit_agent_s_37142e_idx") == 3, text
+
+
+def test_the_lead_time_charts_cache_key_reads_two_indexes_not_every_decision(
+    workflow, agent, staff
+):
+    """The key's read runs on every dashboard view: the newest decision by its primary key,
+    the latest setting aside on the set-aside decisions' partial index."""
+    package = workflow.submit(agent)
+    workflow.decide(package, "iam")
+    agent_suspend(actor=Actor.for_user(staff), agent=agent, reason="Incident 54.")
+    with CaptureQueriesContext(connection) as queries:
+        charts.lead_time_rows(workflow.owner, now=timezone.now(), slas=charts.review_slas())
+    text = page_plan(queries[0]["sql"])
+    assert "Backward using decision_set_aside_idx" in text, text
+    assert "Index Scan Backward using signoffs_decision_pkey" in text, text
+    assert "Sort" not in text, text

@@ -23,8 +23,8 @@ from audit.actors import Actor
 from config.errors import InvalidInput
 from tokens.api.serializers import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer
 from tokens.models import ApiToken
-from tokens.selectors import agents_by_slugs, tokens_list
-from tokens.services import not_bindable_message, token_create, token_revoke
+from tokens.selectors import tokens_list
+from tokens.services import agents_bindable, not_bindable_message, token_create, token_revoke
 
 
 class SessionRequired(exceptions.PermissionDenied):
@@ -76,11 +76,12 @@ class TokenListCreateView(TokenApiView):
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        agents, unknown = agents_by_slugs(data["agents"])
-        if unknown:
-            # Worded as for an agent the user may not bind: the answer does not tell
-            # which slugs exist.
-            message = not_bindable_message(unknown)
+        agents = list(agents_bindable(request.user).filter(slug__in=data["agents"]))
+        refused = set(data["agents"]) - {agent.slug for agent in agents}
+        if refused:
+            # Every slug of no agent and of an agent not the user's, in one refusal, as the
+            # page words it: the answer does not tell which slugs exist.
+            message = not_bindable_message(refused)
             raise InvalidInput(message, fields={"agents": [message]})
         token, secret = token_create(
             actor=Actor.for_session(request),

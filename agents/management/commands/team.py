@@ -37,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Created team {team.slug} ({team.name}).")
 
     def _members(self, options, adding: bool):
-        team = team_by_slug(options["slug"])
+        team = team_by_slug(options["slug"], user=None)
         if team is None:
             raise CommandError("Name a team.")
         users = users_by_username(options["usernames"])
