@@ -23,9 +23,13 @@ Two ways to decide:
   it asks: a deny whose every reason code is an entry's (`scope_mismatch`: the
   entry is not approved, or not at this access, or a claim goes beyond it)
   leaves the other allows kept, and any other deny (a kill switch, an expiry, a
-  code this file does not know, none) or error forgets them all. A deny is never
-  kept, so a lifted deny is seen at once and a kill switch within `allow_ttl`,
-  at once after the first call it denies.
+  code this file does not know, none) or a refused token (401, 403) forgets them
+  all. An answer that says nothing of the agent (the server unreachable or slow,
+  throttling, a 5xx, an answer of another shape) denies its call alone: the
+  allows kept still run out at `allow_ttl`, and a throttled agent does not ask
+  more for being throttled. A deny is never kept, so a lifted deny is seen at
+  once and a kill switch within `allow_ttl`, at once after the first call it
+  denies.
 - with `policy_url` (the agent's `GET /api/v1/agents/{slug}/policy`) and the
   `cedarpy` package installed, it keeps the agent's exported Cedar bundle and
   decides locally, polling the bundle every `poll_seconds` with If-None-Match
@@ -42,8 +46,7 @@ Two ways to decide:
 Every error denies: the server unreachable or slow (`timeout` bounds each request in
 all, from connecting to the answer's last byte, however slowly it comes), an answer
 that is not a 200 or not the expected JSON, a bundle whose signature does
-not verify or that names another agent. Nothing is kept from a failed answer, and
-a failed answer from the decision point forgets every allow kept.
+not verify or that names another agent. Nothing is kept from a failed answer.
 """
 
 import base64
@@ -85,6 +88,9 @@ MAX_CACHED = 4096
 # only these leaves the allows of other entries kept (tests hold this to the decision point's
 # runtime.decision.ENTRY_REASONS).
 ENTRY_REASONS = frozenset({"scope_mismatch"})
+# The statuses of a token refused (unknown, revoked, expired, its user inactive, not bound to
+# this agent, without the decision scope): the runtime's allows end with its credential.
+TOKEN_REFUSED = frozenset({401, 403})
 # The claims a call may make, where the decision point reads each (a claim made elsewhere
 # is ignored) and what it must be: True/False, a word of 1 to 64 characters, or an integer
 # of at least the number given. Local decisions read them alike, so a claim the decision
@@ -327,17 +333,17 @@ class Enforcer:
         return decision
 
     def _ask(self, request: dict) -> Decision:
-        decision, entry_only = self._answer(request)
-        if not decision.allowed and not entry_only:
-            # A deny may be the whole agent's (its kill switch, its expiry), and an error
-            # tells nothing of the agent: no allow kept outlives either.
+        decision, forget = self._answer(request)
+        if forget:
+            # A deny may be the whole agent's (its kill switch, its expiry), and a refused
+            # token its runtime's: no allow kept outlives either.
             with self._lock:
                 self._forgets += 1
                 self._allows.clear()
         return decision
 
     def _answer(self, request: dict) -> tuple[Decision, bool]:
-        """Return the decision point's answer, and whether it is a deny of the entry alone."""
+        """Return the decision point's answer, and whether it forgets every allow kept."""
         # The scheme was checked to be http or https at construction.
         http = urllib.request.Request(  # noqa: S310
             f"{self.url}/access/v1/evaluation",
@@ -354,7 +360,7 @@ class Enforcer:
                 status = response.status
                 body = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as error:
-            return _deny(f"http_{error.code}"), False
+            return _deny(f"http_{error.code}"), error.code in TOKEN_REFUSED
         except (OSError, ValueError):
             return _deny("unreachable"), False
         if status != 200:
@@ -373,7 +379,7 @@ class Enforcer:
         context = context if isinstance(context, dict) else {}
         reason = context.get("reason")
         reason = reason if isinstance(reason, str) and reason else "denied"
-        return _deny(reason), _entry_only(reason, context.get("reasons", [reason]))
+        return _deny(reason), not _entry_only(reason, context.get("reasons", [reason]))
 
     # The Cedar bundle.
 

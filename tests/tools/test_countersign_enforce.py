@@ -488,15 +488,13 @@ def deny(reason, reasons=None):
         (deny("scope_mismatch", ["scope_mismatch", "agent_suspended"]), "scope_mismatch"),
         (deny("scope_mismatch", "scope_mismatch"), "scope_mismatch"),
         (deny("scope_mismatch", [["scope_mismatch"]]), "scope_mismatch"),
-        ((500, {"decision": False}), "http_500"),
         ((401, {"decision": False}), "http_401"),
-        ((200, b"not json"), "bad_response"),
-        ("drop", "unreachable"),
+        ((403, {"decision": False}), "http_403"),
     ],
 )
-def test_any_other_deny_or_error_forgets_every_allow_kept(answer, reason):
+def test_any_other_deny_or_a_refused_token_forgets_every_allow_kept(answer, reason):
     """Only a deny whose every reason is an entry's keeps the allows: another code, one the
-    tool does not know, none, or an answer that is not a decision forgets them all."""
+    tool does not know, none, or the token refused forgets them all."""
     server = FakeServer()
     server.routes["/access/v1/evaluation"] = [ALLOW, answer, ALLOW]
     with server:
@@ -505,6 +503,31 @@ def test_any_other_deny_or_error_forgets_every_allow_kept(answer, reason):
         assert pep.decide("read", "tool", "zendesk") == enforce.Decision(False, reason)
         assert pep.decide("read", "tool", "kb-search").allowed
     assert len(server.requests) == 3, "the kept allow was forgotten: asked again"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((500, {"decision": False}), "http_500"),
+        ((503, b"busy"), "http_503"),
+        ((429, {"detail": "slow down"}), "http_429"),
+        ((200, b"not json"), "bad_response"),
+        ((200, {"answer": "yes"}), "bad_response"),
+        ("drop", "unreachable"),
+    ],
+)
+def test_an_answer_that_says_nothing_of_the_agent_denies_its_call_alone(answer, reason):
+    """The server down, slow, throttling or answering another shape denies the call it
+    answered; the allows kept stay until their TTL, so a throttled runtime does not ask
+    more for being throttled."""
+    server = FakeServer()
+    server.routes["/access/v1/evaluation"] = [ALLOW, answer]
+    with server:
+        pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", clock=Clock())
+        assert pep.decide("read", "tool", "kb-search").allowed
+        assert pep.decide("read", "tool", "zendesk") == enforce.Decision(False, reason)
+        assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(server.requests) == 2, "the kept allow was asked again"
 
 
 def test_an_entry_deny_from_any_server_keeps_the_allows():
