@@ -46,6 +46,12 @@ OWN_REASONS = {
     GateReason.INVALID_REQUEST: "this evaluation could not be read (`error` says why)",
     GateReason.INTERNAL_ERROR: "the decision point could not decide",
 }
+# The codes of a deny about the entry asked alone: `decision_of` gives them only while the
+# agent's last approved version stands, when no version that stands holds the request (the
+# entry, its access, a claim beyond it). Every other code may be the whole agent's. An
+# enforcement point keeps its allows of other entries across such a deny (the copy in
+# tools/countersign_enforce.py is held equal to this).
+ENTRY_REASONS = frozenset({GateReason.SCOPE_MISMATCH})
 # Package fields a claim is compared with (entry fields are under the entry's own path).
 PACKAGE_CLAIMS = {
     "credential_ttl_seconds": "credentials.max_ttl_seconds",
@@ -120,8 +126,8 @@ def decision_of(found: list[Standing], evaluation: Evaluation, slug: str) -> Dec
 
     Allow when a version that stands holds the request. A deny carries the
     codes of the first version holding the request (an expired emergency's
-    `emergency_expired`), else those of the last approved version, else
-    `scope_mismatch`.
+    `emergency_expired`), else those of the last approved version, else (that
+    version stands) the entry's `scope_mismatch` (ENTRY_REASONS).
     """
     holding = [s for s in found if s.scope is not None and within(s.scope, evaluation)]
     if any(not s.codes for s in holding):

@@ -19,9 +19,17 @@ Two ways to decide:
 
 - by default it asks the decision point: `POST /access/v1/evaluation`
   (OpenID AuthZEN) with the agent's token. An allow is kept for `allow_ttl`
-  seconds (30 by default) or until the decision point answers any call a deny;
-  a deny is never kept, so a lifted deny is seen at once and a kill switch
-  within `allow_ttl`, at once after the first call it denies.
+  seconds (30 by default) or until a call is denied for anything but the entry
+  it asks: a deny whose every reason code is an entry's (`scope_mismatch`: the
+  entry is not approved, or not at this access, or a claim goes beyond it)
+  leaves the other allows kept, and any other deny (a kill switch, an expiry, a
+  code this file does not know, none) or a refused token (401, 403) forgets them
+  all. An answer that says nothing of the agent (the server unreachable or slow,
+  throttling, a 5xx, an answer of another shape) denies its call alone: the
+  allows kept still run out at `allow_ttl`, and a throttled agent does not ask
+  more for being throttled. A deny is never kept, so a lifted deny is seen at
+  once and a kill switch within `allow_ttl`, at once after the first call it
+  denies.
 - with `policy_url` (the agent's `GET /api/v1/agents/{slug}/policy`) and the
   `cedarpy` package installed, it keeps the agent's exported Cedar bundle and
   decides locally, polling the bundle every `poll_seconds` with If-None-Match
@@ -76,6 +84,13 @@ KEY_HEADER = "X-Countersign-Key-Fingerprint"
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 MAX_CACHED = 4096
+# The reason codes of a deny about the entry asked alone, the agent standing: a deny carrying
+# only these leaves the allows of other entries kept (tests hold this to the decision point's
+# runtime.decision.ENTRY_REASONS).
+ENTRY_REASONS = frozenset({"scope_mismatch"})
+# The statuses of a token refused (unknown, revoked, expired, its user inactive, not bound to
+# this agent, without the decision scope): the runtime's allows end with its credential.
+TOKEN_REFUSED = frozenset({401, 403})
 # The claims a call may make, where the decision point reads each (a claim made elsewhere
 # is ignored) and what it must be: True/False, a word of 1 to 64 characters, or an integer
 # of at least the number given. Local decisions read them alike, so a claim the decision
@@ -227,7 +242,7 @@ class Enforcer:
         self._keys = _public_keys(public_key) if public_key is not None else {}
         self._lock = threading.Lock()
         self._allows: dict[str, float] = {}  # when each allow kept was asked
-        self._denies = 0  # the denies the decision point answered
+        self._forgets = 0  # the answers that forgot every allow kept
         self._bundle: dict | None = None
         self._etag: str | None = None
         self._polled: float | None = None
@@ -300,12 +315,13 @@ class Enforcer:
         with self._lock:
             if self._fresh(self._allows.get(key), now, self.allow_ttl):
                 return Decision(True)
-            denies = self._denies
+            forgets = self._forgets
         decision = self._ask(request)
         if decision.allowed and self.allow_ttl > 0:
             with self._lock:
-                if denies != self._denies:
-                    # Answered after another call's deny, which may have stopped the agent.
+                if forgets != self._forgets:
+                    # Answered after another call's deny or error, which may have stopped
+                    # the agent.
                     return decision
                 if len(self._allows) >= MAX_CACHED:
                     self._allows = {
@@ -317,6 +333,17 @@ class Enforcer:
         return decision
 
     def _ask(self, request: dict) -> Decision:
+        decision, forget = self._answer(request)
+        if forget:
+            # A deny may be the whole agent's (its kill switch, its expiry), and a refused
+            # token its runtime's: no allow kept outlives either.
+            with self._lock:
+                self._forgets += 1
+                self._allows.clear()
+        return decision
+
+    def _answer(self, request: dict) -> tuple[Decision, bool]:
+        """Return the decision point's answer, and whether it forgets every allow kept."""
         # The scheme was checked to be http or https at construction.
         http = urllib.request.Request(  # noqa: S310
             f"{self.url}/access/v1/evaluation",
@@ -333,28 +360,26 @@ class Enforcer:
                 status = response.status
                 body = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as error:
-            return _deny(f"http_{error.code}")
+            return _deny(f"http_{error.code}"), error.code in TOKEN_REFUSED
         except (OSError, ValueError):
-            return _deny("unreachable")
+            return _deny("unreachable"), False
         if status != 200:
-            return _deny(f"http_{status}")
+            return _deny(f"http_{status}"), False
         if len(body) > MAX_ANSWER_BYTES:
-            return _deny("bad_response")
+            return _deny("bad_response"), False
         try:
             answer = json.loads(body, object_pairs_hook=_unique_names)
         except ValueError:
-            return _deny("bad_response")
+            return _deny("bad_response"), False
         if not isinstance(answer, dict) or not isinstance(answer.get("decision"), bool):
-            return _deny("bad_response")
+            return _deny("bad_response"), False
         if answer["decision"] is True:
-            return Decision(True)
-        # A deny may be the whole agent's (its kill switch, its expiry): no allow kept outlives it.
-        with self._lock:
-            self._denies += 1
-            self._allows.clear()
+            return Decision(True), False
         context = answer.get("context")
-        reason = context.get("reason") if isinstance(context, dict) else None
-        return _deny(reason if isinstance(reason, str) and reason else "denied")
+        context = context if isinstance(context, dict) else {}
+        reason = context.get("reason")
+        reason = reason if isinstance(reason, str) and reason else "denied"
+        return _deny(reason), not _entry_only(reason, context.get("reasons", [reason]))
 
     # The Cedar bundle.
 
@@ -475,6 +500,13 @@ def _http_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
     return url
+
+
+def _entry_only(reason: str, reasons) -> bool:
+    """Tell whether a deny's reason and its every listed reason are an entry's codes."""
+    return isinstance(reasons, list) and all(
+        isinstance(code, str) and code in ENTRY_REASONS for code in [reason, *reasons]
+    )
 
 
 def _unique_names(pairs: list) -> dict:

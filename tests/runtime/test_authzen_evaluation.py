@@ -12,6 +12,7 @@ from approvals.models import ApprovalPackage
 from approvals.retirement import agent_retire
 from approvals.services import agent_suspend
 from audit.actors import Actor
+from runtime.decision import ENTRY_REASONS
 from runtime.usage import PREFIX, SEP, usage_client
 from tests.factories import AgentFactory, DriftFindingFactory, manifest_for
 from tests.runtime.conftest import EVALUATION, EVALUATIONS, ask
@@ -135,6 +136,49 @@ def test_an_expired_approval_denies(approved, agent, gateway):
         False,
         ["approval_expired"],
     )
+
+
+def _suspend(agent, package):
+    agent_suspend(actor=Actor.system("oncall"), agent=agent, reason="Test.")
+
+
+def _retire(agent, package):
+    agent_retire(actor=Actor.system("tests"), agent=agent, reason="Replaced.")
+
+
+def _expire(agent, package):
+    ApprovalPackage.objects.filter(pk=package.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def _drift(agent, package):
+    DriftFindingFactory(agent=agent, package=package)
+
+
+@pytest.mark.parametrize("change", [None, _suspend, _retire, _expire, _drift])
+@pytest.mark.parametrize(
+    ("action", "kind", "ident", "context"),
+    [
+        ("execute", "tool", "shell", {}),  # an entry never approved
+        ("admin", "tool", "kb-search", {}),  # more access than approved
+        ("read", "tool", "kb-search", {"chain_depth": 3}),  # a claim beyond the entry
+    ],
+)
+def test_an_entry_code_is_given_only_while_the_agent_stands(
+    approved, agent, gateway, change, action, kind, ident, context
+):
+    """A deny carrying an entry's code (ENTRY_REASONS) says the agent stands and only the
+    entry asked goes beyond its scope: an enforcement point keeps its other allows across
+    it. Whatever stops the whole agent is answered with the agent's code instead."""
+    if change is not None:
+        change(agent, approved)
+    allowed, reasons = decision(ask(gateway, agent.slug, action, kind, ident, **context))
+    assert allowed is False and reasons
+    if change is None:
+        assert set(reasons) <= ENTRY_REASONS
+    else:
+        assert not set(reasons) & ENTRY_REASONS
 
 
 def test_a_token_bound_to_the_agent_may_ask_for_it_only(approved, agent, owner, api):

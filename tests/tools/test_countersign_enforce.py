@@ -162,7 +162,7 @@ def test_an_allow_is_kept_for_its_ttl_and_a_deny_never(pep, approved, agent, clo
     )
     workflow.approve(agent, wider)
     assert pep.decide("write", "tool", "refund-issue-2").allowed
-    assert pep.decide("read", "tool", "kb-search").allowed  # asked again: the deny forgot it
+    assert pep.decide("read", "tool", "kb-search").allowed  # kept: that deny was the entry's
 
     suspend(agent)
     clock.now += 29.9
@@ -424,15 +424,134 @@ def test_the_readme_dispatcher_runs_as_written(
     assert ran == ["refunds"]
 
 
-def test_a_deny_the_decision_point_answers_forgets_every_allow_kept(pep, approved, agent):
+@pytest.fixture
+def asked(monkeypatch):
+    """Record the path of each request the enforcement point sends."""
+    seen = []
+    opener = enforce._OPENER
+
+    class Recording:
+        def open(self, request, timeout):
+            seen.append(enforce.urllib.parse.urlsplit(request.full_url).path)
+            return opener.open(request, timeout=timeout)
+
+    monkeypatch.setattr(enforce, "_OPENER", Recording())
+    return seen
+
+
+def test_a_deny_the_decision_point_answers_forgets_every_allow_kept(pep, approved, agent, asked):
     """A deny may be the whole agent's (its kill switch, its expiry): once one is seen, no
     allow kept from before it is used."""
     assert pep.decide("read", "tool", "kb-search").allowed
     suspend(agent)
     assert pep.decide("read", "tool", "kb-search").allowed, "kept, while no deny is seen"
     suspended = enforce.Decision(False, "agent_suspended")
-    assert pep.decide("read", "tool", "kb-search", context={"chain_depth": 0}) == suspended
+    assert pep.decide("read", "tool", "zendesk") == suspended
+    assert len(asked) == 2
     assert pep.decide("read", "tool", "kb-search") == suspended
+    assert len(asked) == 3, "the kept allow was forgotten: asked again"
+
+
+def test_a_deny_of_one_entry_keeps_the_allows_of_the_others(pep, approved, agent, clock, asked):
+    """A runtime asking about an entry beyond the approved scope (a tool never approved, a
+    higher access, a claim beyond the entry) is denied that entry alone: the agent stands,
+    and what it was allowed stays kept for `allow_ttl`."""
+    assert pep.decide("read", "tool", "kb-search").allowed
+    mismatch = enforce.Decision(False, "scope_mismatch")
+    assert pep.decide("execute", "tool", "shell") == mismatch
+    assert pep.decide("admin", "tool", "kb-search") == mismatch
+    assert pep.decide("read", "tool", "kb-search", context={"chain_depth": 99}) == mismatch
+    assert len(asked) == 4
+    clock.now += 29.9
+    assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(asked) == 4, "kept across the entry's denies: not asked again"
+    clock.now += 0.1
+    assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(asked) == 5, "asked again once its TTL is over"
+
+
+ALLOW = (200, {"decision": True})
+
+
+def deny(reason, reasons=None):
+    context = {"reason": reason, "reasons": [reason] if reasons is None else reasons}
+    return (200, {"decision": False, "context": context})
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (deny("agent_suspended"), "agent_suspended"),
+        (deny("approval_expired"), "approval_expired"),
+        (deny("a_code_it_does_not_know"), "a_code_it_does_not_know"),
+        ((200, {"decision": False}), "denied"),
+        (deny("scope_mismatch", ["scope_mismatch", "agent_suspended"]), "scope_mismatch"),
+        (deny("scope_mismatch", "scope_mismatch"), "scope_mismatch"),
+        (deny("scope_mismatch", [["scope_mismatch"]]), "scope_mismatch"),
+        ((401, {"decision": False}), "http_401"),
+        ((403, {"decision": False}), "http_403"),
+    ],
+)
+def test_any_other_deny_or_a_refused_token_forgets_every_allow_kept(answer, reason):
+    """Only a deny whose every reason is an entry's keeps the allows: another code, one the
+    tool does not know, none, or the token refused forgets them all."""
+    server = FakeServer()
+    server.routes["/access/v1/evaluation"] = [ALLOW, answer, ALLOW]
+    with server:
+        pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", clock=Clock())
+        assert pep.decide("read", "tool", "kb-search").allowed
+        assert pep.decide("read", "tool", "zendesk") == enforce.Decision(False, reason)
+        assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(server.requests) == 3, "the kept allow was forgotten: asked again"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((500, {"decision": False}), "http_500"),
+        ((503, b"busy"), "http_503"),
+        ((429, {"detail": "slow down"}), "http_429"),
+        ((200, b"not json"), "bad_response"),
+        ((200, {"answer": "yes"}), "bad_response"),
+        ("drop", "unreachable"),
+    ],
+)
+def test_an_answer_that_says_nothing_of_the_agent_denies_its_call_alone(answer, reason):
+    """The server down, slow, throttling or answering another shape denies the call it
+    answered; the allows kept stay until their TTL, so a throttled runtime does not ask
+    more for being throttled."""
+    server = FakeServer()
+    server.routes["/access/v1/evaluation"] = [ALLOW, answer]
+    with server:
+        pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", clock=Clock())
+        assert pep.decide("read", "tool", "kb-search").allowed
+        assert pep.decide("read", "tool", "zendesk") == enforce.Decision(False, reason)
+        assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(server.requests) == 2, "the kept allow was asked again"
+
+
+def test_an_entry_deny_from_any_server_keeps_the_allows():
+    server = FakeServer()
+    server.routes["/access/v1/evaluation"] = [ALLOW, deny("scope_mismatch"), ALLOW]
+    with server:
+        pep = enforce.Enforcer(server.url, "cs_x", "support-assistant", clock=Clock())
+        assert pep.decide("read", "tool", "kb-search").allowed
+        assert not pep.decide("read", "tool", "shell").allowed
+        assert pep.decide("read", "tool", "kb-search").allowed
+    assert len(server.requests) == 2
+
+
+def test_the_entry_codes_are_the_decision_points():
+    """The tool keeps allows across a deny carrying only these codes; the decision point
+    defines them (`runtime.decision.ENTRY_REASONS`): the copies are held equal, and none
+    is a code the decision point gives about the agent."""
+    from approvals.gate_vocabulary import GateReason
+    from runtime import decision
+
+    assert enforce.ENTRY_REASONS == {code.value for code in decision.ENTRY_REASONS}
+    assert enforce.ENTRY_REASONS <= set(GateReason.values)
+    assert enforce.ENTRY_REASONS <= set(decision.OWN_REASONS)
+    assert not enforce.ENTRY_REASONS & set(decision.STANDING_REASONS)
 
 
 def test_an_allow_answered_while_another_thread_saw_a_deny_is_not_kept(
