@@ -9,7 +9,10 @@ provider), and writes its audit event in the same transaction:
 - `user.teams_changed`, target the user, `before`/`after` {"teams": [...]}, data
   {"added", "removed", "source"} (team slugs);
 - `agent.reviewer_assigned` / `agent.reviewer_unassigned`, target the agent, data
-  {"user", "user_id", "permission", "source"};
+  {"user", "user_id", "permission", "source"}; a kill-switch grant a change of groups,
+  teams or flags leaves its holder unable to use, since they no longer see the agent, is
+  withdrawn by that change, after its own event, as `agent.reviewer_unassigned` with
+  {"reason", "cause"} too (`agents.grants`);
 - `user.staff_changed`, `user.superuser_changed`, `user.active_changed`, target the
   user, `before`/`after` {flag: value}, data {"user", "source"} (`user_flags_set`); a
   deactivation's and a reactivation's also {"sessions_ended"}: the signed-in sessions
@@ -26,33 +29,29 @@ states so the membership at any point of the chain can be read back from them
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
-from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
-from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
-from agents.models import Agent, Team
-from agents.permissions import (
-    ASSIGNABLE_PERMISSIONS,
-    SUSPEND_PERMISSION,
-    can_administer_members,
-    is_owner,
-    permission_dimension,
-    sees_agent,
+from agents.grants import (
+    REVIEWER_ASSIGNED,
+    REVIEWER_UNASSIGNED,
+    assignment_check,
+    assignment_record,
+    kill_switch_grants_withdraw,
+    permissions_held,
 )
+from agents.models import Agent, Team
+from agents.permissions import can_administer_members
 from audit.actors import Actor
 from audit.services import audit_record
 from config.errors import InvalidInput, NotPermitted
-from config.roles import SEE_EVERY_AGENT_GROUPS
 from config.roles import Group as Role
 from tokens.services import user_tokens_lock
 from tokens.sessions import BrowserSession
 
 GROUPS_CHANGED = "user.groups_changed"
 TEAMS_CHANGED = "user.teams_changed"
-REVIEWER_ASSIGNED = "agent.reviewer_assigned"
-REVIEWER_UNASSIGNED = "agent.reviewer_unassigned"
 PERMISSIONS_CHANGED = "user.permissions_changed"
 GROUP_PERMISSIONS_CHANGED = "group.permissions_changed"
 # The account flags that grant or withdraw rights: staff see and write every agent, a
@@ -260,7 +259,20 @@ def user_flags_set(user, *, actor: Actor, source: str, **flags: bool):
             after={flag: value},
             data=data,
         )
+    lost = [flag for flag in ("is_active", "is_staff") if changed.get(flag) is False]
+    if lost:
+        kill_switch_grants_withdraw(
+            actor=actor,
+            source=source,
+            cause=FLAG_CHANGED[lost[0]],
+            because=_FLAG_LOST[lost[0]],
+            users=[user],
+        )
     return user
+
+
+# What taking a flag away that lets someone see agents did, as a withdrawal names it.
+_FLAG_LOST = {"is_active": "deactivated", "is_staff": "no longer staff"}
 
 
 def _sessions_end(user) -> int:
@@ -314,7 +326,16 @@ def _groups_apply(actor, user, before: set, wanted: set, source: str) -> bool:
         # deactivation (user_flags_set), a write of one of them commits first or is refused.
         user_tokens_lock(user)
     user.groups.set(_groups_by_name(wanted))
-    return _record_change(actor, GROUPS_CHANGED, user, "groups", before, wanted, source)
+    _record_change(actor, GROUPS_CHANGED, user, "groups", before, wanted, source)
+    if before - wanted:
+        kill_switch_grants_withdraw(
+            actor=actor,
+            source=source,
+            cause=GROUPS_CHANGED,
+            because=f"taken out of {_named('group', before - wanted)}",
+            users=[user],
+        )
+    return True
 
 
 def _teams_by_slug(slugs: set[str]) -> list[Team]:
@@ -353,7 +374,21 @@ def _teams_apply(actor, user, before: set, wanted: set, source: str) -> bool:
     if wanted == before:
         return False
     user.teams.set(_teams_by_slug(wanted))
-    return _record_change(actor, TEAMS_CHANGED, user, "teams", before, wanted, source)
+    _record_change(actor, TEAMS_CHANGED, user, "teams", before, wanted, source)
+    if before - wanted:
+        kill_switch_grants_withdraw(
+            actor=actor,
+            source=source,
+            cause=TEAMS_CHANGED,
+            because=f"taken off {_named('team', before - wanted)}",
+            users=[user],
+        )
+    return True
+
+
+def _named(kind: str, names: set) -> str:
+    """Name the groups or teams someone was taken out of: "the team x", "the teams x, y"."""
+    return f"the {kind}{'s' if len(names) > 1 else ''} {', '.join(sorted(names))}"
 
 
 @transaction.atomic
@@ -375,6 +410,15 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
             user.teams.add(team)
         after = set(user.teams.values_list("slug", flat=True))
         _record_change(actor, TEAMS_CHANGED, user, "teams", before, after, source)
+    left = [user for pk, user in users.items() if pk in removing]
+    if left:
+        kill_switch_grants_withdraw(
+            actor=actor,
+            source=source,
+            cause=TEAMS_CHANGED,
+            because=f"taken off {_named('team', {team.slug})}",
+            users=left,
+        )
     return team
 
 
@@ -390,65 +434,6 @@ def team_members_set(*, actor: Actor, team: Team, members, source: str) -> Team:
     )
 
 
-def _check_assignment(agent: Agent, user, permission: str) -> None:
-    """Refuse an assignment the rules of sign-off or of the kill switch would make
-    meaningless (`can_suspend` counts the grant only for someone who sees the agent),
-    naming the field."""
-    if permission not in ASSIGNABLE_PERMISSIONS:
-        raise InvalidInput(
-            "Unknown permission.",
-            code="unknown_permission",
-            fields={"permission": [f"Choose one of {', '.join(ASSIGNABLE_PERMISSIONS)}."]},
-        )
-    if not user.is_active:
-        message = f"{user.get_username()} is deactivated."
-        raise InvalidInput(message, code="inactive_user", fields={"user": [message]})
-    if permission == SUSPEND_PERMISSION and not sees_agent(user, agent):
-        message = _unseen_message(agent, user)
-        raise InvalidInput(message, code="cannot_see_agent", fields={"user": [message]})
-    dimension = permission_dimension(permission)
-    if dimension is None:
-        return
-    if not user.groups.filter(name=dimension).exists():
-        message = (
-            f"{user.get_username()} is not one of the {Role(dimension).label}; only they "
-            "review the dimension."
-        )
-        raise InvalidInput(message, code="not_reviewer", fields={"user": [message]})
-    if is_owner(user, agent):
-        message = f"{user.get_username()} owns this agent; owners never sign it off."
-        raise InvalidInput(message, code="owner_review", fields={"user": [message]})
-
-
-def _unseen_message(agent: Agent, user) -> str:
-    """Say that the user cannot see the agent, so its kill switch, and what lets them."""
-    groups = ", ".join(Role(group).label for group in SEE_EVERY_AGENT_GROUPS)
-    team = (
-        f"add them to the agent's team {agent.team.slug!r} or"
-        if agent.team is not None
-        else "the agent has no team: add them"
-    )
-    return (
-        f"{user.get_username()} cannot see {agent.slug}, so could not pull its kill switch; "
-        f"{team} to a group that sees every agent ({groups}) first."
-    )
-
-
-def _assignment_event(actor, action, agent, user, permission, source) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target=agent,
-        agent_slug=agent.slug,
-        data={
-            "user": user.get_username(),
-            "user_id": user.pk,
-            "permission": permission,
-            "source": source,
-        },
-    )
-
-
 @transaction.atomic
 def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
     """Grant the user an object permission on the agent (`review_<dimension>` or
@@ -456,11 +441,18 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     source, locked = _administered(actor, source, [user])
     user = locked[user.pk]  # checked as the last change of their groups left them
-    _check_assignment(agent, user, permission)
-    if permission in _held(agent, user):
+    assignment_check(agent, user, permission)
+    if permission in permissions_held(agent, user):
         return False
     assign_perm(f"agents.{permission}", user, agent)
-    _assignment_event(actor, REVIEWER_ASSIGNED, agent, user, permission, source)
+    assignment_record(
+        actor=actor,
+        action=REVIEWER_ASSIGNED,
+        agent=agent,
+        user=user,
+        permission=permission,
+        source=source,
+    )
     return True
 
 
@@ -468,19 +460,18 @@ def reviewer_assign(*, actor: Actor, agent: Agent, user, permission: str, source
 def reviewer_unassign(*, actor: Actor, agent: Agent, user, permission: str, source: str) -> bool:
     """Revoke the user's object permission on the agent; return whether they held it."""
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
-    source, _ = _administered(actor, source)
-    if permission not in _held(agent, user):
+    # The holder's row too, as every write of their object permissions holds it (agents.grants).
+    source, locked = _administered(actor, source, [user])
+    user = locked[user.pk]
+    if permission not in permissions_held(agent, user):
         return False
     remove_perm(f"agents.{permission}", user, agent)
-    _assignment_event(actor, REVIEWER_UNASSIGNED, agent, user, permission, source)
-    return True
-
-
-def _held(agent: Agent, user) -> set[str]:
-    return set(
-        UserObjectPermission.objects.filter(
-            user=user,
-            content_type=ContentType.objects.get_for_model(Agent),
-            object_pk=str(agent.pk),
-        ).values_list("permission__codename", flat=True)
+    assignment_record(
+        actor=actor,
+        action=REVIEWER_UNASSIGNED,
+        agent=agent,
+        user=user,
+        permission=permission,
+        source=source,
     )
+    return True

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
+from agents.grants import kill_switch_grants_withdraw
 from agents.identity import spiffe_id_errors
 from agents.membership import actor_user_lock, staff_users_lock
 from agents.models import (
@@ -223,7 +224,9 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
     """Change an agent's descriptive fields, team and owners; identity changes go through a package.
 
     `owners_guard(agent=..., added=[...])` comes from the layer that knows the
-    agent's reviews: it says why adding each user as an owner is refused.
+    agent's reviews: it says why adding each user as an owner is refused. A change of the
+    team or the owners withdraws the kill-switch grants of holders it leaves unable to see
+    the agent (`agents.grants`).
     """
     agent = Agent.objects.select_for_update(no_key=True).get(pk=agent.pk)
     user = actor_user_lock(actor=actor)  # its teams as the last change left them, as agent_create
@@ -267,7 +270,24 @@ def agent_update(*, actor: Actor, agent: Agent, owners_guard: OwnersGuard, **cha
         before=before,
         after=after,
     )
+    lost = _sight_lost(before, after)
+    if lost:
+        kill_switch_grants_withdraw(
+            actor=actor, source=None, cause="agent.updated", because=lost, agent=agent
+        )
     return agent
+
+
+def _sight_lost(before: dict, after: dict) -> str:
+    """Say what a change of the agent's team or owners did, which may take sight of it away
+    from someone, as its withdrawals name it; '' when neither changed."""
+    parts = []
+    if before.get("team") != after.get("team"):
+        team = after["team"] or before["team"]
+        parts.append(f"the agent {'moved to' if after['team'] else 'left'} the team {team}")
+    if before.get("owners") != after.get("owners"):
+        parts.append("the agent's owners changed")
+    return " and ".join(parts)
 
 
 def owners_refuse_inactive(added) -> None:

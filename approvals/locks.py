@@ -19,8 +19,9 @@ a user's row while holding the audit chain's lock (taken by its first event), wh
 change of that user's rights waits for while holding the row. So the order adds no
 deadlock; nor do the packages a suspension or a retirement locks after the user's row,
 since whoever holds one of them holds the agent's row. A service that also locks other
-users (those whose membership it changes, a sign-off's new reviewer, an absent
-reviewer and their delegate) locks them and its actor together in id order, the
+users (those whose membership it changes, the holder of an object permission on an
+agent assigned or revoked, a sign-off's new reviewer, an absent reviewer and their
+delegate) locks them and its actor together in id order, the
 actor's row once if they are one of them (`agents.membership.users_lock`), so two
 people changing each other wait for one another rather than deadlock.
 
@@ -51,9 +52,15 @@ The other rights a token's write may rest on need no token lock. A team left: wh
 a team grants (naming it for an agent registered or moved, commenting on an agent
 seen through it) is decided under the user's row lock, which the team change holds
 from before its first event. An agent's object permission (a reviewer's, the kill
-switch's): it is assigned and taken away under the agent's row lock, and every
-decision from one (a sign-off, an emergency approval, a suspension) reads it under
-that lock. An agent's ownership: it changes under the agent's row lock too, and a
+switch's): it is assigned and revoked under the agent's row lock and then its holder's;
+a kill-switch grant is withdrawn by a change that leaves its holder unable to see the
+agent, after that change's event, under one of the two (the holder's for a change of
+their groups, teams or flags, the agent's for a change of its team or owners:
+`agents.grants`), so a revocation of the grant waits for the withdrawal rather than
+holding the grant's row while it waits for the audit chain's lock. Every decision from
+one (a sign-off, an emergency approval, a suspension) reads it under the agent's row lock
+and its decider's, so after either. An agent's ownership: it changes under the agent's
+row lock too, and a
 report of the agent's observations asks whether its reporter owns the agent (or may
 bind a token to it) under that lock, taking no user's row lock, which would queue one
 service account's reports of all its agents behind each other. Model permissions

@@ -101,6 +101,12 @@ SAFE = {
     ("agents/membership.py _groups_apply", "auth_user_groups"): _USER,
     ("agents/membership.py _teams_apply", "agents_team_members"): _USER,
     ("agents/membership.py team_members_change", "agents_team_members"): _USER,
+    ("agents/grants.py kill_switch_grants_withdraw", "guardian_userobjectpermission"): (
+        "an assignment or a revocation writes a grant holding the agent's row and its holder's, "
+        "one of which this transaction holds (the holder's for a change of their rights, the "
+        "agent's for a change of its team or owners), so it waits for this one before it "
+        "touches the grant; any other withdrawal deletes grants only after the chain's lock"
+    ),
     ("identity/admin.py user_change_password", "tokens_browsersession"): (
         "the administrator's own session, cycled by Django: the session middleware writes "
         "sessions outside any transaction that appends an event, so nothing holds a "

@@ -11,6 +11,7 @@ falls back to a plain sentence naming the action: no event goes unshown.
 import json
 from dataclasses import dataclass
 
+from agents.grants import REVIEWER_UNASSIGNED
 from agents.models import AgentStatus
 from agents.permissions import ASSIGNABLE_PERMISSIONS
 from agents.vocabulary import Access, Deployment, RiskTier, ScopeKind, TrustBoundary
@@ -105,7 +106,7 @@ SENTENCES: dict[str, str] = {
     "user.password_set": "{actor} changed the password of {user}",
     "group.permissions_changed": "{actor} changed the permissions of the group {group}",
     "agent.reviewer_assigned": "{actor} assigned {user} to {agent} ({permission})",
-    "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}",
+    "agent.reviewer_unassigned": "{actor} took {permission} on {agent} away from {user}{why}",
     "token.created": "{actor} created the API token {name}",
     "token.revoked": "{actor} revoked the API token {name}",
     "token.expiry_warned": "{actor} warned {user} that the API token {name} expires {expires_at}",
@@ -243,6 +244,9 @@ def _words(event) -> dict[str, str]:
             if recorded.get("basis") == Footing.FALLBACK
             else ""
         )
+    if event.action == REVIEWER_UNASSIGNED:
+        # A grant a change withdrew says why (agents.grants); one revoked by hand, nothing.
+        words["why"] = f": {recorded['reason']}" if recorded.get("reason") else ""
     if event.action == GATE_CHECKED:
         reasons = ", ".join(recorded.get("reasons") or [])
         allowed = recorded.get("decision") == GateDecision.ALLOW

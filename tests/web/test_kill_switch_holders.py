@@ -1,11 +1,12 @@
 """The pages name, among those granted an agent's kill switch, only those who may pull it now;
-the reviewers page keeps the others, marked, for staff to revoke."""
+the reviewers page keeps the others (grants no change through the services withdrew),
+marked, for staff to revoke."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from agents.membership import Source, reviewer_assign, team_members_change, user_flags_set
+from agents.membership import Source, reviewer_assign, team_members_change
 from agents.permissions import SUSPEND_PERMISSION, can_suspend
 from audit.actors import Actor
 from tests.factories import UserFactory
@@ -19,7 +20,10 @@ SYSTEM = Actor.system("tests")
 @pytest.fixture
 def holders(agent, reviewers):
     """Four holders of the agent's kill switch: a teammate, a reviewer, one taken off the
-    agent's team since, one deactivated since."""
+    agent's team since, one deactivated since, those two beneath the services.
+
+    Through the services either change withdraws the grant (agents.grants); a grant made
+    before they did, or a change made in SQL, leaves one the pages mark."""
     people = {
         name: UserFactory(username=name, groups=["product-owner"])
         for name in ("teammate", "leaver", "gone")
@@ -36,10 +40,8 @@ def holders(agent, reviewers):
             permission=SUSPEND_PERMISSION,
             source=Source.COMMAND,
         )
-    team_members_change(
-        actor=SYSTEM, team=agent.team, source=Source.COMMAND, remove=[people["leaver"]]
-    )
-    user_flags_set(people["gone"], actor=SYSTEM, source=Source.COMMAND, is_active=False)
+    agent.team.members.remove(people["leaver"])
+    get_user_model().objects.filter(pk=people["gone"].pk).update(is_active=False)
     return {name: get_user_model().objects.get(pk=u.pk) for name, u in people.items()}
 
 
