@@ -320,8 +320,8 @@ class Enforcer:
         if decision.allowed and self.allow_ttl > 0:
             with self._lock:
                 if forgets != self._forgets:
-                    # Answered after another call's deny or error, which may have stopped
-                    # the agent.
+                    # Answered after another call's deny or refused token, which may have
+                    # stopped the agent.
                     return decision
                 if len(self._allows) >= MAX_CACHED:
                     self._allows = {
