@@ -26,7 +26,9 @@ def spiffe_id_errors(value: str) -> list[str]:
         rest = re.split("[?#]", rest, maxsplit=1)[0]
     trust_domain, _, path = rest.partition("/")
     if not _TRUST_DOMAIN.fullmatch(trust_domain):
-        problems.append("trust domain must be 1-255 lowercase letters, digits, '.', '-' or '_'")
+        problems.append(
+            "must have a trust domain of 1-255 lowercase letters, digits, '.', '-' or '_'"
+        )
     if not path:
         problems.append("must have a workload path after the trust domain")
         return problems
@@ -38,7 +40,7 @@ def spiffe_id_errors(value: str) -> list[str]:
     if {".", ".."} & set(segments):
         problems.append("must not contain '.' or '..' path segments")
     if any(s and not _PATH_SEGMENT.fullmatch(s) for s in segments):
-        problems.append("path segments may contain only letters, digits, '.', '-' and '_'")
+        problems.append("must have path segments of only letters, digits, '.', '-' and '_'")
     return problems
 
 

@@ -153,6 +153,11 @@ class ApprovalPackage(models.Model):
         return PackageState.EXPIRED if self.has_lapsed else self.state
 
     @property
+    def is_in_force(self) -> bool:
+        """Whether the approval holds now, as the gate has it: approved and not lapsed."""
+        return self.state_shown == PackageState.APPROVED
+
+    @property
     def carries_from_lapsed(self) -> bool:
         """Whether this review in progress rests on an approval no longer in force, whatever
         ended it, the expiry job or not: nothing it carried over from that approval stands

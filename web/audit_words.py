@@ -52,7 +52,7 @@ SENTENCES: dict[str, str] = {
         "{package} carries over the sign-offs of v{from_version} that its changes do not concern"
     ),
     "package.signoffs_reopened": "{package} re-opens sign-offs: {reason}",
-    "package.approved": "{package} is approved: every sign-off is complete",
+    "package.approved": "{package} is approved: every sign-off is complete{lifted}",
     "package.changes_requested": "{actor} requested changes on {package}",
     "package.rejected": "{actor} rejected {package}",
     "package.superseded": "{package} was superseded by a newer approved version",
@@ -243,6 +243,11 @@ def _words(event) -> dict[str, str]:
             else " as fallback reviewer"
             if recorded.get("basis") == Footing.FALLBACK
             else ""
+        )
+    if event.action == "package.approved":
+        # The approval that lifts a kill switch is the only event that records its end.
+        words["lifted"] = (
+            f"; the suspension of {agent} is lifted" if recorded.get("suspension_lifted") else ""
         )
     if event.action == REVIEWER_UNASSIGNED:
         # A grant a change withdrew says why (agents.grants); one revoked by hand, nothing.

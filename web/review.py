@@ -282,24 +282,31 @@ def closing_decision(package, signoffs) -> tuple | None:
     return closing
 
 
-def signoff_status(package, signoff, closing) -> tuple[str, str, str]:
-    """Return a sign-off's (css class, badge, explanation) as its card shows them.
+def signoff_shown(package, signoff) -> tuple[str, str]:
+    """Return a sign-off's (css class, badge) as every page shows it.
 
     A pending sign-off of a package no longer in review cannot be decided by
-    anyone: it is on hold, with the reason, not "pending".
+    anyone: it is on hold (changes were requested) or closed, not "pending".
     """
     state = signoff.state
     if state != SignOffState.PENDING or package.state == PackageState.IN_REVIEW:
-        return state, vocabulary.label("signoff_state", state), ""
+        return state, vocabulary.label("signoff_state", state)
+    return "waiting", "On hold" if package.state == PackageState.CHANGES_REQUESTED else "Closed"
+
+
+def signoff_status(package, signoff, closing) -> tuple[str, str, str]:
+    """Return a sign-off's (css class, badge, explanation) as its card shows them."""
+    css, badge = signoff_shown(package, signoff)
+    if css != "waiting":
+        return css, badge, ""
     if closing is not None:
         decision, by = closing
         verdict = vocabulary.label("verdict", decision.verdict)
         dimension = vocabulary.label("dimension", by.dimension)
-        held = "On hold" if package.state == PackageState.CHANGES_REQUESTED else "Closed"
-        why = f"{held}: {verdict.lower()} by {decision.reviewer.username} ({dimension})."
-        return "waiting", held, why
+        why = f"{badge}: {verdict.lower()} by {decision.reviewer.username} ({dimension})."
+        return css, badge, why
     words = vocabulary.label("package_state", package.state).lower()
-    return "waiting", "Closed", f"Closed: not decided before the version was {words}."
+    return css, badge, f"{badge}: not decided before the version was {words}."
 
 
 def overdue(signoff):

@@ -47,7 +47,7 @@ def test_the_owner_home_shows_what_needs_action(people, checklists, sign_in, liv
     expect(sent).to_contain_text("paula (PAM reviewer) requested changes")
     expect(sent).to_contain_text("make it 5 for payroll")
     expect(page.get_by_test_id("progress-benefits-copilot-security")).to_contain_text(
-        "waiting for a Security reviewer"
+        "waiting for any Security reviewer"
     )
     shots(page, "15-owner-home")
 

@@ -50,6 +50,16 @@ def test_every_action_the_product_writes_has_a_sentence(workflow, agent):
     )
 
 
+def test_an_approval_that_lifts_a_suspension_says_so(workflow, agent):
+    """The timeline shows when the kill switch stopped holding, not only when it was pulled."""
+    package = workflow.approve_after_suspension(agent, "iam", Actor.system("tests"))
+    approved = AuditEvent.objects.filter(action="package.approved").order_by("seq").last()
+    assert audit_words.event_sentence(approved) == (
+        f"support-assistant v{package.version} is approved: every sign-off is complete; "
+        "the suspension of support-assistant is lifted"
+    )
+
+
 # The functions that append an event; `action` is their keyword argument.
 WRITERS = {"audit_record", "audit_record_alone"}
 PRODUCT = ["agents", "api", "approvals", "audit", "identity", "outbox", "runtime", "signoffs"]

@@ -90,11 +90,22 @@ def test_in_review_shows_who_is_still_pending_per_signoff(client, owner, fleet):
         for dimension in ("iam", "pam", "security", "compliance")
     }
     assert progress["iam"] == "IAM Approved by iam1"
-    assert progress["pam"] == "PAM Pending 0 of 1 approval; waiting for a PAM reviewer"
+    assert progress["pam"] == "PAM Pending 0 of 1 approval; waiting for any PAM reviewer"
     assert progress["security"] == (
         "Security Pending 0 of 2 approvals; waiting for security2 (assigned)"
     )
-    assert progress["compliance"].endswith("waiting for a Compliance reviewer")
+    assert progress["compliance"].endswith("waiting for any Compliance reviewer")
+
+
+def test_an_unassigned_signoff_waits_for_any_reviewer_of_its_dimension(
+    client, owner, workflow, agent
+):
+    """The words of the agent page's Reviewers card, and an IAM sign-off reads well too."""
+    workflow.submit(agent)
+    client.force_login(owner)
+    html = client.get(reverse("dashboard")).content.decode()
+    progress = text(section(html, f"progress-{agent.slug}-iam", tag="li"))
+    assert progress == "IAM Pending 0 of 1 approval; waiting for any IAM reviewer"
 
 
 def test_a_carried_over_signoff_names_the_version_and_reviewers_it_stands_on(

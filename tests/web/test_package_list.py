@@ -171,3 +171,17 @@ def test_a_token_bound_to_an_agent_lists_only_its_packages(api, staff, packages)
     response = client.get("/api/v1/packages")
     assert response.status_code == 200
     assert _names((p["agent"], p["version"]) for p in response.json()["results"]) == ["claims v1"]
+
+
+def test_a_version_no_longer_approved_shows_when_it_was_to_expire(client, workflow, owner):
+    """A revoked approval's expiry is not one it still has, as its own page says."""
+    from approvals.services import agent_suspend
+    from audit.actors import Actor
+
+    agent = AgentFactory(slug="stopped", owners=[owner])
+    approved = workflow.approve(agent)
+    agent_suspend(actor=Actor.system("tests"), agent=agent, reason="Incident.")
+    client.force_login(owner)
+    dom = parse(client.get(reverse("package-list")).content.decode())
+    cells = [row.find("td", data_label="Expires").text() for row in dom.find_all("tr")[1:]]
+    assert cells == [f"was to expire {approved.expires_at:%Y-%m-%d}"]

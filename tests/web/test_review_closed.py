@@ -70,3 +70,23 @@ def test_a_superseded_version_says_why_nobody_decides_it(client, workflow, agent
     assert {card["why"] for card in cards} == {
         "Closed: not decided before the version was superseded."
     }
+
+
+@pytest.mark.parametrize(
+    ("verdict", "held"), [(Verdict.REJECT, "Closed"), (Verdict.REQUEST_CHANGES, "On hold")]
+)
+def test_the_agents_version_history_names_the_undecided_signoffs_as_the_package_page_does(
+    client, workflow, agent, owner, verdict, held
+):
+    package = workflow.submit(agent)
+    workflow.decide(package, Dimension.IAM)
+    workflow.decide(package, Dimension.PAM, verdict=verdict, comment="Static secrets.")
+    client.force_login(owner)
+    html = client.get(reverse("agent-detail", args=[agent.slug])).content.decode()
+    history = html.split('id="versions-title"', 1)[1].split("</table>", 1)[0]
+    assert (
+        f'<span class="badge waiting" title="Security: {held}">Security'
+        f'<span class="visually-hidden">: {held}</span></span>'
+    ) in history
+    assert 'title="IAM: Approved"' in history
+    assert "Pending" not in history

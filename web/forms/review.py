@@ -40,6 +40,21 @@ class DecisionForm(forms.Form):
         for item in self.items:
             yield item, self[f"item_{item.code}"], item.code in self.required
 
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """Return (label, message, anchor id) of each error, in the form's order.
+
+        A checklist item is named by its code; errors of no visible field link to the
+        verdict buttons.
+        """
+        verdicts = f"verdicts-{self.prefix}"
+        entries = [("Decision", str(message), verdicts) for message in self.non_field_errors()]
+        codes = {f"item_{item.code}": item.code for item in self.items}
+        for field in self:
+            label = codes.get(field.name, field.label)
+            anchor = verdicts if field.is_hidden else field.id_for_label
+            entries += [(label, str(message), anchor) for message in field.errors]
+        return entries
+
     def answers(self) -> dict[str, bool]:
         return {item.code: bool(self.cleaned_data.get(f"item_{item.code}")) for item in self.items}
 

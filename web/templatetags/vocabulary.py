@@ -9,6 +9,7 @@ from django import template
 from config.ordering import ranked
 from config.roles import Group
 from web import vocabulary
+from web.review import signoff_shown as _signoff_shown
 
 register = template.Library()
 
@@ -23,3 +24,9 @@ def label(value, name: str) -> str:
 def groups_in_order(user):
     """Return the user's groups as every page lists them: in the vocabulary's order."""
     return user.groups.order_by(ranked(Group, "name"), "name")
+
+
+@register.filter
+def signoff_shown(signoff, package):
+    """Return the sign-off's (css class, badge) in its package's state, as its card has it."""
+    return _signoff_shown(package, signoff)

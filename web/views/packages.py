@@ -114,10 +114,24 @@ def _editor(request, agent: Agent, package: ApprovalPackage | None):
         "upload": upload,
         "errors": errors,
         "summary": summary,
-        "base": last_approved(agent),
-        "review_changes": selectors.changes_needing_review(package and package.diff),
+        **_draft_review(agent, package),
     }
     return render(request, "packages/edit.html", context)
+
+
+def _draft_review(agent, package) -> dict:
+    """Return the approved base, the draft's changes needing review and its review plan.
+
+    The plan is the one submitting the draft now would give: a rise of the risk tier, a
+    due re-certification or an owner's decision re-opens sign-offs the changes alone
+    would carry over, and the editor says so before the owner submits.
+    """
+    changes = selectors.changes_needing_review(package and package.diff)
+    return {
+        "base": last_approved(agent),
+        "review_changes": changes,
+        "plan": review_plan_preview(package).as_dict() if changes else {},
+    }
 
 
 def _save(request, agent, package, manifest, form=None, scope=None):
@@ -224,8 +238,7 @@ def package_upload(request, slug):
         "errors": errors,
         "summary": web_forms.error_summary(upload=upload),
         "upload_failed": True,
-        "base": last_approved(agent),
-        "review_changes": selectors.changes_needing_review(package and package.diff),
+        **_draft_review(agent, package),
     }
     return render(request, "packages/edit.html", context, status=400)
 
