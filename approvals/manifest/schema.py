@@ -277,7 +277,10 @@ def _future_test_date(kill_switch: object) -> str:
         return ""
     latest = latest_test_date(datetime.now(UTC).date())
     if day > latest:
-        return f"must not be in the future (the latest date taken today is {latest.isoformat()})"
+        return (
+            f"must not be in the future: {latest.isoformat()} at the latest, the date it "
+            "already is in the time zones furthest ahead of UTC"
+        )
     return ""
 
 

@@ -253,7 +253,10 @@ def test_a_kill_switch_test_date_cannot_be_in_the_future(hr):
     for later in (today + timedelta(days=3), date(2099, 12, 31)):
         errors = errors_of(with_change(hr, "kill_switch.last_tested", later.isoformat()))
         assert list(errors) == ["kill_switch.last_tested"]
-        assert errors["kill_switch.last_tested"][0].startswith("must not be in the future")
+        assert errors["kill_switch.last_tested"] == [
+            f"must not be in the future: {today + timedelta(days=1)} at the latest, the date "
+            "it already is in the time zones furthest ahead of UTC"
+        ]
     # Today in UTC, and tomorrow: already today in time zones ahead of UTC.
     for tested in (today, today + timedelta(days=1), today - timedelta(days=400)):
         loaded = m.load_manifest(with_change(hr, "kill_switch.last_tested", tested.isoformat()))
