@@ -1,6 +1,7 @@
 """Filters of the audit trail, shared by the event list, the exports and the list page."""
 
 import django_filters
+from django import forms
 from django.db import connections
 from django.db.models import Q, QuerySet
 
@@ -19,6 +20,18 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
+class AuditFilterForm(forms.Form):
+    """The filters' values together: a range that ends at or before it starts is refused,
+    as it can hold no event (`until` is exclusive)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since is not None and until is not None and until <= since:
+            self.add_error("until", "Must be later than since (From): no event lies in this range.")
+        return cleaned
+
+
 class AuditEventFilterSet(django_filters.FilterSet):
     since = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="From (inclusive, ISO 8601)"
@@ -32,6 +45,7 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
+        form = AuditFilterForm
         fields = ["since", "until", "agent", "actor", "action"]
 
     def by_actor(self, queryset, name, value):

@@ -45,6 +45,11 @@ REFUSED_BEYOND_THE_SCHEMA = [
     ("POST /api/v1/agents/{slug}/packages", 400, "invalid_manifest", r"manifest(\..+)?"),
     # A time ahead of the server's clock.
     ("POST /api/v1/agents/{slug}/observations", 400, "invalid", r"items\[\d+\]\.seen_at"),
+    # A time range that ends at or before it starts.
+    *(
+        (f"GET /api/v1/audit/{path}", 400, "invalid", r"until")
+        for path in ("events", "export.csv", "export.jsonl")
+    ),
     # Owners who are not users.
     ("POST /api/v1/agents", 400, "unknown_owner", r"owners"),
     ("PATCH /api/v1/agents/{slug}", 400, "unknown_owner", r"owners"),

@@ -194,3 +194,29 @@ def test_the_time_filters_read_their_wall_clock_time_as_utc_and_say_so(client, t
     assert events and newest.seq not in [event.seq for event in events]
     events = client.get(reverse("audit-log"), {"since": at}).context["page"].events
     assert newest.seq in [event.seq for event in events]
+
+
+UNTIL_BEFORE_SINCE = "Must be later than since (From): no event lies in this range."
+
+
+def test_a_range_that_ends_before_it_starts_is_a_field_error_not_an_empty_page(
+    client, trail, reviewers
+):
+    """Until is exclusive: at or before From, the range can hold no event. The page says so
+    on the field and lists the trail unfiltered by it; the export and the API refuse it."""
+    client.force_login(reviewers["compliance"][0])
+    for until in ("2000-01-01T00:00", "2010-01-01T00:00"):
+        filters = {"since": "2010-01-01T00:00", "until": until}
+        response = client.get(reverse("audit-log"), filters)
+        assert response.status_code == 200
+        assert response.context["form"].errors["until"] == [UNTIL_BEFORE_SINCE]
+        unfiltered = client.get(reverse("audit-log")).context["page"].events
+        assert response.context["page"].events == unfiltered != []
+        export = client.get(reverse("audit-export-csv"), filters)
+        assert export.status_code == 400
+        assert export.json()["error"]["fields"] == {"until": [UNTIL_BEFORE_SINCE]}
+        api = client.get("/api/v1/audit/events", filters)
+        assert api.status_code == 400
+        assert api.json()["error"]["fields"] == {"until": [UNTIL_BEFORE_SINCE]}
+    filters = {"since": "2000-01-01T00:00", "until": "2999-01-01T00:00"}
+    assert not client.get(reverse("audit-log"), filters).context["form"].errors
