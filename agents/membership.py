@@ -326,16 +326,7 @@ def _groups_apply(actor, user, before: set, wanted: set, source: str) -> bool:
         # deactivation (user_flags_set), a write of one of them commits first or is refused.
         user_tokens_lock(user)
     user.groups.set(_groups_by_name(wanted))
-    _record_change(actor, GROUPS_CHANGED, user, "groups", before, wanted, source)
-    if before - wanted:
-        kill_switch_grants_withdraw(
-            actor=actor,
-            source=source,
-            cause=GROUPS_CHANGED,
-            because=f"taken out of {_named('group', before - wanted)}",
-            users=[user],
-        )
-    return True
+    return _sight_change_record(actor, GROUPS_CHANGED, user, "group", before, wanted, source)
 
 
 def _teams_by_slug(slugs: set[str]) -> list[Team]:
@@ -374,13 +365,23 @@ def _teams_apply(actor, user, before: set, wanted: set, source: str) -> bool:
     if wanted == before:
         return False
     user.teams.set(_teams_by_slug(wanted))
-    _record_change(actor, TEAMS_CHANGED, user, "teams", before, wanted, source)
+    return _sight_change_record(actor, TEAMS_CHANGED, user, "team", before, wanted, source)
+
+
+# How a withdrawal says someone left a group or a team.
+_LEFT = {"group": "taken out of", "team": "taken off"}
+
+
+def _sight_change_record(actor, action, user, kind: str, before, wanted, source) -> bool:
+    """Record a change of the user's groups or teams (`kind`), then withdraw the kill-switch
+    grants it leaves them unable to use; return True."""
+    _record_change(actor, action, user, f"{kind}s", before, wanted, source)
     if before - wanted:
         kill_switch_grants_withdraw(
             actor=actor,
             source=source,
-            cause=TEAMS_CHANGED,
-            because=f"taken off {_named('team', before - wanted)}",
+            cause=action,
+            because=f"{_LEFT[kind]} {_named(kind, before - wanted)}",
             users=[user],
         )
     return True
@@ -416,7 +417,7 @@ def team_members_change(*, actor: Actor, team: Team, source: str, add=(), remove
             actor=actor,
             source=source,
             cause=TEAMS_CHANGED,
-            because=f"taken off {_named('team', {team.slug})}",
+            because=f"{_LEFT['team']} {_named('team', {team.slug})}",
             users=left,
         )
     return team
