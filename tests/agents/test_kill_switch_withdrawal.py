@@ -7,18 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from guardian.shortcuts import get_perms
 
 from agents import membership
-from agents.membership import REVIEWER_UNASSIGNED, Source, reviewer_assign
+from agents.membership import REVIEWER_UNASSIGNED, Source
 from agents.permissions import SUSPEND_PERMISSION
 from approvals.ownership import agent_update
 from audit.actors import Actor
 from audit.models import AuditEvent
 from identity import services as identity
 from identity.mapping import GroupMap, Rights
+from tests.agents.test_kill_switch_grant import grant, reread
 from tests.factories import AgentFactory, TeamFactory, UserFactory
 from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
     _post_user,
@@ -28,16 +28,6 @@ from tests.identity.test_user_admin import (  # noqa: F401  (a fixture)
 pytestmark = pytest.mark.django_db
 
 STAFF = Actor.system("staff")
-
-
-def grant(agent, user) -> None:
-    assert reviewer_assign(
-        actor=STAFF, agent=agent, user=user, permission=SUSPEND_PERMISSION, source=Source.COMMAND
-    )
-
-
-def reread(user):
-    return get_user_model().objects.get(pk=user.pk)
 
 
 def teammate(agent):
