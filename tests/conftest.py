@@ -28,6 +28,13 @@ def _audit_triggers(state: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash the test users' passwords cheaply: Django's default hasher, which the product
+    keeps, takes half a second a user on this machine, and a test makes many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def no_gate_memos():
     """Start every test with no manifest read or compared by the gate in an earlier one."""
     gate_memos_clear()

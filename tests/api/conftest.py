@@ -17,12 +17,6 @@ GATE = "/api/v1/gate/check"
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Hash the many test users' passwords cheaply; these tests are about tokens, not logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_throttles():
     """Start every test with empty throttle buckets (the cache is this run's Redis db)
     and no requests leased by this process."""

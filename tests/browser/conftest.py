@@ -9,7 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser import demo_site as demo_site_module
 from tests.factories import TeamFactory, UserFactory
-from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
+from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, cache)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"

@@ -9,7 +9,7 @@ from tests.identity.provider import (  # noqa: F401  (fixtures)
     provider,
     provider_url,
 )
-from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, hashers, cache)
+from tests.web.conftest import pages_settings  # noqa: F401  (autouse: static, cache)
 
 
 def path_of(url: str) -> str:

@@ -342,10 +342,9 @@ def test_every_url_pattern_has_its_access_decided():
 
 
 @pytest.fixture
-def world(workflow, agent, owner, other_owner, reviewers, make_token, settings):
+def world(workflow, agent, owner, other_owner, reviewers, make_token):
     """The agent with an approved v1, v2 in review with an emergency asked, a draft v3, a
     finding, a comment; an absence, a verification run and a token of others; the actors."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     hr = AgentFactory(slug="hr-policy-copilot", team="people", owners=[other_owner])
     billing = AgentFactory(slug="billing-bot", owners=[owner])
     workflow.approve(agent)
