@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -27,11 +28,12 @@ def _audit_triggers(state: str) -> None:
         cursor.execute(f"ALTER TABLE audit_auditevent {state} TRIGGER USER")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
     """Hash the test users' passwords cheaply: Django's default hasher, which the product
     keeps, takes half a second a user on this machine, and a test makes many users."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,9 @@ def _deactivate(user) -> tuple[int, list[str]]:
 def test_one_statement_ends_the_users_sessions_with_one_or_fifty_others_signed_in():
     others = UserFactory.create_batch(50)
     first, second = UserFactory(), UserFactory()
+    # A first deactivation in a process also reads the content types Django then caches.
+    warm_up = UserFactory()
+    _deactivate(warm_up)
     _signed_in(first, 2)
     _signed_in(second, 2)
     kept = _signed_in(others[0])
@@ -59,7 +62,10 @@ def test_one_statement_ends_the_users_sessions_with_one_or_fifty_others_signed_i
     [statement] = on_sessions
     assert statement.startswith("DELETE") and '"user_id" =' in statement
     assert "session_data" not in statement, "nobody's session data is read"
-    ended = AuditEvent.objects.filter(action="user.active_changed").order_by("seq")
+    ended = AuditEvent.objects.filter(action="user.active_changed").exclude(
+        target_id=str(warm_up.pk)
+    )
+    ended = ended.order_by("seq")
     assert [event.data["sessions_ended"] for event in ended] == [2, 2]
     model = SessionStore.get_model_class()
     assert sorted(model.objects.values_list("session_key", flat=True)) == sorted(kept)
