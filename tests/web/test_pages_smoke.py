@@ -1,5 +1,7 @@
 """Every page renders for the people who use it."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -84,3 +86,23 @@ def test_a_reviewer_is_not_offered_and_is_refused_registration(client, reviewers
     assert reverse("agent-new").encode() not in client.get(reverse("agent-list")).content
     response = client.post(reverse("agent-new"), {"slug": "x"})
     assert response.status_code == 403
+
+
+def test_a_refused_form_lists_its_problems_above_it_linked_to_their_fields(client, owner):
+    client.force_login(owner)
+    data = {"slug": "new-bot", "name": "", "description": "Answers questions."}
+
+    html = client.post(reverse("agent-new"), data).content.decode()
+
+    [summary] = re.findall(r'<div[^>]*data-testid="form-errors".*?</div>', html, re.S)
+    assert 'role="alert"' in summary
+    assert "Not saved: 4 problems." in summary
+    linked = re.findall(r'<li><a href="#(\w+)">([^<]+)</a>: ', summary)
+    assert [anchor for anchor, _ in linked] == [
+        "id_name",
+        "id_deployment",
+        "id_workload_id",
+        "id_log_principal",
+    ]
+    for anchor, _ in linked:
+        assert f'id="{anchor}"' in html

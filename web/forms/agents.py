@@ -45,6 +45,8 @@ def _team_field() -> forms.ModelChoiceField:
     )
 
 
+# The forms declare their fields in the order their pages show them: the list of a
+# refused form's problems above it (templates/_form_errors.html) follows that order.
 class AgentCreateForm(forms.Form):
     slug = forms.RegexField(
         AGENT_SLUG_PATTERN,
@@ -55,7 +57,7 @@ class AgentCreateForm(forms.Form):
     )
     name = forms.CharField(max_length=200)
     team = _team_field()
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    deployment = forms.ChoiceField(choices=Deployment.choices)
     workload_id = forms.CharField(
         label="Workload identity (SPIFFE ID)",
         max_length=2048,
@@ -66,7 +68,7 @@ class AgentCreateForm(forms.Form):
         help_text="How the agent's actions are attributed in logs.",
         validators=[validate_identifier],
     )
-    deployment = forms.ChoiceField(choices=Deployment.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,12 +78,12 @@ class AgentCreateForm(forms.Form):
 class AgentUpdateForm(forms.Form):
     name = forms.CharField(max_length=200)
     team = _team_field()
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     owners = forms.CharField(
         help_text="Usernames of the product owners, separated by commas. While a package is "
         "in review, no one who may review it can be added.",
         max_length=2000,
     )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args, user, agent, **kwargs):
         super().__init__(*args, **kwargs)

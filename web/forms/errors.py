@@ -102,6 +102,18 @@ def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="p
     return entries
 
 
+def form_problems(form: forms.Form) -> list[tuple[str, str, str]]:
+    """Return (label, message, anchor id) of each error of a form of plain fields, in the
+    form's order; an error of the whole form, or of a hidden field, links to nothing."""
+    entries = [("", str(message), "") for message in form.non_field_errors()]
+    for field in form:
+        if field.is_hidden:
+            entries += [("", str(message), "") for message in field.errors]
+        else:
+            entries += _field_entries(form, "", [field])
+    return entries
+
+
 def _field_entries(form: forms.Form, label_prefix: str, fields) -> list[tuple[str, str, str]]:
     return [
         (f"{label_prefix}{field.label}", str(message), field.id_for_label)

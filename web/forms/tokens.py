@@ -18,7 +18,11 @@ SLUG = re.compile(SLUG_PATTERN)
 
 
 class TokenCreateForm(forms.Form):
+    # In the page's order: the list of a refused form's problems follows it.
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. 'GitHub Actions'.")
+    days = forms.IntegerField(
+        label="Expires in (days)", min_value=1, max_value=MAX_LIFETIME.days, initial=90
+    )
     scopes = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
         help_text="Only the scopes your role grants are offered.",
@@ -30,9 +34,6 @@ class TokenCreateForm(forms.Form):
         help_text="The slugs of the agents to bind the token to, separated by spaces or "
         "commas (find them under Agents you may bind): it then reaches only them. "
         "None: not bound.",
-    )
-    days = forms.IntegerField(
-        label="Expires in (days)", min_value=1, max_value=MAX_LIFETIME.days, initial=90
     )
 
     def __init__(self, *args, user, **kwargs):
