@@ -106,3 +106,12 @@ def test_a_refused_form_lists_its_problems_above_it_linked_to_their_fields(clien
     ]
     for anchor, _ in linked:
         assert f'id="{anchor}"' in html
+
+
+def test_a_problem_of_a_group_of_boxes_is_named_in_the_list(client, owner):
+    client.force_login(owner)
+
+    html = client.post(reverse("token-list"), {"name": "ci", "days": "30"}).content.decode()
+
+    [summary] = re.findall(r'<div[^>]*data-testid="form-errors".*?</div>', html, re.S)
+    assert "<li>Scopes: This field is required.</li>" in summary

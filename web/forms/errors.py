@@ -104,7 +104,8 @@ def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="p
 
 def form_problems(form: forms.Form) -> list[tuple[str, str, str]]:
     """Return (label, message, anchor id) of each error of a form of plain fields, in the
-    form's order; an error of the whole form, or of a hidden field, links to nothing."""
+    form's order; an error of the whole form, or of a hidden field, links to nothing, and
+    one of a group of boxes (no one element to link to) is named without a link."""
     entries = [("", str(message), "") for message in form.non_field_errors()]
     for field in form:
         if field.is_hidden:
