@@ -88,13 +88,19 @@ def test_a_reviewer_is_not_offered_and_is_refused_registration(client, reviewers
     assert response.status_code == 403
 
 
+def problems_listed(html: str) -> str:
+    """Return the list of a refused form's problems on the page."""
+    [listed] = re.findall(r'<div[^>]*data-testid="form-errors".*?</div>', html, re.S)
+    return listed
+
+
 def test_a_refused_form_lists_its_problems_above_it_linked_to_their_fields(client, owner):
     client.force_login(owner)
     data = {"slug": "new-bot", "name": "", "description": "Answers questions."}
 
     html = client.post(reverse("agent-new"), data).content.decode()
 
-    [summary] = re.findall(r'<div[^>]*data-testid="form-errors".*?</div>', html, re.S)
+    summary = problems_listed(html)
     assert 'role="alert"' in summary
     assert "Not saved: 4 problems." in summary
     linked = re.findall(r'<li><a href="#(\w+)">([^<]+)</a>: ', summary)
@@ -113,5 +119,16 @@ def test_a_problem_of_a_group_of_boxes_is_named_in_the_list(client, owner):
 
     html = client.post(reverse("token-list"), {"name": "ci", "days": "30"}).content.decode()
 
-    [summary] = re.findall(r'<div[^>]*data-testid="form-errors".*?</div>', html, re.S)
-    assert "<li>Scopes: This field is required.</li>" in summary
+    assert "<li>Scopes: This field is required.</li>" in problems_listed(html)
+
+
+@pytest.mark.parametrize("page", ["agent-new", "agent-edit", "token-list"])
+def test_a_form_declares_its_fields_in_the_order_its_page_shows_them(client, owner, agent, page):
+    """The list of a refused form's problems follows the form's order: the page's."""
+    client.force_login(owner)
+    response = client.get(reverse(page, args=[agent.slug] if page == "agent-edit" else []))
+    html = response.content.decode()
+
+    form = response.context["form"]
+    shown = [html.index(f'name="{name}"') for name in form.fields]
+    assert shown == sorted(shown), list(form.fields)

@@ -102,16 +102,22 @@ def error_summary(*, form=None, scope=None, upload=None, rest=(), rest_anchor="p
     return entries
 
 
-def form_problems(form: forms.Form) -> list[tuple[str, str, str]]:
+def form_problems(form: forms.Form, *, labels=None, elsewhere=("", "")):
     """Return (label, message, anchor id) of each error of a form of plain fields, in the
-    form's order; an error of the whole form, or of a hidden field, links to nothing, and
-    one of a group of boxes (no one element to link to) is named without a link."""
-    entries = [("", str(message), "") for message in form.non_field_errors()]
+    form's order.
+
+    A field is named by its label, or by `labels` (field name -> label). An error of the
+    whole form is named and linked by `elsewhere` (label, anchor id), and a hidden
+    field's links there too; an empty anchor links nowhere, as does a group of boxes,
+    which has no one element to link to.
+    """
+    labels = labels or {}
+    elsewhere_label, elsewhere_anchor = elsewhere
+    entries = [(elsewhere_label, str(m), elsewhere_anchor) for m in form.non_field_errors()]
     for field in form:
-        if field.is_hidden:
-            entries += [("", str(message), "") for message in field.errors]
-        else:
-            entries += _field_entries(form, "", [field])
+        label = labels.get(field.name, field.label)
+        anchor = elsewhere_anchor if field.is_hidden else field.id_for_label
+        entries += [(label, str(message), anchor) for message in field.errors]
     return entries
 
 

@@ -3,6 +3,7 @@
 from django import forms
 
 from signoffs.models import Verdict
+from web.forms.errors import form_problems
 
 
 class DecisionForm(forms.Form):
@@ -46,14 +47,8 @@ class DecisionForm(forms.Form):
         A checklist item is named by its code; errors of no visible field link to the
         verdict buttons.
         """
-        verdicts = f"verdicts-{self.prefix}"
-        entries = [("Decision", str(message), verdicts) for message in self.non_field_errors()]
         codes = {f"item_{item.code}": item.code for item in self.items}
-        for field in self:
-            label = codes.get(field.name, field.label)
-            anchor = verdicts if field.is_hidden else field.id_for_label
-            entries += [(label, str(message), anchor) for message in field.errors]
-        return entries
+        return form_problems(self, labels=codes, elsewhere=("Decision", f"verdicts-{self.prefix}"))
 
     def answers(self) -> dict[str, bool]:
         return {item.code: bool(self.cleaned_data.get(f"item_{item.code}")) for item in self.items}
